@@ -1,0 +1,112 @@
+using System.CommandLine;
+using Microsoft.Data.Sqlite;
+using Spectre.Console;
+using Walden.Cli.Output;
+using Walden.Native;
+
+namespace Walden.Cli.Commands;
+
+/// <summary><c>walden info &lt;db&gt;</c>: the SQLite library, journal mode, page size and count, file sizes.</summary>
+internal static class InfoCommand
+{
+    internal static Command Create()
+    {
+        var database = new Argument<FileInfo>("db") { Description = "The SQLite database file (any program's)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var command = new Command("info", "Show the SQLite library version and a database's journal mode, pages and file sizes. Opens the file read-only.")
+        {
+            database,
+            json,
+        };
+        command.SetAction(result => Run(result.GetValue(database)!, result.GetValue(json)));
+        return command;
+    }
+
+    private static int Run(FileInfo file, bool json)
+    {
+        SqliteLibrary.EnsureSupported();
+        if (!file.Exists)
+        {
+            return CliErrors.Report(Directory.Exists(file.FullName)
+                ? $"'{file.FullName}' is a directory; pass the database file inside it."
+                : $"'{file.FullName}' does not exist. Check the path.");
+        }
+
+        DatabaseInfo info;
+        try
+        {
+            info = DatabaseInfo.Read(file.FullName);
+        }
+        catch (SqliteException ex)
+        {
+            return CliErrors.Report($"'{file.FullName}' cannot be read as an SQLite database: {ex.Message}");
+        }
+
+        if (json)
+        {
+            Json.Write(info);
+            return ExitCodes.Ok;
+        }
+
+        var table = new Table().AddColumn("property").AddColumn("value");
+        table.AddRow("file", Markup.Escape(info.Path));
+        table.AddRow("SQLite library", info.SqliteVersion);
+        table.AddRow("journal mode", info.JournalMode);
+        table.AddRow("page size", $"{info.PageSize:N0} B");
+        table.AddRow("page count", $"{info.PageCount:N0}");
+        table.AddRow("freelist pages", $"{info.FreelistCount:N0}");
+        table.AddRow("database file", Size(info.DatabaseBytes));
+        table.AddRow("-wal file", info.WalBytes is { } wal ? Size(wal) : "none");
+        table.AddRow("-shm file", info.ShmBytes is { } shm ? Size(shm) : "none");
+        AnsiConsole.Write(table);
+        return ExitCodes.Ok;
+    }
+
+    private static string Size(long bytes) => bytes < 1024 * 1024 ? $"{bytes:N0} B" : $"{bytes / 1024.0 / 1024.0:N1} MiB ({bytes:N0} B)";
+}
+
+/// <summary>What <c>walden info</c> reports. Sizes come from file metadata only, never by reading the files.</summary>
+internal sealed record DatabaseInfo(
+    string Path,
+    string SqliteVersion,
+    string JournalMode,
+    long PageSize,
+    long PageCount,
+    long FreelistCount,
+    long DatabaseBytes,
+    long? WalBytes,
+    long? ShmBytes)
+{
+    internal static DatabaseInfo Read(string path)
+    {
+        var builder = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false };
+        using var connection = new SqliteConnection(builder.ToString());
+        connection.Open();
+        long Scalar(string sql)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        using var mode = connection.CreateCommand();
+        mode.CommandText = "PRAGMA journal_mode";
+        var journalMode = (string)mode.ExecuteScalar()!;
+        return new DatabaseInfo(
+            path,
+            SqliteLibrary.Version,
+            journalMode,
+            Scalar("PRAGMA page_size"),
+            Scalar("PRAGMA page_count"),
+            Scalar("PRAGMA freelist_count"),
+            new FileInfo(path).Length,
+            Length(path + "-wal"),
+            Length(path + "-shm"));
+    }
+
+    private static long? Length(string path)
+    {
+        var file = new FileInfo(path);
+        return file.Exists ? file.Length : null;
+    }
+}

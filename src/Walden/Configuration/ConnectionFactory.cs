@@ -1,0 +1,186 @@
+using Microsoft.Data.Sqlite;
+using Walden.Errors;
+
+namespace Walden.Configuration;
+
+/// <summary>
+/// Opens the connections of one database, every one configured the same way and checked by reading
+/// the settings back ("verified, not hoped for").
+/// </summary>
+internal sealed class ConnectionFactory
+{
+    private readonly string _path;
+    private readonly WaldenOptions _options;
+    private readonly string _connectionString;
+
+    internal ConnectionFactory(string path, WaldenOptions options)
+    {
+        _path = path;
+        _options = options;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = options.Vfs is null ? path : $"file:{path}?vfs={options.Vfs}",
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            // Walden owns its connections; Microsoft.Data.Sqlite's pool would keep files open after dispose.
+            Pooling = false,
+            // Microsoft.Data.Sqlite retries busy statements itself with 150 ms sleeps. Our busy handler
+            // already waited the full deadline when SQLite reports busy, so its loop must give up at once.
+            DefaultTimeout = Math.Max(1, (int)Math.Ceiling(options.BusyTimeout.TotalSeconds)),
+        }.ToString();
+    }
+
+    internal string SynchronousPragma => _options.Durability == WaldenDurability.Full ? "FULL" : "NORMAL";
+
+    /// <summary>Opens a configured connection. The writer also switches the file to WAL; readers only check it.</summary>
+    internal OpenedConnection Open(bool writer)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        BusyHandler? busy = null;
+        try
+        {
+            connection.Open();
+            busy = BusyHandler.Install(connection, _options.BusyTimeout);
+            Execute(connection, $"PRAGMA synchronous={SynchronousPragma}");
+            Execute(connection, $"PRAGMA foreign_keys={(_options.ForeignKeys ? "ON" : "OFF")}");
+            Execute(connection, "PRAGMA temp_store=MEMORY");
+            Execute(connection, $"PRAGMA cache_size=-{_options.CacheSize / 1024}");
+            Execute(connection, $"PRAGMA mmap_size={_options.MmapSize}");
+            // The first statement that reads the file: a non-database fails here with SQLITE_NOTADB.
+            var journalMode = Scalar<string>(connection, writer ? "PRAGMA journal_mode=WAL" : "PRAGMA journal_mode");
+            if (!string.Equals(journalMode, "wal", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new WaldenConfigurationException(
+                    $"The database '{_path}' could not be put in WAL mode: SQLite reports journal mode '{journalMode}'. " +
+                    "WAL needs a local file system with shared memory (not a network mount, not a read-only folder). " +
+                    "Move the database to a local disk; Walden does not run in any other journal mode.");
+            }
+
+            if (!writer)
+            {
+                Execute(connection, "PRAGMA query_only=ON");
+            }
+
+            return new OpenedConnection(connection, busy);
+        }
+        catch (SqliteException ex)
+        {
+            Close(connection, busy);
+            throw TranslateOpenError(ex);
+        }
+        catch
+        {
+            Close(connection, busy);
+            throw;
+        }
+    }
+
+    /// <summary>Reads back what is in force on a connection.</summary>
+    internal WaldenConnectionSettings ReadSettings(SqliteConnection connection)
+    {
+        var synchronous = Scalar<long>(connection, "PRAGMA synchronous") switch
+        {
+            0 => "off",
+            1 => "normal",
+            2 => "full",
+            3 => "extra",
+            var other => other.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        var pageSize = Scalar<long>(connection, "PRAGMA page_size");
+        var cachePages = Scalar<long>(connection, "PRAGMA cache_size");
+        return new WaldenConnectionSettings(
+            Native.SqliteLibrary.Version,
+            Scalar<string>(connection, "PRAGMA journal_mode"),
+            synchronous,
+            Scalar<long>(connection, "PRAGMA foreign_keys") == 1,
+            _options.BusyTimeout,
+            Scalar<long>(connection, "PRAGMA temp_store") == 2 ? "memory" : "default",
+            cachePages < 0 ? -cachePages * 1024 : cachePages * pageSize,
+            Scalar<long>(connection, "PRAGMA mmap_size"),
+            (int)pageSize);
+    }
+
+    /// <summary>Checks that what SQLite reports is what the options asked for.</summary>
+    internal void Verify(WaldenConnectionSettings settings)
+    {
+        var problems = new List<string>();
+        if (settings.JournalMode != "wal")
+        {
+            problems.Add($"journal_mode is '{settings.JournalMode}', expected 'wal'.");
+        }
+
+        if (settings.Synchronous != SynchronousPragma.ToLowerInvariant())
+        {
+            problems.Add($"synchronous is '{settings.Synchronous}', expected '{SynchronousPragma.ToLowerInvariant()}'.");
+        }
+
+        if (settings.ForeignKeys != _options.ForeignKeys)
+        {
+            problems.Add($"foreign_keys is {settings.ForeignKeys}, expected {_options.ForeignKeys}.");
+        }
+
+        if (settings.TempStore != "memory")
+        {
+            problems.Add($"temp_store is '{settings.TempStore}', expected 'memory'.");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new WaldenConfigurationException(
+                $"SQLite did not keep the configuration Walden set on '{_path}': " + string.Join(" ", problems));
+        }
+    }
+
+    internal static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    internal static T Scalar<T>(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return (T)Convert.ChangeType(command.ExecuteScalar()!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private WaldenException TranslateOpenError(SqliteException ex)
+    {
+        var code = ex.SqliteErrorCode & 0xFF;
+        if (code == SqliteErrors.NotADb)
+        {
+            return new WaldenConfigurationException(
+                $"The file '{_path}' is not an SQLite database (SQLITE_NOTADB). Check the path; " +
+                "if it should be a database, run 'walden check' on it.", ex);
+        }
+
+        if (code == SqliteErrors.CantOpen)
+        {
+            return new WaldenConfigurationException(
+                $"The database '{_path}' cannot be opened or created (SQLITE_CANTOPEN). " +
+                $"Check that the folder '{Path.GetDirectoryName(_path)}' exists and that this user may write to it.", ex);
+        }
+
+        if (code == SqliteErrors.ReadOnly)
+        {
+            return new WaldenConfigurationException(
+                $"The database '{_path}' is read-only for this process (SQLITE_READONLY), but Walden needs to write it and its -wal and -shm files. " +
+                $"Give this user write access to the file and to the folder '{Path.GetDirectoryName(_path)}'.", ex);
+        }
+
+        return SqliteErrors.Translate(ex, $"Opening '{_path}'", _options);
+    }
+
+    internal static void Close(SqliteConnection connection, BusyHandler? busy)
+    {
+        connection.Dispose();
+        busy?.Dispose();
+    }
+}
+
+/// <summary>A configured connection and the busy handler that must outlive it.</summary>
+internal sealed record OpenedConnection(SqliteConnection Connection, BusyHandler Busy) : IDisposable
+{
+    public void Dispose() => ConnectionFactory.Close(Connection, Busy);
+}

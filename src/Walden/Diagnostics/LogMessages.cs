@@ -1,0 +1,42 @@
+using Microsoft.Extensions.Logging;
+
+namespace Walden.Diagnostics;
+
+/// <summary>Every log line Walden writes, source-generated (Npgsql's LogMessages).</summary>
+internal static partial class LogMessages
+{
+    [LoggerMessage(EventId = WaldenEventIds.Opened, Level = LogLevel.Information,
+        Message = "Opened Walden database {Name} at {Path} (SQLite {SqliteVersion}, synchronous {Synchronous}, {Readers} readers)")]
+    internal static partial void Opened(ILogger logger, string name, string path, string sqliteVersion, string synchronous, int readers);
+
+    [LoggerMessage(EventId = WaldenEventIds.Closed, Level = LogLevel.Information,
+        Message = "Closed Walden database {Name}")]
+    internal static partial void Closed(ILogger logger, string name);
+
+    [LoggerMessage(EventId = WaldenEventIds.CommitFailed, Level = LogLevel.Error,
+        Message = "A COMMIT of {Count} writes failed; every waiter of that batch gets the error")]
+    internal static partial void CommitFailed(ILogger logger, int count, Exception exception);
+
+    [LoggerMessage(EventId = WaldenEventIds.RollbackFailed, Level = LogLevel.Error,
+        Message = "ROLLBACK after a failed batch failed")]
+    internal static partial void RollbackFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = WaldenEventIds.WriterLoopFailed, Level = LogLevel.Critical,
+        Message = "The writer loop stopped after an unexpected error; queued writes were failed")]
+    internal static partial void WriterLoopFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = WaldenEventIds.CloseStepFailed, Level = LogLevel.Warning,
+        Message = "{Step} at close failed; the database is still consistent")]
+    internal static partial void CloseStepFailed(ILogger logger, string step, Exception exception);
+}
+
+/// <summary>Event ids of Walden's log lines, stable across versions.</summary>
+internal static class WaldenEventIds
+{
+    internal const int Opened = 1000;
+    internal const int Closed = 1001;
+    internal const int CloseStepFailed = 1002;
+    internal const int CommitFailed = 1100;
+    internal const int RollbackFailed = 1101;
+    internal const int WriterLoopFailed = 1102;
+}

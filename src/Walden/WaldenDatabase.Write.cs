@@ -1,0 +1,71 @@
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+using Walden.Writing;
+
+namespace Walden;
+
+public sealed partial class WaldenDatabase
+{
+    /// <summary>
+    /// Runs <paramref name="write"/> on the single writer connection, inside the current group-commit
+    /// transaction (with a savepoint of its own), and completes only after that transaction committed:
+    /// the write is then durable to <see cref="WaldenOptions.Durability"/>. If the delegate throws, only
+    /// its own changes are rolled back and only this call fails with that exception. The delegate must
+    /// not begin, commit or roll back transactions. Use plain commands or Dapper on the connection;
+    /// <see cref="WaldenCommandExtensions.GetCachedCommand"/> keeps hot statements prepared.
+    /// </summary>
+    /// <param name="write">The work to do; runs on Walden's writer thread, so keep it short and synchronous.</param>
+    /// <param name="cancellationToken">Withdraws the write while it is still queued; once the writer has taken it, its outcome is reported.</param>
+    /// <returns>What <paramref name="write"/> returned, once committed.</returns>
+    /// <exception cref="WaldenClosedException">The database has been disposed.</exception>
+    /// <exception cref="WaldenBusyException">Another process held the write lock longer than <see cref="WaldenOptions.BusyTimeout"/>.</exception>
+    public Task<T> WriteAsync<T>(Func<SqliteConnection, T> write, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return Task.FromException<T>(Closed());
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<T>(cancellationToken);
+        }
+
+        var request = new WriteRequest<T>(write, cancellationToken);
+        var accepted = _writer.EnqueueAsync(request, cancellationToken);
+        return accepted.IsCompletedSuccessfully ? request.Task : WhenAcceptedAsync(accepted, request);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="write"/> like <see cref="WriteAsync{T}"/> and completes once it has committed.
+    /// </summary>
+    /// <param name="write">The work to do on the writer connection.</param>
+    /// <param name="cancellationToken">Withdraws the write while it is still queued.</param>
+    public Task WriteAsync(Action<SqliteConnection> write, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        return WriteAsync(connection =>
+        {
+            write(connection);
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <summary>Writes accepted and waiting for the writer.</summary>
+    internal int WriteQueueDepth => _writer.QueueDepth;
+
+    private async Task<T> WhenAcceptedAsync<T>(ValueTask accepted, WriteRequest<T> request)
+    {
+        try
+        {
+            await accepted.ConfigureAwait(false); // the queue was full: this is the back-pressure
+        }
+        catch (ChannelClosedException)
+        {
+            throw Closed();
+        }
+
+        return await request.Task.ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,171 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Walden.Configuration;
+using Walden.Diagnostics;
+using Walden.Native;
+using Walden.Reading;
+using Walden.Writing;
+
+namespace Walden;
+
+/// <summary>
+/// One SQLite database file used safely by many threads: every write goes through one group-commit
+/// writer and is acknowledged only once durable; reads run on a pool of read-only connections that
+/// never block the writer. Hold one instance per file for the life of the application.
+/// </summary>
+public sealed partial class WaldenDatabase : IAsyncDisposable
+{
+    private readonly WaldenOptions _options;
+    private readonly ILogger _logger;
+    private readonly ConnectionFactory _factory;
+    private readonly OpenedConnection _writerConnection;
+    private readonly GroupCommitWriter _writer;
+    private readonly ReaderPool _readers;
+    private int _disposed;
+    private Task? _disposal;
+
+    private WaldenDatabase(string path, WaldenOptions options, ConnectionFactory factory, OpenedConnection writerConnection, WaldenConnectionSettings settings)
+    {
+        Path = path;
+        Name = options.Name ?? System.IO.Path.GetFileName(path);
+        _options = options;
+        _logger = options.LoggerFactory.CreateLogger("Walden");
+        _factory = factory;
+        _writerConnection = writerConnection;
+        Settings = settings;
+        _writer = new GroupCommitWriter(writerConnection.Connection, options, Name);
+        _readers = new ReaderPool(factory, options);
+    }
+
+    /// <summary>The full path of the database file.</summary>
+    public string Path { get; }
+
+    /// <summary>The name used in logs and metric tags (<see cref="WaldenOptions.Name"/>, or the file name).</summary>
+    public string Name { get; }
+
+    /// <summary>The configuration in force, as SQLite reported it back when the database was opened.</summary>
+    public WaldenConnectionSettings Settings { get; }
+
+    /// <summary>The version of the native SQLite library in this process, e.g. "3.54.1".</summary>
+    public static string SqliteVersion => SqliteLibrary.Version;
+
+    /// <summary>
+    /// Opens (or creates) the database at <paramref name="path"/> in WAL mode, checks the native SQLite
+    /// and the options, and starts the writer. Throws <see cref="WaldenConfigurationException"/> saying
+    /// what to change when the path, the file or the options are not usable.
+    /// </summary>
+    /// <param name="path">The database file. Its folder must exist and be writable.</param>
+    /// <param name="options">How the database runs; null for the documented defaults.</param>
+    /// <param name="cancellationToken">Cancels the open.</param>
+    public static async Task<WaldenDatabase> OpenAsync(string path, WaldenOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        options = (options ?? new WaldenOptions()).Clone();
+        options.Validate();
+        SqliteLibrary.EnsureSupported();
+        var fullPath = CheckPath(path);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // Opening does file I/O and may wait on locks: keep it off the caller's thread.
+        return await Task.Run(() => Open(fullPath, options), cancellationToken).ConfigureAwait(false);
+    }
+
+    private static WaldenDatabase Open(string path, WaldenOptions options)
+    {
+        var factory = new ConnectionFactory(path, options);
+        var writer = factory.Open(writer: true);
+        try
+        {
+            var settings = factory.ReadSettings(writer.Connection);
+            factory.Verify(settings);
+            var database = new WaldenDatabase(path, options, factory, writer, settings);
+            database._writer.Start();
+            LogMessages.Opened(database._logger, database.Name, path, settings.SqliteVersion, settings.Synchronous, options.ReaderPoolSize);
+            return database;
+        }
+        catch (SqliteException ex)
+        {
+            writer.Dispose();
+            throw Errors.SqliteErrors.Translate(ex, $"Opening '{path}'", options);
+        }
+        catch
+        {
+            writer.Dispose();
+            throw;
+        }
+    }
+
+    private static string CheckPath(string path)
+    {
+        if (path == ":memory:" || path.StartsWith("file:", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new WaldenConfigurationException(
+                $"'{path}' is not a file path. Walden needs a database file on a local disk (WAL does not work in memory); pass a path such as 'data/app.db'.");
+        }
+
+        var fullPath = System.IO.Path.GetFullPath(path);
+        if (Directory.Exists(fullPath))
+        {
+            throw new WaldenConfigurationException(
+                $"'{fullPath}' is a directory, not a database file. Pass the path of a file inside it, such as '{System.IO.Path.Combine(fullPath, "app.db")}'.");
+        }
+
+        var folder = System.IO.Path.GetDirectoryName(fullPath)!;
+        if (!Directory.Exists(folder))
+        {
+            throw new WaldenConfigurationException(
+                $"The folder '{folder}' does not exist. Create it before opening '{System.IO.Path.GetFileName(fullPath)}' in it.");
+        }
+
+        return fullPath;
+    }
+
+    private WaldenClosedException Closed() =>
+        new($"The Walden database '{Name}' has been disposed and accepts no more work. Open it again with WaldenDatabase.OpenAsync.");
+
+    /// <summary>
+    /// Stops accepting writes, commits everything already accepted, waits for running reads, checkpoints
+    /// the WAL into the database, runs <c>PRAGMA optimize</c> and closes every connection. Safe to call
+    /// more than once; later calls wait for the first.
+    /// </summary>
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.CompareExchange(ref _disposed, 1, 0) == 0)
+        {
+            _disposal = DisposeCoreAsync();
+        }
+
+        return new ValueTask(_disposal!);
+    }
+
+    private async Task DisposeCoreAsync()
+    {
+        _writer.Complete();
+        await _writer.Completion.ConfigureAwait(false);
+        await _readers.CloseAsync().ConfigureAwait(false);
+        await Task.Run(CloseWriter).ConfigureAwait(false);
+        LogMessages.Closed(_logger, Name);
+    }
+
+    private void CloseWriter()
+    {
+        var connection = _writerConnection.Connection;
+        RunCloseStep("The closing checkpoint", () => ConnectionFactory.Execute(connection, "PRAGMA wal_checkpoint(TRUNCATE)"));
+        RunCloseStep("PRAGMA optimize", () => ConnectionFactory.Execute(connection, "PRAGMA optimize"));
+        _writer.DisposeCommands();
+        CommandCache.Release(connection);
+        _writerConnection.Dispose();
+    }
+
+    private void RunCloseStep(string step, Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (SqliteException ex)
+        {
+            LogMessages.CloseStepFailed(_logger, step, ex);
+        }
+    }
+}

@@ -1,0 +1,307 @@
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using SQLitePCL;
+using Walden.Configuration;
+using Walden.Diagnostics;
+using Walden.Errors;
+
+namespace Walden.Writing;
+
+/// <summary>
+/// The single writer of a database: one bounded channel in, one thread that owns the only write
+/// connection. It takes everything queued (up to <see cref="WaldenOptions.MaxBatchSize"/>), runs it in
+/// one BEGIN IMMEDIATE transaction with a SAVEPOINT around each write, and commits once: one fsync
+/// per batch. There is no timer: while a commit is in flight the next batch accumulates in the channel.
+/// Contract (Tsavorite's): queued is not durable; success is reported only after the COMMIT returned;
+/// a failed COMMIT faults every waiter of that batch, and batches are strictly one after another, so no
+/// later success is ever reported ahead of an earlier failure.
+/// </summary>
+internal sealed partial class GroupCommitWriter
+{
+    private const string SavepointName = "walden_write";
+
+    private readonly Channel<IWriteRequest> _queue;
+    private readonly SqliteConnection _connection;
+    private readonly WaldenOptions _options;
+    private readonly ILogger _logger;
+    private readonly WriterFaults? _faults;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Thread _thread;
+
+    // Owned by the writer thread only.
+    private readonly List<IWriteRequest> _batch;
+    private readonly List<IWriteRequest> _pending;
+    private readonly SqliteCommand _begin;
+    private readonly SqliteCommand _commit;
+    private readonly SqliteCommand _rollback;
+    private readonly SqliteCommand _savepoint;
+    private readonly SqliteCommand _release;
+    private readonly SqliteCommand _rollbackToSavepoint;
+    private long _batchNumber;
+    private delegate_commit? _commitHook;
+
+    internal GroupCommitWriter(SqliteConnection connection, WaldenOptions options, string name)
+    {
+        _connection = connection;
+        _options = options;
+        _faults = options.Faults;
+        _logger = options.LoggerFactory.CreateLogger("Walden.Writing");
+        _queue = Channel.CreateBounded<IWriteRequest>(new BoundedChannelOptions(options.WriteQueueCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = false,
+            FullMode = BoundedChannelFullMode.Wait,
+            // Completions are posted to the thread pool by each request; the channel need not hop too.
+            AllowSynchronousContinuations = true,
+        });
+        _batch = new List<IWriteRequest>(Math.Min(options.MaxBatchSize, 4096));
+        _pending = new List<IWriteRequest>(_batch.Capacity);
+        _begin = Prepare("BEGIN IMMEDIATE");
+        _commit = Prepare("COMMIT");
+        _rollback = Prepare("ROLLBACK");
+        _savepoint = Prepare($"SAVEPOINT {SavepointName}");
+        _release = Prepare($"RELEASE {SavepointName}");
+        _rollbackToSavepoint = Prepare($"ROLLBACK TO {SavepointName}");
+        InstallFaults();
+        _thread = new Thread(Run) { IsBackground = true, Name = $"walden-writer:{name}" };
+    }
+
+    /// <summary>Writes accepted and not yet taken into a batch.</summary>
+    internal int QueueDepth => _queue.Reader.Count;
+
+    /// <summary>Completes when the loop has drained the queue and stopped.</summary>
+    internal Task Completion => _stopped.Task;
+
+    internal void Start() => _thread.UnsafeStart(); // no ExecutionContext flows into the loop (Serilog, Npgsql)
+
+    /// <summary>Accepts a write, waiting for room when the queue is full.</summary>
+    internal ValueTask EnqueueAsync(IWriteRequest request, CancellationToken cancellationToken)
+    {
+        if (_queue.Writer.TryWrite(request))
+        {
+            return default;
+        }
+
+        return _queue.Writer.WriteAsync(request, cancellationToken);
+    }
+
+    /// <summary>Stops accepting writes; what is queued is still committed.</summary>
+    internal void Complete() => _queue.Writer.TryComplete();
+
+    private void Run()
+    {
+        var reader = _queue.Reader;
+        try
+        {
+            while (WaitForWork(reader))
+            {
+                _batch.Clear();
+                while (_batch.Count < _options.MaxBatchSize && reader.TryRead(out var request))
+                {
+                    _batch.Add(request);
+                }
+
+                if (_batch.Count > 0)
+                {
+                    RunBatch(_batch);
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            // Nothing above should throw; if it does, no waiter may hang: fail everything left.
+            LogMessages.WriterLoopFailed(_logger, ex);
+            var failure = new WaldenException("Walden's writer stopped after an unexpected error; see the inner exception.", ex);
+            FailAll(_batch, failure);
+            while (reader.TryRead(out var request))
+            {
+                request.Fail(failure);
+            }
+        }
+        finally
+        {
+            _stopped.TrySetResult();
+        }
+    }
+
+    private static bool WaitForWork(ChannelReader<IWriteRequest> reader)
+    {
+        // The loop has a thread of its own (SQLite calls block), so waiting synchronously here is right.
+        var wait = reader.WaitToReadAsync();
+        return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
+    }
+
+    private void RunBatch(List<IWriteRequest> batch)
+    {
+        _faults?.BeforeBatch?.Invoke(batch.Count);
+        _pending.Clear();
+        try
+        {
+            if (!Begin(batch, 0))
+            {
+                return;
+            }
+
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var request = batch[i];
+                if (!request.TryStart())
+                {
+                    continue; // its caller cancelled it while it was queued
+                }
+
+                _savepoint.ExecuteNonQuery();
+                try
+                {
+                    request.Execute(_connection);
+                }
+                catch (Exception ex) when (InTransaction)
+                {
+                    // Only this write is undone and only its caller hears of it; the batch goes on.
+                    _rollbackToSavepoint.ExecuteNonQuery();
+                    _release.ExecuteNonQuery();
+                    request.Fail(ex);
+                    continue;
+                }
+                catch (Exception ex)
+                {
+                    request.Fail(ex);
+                }
+
+                if (!InTransaction)
+                {
+                    // The delegate ran COMMIT or ROLLBACK itself: nothing earlier in this transaction can be vouched for.
+                    var misuse = new WaldenException(
+                        "A write delegate ended Walden's transaction (it ran COMMIT, ROLLBACK or END, or BeginTransaction().Commit()). " +
+                        "Walden owns the transaction around each write; remove those statements. " +
+                        "The writes batched before it in the same transaction may or may not have been committed.");
+                    request.Fail(misuse);
+                    FailAll(_pending, misuse);
+                    _pending.Clear();
+                    if (!Begin(batch, i + 1))
+                    {
+                        return;
+                    }
+
+                    continue;
+                }
+
+                _release.ExecuteNonQuery();
+                _pending.Add(request);
+            }
+
+            Commit();
+        }
+        catch (Exception ex)
+        {
+            // A statement of Walden's own (SAVEPOINT, RELEASE, ROLLBACK TO) failed: the transaction cannot be trusted.
+            RollbackIfOpen();
+            var failure = ex is SqliteException sqlite
+                ? SqliteErrors.Translate(sqlite, $"A batch of {batch.Count} writes", _options)
+                : new WaldenException($"A batch of {batch.Count} writes failed; nothing of it was committed.", ex);
+            FailAll(batch, failure);
+        }
+    }
+
+    private bool Begin(List<IWriteRequest> batch, int from)
+    {
+        try
+        {
+            _begin.ExecuteNonQuery();
+            return true;
+        }
+        catch (SqliteException ex)
+        {
+            var failure = SqliteErrors.Translate(ex, "Starting the write transaction (BEGIN IMMEDIATE)", _options);
+            for (var i = from; i < batch.Count; i++)
+            {
+                if (batch[i].TryStart())
+                {
+                    batch[i].Fail(failure);
+                }
+            }
+
+            return false;
+        }
+    }
+
+    private void Commit()
+    {
+        _batchNumber++;
+        try
+        {
+            _commit.ExecuteNonQuery();
+        }
+        catch (SqliteException ex)
+        {
+            RollbackIfOpen();
+            var failure = SqliteErrors.Translate(ex, $"Committing a batch of {_pending.Count} writes", _options);
+            LogMessages.CommitFailed(_logger, _pending.Count, ex);
+            FailAll(_pending, failure);
+            return;
+        }
+
+        foreach (var request in _pending)
+        {
+            request.Succeed();
+        }
+    }
+
+    private bool InTransaction => raw.sqlite3_get_autocommit(_connection.Handle) == 0;
+
+    private void RollbackIfOpen()
+    {
+        if (!InTransaction)
+        {
+            return;
+        }
+
+        try
+        {
+            _rollback.ExecuteNonQuery();
+        }
+        catch (SqliteException ex)
+        {
+            LogMessages.RollbackFailed(_logger, ex);
+        }
+    }
+
+    private static void FailAll(List<IWriteRequest> requests, Exception failure)
+    {
+        foreach (var request in requests)
+        {
+            request.TryStart();
+            request.Fail(failure);
+        }
+    }
+
+    private SqliteCommand Prepare(string sql)
+    {
+        var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        command.Prepare();
+        return command;
+    }
+
+    private void InstallFaults()
+    {
+        if (_faults?.FailCommit is not { } failCommit)
+        {
+            return;
+        }
+
+        // Keep the delegate referenced for as long as the connection lives.
+        _commitHook = _ => failCommit(_batchNumber) ? 1 : 0;
+        raw.sqlite3_commit_hook(_connection.Handle, _commitHook, null);
+    }
+
+    /// <summary>Disposes the prepared commands; the connection itself belongs to the database.</summary>
+    internal void DisposeCommands()
+    {
+        foreach (var command in new[] { _begin, _commit, _rollback, _savepoint, _release, _rollbackToSavepoint })
+        {
+            command.Dispose();
+        }
+    }
+}
