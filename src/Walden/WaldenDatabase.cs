@@ -79,6 +79,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
             var settings = factory.ReadSettings(writer.Connection);
             factory.Verify(settings);
             var database = new WaldenDatabase(path, options, factory, writer, settings);
+            Files.OpenDatabases.Add(path);
             database._writer.Start();
             LogMessages.Opened(database._logger, database.Name, path, settings.SqliteVersion, settings.Synchronous, options.ReaderPoolSize);
             return database;
@@ -144,6 +145,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
         await _writer.Completion.ConfigureAwait(false);
         await _readers.CloseAsync().ConfigureAwait(false);
         await Task.Run(CloseWriter).ConfigureAwait(false);
+        Files.OpenDatabases.Remove(Path);
         LogMessages.Closed(_logger, Name);
     }
 

@@ -126,3 +126,27 @@ public sealed class WaldenConfigurationException : WaldenException
             ? problems[0]
             : $"The Walden options have {problems.Count} problems:{Environment.NewLine}- " + string.Join(Environment.NewLine + "- ", problems);
 }
+
+/// <summary>
+/// An operation that needs the database to itself (recovery in place, restore over it, quarantine)
+/// found it open in another process, or in this one.
+/// </summary>
+public sealed class WaldenDatabaseInUseException : WaldenException
+{
+    /// <summary>Creates the exception.</summary>
+    public WaldenDatabaseInUseException(string message, int processId, string lockDescription)
+        : base(message)
+    {
+        ProcessId = processId;
+        LockDescription = lockDescription;
+    }
+
+    /// <summary>The process holding the lock that was found; 0 when it is this process.</summary>
+    public int ProcessId { get; }
+
+    /// <summary>Which lock was found, in words.</summary>
+    public string LockDescription { get; }
+
+    /// <inheritdoc />
+    public override bool IsTransient => true;
+}

@@ -1,0 +1,106 @@
+using Walden.Native;
+
+namespace Walden.Files;
+
+/// <summary>One lock another process holds on a database, as <see cref="LockProbe"/> found it.</summary>
+/// <param name="File">The file the lock is on (the database or its -shm).</param>
+/// <param name="Lock">Which SQLite lock it is, in words.</param>
+/// <param name="Mode">"read" or "write".</param>
+/// <param name="ProcessId">The process holding it; 0 when it is this process.</param>
+internal sealed record LockFinding(string File, string Lock, string Mode, int ProcessId)
+{
+    public override string ToString() => ProcessId == 0
+        ? $"this process has '{File}' open through a WaldenDatabase ({Lock})"
+        : $"process {ProcessId} holds a {Mode} lock on '{Path.GetFileName(File)}': {Lock}";
+}
+
+/// <summary>
+/// Tells whether another process has an SQLite database open, by asking the kernel which POSIX locks
+/// are held on SQLite's lock bytes (fcntl F_GETLK; https://www.sqlite.org/lockingv3.html and
+/// https://www.sqlite.org/walformat.html#the_wal_index_file_format). Every connection to a WAL
+/// database holds a read lock on the -shm "DMS" byte for as long as it is open, so an open WAL
+/// connection is always visible, even when idle. A rollback-journal connection holds locks only inside
+/// a transaction: an idle one cannot be seen by anyone, SQLite included. Written by hand because no
+/// library exposes F_GETLK.
+/// F_GETLK never reports this process's own locks, and opening and closing a descriptor here would drop
+/// them, so files this process has open through Walden are refused before any descriptor is opened.
+/// </summary>
+internal static class LockProbe
+{
+    private const long PendingByte = 0x40000000;
+    private const int SharedSize = 510;
+    private const long WalLockOffset = 120;
+
+    private static readonly (long Start, long Length, string Lock)[] DatabaseLocks =
+    [
+        (PendingByte, 1, "PENDING lock (a writer is about to take the database exclusively)"),
+        (PendingByte + 1, 1, "RESERVED lock (a write transaction is in progress)"),
+        (PendingByte + 2, SharedSize, "SHARED lock (a transaction is reading the database)"),
+    ];
+
+    private static readonly (long Start, long Length, string Lock)[] ShmLocks =
+    [
+        (WalLockOffset, 1, "the WAL write lock (a write transaction is in progress)"),
+        (WalLockOffset + 1, 1, "the WAL checkpoint lock (a checkpoint is running)"),
+        (WalLockOffset + 2, 1, "the WAL recovery lock (the WAL is being recovered)"),
+        (WalLockOffset + 3, 5, "a WAL read lock (a read transaction is open)"),
+        (WalLockOffset + 8, 1, "the WAL connection marker (the database is open in a connection)"),
+    ];
+
+    /// <summary>Returns the first lock held on the database by anyone other than a probe, or null when none is visible.</summary>
+    internal static LockFinding? FindHolder(string databasePath)
+    {
+        var files = DatabaseFiles.For(databasePath);
+        if (OpenDatabases.Contains(files.Database))
+        {
+            return new LockFinding(files.Database, "open in this process", "read", 0);
+        }
+
+        return Probe(files.Shm, ShmLocks) ?? Probe(files.Database, DatabaseLocks);
+    }
+
+    /// <summary>Throws <see cref="WaldenDatabaseInUseException"/> when the database is in use.</summary>
+    internal static void EnsureNotInUse(string databasePath, string operation)
+    {
+        if (FindHolder(databasePath) is { } finding)
+        {
+            throw new WaldenDatabaseInUseException(
+                $"{operation} refused: '{databasePath}' is in use: {finding}. " +
+                "Stop the program that has it open (or dispose its WaldenDatabase) and try again.",
+                finding.ProcessId, finding.ToString());
+        }
+    }
+
+    private static unsafe LockFinding? Probe(string file, (long Start, long Length, string Lock)[] regions)
+    {
+        if (!File.Exists(file))
+        {
+            return null;
+        }
+
+        var fd = Posix.Open(file, Posix.ORdOnly);
+        if (fd < 0)
+        {
+            return null; // cannot open it, so cannot probe; SQLite would fail the same way later, with its own message
+        }
+
+        try
+        {
+            foreach (var (start, length, name) in regions)
+            {
+                // Ask: could we take a write lock here? The kernel answers with the first conflicting lock.
+                var flock = new Posix.Flock { Type = Posix.FWrLck, Whence = 0, Start = start, Length = length };
+                if (Posix.Fcntl(fd, Posix.FGetLk, &flock) == 0 && flock.Type != Posix.FUnLck)
+                {
+                    return new LockFinding(file, name, flock.Type == Posix.FWrLck ? "write" : "read", flock.Pid);
+                }
+            }
+
+            return null;
+        }
+        finally
+        {
+            Posix.Close(fd);
+        }
+    }
+}

@@ -1,0 +1,130 @@
+using System.Globalization;
+using System.Text.Json;
+using Walden.Native;
+
+namespace Walden.Files;
+
+/// <summary>Where a database and its companions were put aside, and why.</summary>
+/// <param name="Folder">The quarantine folder holding the files and a quarantine.json manifest.</param>
+/// <param name="Files">The files moved there, by their original paths.</param>
+public sealed record WaldenQuarantine(string Folder, IReadOnlyList<string> Files);
+
+/// <summary>
+/// Puts a database aside instead of deleting it: the database with its -wal, -shm and -journal moves
+/// into <c>walden-quarantine/&lt;time&gt;-&lt;name&gt;/</c> beside it, with a manifest saying why. Walden never
+/// deletes a damaged or replaced original; it stays there for forensics until a person removes it.
+/// </summary>
+internal static class Quarantine
+{
+    internal const string FolderName = "walden-quarantine";
+
+    /// <summary>
+    /// Moves the database and its companions into quarantine. The companions go first: a -wal left
+    /// beside a database that is not its own could be replayed into it.
+    /// </summary>
+    internal static WaldenQuarantine Move(string databasePath, string reason, TimeProvider timeProvider)
+    {
+        var files = DatabaseFiles.For(databasePath);
+        LockProbe.EnsureNotInUse(files.Database, "Moving the database into quarantine");
+        var folder = CreateFolder(files.Database, reason, timeProvider);
+        var moved = new List<string>();
+        foreach (var path in files.Companions.Append(files.Database))
+        {
+            if (File.Exists(path))
+            {
+                File.Move(path, Path.Combine(folder, Path.GetFileName(path)));
+                moved.Add(path);
+            }
+        }
+
+        Posix.FsyncDirectory(folder);
+        Posix.FsyncDirectory(Path.GetDirectoryName(files.Database)!);
+        return new WaldenQuarantine(folder, moved);
+    }
+
+    /// <summary>
+    /// Puts <paramref name="replacementPath"/> in place of the database, keeping the original in
+    /// quarantine. The database path never stands empty: the original is hard-linked into quarantine,
+    /// its companions are moved there, then the replacement is renamed over it in one atomic step.
+    /// The caller must have written, verified and closed the replacement (no -wal or -shm of its own).
+    /// </summary>
+    internal static WaldenQuarantine? Swap(string databasePath, string replacementPath, string reason, TimeProvider timeProvider)
+    {
+        var files = DatabaseFiles.For(databasePath);
+        var replacement = DatabaseFiles.For(replacementPath);
+        if (replacement.Companions.Any(File.Exists))
+        {
+            throw new WaldenException($"The replacement '{replacement.Database}' still has a -wal, -shm or -journal file; close it cleanly before swapping it in.");
+        }
+
+        if (Path.GetDirectoryName(replacement.Database) != Path.GetDirectoryName(files.Database))
+        {
+            throw new WaldenException("The replacement must sit in the same folder as the database, so that the swap is one atomic rename.");
+        }
+
+        LockProbe.EnsureNotInUse(files.Database, "Replacing the database");
+        WaldenQuarantine? quarantine = null;
+        if (File.Exists(files.Database) || files.Companions.Any(File.Exists))
+        {
+            var folder = CreateFolder(files.Database, reason, timeProvider);
+            var moved = new List<string>();
+            foreach (var path in files.Companions.Where(File.Exists))
+            {
+                File.Move(path, Path.Combine(folder, Path.GetFileName(path)));
+                moved.Add(path);
+            }
+
+            if (File.Exists(files.Database))
+            {
+                var kept = Path.Combine(folder, Path.GetFileName(files.Database));
+                if (Posix.Link(files.Database, kept) != 0)
+                {
+                    File.Copy(files.Database, kept); // no hard links on this file system; nobody has the file open (checked above)
+                }
+
+                moved.Add(files.Database);
+            }
+
+            Posix.FsyncDirectory(folder);
+            quarantine = new WaldenQuarantine(folder, moved);
+        }
+
+        File.Move(replacement.Database, files.Database, overwrite: true); // rename(2): atomic
+        Posix.FsyncDirectory(Path.GetDirectoryName(files.Database)!);
+        return quarantine;
+    }
+
+    private static string CreateFolder(string databasePath, string reason, TimeProvider timeProvider)
+    {
+        var now = timeProvider.GetUtcNow();
+        var root = Path.Combine(Path.GetDirectoryName(databasePath)!, FolderName);
+        var name = $"{now.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}-{Path.GetFileName(databasePath)}";
+        var folder = Path.Combine(root, name);
+        for (var n = 2; Directory.Exists(folder); n++)
+        {
+            folder = Path.Combine(root, $"{name}-{n}");
+        }
+
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(folder);
+        }
+        else
+        {
+            // Owner only: a quarantined database holds the application's data.
+            Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        var manifest = new
+        {
+            originalPath = databasePath,
+            reason,
+            quarantinedAtUtc = now,
+            files = new DatabaseFiles(databasePath).Companions.Prepend(databasePath)
+                .Where(File.Exists)
+                .Select(path => new { name = Path.GetFileName(path), bytes = new FileInfo(path).Length }),
+            note = "Walden moved these files here instead of deleting them. Remove the folder once you no longer need them.",
+        };
+        File.WriteAllText(Path.Combine(folder, "quarantine.json"), JsonSerializer.Serialize(manifest, new JsonSerializerOptions { WriteIndented = true }));
+        return folder;
+    }
+}

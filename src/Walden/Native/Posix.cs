@@ -1,0 +1,55 @@
+using System.Runtime.InteropServices;
+
+namespace Walden.Native;
+
+/// <summary>
+/// The few libc calls Walden needs that .NET does not expose: fcntl(F_GETLK) to see SQLite's POSIX
+/// locks held by other processes, and fsync of a directory so a rename survives a power loss.
+/// </summary>
+internal static unsafe partial class Posix
+{
+    internal const int ORdOnly = 0;
+    internal const int FGetLk = 5;
+    internal const short FRdLck = 0;
+    internal const short FWrLck = 1;
+    internal const short FUnLck = 2;
+
+    /// <summary>struct flock on 64-bit Linux (x86_64 and arm64 share this layout).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct Flock
+    {
+        public short Type;
+        public short Whence;
+        public long Start;
+        public long Length;
+        public int Pid;
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    internal static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    internal static partial int Fcntl(int fd, int command, Flock* flock);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    internal static partial int Fsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int Link(string existingPath, string newPath);
+
+    /// <summary>Makes renames and creations in <paramref name="directory"/> durable.</summary>
+    internal static void FsyncDirectory(string directory)
+    {
+        var fd = Open(directory, ORdOnly);
+        if (fd < 0)
+        {
+            return; // best effort: some file systems refuse to open a directory; the renames still happened
+        }
+
+        Fsync(fd);
+        Close(fd);
+    }
+}
