@@ -22,16 +22,19 @@ internal static class BenchCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var json = new Option<bool>("--json") { Description = "Print every figure as JSON on stdout (progress goes to stderr)." };
+        var output = new Option<FileInfo?>("--output") { Description = "Also write the JSON report to this file (the table still prints)." };
         var command = new Command("bench", "Measure Walden beside SQLite's limit and the seed patterns of the incident reports, in one run on one disk.")
         {
-            quick, dir, seconds, producers, json,
+            quick, dir, seconds, producers, json, output,
         };
         command.SetAction((result, cancellationToken) => RunAsync(
-            result.GetValue(quick), result.GetValue(dir), result.GetValue(seconds), result.GetValue(producers), result.GetValue(json), cancellationToken));
+            result.GetValue(quick), result.GetValue(dir), result.GetValue(seconds), result.GetValue(producers), result.GetValue(json),
+            result.GetValue(output), cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(bool quick, DirectoryInfo? dir, double? seconds, int[]? producers, bool json, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(bool quick, DirectoryInfo? dir, double? seconds, int[]? producers, bool json,
+        FileInfo? output, CancellationToken cancellationToken)
     {
         if (seconds is { } s && (s <= 0 || s > 600))
         {
@@ -42,6 +45,11 @@ internal static class BenchCommand
         if (producers is { } list && list.Any(n => n is < 1 or > 4096))
         {
             return CliErrors.Report($"--producers takes counts from 1 to 4,096 (got {string.Join(' ', list)}).");
+        }
+
+        if (output?.Directory is { Exists: false } outputFolder)
+        {
+            return CliErrors.Report($"The folder '{outputFolder.FullName}' of --output does not exist. Create it or write the report elsewhere.");
         }
 
         if (dir is not null && !dir.Exists)
@@ -67,6 +75,11 @@ internal static class BenchCommand
         try
         {
             var report = await RunWithProgressAsync(console, config, cancellationToken).ConfigureAwait(false);
+            if (output is not null)
+            {
+                await File.WriteAllTextAsync(output.FullName, System.Text.Json.JsonSerializer.Serialize(report, Json.Options), cancellationToken).ConfigureAwait(false);
+            }
+
             if (json)
             {
                 Json.Write(report);
