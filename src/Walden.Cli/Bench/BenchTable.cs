@@ -80,6 +80,12 @@ internal static class BenchTable
 
             console.Write(readTable);
             console.MarkupLine($"readers alone (mean of both phases) {reads.AloneReadsPerSecond:N0} reads/s, during {reads.Producers} producers {reads.LoadedReadsPerSecond:N0} reads/s: loss {reads.LossPercent:0.0}%");
+            if (report.Scenarios.FirstOrDefault(s => s.Kind == ScenarioKind.WaldenFull && s.Producers == reads.Producers) is { } alone)
+            {
+                console.MarkupLine($"the {reads.Producers} producers wrote {reads.Phases[1].WriteRowsPerSecond:N0} rows/s beside the readers, " +
+                    $"{alone.RowsPerSecond:N0} rows/s without them (Walden Full, N={reads.Producers} above)");
+            }
+
         }
 
         var targets = new Table().Border(TableBorder.Rounded).Title("targets (measured, not asserted)");
