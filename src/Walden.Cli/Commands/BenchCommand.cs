@@ -95,6 +95,10 @@ internal static class BenchCommand
         {
             return CliErrors.Report(ex.Message, ExitCodes.Failed);
         }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidOperationException)
+        {
+            return CliErrors.Report($"The benchmark stopped: {ex.Message} (folder '{folder.FullName}'; check that its disk has room and is local).", ExitCodes.Failed);
+        }
         finally
         {
             folder.Delete(recursive: true);
