@@ -5,6 +5,7 @@ var root = new RootCommand("walden: safe, fast SQLite for many concurrent writer
 {
     InfoCommand.Create(),
     DemoCommand.Create(),
+    BenchCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

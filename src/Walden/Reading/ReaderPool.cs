@@ -35,8 +35,12 @@ internal sealed class ReaderPool
         await _leases.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            // SQLite blocks; run the read on a pool thread rather than on the caller's.
-            return await Task.Run(() => ReadInSnapshot(read), cancellationToken).ConfigureAwait(false);
+            // SQLite blocks; run the read on a pool thread rather than on the caller's. PreferFairness puts it
+            // in the pool's global FIFO queue: Task.Run from a pool thread would use that thread's local queue,
+            // which the pool serves first, so a busy read loop would starve the writers' continuations (posted
+            // globally by the writer thread) and with them the group commit.
+            return await Task.Factory.StartNew(() => ReadInSnapshot(read), cancellationToken,
+                TaskCreationOptions.PreferFairness | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default).ConfigureAwait(false);
         }
         finally
         {

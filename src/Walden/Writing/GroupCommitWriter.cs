@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
@@ -35,9 +36,9 @@ internal sealed partial class GroupCommitWriter
     private readonly SqliteCommand _begin;
     private readonly SqliteCommand _commit;
     private readonly SqliteCommand _rollback;
-    private readonly SqliteCommand _savepoint;
-    private readonly SqliteCommand _release;
-    private readonly SqliteCommand _rollbackToSavepoint;
+    private readonly RawStatement _savepoint;
+    private readonly RawStatement _release;
+    private readonly RawStatement _rollbackToSavepoint;
     private long _batchNumber;
     private delegate_commit? _commitHook;
 
@@ -60,9 +61,9 @@ internal sealed partial class GroupCommitWriter
         _begin = Prepare("BEGIN IMMEDIATE");
         _commit = Prepare("COMMIT");
         _rollback = Prepare("ROLLBACK");
-        _savepoint = Prepare($"SAVEPOINT {SavepointName}");
-        _release = Prepare($"RELEASE {SavepointName}");
-        _rollbackToSavepoint = Prepare($"ROLLBACK TO {SavepointName}");
+        _savepoint = new RawStatement(connection, $"SAVEPOINT {SavepointName}");
+        _release = new RawStatement(connection, $"RELEASE {SavepointName}");
+        _rollbackToSavepoint = new RawStatement(connection, $"ROLLBACK TO {SavepointName}");
         InstallFaults();
         _thread = new Thread(Run) { IsBackground = true, Name = $"walden-writer:{name}" };
     }
@@ -96,6 +97,7 @@ internal sealed partial class GroupCommitWriter
         {
             while (WaitForWork(reader))
             {
+                AwaitReturningWriters(reader);
                 _batch.Clear();
                 while (_batch.Count < _options.MaxBatchSize && reader.TryRead(out var request))
                 {
@@ -151,7 +153,7 @@ internal sealed partial class GroupCommitWriter
                     continue; // its caller cancelled it while it was queued
                 }
 
-                _savepoint.ExecuteNonQuery();
+                _savepoint.Execute();
                 try
                 {
                     request.Execute(_connection);
@@ -159,8 +161,8 @@ internal sealed partial class GroupCommitWriter
                 catch (Exception ex) when (InTransaction)
                 {
                     // Only this write is undone and only its caller hears of it; the batch goes on.
-                    _rollbackToSavepoint.ExecuteNonQuery();
-                    _release.ExecuteNonQuery();
+                    _rollbackToSavepoint.Execute();
+                    _release.Execute();
                     request.Fail(ex);
                     continue;
                 }
@@ -187,7 +189,7 @@ internal sealed partial class GroupCommitWriter
                     continue;
                 }
 
-                _release.ExecuteNonQuery();
+                _release.Execute();
                 _pending.Add(request);
             }
 
@@ -229,12 +231,15 @@ internal sealed partial class GroupCommitWriter
     private void Commit()
     {
         _batchNumber++;
+        var started = Stopwatch.GetTimestamp();
         try
         {
             _commit.ExecuteNonQuery();
+            NoteCommit(_pending.Count, Stopwatch.GetTimestamp() - started);
         }
         catch (SqliteException ex)
         {
+            NoteCommit(0, 0);
             RollbackIfOpen();
             var failure = SqliteErrors.Translate(ex, $"Committing a batch of {_pending.Count} writes", _options);
             LogMessages.CommitFailed(_logger, _pending.Count, ex);
@@ -299,9 +304,14 @@ internal sealed partial class GroupCommitWriter
     /// <summary>Disposes the prepared commands; the connection itself belongs to the database.</summary>
     internal void DisposeCommands()
     {
-        foreach (var command in new[] { _begin, _commit, _rollback, _savepoint, _release, _rollbackToSavepoint })
+        foreach (var command in new[] { _begin, _commit, _rollback })
         {
             command.Dispose();
+        }
+
+        foreach (var statement in new[] { _savepoint, _release, _rollbackToSavepoint })
+        {
+            statement.Dispose();
         }
     }
 }

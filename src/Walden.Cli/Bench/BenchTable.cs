@@ -1,0 +1,113 @@
+using System.Globalization;
+using Spectre.Console;
+
+namespace Walden.Cli.Bench;
+
+/// <summary>Renders a <see cref="BenchReport"/> as Spectre.Console tables.</summary>
+internal static class BenchTable
+{
+    internal static void Write(IAnsiConsole console, BenchReport report)
+    {
+        console.MarkupLine(
+            $"[bold]walden bench[/]: SQLite {report.SqliteVersion}, {report.Machine.ProcessorCount} cores, {Markup.Escape(report.Machine.Os)}, " +
+            $"{report.Settings.ScenarioSeconds:0.##} s per scenario, body mean {report.MeanBodyBytes:N0} B, folder {Markup.Escape(report.Machine.Folder)}");
+        console.MarkupLine($"[grey]order: {Markup.Escape(report.Settings.Order)}[/]");
+
+        var table = new Table().Border(TableBorder.Rounded).Title("writes");
+        foreach (var column in new[] { "scenario", "N", "sync", "rows", "rows/s", "p50 ms", "p99 ms", "max ms", "errors", "peak WAL", "peak WS", "alloc/write" })
+        {
+            table.AddColumn(new TableColumn(column).RightAligned());
+        }
+
+        table.Columns[0].LeftAligned();
+        int? group = null;
+        foreach (var s in report.Scenarios)
+        {
+            if (group is not null && group != s.Group)
+            {
+                table.AddEmptyRow();
+            }
+
+            group = s.Group;
+            var name = s.Kind is ScenarioKind.WaldenFull or ScenarioKind.WaldenNormal ? $"[bold]{Markup.Escape(s.Name)}[/]" : Markup.Escape(s.Name);
+            if (!s.DurableAtAck)
+            {
+                name += " [yellow]*[/]";
+            }
+
+            table.AddRow(name, s.Producers.ToString(CultureInfo.InvariantCulture), s.Synchronous, s.Rows.ToString("N0", CultureInfo.InvariantCulture),
+                s.RowsPerSecond.ToString("N0", CultureInfo.InvariantCulture), Ms(s.P50Ms), Ms(s.P99Ms), Ms(s.MaxMs),
+                s.Errors == 0 ? "0" : $"[red]{s.Errors:N0}[/]", Size(s.PeakWalBytes), Size(s.PeakWorkingSetBytes),
+                s.AllocatedBytesPerWrite.ToString("N0", CultureInfo.InvariantCulture) + " B");
+        }
+
+        console.Write(table);
+        console.MarkupLine("limit: 1 thread, 1 connection, prepared insert, 10,000 rows per transaction (the ceiling). " +
+            "seed A: a connection per producer, one auto-committed INSERT per row, busy timeout 5 s (Microsoft.Data.Sqlite's 150 ms sleeps). " +
+            "Walden: producers await WriteAsync for every row. Every producer awaits each acknowledgement before its next row.");
+        console.MarkupLine($"[yellow]*[/] {Markup.Escape(BenchAnalysis.SeedBNote)}");
+
+        var ratios = new Table().Border(TableBorder.Rounded).Title("Walden rows/s over each baseline, same run");
+        foreach (var column in new[] { "N", "Full / limit", "Normal / limit", "Full / seed A", "Normal / seed A", "Full / seed B", "Normal / seed B" })
+        {
+            ratios.AddColumn(new TableColumn(column).RightAligned());
+        }
+
+        foreach (var r in report.Ratios)
+        {
+            ratios.AddRow(r.Producers.ToString(CultureInfo.InvariantCulture), X(r.WaldenFullOverLimit), X(r.WaldenNormalOverLimit),
+                X(r.WaldenFullOverSeedA), X(r.WaldenNormalOverSeedA), X(r.WaldenFullOverSeedB), X(r.WaldenNormalOverSeedB));
+        }
+
+        console.Write(ratios);
+
+        if (report.Reads is { } reads)
+        {
+            var readTable = new Table().Border(TableBorder.Rounded)
+                .Title($"{reads.Readers} readers (Walden ReadAsync, latest 20 rows of a task) on {reads.SeedRows:N0} rows");
+            foreach (var column in new[] { "phase", "reads", "reads/s", "p50 ms", "p99 ms", "writer rows/s", "writer p99 ms" })
+            {
+                readTable.AddColumn(new TableColumn(column).RightAligned());
+            }
+
+            readTable.Columns[0].LeftAligned();
+            foreach (var p in reads.Phases)
+            {
+                readTable.AddRow(p.Phase, p.Reads.ToString("N0", CultureInfo.InvariantCulture), p.ReadsPerSecond.ToString("N0", CultureInfo.InvariantCulture),
+                    Ms(p.P50Ms), Ms(p.P99Ms), p.WriteRows == 0 ? "-" : p.WriteRowsPerSecond.ToString("N0", CultureInfo.InvariantCulture),
+                    p.WriteRows == 0 ? "-" : Ms(p.WriteP99Ms));
+            }
+
+            console.Write(readTable);
+            console.MarkupLine($"readers alone (mean of both phases) {reads.AloneReadsPerSecond:N0} reads/s, during {reads.Producers} producers {reads.LoadedReadsPerSecond:N0} reads/s: loss {reads.LossPercent:0.0}%");
+            if (report.Scenarios.FirstOrDefault(s => s.Kind == ScenarioKind.WaldenFull && s.Producers == reads.Producers) is { } alone)
+            {
+                console.MarkupLine($"the {reads.Producers} producers wrote {reads.Phases[1].WriteRowsPerSecond:N0} rows/s beside the readers, " +
+                    $"{alone.RowsPerSecond:N0} rows/s without them (Walden Full, N={reads.Producers} above)");
+            }
+
+        }
+
+        var targets = new Table().Border(TableBorder.Rounded).Title("targets (measured, not asserted)");
+        targets.AddColumn("target").AddColumn("measured").AddColumn("met");
+        foreach (var t in report.Targets)
+        {
+            targets.AddRow(Markup.Escape(t.Target), Markup.Escape(t.Measured), t.Met ? "[green]yes[/]" : "[red]no[/]");
+        }
+
+        console.Write(targets);
+        console.MarkupLine($"[grey]total {report.TotalSeconds:N0} s[/]");
+    }
+
+    private static string Ms(double ms) => ms.ToString(ms < 10 ? "0.00" : ms < 1000 ? "0.0" : "N0", CultureInfo.InvariantCulture);
+
+    private static string X(double? ratio) => ratio is { } r ? r.ToString(r < 10 ? "0.00" : "N1", CultureInfo.InvariantCulture) + " x" : "-";
+
+    private static string Size(long bytes) => bytes switch
+    {
+        0 => "0",
+        < 1024 * 1024 => $"{bytes / 1024.0:0.#} KiB",
+        < 1024L * 1024 * 1024 => $"{bytes / 1024.0 / 1024:0.#} MiB",
+        _ => $"{bytes / 1024.0 / 1024 / 1024:0.##} GiB",
+    };
+}

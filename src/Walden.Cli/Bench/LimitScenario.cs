@@ -1,0 +1,58 @@
+using System.Diagnostics;
+
+namespace Walden.Cli.Bench;
+
+/// <summary>
+/// The ceiling: one thread, one connection, one prepared insert, <see cref="BenchConfig.LimitTransactionRows"/>
+/// rows per transaction, synchronous FULL, WAL. A row counts as acknowledged when its transaction commits,
+/// which is also what its latency measures.
+/// </summary>
+internal static class LimitScenario
+{
+    internal static ScenarioResult Run(BenchConfig config, Workload workload, string path, int producersInGroup)
+    {
+        PlainSqlite.Create(path);
+        var budget = Budget.Total(config, producersInGroup);
+        var latencies = new LatencyHistogram();
+        var stamps = new long[config.LimitTransactionRows];
+        long rows = 0;
+        Measurement? measurement = null;
+        using (var connection = PlainSqlite.Open(path, "FULL"))
+        using (var insert = Workload.PrepareInsert(connection))
+        using (var begin = PlainSqlite.Prepare(connection, "BEGIN IMMEDIATE"))
+        using (var commit = PlainSqlite.Prepare(connection, "COMMIT"))
+        {
+            ProducerThreads.Run(1, _ =>
+            {
+                do
+                {
+                    begin.ExecuteNonQuery();
+                    var inTransaction = 0;
+                    do
+                    {
+                        Workload.Bind(insert, workload.SequentialRow(rows + inTransaction));
+                        stamps[inTransaction] = Stopwatch.GetTimestamp();
+                        insert.ExecuteNonQuery();
+                        inTransaction++;
+                    }
+                    while (inTransaction < stamps.Length && !budget.IsDone(rows + inTransaction));
+
+                    commit.ExecuteNonQuery();
+                    var committed = Stopwatch.GetTimestamp();
+                    for (var i = 0; i < inTransaction; i++)
+                    {
+                        latencies.RecordTicks(committed - stamps[i]);
+                    }
+
+                    rows += inTransaction;
+                }
+                while (!budget.IsDone(rows));
+            }, () => measurement = Measurement.Start(path, budget));
+            measurement!.Stop();
+        }
+
+        var result = measurement.Result(ScenarioKind.Limit, producersInGroup, 1, "full", rows, PlainSqlite.CountRows(path), 0, latencies, durableAtAck: true);
+        PlainSqlite.Delete(path);
+        return result;
+    }
+}

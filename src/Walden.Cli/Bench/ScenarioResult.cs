@@ -1,0 +1,94 @@
+namespace Walden.Cli.Bench;
+
+/// <summary>The write scenarios.</summary>
+internal enum ScenarioKind
+{
+    /// <summary>One thread, one connection, a prepared insert, large transactions: the ceiling.</summary>
+    Limit,
+
+    /// <summary>Fusion's pattern: a connection per producer, one auto-committed INSERT per row.</summary>
+    SeedPatternA,
+
+    /// <summary>StepFlow's pattern: one shared connection behind a write buffer.</summary>
+    SeedPatternB,
+
+    /// <summary>Walden's WriteAsync, durability Full.</summary>
+    WaldenFull,
+
+    /// <summary>Walden's WriteAsync, durability Normal.</summary>
+    WaldenNormal,
+}
+
+/// <summary>Everything measured in one write scenario.</summary>
+/// <param name="Kind">Which scenario.</param>
+/// <param name="Group">The producer count of the group of scenarios this one ran in (the limit runs once per group, beside the others).</param>
+/// <param name="Producers">Concurrent producers (1 for the limit: one thread).</param>
+/// <param name="Synchronous">The SQLite synchronous level the scenario ran with.</param>
+/// <param name="Rows">Rows acknowledged to their producers.</param>
+/// <param name="RowsInDatabase">Rows counted in the database afterwards (must equal <paramref name="Rows"/>).</param>
+/// <param name="Errors">Writes that failed (for seed pattern A: "database is locked" after its busy timeout).</param>
+/// <param name="Seconds">Wall time from the first write to the last acknowledgement.</param>
+/// <param name="RowsPerSecond">Acknowledged rows per second.</param>
+/// <param name="P50Ms">Median acknowledgement latency.</param>
+/// <param name="P99Ms">99th percentile acknowledgement latency.</param>
+/// <param name="MaxMs">Slowest acknowledgement.</param>
+/// <param name="PeakWalBytes">Largest -wal file size seen (file metadata, sampled every 20 ms).</param>
+/// <param name="PeakWorkingSetBytes">Largest process working set seen.</param>
+/// <param name="PeakManagedHeapBytes">Largest managed heap seen.</param>
+/// <param name="AllocatedBytesPerWrite">Managed bytes allocated by the whole process during the scenario, per acknowledged row.</param>
+/// <param name="DurableAtAck">Whether a row is durable when its producer is told it was written.</param>
+internal sealed record ScenarioResult(
+    ScenarioKind Kind,
+    int Group,
+    int Producers,
+    string Synchronous,
+    long Rows,
+    long RowsInDatabase,
+    long Errors,
+    double Seconds,
+    double RowsPerSecond,
+    double P50Ms,
+    double P99Ms,
+    double MaxMs,
+    long PeakWalBytes,
+    long PeakWorkingSetBytes,
+    long PeakManagedHeapBytes,
+    double AllocatedBytesPerWrite,
+    bool DurableAtAck)
+{
+    /// <summary>A short name for tables.</summary>
+    public string Name => Kind switch
+    {
+        ScenarioKind.Limit => "limit",
+        ScenarioKind.SeedPatternA => "seed A",
+        ScenarioKind.SeedPatternB => "seed B",
+        ScenarioKind.WaldenFull => "Walden Full",
+        _ => "Walden Normal",
+    };
+}
+
+/// <summary>One phase of the read scenario.</summary>
+/// <param name="Phase">"alone-before", "loaded" or "alone-after".</param>
+/// <param name="Reads">Reads completed.</param>
+/// <param name="Seconds">Wall time of the phase.</param>
+/// <param name="ReadsPerSecond">Reads per second over all readers.</param>
+/// <param name="P50Ms">Median read latency.</param>
+/// <param name="P99Ms">99th percentile read latency.</param>
+/// <param name="WriteRows">Rows written by the producers in the same phase (0 when alone).</param>
+/// <param name="WriteRowsPerSecond">Their rows per second.</param>
+/// <param name="WriteP99Ms">Their 99th percentile acknowledgement latency.</param>
+internal sealed record ReadPhase(string Phase, long Reads, double Seconds, double ReadsPerSecond, double P50Ms, double P99Ms,
+    long WriteRows, double WriteRowsPerSecond, double WriteP99Ms);
+
+/// <summary>The read scenario: readers alone, then during a write load, then alone again.</summary>
+/// <param name="Readers">Concurrent readers.</param>
+/// <param name="Producers">Producers writing during the loaded phase (Walden, durability Full).</param>
+/// <param name="SeedRows">Rows in the database before the first phase.</param>
+/// <param name="Phases">The three phases in the order run.</param>
+/// <param name="AloneReadsPerSecond">The mean of the two phases without writers (the baseline).</param>
+/// <param name="LoadedReadsPerSecond">Reads per second during the write load.</param>
+/// <param name="LossPercent">How much the readers lose under the write load, in percent of the baseline.</param>
+/// <param name="RowsWritten">Seeded rows plus rows acknowledged by the loaded phase's producers.</param>
+/// <param name="RowsInDatabase">Rows counted in the database afterwards (must equal <paramref name="RowsWritten"/>).</param>
+internal sealed record ReadResult(int Readers, int Producers, int SeedRows, IReadOnlyList<ReadPhase> Phases,
+    double AloneReadsPerSecond, double LoadedReadsPerSecond, double LossPercent, long RowsWritten, long RowsInDatabase);

@@ -1,0 +1,142 @@
+using System.CommandLine;
+using Spectre.Console;
+using Walden.Cli.Bench;
+using Walden.Cli.Output;
+
+namespace Walden.Cli.Commands;
+
+/// <summary>
+/// <c>walden bench</c>: Walden beside its baselines (SQLite's own limit on this machine and the two seed
+/// patterns of the incident reports), all measured in one run on one disk, as a table or as JSON.
+/// </summary>
+internal static class BenchCommand
+{
+    internal static Command Create()
+    {
+        var quick = new Option<bool>("--quick") { Description = "A short run (under a minute) for CI: every scenario, 0.5 s each." };
+        var dir = new Option<DirectoryInfo?>("--dir") { Description = "Folder for the scenario databases (the disk measured). Default: a new temporary folder, removed afterwards." };
+        var seconds = new Option<double?>("--seconds") { Description = "Seconds per scenario (default 5, or 0.5 with --quick)." };
+        var producers = new Option<int[]?>("--producers")
+        {
+            Description = "Producer counts, e.g. --producers 1 8 64 256 (the default).",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var json = new Option<bool>("--json") { Description = "Print every figure as JSON on stdout (progress goes to stderr)." };
+        var output = new Option<FileInfo?>("--output") { Description = "Also write the JSON report to this file (the table still prints)." };
+        var command = new Command("bench", "Measure Walden beside SQLite's limit and the seed patterns of the incident reports, in one run on one disk.")
+        {
+            quick, dir, seconds, producers, json, output,
+        };
+        command.SetAction((result, cancellationToken) => RunAsync(
+            result.GetValue(quick), result.GetValue(dir), result.GetValue(seconds), result.GetValue(producers), result.GetValue(json),
+            result.GetValue(output), cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(bool quick, DirectoryInfo? dir, double? seconds, int[]? producers, bool json,
+        FileInfo? output, CancellationToken cancellationToken)
+    {
+        if (seconds is { } s && (s <= 0 || s > 600))
+        {
+            return CliErrors.Report($"--seconds must be greater than 0 and at most 600 (got {s}).");
+        }
+
+        producers = producers is { Length: > 0 } ? producers : null;
+        if (producers is { } list && list.Any(n => n is < 1 or > 4096))
+        {
+            return CliErrors.Report($"--producers takes counts from 1 to 4,096 (got {string.Join(' ', list)}).");
+        }
+
+        if (output?.Directory is { Exists: false } outputFolder)
+        {
+            return CliErrors.Report($"The folder '{outputFolder.FullName}' of --output does not exist. Create it or write the report elsewhere.");
+        }
+
+        if (dir is not null && !dir.Exists)
+        {
+            return CliErrors.Report($"The folder '{dir.FullName}' does not exist. Create it, or leave out --dir to use a temporary folder.");
+        }
+
+        var folder = dir is null ? Directory.CreateTempSubdirectory("walden-bench-") : dir.CreateSubdirectory($"walden-bench-{Environment.ProcessId}");
+        var config = quick ? BenchConfig.Quick(folder.FullName) : BenchConfig.Default(folder.FullName);
+        config = config with
+        {
+            ScenarioDuration = seconds is { } d ? TimeSpan.FromSeconds(d) : config.ScenarioDuration,
+            Producers = producers ?? config.Producers,
+        };
+
+        // With --json, stdout carries only the JSON; the progress display goes to stderr.
+        var console = json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
+        if (!console.Profile.Capabilities.Interactive)
+        {
+            console.Profile.Width = Math.Max(console.Profile.Width, 132); // a file or a CI log: keep the table's rows on one line each
+        }
+
+        try
+        {
+            var report = await RunWithProgressAsync(console, config, cancellationToken).ConfigureAwait(false);
+            if (output is not null)
+            {
+                await File.WriteAllTextAsync(output.FullName, System.Text.Json.JsonSerializer.Serialize(report, Json.Options), cancellationToken).ConfigureAwait(false);
+            }
+
+            if (json)
+            {
+                Json.Write(report);
+            }
+            else
+            {
+                BenchTable.Write(console, report);
+            }
+
+            return ExitCodes.Ok; // a missed target is reported, not a failure: the machine may be busy
+        }
+        catch (WaldenException ex)
+        {
+            return CliErrors.Report(ex.Message, ExitCodes.Failed);
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidOperationException)
+        {
+            return CliErrors.Report($"The benchmark stopped: {ex.Message} (folder '{folder.FullName}'; check that its disk has room and is local).", ExitCodes.Failed);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<BenchReport> RunWithProgressAsync(IAnsiConsole console, BenchConfig config, CancellationToken cancellationToken)
+    {
+        BenchProgress? current = null;
+        var runner = new BenchRunner(config, progress => Volatile.Write(ref current, progress));
+        if (!console.Profile.Capabilities.Interactive)
+        {
+            // No live display (CI, a pipe): one line per step instead.
+            var plain = new BenchRunner(config, progress => console.MarkupLine($"[grey][[{progress.Step}/{progress.Steps}]] {Markup.Escape(progress.Title)}[/]"));
+            return await plain.RunAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        BenchReport? report = null;
+        await console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+            .StartAsync(async context =>
+            {
+                var task = context.AddTask("starting", maxValue: runner.Steps);
+                var running = runner.RunAsync(cancellationToken);
+                while (!running.IsCompleted)
+                {
+                    if (Volatile.Read(ref current) is { } now)
+                    {
+                        task.Description = Markup.Escape(now.Title);
+                        task.Value = now.Step;
+                    }
+
+                    await Task.WhenAny(running, Task.Delay(100, cancellationToken)).ConfigureAwait(false);
+                }
+
+                report = await running.ConfigureAwait(false);
+                task.Value = runner.Steps;
+            }).ConfigureAwait(false);
+        return report!;
+    }
+}

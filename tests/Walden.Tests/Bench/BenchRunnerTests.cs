@@ -1,0 +1,113 @@
+using System.Text.Json;
+using Walden.Cli.Bench;
+using Walden.Tests.TestSupport;
+
+namespace Walden.Tests.Bench;
+
+/// <summary>
+/// The bench's core on a tiny, count-based configuration: structure, not speed. Every scenario must
+/// write, and the database must hold exactly the rows its producers were told were written.
+/// </summary>
+public sealed class BenchRunnerTests : IDisposable
+{
+    private const int Writes = 20;
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task RunAsync_OnATinyConfiguration_EveryScenarioWritesAndTheDatabaseHoldsExactlyTheAcknowledgedRows()
+    {
+        var config = new BenchConfig
+        {
+            Folder = _dir.Path,
+            Producers = [1, 4],
+            WritesPerProducer = Writes,
+            Readers = 2,
+            ReadLoadProducers = 4,
+            ReadSeedRows = 500,
+        };
+        var steps = new List<BenchProgress>();
+        var runner = new BenchRunner(config, steps.Add);
+
+        var report = await runner.RunAsync();
+
+        Assert.Equal(2 * 5, report.Scenarios.Count);
+        foreach (var n in config.Producers)
+        {
+            foreach (var kind in Enum.GetValues<ScenarioKind>())
+            {
+                var s = Assert.Single(report.Scenarios, s => s.Kind == kind && s.Group == n);
+                Assert.True(s.Rows > 0, $"{kind} at N={n} acknowledged no rows.");
+                Assert.Equal(s.Rows, s.RowsInDatabase);
+                Assert.True(s.RowsPerSecond > 0 && s.P50Ms <= s.P99Ms && s.P99Ms <= s.MaxMs, $"{kind} at N={n}: inconsistent figures.");
+                if (kind == ScenarioKind.SeedPatternA)
+                {
+                    Assert.Equal(n * Writes, s.Rows + s.Errors); // a busy error is counted, not acknowledged
+                }
+                else
+                {
+                    Assert.Equal(n * Writes, s.Rows);
+                    Assert.Equal(0, s.Errors);
+                }
+
+                Assert.Equal(kind != ScenarioKind.SeedPatternB, s.DurableAtAck);
+            }
+        }
+
+        var reads = Assert.IsType<ReadResult>(report.Reads);
+        Assert.Equal(["alone-before", "loaded", "alone-after"], reads.Phases.Select(p => p.Phase));
+        Assert.All(reads.Phases, p => Assert.Equal(config.Readers * Writes, p.Reads));
+        Assert.Equal(4 * Writes, reads.Phases[1].WriteRows);
+        Assert.Equal(500 + (4 * Writes), reads.RowsWritten);
+        Assert.Equal(reads.RowsWritten, reads.RowsInDatabase);
+
+        Assert.Equal([1, 4], report.Ratios.Select(r => r.Producers));
+        Assert.All(report.Ratios, r => Assert.NotNull(r.WaldenFullOverSeedA));
+        Assert.Equal(runner.Steps, steps[^1].Step);
+        Assert.Empty(Directory.GetFiles(_dir.Path)); // every scenario removed its database afterwards
+    }
+
+    [Fact]
+    public void Workload_WithTheSameSeed_WritesTheSameRowsWithBodiesOfAboutTwoHundredFiftyBytes()
+    {
+        var a = new Workload(7);
+        var b = new Workload(7);
+
+        Assert.Equal(a.Row(3, 41), b.Row(3, 41));
+        Assert.Equal(a.SequentialRow(64 * 41 + 3), a.Row(3, 41));
+        Assert.InRange(a.MeanBodyBytes, 200, 300);
+    }
+
+    [Fact]
+    public void LatencyHistogram_Percentiles_AreWithinItsResolutionOfTheExactOnes()
+    {
+        var histogram = new LatencyHistogram();
+        var ticksPerMs = System.Diagnostics.Stopwatch.Frequency / 1000.0;
+        for (var ms = 1; ms <= 1000; ms++)
+        {
+            histogram.RecordTicks((long)(ms * ticksPerMs));
+        }
+
+        Assert.Equal(1000, histogram.Count);
+        Assert.InRange(histogram.PercentileMs(0.50), 500, 500 * 1.04);
+        Assert.InRange(histogram.PercentileMs(0.99), 990, 990 * 1.04);
+        Assert.Equal(1000, histogram.MaxMs, precision: 1);
+        Assert.Equal(histogram.MaxMs, histogram.PercentileMs(1.0));
+    }
+
+    [Fact]
+    public async Task BenchCommand_WithJson_PrintsEveryScenarioAsJsonOnStdout()
+    {
+        var (exit, stdout, stderr) = await WaldenCli.RunAsync("bench", "--seconds", "0.05", "--producers", "2", "--json", "--dir", _dir.Path);
+
+        Assert.True(exit == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        var scenarios = json.RootElement.GetProperty("scenarios").EnumerateArray().ToList();
+        Assert.Equal(5, scenarios.Count);
+        Assert.All(scenarios, s => Assert.True(s.GetProperty("rows").GetInt64() > 0));
+        Assert.All(scenarios, s => Assert.Equal(s.GetProperty("rows").GetInt64(), s.GetProperty("rowsInDatabase").GetInt64()));
+        Assert.True(json.RootElement.GetProperty("reads").GetProperty("phases").GetArrayLength() == 3);
+        Assert.Empty(Directory.GetFileSystemEntries(_dir.Path)); // its working folder inside --dir is removed
+    }
+}
