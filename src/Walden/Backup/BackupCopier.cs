@@ -15,11 +15,25 @@ internal static class BackupCopier
     private const int Done = 101;
 
     /// <summary>
-    /// Copies the snapshot pinned by <paramref name="source"/> page by page, <paramref name="pagesPerStep"/>
-    /// pages per step, yielding between steps. Returns how many times SQLite restarted the copy.
+    /// How much the copy writes between two fsyncs of its own file. Without it, the whole copy sits dirty
+    /// in the page cache and its final fsync stalls the writer's WAL fsyncs for as long as the disk needs
+    /// to write it all (measured: a 0.6 to 1.4 s pause for 1 GB); in 64 MiB slices each stall is short.
     /// </summary>
-    internal static int CopyWithBackupApi(BackupSource source, string destination, int pagesPerStep, TimeSpan busyTimeout, CancellationToken cancellationToken)
+    internal const long SyncEveryBytes = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Copies the snapshot pinned by <paramref name="source"/> page by page, <paramref name="pagesPerStep"/>
+    /// pages per step, yielding between steps, and fsyncs the copy through <paramref name="destinationFile"/>
+    /// (a descriptor Walden holds on its own new file, closed only after SQLite closed it) every
+    /// <see cref="SyncEveryBytes"/>. Returns how many times SQLite restarted the copy.
+    /// </summary>
+    internal static int CopyWithBackupApi(BackupSource source, string destination, FileStream destinationFile, int pagesPerStep, long? maxBytesPerSecond,
+        TimeSpan busyTimeout, CancellationToken cancellationToken)
     {
+        long unsynced = 0;
+        var pageSize = ConnectionFactory.Scalar<long>(source.Connection, "PRAGMA page_size");
+        var started = Stopwatch.GetTimestamp();
+        long copied = 0;
         using var target = OpenDestination(destination);
         var backup = raw.sqlite3_backup_init(target.Handle, "main", source.Connection.Handle, "main");
         if (backup is null || backup.IsInvalid)
@@ -70,7 +84,22 @@ internal static class BackupCopier
                 }
 
                 previousRemaining = remaining;
-                Thread.Yield(); // let the writer and readers run between steps
+                copied += pagesPerStep * pageSize;
+                unsynced += pagesPerStep * pageSize;
+                if (unsynced >= SyncEveryBytes)
+                {
+                    destinationFile.Flush(flushToDisk: true); // fsync(2): the pages SQLite wrote so far go to disk now, in a small slice
+                    unsynced = 0;
+                }
+
+                if (maxBytesPerSecond is { } rate && TimeSpan.FromSeconds((double)copied / rate) - Stopwatch.GetElapsedTime(started) is { } ahead && ahead > TimeSpan.Zero)
+                {
+                    Thread.Sleep(ahead); // rate limit: this is the copy's own thread, sleeping hands CPU and disk to the writer
+                }
+                else
+                {
+                    Thread.Yield(); // let the writer and readers run between steps
+                }
             }
 
             finished = true;

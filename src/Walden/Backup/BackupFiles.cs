@@ -78,12 +78,6 @@ internal static class BackupFiles
         }
     }
 
-    /// <summary>Creates an empty owner-only (0600) file, failing if it exists: SQLite then fills it, keeping the mode.</summary>
-    internal static void CreateOwnerOnly(string path)
-    {
-        using var stream = new FileStream(path, OwnerOnlyOptions(FileMode.CreateNew, FileAccess.Write));
-    }
-
     internal static FileStreamOptions OwnerOnlyOptions(FileMode mode, FileAccess access)
     {
         var options = new FileStreamOptions { Mode = mode, Access = access, Share = FileShare.None, BufferSize = 1 << 16 };

@@ -31,7 +31,9 @@ internal static class BackupRunner
             createdAt = timeProvider.GetUtcNow();
             basePath = BackupFiles.NewBackupPath(folder, sourcePath, createdAt, options.Compression);
             partial = basePath + BackupFiles.PartialSuffix;
-            BackupFiles.CreateOwnerOnly(partial);
+            // Walden's own descriptor on its own new file (0600): used to fsync the copy in slices, and closed
+            // only after SQLite has closed the file, so it never drops a lock SQLite holds.
+            var file = new FileStream(partial, SharedOptions(BackupFiles.OwnerOnlyOptions(FileMode.CreateNew, FileAccess.Write)));
             try
             {
                 if (options.Vacuum)
@@ -41,16 +43,21 @@ internal static class BackupRunner
                 else
                 {
                     source.BeginSnapshot();
-                    restarts = BackupCopier.CopyWithBackupApi(source, partial, options.PagesPerStep, busyTimeout, cancellationToken);
+                    restarts = BackupCopier.CopyWithBackupApi(source, partial, file, options.PagesPerStep, options.MaxBytesPerSecond, busyTimeout, cancellationToken);
                 }
+
+                file.Flush(flushToDisk: true);
+                file.Dispose();
             }
             catch (SqliteException ex)
             {
+                file.Dispose();
                 BackupFiles.DeleteOwn(partial);
                 throw BackupSource.Translate(ex, sourcePath, busyTimeout);
             }
             catch
             {
+                file.Dispose();
                 BackupFiles.DeleteOwn(partial);
                 throw;
             }
@@ -126,6 +133,14 @@ internal static class BackupRunner
 
             throw;
         }
+    }
+
+    /// <summary>SQLite opens the file too while Walden holds it: share it.</summary>
+    private static FileStreamOptions SharedOptions(FileStreamOptions options)
+    {
+        options.Share = FileShare.ReadWrite;
+        options.BufferSize = 0;
+        return options;
     }
 
     private static void EnsureNoCompanions(string path)

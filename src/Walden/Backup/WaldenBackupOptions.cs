@@ -55,6 +55,14 @@ public sealed class WaldenBackupOptions
     /// <value>The default value is 1,024 pages (4 MiB with 4 KiB pages). Allowed: 1 to 1,000,000.</value>
     public int PagesPerStep { get; set; } = 1024;
 
+    /// <summary>
+    /// The most bytes per second the backup API copies; the copy sleeps between steps to stay under it.
+    /// On a busy machine this leaves CPU and disk to the writer, at the cost of a longer copy (during
+    /// which the WAL cannot be checkpointed past the copy's snapshot, so it grows).
+    /// </summary>
+    /// <value>The default value is null: as fast as SQLite copies. Allowed: 1 MB/s (1,000,000) and up.</value>
+    public long? MaxBytesPerSecond { get; set; }
+
     internal WaldenBackupOptions Clone() => (WaldenBackupOptions)MemberwiseClone();
 
     /// <summary>Adds a sentence for every value out of range; <paramref name="prefix"/> names where the options sit.</summary>
@@ -85,9 +93,18 @@ public sealed class WaldenBackupOptions
             problems.Add($"{prefix}Compression must be None, GZip or Brotli (currently {(int)Compression}).");
         }
 
+        ValidateRate(problems, prefix, MaxBytesPerSecond);
         if (PagesPerStep is < 1 or > 1_000_000)
         {
             problems.Add($"{prefix}PagesPerStep must be between 1 and 1,000,000 pages (currently {PagesPerStep:N0}).");
+        }
+    }
+
+    private static void ValidateRate(List<string> problems, string prefix, long? rate)
+    {
+        if (rate is < 1_000_000)
+        {
+            problems.Add($"{prefix}MaxBytesPerSecond must be at least 1,000,000 (1 MB/s), or null for no limit (currently {rate:N0}).");
         }
     }
 

@@ -120,10 +120,11 @@ public sealed class BackupTests : IDisposable
         await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"));
 
         var error = await Assert.ThrowsAsync<WaldenConfigurationException>(() =>
-            db.BackupAsync(_dir.File("backups"), new WaldenBackupOptions { KeepLast = 0, PagesPerStep = 0 }));
+            db.BackupAsync(_dir.File("backups"), new WaldenBackupOptions { KeepLast = 0, PagesPerStep = 0, MaxBytesPerSecond = 5 }));
 
         Assert.Contains("KeepLast must be between 1 and 100,000 backups (currently 0)", error.Message, StringComparison.Ordinal);
         Assert.Contains("PagesPerStep must be between 1 and 1,000,000 pages (currently 0)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MaxBytesPerSecond must be at least 1,000,000 (1 MB/s), or null for no limit (currently 5)", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
