@@ -40,6 +40,12 @@ internal static class BackupRestorer
 
             var backup = entry.Backup!;
             BackupInspector.SetJournalMode(temp, backup.SourceJournalMode);
+            if (!OperatingSystem.IsWindows() && File.Exists(target))
+            {
+                // The restored database keeps the permissions of the one it replaces (a new one stays owner-only).
+                File.SetUnixFileMode(temp, File.GetUnixFileMode(target));
+            }
+
             BackupFiles.Fsync(temp);
             cancellationToken.ThrowIfCancellationRequested();
             var quarantine = Quarantine.Swap(target, temp, $"replaced by restoring the backup '{backup.Path}' (taken {backup.CreatedAt:u})", timeProvider);

@@ -44,6 +44,7 @@ public sealed class RestoreTests : IDisposable
     {
         var backup = await BackupOfAsync("from-backup");
         var path = await ClosedDatabaseWithHotWalAsync("old");
+        var mode = OperatingSystem.IsWindows() ? default : File.GetUnixFileMode(path);
 
         var restore = await WaldenBackups.RestoreAsync(backup.Path, path);
 
@@ -56,6 +57,11 @@ public sealed class RestoreTests : IDisposable
         }
 
         Assert.False(File.Exists(path + "-wal") && new FileInfo(path + "-wal").Length > 0);
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(mode, File.GetUnixFileMode(path)); // the restored file keeps the permissions of the one it replaced
+        }
+
         await using var db = await WaldenDatabase.OpenAsync(path);
         Assert.Equal("from-backup", await db.ReadAsync(c => c.Scalar<string>("SELECT a FROM t")));
         Assert.Empty(Directory.EnumerateFiles(_dir.Path, "*.partial"));
