@@ -115,6 +115,24 @@ public sealed class BackupTests : IDisposable
     }
 
     [Fact]
+    public async Task WaldenBackups_OfARollbackJournalDatabase_RestoresItInItsOwnJournalMode()
+    {
+        var path = _dir.File("legacy.db");
+        using (var connection = Sql.OpenDirect(path))
+        {
+            connection.Exec("PRAGMA journal_mode=DELETE; CREATE TABLE t(a); INSERT INTO t VALUES (1), (2), (3);");
+        }
+
+        var backup = await WaldenBackups.BackupAsync(path, _dir.File("backups"));
+        await WaldenBackups.RestoreAsync(backup.Path, _dir.File("restored.db"));
+
+        Assert.Equal("delete", backup.SourceJournalMode);
+        using var restored = Sql.OpenDirect(_dir.File("restored.db"));
+        Assert.Equal("delete", restored.Scalar<string>("PRAGMA journal_mode"));
+        Assert.Equal(3, restored.Scalar<long>("SELECT count(*) FROM t"));
+    }
+
+    [Fact]
     public async Task BackupAsync_WithBadOptions_ListsEveryProblem()
     {
         await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"));
