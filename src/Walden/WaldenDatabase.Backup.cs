@@ -102,12 +102,21 @@ public sealed partial class WaldenDatabase
         }
 
         var directory = System.IO.Path.GetFullPath(options.Directory!);
-        var newest = Directory.Exists(directory)
-            ? WaldenBackups.List(directory)
-                .Where(entry => entry.State == WaldenBackupState.Verified && entry.Backup!.Source == Path)
-                .Select(entry => entry.Backup)
-                .FirstOrDefault()
-            : null;
+        WaldenBackup? newest = null;
+        try
+        {
+            newest = Directory.Exists(directory)
+                ? WaldenBackups.List(directory)
+                    .Where(entry => entry.State == WaldenBackupState.Verified && entry.Backup!.Source == Path)
+                    .Select(entry => entry.Backup)
+                    .FirstOrDefault()
+                : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // An unreadable folder must not fail the open: the first backup runs now and reports the problem in LastBackup.
+        }
+
         _backupStatus = new WaldenBackupStatus(newest, null, null, interval, _options.TimeProvider.GetUtcNow());
         _backupScheduler = new BackupScheduler(token => RunBackupAsync(directory, options, token), interval, _options.TimeProvider);
         _backupScheduler.Start(newest?.CreatedAt);

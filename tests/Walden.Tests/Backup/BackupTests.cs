@@ -133,6 +133,22 @@ public sealed class BackupTests : IDisposable
     }
 
     [Fact]
+    public async Task LastBackup_RecordsAFailedAttemptWithoutCountingItAsABackup()
+    {
+        await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"));
+        await File.WriteAllTextAsync(_dir.File("not-a-folder"), "x");
+
+        await Assert.ThrowsAsync<WaldenConfigurationException>(() => db.BackupAsync(_dir.File("not-a-folder")));
+
+        Assert.Null(db.LastBackup.LastSuccess);
+        Assert.NotNull(db.LastBackup.LastAttemptAt);
+        Assert.Contains("is a file. Pass a folder", db.LastBackup.LastError, StringComparison.Ordinal);
+        var backup = await db.BackupAsync(_dir.File("backups"));
+        Assert.Equal(backup, db.LastBackup.LastSuccess);
+        Assert.Null(db.LastBackup.LastError);
+    }
+
+    [Fact]
     public async Task BackupAsync_WithBadOptions_ListsEveryProblem()
     {
         await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"));
