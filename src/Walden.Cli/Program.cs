@@ -6,6 +6,10 @@ var root = new RootCommand("walden: safe, fast SQLite for many concurrent writer
     InfoCommand.Create(),
     DemoCommand.Create(),
     BenchCommand.Create(),
+    BackupCommand.Create(),
+    BackupsCommand.Create(),
+    RestoreCommand.Create(),
+    BackupBenchCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

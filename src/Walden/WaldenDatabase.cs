@@ -81,6 +81,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
             var database = new WaldenDatabase(path, options, factory, writer, settings);
             Files.OpenDatabases.Add(path);
             database._writer.Start();
+            database.StartBackups();
             LogMessages.Opened(database._logger, database.Name, path, settings.SqliteVersion, settings.Synchronous, options.ReaderPoolSize);
             return database;
         }
@@ -141,6 +142,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
 
     private async Task DisposeCoreAsync()
     {
+        await StopBackupsAsync().ConfigureAwait(false);
         _writer.Complete();
         await _writer.Completion.ConfigureAwait(false);
         await _readers.CloseAsync().ConfigureAwait(false);

@@ -60,13 +60,26 @@ public sealed class WaldenOptions
     /// <value>The default value is <see cref="TimeProvider.System"/>.</value>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
+    /// <summary>
+    /// Scheduled backups and their retention (<see cref="Walden.Backup.WaldenBackupOptions"/>): set
+    /// <c>Backup.Interval</c> and <c>Backup.Directory</c> and the open database backs itself up on that
+    /// schedule; <see cref="WaldenDatabase.LastBackup"/> reports how it went.
+    /// </summary>
+    /// <value>The default value is options with no <c>Interval</c>: no scheduled backups.</value>
+    public Backup.WaldenBackupOptions Backup { get; set; } = new();
+
     /// <summary>Test seams; never set by applications.</summary>
     internal Writing.WriterFaults? Faults { get; set; }
 
     /// <summary>Test seam: an SQLite VFS to open the file with (e.g. "unix-none", which has no shared memory and so cannot do WAL).</summary>
     internal string? Vfs { get; set; }
 
-    internal WaldenOptions Clone() => (WaldenOptions)MemberwiseClone();
+    internal WaldenOptions Clone()
+    {
+        var clone = (WaldenOptions)MemberwiseClone();
+        clone.Backup = Backup?.Clone()!;
+        return clone;
+    }
 
     internal void Validate()
     {
@@ -99,6 +112,15 @@ public sealed class WaldenOptions
         if (TimeProvider is null)
         {
             problems.Add("TimeProvider must not be null; use TimeProvider.System.");
+        }
+
+        if (Backup is null)
+        {
+            problems.Add("Backup must not be null; leave Backup.Interval null for no scheduled backups.");
+        }
+        else
+        {
+            Backup.Validate(problems, "Backup.", scheduled: true);
         }
 
         if (problems.Count > 0)

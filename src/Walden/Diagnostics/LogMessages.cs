@@ -28,6 +28,14 @@ internal static partial class LogMessages
     [LoggerMessage(EventId = WaldenEventIds.CloseStepFailed, Level = LogLevel.Warning,
         Message = "{Step} at close failed; the database is still consistent")]
     internal static partial void CloseStepFailed(ILogger logger, string step, Exception exception);
+
+    [LoggerMessage(EventId = WaldenEventIds.BackupCompleted, Level = LogLevel.Information,
+        Message = "Backed up {Name} to {BackupPath}: {Pages} pages verified in {CopySeconds:0.###} s copy + {VerifySeconds:0.###} s verification; pruned {Pruned} older backups")]
+    internal static partial void BackupCompleted(ILogger logger, string name, string backupPath, long pages, double copySeconds, double verifySeconds, int pruned);
+
+    [LoggerMessage(EventId = WaldenEventIds.BackupFailed, Level = LogLevel.Error,
+        Message = "Backing up {Name} failed; no backup was recorded")]
+    internal static partial void BackupFailed(ILogger logger, string name, Exception exception);
 }
 
 /// <summary>Event ids of Walden's log lines, stable across versions.</summary>
@@ -39,4 +47,6 @@ internal static class WaldenEventIds
     internal const int CommitFailed = 1100;
     internal const int RollbackFailed = 1101;
     internal const int WriterLoopFailed = 1102;
+    internal const int BackupCompleted = 1500;
+    internal const int BackupFailed = 1501;
 }

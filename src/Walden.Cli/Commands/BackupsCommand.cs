@@ -1,0 +1,93 @@
+using System.CommandLine;
+using Spectre.Console;
+using Walden.Backup;
+using Walden.Cli.Output;
+
+namespace Walden.Cli.Commands;
+
+/// <summary><c>walden backups &lt;dir&gt;</c>: the backups in a folder with their verification state, size and age.</summary>
+internal static class BackupsCommand
+{
+    internal static Command Create()
+    {
+        var directory = new Argument<DirectoryInfo>("dir") { Description = "A backup folder." };
+        var verify = new Option<bool>("--verify") { Description = "Re-verify every backup: checksums, integrity_check, page and row counts (reads every file)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var command = new Command("backups", "List the backups in a folder: verified, unverified (no manifest) or damaged (no longer matches its manifest), with size and age.")
+        {
+            directory, verify, json,
+        };
+        command.SetAction((result, cancellationToken) => RunAsync(result.GetValue(directory)!, result.GetValue(verify), result.GetValue(json), cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(DirectoryInfo directory, bool verify, bool json, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<WaldenBackupEntry> entries;
+        try
+        {
+            entries = WaldenBackups.List(directory.FullName);
+            if (verify)
+            {
+                var verified = new List<WaldenBackupEntry>();
+                foreach (var entry in entries)
+                {
+                    verified.Add(entry.Backup is null ? entry : await WaldenBackups.VerifyAsync(entry.Path, cancellationToken).ConfigureAwait(false));
+                }
+
+                entries = verified;
+            }
+        }
+        catch (WaldenException ex)
+        {
+            return CliErrors.Report(ex.Message);
+        }
+
+        var now = TimeProvider.System.GetUtcNow();
+        var rows = entries.Select(e => new
+        {
+            path = e.Path,
+            state = e.State,
+            storedBytes = e.StoredBytes,
+            databaseBytes = e.Backup?.DatabaseBytes,
+            createdAt = e.Backup?.CreatedAt,
+            ageSeconds = e.Backup is { } b ? (now - b.CreatedAt).TotalSeconds : (double?)null,
+            source = e.Backup?.Source,
+            compression = e.Backup?.Compression,
+            method = e.Backup?.Method,
+            problem = e.Problem,
+        }).ToList();
+        if (json)
+        {
+            Json.Write(new { directory = directory.FullName, reverified = verify, backups = rows });
+        }
+        else if (rows.Count == 0)
+        {
+            AnsiConsole.MarkupLine($"No backups in {Markup.Escape(directory.FullName)}.");
+        }
+        else
+        {
+            var table = new Table().AddColumns("backup", "state", "size", "age", "source", "problem");
+            foreach (var row in rows)
+            {
+                var state = row.state switch
+                {
+                    WaldenBackupState.Verified => "[green]verified[/]",
+                    WaldenBackupState.Unverified => "[yellow]unverified[/]",
+                    _ => "[red]damaged[/]",
+                };
+                table.AddRow(
+                    Markup.Escape(Path.GetFileName(row.path)),
+                    state,
+                    row.storedBytes is { } size ? Sizes.Format(size) : "missing",
+                    row.ageSeconds is { } age ? Sizes.Age(TimeSpan.FromSeconds(age)) : "-",
+                    Markup.Escape(row.source ?? "-"),
+                    Markup.Escape(row.problem ?? ""));
+            }
+
+            AnsiConsole.Write(table);
+        }
+
+        return verify && entries.Any(e => e.State == WaldenBackupState.Damaged) ? ExitCodes.Failed : ExitCodes.Ok;
+    }
+}

@@ -1,0 +1,54 @@
+using System.CommandLine;
+using Spectre.Console;
+using Walden.Backup;
+using Walden.Cli.Output;
+
+namespace Walden.Cli.Commands;
+
+/// <summary><c>walden restore &lt;backup&gt; &lt;db&gt;</c>: re-verifies a backup and swaps it into place, keeping the old database in quarantine.</summary>
+internal static class RestoreCommand
+{
+    internal static Command Create()
+    {
+        var backup = new Argument<FileInfo>("backup") { Description = "The backup file to restore (see 'walden backups <dir>')." };
+        var database = new Argument<FileInfo>("db") { Description = "The database to restore to. An existing one moves, with its -wal and -shm, into walden-quarantine/ beside it." };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
+        var command = new Command("restore", "Restore a verified backup to a database path. Refuses while any process has that database open, and refuses unverified or damaged backups.")
+        {
+            backup, database, json,
+        };
+        command.SetAction((result, cancellationToken) => RunAsync(result.GetValue(backup)!, result.GetValue(database)!, result.GetValue(json), cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(FileInfo backup, FileInfo database, bool json, CancellationToken cancellationToken)
+    {
+        WaldenRestore restore;
+        try
+        {
+            restore = await WaldenBackups.RestoreAsync(backup.FullName, database.FullName, cancellationToken).ConfigureAwait(false);
+        }
+        catch (WaldenBackupRejectedException ex)
+        {
+            return CliErrors.Report(ex.Message, ExitCodes.Failed);
+        }
+        catch (WaldenException ex)
+        {
+            return CliErrors.Report(ex.Message);
+        }
+
+        if (json)
+        {
+            Json.Write(new { database = restore.DatabasePath, backup = restore.Backup.Path, createdAt = restore.Backup.CreatedAt, quarantine = restore.Quarantine });
+            return ExitCodes.Ok;
+        }
+
+        AnsiConsole.MarkupLine($"[green]restored[/] {Markup.Escape(restore.Backup.Path)} (taken {restore.Backup.CreatedAt:u}) to {Markup.Escape(restore.DatabasePath)}");
+        if (restore.Quarantine is { } quarantine)
+        {
+            AnsiConsole.MarkupLine($"  the previous database and its companions are kept in {Markup.Escape(quarantine.Folder)}");
+        }
+
+        return ExitCodes.Ok;
+    }
+}

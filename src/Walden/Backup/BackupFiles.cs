@@ -1,0 +1,198 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Walden.Native;
+
+namespace Walden.Backup;
+
+/// <summary>
+/// Names, permissions and manifests of backup files. Everything here touches only Walden's own
+/// copies (never a live database), so reading, hashing and deleting them outside SQLite is safe.
+/// </summary>
+internal static class BackupFiles
+{
+    internal const string ManifestSuffix = ".json";
+    internal const string PartialSuffix = ".partial";
+
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode OwnerOnlyFolder = OwnerOnlyFile | UnixFileMode.UserExecute;
+
+    internal static string ManifestPathOf(string backupPath) => backupPath + ManifestSuffix;
+
+    internal static string Extension(WaldenBackupCompression compression) => compression switch
+    {
+        WaldenBackupCompression.GZip => ".gz",
+        WaldenBackupCompression.Brotli => ".br",
+        _ => "",
+    };
+
+    /// <summary>Creates the backup folder owner-only (0700) when it does not exist; an existing one keeps its mode.</summary>
+    internal static string EnsureFolder(string directory)
+    {
+        var full = Path.GetFullPath(directory);
+        if (File.Exists(full))
+        {
+            throw new WaldenConfigurationException($"The backup folder '{full}' is a file. Pass a folder (it is created if missing).");
+        }
+
+        if (!Directory.Exists(full))
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                Directory.CreateDirectory(full);
+            }
+            else
+            {
+                Directory.CreateDirectory(full, OwnerOnlyFolder);
+            }
+        }
+
+        return full;
+    }
+
+    /// <summary>
+    /// A new, unused base name for a copy of <paramref name="source"/>: <c>&lt;name&gt;-&lt;UTC time&gt;.db</c>,
+    /// with a counter when two copies are taken in the same second.
+    /// </summary>
+    internal static string NewBackupPath(string folder, string source, DateTimeOffset now, WaldenBackupCompression compression)
+    {
+        var stem = Path.GetFileNameWithoutExtension(source);
+        var stamp = now.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
+        var extension = Extension(compression);
+        for (var n = 1; ; n++)
+        {
+            var name = n == 1 ? $"{stem}-{stamp}.db" : $"{stem}-{stamp}-{n}.db";
+            var candidate = Path.Combine(folder, name);
+            if (!File.Exists(candidate) && !File.Exists(candidate + extension) && !File.Exists(candidate + PartialSuffix)
+                && !File.Exists(ManifestPathOf(candidate + extension)))
+            {
+                return candidate;
+            }
+        }
+    }
+
+    internal static FileStreamOptions OwnerOnlyOptions(FileMode mode, FileAccess access)
+    {
+        var options = new FileStreamOptions { Mode = mode, Access = access, Share = FileShare.None, BufferSize = 1 << 16 };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = OwnerOnlyFile;
+        }
+
+        return options;
+    }
+
+    /// <summary>Forces a file of Walden's own to disk.</summary>
+    internal static void Fsync(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        stream.Flush(flushToDisk: true);
+    }
+
+    internal static string Sha256(string path, CancellationToken cancellationToken)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
+        return Hex(SHA256.HashData(new CancellingStream(stream, cancellationToken)));
+    }
+
+    internal static string Hex(byte[] hash) => Convert.ToHexStringLower(hash);
+
+    /// <summary>
+    /// Writes the manifest last, through a temporary file, fsync and rename, so a crash leaves either no
+    /// manifest (an unverified copy) or a complete one, never a half-written one.
+    /// </summary>
+    internal static void WriteManifest(WaldenBackup backup)
+    {
+        var manifest = ManifestPathOf(backup.Path);
+        var temp = manifest + ".tmp";
+        using (var stream = new FileStream(temp, OwnerOnlyOptions(FileMode.Create, FileAccess.Write)))
+        {
+            JsonSerializer.Serialize(stream, backup, Json);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, manifest, overwrite: true);
+        Posix.FsyncDirectory(Path.GetDirectoryName(manifest)!);
+    }
+
+    /// <summary>Reads a manifest; null when it is missing or unreadable (then the copy is unverified).</summary>
+    internal static WaldenBackup? ReadManifest(string manifestPath, out string? problem)
+    {
+        problem = null;
+        if (!File.Exists(manifestPath))
+        {
+            problem = "it has no manifest, so it was never verified (an interrupted or failed copy)";
+            return null;
+        }
+
+        try
+        {
+            using var stream = File.OpenRead(manifestPath);
+            var backup = JsonSerializer.Deserialize<WaldenBackup>(stream, Json);
+            if (backup is null || string.IsNullOrEmpty(backup.File) || backup.IntegrityCheck != "ok")
+            {
+                problem = $"its manifest '{manifestPath}' is incomplete";
+                return null;
+            }
+
+            return backup with { Path = Path.Combine(Path.GetDirectoryName(manifestPath)!, backup.File) };
+        }
+        catch (JsonException ex)
+        {
+            problem = $"its manifest '{manifestPath}' cannot be read: {ex.Message}";
+            return null;
+        }
+    }
+
+    /// <summary>Deletes a file of Walden's own if it exists (a failed copy, a pruned backup).</summary>
+    internal static void DeleteOwn(string path)
+    {
+        if (File.Exists(path))
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>Lets a long hash or copy stop when cancelled.</summary>
+    private sealed class CancellingStream(Stream inner, CancellationToken cancellationToken) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => inner.Length;
+
+        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return inner.Read(buffer, offset, count);
+        }
+
+        public override int Read(Span<byte> buffer)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return inner.Read(buffer);
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}

@@ -1,0 +1,100 @@
+using Microsoft.Data.Sqlite;
+using Walden.Configuration;
+
+namespace Walden.Backup;
+
+/// <summary>What a copy contains, as SQLite reports it.</summary>
+internal sealed record CopyFacts(int PageSize, long PageCount, string IntegrityCheck, Dictionary<string, long> TableRows)
+{
+    internal bool IsIntact => IntegrityCheck == "ok";
+}
+
+/// <summary>
+/// Opens a copy (Walden's own file, never a live database) and checks it: <c>PRAGMA integrity_check</c>,
+/// page size and count, and the row count of every table.
+/// </summary>
+internal static class BackupInspector
+{
+    /// <summary>
+    /// Checks a fresh copy and turns it into one self-contained file: a copy of a WAL database carries
+    /// the WAL flag in its header, so it is switched to rollback (delete) mode, leaving no -wal or -shm.
+    /// </summary>
+    internal static CopyFacts InspectNewCopy(string path, CancellationToken cancellationToken)
+    {
+        using var connection = Open(path, SqliteOpenMode.ReadWrite);
+        var mode = ConnectionFactory.Scalar<string>(connection, "PRAGMA journal_mode");
+        if (!string.Equals(mode, "delete", StringComparison.OrdinalIgnoreCase))
+        {
+            ConnectionFactory.Execute(connection, "PRAGMA journal_mode=DELETE");
+        }
+
+        return Facts(connection, cancellationToken);
+    }
+
+    /// <summary>Checks a stored copy without changing it.</summary>
+    internal static CopyFacts InspectReadOnly(string path, CancellationToken cancellationToken)
+    {
+        using var connection = Open(path, SqliteOpenMode.ReadOnly);
+        return Facts(connection, cancellationToken);
+    }
+
+    /// <summary>Sets the journal mode a restored file should have (e.g. back to WAL), then closes it cleanly.</summary>
+    internal static void SetJournalMode(string path, string journalMode)
+    {
+        if (journalMode is not ("wal" or "delete" or "truncate" or "persist"))
+        {
+            return; // memory/off are connection habits, not something to persist into a file
+        }
+
+        using var connection = Open(path, SqliteOpenMode.ReadWrite);
+        ConnectionFactory.Execute(connection, $"PRAGMA journal_mode={journalMode}");
+    }
+
+    private static SqliteConnection Open(string path, SqliteOpenMode mode)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = mode, Pooling = false }.ToString());
+        connection.Open();
+        return connection;
+    }
+
+    private static CopyFacts Facts(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        var problems = new List<string>();
+        using (var check = connection.CreateCommand())
+        {
+            check.CommandText = "PRAGMA integrity_check(20)";
+            using var reader = check.ExecuteReader();
+            while (reader.Read())
+            {
+                problems.Add(reader.GetString(0));
+            }
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var integrity = string.Join("; ", problems);
+        var pageSize = (int)ConnectionFactory.Scalar<long>(connection, "PRAGMA page_size");
+        var pageCount = ConnectionFactory.Scalar<long>(connection, "PRAGMA page_count");
+        var rows = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (integrity == "ok")
+        {
+            var tables = new List<string>();
+            using (var list = connection.CreateCommand())
+            {
+                list.CommandText = "SELECT name FROM sqlite_schema WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name";
+                using var reader = list.ExecuteReader();
+                while (reader.Read())
+                {
+                    tables.Add(reader.GetString(0));
+                }
+            }
+
+            foreach (var table in tables)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                rows[table] = ConnectionFactory.Scalar<long>(connection, $"SELECT count(*) FROM \"{table.Replace("\"", "\"\"", StringComparison.Ordinal)}\"");
+            }
+        }
+
+        return new CopyFacts(pageSize, pageCount, integrity, rows);
+    }
+}

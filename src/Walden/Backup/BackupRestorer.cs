@@ -1,0 +1,64 @@
+using System.Globalization;
+using Walden.Files;
+
+namespace Walden.Backup;
+
+/// <summary>
+/// Restores a backup: verify it, extract it beside the target, check it there, put the source's
+/// journal mode back, and let <see cref="Quarantine.Swap"/> put it in place (which keeps the old
+/// database, with its -wal and -shm, in quarantine and refuses while anyone has it open).
+/// </summary>
+internal static class BackupRestorer
+{
+    internal static WaldenRestore Restore(string backupPath, string databasePath, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        var target = Path.GetFullPath(databasePath);
+        if (Directory.Exists(target))
+        {
+            throw new WaldenConfigurationException($"'{target}' is a directory; pass the database file to restore to, such as '{Path.Combine(target, "app.db")}'.");
+        }
+
+        var folder = Path.GetDirectoryName(target)!;
+        if (!Directory.Exists(folder))
+        {
+            throw new WaldenConfigurationException($"The folder '{folder}' does not exist. Create it before restoring '{Path.GetFileName(target)}' into it.");
+        }
+
+        // Fail before reading a large backup; Quarantine.Swap checks again right before the swap.
+        LockProbe.EnsureNotInUse(target, "Restoring a backup over the database");
+        var stamp = timeProvider.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
+        var temp = Path.Combine(folder, $"{Path.GetFileName(target)}.restore-{stamp}-{Guid.NewGuid():N}{BackupFiles.PartialSuffix}");
+        try
+        {
+            var entry = BackupVerifier.Verify(backupPath, temp, cancellationToken);
+            if (entry.State != WaldenBackupState.Verified)
+            {
+                throw new WaldenBackupRejectedException(
+                    $"The backup '{entry.Path}' cannot be restored: {entry.Problem}. Nothing was changed. " +
+                    "Pick a verified backup (walden backups <folder> lists them).", entry);
+            }
+
+            var backup = entry.Backup!;
+            BackupInspector.SetJournalMode(temp, backup.SourceJournalMode);
+            if (!OperatingSystem.IsWindows() && File.Exists(target))
+            {
+                // The restored database keeps the permissions of the one it replaces (a new one stays owner-only).
+                File.SetUnixFileMode(temp, File.GetUnixFileMode(target));
+            }
+
+            BackupFiles.Fsync(temp);
+            cancellationToken.ThrowIfCancellationRequested();
+            var quarantine = Quarantine.Swap(target, temp, $"replaced by restoring the backup '{backup.Path}' (taken {backup.CreatedAt:u})", timeProvider);
+            return new WaldenRestore(target, backup, quarantine);
+        }
+        finally
+        {
+            // After a successful swap the temporary file is the database and no longer exists under this name.
+            var files = DatabaseFiles.For(temp);
+            foreach (var path in files.Companions.Prepend(files.Database))
+            {
+                BackupFiles.DeleteOwn(path);
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+using Microsoft.Data.Sqlite;
+using Walden.Configuration;
+using Walden.Errors;
+
+namespace Walden.Backup;
+
+/// <summary>
+/// A dedicated connection to the database being backed up (never the writer's): query_only, with a
+/// busy handler. <see cref="BeginSnapshot"/> opens a read transaction and keeps it for the whole copy,
+/// so the backup API copies that one snapshot: without it, every commit by another connection between
+/// two steps makes SQLite restart the copy from page 1, which under constant writes never finishes.
+/// In WAL mode a reader blocks no writer (checkpoints just cannot pass its snapshot until it ends);
+/// in rollback-journal mode its SHARED lock makes writers wait until the copy ends.
+/// </summary>
+internal sealed class BackupSource : IDisposable
+{
+    private readonly SqliteConnection _connection;
+    private readonly BusyHandler _busy;
+
+    private BackupSource(string path, SqliteConnection connection, BusyHandler busy)
+    {
+        Path = path;
+        _connection = connection;
+        _busy = busy;
+    }
+
+    internal string Path { get; }
+
+    internal SqliteConnection Connection => _connection;
+
+    /// <summary>A connection configured like Walden's readers, from the database's own factory.</summary>
+    internal static BackupSource FromFactory(string path, ConnectionFactory factory)
+    {
+        var opened = factory.Open(writer: false);
+        return new BackupSource(path, opened.Connection, opened.Busy);
+    }
+
+    /// <summary>A plain query_only connection to any SQLite file, which another process may have open.</summary>
+    internal static BackupSource FromFile(string path, TimeSpan busyTimeout)
+    {
+        if (!File.Exists(path))
+        {
+            throw new WaldenConfigurationException(Directory.Exists(path)
+                ? $"'{path}' is a directory; pass the database file inside it."
+                : $"The database '{path}' does not exist. Check the path.");
+        }
+
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWrite, // read-write so a crashed WAL can be recovered; query_only forbids every write
+            Pooling = false,
+        }.ToString());
+        BusyHandler? busy = null;
+        try
+        {
+            connection.Open();
+            busy = BusyHandler.Install(connection, busyTimeout);
+            ConnectionFactory.Execute(connection, "PRAGMA query_only=ON");
+            return new BackupSource(path, connection, busy);
+        }
+        catch (SqliteException ex)
+        {
+            ConnectionFactory.Close(connection, busy);
+            throw Translate(ex, path, busyTimeout);
+        }
+        catch
+        {
+            ConnectionFactory.Close(connection, busy);
+            throw;
+        }
+    }
+
+    internal string JournalMode() => ConnectionFactory.Scalar<string>(_connection, "PRAGMA journal_mode").ToLowerInvariant();
+
+    /// <summary>Opens the read transaction that pins the snapshot the copy is taken from.</summary>
+    internal void BeginSnapshot()
+    {
+        ConnectionFactory.Execute(_connection, "BEGIN");
+        ConnectionFactory.Scalar<long>(_connection, "SELECT count(*) FROM sqlite_schema"); // a read: the snapshot starts here
+    }
+
+    internal static WaldenException Translate(SqliteException ex, string path, TimeSpan busyTimeout)
+    {
+        if ((ex.SqliteErrorCode & 0xFF) == SqliteErrors.NotADb)
+        {
+            return new WaldenConfigurationException($"'{path}' is not an SQLite database (SQLITE_NOTADB). Check the path.", ex);
+        }
+
+        return SqliteErrors.Translate(ex, $"Backing up '{path}'", new WaldenOptions { BusyTimeout = busyTimeout });
+    }
+
+    public void Dispose()
+    {
+        if (_connection.State == System.Data.ConnectionState.Open && SQLitePCL.raw.sqlite3_get_autocommit(_connection.Handle) == 0)
+        {
+            ConnectionFactory.Execute(_connection, "COMMIT");
+        }
+
+        ConnectionFactory.Close(_connection, _busy);
+    }
+}
