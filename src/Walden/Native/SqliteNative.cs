@@ -43,4 +43,8 @@ internal static unsafe partial class SqliteNative
 
     [LibraryImport(Library, EntryPoint = "sqlite3_recover_finish")]
     internal static partial int RecoverFinish(IntPtr recover);
+
+    /// <summary>Registers the sqlite_dbdata and sqlite_dbptr virtual tables (from the recover extension) on a connection.</summary>
+    [LibraryImport(Library, EntryPoint = "sqlite3_dbdata_init")]
+    internal static partial int DbdataInit(IntPtr db, IntPtr errorMessage, IntPtr api);
 }

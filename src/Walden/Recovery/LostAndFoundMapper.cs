@@ -19,7 +19,7 @@ internal static class LostAndFoundMapper
 {
     private sealed record LostRow(long RowId, long RootPage, long? Id, object?[] Values);
 
-    internal static long Map(SqliteConnection output, KnownSchema? known, bool freelistKnown, List<string> notes)
+    internal static long Map(SqliteConnection output, KnownSchema? known, bool freelistKnown, PageCheck pages, List<string> notes)
     {
         if (!TableExists(output, RecoverExtension.LostAndFoundTable))
         {
@@ -28,8 +28,14 @@ internal static class LostAndFoundMapper
 
         var shapes = TableShape.ReadAll(output);
         var byRoot = new Dictionary<long, TableShape>();
+        var indexRoots = new HashSet<long>();
         if (known is { RootPagesKnown: true })
         {
+            foreach (var entry in known.Objects.Where(o => o.Type == "index" && o.RootPage > 0 && IndexExists(output, o.Name)))
+            {
+                indexRoots.Add(entry.RootPage);
+            }
+
             foreach (var entry in known.Objects.Where(o => o.Type == "table" && o.RootPage > 0))
             {
                 if (shapes.FirstOrDefault(s => s.Name.Equals(entry.Name, StringComparison.OrdinalIgnoreCase)) is { } shape)
@@ -40,20 +46,35 @@ internal static class LostAndFoundMapper
         }
 
         long moved = 0;
+        long dropped = 0;
         var ambiguousPages = 0;
+        var malformedPages = 0;
         foreach (var page in ReadPages(output))
         {
             var rows = page.Value;
+            if (!pages.IsWellFormed(page.Key))
+            {
+                malformedPages++;
+                continue;
+            }
+
             TableShape? target = null;
             var root = rows[0].RootPage;
+            if (indexRoots.Contains(root) && rows.All(r => r.Id is null))
+            {
+                // Entries of an index that exists in the output, which was built from the table rows.
+                dropped += Delete(output, rows);
+                continue;
+            }
+
             if (byRoot.TryGetValue(root, out var rooted) && rows.All(r => r.Id is not null && rooted.Fits(r.Values)))
             {
                 target = rooted;
             }
             else if (freelistKnown && rows.All(r => r.Id is not null))
             {
-                var candidates = shapes.Where(s => rows.All(r => s.Fits(r.Values))).Take(2).ToList();
-                if (candidates.Count == 1)
+                var candidates = shapes.Where(s => rows.All(r => s.Fits(r.Values))).ToList();
+                if (candidates.Count == 1 || (candidates.Count > 1 && candidates.All(c => c.Derived)))
                 {
                     target = candidates[0];
                 }
@@ -63,10 +84,24 @@ internal static class LostAndFoundMapper
                 }
             }
 
-            if (target is not null)
+            if (target is { Derived: true })
+            {
+                dropped += Delete(output, rows);
+            }
+            else if (target is not null)
             {
                 moved += MoveRows(output, target, rows);
             }
+        }
+
+        if (malformedPages > 0)
+        {
+            notes.Add($"{malformedPages} orphaned page(s) are not well-formed b-tree pages; rows decoded from them may be garbage and stay in lost_and_found.");
+        }
+
+        if (dropped > 0)
+        {
+            notes.Add($"{dropped:N0} entries of indexes and full-text index structures found on orphaned pages were dropped: those indexes are rebuilt from the table rows.");
         }
 
         if (ambiguousPages > 0)
@@ -148,6 +183,28 @@ internal static class LostAndFoundMapper
         }
 
         return moved;
+    }
+
+    private static long Delete(SqliteConnection output, List<LostRow> rows)
+    {
+        using var delete = output.CreateCommand();
+        delete.CommandText = $"DELETE FROM {RecoverExtension.LostAndFoundTable} WHERE rowid = $rowid";
+        var parameter = delete.Parameters.Add("$rowid", SqliteType.Integer);
+        foreach (var row in rows)
+        {
+            parameter.Value = row.RowId;
+            delete.ExecuteNonQuery();
+        }
+
+        return rows.Count;
+    }
+
+    private static bool IndexExists(SqliteConnection connection, string name)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = $name";
+        command.Parameters.AddWithValue("$name", name);
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
     }
 
     internal static bool TableExists(SqliteConnection connection, string name)

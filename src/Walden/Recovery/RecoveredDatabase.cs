@@ -11,7 +11,8 @@ internal sealed record AttemptResult(
     long Reattributed,
     List<string> Rebuilt,
     List<string> FullText,
-    string IntegrityCheck)
+    string IntegrityCheck,
+    int PageSize)
 {
     internal long RowsInTables => Tables.Values.Sum();
 }
@@ -23,7 +24,7 @@ internal sealed record AttemptResult(
 /// </summary>
 internal static partial class RecoveredDatabase
 {
-    internal static AttemptResult Finish(string outputPath, KnownSchema? known, bool freelistKnown, List<string> notes)
+    internal static AttemptResult Finish(string inputPath, string outputPath, KnownSchema? known, bool freelistKnown, List<string> notes)
     {
         var builder = new SqliteConnectionStringBuilder { DataSource = outputPath, Mode = SqliteOpenMode.ReadWrite, Pooling = false };
         using var connection = new SqliteConnection(builder.ToString());
@@ -33,6 +34,7 @@ internal static partial class RecoveredDatabase
         Execute(connection, "BEGIN");
         var rebuilt = CreateMissing(connection, known, o => o.Type == "table" && o.IsVirtualTable);
         rebuilt.AddRange(CreateMissing(connection, known, o => o.Type == "table" && !o.IsVirtualTable));
+        CreateMissing(connection, known, o => o.Type == "index");
         // Triggers must not fire for rows put back (an audit trigger would invent rows): set them aside meanwhile.
         var triggers = Objects(connection, "trigger");
         foreach (var trigger in triggers)
@@ -40,13 +42,19 @@ internal static partial class RecoveredDatabase
             Execute(connection, $"DROP TRIGGER {LostAndFoundMapper.Quote(trigger.Name)}");
         }
 
-        var moved = LostAndFoundMapper.Map(connection, known, freelistKnown, notes);
+        long moved;
+        using (var pages = new PageCheck(inputPath, (int)LostAndFoundMapper.Scalar(connection, "PRAGMA page_size")))
+        {
+            moved = LostAndFoundMapper.Map(connection, known, freelistKnown, pages, notes);
+            SuspectRows.Move(connection, inputPath, pages, notes);
+        }
+
         foreach (var trigger in triggers)
         {
             Execute(connection, trigger.Sql);
         }
 
-        CreateMissing(connection, known, o => o.Type is "index" or "view" or "trigger");
+        CreateMissing(connection, known, o => o.Type is "view" or "trigger");
         Execute(connection, "COMMIT");
         var fullText = RebuildFullText(connection, notes);
         Execute(connection, "ANALYZE");
@@ -54,7 +62,8 @@ internal static partial class RecoveredDatabase
         var lost = LostAndFoundMapper.TableExists(connection, RecoverExtension.LostAndFoundTable)
             ? LostAndFoundMapper.Scalar(connection, $"SELECT count(*) FROM {RecoverExtension.LostAndFoundTable}")
             : 0;
-        return new AttemptResult(outputPath, CountRows(connection), lost, moved, rebuilt, fullText, integrity);
+        var pageSize = (int)LostAndFoundMapper.Scalar(connection, "PRAGMA page_size"); // the extension gives the output the page size it read the input with
+        return new AttemptResult(outputPath, CountRows(connection), lost, moved, rebuilt, fullText, integrity, pageSize);
     }
 
     /// <summary>Rows per user table (virtual tables by their content; shadow tables and lost_and_found left out).</summary>

@@ -13,7 +13,13 @@ internal enum Affinity
 }
 
 /// <summary>A rowid table of the recovered database and what a row of it looks like on disk.</summary>
-internal sealed record TableShape(string Name, IReadOnlyList<string> Columns, IReadOnlyList<Affinity> Affinities, int IntegerPrimaryKey)
+/// <param name="Name">The table.</param>
+/// <param name="Columns">Its columns in order.</param>
+/// <param name="Affinities">Each column's affinity.</param>
+/// <param name="IntegerPrimaryKey">The index of the INTEGER PRIMARY KEY column, or -1.</param>
+/// <param name="Derived">A full-text index's shadow table other than its content: rebuilt from the content, so rows found for it are dropped, not restored.</param>
+/// <param name="NotNull">Which columns are declared NOT NULL.</param>
+internal sealed record TableShape(string Name, IReadOnlyList<string> Columns, IReadOnlyList<Affinity> Affinities, IReadOnlyList<bool> NotNull, int IntegerPrimaryKey, bool Derived)
 {
     /// <summary>
     /// Whether a record found on a page could be a row of this table: same number of fields, each value
@@ -42,11 +48,11 @@ internal sealed record TableShape(string Name, IReadOnlyList<string> Columns, IR
 
             var fits = value switch
             {
-                null => true,
+                null => !NotNull[i],
                 long => Affinities[i] is not Affinity.Text,
                 double => Affinities[i] is not Affinity.Text,
                 string => Affinities[i] is Affinity.Text or Affinity.Numeric or Affinity.Blob,
-                _ => Affinities[i] is Affinity.Blob or Affinity.Text,
+                _ => Affinities[i] is Affinity.Blob,
             };
             if (!fits)
             {
@@ -57,10 +63,10 @@ internal sealed record TableShape(string Name, IReadOnlyList<string> Columns, IR
         return true;
     }
 
-    /// <summary>The rowid tables of a database that recovered rows may go back into (not lost_and_found, not FTS index shadows).</summary>
+    /// <summary>The rowid tables of a database (lost_and_found left out). Every one counts when deciding whether a shape is unambiguous.</summary>
     internal static List<TableShape> ReadAll(SqliteConnection connection)
     {
-        var names = new List<string>();
+        var names = new List<(string Name, bool Derived)>();
         using (var list = connection.CreateCommand())
         {
             list.CommandText = "SELECT name, type, wr FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'shadow') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
@@ -70,29 +76,31 @@ internal sealed record TableShape(string Name, IReadOnlyList<string> Columns, IR
                 var name = reader.GetString(0);
                 var shadow = reader.GetString(1) == "shadow";
                 var withoutRowid = reader.GetInt64(2) != 0;
-                // Of a full-text index's shadow tables only the content matters; the rest is rebuilt from it.
-                if (!withoutRowid && name != RecoverExtension.LostAndFoundTable && (!shadow || name.EndsWith("_content", StringComparison.Ordinal)))
+                if (!withoutRowid && name != RecoverExtension.LostAndFoundTable)
                 {
-                    names.Add(name);
+                    // Of a full-text index's shadow tables only the content is data; the rest is rebuilt from it.
+                    names.Add((name, shadow && !name.EndsWith("_content", StringComparison.Ordinal)));
                 }
             }
         }
 
         var shapes = new List<TableShape>();
-        foreach (var name in names)
+        foreach (var (name, derived) in names)
         {
             using var info = connection.CreateCommand();
-            info.CommandText = "SELECT name, type, pk FROM pragma_table_info($table)";
+            info.CommandText = "SELECT name, type, pk, \"notnull\" FROM pragma_table_info($table)";
             info.Parameters.AddWithValue("$table", name);
             using var reader = info.ExecuteReader();
             var columns = new List<string>();
             var affinities = new List<Affinity>();
+            var notNull = new List<bool>();
             var primaryKeys = new List<(int Index, string Type)>();
             while (reader.Read())
             {
                 var type = reader.GetString(1);
                 columns.Add(reader.GetString(0));
                 affinities.Add(AffinityOf(type));
+                notNull.Add(reader.GetInt64(3) != 0);
                 if (reader.GetInt64(2) > 0)
                 {
                     primaryKeys.Add((columns.Count - 1, type));
@@ -100,7 +108,7 @@ internal sealed record TableShape(string Name, IReadOnlyList<string> Columns, IR
             }
 
             var ipk = primaryKeys.Count == 1 && primaryKeys[0].Type.Equals("INTEGER", StringComparison.OrdinalIgnoreCase) ? primaryKeys[0].Index : -1;
-            shapes.Add(new TableShape(name, columns, affinities, ipk));
+            shapes.Add(new TableShape(name, columns, affinities, notNull, ipk, derived));
         }
 
         return shapes;

@@ -102,19 +102,27 @@ public static class WaldenRecovery
         }
 
         // Freed pages hold deleted rows; only when the header is intact does the extension know which pages those are.
-        var freelistKnown = header.MagicIntact && header.PageSize != 0;
+        var freelistKnown = header.FreelistIntact(input);
+        if (header.MagicIntact && !freelistKnown)
+        {
+            notes.Add("The freelist is damaged or unknown: orphaned pages are attributed by root page only, never by shape, since they could be freed pages holding deleted rows.");
+        }
+
         var pageSize = header.PageSize;
         var retried = false;
         AttemptResult best;
-        if (header.PageSize != 0)
+        if (header.MagicIntact && header.PageSize != 0)
         {
             best = Attempt(input, output, known, freelistKnown, notes);
+            pageSize = best.PageSize;
         }
         else
         {
             retried = true;
-            notes.Add($"The header's page size field ({header.PageSizeField}) is not a legal page size: every legal page size was tried on a copy of the file.");
-            (best, pageSize) = TryEveryPageSize(input, output, known, notes);
+            notes.Add(header.PageSize == 0
+                ? $"The header's page size field ({header.PageSizeField}) is not a legal page size: the header was repaired on copies of the file, once with each legal page size."
+                : "The header was repaired on copies of the file, once with each legal page size.");
+            (best, pageSize) = TryEveryPageSize(input, output, header.PageSize, known, notes);
         }
 
         if (!options.KeepLostAndFound && best.LostAndFound > 0)
@@ -152,39 +160,45 @@ public static class WaldenRecovery
     private static AttemptResult Attempt(string input, string output, KnownSchema? known, bool freelistKnown, List<string> notes)
     {
         RecoverExtension.Run(input, output);
-        return RecoveredDatabase.Finish(output, known, freelistKnown, notes);
+        return RecoveredDatabase.Finish(input, output, known, freelistKnown, notes);
     }
 
-    private static (AttemptResult Best, int PageSize) TryEveryPageSize(string input, string output, KnownSchema? known, List<string> notes)
+    private static (AttemptResult Best, int PageSize) TryEveryPageSize(string input, string output, int headerPageSize, KnownSchema? known, List<string> notes)
     {
         var work = Directory.CreateTempSubdirectory("walden-recover-");
         try
         {
             AttemptResult? best = null;
             var bestSize = 0;
-            for (var size = 512; size <= 65536; size *= 2)
+            var bestNotes = new List<string>();
+            // The header's own size first, so that it wins ties (the extension often detects the size itself).
+            var sizes = Enumerable.Range(9, 8).Select(bits => 1 << bits).OrderBy(size => size == headerPageSize ? 0 : 1);
+            foreach (var size in sizes)
             {
                 // Patch a copy, never the original. The input is not in use (checked before), so copying it is safe.
                 var copy = Path.Combine(work.FullName, $"input-{size}.db");
                 File.Copy(input, copy);
-                if (File.Exists(input + "-wal"))
+                var wal = File.Exists(input + "-wal");
+                if (wal)
                 {
                     File.Copy(input + "-wal", copy + "-wal");
                 }
 
-                InputHeader.PatchPageSize(copy, size);
+                InputHeader.PatchCopy(copy, size, wal);
                 var attemptNotes = new List<string>();
                 var result = Attempt(copy, Path.Combine(work.FullName, $"output-{size}.db"), known, freelistKnown: false, attemptNotes);
                 if (best is null || Better(result, best))
                 {
                     best = result;
                     bestSize = size;
+                    bestNotes = attemptNotes;
                 }
             }
 
             File.Move(best!.OutputPath, output);
-            notes.Add($"Page size {bestSize} gave the most rows.");
-            return (best with { OutputPath = output }, bestSize);
+            notes.Add($"Recovered with page size {best.PageSize} (header patched to {bestSize}).");
+            notes.AddRange(bestNotes);
+            return (best with { OutputPath = output }, best.PageSize);
         }
         finally
         {
