@@ -10,7 +10,7 @@ namespace Walden.Recovery;
 /// drop this process's POSIX locks, sqlite.org/howtocorrupt.html 2.2), so callers read it before they
 /// open one and never for a file in <see cref="OpenDatabases"/>. Other processes' locks are not affected.
 /// </summary>
-internal sealed record InputHeader(bool MagicIntact, int PageSizeField, long FileLength, uint PageCountField, uint FirstFreelistTrunk, uint FreelistCount)
+internal sealed record InputHeader(bool MagicIntact, int PageSizeField, long FileLength, uint PageCountField, uint FirstFreelistTrunk, uint FreelistCount, bool PageCountValid = false)
 {
     private static readonly byte[] Magic = "SQLite format 3\0"u8.ToArray();
 
@@ -52,7 +52,9 @@ internal sealed record InputHeader(bool MagicIntact, int PageSizeField, long Fil
             length,
             BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(28)),
             BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(32)),
-            BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(36)));
+            BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(36)),
+            // The in-header page count is valid only when "version-valid-for" equals the change counter (fileformat.html 1.3.7).
+            BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(28)) != 0 && bytes.AsSpan(92, 4).SequenceEqual(bytes.AsSpan(24, 4)));
     }
 
     /// <summary>
