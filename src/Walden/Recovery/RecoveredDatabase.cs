@@ -101,19 +101,27 @@ internal static partial class RecoveredDatabase
     {
         using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA integrity_check(100)";
-        using var reader = command.ExecuteReader();
         var lines = new List<string>();
-        while (reader.Read())
+        try
         {
-            lines.Add(reader.GetString(0));
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                lines.Add(reader.GetString(0));
+            }
+        }
+        catch (SqliteException ex) when (Errors.SqliteErrors.IsCorrupt(ex.SqliteErrorCode))
+        {
+            lines.Add(ex.Message); // the check reports what it found, then gives up on the damage
         }
 
         return string.Join("\n", lines);
     }
 
     /// <summary>
-    /// Pages of the input that SQLite's own integrity_check names as damaged; every page when SQLite
-    /// cannot read the input as a database at all.
+    /// Pages of the input that SQLite's own integrity_check names as damaged (pages it reports only as
+    /// "never used" are cut off from their tree, not unreadable: the recovery reads them); every page
+    /// when SQLite cannot read the input as a database at all.
     /// </summary>
     internal static long CountUnreadablePages(string inputPath, long inputPages)
     {
@@ -128,8 +136,15 @@ internal static partial class RecoveredDatabase
                 return 0;
             }
 
-            var pages = PageNumber().Matches(report).Select(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
-            return Math.Min(inputPages, pages.Count);
+            var damaged = report.Split('\n').Where(line => !line.EndsWith("never used", StringComparison.Ordinal));
+            var pages = damaged.SelectMany(line => PageNumber().Matches(line)).Select(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
+            if (pages.Count > 0)
+            {
+                return Math.Min(inputPages, pages.Count);
+            }
+
+            // No page named: either the check could not read the file at all, or only index entries disagree.
+            return report.Contains("malformed", StringComparison.Ordinal) || report.Contains("not a database", StringComparison.Ordinal) ? inputPages : 0;
         }
         catch (SqliteException)
         {
