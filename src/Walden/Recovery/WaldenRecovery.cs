@@ -55,9 +55,17 @@ public static class WaldenRecovery
 
         LockProbe.EnsureNotInUse(input, "Recovery");
         var partial = output + ".walden-partial";
-        var report = Produce(input, partial, options);
-        File.Move(partial, output);
-        return report with { OutputPath = output };
+        try
+        {
+            var report = Produce(input, partial, options);
+            File.Move(partial, output);
+            return report with { OutputPath = output };
+        }
+        catch
+        {
+            DeleteOwnOutput(partial);
+            throw;
+        }
     }
 
     internal static WaldenRecoveryReport RecoverInPlace(string path, WaldenRecoveryOptions options)
@@ -65,10 +73,20 @@ public static class WaldenRecovery
         var input = CheckInput(path);
         LockProbe.EnsureNotInUse(input, "In-place recovery");
         var recovered = Path.Combine(Path.GetDirectoryName(input)!, $".{Path.GetFileName(input)}.walden-recovered");
-        var report = Produce(input, recovered, options);
+        WaldenRecoveryReport report;
+        try
+        {
+            report = Produce(input, recovered, options);
+        }
+        catch
+        {
+            DeleteOwnOutput(recovered);
+            throw;
+        }
+
         if (!report.Usable)
         {
-            File.Delete(recovered); // our own output, not the original: the original was not touched
+            DeleteOwnOutput(recovered); // our own output, not the original: the original was not touched
             throw new WaldenException(
                 $"Recovery of '{input}' did not produce a database that passes integrity_check ({report.IntegrityCheck}); the original was left in place, untouched. " +
                 "Try 'walden recover <db> --output <new.db>' to inspect what can be recovered.");
@@ -76,6 +94,13 @@ public static class WaldenRecovery
 
         var quarantine = Quarantine.Swap(input, recovered, $"Recovered in place by Walden: {report.RowsRecovered:N0} rows recovered, {report.LostAndFoundRows:N0} in lost_and_found.", options.TimeProvider);
         return report with { OutputPath = input, Quarantine = quarantine };
+    }
+
+    /// <summary>Removes a file this recovery wrote itself (never the input) and its journal.</summary>
+    private static void DeleteOwnOutput(string path)
+    {
+        File.Delete(path);
+        File.Delete(path + "-journal");
     }
 
     private static string CheckInput(string path)
