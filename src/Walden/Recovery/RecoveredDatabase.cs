@@ -110,9 +110,9 @@ internal static partial class RecoveredDatabase
                 lines.Add(reader.GetString(0));
             }
         }
-        catch (SqliteException ex) when (Errors.SqliteErrors.IsCorrupt(ex.SqliteErrorCode))
+        catch (SqliteException ex)
         {
-            lines.Add(ex.Message); // the check reports what it found, then gives up on the damage
+            lines.Add(ex.Message); // the check reports what it found, then gives up on the damage (or a virtual table's own check fails)
         }
 
         return string.Join("\n", lines);
@@ -219,9 +219,22 @@ internal static partial class RecoveredDatabase
 
             try
             {
-                var name = LostAndFoundMapper.Quote(table.Name);
-                Execute(connection, $"INSERT INTO {name}({name}) VALUES('rebuild')");
+                Rebuild(connection, table.Name);
                 rebuilt.Add(table.Name);
+            }
+            catch (SqliteException first) when (!ExternalContent().IsMatch(table.Sql) && LostAndFoundMapper.TableExists(connection, table.Name + "_content"))
+            {
+                // The index's own bookkeeping (e.g. its config row) was lost too: recreate the table around its recovered content.
+                try
+                {
+                    RecreateAroundContent(connection, table);
+                    rebuilt.Add(table.Name);
+                    notes.Add($"The full-text table {table.Name} was recreated from its recovered content ({first.Message}).");
+                }
+                catch (SqliteException ex)
+                {
+                    notes.Add($"Rebuilding the full-text index {table.Name} failed: {ex.Message}");
+                }
             }
             catch (SqliteException ex)
             {
@@ -231,6 +244,42 @@ internal static partial class RecoveredDatabase
 
         return rebuilt;
     }
+
+    private static void Rebuild(SqliteConnection connection, string table)
+    {
+        var name = LostAndFoundMapper.Quote(table);
+        Execute(connection, $"INSERT INTO {name}({name}) VALUES('rebuild')");
+    }
+
+    private static void RecreateAroundContent(SqliteConnection connection, SchemaObject table)
+    {
+        var content = LostAndFoundMapper.Quote(table.Name + "_content");
+        if (LostAndFoundMapper.TableExists(connection, table.Name + "_config"))
+        {
+            // FTS5 refuses to open (even to be dropped) without its format version row; 4 is the format every FTS5 index can be rebuilt in.
+            Execute(connection, $"INSERT OR IGNORE INTO {LostAndFoundMapper.Quote(table.Name + "_config")}(k, v) VALUES('version', 4)");
+        }
+
+        Execute(connection, "BEGIN");
+        try
+        {
+            Execute(connection, $"CREATE TEMP TABLE walden_fts_content AS SELECT * FROM {content}");
+            Execute(connection, $"DROP TABLE {LostAndFoundMapper.Quote(table.Name)}");
+            Execute(connection, table.Sql);
+            Execute(connection, $"INSERT INTO {content} SELECT * FROM temp.walden_fts_content");
+            Execute(connection, "DROP TABLE temp.walden_fts_content");
+            Rebuild(connection, table.Name);
+            Execute(connection, "COMMIT");
+        }
+        catch
+        {
+            Execute(connection, "ROLLBACK");
+            throw;
+        }
+    }
+
+    [GeneratedRegex(@"content\s*=", RegexOptions.IgnoreCase)]
+    private static partial Regex ExternalContent();
 
     [GeneratedRegex(@"USING\s+fts[345]\b", RegexOptions.IgnoreCase)]
     private static partial Regex FullTextModule();

@@ -8,8 +8,8 @@ namespace Walden.Recovery;
 /// trusts every cell pointer of a page it reaches; when a bit flip moved one, it decodes a "row" from the
 /// middle of another record, and the shell's <c>.recover</c> writes that row into the table as if it were
 /// data. On each malformed table-leaf page Walden finds the cells that cannot be trusted: cells reaching
-/// outside the page, overlapping another, floating between records, or whose rowid breaks the b-tree's
-/// ascending order. It decodes every cell the same way (sqlite_dbdata), finds the page's table from its
+/// outside the page, overlapping another, floating between records, whose rowid breaks the b-tree's
+/// ascending order, or whose record its table could not have stored. It decodes every cell the same way (sqlite_dbdata), finds the page's table from its
 /// intact neighbours, and moves the row decoded from each untrusted cell from that table into
 /// lost_and_found, where a person can still look at it. Nothing is deleted.
 /// </summary>
@@ -42,12 +42,18 @@ internal static class SuspectRows
             {
                 var cells = Decode(input, page);
                 var suspects = Untrusted(cells, structural);
+                var owner = Owner(output, tables, cells.Where(c => !suspects.Contains(c)));
+                if (owner is not null)
+                {
+                    // On a damaged page, a record its table could never have stored (a non-number in an INTEGER column, a NULL in a NOT NULL one) is damage too.
+                    suspects.UnionWith(cells.Where(c => !owner.Fits(c.Values)));
+                }
+
                 if (suspects.Count == 0)
                 {
                     continue;
                 }
 
-                var owner = Owner(output, tables, cells.Where(c => !suspects.Contains(c)));
                 foreach (var cell in suspects)
                 {
                     var table = owner ?? tables.FirstOrDefault(t => t.Columns.Count == cell.Values.Count);

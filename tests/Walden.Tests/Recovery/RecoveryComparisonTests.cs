@@ -27,7 +27,9 @@ public sealed class RecoveryComparisonTests(ITestOutputHelper output)
         var original = DamagedDatabases.Rows(pristine);
         var damaged = temp.File("damaged.db");
         File.Copy(pristine, damaged);
-        var what = DamagedDatabases.Damage(damaged, kind);
+        // The damage is seeded (7 by default); WALDEN_DAMAGE_SEED runs the same comparison on other damage.
+        var seed = int.TryParse(Environment.GetEnvironmentVariable("WALDEN_DAMAGE_SEED"), out var s) ? s : 7;
+        var what = DamagedDatabases.Damage(damaged, kind, seed);
 
         var report = await WaldenRecovery.RecoverToAsync(damaged, temp.File("walden.db"), new WaldenRecoveryOptions { SchemaFrom = schemaBackup });
         var plain = await WaldenRecovery.RecoverToAsync(damaged, temp.File("walden-plain.db"));
