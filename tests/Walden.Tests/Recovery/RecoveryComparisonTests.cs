@@ -73,6 +73,8 @@ public sealed class RecoveryComparisonTests(ITestOutputHelper output)
         Assert.Equal(plainRows.Count, plainExact); // without a schema source nothing is invented either
         if (kind is DamageKind.SchemaPage or DamageKind.Header)
         {
+            Assert.True(report.PageSizeRetried); // the header was unreadable: repaired on copies, every legal page size tried
+            Assert.Equal(4096, report.PageSize);
             Assert.True(waldenExact > shellExact, $"With the schema page or header damaged Walden recovered {waldenExact} exact rows, .recover {shellExact}.");
         }
     }
