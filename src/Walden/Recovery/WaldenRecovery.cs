@@ -156,7 +156,7 @@ public static class WaldenRecovery
             DropLostAndFound(best.OutputPath);
         }
 
-        if (best.LostAndFound > 0)
+        else if (best.LostAndFound > 0)
         {
             notes.Add($"{best.LostAndFound:N0} rows could not be given back to a table with confidence; they are in the lost_and_found table (rootpgno, pgno, nfield, id, c0, c1, ...).");
         }
@@ -221,7 +221,9 @@ public static class WaldenRecovery
             }
 
             File.Move(best!.OutputPath, output);
-            notes.Add($"Recovered with page size {best.PageSize} (header patched to {bestSize}).");
+            notes.Add(best.PageSize == bestSize
+                ? $"Page size {best.PageSize} gave the most rows."
+                : $"Recovered with page size {best.PageSize}, which SQLite's recover extension detected from the pages themselves (the patched header size did not change the result).");
             notes.AddRange(bestNotes);
             return (best with { OutputPath = output }, best.PageSize);
         }
