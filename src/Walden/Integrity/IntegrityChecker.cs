@@ -44,9 +44,11 @@ internal static class IntegrityChecker
                 findings.Add($"The file length ({header.FileLength:N0} bytes) is not a whole number of {header.PageSize}-byte pages: the file was truncated or extended.");
             }
 
-            var walHasPages = DatabaseFiles.SizeOf(path + "-wal") is > 0;
+            // Only for a file nobody is using (no -wal content, no SQLite lock held): a commit or checkpoint in another
+            // process writes page 1 before it extends the file; a real truncation of a busy file is caught by quick_check.
             var filePages = header.FileLength / header.PageSize;
-            if (header.MagicIntact && header.PageCountValid && !walHasPages && header.PageCountField > filePages)
+            if (header.MagicIntact && header.PageCountValid && header.PageCountField > filePages &&
+                DatabaseFiles.SizeOf(path + "-wal") is not > 0 && LockProbe.FindHolder(path) is null)
             {
                 findings.Add($"The file is truncated: the header declares {header.PageCountField:N0} pages, the file holds {filePages:N0}.");
             }
