@@ -10,6 +10,8 @@ var root = new RootCommand("walden: safe, fast SQLite for many concurrent writer
     BackupsCommand.Create(),
     RestoreCommand.Create(),
     BackupBenchCommand.Create(),
+    CheckCommand.Create(),
+    RecoverCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

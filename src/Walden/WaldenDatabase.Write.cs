@@ -19,6 +19,7 @@ public sealed partial class WaldenDatabase
     /// <returns>What <paramref name="write"/> returned, once committed.</returns>
     /// <exception cref="WaldenClosedException">The database has been disposed.</exception>
     /// <exception cref="WaldenBusyException">Another process held the write lock longer than <see cref="WaldenOptions.BusyTimeout"/>.</exception>
+    /// <exception cref="WaldenCorruptException">The database is corrupt (found now or earlier); no write is accepted any more.</exception>
     public Task<T> WriteAsync<T>(Func<SqliteConnection, T> write, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(write);
@@ -30,6 +31,11 @@ public sealed partial class WaldenDatabase
         if (cancellationToken.IsCancellationRequested)
         {
             return Task.FromCanceled<T>(cancellationToken);
+        }
+
+        if (_health.IsCorrupt)
+        {
+            return Task.FromException<T>(_health.RefuseWrite());
         }
 
         var request = new WriteRequest<T>(write, cancellationToken);

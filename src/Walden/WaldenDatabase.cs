@@ -2,6 +2,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Walden.Configuration;
 using Walden.Diagnostics;
+using Walden.Integrity;
 using Walden.Native;
 using Walden.Reading;
 using Walden.Writing;
@@ -21,6 +22,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
     private readonly OpenedConnection _writerConnection;
     private readonly GroupCommitWriter _writer;
     private readonly ReaderPool _readers;
+    private readonly CorruptionMonitor _health;
     private int _disposed;
     private Task? _disposal;
 
@@ -33,8 +35,10 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
         _factory = factory;
         _writerConnection = writerConnection;
         Settings = settings;
-        _writer = new GroupCommitWriter(writerConnection.Connection, options, Name);
-        _readers = new ReaderPool(factory, options);
+        _health = new CorruptionMonitor(Name, options);
+        _health.Detected += OnCorruptionDetected;
+        _writer = new GroupCommitWriter(writerConnection.Connection, options, Name, _health);
+        _readers = new ReaderPool(factory, options, _health);
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -70,18 +74,51 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
         return await Task.Run(() => Open(fullPath, options), cancellationToken).ConfigureAwait(false);
     }
 
-    private static WaldenDatabase Open(string path, WaldenOptions options)
+    private static WaldenDatabase Open(string path, WaldenOptions options, Recovery.WaldenRecoveryReport? recovered = null)
     {
         var factory = new ConnectionFactory(path, options);
-        var writer = factory.Open(writer: true);
+        var (writer, check) = OpenChecked(path, options, factory);
+        if (!check.IsHealthy && options.CorruptionPolicy != WaldenCorruptionPolicy.ReadOnly)
+        {
+            writer?.Dispose();
+            if (options.CorruptionPolicy == WaldenCorruptionPolicy.Recover && recovered is null)
+            {
+                return RecoverAndOpen(path, options, check);
+            }
+
+            throw new WaldenCorruptException(
+                $"The database '{path}' is corrupt: {string.Join(" | ", check.Findings)}. " +
+                (recovered is null
+                    ? "Nothing was changed. Set WaldenOptions.CorruptionPolicy = Recover to recover it at open (the damaged original is kept in quarantine), ReadOnly to serve what is readable, or run 'walden recover <db> --in-place'."
+                    : "It is still corrupt after recovery; the damaged original is in quarantine. Inspect it with 'walden check'."),
+                Errors.SqliteErrors.Corrupt, Errors.SqliteErrors.Corrupt);
+        }
+
+        if (writer is null)
+        {
+            throw new WaldenCorruptException(
+                $"The database '{path}' is too damaged to open even read-only ({string.Join(" | ", check.Findings)}). Run 'walden recover <db> --in-place' or open it with CorruptionPolicy = Recover.",
+                Errors.SqliteErrors.Corrupt, Errors.SqliteErrors.Corrupt);
+        }
+
         try
         {
             var settings = factory.ReadSettings(writer.Connection);
             factory.Verify(settings);
-            var database = new WaldenDatabase(path, options, factory, writer, settings);
+            var database = new WaldenDatabase(path, options, factory, writer, settings)
+            {
+                LastIntegrityCheck = options.IntegrityCheck == WaldenIntegrityCheck.None && check.IsHealthy ? null : check,
+                RecoveryAtOpen = recovered,
+            };
+            if (!check.IsHealthy)
+            {
+                database._health.Report("The integrity check at open", string.Join(" | ", check.Findings), null); // ReadOnly policy
+            }
+
             Files.OpenDatabases.Add(path);
             database._writer.Start();
             database.StartBackups();
+            database.StartBackgroundCheck();
             LogMessages.Opened(database._logger, database.Name, path, settings.SqliteVersion, settings.Synchronous, options.ReaderPoolSize);
             return database;
         }
@@ -143,6 +180,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
     private async Task DisposeCoreAsync()
     {
         await StopBackupsAsync().ConfigureAwait(false);
+        await StopBackgroundCheckAsync().ConfigureAwait(false);
         _writer.Complete();
         await _writer.Completion.ConfigureAwait(false);
         await _readers.CloseAsync().ConfigureAwait(false);
@@ -154,6 +192,15 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
     private void CloseWriter()
     {
         var connection = _writerConnection.Connection;
+        if (_health.IsCorrupt)
+        {
+            // No checkpoint and no optimize on a corrupt database: nothing more is written into it.
+            _writer.DisposeCommands();
+            CommandCache.Release(connection);
+            _writerConnection.Dispose();
+            return;
+        }
+
         RunCloseStep("The closing checkpoint", () => ConnectionFactory.Execute(connection, "PRAGMA wal_checkpoint(TRUNCATE)"));
         RunCloseStep("PRAGMA optimize", () => ConnectionFactory.Execute(connection, "PRAGMA optimize"));
         _writer.DisposeCommands();

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Walden.Integrity;
 
 namespace Walden;
 
@@ -47,6 +48,34 @@ public sealed class WaldenOptions
     /// <summary>Whether foreign key constraints are enforced (<c>PRAGMA foreign_keys</c>).</summary>
     /// <value>The default value is true.</value>
     public bool ForeignKeys { get; set; } = true;
+
+    /// <summary>
+    /// The integrity check run when the database is opened, after a check of the file header (magic
+    /// string, page size, truncation). Its result and duration are in <see cref="WaldenDatabase.LastIntegrityCheck"/>.
+    /// </summary>
+    /// <value>The default value is <see cref="WaldenIntegrityCheck.Quick"/> (<c>PRAGMA quick_check</c>).</value>
+    public WaldenIntegrityCheck IntegrityCheck { get; set; } = WaldenIntegrityCheck.Quick;
+
+    /// <summary>What happens when the database is found corrupt at open.</summary>
+    /// <value>The default value is <see cref="WaldenCorruptionPolicy.Fail"/>: the open throws <see cref="WaldenCorruptException"/> with the findings.</value>
+    public WaldenCorruptionPolicy CorruptionPolicy { get; set; } = WaldenCorruptionPolicy.Fail;
+
+    /// <summary>
+    /// For <see cref="WaldenCorruptionPolicy.Recover"/>: a healthy copy or backup of the database, or a <c>.sql</c>
+    /// file with its CREATE statements, used to rebuild tables whose schema page is lost
+    /// (see <see cref="Recovery.WaldenRecoveryOptions.SchemaFrom"/>).
+    /// </summary>
+    /// <value>The default value is null (only the schema found in the damaged file).</value>
+    public string? RecoverySchemaFrom { get; set; }
+
+    /// <summary>
+    /// How often a full <c>integrity_check</c> runs in the background on a reader connection, table by
+    /// table, each table in its own short read transaction so that checkpoints are not held back; never
+    /// two at once. Its result is in <see cref="WaldenDatabase.LastIntegrityCheck"/>; corruption found
+    /// turns <see cref="WaldenDatabase.HealthState"/> to Corrupt.
+    /// </summary>
+    /// <value>The default value is null (off). Allowed: 1 second to 30 days.</value>
+    public TimeSpan? BackgroundIntegrityCheckInterval { get; set; }
 
     /// <summary>The name used in logs and metric tags for this database.</summary>
     /// <value>The default value is null, which means the file name without its folder.</value>
@@ -99,6 +128,26 @@ public sealed class WaldenOptions
         Range(problems, nameof(MaxBatchSize), MaxBatchSize, 1, 100_000, "writes");
         Range(problems, nameof(CacheSize), CacheSize, 64L * 1024, 16L * 1024 * 1024 * 1024, "bytes");
         Range(problems, nameof(MmapSize), MmapSize, 0, 64L * 1024 * 1024 * 1024, "bytes");
+        if (!Enum.IsDefined(IntegrityCheck))
+        {
+            problems.Add($"IntegrityCheck must be None, Quick or Full (currently {(int)IntegrityCheck}).");
+        }
+
+        if (!Enum.IsDefined(CorruptionPolicy))
+        {
+            problems.Add($"CorruptionPolicy must be Fail, Recover or ReadOnly (currently {(int)CorruptionPolicy}).");
+        }
+
+        if (BackgroundIntegrityCheckInterval is { } interval && (interval < TimeSpan.FromSeconds(1) || interval > TimeSpan.FromDays(30)))
+        {
+            problems.Add($"BackgroundIntegrityCheckInterval must be between 1 second and 30 days, or null for off (currently {interval}).");
+        }
+
+        if (RecoverySchemaFrom is { } schema && string.IsNullOrWhiteSpace(schema))
+        {
+            problems.Add("RecoverySchemaFrom must not be blank; leave it null when there is no schema source.");
+        }
+
         if (Name is { } name && string.IsNullOrWhiteSpace(name))
         {
             problems.Add("Name must not be blank; leave it null to use the file name.");

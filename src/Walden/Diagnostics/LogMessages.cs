@@ -36,6 +36,21 @@ internal static partial class LogMessages
     [LoggerMessage(EventId = WaldenEventIds.BackupFailed, Level = LogLevel.Error,
         Message = "Backing up {Name} failed; no backup was recorded")]
     internal static partial void BackupFailed(ILogger logger, string name, Exception exception);
+    [LoggerMessage(EventId = WaldenEventIds.CorruptionDetected, Level = LogLevel.Critical,
+        Message = "Database {Name} is corrupt ({Operation}: {Message}); writes are refused from now on")]
+    internal static partial void CorruptionDetected(ILogger logger, string name, string operation, string message);
+
+    [LoggerMessage(EventId = WaldenEventIds.IntegrityChecked, Level = LogLevel.Information,
+        Message = "Integrity check ({Kind}, {Trigger}) of {Name}: {Result} in {DurationMs:0.0} ms")]
+    internal static partial void IntegrityChecked(ILogger logger, Integrity.WaldenIntegrityCheck kind, string trigger, string name, string result, double durationMs);
+
+    [LoggerMessage(EventId = WaldenEventIds.RecoveredAtOpen, Level = LogLevel.Warning,
+        Message = "Database {Name} was corrupt at open and was recovered in place: {Rows} rows recovered, {Lost} in lost_and_found, original kept in {Quarantine}")]
+    internal static partial void RecoveredAtOpen(ILogger logger, string name, long rows, long lost, string quarantine);
+
+    [LoggerMessage(EventId = WaldenEventIds.BackgroundCheckFailed, Level = LogLevel.Warning,
+        Message = "The background integrity check of {Name} could not run")]
+    internal static partial void BackgroundCheckFailed(ILogger logger, string name, Exception exception);
 }
 
 /// <summary>Event ids of Walden's log lines, stable across versions.</summary>
@@ -49,4 +64,8 @@ internal static class WaldenEventIds
     internal const int WriterLoopFailed = 1102;
     internal const int BackupCompleted = 1500;
     internal const int BackupFailed = 1501;
+    internal const int CorruptionDetected = 1200;
+    internal const int IntegrityChecked = 1201;
+    internal const int RecoveredAtOpen = 1202;
+    internal const int BackgroundCheckFailed = 1203;
 }

@@ -4,13 +4,47 @@ namespace Walden.Native;
 
 /// <summary>
 /// Direct entry points into the native SQLite that SQLitePCLRaw 2.0.6 does not bind
-/// (<c>sqlite3_busy_handler</c>; the recover extension later). "e_sqlite3" resolves to the same
-/// libe_sqlite3.so the provider loaded, so the handles it gives us are valid here.
+/// (<c>sqlite3_busy_handler</c> and the recover extension compiled into the library). "e_sqlite3"
+/// resolves to the same libe_sqlite3.so the provider loaded, so the handles it gives us are valid here.
 /// </summary>
 internal static unsafe partial class SqliteNative
 {
     internal const string Library = "e_sqlite3";
 
+    /// <summary>SQLITE_RECOVER_LOST_AND_FOUND: the name of the table for rows no schema entry claims.</summary>
+    internal const int RecoverLostAndFound = 1;
+
+    /// <summary>SQLITE_RECOVER_FREELIST_CORRUPT: also read pages on the freelist (brings back deleted rows; Walden keeps it off).</summary>
+    internal const int RecoverFreelistCorrupt = 2;
+
+    /// <summary>SQLITE_RECOVER_ROWIDS: keep rowids that are not INTEGER PRIMARY KEY values.</summary>
+    internal const int RecoverRowids = 3;
+
+    /// <summary>SQLITE_RECOVER_SLOWINDEXES: create non-unique indexes before inserting data.</summary>
+    internal const int RecoverSlowIndexes = 4;
+
     [LibraryImport(Library, EntryPoint = "sqlite3_busy_handler")]
     internal static partial int BusyHandler(IntPtr db, delegate* unmanaged[Cdecl]<IntPtr, int, int> callback, IntPtr state);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_recover_init", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial IntPtr RecoverInit(IntPtr db, string schema, string outputUri);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_recover_config")]
+    internal static partial int RecoverConfig(IntPtr recover, int op, IntPtr argument);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_recover_step")]
+    internal static partial int RecoverStep(IntPtr recover);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_recover_errcode")]
+    internal static partial int RecoverErrorCode(IntPtr recover);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_recover_errmsg")]
+    internal static partial IntPtr RecoverErrorMessage(IntPtr recover);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_recover_finish")]
+    internal static partial int RecoverFinish(IntPtr recover);
+
+    /// <summary>Registers the sqlite_dbdata and sqlite_dbptr virtual tables (from the recover extension) on a connection.</summary>
+    [LibraryImport(Library, EntryPoint = "sqlite3_dbdata_init")]
+    internal static partial int DbdataInit(IntPtr db, IntPtr errorMessage, IntPtr api);
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Data.Sqlite;
 using Walden.Configuration;
 using Walden.Errors;
+using Walden.Integrity;
 
 namespace Walden.Reading;
 
@@ -14,13 +15,15 @@ internal sealed class ReaderPool
 {
     private readonly ConnectionFactory _factory;
     private readonly WaldenOptions _options;
+    private readonly CorruptionMonitor _health;
     private readonly SemaphoreSlim _leases;
     private readonly ConcurrentStack<OpenedConnection> _idle = new();
     private readonly int _size;
     private int _active;
 
-    internal ReaderPool(ConnectionFactory factory, WaldenOptions options)
+    internal ReaderPool(ConnectionFactory factory, WaldenOptions options, CorruptionMonitor health)
     {
+        _health = health;
         _factory = factory;
         _options = options;
         _size = options.ReaderPoolSize;
@@ -70,6 +73,11 @@ internal sealed class ReaderPool
         }
         catch (SqliteException ex) when (SqliteErrors.IsBusy(ex.SqliteErrorCode))
         {
+            throw SqliteErrors.Translate(ex, "A read", _options);
+        }
+        catch (SqliteException ex) when (SqliteErrors.IsCorrupt(ex.SqliteErrorCode))
+        {
+            _health.Report("A read", ex);
             throw SqliteErrors.Translate(ex, "A read", _options);
         }
         finally

@@ -6,6 +6,7 @@ using SQLitePCL;
 using Walden.Configuration;
 using Walden.Diagnostics;
 using Walden.Errors;
+using Walden.Integrity;
 
 namespace Walden.Writing;
 
@@ -27,6 +28,7 @@ internal sealed partial class GroupCommitWriter
     private readonly WaldenOptions _options;
     private readonly ILogger _logger;
     private readonly WriterFaults? _faults;
+    private readonly CorruptionMonitor _health;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Thread _thread;
 
@@ -42,8 +44,9 @@ internal sealed partial class GroupCommitWriter
     private long _batchNumber;
     private delegate_commit? _commitHook;
 
-    internal GroupCommitWriter(SqliteConnection connection, WaldenOptions options, string name)
+    internal GroupCommitWriter(SqliteConnection connection, WaldenOptions options, string name, CorruptionMonitor health)
     {
+        _health = health;
         _connection = connection;
         _options = options;
         _faults = options.Faults;
@@ -138,6 +141,13 @@ internal sealed partial class GroupCommitWriter
     {
         _faults?.BeforeBatch?.Invoke(batch.Count);
         _pending.Clear();
+        if (_health.IsCorrupt)
+        {
+            // Known corrupt: nothing more reaches the file, so it takes no further damage.
+            FailAll(batch, _health.RefuseWrite());
+            return;
+        }
+
         try
         {
             if (!Begin(batch, 0))
@@ -157,6 +167,10 @@ internal sealed partial class GroupCommitWriter
                 try
                 {
                     request.Execute(_connection);
+                }
+                catch (SqliteException ex) when (SqliteErrors.IsCorrupt(ex.SqliteErrorCode))
+                {
+                    throw; // corruption is not this write's own failure: the whole batch is rolled back below
                 }
                 catch (Exception ex) when (InTransaction)
                 {
@@ -202,6 +216,11 @@ internal sealed partial class GroupCommitWriter
             var failure = ex is SqliteException sqlite
                 ? SqliteErrors.Translate(sqlite, $"A batch of {batch.Count} writes", _options)
                 : new WaldenException($"A batch of {batch.Count} writes failed; nothing of it was committed.", ex);
+            if (SqliteErrors.IsCorrupt(ex))
+            {
+                _health.Report($"A batch of {batch.Count} writes", ex);
+            }
+
             FailAll(batch, failure);
         }
     }
@@ -216,6 +235,11 @@ internal sealed partial class GroupCommitWriter
         catch (SqliteException ex)
         {
             var failure = SqliteErrors.Translate(ex, "Starting the write transaction (BEGIN IMMEDIATE)", _options);
+            if (SqliteErrors.IsCorrupt(ex))
+            {
+                _health.Report("Starting a write transaction", ex);
+            }
+
             for (var i = from; i < batch.Count; i++)
             {
                 if (batch[i].TryStart())
@@ -242,6 +266,11 @@ internal sealed partial class GroupCommitWriter
             NoteCommit(0, 0);
             RollbackIfOpen();
             var failure = SqliteErrors.Translate(ex, $"Committing a batch of {_pending.Count} writes", _options);
+            if (SqliteErrors.IsCorrupt(ex))
+            {
+                _health.Report("A COMMIT", ex);
+            }
+
             LogMessages.CommitFailed(_logger, _pending.Count, ex);
             FailAll(_pending, failure);
             return;

@@ -1,0 +1,79 @@
+using Microsoft.Data.Sqlite;
+
+namespace Walden.Integrity;
+
+/// <summary>The outcome of checking a database file.</summary>
+public enum WaldenFileStatus
+{
+    /// <summary>The check ran and found nothing wrong.</summary>
+    Healthy,
+
+    /// <summary>The check found damage (the findings say what).</summary>
+    Corrupt,
+
+    /// <summary>The file could not be checked: missing, not an SQLite database, or locked.</summary>
+    CannotCheck,
+}
+
+/// <summary>The result of <see cref="WaldenIntegrity.CheckFile"/>.</summary>
+/// <param name="Path">The file checked.</param>
+/// <param name="Status">Healthy, Corrupt or CannotCheck.</param>
+/// <param name="Kind">Quick or Full.</param>
+/// <param name="Findings">What was found; empty when healthy.</param>
+/// <param name="Duration">How long the check took.</param>
+public sealed record WaldenFileCheck(string Path, WaldenFileStatus Status, WaldenIntegrityCheck Kind, IReadOnlyList<string> Findings, TimeSpan Duration);
+
+/// <summary>Checks any SQLite database file (any program's) without opening it for writing.</summary>
+public static class WaldenIntegrity
+{
+    /// <summary>
+    /// Checks the header, then runs <c>PRAGMA quick_check</c> (or <c>integrity_check</c> with
+    /// <see cref="WaldenIntegrityCheck.Full"/>) on a read-only connection.
+    /// </summary>
+    public static WaldenFileCheck CheckFile(string path, WaldenIntegrityCheck kind = WaldenIntegrityCheck.Quick, TimeProvider? timeProvider = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var clock = timeProvider ?? TimeProvider.System;
+        var started = clock.GetTimestamp();
+        var fullPath = System.IO.Path.GetFullPath(path);
+        if (kind == WaldenIntegrityCheck.None)
+        {
+            kind = WaldenIntegrityCheck.Quick;
+        }
+
+        WaldenFileCheck Result(WaldenFileStatus status, IReadOnlyList<string> findings) => new(fullPath, status, kind, findings, clock.GetElapsedTime(started));
+
+        if (!File.Exists(fullPath))
+        {
+            return Result(WaldenFileStatus.CannotCheck, [Directory.Exists(fullPath) ? $"'{fullPath}' is a directory; pass the database file inside it." : $"'{fullPath}' does not exist. Check the path."]);
+        }
+
+        var header = IntegrityChecker.InspectHeader(fullPath);
+        if (header.NotADatabase)
+        {
+            return Result(WaldenFileStatus.CannotCheck, header.Findings);
+        }
+
+        if (header.Findings.Count > 0)
+        {
+            return Result(WaldenFileStatus.Corrupt, header.Findings);
+        }
+
+        try
+        {
+            var builder = new SqliteConnectionStringBuilder { DataSource = fullPath, Mode = SqliteOpenMode.ReadOnly, Pooling = false, DefaultTimeout = 5 };
+            using var connection = new SqliteConnection(builder.ToString());
+            connection.Open();
+            var findings = IntegrityChecker.Run(connection, kind);
+            return Result(findings.Count == 0 ? WaldenFileStatus.Healthy : WaldenFileStatus.Corrupt, findings);
+        }
+        catch (SqliteException ex) when (Errors.SqliteErrors.IsBusy(ex.SqliteErrorCode))
+        {
+            return Result(WaldenFileStatus.CannotCheck, [$"The database is locked by another connection or process: {ex.Message}"]);
+        }
+        catch (SqliteException ex)
+        {
+            return Result(WaldenFileStatus.CannotCheck, [$"SQLite cannot read '{fullPath}': {ex.Message}"]);
+        }
+    }
+}

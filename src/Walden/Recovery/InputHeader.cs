@@ -1,0 +1,135 @@
+using System.Buffers.Binary;
+using Walden.Files;
+
+namespace Walden.Recovery;
+
+/// <summary>
+/// The 100-byte header of a database file, read directly. SQLite cannot be asked here: a damaged
+/// header is exactly what makes it refuse the file (SQLITE_NOTADB). Reading it with a FileStream is
+/// safe only while this process has no SQLite connection on the file (closing any descriptor would
+/// drop this process's POSIX locks, sqlite.org/howtocorrupt.html 2.2), so callers read it before they
+/// open one and never for a file in <see cref="OpenDatabases"/>. Other processes' locks are not affected.
+/// </summary>
+internal sealed record InputHeader(bool MagicIntact, int PageSizeField, long FileLength, uint PageCountField, uint FirstFreelistTrunk, uint FreelistCount, bool PageCountValid = false)
+{
+    private static readonly byte[] Magic = "SQLite format 3\0"u8.ToArray();
+
+    /// <summary>The page size the header declares, or 0 when the field holds no legal page size.</summary>
+    internal int PageSize => IsLegalPageSize(PageSizeField) ? PageSizeField : 0;
+
+    internal static bool IsLegalPageSize(int size) => size is >= 512 and <= 65536 && (size & (size - 1)) == 0;
+
+    internal static InputHeader Read(string path)
+    {
+        if (OpenDatabases.Contains(Path.GetFullPath(path)))
+        {
+            throw new InvalidOperationException($"'{path}' is open in this process; its header must be read through SQLite.");
+        }
+
+        var bytes = new byte[100];
+        int read;
+        long length;
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        {
+            length = stream.Length;
+            read = stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+        }
+
+        if (read < 100)
+        {
+            return new InputHeader(false, 0, length, 0, 0, 0);
+        }
+
+        int pageSize = BinaryPrimitives.ReadUInt16BigEndian(bytes.AsSpan(16));
+        if (pageSize == 1)
+        {
+            pageSize = 65536;
+        }
+
+        return new InputHeader(
+            bytes.AsSpan(0, 16).SequenceEqual(Magic),
+            pageSize,
+            length,
+            BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(28)),
+            BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(32)),
+            BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(36)),
+            // The in-header page count is valid only when "version-valid-for" equals the change counter (fileformat.html 1.3.7).
+            BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(28)) != 0 && bytes.AsSpan(92, 4).SequenceEqual(bytes.AsSpan(24, 4)));
+    }
+
+    /// <summary>
+    /// Whether the file's freelist can be trusted: the header is intact, no -wal holds newer pages, and
+    /// walking the trunk pages visits exactly the number of free pages the header declares, all inside
+    /// the file. Only then are pages outside every tree known to be orphaned live pages rather than
+    /// freed pages holding deleted rows. Same reading rule as <see cref="Read"/>: not while open in SQLite here.
+    /// </summary>
+    internal bool FreelistIntact(string path)
+    {
+        if (!MagicIntact || PageSize == 0 || DatabaseFiles.SizeOf(path + "-wal") is > 0)
+        {
+            return false;
+        }
+
+        var pages = FileLength / PageSize;
+        long visited = 0;
+        var trunk = (long)FirstFreelistTrunk;
+        var buffer = new byte[8];
+        var seen = new HashSet<long>();
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        while (trunk != 0)
+        {
+            if (trunk < 2 || trunk > pages || !seen.Add(trunk) || visited > FreelistCount)
+            {
+                return false;
+            }
+
+            stream.Position = (trunk - 1) * PageSize;
+            stream.ReadExactly(buffer);
+            var next = BinaryPrimitives.ReadUInt32BigEndian(buffer);
+            var leaves = BinaryPrimitives.ReadUInt32BigEndian(buffer.AsSpan(4));
+            if (leaves > (PageSize / 4) - 2)
+            {
+                return false;
+            }
+
+            var leafBytes = new byte[leaves * 4];
+            stream.ReadExactly(leafBytes);
+            for (var i = 0; i < leaves; i++)
+            {
+                var leaf = BinaryPrimitives.ReadUInt32BigEndian(leafBytes.AsSpan(i * 4));
+                if (leaf < 2 || leaf > pages)
+                {
+                    return false;
+                }
+            }
+
+            visited += 1 + leaves;
+            trunk = next;
+        }
+
+        return visited == FreelistCount;
+    }
+
+    /// <summary>
+    /// Rewrites the damaged header of a COPY of the file (never the original) so SQLite accepts it: the
+    /// magic string, the candidate page size (bytes 16-17), file format versions (rollback, or WAL when
+    /// a -wal was copied along), no reserved bytes, the fixed payload fractions, and an empty freelist
+    /// (a garbage freelist pointer would make the extension skip live pages as "free").
+    /// </summary>
+    internal static void PatchCopy(string copyPath, int pageSize, bool wal)
+    {
+        var header = new byte[40];
+        using var stream = new FileStream(copyPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        stream.ReadExactly(header);
+        Magic.CopyTo(header, 0);
+        BinaryPrimitives.WriteUInt16BigEndian(header.AsSpan(16), (ushort)(pageSize == 65536 ? 1 : pageSize));
+        header[18] = header[19] = (byte)(wal ? 2 : 1);
+        header[20] = 0;
+        header[21] = 64;
+        header[22] = 32;
+        header[23] = 32;
+        header.AsSpan(32, 8).Clear();
+        stream.Position = 0;
+        stream.Write(header);
+    }
+}

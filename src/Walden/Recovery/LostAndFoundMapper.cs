@@ -1,0 +1,233 @@
+using Microsoft.Data.Sqlite;
+
+namespace Walden.Recovery;
+
+/// <summary>
+/// Gives rows in <c>lost_and_found</c> back to their table when there is no doubt which table that is,
+/// page by page (all records on one b-tree page belong to one table):
+/// <list type="bullet">
+/// <item>by root page: the recover extension records the root of the tree each orphaned page still
+/// hangs from; when the known schema came from a copy of this database, that root names the table;</item>
+/// <item>by shape: when exactly one table could hold every record on the page (field count, storage
+/// classes against column affinities, a rowid present), and the file's freelist is known, so the page
+/// cannot be a freed page holding deleted rows.</item>
+/// </list>
+/// A row that fits neither rule, or that its table refuses (a rowid already taken, a constraint), stays
+/// in lost_and_found: Walden never invents data.
+/// </summary>
+internal static class LostAndFoundMapper
+{
+    private sealed record LostRow(long RowId, long RootPage, long? Id, object?[] Values);
+
+    internal static long Map(SqliteConnection output, KnownSchema? known, bool freelistKnown, PageCheck pages, List<string> notes)
+    {
+        if (!TableExists(output, RecoverExtension.LostAndFoundTable))
+        {
+            return 0;
+        }
+
+        var shapes = TableShape.ReadAll(output);
+        var byRoot = new Dictionary<long, TableShape>();
+        var indexRoots = new HashSet<long>();
+        if (known is { RootPagesKnown: true })
+        {
+            foreach (var entry in known.Objects.Where(o => o.Type == "index" && o.RootPage > 0 && IndexExists(output, o.Name)))
+            {
+                indexRoots.Add(entry.RootPage);
+            }
+
+            foreach (var entry in known.Objects.Where(o => o.Type == "table" && o.RootPage > 0))
+            {
+                if (shapes.FirstOrDefault(s => s.Name.Equals(entry.Name, StringComparison.OrdinalIgnoreCase)) is { } shape)
+                {
+                    byRoot[entry.RootPage] = shape;
+                }
+            }
+        }
+
+        long moved = 0;
+        long dropped = 0;
+        var ambiguousPages = 0;
+        var malformedPages = 0;
+        foreach (var page in ReadPages(output))
+        {
+            var rows = page.Value;
+            if (!pages.IsWellFormed(page.Key))
+            {
+                malformedPages++;
+                continue;
+            }
+
+            TableShape? target = null;
+            var root = rows[0].RootPage;
+            if (indexRoots.Contains(root) && rows.All(r => r.Id is null))
+            {
+                // Entries of an index that exists in the output, which was built from the table rows.
+                dropped += Delete(output, rows);
+                continue;
+            }
+
+            if (byRoot.TryGetValue(root, out var rooted) && rows.All(r => r.Id is not null && rooted.Fits(r.Values)))
+            {
+                target = rooted;
+            }
+            else if (freelistKnown && rows.All(r => r.Id is not null))
+            {
+                var candidates = shapes.Where(s => rows.All(r => s.Fits(r.Values))).ToList();
+                if (candidates.Count == 1 || (candidates.Count > 1 && candidates.All(c => c.Derived)))
+                {
+                    target = candidates[0];
+                }
+                else if (candidates.Count > 1)
+                {
+                    ambiguousPages++;
+                }
+            }
+
+            if (target is { Derived: true })
+            {
+                dropped += Delete(output, rows);
+            }
+            else if (target is not null)
+            {
+                moved += MoveRows(output, target, rows);
+            }
+        }
+
+        if (malformedPages > 0)
+        {
+            notes.Add($"{malformedPages} orphaned page(s) are not well-formed b-tree pages; rows decoded from them may be garbage and stay in lost_and_found.");
+        }
+
+        if (dropped > 0)
+        {
+            notes.Add($"{dropped:N0} entries of indexes and full-text index structures found on orphaned pages were dropped: those indexes are rebuilt from the table rows.");
+        }
+
+        if (ambiguousPages > 0)
+        {
+            notes.Add($"{ambiguousPages} orphaned page(s) fit more than one table; their rows stay in lost_and_found.");
+        }
+
+        if (Scalar(output, $"SELECT count(*) FROM {RecoverExtension.LostAndFoundTable}") == 0)
+        {
+            Execute(output, $"DROP TABLE {RecoverExtension.LostAndFoundTable}");
+        }
+
+        return moved;
+    }
+
+    private static SortedDictionary<long, List<LostRow>> ReadPages(SqliteConnection output)
+    {
+        var pages = new SortedDictionary<long, List<LostRow>>();
+        using var command = output.CreateCommand();
+        command.CommandText = $"SELECT rowid, rootpgno, pgno, nfield, id, * FROM {RecoverExtension.LostAndFoundTable}";
+        using var reader = command.ExecuteReader();
+        const int firstValue = 5 + 4; // rowid, rootpgno, pgno, nfield, id, then * repeats rootpgno, pgno, nfield, id before c0
+        while (reader.Read())
+        {
+            var fields = (int)reader.GetInt64(3);
+            var values = new object?[fields];
+            for (var i = 0; i < fields; i++)
+            {
+                values[i] = reader.IsDBNull(firstValue + i) ? null : reader.GetValue(firstValue + i);
+            }
+
+            var row = new LostRow(reader.GetInt64(0), reader.IsDBNull(1) ? 0 : reader.GetInt64(1), reader.IsDBNull(4) ? null : reader.GetInt64(4), values);
+            var pgno = reader.GetInt64(2);
+            if (!pages.TryGetValue(pgno, out var list))
+            {
+                pages[pgno] = list = [];
+            }
+
+            list.Add(row);
+        }
+
+        return pages;
+    }
+
+    private static long MoveRows(SqliteConnection output, TableShape table, List<LostRow> rows)
+    {
+        var columns = Enumerable.Range(0, table.Columns.Count).Where(i => i != table.IntegerPrimaryKey).ToList();
+        using var insert = output.CreateCommand();
+        insert.CommandText = $"INSERT INTO {Quote(table.Name)}(rowid{string.Concat(columns.Select(i => ", " + Quote(table.Columns[i])))}) " +
+            $"VALUES ($id{string.Concat(columns.Select(i => $", $c{i}"))})";
+        using var delete = output.CreateCommand();
+        delete.CommandText = $"DELETE FROM {RecoverExtension.LostAndFoundTable} WHERE rowid = $rowid";
+        long moved = 0;
+        foreach (var row in rows)
+        {
+            insert.Parameters.Clear();
+            insert.Parameters.AddWithValue("$id", row.Id);
+            foreach (var i in columns)
+            {
+                insert.Parameters.AddWithValue($"$c{i}", row.Values[i] ?? DBNull.Value);
+            }
+
+            Execute(output, "SAVEPOINT walden_move");
+            try
+            {
+                insert.ExecuteNonQuery();
+                delete.Parameters.Clear();
+                delete.Parameters.AddWithValue("$rowid", row.RowId);
+                delete.ExecuteNonQuery();
+                Execute(output, "RELEASE walden_move");
+                moved++;
+            }
+            catch (SqliteException)
+            {
+                // The table refuses it (rowid taken, constraint): it stays where it is.
+                Execute(output, "ROLLBACK TO walden_move");
+                Execute(output, "RELEASE walden_move");
+            }
+        }
+
+        return moved;
+    }
+
+    private static long Delete(SqliteConnection output, List<LostRow> rows)
+    {
+        using var delete = output.CreateCommand();
+        delete.CommandText = $"DELETE FROM {RecoverExtension.LostAndFoundTable} WHERE rowid = $rowid";
+        var parameter = delete.Parameters.Add("$rowid", SqliteType.Integer);
+        foreach (var row in rows)
+        {
+            parameter.Value = row.RowId;
+            delete.ExecuteNonQuery();
+        }
+
+        return rows.Count;
+    }
+
+    private static bool IndexExists(SqliteConnection connection, string name)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = $name";
+        command.Parameters.AddWithValue("$name", name);
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
+    }
+
+    internal static bool TableExists(SqliteConnection connection, string name)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = $name";
+        command.Parameters.AddWithValue("$name", name);
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
+    }
+
+    internal static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    internal static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    internal static long Scalar(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,291 @@
+using System.Text.RegularExpressions;
+using Microsoft.Data.Sqlite;
+
+namespace Walden.Recovery;
+
+/// <summary>What one recovery attempt left in its output file.</summary>
+internal sealed record AttemptResult(
+    string OutputPath,
+    Dictionary<string, long> Tables,
+    long LostAndFound,
+    long Reattributed,
+    List<string> Rebuilt,
+    List<string> FullText,
+    string IntegrityCheck,
+    int PageSize)
+{
+    internal long RowsInTables => Tables.Values.Sum();
+}
+
+/// <summary>
+/// The steps people used to do by hand after <c>.recover</c>, on the freshly recovered file: bring back
+/// what the known schema says is missing, give orphaned rows back to their tables, rebuild full-text
+/// indexes from their content, ANALYZE, and check the result with <c>PRAGMA integrity_check</c>.
+/// </summary>
+internal static partial class RecoveredDatabase
+{
+    internal static AttemptResult Finish(string inputPath, string outputPath, KnownSchema? known, bool freelistKnown, List<string> notes)
+    {
+        var builder = new SqliteConnectionStringBuilder { DataSource = outputPath, Mode = SqliteOpenMode.ReadWrite, Pooling = false };
+        using var connection = new SqliteConnection(builder.ToString());
+        connection.Open();
+        // Recovered data may be partial: a row whose parent row was lost is still the application's data.
+        Execute(connection, "PRAGMA foreign_keys=OFF");
+        Execute(connection, "BEGIN");
+        var rebuilt = CreateMissing(connection, known, o => o.Type == "table" && o.IsVirtualTable);
+        rebuilt.AddRange(CreateMissing(connection, known, o => o.Type == "table" && !o.IsVirtualTable));
+        CreateMissing(connection, known, o => o.Type == "index");
+        // Triggers must not fire for rows put back (an audit trigger would invent rows): set them aside meanwhile.
+        var triggers = Objects(connection, "trigger");
+        foreach (var trigger in triggers)
+        {
+            Execute(connection, $"DROP TRIGGER {LostAndFoundMapper.Quote(trigger.Name)}");
+        }
+
+        long moved;
+        using (var pages = new PageCheck(inputPath, (int)LostAndFoundMapper.Scalar(connection, "PRAGMA page_size")))
+        {
+            moved = LostAndFoundMapper.Map(connection, known, freelistKnown, pages, notes);
+            SuspectRows.Move(connection, inputPath, pages, notes);
+        }
+
+        foreach (var trigger in triggers)
+        {
+            Execute(connection, trigger.Sql);
+        }
+
+        CreateMissing(connection, known, o => o.Type is "view" or "trigger");
+        Execute(connection, "COMMIT");
+        var fullText = RebuildFullText(connection, notes);
+        Execute(connection, "ANALYZE");
+        var integrity = IntegrityCheck(connection);
+        var lost = LostAndFoundMapper.TableExists(connection, RecoverExtension.LostAndFoundTable)
+            ? LostAndFoundMapper.Scalar(connection, $"SELECT count(*) FROM {RecoverExtension.LostAndFoundTable}")
+            : 0;
+        var pageSize = (int)LostAndFoundMapper.Scalar(connection, "PRAGMA page_size"); // the extension gives the output the page size it read the input with
+        return new AttemptResult(outputPath, CountRows(connection), lost, moved, rebuilt, fullText, integrity, pageSize);
+    }
+
+    /// <summary>Rows per user table (virtual tables by their content; shadow tables and lost_and_found left out).</summary>
+    internal static Dictionary<string, long> CountRows(SqliteConnection connection)
+    {
+        var names = new List<string>();
+        using (var list = connection.CreateCommand())
+        {
+            list.CommandText = "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'virtual') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> $lost ORDER BY name";
+            list.Parameters.AddWithValue("$lost", RecoverExtension.LostAndFoundTable);
+            using var reader = list.ExecuteReader();
+            while (reader.Read())
+            {
+                names.Add(reader.GetString(0));
+            }
+        }
+
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var name in names)
+        {
+            try
+            {
+                counts[name] = LostAndFoundMapper.Scalar(connection, $"SELECT count(*) FROM {LostAndFoundMapper.Quote(name)}");
+            }
+            catch (SqliteException)
+            {
+                // a virtual table whose module cannot answer (e.g. an unknown module): not counted
+            }
+        }
+
+        return counts;
+    }
+
+    internal static string IntegrityCheck(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA integrity_check(100)";
+        var lines = new List<string>();
+        try
+        {
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                lines.Add(reader.GetString(0));
+            }
+        }
+        catch (SqliteException ex)
+        {
+            lines.Add(ex.Message); // the check reports what it found, then gives up on the damage (or a virtual table's own check fails)
+        }
+
+        return string.Join("\n", lines);
+    }
+
+    /// <summary>
+    /// Pages of the input that SQLite's own integrity_check names as damaged (pages it reports only as
+    /// "never used" are cut off from their tree, not unreadable: the recovery reads them); every page
+    /// when SQLite cannot read the input as a database at all.
+    /// </summary>
+    internal static long CountUnreadablePages(string inputPath, long inputPages)
+    {
+        try
+        {
+            var builder = new SqliteConnectionStringBuilder { DataSource = inputPath, Mode = SqliteOpenMode.ReadOnly, Pooling = false };
+            using var connection = new SqliteConnection(builder.ToString());
+            connection.Open();
+            var report = IntegrityCheck(connection);
+            if (report == "ok")
+            {
+                return 0;
+            }
+
+            var damaged = report.Split('\n').Where(line => !line.EndsWith("never used", StringComparison.Ordinal));
+            var pages = damaged.SelectMany(line => PageNumber().Matches(line)).Select(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
+            if (pages.Count > 0)
+            {
+                return Math.Min(inputPages, pages.Count);
+            }
+
+            // No page named: either the check could not read the file at all, or only index entries disagree.
+            return report.Contains("malformed", StringComparison.Ordinal) || report.Contains("not a database", StringComparison.Ordinal) ? inputPages : 0;
+        }
+        catch (SqliteException)
+        {
+            return inputPages;
+        }
+    }
+
+    [GeneratedRegex(@"[Pp]age (\d+)")]
+    private static partial Regex PageNumber();
+
+    private static List<string> CreateMissing(SqliteConnection connection, KnownSchema? known, Func<SchemaObject, bool> which)
+    {
+        var created = new List<string>();
+        if (known is null)
+        {
+            return created;
+        }
+
+        foreach (var entry in known.Objects.Where(which))
+        {
+            if (Exists(connection, entry.Name))
+            {
+                continue;
+            }
+
+            Execute(connection, entry.Sql);
+            created.Add(entry.Name);
+        }
+
+        return created;
+    }
+
+    private static bool Exists(SqliteConnection connection, string name)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM sqlite_schema WHERE name = $name COLLATE NOCASE";
+        command.Parameters.AddWithValue("$name", name);
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
+    }
+
+    private static List<SchemaObject> Objects(SqliteConnection connection, string type)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT type, name, tbl_name, rootpage, sql FROM sqlite_schema WHERE type = $type AND sql IS NOT NULL";
+        command.Parameters.AddWithValue("$type", type);
+        using var reader = command.ExecuteReader();
+        var objects = new List<SchemaObject>();
+        while (reader.Read())
+        {
+            objects.Add(new SchemaObject(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? 0 : reader.GetInt64(3), reader.GetString(4)));
+        }
+
+        return objects;
+    }
+
+    private static List<string> RebuildFullText(SqliteConnection connection, List<string> notes)
+    {
+        var rebuilt = new List<string>();
+        foreach (var table in Objects(connection, "table").Where(o => o.IsVirtualTable))
+        {
+            var module = FullTextModule().Match(table.Sql);
+            if (!module.Success)
+            {
+                continue;
+            }
+
+            if (Contentless().IsMatch(table.Sql))
+            {
+                notes.Add($"The full-text table {table.Name} is contentless: its index cannot be rebuilt from stored content and was left as recovered.");
+                continue;
+            }
+
+            try
+            {
+                Rebuild(connection, table.Name);
+                rebuilt.Add(table.Name);
+            }
+            catch (SqliteException first) when (!ExternalContent().IsMatch(table.Sql) && LostAndFoundMapper.TableExists(connection, table.Name + "_content"))
+            {
+                // The index's own bookkeeping (e.g. its config row) was lost too: recreate the table around its recovered content.
+                try
+                {
+                    RecreateAroundContent(connection, table);
+                    rebuilt.Add(table.Name);
+                    notes.Add($"The full-text table {table.Name} was recreated from its recovered content ({first.Message}).");
+                }
+                catch (SqliteException ex)
+                {
+                    notes.Add($"Rebuilding the full-text index {table.Name} failed: {ex.Message}");
+                }
+            }
+            catch (SqliteException ex)
+            {
+                notes.Add($"Rebuilding the full-text index {table.Name} failed: {ex.Message}");
+            }
+        }
+
+        return rebuilt;
+    }
+
+    private static void Rebuild(SqliteConnection connection, string table)
+    {
+        var name = LostAndFoundMapper.Quote(table);
+        Execute(connection, $"INSERT INTO {name}({name}) VALUES('rebuild')");
+    }
+
+    private static void RecreateAroundContent(SqliteConnection connection, SchemaObject table)
+    {
+        var content = LostAndFoundMapper.Quote(table.Name + "_content");
+        if (LostAndFoundMapper.TableExists(connection, table.Name + "_config"))
+        {
+            // FTS5 refuses to open (even to be dropped) without its format version row; 4 is the format every FTS5 index can be rebuilt in.
+            Execute(connection, $"INSERT OR IGNORE INTO {LostAndFoundMapper.Quote(table.Name + "_config")}(k, v) VALUES('version', 4)");
+        }
+
+        Execute(connection, "BEGIN");
+        try
+        {
+            Execute(connection, $"CREATE TEMP TABLE walden_fts_content AS SELECT * FROM {content}");
+            Execute(connection, $"DROP TABLE {LostAndFoundMapper.Quote(table.Name)}");
+            Execute(connection, table.Sql);
+            Execute(connection, $"INSERT INTO {content} SELECT * FROM temp.walden_fts_content");
+            Execute(connection, "DROP TABLE temp.walden_fts_content");
+            Rebuild(connection, table.Name);
+            Execute(connection, "COMMIT");
+        }
+        catch
+        {
+            Execute(connection, "ROLLBACK");
+            throw;
+        }
+    }
+
+    [GeneratedRegex(@"content\s*=", RegexOptions.IgnoreCase)]
+    private static partial Regex ExternalContent();
+
+    [GeneratedRegex(@"USING\s+fts[345]\b", RegexOptions.IgnoreCase)]
+    private static partial Regex FullTextModule();
+
+    [GeneratedRegex(@"content\s*=\s*(''|"""")", RegexOptions.IgnoreCase)]
+    private static partial Regex Contentless();
+
+    private static void Execute(SqliteConnection connection, string sql) => LostAndFoundMapper.Execute(connection, sql);
+}

@@ -1,0 +1,246 @@
+using Microsoft.Data.Sqlite;
+using Walden.Native;
+
+namespace Walden.Recovery;
+
+/// <summary>
+/// Takes back out of the tables the rows the recover extension decoded from damaged cells. The extension
+/// trusts every cell pointer of a page it reaches; when a bit flip moved one, it decodes a "row" from the
+/// middle of another record, and the shell's <c>.recover</c> writes that row into the table as if it were
+/// data. On each malformed table-leaf page Walden finds the cells that cannot be trusted: cells reaching
+/// outside the page, overlapping another, floating between records, whose rowid breaks the b-tree's
+/// ascending order, or whose record its table could not have stored. It decodes every cell the same way (sqlite_dbdata), finds the page's table from its
+/// intact neighbours, and moves the row decoded from each untrusted cell from that table into
+/// lost_and_found, where a person can still look at it. Nothing is deleted.
+/// </summary>
+internal static class SuspectRows
+{
+    private sealed record Cell(int Index, long RowId, List<object?> Values);
+
+    internal static long Move(SqliteConnection output, string inputPath, PageCheck pages, List<string> notes)
+    {
+        var damaged = new List<(long Page, HashSet<int> Structural)>();
+        for (long pgno = 2; pgno <= pages.PageCount; pgno++)
+        {
+            if (pages.Read(pgno) is { } page && page[0] == 0x0D && !PageCheck.IsWellFormed(page))
+            {
+                damaged.Add((pgno, PageCheck.SuspectCells(page).ToHashSet()));
+            }
+        }
+
+        if (damaged.Count == 0)
+        {
+            return 0;
+        }
+
+        var tables = TableShape.ReadAll(output).Where(t => !t.Derived).ToList();
+        long moved = 0;
+        try
+        {
+            using var input = OpenWithDbdata(inputPath);
+            foreach (var (page, structural) in damaged)
+            {
+                var cells = Decode(input, page);
+                var suspects = Untrusted(cells, structural);
+                var owner = Owner(output, tables, cells.Where(c => !suspects.Contains(c)));
+                if (owner is not null)
+                {
+                    // On a damaged page, a record its table could never have stored (a non-number in an INTEGER column, a NULL in a NOT NULL one) is damage too.
+                    suspects.UnionWith(cells.Where(c => !owner.Fits(c.Values)));
+                }
+
+                if (suspects.Count == 0)
+                {
+                    continue;
+                }
+
+                foreach (var cell in suspects)
+                {
+                    var table = owner ?? tables.FirstOrDefault(t => t.Columns.Count == cell.Values.Count);
+                    if (table is null)
+                    {
+                        continue;
+                    }
+
+                    var row = cell.Values.Count == table.Columns.Count ? cell.Values : null;
+                    if (row is null && owner is null)
+                    {
+                        continue;
+                    }
+
+                    if (TakeRow(output, table, cell.RowId, row) is { } values)
+                    {
+                        LostAndFound.Add(output, page, cell.RowId, values);
+                        moved++;
+                    }
+                }
+            }
+        }
+        catch (SqliteException ex)
+        {
+            notes.Add($"{damaged.Count} damaged page(s) could not be re-read to check the rows decoded from them ({ex.Message}); rows from those pages may differ from what was written.");
+        }
+
+        if (moved > 0)
+        {
+            notes.Add($"{moved} row(s) decoded from damaged cells (a cell pointer moved by damage) were moved from their table to lost_and_found: they may not be what was written.");
+        }
+
+        return moved;
+    }
+
+    private static HashSet<Cell> Untrusted(List<Cell> cells, HashSet<int> structural)
+    {
+        var suspects = cells.Where(c => structural.Contains(c.Index)).ToHashSet();
+        var trusted = cells.Where(c => !suspects.Contains(c)).ToList();
+        for (var i = 0; i < trusted.Count; i++)
+        {
+            // Rowids ascend with the cell index on a table leaf; a cell out of order was not written there.
+            var before = i > 0 ? trusted[i - 1].RowId : long.MinValue;
+            var after = i < trusted.Count - 1 ? trusted[i + 1].RowId : long.MaxValue;
+            if (trusted[i].RowId <= before || trusted[i].RowId >= after)
+            {
+                var prevOk = i == 0 || trusted[i - 1].RowId < trusted[i].RowId;
+                var nextOk = i == trusted.Count - 1 || trusted[i].RowId < trusted[i + 1].RowId;
+                if (!prevOk && !nextOk)
+                {
+                    suspects.Add(trusted[i]);
+                }
+            }
+        }
+
+        return suspects;
+    }
+
+    private static SqliteConnection OpenWithDbdata(string inputPath)
+    {
+        var builder = new SqliteConnectionStringBuilder { DataSource = inputPath, Mode = SqliteOpenMode.ReadOnly, Pooling = false };
+        var connection = new SqliteConnection(builder.ToString());
+        connection.Open();
+        var rc = SqliteNative.DbdataInit(connection.Handle!.DangerousGetHandle(), IntPtr.Zero, IntPtr.Zero);
+        if (rc != 0)
+        {
+            connection.Dispose();
+            throw new WaldenException($"Registering sqlite_dbdata failed with code {rc}.");
+        }
+
+        return connection;
+    }
+
+    private static List<Cell> Decode(SqliteConnection input, long page)
+    {
+        using var command = input.CreateCommand();
+        command.CommandText = "SELECT cell, field, value FROM sqlite_dbdata WHERE pgno = $pgno ORDER BY cell, field";
+        command.Parameters.AddWithValue("$pgno", page);
+        using var reader = command.ExecuteReader();
+        var cells = new List<Cell>();
+        Cell? current = null;
+        while (reader.Read())
+        {
+            var index = (int)reader.GetInt64(0);
+            var field = reader.GetInt64(1);
+            var value = reader.IsDBNull(2) ? null : reader.GetValue(2);
+            if (field < 0)
+            {
+                current = value is long rowId ? new Cell(index, rowId, []) : null;
+                if (current is not null)
+                {
+                    cells.Add(current);
+                }
+            }
+            else if (current is not null && current.Index == index)
+            {
+                current.Values.Add(value);
+            }
+        }
+
+        return cells;
+    }
+
+    /// <summary>The table holding, identically, the most of the page's trusted rows: the page's own table.</summary>
+    private static TableShape? Owner(SqliteConnection output, List<TableShape> tables, IEnumerable<Cell> trusted)
+    {
+        var sample = trusted.Take(3).ToList();
+        return tables
+            .Select(t => (Table: t, Hits: sample.Count(c => c.Values.Count == t.Columns.Count && Matches(output, t, c.RowId, c.Values))))
+            .Where(x => x.Hits > 0)
+            .OrderByDescending(x => x.Hits)
+            .Select(x => x.Table)
+            .FirstOrDefault();
+    }
+
+    private static bool Matches(SqliteConnection output, TableShape table, long rowId, List<object?> values)
+    {
+        var (where, parameters) = Condition(table, rowId, values);
+        using var command = output.CreateCommand();
+        command.CommandText = $"SELECT count(*) FROM {LostAndFoundMapper.Quote(table.Name)} WHERE {where}";
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
+    }
+
+    /// <summary>
+    /// Removes the table's row with this rowid (only if it equals <paramref name="values"/> when those are
+    /// known) and returns its values, in record order, for lost_and_found; null when there was none.
+    /// </summary>
+    private static List<object?>? TakeRow(SqliteConnection output, TableShape table, long rowId, List<object?>? values)
+    {
+        var (where, parameters) = values is null ? ("rowid = $rowid", new List<(string, object)> { ("$rowid", rowId) }) : Condition(table, rowId, values);
+        var name = LostAndFoundMapper.Quote(table.Name);
+        using var select = output.CreateCommand();
+        select.CommandText = $"SELECT * FROM {name} WHERE {where}";
+        foreach (var (parameter, value) in parameters)
+        {
+            select.Parameters.AddWithValue(parameter, value);
+        }
+
+        List<object?>? row = null;
+        using (var reader = select.ExecuteReader())
+        {
+            if (reader.Read())
+            {
+                row = Enumerable.Range(0, reader.FieldCount).Select(i => i == table.IntegerPrimaryKey || reader.IsDBNull(i) ? null : reader.GetValue(i)).ToList();
+            }
+        }
+
+        if (row is null)
+        {
+            return null;
+        }
+
+        using var delete = output.CreateCommand();
+        delete.CommandText = $"DELETE FROM {name} WHERE rowid = $rowid";
+        delete.Parameters.AddWithValue("$rowid", rowId);
+        delete.ExecuteNonQuery();
+        return row;
+    }
+
+    private static (string Where, List<(string Name, object Value)> Parameters) Condition(TableShape table, long rowId, List<object?> values)
+    {
+        var conditions = new List<string> { "rowid = $rowid" };
+        var parameters = new List<(string, object)> { ("$rowid", rowId) };
+        for (var i = 0; i < table.Columns.Count; i++)
+        {
+            if (i == table.IntegerPrimaryKey)
+            {
+                continue;
+            }
+
+            var column = LostAndFoundMapper.Quote(table.Columns[i]);
+            if (values[i] is null)
+            {
+                conditions.Add($"{column} IS NULL");
+            }
+            else
+            {
+                conditions.Add($"{column} IS $v{i}");
+                parameters.Add(($"$v{i}", values[i]!));
+            }
+        }
+
+        return (string.Join(" AND ", conditions), parameters);
+    }
+}

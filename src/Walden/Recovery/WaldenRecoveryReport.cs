@@ -1,0 +1,40 @@
+namespace Walden.Recovery;
+
+/// <summary>What a recovery produced.</summary>
+/// <param name="InputPath">The damaged database.</param>
+/// <param name="OutputPath">The recovered database (after an in-place recovery: the original path).</param>
+/// <param name="Usable">True when a database was written that passes <c>PRAGMA integrity_check</c>, even if some data could not be recovered.</param>
+/// <param name="Tables">Rows per table in the recovered database (shadow tables of full-text indexes excluded).</param>
+/// <param name="LostAndFoundRows">Rows that could not be given back to a table with confidence; kept in the <c>lost_and_found</c> table.</param>
+/// <param name="RowsReattributed">Rows moved from lost_and_found back into their table (by root page or unambiguous shape).</param>
+/// <param name="TablesRebuiltFromKnownSchema">Tables missing from the damaged file's schema that were recreated from <see cref="WaldenRecoveryOptions.SchemaFrom"/>.</param>
+/// <param name="InputPages">Pages in the damaged file (file size / page size).</param>
+/// <param name="PagesUnreadable">Distinct pages that SQLite's integrity_check of the input named as damaged, or every page when the input could not be read as a database at all.</param>
+/// <param name="PageSize">The page size the recovery used.</param>
+/// <param name="PageSizeRetried">True when the header's page size was unusable and each legal page size was tried on a copy.</param>
+/// <param name="FullTextIndexesRebuilt">FTS tables whose index was rebuilt from their content.</param>
+/// <param name="IntegrityCheck">The result of <c>PRAGMA integrity_check</c> on the recovered database ("ok" when healthy).</param>
+/// <param name="Duration">How long the recovery took.</param>
+/// <param name="Quarantine">For an in-place recovery: where the damaged original was kept.</param>
+/// <param name="Notes">Anything a person should know (steps skipped, rows left in lost_and_found and why).</param>
+public sealed record WaldenRecoveryReport(
+    string InputPath,
+    string OutputPath,
+    bool Usable,
+    IReadOnlyDictionary<string, long> Tables,
+    long LostAndFoundRows,
+    long RowsReattributed,
+    IReadOnlyList<string> TablesRebuiltFromKnownSchema,
+    long InputPages,
+    long PagesUnreadable,
+    int PageSize,
+    bool PageSizeRetried,
+    IReadOnlyList<string> FullTextIndexesRebuilt,
+    string IntegrityCheck,
+    TimeSpan Duration,
+    Files.WaldenQuarantine? Quarantine,
+    IReadOnlyList<string> Notes)
+{
+    /// <summary>All rows recovered into tables.</summary>
+    public long RowsRecovered => Tables.Values.Sum();
+}

@@ -1,0 +1,201 @@
+using Microsoft.Data.Sqlite;
+using Walden.Configuration;
+using Walden.Diagnostics;
+using Walden.Integrity;
+using Walden.Recovery;
+
+namespace Walden;
+
+public sealed partial class WaldenDatabase
+{
+    private ITimer? _backgroundTimer;
+    private Task _backgroundCheck = Task.CompletedTask;
+    private int _backgroundRunning;
+    private WaldenIntegrityReport? _lastIntegrityCheck;
+
+    /// <summary>
+    /// Healthy, or Corrupt once corruption was seen (at open, by an integrity check, or as
+    /// SQLITE_CORRUPT/SQLITE_NOTADB from any read or write). Once Corrupt, every write is refused with
+    /// <see cref="WaldenCorruptException"/>; reads are still attempted. Health checks report this state.
+    /// </summary>
+    public WaldenHealthState HealthState => _health.IsCorrupt ? WaldenHealthState.Corrupt : WaldenHealthState.Healthy;
+
+    /// <summary>How the corruption was found (what, when, SQLite's code); null while healthy.</summary>
+    public WaldenCorruption? Corruption => _health.Corruption;
+
+    /// <summary>The last integrity check (at open, in the background, or on demand) with its result and duration; null when none ran.</summary>
+    public WaldenIntegrityReport? LastIntegrityCheck
+    {
+        get => Volatile.Read(ref _lastIntegrityCheck);
+        private init => _lastIntegrityCheck = value;
+    }
+
+    /// <summary>When the database was corrupt at open and <see cref="WaldenCorruptionPolicy.Recover"/> recovered it: the recovery's report.</summary>
+    public WaldenRecoveryReport? RecoveryAtOpen { get; private init; }
+
+    /// <summary>Raised once when corruption is first detected, on the thread that found it; keep handlers short.</summary>
+    public event EventHandler<WaldenCorruption>? CorruptionDetected;
+
+    /// <summary>Test seam: raised after each background check.</summary>
+    internal event Action<WaldenIntegrityReport>? BackgroundCheckCompleted;
+
+    /// <summary>
+    /// Runs an integrity check now, table by table on reader connections (each table in its own read
+    /// transaction, so checkpoints are not held back), and records it in <see cref="LastIntegrityCheck"/>.
+    /// Corruption found turns <see cref="HealthState"/> to Corrupt.
+    /// </summary>
+    public Task<WaldenIntegrityReport> CheckIntegrityAsync(WaldenIntegrityCheck kind = WaldenIntegrityCheck.Full, CancellationToken cancellationToken = default) =>
+        CheckCoreAsync(kind == WaldenIntegrityCheck.None ? WaldenIntegrityCheck.Quick : kind, "on demand", cancellationToken);
+
+    private async Task<WaldenIntegrityReport> CheckCoreAsync(WaldenIntegrityCheck kind, string trigger, CancellationToken cancellationToken)
+    {
+        var clock = _options.TimeProvider;
+        var started = clock.GetTimestamp();
+        var findings = new List<string>();
+        try
+        {
+            var tables = await ReadAsync(ListTables, cancellationToken).ConfigureAwait(false);
+            foreach (var table in tables)
+            {
+                findings.AddRange(await ReadAsync(c => IntegrityChecker.Run(c, kind, table), cancellationToken).ConfigureAwait(false));
+            }
+        }
+        catch (WaldenCorruptException ex)
+        {
+            findings.Add(ex.Message);
+        }
+
+        var report = new WaldenIntegrityReport(kind, findings.Count == 0, findings, clock.GetElapsedTime(started), clock.GetUtcNow(), trigger);
+        Volatile.Write(ref _lastIntegrityCheck, report);
+        LogMessages.IntegrityChecked(_logger, kind, trigger, Name, findings.Count == 0 ? "ok" : $"{findings.Count} finding(s)", report.Duration.TotalMilliseconds);
+        if (findings.Count > 0)
+        {
+            _health.Report($"The {trigger} integrity check", string.Join(" | ", findings), null);
+        }
+
+        return report;
+    }
+
+    private static List<string> ListTables(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name FROM sqlite_schema WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY rootpage";
+        using var reader = command.ExecuteReader();
+        var names = new List<string>();
+        while (reader.Read())
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
+    }
+
+    private void StartBackgroundCheck()
+    {
+        if (_options.BackgroundIntegrityCheckInterval is not { } interval)
+        {
+            return;
+        }
+
+        using (ExecutionContext.SuppressFlow())
+        {
+            _backgroundTimer = _options.TimeProvider.CreateTimer(_ => OnBackgroundTick(), null, interval, interval);
+        }
+    }
+
+    private void OnBackgroundTick()
+    {
+        // One check at a time, none after disposal, none once the database is known corrupt.
+        if (Volatile.Read(ref _disposed) != 0 || _health.IsCorrupt || Interlocked.CompareExchange(ref _backgroundRunning, 1, 0) != 0)
+        {
+            return;
+        }
+
+        _backgroundCheck = RunBackgroundCheckAsync();
+    }
+
+    private async Task RunBackgroundCheckAsync()
+    {
+        try
+        {
+            var report = await CheckCoreAsync(WaldenIntegrityCheck.Full, "background", CancellationToken.None).ConfigureAwait(false);
+            BackgroundCheckCompleted?.Invoke(report);
+        }
+        catch (Exception ex) when (ex is WaldenException or SqliteException)
+        {
+            LogMessages.BackgroundCheckFailed(_logger, Name, ex);
+        }
+        finally
+        {
+            Volatile.Write(ref _backgroundRunning, 0);
+        }
+    }
+
+    private async Task StopBackgroundCheckAsync()
+    {
+        if (_backgroundTimer is { } timer)
+        {
+            await timer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await _backgroundCheck.ConfigureAwait(false);
+    }
+
+    private void OnCorruptionDetected(WaldenCorruption corruption) => CorruptionDetected?.Invoke(this, corruption);
+
+    /// <summary>Opens the writer connection after the header check and runs the configured check on it.</summary>
+    private static (OpenedConnection? Writer, WaldenIntegrityReport Check) OpenChecked(string path, WaldenOptions options, ConnectionFactory factory)
+    {
+        var clock = options.TimeProvider;
+        var started = clock.GetTimestamp();
+        // The header is read before this process opens any connection on the file (see IntegrityChecker).
+        var header = IntegrityChecker.InspectHeader(path);
+        if (header.NotADatabase)
+        {
+            throw new WaldenConfigurationException(header.Findings[0] + " Check the path; Walden opens only SQLite databases.");
+        }
+
+        var findings = header.Findings.ToList();
+        OpenedConnection? writer = null;
+        if (findings.Count == 0)
+        {
+            try
+            {
+                writer = factory.Open(writer: true);
+            }
+            catch (WaldenCorruptException ex)
+            {
+                findings.Add(ex.Message);
+            }
+        }
+
+        if (writer is not null && options.IntegrityCheck != WaldenIntegrityCheck.None)
+        {
+            findings.AddRange(IntegrityChecker.Run(writer.Connection, options.IntegrityCheck));
+        }
+
+        var kind = options.IntegrityCheck == WaldenIntegrityCheck.None ? WaldenIntegrityCheck.Quick : options.IntegrityCheck;
+        var report = new WaldenIntegrityReport(kind, findings.Count == 0, findings, clock.GetElapsedTime(started), clock.GetUtcNow(), "open");
+        LogMessages.IntegrityChecked(options.LoggerFactory.CreateLogger("Walden.Integrity"), kind, "open", options.Name ?? System.IO.Path.GetFileName(path), findings.Count == 0 ? "ok" : $"{findings.Count} finding(s)", report.Duration.TotalMilliseconds);
+        return (writer, report);
+    }
+
+    private static WaldenDatabase RecoverAndOpen(string path, WaldenOptions options, WaldenIntegrityReport check)
+    {
+        WaldenRecoveryReport recovery;
+        try
+        {
+            recovery = WaldenRecovery.RecoverInPlace(path, new WaldenRecoveryOptions { SchemaFrom = options.RecoverySchemaFrom, TimeProvider = options.TimeProvider });
+        }
+        catch (WaldenException ex)
+        {
+            throw new WaldenCorruptException(
+                $"The database '{path}' is corrupt ({string.Join(" | ", check.Findings)}) and CorruptionPolicy = Recover could not recover it: {ex.Message}",
+                Errors.SqliteErrors.Corrupt, Errors.SqliteErrors.Corrupt, ex);
+        }
+
+        var logger = options.LoggerFactory.CreateLogger("Walden.Integrity");
+        LogMessages.RecoveredAtOpen(logger, options.Name ?? System.IO.Path.GetFileName(path), recovery.RowsRecovered, recovery.LostAndFoundRows, recovery.Quarantine?.Folder ?? "(nothing to keep)");
+        return Open(path, options, recovery);
+    }
+}
