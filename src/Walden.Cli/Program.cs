@@ -5,6 +5,8 @@ var root = new RootCommand("walden: safe, fast SQLite for many concurrent writer
 {
     InfoCommand.Create(),
     DemoCommand.Create(),
+    TortureCommand.Create(),
+    TortureCommand.CreateWorker(),
 };
 
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
