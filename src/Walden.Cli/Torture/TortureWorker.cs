@@ -39,7 +39,7 @@ internal sealed class TortureWorker
             var database = await WaldenDatabase.OpenAsync(_path, new WaldenOptions
             {
                 Durability = _durability,
-                BusyTimeout = TimeSpan.FromSeconds(60),
+                BusyTimeout = TimeSpan.FromSeconds(30), // below the supervisor's one-minute stop limit
                 Name = $"torture-{_worker}",
             }).ConfigureAwait(false);
             await using (database.ConfigureAwait(false))
