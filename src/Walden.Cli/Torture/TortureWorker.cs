@@ -45,12 +45,14 @@ internal sealed class TortureWorker
             await using (database.ConfigureAwait(false))
             {
                 Line(WorkerProtocol.Ready);
-                _ = Task.Run(WaitForStopAsync);
+                // Both block a thread for their whole life: give them their own, so the few pool threads of a
+                // small machine stay free for the producers (a blocked pool starved this process's writes).
+                StartThread(WaitForStop, "torture-stdin");
                 var work = Enumerable.Range(0, _producers).Select(p => Task.Run(() => ProduceAsync(database, p))).ToList();
                 work.Add(_role switch
                 {
                     WorkerRole.Reader => Task.Run(() => ReadAsync(database)),
-                    WorkerRole.Checkpointer => Task.Run(Checkpoint),
+                    WorkerRole.Checkpointer => Task.Factory.StartNew(Checkpoint, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default),
                     _ => Task.CompletedTask,
                 });
                 await Task.WhenAll(work).ConfigureAwait(false);
@@ -71,17 +73,20 @@ internal sealed class TortureWorker
         }
     }
 
-    private async Task WaitForStopAsync()
+    private void WaitForStop()
     {
         // The supervisor asks for a clean stop by closing stdin.
         using var stdin = Console.OpenStandardInput();
         var buffer = new byte[64];
-        while (await stdin.ReadAsync(buffer).ConfigureAwait(false) > 0)
+        while (stdin.Read(buffer) > 0)
         {
         }
 
-        await _stop.CancelAsync().ConfigureAwait(false);
+        _stop.Cancel();
     }
+
+    private static void StartThread(Action action, string name) =>
+        new Thread(() => action()) { IsBackground = true, Name = name }.Start();
 
     private async Task ProduceAsync(WaldenDatabase database, int producer)
     {
