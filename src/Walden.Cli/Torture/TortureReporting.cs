@@ -70,7 +70,7 @@ internal static class TortureReporting
                 : $"hazard NOT detected: {r.Hazard} was committed in {r.Cycles} cycles and the checker found nothing. Treat the checker as broken.";
         }
 
-        return $"passed: {r.Cycles} cycles, {r.Kills} processes killed, {r.WritesAcknowledged:N0} acknowledged writes, none lost, " +
+        return $"passed: {r.Cycles:N0} cycles, {r.Kills:N0} processes killed, {r.WritesAcknowledged:N0} acknowledged writes, none lost, " +
                "no integrity failure, no duplicate or damaged record.";
     }
 

@@ -149,7 +149,7 @@ internal sealed class TortureWorker
                 Line(WorkerProtocol.ErrorPrefix + OneLine(ex));
             }
 
-            if (++reads % 100 == 0)
+            if (++reads % 10 == 0)
             {
                 Line(WorkerProtocol.ReadsPrefix + reads.ToString(CultureInfo.InvariantCulture));
             }
