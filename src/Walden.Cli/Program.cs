@@ -12,6 +12,8 @@ var root = new RootCommand("walden: safe, fast SQLite for many concurrent writer
     BackupBenchCommand.Create(),
     CheckCommand.Create(),
     RecoverCommand.Create(),
+    TortureCommand.Create(),
+    TortureCommand.CreateWorker(),
 };
 
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -1,0 +1,183 @@
+using System.CommandLine;
+using Spectre.Console;
+using Walden.Cli.Output;
+using Walden.Cli.Torture;
+
+namespace Walden.Cli.Commands;
+
+/// <summary>
+/// <c>walden torture</c>: worker processes write through Walden while the supervisor SIGKILLs them at
+/// random moments, then checks that every acknowledged write survived; and the hidden <c>torture-worker</c>.
+/// </summary>
+internal static class TortureCommand
+{
+    private static readonly string[] Hazards = ["none", "delete-wal", "copy-while-writing"];
+
+    internal static Command Create()
+    {
+        var dir = new Option<DirectoryInfo?>("--dir") { Description = "Folder for the database (torture.db), the run log and any failure log. Default: a new temporary folder, removed after a passing run." };
+        var processes = new Option<int>("--processes") { Description = "Worker processes per cycle (the first also checkpoints, the second also reads).", DefaultValueFactory = _ => 4 };
+        var cycles = new Option<int>("--cycles") { Description = "Cycles: start workers, SIGKILL one or all at a random moment, check.", DefaultValueFactory = _ => 200 };
+        var seconds = new Option<double>("--seconds-per-cycle") { Description = "How long the workers write in each cycle.", DefaultValueFactory = _ => 2 };
+        var durability = new Option<WaldenDurability>("--durability") { Description = "full or normal.", DefaultValueFactory = _ => WaldenDurability.Full };
+        var producers = new Option<int>("--producers") { Description = "Concurrent producers in each worker.", DefaultValueFactory = _ => 16 };
+        var seed = new Option<int?>("--seed") { Description = "Seed of the kill schedule, to replay a run. Default: random, printed." };
+        var hazard = new Option<string>("--hazard")
+        {
+            Description = "Commit a documented way to lose data on purpose, to prove the checker sees it: delete-wal (delete -wal/-shm while writers run), " +
+                          "copy-while-writing (File.Copy the database alone while writers run, then check the copy). A hazard run stops at the first " +
+                          "detection and exits 0 when the hazard was detected as expected, 1 when the checker failed to detect anything.",
+            DefaultValueFactory = _ => "none",
+        };
+        hazard.AcceptOnlyFromAmong(Hazards);
+        var keep = new Option<int>("--keep-cycles") { Description = "Records of this many recent cycles are re-verified every cycle; older ones are deleted to keep checks fast (0 keeps all).", DefaultValueFactory = _ => 10 };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var command = new Command("torture",
+            "Crash test: worker processes write through Walden while they are SIGKILLed at random moments; after each kill the database is checked " +
+            "(integrity_check, every acknowledged write present with a valid checksum, no duplicates). Exit 0 = nothing lost, 1 = a loss or corruption " +
+            "(the database and the cycle's log are kept in --dir), 2 = could not run.")
+        {
+            dir, processes, cycles, seconds, durability, producers, seed, hazard, keep, json,
+        };
+        command.SetAction((result, cancellationToken) => RunAsync(
+            result.GetValue(dir), result.GetValue(processes), result.GetValue(cycles), result.GetValue(seconds), result.GetValue(durability),
+            result.GetValue(producers), result.GetValue(seed), result.GetValue(hazard)!, result.GetValue(keep), result.GetValue(json), cancellationToken));
+        return command;
+    }
+
+    internal static Command CreateWorker()
+    {
+        var db = new Option<FileInfo>("--db") { Required = true };
+        var worker = new Option<long>("--worker") { Required = true };
+        var role = new Option<WorkerRole>("--role") { DefaultValueFactory = _ => WorkerRole.Writer };
+        var producers = new Option<int>("--producers") { DefaultValueFactory = _ => 16 };
+        var durability = new Option<WaldenDurability>("--durability") { DefaultValueFactory = _ => WaldenDurability.Full };
+        var command = new Command("torture-worker", "A worker of 'walden torture' (started by it; not for direct use).")
+        {
+            db, worker, role, producers, durability,
+        };
+        command.Hidden = true;
+        command.SetAction(result => new TortureWorker(result.GetValue(db)!.FullName, result.GetValue(worker), result.GetValue(producers),
+            result.GetValue(role), result.GetValue(durability)).RunAsync());
+        return command;
+    }
+
+    private static async Task<int> RunAsync(DirectoryInfo? dir, int processes, int cycles, double seconds, WaldenDurability durability,
+        int producers, int? seed, string hazardName, int keepCycles, bool json, CancellationToken cancellationToken)
+    {
+        var problems = new List<string>();
+        if (processes is < 1 or > 64)
+        {
+            problems.Add($"--processes must be 1 to 64 (currently {processes}).");
+        }
+
+        if (cycles < 1)
+        {
+            problems.Add($"--cycles must be at least 1 (currently {cycles}).");
+        }
+
+        if (seconds is < 0.2 or > 3600)
+        {
+            problems.Add($"--seconds-per-cycle must be 0.2 to 3600 (currently {seconds}).");
+        }
+
+        if (producers is < 1 or > 1000)
+        {
+            problems.Add($"--producers must be 1 to 1,000 (currently {producers}).");
+        }
+
+        if (keepCycles < 0)
+        {
+            problems.Add($"--keep-cycles must be 0 or more (currently {keepCycles}).");
+        }
+
+        if (dir is { Exists: false })
+        {
+            problems.Add($"The folder '{dir.FullName}' does not exist; create it or leave out --dir for a temporary one.");
+        }
+
+        if (problems.Count > 0)
+        {
+            return CliErrors.Report(string.Join(" ", problems));
+        }
+
+        var hazard = hazardName switch
+        {
+            "delete-wal" => TortureHazard.DeleteWal,
+            "copy-while-writing" => TortureHazard.CopyWhileWriting,
+            _ => TortureHazard.None,
+        };
+        var temporary = dir is null ? Directory.CreateTempSubdirectory("walden-torture-") : null;
+        var settings = new TortureSettings((dir ?? temporary)!.FullName, processes, cycles, seconds, durability, producers,
+            seed ?? Random.Shared.Next(), hazard, keepCycles);
+        if (!json)
+        {
+            AnsiConsole.MarkupLine($"walden torture: seed [bold]{settings.Seed}[/] (replay with --seed {settings.Seed}), database {Markup.Escape(settings.DatabasePath)}");
+        }
+
+        TortureReport report;
+        try
+        {
+            report = await RunWithProgressAsync(settings, json, cancellationToken).ConfigureAwait(false);
+        }
+        catch (WaldenException ex)
+        {
+            return CliErrors.Report($"The torture run could not start on '{settings.DatabasePath}': {ex.Message}");
+        }
+
+        if (json)
+        {
+            Json.Write(report);
+        }
+        else
+        {
+            TortureReporting.Print(report);
+        }
+
+        var exitCode = TortureReporting.ExitCode(report);
+        if (temporary is not null && exitCode == ExitCodes.Ok && report.FailureLog is null)
+        {
+            temporary.Delete(recursive: true);
+        }
+
+        return exitCode;
+    }
+
+    private static async Task<TortureReport> RunWithProgressAsync(TortureSettings settings, bool json, CancellationToken cancellationToken)
+    {
+        var launch = WorkerLaunch.FromCurrentProcess();
+        if (json)
+        {
+            return await new TortureSupervisor(settings, launch).RunAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            // Redirected to a file: one line per cycle, so a long run can be followed with tail -f.
+            return await new TortureSupervisor(settings, launch, c => Console.WriteLine(ProgressLine(c))).RunAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return await AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .StartAsync(async context =>
+            {
+                var task = context.AddTask("starting the first cycle", maxValue: settings.Cycles);
+                long acks = 0, lost = 0;
+                var kills = 0;
+                var supervisor = new TortureSupervisor(settings, launch, c =>
+                {
+                    acks += c.WritesAcknowledged;
+                    lost += c.WritesLost;
+                    kills += c.ProcessesKilled;
+                    task.Increment(1);
+                    task.Description = Markup.Escape($"cycle {c.Cycle}/{settings.Cycles}: {kills} kills, {acks:N0} acks, {lost} lost, {c.AcknowledgedPerSecond:N0} acks/s");
+                });
+                return await supervisor.RunAsync(cancellationToken).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+    }
+
+    private static string ProgressLine(CycleResult c) =>
+        $"cycle {c.Cycle}: killed {c.KillMode} ({c.ProcessesKilled}), {c.WritesAcknowledged:N0} acks ({c.AcknowledgedPerSecond:N0}/s), " +
+        $"{c.RowsInDatabase:N0} rows, lost {c.WritesLost}, integrity {(c.IntegrityOk ? "ok" : "FAILED")}, duplicates {c.DuplicateRecords}, damaged {c.DamagedRecords}" +
+        (c.Hazard is { } h ? $", hazard {(h.Detected ? "detected" : "not detected")}: {h.Detail}" : string.Empty);
+}

@@ -1,0 +1,102 @@
+using Spectre.Console;
+
+namespace Walden.Cli.Torture;
+
+/// <summary>Turns the cycles of a run into its figures, its verdict and its printed table.</summary>
+internal static class TortureReporting
+{
+    internal static TortureReport Summarize(TortureSettings settings, IReadOnlyList<CycleResult> cycles, string? failureLog, double elapsedSeconds)
+    {
+        var rates = cycles.Select(c => c.AcknowledgedPerSecond).Order().ToArray();
+        var hazard = settings.Hazard != TortureHazard.None;
+        var hazardCycle = cycles.FirstOrDefault(c => c.Hazard is { Detected: true });
+
+        // For delete-wal the lost writes are the hazard's, committed on purpose; they are reported as its evidence.
+        var realCycles = settings.Hazard == TortureHazard.DeleteWal ? cycles.Where(c => c.Hazard is not { Detected: true }).ToList() : cycles;
+        var report = new TortureReport(
+            settings.DatabasePath,
+            settings.RunLogPath,
+            failureLog,
+            settings.Seed,
+            settings.Processes,
+            settings.Producers,
+            settings.Durability,
+            TortureSettings.HazardName(settings.Hazard),
+            settings.SecondsPerCycle,
+            WaldenDatabase.SqliteVersion,
+            settings.Cycles,
+            cycles.Count,
+            cycles.Sum(c => c.ProcessesKilled),
+            cycles.Count(c => c.KillMode == "all"),
+            cycles.Count(c => c.KillMode == "one"),
+            cycles.Sum(c => c.WritesAcknowledged),
+            realCycles.Sum(c => c.WritesLost),
+            realCycles.Count(c => !c.IntegrityOk) + realCycles.Count(c => c.CorruptionsSeenByWorkers > 0),
+            realCycles.Sum(c => c.DuplicateRecords),
+            realCycles.Sum(c => c.DamagedRecords),
+            cycles.Sum(c => c.WorkerFailures),
+            cycles.Sum(c => c.WorkerErrors),
+            cycles.Sum(c => c.PartialLinesIgnored),
+            cycles.Sum(c => c.Checkpoints),
+            cycles.Sum(c => c.Reads),
+            rates.Length > 0 ? rates[0] : 0,
+            rates.Length > 0 ? rates[rates.Length / 2] : 0,
+            rates.Length > 0 ? rates[^1] : 0,
+            elapsedSeconds,
+            hazardCycle is not null,
+            string.Empty,
+            cycles);
+        return report with { Verdict = Verdict(report, hazardCycle) };
+    }
+
+    /// <summary>0 when Walden kept every promise (and a hazard run caught its hazard); 1 otherwise.</summary>
+    internal static int ExitCode(TortureReport report) =>
+        report.Passed && (report.Hazard == "none" || report.HazardDetected) ? 0 : 1;
+
+    private static string Verdict(TortureReport r, CycleResult? hazardCycle)
+    {
+        var where = r.FailureLog is null ? string.Empty : $" The database is kept at {r.Database}, the cycle's log at {r.FailureLog}.";
+        if (!r.Passed)
+        {
+            return $"FAILED: {r.WritesLost:N0} acknowledged writes lost, {r.IntegrityFailures} integrity failures, " +
+                   $"{r.DuplicateRecords:N0} duplicate and {r.DamagedRecords:N0} damaged records, {r.WorkerFailures} worker failures.{where}";
+        }
+
+        if (r.Hazard != "none")
+        {
+            return hazardCycle?.Hazard is { } h
+                ? $"hazard detected ({h.Mode}, expected): {h.WritesLost:N0} acknowledged writes lost, integrity {(h.IntegrityOk ? "ok" : "failed")}, " +
+                  $"{h.DamagedRecords:N0} damaged records in cycle {hazardCycle.Cycle}. The checker caught it.{where}"
+                : $"hazard NOT detected: {r.Hazard} was committed in {r.Cycles} cycles and the checker found nothing. Treat the checker as broken.";
+        }
+
+        return $"passed: {r.Cycles:N0} cycles, {r.Kills:N0} processes killed, {r.WritesAcknowledged:N0} acknowledged writes, none lost, " +
+               "no integrity failure, no duplicate or damaged record.";
+    }
+
+    internal static void Print(TortureReport r)
+    {
+        var table = new Table().AddColumn("figure").AddColumn(new TableColumn("value").RightAligned());
+        table.AddRow("cycles", $"{r.Cycles:N0} of {r.CyclesRequested:N0}");
+        table.AddRow("processes killed (SIGKILL)", $"{r.Kills:N0} ({r.CyclesKillingAll:N0} cycles killed all, {r.CyclesKillingOne:N0} killed one)");
+        table.AddRow("writes acknowledged", $"{r.WritesAcknowledged:N0}");
+        table.AddRow("writes lost", Judge(r.WritesLost));
+        table.AddRow("integrity failures", Judge(r.IntegrityFailures));
+        table.AddRow("duplicate records", Judge(r.DuplicateRecords));
+        table.AddRow("damaged records", Judge(r.DamagedRecords));
+        table.AddRow("worker failures", Judge(r.WorkerFailures));
+        table.AddRow("worker errors (e.g. busy; nothing acknowledged)", $"{r.WorkerErrors:N0}");
+        table.AddRow("partial ack lines ignored", $"{r.PartialLinesIgnored:N0}");
+        table.AddRow("checkpoints / verified reads", $"{r.Checkpoints:N0} / {r.Reads:N0}");
+        table.AddRow("throughput per cycle (acks/s) min / median / max", $"{r.ThroughputMinPerSecond:N0} / {r.ThroughputMedianPerSecond:N0} / {r.ThroughputMaxPerSecond:N0}");
+        table.AddRow("elapsed", $"{r.ElapsedSeconds:N0} s");
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine(
+            $"seed {r.Seed}, {r.Processes} processes x {r.ProducersPerProcess} producers, durability {r.Durability}, hazard {r.Hazard}, SQLite {r.SqliteVersion}");
+        AnsiConsole.MarkupLine($"run log: {Markup.Escape(r.RunLog)}");
+        var color = TortureReporting.ExitCode(r) == 0 ? "green" : "red";
+        AnsiConsole.MarkupLine($"[{color}]{Markup.Escape(r.Verdict)}[/]");
+    }
+
+    private static string Judge(long value) => value == 0 ? "[green]0[/]" : $"[red]{value:N0}[/]";
+}

@@ -1,0 +1,51 @@
+namespace Walden.Cli.Torture;
+
+/// <summary>A documented way to lose or corrupt data that <c>--hazard</c> commits on purpose, to show the checker catches it.</summary>
+internal enum TortureHazard
+{
+    /// <summary>No hazard: the run must find nothing.</summary>
+    None,
+
+    /// <summary>Delete the -wal and -shm files while the writers run (step 2 of the Fusion report's workaround), then kill them all.</summary>
+    DeleteWal,
+
+    /// <summary>Copy the database file alone with File.Copy while the writers run, and check the copy as if it were a backup.</summary>
+    CopyWhileWriting,
+}
+
+/// <summary>How a torture run goes.</summary>
+/// <param name="Folder">Where the database, the run log and any failure log live.</param>
+/// <param name="Processes">Worker processes per cycle.</param>
+/// <param name="Cycles">Cycles to run; each one starts workers, kills one or all of them and checks the database.</param>
+/// <param name="SecondsPerCycle">How long the workers write in a cycle; the kill falls at a random moment within it.</param>
+/// <param name="Durability">The durability the workers open the database with.</param>
+/// <param name="Producers">Concurrent producers inside each worker.</param>
+/// <param name="Seed">Seeds every random choice of the supervisor (kill moments, who is killed).</param>
+/// <param name="Hazard">A hazard to commit on purpose, or <see cref="TortureHazard.None"/>.</param>
+/// <param name="KeepCycles">Records of this many recent cycles are re-verified every cycle; older ones are deleted (0 keeps all).</param>
+internal sealed record TortureSettings(
+    string Folder,
+    int Processes,
+    int Cycles,
+    double SecondsPerCycle,
+    WaldenDurability Durability,
+    int Producers,
+    int Seed,
+    TortureHazard Hazard,
+    int KeepCycles)
+{
+    internal string DatabasePath => Path.Combine(Folder, "torture.db");
+
+    internal string RunLogPath => Path.Combine(Folder, "torture.log");
+
+    internal string CycleLogPath(int cycle) => Path.Combine(Folder, $"torture-cycle-{cycle}.log");
+
+    internal string CopyPath(int cycle) => Path.Combine(Folder, $"torture-copy-cycle-{cycle}.db");
+
+    internal static string HazardName(TortureHazard hazard) => hazard switch
+    {
+        TortureHazard.DeleteWal => "delete-wal",
+        TortureHazard.CopyWhileWriting => "copy-while-writing",
+        _ => "none",
+    };
+}
