@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
+using Walden.Checkpointing;
 using Walden.Configuration;
 using Walden.Diagnostics;
 using Walden.Native;
@@ -13,7 +14,7 @@ namespace Walden;
 /// writer and is acknowledged only once durable; reads run on a pool of read-only connections that
 /// never block the writer. Hold one instance per file for the life of the application.
 /// </summary>
-public sealed partial class WaldenDatabase : IAsyncDisposable
+public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
 {
     private readonly WaldenOptions _options;
     private readonly ILogger _logger;
@@ -21,6 +22,10 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
     private readonly OpenedConnection _writerConnection;
     private readonly GroupCommitWriter _writer;
     private readonly ReaderPool _readers;
+    private readonly DatabaseMetrics _metrics;
+    private readonly HealthSignals _signals = new();
+    private readonly CheckpointScheduler _checkpointer;
+    private readonly WalHook _walHook;
     private int _disposed;
     private Task? _disposal;
 
@@ -33,8 +38,13 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
         _factory = factory;
         _writerConnection = writerConnection;
         Settings = settings;
-        _writer = new GroupCommitWriter(writerConnection.Connection, options, Name);
-        _readers = new ReaderPool(factory, options);
+        _metrics = new DatabaseMetrics(Name, options.TimeProvider);
+        _readers = new ReaderPool(factory, options, Name);
+        _checkpointer = new CheckpointScheduler(factory, options, Name, path, settings.PageSize, _metrics,
+            _readers.OldestLeaseAge, StartScheduledMaintenance);
+        _writer = new GroupCommitWriter(writerConnection.Connection, options, Name, _metrics, _signals, _checkpointer.Pause);
+        _walHook = WalHook.Install(writerConnection.Connection, _checkpointer);
+        _metrics.Attach(this);
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -80,6 +90,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
             factory.Verify(settings);
             var database = new WaldenDatabase(path, options, factory, writer, settings);
             database._writer.Start();
+            database._checkpointer.Start();
             LogMessages.Opened(database._logger, database.Name, path, settings.SqliteVersion, settings.Synchronous, options.ReaderPoolSize);
             return database;
         }
@@ -142,8 +153,10 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
     {
         _writer.Complete();
         await _writer.Completion.ConfigureAwait(false);
+        await _checkpointer.StopAsync(Closed()).ConfigureAwait(false);
         await _readers.CloseAsync().ConfigureAwait(false);
         await Task.Run(CloseWriter).ConfigureAwait(false);
+        _metrics.Dispose();
         LogMessages.Closed(_logger, Name);
     }
 
@@ -155,6 +168,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
         _writer.DisposeCommands();
         CommandCache.Release(connection);
         _writerConnection.Dispose();
+        _walHook.Dispose();
     }
 
     private void RunCloseStep(string step, Action action)

@@ -126,3 +126,16 @@ public sealed class WaldenConfigurationException : WaldenException
             ? problems[0]
             : $"The Walden options have {problems.Count} problems:{Environment.NewLine}- " + string.Join(Environment.NewLine + "- ", problems);
 }
+
+/// <summary>
+/// A <see cref="WaldenDatabase.ReadAsync{T}"/> held its snapshot longer than <see cref="WaldenOptions.MaxReadLeaseDuration"/>;
+/// Walden interrupted it and released the snapshot so checkpoints can reset the WAL. Its result was discarded.
+/// </summary>
+public sealed class WaldenReadLeaseExpiredException : WaldenException
+{
+    /// <summary>Creates the exception.</summary>
+    public WaldenReadLeaseExpiredException(string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+    }
+}

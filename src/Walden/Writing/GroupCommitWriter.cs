@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using SQLitePCL;
+using Walden.Checkpointing;
 using Walden.Configuration;
 using Walden.Diagnostics;
 using Walden.Errors;
@@ -26,6 +27,9 @@ internal sealed partial class GroupCommitWriter
     private readonly WaldenOptions _options;
     private readonly ILogger _logger;
     private readonly WriterFaults? _faults;
+    private readonly DatabaseMetrics _metrics;
+    private readonly HealthSignals _signals;
+    private readonly WriterPause _pause;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Thread _thread;
 
@@ -39,11 +43,17 @@ internal sealed partial class GroupCommitWriter
     private readonly SqliteCommand _release;
     private readonly SqliteCommand _rollbackToSavepoint;
     private long _batchNumber;
+    private int _committed;
+    private int _cancelled;
     private delegate_commit? _commitHook;
 
-    internal GroupCommitWriter(SqliteConnection connection, WaldenOptions options, string name)
+    internal GroupCommitWriter(SqliteConnection connection, WaldenOptions options, string name,
+        DatabaseMetrics metrics, HealthSignals signals, WriterPause pause)
     {
         _connection = connection;
+        _metrics = metrics;
+        _signals = signals;
+        _pause = pause;
         _options = options;
         _faults = options.Faults;
         _logger = options.LoggerFactory.CreateLogger("Walden.Writing");
@@ -104,7 +114,16 @@ internal sealed partial class GroupCommitWriter
 
                 if (_batch.Count > 0)
                 {
-                    RunBatch(_batch);
+                    // A RESTART or TRUNCATE checkpoint may hold the writer here, between two batches.
+                    _pause.EnterBatch();
+                    try
+                    {
+                        RunBatch(_batch);
+                    }
+                    finally
+                    {
+                        _pause.ExitBatch();
+                    }
                 }
             }
         }
@@ -136,6 +155,23 @@ internal sealed partial class GroupCommitWriter
     {
         _faults?.BeforeBatch?.Invoke(batch.Count);
         _pending.Clear();
+        _committed = 0;
+        _cancelled = 0;
+        var started = _metrics.Timestamp();
+        try
+        {
+            RunBatchCore(batch);
+        }
+        finally
+        {
+            var ended = _metrics.Timestamp();
+            _metrics.RecordBatch(batch.Count, _committed, batch.Count - _committed - _cancelled, _cancelled,
+                _options.TimeProvider.GetElapsedTime(started, ended).TotalSeconds);
+        }
+    }
+
+    private void RunBatchCore(List<IWriteRequest> batch)
+    {
         try
         {
             if (!Begin(batch, 0))
@@ -148,6 +184,7 @@ internal sealed partial class GroupCommitWriter
                 var request = batch[i];
                 if (!request.TryStart())
                 {
+                    _cancelled++;
                     continue; // its caller cancelled it while it was queued
                 }
 
@@ -200,6 +237,7 @@ internal sealed partial class GroupCommitWriter
             var failure = ex is SqliteException sqlite
                 ? SqliteErrors.Translate(sqlite, $"A batch of {batch.Count} writes", _options)
                 : new WaldenException($"A batch of {batch.Count} writes failed; nothing of it was committed.", ex);
+            _signals.Observe(failure);
             FailAll(batch, failure);
         }
     }
@@ -214,6 +252,7 @@ internal sealed partial class GroupCommitWriter
         catch (SqliteException ex)
         {
             var failure = SqliteErrors.Translate(ex, "Starting the write transaction (BEGIN IMMEDIATE)", _options);
+            _signals.Observe(failure);
             for (var i = from; i < batch.Count; i++)
             {
                 if (batch[i].TryStart())
@@ -238,14 +277,20 @@ internal sealed partial class GroupCommitWriter
             RollbackIfOpen();
             var failure = SqliteErrors.Translate(ex, $"Committing a batch of {_pending.Count} writes", _options);
             LogMessages.CommitFailed(_logger, _pending.Count, ex);
+            _signals.Observe(failure);
             FailAll(_pending, failure);
             return;
         }
 
+        _signals.CommitSucceeded();
+        var now = _metrics.Timestamp();
         foreach (var request in _pending)
         {
             request.Succeed();
+            _metrics.RecordAck(request.AcceptedAt, now);
         }
+
+        _committed = _pending.Count;
     }
 
     private bool InTransaction => raw.sqlite3_get_autocommit(_connection.Handle) == 0;

@@ -1,0 +1,62 @@
+namespace Walden.Diagnostics;
+
+/// <summary>
+/// Conditions that make a database unhealthy, as Walden last saw them: corruption (sticky), a read-only
+/// file or a full disk (both cleared by the next successful commit). The writer reports its failures
+/// here; the integrity features report corruption with <see cref="ReportCorruption"/>.
+/// </summary>
+internal sealed class HealthSignals
+{
+    private string? _corruption;
+    private string? _readOnly;
+    private string? _diskFull;
+
+    internal string? Corruption => Volatile.Read(ref _corruption);
+
+    internal string? ReadOnly => Volatile.Read(ref _readOnly);
+
+    internal string? DiskFull => Volatile.Read(ref _diskFull);
+
+    /// <summary>Records what a failure says about the database (called with Walden's translated exceptions).</summary>
+    internal void Observe(Exception failure)
+    {
+        switch (failure)
+        {
+            case WaldenCorruptException:
+                ReportCorruption(failure.Message);
+                break;
+            case WaldenReadOnlyException:
+                Volatile.Write(ref _readOnly, failure.Message);
+                break;
+            case WaldenDiskFullException:
+                Volatile.Write(ref _diskFull, failure.Message);
+                break;
+            default:
+                break;
+        }
+    }
+
+    /// <summary>Marks the database damaged until it is reopened. For the integrity check and recovery features.</summary>
+    internal void ReportCorruption(string reason) => Volatile.Write(ref _corruption, reason);
+
+    /// <summary>A commit went through: the disk has room and the file is writable again.</summary>
+    internal void CommitSucceeded()
+    {
+        if (_readOnly is not null || _diskFull is not null)
+        {
+            Volatile.Write(ref _readOnly, null);
+            Volatile.Write(ref _diskFull, null);
+        }
+    }
+}
+
+/// <summary>How a database is doing, from <see cref="WaldenDatabase.GetHealth"/>; Walden.Hosting turns it into a health check result.</summary>
+internal enum WaldenHealthStatus
+{
+    Healthy,
+    Degraded,
+    Unhealthy,
+}
+
+/// <summary>A health verdict with the reasons for it and the figures behind it.</summary>
+internal sealed record WaldenHealth(WaldenHealthStatus Status, IReadOnlyList<string> Reasons, IReadOnlyDictionary<string, object> Data);
