@@ -14,6 +14,9 @@ namespace Walden.Checkpointing;
 /// into the database without waiting for anyone.</item>
 /// <item>From half the limit, PASSIVE then RESTART with the writer paused between two batches (<see cref="WriterPause"/>),
 /// so the next commit starts the WAL again from its beginning; if a reader is in the way, it retries with backoff.</item>
+/// <item>From three quarters of the limit, the writer waits before its next batch until the RESTART is done (back-pressure,
+/// so the bound holds even when this thread gets little CPU), unless a reader blocked the last RESTART: then writes go on
+/// and the WAL grows until that reader ends (starvation, below).</item>
 /// <item>TRUNCATE once no commit happened for <see cref="WaldenOptions.CheckpointIdleDelay"/>.</item>
 /// <item>Starvation: the <c>-wal</c> file over the limit and not reset for <see cref="WaldenOptions.CheckpointStarvationThreshold"/>.</item>
 /// </list>
@@ -36,6 +39,7 @@ internal sealed class CheckpointScheduler
     private readonly TimeSpan _escalationBusyTimeout;
     private readonly int _passiveFrames;
     private readonly int _restartFrames;
+    private readonly int _hardFrames;
     private readonly AutoResetEvent _wake = new(initialState: false);
     private readonly ConcurrentQueue<Request> _requests = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -43,6 +47,7 @@ internal sealed class CheckpointScheduler
     private ITimer? _tick;
     private volatile bool _stopping;
     private volatile bool _starved;
+    private volatile bool _hardWaitSuppressed;
 
     // Written by the writer thread in OnCommit, read here.
     private int _walFrames;
@@ -74,6 +79,7 @@ internal sealed class CheckpointScheduler
         var frameBytes = pageSize + 24L; // each WAL frame is a 24-byte header and one page
         _passiveFrames = (int)Math.Max(16, options.WalSizeLimit / 8 / frameBytes);
         _restartFrames = (int)Math.Max(32, options.WalSizeLimit / 2 / frameBytes);
+        _hardFrames = (int)Math.Max(48, options.WalSizeLimit * 3 / 4 / frameBytes);
         // RESTART and TRUNCATE hold the write lock while they wait for readers: keep that wait short so
         // writes stall for at most this long, and retry later instead.
         _escalationBusyTimeout = options.BusyTimeout < TimeSpan.FromMilliseconds(100) ? options.BusyTimeout : TimeSpan.FromMilliseconds(100);
@@ -106,6 +112,11 @@ internal sealed class CheckpointScheduler
         Volatile.Write(ref _walFrames, frames);
         Volatile.Write(ref _lastCommitAt, _time.GetTimestamp());
         Interlocked.Increment(ref _commits);
+        if (frames >= _hardFrames && !_hardWaitSuppressed && !_stopping)
+        {
+            Pause.SetWalFull();
+        }
+
         if (!_stopping && (frames - Volatile.Read(ref _framesCheckpointed) >= _passiveFrames || frames < Volatile.Read(ref _framesSeen)))
         {
             _wake.Set();
@@ -180,6 +191,7 @@ internal sealed class CheckpointScheduler
         }
         finally
         {
+            Pause.ClearWalFull();
             _connection.Dispose(); // _wake stays undisposed: the closing PRAGMA optimize may still commit and call OnCommit
             _stopped.TrySetResult();
         }
@@ -247,11 +259,19 @@ internal sealed class CheckpointScheduler
 
     private void Escalate(long now)
     {
-        // The bulk of the copying happens without the write lock; RESTART then only finishes the tail.
-        Checkpoint(WaldenCheckpointMode.Passive, _escalationBusyTimeout);
+        // The bulk of the copying happens without the write lock (the regular PASSIVE checkpoints, or this one
+        // when they fell behind); RESTART then only finishes the tail while the writer waits.
+        if (Volatile.Read(ref _walFrames) - _framesCheckpointed >= _passiveFrames)
+        {
+            Checkpoint(WaldenCheckpointMode.Passive, _escalationBusyTimeout);
+        }
+
         var restart = Checkpoint(WaldenCheckpointMode.Restart, _escalationBusyTimeout);
         if (restart.Busy)
         {
+            // A reader is in the way: stop holding the writer back until the WAL is reset (starvation is reported separately).
+            _hardWaitSuppressed = true;
+            Pause.ClearWalFull();
             _backoff = _backoff == TimeSpan.Zero ? FirstEscalationBackoff : Min(_backoff * 2, MaxEscalationBackoff);
             _retryEscalationAt = now + (long)(_backoff.TotalSeconds * _time.TimestampFrequency);
         }
@@ -350,6 +370,8 @@ internal sealed class CheckpointScheduler
 
     private void NoteReset()
     {
+        _hardWaitSuppressed = false;
+        Pause.ClearWalFull();
         Volatile.Write(ref _framesCheckpointed, 0);
         Volatile.Write(ref _framesSeen, 0);
         _overLimit = false;

@@ -10,20 +10,65 @@ namespace Walden.Checkpointing;
 internal sealed class WriterPause
 {
     private readonly object _gate = new();
+    /// <summary>The longest the writer waits for a full WAL to be reset; only a safety net should the checkpointer be stuck.</summary>
+    private const int WalFullWaitMilliseconds = 1000;
+
     private bool _requested;
     private bool _inBatch;
+    private bool _walFull;
 
-    /// <summary>Called by the writer before each batch: waits while a checkpoint holds the pause.</summary>
+    /// <summary>
+    /// Called by the writer before each batch: waits while a checkpoint holds the pause, and while the WAL is
+    /// full (back-pressure until the checkpointer has reset it, so the WAL stays bounded even when the
+    /// checkpointer thread gets little CPU).
+    /// </summary>
     internal void EnterBatch()
     {
         lock (_gate)
         {
-            while (_requested)
+            long deadline = 0;
+            while (_requested || _walFull)
             {
-                Monitor.Wait(_gate);
+                if (_requested)
+                {
+                    Monitor.Wait(_gate);
+                    continue;
+                }
+
+                deadline = deadline == 0 ? Environment.TickCount64 + WalFullWaitMilliseconds : deadline;
+                var left = deadline - Environment.TickCount64;
+                if (left <= 0)
+                {
+                    _walFull = false;
+                    break;
+                }
+
+                Monitor.Wait(_gate, (int)left);
             }
 
             _inBatch = true;
+        }
+    }
+
+    /// <summary>The WAL reached its hard mark: the writer waits before its next batch until <see cref="ClearWalFull"/>.</summary>
+    internal void SetWalFull()
+    {
+        lock (_gate)
+        {
+            _walFull = true;
+        }
+    }
+
+    /// <summary>The WAL was reset, or cannot be for now (a reader is in the way): let the writer go on.</summary>
+    internal void ClearWalFull()
+    {
+        lock (_gate)
+        {
+            if (_walFull)
+            {
+                _walFull = false;
+                Monitor.PulseAll(_gate);
+            }
         }
     }
 
