@@ -26,6 +26,7 @@ internal sealed class CheckpointScheduler
 {
     private static readonly TimeSpan MaxEscalationBackoff = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan FirstEscalationBackoff = TimeSpan.FromMilliseconds(50);
+    private const int ImmediateEscalationRetries = 3;
 
     private readonly WaldenOptions _options;
     private readonly TimeProvider _time;
@@ -63,6 +64,7 @@ internal sealed class CheckpointScheduler
     private long _overLimitSince;
     private long _retryEscalationAt;
     private TimeSpan _backoff;
+    private int _busyEscalations;
     private long _nextMaintenanceAt;
 
     internal CheckpointScheduler(ConnectionFactory factory, WaldenOptions options, string name, string path, int pageSize,
@@ -267,18 +269,26 @@ internal sealed class CheckpointScheduler
         }
 
         var restart = Checkpoint(WaldenCheckpointMode.Restart, _escalationBusyTimeout);
-        if (restart.Busy)
+        if (!restart.Busy)
         {
-            // A reader is in the way: stop holding the writer back until the WAL is reset (starvation is reported separately).
-            _hardWaitSuppressed = true;
-            Pause.ClearWalFull();
-            _backoff = _backoff == TimeSpan.Zero ? FirstEscalationBackoff : Min(_backoff * 2, MaxEscalationBackoff);
-            _retryEscalationAt = now + (long)(_backoff.TotalSeconds * _time.TimestampFrequency);
-        }
-        else
-        {
+            _busyEscalations = 0;
             _backoff = TimeSpan.Zero;
+            return;
         }
+
+        // A reader of an older snapshot is in the way. Readers are short as a rule: try again at once, a few
+        // times, while the writer stays held at the hard mark. Then stop holding the writer back until the WAL
+        // is reset (a long read is starving the checkpoints; that is reported separately), and back off.
+        if (++_busyEscalations < ImmediateEscalationRetries)
+        {
+            _wake.Set();
+            return;
+        }
+
+        _hardWaitSuppressed = true;
+        Pause.ClearWalFull();
+        _backoff = _backoff == TimeSpan.Zero ? FirstEscalationBackoff : Min(_backoff * 2, MaxEscalationBackoff);
+        _retryEscalationAt = now + (long)(_backoff.TotalSeconds * _time.TimestampFrequency);
     }
 
     private void CheckIdle(long now, long commits)
@@ -370,6 +380,7 @@ internal sealed class CheckpointScheduler
 
     private void NoteReset()
     {
+        _busyEscalations = 0;
         _hardWaitSuppressed = false;
         Pause.ClearWalFull();
         Volatile.Write(ref _framesCheckpointed, 0);
