@@ -361,7 +361,9 @@ internal sealed class CheckpointScheduler
         var result = new WaldenCheckpointResult(mode, busy != 0, log, checkpointed, _time.GetElapsedTime(started, ended), _time.GetUtcNow());
         var previous = _framesCheckpointed;
         var reset = busy == 0 && mode is WaldenCheckpointMode.Restart or WaldenCheckpointMode.Truncate;
-        _metrics.RecordCheckpoint(result, Math.Max(0, checkpointed - (log >= previous ? previous : 0)));
+        // TRUNCATE reports 0 frames once it emptied the WAL; what it copied is what the last commit left there.
+        var copiedUpTo = mode == WaldenCheckpointMode.Truncate && reset && commits != _commitsAtRestart ? Volatile.Read(ref _walFrames) : checkpointed;
+        _metrics.RecordCheckpoint(result, Math.Max(0, copiedUpTo - (log >= previous || mode == WaldenCheckpointMode.Truncate ? previous : 0)));
         Volatile.Write(ref _framesCheckpointed, Math.Max(0, checkpointed));
         if (reset)
         {

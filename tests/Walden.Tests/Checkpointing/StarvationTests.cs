@@ -18,8 +18,11 @@ public sealed class StarvationTests : IDisposable
         var time = new FakeTimeProvider();
         var logs = new ListLoggerFactory();
         var path = _dir.File("app.db");
+        var name = "starved-" + Guid.NewGuid().ToString("N");
+        using var metrics = new MetricsCollector(name);
         await using var db = await WaldenDatabase.OpenAsync(path, new WaldenOptions
         {
+            Name = name,
             WalSizeLimit = Limit,
             CheckpointStarvationThreshold = TimeSpan.FromSeconds(10),
             CheckpointIdleDelay = TimeSpan.FromHours(1),
@@ -45,6 +48,7 @@ public sealed class StarvationTests : IDisposable
         try
         {
             await StarveAndEndAsync(db, time, logs, path, stuck, release);
+            Assert.Equal(1, metrics.Values("walden.checkpoint.starvations").Sum());
         }
         finally
         {
