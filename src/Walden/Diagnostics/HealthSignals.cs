@@ -36,6 +36,19 @@ internal sealed class HealthSignals
         }
     }
 
+    /// <summary>
+    /// Records what an error raised inside a write delegate says about the database: SQLite's corrupt,
+    /// read-only and disk-full codes mean the same there as in Walden's own statements.
+    /// </summary>
+    internal void ObserveDelegateFailure(Exception failure)
+    {
+        if (failure is Microsoft.Data.Sqlite.SqliteException sqlite &&
+            (sqlite.SqliteErrorCode & 0xFF) is Errors.SqliteErrors.Corrupt or Errors.SqliteErrors.NotADb or Errors.SqliteErrors.ReadOnly or Errors.SqliteErrors.Full)
+        {
+            Observe(Errors.SqliteErrors.Translate(sqlite, "A write", new WaldenOptions()));
+        }
+    }
+
     /// <summary>Marks the database damaged until it is reopened. For the integrity check and recovery features.</summary>
     internal void ReportCorruption(string reason) => Volatile.Write(ref _corruption, reason);
 

@@ -198,11 +198,13 @@ internal sealed partial class GroupCommitWriter
                     // Only this write is undone and only its caller hears of it; the batch goes on.
                     _rollbackToSavepoint.ExecuteNonQuery();
                     _release.ExecuteNonQuery();
+                    _signals.ObserveDelegateFailure(ex);
                     request.Fail(ex);
                     continue;
                 }
                 catch (Exception ex)
                 {
+                    _signals.ObserveDelegateFailure(ex);
                     request.Fail(ex);
                 }
 
@@ -282,7 +284,11 @@ internal sealed partial class GroupCommitWriter
             return;
         }
 
-        _signals.CommitSucceeded();
+        if (_pending.Count > 0)
+        {
+            _signals.CommitSucceeded(); // something was written: the disk had room and the file was writable
+        }
+
         var now = _metrics.Timestamp();
         foreach (var request in _pending)
         {
