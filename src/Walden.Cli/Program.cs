@@ -5,6 +5,9 @@ var root = new RootCommand("walden: safe, fast SQLite for many concurrent writer
 {
     InfoCommand.Create(),
     DemoCommand.Create(),
+    StatsCommand.Create(),
+    CheckpointCommand.Create(),
+    SoakCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -66,8 +66,11 @@ internal sealed class ReaderPool
         await _leases.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            // SQLite blocks; run the read on a pool thread rather than on the caller's.
-            return await Task.Run(() => ReadInSnapshot(read), cancellationToken).ConfigureAwait(false);
+            // SQLite blocks; run the read on a pool thread rather than on the caller's. PreferFairness queues it
+            // globally: a reader that loops would otherwise keep re-queuing onto its own thread's local queue,
+            // ahead of the write acknowledgements and timers waiting in the global queue.
+            return await Task.Factory.StartNew(() => ReadInSnapshot(read), cancellationToken,
+                TaskCreationOptions.PreferFairness | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default).ConfigureAwait(false);
         }
         finally
         {
