@@ -185,7 +185,9 @@ internal sealed class CheckpointScheduler
                     ServeRequests();
                     Evaluate();
                 }
-                catch (Exception ex) when (ex is SqliteException or WaldenException)
+#pragma warning disable CA1031 // The loop must outlive any one failed checkpoint; the failure is logged and the next wake tries again.
+                catch (Exception ex)
+#pragma warning restore CA1031
                 {
                     LogMessages.CheckpointFailed(_logger, _name, ex);
                 }
@@ -209,21 +211,27 @@ internal sealed class CheckpointScheduler
                 continue;
             }
 
-            if (request.Mode is not { } mode)
-            {
-                Evaluate();
-                request.Completion.TrySetResult(null!);
-                continue;
-            }
-
             try
             {
-                var result = Checkpoint(mode, _options.BusyTimeout);
-                request.Completion.TrySetResult(result);
+                if (request.Mode is { } mode)
+                {
+                    request.Completion.TrySetResult(Checkpoint(mode, _options.BusyTimeout));
+                }
+                else
+                {
+                    Evaluate();
+                    request.Completion.TrySetResult(null!);
+                }
             }
             catch (SqliteException ex)
             {
-                request.Completion.TrySetException(Errors.SqliteErrors.Translate(ex, $"A {mode} checkpoint", _options));
+                request.Completion.TrySetException(Errors.SqliteErrors.Translate(ex, $"A {request.Mode} checkpoint", _options));
+            }
+#pragma warning disable CA1031 // Whatever failed goes to the caller who asked for this checkpoint.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                request.Completion.TrySetException(ex);
             }
         }
     }

@@ -112,6 +112,27 @@ public sealed class HostingTests : IDisposable
     }
 
     [Fact]
+    public async Task HealthCheck_ReportsSlowCommitsAsDegraded()
+    {
+        var services = new ServiceCollection();
+        services.AddWalden("orders", _dir.File("orders.db"));
+        services.AddLogging().AddHealthChecks()
+            .AddWalden("orders", "strict", configure: o => o.SlowCommitThreshold = TimeSpan.FromTicks(1))
+            .AddWalden("orders", "relaxed", configure: o => o.SlowCommitThreshold = TimeSpan.FromMinutes(1));
+        await using var provider = services.BuildServiceProvider();
+        await provider.GetServices<IHostedService>().OfType<WaldenHostedService>().Single().StartAsync(CancellationToken.None);
+        var db = provider.GetRequiredKeyedService<WaldenDatabase>("orders");
+        await db.WriteAsync(c => c.Exec(Sql.LogTable));
+
+        var report = await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+
+        Assert.Equal(HealthStatus.Degraded, report.Entries["strict"].Status);
+        Assert.Contains("Slow commits", report.Entries["strict"].Description, StringComparison.Ordinal);
+        Assert.True((double)report.Entries["strict"].Data["commitDurationP99Ms"] > 0);
+        Assert.Equal(HealthStatus.Healthy, report.Entries["relaxed"].Status);
+    }
+
+    [Fact]
     public async Task HealthCheck_ReportsAWalOverItsLimitAsDegraded()
     {
         var services = new ServiceCollection();
