@@ -166,6 +166,14 @@ internal sealed class CheckpointScheduler
 
         _requests.Enqueue(request);
         _wake.Set();
+        if (_stopping && _stopped.Task.IsCompleted)
+        {
+            // Stopped between the check above and the enqueue: nobody will serve it.
+            while (_requests.TryDequeue(out var late))
+            {
+                late.Completion.TrySetException(new WaldenClosedException($"The Walden database '{_name}' has been disposed and runs no more checkpoints."));
+            }
+        }
     }
 
     private void Run()
