@@ -24,7 +24,10 @@ namespace Walden.Checkpointing;
 /// </summary>
 internal sealed class CheckpointScheduler
 {
-    private static readonly TimeSpan MaxEscalationBackoff = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan MaxEscalationBackoff = TimeSpan.FromSeconds(1);
+
+    /// <summary>A read older than this is treated as long (it may be stuck) rather than a short read that is merely slow.</summary>
+    private static readonly TimeSpan LongReadAge = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan FirstEscalationBackoff = TimeSpan.FromMilliseconds(50);
     private const int ImmediateEscalationRetries = 3;
 
@@ -292,9 +295,18 @@ internal sealed class CheckpointScheduler
             return;
         }
 
-        // A reader of an older snapshot is in the way. Readers are short as a rule: try again at once, a few
-        // times, while the writer stays held at the hard mark. Then stop holding the writer back until the WAL
-        // is reset (a long read is starving the checkpoints; that is reported separately), and back off.
+        // A reader of an older snapshot is in the way. When every read of this process is young, the obstacle
+        // is a short read that lost the CPU for a moment: try again at once, with the writer still held at the
+        // hard mark (its own safety cap keeps it moving). Otherwise (a long read, or a reader in another
+        // process) try a few times, then stop holding the writer back until the WAL is reset (a long read is
+        // starving the checkpoints; that is reported separately) and back off.
+        var oldest = _oldestReadLease();
+        if (oldest is { } age && age < LongReadAge)
+        {
+            _wake.Set();
+            return;
+        }
+
         if (++_busyEscalations < ImmediateEscalationRetries)
         {
             _wake.Set();
