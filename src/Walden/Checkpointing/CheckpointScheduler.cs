@@ -29,7 +29,6 @@ internal sealed class CheckpointScheduler
     /// <summary>A read older than this is treated as long (it may be stuck) rather than a short read that is merely slow.</summary>
     private static readonly TimeSpan LongReadAge = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan FirstEscalationBackoff = TimeSpan.FromMilliseconds(50);
-    private const int ImmediateEscalationRetries = 3;
 
     private readonly WaldenOptions _options;
     private readonly TimeProvider _time;
@@ -67,7 +66,7 @@ internal sealed class CheckpointScheduler
     private long _overLimitSince;
     private long _retryEscalationAt;
     private TimeSpan _backoff;
-    private int _busyEscalations;
+    private long? _firstBusyEscalationAt;
     private long _nextMaintenanceAt;
 
     internal CheckpointScheduler(ConnectionFactory factory, WaldenOptions options, string name, string path, int pageSize,
@@ -290,24 +289,20 @@ internal sealed class CheckpointScheduler
         var restart = Checkpoint(WaldenCheckpointMode.Restart, _escalationBusyTimeout);
         if (!restart.Busy)
         {
-            _busyEscalations = 0;
+            _firstBusyEscalationAt = null;
             _backoff = TimeSpan.Zero;
             return;
         }
 
-        // A reader of an older snapshot is in the way. When every read of this process is young, the obstacle
-        // is a short read that lost the CPU for a moment: try again at once, with the writer still held at the
-        // hard mark (its own safety cap keeps it moving). Otherwise (a long read, or a reader in another
-        // process) try a few times, then stop holding the writer back until the WAL is reset (a long read is
-        // starving the checkpoints; that is reported separately) and back off.
-        var oldest = _oldestReadLease();
-        if (oldest is { } age && age < LongReadAge)
-        {
-            _wake.Set();
-            return;
-        }
-
-        if (++_busyEscalations < ImmediateEscalationRetries)
+        // A reader of an older snapshot is in the way. Unless a read of this process is already long, the
+        // obstacle is most likely a short read that lost the CPU for a moment: try again at once, with the
+        // writer still held at the hard mark (its own safety cap keeps it moving), for up to LongReadAge.
+        // Past that, or with a long read here, stop holding the writer back until the WAL is reset (a long
+        // read is starving the checkpoints; that is reported separately) and back off.
+        var checkedAt = _time.GetTimestamp();
+        _firstBusyEscalationAt ??= checkedAt;
+        var longReadHere = _oldestReadLease() is { } age && age >= LongReadAge;
+        if (!longReadHere && _time.GetElapsedTime(_firstBusyEscalationAt.Value, checkedAt) < LongReadAge)
         {
             _wake.Set();
             return;
@@ -410,7 +405,7 @@ internal sealed class CheckpointScheduler
 
     private void NoteReset()
     {
-        _busyEscalations = 0;
+        _firstBusyEscalationAt = null;
         _hardWaitSuppressed = false;
         Pause.ClearWalFull();
         Volatile.Write(ref _framesCheckpointed, 0);
