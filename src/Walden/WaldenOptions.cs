@@ -52,8 +52,10 @@ public sealed class WaldenOptions
     /// The size the <c>-wal</c> file should stay under, in bytes. Walden owns checkpointing (SQLite's
     /// auto-checkpoint is off on every Walden connection): it runs PASSIVE checkpoints on a connection
     /// of its own as the WAL grows, and from half this size on a RESTART that briefly holds writes back
-    /// so the next commit starts the WAL again from its beginning. A WAL that a checkpoint reset is
-    /// shrunk to half this size (<c>PRAGMA journal_size_limit</c>).
+    /// so the next commit starts the WAL again from its beginning; from three quarters on, the writer waits
+    /// for that RESTART before its next batch. A WAL that a checkpoint reset is shrunk to half this size
+    /// (<c>PRAGMA journal_size_limit</c>). A read that holds its snapshot for long can still push the WAL
+    /// past the limit (checkpoint starvation; see <see cref="MaxReadLeaseDuration"/>).
     /// </summary>
     /// <value>The default value is 64 MiB. Allowed: 1 MiB to 64 GiB.</value>
     public long WalSizeLimit { get; set; } = 64L * 1024 * 1024;
