@@ -269,7 +269,7 @@ internal sealed class CheckpointScheduler
         }
 
         CheckIdle(now, commits);
-        CheckStarvation(now);
+        CheckStarvation(Interlocked.Read(ref _commits));
         if (_options.MaintenanceInterval > TimeSpan.Zero && now >= _nextMaintenanceAt)
         {
             _nextMaintenanceAt = NextMaintenance(now);
@@ -334,10 +334,13 @@ internal sealed class CheckpointScheduler
         }
     }
 
-    private void CheckStarvation(long now)
+    private void CheckStarvation(long commits)
     {
+        // The checkpoints above may have taken a while: measure from now, not from the start of the evaluation.
+        var now = _time.GetTimestamp();
         var walBytes = FileBytes(_walPath);
-        if (walBytes <= _options.WalSizeLimit)
+        // After a RESTART and before the next commit the WAL is logically empty, however large its file still is.
+        if (walBytes <= _options.WalSizeLimit || commits == _commitsAtRestart)
         {
             _overLimit = false;
             _starved = false;
