@@ -14,6 +14,9 @@ var root = new RootCommand("walden: safe, fast SQLite for many concurrent writer
     RecoverCommand.Create(),
     TortureCommand.Create(),
     TortureCommand.CreateWorker(),
+    StatsCommand.Create(),
+    CheckpointCommand.Create(),
+    SoakCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

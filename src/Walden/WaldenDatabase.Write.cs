@@ -38,7 +38,7 @@ public sealed partial class WaldenDatabase
             return Task.FromException<T>(_health.RefuseWrite());
         }
 
-        var request = new WriteRequest<T>(write, cancellationToken);
+        var request = new WriteRequest<T>(write, cancellationToken, _metrics.Timestamp());
         var accepted = _writer.EnqueueAsync(request, cancellationToken);
         return accepted.IsCompletedSuccessfully ? request.Task : WhenAcceptedAsync(accepted, request);
     }

@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
+using Walden.Checkpointing;
 using Walden.Configuration;
 using Walden.Diagnostics;
 using Walden.Integrity;
@@ -14,7 +15,7 @@ namespace Walden;
 /// writer and is acknowledged only once durable; reads run on a pool of read-only connections that
 /// never block the writer. Hold one instance per file for the life of the application.
 /// </summary>
-public sealed partial class WaldenDatabase : IAsyncDisposable
+public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
 {
     private readonly WaldenOptions _options;
     private readonly ILogger _logger;
@@ -23,6 +24,10 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
     private readonly GroupCommitWriter _writer;
     private readonly ReaderPool _readers;
     private readonly CorruptionMonitor _health;
+    private readonly DatabaseMetrics _metrics;
+    private readonly HealthSignals _signals;
+    private readonly CheckpointScheduler _checkpointer;
+    private readonly WalHook _walHook;
     private int _disposed;
     private Task? _disposal;
 
@@ -37,8 +42,14 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
         Settings = settings;
         _health = new CorruptionMonitor(Name, options);
         _health.Detected += OnCorruptionDetected;
-        _writer = new GroupCommitWriter(writerConnection.Connection, options, Name, _health);
-        _readers = new ReaderPool(factory, options, _health);
+        _signals = new HealthSignals(_health);
+        _metrics = new DatabaseMetrics(Name, options.TimeProvider);
+        _readers = new ReaderPool(factory, options, _health, Name);
+        _checkpointer = new CheckpointScheduler(factory, options, Name, path, settings.PageSize, _metrics,
+            _readers.OldestLeaseAge, StartScheduledMaintenance);
+        _writer = new GroupCommitWriter(writerConnection.Connection, options, Name, _health, _metrics, _signals, _checkpointer.Pause);
+        _walHook = WalHook.Install(writerConnection.Connection, _checkpointer);
+        _metrics.Attach(this);
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -117,6 +128,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
 
             Files.OpenDatabases.Add(path);
             database._writer.Start();
+            database._checkpointer.Start();
             database.StartBackups();
             database.StartBackgroundCheck();
             LogMessages.Opened(database._logger, database.Name, path, settings.SqliteVersion, settings.Synchronous, options.ReaderPoolSize);
@@ -183,9 +195,11 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
         await StopBackgroundCheckAsync().ConfigureAwait(false);
         _writer.Complete();
         await _writer.Completion.ConfigureAwait(false);
+        await _checkpointer.StopAsync(Closed()).ConfigureAwait(false);
         await _readers.CloseAsync().ConfigureAwait(false);
         await Task.Run(CloseWriter).ConfigureAwait(false);
         Files.OpenDatabases.Remove(Path);
+        _metrics.Dispose();
         LogMessages.Closed(_logger, Name);
     }
 
@@ -206,6 +220,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable
         _writer.DisposeCommands();
         CommandCache.Release(connection);
         _writerConnection.Dispose();
+        _walHook.Dispose();
     }
 
     private void RunCloseStep(string step, Action action)

@@ -150,3 +150,16 @@ public sealed class WaldenDatabaseInUseException : WaldenException
     /// <inheritdoc />
     public override bool IsTransient => true;
 }
+
+/// <summary>
+/// A <see cref="WaldenDatabase.ReadAsync{T}"/> held its snapshot longer than <see cref="WaldenOptions.MaxReadLeaseDuration"/>;
+/// Walden interrupted it and released the snapshot so checkpoints can reset the WAL. Its result was discarded.
+/// </summary>
+public sealed class WaldenReadLeaseExpiredException : WaldenException
+{
+    /// <summary>Creates the exception.</summary>
+    public WaldenReadLeaseExpiredException(string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+    }
+}

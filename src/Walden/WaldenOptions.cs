@@ -77,6 +77,55 @@ public sealed class WaldenOptions
     /// <value>The default value is null (off). Allowed: 1 second to 30 days.</value>
     public TimeSpan? BackgroundIntegrityCheckInterval { get; set; }
 
+    /// <summary>
+    /// The size the <c>-wal</c> file should stay under, in bytes. Walden owns checkpointing (SQLite's
+    /// auto-checkpoint is off on every Walden connection): it runs PASSIVE checkpoints on a connection
+    /// of its own as the WAL grows, and from half this size on a RESTART that briefly holds writes back
+    /// so the next commit starts the WAL again from its beginning; from three quarters on, the writer waits
+    /// for that RESTART before its next batch. A WAL that a checkpoint reset is shrunk to half this size
+    /// (<c>PRAGMA journal_size_limit</c>). A read that holds its snapshot for long can still push the WAL
+    /// past the limit (checkpoint starvation; see <see cref="MaxReadLeaseDuration"/>).
+    /// </summary>
+    /// <value>The default value is 64 MiB. Allowed: 1 MiB to 64 GiB.</value>
+    public long WalSizeLimit { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>How long the database must go without a commit before Walden checkpoints with TRUNCATE, leaving a zero-byte <c>-wal</c> file.</summary>
+    /// <value>The default value is 1 second. Allowed: 10 milliseconds to 1 hour.</value>
+    public TimeSpan CheckpointIdleDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long the <c>-wal</c> file may stay over <see cref="WalSizeLimit"/> without being reset before Walden
+    /// reports checkpoint starvation (a log warning naming the oldest read's age, the
+    /// <c>walden.checkpoint.starvations</c> counter and a degraded health status).
+    /// </summary>
+    /// <value>The default value is 30 seconds. Allowed: 100 milliseconds to 1 day.</value>
+    public TimeSpan CheckpointStarvationThreshold { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The longest a <see cref="WaldenDatabase.ReadAsync{T}"/> may hold its snapshot. A read that holds it
+    /// longer is interrupted and its snapshot released (a snapshot held open stops checkpoints from
+    /// resetting the WAL), and the read fails with <see cref="WaldenReadLeaseExpiredException"/>. Null means no limit.
+    /// </summary>
+    /// <value>The default value is null (reads are not limited). Allowed: null, or 1 millisecond to 1 day.</value>
+    public TimeSpan? MaxReadLeaseDuration { get; set; }
+
+    /// <summary>
+    /// How often Walden runs its maintenance through the write queue, as ordinary short writes:
+    /// <c>PRAGMA optimize</c> (bounded by <c>analysis_limit</c>) and, on an <c>auto_vacuum=INCREMENTAL</c>
+    /// database with a large freelist, one <c>PRAGMA incremental_vacuum</c> step. <see cref="TimeSpan.Zero"/> turns it off;
+    /// <c>PRAGMA optimize</c> still runs at close.
+    /// </summary>
+    /// <value>The default value is 1 hour. Allowed: 0, or 1 second to 7 days.</value>
+    public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// The most free pages one maintenance step returns to the file system with <c>PRAGMA incremental_vacuum</c>;
+    /// a step runs only when the freelist holds at least this many pages and the database was created with
+    /// <c>PRAGMA auto_vacuum=INCREMENTAL</c>. 0 turns incremental vacuum off.
+    /// </summary>
+    /// <value>The default value is 2,048 pages (8 MiB at 4 KiB pages). Allowed: 0 to 1,000,000.</value>
+    public int IncrementalVacuumPages { get; set; } = 2048;
+
     /// <summary>The name used in logs and metric tags for this database.</summary>
     /// <value>The default value is null, which means the file name without its folder.</value>
     public string? Name { get; set; }
@@ -148,6 +197,20 @@ public sealed class WaldenOptions
             problems.Add("RecoverySchemaFrom must not be blank; leave it null when there is no schema source.");
         }
 
+        Range(problems, nameof(WalSizeLimit), WalSizeLimit, 1024L * 1024, 64L * 1024 * 1024 * 1024, "bytes");
+        Duration(problems, nameof(CheckpointIdleDelay), CheckpointIdleDelay, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1));
+        Duration(problems, nameof(CheckpointStarvationThreshold), CheckpointStarvationThreshold, TimeSpan.FromMilliseconds(100), TimeSpan.FromDays(1));
+        if (MaxReadLeaseDuration is { } lease)
+        {
+            Duration(problems, nameof(MaxReadLeaseDuration), lease, TimeSpan.FromMilliseconds(1), TimeSpan.FromDays(1), " or null for no limit");
+        }
+
+        if (MaintenanceInterval != TimeSpan.Zero)
+        {
+            Duration(problems, nameof(MaintenanceInterval), MaintenanceInterval, TimeSpan.FromSeconds(1), TimeSpan.FromDays(7), ", or zero to turn maintenance off");
+        }
+
+        Range(problems, nameof(IncrementalVacuumPages), IncrementalVacuumPages, 0, 1_000_000, "pages");
         if (Name is { } name && string.IsNullOrWhiteSpace(name))
         {
             problems.Add("Name must not be blank; leave it null to use the file name.");
@@ -175,6 +238,14 @@ public sealed class WaldenOptions
         if (problems.Count > 0)
         {
             throw new WaldenConfigurationException(problems);
+        }
+    }
+
+    private static void Duration(List<string> problems, string name, TimeSpan value, TimeSpan min, TimeSpan max, string alternative = "")
+    {
+        if (value < min || value > max)
+        {
+            problems.Add($"{name} must be between {min} and {max}{alternative} (currently {value}).");
         }
     }
 

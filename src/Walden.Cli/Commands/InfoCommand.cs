@@ -62,7 +62,7 @@ internal static class InfoCommand
         return ExitCodes.Ok;
     }
 
-    private static string Size(long bytes) => bytes < 1024 * 1024 ? $"{bytes:N0} B" : $"{bytes / 1024.0 / 1024.0:N1} MiB ({bytes:N0} B)";
+    internal static string Size(long bytes) => bytes < 1024 * 1024 ? $"{bytes:N0} B" : $"{bytes / 1024.0 / 1024.0:N1} MiB ({bytes:N0} B)";
 }
 
 /// <summary>What <c>walden info</c> reports. Sizes come from file metadata only, never by reading the files.</summary>
@@ -75,7 +75,8 @@ internal sealed record DatabaseInfo(
     long FreelistCount,
     long DatabaseBytes,
     long? WalBytes,
-    long? ShmBytes)
+    long? ShmBytes,
+    string AutoVacuum)
 {
     internal static DatabaseInfo Read(string path)
     {
@@ -101,8 +102,18 @@ internal sealed record DatabaseInfo(
             Scalar("PRAGMA freelist_count"),
             new FileInfo(path).Length,
             Length(path + "-wal"),
-            Length(path + "-shm"));
+            Length(path + "-shm"),
+            Scalar("PRAGMA auto_vacuum") switch
+            {
+                0 => "none",
+                1 => "full",
+                2 => "incremental",
+                var other => other.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            });
     }
+
+    /// <summary>The WAL frames the -wal file has room for (its size; SQLite reuses a WAL from its start after a checkpoint reset it).</summary>
+    internal long? WalFrameCapacity => WalBytes is { } wal && wal >= 32 ? (wal - 32) / (PageSize + 24) : null;
 
     private static long? Length(string path)
     {

@@ -18,24 +18,32 @@ internal sealed class BusyHandler : IDisposable
 {
     private const int YieldingTries = 8;
 
-    private readonly long _deadlineTicks;
+    private long _deadlineTicks;
+    private readonly BusyRetryCounter? _total;
     private GCHandle _self;
     // Owned by whichever thread runs a statement on the connection; a connection is used by one thread at a time.
     private long _waitStarted;
     private long _retries;
 
-    private BusyHandler(TimeSpan deadline)
+    private BusyHandler(TimeSpan deadline, BusyRetryCounter? total)
     {
         _deadlineTicks = (long)(deadline.TotalSeconds * Stopwatch.Frequency);
+        _total = total;
         _self = GCHandle.Alloc(this);
+    }
+
+    /// <summary>How long a statement waits for a lock; set only by the thread that uses the connection, between statements.</summary>
+    internal TimeSpan Deadline
+    {
+        set => _deadlineTicks = (long)(value.TotalSeconds * Stopwatch.Frequency);
     }
 
     /// <summary>How many times a statement on this connection waited on a lock held elsewhere.</summary>
     internal long Retries => Interlocked.Read(ref _retries);
 
-    internal static unsafe BusyHandler Install(SqliteConnection connection, TimeSpan deadline)
+    internal static unsafe BusyHandler Install(SqliteConnection connection, TimeSpan deadline, BusyRetryCounter? total = null)
     {
-        var handler = new BusyHandler(deadline);
+        var handler = new BusyHandler(deadline, total);
         var rc = SqliteNative.BusyHandler(connection.Handle!.DangerousGetHandle(), &OnBusy, GCHandle.ToIntPtr(handler._self));
         if (rc != 0)
         {
@@ -65,6 +73,7 @@ internal sealed class BusyHandler : IDisposable
         }
 
         Interlocked.Increment(ref handler._retries);
+        handler._total?.Increment();
         if (count < YieldingTries)
         {
             Thread.Yield();
@@ -85,4 +94,14 @@ internal sealed class BusyHandler : IDisposable
             _self.Free();
         }
     }
+}
+
+/// <summary>Busy retries of every connection of one database, including connections already closed (the <c>walden.busy.retries</c> metric).</summary>
+internal sealed class BusyRetryCounter
+{
+    private long _count;
+
+    internal long Value => Interlocked.Read(ref _count);
+
+    internal void Increment() => Interlocked.Increment(ref _count);
 }

@@ -30,17 +30,28 @@ internal sealed class ConnectionFactory
         }.ToString();
     }
 
+    /// <summary>Busy retries of every connection this factory opened.</summary>
+    internal BusyRetryCounter BusyRetries { get; } = new();
+
     internal string SynchronousPragma => _options.Durability == WaldenDurability.Full ? "FULL" : "NORMAL";
 
     /// <summary>Opens a configured connection. The writer also switches the file to WAL; readers only check it.</summary>
-    internal OpenedConnection Open(bool writer)
+    internal OpenedConnection Open(bool writer) => Open(writer ? ConnectionRole.Writer : ConnectionRole.Reader);
+
+    /// <summary>
+    /// Opens a configured connection for <paramref name="role"/>. Every role has SQLite's auto-checkpoint
+    /// off: Walden's checkpoint scheduler is the single owner of checkpoints (mixing auto-checkpoints with
+    /// manual ones makes them fight over the checkpoint lock).
+    /// </summary>
+    internal OpenedConnection Open(ConnectionRole role, TimeSpan? busyTimeout = null)
     {
+        var writer = role == ConnectionRole.Writer;
         var connection = new SqliteConnection(_connectionString);
         BusyHandler? busy = null;
         try
         {
             connection.Open();
-            busy = BusyHandler.Install(connection, _options.BusyTimeout);
+            busy = BusyHandler.Install(connection, busyTimeout ?? _options.BusyTimeout, BusyRetries);
             Execute(connection, $"PRAGMA synchronous={SynchronousPragma}");
             Execute(connection, $"PRAGMA foreign_keys={(_options.ForeignKeys ? "ON" : "OFF")}");
             Execute(connection, "PRAGMA temp_store=MEMORY");
@@ -56,7 +67,9 @@ internal sealed class ConnectionFactory
                     "Move the database to a local disk; Walden does not run in any other journal mode.");
             }
 
-            if (!writer)
+            Execute(connection, "PRAGMA wal_autocheckpoint=0");
+            Execute(connection, $"PRAGMA journal_size_limit={JournalSizeLimit}");
+            if (role == ConnectionRole.Reader)
             {
                 Execute(connection, "PRAGMA query_only=ON");
             }
@@ -74,6 +87,9 @@ internal sealed class ConnectionFactory
             throw;
         }
     }
+
+    /// <summary>What a WAL is truncated to when a checkpoint resets it: half the limit, so a reset WAL sits well under it.</summary>
+    internal long JournalSizeLimit => _options.WalSizeLimit / 2;
 
     /// <summary>Reads back what is in force on a connection.</summary>
     internal WaldenConnectionSettings ReadSettings(SqliteConnection connection)
@@ -177,6 +193,19 @@ internal sealed class ConnectionFactory
         connection.Dispose();
         busy?.Dispose();
     }
+}
+
+/// <summary>What a connection is for.</summary>
+internal enum ConnectionRole
+{
+    /// <summary>The single writer: switches the file to WAL.</summary>
+    Writer,
+
+    /// <summary>A pooled reader: query_only.</summary>
+    Reader,
+
+    /// <summary>The checkpointer: may checkpoint (so not query_only) but never writes rows.</summary>
+    Checkpointer,
 }
 
 /// <summary>A configured connection and the busy handler that must outlive it.</summary>

@@ -36,6 +36,7 @@ internal static partial class LogMessages
     [LoggerMessage(EventId = WaldenEventIds.BackupFailed, Level = LogLevel.Error,
         Message = "Backing up {Name} failed; no backup was recorded")]
     internal static partial void BackupFailed(ILogger logger, string name, Exception exception);
+
     [LoggerMessage(EventId = WaldenEventIds.CorruptionDetected, Level = LogLevel.Critical,
         Message = "Database {Name} is corrupt ({Operation}: {Message}); writes are refused from now on")]
     internal static partial void CorruptionDetected(ILogger logger, string name, string operation, string message);
@@ -51,6 +52,31 @@ internal static partial class LogMessages
     [LoggerMessage(EventId = WaldenEventIds.BackgroundCheckFailed, Level = LogLevel.Warning,
         Message = "The background integrity check of {Name} could not run")]
     internal static partial void BackgroundCheckFailed(ILogger logger, string name, Exception exception);
+    [LoggerMessage(EventId = WaldenEventIds.Checkpointed, Level = LogLevel.Debug,
+        Message = "Checkpoint {Mode} of {Name}: busy {Busy}, {Log} frames in the WAL, {Checkpointed} checkpointed, {Milliseconds:0.###} ms")]
+    internal static partial void Checkpointed(ILogger logger, string name, Checkpointing.WaldenCheckpointMode mode, bool busy, int log, int checkpointed, double milliseconds);
+
+    [LoggerMessage(EventId = WaldenEventIds.CheckpointFailed, Level = LogLevel.Warning,
+        Message = "A scheduled checkpoint of {Name} failed; it is tried again at the next opportunity")]
+    internal static partial void CheckpointFailed(ILogger logger, string name, Exception exception);
+
+    [LoggerMessage(EventId = WaldenEventIds.CheckpointStarved, Level = LogLevel.Warning,
+        Message = "Checkpoint starvation on {Name}: the -wal file is {WalBytes} bytes, over WaldenOptions.WalSizeLimit ({Limit} bytes), and has not been reset for {Seconds:0.#} s. " +
+            "The oldest read has held its snapshot for {OldestReadLease}. A read that holds a snapshot stops checkpoints from resetting the WAL: " +
+            "shorten long reads or set WaldenOptions.MaxReadLeaseDuration (currently {MaxReadLease}).")]
+    internal static partial void CheckpointStarved(ILogger logger, string name, long walBytes, long limit, double seconds, string oldestReadLease, string maxReadLease);
+
+    [LoggerMessage(EventId = WaldenEventIds.CheckpointStarvationEnded, Level = LogLevel.Information,
+        Message = "Checkpoint starvation on {Name} ended: the WAL was reset")]
+    internal static partial void CheckpointStarvationEnded(ILogger logger, string name);
+
+    [LoggerMessage(EventId = WaldenEventIds.ReadLeaseExpired, Level = LogLevel.Warning,
+        Message = "A read on {Name} held its snapshot longer than WaldenOptions.MaxReadLeaseDuration ({Seconds:0.###} s); it was interrupted and its snapshot released")]
+    internal static partial void ReadLeaseExpired(ILogger logger, string name, double seconds);
+
+    [LoggerMessage(EventId = WaldenEventIds.MaintenanceFailed, Level = LogLevel.Warning,
+        Message = "Scheduled maintenance of {Name} failed; it runs again at the next interval")]
+    internal static partial void MaintenanceFailed(ILogger logger, string name, Exception exception);
 }
 
 /// <summary>Event ids of Walden's log lines, stable across versions.</summary>
@@ -64,8 +90,14 @@ internal static class WaldenEventIds
     internal const int WriterLoopFailed = 1102;
     internal const int BackupCompleted = 1500;
     internal const int BackupFailed = 1501;
-    internal const int CorruptionDetected = 1200;
-    internal const int IntegrityChecked = 1201;
-    internal const int RecoveredAtOpen = 1202;
-    internal const int BackgroundCheckFailed = 1203;
+    internal const int CorruptionDetected = 1600;
+    internal const int IntegrityChecked = 1601;
+    internal const int RecoveredAtOpen = 1602;
+    internal const int BackgroundCheckFailed = 1603;
+    internal const int Checkpointed = 1200;
+    internal const int CheckpointFailed = 1201;
+    internal const int CheckpointStarved = 1202;
+    internal const int CheckpointStarvationEnded = 1203;
+    internal const int ReadLeaseExpired = 1300;
+    internal const int MaintenanceFailed = 1400;
 }

@@ -4,8 +4,8 @@ namespace Walden.Native;
 
 /// <summary>
 /// Direct entry points into the native SQLite that SQLitePCLRaw 2.0.6 does not bind
-/// (<c>sqlite3_busy_handler</c> and the recover extension compiled into the library). "e_sqlite3"
-/// resolves to the same libe_sqlite3.so the provider loaded, so the handles it gives us are valid here.
+/// (<c>sqlite3_busy_handler</c>, <c>sqlite3_wal_hook</c> and the recover extension compiled into the library).
+/// "e_sqlite3" resolves to the same libe_sqlite3.so the provider loaded, so the handles it gives us are valid here.
 /// </summary>
 internal static unsafe partial class SqliteNative
 {
@@ -47,4 +47,7 @@ internal static unsafe partial class SqliteNative
     /// <summary>Registers the sqlite_dbdata and sqlite_dbptr virtual tables (from the recover extension) on a connection.</summary>
     [LibraryImport(Library, EntryPoint = "sqlite3_dbdata_init")]
     internal static partial int DbdataInit(IntPtr db, IntPtr errorMessage, IntPtr api);
+    /// <summary><c>sqlite3_wal_hook</c>: called after each commit on the connection, once the write lock is released, with the frames now in the WAL.</summary>
+    [LibraryImport(Library, EntryPoint = "sqlite3_wal_hook")]
+    internal static partial IntPtr WalHook(IntPtr db, delegate* unmanaged[Cdecl]<IntPtr, IntPtr, IntPtr, int, int> callback, IntPtr state);
 }

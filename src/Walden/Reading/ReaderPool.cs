@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 using Walden.Configuration;
+using Walden.Diagnostics;
 using Walden.Errors;
 using Walden.Integrity;
 
@@ -9,29 +11,58 @@ namespace Walden.Reading;
 /// <summary>
 /// Read-only connections (<c>query_only</c>), opened on demand up to the pool size and leased one per
 /// read. In WAL mode readers never block the writer and the writer never blocks readers; each read
-/// runs inside its own deferred transaction, so all its statements see one snapshot.
+/// runs inside its own deferred transaction, so all its statements see one snapshot. Each lease is
+/// tracked with its start time: a snapshot held open stops checkpoints from resetting the WAL, so the
+/// starvation report names the oldest, and <see cref="WaldenOptions.MaxReadLeaseDuration"/> ends it.
 /// </summary>
 internal sealed class ReaderPool
 {
     private readonly ConnectionFactory _factory;
     private readonly WaldenOptions _options;
     private readonly CorruptionMonitor _health;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string _name;
     private readonly SemaphoreSlim _leases;
     private readonly ConcurrentStack<OpenedConnection> _idle = new();
+    private readonly ConcurrentDictionary<ReadLease, byte> _running = new();
+    private readonly Action<ReadLease>? _onExpired;
     private readonly int _size;
     private int _active;
 
-    internal ReaderPool(ConnectionFactory factory, WaldenOptions options, CorruptionMonitor health)
+    internal ReaderPool(ConnectionFactory factory, WaldenOptions options, CorruptionMonitor health, string name)
     {
         _health = health;
         _factory = factory;
         _options = options;
+        _time = options.TimeProvider;
+        _logger = options.LoggerFactory.CreateLogger("Walden.Reading");
+        _name = name;
         _size = options.ReaderPoolSize;
         _leases = new SemaphoreSlim(_size, _size);
+        if (options.MaxReadLeaseDuration is { } max)
+        {
+            _onExpired = _ => LogMessages.ReadLeaseExpired(_logger, _name, max.TotalSeconds);
+        }
     }
 
     /// <summary>Reads running now.</summary>
     internal int Active => Volatile.Read(ref _active);
+
+    /// <summary>How long the oldest running read has held its snapshot, or null when none runs.</summary>
+    internal TimeSpan? OldestLeaseAge()
+    {
+        long? oldest = null;
+        foreach (var lease in _running.Keys)
+        {
+            if (oldest is null || lease.StartedAt < oldest)
+            {
+                oldest = lease.StartedAt;
+            }
+        }
+
+        return oldest is { } started ? _time.GetElapsedTime(started) : null;
+    }
 
     internal async Task<T> ReadAsync<T>(Func<SqliteConnection, T> read, CancellationToken cancellationToken)
     {
@@ -53,23 +84,44 @@ internal sealed class ReaderPool
 
     private T ReadInSnapshot<T>(Func<SqliteConnection, T> read)
     {
-        var lease = Rent();
+        var lease = new ReadLease(Rent(), _time.GetTimestamp(), _onExpired);
+        _running.TryAdd(lease, 0);
         Interlocked.Increment(ref _active);
+        if (_options.MaxReadLeaseDuration is { } max)
+        {
+            lease.StartTimer(_time, max);
+        }
+
         try
         {
-            var connection = lease.Connection;
+            var connection = lease.Connection.Connection;
             ConnectionFactory.Execute(connection, "BEGIN");
+            T result;
             try
             {
-                return read(connection);
+                result = read(connection);
             }
-            finally
+            catch
             {
-                if (SQLitePCL.raw.sqlite3_get_autocommit(connection.Handle) == 0)
-                {
-                    ConnectionFactory.Execute(connection, "COMMIT");
-                }
+                // End the snapshot without letting a second error (a COMMIT on a damaged file) hide the first.
+                RollbackQuietly(lease);
+                throw;
             }
+
+            if (!lease.IsExpired && SQLitePCL.raw.sqlite3_get_autocommit(connection.Handle) == 0)
+            {
+                ConnectionFactory.Execute(connection, "COMMIT");
+            }
+
+            return lease.End() ? result : throw LeaseExpired(null);
+        }
+        catch (WaldenReadLeaseExpiredException)
+        {
+            throw;
+        }
+        catch (Exception ex) when (!lease.End())
+        {
+            throw LeaseExpired(ex); // what failed was the interrupted read: report the reason, keep the failure inside
         }
         catch (SqliteException ex) when (SqliteErrors.IsBusy(ex.SqliteErrorCode))
         {
@@ -82,15 +134,41 @@ internal sealed class ReaderPool
         }
         finally
         {
+            lease.End();
+            lease.Dispose();
+            _running.TryRemove(lease, out _);
             Interlocked.Decrement(ref _active);
-            if (IsUsable(lease))
+            if (!lease.IsExpired && IsUsable(lease.Connection))
             {
-                _idle.Push(lease);
+                _idle.Push(lease.Connection);
             }
             else
             {
-                lease.Dispose(); // left open or in a transaction by a failure: never hand it out again
+                lease.Connection.Dispose(); // interrupted, or left open or in a transaction by a failure: never hand it out again
             }
+        }
+    }
+
+    private WaldenReadLeaseExpiredException LeaseExpired(Exception? cause) => new(
+        $"A read on '{_name}' held its snapshot longer than WaldenOptions.MaxReadLeaseDuration (currently {_options.MaxReadLeaseDuration!.Value.TotalSeconds:0.###} s), " +
+        "so Walden interrupted it and released the snapshot: an open snapshot stops checkpoints from resetting the WAL. Its result was discarded. " +
+        "Make the read shorter (page through large results in several reads) or raise MaxReadLeaseDuration.", cause);
+
+    private static void RollbackQuietly(ReadLease lease)
+    {
+        var connection = lease.Connection.Connection;
+        if (lease.IsExpired || SQLitePCL.raw.sqlite3_get_autocommit(connection.Handle) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            ConnectionFactory.Execute(connection, "ROLLBACK");
+        }
+        catch (SqliteException)
+        {
+            // The connection is then still in a transaction: IsUsable rejects it and it is closed, not pooled.
         }
     }
 

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using SQLitePCL;
+using Walden.Checkpointing;
 using Walden.Configuration;
 using Walden.Diagnostics;
 using Walden.Errors;
@@ -29,6 +30,9 @@ internal sealed partial class GroupCommitWriter
     private readonly ILogger _logger;
     private readonly WriterFaults? _faults;
     private readonly CorruptionMonitor _health;
+    private readonly DatabaseMetrics _metrics;
+    private readonly HealthSignals _signals;
+    private readonly WriterPause _pause;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Thread _thread;
 
@@ -42,12 +46,18 @@ internal sealed partial class GroupCommitWriter
     private readonly RawStatement _release;
     private readonly RawStatement _rollbackToSavepoint;
     private long _batchNumber;
+    private int _committed;
+    private int _cancelled;
     private delegate_commit? _commitHook;
 
-    internal GroupCommitWriter(SqliteConnection connection, WaldenOptions options, string name, CorruptionMonitor health)
+    internal GroupCommitWriter(SqliteConnection connection, WaldenOptions options, string name,
+        CorruptionMonitor health, DatabaseMetrics metrics, HealthSignals signals, WriterPause pause)
     {
         _health = health;
         _connection = connection;
+        _metrics = metrics;
+        _signals = signals;
+        _pause = pause;
         _options = options;
         _faults = options.Faults;
         _logger = options.LoggerFactory.CreateLogger("Walden.Writing");
@@ -109,7 +119,16 @@ internal sealed partial class GroupCommitWriter
 
                 if (_batch.Count > 0)
                 {
-                    RunBatch(_batch);
+                    // A RESTART or TRUNCATE checkpoint may hold the writer here, between two batches.
+                    _pause.EnterBatch();
+                    try
+                    {
+                        RunBatch(_batch);
+                    }
+                    finally
+                    {
+                        _pause.ExitBatch();
+                    }
                 }
             }
         }
@@ -148,6 +167,23 @@ internal sealed partial class GroupCommitWriter
             return;
         }
 
+        _committed = 0;
+        _cancelled = 0;
+        var started = _metrics.Timestamp();
+        try
+        {
+            RunBatchCore(batch);
+        }
+        finally
+        {
+            var ended = _metrics.Timestamp();
+            _metrics.RecordBatch(batch.Count, _committed, batch.Count - _committed - _cancelled, _cancelled,
+                _options.TimeProvider.GetElapsedTime(started, ended).TotalSeconds);
+        }
+    }
+
+    private void RunBatchCore(List<IWriteRequest> batch)
+    {
         try
         {
             if (!Begin(batch, 0))
@@ -160,6 +196,7 @@ internal sealed partial class GroupCommitWriter
                 var request = batch[i];
                 if (!request.TryStart())
                 {
+                    _cancelled++;
                     continue; // its caller cancelled it while it was queued
                 }
 
@@ -177,11 +214,13 @@ internal sealed partial class GroupCommitWriter
                     // Only this write is undone and only its caller hears of it; the batch goes on.
                     _rollbackToSavepoint.Execute();
                     _release.Execute();
+                    _signals.ObserveDelegateFailure(ex);
                     request.Fail(ex);
                     continue;
                 }
                 catch (Exception ex)
                 {
+                    _signals.ObserveDelegateFailure(ex);
                     request.Fail(ex);
                 }
 
@@ -221,6 +260,7 @@ internal sealed partial class GroupCommitWriter
                 _health.Report($"A batch of {batch.Count} writes", ex);
             }
 
+            _signals.Observe(failure);
             FailAll(batch, failure);
         }
     }
@@ -240,6 +280,7 @@ internal sealed partial class GroupCommitWriter
                 _health.Report("Starting a write transaction", ex);
             }
 
+            _signals.Observe(failure);
             for (var i = from; i < batch.Count; i++)
             {
                 if (batch[i].TryStart())
@@ -272,14 +313,24 @@ internal sealed partial class GroupCommitWriter
             }
 
             LogMessages.CommitFailed(_logger, _pending.Count, ex);
+            _signals.Observe(failure);
             FailAll(_pending, failure);
             return;
         }
 
+        if (_pending.Count > 0)
+        {
+            _signals.CommitSucceeded(); // something was written: the disk had room and the file was writable
+        }
+
+        var now = _metrics.Timestamp();
         foreach (var request in _pending)
         {
             request.Succeed();
+            _metrics.RecordAck(request.AcceptedAt, now);
         }
+
+        _committed = _pending.Count;
     }
 
     private bool InTransaction => raw.sqlite3_get_autocommit(_connection.Handle) == 0;

@@ -5,6 +5,9 @@ namespace Walden.Writing;
 /// <summary>One accepted write as the writer loop sees it.</summary>
 internal interface IWriteRequest
 {
+    /// <summary>When the request was accepted (a <see cref="TimeProvider"/> timestamp), for the acknowledgement latency.</summary>
+    long AcceptedAt { get; }
+
     /// <summary>Claims the request for execution; false when its caller cancelled it first.</summary>
     bool TryStart();
 
@@ -33,10 +36,11 @@ internal sealed class WriteRequest<T> : TaskCompletionSource<T>, IWriteRequest
     private int _state;
     private T? _result;
 
-    internal WriteRequest(Func<SqliteConnection, T> write, CancellationToken cancellationToken)
+    internal WriteRequest(Func<SqliteConnection, T> write, CancellationToken cancellationToken, long acceptedAt = 0)
         : base(TaskCreationOptions.RunContinuationsAsynchronously)
     {
         _write = write;
+        AcceptedAt = acceptedAt;
         if (cancellationToken.CanBeCanceled)
         {
             // A queued write may be withdrawn until the writer claims it; after that its outcome is reported as it happens.
@@ -50,6 +54,8 @@ internal sealed class WriteRequest<T> : TaskCompletionSource<T>, IWriteRequest
             }, this);
         }
     }
+
+    public long AcceptedAt { get; }
 
     public bool TryStart()
     {

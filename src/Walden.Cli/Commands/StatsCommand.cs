@@ -1,0 +1,75 @@
+using System.CommandLine;
+using Microsoft.Data.Sqlite;
+using Spectre.Console;
+using Walden.Cli.Output;
+using Walden.Native;
+
+namespace Walden.Cli.Commands;
+
+/// <summary>
+/// <c>walden stats &lt;db&gt;</c>: the figures of any SQLite file from outside: page figures from PRAGMAs on a
+/// read-only connection (which never changes the journal mode), file sizes from metadata only. The live
+/// figures of a running Walden database (queue, latencies, checkpoints) come from its process: metrics or GetStatsAsync.
+/// </summary>
+internal static class StatsCommand
+{
+    internal static Command Create()
+    {
+        var database = new Argument<FileInfo>("db") { Description = "The SQLite database file (any program's)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var command = new Command("stats", "Show a database's file sizes (-wal, -shm included), pages, freelist and auto_vacuum. Opens the file read-only and never changes it.")
+        {
+            database,
+            json,
+        };
+        command.SetAction(result => Run(result.GetValue(database)!, result.GetValue(json)));
+        return command;
+    }
+
+    private static int Run(FileInfo file, bool json)
+    {
+        SqliteLibrary.EnsureSupported();
+        if (!file.Exists)
+        {
+            return CliErrors.Report(Directory.Exists(file.FullName)
+                ? $"'{file.FullName}' is a directory; pass the database file inside it."
+                : $"'{file.FullName}' does not exist. Check the path.");
+        }
+
+        DatabaseInfo info;
+        try
+        {
+            info = DatabaseInfo.Read(file.FullName);
+        }
+        catch (SqliteException ex)
+        {
+            return CliErrors.Report($"'{file.FullName}' cannot be read as an SQLite database: {ex.Message}");
+        }
+
+        var report = new StatsReport(info.Path, info.JournalMode, info.PageSize, info.PageCount, info.FreelistCount,
+            info.FreelistCount * info.PageSize, info.AutoVacuum, info.DatabaseBytes, info.WalBytes ?? 0, info.ShmBytes ?? 0,
+            info.WalFrameCapacity ?? 0, info.SqliteVersion);
+        if (json)
+        {
+            Json.Write(report);
+            return ExitCodes.Ok;
+        }
+
+        var table = new Table().AddColumn("figure").AddColumn("value");
+        table.AddRow("file", Markup.Escape(report.Path));
+        table.AddRow("journal mode", report.JournalMode);
+        table.AddRow("page size", $"{report.PageSize:N0} B");
+        table.AddRow("page count", $"{report.PageCount:N0}");
+        table.AddRow("freelist", $"{report.FreelistPages:N0} pages ({InfoCommand.Size(report.FreelistBytes)})");
+        table.AddRow("auto_vacuum", report.AutoVacuum);
+        table.AddRow("database file", InfoCommand.Size(report.DatabaseFileBytes));
+        table.AddRow("-wal file", $"{InfoCommand.Size(report.WalFileBytes)} (room for {report.WalFrameCapacity:N0} frames)");
+        table.AddRow("-shm file", InfoCommand.Size(report.ShmFileBytes));
+        table.AddRow("SQLite library", report.SqliteVersion);
+        AnsiConsole.Write(table);
+        return ExitCodes.Ok;
+    }
+
+    private sealed record StatsReport(string Path, string JournalMode, long PageSize, long PageCount, long FreelistPages, long FreelistBytes,
+        string AutoVacuum, long DatabaseFileBytes, long WalFileBytes, long ShmFileBytes, long WalFrameCapacity, string SqliteVersion);
+}

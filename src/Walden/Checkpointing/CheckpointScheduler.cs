@@ -1,0 +1,443 @@
+using System.Collections.Concurrent;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Walden.Configuration;
+using Walden.Diagnostics;
+
+namespace Walden.Checkpointing;
+
+/// <summary>
+/// Walden's single owner of checkpoints (SQLite's auto-checkpoint is off on every Walden connection).
+/// It runs on a thread and a connection of its own, so commits never pay for a checkpoint:
+/// <list type="bullet">
+/// <item>PASSIVE as WAL frames accumulate (every eighth of <see cref="WaldenOptions.WalSizeLimit"/>): copies pages
+/// into the database without waiting for anyone.</item>
+/// <item>From half the limit, PASSIVE then RESTART with the writer paused between two batches (<see cref="WriterPause"/>),
+/// so the next commit starts the WAL again from its beginning; if a reader is in the way, it retries with backoff.</item>
+/// <item>From three quarters of the limit, the writer waits before its next batch until the RESTART is done (back-pressure,
+/// so the bound holds even when this thread gets little CPU), unless a reader blocked the last RESTART: then writes go on
+/// and the WAL grows until that reader ends (starvation, below).</item>
+/// <item>TRUNCATE once no commit happened for <see cref="WaldenOptions.CheckpointIdleDelay"/>.</item>
+/// <item>Starvation: the <c>-wal</c> file over the limit and not reset for <see cref="WaldenOptions.CheckpointStarvationThreshold"/>.</item>
+/// </list>
+/// The writer thread only reports frame counts (<see cref="OnCommit"/>); everything else is decided here.
+/// </summary>
+internal sealed class CheckpointScheduler
+{
+    private static readonly TimeSpan MaxEscalationBackoff = TimeSpan.FromSeconds(1);
+
+    /// <summary>A read older than this is treated as long (it may be stuck) rather than a short read that is merely slow.</summary>
+    private static readonly TimeSpan LongReadAge = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan FirstEscalationBackoff = TimeSpan.FromMilliseconds(50);
+
+    private readonly WaldenOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly DatabaseMetrics _metrics;
+    private readonly Func<TimeSpan?> _oldestReadLease;
+    private readonly Action _maintenanceDue;
+    private readonly string _name;
+    private readonly string _walPath;
+    private readonly OpenedConnection _connection;
+    private readonly TimeSpan _escalationBusyTimeout;
+    private readonly int _passiveFrames;
+    private readonly int _restartFrames;
+    private readonly int _hardFrames;
+    private readonly AutoResetEvent _wake = new(initialState: false);
+    private readonly ConcurrentQueue<Request> _requests = new();
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Thread _thread;
+    private ITimer? _tick;
+    private volatile bool _stopping;
+    private volatile bool _starved;
+    private volatile bool _hardWaitSuppressed;
+
+    // Written by the writer thread in OnCommit, read here.
+    private int _walFrames;
+    private long _commits;
+    private long _lastCommitAt;
+
+    // Owned by the checkpointer thread.
+    private int _framesSeen;
+    private int _framesCheckpointed;
+    private long _commitsAtRestart = -1;
+    private long _commitsAtTruncate = -1;
+    private bool _overLimit;
+    private long _overLimitSince;
+    private long _retryEscalationAt;
+    private TimeSpan _backoff;
+    private long? _firstBusyEscalationAt;
+    private long _nextMaintenanceAt;
+
+    internal CheckpointScheduler(ConnectionFactory factory, WaldenOptions options, string name, string path, int pageSize,
+        DatabaseMetrics metrics, Func<TimeSpan?> oldestReadLease, Action maintenanceDue)
+    {
+        _options = options;
+        _time = options.TimeProvider;
+        _logger = options.LoggerFactory.CreateLogger("Walden.Checkpointing");
+        _metrics = metrics;
+        _oldestReadLease = oldestReadLease;
+        _maintenanceDue = maintenanceDue;
+        _name = name;
+        _walPath = path + "-wal";
+        var frameBytes = pageSize + 24L; // each WAL frame is a 24-byte header and one page
+        _passiveFrames = (int)Math.Max(16, options.WalSizeLimit / 8 / frameBytes);
+        _restartFrames = (int)Math.Max(32, options.WalSizeLimit / 2 / frameBytes);
+        _hardFrames = (int)Math.Max(48, options.WalSizeLimit * 3 / 4 / frameBytes);
+        // RESTART and TRUNCATE hold the write lock while they wait for readers: keep that wait short so
+        // writes stall for at most this long, and retry later instead.
+        _escalationBusyTimeout = options.BusyTimeout < TimeSpan.FromMilliseconds(100) ? options.BusyTimeout : TimeSpan.FromMilliseconds(100);
+        _connection = factory.Open(ConnectionRole.Checkpointer, _escalationBusyTimeout);
+        _lastCommitAt = _time.GetTimestamp();
+        _nextMaintenanceAt = NextMaintenance(_lastCommitAt);
+        _thread = new Thread(Run) { IsBackground = true, Name = $"walden-checkpointer:{name}" };
+    }
+
+    /// <summary>Lets RESTART and TRUNCATE hold the writer back between batches.</summary>
+    internal WriterPause Pause { get; } = new();
+
+    /// <summary>True while the WAL is starved (over the limit and not reset for the starvation threshold).</summary>
+    internal bool Starved => _starved;
+
+    internal void Start()
+    {
+        var period = Min(Min(_options.CheckpointIdleDelay, _options.CheckpointStarvationThreshold / 4), TimeSpan.FromSeconds(1));
+        using (ExecutionContext.SuppressFlow())
+        {
+            _tick = _time.CreateTimer(static state => ((CheckpointScheduler)state!)._wake.Set(), this, period, period);
+        }
+
+        _thread.UnsafeStart();
+    }
+
+    /// <summary>Called by the writer thread after each commit (from the WAL hook): two field writes and, now and then, a wake-up.</summary>
+    internal void OnCommit(int frames)
+    {
+        Volatile.Write(ref _walFrames, frames);
+        Volatile.Write(ref _lastCommitAt, _time.GetTimestamp());
+        Interlocked.Increment(ref _commits);
+        if (frames >= _hardFrames && !_hardWaitSuppressed && !_stopping)
+        {
+            Pause.SetWalFull();
+        }
+
+        if (!_stopping && (frames - Volatile.Read(ref _framesCheckpointed) >= _passiveFrames || frames < Volatile.Read(ref _framesSeen)))
+        {
+            _wake.Set();
+        }
+    }
+
+    /// <summary>Runs a checkpoint on the checkpointer thread, waiting up to <see cref="WaldenOptions.BusyTimeout"/> for readers and the writer.</summary>
+    internal Task<WaldenCheckpointResult> CheckpointAsync(WaldenCheckpointMode mode, CancellationToken cancellationToken)
+    {
+        var request = new Request(mode, cancellationToken);
+        Submit(request);
+        return request.Completion.Task;
+    }
+
+    /// <summary>Applies the scheduling policy once, now, on the checkpointer thread (tests drive the policy with it and a fake clock).</summary>
+    internal Task EvaluateAsync()
+    {
+        var request = new Request(null, CancellationToken.None);
+        Submit(request);
+        return request.Completion.Task;
+    }
+
+    /// <summary>Stops the loop and closes its connection; requests still waiting fail with <paramref name="closed"/>.</summary>
+    internal Task StopAsync(Exception closed)
+    {
+        _stopping = true;
+        _tick?.Dispose();
+        _wake.Set();
+        return _stopped.Task.ContinueWith(_ =>
+        {
+            while (_requests.TryDequeue(out var request))
+            {
+                request.Completion.TrySetException(closed);
+            }
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private void Submit(Request request)
+    {
+        if (_stopping)
+        {
+            request.Completion.TrySetException(new WaldenClosedException($"The Walden database '{_name}' has been disposed and runs no more checkpoints."));
+            return;
+        }
+
+        _requests.Enqueue(request);
+        _wake.Set();
+        if (_stopping && _stopped.Task.IsCompleted)
+        {
+            // Stopped between the check above and the enqueue: nobody will serve it.
+            while (_requests.TryDequeue(out var late))
+            {
+                late.Completion.TrySetException(new WaldenClosedException($"The Walden database '{_name}' has been disposed and runs no more checkpoints."));
+            }
+        }
+    }
+
+    private void Run()
+    {
+        try
+        {
+            while (true)
+            {
+                _wake.WaitOne();
+                if (_stopping)
+                {
+                    break;
+                }
+
+                try
+                {
+                    ServeRequests();
+                    Evaluate();
+                }
+#pragma warning disable CA1031 // The loop must outlive any one failed checkpoint; the failure is logged and the next wake tries again.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    LogMessages.CheckpointFailed(_logger, _name, ex);
+                }
+            }
+        }
+        finally
+        {
+            Pause.ClearWalFull();
+            _connection.Dispose(); // _wake stays undisposed: the closing PRAGMA optimize may still commit and call OnCommit
+            _stopped.TrySetResult();
+        }
+    }
+
+    private void ServeRequests()
+    {
+        while (_requests.TryDequeue(out var request))
+        {
+            if (request.CancellationToken.IsCancellationRequested)
+            {
+                request.Completion.TrySetCanceled(request.CancellationToken);
+                continue;
+            }
+
+            try
+            {
+                if (request.Mode is { } mode)
+                {
+                    request.Completion.TrySetResult(Checkpoint(mode, _options.BusyTimeout));
+                }
+                else
+                {
+                    Evaluate();
+                    request.Completion.TrySetResult(null!);
+                }
+            }
+            catch (SqliteException ex)
+            {
+                request.Completion.TrySetException(Errors.SqliteErrors.Translate(ex, $"A {request.Mode} checkpoint", _options));
+            }
+#pragma warning disable CA1031 // Whatever failed goes to the caller who asked for this checkpoint.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                request.Completion.TrySetException(ex);
+            }
+        }
+    }
+
+    private void Evaluate()
+    {
+        var now = _time.GetTimestamp();
+        var commits = Interlocked.Read(ref _commits);
+        var frames = commits == _commitsAtRestart ? 0 : Volatile.Read(ref _walFrames); // after a RESTART the WAL starts over at the next commit
+        if (frames < _framesSeen)
+        {
+            NoteReset(); // a commit started the WAL again from its beginning
+        }
+
+        Volatile.Write(ref _framesSeen, frames);
+        var walBytes = FileBytes(_walPath);
+        var escalate = commits != _commitsAtRestart && (frames >= _restartFrames || walBytes > _options.WalSizeLimit);
+        if (escalate && now >= _retryEscalationAt)
+        {
+            Escalate(now);
+        }
+        else if (frames - _framesCheckpointed >= _passiveFrames)
+        {
+            Checkpoint(WaldenCheckpointMode.Passive, _escalationBusyTimeout);
+        }
+
+        CheckIdle(now, commits);
+        CheckStarvation(Interlocked.Read(ref _commits));
+        if (_options.MaintenanceInterval > TimeSpan.Zero && now >= _nextMaintenanceAt)
+        {
+            _nextMaintenanceAt = NextMaintenance(now);
+            _maintenanceDue();
+        }
+    }
+
+    private void Escalate(long now)
+    {
+        // The bulk of the copying happens without the write lock (the regular PASSIVE checkpoints, or this one
+        // when they fell behind); RESTART then only finishes the tail while the writer waits.
+        if (Volatile.Read(ref _walFrames) - _framesCheckpointed >= _passiveFrames)
+        {
+            Checkpoint(WaldenCheckpointMode.Passive, _escalationBusyTimeout);
+        }
+
+        var restart = Checkpoint(WaldenCheckpointMode.Restart, _escalationBusyTimeout);
+        if (!restart.Busy)
+        {
+            _firstBusyEscalationAt = null;
+            _backoff = TimeSpan.Zero;
+            return;
+        }
+
+        // A reader of an older snapshot is in the way. Unless a read of this process is already long, the
+        // obstacle is most likely a short read that lost the CPU for a moment: try again at once, with the
+        // writer still held at the hard mark (its own safety cap keeps it moving), for up to LongReadAge.
+        // Past that, or with a long read here, stop holding the writer back until the WAL is reset (a long
+        // read is starving the checkpoints; that is reported separately) and back off.
+        var checkedAt = _time.GetTimestamp();
+        _firstBusyEscalationAt ??= checkedAt;
+        var longReadHere = _oldestReadLease() is { } age && age >= LongReadAge;
+        if (!longReadHere && _time.GetElapsedTime(_firstBusyEscalationAt.Value, checkedAt) < LongReadAge)
+        {
+            _wake.Set();
+            return;
+        }
+
+        _hardWaitSuppressed = true;
+        Pause.ClearWalFull();
+        _backoff = _backoff == TimeSpan.Zero ? FirstEscalationBackoff : Min(_backoff * 2, MaxEscalationBackoff);
+        _retryEscalationAt = now + (long)(_backoff.TotalSeconds * _time.TimestampFrequency);
+    }
+
+    private void CheckIdle(long now, long commits)
+    {
+        if (commits == _commitsAtTruncate || _time.GetElapsedTime(Volatile.Read(ref _lastCommitAt), now) < _options.CheckpointIdleDelay)
+        {
+            return;
+        }
+
+        if (FileBytes(_walPath) == 0)
+        {
+            _commitsAtTruncate = commits;
+            return;
+        }
+
+        var result = Checkpoint(WaldenCheckpointMode.Truncate, _escalationBusyTimeout);
+        if (!result.Busy)
+        {
+            _commitsAtTruncate = commits;
+        }
+    }
+
+    private void CheckStarvation(long commits)
+    {
+        // The checkpoints above may have taken a while: measure from now, not from the start of the evaluation.
+        var now = _time.GetTimestamp();
+        var walBytes = FileBytes(_walPath);
+        // After a RESTART and before the next commit the WAL is logically empty, however large its file still is.
+        if (walBytes <= _options.WalSizeLimit || commits == _commitsAtRestart)
+        {
+            _overLimit = false;
+            _starved = false;
+            return;
+        }
+
+        if (!_overLimit)
+        {
+            _overLimit = true;
+            _overLimitSince = now;
+            return;
+        }
+
+        var overFor = _time.GetElapsedTime(_overLimitSince, now);
+        if (!_starved && overFor >= _options.CheckpointStarvationThreshold)
+        {
+            _starved = true;
+            _metrics.RecordStarvation();
+            var lease = _oldestReadLease();
+            LogMessages.CheckpointStarved(_logger, _name, walBytes, _options.WalSizeLimit, overFor.TotalSeconds,
+                lease is { } age ? $"{age.TotalSeconds:0.###} s" : "none running (another process may hold a snapshot)",
+                _options.MaxReadLeaseDuration is { } max ? $"{max.TotalSeconds:0.###} s" : "not set");
+        }
+    }
+
+    private WaldenCheckpointResult Checkpoint(WaldenCheckpointMode mode, TimeSpan busyTimeout)
+    {
+        using var pause = mode == WaldenCheckpointMode.Passive ? default(WriterPause.Scope?) : Pause.Hold();
+        _connection.Busy.Deadline = busyTimeout;
+        var started = _time.GetTimestamp();
+        int busy, log, checkpointed;
+        using (var command = _connection.Connection.CreateCommand())
+        {
+            command.CommandText = $"PRAGMA wal_checkpoint({mode.ToString().ToUpperInvariant()})";
+            using var reader = command.ExecuteReader();
+            reader.Read();
+            busy = reader.GetInt32(0);
+            log = reader.GetInt32(1);
+            checkpointed = reader.GetInt32(2);
+        }
+
+        var commits = Interlocked.Read(ref _commits); // the writer is paused for every mode but PASSIVE, so this is exact for those
+        var ended = _time.GetTimestamp();
+        var result = new WaldenCheckpointResult(mode, busy != 0, log, checkpointed, _time.GetElapsedTime(started, ended), _time.GetUtcNow());
+        var previous = _framesCheckpointed;
+        var reset = busy == 0 && mode is WaldenCheckpointMode.Restart or WaldenCheckpointMode.Truncate;
+        // TRUNCATE reports 0 frames once it emptied the WAL; what it copied is what the last commit left there.
+        var copiedUpTo = mode == WaldenCheckpointMode.Truncate && reset && commits != _commitsAtRestart ? Volatile.Read(ref _walFrames) : checkpointed;
+        _metrics.RecordCheckpoint(result, Math.Max(0, copiedUpTo - (log >= previous || mode == WaldenCheckpointMode.Truncate ? previous : 0)));
+        Volatile.Write(ref _framesCheckpointed, Math.Max(0, checkpointed));
+        if (reset)
+        {
+            _commitsAtRestart = commits;
+            if (mode == WaldenCheckpointMode.Truncate)
+            {
+                _commitsAtTruncate = commits;
+            }
+
+            NoteReset();
+        }
+
+        LogMessages.Checkpointed(_logger, _name, mode, busy != 0, log, checkpointed, result.Duration.TotalMilliseconds);
+        return result;
+    }
+
+    private void NoteReset()
+    {
+        _firstBusyEscalationAt = null;
+        _hardWaitSuppressed = false;
+        Pause.ClearWalFull();
+        Volatile.Write(ref _framesCheckpointed, 0);
+        Volatile.Write(ref _framesSeen, 0);
+        _overLimit = false;
+        if (_starved)
+        {
+            _starved = false;
+            LogMessages.CheckpointStarvationEnded(_logger, _name);
+        }
+    }
+
+    private long NextMaintenance(long now) =>
+        _options.MaintenanceInterval > TimeSpan.Zero ? now + (long)(_options.MaintenanceInterval.TotalSeconds * _time.TimestampFrequency) : long.MaxValue;
+
+    private static long FileBytes(string path)
+    {
+        var file = new FileInfo(path); // metadata only: never open a database file outside SQLite
+        return file.Exists ? file.Length : 0;
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private sealed class Request(WaldenCheckpointMode? mode, CancellationToken cancellationToken)
+    {
+        public WaldenCheckpointMode? Mode { get; } = mode;
+
+        public CancellationToken CancellationToken { get; } = cancellationToken;
+
+        public TaskCompletionSource<WaldenCheckpointResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

@@ -1,0 +1,79 @@
+using Walden.Configuration;
+
+namespace Walden.Reading;
+
+/// <summary>
+/// One read's hold on a pooled connection and its snapshot: when it started (for the starvation report)
+/// and, with <see cref="WaldenOptions.MaxReadLeaseDuration"/>, the timer that ends it. Expiry and the end of
+/// the read race; the lock makes exactly one of them win and keeps the connection open while the
+/// expiry runs its two calls on it from the timer thread (SQLite's serialized mode makes those calls safe).
+/// </summary>
+internal sealed class ReadLease : IDisposable
+{
+    private const int Active = 0;
+    private const int Ended = 1;
+    private const int Expired = 2;
+
+    private readonly object _gate = new();
+    private readonly Action<ReadLease>? _onExpired;
+    private ITimer? _timer;
+    private int _state;
+
+    internal ReadLease(OpenedConnection connection, long startedAt, Action<ReadLease>? onExpired)
+    {
+        Connection = connection;
+        StartedAt = startedAt;
+        _onExpired = onExpired;
+    }
+
+    internal OpenedConnection Connection { get; }
+
+    internal long StartedAt { get; }
+
+    internal bool IsExpired => Volatile.Read(ref _state) == Expired;
+
+    internal void StartTimer(TimeProvider time, TimeSpan maxDuration)
+    {
+        using (ExecutionContext.SuppressFlow())
+        {
+            _timer = time.CreateTimer(static state => ((ReadLease)state!).Expire(), this, maxDuration, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>Ends the lease normally (again, if it already ended); false only when it had expired.</summary>
+    internal bool End()
+    {
+        _timer?.Dispose();
+        lock (_gate)
+        {
+            if (_state == Expired)
+            {
+                return false;
+            }
+
+            _state = Ended;
+            return true;
+        }
+    }
+
+    private void Expire()
+    {
+        lock (_gate)
+        {
+            if (_state != Active)
+            {
+                return;
+            }
+
+            _state = Expired;
+            var handle = Connection.Connection.Handle;
+            // Stop a statement that is running, then end the read transaction so its snapshot no longer pins the WAL.
+            SQLitePCL.raw.sqlite3_interrupt(handle);
+            SQLitePCL.raw.sqlite3_exec(handle, "ROLLBACK");
+        }
+
+        _onExpired?.Invoke(this);
+    }
+
+    public void Dispose() => _timer?.Dispose();
+}

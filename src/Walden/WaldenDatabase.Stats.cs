@@ -1,0 +1,164 @@
+using System.Globalization;
+using Walden.Configuration;
+using Walden.Diagnostics;
+
+namespace Walden;
+
+public sealed partial class WaldenDatabase
+{
+    /// <summary>
+    /// A snapshot of the database's state: file sizes (from file metadata only), page figures, the write
+    /// queue, recent acknowledgement latency percentiles, the last checkpoint and the counts since open.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait for a read connection.</param>
+    /// <exception cref="WaldenClosedException">The database has been disposed.</exception>
+    public async Task<WaldenStats> GetStatsAsync(CancellationToken cancellationToken = default)
+    {
+        var (pageSize, pageCount, freelist) = await ReadAsync(static c => (
+            ConnectionFactory.Scalar<long>(c, "PRAGMA page_size"),
+            ConnectionFactory.Scalar<long>(c, "PRAGMA page_count"),
+            ConnectionFactory.Scalar<long>(c, "PRAGMA freelist_count")), cancellationToken).ConfigureAwait(false);
+        var ack = _metrics.AckLatencies.Percentiles(0.50, 0.99);
+        var commit = _metrics.CommitDurations.Percentiles(0.99);
+        return new WaldenStats
+        {
+            Name = Name,
+            Path = Path,
+            TakenAt = _options.TimeProvider.GetUtcNow(),
+            DatabaseFileBytes = FileBytes(Path),
+            WalFileBytes = FileBytes(Path + "-wal"),
+            ShmFileBytes = FileBytes(Path + "-shm"),
+            WalSizeLimit = _options.WalSizeLimit,
+            PageSize = pageSize,
+            PageCount = pageCount,
+            FreelistCount = freelist,
+            WriteQueueDepth = WriteQueueDepth,
+            WriteQueueCapacity = _options.WriteQueueCapacity,
+            ActiveReaders = ActiveReaders,
+            OldestReadLeaseAge = _readers.OldestLeaseAge(),
+            AckLatencyP50 = ack is null ? null : TimeSpan.FromSeconds(ack[0]),
+            AckLatencyP99 = ack is null ? null : TimeSpan.FromSeconds(ack[1]),
+            CommitDurationP99 = commit is null ? null : TimeSpan.FromSeconds(commit[0]),
+            Commits = _metrics.Commits,
+            WritesCommitted = _metrics.WritesCommitted,
+            WritesFailed = _metrics.WritesFailed,
+            WritesCancelled = _metrics.WritesCancelled,
+            BusyRetries = _factory.BusyRetries.Value,
+            Checkpoints = _metrics.Checkpoints,
+            LastCheckpoint = _metrics.LastCheckpoint,
+            CheckpointStarvations = _metrics.Starvations,
+            CheckpointStarved = _checkpointer.Starved,
+        };
+    }
+
+    /// <summary>What the health of this database rests on; the integrity features report corruption here.</summary>
+    internal HealthSignals HealthSignals => _signals;
+
+    /// <summary>
+    /// The health verdict for Walden.Hosting's health check. Unhealthy: closed, corrupt, read-only, disk full.
+    /// Degraded: the WAL over its limit, checkpoint starvation, slow commits (recent p99 over
+    /// <paramref name="slowCommit"/>), the write queue at least <paramref name="queueNearFull"/> full.
+    /// Every figure behind the verdict is in its data.
+    /// </summary>
+    internal WaldenHealth GetHealth(TimeSpan slowCommit, double queueNearFull)
+    {
+        var reasons = new List<string>();
+        var walBytes = FileBytes(Path + "-wal");
+        var queueDepth = WriteQueueDepth;
+        var commitP99 = _metrics.CommitDurations.Percentiles(0.99)?[0];
+        var data = new Dictionary<string, object>
+        {
+            ["database"] = Name,
+            ["path"] = Path,
+            ["walBytes"] = walBytes,
+            ["walSizeLimit"] = _options.WalSizeLimit,
+            ["writeQueueDepth"] = queueDepth,
+            ["writeQueueCapacity"] = _options.WriteQueueCapacity,
+            ["activeReaders"] = ActiveReaders,
+            ["checkpointStarved"] = _checkpointer.Starved,
+            ["checkpointStarvations"] = _metrics.Starvations,
+            ["commits"] = _metrics.Commits,
+            ["writesFailed"] = _metrics.WritesFailed,
+        };
+        if (commitP99 is { } p99)
+        {
+            data["commitDurationP99Ms"] = p99 * 1000;
+        }
+
+        if (_readers.OldestLeaseAge() is { } lease)
+        {
+            data["oldestReadLeaseMs"] = lease.TotalMilliseconds;
+        }
+
+        var unhealthy = false;
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            unhealthy = true;
+            reasons.Add($"The database '{Name}' is closed.");
+        }
+
+        foreach (var (signal, label) in new[] { (_signals.Corruption, "corrupt"), (_signals.ReadOnly, "read-only"), (_signals.DiskFull, "disk full") })
+        {
+            if (signal is not null)
+            {
+                unhealthy = true;
+                data[label] = signal;
+                reasons.Add($"The database '{Name}' is {label}: {signal}");
+            }
+        }
+
+        if (!unhealthy)
+        {
+            if (walBytes > _options.WalSizeLimit)
+            {
+                reasons.Add(string.Create(CultureInfo.InvariantCulture, $"The -wal file is {walBytes:N0} bytes, over WalSizeLimit ({_options.WalSizeLimit:N0} bytes)."));
+            }
+
+            if (_checkpointer.Starved)
+            {
+                reasons.Add("Checkpoint starvation: a long read keeps the WAL from being reset (see the oldest read lease; set MaxReadLeaseDuration).");
+            }
+
+            if (commitP99 is { } p && p > slowCommit.TotalSeconds)
+            {
+                reasons.Add(string.Create(CultureInfo.InvariantCulture, $"Slow commits: the recent p99 is {p * 1000:0.#} ms, over {slowCommit.TotalMilliseconds:0.#} ms."));
+            }
+
+            var backup = LastBackup;
+            if (backup.IsOverdue(_options.TimeProvider.GetUtcNow()))
+            {
+                var last = backup.LastSuccessAt?.ToString("O", CultureInfo.InvariantCulture) ?? "never";
+                data["lastVerifiedBackupAt"] = last;
+                var failure = backup.LastError is { } error ? $"; the last attempt failed: {error}" : ".";
+                reasons.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"No verified backup for more than twice Backup.Interval ({backup.Interval}): the last one is from {last}{failure}"));
+            }
+
+            if (queueDepth >= queueNearFull * _options.WriteQueueCapacity)
+            {
+                reasons.Add(string.Create(CultureInfo.InvariantCulture, $"The write queue is near full: {queueDepth:N0} of {_options.WriteQueueCapacity:N0}."));
+            }
+        }
+
+        var status = unhealthy ? WaldenHealthStatus.Unhealthy : reasons.Count > 0 ? WaldenHealthStatus.Degraded : WaldenHealthStatus.Healthy;
+        return new WaldenHealth(status, reasons, data);
+    }
+
+    int IDatabaseGauges.QueueDepth => WriteQueueDepth;
+
+    long IDatabaseGauges.BusyRetries => _factory.BusyRetries.Value;
+
+    long IDatabaseGauges.WalFileBytes => FileBytes(Path + "-wal");
+
+    long IDatabaseGauges.DatabaseFileBytes => FileBytes(Path);
+
+    int IDatabaseGauges.ActiveReaders => ActiveReaders;
+
+    int IDatabaseGauges.IntegrityStatus => _signals.Corruption is null ? 1 : 0;
+
+    private static long FileBytes(string path)
+    {
+        var file = new FileInfo(path); // metadata only: never open a database file outside SQLite
+        return file.Exists ? file.Length : 0;
+    }
+}
