@@ -6,7 +6,7 @@ namespace Walden.Tests.Backup;
 public sealed class RetentionTests : IDisposable
 {
     private readonly TempDirectory _dir = new();
-    private readonly ManualClock _clock = new();
+    private readonly FakeTimeProvider _clock = new();
 
     public void Dispose() => _dir.Dispose();
 

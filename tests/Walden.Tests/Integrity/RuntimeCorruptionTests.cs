@@ -74,7 +74,7 @@ public sealed class RuntimeCorruptionTests
         using var temp = new TempDirectory();
         var path = temp.File("app.db");
         var leaves = CreateDatabase(path);
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider();
         var options = Options.Clone();
         options.TimeProvider = clock;
         options.BackgroundIntegrityCheckInterval = TimeSpan.FromMinutes(10);

@@ -2,7 +2,8 @@ namespace Walden.Tests.TestSupport;
 
 /// <summary>
 /// A clock that moves only when a test calls <see cref="Advance"/>, firing the timers that fall due in
-/// time order on the calling thread. (Microsoft.Extensions.TimeProvider.Testing is not on the mirror.)
+/// time order on the calling thread. The one fake clock of the tests (Microsoft.Extensions.TimeProvider.Testing
+/// is not on the package mirror, so this small one is written by hand).
 /// </summary>
 internal sealed class FakeTimeProvider : TimeProvider
 {
