@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Walden.Configuration;
 
 namespace Walden.Cli.Bench;
 
@@ -23,16 +24,9 @@ internal static class PlainSqlite
             DefaultTimeout = busyTimeoutSeconds,
         }.ToString());
         connection.Open();
-        Execute(connection, "PRAGMA journal_mode=WAL");
-        Execute(connection, $"PRAGMA synchronous={synchronous}");
+        ConnectionFactory.Execute(connection, "PRAGMA journal_mode=WAL");
+        ConnectionFactory.Execute(connection, $"PRAGMA synchronous={synchronous}");
         return connection;
-    }
-
-    internal static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
     }
 
     internal static SqliteCommand Prepare(SqliteConnection connection, string sql)
@@ -47,7 +41,7 @@ internal static class PlainSqlite
     internal static void Create(string path)
     {
         using var connection = Open(path, "FULL");
-        Execute(connection, Workload.Schema);
+        ConnectionFactory.Execute(connection, Workload.Schema);
     }
 
     /// <summary>Counts the rows of a closed scenario database.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Data.Sqlite;
+using Walden.Configuration;
 
 namespace Walden.Cli.Bench;
 
@@ -100,14 +101,14 @@ internal static class ReadScenario
         using var insert = Workload.PrepareInsert(connection);
         for (var written = 0; written < rows;)
         {
-            PlainSqlite.Execute(connection, "BEGIN");
+            ConnectionFactory.Execute(connection, "BEGIN");
             for (var i = 0; i < 10_000 && written < rows; i++, written++)
             {
                 Workload.Bind(insert, workload.SequentialRow(written));
                 insert.ExecuteNonQuery();
             }
 
-            PlainSqlite.Execute(connection, "COMMIT");
+            ConnectionFactory.Execute(connection, "COMMIT");
         }
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Walden.Configuration;
 
 namespace Walden.Cli.Bench;
 
@@ -86,7 +87,7 @@ internal sealed class WriteBuffer : IDisposable
             {
                 if (SQLitePCL.raw.sqlite3_get_autocommit(_connection.Handle) == 0)
                 {
-                    PlainSqlite.Execute(_connection, "ROLLBACK");
+                    ConnectionFactory.Execute(_connection, "ROLLBACK");
                 }
 
                 Interlocked.Add(ref _lostRows, rows.Count);

@@ -4,6 +4,7 @@ using Microsoft.Data.Sqlite;
 using Spectre.Console;
 using Walden.Backup;
 using Walden.Cli.Output;
+using Walden.Configuration;
 
 namespace Walden.Cli.Commands;
 
@@ -145,15 +146,15 @@ internal static class BackupBenchCommand
     {
         using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         connection.Open();
-        Exec(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;");
-        Exec(connection, "CREATE TABLE IF NOT EXISTS bench_blob(id INTEGER PRIMARY KEY, body BLOB NOT NULL)");
-        Exec(connection, "CREATE TABLE IF NOT EXISTS bench_log(id INTEGER PRIMARY KEY, producer INTEGER NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL)");
+        ConnectionFactory.Execute(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;");
+        ConnectionFactory.Execute(connection, "CREATE TABLE IF NOT EXISTS bench_blob(id INTEGER PRIMARY KEY, body BLOB NOT NULL)");
+        ConnectionFactory.Execute(connection, "CREATE TABLE IF NOT EXISTS bench_log(id INTEGER PRIMARY KEY, producer INTEGER NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL)");
         var rows = bytes / BlobBytes;
         const int RowsPerTransaction = 1024; // 64 MiB per commit
         for (long done = 0; done < rows; done += RowsPerTransaction)
         {
             var count = Math.Min(RowsPerTransaction, rows - done);
-            Exec(connection, $"BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count}) " +
+            ConnectionFactory.Execute(connection, $"BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count}) " +
                 $"INSERT INTO bench_blob(body) SELECT randomblob({BlobBytes}) FROM n; COMMIT;");
             if (!quiet && done % (RowsPerTransaction * 4) == 0)
             {
@@ -162,19 +163,12 @@ internal static class BackupBenchCommand
         }
 
         // The checkpoint at synchronous FULL fsyncs the database file: the fill's writeback does not land in the baseline.
-        Exec(connection, "PRAGMA synchronous=FULL; PRAGMA wal_checkpoint(TRUNCATE);");
+        ConnectionFactory.Execute(connection, "PRAGMA synchronous=FULL; PRAGMA wal_checkpoint(TRUNCATE);");
 
         if (!quiet)
         {
             Console.Error.WriteLine();
         }
-    }
-
-    private static void Exec(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
     }
 
     /// <summary>The writes acknowledged in a window: their latencies, and the longest time no write at all was acknowledged.</summary>

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Spectre.Console;
 using Walden.Cli.Output;
+using Walden.Configuration;
 
 namespace Walden.Cli.Commands;
 
@@ -48,7 +49,7 @@ internal static class DemoCommand
         try
         {
             await using var database = await WaldenDatabase.OpenAsync(path, new WaldenOptions { Durability = durability }, cancellationToken).ConfigureAwait(false);
-            await database.WriteAsync(c => Exec(c, Schema), cancellationToken).ConfigureAwait(false);
+            await database.WriteAsync(c => ConnectionFactory.Execute(c, Schema), cancellationToken).ConfigureAwait(false);
 
             var latencies = new List<double>[producers];
             var stopAt = writes is null ? Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency) : long.MaxValue;
@@ -102,13 +103,6 @@ internal static class DemoCommand
         {
             tempFolder?.Delete(recursive: true);
         }
-    }
-
-    private static int Exec(Microsoft.Data.Sqlite.SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return command.ExecuteNonQuery();
     }
 
     private static double Percentile(double[] sorted, double p) =>

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Spectre.Console;
 using Walden.Cli.Output;
+using Walden.Configuration;
 
 namespace Walden.Cli.Commands;
 
@@ -54,7 +55,7 @@ internal static class SoakCommand
         try
         {
             await using var database = await WaldenDatabase.OpenAsync(path, options, cancellationToken).ConfigureAwait(false);
-            await database.WriteAsync(c => Exec(c, Schema), cancellationToken).ConfigureAwait(false);
+            await database.WriteAsync(c => ConnectionFactory.Execute(c, Schema), cancellationToken).ConfigureAwait(false);
 
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             stop.CancelAfter(TimeSpan.FromMinutes(minutes));
@@ -113,7 +114,7 @@ internal static class SoakCommand
                 while (!stop.IsCancellationRequested)
                 {
                     await Task.Delay(1000, CancellationToken.None).ConfigureAwait(false);
-                    await database.WriteAsync(c => Exec(c, $"DELETE FROM soak_log WHERE id <= (SELECT max(id) FROM soak_log) - {keepRows}"), CancellationToken.None).ConfigureAwait(false);
+                    await database.WriteAsync(c => ConnectionFactory.Execute(c, $"DELETE FROM soak_log WHERE id <= (SELECT max(id) FROM soak_log) - {keepRows}"), CancellationToken.None).ConfigureAwait(false);
                 }
             }, CancellationToken.None);
 
@@ -158,13 +159,6 @@ internal static class SoakCommand
         {
             tempFolder?.Delete(recursive: true);
         }
-    }
-
-    private static int Exec(Microsoft.Data.Sqlite.SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return command.ExecuteNonQuery();
     }
 
     private sealed record SoakReport(string Path, double Minutes, int Producers, int Readers, WaldenDurability Durability,

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Walden.Configuration;
 
 namespace Walden.Cli.Torture;
 
@@ -96,7 +97,7 @@ internal static class TortureChecker
     internal static long NextWorkerId(string path)
     {
         using var connection = TortureRecord.OpenPlain(path, busyTimeoutMs: 10_000);
-        TortureRecord.Execute(connection, TortureRecord.Schema);
+        ConnectionFactory.Execute(connection, TortureRecord.Schema);
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT coalesce(max(worker), 0) + 1 FROM torture_record";
         return (long)command.ExecuteScalar()!;

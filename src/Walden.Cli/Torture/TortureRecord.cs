@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
+using Walden.Configuration;
 
 namespace Walden.Cli.Torture;
 
@@ -64,14 +65,7 @@ internal static class TortureRecord
             Pooling = false,
         }.ToString());
         connection.Open();
-        Execute(connection, $"PRAGMA busy_timeout={busyTimeoutMs}");
+        ConnectionFactory.Execute(connection, $"PRAGMA busy_timeout={busyTimeoutMs}");
         return connection;
-    }
-
-    internal static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
     }
 }

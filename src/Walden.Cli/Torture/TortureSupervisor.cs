@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Walden.Configuration;
 
 namespace Walden.Cli.Torture;
 
@@ -72,7 +73,7 @@ internal sealed partial class TortureSupervisor
         var database = await WaldenDatabase.OpenAsync(_settings.DatabasePath, new WaldenOptions { Durability = _settings.Durability }, cancellationToken).ConfigureAwait(false);
         await using (database.ConfigureAwait(false))
         {
-            await database.WriteAsync(c => TortureRecord.Execute(c, TortureRecord.Schema), cancellationToken).ConfigureAwait(false);
+            await database.WriteAsync(c => ConnectionFactory.Execute(c, TortureRecord.Schema), cancellationToken).ConfigureAwait(false);
         }
 
         // Worker ids are never reused, also across runs on one folder, so every (worker, seq) is unique.

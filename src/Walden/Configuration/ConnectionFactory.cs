@@ -147,11 +147,12 @@ internal sealed class ConnectionFactory
         }
     }
 
-    internal static void Execute(SqliteConnection connection, string sql)
+    /// <summary>Runs one statement; the one helper for this in the engine and the tool.</summary>
+    internal static int Execute(SqliteConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
         command.CommandText = sql;
-        command.ExecuteNonQuery();
+        return command.ExecuteNonQuery();
     }
 
     internal static T Scalar<T>(SqliteConnection connection, string sql)

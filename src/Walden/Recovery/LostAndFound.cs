@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Walden.Configuration;
 
 namespace Walden.Recovery;
 
@@ -10,13 +11,13 @@ internal static class LostAndFound
         var table = RecoverExtension.LostAndFoundTable;
         if (!LostAndFoundMapper.TableExists(output, table))
         {
-            LostAndFoundMapper.Execute(output, $"CREATE TABLE {table}(rootpgno INTEGER, pgno INTEGER, nfield INTEGER, id INTEGER)");
+            ConnectionFactory.Execute(output, $"CREATE TABLE {table}(rootpgno INTEGER, pgno INTEGER, nfield INTEGER, id INTEGER)");
         }
 
-        var columns = (int)LostAndFoundMapper.Scalar(output, $"SELECT count(*) FROM pragma_table_info('{table}')") - 4;
+        var columns = (int)ConnectionFactory.Scalar<long>(output, $"SELECT count(*) FROM pragma_table_info('{table}')") - 4;
         for (var i = columns; i < values.Count; i++)
         {
-            LostAndFoundMapper.Execute(output, $"ALTER TABLE {table} ADD COLUMN c{i}");
+            ConnectionFactory.Execute(output, $"ALTER TABLE {table} ADD COLUMN c{i}");
         }
 
         using var insert = output.CreateCommand();

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Walden.Configuration;
 
 namespace Walden.Recovery;
 
@@ -109,9 +110,9 @@ internal static class LostAndFoundMapper
             notes.Add($"{ambiguousPages} orphaned page(s) fit more than one table; their rows stay in lost_and_found.");
         }
 
-        if (Scalar(output, $"SELECT count(*) FROM {RecoverExtension.LostAndFoundTable}") == 0)
+        if (ConnectionFactory.Scalar<long>(output, $"SELECT count(*) FROM {RecoverExtension.LostAndFoundTable}") == 0)
         {
-            Execute(output, $"DROP TABLE {RecoverExtension.LostAndFoundTable}");
+            ConnectionFactory.Execute(output, $"DROP TABLE {RecoverExtension.LostAndFoundTable}");
         }
 
         return moved;
@@ -164,21 +165,21 @@ internal static class LostAndFoundMapper
                 insert.Parameters.AddWithValue($"$c{i}", row.Values[i] ?? DBNull.Value);
             }
 
-            Execute(output, "SAVEPOINT walden_move");
+            ConnectionFactory.Execute(output, "SAVEPOINT walden_move");
             try
             {
                 insert.ExecuteNonQuery();
                 delete.Parameters.Clear();
                 delete.Parameters.AddWithValue("$rowid", row.RowId);
                 delete.ExecuteNonQuery();
-                Execute(output, "RELEASE walden_move");
+                ConnectionFactory.Execute(output, "RELEASE walden_move");
                 moved++;
             }
             catch (SqliteException)
             {
                 // The table refuses it (rowid taken, constraint): it stays where it is.
-                Execute(output, "ROLLBACK TO walden_move");
-                Execute(output, "RELEASE walden_move");
+                ConnectionFactory.Execute(output, "ROLLBACK TO walden_move");
+                ConnectionFactory.Execute(output, "RELEASE walden_move");
             }
         }
 
@@ -216,18 +217,4 @@ internal static class LostAndFoundMapper
     }
 
     internal static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
-
-    internal static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    internal static long Scalar(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-    }
 }

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Microsoft.Data.Sqlite;
+using Walden.Configuration;
 
 namespace Walden.Recovery;
 
@@ -30,8 +31,8 @@ internal static partial class RecoveredDatabase
         using var connection = new SqliteConnection(builder.ToString());
         connection.Open();
         // Recovered data may be partial: a row whose parent row was lost is still the application's data.
-        Execute(connection, "PRAGMA foreign_keys=OFF");
-        Execute(connection, "BEGIN");
+        ConnectionFactory.Execute(connection, "PRAGMA foreign_keys=OFF");
+        ConnectionFactory.Execute(connection, "BEGIN");
         var rebuilt = CreateMissing(connection, known, o => o.Type == "table" && o.IsVirtualTable);
         rebuilt.AddRange(CreateMissing(connection, known, o => o.Type == "table" && !o.IsVirtualTable));
         CreateMissing(connection, known, o => o.Type == "index");
@@ -39,11 +40,11 @@ internal static partial class RecoveredDatabase
         var triggers = Objects(connection, "trigger");
         foreach (var trigger in triggers)
         {
-            Execute(connection, $"DROP TRIGGER {LostAndFoundMapper.Quote(trigger.Name)}");
+            ConnectionFactory.Execute(connection, $"DROP TRIGGER {LostAndFoundMapper.Quote(trigger.Name)}");
         }
 
         long moved;
-        using (var pages = new PageCheck(inputPath, (int)LostAndFoundMapper.Scalar(connection, "PRAGMA page_size")))
+        using (var pages = new PageCheck(inputPath, (int)ConnectionFactory.Scalar<long>(connection, "PRAGMA page_size")))
         {
             moved = LostAndFoundMapper.Map(connection, known, freelistKnown, pages, notes);
             SuspectRows.Move(connection, inputPath, pages, notes);
@@ -51,18 +52,18 @@ internal static partial class RecoveredDatabase
 
         foreach (var trigger in triggers)
         {
-            Execute(connection, trigger.Sql);
+            ConnectionFactory.Execute(connection, trigger.Sql);
         }
 
         CreateMissing(connection, known, o => o.Type is "view" or "trigger");
-        Execute(connection, "COMMIT");
+        ConnectionFactory.Execute(connection, "COMMIT");
         var fullText = RebuildFullText(connection, notes);
-        Execute(connection, "ANALYZE");
+        ConnectionFactory.Execute(connection, "ANALYZE");
         var integrity = IntegrityCheck(connection);
         var lost = LostAndFoundMapper.TableExists(connection, RecoverExtension.LostAndFoundTable)
-            ? LostAndFoundMapper.Scalar(connection, $"SELECT count(*) FROM {RecoverExtension.LostAndFoundTable}")
+            ? ConnectionFactory.Scalar<long>(connection, $"SELECT count(*) FROM {RecoverExtension.LostAndFoundTable}")
             : 0;
-        var pageSize = (int)LostAndFoundMapper.Scalar(connection, "PRAGMA page_size"); // the extension gives the output the page size it read the input with
+        var pageSize = (int)ConnectionFactory.Scalar<long>(connection, "PRAGMA page_size"); // the extension gives the output the page size it read the input with
         return new AttemptResult(outputPath, CountRows(connection), lost, moved, rebuilt, fullText, integrity, pageSize);
     }
 
@@ -86,7 +87,7 @@ internal static partial class RecoveredDatabase
         {
             try
             {
-                counts[name] = LostAndFoundMapper.Scalar(connection, $"SELECT count(*) FROM {LostAndFoundMapper.Quote(name)}");
+                counts[name] = ConnectionFactory.Scalar<long>(connection, $"SELECT count(*) FROM {LostAndFoundMapper.Quote(name)}");
             }
             catch (SqliteException)
             {
@@ -170,7 +171,7 @@ internal static partial class RecoveredDatabase
                 continue;
             }
 
-            Execute(connection, entry.Sql);
+            ConnectionFactory.Execute(connection, entry.Sql);
             created.Add(entry.Name);
         }
 
@@ -248,7 +249,7 @@ internal static partial class RecoveredDatabase
     private static void Rebuild(SqliteConnection connection, string table)
     {
         var name = LostAndFoundMapper.Quote(table);
-        Execute(connection, $"INSERT INTO {name}({name}) VALUES('rebuild')");
+        ConnectionFactory.Execute(connection, $"INSERT INTO {name}({name}) VALUES('rebuild')");
     }
 
     private static void RecreateAroundContent(SqliteConnection connection, SchemaObject table)
@@ -257,23 +258,23 @@ internal static partial class RecoveredDatabase
         if (LostAndFoundMapper.TableExists(connection, table.Name + "_config"))
         {
             // FTS5 refuses to open (even to be dropped) without its format version row; 4 is the format every FTS5 index can be rebuilt in.
-            Execute(connection, $"INSERT OR IGNORE INTO {LostAndFoundMapper.Quote(table.Name + "_config")}(k, v) VALUES('version', 4)");
+            ConnectionFactory.Execute(connection, $"INSERT OR IGNORE INTO {LostAndFoundMapper.Quote(table.Name + "_config")}(k, v) VALUES('version', 4)");
         }
 
-        Execute(connection, "BEGIN");
+        ConnectionFactory.Execute(connection, "BEGIN");
         try
         {
-            Execute(connection, $"CREATE TEMP TABLE walden_fts_content AS SELECT * FROM {content}");
-            Execute(connection, $"DROP TABLE {LostAndFoundMapper.Quote(table.Name)}");
-            Execute(connection, table.Sql);
-            Execute(connection, $"INSERT INTO {content} SELECT * FROM temp.walden_fts_content");
-            Execute(connection, "DROP TABLE temp.walden_fts_content");
+            ConnectionFactory.Execute(connection, $"CREATE TEMP TABLE walden_fts_content AS SELECT * FROM {content}");
+            ConnectionFactory.Execute(connection, $"DROP TABLE {LostAndFoundMapper.Quote(table.Name)}");
+            ConnectionFactory.Execute(connection, table.Sql);
+            ConnectionFactory.Execute(connection, $"INSERT INTO {content} SELECT * FROM temp.walden_fts_content");
+            ConnectionFactory.Execute(connection, "DROP TABLE temp.walden_fts_content");
             Rebuild(connection, table.Name);
-            Execute(connection, "COMMIT");
+            ConnectionFactory.Execute(connection, "COMMIT");
         }
         catch
         {
-            Execute(connection, "ROLLBACK");
+            ConnectionFactory.Execute(connection, "ROLLBACK");
             throw;
         }
     }
@@ -286,6 +287,4 @@ internal static partial class RecoveredDatabase
 
     [GeneratedRegex(@"content\s*=\s*(''|"""")", RegexOptions.IgnoreCase)]
     private static partial Regex Contentless();
-
-    private static void Execute(SqliteConnection connection, string sql) => LostAndFoundMapper.Execute(connection, sql);
 }

@@ -1,4 +1,5 @@
 using Walden.Files;
+using Walden.Configuration;
 
 namespace Walden.Recovery;
 
@@ -243,6 +244,6 @@ public static class WaldenRecovery
         var builder = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder { DataSource = path, Pooling = false };
         using var connection = new Microsoft.Data.Sqlite.SqliteConnection(builder.ToString());
         connection.Open();
-        LostAndFoundMapper.Execute(connection, $"DROP TABLE IF EXISTS {RecoverExtension.LostAndFoundTable}");
+        ConnectionFactory.Execute(connection, $"DROP TABLE IF EXISTS {RecoverExtension.LostAndFoundTable}");
     }
 }

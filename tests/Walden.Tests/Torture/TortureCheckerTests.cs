@@ -71,7 +71,7 @@ public sealed class TortureCheckerTests : IDisposable
     {
         var path = _dir.File("torture.db");
         await using var db = await WaldenDatabase.OpenAsync(path);
-        await db.WriteAsync(c => TortureRecord.Execute(c, TortureRecord.Schema));
+        await db.WriteAsync(c => c.Exec(TortureRecord.Schema));
         var random = new Random(1);
         for (var seq = 0L; seq < count; seq++)
         {
