@@ -24,22 +24,9 @@ internal static class InfoCommand
 
     private static int Run(FileInfo file, bool json)
     {
-        SqliteLibrary.EnsureSupported();
-        if (!file.Exists)
+        if (!DatabaseInfo.TryRead(file, out var info, out var exitCode))
         {
-            return CliErrors.Report(Directory.Exists(file.FullName)
-                ? $"'{file.FullName}' is a directory; pass the database file inside it."
-                : $"'{file.FullName}' does not exist. Check the path.");
-        }
-
-        DatabaseInfo info;
-        try
-        {
-            info = DatabaseInfo.Read(file.FullName);
-        }
-        catch (SqliteException ex)
-        {
-            return CliErrors.Report($"'{file.FullName}' cannot be read as an SQLite database: {ex.Message}");
+            return exitCode;
         }
 
         if (json)
@@ -78,6 +65,32 @@ internal sealed record DatabaseInfo(
     long? ShmBytes,
     string AutoVacuum)
 {
+    /// <summary>Reads the figures of <paramref name="file"/> for info and stats, or reports why it cannot (exit code 2).</summary>
+    internal static bool TryRead(FileInfo file, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out DatabaseInfo? info, out int exitCode)
+    {
+        SqliteLibrary.EnsureSupported();
+        info = null;
+        exitCode = ExitCodes.Ok;
+        if (!file.Exists)
+        {
+            exitCode = CliErrors.Report(Directory.Exists(file.FullName)
+                ? $"'{file.FullName}' is a directory; pass the database file inside it."
+                : $"'{file.FullName}' does not exist. Check the path.");
+            return false;
+        }
+
+        try
+        {
+            info = Read(file.FullName);
+            return true;
+        }
+        catch (SqliteException ex)
+        {
+            exitCode = CliErrors.Report($"'{file.FullName}' cannot be read as an SQLite database: {ex.Message}");
+            return false;
+        }
+    }
+
     internal static DatabaseInfo Read(string path)
     {
         var builder = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false };

@@ -28,22 +28,9 @@ internal static class StatsCommand
 
     private static int Run(FileInfo file, bool json)
     {
-        SqliteLibrary.EnsureSupported();
-        if (!file.Exists)
+        if (!DatabaseInfo.TryRead(file, out var info, out var exitCode))
         {
-            return CliErrors.Report(Directory.Exists(file.FullName)
-                ? $"'{file.FullName}' is a directory; pass the database file inside it."
-                : $"'{file.FullName}' does not exist. Check the path.");
-        }
-
-        DatabaseInfo info;
-        try
-        {
-            info = DatabaseInfo.Read(file.FullName);
-        }
-        catch (SqliteException ex)
-        {
-            return CliErrors.Report($"'{file.FullName}' cannot be read as an SQLite database: {ex.Message}");
+            return exitCode;
         }
 
         var report = new StatsReport(info.Path, info.JournalMode, info.PageSize, info.PageCount, info.FreelistCount,
