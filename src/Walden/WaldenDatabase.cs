@@ -206,21 +206,17 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
     private void CloseWriter()
     {
         var connection = _writerConnection.Connection;
-        if (_health.IsCorrupt)
+        // No checkpoint and no optimize on a corrupt database: nothing more is written into it.
+        if (!_health.IsCorrupt)
         {
-            // No checkpoint and no optimize on a corrupt database: nothing more is written into it.
-            _writer.DisposeCommands();
-            CommandCache.Release(connection);
-            _writerConnection.Dispose();
-            return;
+            RunCloseStep("The closing checkpoint", () => ConnectionFactory.Execute(connection, "PRAGMA wal_checkpoint(TRUNCATE)"));
+            RunCloseStep("PRAGMA optimize", () => ConnectionFactory.Execute(connection, "PRAGMA optimize"));
         }
 
-        RunCloseStep("The closing checkpoint", () => ConnectionFactory.Execute(connection, "PRAGMA wal_checkpoint(TRUNCATE)"));
-        RunCloseStep("PRAGMA optimize", () => ConnectionFactory.Execute(connection, "PRAGMA optimize"));
         _writer.DisposeCommands();
         CommandCache.Release(connection);
         _writerConnection.Dispose();
-        _walHook.Dispose();
+        _walHook.Dispose(); // after the connection: SQLite may call the hook until it is closed
     }
 
     private void RunCloseStep(string step, Action action)
