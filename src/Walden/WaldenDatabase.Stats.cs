@@ -25,9 +25,9 @@ public sealed partial class WaldenDatabase
             Name = Name,
             Path = Path,
             TakenAt = _options.TimeProvider.GetUtcNow(),
-            DatabaseFileBytes = FileBytes(Path),
-            WalFileBytes = FileBytes(Path + "-wal"),
-            ShmFileBytes = FileBytes(Path + "-shm"),
+            DatabaseFileBytes = Files.DatabaseFiles.SizeOf(Path) ?? 0,
+            WalFileBytes = Files.DatabaseFiles.SizeOf(Path + "-wal") ?? 0,
+            ShmFileBytes = Files.DatabaseFiles.SizeOf(Path + "-shm") ?? 0,
             WalSizeLimit = _options.WalSizeLimit,
             PageSize = pageSize,
             PageCount = pageCount,
@@ -63,7 +63,7 @@ public sealed partial class WaldenDatabase
     internal WaldenHealth GetHealth(TimeSpan slowCommit, double queueNearFull)
     {
         var reasons = new List<string>();
-        var walBytes = FileBytes(Path + "-wal");
+        var walBytes = Files.DatabaseFiles.SizeOf(Path + "-wal") ?? 0;
         var queueDepth = WriteQueueDepth;
         var commitP99 = _metrics.CommitDurations.Percentiles(0.99)?[0];
         var data = new Dictionary<string, object>
@@ -148,17 +148,11 @@ public sealed partial class WaldenDatabase
 
     long IDatabaseGauges.BusyRetries => _factory.BusyRetries.Value;
 
-    long IDatabaseGauges.WalFileBytes => FileBytes(Path + "-wal");
+    long IDatabaseGauges.WalFileBytes => Files.DatabaseFiles.SizeOf(Path + "-wal") ?? 0;
 
-    long IDatabaseGauges.DatabaseFileBytes => FileBytes(Path);
+    long IDatabaseGauges.DatabaseFileBytes => Files.DatabaseFiles.SizeOf(Path) ?? 0;
 
     int IDatabaseGauges.ActiveReaders => ActiveReaders;
 
     int IDatabaseGauges.IntegrityStatus => _signals.Corruption is null ? 1 : 0;
-
-    private static long FileBytes(string path)
-    {
-        var file = new FileInfo(path); // metadata only: never open a database file outside SQLite
-        return file.Exists ? file.Length : 0;
-    }
 }

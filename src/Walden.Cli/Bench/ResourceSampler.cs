@@ -50,11 +50,7 @@ internal sealed class ResourceSampler : IDisposable
 
     private void Sample()
     {
-        var wal = new FileInfo(_walPath);
-        if (wal.Exists)
-        {
-            PeakWalBytes = Math.Max(PeakWalBytes, wal.Length);
-        }
+        PeakWalBytes = Math.Max(PeakWalBytes, Files.DatabaseFiles.SizeOf(_walPath) ?? 0);
 
         PeakWorkingSetBytes = Math.Max(PeakWorkingSetBytes, Environment.WorkingSet);
         PeakManagedHeapBytes = Math.Max(PeakManagedHeapBytes, GC.GetTotalMemory(forceFullCollection: false));

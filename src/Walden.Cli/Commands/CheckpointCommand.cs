@@ -88,8 +88,7 @@ internal static class CheckpointCommand
         command.CommandText = $"PRAGMA wal_checkpoint({mode.ToString().ToUpperInvariant()})";
         using var reader = command.ExecuteReader();
         reader.Read();
-        var wal = new FileInfo(path + "-wal");
-        var report = new CheckpointReport(path, journalMode, mode, reader.GetInt32(0) != 0, reader.GetInt32(1), reader.GetInt32(2), wal.Exists ? wal.Length : 0);
+        var report = new CheckpointReport(path, journalMode, mode, reader.GetInt32(0) != 0, reader.GetInt32(1), reader.GetInt32(2), Files.DatabaseFiles.SizeOf(path + "-wal") ?? 0);
         reader.Close();
         connection.Close(); // before the busy handler is freed
         return report;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Data.Sqlite;
 using Spectre.Console;
 using Walden.Cli.Output;
+using Walden.Files;
 using Walden.Native;
 
 namespace Walden.Cli.Commands;
@@ -114,8 +115,8 @@ internal sealed record DatabaseInfo(
             Scalar("PRAGMA page_count"),
             Scalar("PRAGMA freelist_count"),
             new FileInfo(path).Length,
-            Length(path + "-wal"),
-            Length(path + "-shm"),
+            DatabaseFiles.SizeOf(path + "-wal"),
+            DatabaseFiles.SizeOf(path + "-shm"),
             Scalar("PRAGMA auto_vacuum") switch
             {
                 0 => "none",
@@ -127,10 +128,4 @@ internal sealed record DatabaseInfo(
 
     /// <summary>The WAL frames the -wal file has room for (its size; SQLite reuses a WAL from its start after a checkpoint reset it).</summary>
     internal long? WalFrameCapacity => WalBytes is { } wal && wal >= 32 ? (wal - 32) / (PageSize + 24) : null;
-
-    private static long? Length(string path)
-    {
-        var file = new FileInfo(path);
-        return file.Exists ? file.Length : null;
-    }
 }

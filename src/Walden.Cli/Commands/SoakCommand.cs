@@ -67,8 +67,7 @@ internal static class SoakCommand
             {
                 while (!stop.IsCancellationRequested)
                 {
-                    var wal = new FileInfo(walPath); // metadata only
-                    var size = wal.Exists ? wal.Length : 0;
+                    var size = Files.DatabaseFiles.SizeOf(walPath) ?? 0;
                     peakWal = Math.Max(peakWal, size);
                     samples++;
                     samplesOverLimit += size > options.WalSizeLimit ? 1 : 0;
@@ -129,7 +128,7 @@ internal static class SoakCommand
                 await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
             }
 
-            var walAfterIdle = new FileInfo(walPath) is { Exists: true } w ? w.Length : 0;
+            var walAfterIdle = Files.DatabaseFiles.SizeOf(walPath) ?? 0;
             var report = new SoakReport(path, minutes, producers, readers, durability, options.WalSizeLimit, peakWal,
                 Math.Round((double)peakWal / options.WalSizeLimit, 3), samples, samplesOverLimit, walAfterIdle,
                 Math.Round(idleDeadline.Elapsed.TotalSeconds, 2), writes, Math.Round(writes / elapsed), reads, Math.Round(reads / elapsed),

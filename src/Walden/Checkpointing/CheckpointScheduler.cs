@@ -257,7 +257,7 @@ internal sealed class CheckpointScheduler
         }
 
         Volatile.Write(ref _framesSeen, frames);
-        var walBytes = FileBytes(_walPath);
+        var walBytes = Files.DatabaseFiles.SizeOf(_walPath) ?? 0;
         var escalate = commits != _commitsAtRestart && (frames >= _restartFrames || walBytes > _options.WalSizeLimit);
         if (escalate && now >= _retryEscalationAt)
         {
@@ -321,7 +321,7 @@ internal sealed class CheckpointScheduler
             return;
         }
 
-        if (FileBytes(_walPath) == 0)
+        if ((Files.DatabaseFiles.SizeOf(_walPath) ?? 0) == 0)
         {
             _commitsAtTruncate = commits;
             return;
@@ -338,7 +338,7 @@ internal sealed class CheckpointScheduler
     {
         // The checkpoints above may have taken a while: measure from now, not from the start of the evaluation.
         var now = _time.GetTimestamp();
-        var walBytes = FileBytes(_walPath);
+        var walBytes = Files.DatabaseFiles.SizeOf(_walPath) ?? 0;
         // After a RESTART and before the next commit the WAL is logically empty, however large its file still is.
         if (walBytes <= _options.WalSizeLimit || commits == _commitsAtRestart)
         {
@@ -423,12 +423,6 @@ internal sealed class CheckpointScheduler
 
     private long NextMaintenance(long now) =>
         _options.MaintenanceInterval > TimeSpan.Zero ? now + (long)(_options.MaintenanceInterval.TotalSeconds * _time.TimestampFrequency) : long.MaxValue;
-
-    private static long FileBytes(string path)
-    {
-        var file = new FileInfo(path); // metadata only: never open a database file outside SQLite
-        return file.Exists ? file.Length : 0;
-    }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 

@@ -17,7 +17,11 @@ internal sealed record DatabaseFiles(string Database)
 
     internal static DatabaseFiles For(string path) => new(Path.GetFullPath(path));
 
-    /// <summary>The size of a file, or null when it does not exist.</summary>
+    /// <summary>
+    /// The size of a file from its metadata, or null when it does not exist: the one way Walden measures
+    /// a database, -wal or -shm file. It never opens the file (closing any descriptor on a database file
+    /// would drop this process's POSIX locks on it: sqlite.org/howtocorrupt.html, section 2.2).
+    /// </summary>
     internal static long? SizeOf(string path)
     {
         var file = new FileInfo(path);
