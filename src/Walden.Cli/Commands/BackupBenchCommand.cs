@@ -185,11 +185,8 @@ internal static class BackupBenchCommand
 
         var seconds = (to - from) / (double)Stopwatch.Frequency;
         return new WindowStats(seconds, latencies.Length, latencies.Length / seconds,
-            Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies.Length > 0 ? latencies[^1] : 0, maxGap);
+            Percentile.Of(latencies, 0.50), Percentile.Of(latencies, 0.99), latencies.Length > 0 ? latencies[^1] : 0, maxGap);
     }
-
-    private static double Percentile(double[] sorted, double p) =>
-        sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 
     private static void Print(BenchResult r)
     {

@@ -80,7 +80,7 @@ internal static class DemoCommand
 
             var all = latencies.SelectMany(l => l).Order().ToArray();
             var result = new DemoResult(path, source, producers, all.Length, elapsed, all.Length / elapsed,
-                Percentile(all, 0.50), Percentile(all, 0.99), all.Length > 0 ? all[^1] : 0, durability, database.Settings.SqliteVersion);
+                Percentile.Of(all, 0.50), Percentile.Of(all, 0.99), all.Length > 0 ? all[^1] : 0, durability, database.Settings.SqliteVersion);
             if (json)
             {
                 Json.Write(result);
@@ -104,9 +104,6 @@ internal static class DemoCommand
             tempFolder?.Delete(recursive: true);
         }
     }
-
-    private static double Percentile(double[] sorted, double p) =>
-        sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 
     private sealed record DemoResult(string Path, string Source, int Producers, int Rows, double Seconds, double RowsPerSecond,
         double P50Ms, double P99Ms, double MaxMs, WaldenDurability Durability, string SqliteVersion);
