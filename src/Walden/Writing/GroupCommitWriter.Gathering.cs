@@ -5,21 +5,25 @@ namespace Walden.Writing;
 
 /// <summary>
 /// How the writer gathers a batch. A commit acknowledges all its writes at once; their producers'
-/// next writes then come back over the following tens of microseconds (each continuation runs on the
-/// thread pool). Starting the next batch at the first arrival splits those producers over two commits
-/// that then alternate, so each fsync carries about half of them. The writer therefore waits briefly
-/// for as many writes as the last commit acknowledged, never longer than a quarter of that commit's
-/// own duration: with synchronous FULL (a commit is about one fsync, ~1 ms) up to a few hundred
-/// microseconds, with NORMAL next to nothing, with a single producer not at all.
+/// next writes then come back over the following tens to hundreds of microseconds (each continuation
+/// runs on the thread pool). Committing at the first arrival splits those producers over two commits
+/// that then alternate, so each fsync carries about half of them. The writer therefore keeps the
+/// transaction open for as many writes as the last commit acknowledged, waiting idle for them no longer
+/// in all than a quarter of that commit's own duration (and never more than <see cref="MaxGatherTicks"/>): with synchronous FULL
+/// up to a few hundred microseconds, with NORMAL next to nothing, with a single producer not at all.
+/// It does not sit idle meanwhile: each write is executed as soon as it arrives, so the producers'
+/// return trip overlaps with the SQLite work of the writes already back, and only the COMMIT waits.
 /// </summary>
 internal sealed partial class GroupCommitWriter
 {
-    /// <summary>The longest the writer ever waits for returning writes, whatever the commit time.</summary>
+    /// <summary>The longest the writer ever keeps a batch open for returning writes, whatever the commit time.</summary>
     internal static readonly long MaxGatherTicks = Stopwatch.Frequency / 500; // 2 ms
 
     // Owned by the writer thread only.
     private int _lastAcknowledged;
     private long _lastCommitTicks;
+    private int _gatherExpected;
+    private long _gatherIdleTicks;
 
     private void NoteCommit(int acknowledged, long commitTicks)
     {
@@ -34,21 +38,63 @@ internal sealed partial class GroupCommitWriter
         return expected <= 1 || commitTicks <= 0 ? (0, 0) : (expected, Math.Min(commitTicks / 4, MaxGatherTicks));
     }
 
-    private void AwaitReturningWriters(ChannelReader<IWriteRequest> reader)
+    /// <summary>Sets how long the batch starting now may stay open for returning writes.</summary>
+    private void StartGathering()
     {
         var (expected, waitTicks) = GatherBudget(_lastAcknowledged, _lastCommitTicks, _options.MaxBatchSize);
-        if (waitTicks == 0 || reader.Count >= expected)
+        _gatherExpected = expected;
+        _gatherIdleTicks = waitTicks;
+    }
+
+    /// <summary>
+    /// Called when every write taken so far has run: adds the next returning write to <paramref name="batch"/>,
+    /// waiting for it while the batch is short of the expected count and idle time is left in the budget.
+    /// Only the waiting counts against the budget: running a write that has arrived delays nobody, it would
+    /// otherwise run first thing in the next batch. False when the batch should commit now.
+    /// </summary>
+    private bool TryGather(ChannelReader<IWriteRequest> reader, List<IWriteRequest> batch)
+    {
+        if (batch.Count >= _gatherExpected || batch.Count >= _options.MaxBatchSize)
         {
-            return;
+            return false;
+        }
+
+        if (reader.TryRead(out var request))
+        {
+            batch.Add(request);
+            return true;
+        }
+
+        if (_gatherIdleTicks <= 0)
+        {
+            return false;
         }
 
         // Real time on purpose (not the injected TimeProvider): this bounds a wait of microseconds on the
         // CPU, and a test clock that never advances must not turn it into a hang.
-        var deadline = Stopwatch.GetTimestamp() + waitTicks;
+        var started = Stopwatch.GetTimestamp();
+        var deadline = started + _gatherIdleTicks;
         var spinner = default(SpinWait);
-        while (reader.Count < expected && Stopwatch.GetTimestamp() < deadline)
+        try
         {
-            spinner.SpinOnce(sleep1Threshold: -1); // spins, then yields the core to the producers it waits for; never sleeps
+            while (true)
+            {
+                spinner.SpinOnce(sleep1Threshold: -1); // spins, then yields the core to the producers it waits for; never sleeps
+                if (reader.TryRead(out request))
+                {
+                    batch.Add(request);
+                    return true;
+                }
+
+                if (Stopwatch.GetTimestamp() >= deadline)
+                {
+                    return false;
+                }
+            }
+        }
+        finally
+        {
+            _gatherIdleTicks -= Stopwatch.GetTimestamp() - started;
         }
     }
 }

@@ -15,7 +15,8 @@ namespace Walden.Writing;
 /// The single writer of a database: one bounded channel in, one thread that owns the only write
 /// connection. It takes everything queued (up to <see cref="WaldenOptions.MaxBatchSize"/>), runs it in
 /// one BEGIN IMMEDIATE transaction with a SAVEPOINT around each write, and commits once: one fsync
-/// per batch. There is no timer: while a commit is in flight the next batch accumulates in the channel.
+/// per batch. While a commit is in flight the next batch accumulates in the channel; after it, the
+/// batch stays open briefly for the writes that commit released (bounded, see Gathering).
 /// Contract (Tsavorite's): queued is not durable; success is reported only after the COMMIT returned;
 /// a failed COMMIT faults every waiter of that batch, and batches are strictly one after another, so no
 /// later success is ever reported ahead of an earlier failure.
@@ -110,7 +111,7 @@ internal sealed partial class GroupCommitWriter
         {
             while (WaitForWork(reader))
             {
-                AwaitReturningWriters(reader);
+                StartGathering();
                 _batch.Clear();
                 while (_batch.Count < _options.MaxBatchSize && reader.TryRead(out var request))
                 {
@@ -191,7 +192,8 @@ internal sealed partial class GroupCommitWriter
                 return;
             }
 
-            for (var i = 0; i < batch.Count; i++)
+            // The batch may grow while it runs: writes returning from the last commit join it (see Gathering).
+            for (var i = 0; i < batch.Count || TryGather(_queue.Reader, batch); i++)
             {
                 var request = batch[i];
                 if (!request.TryStart())
