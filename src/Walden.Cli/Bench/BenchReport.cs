@@ -10,6 +10,7 @@ internal sealed record BenchReport(
     ReadResult? Reads,
     IReadOnlyList<RatioRow> Ratios,
     IReadOnlyList<TargetResult> Targets,
+    IReadOnlyList<string> Findings,
     IReadOnlyList<string> Notes,
     double TotalSeconds);
 
@@ -23,7 +24,8 @@ internal sealed record BenchSettings(IReadOnlyList<int> Producers, double Scenar
 
 /// <summary>Walden's rows/s over each baseline's at one producer count (null when a scenario is missing).</summary>
 internal sealed record RatioRow(int Producers, double? WaldenFullOverLimit, double? WaldenNormalOverLimit,
-    double? WaldenFullOverSeedA, double? WaldenNormalOverSeedA, double? WaldenFullOverSeedB, double? WaldenNormalOverSeedB);
+    double? WaldenFullOverSeedA, double? WaldenNormalOverSeedA, double? WaldenFullOverSeedB, double? WaldenNormalOverSeedB,
+    double? WaldenFullOverCeiling, double? CeilingOverLimit);
 
 /// <summary>One of the targets, as measured by this run.</summary>
 internal sealed record TargetResult(string Target, string Measured, bool Met);
@@ -44,8 +46,37 @@ internal static class BenchAnalysis
             var b = Find(scenarios, ScenarioKind.SeedPatternB, n);
             var full = Find(scenarios, ScenarioKind.WaldenFull, n);
             var normal = Find(scenarios, ScenarioKind.WaldenNormal, n);
-            return new RatioRow(n, Ratio(full, limit), Ratio(normal, limit), Ratio(full, a), Ratio(normal, a), Ratio(full, b), Ratio(normal, b));
+            var ceiling = Find(scenarios, ScenarioKind.BatchCeiling, n);
+            return new RatioRow(n, Ratio(full, limit), Ratio(normal, limit), Ratio(full, a), Ratio(normal, a), Ratio(full, b), Ratio(normal, b),
+                Ratio(full, ceiling), Ratio(ceiling, limit));
         }).ToList();
+
+    /// <summary>
+    /// What the batch ceiling says about the throughput targets: with N producers that each await a durable
+    /// acknowledgement, no commit can carry more than N rows, so no writer (Walden or any other) can pass the
+    /// ceiling scenario's rows/s at that N.
+    /// </summary>
+    internal static IReadOnlyList<string> Findings(IReadOnlyList<ScenarioResult> scenarios, IEnumerable<int> producerCounts)
+    {
+        var findings = new List<string>();
+        foreach (var n in producerCounts)
+        {
+            var limit = Find(scenarios, ScenarioKind.Limit, n);
+            var ceiling = Find(scenarios, ScenarioKind.BatchCeiling, n);
+            var a = Find(scenarios, ScenarioKind.SeedPatternA, n);
+            var full = Find(scenarios, ScenarioKind.WaldenFull, n);
+            if (ceiling is null || full is null || limit is null)
+            {
+                continue;
+            }
+
+            var versusA = a is null ? "" : $", {Ratio(ceiling, a):0.0} x seed A";
+            findings.Add($"N={n}: one thread committing {n} rows per transaction (nothing else running) reaches {ceiling.RowsPerSecond:N0} rows/s = " +
+                $"{Ratio(ceiling, limit):0.00} x limit{versusA}; Walden Full reaches {Ratio(full, ceiling):0.00} x that ceiling.");
+        }
+
+        return findings;
+    }
 
     internal static IReadOnlyList<TargetResult> Targets(IReadOnlyList<ScenarioResult> scenarios, ReadResult? reads)
     {
@@ -77,7 +108,7 @@ internal static class BenchAnalysis
     }
 
     private static ScenarioResult? Find(IReadOnlyList<ScenarioResult> scenarios, ScenarioKind kind, int producers) =>
-        scenarios.FirstOrDefault(s => s.Kind == kind && (kind == ScenarioKind.Limit ? s.Group == producers : s.Producers == producers));
+        scenarios.FirstOrDefault(s => s.Kind == kind && (kind is ScenarioKind.Limit or ScenarioKind.BatchCeiling ? s.Group == producers : s.Producers == producers));
 
     private static double? Ratio(ScenarioResult? numerator, ScenarioResult? denominator) =>
         numerator is null || denominator is null || denominator.RowsPerSecond <= 0 ? null : numerator.RowsPerSecond / denominator.RowsPerSecond;

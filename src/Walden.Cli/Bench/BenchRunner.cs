@@ -11,13 +11,13 @@ internal sealed record BenchProgress(int Step, int Steps, string Title);
 
 /// <summary>
 /// Runs every scenario of <c>walden bench</c> in one process on one disk, in an interleaved order: for
-/// each producer count, the limit, seed A, Walden Full, seed B, Walden Normal, one after another, so a
+/// each producer count, the limit, the batch ceiling, seed A, Walden Full, seed B, Walden Normal, one after another, so a
 /// baseline and Walden are always measured minutes apart at most and the machine's drift hits both.
 /// The read scenario runs last. Each scenario gets a fresh database file in <see cref="BenchConfig.Folder"/>.
 /// </summary>
 internal sealed class BenchRunner
 {
-    internal const string Order = "for each N: limit, seed A(N), Walden Full(N), seed B(N), Walden Normal(N); then reads (alone, loaded, alone)";
+    internal const string Order = "for each N: limit, ceiling(N rows per commit), seed A(N), Walden Full(N), seed B(N), Walden Normal(N); then reads (alone, loaded, alone)";
 
     private readonly BenchConfig _config;
     private readonly Action<BenchProgress>? _progress;
@@ -30,7 +30,7 @@ internal sealed class BenchRunner
         _workload = new Workload(config.Seed);
     }
 
-    internal int Steps => (_config.Producers.Count * 5) + 1;
+    internal int Steps => (_config.Producers.Count * 6) + 1;
 
     internal async Task<BenchReport> RunAsync(CancellationToken cancellationToken = default)
     {
@@ -44,6 +44,7 @@ internal sealed class BenchRunner
             var steps = new (string Title, Func<Task<ScenarioResult>> Run)[]
             {
                 ($"limit (group N={n})", () => Task.Run(() => LimitScenario.Run(_config, _workload, File("limit", n), n))),
+                ($"ceiling, {n} rows per commit", () => Task.Run(() => LimitScenario.Run(_config, _workload, File("ceiling", n), n, rowsPerTransaction: n))),
                 ($"seed pattern A, N={n}", () => Task.Run(() => SeedPatternA.Run(_config, _workload, File("seed-a", n), n))),
                 ($"Walden Full, N={n}", () => WaldenScenario.RunAsync(_config, _workload, File("walden-full", n), n, WaldenDurability.Full)),
                 ($"seed pattern B, N={n}", () => Task.Run(() => SeedPatternB.Run(_config, _workload, File("seed-b", n), n))),
@@ -74,7 +75,9 @@ internal sealed class BenchRunner
             reads,
             BenchAnalysis.Ratios(scenarios, _config.Producers),
             BenchAnalysis.Targets(scenarios, reads),
+            BenchAnalysis.Findings(scenarios, _config.Producers),
             [BenchAnalysis.SeedBNote,
+             "ceiling N/commit: the limit's loop with N rows per transaction. When N producers each await a durable acknowledgement before their next row, no commit can carry more than N rows, so no writer can pass this figure at that N.",
              "Rows/s = acknowledged rows / wall time from the first write to the last acknowledgement, for every scenario.",
              "Allocations per write = managed bytes allocated by the whole process during the scenario (GC.GetTotalAllocatedBytes) / acknowledged rows.",
              "Peak WAL from file metadata sampled every 20 ms; peak memory = process working set and managed heap, sampled likewise."],

@@ -43,12 +43,13 @@ internal static class BenchTable
 
         console.Write(table);
         console.MarkupLine("limit: 1 thread, 1 connection, prepared insert, 10,000 rows per transaction (the ceiling). " +
+            "ceiling N/commit: the same with N rows per transaction (no commit can carry more when N producers await each acknowledgement). " +
             "seed A: a connection per producer, one auto-committed INSERT per row, busy timeout 5 s (Microsoft.Data.Sqlite's 150 ms sleeps). " +
             "Walden: producers await WriteAsync for every row. Every producer awaits each acknowledgement before its next row.");
         console.MarkupLine($"[yellow]*[/] {Markup.Escape(BenchAnalysis.SeedBNote)}");
 
         var ratios = new Table().Border(TableBorder.Rounded).Title("Walden rows/s over each baseline, same run");
-        foreach (var column in new[] { "N", "Full / limit", "Normal / limit", "Full / seed A", "Normal / seed A", "Full / seed B", "Normal / seed B" })
+        foreach (var column in new[] { "N", "Full / limit", "Normal / limit", "Full / seed A", "Normal / seed A", "Full / seed B", "Normal / seed B", "Full / ceiling", "ceiling / limit" })
         {
             ratios.AddColumn(new TableColumn(column).RightAligned());
         }
@@ -56,7 +57,8 @@ internal static class BenchTable
         foreach (var r in report.Ratios)
         {
             ratios.AddRow(r.Producers.ToString(CultureInfo.InvariantCulture), X(r.WaldenFullOverLimit), X(r.WaldenNormalOverLimit),
-                X(r.WaldenFullOverSeedA), X(r.WaldenNormalOverSeedA), X(r.WaldenFullOverSeedB), X(r.WaldenNormalOverSeedB));
+                X(r.WaldenFullOverSeedA), X(r.WaldenNormalOverSeedA), X(r.WaldenFullOverSeedB), X(r.WaldenNormalOverSeedB),
+                X(r.WaldenFullOverCeiling), X(r.CeilingOverLimit));
         }
 
         console.Write(ratios);
@@ -96,6 +98,11 @@ internal static class BenchTable
         }
 
         console.Write(targets);
+        foreach (var finding in report.Findings)
+        {
+            console.MarkupLine(Markup.Escape(finding));
+        }
+
         console.MarkupLine($"[grey]total {report.TotalSeconds:N0} s[/]");
     }
 

@@ -5,16 +5,18 @@ namespace Walden.Cli.Bench;
 /// <summary>
 /// The ceiling: one thread, one connection, one prepared insert, <see cref="BenchConfig.LimitTransactionRows"/>
 /// rows per transaction, synchronous FULL, WAL. A row counts as acknowledged when its transaction commits,
-/// which is also what its latency measures.
+/// which is also what its latency measures. With <c>rowsPerTransaction</c> = N the same loop is the batch
+/// ceiling for N producers that each await a durable acknowledgement: a commit can then carry at most N rows,
+/// and nothing runs beside SQLite (no queue, no thread hand-off, no other writer).
 /// </summary>
 internal static class LimitScenario
 {
-    internal static ScenarioResult Run(BenchConfig config, Workload workload, string path, int producersInGroup)
+    internal static ScenarioResult Run(BenchConfig config, Workload workload, string path, int producersInGroup, int? rowsPerTransaction = null)
     {
         PlainSqlite.Create(path);
         var budget = Budget.Total(config, producersInGroup);
         var latencies = new LatencyHistogram();
-        var stamps = new long[config.LimitTransactionRows];
+        var stamps = new long[rowsPerTransaction ?? config.LimitTransactionRows];
         long rows = 0;
         Measurement? measurement = null;
         using (var connection = PlainSqlite.Open(path, "FULL"))
@@ -51,7 +53,7 @@ internal static class LimitScenario
             measurement!.Stop();
         }
 
-        var result = measurement.Result(ScenarioKind.Limit, producersInGroup, 1, "full", rows, PlainSqlite.CountRows(path), 0, latencies, durableAtAck: true);
+        var result = measurement.Result(rowsPerTransaction is null ? ScenarioKind.Limit : ScenarioKind.BatchCeiling, producersInGroup, 1, "full", rows, PlainSqlite.CountRows(path), 0, latencies, durableAtAck: true);
         PlainSqlite.Delete(path);
         return result;
     }

@@ -6,6 +6,12 @@ internal enum ScenarioKind
     /// <summary>One thread, one connection, a prepared insert, large transactions: the ceiling.</summary>
     Limit,
 
+    /// <summary>
+    /// The limit's loop with N rows per transaction: the most any writer can do when N producers each
+    /// await a durable acknowledgement, since no commit can then carry more than N rows.
+    /// </summary>
+    BatchCeiling,
+
     /// <summary>Fusion's pattern: a connection per producer, one auto-committed INSERT per row.</summary>
     SeedPatternA,
 
@@ -60,6 +66,7 @@ internal sealed record ScenarioResult(
     public string Name => Kind switch
     {
         ScenarioKind.Limit => "limit",
+        ScenarioKind.BatchCeiling => "ceiling N/commit",
         ScenarioKind.SeedPatternA => "seed A",
         ScenarioKind.SeedPatternB => "seed B",
         ScenarioKind.WaldenFull => "Walden Full",

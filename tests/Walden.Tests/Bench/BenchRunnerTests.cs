@@ -32,7 +32,7 @@ public sealed class BenchRunnerTests : IDisposable
 
         var report = await runner.RunAsync();
 
-        Assert.Equal(2 * 5, report.Scenarios.Count);
+        Assert.Equal(2 * Enum.GetValues<ScenarioKind>().Length, report.Scenarios.Count);
         foreach (var n in config.Producers)
         {
             foreach (var kind in Enum.GetValues<ScenarioKind>())
@@ -64,6 +64,8 @@ public sealed class BenchRunnerTests : IDisposable
 
         Assert.Equal([1, 4], report.Ratios.Select(r => r.Producers));
         Assert.All(report.Ratios, r => Assert.NotNull(r.WaldenFullOverSeedA));
+        Assert.All(report.Ratios, r => Assert.NotNull(r.WaldenFullOverCeiling));
+        Assert.Equal(2, report.Findings.Count); // one ceiling statement per producer count
         Assert.Equal(runner.Steps, steps[^1].Step);
         Assert.Empty(Directory.GetFiles(_dir.Path)); // every scenario removed its database afterwards
     }
@@ -104,7 +106,7 @@ public sealed class BenchRunnerTests : IDisposable
         Assert.True(exit == 0, stderr);
         using var json = JsonDocument.Parse(stdout);
         var scenarios = json.RootElement.GetProperty("scenarios").EnumerateArray().ToList();
-        Assert.Equal(5, scenarios.Count);
+        Assert.Equal(6, scenarios.Count); // limit, ceiling, seed A, Walden Full, seed B, Walden Normal
         Assert.All(scenarios, s => Assert.True(s.GetProperty("rows").GetInt64() > 0));
         Assert.All(scenarios, s => Assert.Equal(s.GetProperty("rows").GetInt64(), s.GetProperty("rowsInDatabase").GetInt64()));
         Assert.True(json.RootElement.GetProperty("reads").GetProperty("phases").GetArrayLength() == 3);
