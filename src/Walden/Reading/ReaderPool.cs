@@ -24,7 +24,7 @@ internal sealed class ReaderPool
     private readonly ILogger _logger;
     private readonly string _name;
     private readonly SemaphoreSlim _leases;
-    private readonly ConcurrentStack<OpenedConnection> _idle = new();
+    private readonly ConcurrentStack<PooledReader> _idle = new();
     private readonly ConcurrentDictionary<ReadLease, byte> _running = new();
     private readonly Action<ReadLease>? _onExpired;
     private readonly int _size;
@@ -84,7 +84,8 @@ internal sealed class ReaderPool
 
     private T ReadInSnapshot<T>(Func<SqliteConnection, T> read)
     {
-        var lease = new ReadLease(Rent(), _time.GetTimestamp(), _onExpired);
+        var reader = Rent();
+        var lease = new ReadLease(reader.Opened, _time.GetTimestamp(), _onExpired);
         _running.TryAdd(lease, 0);
         Interlocked.Increment(ref _active);
         if (_options.MaxReadLeaseDuration is { } max)
@@ -95,7 +96,7 @@ internal sealed class ReaderPool
         try
         {
             var connection = lease.Connection.Connection;
-            ConnectionFactory.Execute(connection, "BEGIN");
+            reader.Begin();
             T result;
             try
             {
@@ -110,7 +111,7 @@ internal sealed class ReaderPool
 
             if (!lease.IsExpired && SQLitePCL.raw.sqlite3_get_autocommit(connection.Handle) == 0)
             {
-                ConnectionFactory.Execute(connection, "COMMIT");
+                reader.Commit();
             }
 
             return lease.End() ? result : throw LeaseExpired(null);
@@ -140,11 +141,11 @@ internal sealed class ReaderPool
             Interlocked.Decrement(ref _active);
             if (!lease.IsExpired && IsUsable(lease.Connection))
             {
-                _idle.Push(lease.Connection);
+                _idle.Push(reader);
             }
             else
             {
-                lease.Connection.Dispose(); // interrupted, or left open or in a transaction by a failure: never hand it out again
+                reader.Dispose(); // interrupted, or left open or in a transaction by a failure: never hand it out again
             }
         }
     }
@@ -176,7 +177,7 @@ internal sealed class ReaderPool
         lease.Connection.State == System.Data.ConnectionState.Open &&
         SQLitePCL.raw.sqlite3_get_autocommit(lease.Connection.Handle) != 0;
 
-    private OpenedConnection Rent() => _idle.TryPop(out var lease) ? lease : _factory.Open(writer: false);
+    private PooledReader Rent() => _idle.TryPop(out var reader) ? reader : new PooledReader(_factory.Open(writer: false));
 
     /// <summary>Waits for every lease to come back, then closes all connections.</summary>
     internal async Task CloseAsync()
@@ -186,10 +187,9 @@ internal sealed class ReaderPool
             await _leases.WaitAsync().ConfigureAwait(false);
         }
 
-        while (_idle.TryPop(out var lease))
+        while (_idle.TryPop(out var reader))
         {
-            Writing.CommandCache.Release(lease.Connection);
-            lease.Dispose();
+            reader.Dispose();
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Data.Sqlite;
 using Walden.Tests.TestSupport;
+using Walden.Configuration;
 using Walden.Writing;
 
 namespace Walden.Tests.Writing;

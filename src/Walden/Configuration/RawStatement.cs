@@ -1,10 +1,10 @@
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
-namespace Walden.Writing;
+namespace Walden.Configuration;
 
 /// <summary>
-/// A statement the writer runs around every single write (SAVEPOINT, RELEASE, ROLLBACK TO), stepped
+/// A statement run around every single write or read (SAVEPOINT, RELEASE, ROLLBACK TO; a reader's BEGIN and COMMIT), stepped
 /// directly on its native handle. Through <see cref="SqliteCommand.ExecuteNonQuery"/> each of these
 /// allocates a data reader and walks Microsoft.Data.Sqlite's busy-retry machinery, for a statement that
 /// takes no lock and returns no rows; here it costs one step and one reset and allocates nothing.
