@@ -46,7 +46,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         _metrics = new DatabaseMetrics(Name, options.TimeProvider);
         _readers = new ReaderPool(factory, options, _health, Name);
         _checkpointer = new CheckpointScheduler(factory, options, Name, path, settings.PageSize, _metrics,
-            _readers.OldestLeaseAge, StartScheduledMaintenance);
+            _readers.OldestLeaseAge, () => _readers.ReadsStarted, StartScheduledMaintenance);
         _writer = new GroupCommitWriter(writerConnection.Connection, options, Name, _health, _metrics, _signals, _checkpointer.Pause);
         _walHook = WalHook.Install(writerConnection.Connection, _checkpointer);
         _metrics.Attach(this);

@@ -29,6 +29,7 @@ internal sealed class ReaderPool
     private readonly Action<ReadLease>? _onExpired;
     private readonly int _size;
     private int _active;
+    private long _started;
 
     internal ReaderPool(ConnectionFactory factory, WaldenOptions options, CorruptionMonitor health, string name)
     {
@@ -48,6 +49,9 @@ internal sealed class ReaderPool
 
     /// <summary>Reads running now.</summary>
     internal int Active => Volatile.Read(ref _active);
+
+    /// <summary>Reads started since the pool was created (the checkpointer checkpoints more often while this moves).</summary>
+    internal long ReadsStarted => Interlocked.Read(ref _started);
 
     /// <summary>How long the oldest running read has held its snapshot, or null when none runs.</summary>
     internal TimeSpan? OldestLeaseAge()
@@ -88,6 +92,7 @@ internal sealed class ReaderPool
         var lease = new ReadLease(reader.Opened, _time.GetTimestamp(), _onExpired);
         _running.TryAdd(lease, 0);
         Interlocked.Increment(ref _active);
+        Interlocked.Increment(ref _started);
         if (_options.MaxReadLeaseDuration is { } max)
         {
             lease.StartTimer(_time, max);
