@@ -19,6 +19,15 @@ internal sealed partial class GroupCommitWriter
     /// <summary>The longest the writer ever keeps a batch open for returning writes, whatever the commit time.</summary>
     internal static readonly long MaxGatherTicks = Stopwatch.Frequency / 500; // 2 ms
 
+    /// <summary>
+    /// How long the writer spins for the next write before it parks its thread (50 µs). Parking and waking a
+    /// thread costs tens of microseconds on each side (BenchmarkDotNet here: one awaited write 66 µs against
+    /// 11 µs for a direct insert and commit), and a busy producer's next write usually comes back sooner than
+    /// that. Spinning delays no write (one that arrives is taken at once) and costs at most this much CPU per
+    /// batch. Measured with 8 producers at durability Full: 26,500-28,700 rows/s against 21,000-23,800 without it.
+    /// </summary>
+    internal static readonly long LingerTicks = Stopwatch.Frequency / 20_000;
+
     // Owned by the writer thread only.
     private int _lastAcknowledged;
     private long _lastCommitTicks;
@@ -44,6 +53,23 @@ internal sealed partial class GroupCommitWriter
         var (expected, waitTicks) = GatherBudget(_lastAcknowledged, _lastCommitTicks, _options.MaxBatchSize);
         _gatherExpected = expected;
         _gatherIdleTicks = waitTicks;
+    }
+
+    /// <summary>Before the writer parks: spins up to <see cref="LingerTicks"/> for the next write.</summary>
+    private static void Linger(ChannelReader<IWriteRequest> reader)
+    {
+        if (reader.Count > 0)
+        {
+            return;
+        }
+
+        // Real time on purpose, as below.
+        var deadline = Stopwatch.GetTimestamp() + LingerTicks;
+        var spinner = default(SpinWait);
+        while (reader.Count == 0 && Stopwatch.GetTimestamp() < deadline)
+        {
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
     }
 
     /// <summary>

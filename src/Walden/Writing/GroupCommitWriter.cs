@@ -152,6 +152,8 @@ internal sealed partial class GroupCommitWriter
 
     private static bool WaitForWork(ChannelReader<IWriteRequest> reader)
     {
+        Linger(reader);
+
         // The loop has a thread of its own (SQLite calls block), so waiting synchronously here is right.
         var wait = reader.WaitToReadAsync();
         return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
