@@ -82,6 +82,12 @@ internal static class BenchTable
 
             console.Write(readTable);
             console.MarkupLine($"readers alone (mean of both phases) {reads.AloneReadsPerSecond:N0} reads/s, during {reads.Producers} producers {reads.LoadedReadsPerSecond:N0} reads/s: loss {reads.LossPercent:0.0}%");
+            foreach (var p in reads.Phases.Where(p => p.CpuMsPerSecond.Count > 0))
+            {
+                console.MarkupLine($"CPU ms/s in {p.Phase} ({report.Machine.ProcessorCount * 1000:N0} = every core busy): " +
+                    Markup.Escape(string.Join(", ", p.CpuMsPerSecond.Select(kv => $"{kv.Key} {kv.Value:N0}"))));
+            }
+
             if (report.Scenarios.FirstOrDefault(s => s.Kind == ScenarioKind.WaldenFull && s.Producers == reads.Producers) is { } alone)
             {
                 console.MarkupLine($"the {reads.Producers} producers wrote {reads.Phases[1].WriteRowsPerSecond:N0} rows/s beside the readers, " +

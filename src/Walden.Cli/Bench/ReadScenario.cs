@@ -48,19 +48,21 @@ internal static class ReadScenario
         var budget = Budget.PerProducer(config);
         var readers = Enumerable.Range(0, config.Readers).Select(_ => new ProducerState()).ToArray();
         var writers = Enumerable.Range(0, producers).Select(_ => new ProducerState()).ToArray();
+        var cpuBefore = ThreadCpu.Snapshot();
         var started = Stopwatch.GetTimestamp();
         budget.Start();
         var reading = Task.WhenAll(readers.Select((state, r) => Task.Run(() => ReadLoopAsync(database, workload, state, budget, config.Seed + r))));
         var writing = producers > 0 ? WaldenScenario.ProduceAsync(database, workload, writers, budget, seqOffset) : Task.CompletedTask;
         await Task.WhenAll(reading, writing).ConfigureAwait(false);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var cpu = ThreadCpu.PerSecond(cpuBefore, ThreadCpu.Snapshot(), seconds);
 
         var reads = LatencyHistogram.Merge(readers.Select(s => s.Latencies));
         var writes = LatencyHistogram.Merge(writers.Select(s => s.Latencies));
         var readCount = readers.Sum(s => s.Acknowledged);
         var writeCount = writers.Sum(s => s.Acknowledged);
         return new ReadPhase(name, readCount, seconds, readCount / seconds, reads.PercentileMs(0.50), reads.PercentileMs(0.99),
-            writeCount, writeCount / seconds, writes.PercentileMs(0.99));
+            writeCount, writeCount / seconds, writes.PercentileMs(0.99), cpu);
     }
 
     private static async Task ReadLoopAsync(WaldenDatabase database, Workload workload, ProducerState state, Budget budget, int seed)

@@ -84,8 +84,9 @@ internal sealed record ScenarioResult(
 /// <param name="WriteRows">Rows written by the producers in the same phase (0 when alone).</param>
 /// <param name="WriteRowsPerSecond">Their rows per second.</param>
 /// <param name="WriteP99Ms">Their 99th percentile acknowledgement latency.</param>
+/// <param name="CpuMsPerSecond">CPU milliseconds per second of the phase by thread group (Linux only; 1,000 per core).</param>
 internal sealed record ReadPhase(string Phase, long Reads, double Seconds, double ReadsPerSecond, double P50Ms, double P99Ms,
-    long WriteRows, double WriteRowsPerSecond, double WriteP99Ms);
+    long WriteRows, double WriteRowsPerSecond, double WriteP99Ms, IReadOnlyDictionary<string, double> CpuMsPerSecond);
 
 /// <summary>The read scenario: readers alone, then during a write load, then alone again.</summary>
 /// <param name="Readers">Concurrent readers.</param>

@@ -99,6 +99,33 @@ public sealed class BenchRunnerTests : IDisposable
     }
 
     [Fact]
+    public void ThreadCpu_CountsTheCpuOfANamedThreadUnderItsGroup()
+    {
+        var before = ThreadCpu.Snapshot();
+        using var stop = new ManualResetEventSlim();
+        var busy = new Thread(() =>
+        {
+            while (!stop.IsSet)
+            {
+                // burn CPU until the main thread has seen it accounted
+            }
+        })
+        { Name = "walden-writer:test", IsBackground = true };
+        busy.Start();
+        var giveUp = System.Diagnostics.Stopwatch.StartNew(); // a bound for a broken reader, not a timing assertion
+        double used;
+        do
+        {
+            used = ThreadCpu.Snapshot().GetValueOrDefault("writer thread") - before.GetValueOrDefault("writer thread");
+        }
+        while (used < 50 && giveUp.Elapsed < TimeSpan.FromSeconds(30));
+
+        stop.Set();
+        busy.Join();
+        Assert.True(used >= 50, $"only {used} ms of the busy thread's CPU were counted as 'writer thread'");
+    }
+
+    [Fact]
     public async Task BenchCommand_WithJson_PrintsEveryScenarioAsJsonOnStdout()
     {
         var (exit, stdout, stderr) = await WaldenCli.RunAsync("bench", "--seconds", "0.05", "--producers", "2", "--json", "--dir", _dir.Path);
