@@ -58,17 +58,9 @@ internal sealed partial class GroupCommitWriter
     /// <summary>Before the writer parks: spins up to <see cref="LingerTicks"/> for the next write.</summary>
     private static void Linger(ChannelReader<IWriteRequest> reader)
     {
-        if (reader.Count > 0)
+        if (reader.Count == 0)
         {
-            return;
-        }
-
-        // Real time on purpose, as below.
-        var deadline = Stopwatch.GetTimestamp() + LingerTicks;
-        var spinner = default(SpinWait);
-        while (reader.Count == 0 && Stopwatch.GetTimestamp() < deadline)
-        {
-            spinner.SpinOnce(sleep1Threshold: -1);
+            SpinUntilQueued(reader, Stopwatch.GetTimestamp() + LingerTicks);
         }
     }
 
@@ -85,42 +77,45 @@ internal sealed partial class GroupCommitWriter
             return false;
         }
 
-        if (reader.TryRead(out var request))
+        if (!reader.TryRead(out var request) && _gatherIdleTicks > 0)
         {
-            batch.Add(request);
-            return true;
+            var started = Stopwatch.GetTimestamp();
+            var arrived = SpinUntilQueued(reader, started + _gatherIdleTicks);
+            _gatherIdleTicks -= Stopwatch.GetTimestamp() - started;
+            if (arrived)
+            {
+                reader.TryRead(out request);
+            }
         }
 
-        if (_gatherIdleTicks <= 0)
+        if (request is null)
         {
             return false;
         }
 
-        // Real time on purpose (not the injected TimeProvider): this bounds a wait of microseconds on the
-        // CPU, and a test clock that never advances must not turn it into a hang.
-        var started = Stopwatch.GetTimestamp();
-        var deadline = started + _gatherIdleTicks;
-        var spinner = default(SpinWait);
-        try
-        {
-            while (true)
-            {
-                spinner.SpinOnce(sleep1Threshold: -1); // spins, then yields the core to the producers it waits for; never sleeps
-                if (reader.TryRead(out request))
-                {
-                    batch.Add(request);
-                    return true;
-                }
+        batch.Add(request);
+        return true;
+    }
 
-                if (Stopwatch.GetTimestamp() >= deadline)
-                {
-                    return false;
-                }
-            }
-        }
-        finally
+    /// <summary>
+    /// Spins, then yields the core to the producers it waits for (never sleeps), until a write is queued
+    /// (true) or <paramref name="deadline"/> passes (false). Real time on purpose, not the injected
+    /// TimeProvider: this bounds a wait of microseconds on the CPU, and a test clock that never advances
+    /// must not turn it into a hang.
+    /// </summary>
+    private static bool SpinUntilQueued(ChannelReader<IWriteRequest> reader, long deadline)
+    {
+        var spinner = default(SpinWait);
+        while (reader.Count == 0)
         {
-            _gatherIdleTicks -= Stopwatch.GetTimestamp() - started;
+            if (Stopwatch.GetTimestamp() >= deadline)
+            {
+                return false;
+            }
+
+            spinner.SpinOnce(sleep1Threshold: -1);
         }
+
+        return true;
     }
 }
