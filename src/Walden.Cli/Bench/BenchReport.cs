@@ -33,6 +33,10 @@ internal sealed record TargetResult(string Target, string Measured, bool Met);
 /// <summary>Builds the ratios and target checks from the measured scenarios.</summary>
 internal static class BenchAnalysis
 {
+    internal const string CeilingNote =
+        "ceiling N/commit: the limit's loop with N rows per transaction. When N producers each await a durable acknowledgement " +
+        "before their next row, no commit can carry more than N rows, so no writer can pass this figure at that N.";
+
     internal const string SeedBNote =
         "Seed pattern B acknowledges a row when it is handed to its in-memory buffer: buffered rows are NOT durable until " +
         "the next flush (50 rows or 1 s), so a crash loses them. Its latency is not comparable with a durable acknowledgement. " +

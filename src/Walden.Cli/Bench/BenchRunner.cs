@@ -77,7 +77,7 @@ internal sealed class BenchRunner
             BenchAnalysis.Targets(scenarios, reads),
             BenchAnalysis.Findings(scenarios, _config.Producers),
             [BenchAnalysis.SeedBNote,
-             "ceiling N/commit: the limit's loop with N rows per transaction. When N producers each await a durable acknowledgement before their next row, no commit can carry more than N rows, so no writer can pass this figure at that N.",
+             BenchAnalysis.CeilingNote,
              "Rows/s = acknowledged rows / wall time from the first write to the last acknowledgement, for every scenario.",
              "Allocations per write = managed bytes allocated by the whole process during the scenario (GC.GetTotalAllocatedBytes) / acknowledged rows.",
              "Peak WAL from file metadata sampled every 20 ms; peak memory = process working set and managed heap, sampled likewise."],

@@ -43,9 +43,9 @@ internal static class BenchTable
 
         console.Write(table);
         console.MarkupLine("limit: 1 thread, 1 connection, prepared insert, 10,000 rows per transaction (the ceiling). " +
-            "ceiling N/commit: the same with N rows per transaction (no commit can carry more when N producers await each acknowledgement). " +
             "seed A: a connection per producer, one auto-committed INSERT per row, busy timeout 5 s (Microsoft.Data.Sqlite's 150 ms sleeps). " +
             "Walden: producers await WriteAsync for every row. Every producer awaits each acknowledgement before its next row.");
+        console.MarkupLine(Markup.Escape(BenchAnalysis.CeilingNote));
         console.MarkupLine($"[yellow]*[/] {Markup.Escape(BenchAnalysis.SeedBNote)}");
 
         var ratios = new Table().Border(TableBorder.Rounded).Title("Walden rows/s over each baseline, same run");
