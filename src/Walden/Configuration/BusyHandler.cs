@@ -11,8 +11,8 @@ namespace Walden.Configuration;
 /// 100 ms between tries and Microsoft.Data.Sqlite sleeps 150 ms; both ruin tail latency when another
 /// process holds the write lock for a millisecond. This one yields a few times, then polls every
 /// millisecond until the deadline, so a waiting writer gets the lock about as soon as it is free.
-/// Written by hand because neither SQLitePCLRaw 2.0.6 nor Microsoft.Data.Sqlite exposes
-/// sqlite3_busy_handler.
+/// Written by hand because neither SQLitePCLRaw (3.0.5 binds only sqlite3_busy_timeout) nor Microsoft.Data.Sqlite
+/// exposes sqlite3_busy_handler.
 /// </summary>
 internal sealed class BusyHandler : IDisposable
 {

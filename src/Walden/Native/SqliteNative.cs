@@ -3,8 +3,10 @@ using System.Runtime.InteropServices;
 namespace Walden.Native;
 
 /// <summary>
-/// Direct entry points into the native SQLite that SQLitePCLRaw 2.0.6 does not bind
-/// (<c>sqlite3_busy_handler</c>, <c>sqlite3_wal_hook</c> and the recover extension compiled into the library).
+/// Direct entry points into the native SQLite that SQLitePCLRaw does not bind. SQLitePCLRaw 3.0.5's <c>raw</c> has
+/// <c>sqlite3_busy_timeout</c> and the commit, rollback and update hooks, but neither <c>sqlite3_busy_handler</c> nor
+/// <c>sqlite3_wal_hook</c>; and the recover extension (<c>sqlite3_recover_*</c>, <c>sqlite3_dbdata_init</c>) exists only in
+/// Walden's own build of the library, so no binding package can offer it. Everything SQLitePCLRaw does bind goes through it.
 /// "e_sqlite3" resolves to the same libe_sqlite3.so the provider loaded, so the handles it gives us are valid here.
 /// </summary>
 internal static unsafe partial class SqliteNative
