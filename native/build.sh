@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds the native SQLite Walden runs on: the 3.54.1 amalgamation plus the recover extension,
-# both taken from pinned npm packages and checked by sha256 (see shared NATIVE.md for why:
-# no NuGet package reachable here ships an SQLite with the WAL-reset fix, >= 3.51.3).
+# both taken from pinned npm packages and checked by sha256 (see docs/native.md for why: the stock
+# NuGet builds lack dbstat, sqlite_dbpage and the recover extension).
 #
-# Outputs (ignored by git):  native/bin/libe_sqlite3.so   the library every Walden process loads
-#                            native/bin/sqlite3           the matching shell, the `.recover` reference
+# Outputs (ignored by git):  native/bin/libwalden_sqlite3.so   the library every Walden process loads
+#                            native/bin/sqlite3                the matching shell, the `.recover` reference
+# The library has a name of its own (not libe_sqlite3.so) so that it never collides with, and is never taken for,
+# the stock libe_sqlite3.so that current Microsoft.Data.Sqlite and EF Core bring into the same application.
 # Called by the MSBuild target in src/Walden/Walden.csproj when an output is missing or older than
 # this script; also safe to run by hand. A finished build is cached per machine under
 # ${WALDEN_NATIVE_CACHE:-~/.cache/walden-native}/<key>, so several clones compile it once.
@@ -42,18 +44,19 @@ exec 9>"$obj/.lock"
 if command -v flock >/dev/null 2>&1; then flock 9; fi
 
 install_outputs() {
-  cp "$1/libe_sqlite3.so" "$bin/libe_sqlite3.so.tmp" && mv -f "$bin/libe_sqlite3.so.tmp" "$bin/libe_sqlite3.so"
+  cp "$1/libwalden_sqlite3.so" "$bin/libwalden_sqlite3.so.tmp" && mv -f "$bin/libwalden_sqlite3.so.tmp" "$bin/libwalden_sqlite3.so"
   cp "$1/sqlite3" "$bin/sqlite3.tmp" && mv -f "$bin/sqlite3.tmp" "$bin/sqlite3"
-  touch "$bin/libe_sqlite3.so" "$bin/sqlite3"
+  touch "$bin/libwalden_sqlite3.so" "$bin/sqlite3"
 }
 
-if [ -f "$cache/libe_sqlite3.so" ] && [ -f "$cache/sqlite3" ]; then
+if [ -f "$cache/libwalden_sqlite3.so" ] && [ -f "$cache/sqlite3" ]; then
   install_outputs "$cache"
   echo "walden native build: using cached SQLite from $cache"
   exit 0
 fi
 
-echo "walden native build: building SQLite 3.54.1 + recover (about a minute, once per machine)"
+echo "walden native build: first build on this machine: fetching the pinned SQLite 3.54.1 sources with npm and compiling"
+echo "walden native build: them with gcc into native/bin/libwalden_sqlite3.so (about 1-2 minutes, once per machine)"
 dl="$obj/downloads"
 mkdir -p "$dl"
 verify() { # file expected-sha256
@@ -100,14 +103,16 @@ extract() { # name inside shell.c, e.g. ext/recover/dbdata.c
 
 out="$obj/out"
 rm -rf "$out" && mkdir -p "$out"
-gcc "${CFLAGS[@]}" -shared -I"$src" "$src/sqlite3.c" "$src/sqlite3recover_all.c" -o "$out/libe_sqlite3.so" -lpthread -ldl -lm &
+echo "walden native build: compiling sqlite3.c (one translation unit, so gcc uses one core)"
+gcc "${CFLAGS[@]}" -shared -Wl,-soname,libwalden_sqlite3.so -I"$src" "$src/sqlite3.c" "$src/sqlite3recover_all.c" \
+  -o "$out/libwalden_sqlite3.so" -lpthread -ldl -lm &
 lib_pid=$!
 gcc -O1 -DSQLITE_ENABLE_DBPAGE_VTAB -DSQLITE_ENABLE_DBSTAT_VTAB -I"$src" -c "$src/shell.c" -o "$out/shell.o"
-wait "$lib_pid" || fail "gcc failed to build libe_sqlite3.so (see the messages above)"
-gcc "$out/shell.o" -L"$out" -le_sqlite3 -Wl,-rpath,'$ORIGIN' -o "$out/sqlite3" -lpthread -ldl -lm \
+wait "$lib_pid" || fail "gcc failed to build libwalden_sqlite3.so (see the messages above)"
+gcc "$out/shell.o" -L"$out" -lwalden_sqlite3 -Wl,-rpath,'$ORIGIN' -o "$out/sqlite3" -lpthread -ldl -lm \
   || fail "gcc failed to link the sqlite3 shell"
 
 mkdir -p "$cache"
-cp "$out/libe_sqlite3.so" "$out/sqlite3" "$cache/"
+cp "$out/libwalden_sqlite3.so" "$out/sqlite3" "$cache/"
 install_outputs "$out"
 echo "walden native build: done ($(LD_LIBRARY_PATH="$bin" "$bin/sqlite3" :memory: 'select sqlite_version()'))"

@@ -79,6 +79,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         options.Validate();
         SqliteLibrary.EnsureSupported();
         var fullPath = CheckPath(path);
+        SqliteNeighbours.Check(fullPath, options.LoggerFactory.CreateLogger("Walden"));
         cancellationToken.ThrowIfCancellationRequested();
 
         // Opening does file I/O and may wait on locks: keep it off the caller's thread.

@@ -9,6 +9,12 @@ internal static partial class LogMessages
         Message = "Opened Walden database {Name} at {Path} (SQLite {SqliteVersion}, synchronous {Synchronous}, {Readers} readers)")]
     internal static partial void Opened(ILogger logger, string name, string path, string sqliteVersion, string synchronous, int readers);
 
+    [LoggerMessage(EventId = WaldenEventIds.OtherSqliteLoaded, Level = LogLevel.Warning,
+        Message = "Two SQLite libraries are loaded in this process: Walden runs on {Ours}; also loaded: {Theirs}. If both open the same " +
+            "database file they break each other's POSIX locks (sqlite.org/howtocorrupt.html 2.2.1): let the application use one SQLite " +
+            "(Microsoft.Data.Sqlite.Core instead of Microsoft.Data.Sqlite or a bundle) and never open a Walden database with the other one")]
+    internal static partial void OtherSqliteLoaded(ILogger logger, string ours, string theirs);
+
     [LoggerMessage(EventId = WaldenEventIds.Closed, Level = LogLevel.Information,
         Message = "Closed Walden database {Name}")]
     internal static partial void Closed(ILogger logger, string name);
@@ -100,4 +106,5 @@ internal static class WaldenEventIds
     internal const int CheckpointStarvationEnded = 1203;
     internal const int ReadLeaseExpired = 1300;
     internal const int MaintenanceFailed = 1400;
+    internal const int OtherSqliteLoaded = 1700;
 }

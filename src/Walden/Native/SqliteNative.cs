@@ -7,7 +7,8 @@ namespace Walden.Native;
 /// <c>sqlite3_busy_timeout</c> and the commit, rollback and update hooks, but neither <c>sqlite3_busy_handler</c> nor
 /// <c>sqlite3_wal_hook</c>; and the recover extension (<c>sqlite3_recover_*</c>, <c>sqlite3_dbdata_init</c>) exists only in
 /// Walden's own build of the library, so no binding package can offer it. Everything SQLitePCLRaw does bind goes through it.
-/// "e_sqlite3" resolves to the same libe_sqlite3.so the provider loaded, so the handles it gives us are valid here.
+/// "e_sqlite3" resolves, through <see cref="NativeLoader"/>'s resolver, to the very library the provider loaded, so the
+/// handles it gives us are valid here. Recovery checks <see cref="SqliteLibrary.RequireWaldenBuild"/> before calling the recover entries.
 /// </summary>
 internal static unsafe partial class SqliteNative
 {

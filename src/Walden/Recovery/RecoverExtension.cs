@@ -5,7 +5,7 @@ using Walden.Native;
 namespace Walden.Recovery;
 
 /// <summary>
-/// Runs SQLite's recover extension (compiled into Walden's libe_sqlite3.so) from a damaged database into
+/// Runs SQLite's recover extension (compiled into Walden's own libwalden_sqlite3.so; absent from stock builds) from a damaged database into
 /// a new file: the same engine as the shell's <c>.recover</c>, called in-process through its C API.
 /// Unlike the shell's default, pages on the freelist are not read: they hold deleted rows, and
 /// bringing those back would invent data the application removed.

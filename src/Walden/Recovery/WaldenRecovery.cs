@@ -42,6 +42,7 @@ public static class WaldenRecovery
 
     internal static WaldenRecoveryReport RecoverTo(string damagedPath, string outputPath, WaldenRecoveryOptions options)
     {
+        Native.SqliteLibrary.RequireWaldenBuild("Recovery");
         var input = CheckInput(damagedPath);
         var output = Path.GetFullPath(outputPath);
         if (File.Exists(output) || Directory.Exists(output))
@@ -71,6 +72,7 @@ public static class WaldenRecovery
 
     internal static WaldenRecoveryReport RecoverInPlace(string path, WaldenRecoveryOptions options)
     {
+        Native.SqliteLibrary.RequireWaldenBuild("In-place recovery");
         var input = CheckInput(path);
         LockProbe.EnsureNotInUse(input, "In-place recovery");
         var recovered = Path.Combine(Path.GetDirectoryName(input)!, $".{Path.GetFileName(input)}.walden-recovered");
