@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Consumer test: the packages work on a machine that never saw the source. Packs every package to a local
+# folder, then, in a new folder outside the repository with gcc and npm off PATH and an empty NuGet cache,
+# a new console project adds Walden from that folder, writes from many tasks, reads back and checks that
+# sqlite_version() is Walden's own build; then the walden tool is installed from the same folder and runs
+# `walden info` and `walden check` on the file. Called by .ci/run; also safe to run by hand.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+work="$(mktemp -d "${TMPDIR:-/tmp}/walden-consumer.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+feed="$work/feed"
+say() { echo "consumer test: $*"; }
+
+say "dotnet pack -> $feed"
+dotnet pack "$root/Walden.slnx" -c Release -o "$feed" --nologo -v quiet
+ls "$feed"
+
+# From here on every dotnet command runs with a PATH that holds dotnet alone (no gcc, no npm) and, outside the
+# repository, with a NuGet cache of its own, so no Walden package cached by an earlier run can stand in; the other
+# dependencies come from the NuGet sources this machine is configured with.
+# The PATH: every command of this machine's PATH except the compilers and npm (the SDK itself runs a few of them).
+mkdir -p "$work/path"
+IFS=: read -ra dirs <<<"$PATH"
+for dir in "${dirs[@]}"; do
+  for tool in "$dir"/*; do
+    name="${tool##*/}"
+    case "$name" in
+      gcc*|*-gcc*|cc|c++|g++*|*-g++*|cpp*|clang*|npm|npx|node|nodejs|corepack) continue ;;
+    esac
+    [ -x "$tool" ] && [ ! -e "$work/path/$name" ] && ln -s "$tool" "$work/path/$name"
+  done
+done
+export NUGET_PACKAGES="$work/nuget-packages"
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+bare() { PATH="$work/path" "$@"; }
+if PATH="$work/path" "$BASH" -c 'command -v gcc || command -v npm' >/dev/null 2>&1; then
+  echo "consumer test: gcc or npm is still reachable" >&2; exit 1
+fi
+
+app="$work/app"
+bare dotnet new console -o "$app" --framework net10.0 >/dev/null
+cd "$app"
+# The folder of packages as one more source beside the configured ones (--source would make it the only one, and
+# Walden's dependencies are not in it).
+cat > nuget.config <<XML
+<configuration>
+  <packageSources>
+    <add key="walden-local" value="$feed" />
+  </packageSources>
+</configuration>
+XML
+bare dotnet add package Walden
+cat > Program.cs <<'CS'
+using Walden;
+
+Directory.CreateDirectory("data");
+await using var db = await WaldenDatabase.OpenAsync("data/app.db");
+await db.WriteAsync(c => { using var cmd = c.CreateCommand(); cmd.CommandText = "CREATE TABLE IF NOT EXISTS notes(id INTEGER PRIMARY KEY, task INT, body TEXT)"; cmd.ExecuteNonQuery(); });
+var writers = Enumerable.Range(0, 32).Select(task => Task.Run(async () =>
+{
+    for (var i = 0; i < 50; i++)
+    {
+        await db.WriteAsync(c =>
+        {
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "INSERT INTO notes(task, body) VALUES ($t, $b)";
+            cmd.Parameters.AddWithValue("$t", task);
+            cmd.Parameters.AddWithValue("$b", $"note {i} from task {task}");
+            cmd.ExecuteNonQuery();
+        });
+    }
+}));
+await Task.WhenAll(writers);
+var (rows, version) = await db.ReadAsync(c =>
+{
+    using var cmd = c.CreateCommand();
+    cmd.CommandText = "SELECT (SELECT count(*) FROM notes), sqlite_version()";
+    using var reader = cmd.ExecuteReader();
+    reader.Read();
+    return (reader.GetInt64(0), reader.GetString(1));
+});
+Console.WriteLine($"rows={rows} sqlite_version={version} library={WaldenDatabase.SqliteVersion}");
+if (rows != 32 * 50) { Console.Error.WriteLine($"expected {32 * 50} rows, read {rows}"); return 1; }
+if (version != "3.54.1") { Console.Error.WriteLine($"sqlite_version() is {version}, not Walden's 3.54.1"); return 1; }
+return 0;
+CS
+say "dotnet run (a new console project on the Walden package)"
+bare dotnet run
+test -f data/app.db
+
+say "dotnet tool install Walden.Cli"
+bare dotnet tool install Walden.Cli --tool-path "$work/tools" --add-source "$feed"
+bare "$work/tools/walden" info data/app.db
+bare "$work/tools/walden" check data/app.db
+say "passed"
