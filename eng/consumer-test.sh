@@ -41,15 +41,11 @@ fi
 app="$work/app"
 bare dotnet new console -o "$app" --framework net10.0 >/dev/null
 cd "$app"
-# The folder of packages as one more source beside the configured ones (--source would make it the only one, and
-# Walden's dependencies are not in it).
-cat > nuget.config <<XML
-<configuration>
-  <packageSources>
-    <add key="walden-local" value="$feed" />
-  </packageSources>
-</configuration>
-XML
+# The folder of packages as one more source beside the configured ones (dotnet add package --source would make it
+# the only one, and Walden's dependencies are not in it).
+# The README's lines; --configfile keeps the source in this project instead of the user's NuGet.Config.
+echo '<configuration><packageSources /></configuration>' > nuget.config
+bare dotnet nuget add source "$feed" --name walden-local --configfile nuget.config
 bare dotnet add package Walden
 cat > Program.cs <<'CS'
 using Walden;
@@ -88,6 +84,14 @@ CS
 say "dotnet run (a new console project on the Walden package)"
 bare dotnet run
 test -f data/app.db
+
+say "the README's Quick start, as pasted, in a project of its own"
+quick="$work/quickstart"
+bare dotnet new console -o "$quick" --framework net10.0 >/dev/null
+cp nuget.config "$quick/"
+awk '/^## Quick start/ {q=1} q && /^```csharp/ {c=1; next} c && /^```/ {exit} c {print}' "$root/README.md" > "$quick/Program.cs"
+grep -q WaldenDatabase.OpenAsync "$quick/Program.cs" || { echo "consumer test: no Quick start code found in README.md" >&2; exit 1; }
+(cd "$quick" && bare dotnet add package Walden >/dev/null && bare dotnet add package Dapper >/dev/null && bare dotnet run && test -f data/agents.db)
 
 say "dotnet tool install Walden.Cli"
 bare dotnet tool install Walden.Cli --tool-path "$work/tools" --add-source "$feed"
