@@ -57,7 +57,8 @@ internal static class SqliteLibrary
     /// <summary>Which library this is, in words: version, Walden's build or stock, and the file.</summary>
     internal static string Description => IsWaldenBuild
         ? $"SQLite {Version}, Walden's build ({LoadedPath ?? NativeLoader.WaldenPath})"
-        : $"SQLite {Version}, a stock build ({LoadedPath ?? "e_sqlite3"}; used because {NativeLoader.StockReason ?? "another library was bound first"})";
+        : $"SQLite {Version}, a stock build ({LoadedPath ?? "e_sqlite3"}; " +
+          $"used because {NativeLoader.StockReason ?? "another library was bound first"})";
 
     /// <summary>What Walden's build has and the loaded library lacks; empty when nothing is missing.</summary>
     internal static IReadOnlyList<string> MissingFeatures()
@@ -73,7 +74,8 @@ internal static class SqliteLibrary
             missing.Add("the sqlite_dbpage virtual table (SQLITE_ENABLE_DBPAGE_VTAB)");
         }
 
-        var hasRecover = LoadedPath is { } path && NativeLibrary.TryLoad(path, out var handle) && Exports(handle, "sqlite3_recover_init", "sqlite3_dbdata_init");
+        var hasRecover = LoadedPath is { } path && NativeLibrary.TryLoad(path, out var handle)
+            && Exports(handle, "sqlite3_recover_init", "sqlite3_dbdata_init");
         if (!hasRecover)
         {
             missing.Add("the recover extension (sqlite3_recover_init, sqlite3_dbdata_init)");
@@ -129,7 +131,8 @@ internal static class SqliteLibrary
             // Walden's own calls (busy handler, WAL hook) would go to another library than the connection handles came from.
             throw new WaldenConfigurationException(
                 $"SQLitePCLRaw was bound to '{loaded}' before Walden could bind it to its own build '{walden}': another resolver was " +
-                "registered for SQLitePCLRaw.provider.e_sqlite3 first. Remove that resolver, or touch a Walden type before any other SQLite code runs.");
+                "registered for SQLitePCLRaw.provider.e_sqlite3 first. " +
+                "Remove that resolver, or touch a Walden type before any other SQLite code runs.");
         }
 
         Volatile.Write(ref _checked, 1);
@@ -144,7 +147,8 @@ internal static class SqliteLibrary
                 $"The native SQLite loaded by this process is {version} ({versionNumber}), which has the WAL-reset bug: " +
                 "with two or more connections writing and checkpointing one WAL database at about the same time, the database can be corrupted " +
                 "(https://www.sqlite.org/wal.html#walresetbug). Walden needs 3.51.3 or later (3.52.x excluded). " +
-                $"Make sure {NativeLoader.WaldenFileName} (from the Walden package, or built by native/build.sh) sits in the application folder, " +
+                $"Make sure {NativeLoader.WaldenFileName} (from the Walden package, or built by native/build.sh) " +
+                "sits in the application folder, " +
                 $"or that the stock library comes from the SQLite package 3.53.0 or later.");
         }
     }

@@ -25,7 +25,9 @@ internal static class SqliteNeighbours
         foreach (var path in ProcessMaps.Read().Select(m => m.Path).Distinct(StringComparer.Ordinal))
         {
             var name = System.IO.Path.GetFileName(path);
-            if (path == own || !name.Contains("sqlite", StringComparison.OrdinalIgnoreCase) || !name.Contains(".so", StringComparison.Ordinal)
+            if (path == own
+                || !name.Contains("sqlite", StringComparison.OrdinalIgnoreCase)
+                || !name.Contains(".so", StringComparison.Ordinal)
                 || path.EndsWith(" (deleted)", StringComparison.Ordinal))
             {
                 continue;
@@ -40,8 +42,8 @@ internal static class SqliteNeighbours
         return found;
     }
 
-    /// <summary>Warns about other SQLite libraries, and refuses when one of them may already have <paramref name="databasePath"/> open.</summary>
-    /// <exception cref="WaldenConfigurationException">Another SQLite library is loaded and this process has the file open outside Walden.</exception>
+    /// <summary>Warns about other SQLite libraries; refuses when one of them may already have <paramref name="databasePath"/> open.</summary>
+    /// <exception cref="WaldenConfigurationException">Another SQLite is loaded and this process has the file open outside Walden.</exception>
     internal static void Check(string databasePath, ILogger logger)
     {
         var others = Find();
@@ -57,8 +59,9 @@ internal static class SqliteNeighbours
             throw new WaldenConfigurationException(
                 $"This process has '{open[0]}' open outside Walden while two SQLite libraries are loaded: Walden's {ours} and {theirs}. " +
                 "If the other library has this file open, each would release the other's POSIX locks and the database could be corrupted " +
-                "(sqlite.org/howtocorrupt.html, section 2.2.1). Close the other connection to this file first, or let the application use " +
-                "one SQLite only: reference Microsoft.Data.Sqlite.Core rather than Microsoft.Data.Sqlite (or a bundle) and let Walden load it.");
+                "(sqlite.org/howtocorrupt.html, section 2.2.1). Close the other connection to this file first, or let the application " +
+                "use one SQLite only: reference Microsoft.Data.Sqlite.Core rather than Microsoft.Data.Sqlite (or a bundle) " +
+                "and let Walden load it.");
         }
 
         LogMessages.OtherSqliteLoaded(logger, ours, theirs);
@@ -96,7 +99,7 @@ internal static class SqliteNeighbours
         return result;
     }
 
-    /// <summary>The version of the SQLite library at <paramref name="path"/> (already mapped, so loading it only adds a reference).</summary>
+    /// <summary>The version of the SQLite library at <paramref name="path"/> (already mapped: loading it only adds a reference).</summary>
     private static unsafe string? VersionOf(string path)
     {
         if (!NativeLibrary.TryLoad(path, out var handle))

@@ -4,7 +4,7 @@ namespace Walden.Tests.Native;
 
 public sealed class NativeLoaderTests
 {
-    /// <summary>The stock library the SQLite package puts beside every Walden application (the fallback; also what Microsoft.Data.Sqlite 11 brings).</summary>
+    /// <summary>The stock library of the SQLite package, beside every Walden application (the fallback; what Microsoft.Data.Sqlite 11 brings).</summary>
     internal static string StockLibraryPath => Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libe_sqlite3.so");
 
     [Fact]

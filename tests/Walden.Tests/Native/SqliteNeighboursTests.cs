@@ -67,7 +67,8 @@ public sealed class SqliteNeighboursTests
         private StockSqlite(IntPtr handle)
         {
             _handle = handle;
-            Version = Marshal.PtrToStringUTF8(((delegate* unmanaged[Cdecl]<IntPtr>)NativeLibrary.GetExport(handle, "sqlite3_libversion"))())!;
+            var libversion = (delegate* unmanaged[Cdecl]<IntPtr>)NativeLibrary.GetExport(handle, "sqlite3_libversion");
+            Version = Marshal.PtrToStringUTF8(libversion())!;
         }
 
         public string Version { get; }
@@ -77,7 +78,8 @@ public sealed class SqliteNeighboursTests
         public IntPtr Open(string path)
         {
             var open = (delegate* unmanaged[Cdecl]<byte*, IntPtr*, int, IntPtr, int>)NativeLibrary.GetExport(_handle, "sqlite3_open_v2");
-            var exec = (delegate* unmanaged[Cdecl]<IntPtr, byte*, IntPtr, IntPtr, IntPtr, int>)NativeLibrary.GetExport(_handle, "sqlite3_exec");
+            var exec = (delegate* unmanaged[Cdecl]<IntPtr, byte*, IntPtr, IntPtr, IntPtr, int>)
+                NativeLibrary.GetExport(_handle, "sqlite3_exec");
             IntPtr db;
             var name = System.Text.Encoding.UTF8.GetBytes(path + "\0");
             var sql = "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS t(x);\0"u8.ToArray();
