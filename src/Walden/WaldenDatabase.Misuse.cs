@@ -10,9 +10,9 @@ namespace Walden;
 public sealed partial class WaldenDatabase
 {
     private const string AsyncWriteRefused =
-        "A write delegate must be synchronous: it runs on Walden's writer thread inside Walden's transaction, and an async delegate would run " +
-        "its SQL after WriteAsync moved on, outside that transaction. Await what you need before WriteAsync, then pass a delegate that only " +
-        "uses the connection, e.g. WriteAsync(c => c.Execute(...)).";
+        "A write delegate must be synchronous: it runs on Walden's writer thread inside Walden's transaction, and an async " +
+        "delegate would run its SQL after WriteAsync moved on, outside that transaction. Await what you need before " +
+        "WriteAsync, then pass a delegate that only uses the connection, e.g. WriteAsync(c => c.Execute(...)).";
 
     private const string AsyncReadRefused =
         "A read delegate must be synchronous: an async delegate would run its SQL after ReadAsync returned the connection to the pool. " +

@@ -25,7 +25,8 @@ public sealed partial class WaldenDatabase
     /// (after a failed COMMIT) not acknowledged and possibly on disk. Also when Walden's writer stopped after an unexpected error.
     /// </exception>
     /// <exception cref="ArgumentException"><paramref name="write"/> returns a task: write delegates must be synchronous.</exception>
-    /// <exception cref="InvalidOperationException">Called from inside a write delegate of this database (it would wait forever).</exception>
+    /// <exception cref="InvalidOperationException">Called from inside a write delegate of this database (it would wait forever).
+    /// </exception>
     public Task<T> WriteAsync<T>(Func<SqliteConnection, T> write, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(write);

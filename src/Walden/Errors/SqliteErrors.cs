@@ -51,7 +51,8 @@ internal static class SqliteErrors
                 $"{operation} failed: the database file is damaged or is not an SQLite database. {told}" + exception.Message,
                 primary, extended, exception),
             Full => new WaldenDiskFullException(
-                $"{operation} failed: the disk is full. {outcome ?? "Nothing of the failed transaction was kept."} Free space and try again. " + exception.Message,
+                $"{operation} failed: the disk is full. {outcome ?? "Nothing of the failed transaction was kept."} Free space and try again. " +
+                exception.Message,
                 primary, extended, exception),
             ReadOnly => new WaldenReadOnlyException(
                 $"{operation} failed: the database cannot be written (file permissions or a read-only mount). {told}" + exception.Message,

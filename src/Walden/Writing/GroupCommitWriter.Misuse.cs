@@ -24,9 +24,9 @@ internal sealed partial class GroupCommitWriter
     }
 
     private static WaldenException AsyncVoidMisuse() => new(
-        "A write delegate was an async void method or lambda: it returned at its first await, and the rest of it would run later on another " +
-        "thread, outside Walden's transaction. What it did before its first await was rolled back. Write delegates must be synchronous: " +
-        "do the awaiting before WriteAsync and pass a delegate that only uses the connection.");
+        "A write delegate was an async void method or lambda: it returned at its first await, and the rest of it would run " +
+        "later on another thread, outside Walden's transaction. What it did before its first await was rolled back. Write " +
+        "delegates must be synchronous: do the awaiting before WriteAsync and pass a delegate that only uses the connection.");
 
     /// <summary>
     /// The writer thread's synchronization context. It behaves as none (posts go to the thread pool), but an async void

@@ -81,44 +81,51 @@ internal sealed partial class GroupCommitWriter
         var leftOpen = InTransaction; // the delegate began a transaction of its own after ending Walden's
         RollbackIfOpen();
         var extra = leftOpen ? " The transaction the delegate left open was rolled back." : "";
-        var rolledBackBySqlite = end == TransactionEnd.RolledBack && sqlite is not null && SqliteErrors.MayEndTransaction(sqlite.SqliteErrorCode);
+        var rolledBackBySqlite = end == TransactionEnd.RolledBack && sqlite is not null &&
+            SqliteErrors.MayEndTransaction(sqlite.SqliteErrorCode);
         if (rolledBackBySqlite)
         {
-            // SQLite's answer to SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM (...): the whole transaction is gone, every write in it failed alike.
+            // SQLite's answer to SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM (...): the whole transaction is gone,
+            // every write in it failed alike.
             var failure = SqliteErrors.Translate(sqlite!, $"A write in a batch of {_pending.Count + 1}", _options,
-                $"Not committed: SQLite rolled back the whole transaction ({_pending.Count + 1} writes of this batch, this one among them).{extra}");
+                $"Not committed: SQLite rolled back the whole transaction ({_pending.Count + 1} writes of this batch, " +
+                $"this one among them).{extra}");
             _signals.Observe(failure);
             request.Fail(failure);
             FailAll(_pending, failure);
             return;
         }
 
-        const string Ended = "A write delegate ended Walden's transaction (it ran COMMIT, ROLLBACK or END, or BeginTransaction().Commit()). " +
-            "Walden owns the transaction around each write; remove those statements and let WriteAsync commit. ";
+        const string Ended = "A write delegate ended Walden's transaction (it ran COMMIT, ROLLBACK or END, or " +
+            "BeginTransaction().Commit()). Walden owns the transaction around each write; remove those statements " +
+            "and let WriteAsync commit. ";
         switch (end)
         {
             case TransactionEnd.Committed:
                 Acknowledge(_pending); // committed by the delegate's COMMIT: reported successful, as they are
                 request.Fail(new WaldenException(Ended +
-                    $"Its COMMIT committed what it had changed until then, and the {_pending.Count} writes before it (reported successful); " +
-                    "anything it did after that ran outside Walden's transaction." + extra, error));
+                    $"Its COMMIT committed what it had changed until then, and the {_pending.Count} writes before it " +
+                    "(reported successful); anything it did after that ran outside Walden's transaction." + extra, error));
                 break;
             case TransactionEnd.RolledBack:
                 var undone = new WaldenException(
-                    $"Not committed: a write delegate in the same batch rolled back Walden's transaction, and this write with it. It can be written again.",
+                    "Not committed: a write delegate in the same batch rolled back Walden's transaction, and this write with it. " +
+                    "It can be written again.",
                     isTransient: true);
                 FailAll(_pending, undone);
                 request.Fail(new WaldenException(Ended +
-                    $"Its ROLLBACK undid what it had changed and the {_pending.Count} writes before it (they fail as not committed)." + extra, error));
+                    $"Its ROLLBACK undid what it had changed and the {_pending.Count} writes before it (they fail as not committed)." +
+                    extra, error));
                 break;
             default:
                 // A commit started, then a rollback followed (the COMMIT failed part-way), or the hooks saw nothing at all.
                 var unknown = new WaldenException(
-                    "Not acknowledged: a write delegate in the same batch ended Walden's transaction and its COMMIT failed; this write may or may not " +
-                    "be on disk. Read it back before writing it again.", error);
+                    "Not acknowledged: a write delegate in the same batch ended Walden's transaction and its COMMIT failed; " +
+                    "this write may or may not be on disk. Read it back before writing it again.", error);
                 FailAll(_pending, unknown);
                 request.Fail(new WaldenException(Ended +
-                    $"Its COMMIT failed: what it changed and the {_pending.Count} writes before it may or may not be on disk." + extra, error));
+                    $"Its COMMIT failed: what it changed and the {_pending.Count} writes before it may or may not be on disk." +
+                    extra, error));
                 break;
         }
 
@@ -199,7 +206,7 @@ internal sealed partial class GroupCommitWriter
         }
     }
 
-    /// <summary>SQLite's rollback hook: records that the transaction was rolled back (a ROLLBACK TO a savepoint does not call it).</summary>
+    /// <summary>SQLite's rollback hook: records that the transaction was rolled back (ROLLBACK TO a savepoint does not call it).</summary>
     private void OnRollback(object? state)
     {
         _end = _end switch
