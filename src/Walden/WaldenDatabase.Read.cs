@@ -16,6 +16,7 @@ public sealed partial class WaldenDatabase
     public Task<T> ReadAsync<T>(Func<SqliteConnection, T> read, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(read);
+        RefuseAsyncDelegate<T>(nameof(read));
         if (Volatile.Read(ref _disposed) != 0)
         {
             return Task.FromException<T>(Closed());

@@ -97,6 +97,13 @@ public sealed partial class WaldenDatabase
             reasons.Add($"The database '{Name}' is closed.");
         }
 
+        if (_signals.WriterStopped is { } stopped)
+        {
+            unhealthy = true;
+            data["writerStopped"] = stopped;
+            reasons.Add($"The writer of '{Name}' has stopped; every write fails: {stopped}");
+        }
+
         foreach (var (signal, label) in new[] { (_signals.Corruption, "corrupt"), (_signals.ReadOnly, "read-only"), (_signals.DiskFull, "disk full") })
         {
             if (signal is not null)

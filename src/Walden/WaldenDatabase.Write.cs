@@ -20,12 +20,26 @@ public sealed partial class WaldenDatabase
     /// <exception cref="WaldenClosedException">The database has been disposed.</exception>
     /// <exception cref="WaldenBusyException">Another process held the write lock longer than <see cref="WaldenOptions.BusyTimeout"/>.</exception>
     /// <exception cref="WaldenCorruptException">The database is corrupt (found now or earlier); no write is accepted any more.</exception>
+    /// <exception cref="WaldenException">
+    /// The write failed for a reason SQLite or Walden reports; its message says whether it was committed, not committed, or
+    /// (after a failed COMMIT) not acknowledged and possibly on disk. Also when Walden's writer stopped after an unexpected error.
+    /// </exception>
+    /// <exception cref="ArgumentException"><paramref name="write"/> returns a task: write delegates must be synchronous.</exception>
+    /// <exception cref="InvalidOperationException">Called from inside a write delegate of this database (it would wait forever).
+    /// </exception>
     public Task<T> WriteAsync<T>(Func<SqliteConnection, T> write, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(write);
+        RefuseAsyncDelegate<T>(nameof(write));
+        _writer.ThrowIfInsideWrite();
         if (Volatile.Read(ref _disposed) != 0)
         {
             return Task.FromException<T>(Closed());
+        }
+
+        if (_writer.Fault is { } fault)
+        {
+            return Task.FromException<T>(fault);
         }
 
         if (cancellationToken.IsCancellationRequested)
@@ -69,7 +83,7 @@ public sealed partial class WaldenDatabase
         }
         catch (ChannelClosedException)
         {
-            throw Closed();
+            throw _writer.Fault ?? Closed(); // completed by the writer's death, or by DisposeAsync
         }
 
         return await request.Task.ConfigureAwait(false);

@@ -43,7 +43,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         _health = new CorruptionMonitor(Name, options);
         _health.Detected += OnCorruptionDetected;
         _signals = new HealthSignals(_health);
-        _metrics = new DatabaseMetrics(Name, options.TimeProvider);
+        _metrics = new DatabaseMetrics(Name, options.TimeProvider, _logger);
         _readers = new ReaderPool(factory, options, _health, Name);
         _checkpointer = new CheckpointScheduler(factory, options, Name, path, settings.PageSize, _metrics,
             _readers.OldestLeaseAge, () => _readers.ReadsStarted, StartScheduledMaintenance);

@@ -6,6 +6,8 @@ namespace Walden;
 /// </summary>
 public class WaldenException : Exception
 {
+    private readonly bool _isTransient;
+
     /// <summary>Creates an exception with a message.</summary>
     public WaldenException(string message)
         : base(message)
@@ -16,6 +18,13 @@ public class WaldenException : Exception
     public WaldenException(string message, Exception? innerException)
         : base(message, innerException)
     {
+    }
+
+    /// <summary>A failure that says itself whether trying again may succeed (a write undone because of another write).</summary>
+    internal WaldenException(string message, bool isTransient, Exception? innerException = null)
+        : base(message, innerException)
+    {
+        _isTransient = isTransient;
     }
 
     /// <summary>Creates an exception that carries SQLite's result codes.</summary>
@@ -33,7 +42,7 @@ public class WaldenException : Exception
     public int? SqliteExtendedErrorCode { get; }
 
     /// <summary>True when the same operation may succeed if tried again later (busy, locked).</summary>
-    public virtual bool IsTransient => false;
+    public virtual bool IsTransient => _isTransient;
 }
 
 /// <summary>
@@ -62,7 +71,11 @@ public class WaldenCorruptException : WaldenException
     }
 }
 
-/// <summary>The disk (or a quota) is full (SQLITE_FULL). Nothing of the failed transaction was kept.</summary>
+/// <summary>
+/// The disk (or a quota, or <c>PRAGMA max_page_count</c>) is full (SQLITE_FULL). The message says what became of the
+/// writes: not committed when SQLite rolled their transaction back, not acknowledged (may or may not be on disk) when
+/// it was the COMMIT itself that failed.
+/// </summary>
 public sealed class WaldenDiskFullException : WaldenException
 {
     /// <summary>Creates the exception.</summary>

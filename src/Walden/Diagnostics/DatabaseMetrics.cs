@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Walden.Checkpointing;
 
 namespace Walden.Diagnostics;
@@ -23,6 +25,9 @@ internal interface IDatabaseGauges
 /// The metrics and running counts of one database. The writer thread records per batch, not per write,
 /// except the acknowledgement latency, which it records once per write from a timestamp taken at enqueue:
 /// no allocation either way (tags are prebuilt <see cref="TagList"/>s).
+/// Recording never throws: a <c>MeterListener</c> callback is the application's code and runs inline, often
+/// after a COMMIT returned, where an exception would turn a committed write into a reported failure. A listener's
+/// exception is logged once per database and otherwise ignored.
 /// </summary>
 internal sealed class DatabaseMetrics : IDisposable
 {
@@ -31,6 +36,8 @@ internal sealed class DatabaseMetrics : IDisposable
     private readonly TagList _cancelled;
     private readonly TagList[] _checkpointTags;
     private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string _name;
     private long _commits;
     private long _writesCommitted;
     private long _writesFailed;
@@ -39,10 +46,13 @@ internal sealed class DatabaseMetrics : IDisposable
     private long _starvations;
     private WaldenCheckpointResult? _lastCheckpoint;
     private IDatabaseGauges? _source;
+    private long _listenerFailures;
 
-    internal DatabaseMetrics(string name, TimeProvider time)
+    internal DatabaseMetrics(string name, TimeProvider time, ILogger? logger = null)
     {
         _time = time;
+        _name = name;
+        _logger = new InfallibleLogger(logger ?? NullLogger.Instance);
         Tags = new TagList { { WaldenInstruments.DatabaseNameTag, name } };
         _committed = WithTag(WaldenInstruments.OutcomeTag, "committed");
         _failed = WithTag(WaldenInstruments.OutcomeTag, "failed");
@@ -72,6 +82,9 @@ internal sealed class DatabaseMetrics : IDisposable
 
     internal long Starvations => Interlocked.Read(ref _starvations);
 
+    /// <summary>How many times a measurement listener threw while Walden recorded a measurement.</summary>
+    internal long ListenerFailures => Interlocked.Read(ref _listenerFailures);
+
     internal WaldenCheckpointResult? LastCheckpoint => Volatile.Read(ref _lastCheckpoint);
 
     /// <summary>Starts reporting the observable instruments for <paramref name="source"/>.</summary>
@@ -87,34 +100,65 @@ internal sealed class DatabaseMetrics : IDisposable
     /// <summary>Called by the writer thread once per acknowledged write, after the commit.</summary>
     internal void RecordAck(long acceptedAt, long now)
     {
-        var seconds = _time.GetElapsedTime(acceptedAt, now).TotalSeconds;
-        AckLatencies.Add(seconds);
-        WaldenInstruments.AckLatency.Record(seconds, Tags);
+        try
+        {
+            var seconds = _time.GetElapsedTime(acceptedAt, now).TotalSeconds;
+            AckLatencies.Add(seconds);
+            WaldenInstruments.AckLatency.Record(seconds, Tags);
+        }
+        catch (Exception ex)
+        {
+            ListenerFailed(WaldenInstruments.AckLatency.Name, ex);
+        }
     }
 
     /// <summary>Called by the writer thread once per batch.</summary>
     internal void RecordBatch(int size, int committed, int failed, int cancelled, double transactionSeconds)
     {
-        WaldenInstruments.BatchSize.Record(size, Tags);
+        // The running counts first: they feed WaldenStats and must not depend on a listener.
         if (committed > 0)
         {
             Interlocked.Increment(ref _commits);
             Interlocked.Add(ref _writesCommitted, committed);
-            WaldenInstruments.Writes.Add(committed, _committed);
             CommitDurations.Add(transactionSeconds);
-            WaldenInstruments.CommitDuration.Record(transactionSeconds, Tags);
         }
 
         if (failed > 0)
         {
             Interlocked.Add(ref _writesFailed, failed);
-            WaldenInstruments.Writes.Add(failed, _failed);
         }
 
         if (cancelled > 0)
         {
             Interlocked.Add(ref _writesCancelled, cancelled);
-            WaldenInstruments.Writes.Add(cancelled, _cancelled);
+        }
+
+        var instrument = WaldenInstruments.BatchSize.Name;
+        try
+        {
+            WaldenInstruments.BatchSize.Record(size, Tags);
+            instrument = WaldenInstruments.Writes.Name;
+            if (committed > 0)
+            {
+                WaldenInstruments.Writes.Add(committed, _committed);
+                instrument = WaldenInstruments.CommitDuration.Name;
+                WaldenInstruments.CommitDuration.Record(transactionSeconds, Tags);
+                instrument = WaldenInstruments.Writes.Name;
+            }
+
+            if (failed > 0)
+            {
+                WaldenInstruments.Writes.Add(failed, _failed);
+            }
+
+            if (cancelled > 0)
+            {
+                WaldenInstruments.Writes.Add(cancelled, _cancelled);
+            }
+        }
+        catch (Exception ex)
+        {
+            ListenerFailed(instrument, ex);
         }
     }
 
@@ -123,20 +167,42 @@ internal sealed class DatabaseMetrics : IDisposable
         Interlocked.Increment(ref _checkpoints);
         Volatile.Write(ref _lastCheckpoint, result);
         var tags = _checkpointTags[(int)result.Mode];
-        WaldenInstruments.CheckpointDuration.Record(result.Duration.TotalSeconds, tags);
-        if (newlyCheckpointedFrames > 0)
+        try
         {
-            WaldenInstruments.CheckpointFrames.Add(newlyCheckpointedFrames, tags);
+            WaldenInstruments.CheckpointDuration.Record(result.Duration.TotalSeconds, tags);
+            if (newlyCheckpointedFrames > 0)
+            {
+                WaldenInstruments.CheckpointFrames.Add(newlyCheckpointedFrames, tags);
+            }
+        }
+        catch (Exception ex)
+        {
+            ListenerFailed(WaldenInstruments.CheckpointDuration.Name, ex);
         }
     }
 
     internal void RecordStarvation()
     {
         Interlocked.Increment(ref _starvations);
-        WaldenInstruments.CheckpointStarvations.Add(1, Tags);
+        try
+        {
+            WaldenInstruments.CheckpointStarvations.Add(1, Tags);
+        }
+        catch (Exception ex)
+        {
+            ListenerFailed(WaldenInstruments.CheckpointStarvations.Name, ex);
+        }
     }
 
     public void Dispose() => WaldenInstruments.Unregister(this);
+
+    private void ListenerFailed(string instrument, Exception exception)
+    {
+        if (Interlocked.Increment(ref _listenerFailures) == 1)
+        {
+            LogMessages.MeasurementListenerFailed(_logger, instrument, _name, exception);
+        }
+    }
 
     private TagList WithTag(string key, string value)
     {

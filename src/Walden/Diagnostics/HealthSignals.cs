@@ -11,6 +11,7 @@ internal sealed class HealthSignals
     private readonly Integrity.CorruptionMonitor _corruption;
     private string? _readOnly;
     private string? _diskFull;
+    private string? _writerStopped;
 
     internal HealthSignals(Integrity.CorruptionMonitor corruption)
     {
@@ -22,6 +23,12 @@ internal sealed class HealthSignals
     internal string? ReadOnly => Volatile.Read(ref _readOnly);
 
     internal string? DiskFull => Volatile.Read(ref _diskFull);
+
+    /// <summary>Why the writer thread stopped (sticky until the database is reopened), or null while it runs.</summary>
+    internal string? WriterStopped => Volatile.Read(ref _writerStopped);
+
+    /// <summary>The writer stopped after an unexpected error: no write can succeed any more, the database is Unhealthy.</summary>
+    internal void WriterFailed(Exception failure) => Interlocked.CompareExchange(ref _writerStopped, failure.Message, null);
 
     /// <summary>Records what a failure says about the database (called with Walden's translated exceptions).</summary>
     internal void Observe(Exception failure)

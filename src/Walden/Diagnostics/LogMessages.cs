@@ -28,8 +28,20 @@ internal static partial class LogMessages
     internal static partial void RollbackFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = WaldenEventIds.WriterLoopFailed, Level = LogLevel.Critical,
-        Message = "The writer loop stopped after an unexpected error; queued writes were failed")]
-    internal static partial void WriterLoopFailed(ILogger logger, Exception exception);
+        Message = "The writer of {Name} stopped after an unexpected error: every queued and later write fails, " +
+            "and the database reports Unhealthy. Dispose it and open it again")]
+    internal static partial void WriterLoopFailed(ILogger logger, string name, Exception exception);
+
+    [LoggerMessage(EventId = WaldenEventIds.MeasurementListenerFailed, Level = LogLevel.Warning,
+        Message = "A MeterListener threw while Walden recorded {Instrument} for {Name}; Walden ignores it and reports " +
+            "every write's outcome as it was. Fix the listener; further listener failures on {Name} are counted, not logged")]
+    internal static partial void MeasurementListenerFailed(ILogger logger, string instrument, string name, Exception exception);
+
+    [LoggerMessage(EventId = WaldenEventIds.ForeignCommitRefused, Level = LogLevel.Error,
+        Message = "A statement tried to commit on the writer connection of {Name} outside Walden's transaction " +
+            "(on thread {ThreadId}); SQLite refused it (SQLITE_CONSTRAINT_COMMITHOOK) and rolled it back. A write delegate " +
+            "must not keep the connection it is given: do the work inside the delegate, and call WriteAsync again for later work")]
+    internal static partial void ForeignCommitRefused(ILogger logger, string name, int threadId);
 
     [LoggerMessage(EventId = WaldenEventIds.CloseStepFailed, Level = LogLevel.Warning,
         Message = "{Step} at close failed; the database is still consistent")]
@@ -94,6 +106,8 @@ internal static class WaldenEventIds
     internal const int CommitFailed = 1100;
     internal const int RollbackFailed = 1101;
     internal const int WriterLoopFailed = 1102;
+    internal const int MeasurementListenerFailed = 1103;
+    internal const int ForeignCommitRefused = 1104;
     internal const int BackupCompleted = 1500;
     internal const int BackupFailed = 1501;
     internal const int CorruptionDetected = 1600;

@@ -10,7 +10,9 @@ internal static class SqliteErrors
 {
     internal const int Busy = 5;
     internal const int Locked = 6;
+    internal const int NoMem = 7;
     internal const int ReadOnly = 8;
+    internal const int Interrupt = 9;
     internal const int IoErr = 10;
     internal const int Corrupt = 11;
     internal const int Full = 13;
@@ -21,30 +23,41 @@ internal static class SqliteErrors
 
     internal static bool IsCorrupt(int code) => (code & 0xFF) is Corrupt or NotADb;
 
+    /// <summary>
+    /// The errors after which SQLite may have rolled back the whole transaction, not only the statement
+    /// (https://www.sqlite.org/lang_transaction.html, "Response To Errors Within A Transaction").
+    /// </summary>
+    internal static bool MayEndTransaction(int code) => (code & 0xFF) is Full or IoErr or NoMem or Busy or Interrupt or Corrupt or NotADb;
+
     internal static bool IsCorrupt(Exception exception) =>
         exception is WaldenCorruptException || (exception is SqliteException sqlite && IsCorrupt(sqlite.SqliteErrorCode));
 
-    /// <summary>Wraps an SQLite failure of Walden's own work (BEGIN, COMMIT, open) in the matching typed exception.</summary>
-    internal static WaldenException Translate(SqliteException exception, string operation, WaldenOptions options)
+    /// <summary>
+    /// Wraps an SQLite failure of Walden's own work (BEGIN, COMMIT, open) in the matching typed exception. <paramref name="outcome"/>,
+    /// when given, says what became of the writes concerned (it replaces the default "nothing was kept" of a full disk).
+    /// </summary>
+    internal static WaldenException Translate(SqliteException exception, string operation, WaldenOptions options, string? outcome = null)
     {
+        var told = outcome is null ? "" : outcome + " ";
         var primary = exception.SqliteErrorCode;
         var extended = exception.SqliteExtendedErrorCode;
         return (primary & 0xFF) switch
         {
             Busy or Locked => new WaldenBusyException(
-                $"{operation} waited longer than WaldenOptions.BusyTimeout (currently {options.BusyTimeout.TotalSeconds:0.###} s) for a lock held by another connection or process. " +
+                $"{operation} waited longer than WaldenOptions.BusyTimeout (currently {options.BusyTimeout.TotalSeconds:0.###} s) for a lock held by another connection or process. {told}" +
                 "Raise BusyTimeout, or find the process that keeps the database locked. " + exception.Message,
                 primary, extended, exception),
             Corrupt or NotADb => new WaldenCorruptException(
-                $"{operation} failed: the database file is damaged or is not an SQLite database. " + exception.Message,
+                $"{operation} failed: the database file is damaged or is not an SQLite database. {told}" + exception.Message,
                 primary, extended, exception),
             Full => new WaldenDiskFullException(
-                $"{operation} failed: the disk is full. Nothing of the failed transaction was kept; free space and try again. " + exception.Message,
+                $"{operation} failed: the disk is full. {outcome ?? "Nothing of the failed transaction was kept."} Free space and try again. " +
+                exception.Message,
                 primary, extended, exception),
             ReadOnly => new WaldenReadOnlyException(
-                $"{operation} failed: the database cannot be written (file permissions or a read-only mount). " + exception.Message,
+                $"{operation} failed: the database cannot be written (file permissions or a read-only mount). {told}" + exception.Message,
                 primary, extended, exception),
-            _ => new WaldenException($"{operation} failed. " + exception.Message, primary, extended, exception),
+            _ => new WaldenException($"{operation} failed. {told}" + exception.Message, primary, extended, exception),
         };
     }
 }

@@ -1,8 +1,8 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
-using SQLitePCL;
 using Walden.Checkpointing;
 using Walden.Configuration;
 using Walden.Diagnostics;
@@ -36,6 +36,9 @@ internal sealed partial class GroupCommitWriter
     private readonly WriterPause _pause;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Thread _thread;
+    private readonly int _threadId;
+    private readonly string _name;
+    private WaldenException? _fault; // set once, when the loop dies; every later write fails with it
 
     // Owned by the writer thread only.
     private readonly List<IWriteRequest> _batch;
@@ -49,7 +52,6 @@ internal sealed partial class GroupCommitWriter
     private long _batchNumber;
     private int _committed;
     private int _cancelled;
-    private delegate_commit? _commitHook;
 
     internal GroupCommitWriter(SqliteConnection connection, WaldenOptions options, string name,
         CorruptionMonitor health, DatabaseMetrics metrics, HealthSignals signals, WriterPause pause)
@@ -61,7 +63,8 @@ internal sealed partial class GroupCommitWriter
         _pause = pause;
         _options = options;
         _faults = options.Faults;
-        _logger = options.LoggerFactory.CreateLogger("Walden.Writing");
+        _name = name;
+        _logger = new InfallibleLogger(options.LoggerFactory.CreateLogger("Walden.Writing"));
         _queue = Channel.CreateBounded<IWriteRequest>(new BoundedChannelOptions(options.WriteQueueCapacity)
         {
             SingleReader = true,
@@ -78,8 +81,9 @@ internal sealed partial class GroupCommitWriter
         _savepoint = new RawStatement(connection, $"SAVEPOINT {SavepointName}");
         _release = new RawStatement(connection, $"RELEASE {SavepointName}");
         _rollbackToSavepoint = new RawStatement(connection, $"ROLLBACK TO {SavepointName}");
-        InstallFaults();
         _thread = new Thread(Run) { IsBackground = true, Name = $"walden-writer:{name}" };
+        _threadId = _thread.ManagedThreadId;
+        InstallHooks();
     }
 
     /// <summary>Writes accepted and not yet taken into a batch.</summary>
@@ -90,7 +94,10 @@ internal sealed partial class GroupCommitWriter
 
     internal void Start() => _thread.UnsafeStart(); // no ExecutionContext flows into the loop (Serilog, Npgsql)
 
-    /// <summary>Accepts a write, waiting for room when the queue is full.</summary>
+    /// <summary>Why the writer stopped after an unexpected error, or null while it runs (or stopped normally).</summary>
+    internal WaldenException? Fault => Volatile.Read(ref _fault);
+
+    /// <summary>Accepts a write, waiting for room when the queue is full; fails at once when the writer has stopped.</summary>
     internal ValueTask EnqueueAsync(IWriteRequest request, CancellationToken cancellationToken)
     {
         if (_queue.Writer.TryWrite(request))
@@ -98,7 +105,8 @@ internal sealed partial class GroupCommitWriter
             return default;
         }
 
-        return _queue.Writer.WriteAsync(request, cancellationToken);
+        // The queue is full, or completed: by DisposeAsync (the caller reports it closed) or by the loop's death.
+        return Fault is { } fault ? ValueTask.FromException(fault) : _queue.Writer.WriteAsync(request, cancellationToken);
     }
 
     /// <summary>Stops accepting writes; what is queued is still committed.</summary>
@@ -107,6 +115,9 @@ internal sealed partial class GroupCommitWriter
     private void Run()
     {
         var reader = _queue.Reader;
+        Volatile.Write(ref _loopRunning, true);
+        // Tells an async void delegate apart (it calls OperationStarted); everything else behaves as on the thread pool.
+        SynchronizationContext.SetSynchronizationContext(new DelegateContext(this));
         try
         {
             while (WaitForWork(reader))
@@ -135,19 +146,45 @@ internal sealed partial class GroupCommitWriter
         }
         catch (Exception ex)
         {
-            // Nothing above should throw; if it does, no waiter may hang: fail everything left.
-            LogMessages.WriterLoopFailed(_logger, ex);
-            var failure = new WaldenException("Walden's writer stopped after an unexpected error; see the inner exception.", ex);
-            FailAll(_batch, failure);
-            while (reader.TryRead(out var request))
-            {
-                request.Fail(failure);
-            }
+            Die(ex);
         }
         finally
         {
+            Volatile.Write(ref _loopRunning, false);
             _stopped.TrySetResult();
         }
+    }
+
+    /// <summary>
+    /// The loop met an error no write's outcome accounts for. Nobody may wait forever: the writer fails what it
+    /// holds, what is queued and every later write with one error that names the cause (fail fast, rather than
+    /// guess what state the connection is in), and the database reports Unhealthy. Must not throw.
+    /// </summary>
+    private void Die(Exception cause)
+    {
+        var failure = new WaldenException(
+            $"Walden's writer for '{_name}' stopped after an unexpected error ({cause.GetType().Name}: {cause.Message}). " +
+            "No write is accepted any more: dispose the database and open it again. See the inner exception for where it failed.", cause);
+        Volatile.Write(ref _fault, failure);
+        _queue.Writer.TryComplete(failure); // from here on no write can join the queue: what is in it is all there is
+        _signals.WriterFailed(failure);
+        try
+        {
+            RollbackIfOpen();
+        }
+        catch (Exception)
+        {
+            // The connection is in an unknown state; the failure above already says so.
+        }
+
+        FailAll(_batch, failure);
+        while (_queue.Reader.TryRead(out var request))
+        {
+            request.TryStart();
+            request.Fail(failure);
+        }
+
+        LogMessages.WriterLoopFailed(_logger, _name, cause);
     }
 
     private static bool WaitForWork(ChannelReader<IWriteRequest> reader)
@@ -205,44 +242,38 @@ internal sealed partial class GroupCommitWriter
                 }
 
                 _savepoint.Execute();
-                try
+                var error = Execute(request);
+                if (TransactionEnded)
                 {
-                    request.Execute(_connection);
-                }
-                catch (SqliteException ex) when (SqliteErrors.IsCorrupt(ex.SqliteErrorCode))
-                {
-                    throw; // corruption is not this write's own failure: the whole batch is rolled back below
-                }
-                catch (Exception ex) when (InTransaction)
-                {
-                    // Only this write is undone and only its caller hears of it; the batch goes on.
-                    _rollbackToSavepoint.Execute();
-                    _release.Execute();
-                    _signals.ObserveDelegateFailure(ex);
-                    request.Fail(ex);
-                    continue;
-                }
-                catch (Exception ex)
-                {
-                    _signals.ObserveDelegateFailure(ex);
-                    request.Fail(ex);
-                }
+                    // The delegate ended Walden's transaction (SQLite rolled it back after an error, or the delegate ran
+                    // COMMIT or ROLLBACK): report what SQLite says became of it, then go on in a new transaction.
+                    ReportEndedTransaction(request, error);
+                    if (_health.IsCorrupt)
+                    {
+                        FailRest(batch, i + 1, _health.RefuseWrite());
+                        return;
+                    }
 
-                if (!InTransaction)
-                {
-                    // The delegate ran COMMIT or ROLLBACK itself: nothing earlier in this transaction can be vouched for.
-                    var misuse = new WaldenException(
-                        "A write delegate ended Walden's transaction (it ran COMMIT, ROLLBACK or END, or BeginTransaction().Commit()). " +
-                        "Walden owns the transaction around each write; remove those statements. " +
-                        "The writes batched before it in the same transaction may or may not have been committed.");
-                    request.Fail(misuse);
-                    FailAll(_pending, misuse);
-                    _pending.Clear();
                     if (!Begin(batch, i + 1))
                     {
                         return;
                     }
 
+                    continue;
+                }
+
+                if (error is SqliteException corrupt && SqliteErrors.IsCorrupt(corrupt.SqliteErrorCode))
+                {
+                    ExceptionDispatchInfo.Throw(corrupt); // not this write's own failure: the whole batch is rolled back below
+                }
+
+                if (error is not null)
+                {
+                    // Only this write is undone and only its caller hears of it; the batch goes on.
+                    _rollbackToSavepoint.Execute();
+                    _release.Execute();
+                    _signals.ObserveDelegateFailure(error);
+                    request.Fail(error);
                     continue;
                 }
 
@@ -254,11 +285,18 @@ internal sealed partial class GroupCommitWriter
         }
         catch (Exception ex)
         {
-            // A statement of Walden's own (SAVEPOINT, RELEASE, ROLLBACK TO) failed: the transaction cannot be trusted.
+            // A statement of Walden's own (SAVEPOINT, RELEASE, ROLLBACK TO) failed, or SQLite reported corruption:
+            // the transaction cannot be trusted. What was already reported stays as reported (FailAll skips it).
+            var outcome = _end switch
+            {
+                TransactionEnd.None => "Not committed: Walden rolled back the transaction.",
+                TransactionEnd.RolledBack => "Not committed: SQLite rolled back the transaction.",
+                _ => "The writes not yet reported may or may not have been committed: a write delegate ended Walden's transaction.",
+            };
             RollbackIfOpen();
             var failure = ex is SqliteException sqlite
-                ? SqliteErrors.Translate(sqlite, $"A batch of {batch.Count} writes", _options)
-                : new WaldenException($"A batch of {batch.Count} writes failed; nothing of it was committed.", ex);
+                ? SqliteErrors.Translate(sqlite, $"A batch of {batch.Count} writes", _options, outcome)
+                : new WaldenException($"A batch of {batch.Count} writes failed. {outcome}", ex);
             if (SqliteErrors.IsCorrupt(ex))
             {
                 _health.Report($"A batch of {batch.Count} writes", ex);
@@ -271,6 +309,8 @@ internal sealed partial class GroupCommitWriter
 
     private bool Begin(List<IWriteRequest> batch, int from)
     {
+        _pending.Clear();
+        _end = TransactionEnd.None;
         try
         {
             _begin.ExecuteNonQuery();
@@ -285,14 +325,7 @@ internal sealed partial class GroupCommitWriter
             }
 
             _signals.Observe(failure);
-            for (var i = from; i < batch.Count; i++)
-            {
-                if (batch[i].TryStart())
-                {
-                    batch[i].Fail(failure);
-                }
-            }
-
+            FailRest(batch, from, failure);
             return false;
         }
     }
@@ -301,16 +334,23 @@ internal sealed partial class GroupCommitWriter
     {
         _batchNumber++;
         var started = Stopwatch.GetTimestamp();
+        _committing = true;
         try
         {
             _commit.ExecuteNonQuery();
-            NoteCommit(_pending.Count, Stopwatch.GetTimestamp() - started);
         }
-        catch (SqliteException ex)
+        catch (Exception ex)
         {
+            _committing = false;
             NoteCommit(0, 0);
             RollbackIfOpen();
-            var failure = SqliteErrors.Translate(ex, $"Committing a batch of {_pending.Count} writes", _options);
+            // However SQLite failed the COMMIT, part of it may have reached the WAL: never report these writes as not written.
+            var outcome = $"These {_pending.Count} writes are not acknowledged: they may or may not be on disk " +
+                "(after a failed COMMIT neither SQLite nor Walden can tell). Read them back before writing them again.";
+            var operation = $"The COMMIT of a batch of {_pending.Count} writes";
+            var failure = ex is SqliteException sqlite
+                ? SqliteErrors.Translate(sqlite, operation, _options, outcome)
+                : new WaldenException($"{operation} failed. {outcome}", ex);
             if (SqliteErrors.IsCorrupt(ex))
             {
                 _health.Report("A COMMIT", ex);
@@ -322,22 +362,10 @@ internal sealed partial class GroupCommitWriter
             return;
         }
 
-        if (_pending.Count > 0)
-        {
-            _signals.CommitSucceeded(); // something was written: the disk had room and the file was writable
-        }
-
-        var now = _metrics.Timestamp();
-        foreach (var request in _pending)
-        {
-            request.Succeed();
-            _metrics.RecordAck(request.AcceptedAt, now);
-        }
-
-        _committed = _pending.Count;
+        _committing = false;
+        NoteCommit(_pending.Count, Stopwatch.GetTimestamp() - started);
+        Acknowledge(_pending);
     }
-
-    private bool InTransaction => raw.sqlite3_get_autocommit(_connection.Handle) == 0;
 
     private void RollbackIfOpen()
     {
@@ -356,6 +384,18 @@ internal sealed partial class GroupCommitWriter
         }
     }
 
+    /// <summary>Fails the writes of <paramref name="batch"/> from <paramref name="from"/> on that were not withdrawn.</summary>
+    private static void FailRest(List<IWriteRequest> batch, int from, Exception failure)
+    {
+        for (var i = from; i < batch.Count; i++)
+        {
+            if (batch[i].TryStart())
+            {
+                batch[i].Fail(failure);
+            }
+        }
+    }
+
     private static void FailAll(List<IWriteRequest> requests, Exception failure)
     {
         foreach (var request in requests)
@@ -371,18 +411,6 @@ internal sealed partial class GroupCommitWriter
         command.CommandText = sql;
         command.Prepare();
         return command;
-    }
-
-    private void InstallFaults()
-    {
-        if (_faults?.FailCommit is not { } failCommit)
-        {
-            return;
-        }
-
-        // Keep the delegate referenced for as long as the connection lives.
-        _commitHook = _ => failCommit(_batchNumber) ? 1 : 0;
-        raw.sqlite3_commit_hook(_connection.Handle, _commitHook, null);
     }
 
     /// <summary>Disposes the prepared commands; the connection itself belongs to the database.</summary>

@@ -1,14 +1,17 @@
 namespace Walden.Writing;
 
 /// <summary>
-/// Failure injection for tests (Garnet's SimulatedFlakyDevice idea). The failure is real: a commit
-/// hook makes SQLite itself refuse the COMMIT, so SQLite rolls the transaction back.
+/// Failure injection for tests (Garnet's SimulatedFlakyDevice idea). The failure is real: the writer's commit
+/// hook (see GroupCommitWriter.Outcomes) makes SQLite itself refuse the COMMIT, so SQLite rolls the transaction back.
 /// </summary>
 internal sealed class WriterFaults
 {
-    /// <summary>Asked at each COMMIT with the batch number (from 1); true makes that COMMIT fail.</summary>
+    /// <summary>Asked at each COMMIT of Walden's own with the batch number (from 1); true makes that COMMIT fail.</summary>
     public Func<long, bool>? FailCommit { get; init; }
 
-    /// <summary>Called on the writer thread before each batch begins, with the batch size (tests hold the writer here).</summary>
+    /// <summary>
+    /// Called on the writer thread before each batch begins, with the batch size (tests hold the writer here). An exception
+    /// thrown here is one the writer loop does not expect: it stops the writer (tests of what writer death does).
+    /// </summary>
     public Action<int>? BeforeBatch { get; init; }
 }

@@ -15,7 +15,15 @@ internal sealed class WriterGate
 
     public ConcurrentQueue<int> BatchSizes { get; } = new();
 
-    public WriterFaults Faults(Func<long, bool>? failCommit = null) => new() { BeforeBatch = OnBatch, FailCommit = failCommit };
+    public WriterFaults Faults(Func<long, bool>? failCommit = null, Action<int>? beforeBatch = null) => new()
+    {
+        BeforeBatch = beforeBatch is null ? OnBatch : size =>
+        {
+            OnBatch(size);
+            beforeBatch(size);
+        },
+        FailCommit = failCommit,
+    };
 
     /// <summary>The next batch will wait at its start until <see cref="Release"/>; the returned task completes when it is waiting.</summary>
     public Task HoldNextBatch()

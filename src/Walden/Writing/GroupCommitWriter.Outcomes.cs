@@ -1,0 +1,219 @@
+using Microsoft.Data.Sqlite;
+using SQLitePCL;
+using Walden.Diagnostics;
+using Walden.Errors;
+
+namespace Walden.Writing;
+
+/// <summary>
+/// How the writer knows what became of each write. SQLite's commit and rollback hooks tell it when a transaction
+/// ends, and <c>sqlite3_get_autocommit</c> whether one is open, so a transaction that ended inside a batch (SQLite
+/// rolled it back after SQLITE_FULL, SQLITE_IOERR or SQLITE_NOMEM; a delegate ran COMMIT or ROLLBACK) is reported as
+/// it ended: committed writes as successful, rolled-back ones as not committed, and only a COMMIT that failed
+/// part-way as "may or may not". The hooks also catch a commit that is not Walden's: a connection kept by a
+/// delegate and used after it returned.
+/// </summary>
+internal sealed partial class GroupCommitWriter
+{
+    /// <summary>The first end of Walden's current transaction the hooks saw since its BEGIN.</summary>
+    private enum TransactionEnd
+    {
+        None,
+        Committed,
+        RolledBack,
+        CommitFailed, // a commit started, then a rollback: the COMMIT failed (or a later statement was rolled back)
+    }
+
+    // Written by the hooks, which SQLite calls on the thread that runs the statement; read by the writer thread.
+    private TransactionEnd _end;
+    // Owned by the writer thread: what it is doing now, for the hooks to tell Walden's commit from a delegate's or a stranger's.
+    private bool _committing;
+    private bool _inDelegate;
+    private bool _loopRunning;
+    private bool _asyncVoidStarted;
+    // The hook delegates, referenced for as long as the connection lives.
+    private delegate_commit? _commitHook;
+    private delegate_rollback? _rollbackHook;
+
+    /// <summary>Whether Walden's transaction has ended since its BEGIN, whatever ended it.</summary>
+    private bool TransactionEnded => _end != TransactionEnd.None || !InTransaction;
+
+    private bool InTransaction => raw.sqlite3_get_autocommit(_connection.Handle) == 0;
+
+    private void InstallHooks()
+    {
+        _commitHook = OnCommit;
+        _rollbackHook = OnRollback;
+        raw.sqlite3_commit_hook(_connection.Handle, _commitHook, null);
+        raw.sqlite3_rollback_hook(_connection.Handle, _rollbackHook, null);
+    }
+
+    /// <summary>Runs one delegate; returns what it threw, or null.</summary>
+    private Exception? Execute(IWriteRequest request)
+    {
+        _asyncVoidStarted = false;
+        _inDelegate = true;
+        WriterScope.Value = this; // flows into anything the delegate starts: a WriteAsync from there is refused (see Misuse)
+        try
+        {
+            request.Execute(_connection);
+            return _asyncVoidStarted ? AsyncVoidMisuse() : null;
+        }
+        catch (Exception ex)
+        {
+            return ex;
+        }
+        finally
+        {
+            WriterScope.Value = null;
+            _inDelegate = false;
+        }
+    }
+
+    /// <summary>
+    /// Walden's transaction ended while <paramref name="request"/> ran. Reports the writes of that transaction as SQLite
+    /// ended it, and <paramref name="request"/> as failed with the reason. The connection is left outside any transaction.
+    /// </summary>
+    private void ReportEndedTransaction(IWriteRequest request, Exception? error)
+    {
+        var end = _end;
+        var sqlite = error as SqliteException;
+        var leftOpen = InTransaction; // the delegate began a transaction of its own after ending Walden's
+        RollbackIfOpen();
+        var extra = leftOpen ? " The transaction the delegate left open was rolled back." : "";
+        var rolledBackBySqlite = end == TransactionEnd.RolledBack && sqlite is not null &&
+            SqliteErrors.MayEndTransaction(sqlite.SqliteErrorCode);
+        if (rolledBackBySqlite)
+        {
+            // SQLite's answer to SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM (...): the whole transaction is gone,
+            // every write in it failed alike.
+            var failure = SqliteErrors.Translate(sqlite!, $"A write in a batch of {_pending.Count + 1}", _options,
+                $"Not committed: SQLite rolled back the whole transaction ({_pending.Count + 1} writes of this batch, " +
+                $"this one among them).{extra}");
+            _signals.Observe(failure);
+            request.Fail(failure);
+            FailAll(_pending, failure);
+            return;
+        }
+
+        const string Ended = "A write delegate ended Walden's transaction (it ran COMMIT, ROLLBACK or END, or " +
+            "BeginTransaction().Commit()). Walden owns the transaction around each write; remove those statements " +
+            "and let WriteAsync commit. ";
+        switch (end)
+        {
+            case TransactionEnd.Committed:
+                Acknowledge(_pending); // committed by the delegate's COMMIT: reported successful, as they are
+                request.Fail(new WaldenException(Ended +
+                    $"Its COMMIT committed what it had changed until then, and the {_pending.Count} writes before it " +
+                    "(reported successful); anything it did after that ran outside Walden's transaction." + extra, error));
+                break;
+            case TransactionEnd.RolledBack:
+                var undone = new WaldenException(
+                    "Not committed: a write delegate in the same batch rolled back Walden's transaction, and this write with it. " +
+                    "It can be written again.",
+                    isTransient: true);
+                FailAll(_pending, undone);
+                request.Fail(new WaldenException(Ended +
+                    $"Its ROLLBACK undid what it had changed and the {_pending.Count} writes before it (they fail as not committed)." +
+                    extra, error));
+                break;
+            default:
+                // A commit started, then a rollback followed (the COMMIT failed part-way), or the hooks saw nothing at all.
+                var unknown = new WaldenException(
+                    "Not acknowledged: a write delegate in the same batch ended Walden's transaction and its COMMIT failed; " +
+                    "this write may or may not be on disk. Read it back before writing it again.", error);
+                FailAll(_pending, unknown);
+                request.Fail(new WaldenException(Ended +
+                    $"Its COMMIT failed: what it changed and the {_pending.Count} writes before it may or may not be on disk." +
+                    extra, error));
+                break;
+        }
+
+        _pending.Clear();
+    }
+
+    /// <summary>
+    /// Reports <paramref name="committed"/> successful: their COMMIT returned OK. From here on the code is expected to be
+    /// infallible (Serilog's BatchingSink says the same of the last section of its loop): nothing may turn a committed write
+    /// into a reported failure. Completing a waiter cannot throw (continuations run asynchronously); what runs the
+    /// application's code (metric listeners, the clock, loggers) is guarded and at worst logged.
+    /// </summary>
+    private void Acknowledge(List<IWriteRequest> committed)
+    {
+        foreach (var request in committed)
+        {
+            request.Succeed();
+        }
+
+        _committed += committed.Count;
+        if (committed.Count == 0)
+        {
+            return;
+        }
+
+        _signals.CommitSucceeded(); // something was written: the disk had room and the file was writable
+        try
+        {
+            var now = _metrics.Timestamp();
+            foreach (var request in committed)
+            {
+                _metrics.RecordAck(request.AcceptedAt, now); // guarded itself: a listener's exception stops here
+            }
+        }
+        catch (Exception ex)
+        {
+            LogMessages.MeasurementListenerFailed(_logger, WaldenInstruments.AckLatency.Name, _name, ex);
+        }
+    }
+
+    /// <summary>
+    /// SQLite's commit hook: Walden's own COMMIT goes through (unless a test's fault says otherwise); a delegate's COMMIT
+    /// goes through and is reported by the writer; any other commit on this connection while the writer runs is a
+    /// statement outside Walden's transaction (a connection kept after its delegate returned): refused, so SQLite rolls
+    /// it back, and logged. Must not throw: an exception cannot cross back into SQLite's C code.
+    /// </summary>
+    private int OnCommit(object? state)
+    {
+        try
+        {
+            var onWriter = Environment.CurrentManagedThreadId == _threadId;
+            if (onWriter && _committing)
+            {
+                return _faults?.FailCommit?.Invoke(_batchNumber) == true ? 1 : 0;
+            }
+
+            if (onWriter && _inDelegate)
+            {
+                if (_end == TransactionEnd.None)
+                {
+                    _end = TransactionEnd.Committed;
+                }
+
+                return 0;
+            }
+
+            if (!Volatile.Read(ref _loopRunning))
+            {
+                return 0; // before the writer starts or after it stopped: the database's own opening and closing statements
+            }
+
+            LogMessages.ForeignCommitRefused(_logger, _name, Environment.CurrentManagedThreadId);
+            return 1;
+        }
+        catch (Exception)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>SQLite's rollback hook: records that the transaction was rolled back (ROLLBACK TO a savepoint does not call it).</summary>
+    private void OnRollback(object? state)
+    {
+        _end = _end switch
+        {
+            TransactionEnd.None => TransactionEnd.RolledBack,
+            TransactionEnd.Committed => TransactionEnd.CommitFailed,
+            _ => _end,
+        };
+    }
+}
