@@ -82,7 +82,14 @@ internal sealed class BackupSource : IDisposable
 
     internal static WaldenException Translate(SqliteException ex, string path, TimeSpan busyTimeout)
     {
-        if ((ex.SqliteErrorCode & 0xFF) == SqliteErrors.NotADb)
+        var code = ex.SqliteErrorCode & 0xFF;
+        if (StandIns.IsMissing(ex, out _, out _) ||
+            code is SqliteErrors.CantOpen or SqliteErrors.ReadOnly && Files.OpenErrors.Causes(path, writing: false).Count > 0)
+        {
+            return Files.OpenErrors.Explain(ex, path, writing: false, new WaldenOptions { BusyTimeout = busyTimeout });
+        }
+
+        if (code == SqliteErrors.NotADb)
         {
             return new WaldenConfigurationException($"'{path}' is not an SQLite database (SQLITE_NOTADB). Check the path.", ex);
         }

@@ -51,6 +51,7 @@ internal sealed class ConnectionFactory
         try
         {
             connection.Open();
+            _options.ConfigureConnection?.Invoke(connection);
             busy = BusyHandler.Install(connection, busyTimeout ?? _options.BusyTimeout, BusyRetries);
             Execute(connection, $"PRAGMA synchronous={SynchronousPragma}");
             Execute(connection, $"PRAGMA foreign_keys={(_options.ForeignKeys ? "ON" : "OFF")}");
@@ -165,6 +166,12 @@ internal sealed class ConnectionFactory
     private WaldenException TranslateOpenError(SqliteException ex)
     {
         var code = ex.SqliteErrorCode & 0xFF;
+        if (Configuration.StandIns.IsMissing(ex, out _, out _) ||
+            code is SqliteErrors.CantOpen or SqliteErrors.ReadOnly && Files.OpenErrors.Causes(_path, writing: true).Count > 0)
+        {
+            return Files.OpenErrors.Explain(ex, _path, writing: true, _options);
+        }
+
         if (code == SqliteErrors.NotADb)
         {
             return new WaldenConfigurationException(
