@@ -58,7 +58,9 @@ internal sealed class ForeignFile : IDisposable
     {
         var fullPath = System.IO.Path.GetFullPath(path);
         EnsureExists(fullPath);
-        var state = Inspect(fullPath);
+        // SQLite follows symbolic links and keeps the companions beside the target: so must the inspection and the copy.
+        var real = OpenErrors.RealPath(fullPath) ?? fullPath;
+        var state = Inspect(real);
         var notes = new List<string>();
         string? folder = null;
         var openPath = fullPath;
@@ -67,7 +69,7 @@ internal sealed class ForeignFile : IDisposable
             folder = Directory.CreateTempSubdirectory("walden-inspect-").FullName;
             try
             {
-                openPath = CopyQuietFile(fullPath, folder, state);
+                openPath = CopyQuietFile(real, folder, state);
             }
             catch
             {

@@ -131,7 +131,8 @@ internal static partial class OpenErrors
         }
     }
 
-    private static string? RealPath(string path)
+    /// <summary>The file a path names once every symbolic link on the way is followed (as SQLite does), or null when it cannot be resolved.</summary>
+    internal static string? RealPath(string path)
     {
         try
         {
