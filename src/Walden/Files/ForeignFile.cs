@@ -8,11 +8,14 @@ namespace Walden.Files;
 /// stats). It leaves the user's folder as it found it and never changes the user's files:
 /// <list type="bullet">
 /// <item>When no process holds the file (<see cref="LockProbe"/>) and SQLite would have to write to read
-/// it (a hot rollback journal to roll back; a WAL database without its -wal or -shm, which a read-only
-/// connection would create, or with committed frames but no -shm to rebuild), the database and its
-/// journal or -wal are copied into a private folder and SQLite opens the copy: it rolls back or recovers
-/// there, and the copy is deleted at the end. The copy is checked against the original afterwards
-/// (size, time stamp, no new lock holder), so a program that opened the file meanwhile is reported.</item>
+/// it (a hot rollback journal to roll back; a WAL database with committed frames but no -shm to rebuild,
+/// or without its companions in a folder it cannot write), the database and its journal or -wal are
+/// copied into a private folder and SQLite opens the copy: it rolls back or recovers there, and the copy
+/// is deleted at the end. The copy is checked against the original afterwards (size, time stamp, no new
+/// lock holder), so a program that opened the file meanwhile is reported.</item>
+/// <item>A closed WAL database (no -wal, no -shm, nobody holding it) is opened in place read-write but
+/// query_only: SQLite has to create an empty -wal and -shm to read it, and, being the last connection
+/// to close, removes them again under its own exclusive lock (a read-only connection would leave them).</item>
 /// <item>Otherwise (a live database, or one needing nothing) SQLite opens the file itself, read-only.</item>
 /// </list>
 /// Every read runs through <see cref="Read{T}"/>, which registers <see cref="StandIns"/> for the
@@ -83,14 +86,21 @@ internal sealed class ForeignFile : IDisposable
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder
         {
             DataSource = openPath,
-            // The private copy is opened read-write so that SQLite rolls back or recovers it there.
-            Mode = folder is null ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWrite,
+            // The private copy is opened read-write so that SQLite rolls back or recovers it there. A closed WAL database
+            // is opened read-write but query_only, so that SQLite itself, as the last connection to close, removes the
+            // empty -wal and -shm it had to create (under its own exclusive lock; a read-only connection leaves them).
+            Mode = folder is null && !state.ClosedWal ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWrite,
             Pooling = false,
             DefaultTimeout = Math.Max(1, (int)Math.Ceiling(busyTimeout.TotalSeconds)),
         }.ToString());
         try
         {
             connection.Open();
+            if (folder is null)
+            {
+                ConnectionFactory.Execute(connection, "PRAGMA query_only=ON");
+            }
+
             var file = new ForeignFile(fullPath, connection, folder, notes);
             // The first read parses the schema (and, on a copy, rolls back or recovers it); then nothing more is written.
             file.Read(c => ConnectionFactory.Scalar<long>(c, "SELECT count(*) FROM sqlite_schema"));
@@ -201,8 +211,10 @@ internal sealed class ForeignFile : IDisposable
         var wal = header[18] == 2 || header[19] == 2;
         var walBytes = DatabaseFiles.SizeOf(path + "-wal");
         var shm = File.Exists(path + "-shm");
-        return new FileState(HasHotJournal(path), wal && (walBytes is null || !shm), wal && walBytes > 32 && !shm, walBytes ?? 0,
-            DatabaseFiles.SizeOf(path + "-journal") ?? 0);
+        var hot = HasHotJournal(path);
+        var closedWal = wal && walBytes is null && !shm && !hot && OpenErrors.IsWritable(System.IO.Path.GetDirectoryName(path)!);
+        return new FileState(hot, wal && (walBytes is null || !shm) && !closedWal, wal && walBytes > 32 && !shm, walBytes ?? 0,
+            DatabaseFiles.SizeOf(path + "-journal") ?? 0, closedWal);
     }
 
     /// <summary>Copies the database and the companion SQLite needs (never the -shm), then checks nobody touched them meanwhile.</summary>
@@ -250,7 +262,8 @@ internal sealed class ForeignFile : IDisposable
         }
     }
 
-    private sealed record FileState(bool HotJournal, bool WalWithoutCompanions, bool WalFramesWithoutShm, long WalBytes, long JournalBytes)
+    private sealed record FileState(bool HotJournal, bool WalWithoutCompanions, bool WalFramesWithoutShm, long WalBytes, long JournalBytes,
+        bool ClosedWal = false)
     {
         internal static readonly FileState InPlace = new(false, false, false, 0, 0);
 

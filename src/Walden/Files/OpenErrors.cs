@@ -159,6 +159,9 @@ internal static partial class OpenErrors
         return here.LinkTarget is null ? here.FullName : here.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? here.FullName;
     }
 
+    /// <summary>True when this process may create files in <paramref name="folder"/> (false on a read-only mount, even for root).</summary>
+    internal static bool IsWritable(string folder) => Access(folder, WriteAccess);
+
     /// <summary>access(2): true when this process may read or write the file; a read-only mount denies writing even to root.</summary>
     private static bool Access(string path, int mode) => AccessNative(path, mode) == 0;
 

@@ -63,7 +63,7 @@ public static class WaldenIntegrity
         }
 
         // Mid-transaction pages make the header of a file with a hot journal look wrong; its rolled-back copy is what counts.
-        if (header.Findings.Count > 0 && !ForeignFile.HasHotJournal(fullPath))
+        if (header.Findings.Count > 0 && !ForeignFile.HasHotJournal(OpenErrors.RealPath(fullPath) ?? fullPath))
         {
             return Result(WaldenFileStatus.Corrupt, header.Findings);
         }

@@ -142,6 +142,15 @@ public sealed class CommandErrorTests : IDisposable
         Assert.Contains(mount.Path, throughLink.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Quarantine_PrintsTheFilesItHolds_NotTheTypeNameOfItsList()
+    {
+        var quarantine = new Walden.Files.WaldenQuarantine("/data/walden-quarantine/x", ["/data/app.db", "/data/app.db-wal"]);
+
+        Assert.DoesNotContain("List`1", quarantine.ToString(), StringComparison.Ordinal);
+        Assert.Contains("app.db-wal", quarantine.ToString(), StringComparison.Ordinal);
+    }
+
     private static string CreateDatabase(string path, int rows)
     {
         using var connection = Sql.OpenDirect(path);
