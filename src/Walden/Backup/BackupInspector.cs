@@ -61,7 +61,7 @@ internal static class BackupInspector
     {
         // The application's collations and functions get stand-ins: the copy is read and counted whole, and the notes say what was not verified.
         var standIns = new StandIns();
-        var problems = standIns.Run(connection, () => IntegrityProblems(connection));
+        var problems = standIns.Retry(connection, () => IntegrityProblems(connection));
         var unverified = standIns.SetAsideUnverifiable(connection, problems);
         cancellationToken.ThrowIfCancellationRequested();
         var integrity = problems.Count == 0 ? "ok" : string.Join("; ", problems);
@@ -84,7 +84,7 @@ internal static class BackupInspector
             foreach (var table in tables)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                rows[table] = standIns.Run(connection, () =>
+                rows[table] = standIns.Retry(connection, () =>
                     ConnectionFactory.Scalar<long>(connection, $"SELECT count(*) FROM \"{table.Replace("\"", "\"\"", StringComparison.Ordinal)}\""));
             }
         }

@@ -80,7 +80,7 @@ internal sealed class ConnectionFactory
         catch (SqliteException ex)
         {
             Close(connection, busy);
-            throw TranslateOpenError(ex);
+            throw TranslateOpenError(ex, writer);
         }
         catch
         {
@@ -163,11 +163,13 @@ internal sealed class ConnectionFactory
         return (T)Convert.ChangeType(command.ExecuteScalar()!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private WaldenException TranslateOpenError(SqliteException ex)
+    private WaldenException TranslateOpenError(SqliteException ex, bool writer)
     {
         var code = ex.SqliteErrorCode & 0xFF;
+        // Only for the writer, the first connection: looking for the cause reads the file's header, which must never
+        // happen while another connection of this process has the file open (closing a descriptor drops its locks).
         if (Configuration.StandIns.IsMissing(ex, out _, out _) ||
-            code is SqliteErrors.CantOpen or SqliteErrors.ReadOnly && Files.OpenErrors.Causes(_path, writing: true).Count > 0)
+            writer && code is SqliteErrors.CantOpen or SqliteErrors.ReadOnly && Files.OpenErrors.Causes(_path, writing: true).Count > 0)
         {
             return Files.OpenErrors.Explain(ex, _path, writing: true, _options);
         }

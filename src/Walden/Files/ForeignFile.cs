@@ -50,7 +50,7 @@ internal sealed class ForeignFile : IDisposable
     private List<string> FileNotes { get; }
 
     /// <summary>Runs a read on the connection, with stand-ins for the application's collations and functions.</summary>
-    internal T Read<T>(Func<SqliteConnection, T> read) => StandIns.Run(Connection, () => read(Connection));
+    internal T Read<T>(Func<SqliteConnection, T> read) => StandIns.Retry(Connection, () => read(Connection));
 
     /// <summary>
     /// Opens <paramref name="path"/> for reading. Throws <see cref="WaldenConfigurationException"/> (missing,
