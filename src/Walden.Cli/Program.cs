@@ -1,5 +1,8 @@
 using System.CommandLine;
 using Walden.Cli.Commands;
+using Walden.Cli.Output;
+
+Terminal.Configure();
 
 var root = new RootCommand("walden: safe, fast SQLite for many concurrent writers. Inspect, check and exercise any SQLite database.")
 {
@@ -19,4 +22,12 @@ var root = new RootCommand("walden: safe, fast SQLite for many concurrent writer
     SoakCommand.Create(),
 };
 
-return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+try
+{
+    // Errors are ours to print: one line with the cause and what to do, never a stack trace (CliErrors.Unexpected).
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+}
+catch (Exception ex)
+{
+    return CliErrors.Unexpected(ex);
+}

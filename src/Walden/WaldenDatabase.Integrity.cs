@@ -171,7 +171,16 @@ public sealed partial class WaldenDatabase
 
         if (writer is not null && options.IntegrityCheck != WaldenIntegrityCheck.None)
         {
-            findings.AddRange(IntegrityChecker.Run(writer.Connection, options.IntegrityCheck));
+            try
+            {
+                findings.AddRange(IntegrityChecker.Run(writer.Connection, options.IntegrityCheck));
+            }
+            catch (SqliteException ex)
+            {
+                // e.g. a schema that needs the application's own collation: say which, and how to register it
+                writer.Dispose();
+                throw Files.OpenErrors.Explain(ex, path, writing: true, options);
+            }
         }
 
         var kind = options.IntegrityCheck == WaldenIntegrityCheck.None ? WaldenIntegrityCheck.Quick : options.IntegrityCheck;

@@ -146,6 +146,16 @@ public sealed class WaldenOptions
     /// <value>The default value is options with no <c>Interval</c>: no scheduled backups.</value>
     public Backup.WaldenBackupOptions Backup { get; set; } = new();
 
+    /// <summary>
+    /// Runs on every connection Walden opens to the database, right after it opens and before any statement reads the
+    /// schema: register here the collations and SQL functions the schema uses (an Android app's <c>LOCALIZED</c>
+    /// collation, a <c>CHECK(valid_email(email))</c>), e.g. <c>connection.CreateCollation("LOCALIZED", ...)</c>.
+    /// Without them, opening such a database throws <see cref="WaldenConfigurationException"/> naming what is missing.
+    /// Do not run statements that change the database here.
+    /// </summary>
+    /// <value>The default value is null: nothing is registered.</value>
+    public Action<Microsoft.Data.Sqlite.SqliteConnection>? ConfigureConnection { get; set; }
+
     /// <summary>Test seams; never set by applications.</summary>
     internal Writing.WriterFaults? Faults { get; set; }
 

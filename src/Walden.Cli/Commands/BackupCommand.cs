@@ -69,6 +69,11 @@ internal static class BackupCommand
         AnsiConsole.MarkupLine(
             $"  copy {backup.CopyDuration.TotalSeconds:N2} s ({Sizes.MegabytesPerSecond(backup.DatabaseBytes, backup.CopyDuration)}), " +
             $"verification {backup.VerifyDuration.TotalSeconds:N2} s; sha256 {backup.DatabaseSha256}");
+        foreach (var note in backup.Notes)
+        {
+            AnsiConsole.MarkupLine($"  note: {Markup.Escape(note)}");
+        }
+
         foreach (var pruned in backup.Pruned)
         {
             AnsiConsole.MarkupLine($"  pruned {Markup.Escape(pruned)}");

@@ -66,7 +66,7 @@ internal static class BenchCommand
         };
 
         // With --json, stdout carries only the JSON; the progress display goes to stderr.
-        var console = json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
+        var console = json ? Terminal.Error() : AnsiConsole.Console;
         if (!console.Profile.Capabilities.Interactive)
         {
             console.Profile.Width = Math.Max(console.Profile.Width, 132); // a file or a CI log: keep the table's rows on one line each

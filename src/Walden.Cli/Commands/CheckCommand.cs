@@ -39,7 +39,7 @@ internal static class CheckCommand
         };
         if (json)
         {
-            Json.Write(new { check.Path, check.Status, check.Kind, check.Findings, durationMs = check.Duration.TotalMilliseconds, exitCode });
+            Json.Write(new { check.Path, check.Status, check.Kind, check.Findings, check.Notes, durationMs = check.Duration.TotalMilliseconds, exitCode });
             return exitCode;
         }
 
@@ -53,6 +53,11 @@ internal static class CheckCommand
         foreach (var finding in check.Findings)
         {
             AnsiConsole.MarkupLine($"  - {Markup.Escape(finding)}");
+        }
+
+        foreach (var note in check.Notes)
+        {
+            AnsiConsole.MarkupLine($"  note: {Markup.Escape(note)}");
         }
 
         if (check.Status == WaldenFileStatus.Corrupt)

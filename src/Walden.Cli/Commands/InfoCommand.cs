@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Data.Sqlite;
 using Spectre.Console;
 using Walden.Cli.Output;
+using Walden.Configuration;
 using Walden.Files;
 using Walden.Native;
 
@@ -47,7 +48,16 @@ internal static class InfoCommand
         table.AddRow("-wal file", info.WalBytes is { } wal ? Size(wal) : "none");
         table.AddRow("-shm file", info.ShmBytes is { } shm ? Size(shm) : "none");
         AnsiConsole.Write(table);
+        PrintNotes(info.Notes);
         return ExitCodes.Ok;
+    }
+
+    internal static void PrintNotes(IReadOnlyList<string> notes)
+    {
+        foreach (var note in notes)
+        {
+            AnsiConsole.MarkupLine($"  - {Markup.Escape(note)}");
+        }
     }
 
     internal static string Size(long bytes) => bytes < 1024 * 1024 ? $"{bytes:N0} B" : $"{bytes / 1024.0 / 1024.0:N1} MiB ({bytes:N0} B)";
@@ -64,7 +74,8 @@ internal sealed record DatabaseInfo(
     long DatabaseBytes,
     long? WalBytes,
     long? ShmBytes,
-    string AutoVacuum)
+    string AutoVacuum,
+    IReadOnlyList<string> Notes)
 {
     /// <summary>Reads the figures of <paramref name="file"/> for info and stats, or reports why it cannot (exit code 2).</summary>
     internal static bool TryRead(FileInfo file, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out DatabaseInfo? info, out int exitCode)
@@ -87,26 +98,29 @@ internal sealed record DatabaseInfo(
         }
         catch (SqliteException ex)
         {
-            exitCode = CliErrors.Report($"'{file.FullName}' cannot be read as an SQLite database: {ex.Message}");
+            exitCode = CliErrors.Report(OpenErrors.Explain(ex, file.FullName, writing: false).Message);
+            return false;
+        }
+        catch (WaldenException ex)
+        {
+            exitCode = CliErrors.Report(ex.Message);
+            return false;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            exitCode = CliErrors.Report($"'{file.FullName}' cannot be read: {ex.Message}");
             return false;
         }
     }
 
     internal static DatabaseInfo Read(string path)
     {
-        var builder = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false };
-        using var connection = new SqliteConnection(builder.ToString());
-        connection.Open();
-        long Scalar(string sql)
-        {
-            using var command = connection.CreateCommand();
-            command.CommandText = sql;
-            return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-        }
+        // Read-only, and leaves the folder as it was: a hot journal is rolled back, a WAL without -shm read, on a private copy.
+        using var file = ForeignFile.Open(path, TimeSpan.FromSeconds(5));
+        long Scalar(string sql) => file.Read(connection =>
+            Convert.ToInt64(ConnectionFactory.Scalar<object>(connection, sql), System.Globalization.CultureInfo.InvariantCulture));
 
-        using var mode = connection.CreateCommand();
-        mode.CommandText = "PRAGMA journal_mode";
-        var journalMode = (string)mode.ExecuteScalar()!;
+        var journalMode = file.Read(connection => ConnectionFactory.Scalar<string>(connection, "PRAGMA journal_mode"));
         return new DatabaseInfo(
             path,
             SqliteLibrary.Version,
@@ -123,7 +137,8 @@ internal sealed record DatabaseInfo(
                 1 => "full",
                 2 => "incremental",
                 var other => other.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            });
+            },
+            file.Notes);
     }
 
     /// <summary>The WAL frames the -wal file has room for (its size; SQLite reuses a WAL from its start after a checkpoint reset it).</summary>

@@ -57,6 +57,10 @@ internal static class RecoverCommand
         {
             return CliErrors.Report(ex.Message);
         }
+        catch (WaldenException ex) when (ex is WaldenDiskFullException or WaldenReadOnlyException or WaldenBusyException)
+        {
+            return CliErrors.Report(ex.Message); // the recovery could not run; nothing was left half-written
+        }
         catch (WaldenException ex)
         {
             return CliErrors.Report(ex.Message, ExitCodes.Failed);

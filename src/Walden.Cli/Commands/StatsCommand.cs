@@ -35,7 +35,7 @@ internal static class StatsCommand
 
         var report = new StatsReport(info.Path, info.JournalMode, info.PageSize, info.PageCount, info.FreelistCount,
             info.FreelistCount * info.PageSize, info.AutoVacuum, info.DatabaseBytes, info.WalBytes ?? 0, info.ShmBytes ?? 0,
-            info.WalFrameCapacity ?? 0, info.SqliteVersion);
+            info.WalFrameCapacity ?? 0, info.SqliteVersion, info.Notes);
         if (json)
         {
             Json.Write(report);
@@ -54,9 +54,11 @@ internal static class StatsCommand
         table.AddRow("-shm file", InfoCommand.Size(report.ShmFileBytes));
         table.AddRow("SQLite library", report.SqliteVersion);
         AnsiConsole.Write(table);
+        InfoCommand.PrintNotes(report.Notes);
         return ExitCodes.Ok;
     }
 
     private sealed record StatsReport(string Path, string JournalMode, long PageSize, long PageCount, long FreelistPages, long FreelistBytes,
-        string AutoVacuum, long DatabaseFileBytes, long WalFileBytes, long ShmFileBytes, long WalFrameCapacity, string SqliteVersion);
+        string AutoVacuum, long DatabaseFileBytes, long WalFileBytes, long ShmFileBytes, long WalFrameCapacity, string SqliteVersion,
+        IReadOnlyList<string> Notes);
 }

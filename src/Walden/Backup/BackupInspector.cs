@@ -4,7 +4,7 @@ using Walden.Configuration;
 namespace Walden.Backup;
 
 /// <summary>What a copy contains, as SQLite reports it.</summary>
-internal sealed record CopyFacts(int PageSize, long PageCount, string IntegrityCheck, Dictionary<string, long> TableRows)
+internal sealed record CopyFacts(int PageSize, long PageCount, string IntegrityCheck, Dictionary<string, long> TableRows, IReadOnlyList<string> Notes)
 {
     internal bool IsIntact => IntegrityCheck == "ok";
 }
@@ -59,19 +59,12 @@ internal static class BackupInspector
 
     private static CopyFacts Facts(SqliteConnection connection, CancellationToken cancellationToken)
     {
-        var problems = new List<string>();
-        using (var check = connection.CreateCommand())
-        {
-            check.CommandText = "PRAGMA integrity_check(20)";
-            using var reader = check.ExecuteReader();
-            while (reader.Read())
-            {
-                problems.Add(reader.GetString(0));
-            }
-        }
-
+        // The application's collations and functions get stand-ins: the copy is read and counted whole, and the notes say what was not verified.
+        var standIns = new StandIns();
+        var problems = standIns.Retry(connection, () => IntegrityProblems(connection));
+        var unverified = standIns.SetAsideUnverifiable(connection, problems);
         cancellationToken.ThrowIfCancellationRequested();
-        var integrity = string.Join("; ", problems);
+        var integrity = problems.Count == 0 ? "ok" : string.Join("; ", problems);
         var pageSize = (int)ConnectionFactory.Scalar<long>(connection, "PRAGMA page_size");
         var pageCount = ConnectionFactory.Scalar<long>(connection, "PRAGMA page_count");
         var rows = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -91,10 +84,30 @@ internal static class BackupInspector
             foreach (var table in tables)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                rows[table] = ConnectionFactory.Scalar<long>(connection, $"SELECT count(*) FROM \"{table.Replace("\"", "\"\"", StringComparison.Ordinal)}\"");
+                rows[table] = standIns.Retry(connection, () =>
+                    ConnectionFactory.Scalar<long>(connection, $"SELECT count(*) FROM \"{table.Replace("\"", "\"\"", StringComparison.Ordinal)}\""));
             }
         }
 
-        return new CopyFacts(pageSize, pageCount, integrity, rows);
+        var notes = standIns.Notes.Concat(unverified).ToList();
+        return new CopyFacts(pageSize, pageCount, integrity, rows, notes);
+    }
+
+    private static List<string> IntegrityProblems(SqliteConnection connection)
+    {
+        var problems = new List<string>();
+        using var check = connection.CreateCommand();
+        check.CommandText = "PRAGMA integrity_check(20)";
+        using var reader = check.ExecuteReader();
+        while (reader.Read())
+        {
+            var line = reader.GetString(0);
+            if (line != "ok")
+            {
+                problems.Add(line);
+            }
+        }
+
+        return problems;
     }
 }

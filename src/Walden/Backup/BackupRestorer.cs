@@ -13,6 +13,14 @@ internal static class BackupRestorer
     internal static WaldenRestore Restore(string backupPath, string databasePath, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         var target = Path.GetFullPath(databasePath);
+        var source = Path.GetFullPath(backupPath);
+        if (!File.Exists(source))
+        {
+            throw new WaldenConfigurationException(Directory.Exists(source)
+                ? $"'{source}' is a folder; pass one backup file inside it ('walden backups {source}' lists them)."
+                : $"The backup '{source}' does not exist. Check the path; 'walden backups <folder>' lists the backups in a folder.");
+        }
+
         if (Directory.Exists(target))
         {
             throw new WaldenConfigurationException($"'{target}' is a directory; pass the database file to restore to, such as '{Path.Combine(target, "app.db")}'.");
@@ -50,6 +58,14 @@ internal static class BackupRestorer
             cancellationToken.ThrowIfCancellationRequested();
             var quarantine = Quarantine.Swap(target, temp, $"replaced by restoring the backup '{backup.Path}' (taken {backup.CreatedAt:u})", timeProvider);
             return new WaldenRestore(target, backup, quarantine);
+        }
+        catch (Exception ex) when (IoErrors.IsFileSystem(ex))
+        {
+            throw IoErrors.Translate(ex, $"Restoring '{source}' to '{target}'", folder);
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException ex)
+        {
+            throw Errors.SqliteErrors.Translate(ex, $"Restoring '{source}' to '{target}'", new WaldenOptions());
         }
         finally
         {

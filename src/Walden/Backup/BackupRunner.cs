@@ -16,6 +16,23 @@ internal static class BackupRunner
     internal static WaldenBackup Run(Func<BackupSource> openSource, string folder, WaldenBackupOptions options, TimeSpan busyTimeout,
         TimeProvider timeProvider, CancellationToken cancellationToken)
     {
+        try
+        {
+            return RunCore(openSource, folder, options, busyTimeout, timeProvider, cancellationToken);
+        }
+        catch (Exception ex) when (Files.IoErrors.IsFileSystem(ex))
+        {
+            throw Files.IoErrors.Translate(ex, $"Backing up into '{folder}'", folder); // the partial copy is already removed
+        }
+        catch (SqliteException ex)
+        {
+            throw Errors.SqliteErrors.Translate(ex, $"Verifying the copy in '{folder}'", new WaldenOptions { BusyTimeout = busyTimeout });
+        }
+    }
+
+    private static WaldenBackup RunCore(Func<BackupSource> openSource, string folder, WaldenBackupOptions options, TimeSpan busyTimeout,
+        TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
         folder = BackupFiles.EnsureFolder(folder);
         var copyClock = Stopwatch.StartNew();
         string journalMode;
@@ -114,6 +131,7 @@ internal static class BackupRunner
                 PageCount = facts.PageCount,
                 IntegrityCheck = facts.IntegrityCheck,
                 TableRows = facts.TableRows,
+                Notes = facts.Notes,
                 CopyDuration = copyClock.Elapsed,
                 VerifyDuration = verifyClock.Elapsed,
                 Restarts = restarts,

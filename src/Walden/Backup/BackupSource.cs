@@ -62,7 +62,7 @@ internal sealed class BackupSource : IDisposable
         catch (SqliteException ex)
         {
             ConnectionFactory.Close(connection, busy);
-            throw Translate(ex, path, busyTimeout);
+            throw Translate(ex, path, busyTimeout, opening: true);
         }
         catch
         {
@@ -80,9 +80,17 @@ internal sealed class BackupSource : IDisposable
         ConnectionFactory.Scalar<long>(_connection, "SELECT count(*) FROM sqlite_schema"); // a read: the snapshot starts here
     }
 
-    internal static WaldenException Translate(SqliteException ex, string path, TimeSpan busyTimeout)
+    // opening: no connection of this process is open on the file, so its header may be read to find the cause.
+    internal static WaldenException Translate(SqliteException ex, string path, TimeSpan busyTimeout, bool opening = false)
     {
-        if ((ex.SqliteErrorCode & 0xFF) == SqliteErrors.NotADb)
+        var code = ex.SqliteErrorCode & 0xFF;
+        if (StandIns.IsMissing(ex, out _, out _) ||
+            opening && code is SqliteErrors.CantOpen or SqliteErrors.ReadOnly && Files.OpenErrors.Causes(path, writing: false).Count > 0)
+        {
+            return Files.OpenErrors.Explain(ex, path, writing: false, new WaldenOptions { BusyTimeout = busyTimeout });
+        }
+
+        if (code == SqliteErrors.NotADb)
         {
             return new WaldenConfigurationException($"'{path}' is not an SQLite database (SQLITE_NOTADB). Check the path.", ex);
         }

@@ -69,6 +69,13 @@ public sealed record WaldenBackup
     /// <summary>How many times the backup API restarted because the source changed under it (0 when it copies one snapshot, as Walden does).</summary>
     public int Restarts { get; init; }
 
+    /// <summary>
+    /// What the verification could not check and the application must: the collations and SQL functions of the
+    /// application that the schema uses were replaced by stand-ins (the copy is whole; the indexes and CHECK
+    /// constraints that use them were not verified). Empty for most databases.
+    /// </summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
     /// <summary>Older backups that retention deleted after this one was verified (full paths).</summary>
     [JsonIgnore]
     public IReadOnlyList<string> Pruned { get; init; } = [];

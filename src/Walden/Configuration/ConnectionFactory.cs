@@ -51,6 +51,7 @@ internal sealed class ConnectionFactory
         try
         {
             connection.Open();
+            _options.ConfigureConnection?.Invoke(connection);
             busy = BusyHandler.Install(connection, busyTimeout ?? _options.BusyTimeout, BusyRetries);
             Execute(connection, $"PRAGMA synchronous={SynchronousPragma}");
             Execute(connection, $"PRAGMA foreign_keys={(_options.ForeignKeys ? "ON" : "OFF")}");
@@ -79,7 +80,7 @@ internal sealed class ConnectionFactory
         catch (SqliteException ex)
         {
             Close(connection, busy);
-            throw TranslateOpenError(ex);
+            throw TranslateOpenError(ex, writer);
         }
         catch
         {
@@ -162,9 +163,17 @@ internal sealed class ConnectionFactory
         return (T)Convert.ChangeType(command.ExecuteScalar()!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private WaldenException TranslateOpenError(SqliteException ex)
+    private WaldenException TranslateOpenError(SqliteException ex, bool writer)
     {
         var code = ex.SqliteErrorCode & 0xFF;
+        // Only for the writer, the first connection: looking for the cause reads the file's header, which must never
+        // happen while another connection of this process has the file open (closing a descriptor drops its locks).
+        if (Configuration.StandIns.IsMissing(ex, out _, out _) ||
+            writer && code is SqliteErrors.CantOpen or SqliteErrors.ReadOnly && Files.OpenErrors.Causes(_path, writing: true).Count > 0)
+        {
+            return Files.OpenErrors.Explain(ex, _path, writing: true, _options);
+        }
+
         if (code == SqliteErrors.NotADb)
         {
             return new WaldenConfigurationException(

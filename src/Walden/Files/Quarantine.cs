@@ -7,7 +7,11 @@ namespace Walden.Files;
 /// <summary>Where a database and its companions were put aside, and why.</summary>
 /// <param name="Folder">The quarantine folder holding the files and a quarantine.json manifest.</param>
 /// <param name="Files">The files moved there, by their original paths.</param>
-public sealed record WaldenQuarantine(string Folder, IReadOnlyList<string> Files);
+public sealed record WaldenQuarantine(string Folder, IReadOnlyList<string> Files)
+{
+    /// <summary>The folder and the files in it, for messages and logs (a record would print the list's type name).</summary>
+    public override string ToString() => $"{Folder} ({string.Join(", ", Files.Select(System.IO.Path.GetFileName))})";
+}
 
 /// <summary>
 /// Puts a database aside instead of deleting it: the database with its -wal, -shm and -journal moves

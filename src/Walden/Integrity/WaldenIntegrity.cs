@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Walden.Files;
 
 namespace Walden.Integrity;
 
@@ -21,7 +22,14 @@ public enum WaldenFileStatus
 /// <param name="Kind">Quick or Full.</param>
 /// <param name="Findings">What was found; empty when healthy.</param>
 /// <param name="Duration">How long the check took.</param>
-public sealed record WaldenFileCheck(string Path, WaldenFileStatus Status, WaldenIntegrityCheck Kind, IReadOnlyList<string> Findings, TimeSpan Duration);
+public sealed record WaldenFileCheck(string Path, WaldenFileStatus Status, WaldenIntegrityCheck Kind, IReadOnlyList<string> Findings, TimeSpan Duration)
+{
+    /// <summary>
+    /// What the user should know beyond the verdict: a hot journal rolled back on a private copy, the application's collations
+    /// and functions read with stand-ins and what the application must re-check. Empty when there is nothing to say.
+    /// </summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+}
 
 /// <summary>Checks any SQLite database file (any program's) without opening it for writing.</summary>
 public static class WaldenIntegrity
@@ -54,18 +62,18 @@ public static class WaldenIntegrity
             return Result(WaldenFileStatus.CannotCheck, header.Findings);
         }
 
-        if (header.Findings.Count > 0)
+        // Mid-transaction pages make the header of a file with a hot journal look wrong; its rolled-back copy is what counts.
+        if (header.Findings.Count > 0 && !ForeignFile.HasHotJournal(OpenErrors.RealPath(fullPath) ?? fullPath))
         {
             return Result(WaldenFileStatus.Corrupt, header.Findings);
         }
 
         try
         {
-            var builder = new SqliteConnectionStringBuilder { DataSource = fullPath, Mode = SqliteOpenMode.ReadOnly, Pooling = false, DefaultTimeout = 5 };
-            using var connection = new SqliteConnection(builder.ToString());
-            connection.Open();
-            var findings = IntegrityChecker.Run(connection, kind);
-            return Result(findings.Count == 0 ? WaldenFileStatus.Healthy : WaldenFileStatus.Corrupt, findings);
+            using var file = ForeignFile.Open(fullPath, TimeSpan.FromSeconds(5));
+            var findings = file.Read(connection => IntegrityChecker.Run(connection, kind));
+            var notes = file.Notes.Concat(file.StandIns.SetAsideUnverifiable(file.Connection, findings)).ToList();
+            return Result(findings.Count == 0 ? WaldenFileStatus.Healthy : WaldenFileStatus.Corrupt, findings) with { Notes = notes };
         }
         catch (SqliteException ex) when (Errors.SqliteErrors.IsBusy(ex.SqliteErrorCode))
         {
@@ -73,7 +81,19 @@ public static class WaldenIntegrity
         }
         catch (SqliteException ex)
         {
-            return Result(WaldenFileStatus.CannotCheck, [$"SQLite cannot read '{fullPath}': {ex.Message}"]);
+            return Result(WaldenFileStatus.CannotCheck, [OpenErrors.Explain(ex, fullPath, writing: false).Message]);
+        }
+        catch (WaldenException ex)
+        {
+            return Result(WaldenFileStatus.CannotCheck, [ex.Message]);
+        }
+        catch (IOException ex)
+        {
+            return Result(WaldenFileStatus.CannotCheck, [$"'{fullPath}' cannot be read: {ex.Message}"]);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            return Result(WaldenFileStatus.CannotCheck, [$"'{fullPath}' cannot be read: {ex.Message} Run as a user who may read it."]);
         }
     }
 }

@@ -59,7 +59,7 @@ public static class WaldenRecovery
         var partial = output + ".walden-partial";
         try
         {
-            var report = Produce(input, partial, options);
+            var report = RecoveryInput.Run(input, partial, source => Produce(source, partial, options));
             File.Move(partial, output);
             return report with { OutputPath = output };
         }
@@ -79,7 +79,7 @@ public static class WaldenRecovery
         WaldenRecoveryReport report;
         try
         {
-            report = Produce(input, recovered, options);
+            report = RecoveryInput.Run(input, recovered, source => Produce(source, recovered, options));
         }
         catch
         {

@@ -1,0 +1,170 @@
+using System.Runtime.InteropServices;
+using Microsoft.Data.Sqlite;
+using Walden.Configuration;
+using Walden.Errors;
+
+namespace Walden.Files;
+
+/// <summary>
+/// Turns SQLite's "unable to open database file" and "attempt to write a readonly database" into the
+/// cause Walden can see from outside (a missing -shm in a read-only folder, a -wal or database this
+/// user may not read or write, a symbolic link whose target folder is elsewhere) and what to do.
+/// Also names the application collation or function a schema needs.
+/// </summary>
+internal static partial class OpenErrors
+{
+    private const int ReadAccess = 4;
+    private const int WriteAccess = 2;
+
+    /// <summary>The typed exception for an SQLite error met while opening or first reading <paramref name="path"/>.</summary>
+    internal static WaldenException Explain(SqliteException exception, string path, bool writing, WaldenOptions? options = null)
+    {
+        if (StandIns.IsMissing(exception, out var collation, out var name))
+        {
+            return new WaldenConfigurationException(MissingDefinition(path, collation, name), exception);
+        }
+
+        var code = exception.SqliteErrorCode & 0xFF;
+        if (code == SqliteErrors.NotADb)
+        {
+            return new WaldenConfigurationException(
+                $"'{path}' is not an SQLite database (SQLITE_NOTADB). Check the path; if it should be a database, run 'walden check' on it.", exception);
+        }
+
+        if (code is SqliteErrors.CantOpen or SqliteErrors.ReadOnly or SqliteErrors.IoErr && Causes(path, writing) is { Count: > 0 } causes)
+        {
+            var message = $"'{path}' cannot be opened{(writing ? " for writing" : string.Empty)} ({exception.Message.TrimEnd('.')}): {string.Join(" ", causes)}";
+            return code == SqliteErrors.ReadOnly
+                ? new WaldenReadOnlyException(message, exception.SqliteErrorCode, exception.SqliteExtendedErrorCode, exception)
+                : new WaldenConfigurationException(message, exception);
+        }
+
+        return SqliteErrors.Translate(exception, $"Opening '{path}'", options ?? new WaldenOptions());
+    }
+
+    /// <summary>The message for a schema that needs a collation or function the application registers itself.</summary>
+    internal static string MissingDefinition(string path, bool collation, string name) =>
+        $"The schema of '{path}' uses the {(collation ? "collation" : "SQL function")} '{name}', which the program that wrote it registers on " +
+        "its own connections; SQLite cannot use the tables, indexes, views or triggers that need it without it. Register it on Walden's " +
+        $"connections with WaldenOptions.ConfigureConnection (e.g. connection.{(collation ? "CreateCollation" : "CreateFunction")}(\"{name}\", ...)).";
+
+    /// <summary>What Walden can see that keeps SQLite from opening <paramref name="path"/>, each as a sentence that says what to do.</summary>
+    internal static List<string> Causes(string path, bool writing)
+    {
+        var causes = new List<string>();
+        var real = RealPath(path) ?? path;
+        if (!string.Equals(real, path, StringComparison.Ordinal))
+        {
+            causes.Add($"The path leads through a symbolic link to '{real}'; SQLite opens that file and keeps its -wal, -shm and -journal " +
+                $"beside it, in '{Path.GetDirectoryName(real)}', so that folder is the one that must allow what follows.");
+        }
+
+        var folder = Path.GetDirectoryName(real)!;
+        var folderWritable = Access(folder, WriteAccess);
+        var wal = IsWalDatabase(real);
+        var shm = real + "-shm";
+        if (!Access(real, ReadAccess))
+        {
+            causes.Add($"This user ({Environment.UserName}) may not read '{real}' ({Mode(real)}): it belongs to another user or its permissions deny it. " +
+                "Run as the owner, or give this user read access.");
+        }
+        else if (writing && !Access(real, WriteAccess))
+        {
+            causes.Add($"This user ({Environment.UserName}) may not write '{real}' ({Mode(real)}). Give this user write access, or run as its owner.");
+        }
+
+        foreach (var companion in new[] { real + "-wal", shm })
+        {
+            if (File.Exists(companion) && !(Access(companion, ReadAccess) && (Access(companion, WriteAccess) || !writing && companion == real + "-wal")))
+            {
+                causes.Add($"This user ({Environment.UserName}) may not {(writing ? "read and write" : "read")} '{companion}' ({Mode(companion)}); " +
+                    "SQLite needs it to read the database. Give this user the same access to it as to the database (it belongs with the database's owner).");
+            }
+        }
+
+        if (wal && !File.Exists(shm) && !folderWritable)
+        {
+            causes.Add($"It is a WAL database without its -shm file, and the folder '{folder}' is not writable (a read-only mount or its permissions), " +
+                $"so SQLite cannot create '{Path.GetFileName(shm)}' to read it. Make the folder writable, or copy the database (with its -wal) " +
+                "to a writable folder; 'walden check', 'info' and 'stats' read such a file on a private copy when no program has it open.");
+        }
+        else if (writing && !folderWritable)
+        {
+            causes.Add($"The folder '{folder}' is not writable (a read-only mount or its permissions), and SQLite must create the -wal, -shm " +
+                "or -journal file there. Make the folder writable for this user, or move the database to a writable folder.");
+        }
+
+        return causes;
+    }
+
+    private static bool IsWalDatabase(string path)
+    {
+        if (OpenDatabases.Contains(path) || !Access(path, ReadAccess) || DatabaseFiles.SizeOf(path) is not >= 100)
+        {
+            return false;
+        }
+
+        var header = new byte[20];
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
+        return header[18] == 2 || header[19] == 2;
+    }
+
+    private static string Mode(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return "mode unknown";
+        }
+
+        try
+        {
+            return "mode " + File.GetUnixFileMode(path).ToString().Replace(", ", "|", StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return "mode unknown";
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return "mode unknown";
+        }
+    }
+
+    /// <summary>The file a path names once every symbolic link on the way is followed (as SQLite does), or null when it cannot be resolved.</summary>
+    internal static string? RealPath(string path)
+    {
+        try
+        {
+            var folder = new DirectoryInfo(Path.GetDirectoryName(path)!);
+            var resolvedFolder = ResolveFolder(folder);
+            var file = new FileInfo(Path.Combine(resolvedFolder, Path.GetFileName(path)));
+            return file.LinkTarget is null ? file.FullName : file.ResolveLinkTarget(returnFinalTarget: true)?.FullName;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private static string ResolveFolder(DirectoryInfo folder)
+    {
+        if (folder.Parent is null)
+        {
+            return folder.FullName;
+        }
+
+        var parent = ResolveFolder(folder.Parent);
+        var here = new DirectoryInfo(Path.Combine(parent, folder.Name));
+        return here.LinkTarget is null ? here.FullName : here.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? here.FullName;
+    }
+
+    /// <summary>True when this process may create files in <paramref name="folder"/> (false on a read-only mount, even for root).</summary>
+    internal static bool IsWritable(string folder) => Access(folder, WriteAccess);
+
+    /// <summary>access(2): true when this process may read or write the file; a read-only mount denies writing even to root.</summary>
+    private static bool Access(string path, int mode) => AccessNative(path, mode) == 0;
+
+    [LibraryImport("libc", EntryPoint = "access", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int AccessNative(string path, int mode);
+}
