@@ -17,7 +17,7 @@ internal static class SuspectRows
 {
     private sealed record Cell(int Index, long RowId, List<object?> Values);
 
-    internal static long Move(SqliteConnection output, string inputPath, PageCheck pages, List<string> notes)
+    internal static long Move(SqliteConnection output, string inputPath, PageCheck pages, List<string> notes, RecoveryContext context)
     {
         var damaged = new List<(long Page, HashSet<int> Structural)>();
         for (long pgno = 2; pgno <= pages.PageCount; pgno++)
@@ -33,7 +33,7 @@ internal static class SuspectRows
             return 0;
         }
 
-        var tables = TableShape.ReadAll(output).Where(t => !t.Derived).ToList();
+        var tables = TableShape.ReadAll(output, context.LostAndFound).Where(t => !t.Derived && !t.WithoutRowid).ToList();
         long moved = 0;
         try
         {
@@ -70,7 +70,7 @@ internal static class SuspectRows
 
                     if (TakeRow(output, table, cell.RowId, row) is { } values)
                     {
-                        LostAndFound.Add(output, page, cell.RowId, values);
+                        LostAndFound.Add(output, context.LostAndFound, page, cell.RowId, values);
                         moved++;
                     }
                 }
@@ -191,7 +191,7 @@ internal static class SuspectRows
         var (where, parameters) = values is null ? ("rowid = $rowid", new List<(string, object)> { ("$rowid", rowId) }) : Condition(table, rowId, values);
         var name = LostAndFoundMapper.Quote(table.Name);
         using var select = output.CreateCommand();
-        select.CommandText = $"SELECT * FROM {name} WHERE {where}";
+        select.CommandText = $"SELECT {string.Join(", ", table.Columns.Select(LostAndFoundMapper.Quote))} FROM {name} WHERE {where}";
         foreach (var (parameter, value) in parameters)
         {
             select.Parameters.AddWithValue(parameter, value);

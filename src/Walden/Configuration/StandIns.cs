@@ -1,0 +1,314 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using Microsoft.Data.Sqlite;
+
+namespace Walden.Configuration;
+
+/// <summary>
+/// Stand-ins for the collations and SQL functions an application registers on its own connections
+/// (Android's <c>LOCALIZED</c> and <c>UNICODE</c> collations, a <c>valid_email()</c> in a CHECK
+/// constraint). A schema that names them cannot be created, read through an index, checked or copied
+/// without them, so Walden registers stand-ins on its own connections only:
+/// <list type="bullet">
+/// <item>a collation compares the UTF-8 bytes (BINARY order). Strings equal under BINARY are equal
+/// under any collation, so a UNIQUE index accepts every row the real collation accepted; its order
+/// differs, so the application must <c>REINDEX</c> the collation with its own registered;</item>
+/// <item>a function returns NULL for any arguments: a CHECK constraint calling it passes (SQLite fails a
+/// CHECK only on false), and a generated column or expression index computed by it holds NULL until the
+/// application recomputes it.</item>
+/// </list>
+/// The names are found by trying the schema in a private in-memory database and registering what
+/// SQLite reports missing, so a stand-in is registered only for a name the schema really needs.
+/// </summary>
+internal sealed partial class StandIns
+{
+    private const int Utf8 = 1;
+    private const int Deterministic = 0x800;
+    private const int Innocuous = 0x200000;
+
+    [ThreadStatic]
+    private static StandIns? t_onThisThread;
+
+    private static int s_autoExtensionInstalled;
+
+    private readonly SortedSet<string> _collations = new(StringComparer.OrdinalIgnoreCase);
+    private readonly SortedSet<string> _functions = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>No stand-ins: what a schema that needs none of the application's own names gets.</summary>
+    internal StandIns()
+    {
+    }
+
+    /// <summary>Collations that had to be stood in for.</summary>
+    internal IReadOnlyCollection<string> Collations => _collations;
+
+    /// <summary>Functions that had to be stood in for.</summary>
+    internal IReadOnlyCollection<string> Functions => _functions;
+
+    internal bool Any => _collations.Count > 0 || _functions.Count > 0;
+
+    /// <summary>
+    /// The stand-ins a schema needs: every statement is run in a private in-memory database, then
+    /// statements that compile the schema's CHECK constraints, generated columns, triggers and views are
+    /// prepared, and each collation or function SQLite reports missing gets a stand-in.
+    /// Statements that fail for any other reason (an unknown virtual table module) are skipped.
+    /// </summary>
+    /// <param name="schema">The CREATE statements, tables first, as <c>sqlite_schema</c> lists them.</param>
+    internal static StandIns Discover(IEnumerable<string> schema)
+    {
+        var standIns = new StandIns();
+        using var memory = new SqliteConnection("Data Source=:memory:");
+        memory.Open();
+        var statements = schema.ToList();
+        foreach (var sql in statements)
+        {
+            standIns.TryOn(memory, sql, prepareOnly: false);
+        }
+
+        var tables = new List<(string Name, List<string> Columns)>();
+        var views = new List<string>();
+        using (var list = memory.CreateCommand())
+        {
+            list.CommandText = "SELECT name, type FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
+            using var reader = list.ExecuteReader();
+            while (reader.Read())
+            {
+                if (reader.GetString(1) == "view")
+                {
+                    views.Add(reader.GetString(0));
+                }
+                else
+                {
+                    tables.Add((reader.GetString(0), []));
+                }
+            }
+        }
+
+        foreach (var (name, columns) in tables)
+        {
+            using var info = memory.CreateCommand();
+            info.CommandText = "SELECT name FROM pragma_table_xinfo($t) WHERE hidden = 0";
+            info.Parameters.AddWithValue("$t", name);
+            using var reader = info.ExecuteReader();
+            while (reader.Read())
+            {
+                columns.Add(reader.GetString(0));
+            }
+        }
+
+        foreach (var (name, columns) in tables.Where(t => t.Columns.Count > 0))
+        {
+            // Preparing (never running) these compiles the table's CHECK constraints, generated columns and triggers.
+            var quoted = Quote(name);
+            var assignments = string.Join(", ", columns.Select(c => $"{Quote(c)} = {Quote(c)}"));
+            standIns.TryOn(memory, $"INSERT INTO {quoted}({string.Join(", ", columns.Select(Quote))}) VALUES({string.Join(", ", columns.Select(_ => "NULL"))})", prepareOnly: true);
+            standIns.TryOn(memory, $"UPDATE {quoted} SET {assignments}", prepareOnly: true);
+            standIns.TryOn(memory, $"DELETE FROM {quoted}", prepareOnly: true);
+        }
+
+        foreach (var view in views)
+        {
+            standIns.TryOn(memory, $"SELECT * FROM {Quote(view)}", prepareOnly: true);
+        }
+
+        return standIns;
+    }
+
+    /// <summary>Registers every stand-in on a connection (Walden's own; never an application's).</summary>
+    internal void Register(SqliteConnection connection) => Register(connection.Handle!.DangerousGetHandle());
+
+    /// <summary>
+    /// Registers the stand-ins also on every connection this thread opens until disposed, including the
+    /// ones SQLite extensions open themselves (the recover extension's output). Other threads' connections
+    /// are not touched: the hook is an SQLite auto-extension that looks at this thread's scope only.
+    /// </summary>
+    internal IDisposable OnConnectionsOpenedByThisThread()
+    {
+        if (!Any)
+        {
+            return NoScope.Instance;
+        }
+
+        InstallAutoExtension();
+        var previous = t_onThisThread;
+        t_onThisThread = this;
+        return new Scope(previous);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/>; when SQLite reports a collation or function missing, registers a
+    /// stand-in for it on <paramref name="connection"/> (and remembers it) and runs it again.
+    /// </summary>
+    internal T Retry<T>(SqliteConnection connection, Func<T> action)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return action();
+            }
+            catch (SqliteException ex) when (attempt < 64 && Learn(ex.Message))
+            {
+                Register(connection);
+            }
+        }
+    }
+
+    /// <summary>Objects of <paramref name="schema"/> whose SQL names the stand-in <paramref name="name"/>.</summary>
+    internal static IEnumerable<string> UsedBy(string name, IEnumerable<(string Type, string Name, string Sql)> schema) =>
+        schema.Where(o => Regex.IsMatch(o.Sql, $@"(?<![\w$]){Regex.Escape(name)}(?![\w$])", RegexOptions.IgnoreCase)).Select(o => $"{o.Type} {o.Name}");
+
+    private void TryOn(SqliteConnection memory, string sql, bool prepareOnly)
+    {
+        try
+        {
+            Retry(memory, () =>
+            {
+                using var command = memory.CreateCommand();
+                command.CommandText = sql;
+                if (prepareOnly)
+                {
+                    command.Prepare();
+                    return 0;
+                }
+
+                // A script may fail half-way: undo its first statements so that the retry starts clean.
+                ConnectionFactory.Execute(memory, "SAVEPOINT walden_stand_in");
+                try
+                {
+                    command.ExecuteNonQuery();
+                    ConnectionFactory.Execute(memory, "RELEASE walden_stand_in");
+                }
+                catch (SqliteException)
+                {
+                    ConnectionFactory.Execute(memory, "ROLLBACK TO walden_stand_in");
+                    ConnectionFactory.Execute(memory, "RELEASE walden_stand_in");
+                    throw;
+                }
+
+                return 0;
+            });
+        }
+        catch (SqliteException)
+        {
+            // not about a missing name (an unknown module, a shadow table the virtual table already created): nothing to stand in for
+        }
+    }
+
+    private bool Learn(string message)
+    {
+        if (MissingCollation().Match(message) is { Success: true } collation)
+        {
+            return _collations.Add(collation.Groups[1].Value);
+        }
+
+        if (MissingFunction().Match(message) is { Success: true } function)
+        {
+            return _functions.Add(function.Groups[1].Value);
+        }
+
+        return false;
+    }
+
+    private unsafe void Register(IntPtr db)
+    {
+        foreach (var name in _collations)
+        {
+            Check(NativeStandIns.CreateCollation(db, name, Utf8, IntPtr.Zero, &CompareBytes, null), name);
+        }
+
+        foreach (var name in _functions)
+        {
+            Check(NativeStandIns.CreateFunction(db, name, -1, Utf8 | Deterministic | Innocuous, IntPtr.Zero, &ReturnNull, null, null, null), name);
+        }
+    }
+
+    private static void Check(int rc, string name)
+    {
+        if (rc != 0)
+        {
+            throw new WaldenException($"Registering a stand-in for '{name}' failed with SQLite code {rc}.", rc & 0xFF, rc, null);
+        }
+    }
+
+    private static unsafe void InstallAutoExtension()
+    {
+        if (Interlocked.CompareExchange(ref s_autoExtensionInstalled, 1, 0) == 0)
+        {
+            Check(NativeStandIns.AutoExtension(&OnOpen), "the auto-extension");
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static int OnOpen(IntPtr db, IntPtr errorMessage, IntPtr api)
+    {
+        try
+        {
+            t_onThisThread?.Register(db);
+            return 0;
+        }
+        catch (WaldenException ex)
+        {
+            return ex.SqliteErrorCode is > 0 and var code ? code : 1;
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static unsafe int CompareBytes(IntPtr state, int length1, byte* text1, int length2, byte* text2)
+    {
+        var order = new ReadOnlySpan<byte>(text1, length1).SequenceCompareTo(new ReadOnlySpan<byte>(text2, length2));
+        return Math.Sign(order);
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void ReturnNull(IntPtr context, int count, IntPtr values)
+    {
+        // No result set: SQLite returns NULL.
+    }
+
+    private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    [GeneratedRegex(@"no such collation sequence: ([\w$]+)")]
+    private static partial Regex MissingCollation();
+
+    [GeneratedRegex(@"no such function: ([\w$]+)")]
+    private static partial Regex MissingFunction();
+
+    private sealed class Scope(StandIns? previous) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.CompareExchange(ref _disposed, 1, 0) == 0)
+            {
+                t_onThisThread = previous;
+            }
+        }
+    }
+
+    private sealed class NoScope : IDisposable
+    {
+        internal static readonly NoScope Instance = new();
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private static unsafe partial class NativeStandIns
+    {
+        [LibraryImport(Native.SqliteNative.Library, EntryPoint = "sqlite3_create_collation_v2", StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial int CreateCollation(IntPtr db, string name, int encoding, IntPtr state,
+            delegate* unmanaged[Cdecl]<IntPtr, int, byte*, int, byte*, int> compare, delegate* unmanaged[Cdecl]<IntPtr, void> destroy);
+
+        [LibraryImport(Native.SqliteNative.Library, EntryPoint = "sqlite3_create_function_v2", StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial int CreateFunction(IntPtr db, string name, int arguments, int flags, IntPtr state,
+            delegate* unmanaged[Cdecl]<IntPtr, int, IntPtr, void> function, delegate* unmanaged[Cdecl]<IntPtr, int, IntPtr, void> step,
+            delegate* unmanaged[Cdecl]<IntPtr, void> final, delegate* unmanaged[Cdecl]<IntPtr, void> destroy);
+
+        [LibraryImport(Native.SqliteNative.Library, EntryPoint = "sqlite3_auto_extension")]
+        internal static partial int AutoExtension(delegate* unmanaged[Cdecl]<IntPtr, IntPtr, IntPtr, int> entryPoint);
+    }
+}
