@@ -88,7 +88,7 @@ internal static class RecoverCommand
         }
 
         table.AddRow("[bold]total[/]", $"[bold]{report.RowsRecovered:N0}[/]");
-        table.AddRow("lost_and_found", $"{report.LostAndFoundRows:N0}");
+        table.AddRow(Markup.Escape(report.LostAndFoundTable), $"{report.LostAndFoundRows:N0}");
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"rows given back from lost_and_found: {report.RowsReattributed:N0}; pages: {report.InputPages:N0} of {report.PageSize:N0} B, {report.PagesUnreadable:N0} unreadable" +
             (report.PageSizeRetried ? " (every page size tried)" : string.Empty));

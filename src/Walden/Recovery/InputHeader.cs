@@ -10,7 +10,7 @@ namespace Walden.Recovery;
 /// drop this process's POSIX locks, sqlite.org/howtocorrupt.html 2.2), so callers read it before they
 /// open one and never for a file in <see cref="OpenDatabases"/>. Other processes' locks are not affected.
 /// </summary>
-internal sealed record InputHeader(bool MagicIntact, int PageSizeField, long FileLength, uint PageCountField, uint FirstFreelistTrunk, uint FreelistCount, bool PageCountValid = false)
+internal sealed record InputHeader(bool MagicIntact, int PageSizeField, long FileLength, uint PageCountField, uint FirstFreelistTrunk, uint FreelistCount, bool PageCountValid = false, bool WalMode = false)
 {
     private static readonly byte[] Magic = "SQLite format 3\0"u8.ToArray();
 
@@ -35,7 +35,13 @@ internal sealed record InputHeader(bool MagicIntact, int PageSizeField, long Fil
             read = stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
         }
 
-        if (read < 100)
+        return Parse(read < 100 ? [] : bytes, length);
+    }
+
+    /// <summary>The header in the first 100 bytes of <paramref name="bytes"/> (page 1 as SQLite or the file gives it).</summary>
+    internal static InputHeader Parse(byte[] bytes, long length)
+    {
+        if (bytes.Length < 100)
         {
             return new InputHeader(false, 0, length, 0, 0, 0);
         }
@@ -54,7 +60,8 @@ internal sealed record InputHeader(bool MagicIntact, int PageSizeField, long Fil
             BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(32)),
             BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(36)),
             // The in-header page count is valid only when "version-valid-for" equals the change counter (fileformat.html 1.3.7).
-            BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(28)) != 0 && bytes.AsSpan(92, 4).SequenceEqual(bytes.AsSpan(24, 4)));
+            BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(28)) != 0 && bytes.AsSpan(92, 4).SequenceEqual(bytes.AsSpan(24, 4)),
+            bytes[18] == 2 && bytes[19] == 2); // file format versions 2: a WAL database (fileformat.html 1.3.3)
     }
 
     /// <summary>
@@ -70,33 +77,47 @@ internal sealed record InputHeader(bool MagicIntact, int PageSizeField, long Fil
             return false;
         }
 
-        var pages = FileLength / PageSize;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return FreelistIntact(FileLength / PageSize, pgno =>
+        {
+            var page = new byte[PageSize];
+            stream.Position = (pgno - 1) * PageSize;
+            return stream.ReadAtLeast(page, page.Length, throwOnEndOfStream: false) == page.Length ? page : null;
+        });
+    }
+
+    /// <summary>
+    /// Walks the freelist of this header over pages read by <paramref name="readPage"/> (from the file, or
+    /// through SQLite when newer pages are in a -wal): true when it visits exactly the number of free pages
+    /// the header declares, all inside the database's <paramref name="pages"/>.
+    /// </summary>
+    internal bool FreelistIntact(long pages, Func<long, byte[]?> readPage)
+    {
+        if (!MagicIntact || PageSize == 0)
+        {
+            return false;
+        }
+
         long visited = 0;
         var trunk = (long)FirstFreelistTrunk;
-        var buffer = new byte[8];
         var seen = new HashSet<long>();
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         while (trunk != 0)
         {
-            if (trunk < 2 || trunk > pages || !seen.Add(trunk) || visited > FreelistCount)
+            if (trunk < 2 || trunk > pages || !seen.Add(trunk) || visited > FreelistCount || readPage(trunk) is not { } page)
             {
                 return false;
             }
 
-            stream.Position = (trunk - 1) * PageSize;
-            stream.ReadExactly(buffer);
-            var next = BinaryPrimitives.ReadUInt32BigEndian(buffer);
-            var leaves = BinaryPrimitives.ReadUInt32BigEndian(buffer.AsSpan(4));
+            var next = BinaryPrimitives.ReadUInt32BigEndian(page);
+            var leaves = BinaryPrimitives.ReadUInt32BigEndian(page.AsSpan(4));
             if (leaves > (PageSize / 4) - 2)
             {
                 return false;
             }
 
-            var leafBytes = new byte[leaves * 4];
-            stream.ReadExactly(leafBytes);
             for (var i = 0; i < leaves; i++)
             {
-                var leaf = BinaryPrimitives.ReadUInt32BigEndian(leafBytes.AsSpan(i * 4));
+                var leaf = BinaryPrimitives.ReadUInt32BigEndian(page.AsSpan(8 + (i * 4)));
                 if (leaf < 2 || leaf > pages)
                 {
                     return false;

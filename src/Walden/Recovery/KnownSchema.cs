@@ -70,6 +70,7 @@ internal sealed class KnownSchema
     {
         using var connection = new SqliteConnection("Data Source=:memory:");
         connection.Open();
+        Configuration.StandIns.Discover([sql]).Register(connection); // the application's own collations and functions
         try
         {
             using var command = connection.CreateCommand();

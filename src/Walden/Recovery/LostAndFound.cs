@@ -6,15 +6,15 @@ namespace Walden.Recovery;
 /// <summary>The lost_and_found table in the shape the recover extension creates: rootpgno, pgno, nfield, id, c0, c1, ...</summary>
 internal static class LostAndFound
 {
-    internal static void Add(SqliteConnection output, long page, long rowId, List<object?> values)
+    internal static void Add(SqliteConnection output, string name, long page, long rowId, List<object?> values)
     {
-        var table = RecoverExtension.LostAndFoundTable;
-        if (!LostAndFoundMapper.TableExists(output, table))
+        var table = LostAndFoundMapper.Quote(name);
+        if (!LostAndFoundMapper.TableExists(output, name))
         {
             ConnectionFactory.Execute(output, $"CREATE TABLE {table}(rootpgno INTEGER, pgno INTEGER, nfield INTEGER, id INTEGER)");
         }
 
-        var columns = (int)ConnectionFactory.Scalar<long>(output, $"SELECT count(*) FROM pragma_table_info('{table}')") - 4;
+        var columns = (int)ConnectionFactory.Scalar<long>(output, $"SELECT count(*) FROM pragma_table_info('{name}')") - 4;
         for (var i = columns; i < values.Count; i++)
         {
             ConnectionFactory.Execute(output, $"ALTER TABLE {table} ADD COLUMN c{i}");

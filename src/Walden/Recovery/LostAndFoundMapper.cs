@@ -20,14 +20,15 @@ internal static class LostAndFoundMapper
 {
     private sealed record LostRow(long RowId, long RootPage, long? Id, object?[] Values);
 
-    internal static long Map(SqliteConnection output, KnownSchema? known, bool freelistKnown, PageCheck pages, List<string> notes)
+    internal static long Map(SqliteConnection output, KnownSchema? known, bool freelistKnown, PageCheck pages, List<string> notes, RecoveryContext context)
     {
-        if (!TableExists(output, RecoverExtension.LostAndFoundTable))
+        if (!TableExists(output, context.LostAndFound))
         {
             return 0;
         }
 
-        var shapes = TableShape.ReadAll(output);
+        var shapes = TableShape.ReadAll(output, context.LostAndFound);
+        var indexShapes = TableShape.ReadIndexes(output, shapes);
         var byRoot = new Dictionary<long, TableShape>();
         var indexRoots = new HashSet<long>();
         if (known is { RootPagesKnown: true })
@@ -50,7 +51,7 @@ internal static class LostAndFoundMapper
         long dropped = 0;
         var ambiguousPages = 0;
         var malformedPages = 0;
-        foreach (var page in ReadPages(output))
+        foreach (var page in ReadPages(output, context.LostAndFoundSql))
         {
             var rows = page.Value;
             if (!pages.IsWellFormed(page.Key))
@@ -64,22 +65,27 @@ internal static class LostAndFoundMapper
             if (indexRoots.Contains(root) && rows.All(r => r.Id is null))
             {
                 // Entries of an index that exists in the output, which was built from the table rows.
-                dropped += Delete(output, rows);
+                dropped += Delete(output, rows, context.LostAndFoundSql);
                 continue;
             }
 
-            if (byRoot.TryGetValue(root, out var rooted) && rows.All(r => r.Id is not null && rooted.Fits(r.Values)))
+            // Table-leaf records carry a rowid; records of index b-trees (WITHOUT ROWID tables, indexes) do not.
+            var rowid = rows.All(r => r.Id is not null);
+            var keyed = rows.All(r => r.Id is null);
+            if (byRoot.TryGetValue(root, out var rooted) && (rooted.WithoutRowid ? keyed : rowid) && rows.All(r => rooted.Fits(r.Values)))
             {
                 target = rooted;
             }
-            else if (freelistKnown && rows.All(r => r.Id is not null))
+            else if (freelistKnown && (rowid || keyed))
             {
-                var candidates = shapes.Where(s => rows.All(r => s.Fits(r.Values))).ToList();
-                if (candidates.Count == 1 || (candidates.Count > 1 && candidates.All(c => c.Derived)))
+                var candidates = shapes.Where(s => s.WithoutRowid == keyed && rows.All(r => s.Fits(r.Values))).ToList();
+                // An index entry is a record too: a page that could be an index's is not a table's with certainty.
+                var indexCandidates = keyed ? indexShapes.Count(s => rows.All(r => s.Fits(r.Values))) : 0;
+                if (indexCandidates == 0 && (candidates.Count == 1 || (candidates.Count > 1 && candidates.All(c => c.Derived))))
                 {
                     target = candidates[0];
                 }
-                else if (candidates.Count > 1)
+                else if (candidates.Count + indexCandidates > 1)
                 {
                     ambiguousPages++;
                 }
@@ -87,11 +93,11 @@ internal static class LostAndFoundMapper
 
             if (target is { Derived: true })
             {
-                dropped += Delete(output, rows);
+                dropped += Delete(output, rows, context.LostAndFoundSql);
             }
             else if (target is not null)
             {
-                moved += MoveRows(output, target, rows);
+                moved += MoveRows(output, target, rows, context.LostAndFoundSql);
             }
         }
 
@@ -110,19 +116,19 @@ internal static class LostAndFoundMapper
             notes.Add($"{ambiguousPages} orphaned page(s) fit more than one table; their rows stay in lost_and_found.");
         }
 
-        if (ConnectionFactory.Scalar<long>(output, $"SELECT count(*) FROM {RecoverExtension.LostAndFoundTable}") == 0)
+        if (ConnectionFactory.Scalar<long>(output, $"SELECT count(*) FROM {context.LostAndFoundSql}") == 0)
         {
-            ConnectionFactory.Execute(output, $"DROP TABLE {RecoverExtension.LostAndFoundTable}");
+            ConnectionFactory.Execute(output, $"DROP TABLE {context.LostAndFoundSql}");
         }
 
         return moved;
     }
 
-    private static SortedDictionary<long, List<LostRow>> ReadPages(SqliteConnection output)
+    private static SortedDictionary<long, List<LostRow>> ReadPages(SqliteConnection output, string lostAndFound)
     {
         var pages = new SortedDictionary<long, List<LostRow>>();
         using var command = output.CreateCommand();
-        command.CommandText = $"SELECT rowid, rootpgno, pgno, nfield, id, * FROM {RecoverExtension.LostAndFoundTable}";
+        command.CommandText = $"SELECT rowid, rootpgno, pgno, nfield, id, * FROM {lostAndFound}";
         using var reader = command.ExecuteReader();
         const int firstValue = 5 + 4; // rowid, rootpgno, pgno, nfield, id, then * repeats rootpgno, pgno, nfield, id before c0
         while (reader.Read())
@@ -147,22 +153,35 @@ internal static class LostAndFoundMapper
         return pages;
     }
 
-    private static long MoveRows(SqliteConnection output, TableShape table, List<LostRow> rows)
+    private static long MoveRows(SqliteConnection output, TableShape table, List<LostRow> rows, string lostAndFound)
     {
-        var columns = Enumerable.Range(0, table.Columns.Count).Where(i => i != table.IntegerPrimaryKey).ToList();
-        using var insert = output.CreateCommand();
-        insert.CommandText = $"INSERT INTO {Quote(table.Name)}(rowid{string.Concat(columns.Select(i => ", " + Quote(table.Columns[i])))}) " +
-            $"VALUES ($id{string.Concat(columns.Select(i => $", $c{i}"))})";
+        var insert = output.CreateCommand();
+        var prepared = -1;
         using var delete = output.CreateCommand();
-        delete.CommandText = $"DELETE FROM {RecoverExtension.LostAndFoundTable} WHERE rowid = $rowid";
+        delete.CommandText = $"DELETE FROM {lostAndFound} WHERE rowid = $rowid";
         long moved = 0;
         foreach (var row in rows)
         {
-            insert.Parameters.Clear();
-            insert.Parameters.AddWithValue("$id", row.Id);
-            foreach (var i in columns)
+            if (prepared != row.Values.Length)
             {
-                insert.Parameters.AddWithValue($"$c{i}", row.Values[i] ?? DBNull.Value);
+                // A shorter record (written before ALTER TABLE ADD COLUMN): the missing columns take their defaults, as SQLite reads them.
+                insert.Dispose();
+                insert = InsertFor(output, table, row.Values.Length);
+                prepared = row.Values.Length;
+            }
+
+            insert.Parameters.Clear();
+            if (!table.WithoutRowid)
+            {
+                insert.Parameters.AddWithValue("$id", row.Id);
+            }
+
+            for (var i = 0; i < row.Values.Length; i++)
+            {
+                if (i != table.IntegerPrimaryKey && !table.Fields[i].Generated)
+                {
+                    insert.Parameters.AddWithValue($"$c{i}", row.Values[i] ?? DBNull.Value);
+                }
             }
 
             ConnectionFactory.Execute(output, "SAVEPOINT walden_move");
@@ -183,13 +202,24 @@ internal static class LostAndFoundMapper
             }
         }
 
+        insert.Dispose();
         return moved;
     }
 
-    private static long Delete(SqliteConnection output, List<LostRow> rows)
+    private static SqliteCommand InsertFor(SqliteConnection output, TableShape table, int fields)
+    {
+        var columns = Enumerable.Range(0, fields).Where(i => i != table.IntegerPrimaryKey && !table.Fields[i].Generated).ToList();
+        var names = (table.WithoutRowid ? [] : new[] { "rowid" }).Concat(columns.Select(i => Quote(table.Columns[i])));
+        var values = (table.WithoutRowid ? [] : new[] { "$id" }).Concat(columns.Select(i => $"$c{i}"));
+        var insert = output.CreateCommand();
+        insert.CommandText = $"INSERT INTO {Quote(table.Name)}({string.Join(", ", names)}) VALUES ({string.Join(", ", values)})";
+        return insert;
+    }
+
+    private static long Delete(SqliteConnection output, List<LostRow> rows, string lostAndFound)
     {
         using var delete = output.CreateCommand();
-        delete.CommandText = $"DELETE FROM {RecoverExtension.LostAndFoundTable} WHERE rowid = $rowid";
+        delete.CommandText = $"DELETE FROM {lostAndFound} WHERE rowid = $rowid";
         var parameter = delete.Parameters.Add("$rowid", SqliteType.Integer);
         foreach (var row in rows)
         {

@@ -207,8 +207,20 @@ internal sealed class PageCheck : IDisposable
         {
             if (ranges[i].Start < ranges[i - 1].End)
             {
-                suspect.Add(ranges[i].Cell);
-                suspect.Add(ranges[i - 1].Cell);
+                // A record's header says exactly how long its body is. When one cell of the overlap agrees with
+                // its own payload size and the other does not, the other is the damaged one (a flipped size
+                // or pointer); otherwise which one is right cannot be known.
+                var current = RecordConsistent(a, ranges[i].Start);
+                var previous = RecordConsistent(a, ranges[i - 1].Start);
+                if (!current || previous)
+                {
+                    suspect.Add(ranges[i].Cell);
+                }
+
+                if (!previous || current)
+                {
+                    suspect.Add(ranges[i - 1].Cell);
+                }
             }
         }
 
@@ -230,6 +242,56 @@ internal sealed class PageCheck : IDisposable
         }
 
         return suspect.Distinct().ToList();
+    }
+
+    /// <summary>
+    /// Whether the table-leaf cell at <paramref name="offset"/> agrees with itself: its record header fits in
+    /// the page, every serial type is legal, and header plus the sizes the serial types give equal the
+    /// cell's payload size (https://www.sqlite.org/fileformat.html#record_format). A flipped bit in the
+    /// payload size, the header or the cell pointer almost never leaves all three in agreement.
+    /// </summary>
+    internal static bool RecordConsistent(ReadOnlySpan<byte> a, int offset)
+    {
+        var n = a.Length;
+        if (offset < 0 || offset > n - 4)
+        {
+            return false;
+        }
+
+        var p = offset + Varint(a, offset, out var payload);
+        p += Varint(a, p, out _);
+        var headerStart = p;
+        if (p >= n)
+        {
+            return false;
+        }
+
+        p += Varint(a, p, out var headerSize);
+        if (headerSize < 1 || headerSize > payload || headerStart + headerSize > n)
+        {
+            return false;
+        }
+
+        long body = 0;
+        while (p < headerStart + headerSize)
+        {
+            p += Varint(a, p, out var type);
+            if (type is 10 or 11 || type < 0)
+            {
+                return false;
+            }
+
+            body += type switch
+            {
+                < 5 => type,
+                5 => 6,
+                6 or 7 => 8,
+                < 12 => 0,
+                _ => (type - 12) / 2,
+            };
+        }
+
+        return p == headerStart + headerSize && headerSize + body == payload;
     }
 
     private static HashSet<int> FreeblockStarts(ReadOnlySpan<byte> a)

@@ -12,32 +12,35 @@ namespace Walden.Recovery;
 /// </summary>
 internal static class RecoverExtension
 {
-    internal const string LostAndFoundTable = "lost_and_found";
-
     private const int SqliteOk = 0;
     private const int SqliteDone = 101;
 
-    internal static void Run(string inputPath, string outputPath)
+    internal static void Run(string inputPath, string outputPath, RecoveryContext context)
     {
         // Read-only: the input stays untouched, and a read-only connection never checkpoints or deletes a -wal on close.
         var builder = new SqliteConnectionStringBuilder { DataSource = inputPath, Mode = SqliteOpenMode.ReadOnly, Pooling = false };
         using var input = new SqliteConnection(builder.ToString());
         input.Open();
+        context.StandIns.Register(input);
         var recover = SqliteNative.RecoverInit(input.Handle!.DangerousGetHandle(), "main", outputPath);
         if (recover == IntPtr.Zero)
         {
             throw new OutOfMemoryException("sqlite3_recover_init returned no handle (out of memory).");
         }
 
-        var lostAndFound = Marshal.StringToCoTaskMemUTF8(LostAndFoundTable);
+        var lostAndFound = Marshal.StringToCoTaskMemUTF8(context.LostAndFound);
         try
         {
             Config(recover, SqliteNative.RecoverLostAndFound, lostAndFound); // copied by the extension
             SetFlag(recover, SqliteNative.RecoverRowids, 1);
             SetFlag(recover, SqliteNative.RecoverFreelistCorrupt, 0);
             int rc;
-            while ((rc = SqliteNative.RecoverStep(recover)) == SqliteOk)
+            // The extension opens its output connection itself, inside the first step: the stand-ins reach it through this thread's scope.
+            using (context.StandIns.OnConnectionsOpenedByThisThread())
             {
+                while ((rc = SqliteNative.RecoverStep(recover)) == SqliteOk)
+                {
+                }
             }
 
             if (rc != SqliteDone)

@@ -25,11 +25,12 @@ internal sealed record AttemptResult(
 /// </summary>
 internal static partial class RecoveredDatabase
 {
-    internal static AttemptResult Finish(string inputPath, string outputPath, KnownSchema? known, bool freelistKnown, List<string> notes)
+    internal static AttemptResult Finish(string inputPath, string outputPath, KnownSchema? known, bool freelistKnown, List<string> notes, RecoveryContext context)
     {
         var builder = new SqliteConnectionStringBuilder { DataSource = outputPath, Mode = SqliteOpenMode.ReadWrite, Pooling = false };
         using var connection = new SqliteConnection(builder.ToString());
         connection.Open();
+        context.StandIns.Register(connection);
         // Recovered data may be partial: a row whose parent row was lost is still the application's data.
         ConnectionFactory.Execute(connection, "PRAGMA foreign_keys=OFF");
         ConnectionFactory.Execute(connection, "BEGIN");
@@ -46,8 +47,8 @@ internal static partial class RecoveredDatabase
         long moved;
         using (var pages = new PageCheck(inputPath, (int)ConnectionFactory.Scalar<long>(connection, "PRAGMA page_size")))
         {
-            moved = LostAndFoundMapper.Map(connection, known, freelistKnown, pages, notes);
-            SuspectRows.Move(connection, inputPath, pages, notes);
+            moved = LostAndFoundMapper.Map(connection, known, freelistKnown, pages, notes, context);
+            SuspectRows.Move(connection, inputPath, pages, notes, context);
         }
 
         foreach (var trigger in triggers)
@@ -60,25 +61,30 @@ internal static partial class RecoveredDatabase
         var fullText = RebuildFullText(connection, notes);
         ConnectionFactory.Execute(connection, "ANALYZE");
         var integrity = IntegrityCheck(connection);
-        var lost = LostAndFoundMapper.TableExists(connection, RecoverExtension.LostAndFoundTable)
-            ? ConnectionFactory.Scalar<long>(connection, $"SELECT count(*) FROM {RecoverExtension.LostAndFoundTable}")
+        var lost = LostAndFoundMapper.TableExists(connection, context.LostAndFound)
+            ? ConnectionFactory.Scalar<long>(connection, $"SELECT count(*) FROM {context.LostAndFoundSql}")
             : 0;
         var pageSize = (int)ConnectionFactory.Scalar<long>(connection, "PRAGMA page_size"); // the extension gives the output the page size it read the input with
-        return new AttemptResult(outputPath, CountRows(connection), lost, moved, rebuilt, fullText, integrity, pageSize);
+        return new AttemptResult(outputPath, CountRows(connection, context.LostAndFound), lost, moved, rebuilt, fullText, integrity, pageSize);
     }
 
     /// <summary>Rows per user table (virtual tables by their content; shadow tables and lost_and_found left out).</summary>
-    internal static Dictionary<string, long> CountRows(SqliteConnection connection)
+    internal static Dictionary<string, long> CountRows(SqliteConnection connection, string lostAndFound)
     {
         var names = new List<string>();
         using (var list = connection.CreateCommand())
         {
-            list.CommandText = "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'virtual') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> $lost ORDER BY name";
-            list.Parameters.AddWithValue("$lost", RecoverExtension.LostAndFoundTable);
+            // An external-content full-text table indexes another table's rows: counting it would count them twice.
+            list.CommandText = "SELECT l.name, s.sql FROM pragma_table_list AS l JOIN sqlite_schema AS s ON s.name = l.name " +
+                "WHERE l.schema = 'main' AND l.type IN ('table', 'virtual') AND l.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND l.name <> $lost ORDER BY l.name";
+            list.Parameters.AddWithValue("$lost", lostAndFound);
             using var reader = list.ExecuteReader();
             while (reader.Read())
             {
-                names.Add(reader.GetString(0));
+                if (!(reader.GetString(1) is var sql && FullTextModule().IsMatch(sql) && ExternalContent().IsMatch(sql) && !Contentless().IsMatch(sql)))
+                {
+                    names.Add(reader.GetString(0));
+                }
             }
         }
 
@@ -124,13 +130,14 @@ internal static partial class RecoveredDatabase
     /// "never used" are cut off from their tree, not unreadable: the recovery reads them); every page
     /// when SQLite cannot read the input as a database at all.
     /// </summary>
-    internal static long CountUnreadablePages(string inputPath, long inputPages)
+    internal static long CountUnreadablePages(string inputPath, long inputPages, StandIns standIns)
     {
         try
         {
             var builder = new SqliteConnectionStringBuilder { DataSource = inputPath, Mode = SqliteOpenMode.ReadOnly, Pooling = false };
             using var connection = new SqliteConnection(builder.ToString());
             connection.Open();
+            standIns.Register(connection); // an index in the application's collation cannot be checked without it
             var report = IntegrityCheck(connection);
             if (report == "ok")
             {

@@ -17,14 +17,17 @@ internal static class SuspectRows
 {
     private sealed record Cell(int Index, long RowId, List<object?> Values);
 
-    internal static long Move(SqliteConnection output, string inputPath, PageCheck pages, List<string> notes)
+    internal static long Move(SqliteConnection output, string inputPath, PageCheck pages, List<string> notes, RecoveryContext context)
     {
-        var damaged = new List<(long Page, HashSet<int> Structural)>();
+        var damaged = new List<(long Page, HashSet<int> Structural, HashSet<int> Consistent)>();
         for (long pgno = 2; pgno <= pages.PageCount; pgno++)
         {
             if (pages.Read(pgno) is { } page && page[0] == 0x0D && !PageCheck.IsWellFormed(page))
             {
-                damaged.Add((pgno, PageCheck.SuspectCells(page).ToHashSet()));
+                var structural = PageCheck.SuspectCells(page).ToHashSet();
+                var consistent = structural.Where(i => 8 + (2 * i) + 1 < page.Length
+                    && PageCheck.RecordConsistent(page, System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(page.AsSpan(8 + (2 * i))))).ToHashSet();
+                damaged.Add((pgno, structural, consistent));
             }
         }
 
@@ -33,12 +36,14 @@ internal static class SuspectRows
             return 0;
         }
 
-        var tables = TableShape.ReadAll(output).Where(t => !t.Derived).ToList();
+        var tables = TableShape.ReadAll(output, context.LostAndFound).Where(t => !t.Derived && !t.WithoutRowid).ToList();
         long moved = 0;
+        long confirmed = 0;
         try
         {
             using var input = OpenWithDbdata(inputPath);
-            foreach (var (page, structural) in damaged)
+            context.StandIns.Register(input);
+            foreach (var (page, structural, consistent) in damaged)
             {
                 var cells = Decode(input, page);
                 var suspects = Untrusted(cells, structural);
@@ -47,6 +52,10 @@ internal static class SuspectRows
                 {
                     // On a damaged page, a record its table could never have stored (a non-number in an INTEGER column, a NULL in a NOT NULL one) is damage too.
                     suspects.UnionWith(cells.Where(c => !owner.Fits(c.Values)));
+                    // A cell suspected only for where it sits, whose record agrees with its own payload size, fits the
+                    // table and whose rowid falls between its trusted neighbours' is a record SQLite wrote there.
+                    suspects.ExceptWith(cells.Where(c => structural.Contains(c.Index) && consistent.Contains(c.Index) && owner.Fits(c.Values)
+                        && InOrder(cells, suspects, c)).ToList());
                 }
 
                 if (suspects.Count == 0)
@@ -56,6 +65,14 @@ internal static class SuspectRows
 
                 foreach (var cell in suspects)
                 {
+                    if (owner is not null && ConfirmedByIndexes(output, input, owner, cell))
+                    {
+                        // Every index of the table holds this row's indexed values under its rowid: a row decoded
+                        // from the middle of another record would not match them all. It is the row that was written.
+                        confirmed++;
+                        continue;
+                    }
+
                     var table = owner ?? tables.FirstOrDefault(t => t.Columns.Count == cell.Values.Count);
                     if (table is null)
                     {
@@ -70,7 +87,7 @@ internal static class SuspectRows
 
                     if (TakeRow(output, table, cell.RowId, row) is { } values)
                     {
-                        LostAndFound.Add(output, page, cell.RowId, values);
+                        LostAndFound.Add(output, context.LostAndFound, page, cell.RowId, values);
                         moved++;
                     }
                 }
@@ -81,12 +98,24 @@ internal static class SuspectRows
             notes.Add($"{damaged.Count} damaged page(s) could not be re-read to check the rows decoded from them ({ex.Message}); rows from those pages may differ from what was written.");
         }
 
+        if (confirmed > 0)
+        {
+            notes.Add($"{confirmed} row(s) on damaged pages were kept in their table because every index of the table confirms them.");
+        }
+
         if (moved > 0)
         {
             notes.Add($"{moved} row(s) decoded from damaged cells (a cell pointer moved by damage) were moved from their table to lost_and_found: they may not be what was written.");
         }
 
         return moved;
+    }
+
+    private static bool InOrder(List<Cell> cells, HashSet<Cell> suspects, Cell cell)
+    {
+        var before = cells.Where(c => c.Index < cell.Index && !suspects.Contains(c)).Select(c => (long?)c.RowId).LastOrDefault();
+        var after = cells.Where(c => c.Index > cell.Index && !suspects.Contains(c)).Select(c => (long?)c.RowId).FirstOrDefault();
+        return (before is null || before < cell.RowId) && (after is null || cell.RowId < after) && (before is not null || after is not null);
     }
 
     private static HashSet<Cell> Untrusted(List<Cell> cells, HashSet<int> structural)
@@ -157,6 +186,77 @@ internal static class SuspectRows
         return cells;
     }
 
+    /// <summary>
+    /// Whether the table has at least one index on plain columns and every such index of the damaged input
+    /// holds an entry with this row's values and rowid (an index entry is a copy of the indexed columns
+    /// and the rowid, kept in a b-tree of its own). Read through the index only, never the table.
+    /// </summary>
+    private static bool ConfirmedByIndexes(SqliteConnection output, SqliteConnection input, TableShape table, Cell cell)
+    {
+        if (cell.Values.Count != table.Columns.Count)
+        {
+            return false;
+        }
+
+        var indexes = new List<(string Name, List<string> Columns)>();
+        using (var list = output.CreateCommand())
+        {
+            list.CommandText = "SELECT l.name, i.name FROM pragma_index_list($table) AS l, pragma_index_info(l.name) AS i WHERE l.partial = 0 ORDER BY l.seq, i.seqno";
+            list.Parameters.AddWithValue("$table", table.Name);
+            using var reader = list.ExecuteReader();
+            while (reader.Read())
+            {
+                var name = reader.GetString(0);
+                if (indexes.Count == 0 || indexes[^1].Name != name)
+                {
+                    indexes.Add((name, []));
+                }
+
+                indexes[^1].Columns.Add(reader.IsDBNull(1) ? string.Empty : reader.GetString(1));
+            }
+        }
+
+        var plain = indexes.Where(i => i.Columns.All(c => c.Length > 0)).ToList();
+        if (plain.Count == 0)
+        {
+            return false;
+        }
+
+        foreach (var (name, columns) in plain)
+        {
+            using var probe = input.CreateCommand();
+            var conditions = new List<string> { "rowid = $rowid" };
+            probe.Parameters.AddWithValue("$rowid", cell.RowId);
+            for (var i = 0; i < columns.Count; i++)
+            {
+                var field = table.Columns.ToList().FindIndex(c => c.Equals(columns[i], StringComparison.OrdinalIgnoreCase));
+                if (field < 0)
+                {
+                    return false; // a column outside the record (a VIRTUAL generated one)
+                }
+
+                var value = field == table.IntegerPrimaryKey ? cell.RowId : cell.Values[field];
+                conditions.Add($"{LostAndFoundMapper.Quote(columns[i])} IS $v{i}");
+                probe.Parameters.AddWithValue($"$v{i}", value ?? DBNull.Value);
+            }
+
+            probe.CommandText = $"SELECT count(*) FROM {LostAndFoundMapper.Quote(table.Name)} INDEXED BY {LostAndFoundMapper.Quote(name)} WHERE {string.Join(" AND ", conditions)}";
+            try
+            {
+                if (Convert.ToInt64(probe.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
+                {
+                    return false;
+                }
+            }
+            catch (SqliteException)
+            {
+                return false; // the index itself is damaged there: no confirmation
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>The table holding, identically, the most of the page's trusted rows: the page's own table.</summary>
     private static TableShape? Owner(SqliteConnection output, List<TableShape> tables, IEnumerable<Cell> trusted)
     {
@@ -191,7 +291,7 @@ internal static class SuspectRows
         var (where, parameters) = values is null ? ("rowid = $rowid", new List<(string, object)> { ("$rowid", rowId) }) : Condition(table, rowId, values);
         var name = LostAndFoundMapper.Quote(table.Name);
         using var select = output.CreateCommand();
-        select.CommandText = $"SELECT * FROM {name} WHERE {where}";
+        select.CommandText = $"SELECT {string.Join(", ", table.Columns.Select(LostAndFoundMapper.Quote))} FROM {name} WHERE {where}";
         foreach (var (parameter, value) in parameters)
         {
             select.Parameters.AddWithValue(parameter, value);

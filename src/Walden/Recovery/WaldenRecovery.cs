@@ -56,7 +56,7 @@ public static class WaldenRecovery
         }
 
         LockProbe.EnsureNotInUse(input, "Recovery");
-        var partial = output + ".walden-partial";
+        var partial = FreePath(output + ".walden-partial");
         try
         {
             var report = RecoveryInput.Run(input, partial, source => Produce(source, partial, options));
@@ -75,7 +75,7 @@ public static class WaldenRecovery
         Native.SqliteLibrary.RequireWaldenBuild("In-place recovery");
         var input = CheckInput(path);
         LockProbe.EnsureNotInUse(input, "In-place recovery");
-        var recovered = Path.Combine(Path.GetDirectoryName(input)!, $".{Path.GetFileName(input)}.walden-recovered");
+        var recovered = FreePath(Path.Combine(Path.GetDirectoryName(input)!, $".{Path.GetFileName(input)}.walden-recovered"));
         WaldenRecoveryReport report;
         try
         {
@@ -90,12 +90,16 @@ public static class WaldenRecovery
         if (!report.Usable)
         {
             DeleteOwnOutput(recovered); // our own output, not the original: the original was not touched
+            var why = report.MissingObjects.Count > 0
+                ? $"the recovered database lacks {string.Join("; ", report.MissingObjects)} of the original"
+                : $"the recovered database does not pass integrity_check ({report.IntegrityCheck})";
             throw new WaldenException(
-                $"Recovery of '{input}' did not produce a database that passes integrity_check ({report.IntegrityCheck}); the original was left in place, untouched. " +
+                $"Recovery of '{input}' was not swapped in: {why}. The original was left in place, untouched. " +
                 "Try 'walden recover <db> --output <new.db>' to inspect what can be recovered.");
         }
 
-        var quarantine = Quarantine.Swap(input, recovered, $"Recovered in place by Walden: {report.RowsRecovered:N0} rows recovered, {report.LostAndFoundRows:N0} in lost_and_found.", options.TimeProvider);
+        var quarantine = Quarantine.Swap(input, recovered,
+            $"Recovered in place by Walden: {report.RowsRecovered:N0} rows recovered, {report.LostAndFoundRows:N0} in {report.LostAndFoundTable}.", options.TimeProvider);
         return report with { OutputPath = input, Quarantine = quarantine };
     }
 
@@ -104,6 +108,18 @@ public static class WaldenRecovery
     {
         File.Delete(path);
         File.Delete(path + "-journal");
+    }
+
+    /// <summary><paramref name="path"/>, or <c>path-1</c>, <c>-2</c>... when a file of the user's (or its journal) already has that name.</summary>
+    private static string FreePath(string path)
+    {
+        var candidate = path;
+        for (var i = 1; File.Exists(candidate) || Directory.Exists(candidate) || File.Exists(candidate + "-journal") || File.Exists(candidate + "-wal"); i++)
+        {
+            candidate = $"{path}-{i}";
+        }
+
+        return candidate;
     }
 
     private static string CheckInput(string path)
@@ -121,16 +137,28 @@ public static class WaldenRecovery
     {
         var clock = options.TimeProvider;
         var started = clock.GetTimestamp();
-        var header = InputHeader.Read(input);
+        var header = InputHeader.Read(input); // before any SQLite connection on the input (see InputHeader)
+        var hasWal = DatabaseFiles.SizeOf(input + "-wal") is > 0;
+        var database = InputDatabase.Read(input, hasWal);
         var known = KnownSchema.Load(options);
+        var schemaSql = (database.Schema ?? []).Concat(known?.Objects ?? []).Select(o => o.Sql);
+        var context = new RecoveryContext(
+            options.StandInsEnabled ? StandIns.Discover(schemaSql) : new StandIns(),
+            RecoveryContext.FreeLostAndFoundName(database.Names.Concat(known?.Objects.Select(o => o.Name) ?? [])));
         var notes = new List<string>();
         if (!header.MagicIntact)
         {
             notes.Add("The file header is damaged (the 'SQLite format 3' magic string is gone).");
         }
 
+        if (context.LostAndFound != RecoveryContext.PreferredLostAndFound)
+        {
+            notes.Add($"The database has its own object named {RecoveryContext.PreferredLostAndFound}: rows that cannot be given back to a table go to {context.LostAndFound} instead.");
+        }
+
         // Freed pages hold deleted rows; only when the header is intact does the extension know which pages those are.
-        var freelistKnown = header.FreelistIntact(input);
+        // With a -wal, page 1 and the freelist are read through SQLite (the -wal's copies are the current ones).
+        var freelistKnown = hasWal ? database.WalFreelistIntact : header.FreelistIntact(input);
         if (header.MagicIntact && !freelistKnown)
         {
             notes.Add("The freelist is damaged or unknown: orphaned pages are attributed by root page only, never by shape, since they could be freed pages holding deleted rows.");
@@ -141,7 +169,7 @@ public static class WaldenRecovery
         AttemptResult best;
         if (header.MagicIntact && header.PageSize != 0)
         {
-            best = Attempt(input, output, known, freelistKnown, notes);
+            best = Attempt(input, output, known, freelistKnown, notes, context);
             pageSize = best.PageSize;
         }
         else
@@ -150,26 +178,36 @@ public static class WaldenRecovery
             notes.Add(header.PageSize == 0
                 ? $"The header's page size field ({header.PageSizeField}) is not a legal page size: the header was repaired on copies of the file, once with each legal page size."
                 : "The header was repaired on copies of the file, once with each legal page size.");
-            (best, pageSize) = TryEveryPageSize(input, output, header.PageSize, known, notes);
+            (best, pageSize) = TryEveryPageSize(input, output, header.PageSize, known, notes, context);
         }
 
         if (!options.KeepLostAndFound && best.LostAndFound > 0)
         {
             notes.Add($"{best.LostAndFound:N0} rows could not be attributed to a table; KeepLostAndFound is false, so they were left out of the output.");
-            DropLostAndFound(best.OutputPath);
+            DropLostAndFound(best.OutputPath, context);
         }
 
         else if (best.LostAndFound > 0)
         {
-            notes.Add($"{best.LostAndFound:N0} rows could not be given back to a table with confidence; they are in the lost_and_found table (rootpgno, pgno, nfield, id, c0, c1, ...).");
+            notes.Add($"{best.LostAndFound:N0} rows could not be given back to a table with confidence; they are in the {context.LostAndFound} table (rootpgno, pgno, nfield, id, c0, c1, ...).");
         }
 
-        var inputPages = pageSize == 0 ? 0 : (header.FileLength + pageSize - 1) / pageSize;
-        var unreadable = RecoveredDatabase.CountUnreadablePages(input, inputPages);
+        RecoveredSettings.Keep(best.OutputPath, database.Settings, notes);
+        var missing = RecoveredSettings.MissingObjects(input, best.OutputPath, database.Schema, context);
+        foreach (var line in missing)
+        {
+            notes.Add($"Not recovered: {line}.");
+        }
+
+        var standIns = RecoveredSettings.DescribeStandIns(context.StandIns, database.Schema ?? known?.Objects ?? []);
+        notes.AddRange(standIns);
+        // Pages still in the -wal are pages of the database: SQLite's page count reads through it, the file's length does not.
+        var inputPages = hasWal && database.PageCount is { } walPages ? walPages : pageSize == 0 ? 0 : (header.FileLength + pageSize - 1) / pageSize;
+        var unreadable = RecoveredDatabase.CountUnreadablePages(input, inputPages, context.StandIns);
         return new WaldenRecoveryReport(
             input,
             output,
-            best.IntegrityCheck == "ok",
+            best.IntegrityCheck == "ok" && missing.Count == 0,
             best.Tables,
             options.KeepLostAndFound ? best.LostAndFound : 0,
             best.Reattributed,
@@ -182,16 +220,21 @@ public static class WaldenRecovery
             best.IntegrityCheck,
             clock.GetElapsedTime(started),
             null,
-            notes);
+            notes)
+        {
+            LostAndFoundTable = context.LostAndFound,
+            MissingObjects = missing,
+            StandIns = standIns,
+        };
     }
 
-    private static AttemptResult Attempt(string input, string output, KnownSchema? known, bool freelistKnown, List<string> notes)
+    private static AttemptResult Attempt(string input, string output, KnownSchema? known, bool freelistKnown, List<string> notes, RecoveryContext context)
     {
-        RecoverExtension.Run(input, output);
-        return RecoveredDatabase.Finish(input, output, known, freelistKnown, notes);
+        RecoverExtension.Run(input, output, context);
+        return RecoveredDatabase.Finish(input, output, known, freelistKnown, notes, context);
     }
 
-    private static (AttemptResult Best, int PageSize) TryEveryPageSize(string input, string output, int headerPageSize, KnownSchema? known, List<string> notes)
+    private static (AttemptResult Best, int PageSize) TryEveryPageSize(string input, string output, int headerPageSize, KnownSchema? known, List<string> notes, RecoveryContext context)
     {
         var work = Directory.CreateTempSubdirectory("walden-recover-");
         try
@@ -214,7 +257,7 @@ public static class WaldenRecovery
 
                 InputHeader.PatchCopy(copy, size, wal);
                 var attemptNotes = new List<string>();
-                var result = Attempt(copy, Path.Combine(work.FullName, $"output-{size}.db"), known, freelistKnown: false, attemptNotes);
+                var result = Attempt(copy, Path.Combine(work.FullName, $"output-{size}.db"), known, freelistKnown: false, attemptNotes, context);
                 if (best is null || Better(result, best))
                 {
                     best = result;
@@ -241,11 +284,11 @@ public static class WaldenRecovery
             ? candidate.IntegrityCheck == "ok"
             : candidate.RowsInTables != best.RowsInTables ? candidate.RowsInTables > best.RowsInTables : candidate.LostAndFound > best.LostAndFound;
 
-    private static void DropLostAndFound(string path)
+    private static void DropLostAndFound(string path, RecoveryContext context)
     {
         var builder = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder { DataSource = path, Pooling = false };
         using var connection = new Microsoft.Data.Sqlite.SqliteConnection(builder.ToString());
         connection.Open();
-        ConnectionFactory.Execute(connection, $"DROP TABLE IF EXISTS {RecoverExtension.LostAndFoundTable}");
+        ConnectionFactory.Execute(connection, $"DROP TABLE IF EXISTS {context.LostAndFoundSql}");
     }
 }

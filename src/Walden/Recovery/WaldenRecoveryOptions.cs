@@ -28,5 +28,8 @@ public sealed class WaldenRecoveryOptions
     /// <value>The default value is <see cref="TimeProvider.System"/>.</value>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
+    /// <summary>Test seam: false recovers without stand-ins for the application's collations and functions, as Walden once did.</summary>
+    internal bool StandInsEnabled { get; set; } = true;
+
     internal WaldenRecoveryOptions Clone() => (WaldenRecoveryOptions)MemberwiseClone();
 }

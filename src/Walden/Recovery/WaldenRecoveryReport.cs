@@ -3,7 +3,7 @@ namespace Walden.Recovery;
 /// <summary>What a recovery produced.</summary>
 /// <param name="InputPath">The damaged database.</param>
 /// <param name="OutputPath">The recovered database (after an in-place recovery: the original path).</param>
-/// <param name="Usable">True when a database was written that passes <c>PRAGMA integrity_check</c>, even if some data could not be recovered.</param>
+/// <param name="Usable">True when a database was written that passes <c>PRAGMA integrity_check</c> and has every object of the damaged file's schema (when that schema could be read), even if some rows could not be recovered.</param>
 /// <param name="Tables">Rows per table in the recovered database (shadow tables of full-text indexes excluded).</param>
 /// <param name="LostAndFoundRows">Rows that could not be given back to a table with confidence; kept in the <c>lost_and_found</c> table.</param>
 /// <param name="RowsReattributed">Rows moved from lost_and_found back into their table (by root page or unambiguous shape).</param>
@@ -37,4 +37,22 @@ public sealed record WaldenRecoveryReport(
 {
     /// <summary>All rows recovered into tables.</summary>
     public long RowsRecovered => Tables.Values.Sum();
+
+    /// <summary>
+    /// The table of the recovered database that holds rows no table could be given with confidence:
+    /// <c>lost_and_found</c>, or <c>lost_and_found_1</c>, <c>_2</c>... when the database has its own object of that name.
+    /// </summary>
+    public string LostAndFoundTable { get; init; } = "lost_and_found";
+
+    /// <summary>
+    /// Objects of the damaged file's schema that the recovered database lacks, each with its type and (for
+    /// tables) its row count in the original. Any entry makes the result not <see cref="Usable"/>.
+    /// </summary>
+    public IReadOnlyList<string> MissingObjects { get; init; } = [];
+
+    /// <summary>
+    /// The application's own collations and functions the schema needs and Walden stood in for (BINARY order,
+    /// a function returning NULL), each with the objects using it and what the application must re-check.
+    /// </summary>
+    public IReadOnlyList<string> StandIns { get; init; } = [];
 }

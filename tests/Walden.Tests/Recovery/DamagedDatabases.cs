@@ -29,6 +29,9 @@ public enum DamageKind
 
     /// <summary>48 single-bit flips in b-tree page headers and cell pointer arrays.</summary>
     BitFlips,
+
+    /// <summary>300 single-bit flips anywhere in the b-tree pages (headers, cell pointers, record headers and values).</summary>
+    RandomBitFlips,
 }
 
 /// <summary>
@@ -159,6 +162,7 @@ internal static class DamagedDatabases
             DamageKind.Header => WriteAt(path, 0, Garbage(random, 512), "the first 512 bytes (header and schema page b-tree header) overwritten with random bytes"),
             DamageKind.SchemaPage => Overwrite(path, pageSize, [1], _ => new byte[pageSize]),
             DamageKind.BitFlips => FlipBits(path, pageSize, BTreePages(path), random, 48),
+            DamageKind.RandomBitFlips => FlipAnywhere(path, pageSize, BTreePages(path), random, 300),
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
         return description;
@@ -284,6 +288,22 @@ internal static class DamagedDatabases
         }
 
         return $"{flips} bits flipped in pages {string.Join(",", touched)}";
+    }
+
+    private static string FlipAnywhere(string path, int pageSize, List<int> pages, Random random, int flips)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite);
+        var one = new byte[1];
+        for (var i = 0; i < flips; i++)
+        {
+            stream.Position = ((long)(pages[random.Next(pages.Count)] - 1) * pageSize) + random.Next(pageSize);
+            stream.ReadExactly(one);
+            one[0] ^= (byte)(1 << random.Next(8));
+            stream.Position--;
+            stream.Write(one);
+        }
+
+        return $"{flips} bits flipped anywhere in {pages.Count} b-tree pages";
     }
 
     private static byte[] Garbage(Random random, int size)
