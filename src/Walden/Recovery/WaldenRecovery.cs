@@ -73,6 +73,7 @@ public static class WaldenRecovery
     {
         var input = CheckInput(path);
         LockProbe.EnsureNotInUse(input, "In-place recovery");
+        var before = DatabaseFiles.For(input).Fingerprint();
         var recovered = Path.Combine(Path.GetDirectoryName(input)!, $".{Path.GetFileName(input)}.walden-recovered");
         WaldenRecoveryReport report;
         try
@@ -93,7 +94,17 @@ public static class WaldenRecovery
                 "Try 'walden recover <db> --output <new.db>' to inspect what can be recovered.");
         }
 
-        var quarantine = Quarantine.Swap(input, recovered, $"Recovered in place by Walden: {report.RowsRecovered:N0} rows recovered, {report.LostAndFoundRows:N0} in lost_and_found.", options.TimeProvider);
+        WaldenQuarantine? quarantine;
+        try
+        {
+            quarantine = Quarantine.Swap(input, recovered, $"Recovered in place by Walden: {report.RowsRecovered:N0} rows recovered, {report.LostAndFoundRows:N0} in lost_and_found.", options.TimeProvider, before);
+        }
+        catch
+        {
+            DeleteOwnOutput(recovered); // not swapped in: the original is untouched
+            throw;
+        }
+
         return report with { OutputPath = input, Quarantine = quarantine };
     }
 
@@ -203,11 +214,11 @@ public static class WaldenRecovery
             {
                 // Patch a copy, never the original. The input is not in use (checked before), so copying it is safe.
                 var copy = Path.Combine(work.FullName, $"input-{size}.db");
-                File.Copy(input, copy);
+                DatabaseFiles.CopyRaw(input, copy, "Copying the damaged file to repair its header");
                 var wal = File.Exists(input + "-wal");
                 if (wal)
                 {
-                    File.Copy(input + "-wal", copy + "-wal");
+                    DatabaseFiles.CopyRaw(input + "-wal", copy + "-wal", "Copying the damaged file's -wal to repair its header");
                 }
 
                 InputHeader.PatchCopy(copy, size, wal);
