@@ -18,13 +18,15 @@ internal sealed record DatabaseFiles(string Database)
     internal static DatabaseFiles For(string path) => new(Path.GetFullPath(path));
 
     /// <summary>
-    /// What the database, its -wal and its -journal look like from their metadata (identity, length, last write):
+    /// What the database, its -wal and its -journal look like from their metadata (identity, length, last write; an
+    /// empty companion counts as none):
     /// equal fingerprints taken before and after a long read mean nobody wrote to them in between.
     /// </summary>
     internal string Fingerprint() => string.Join(";", new[] { Database, Wal, Journal }.Select(path =>
     {
+        // An empty -wal or -journal holds nothing: SQLite creates and truncates them when merely reading.
         var file = new FileInfo(path);
-        return file.Exists ? $"{FileId.Of(path)}/{file.Length}/{file.LastWriteTimeUtc.Ticks}" : "-";
+        return file.Exists && (file.Length > 0 || path == Database) ? $"{FileId.Of(path)}/{file.Length}/{file.LastWriteTimeUtc.Ticks}" : "-";
     }));
 
     /// <summary>

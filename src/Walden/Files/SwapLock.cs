@@ -37,8 +37,8 @@ internal sealed class SwapLock : IDisposable
         _fd = fd;
     }
 
-    /// <summary>Test seam: called with the database path while the lock is held, before any file moves.</summary>
-    internal static Action<string>? Holding { get; set; }
+    /// <summary>Test seam: raised with the database path while the lock is held, before any file moves.</summary>
+    internal static event Action<string>? Holding;
 
     /// <summary>
     /// Takes the lock, or throws <see cref="WaldenDatabaseInUseException"/> naming who is in the way. A database that

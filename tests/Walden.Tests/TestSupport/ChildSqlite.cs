@@ -15,6 +15,9 @@ internal static class ChildSqlite
     /// <summary>Whether another process can insert a row into table <paramref name="table"/> right now (no busy wait).</summary>
     public static bool CanInsert(string path, string table, string value) => Run(path, $"INSERT INTO {table} VALUES ('{value}');");
 
+    /// <summary>Whether another process can read table <paramref name="table"/> right now (no busy wait).</summary>
+    public static bool CanRead(string path, string table) => Run(path, $"SELECT count(*) FROM {table};");
+
     /// <summary>Runs statements in the 3.54.1 sqlite3 shell (busy timeout 0); false when SQLite said the database is locked.</summary>
     private static bool Run(string path, params string[] statements)
     {
