@@ -162,6 +162,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
             database._checkpointer.Start();
             database.StartBackups();
             database.StartBackgroundCheck();
+            database.StartWalWatch();
             LogMessages.Opened(database._logger, database.Name, path, settings.SqliteVersion, settings.Synchronous, options.ReaderPoolSize);
             return database;
         }
@@ -222,6 +223,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
 
     private async Task DisposeCoreAsync()
     {
+        await StopWalWatchAsync().ConfigureAwait(false);
         await StopBackupsAsync().ConfigureAwait(false);
         await StopBackgroundCheckAsync().ConfigureAwait(false);
         _writer.Complete();
