@@ -151,6 +151,14 @@ internal static class BackupFiles
         }
     }
 
+    /// <summary>Whether a file is a temporary copy of Walden's (a .partial, with any -journal, -wal or -shm SQLite gave it).</summary>
+    internal static bool IsPartial(string path)
+    {
+        var name = Path.GetFileName(path);
+        return name.EndsWith(PartialSuffix, StringComparison.Ordinal) || name.EndsWith(PartialSuffix + "-journal", StringComparison.Ordinal)
+            || name.EndsWith(PartialSuffix + "-wal", StringComparison.Ordinal) || name.EndsWith(PartialSuffix + "-shm", StringComparison.Ordinal);
+    }
+
     /// <summary>Deletes a file of Walden's own if it exists (a failed copy, a pruned backup).</summary>
     internal static void DeleteOwn(string path)
     {

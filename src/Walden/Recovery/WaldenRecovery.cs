@@ -56,6 +56,8 @@ public static class WaldenRecovery
 
         LockProbe.EnsureNotInUse(input, "Recovery");
         var partial = output + ".walden-partial";
+        RemoveAbandonedOutputs(Path.GetDirectoryName(output)!);
+        using var owner = OwnerLock.Claim(partial);
         try
         {
             var report = Produce(input, partial, options);
@@ -75,6 +77,8 @@ public static class WaldenRecovery
         LockProbe.EnsureNotInUse(input, "In-place recovery");
         var before = DatabaseFiles.For(input).Fingerprint();
         var recovered = Path.Combine(Path.GetDirectoryName(input)!, $".{Path.GetFileName(input)}.walden-recovered");
+        RemoveAbandonedOutputs(Path.GetDirectoryName(input)!);
+        using var owner = OwnerLock.Claim(recovered);
         WaldenRecoveryReport report;
         try
         {
@@ -200,9 +204,20 @@ public static class WaldenRecovery
         return RecoveredDatabase.Finish(input, output, known, freelistKnown, notes);
     }
 
+    /// <summary>
+    /// Tries every legal page size on patched copies, in a work folder of its own in the temp folder. The temporary
+    /// space is bounded: one copy of the input (database and -wal) at a time, the best output so far and the current
+    /// attempt's output, so at most about three times the input's size at once. The folder is owned (see
+    /// <see cref="OwnerLock"/>): one left by a killed recovery is removed by the next.
+    /// </summary>
     private static (AttemptResult Best, int PageSize) TryEveryPageSize(string input, string output, int headerPageSize, KnownSchema? known, List<string> notes)
     {
-        var work = Directory.CreateTempSubdirectory("walden-recover-");
+        OwnerLock.RemoveAbandoned(Path.GetTempPath(), WorkPrefix + "*" + OwnerLock.Suffix, Directory.Exists);
+        var workPath = Path.Combine(Path.GetTempPath(), WorkPrefix + Guid.NewGuid().ToString("N"));
+        using var owner = OwnerLock.Claim(workPath); // before the folder exists, so a killed run never leaves an unowned one
+        var work = OperatingSystem.IsWindows()
+            ? Directory.CreateDirectory(workPath)
+            : Directory.CreateDirectory(workPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         try
         {
             AttemptResult? best = null;
@@ -223,12 +238,31 @@ public static class WaldenRecovery
 
                 InputHeader.PatchCopy(copy, size, wal);
                 var attemptNotes = new List<string>();
-                var result = Attempt(copy, Path.Combine(work.FullName, $"output-{size}.db"), known, freelistKnown: false, attemptNotes);
+                AttemptResult result;
+                try
+                {
+                    result = Attempt(copy, Path.Combine(work.FullName, $"output-{size}.db"), known, freelistKnown: false, attemptNotes);
+                }
+                finally
+                {
+                    DeleteWorkDatabase(copy); // one copy of the input at a time
+                }
+
+                TestPause.At("recover-work");
                 if (best is null || Better(result, best))
                 {
+                    if (best is not null)
+                    {
+                        DeleteWorkDatabase(best.OutputPath);
+                    }
+
                     best = result;
                     bestSize = size;
                     bestNotes = attemptNotes;
+                }
+                else
+                {
+                    DeleteWorkDatabase(result.OutputPath); // only the best output so far is kept
                 }
             }
 
@@ -242,6 +276,28 @@ public static class WaldenRecovery
         finally
         {
             work.Delete(recursive: true); // copies and attempts of our own; the original is untouched
+        }
+    }
+
+    internal const string WorkPrefix = "walden-recover-";
+
+    /// <summary>Removes outputs a killed recovery left in <paramref name="folder"/> (never an input: only Walden's own names).</summary>
+    private static void RemoveAbandonedOutputs(string folder)
+    {
+        static bool IsOutput(string path) =>
+            path.EndsWith(".walden-partial", StringComparison.Ordinal) || path.EndsWith(".walden-partial-journal", StringComparison.Ordinal)
+            || path.EndsWith(".walden-recovered", StringComparison.Ordinal) || path.EndsWith(".walden-recovered-journal", StringComparison.Ordinal);
+
+        OwnerLock.RemoveAbandoned(folder, "*.walden-partial" + OwnerLock.Suffix, IsOutput);
+        OwnerLock.RemoveAbandoned(folder, "*.walden-recovered" + OwnerLock.Suffix, IsOutput);
+    }
+
+    /// <summary>Deletes a database of the work folder (Walden's own copy or output) with its companions.</summary>
+    private static void DeleteWorkDatabase(string path)
+    {
+        foreach (var file in DatabaseFiles.For(path).Companions.Prepend(path))
+        {
+            File.Delete(file);
         }
     }
 
