@@ -19,6 +19,7 @@ internal static class OpenDatabases
     /// Registers the database before it is opened. A file that does not exist yet is created empty first (SQLite
     /// treats an empty file as a new database), so that it has an identity to register.
     /// </summary>
+    /// <returns>The registered identity; default when the file could not be created (nothing registered).</returns>
     internal static FileId Add(string fullPath)
     {
         if (FileId.Of(fullPath) is not { } id)
@@ -33,12 +34,18 @@ internal static class OpenDatabases
 
                 new FileStream(fullPath, options).Dispose(); // a new, empty file nobody else has open
             }
-            catch (IOException) when (File.Exists(fullPath))
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                // created by someone else meanwhile: register that one
+                // created by someone else meanwhile (registered below), or not creatable here: SQLite's open then fails
+                // with the message that says what to change, and there is nothing to register
             }
 
-            id = FileId.Of(fullPath) ?? default;
+            if (FileId.Of(fullPath) is not { } created)
+            {
+                return default;
+            }
+
+            id = created;
         }
 
         Files.AddOrUpdate(id, 1, static (_, count) => count + 1);
@@ -47,6 +54,11 @@ internal static class OpenDatabases
 
     internal static void Remove(FileId id)
     {
+        if (id == default)
+        {
+            return;
+        }
+
         while (Files.TryGetValue(id, out var count))
         {
             if (count <= 1 ? Files.TryRemove(new KeyValuePair<FileId, int>(id, count)) : Files.TryUpdate(id, count - 1, count))
