@@ -85,4 +85,34 @@ public sealed class SwapLockTests : IDisposable
         using var recovered = Sql.OpenDirect(path, readOnly: true);
         Assert.Equal("old", recovered.Scalar<string>("SELECT group_concat(a) FROM t"));
     }
+
+    [Fact]
+    public async Task RecoverInPlace_RefusesTheSwapAndChangesNothing_WhenTheDatabaseWasWrittenAfterRecoveryReadIt()
+    {
+        var path = Database(wal: false);
+        var bytes = await File.ReadAllBytesAsync(path);
+        void InTheWindow(string database)
+        {
+            if (database == path)
+            {
+                // A write by another program between the read and the swap, as its metadata shows it.
+                File.SetLastWriteTimeUtc(path, File.GetLastWriteTimeUtc(path).AddSeconds(1));
+            }
+        }
+
+        SwapLock.Holding += InTheWindow;
+        try
+        {
+            var refused = await Assert.ThrowsAsync<WaldenDatabaseInUseException>(() => WaldenRecovery.RecoverInPlaceAsync(path));
+            Assert.Contains("was written to after", refused.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            SwapLock.Holding -= InTheWindow;
+        }
+
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(path));
+        Assert.False(Directory.Exists(_dir.File(Quarantine.FolderName)));
+        Assert.Empty(Directory.GetFiles(_dir.Path, ".*walden-recovered*"));
+    }
 }
