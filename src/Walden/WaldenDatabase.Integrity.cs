@@ -164,7 +164,8 @@ public sealed partial class WaldenDatabase
         OpenedConnection? writer = null;
         if (findings.Count == 0)
         {
-            var checkedReadOnly = options.IntegrityCheck == WaldenIntegrityCheck.None || CheckReadOnly(factory, options.IntegrityCheck, findings);
+            var checkedReadOnly = options.IntegrityCheck == WaldenIntegrityCheck.None
+                || CheckReadOnly(factory, options.IntegrityCheck, findings);
             if (findings.Count == 0 || options.CorruptionPolicy == WaldenCorruptionPolicy.ReadOnly)
             {
                 writer = OpenWriter(factory, options, checkedReadOnly, findings);
@@ -201,7 +202,8 @@ public sealed partial class WaldenDatabase
     }
 
     /// <summary>Opens the writer; when the file was not checked yet, checks it first and switches it to WAL only if healthy.</summary>
-    private static OpenedConnection? OpenWriter(ConnectionFactory factory, WaldenOptions options, bool alreadyChecked, List<string> findings)
+    private static OpenedConnection? OpenWriter(ConnectionFactory factory, WaldenOptions options, bool alreadyChecked,
+        List<string> findings)
     {
         OpenedConnection? writer = null;
         try

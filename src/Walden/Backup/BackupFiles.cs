@@ -155,8 +155,7 @@ internal static class BackupFiles
     internal static bool IsPartial(string path)
     {
         var name = Path.GetFileName(path);
-        return name.EndsWith(PartialSuffix, StringComparison.Ordinal) || name.EndsWith(PartialSuffix + "-journal", StringComparison.Ordinal)
-            || name.EndsWith(PartialSuffix + "-wal", StringComparison.Ordinal) || name.EndsWith(PartialSuffix + "-shm", StringComparison.Ordinal);
+        return new[] { "", "-journal", "-wal", "-shm" }.Any(companion => name.EndsWith(PartialSuffix + companion, StringComparison.Ordinal));
     }
 
     /// <summary>Deletes a file of Walden's own if it exists (a failed copy, a pruned backup).</summary>

@@ -22,7 +22,8 @@ internal static class BackupRunner
         Files.OwnerLock? owner = null;
         try
         {
-            return Run(openSource, folder, options, busyTimeout, timeProvider, basePath => owner = Files.OwnerLock.Claim(basePath), cancellationToken);
+            return Run(openSource, folder, options, busyTimeout, timeProvider,
+                basePath => owner = Files.OwnerLock.Claim(basePath), cancellationToken);
         }
         finally
         {

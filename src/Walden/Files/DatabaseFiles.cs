@@ -26,7 +26,9 @@ internal sealed record DatabaseFiles(string Database)
     {
         // An empty -wal or -journal holds nothing: SQLite creates and truncates them when merely reading.
         var file = new FileInfo(path);
-        return file.Exists && (file.Length > 0 || path == Database) ? $"{FileId.Of(path)}/{file.Length}/{file.LastWriteTimeUtc.Ticks}" : "-";
+        return file.Exists && (file.Length > 0 || path == Database)
+            ? $"{FileId.Of(path)}/{file.Length}/{file.LastWriteTimeUtc.Ticks}"
+            : "-";
     }));
 
     /// <summary>

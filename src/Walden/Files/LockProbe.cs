@@ -78,7 +78,9 @@ internal static class LockProbe
         }
     }
 
-    /// <summary>Probes only the -shm: used while <see cref="SwapLock"/> holds the database file, whose own descriptor must stay the only one.</summary>
+    /// <summary>
+    /// Probes only the -shm: used while <see cref="SwapLock"/> holds the database file, whose own descriptor must stay the only one.
+    /// </summary>
     internal static LockFinding? ProbeShm(string databasePath) => Probe(databasePath + "-shm", ShmLocks);
 
     private static unsafe LockFinding? Probe(string file, (long Start, long Length, string Lock)[] regions)

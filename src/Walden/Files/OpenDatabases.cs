@@ -29,7 +29,8 @@ internal static class OpenDatabases
                 var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
                 if (!OperatingSystem.IsWindows())
                 {
-                    options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+                    options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead
+                        | UnixFileMode.OtherRead; // SQLite's own default for a new database (0644)
                 }
 
                 new FileStream(fullPath, options).Dispose(); // a new, empty file nobody else has open

@@ -77,7 +77,8 @@ internal static class Quarantine
         {
             throw new WaldenDatabaseInUseException(
                 $"Replacing the database refused: '{files.Database}' (or its -wal or -journal) was written to after the replacement " +
-                "was made from it. Nothing was changed; stop the program that writes to it and run again.", -1, "a write since the replacement was made");
+                "was made from it. Nothing was changed; stop the program that writes to it and run again.",
+                -1, "a write since the replacement was made");
         }
 
         WaldenQuarantine? quarantine = null;

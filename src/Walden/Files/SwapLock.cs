@@ -57,7 +57,8 @@ internal sealed class SwapLock : IDisposable
         if (fd < 0)
         {
             throw new WaldenException(
-                $"{operation} refused: '{files.Database}' cannot be opened for writing to lock it (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}). " +
+                $"{operation} refused: '{files.Database}' cannot be opened for writing to lock it " +
+                $"(errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}). " +
                 "Give this user write permission on the database file.");
         }
 

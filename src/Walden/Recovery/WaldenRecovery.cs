@@ -101,7 +101,9 @@ public static class WaldenRecovery
         WaldenQuarantine? quarantine;
         try
         {
-            quarantine = Quarantine.Swap(input, recovered, $"Recovered in place by Walden: {report.RowsRecovered:N0} rows recovered, {report.LostAndFoundRows:N0} in lost_and_found.", options.TimeProvider, before);
+            var reason = $"Recovered in place by Walden: {report.RowsRecovered:N0} rows recovered, " +
+                         $"{report.LostAndFoundRows:N0} in lost_and_found.";
+            quarantine = Quarantine.Swap(input, recovered, reason, options.TimeProvider, before);
         }
         catch
         {
@@ -285,8 +287,8 @@ public static class WaldenRecovery
     private static void RemoveAbandonedOutputs(string folder)
     {
         static bool IsOutput(string path) =>
-            path.EndsWith(".walden-partial", StringComparison.Ordinal) || path.EndsWith(".walden-partial-journal", StringComparison.Ordinal)
-            || path.EndsWith(".walden-recovered", StringComparison.Ordinal) || path.EndsWith(".walden-recovered-journal", StringComparison.Ordinal);
+            new[] { ".walden-partial", ".walden-partial-journal", ".walden-recovered", ".walden-recovered-journal" }
+                .Any(suffix => path.EndsWith(suffix, StringComparison.Ordinal));
 
         OwnerLock.RemoveAbandoned(folder, "*.walden-partial" + OwnerLock.Suffix, IsOutput);
         OwnerLock.RemoveAbandoned(folder, "*.walden-recovered" + OwnerLock.Suffix, IsOutput);

@@ -21,7 +21,12 @@ internal static class ChildSqlite
     /// <summary>Runs statements in the 3.54.1 sqlite3 shell (busy timeout 0); false when SQLite said the database is locked.</summary>
     private static bool Run(string path, params string[] statements)
     {
-        var info = new ProcessStartInfo(SqliteShell.BinaryPath) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo(SqliteShell.BinaryPath)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
         info.ArgumentList.Add("-bail");
         info.ArgumentList.Add(path);
         foreach (var statement in statements)

@@ -40,7 +40,8 @@ internal static class WaldenCli
         RunAsync(new Dictionary<string, string>(), arguments);
 
     /// <summary>Runs to the end with extra environment variables.</summary>
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(
+        IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         using var process = Start(environment, arguments);
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -88,6 +89,7 @@ internal static class WaldenCli
             }
         }
 
-        throw new InvalidOperationException($"walden {string.Join(' ', arguments)} ended before reaching '{point}': {await process.StandardOutput.ReadToEndAsync()}");
+        var output = await process.StandardOutput.ReadToEndAsync();
+        throw new InvalidOperationException($"walden {string.Join(' ', arguments)} ended before reaching '{point}': {output}");
     }
 }
