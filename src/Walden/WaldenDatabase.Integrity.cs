@@ -143,12 +143,17 @@ public sealed partial class WaldenDatabase
 
     private void OnCorruptionDetected(WaldenCorruption corruption) => CorruptionDetected?.Invoke(this, corruption);
 
-    /// <summary>Opens the writer connection after the header check and runs the configured check on it.</summary>
+    /// <summary>
+    /// Checks the file, then opens the writer. Nothing changes the file before the check passed: the header is read
+    /// while no connection of this process has the file open, the SQLite check runs on a read-only connection (or,
+    /// when a hot journal must first be rolled back, on the writer with query_only set and the journal mode left as
+    /// it is), and only a healthy file (or one opened under <see cref="WaldenCorruptionPolicy.ReadOnly"/>) is switched to WAL.
+    /// </summary>
     private static (OpenedConnection? Writer, WaldenIntegrityReport Check) OpenChecked(string path, WaldenOptions options, ConnectionFactory factory)
     {
         var clock = options.TimeProvider;
         var started = clock.GetTimestamp();
-        // The header is read before this process opens any connection on the file (see IntegrityChecker).
+        // The header is read outside SQLite only while no descriptor of this process is on the file (see IntegrityChecker).
         var header = IntegrityChecker.InspectHeader(path);
         if (header.NotADatabase)
         {
@@ -159,27 +164,11 @@ public sealed partial class WaldenDatabase
         OpenedConnection? writer = null;
         if (findings.Count == 0)
         {
-            try
+            var checkedReadOnly = options.IntegrityCheck == WaldenIntegrityCheck.None
+                || CheckReadOnly(factory, options.IntegrityCheck, findings);
+            if (findings.Count == 0 || options.CorruptionPolicy == WaldenCorruptionPolicy.ReadOnly)
             {
-                writer = factory.Open(writer: true);
-            }
-            catch (WaldenCorruptException ex)
-            {
-                findings.Add(ex.Message);
-            }
-        }
-
-        if (writer is not null && options.IntegrityCheck != WaldenIntegrityCheck.None)
-        {
-            try
-            {
-                findings.AddRange(IntegrityChecker.Run(writer.Connection, options.IntegrityCheck));
-            }
-            catch (SqliteException ex)
-            {
-                // e.g. a schema that needs the application's own collation: say which, and how to register it
-                writer.Dispose();
-                throw Files.OpenErrors.Explain(ex, path, writing: true, options);
+                writer = OpenWriter(path, factory, options, checkedReadOnly, findings);
             }
         }
 
@@ -187,6 +176,69 @@ public sealed partial class WaldenDatabase
         var report = new WaldenIntegrityReport(kind, findings.Count == 0, findings, clock.GetElapsedTime(started), clock.GetUtcNow(), "open");
         LogMessages.IntegrityChecked(options.LoggerFactory.CreateLogger("Walden.Integrity"), kind, "open", options.Name ?? System.IO.Path.GetFileName(path), findings.Count == 0 ? "ok" : $"{findings.Count} finding(s)", report.Duration.TotalMilliseconds);
         return (writer, report);
+    }
+
+    /// <summary>
+    /// Runs the check at open on a read-only connection. False when a read-only connection cannot check the file
+    /// (a hot journal that SQLite must roll back first, or a lock in the way): the writer then checks it.
+    /// </summary>
+    private static bool CheckReadOnly(ConnectionFactory factory, WaldenIntegrityCheck kind, List<string> findings)
+    {
+        try
+        {
+            using var connection = factory.OpenForCheck();
+            findings.AddRange(IntegrityChecker.Run(connection, kind));
+            return true;
+        }
+        catch (SqliteException ex) when (Errors.SqliteErrors.IsCorrupt(ex.SqliteErrorCode))
+        {
+            findings.Add(ex.Message);
+            return true;
+        }
+        catch (SqliteException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Opens the writer; when the file was not checked yet, checks it first and switches it to WAL only if healthy.</summary>
+    private static OpenedConnection? OpenWriter(string path, ConnectionFactory factory, WaldenOptions options, bool alreadyChecked,
+        List<string> findings)
+    {
+        OpenedConnection? writer = null;
+        try
+        {
+            if (alreadyChecked)
+            {
+                return factory.Open(writer: true);
+            }
+
+            writer = factory.Open(ConnectionRole.Writer, switchToWal: false);
+            findings.AddRange(IntegrityChecker.Run(writer.Connection, options.IntegrityCheck));
+            if (findings.Count == 0 || options.CorruptionPolicy == WaldenCorruptionPolicy.ReadOnly)
+            {
+                factory.SwitchToWal(writer.Connection);
+            }
+
+            return writer;
+        }
+        catch (WaldenCorruptException ex)
+        {
+            writer?.Dispose();
+            findings.Add(ex.Message);
+            return null;
+        }
+        catch (SqliteException ex)
+        {
+            // e.g. a schema that needs the application's own collation: say which, and how to register it
+            writer?.Dispose();
+            throw Files.OpenErrors.Explain(ex, path, writing: true, options);
+        }
+        catch
+        {
+            writer?.Dispose();
+            throw;
+        }
     }
 
     private static WaldenDatabase RecoverAndOpen(string path, WaldenOptions options, WaldenIntegrityReport check)

@@ -52,6 +52,9 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         _metrics.Attach(this);
     }
 
+    /// <summary>The database file's identity in <see cref="Files.OpenDatabases"/>, registered before the first connection opened.</summary>
+    private Files.FileId Registration { get; init; }
+
     /// <summary>The full path of the database file.</summary>
     public string Path { get; }
 
@@ -89,13 +92,41 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
     private static WaldenDatabase Open(string path, WaldenOptions options, Recovery.WaldenRecoveryReport? recovered = null)
     {
         var factory = new ConnectionFactory(path, options);
+        // Registered (by device and inode) before the first connection opens, so no Walden file operation in this
+        // process can open a descriptor on it from now on; released again on every path that does not open it.
+        var registration = Files.OpenDatabases.Add(path);
+        WaldenIntegrityReport? toRecover;
+        try
+        {
+            var database = Open(path, options, factory, registration, recovered, out toRecover);
+            if (database is not null)
+            {
+                return database;
+            }
+        }
+        catch
+        {
+            Files.OpenDatabases.Remove(registration);
+            throw;
+        }
+
+        Files.OpenDatabases.Remove(registration); // the recovery swaps the file: it must not be registered as open here
+        return RecoverAndOpen(path, options, toRecover!);
+    }
+
+    /// <summary>Opens the checked database; null (with the failed check) when CorruptionPolicy.Recover should recover it first.</summary>
+    private static WaldenDatabase? Open(string path, WaldenOptions options, ConnectionFactory factory, Files.FileId registration,
+        Recovery.WaldenRecoveryReport? recovered, out WaldenIntegrityReport? toRecover)
+    {
+        toRecover = null;
         var (writer, check) = OpenChecked(path, options, factory);
         if (!check.IsHealthy && options.CorruptionPolicy != WaldenCorruptionPolicy.ReadOnly)
         {
             writer?.Dispose();
             if (options.CorruptionPolicy == WaldenCorruptionPolicy.Recover && recovered is null)
             {
-                return RecoverAndOpen(path, options, check);
+                toRecover = check;
+                return null;
             }
 
             throw new WaldenCorruptException(
@@ -119,6 +150,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
             factory.Verify(settings);
             var database = new WaldenDatabase(path, options, factory, writer, settings)
             {
+                Registration = registration,
                 LastIntegrityCheck = options.IntegrityCheck == WaldenIntegrityCheck.None && check.IsHealthy ? null : check,
                 RecoveryAtOpen = recovered,
             };
@@ -127,11 +159,11 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
                 database._health.Report("The integrity check at open", string.Join(" | ", check.Findings), null); // ReadOnly policy
             }
 
-            Files.OpenDatabases.Add(path);
             database._writer.Start();
             database._checkpointer.Start();
             database.StartBackups();
             database.StartBackgroundCheck();
+            database.StartWalWatch();
             LogMessages.Opened(database._logger, database.Name, path, settings.SqliteVersion, settings.Synchronous, options.ReaderPoolSize);
             return database;
         }
@@ -192,6 +224,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
 
     private async Task DisposeCoreAsync()
     {
+        await StopWalWatchAsync().ConfigureAwait(false);
         await StopBackupsAsync().ConfigureAwait(false);
         await StopBackgroundCheckAsync().ConfigureAwait(false);
         _writer.Complete();
@@ -199,7 +232,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         await _checkpointer.StopAsync(Closed()).ConfigureAwait(false);
         await _readers.CloseAsync().ConfigureAwait(false);
         await Task.Run(CloseWriter).ConfigureAwait(false);
-        Files.OpenDatabases.Remove(Path);
+        Files.OpenDatabases.Remove(Registration);
         _metrics.Dispose();
         LogMessages.Closed(_logger, Name);
     }

@@ -151,6 +151,13 @@ internal static class BackupFiles
         }
     }
 
+    /// <summary>Whether a file is a temporary copy of Walden's (a .partial, with any -journal, -wal or -shm SQLite gave it).</summary>
+    internal static bool IsPartial(string path)
+    {
+        var name = Path.GetFileName(path);
+        return new[] { "", "-journal", "-wal", "-shm" }.Any(companion => name.EndsWith(PartialSuffix + companion, StringComparison.Ordinal));
+    }
+
     /// <summary>Deletes a file of Walden's own if it exists (a failed copy, a pruned backup).</summary>
     internal static void DeleteOwn(string path)
     {

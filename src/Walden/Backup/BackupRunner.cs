@@ -34,6 +34,23 @@ internal static class BackupRunner
         TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         folder = BackupFiles.EnsureFolder(folder);
+        // What a killed backup left (its .partial files): removed once no living process owns them.
+        Files.OwnerLock.RemoveAbandoned(folder, "*.db" + Files.OwnerLock.Suffix, BackupFiles.IsPartial);
+        Files.OwnerLock? owner = null;
+        try
+        {
+            return Run(openSource, folder, options, busyTimeout, timeProvider,
+                basePath => owner = Files.OwnerLock.Claim(basePath), cancellationToken);
+        }
+        finally
+        {
+            owner?.Dispose();
+        }
+    }
+
+    private static WaldenBackup Run(Func<BackupSource> openSource, string folder, WaldenBackupOptions options, TimeSpan busyTimeout,
+        TimeProvider timeProvider, Action<string> claim, CancellationToken cancellationToken)
+    {
         var copyClock = Stopwatch.StartNew();
         string journalMode;
         string sourcePath;
@@ -48,6 +65,7 @@ internal static class BackupRunner
             createdAt = timeProvider.GetUtcNow();
             basePath = BackupFiles.NewBackupPath(folder, sourcePath, createdAt, options.Compression);
             partial = basePath + BackupFiles.PartialSuffix;
+            claim(basePath); // before the first byte of the partial exists
             // Walden's own descriptor on its own new file (0600): used to fsync the copy in slices, and closed
             // only after SQLite has closed the file, so it never drops a lock SQLite holds.
             var file = new FileStream(partial, SharedOptions(BackupFiles.OwnerOnlyOptions(FileMode.CreateNew, FileAccess.Write)));
@@ -65,6 +83,7 @@ internal static class BackupRunner
 
                 file.Flush(flushToDisk: true);
                 file.Dispose();
+                Files.TestPause.At("backup-partial");
             }
             catch (SqliteException ex)
             {

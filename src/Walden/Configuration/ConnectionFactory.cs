@@ -43,7 +43,13 @@ internal sealed class ConnectionFactory
     /// off: Walden's checkpoint scheduler is the single owner of checkpoints (mixing auto-checkpoints with
     /// manual ones makes them fight over the checkpoint lock).
     /// </summary>
-    internal OpenedConnection Open(ConnectionRole role, TimeSpan? busyTimeout = null)
+    /// <param name="role">What the connection is for.</param>
+    /// <param name="busyTimeout">The busy timeout; null for <see cref="WaldenOptions.BusyTimeout"/>.</param>
+    /// <param name="switchToWal">
+    /// For the writer: false leaves the journal mode as the file has it (call <see cref="SwitchToWal"/> once the
+    /// file passed its check), so that a file refused at open is never changed.
+    /// </param>
+    internal OpenedConnection Open(ConnectionRole role, TimeSpan? busyTimeout = null, bool switchToWal = true)
     {
         var writer = role == ConnectionRole.Writer;
         var connection = new SqliteConnection(_connectionString);
@@ -59,13 +65,14 @@ internal sealed class ConnectionFactory
             Execute(connection, $"PRAGMA cache_size=-{_options.CacheSize / 1024}");
             Execute(connection, $"PRAGMA mmap_size={_options.MmapSize}");
             // The first statement that reads the file: a non-database fails here with SQLITE_NOTADB.
-            var journalMode = Scalar<string>(connection, writer ? "PRAGMA journal_mode=WAL" : "PRAGMA journal_mode");
-            if (!string.Equals(journalMode, "wal", StringComparison.OrdinalIgnoreCase))
+            var journalMode = Scalar<string>(connection, writer && switchToWal ? "PRAGMA journal_mode=WAL" : "PRAGMA journal_mode");
+            if (writer && !switchToWal)
             {
-                throw new WaldenConfigurationException(
-                    $"The database '{_path}' could not be put in WAL mode: SQLite reports journal mode '{journalMode}'. " +
-                    "WAL needs a local file system with shared memory (not a network mount, not a read-only folder). " +
-                    "Move the database to a local disk; Walden does not run in any other journal mode.");
+                Execute(connection, "PRAGMA query_only=ON"); // nothing is written before the check passed
+            }
+            else
+            {
+                EnsureWal(journalMode);
             }
 
             Execute(connection, "PRAGMA wal_autocheckpoint=0");
@@ -86,6 +93,46 @@ internal sealed class ConnectionFactory
         {
             Close(connection, busy);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Switches a writer opened with <c>switchToWal: false</c> to WAL, once the file passed its check. A file in
+    /// rollback-journal mode stays in WAL mode from then on (the mode is stored in the file's header).
+    /// </summary>
+    internal void SwitchToWal(SqliteConnection connection)
+    {
+        try
+        {
+            Execute(connection, "PRAGMA query_only=OFF");
+            EnsureWal(Scalar<string>(connection, "PRAGMA journal_mode=WAL"));
+        }
+        catch (SqliteException ex)
+        {
+            throw TranslateOpenError(ex);
+        }
+    }
+
+    /// <summary>
+    /// A read-only connection for the check at open, before the writer exists: it cannot change the file (no
+    /// journal-mode switch, no checkpoint when it closes).
+    /// </summary>
+    internal SqliteConnection OpenForCheck()
+    {
+        var builder = new SqliteConnectionStringBuilder(_connectionString) { Mode = SqliteOpenMode.ReadOnly };
+        var connection = new SqliteConnection(builder.ToString());
+        connection.Open();
+        return connection;
+    }
+
+    private void EnsureWal(string journalMode)
+    {
+        if (!string.Equals(journalMode, "wal", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new WaldenConfigurationException(
+                $"The database '{_path}' could not be put in WAL mode: SQLite reports journal mode '{journalMode}'. " +
+                "WAL needs a local file system with shared memory (not a network mount, not a read-only folder). " +
+                "Move the database to a local disk; Walden does not run in any other journal mode.");
         }
     }
 

@@ -65,6 +65,12 @@ internal sealed class HealthSignals
     /// <summary>Marks the database damaged until it is reopened. For the integrity check and recovery features.</summary>
     internal void ReportCorruption(string reason) => _corruption.Report("An integrity check", reason, null);
 
+    /// <summary>
+    /// A file of the database was deleted or replaced under it (its -wal): sticky like corruption, and reported
+    /// through the same monitor, so writes are refused and health is Unhealthy until the database is reopened.
+    /// </summary>
+    internal void ReportFileLoss(string reason) => _corruption.Report("The file check", reason, null);
+
     /// <summary>A commit went through: the disk has room and the file is writable again.</summary>
     internal void CommitSucceeded()
     {

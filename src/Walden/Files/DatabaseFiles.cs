@@ -18,6 +18,67 @@ internal sealed record DatabaseFiles(string Database)
     internal static DatabaseFiles For(string path) => new(Path.GetFullPath(path));
 
     /// <summary>
+    /// What the database, its -wal and its -journal look like from their metadata (identity, length, last write; an
+    /// empty companion counts as none):
+    /// equal fingerprints taken before and after a long read mean nobody wrote to them in between.
+    /// </summary>
+    internal string Fingerprint() => string.Join(";", new[] { Database, Wal, Journal }.Select(path =>
+    {
+        // An empty -wal or -journal holds nothing: SQLite creates and truncates them when merely reading.
+        var file = new FileInfo(path);
+        return file.Exists && (file.Length > 0 || path == Database)
+            ? $"{FileId.Of(path)}/{file.Length}/{file.LastWriteTimeUtc.Ticks}"
+            : "-";
+    }));
+
+    /// <summary>
+    /// The first of the database, -wal, -shm and -journal that this process has a descriptor on (an SQLite
+    /// connection of Walden's or of the application, or anything else), by device and inode; null when none.
+    /// </summary>
+    internal string? OpenInThisProcess()
+    {
+        var open = FileId.OpenDescriptors();
+        return Companions.Prepend(Database).FirstOrDefault(path => FileId.Of(path) is { } id && open.Contains(id));
+    }
+
+    /// <summary>
+    /// Opens a database file (or one of its companions) for reading outside SQLite, which is safe only while no
+    /// descriptor of this process is on it: closing ours would drop every POSIX lock this process holds on the
+    /// file, an SQLite connection's included (sqlite.org/howtocorrupt.html 2.2). Checked by device and inode
+    /// through /proc/self/fd just before opening, so a plain SqliteConnection the application opened itself is seen too.
+    /// </summary>
+    /// <exception cref="WaldenDatabaseInUseException">This process has the file open.</exception>
+    internal static FileStream OpenRawRead(string path, string operation, FileOptions options = FileOptions.None)
+    {
+        EnsureNotOpenInThisProcess(path, operation);
+        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, options);
+    }
+
+    /// <summary>Copies a database file (or a companion) outside SQLite, under the same rule as <see cref="OpenRawRead"/>.</summary>
+    internal static void CopyRaw(string from, string to, string operation)
+    {
+        EnsureNotOpenInThisProcess(from, operation);
+        File.Copy(from, to);
+    }
+
+    /// <summary>Throws when this process has a descriptor on <paramref name="path"/>'s database, -wal, -shm or -journal.</summary>
+    /// <exception cref="WaldenDatabaseInUseException">This process has one of them open.</exception>
+    internal static void EnsureNotOpenInThisProcess(string path, string operation)
+    {
+        var files = For(path);
+        if (files.OpenInThisProcess() is { } open)
+        {
+            throw InUseHere(open, operation);
+        }
+    }
+
+    internal static WaldenDatabaseInUseException InUseHere(string open, string operation) => new(
+        $"{operation} refused: this process has '{open}' open (an SQLite connection or another descriptor). Walden never reads, " +
+        "copies or replaces a file its own process holds outside SQLite: closing that descriptor would drop the connection's locks. " +
+        "Dispose the WaldenDatabase and close every SqliteConnection on it (SqliteConnection.ClearAllPools()), then try again.",
+        0, $"this process has '{open}' open");
+
+    /// <summary>
     /// The size of a file from its metadata, or null when it does not exist: the one way Walden measures
     /// a database, -wal or -shm file. It never opens the file (closing any descriptor on a database file
     /// would drop this process's POSIX locks on it: sqlite.org/howtocorrupt.html, section 2.2).

@@ -10,7 +10,7 @@ namespace Walden.Files;
 internal sealed record LockFinding(string File, string Lock, string Mode, int ProcessId)
 {
     public override string ToString() => ProcessId == 0
-        ? $"this process has '{File}' open through a WaldenDatabase ({Lock})"
+        ? $"this process has '{File}' open ({Lock})"
         : $"process {ProcessId} holds a {Mode} lock on '{Path.GetFileName(File)}': {Lock}";
 }
 
@@ -53,10 +53,17 @@ internal static class LockProbe
         var files = DatabaseFiles.For(databasePath);
         if (OpenDatabases.Contains(files.Database))
         {
-            return new LockFinding(files.Database, "open in this process", "read", 0);
+            return new LockFinding(files.Database, "through a WaldenDatabase", "read", 0);
         }
 
-        return Probe(files.Shm, ShmLocks) ?? Probe(files.Database, DatabaseLocks);
+        // F_GETLK cannot see this process's own locks, and closing the probe's descriptor would drop them: a file
+        // this process has any descriptor on (the application's own SqliteConnection included) is in use, and is not probed.
+        if (files.OpenInThisProcess() is { } open)
+        {
+            return new LockFinding(open, "through an SQLite connection or another descriptor", "read", 0);
+        }
+
+        return ProbeShm(files.Database) ?? Probe(files.Database, DatabaseLocks);
     }
 
     /// <summary>Throws <see cref="WaldenDatabaseInUseException"/> when the database is in use.</summary>
@@ -71,11 +78,21 @@ internal static class LockProbe
         }
     }
 
+    /// <summary>
+    /// Probes only the -shm: used while <see cref="SwapLock"/> holds the database file, whose own descriptor must stay the only one.
+    /// </summary>
+    internal static LockFinding? ProbeShm(string databasePath) => Probe(databasePath + "-shm", ShmLocks);
+
     private static unsafe LockFinding? Probe(string file, (long Start, long Length, string Lock)[] regions)
     {
         if (!File.Exists(file))
         {
             return null;
+        }
+
+        if (FileId.IsOpenInThisProcess(file))
+        {
+            return new LockFinding(file, "through an SQLite connection or another descriptor", "read", 0);
         }
 
         var fd = Posix.Open(file, Posix.ORdOnly);
@@ -100,7 +117,7 @@ internal static class LockProbe
         }
         finally
         {
-            Posix.Close(fd);
+            SwapLock.CloseUnlessShared(fd);
         }
     }
 }

@@ -29,7 +29,7 @@ internal static class Quarantine
     internal static WaldenQuarantine Move(string databasePath, string reason, TimeProvider timeProvider)
     {
         var files = DatabaseFiles.For(databasePath);
-        LockProbe.EnsureNotInUse(files.Database, "Moving the database into quarantine");
+        using var swapLock = SwapLock.Take(files.Database, "Moving the database into quarantine");
         var folder = CreateFolder(files.Database, reason, timeProvider);
         var moved = new List<string>();
         foreach (var path in files.Companions.Append(files.Database))
@@ -52,7 +52,16 @@ internal static class Quarantine
     /// its companions are moved there, then the replacement is renamed over it in one atomic step.
     /// The caller must have written, verified and closed the replacement (no -wal or -shm of its own).
     /// </summary>
-    internal static WaldenQuarantine? Swap(string databasePath, string replacementPath, string reason, TimeProvider timeProvider)
+    /// <param name="databasePath">The database to replace.</param>
+    /// <param name="replacementPath">The closed, verified replacement, in the same folder.</param>
+    /// <param name="reason">Why, for the quarantine manifest.</param>
+    /// <param name="timeProvider">For the quarantine folder's name.</param>
+    /// <param name="expectedFingerprint">
+    /// When given: the <see cref="DatabaseFiles.Fingerprint"/> the database had when the replacement was made from it;
+    /// the swap is refused if it changed (someone wrote to it meanwhile), checked while the lock is held.
+    /// </param>
+    internal static WaldenQuarantine? Swap(string databasePath, string replacementPath, string reason, TimeProvider timeProvider,
+        string? expectedFingerprint = null)
     {
         var files = DatabaseFiles.For(databasePath);
         var replacement = DatabaseFiles.For(replacementPath);
@@ -66,7 +75,16 @@ internal static class Quarantine
             throw new WaldenException("The replacement must sit in the same folder as the database, so that the swap is one atomic rename.");
         }
 
-        LockProbe.EnsureNotInUse(files.Database, "Replacing the database");
+        // SQLite's EXCLUSIVE lock on the old file from the last check until the rename is done (see SwapLock).
+        using var swapLock = SwapLock.Take(files.Database, "Replacing the database");
+        if (expectedFingerprint is not null && files.Fingerprint() != expectedFingerprint)
+        {
+            throw new WaldenDatabaseInUseException(
+                $"Replacing the database refused: '{files.Database}' (or its -wal or -journal) was written to after the replacement " +
+                "was made from it. Nothing was changed; stop the program that writes to it and run again.",
+                -1, "a write since the replacement was made");
+        }
+
         WaldenQuarantine? quarantine = null;
         if (File.Exists(files.Database) || files.Companions.Any(File.Exists))
         {
@@ -83,7 +101,7 @@ internal static class Quarantine
                 var kept = Path.Combine(folder, Path.GetFileName(files.Database));
                 if (Posix.Link(files.Database, kept) != 0)
                 {
-                    File.Copy(files.Database, kept); // no hard links on this file system; nobody has the file open (checked above)
+                    swapLock.CopyDatabaseTo(kept); // no hard links on this file system: copied through the lock's own descriptor
                 }
 
                 moved.Add(files.Database);

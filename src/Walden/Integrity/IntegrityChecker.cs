@@ -11,11 +11,13 @@ internal static class IntegrityChecker
     /// Problems visible in the file header before SQLite is involved: a missing magic string, an illegal
     /// page size, a length that is not a whole number of pages, fewer pages than the header declares.
     /// Reads the header directly (see <see cref="InputHeader"/> for why that is safe only here), so
-    /// it returns nothing for a file this process already has open.
+    /// it returns nothing for a file this process already has open (found by device and inode in /proc/self/fd).
     /// </summary>
     internal static HeaderVerdict InspectHeader(string path)
     {
-        if (OpenDatabases.Contains(path) || DatabaseFiles.SizeOf(path) is not > 0)
+        // Any descriptor of this process on the file (Walden's or the application's own SqliteConnection): SQLite reads
+        // the header itself then, and a damaged one fails its check; a raw read here would drop that connection's locks.
+        if (DatabaseFiles.SizeOf(path) is not > 0 || DatabaseFiles.For(path).OpenInThisProcess() is not null)
         {
             return HeaderVerdict.Sound;
         }

@@ -9,7 +9,9 @@ namespace Walden.Native;
 internal static unsafe partial class Posix
 {
     internal const int ORdOnly = 0;
+    internal const int ORdWr = 2;
     internal const int FGetLk = 5;
+    internal const int FSetLk = 6;
     internal const short FRdLck = 0;
     internal const short FWrLck = 1;
     internal const short FUnLck = 2;
@@ -36,6 +38,15 @@ internal static unsafe partial class Posix
 
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     internal static partial int Fsync(int fd);
+
+    /// <summary>
+    /// stat(2) into a buffer of <see cref="StatBufferBytes"/>: on 64-bit Linux (x86_64 and arm64, glibc 2.33+ exports
+    /// <c>stat</c>) st_dev is the first 8 bytes and st_ino the next 8; nothing else is read.
+    /// </summary>
+    [LibraryImport("libc", EntryPoint = "stat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int Stat(string path, byte* buffer);
+
+    internal const int StatBufferBytes = 256;
 
     [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int Link(string existingPath, string newPath);

@@ -8,7 +8,8 @@ namespace Walden.Recovery;
 /// header is exactly what makes it refuse the file (SQLITE_NOTADB). Reading it with a FileStream is
 /// safe only while this process has no SQLite connection on the file (closing any descriptor would
 /// drop this process's POSIX locks, sqlite.org/howtocorrupt.html 2.2), so callers read it before they
-/// open one and never for a file in <see cref="OpenDatabases"/>. Other processes' locks are not affected.
+/// open one, and <see cref="DatabaseFiles.OpenRawRead"/> refuses while any descriptor of this process (an SQLite
+/// connection of Walden's or of the application) is on the file. Other processes' locks are not affected.
 /// </summary>
 internal sealed record InputHeader(bool MagicIntact, int PageSizeField, long FileLength, uint PageCountField, uint FirstFreelistTrunk, uint FreelistCount, bool PageCountValid = false, bool WalMode = false)
 {
@@ -21,15 +22,10 @@ internal sealed record InputHeader(bool MagicIntact, int PageSizeField, long Fil
 
     internal static InputHeader Read(string path)
     {
-        if (OpenDatabases.Contains(Path.GetFullPath(path)))
-        {
-            throw new InvalidOperationException($"'{path}' is open in this process; its header must be read through SQLite.");
-        }
-
         var bytes = new byte[100];
         int read;
         long length;
-        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        using (var stream = DatabaseFiles.OpenRawRead(path, "Reading the database header outside SQLite"))
         {
             length = stream.Length;
             read = stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
@@ -77,7 +73,7 @@ internal sealed record InputHeader(bool MagicIntact, int PageSizeField, long Fil
             return false;
         }
 
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var stream = DatabaseFiles.OpenRawRead(path, "Reading the freelist outside SQLite");
         return FreelistIntact(FileLength / PageSize, pgno =>
         {
             var page = new byte[PageSize];

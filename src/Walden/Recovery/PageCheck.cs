@@ -25,7 +25,7 @@ internal sealed class PageCheck : IDisposable
         if (Files.DatabaseFiles.SizeOf(inputPath + "-wal") is not > 0)
         {
             // No -wal: the file holds every page. Nobody has it open (recovery checked the locks first), so reading it directly is safe.
-            _file = new FileStream(inputPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            _file = Files.DatabaseFiles.OpenRawRead(inputPath, "Reading pages outside SQLite");
             return;
         }
 

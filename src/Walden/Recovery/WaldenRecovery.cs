@@ -56,7 +56,9 @@ public static class WaldenRecovery
         }
 
         LockProbe.EnsureNotInUse(input, "Recovery");
+        RemoveAbandonedOutputs(Path.GetDirectoryName(output)!);
         var partial = FreePath(output + ".walden-partial");
+        using var owner = OwnerLock.Claim(partial);
         try
         {
             var report = RecoveryInput.Run(input, partial, source => Produce(source, partial, options));
@@ -75,7 +77,10 @@ public static class WaldenRecovery
         Native.SqliteLibrary.RequireWaldenBuild("In-place recovery");
         var input = CheckInput(path);
         LockProbe.EnsureNotInUse(input, "In-place recovery");
+        var before = DatabaseFiles.For(input).Fingerprint();
+        RemoveAbandonedOutputs(Path.GetDirectoryName(input)!);
         var recovered = FreePath(Path.Combine(Path.GetDirectoryName(input)!, $".{Path.GetFileName(input)}.walden-recovered"));
+        using var owner = OwnerLock.Claim(recovered);
         WaldenRecoveryReport report;
         try
         {
@@ -98,8 +103,19 @@ public static class WaldenRecovery
                 "Try 'walden recover <db> --output <new.db>' to inspect what can be recovered.");
         }
 
-        var quarantine = Quarantine.Swap(input, recovered,
-            $"Recovered in place by Walden: {report.RowsRecovered:N0} rows recovered, {report.LostAndFoundRows:N0} in {report.LostAndFoundTable}.", options.TimeProvider);
+        WaldenQuarantine? quarantine;
+        try
+        {
+            var reason = $"Recovered in place by Walden: {report.RowsRecovered:N0} rows recovered, " +
+                         $"{report.LostAndFoundRows:N0} in {report.LostAndFoundTable}.";
+            quarantine = Quarantine.Swap(input, recovered, reason, options.TimeProvider, before);
+        }
+        catch
+        {
+            DeleteOwnOutput(recovered); // not swapped in: the original is untouched
+            throw;
+        }
+
         return report with { OutputPath = input, Quarantine = quarantine };
     }
 
@@ -234,9 +250,21 @@ public static class WaldenRecovery
         return RecoveredDatabase.Finish(input, output, known, freelistKnown, notes, context);
     }
 
-    private static (AttemptResult Best, int PageSize) TryEveryPageSize(string input, string output, int headerPageSize, KnownSchema? known, List<string> notes, RecoveryContext context)
+    /// <summary>
+    /// Tries every legal page size on patched copies, in a work folder of its own in the temp folder. The temporary
+    /// space is bounded: one copy of the input (database and -wal) at a time, the best output so far and the current
+    /// attempt's output, so at most about three times the input's size at once. The folder is owned (see
+    /// <see cref="OwnerLock"/>): one left by a killed recovery is removed by the next.
+    /// </summary>
+    private static (AttemptResult Best, int PageSize) TryEveryPageSize(string input, string output, int headerPageSize, KnownSchema? known,
+        List<string> notes, RecoveryContext context)
     {
-        var work = Directory.CreateTempSubdirectory("walden-recover-");
+        OwnerLock.RemoveAbandoned(Path.GetTempPath(), WorkPrefix + "*" + OwnerLock.Suffix, Directory.Exists);
+        var workPath = Path.Combine(Path.GetTempPath(), WorkPrefix + Guid.NewGuid().ToString("N"));
+        using var owner = OwnerLock.Claim(workPath); // before the folder exists, so a killed run never leaves an unowned one
+        var work = OperatingSystem.IsWindows()
+            ? Directory.CreateDirectory(workPath)
+            : Directory.CreateDirectory(workPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         try
         {
             AttemptResult? best = null;
@@ -248,21 +276,40 @@ public static class WaldenRecovery
             {
                 // Patch a copy, never the original. The input is not in use (checked before), so copying it is safe.
                 var copy = Path.Combine(work.FullName, $"input-{size}.db");
-                File.Copy(input, copy);
+                DatabaseFiles.CopyRaw(input, copy, "Copying the damaged file to repair its header");
                 var wal = File.Exists(input + "-wal");
                 if (wal)
                 {
-                    File.Copy(input + "-wal", copy + "-wal");
+                    DatabaseFiles.CopyRaw(input + "-wal", copy + "-wal", "Copying the damaged file's -wal to repair its header");
                 }
 
                 InputHeader.PatchCopy(copy, size, wal);
                 var attemptNotes = new List<string>();
-                var result = Attempt(copy, Path.Combine(work.FullName, $"output-{size}.db"), known, freelistKnown: false, attemptNotes, context);
+                AttemptResult result;
+                try
+                {
+                    result = Attempt(copy, Path.Combine(work.FullName, $"output-{size}.db"), known, freelistKnown: false, attemptNotes, context);
+                }
+                finally
+                {
+                    DeleteWorkDatabase(copy); // one copy of the input at a time
+                }
+
+                TestPause.At("recover-work");
                 if (best is null || Better(result, best))
                 {
+                    if (best is not null)
+                    {
+                        DeleteWorkDatabase(best.OutputPath);
+                    }
+
                     best = result;
                     bestSize = size;
                     bestNotes = attemptNotes;
+                }
+                else
+                {
+                    DeleteWorkDatabase(result.OutputPath); // only the best output so far is kept
                 }
             }
 
@@ -276,6 +323,28 @@ public static class WaldenRecovery
         finally
         {
             work.Delete(recursive: true); // copies and attempts of our own; the original is untouched
+        }
+    }
+
+    internal const string WorkPrefix = "walden-recover-";
+
+    /// <summary>Removes outputs a killed recovery left in <paramref name="folder"/> (never an input: only Walden's own names).</summary>
+    private static void RemoveAbandonedOutputs(string folder)
+    {
+        static bool IsOutput(string path) =>
+            new[] { ".walden-partial", ".walden-partial-journal", ".walden-recovered", ".walden-recovered-journal" }
+                .Any(suffix => path.EndsWith(suffix, StringComparison.Ordinal));
+
+        OwnerLock.RemoveAbandoned(folder, "*.walden-partial" + OwnerLock.Suffix, IsOutput);
+        OwnerLock.RemoveAbandoned(folder, "*.walden-recovered" + OwnerLock.Suffix, IsOutput);
+    }
+
+    /// <summary>Deletes a database of the work folder (Walden's own copy or output) with its companions.</summary>
+    private static void DeleteWorkDatabase(string path)
+    {
+        foreach (var file in DatabaseFiles.For(path).Companions.Prepend(path))
+        {
+            File.Delete(file);
         }
     }
 

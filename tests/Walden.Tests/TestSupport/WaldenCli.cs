@@ -10,7 +10,10 @@ internal static class WaldenCli
     public static string DotnetPath =>
         Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 
-    public static Process Start(params string[] arguments)
+    public static Process Start(params string[] arguments) => Start(new Dictionary<string, string>(), arguments);
+
+    /// <summary>Starts the CLI with extra environment variables (e.g. TMPDIR, or the test pause seam).</summary>
+    public static Process Start(IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var info = new ProcessStartInfo(DotnetPath)
         {
@@ -18,6 +21,11 @@ internal static class WaldenCli
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
         info.ArgumentList.Add(DllPath);
         foreach (var argument in arguments)
         {
@@ -28,9 +36,14 @@ internal static class WaldenCli
     }
 
     /// <summary>Runs to the end; the limit only keeps a hung child from hanging the suite.</summary>
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] arguments)
+    public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] arguments) =>
+        RunAsync(new Dictionary<string, string>(), arguments);
+
+    /// <summary>Runs to the end with extra environment variables.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(
+        IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
-        using var process = Start(arguments);
+        using var process = Start(environment, arguments);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(5));
@@ -45,5 +58,38 @@ internal static class WaldenCli
         }
 
         return (process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>
+    /// Starts the CLI paused at a point inside an operation (the WALDEN_TEST_PAUSE_AT seam), waits for it to say it
+    /// is there, then kills it with SIGKILL, as a crash or an OOM kill would.
+    /// </summary>
+    public static async Task KillAtAsync(string point, IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    {
+        var withPause = new Dictionary<string, string>(environment) { ["WALDEN_TEST_PAUSE_AT"] = point };
+        using var process = Start(withPause, arguments);
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
+        {
+            while (await process.StandardError.ReadLineAsync(limit.Token) is { } line)
+            {
+                if (line == $"walden-paused:{point}")
+                {
+                    process.Kill();
+                    await process.WaitForExitAsync(limit.Token);
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+        }
+
+        var output = await process.StandardOutput.ReadToEndAsync();
+        throw new InvalidOperationException($"walden {string.Join(' ', arguments)} ended before reaching '{point}': {output}");
     }
 }
