@@ -109,7 +109,7 @@ internal sealed class ConnectionFactory
         }
         catch (SqliteException ex)
         {
-            throw TranslateOpenError(ex);
+            throw TranslateOpenError(ex, writer: true); // the writer is the only connection of this open so far
         }
     }
 
@@ -122,6 +122,7 @@ internal sealed class ConnectionFactory
         var builder = new SqliteConnectionStringBuilder(_connectionString) { Mode = SqliteOpenMode.ReadOnly };
         var connection = new SqliteConnection(builder.ToString());
         connection.Open();
+        _options.ConfigureConnection?.Invoke(connection); // the application's collations and functions, as on every connection
         return connection;
     }
 
