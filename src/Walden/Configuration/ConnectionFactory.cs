@@ -24,9 +24,10 @@ internal sealed class ConnectionFactory
             Cache = SqliteCacheMode.Private,
             // Walden owns its connections; Microsoft.Data.Sqlite's pool would keep files open after dispose.
             Pooling = false,
-            // Microsoft.Data.Sqlite retries busy statements itself with 150 ms sleeps. Our busy handler
-            // already waited the full deadline when SQLite reports busy, so its loop must give up at once.
-            DefaultTimeout = Math.Max(1, (int)Math.Ceiling(options.BusyTimeout.TotalSeconds)),
+            // Microsoft.Data.Sqlite retries busy statements itself with 150 ms sleeps until CommandTimeout (whole
+            // seconds; 0 means forever). Walden's own statements bypass that loop (RawStatement); for the
+            // application's statements the shortest loop is 1 s, after which it gives up at the first busy error.
+            DefaultTimeout = 1,
         }.ToString();
     }
 
@@ -147,20 +148,14 @@ internal sealed class ConnectionFactory
         }
     }
 
-    /// <summary>Runs one statement; the one helper for this in the engine and the tool.</summary>
-    internal static int Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return command.ExecuteNonQuery();
-    }
+    /// <summary>
+    /// Runs one or more statements; the one helper for this in the engine and the tool. Stepped directly
+    /// (<see cref="RawStatement"/>): a statement that waits for a lock waits BusyTimeout, not longer.
+    /// </summary>
+    internal static int Execute(SqliteConnection connection, string sql) => RawStatement.Run(connection, sql);
 
-    internal static T Scalar<T>(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return (T)Convert.ChangeType(command.ExecuteScalar()!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
-    }
+    internal static T Scalar<T>(SqliteConnection connection, string sql) =>
+        (T)Convert.ChangeType(RawStatement.QueryRow(connection, sql)?[0]!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
 
     private WaldenException TranslateOpenError(SqliteException ex)
     {

@@ -24,6 +24,11 @@ internal static class SqliteErrors
     internal static bool IsCorrupt(Exception exception) =>
         exception is WaldenCorruptException || (exception is SqliteException sqlite && IsCorrupt(sqlite.SqliteErrorCode));
 
+    private static string Waited(SqliteException exception) =>
+        exception.Data[Configuration.RawStatement.WaitedKey] is TimeSpan waited
+            ? $"waited {waited.TotalSeconds:0.###} s"
+            : "waited";
+
     /// <summary>Wraps an SQLite failure of Walden's own work (BEGIN, COMMIT, open) in the matching typed exception.</summary>
     internal static WaldenException Translate(SqliteException exception, string operation, WaldenOptions options)
     {
@@ -32,7 +37,8 @@ internal static class SqliteErrors
         return (primary & 0xFF) switch
         {
             Busy or Locked => new WaldenBusyException(
-                $"{operation} waited longer than WaldenOptions.BusyTimeout (currently {options.BusyTimeout.TotalSeconds:0.###} s) for a lock held by another connection or process. " +
+                $"{operation} {Waited(exception)} for a lock held by another connection or process and gave up " +
+                $"(WaldenOptions.BusyTimeout is currently {options.BusyTimeout.TotalSeconds:0.###} s). " +
                 "Raise BusyTimeout, or find the process that keeps the database locked. " + exception.Message,
                 primary, extended, exception),
             Corrupt or NotADb => new WaldenCorruptException(

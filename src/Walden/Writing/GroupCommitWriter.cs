@@ -40,9 +40,9 @@ internal sealed partial class GroupCommitWriter
     // Owned by the writer thread only.
     private readonly List<IWriteRequest> _batch;
     private readonly List<IWriteRequest> _pending;
-    private readonly SqliteCommand _begin;
-    private readonly SqliteCommand _commit;
-    private readonly SqliteCommand _rollback;
+    private readonly RawStatement _begin;
+    private readonly RawStatement _commit;
+    private readonly RawStatement _rollback;
     private readonly RawStatement _savepoint;
     private readonly RawStatement _release;
     private readonly RawStatement _rollbackToSavepoint;
@@ -72,9 +72,10 @@ internal sealed partial class GroupCommitWriter
         });
         _batch = new List<IWriteRequest>(Math.Min(options.MaxBatchSize, 4096));
         _pending = new List<IWriteRequest>(_batch.Capacity);
-        _begin = Prepare("BEGIN IMMEDIATE");
-        _commit = Prepare("COMMIT");
-        _rollback = Prepare("ROLLBACK");
+        // Stepped directly, not through SqliteCommand: they wait BusyTimeout for the lock and not longer.
+        _begin = new RawStatement(connection, "BEGIN IMMEDIATE");
+        _commit = new RawStatement(connection, "COMMIT");
+        _rollback = new RawStatement(connection, "ROLLBACK");
         _savepoint = new RawStatement(connection, $"SAVEPOINT {SavepointName}");
         _release = new RawStatement(connection, $"RELEASE {SavepointName}");
         _rollbackToSavepoint = new RawStatement(connection, $"ROLLBACK TO {SavepointName}");
@@ -273,7 +274,7 @@ internal sealed partial class GroupCommitWriter
     {
         try
         {
-            _begin.ExecuteNonQuery();
+            _begin.Execute();
             return true;
         }
         catch (SqliteException ex)
@@ -303,7 +304,7 @@ internal sealed partial class GroupCommitWriter
         var started = Stopwatch.GetTimestamp();
         try
         {
-            _commit.ExecuteNonQuery();
+            _commit.Execute();
             NoteCommit(_pending.Count, Stopwatch.GetTimestamp() - started);
         }
         catch (SqliteException ex)
@@ -348,7 +349,7 @@ internal sealed partial class GroupCommitWriter
 
         try
         {
-            _rollback.ExecuteNonQuery();
+            _rollback.Execute();
         }
         catch (SqliteException ex)
         {
@@ -363,14 +364,6 @@ internal sealed partial class GroupCommitWriter
             request.TryStart();
             request.Fail(failure);
         }
-    }
-
-    private SqliteCommand Prepare(string sql)
-    {
-        var command = _connection.CreateCommand();
-        command.CommandText = sql;
-        command.Prepare();
-        return command;
     }
 
     private void InstallFaults()
@@ -388,12 +381,7 @@ internal sealed partial class GroupCommitWriter
     /// <summary>Disposes the prepared commands; the connection itself belongs to the database.</summary>
     internal void DisposeCommands()
     {
-        foreach (var command in new[] { _begin, _commit, _rollback })
-        {
-            command.Dispose();
-        }
-
-        foreach (var statement in new[] { _savepoint, _release, _rollbackToSavepoint })
+        foreach (var statement in new[] { _begin, _commit, _rollback, _savepoint, _release, _rollbackToSavepoint })
         {
             statement.Dispose();
         }
