@@ -42,6 +42,8 @@ internal sealed class CheckpointScheduler
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly DatabaseMetrics _metrics;
+    private readonly HealthSignals _health;
+    private RepeatedFailureLog? _failureLog;
     private readonly Func<TimeSpan?> _oldestReadLease;
     private readonly Func<long> _readsStarted;
     private readonly Action _maintenanceDue;
@@ -83,8 +85,9 @@ internal sealed class CheckpointScheduler
     private long _nextMaintenanceAt;
 
     internal CheckpointScheduler(ConnectionFactory factory, WaldenOptions options, string name, string path, int pageSize,
-        DatabaseMetrics metrics, Func<TimeSpan?> oldestReadLease, Func<long> readsStarted, Action maintenanceDue)
+        DatabaseMetrics metrics, HealthSignals health, Func<TimeSpan?> oldestReadLease, Func<long> readsStarted, Action maintenanceDue)
     {
+        _health = health;
         _options = options;
         _time = options.TimeProvider;
         _logger = options.LoggerFactory.CreateLogger("Walden.Checkpointing");
@@ -113,6 +116,9 @@ internal sealed class CheckpointScheduler
 
     /// <summary>True while the WAL is starved (over the limit and not reset for the starvation threshold).</summary>
     internal bool Starved => _starved;
+
+    /// <summary>True once the loop has ended and closed its connection.</summary>
+    internal bool Stopped => _stopped.Task.IsCompleted;
 
     internal void Start()
     {
@@ -163,6 +169,12 @@ internal sealed class CheckpointScheduler
     {
         _stopping = true;
         _tick?.Dispose();
+        if ((_thread.ThreadState & ThreadState.Unstarted) != 0 && !_stopped.Task.IsCompleted)
+        {
+            _connection.Dispose(); // an open that failed before the loop started
+            _stopped.TrySetResult();
+        }
+
         _wake.Set();
         return _stopped.Task.ContinueWith(_ =>
         {
@@ -214,7 +226,9 @@ internal sealed class CheckpointScheduler
                 catch (Exception ex)
 #pragma warning restore CA1031
                 {
-                    LogMessages.CheckpointFailed(_logger, _name, ex);
+                    _health.CheckpointFailed(ex);
+                    _failureLog ??= new RepeatedFailureLog(_logger, _time);
+                    _failureLog.Failed(ex, "A scheduled checkpoint", (logger, e) => LogMessages.CheckpointFailed(logger, _name, e));
                 }
             }
         }
@@ -250,6 +264,7 @@ internal sealed class CheckpointScheduler
             }
             catch (SqliteException ex)
             {
+                _health.CheckpointFailed(ex);
                 request.Completion.TrySetException(Errors.SqliteErrors.Translate(ex, $"A {request.Mode} checkpoint", _options));
             }
 #pragma warning disable CA1031 // Whatever failed goes to the caller who asked for this checkpoint.
@@ -397,6 +412,8 @@ internal sealed class CheckpointScheduler
         log = (int)(long)row[1]!;
         checkpointed = (int)(long)row[2]!;
 
+        _health.CheckpointSucceeded();
+        _failureLog?.Succeeded();
         var commits = Interlocked.Read(ref _commits); // the writer is paused for every mode but PASSIVE, so this is exact for those
         var ended = _time.GetTimestamp();
         var result = new WaldenCheckpointResult(mode, busy != 0, log, checkpointed, _time.GetElapsedTime(started, ended), _time.GetUtcNow());

@@ -20,7 +20,8 @@ internal sealed class ConnectionFactory
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = options.Vfs is null ? path : $"file:{path}?vfs={options.Vfs}",
-            Mode = SqliteOpenMode.ReadWriteCreate,
+            // MustExist: SQLite itself refuses to create the file, so a typo in the path cannot make a new, empty database.
+            Mode = options.MustExist ? SqliteOpenMode.ReadWrite : SqliteOpenMode.ReadWriteCreate,
             Cache = SqliteCacheMode.Private,
             // Walden owns its connections; Microsoft.Data.Sqlite's pool would keep files open after dispose.
             Pooling = false,
@@ -52,6 +53,12 @@ internal sealed class ConnectionFactory
         try
         {
             connection.Open();
+            if (role != ConnectionRole.Reader && SQLitePCL.raw.sqlite3_db_readonly(connection.Handle, "main") == 1)
+            {
+                // SQLite opens a file it may not write read-only without a word; every write would then fail.
+                throw ReadOnlyFile(null);
+            }
+
             busy = BusyHandler.Install(connection, busyTimeout ?? _options.BusyTimeout, BusyRetries);
             Execute(connection, $"PRAGMA synchronous={SynchronousPragma}");
             Execute(connection, $"PRAGMA foreign_keys={(_options.ForeignKeys ? "ON" : "OFF")}");
@@ -176,13 +183,25 @@ internal sealed class ConnectionFactory
 
         if (code == SqliteErrors.ReadOnly)
         {
+            return ReadOnlyFile(ex);
+        }
+
+        if (code == SqliteErrors.CantOpen && _options.MustExist && !File.Exists(_path))
+        {
             return new WaldenConfigurationException(
-                $"The database '{_path}' is read-only for this process (SQLITE_READONLY), but Walden needs to write it and its -wal and -shm files. " +
-                $"Give this user write access to the file and to the folder '{Path.GetDirectoryName(_path)}'.", ex);
+                $"The database '{_path}' does not exist and WaldenOptions.MustExist is set, so Walden does not create it. " +
+                "Check the path (a typo would otherwise create a second, empty database), or set MustExist = false to create it.", ex);
         }
 
         return SqliteErrors.Translate(ex, $"Opening '{_path}'", _options);
     }
+
+    private WaldenReadOnlyException ReadOnlyFile(SqliteException? ex) => new(
+        $"The database '{_path}' is read-only for this process (file permissions, an immutable attribute, or a read-only mount), " +
+        $"but Walden needs to write it and its -wal and -shm files. Give this user write access to the file and to the folder " +
+        $"'{Path.GetDirectoryName(_path)}' (e.g. chmod u+w, chattr -i, or remount the volume read-write). Walden has no read-only mode: " +
+        "to only read the file, open it with a plain SQLite connection in read-only mode.",
+        ex?.SqliteErrorCode ?? SqliteErrors.ReadOnly, ex?.SqliteExtendedErrorCode ?? SqliteErrors.ReadOnly, ex);
 
     internal static void Close(SqliteConnection connection, BusyHandler? busy)
     {

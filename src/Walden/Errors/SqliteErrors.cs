@@ -10,14 +10,32 @@ internal static class SqliteErrors
 {
     internal const int Busy = 5;
     internal const int Locked = 6;
+    internal const int NoMem = 7;
     internal const int ReadOnly = 8;
     internal const int IoErr = 10;
     internal const int Corrupt = 11;
     internal const int Full = 13;
     internal const int CantOpen = 14;
+    internal const int Protocol = 15;
     internal const int NotADb = 26;
 
     internal static bool IsBusy(int code) => (code & 0xFF) is Busy or Locked;
+
+    /// <summary>
+    /// Errors caused by the environment or the file, not by the application's SQL: busy, out of memory,
+    /// read-only, I/O error, corrupt, disk full, cannot open, locking protocol, not a database.
+    /// </summary>
+    internal static bool IsEnvironment(int code) =>
+        (code & 0xFF) is Busy or Locked or NoMem or ReadOnly or IoErr or Corrupt or Full or CantOpen or Protocol or NotADb;
+
+    /// <summary>
+    /// What the caller of a write or read gets for <paramref name="exception"/>: an environment failure raised by the
+    /// application's own statement becomes the matching <see cref="WaldenException"/> (SQLite's exception inside), so
+    /// catching <see cref="WaldenException"/> catches every failure the environment caused; anything else is the
+    /// application's own and passes unchanged.
+    /// </summary>
+    internal static Exception ForCaller(Exception exception, string operation, WaldenOptions options) =>
+        exception is SqliteException sqlite && IsEnvironment(sqlite.SqliteErrorCode) ? Translate(sqlite, operation, options) : exception;
 
     internal static bool IsCorrupt(int code) => (code & 0xFF) is Corrupt or NotADb;
 
@@ -49,6 +67,10 @@ internal static class SqliteErrors
                 primary, extended, exception),
             ReadOnly => new WaldenReadOnlyException(
                 $"{operation} failed: the database cannot be written (file permissions or a read-only mount). " + exception.Message,
+                primary, extended, exception),
+            IoErr => new WaldenException(
+                $"{operation} failed with an I/O error (the disk, the file system or the mount under the database failed). " +
+                "Nothing of the failed transaction was kept; check the disk and the system log. " + exception.Message,
                 primary, extended, exception),
             _ => new WaldenException($"{operation} failed. " + exception.Message, primary, extended, exception),
         };

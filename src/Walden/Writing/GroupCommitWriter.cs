@@ -30,10 +30,10 @@ internal sealed partial class GroupCommitWriter
     private readonly WaldenOptions _options;
     private readonly ILogger _logger;
     private readonly WriterFaults? _faults;
-    private readonly CorruptionMonitor _health;
+    private readonly HealthSignals _health;
     private readonly DatabaseMetrics _metrics;
-    private readonly HealthSignals _signals;
     private readonly WriterPause _pause;
+    private readonly RepeatedFailureLog _commitFailures;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Thread _thread;
 
@@ -52,16 +52,16 @@ internal sealed partial class GroupCommitWriter
     private delegate_commit? _commitHook;
 
     internal GroupCommitWriter(SqliteConnection connection, WaldenOptions options, string name,
-        CorruptionMonitor health, DatabaseMetrics metrics, HealthSignals signals, WriterPause pause)
+        HealthSignals health, DatabaseMetrics metrics, WriterPause pause)
     {
         _health = health;
         _connection = connection;
         _metrics = metrics;
-        _signals = signals;
         _pause = pause;
         _options = options;
         _faults = options.Faults;
         _logger = options.LoggerFactory.CreateLogger("Walden.Writing");
+        _commitFailures = new RepeatedFailureLog(_logger, options.TimeProvider);
         _queue = Channel.CreateBounded<IWriteRequest>(new BoundedChannelOptions(options.WriteQueueCapacity)
         {
             SingleReader = true,
@@ -103,7 +103,14 @@ internal sealed partial class GroupCommitWriter
     }
 
     /// <summary>Stops accepting writes; what is queued is still committed.</summary>
-    internal void Complete() => _queue.Writer.TryComplete();
+    internal void Complete()
+    {
+        _queue.Writer.TryComplete();
+        if ((_thread.ThreadState & System.Threading.ThreadState.Unstarted) != 0)
+        {
+            _stopped.TrySetResult(); // an open that failed before the loop started: nothing to drain
+        }
+    }
 
     private void Run()
     {
@@ -138,6 +145,7 @@ internal sealed partial class GroupCommitWriter
         {
             // Nothing above should throw; if it does, no waiter may hang: fail everything left.
             LogMessages.WriterLoopFailed(_logger, ex);
+            _health.WriterStopped(ex);
             var failure = new WaldenException("Walden's writer stopped after an unexpected error; see the inner exception.", ex);
             FailAll(_batch, failure);
             while (reader.TryRead(out var request))
@@ -219,14 +227,14 @@ internal sealed partial class GroupCommitWriter
                     // Only this write is undone and only its caller hears of it; the batch goes on.
                     _rollbackToSavepoint.Execute();
                     _release.Execute();
-                    _signals.ObserveDelegateFailure(ex);
-                    request.Fail(ex);
+                    _health.ObserveDelegateFailure(ex);
+                    request.Fail(SqliteErrors.ForCaller(ex, "A write", _options));
                     continue;
                 }
                 catch (Exception ex)
                 {
-                    _signals.ObserveDelegateFailure(ex);
-                    request.Fail(ex);
+                    _health.ObserveDelegateFailure(ex);
+                    request.Fail(SqliteErrors.ForCaller(ex, "A write", _options));
                 }
 
                 if (!InTransaction)
@@ -262,10 +270,10 @@ internal sealed partial class GroupCommitWriter
                 : new WaldenException($"A batch of {batch.Count} writes failed; nothing of it was committed.", ex);
             if (SqliteErrors.IsCorrupt(ex))
             {
-                _health.Report($"A batch of {batch.Count} writes", ex);
+                _health.ReportCorruption($"A batch of {batch.Count} writes", ex);
             }
 
-            _signals.Observe(failure);
+            _health.Observe(failure);
             FailAll(batch, failure);
         }
     }
@@ -282,10 +290,10 @@ internal sealed partial class GroupCommitWriter
             var failure = SqliteErrors.Translate(ex, "Starting the write transaction (BEGIN IMMEDIATE)", _options);
             if (SqliteErrors.IsCorrupt(ex))
             {
-                _health.Report("Starting a write transaction", ex);
+                _health.ReportCorruption("Starting a write transaction", ex);
             }
 
-            _signals.Observe(failure);
+            _health.Observe(failure);
             for (var i = from; i < batch.Count; i++)
             {
                 if (batch[i].TryStart())
@@ -314,18 +322,20 @@ internal sealed partial class GroupCommitWriter
             var failure = SqliteErrors.Translate(ex, $"Committing a batch of {_pending.Count} writes", _options);
             if (SqliteErrors.IsCorrupt(ex))
             {
-                _health.Report("A COMMIT", ex);
+                _health.ReportCorruption("A COMMIT", ex);
             }
 
-            LogMessages.CommitFailed(_logger, _pending.Count, ex);
-            _signals.Observe(failure);
+            var count = _pending.Count;
+            _commitFailures.Failed(failure, "A COMMIT", (logger, e) => LogMessages.CommitFailed(logger, count, e));
+            _health.Observe(failure);
             FailAll(_pending, failure);
             return;
         }
 
         if (_pending.Count > 0)
         {
-            _signals.CommitSucceeded(); // something was written: the disk had room and the file was writable
+            _health.CommitSucceeded(); // something was written: the disk had room and the file was writable
+            _commitFailures.Succeeded();
         }
 
         var now = _metrics.Timestamp();

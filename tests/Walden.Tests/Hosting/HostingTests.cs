@@ -211,7 +211,7 @@ public sealed class HostingTests : IDisposable
         }
 
         await reader;
-        await db.CheckpointAsync(Walden.Checkpointing.WaldenCheckpointMode.Truncate);
+        await db.CheckpointAsync(Walden.WaldenCheckpointMode.Truncate);
         Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync()).Status);
     }
 }
