@@ -34,8 +34,8 @@ internal static class SqliteErrors
     /// catching <see cref="WaldenException"/> catches every failure the environment caused; anything else is the
     /// application's own and passes unchanged.
     /// </summary>
-    internal static Exception ForCaller(Exception exception, string operation, WaldenOptions options) =>
-        exception is SqliteException sqlite && IsEnvironment(sqlite.SqliteErrorCode) ? Translate(sqlite, operation, options) : exception;
+    internal static Exception ForCaller(Exception exception, string operation, WaldenOptions options, SqliteConnection? connection = null) =>
+        exception is SqliteException sqlite && IsEnvironment(sqlite.SqliteErrorCode) ? Translate(sqlite, operation, options, connection) : exception;
 
     internal static bool IsCorrupt(int code) => (code & 0xFF) is Corrupt or NotADb;
 
@@ -48,7 +48,11 @@ internal static class SqliteErrors
             : "waited";
 
     /// <summary>Wraps an SQLite failure of Walden's own work (BEGIN, COMMIT, open) in the matching typed exception.</summary>
-    internal static WaldenException Translate(SqliteException exception, string operation, WaldenOptions options)
+    internal static WaldenException Translate(SqliteException exception, string operation, WaldenOptions options) =>
+        Translate(exception, operation, options, null);
+
+    /// <summary>As above; on a full disk, with the writer's <paramref name="connection"/>, also says how much space writes need.</summary>
+    internal static WaldenException Translate(SqliteException exception, string operation, WaldenOptions options, SqliteConnection? connection)
     {
         var primary = exception.SqliteErrorCode;
         var extended = exception.SqliteExtendedErrorCode;
@@ -63,7 +67,8 @@ internal static class SqliteErrors
                 $"{operation} failed: the database file is damaged or is not an SQLite database. " + exception.Message,
                 primary, extended, exception),
             Full => new WaldenDiskFullException(
-                $"{operation} failed: the disk is full. Nothing of the failed transaction was kept; free space and try again. " + exception.Message,
+                $"{operation} failed: the disk is full. Nothing of the failed transaction was kept; free space and try again. " +
+                (connection is null ? "" : DiskSpace.Describe(connection)) + exception.Message,
                 primary, extended, exception),
             ReadOnly => new WaldenReadOnlyException(
                 $"{operation} failed: the database cannot be written (file permissions or a read-only mount). " + exception.Message,

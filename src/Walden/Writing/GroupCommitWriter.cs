@@ -228,13 +228,13 @@ internal sealed partial class GroupCommitWriter
                     _rollbackToSavepoint.Execute();
                     _release.Execute();
                     _health.ObserveDelegateFailure(ex);
-                    request.Fail(SqliteErrors.ForCaller(ex, "A write", _options));
+                    request.Fail(SqliteErrors.ForCaller(ex, "A write", _options, _connection));
                     continue;
                 }
                 catch (Exception ex)
                 {
                     _health.ObserveDelegateFailure(ex);
-                    request.Fail(SqliteErrors.ForCaller(ex, "A write", _options));
+                    request.Fail(SqliteErrors.ForCaller(ex, "A write", _options, _connection));
                 }
 
                 if (!InTransaction)
@@ -266,7 +266,7 @@ internal sealed partial class GroupCommitWriter
             // A statement of Walden's own (SAVEPOINT, RELEASE, ROLLBACK TO) failed: the transaction cannot be trusted.
             RollbackIfOpen();
             var failure = ex is SqliteException sqlite
-                ? SqliteErrors.Translate(sqlite, $"A batch of {batch.Count} writes", _options)
+                ? SqliteErrors.Translate(sqlite, $"A batch of {batch.Count} writes", _options, _connection)
                 : new WaldenException($"A batch of {batch.Count} writes failed; nothing of it was committed.", ex);
             if (SqliteErrors.IsCorrupt(ex))
             {
@@ -287,7 +287,7 @@ internal sealed partial class GroupCommitWriter
         }
         catch (SqliteException ex)
         {
-            var failure = SqliteErrors.Translate(ex, "Starting the write transaction (BEGIN IMMEDIATE)", _options);
+            var failure = SqliteErrors.Translate(ex, "Starting the write transaction (BEGIN IMMEDIATE)", _options, _connection);
             if (SqliteErrors.IsCorrupt(ex))
             {
                 _health.ReportCorruption("Starting a write transaction", ex);
@@ -319,7 +319,7 @@ internal sealed partial class GroupCommitWriter
         {
             NoteCommit(0, 0);
             RollbackIfOpen();
-            var failure = SqliteErrors.Translate(ex, $"Committing a batch of {_pending.Count} writes", _options);
+            var failure = SqliteErrors.Translate(ex, $"Committing a batch of {_pending.Count} writes", _options, _connection);
             if (SqliteErrors.IsCorrupt(ex))
             {
                 _health.ReportCorruption("A COMMIT", ex);
