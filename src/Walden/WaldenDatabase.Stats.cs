@@ -54,6 +54,9 @@ public sealed partial class WaldenDatabase
     /// <summary>Test seam: completes when the writer loop has ended.</summary>
     internal Task WriterCompletion => _writer.Completion;
 
+    /// <summary>Test seam: reads waiting for a connection of the pool.</summary>
+    internal int ReadsWaiting => _readers.Waiting;
+
     /// <summary>Test seam: true once the checkpointer loop has ended.</summary>
     internal bool CheckpointerStopped => _checkpointer.Stopped;
 

@@ -44,6 +44,7 @@ internal sealed class CheckpointScheduler
     private readonly DatabaseMetrics _metrics;
     private readonly HealthSignals _health;
     private RepeatedFailureLog? _failureLog;
+    private int _peakWalFrames;
     private readonly Func<TimeSpan?> _oldestReadLease;
     private readonly Func<long> _readsStarted;
     private readonly Action _maintenanceDue;
@@ -117,6 +118,12 @@ internal sealed class CheckpointScheduler
     /// <summary>True while the WAL is starved (over the limit and not reset for the starvation threshold).</summary>
     internal bool Starved => _starved;
 
+    /// <summary>
+    /// The most frames the WAL held after any commit since open, from the WAL hook: the -wal file is never longer than
+    /// this many frames (it grows only when a commit writes past its end), so tests take its peak size from here.
+    /// </summary>
+    internal int PeakWalFrames => Volatile.Read(ref _peakWalFrames);
+
     /// <summary>True once the loop has ended and closed its connection.</summary>
     internal bool Stopped => _stopped.Task.IsCompleted;
 
@@ -135,6 +142,11 @@ internal sealed class CheckpointScheduler
     internal void OnCommit(int frames)
     {
         Volatile.Write(ref _walFrames, frames);
+        if (frames > _peakWalFrames)
+        {
+            Volatile.Write(ref _peakWalFrames, frames); // only the writer thread writes it
+        }
+
         Volatile.Write(ref _lastCommitAt, _time.GetTimestamp());
         Interlocked.Increment(ref _commits);
         if (frames >= _hardFrames && !_hardWaitSuppressed && !_stopping)

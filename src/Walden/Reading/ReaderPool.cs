@@ -30,6 +30,7 @@ internal sealed class ReaderPool
     private readonly int _size;
     private int _active;
     private bool _closing;
+    private int _waiting;
     private long _started;
 
     internal ReaderPool(ConnectionFactory factory, WaldenOptions options, HealthSignals health, string name)
@@ -47,6 +48,9 @@ internal sealed class ReaderPool
             _onExpired = _ => LogMessages.ReadLeaseExpired(_logger, _name, max.TotalSeconds);
         }
     }
+
+    /// <summary>Reads waiting for a connection of the pool.</summary>
+    internal int Waiting => Volatile.Read(ref _waiting);
 
     /// <summary>Reads running now.</summary>
     internal int Active => Volatile.Read(ref _active);
@@ -71,7 +75,16 @@ internal sealed class ReaderPool
 
     internal async Task<T> ReadAsync<T>(Func<SqliteConnection, T> read, CancellationToken cancellationToken)
     {
-        await _leases.WaitAsync(cancellationToken).ConfigureAwait(false);
+        Interlocked.Increment(ref _waiting);
+        try
+        {
+            await _leases.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waiting);
+        }
+
         try
         {
             // SQLite blocks; run the read on a pool thread rather than on the caller's. PreferFairness puts it
