@@ -6,7 +6,7 @@ namespace Walden.Diagnostics;
 /// Keeps a failure that repeats (a full disk fails every batch and every checkpoint) from flooding the log:
 /// the first failure of a kind is logged in full, identical ones after it only counted, and once per
 /// <see cref="Interval"/> one line says how many there were. A different failure is logged at once.
-/// Identical means the same exception type, SQLite code and message.
+/// Identical means the same exception type, SQLite extended code and SQLite message.
 /// </summary>
 internal sealed class RepeatedFailureLog(ILogger logger, TimeProvider clock)
 {
@@ -21,7 +21,9 @@ internal sealed class RepeatedFailureLog(ILogger logger, TimeProvider clock)
     /// <summary>Logs <paramref name="failure"/> with <paramref name="log"/> unless an identical one was logged within the interval.</summary>
     internal void Failed(Exception failure, string what, Action<ILogger, Exception> log)
     {
-        var key = $"{failure.GetType().FullName}|{(failure as WaldenException)?.SqliteExtendedErrorCode}|{failure.Message}";
+        // SQLite's own message when there is one: Walden's may carry figures that change each time (free bytes).
+        var cause = failure.InnerException as Microsoft.Data.Sqlite.SqliteException ?? failure as Microsoft.Data.Sqlite.SqliteException;
+        var key = $"{failure.GetType().FullName}|{cause?.SqliteExtendedErrorCode}|{cause?.Message ?? failure.Message}";
         int repeats;
         lock (_lock)
         {
