@@ -95,9 +95,15 @@ public sealed class HostingTests : IDisposable
         using var stop = new CancellationTokenSource();
         await stop.CancelAsync(); // the host's shutdown timeout has already passed
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hosted.StopAsync(stop.Token).WaitAsync(TimeSpan.FromSeconds(20)));
+        try
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hosted.StopAsync(stop.Token).WaitAsync(TimeSpan.FromSeconds(20)));
+        }
+        finally
+        {
+            release.Set();
+        }
 
-        release.Set();
         await read;
     }
 
