@@ -14,6 +14,7 @@ public sealed class WaldenDatabases : IAsyncDisposable
     private readonly IReadOnlyList<WaldenDatabaseRegistration> _registrations;
     private readonly IServiceProvider _services;
     private readonly ConcurrentDictionary<string, WaldenDatabase> _open = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Exception> _failed = new(StringComparer.Ordinal);
 
     internal WaldenDatabases(IEnumerable<WaldenDatabaseRegistration> registrations, IServiceProvider services)
     {
@@ -34,6 +35,11 @@ public sealed class WaldenDatabases : IAsyncDisposable
             return database;
         }
 
+        if (_failed.TryGetValue(name, out var failure))
+        {
+            throw new InvalidOperationException($"The Walden database '{name}' failed to open when the host started: {failure.Message}", failure);
+        }
+
         throw _registrations.Any(r => r.Name == name)
             ? new InvalidOperationException($"The Walden database '{name}' is not open yet: it opens when the host starts (the Walden hosted service). Resolve it after startup.")
             : new InvalidOperationException($"No Walden database is named '{name}'. Registered: {string.Join(", ", Names.Select(n => $"'{n}'"))}. Add it with services.AddWalden(\"{name}\", path).");
@@ -41,6 +47,12 @@ public sealed class WaldenDatabases : IAsyncDisposable
 
     /// <summary>The database named <paramref name="name"/> if it is open.</summary>
     public bool TryGet(string name, out WaldenDatabase? database) => _open.TryGetValue(name, out database);
+
+    /// <summary>
+    /// Why the database named <paramref name="name"/> failed to open when the host started, for a database registered
+    /// with <see cref="WaldenOpenFailure.ReportUnhealthy"/>; null when it opened or has not been tried.
+    /// </summary>
+    public Exception? OpenFailure(string name) => _failed.TryGetValue(name, out var failure) ? failure : null;
 
     /// <summary>True when a database of that name is registered (open or not).</summary>
     internal bool IsRegistered(string name) => _registrations.Any(r => r.Name == name);
@@ -54,8 +66,24 @@ public sealed class WaldenDatabases : IAsyncDisposable
         {
             var options = new WaldenOptions { Name = registration.Name, LoggerFactory = loggerFactory, TimeProvider = timeProvider };
             registration.Configure?.Invoke(_services, options);
-            var database = await WaldenDatabase.OpenAsync(registration.Path, options, cancellationToken).ConfigureAwait(false);
-            _open[registration.Name] = database;
+            try
+            {
+                var database = await WaldenDatabase.OpenAsync(registration.Path, options, cancellationToken).ConfigureAwait(false);
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    await database.DisposeAsync().ConfigureAwait(false); // the host gave up starting: leave nothing open
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
+                _failed.TryRemove(registration.Name, out _);
+                _open[registration.Name] = database;
+            }
+            catch (WaldenException ex) when (registration.OnOpenFailure == WaldenOpenFailure.ReportUnhealthy)
+            {
+                // The host starts without it; its health check reports it Unhealthy with this reason.
+                _failed[registration.Name] = ex;
+                loggerFactory.CreateLogger("Walden.Hosting").LogError(ex, "The Walden database {Name} failed to open; the host starts without it", registration.Name);
+            }
         })).ConfigureAwait(false);
     }
 
@@ -67,4 +95,18 @@ public sealed class WaldenDatabases : IAsyncDisposable
 }
 
 /// <summary>One <c>AddWalden</c> call.</summary>
-internal sealed record WaldenDatabaseRegistration(string Name, string Path, Action<IServiceProvider, WaldenOptions>? Configure);
+internal sealed record WaldenDatabaseRegistration(string Name, string Path, Action<IServiceProvider, WaldenOptions>? Configure,
+    WaldenOpenFailure OnOpenFailure = WaldenOpenFailure.FailHost);
+
+/// <summary>What the host does when a registered database fails to open at start.</summary>
+public enum WaldenOpenFailure
+{
+    /// <summary>The host fails to start with the <see cref="WaldenException"/> (the default).</summary>
+    FailHost,
+
+    /// <summary>
+    /// The host starts without the database: its health check reports it Unhealthy with the reason,
+    /// <see cref="WaldenDatabases.OpenFailure"/> returns the exception, and resolving it throws.
+    /// </summary>
+    ReportUnhealthy,
+}

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Walden.Diagnostics;
 
 namespace Walden.Hosting;
 
@@ -16,9 +15,8 @@ public sealed class WaldenHealthCheckOptions
 }
 
 /// <summary>
-/// Healthy; Degraded when the WAL is over its limit, checkpoints are starved, commits are slow or the write
-/// queue is near full; Unhealthy when the database is not open, closed, corrupt, read-only or out of disk.
-/// The figures behind the verdict are in the result's data.
+/// <see cref="WaldenDatabase.GetHealth"/> as a health check: Healthy, Degraded or Unhealthy with its reasons as the
+/// description and its figures as the data. Unhealthy too when the database is not open or failed to open.
 /// </summary>
 internal sealed class WaldenHealthCheck(WaldenDatabases databases, string databaseName, WaldenHealthCheckOptions options) : IHealthCheck
 {
@@ -26,13 +24,23 @@ internal sealed class WaldenHealthCheck(WaldenDatabases databases, string databa
     {
         if (!databases.TryGet(databaseName, out var database))
         {
+            if (databases.OpenFailure(databaseName) is { } failure)
+            {
+                return Task.FromResult(new HealthCheckResult(context.Registration.FailureStatus,
+                    $"The Walden database '{databaseName}' failed to open: {failure.Message}", failure));
+            }
+
             return Task.FromResult(new HealthCheckResult(context.Registration.FailureStatus,
                 databases.IsRegistered(databaseName)
-                    ? $"The Walden database '{databaseName}' is not open (the host has not started, or opening it failed)."
+                    ? $"The Walden database '{databaseName}' is not open (the host has not started yet)."
                     : $"No Walden database is named '{databaseName}'."));
         }
 
-        var health = database!.GetHealth(options.SlowCommitThreshold, options.QueueNearFullRatio);
+        var health = database!.GetHealth(new WaldenHealthThresholds
+        {
+            SlowCommit = options.SlowCommitThreshold,
+            QueueNearFullRatio = options.QueueNearFullRatio,
+        });
         var description = health.Reasons.Count == 0 ? $"The Walden database '{databaseName}' is healthy." : string.Join(" ", health.Reasons);
         var result = health.Status switch
         {

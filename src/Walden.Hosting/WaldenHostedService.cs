@@ -7,5 +7,9 @@ internal sealed class WaldenHostedService(WaldenDatabases databases) : IHostedSe
 {
     public Task StartAsync(CancellationToken cancellationToken) => databases.OpenAllAsync(cancellationToken);
 
-    public Task StopAsync(CancellationToken cancellationToken) => databases.DisposeAsync().AsTask();
+    /// <summary>
+    /// Drains and closes every database, but returns once <paramref name="cancellationToken"/> (the host's shutdown
+    /// timeout) fires: the databases then finish closing in the background, and what they had committed stays committed.
+    /// </summary>
+    public Task StopAsync(CancellationToken cancellationToken) => databases.DisposeAsync().AsTask().WaitAsync(cancellationToken);
 }

@@ -27,7 +27,20 @@ public static class WaldenServiceCollectionExtensions
     /// <param name="name">A name unique among the registered databases.</param>
     /// <param name="path">The database file.</param>
     /// <param name="configure">Sets options from the service provider; may be null.</param>
-    public static IServiceCollection AddWalden(this IServiceCollection services, string name, string path, Action<IServiceProvider, WaldenOptions>? configure)
+    public static IServiceCollection AddWalden(this IServiceCollection services, string name, string path, Action<IServiceProvider, WaldenOptions>? configure) =>
+        services.AddWalden(name, path, WaldenOpenFailure.FailHost, configure);
+
+    /// <summary>
+    /// Registers a Walden database and says what happens when it fails to open at start: fail the host (the other
+    /// overloads), or start without it and report it Unhealthy through its health check.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="name">A name unique among the registered databases.</param>
+    /// <param name="path">The database file.</param>
+    /// <param name="onOpenFailure">What the host does when the database fails to open.</param>
+    /// <param name="configure">Sets options from the service provider; may be null.</param>
+    public static IServiceCollection AddWalden(this IServiceCollection services, string name, string path, WaldenOpenFailure onOpenFailure,
+        Action<IServiceProvider, WaldenOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
@@ -37,7 +50,7 @@ public static class WaldenServiceCollectionExtensions
             throw new ArgumentException($"A Walden database named '{name}' is already registered; give each database a name of its own.", nameof(name));
         }
 
-        services.AddSingleton(new WaldenDatabaseRegistration(name, path, configure));
+        services.AddSingleton(new WaldenDatabaseRegistration(name, path, configure, onOpenFailure));
         services.TryAddSingleton(sp => new WaldenDatabases(sp.GetServices<WaldenDatabaseRegistration>(), sp));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WaldenHostedService>());
         services.TryAddKeyedSingleton(name, static (sp, key) => sp.GetRequiredService<WaldenDatabases>().Get((string)key!));

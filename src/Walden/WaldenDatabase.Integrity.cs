@@ -14,11 +14,12 @@ public sealed partial class WaldenDatabase
     private WaldenIntegrityReport? _lastIntegrityCheck;
 
     /// <summary>
-    /// Healthy, or Corrupt once corruption was seen (at open, by an integrity check, or as
-    /// SQLITE_CORRUPT/SQLITE_NOTADB from any read or write). Once Corrupt, every write is refused with
-    /// <see cref="WaldenCorruptException"/>; reads are still attempted. Health checks report this state.
+    /// The status of <see cref="GetHealth"/> with the default thresholds: Unhealthy once corruption was seen (at open,
+    /// by an integrity check, or as SQLITE_CORRUPT/SQLITE_NOTADB from any read or write; writes are then refused with
+    /// <see cref="WaldenCorruptException"/> and reads still attempted), while the file is read-only or the disk full, or
+    /// when the writer stopped; Degraded or Healthy otherwise. <see cref="GetHealth"/> gives the reasons.
     /// </summary>
-    public WaldenHealthState HealthState => _health.IsCorrupt ? WaldenHealthState.Corrupt : WaldenHealthState.Healthy;
+    public WaldenHealthStatus HealthState => GetHealth().Status;
 
     /// <summary>How the corruption was found (what, when, SQLite's code); null while healthy.</summary>
     public WaldenCorruption? Corruption => _health.Corruption;
@@ -42,7 +43,7 @@ public sealed partial class WaldenDatabase
     /// <summary>
     /// Runs an integrity check now, table by table on reader connections (each table in its own read
     /// transaction, so checkpoints are not held back), and records it in <see cref="LastIntegrityCheck"/>.
-    /// Corruption found turns <see cref="HealthState"/> to Corrupt.
+    /// Corruption found makes <see cref="HealthState"/> Unhealthy.
     /// </summary>
     public Task<WaldenIntegrityReport> CheckIntegrityAsync(WaldenIntegrityCheck kind = WaldenIntegrityCheck.Full, CancellationToken cancellationToken = default) =>
         CheckCoreAsync(kind == WaldenIntegrityCheck.None ? WaldenIntegrityCheck.Quick : kind, "on demand", cancellationToken);
@@ -70,7 +71,7 @@ public sealed partial class WaldenDatabase
         LogMessages.IntegrityChecked(_logger, kind, trigger, Name, findings.Count == 0 ? "ok" : $"{findings.Count} finding(s)", report.Duration.TotalMilliseconds);
         if (findings.Count > 0)
         {
-            _health.Report($"The {trigger} integrity check", string.Join(" | ", findings), null);
+            _health.ReportCorruption($"The {trigger} integrity check", string.Join(" | ", findings), null);
         }
 
         return report;
@@ -174,7 +175,11 @@ public sealed partial class WaldenDatabase
 
         var kind = options.IntegrityCheck == WaldenIntegrityCheck.None ? WaldenIntegrityCheck.Quick : options.IntegrityCheck;
         var report = new WaldenIntegrityReport(kind, findings.Count == 0, findings, clock.GetElapsedTime(started), clock.GetUtcNow(), "open");
-        LogMessages.IntegrityChecked(options.LoggerFactory.CreateLogger("Walden.Integrity"), kind, "open", options.Name ?? System.IO.Path.GetFileName(path), findings.Count == 0 ? "ok" : $"{findings.Count} finding(s)", report.Duration.TotalMilliseconds);
+        if (options.IntegrityCheck != WaldenIntegrityCheck.None || findings.Count > 0)
+        {
+            // With IntegrityCheck = None no check ran: say nothing rather than "ok" (only a damaged header is reported).
+            LogMessages.IntegrityChecked(options.LoggerFactory.CreateLogger("Walden.Integrity"), kind, "open", options.Name ?? System.IO.Path.GetFileName(path), findings.Count == 0 ? "ok" : $"{findings.Count} finding(s)", report.Duration.TotalMilliseconds);
+        }
         return (writer, report);
     }
 

@@ -51,17 +51,32 @@ public sealed partial class WaldenDatabase
         };
     }
 
+    /// <summary>Test seam: completes when the writer loop has ended.</summary>
+    internal Task WriterCompletion => _writer.Completion;
+
+    /// <summary>Test seam: reads waiting for a connection of the pool.</summary>
+    internal int ReadsWaiting => _readers.Waiting;
+
+    /// <summary>Test seam: true once the checkpointer loop has ended.</summary>
+    internal bool CheckpointerStopped => _checkpointer.Stopped;
+
     /// <summary>What the health of this database rests on; the integrity features report corruption here.</summary>
-    internal HealthSignals HealthSignals => _signals;
+    internal HealthSignals HealthSignals => _health;
 
     /// <summary>
-    /// The health verdict for Walden.Hosting's health check. Unhealthy: closed, corrupt, read-only, disk full.
-    /// Degraded: the WAL over its limit, checkpoint starvation, slow commits (recent p99 over
-    /// <paramref name="slowCommit"/>), the write queue at least <paramref name="queueNearFull"/> full.
-    /// Every figure behind the verdict is in its data.
+    /// The health of the database, with the reasons and the figures behind the verdict. Unhealthy: closed,
+    /// corrupt, read-only, out of disk space, or the writer stopped (writes fail). Degraded: the WAL over
+    /// its limit, checkpoint starvation, repeated checkpoint failures, slow commits (recent p99 over
+    /// <see cref="WaldenHealthThresholds.SlowCommit"/>), the write queue near full, or no verified backup
+    /// for more than twice <see cref="WaldenBackupOptions.Interval"/>. Cheap enough to call from a health
+    /// endpoint: it reads counters and file sizes, never the database.
     /// </summary>
-    internal WaldenHealth GetHealth(TimeSpan slowCommit, double queueNearFull)
+    /// <param name="thresholds">What counts as slow and near full; null for the documented defaults.</param>
+    public WaldenHealth GetHealth(WaldenHealthThresholds? thresholds = null)
     {
+        thresholds ??= DefaultThresholds;
+        var slowCommit = thresholds.SlowCommit;
+        var queueNearFull = thresholds.QueueNearFullRatio;
         var reasons = new List<string>();
         var walBytes = Files.DatabaseFiles.SizeOf(Path + "-wal") ?? 0;
         var queueDepth = WriteQueueDepth;
@@ -97,14 +112,10 @@ public sealed partial class WaldenDatabase
             reasons.Add($"The database '{Name}' is closed.");
         }
 
-        if (_signals.WriterStopped is { } stopped)
+        foreach (var (signal, label) in new[]
         {
-            unhealthy = true;
-            data["writerStopped"] = stopped;
-            reasons.Add($"The writer of '{Name}' has stopped; every write fails: {stopped}");
-        }
-
-        foreach (var (signal, label) in new[] { (_signals.Corruption, "corrupt"), (_signals.ReadOnly, "read-only"), (_signals.DiskFull, "disk full") })
+            (_health.Corruption?.Message, "corrupt"), (_health.ReadOnly, "read-only"), (_health.DiskFull, "disk full"),
+        })
         {
             if (signal is not null)
             {
@@ -112,6 +123,20 @@ public sealed partial class WaldenDatabase
                 data[label] = signal;
                 reasons.Add($"The database '{Name}' is {label}: {signal}");
             }
+        }
+
+        if (_health.WriterStoppedReason is { } stopped)
+        {
+            unhealthy = true;
+            data["writerStopped"] = stopped;
+            reasons.Add($"The writer of '{Name}' stopped after an unexpected error ({stopped}); every write fails. Reopen the database.");
+        }
+
+        if (_health.CheckpointFailures >= HealthSignals.CheckpointFailuresForDegraded)
+        {
+            data["checkpointFailures"] = _health.CheckpointFailures;
+            reasons.Add(string.Create(CultureInfo.InvariantCulture,
+                $"The last {_health.CheckpointFailures} checkpoints failed, so the WAL keeps growing: {_health.LastCheckpointFailure}"));
         }
 
         if (!unhealthy)
@@ -151,6 +176,8 @@ public sealed partial class WaldenDatabase
         return new WaldenHealth(status, reasons, data);
     }
 
+    private static readonly WaldenHealthThresholds DefaultThresholds = new();
+
     int IDatabaseGauges.QueueDepth => WriteQueueDepth;
 
     long IDatabaseGauges.BusyRetries => _factory.BusyRetries.Value;
@@ -161,5 +188,5 @@ public sealed partial class WaldenDatabase
 
     int IDatabaseGauges.ActiveReaders => ActiveReaders;
 
-    int IDatabaseGauges.IntegrityStatus => _signals.Corruption is null ? 1 : 0;
+    int IDatabaseGauges.IntegrityStatus => _health.IsCorrupt ? 0 : 1;
 }

@@ -86,7 +86,7 @@ public sealed partial class WaldenDatabase
 
             Volatile.Write(ref _walLost, 1);
             var what = now is null ? "it was deleted" : "another file was put in its place";
-            _signals.ReportFileLoss($"The -wal '{Path}-wal' was deleted or replaced while the database was open ({what})");
+            _health.ReportFileLoss($"The -wal '{Path}-wal' was deleted or replaced while the database was open ({what})");
             RescueCommittedWrites(what);
             return true;
         }

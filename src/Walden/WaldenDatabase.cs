@@ -23,9 +23,8 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
     private readonly OpenedConnection _writerConnection;
     private readonly GroupCommitWriter _writer;
     private readonly ReaderPool _readers;
-    private readonly CorruptionMonitor _health;
+    private readonly HealthSignals _health;
     private readonly DatabaseMetrics _metrics;
-    private readonly HealthSignals _signals;
     private readonly CheckpointScheduler _checkpointer;
     private readonly WalHook _walHook;
     private int _disposed;
@@ -40,20 +39,19 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         _factory = factory;
         _writerConnection = writerConnection;
         Settings = settings;
-        _health = new CorruptionMonitor(Name, options);
-        _health.Detected += OnCorruptionDetected;
-        _signals = new HealthSignals(_health);
+        _health = new HealthSignals(Name, options);
+        _health.CorruptionDetected += OnCorruptionDetected;
         _metrics = new DatabaseMetrics(Name, options.TimeProvider, _logger);
         _readers = new ReaderPool(factory, options, _health, Name);
-        _checkpointer = new CheckpointScheduler(factory, options, Name, path, settings.PageSize, _metrics,
+        _checkpointer = new CheckpointScheduler(factory, options, Name, path, settings.PageSize, _metrics, _health,
             _readers.OldestLeaseAge, () => _readers.ReadsStarted, StartScheduledMaintenance);
-        _writer = new GroupCommitWriter(writerConnection.Connection, options, Name, _health, _metrics, _signals, _checkpointer.Pause);
+        _writer = new GroupCommitWriter(writerConnection.Connection, options, Name, _health, _metrics, _checkpointer.Pause);
         _walHook = WalHook.Install(writerConnection.Connection, _checkpointer);
         _metrics.Attach(this);
     }
 
     /// <summary>The database file's identity in <see cref="Files.OpenDatabases"/>, registered before the first connection opened.</summary>
-    private Files.FileId Registration { get; init; }
+    private Files.FileId Registration { get; set; }
 
     /// <summary>The full path of the database file.</summary>
     public string Path { get; }
@@ -81,7 +79,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         options = (options ?? new WaldenOptions()).Clone();
         options.Validate();
         SqliteLibrary.EnsureSupported();
-        var fullPath = CheckPath(path);
+        var fullPath = CheckPath(path, options.MustExist);
         SqliteNeighbours.Check(fullPath, options.LoggerFactory.CreateLogger("Walden"));
         cancellationToken.ThrowIfCancellationRequested();
 
@@ -89,7 +87,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         return await Task.Run(() => Open(fullPath, options), cancellationToken).ConfigureAwait(false);
     }
 
-    private static WaldenDatabase Open(string path, WaldenOptions options, Recovery.WaldenRecoveryReport? recovered = null)
+    private static WaldenDatabase Open(string path, WaldenOptions options, WaldenRecoveryReport? recovered = null)
     {
         var factory = new ConnectionFactory(path, options);
         // Registered (by device and inode) before the first connection opens, so no Walden file operation in this
@@ -116,7 +114,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
 
     /// <summary>Opens the checked database; null (with the failed check) when CorruptionPolicy.Recover should recover it first.</summary>
     private static WaldenDatabase? Open(string path, WaldenOptions options, ConnectionFactory factory, Files.FileId registration,
-        Recovery.WaldenRecoveryReport? recovered, out WaldenIntegrityReport? toRecover)
+        WaldenRecoveryReport? recovered, out WaldenIntegrityReport? toRecover)
     {
         toRecover = null;
         var (writer, check) = OpenChecked(path, options, factory);
@@ -144,11 +142,12 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
                 Errors.SqliteErrors.Corrupt, Errors.SqliteErrors.Corrupt);
         }
 
+        WaldenDatabase? database = null;
         try
         {
             var settings = factory.ReadSettings(writer.Connection);
             factory.Verify(settings);
-            var database = new WaldenDatabase(path, options, factory, writer, settings)
+            database = new WaldenDatabase(path, options, factory, writer, settings)
             {
                 Registration = registration,
                 LastIntegrityCheck = options.IntegrityCheck == WaldenIntegrityCheck.None && check.IsHealthy ? null : check,
@@ -156,30 +155,44 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
             };
             if (!check.IsHealthy)
             {
-                database._health.Report("The integrity check at open", string.Join(" | ", check.Findings), null); // ReadOnly policy
+                database._health.ReportCorruption("The integrity check at open", string.Join(" | ", check.Findings), null); // ReadOnly policy
             }
 
+            options.OpenFault?.Invoke("writer", database);
             database._writer.Start();
+            options.OpenFault?.Invoke("checkpointer", database);
             database._checkpointer.Start();
+            options.OpenFault?.Invoke("backups", database);
             database.StartBackups();
             database.StartBackgroundCheck();
             database.StartWalWatch();
+            options.OpenFault?.Invoke("opened", database);
             LogMessages.Opened(database._logger, database.Name, path, settings.SqliteVersion, settings.Synchronous, options.ReaderPoolSize);
             return database;
         }
-        catch (SqliteException ex)
+        catch (Exception ex)
         {
-            writer.Dispose();
-            throw Errors.SqliteErrors.Translate(ex, $"Opening '{path}'", options);
-        }
-        catch
-        {
-            writer.Dispose();
+            // Undo everything the open started (threads, timers, metric registrations, the open-database entry, connections).
+            if (database is not null)
+            {
+                database.Registration = default; // the caller releases the registration it made, once
+                database.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+            else
+            {
+                writer.Dispose();
+            }
+
+            if (ex is SqliteException sqlite)
+            {
+                throw Errors.SqliteErrors.Translate(sqlite, $"Opening '{path}'", options);
+            }
+
             throw;
         }
     }
 
-    private static string CheckPath(string path)
+    private static string CheckPath(string path, bool mustExist)
     {
         if (path == ":memory:" || path.StartsWith("file:", StringComparison.OrdinalIgnoreCase))
         {
@@ -201,6 +214,13 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
                 $"The folder '{folder}' does not exist. Create it before opening '{System.IO.Path.GetFileName(fullPath)}' in it.");
         }
 
+        if (mustExist && !File.Exists(fullPath))
+        {
+            throw new WaldenConfigurationException(
+                $"The database '{fullPath}' does not exist and WaldenOptions.MustExist is set, so Walden does not create it. " +
+                "Check the path (a typo would otherwise create a second, empty database), or set MustExist = false to create it.");
+        }
+
         return fullPath;
     }
 
@@ -208,7 +228,8 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         new($"The Walden database '{Name}' has been disposed and accepts no more work. Open it again with WaldenDatabase.OpenAsync.");
 
     /// <summary>
-    /// Stops accepting writes, commits everything already accepted, waits for running reads, checkpoints
+    /// Stops accepting writes, commits everything already accepted, waits for running reads (up to
+    /// <see cref="WaldenOptions.CloseReadTimeout"/>, then interrupts them), checkpoints
     /// the WAL into the database, runs <c>PRAGMA optimize</c> and closes every connection. Safe to call
     /// more than once; later calls wait for the first.
     /// </summary>
@@ -230,7 +251,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         _writer.Complete();
         await _writer.Completion.ConfigureAwait(false);
         await _checkpointer.StopAsync(Closed()).ConfigureAwait(false);
-        await _readers.CloseAsync().ConfigureAwait(false);
+        await _readers.CloseAsync(_options.CloseReadTimeout).ConfigureAwait(false);
         await Task.Run(CloseWriter).ConfigureAwait(false);
         Files.OpenDatabases.Remove(Registration);
         _metrics.Dispose();

@@ -17,10 +17,31 @@ public sealed class WaldenOptions
 
     /// <summary>
     /// How long an operation waits for a lock held by another connection or process before it fails
-    /// with <see cref="WaldenBusyException"/>. Walden polls about every millisecond while it waits.
+    /// with <see cref="WaldenBusyException"/>. Walden polls about every millisecond while it waits. Every
+    /// statement of Walden's own (the writer's BEGIN IMMEDIATE and COMMIT, checkpoints, backups, maintenance)
+    /// waits this long and not noticeably longer; a statement of the application's inside a read or write
+    /// that meets a lock gives up after this long or after 1 s, whichever is later (Microsoft.Data.Sqlite's
+    /// own retry loop counts in whole seconds).
     /// </summary>
     /// <value>The default value is 5 seconds. Allowed: 0 to 10 minutes.</value>
     public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// When true, the database file must already exist: <see cref="WaldenDatabase.OpenAsync"/> throws
+    /// <see cref="WaldenConfigurationException"/> instead of creating it, so a typo in the path cannot silently make a
+    /// second, empty database. Set it in every process that shares a file another process creates.
+    /// </summary>
+    /// <value>The default value is false: a missing file is created.</value>
+    public bool MustExist { get; set; }
+
+    /// <summary>
+    /// How long <see cref="WaldenDatabase.DisposeAsync"/> waits for reads still running before it interrupts them
+    /// (<c>sqlite3_interrupt</c>; they fail with <see cref="WaldenReadLeaseExpiredException"/>) and closes the database.
+    /// A read stuck in application code rather than in SQLite is not waited for longer either: its connection is
+    /// closed when it returns.
+    /// </summary>
+    /// <value>The default value is 5 seconds. Allowed: 0 to 10 minutes.</value>
+    public TimeSpan CloseReadTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The number of read-only connections that serve <see cref="WaldenDatabase.ReadAsync{T}"/> at once.</summary>
     /// <value>The default value is 4. Allowed: 1 to 256.</value>
@@ -139,12 +160,15 @@ public sealed class WaldenOptions
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
     /// <summary>
-    /// Scheduled backups and their retention (<see cref="Walden.Backup.WaldenBackupOptions"/>): set
+    /// Scheduled backups and their retention (<see cref="Walden.WaldenBackupOptions"/>): set
     /// <c>Backup.Interval</c> and <c>Backup.Directory</c> and the open database backs itself up on that
     /// schedule; <see cref="WaldenDatabase.LastBackup"/> reports how it went.
     /// </summary>
     /// <value>The default value is options with no <c>Interval</c>: no scheduled backups.</value>
-    public Backup.WaldenBackupOptions Backup { get; set; } = new();
+    public WaldenBackupOptions Backup { get; set; } = new();
+
+    /// <summary>Test seam: called at each step of a successful open with the step's name; a throw there fails the open.</summary>
+    internal Action<string, WaldenDatabase>? OpenFault { get; set; }
 
     /// <summary>
     /// Runs on every connection Walden opens to the database, right after it opens and before any statement reads the
@@ -172,6 +196,11 @@ public sealed class WaldenOptions
     internal void Validate()
     {
         var problems = new List<string>();
+        if (CloseReadTimeout < TimeSpan.Zero || CloseReadTimeout > TimeSpan.FromMinutes(10))
+        {
+            problems.Add($"CloseReadTimeout must be between 0 and 10 minutes (currently {CloseReadTimeout}).");
+        }
+
         if (!Enum.IsDefined(Durability))
         {
             problems.Add($"Durability must be Full or Normal (currently {(int)Durability}).");

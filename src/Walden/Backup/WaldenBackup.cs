@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Walden.Backup;
+namespace Walden;
 
 /// <summary>
 /// One verified backup, as recorded in its manifest (<c>&lt;backup file&gt;.json</c>, written last). A copy

@@ -1,4 +1,4 @@
-namespace Walden.Backup;
+namespace Walden;
 
 /// <summary>How a backup copy is stored on disk.</summary>
 public enum WaldenBackupCompression

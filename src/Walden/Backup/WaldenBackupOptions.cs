@@ -1,8 +1,8 @@
-namespace Walden.Backup;
+namespace Walden;
 
 /// <summary>
 /// How backups are taken, kept and scheduled. Used by <see cref="WaldenDatabase.BackupAsync"/>,
-/// <see cref="WaldenBackups.BackupAsync"/> and, through <see cref="WaldenOptions.Backup"/>, by the
+/// <see cref="Backup.WaldenBackups.BackupAsync"/> and, through <see cref="WaldenOptions.Backup"/>, by the
 /// scheduled backups of an open database. Set what you need; keep the documented defaults for the rest.
 /// </summary>
 public sealed class WaldenBackupOptions

@@ -1,4 +1,4 @@
-namespace Walden.Backup;
+namespace Walden;
 
 /// <summary>
 /// What an open <see cref="WaldenDatabase"/> knows about its backups: the last verified backup and the

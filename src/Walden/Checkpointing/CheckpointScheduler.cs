@@ -42,6 +42,9 @@ internal sealed class CheckpointScheduler
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly DatabaseMetrics _metrics;
+    private readonly HealthSignals _health;
+    private RepeatedFailureLog? _failureLog;
+    private int _peakWalFrames;
     private readonly Func<TimeSpan?> _oldestReadLease;
     private readonly Func<long> _readsStarted;
     private readonly Action _maintenanceDue;
@@ -83,8 +86,9 @@ internal sealed class CheckpointScheduler
     private long _nextMaintenanceAt;
 
     internal CheckpointScheduler(ConnectionFactory factory, WaldenOptions options, string name, string path, int pageSize,
-        DatabaseMetrics metrics, Func<TimeSpan?> oldestReadLease, Func<long> readsStarted, Action maintenanceDue)
+        DatabaseMetrics metrics, HealthSignals health, Func<TimeSpan?> oldestReadLease, Func<long> readsStarted, Action maintenanceDue)
     {
+        _health = health;
         _options = options;
         _time = options.TimeProvider;
         _logger = options.LoggerFactory.CreateLogger("Walden.Checkpointing");
@@ -114,6 +118,15 @@ internal sealed class CheckpointScheduler
     /// <summary>True while the WAL is starved (over the limit and not reset for the starvation threshold).</summary>
     internal bool Starved => _starved;
 
+    /// <summary>
+    /// The most frames the WAL held after any commit since open, from the WAL hook: the -wal file is never longer than
+    /// this many frames (it grows only when a commit writes past its end), so tests take its peak size from here.
+    /// </summary>
+    internal int PeakWalFrames => Volatile.Read(ref _peakWalFrames);
+
+    /// <summary>True once the loop has ended and closed its connection.</summary>
+    internal bool Stopped => _stopped.Task.IsCompleted;
+
     internal void Start()
     {
         var period = Min(Min(_options.CheckpointIdleDelay, _options.CheckpointStarvationThreshold / 4), TimeSpan.FromSeconds(1));
@@ -129,6 +142,11 @@ internal sealed class CheckpointScheduler
     internal void OnCommit(int frames)
     {
         Volatile.Write(ref _walFrames, frames);
+        if (frames > _peakWalFrames)
+        {
+            Volatile.Write(ref _peakWalFrames, frames); // only the writer thread writes it
+        }
+
         Volatile.Write(ref _lastCommitAt, _time.GetTimestamp());
         Interlocked.Increment(ref _commits);
         if (frames >= _hardFrames && !_hardWaitSuppressed && !_stopping)
@@ -163,6 +181,12 @@ internal sealed class CheckpointScheduler
     {
         _stopping = true;
         _tick?.Dispose();
+        if ((_thread.ThreadState & ThreadState.Unstarted) != 0 && !_stopped.Task.IsCompleted)
+        {
+            _connection.Dispose(); // an open that failed before the loop started
+            _stopped.TrySetResult();
+        }
+
         _wake.Set();
         return _stopped.Task.ContinueWith(_ =>
         {
@@ -214,7 +238,9 @@ internal sealed class CheckpointScheduler
                 catch (Exception ex)
 #pragma warning restore CA1031
                 {
-                    LogMessages.CheckpointFailed(_logger, _name, ex);
+                    _health.CheckpointFailed(ex);
+                    _failureLog ??= new RepeatedFailureLog(_logger, _time);
+                    _failureLog.Failed(ex, "A scheduled checkpoint", (logger, e) => LogMessages.CheckpointFailed(logger, _name, e));
                 }
             }
         }
@@ -250,6 +276,7 @@ internal sealed class CheckpointScheduler
             }
             catch (SqliteException ex)
             {
+                _health.CheckpointFailed(ex);
                 request.Completion.TrySetException(Errors.SqliteErrors.Translate(ex, $"A {request.Mode} checkpoint", _options));
             }
 #pragma warning disable CA1031 // Whatever failed goes to the caller who asked for this checkpoint.
@@ -391,16 +418,14 @@ internal sealed class CheckpointScheduler
         _connection.Busy.Deadline = busyTimeout;
         var started = _time.GetTimestamp();
         int busy, log, checkpointed;
-        using (var command = _connection.Connection.CreateCommand())
-        {
-            command.CommandText = $"PRAGMA wal_checkpoint({mode.ToString().ToUpperInvariant()})";
-            using var reader = command.ExecuteReader();
-            reader.Read();
-            busy = reader.GetInt32(0);
-            log = reader.GetInt32(1);
-            checkpointed = reader.GetInt32(2);
-        }
+        // Stepped directly (not through SqliteCommand's 150 ms busy loop): it waits busyTimeout and not longer.
+        var row = RawStatement.QueryRow(_connection.Connection, $"PRAGMA wal_checkpoint({mode.ToString().ToUpperInvariant()})")!;
+        busy = (int)(long)row[0]!;
+        log = (int)(long)row[1]!;
+        checkpointed = (int)(long)row[2]!;
 
+        _health.CheckpointSucceeded();
+        _failureLog?.Succeeded();
         var commits = Interlocked.Read(ref _commits); // the writer is paused for every mode but PASSIVE, so this is exact for those
         var ended = _time.GetTimestamp();
         var result = new WaldenCheckpointResult(mode, busy != 0, log, checkpointed, _time.GetElapsedTime(started, ended), _time.GetUtcNow());

@@ -1,4 +1,4 @@
-namespace Walden.Checkpointing;
+namespace Walden;
 
 /// <summary>How a checkpoint treats readers and writers (https://www.sqlite.org/c3ref/wal_checkpoint_v2.html).</summary>
 public enum WaldenCheckpointMode

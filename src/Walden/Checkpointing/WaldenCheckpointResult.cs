@@ -1,4 +1,4 @@
-namespace Walden.Checkpointing;
+namespace Walden;
 
 /// <summary>The outcome of one checkpoint: SQLite's result triple, plus when and how long.</summary>
 /// <param name="Mode">The mode it ran in.</param>

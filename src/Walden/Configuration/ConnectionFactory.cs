@@ -20,13 +20,15 @@ internal sealed class ConnectionFactory
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = options.Vfs is null ? path : $"file:{path}?vfs={options.Vfs}",
-            Mode = SqliteOpenMode.ReadWriteCreate,
+            // MustExist: SQLite itself refuses to create the file, so a typo in the path cannot make a new, empty database.
+            Mode = options.MustExist ? SqliteOpenMode.ReadWrite : SqliteOpenMode.ReadWriteCreate,
             Cache = SqliteCacheMode.Private,
             // Walden owns its connections; Microsoft.Data.Sqlite's pool would keep files open after dispose.
             Pooling = false,
-            // Microsoft.Data.Sqlite retries busy statements itself with 150 ms sleeps. Our busy handler
-            // already waited the full deadline when SQLite reports busy, so its loop must give up at once.
-            DefaultTimeout = Math.Max(1, (int)Math.Ceiling(options.BusyTimeout.TotalSeconds)),
+            // Microsoft.Data.Sqlite retries busy statements itself with 150 ms sleeps until CommandTimeout (whole
+            // seconds; 0 means forever). Walden's own statements bypass that loop (RawStatement); for the
+            // application's statements the shortest loop is 1 s, after which it gives up at the first busy error.
+            DefaultTimeout = 1,
         }.ToString();
     }
 
@@ -58,6 +60,12 @@ internal sealed class ConnectionFactory
         {
             connection.Open();
             _options.ConfigureConnection?.Invoke(connection);
+            if (role != ConnectionRole.Reader && SQLitePCL.raw.sqlite3_db_readonly(connection.Handle, "main") == 1)
+            {
+                // SQLite opens a file it may not write read-only without a word; every write would then fail.
+                throw ReadOnlyFile(null);
+            }
+
             busy = BusyHandler.Install(connection, busyTimeout ?? _options.BusyTimeout, BusyRetries);
             Execute(connection, $"PRAGMA synchronous={SynchronousPragma}");
             Execute(connection, $"PRAGMA foreign_keys={(_options.ForeignKeys ? "ON" : "OFF")}");
@@ -196,20 +204,14 @@ internal sealed class ConnectionFactory
         }
     }
 
-    /// <summary>Runs one statement; the one helper for this in the engine and the tool.</summary>
-    internal static int Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return command.ExecuteNonQuery();
-    }
+    /// <summary>
+    /// Runs one or more statements; the one helper for this in the engine and the tool. Stepped directly
+    /// (<see cref="RawStatement"/>): a statement that waits for a lock waits BusyTimeout, not longer.
+    /// </summary>
+    internal static int Execute(SqliteConnection connection, string sql) => RawStatement.Run(connection, sql);
 
-    internal static T Scalar<T>(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return (T)Convert.ChangeType(command.ExecuteScalar()!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
-    }
+    internal static T Scalar<T>(SqliteConnection connection, string sql) =>
+        (T)Convert.ChangeType(RawStatement.QueryRow(connection, sql)?[0]!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
 
     private WaldenException TranslateOpenError(SqliteException ex, bool writer)
     {
@@ -238,13 +240,25 @@ internal sealed class ConnectionFactory
 
         if (code == SqliteErrors.ReadOnly)
         {
+            return ReadOnlyFile(ex);
+        }
+
+        if (code == SqliteErrors.CantOpen && _options.MustExist && !File.Exists(_path))
+        {
             return new WaldenConfigurationException(
-                $"The database '{_path}' is read-only for this process (SQLITE_READONLY), but Walden needs to write it and its -wal and -shm files. " +
-                $"Give this user write access to the file and to the folder '{Path.GetDirectoryName(_path)}'.", ex);
+                $"The database '{_path}' does not exist and WaldenOptions.MustExist is set, so Walden does not create it. " +
+                "Check the path (a typo would otherwise create a second, empty database), or set MustExist = false to create it.", ex);
         }
 
         return SqliteErrors.Translate(ex, $"Opening '{_path}'", _options);
     }
+
+    private WaldenReadOnlyException ReadOnlyFile(SqliteException? ex) => new(
+        $"The database '{_path}' is read-only for this process (file permissions, an immutable attribute, or a read-only mount), " +
+        $"but Walden needs to write it and its -wal and -shm files. Give this user write access to the file and to the folder " +
+        $"'{Path.GetDirectoryName(_path)}' (e.g. chmod u+w, chattr -i, or remount the volume read-write). Walden has no read-only mode: " +
+        "to only read the file, open it with a plain SQLite connection in read-only mode.",
+        ex?.SqliteErrorCode ?? SqliteErrors.ReadOnly, ex?.SqliteExtendedErrorCode ?? SqliteErrors.ReadOnly, ex);
 
     internal static void Close(SqliteConnection connection, BusyHandler? busy)
     {

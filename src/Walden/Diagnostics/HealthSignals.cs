@@ -1,42 +1,100 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
 namespace Walden.Diagnostics;
 
 /// <summary>
-/// Conditions that make a database unhealthy, as Walden last saw them: corruption (sticky), a read-only
-/// file or a full disk (both cleared by the next successful commit). The writer reports its failures
-/// here; the integrity features report corruption with <see cref="ReportCorruption"/>.
+/// The one owner of a database's health inside the engine. The writer, the readers, the checkpointer and
+/// the integrity features report what they saw here; <see cref="WaldenDatabase.GetHealth"/> reads it.
+/// Corruption is sticky (until the database is recovered and reopened): from then on every write is
+/// refused before it reaches SQLite, so a damaged file takes no further damage. A read-only file and a
+/// full disk clear at the next successful commit; a stopped writer stays stopped; checkpoint failures
+/// clear at the next checkpoint that succeeds.
 /// </summary>
 internal sealed class HealthSignals
 {
-    // Corruption is owned by the integrity feature's monitor (sticky, refuses writes); this reads and feeds it.
-    private readonly Integrity.CorruptionMonitor _corruption;
+    /// <summary>Consecutive failed checkpoints from which the database is Degraded.</summary>
+    internal const int CheckpointFailuresForDegraded = 3;
+
+    private readonly string _name;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _clock;
+    private readonly WaldenCorruptionPolicy _policy;
+    private WaldenCorruption? _corruption;
     private string? _readOnly;
     private string? _diskFull;
     private string? _writerStopped;
+    private string? _lastCheckpointFailure;
+    private int _checkpointFailures;
 
-    internal HealthSignals(Integrity.CorruptionMonitor corruption)
+    internal HealthSignals(string name, WaldenOptions options)
     {
-        _corruption = corruption;
+        _name = name;
+        _logger = options.LoggerFactory.CreateLogger("Walden.Integrity");
+        _clock = options.TimeProvider;
+        _policy = options.CorruptionPolicy;
     }
 
-    internal string? Corruption => _corruption.Corruption?.Message;
+    /// <summary>Raised once, on the thread that found the corruption.</summary>
+    internal event Action<WaldenCorruption>? CorruptionDetected;
+
+    internal WaldenCorruption? Corruption => Volatile.Read(ref _corruption);
+
+    internal bool IsCorrupt => Corruption is not null;
 
     internal string? ReadOnly => Volatile.Read(ref _readOnly);
 
     internal string? DiskFull => Volatile.Read(ref _diskFull);
 
-    /// <summary>Why the writer thread stopped (sticky until the database is reopened), or null while it runs.</summary>
-    internal string? WriterStopped => Volatile.Read(ref _writerStopped);
+    internal string? WriterStoppedReason => Volatile.Read(ref _writerStopped);
 
-    /// <summary>The writer stopped after an unexpected error: no write can succeed any more, the database is Unhealthy.</summary>
-    internal void WriterFailed(Exception failure) => Interlocked.CompareExchange(ref _writerStopped, failure.Message, null);
+    internal int CheckpointFailures => Volatile.Read(ref _checkpointFailures);
 
-    /// <summary>Records what a failure says about the database (called with Walden's translated exceptions).</summary>
+    internal string? LastCheckpointFailure => Volatile.Read(ref _lastCheckpointFailure);
+
+    /// <summary>Marks the database corrupt: from an exception SQLite raised.</summary>
+    internal void ReportCorruption(string operation, Exception exception)
+    {
+        var sqlite = exception as SqliteException ?? exception.InnerException as SqliteException;
+        ReportCorruption(operation, exception.Message, sqlite?.SqliteExtendedErrorCode);
+    }
+
+    /// <summary>Marks the database corrupt until it is reopened. For the integrity check and recovery features.</summary>
+    internal void ReportCorruption(string reason) => ReportCorruption("An integrity check", reason, null);
+
+    internal void ReportCorruption(string operation, string message, int? code)
+    {
+        var corruption = new WaldenCorruption(operation, message, _clock.GetUtcNow(), code);
+        if (Interlocked.CompareExchange(ref _corruption, corruption, null) is not null)
+        {
+            return; // already known; the first report stands
+        }
+
+        LogMessages.CorruptionDetected(_logger, _name, operation, message);
+        CorruptionDetected?.Invoke(corruption);
+    }
+
+    /// <summary>The error every write gets once the database is known to be corrupt.</summary>
+    internal WaldenCorruptException RefuseWrite()
+    {
+        var corruption = Corruption!;
+        var code = corruption.SqliteErrorCode ?? Errors.SqliteErrors.Corrupt;
+        var advice = _policy == WaldenCorruptionPolicy.ReadOnly
+            ? "CorruptionPolicy is ReadOnly: reads are still served."
+            : "Reads may still work.";
+        return new WaldenCorruptException(
+            $"The database '{_name}' is corrupt ({corruption.Operation}: {corruption.Message}); Walden refuses writes so that it takes no further damage. {advice} " +
+            "Recover it with 'walden recover <db> --in-place' (the damaged original is kept in quarantine) or open it with CorruptionPolicy = Recover.",
+            code & 0xFF, code);
+    }
+
+    /// <summary>Records what a failure of a write says about the database (called with Walden's translated exceptions).</summary>
     internal void Observe(Exception failure)
     {
         switch (failure)
         {
             case WaldenCorruptException:
-                _corruption.Report("A write", failure);
+                ReportCorruption("A write", failure);
                 break;
             case WaldenReadOnlyException:
                 Volatile.Write(ref _readOnly, failure.Message);
@@ -55,21 +113,19 @@ internal sealed class HealthSignals
     /// </summary>
     internal void ObserveDelegateFailure(Exception failure)
     {
-        if (failure is Microsoft.Data.Sqlite.SqliteException sqlite &&
+        var sqlite = failure as SqliteException ?? failure.InnerException as SqliteException;
+        if (sqlite is not null &&
             (sqlite.SqliteErrorCode & 0xFF) is Errors.SqliteErrors.Corrupt or Errors.SqliteErrors.NotADb or Errors.SqliteErrors.ReadOnly or Errors.SqliteErrors.Full)
         {
-            Observe(Errors.SqliteErrors.Translate(sqlite, "A write", new WaldenOptions()));
+            Observe(failure is WaldenException ? failure : Errors.SqliteErrors.Translate(sqlite, "A write", new WaldenOptions()));
         }
     }
 
-    /// <summary>Marks the database damaged until it is reopened. For the integrity check and recovery features.</summary>
-    internal void ReportCorruption(string reason) => _corruption.Report("An integrity check", reason, null);
-
     /// <summary>
     /// A file of the database was deleted or replaced under it (its -wal): sticky like corruption, and reported
-    /// through the same monitor, so writes are refused and health is Unhealthy until the database is reopened.
+    /// as corruption, so writes are refused and health is Unhealthy until the database is reopened.
     /// </summary>
-    internal void ReportFileLoss(string reason) => _corruption.Report("The file check", reason, null);
+    internal void ReportFileLoss(string reason) => ReportCorruption("The file check", reason, null);
 
     /// <summary>A commit went through: the disk has room and the file is writable again.</summary>
     internal void CommitSucceeded()
@@ -80,15 +136,25 @@ internal sealed class HealthSignals
             Volatile.Write(ref _diskFull, null);
         }
     }
-}
 
-/// <summary>How a database is doing, from <see cref="WaldenDatabase.GetHealth"/>; Walden.Hosting turns it into a health check result.</summary>
-internal enum WaldenHealthStatus
-{
-    Healthy,
-    Degraded,
-    Unhealthy,
-}
+    /// <summary>The writer's loop ended after an unexpected error: no write will be committed until the database is reopened.</summary>
+    internal void WriterStopped(Exception cause) =>
+        Interlocked.CompareExchange(ref _writerStopped, $"{cause.GetType().Name}: {cause.Message}", null);
 
-/// <summary>A health verdict with the reasons for it and the figures behind it.</summary>
-internal sealed record WaldenHealth(WaldenHealthStatus Status, IReadOnlyList<string> Reasons, IReadOnlyDictionary<string, object> Data);
+    /// <summary>A scheduled or requested checkpoint failed.</summary>
+    internal void CheckpointFailed(Exception failure)
+    {
+        Volatile.Write(ref _lastCheckpointFailure, failure.Message);
+        Interlocked.Increment(ref _checkpointFailures);
+    }
+
+    /// <summary>A checkpoint ran (busy or not): the checkpointer works.</summary>
+    internal void CheckpointSucceeded()
+    {
+        if (Volatile.Read(ref _checkpointFailures) != 0)
+        {
+            Volatile.Write(ref _checkpointFailures, 0);
+            Volatile.Write(ref _lastCheckpointFailure, null);
+        }
+    }
+}

@@ -61,7 +61,7 @@ internal static partial class LogMessages
 
     [LoggerMessage(EventId = WaldenEventIds.IntegrityChecked, Level = LogLevel.Information,
         Message = "Integrity check ({Kind}, {Trigger}) of {Name}: {Result} in {DurationMs:0.0} ms")]
-    internal static partial void IntegrityChecked(ILogger logger, Integrity.WaldenIntegrityCheck kind, string trigger, string name, string result, double durationMs);
+    internal static partial void IntegrityChecked(ILogger logger, WaldenIntegrityCheck kind, string trigger, string name, string result, double durationMs);
 
     [LoggerMessage(EventId = WaldenEventIds.RecoveredAtOpen, Level = LogLevel.Warning,
         Message = "Database {Name} was corrupt at open and was recovered in place: {Rows} rows recovered, {Lost} in lost_and_found, original kept in {Quarantine}")]
@@ -72,7 +72,7 @@ internal static partial class LogMessages
     internal static partial void BackgroundCheckFailed(ILogger logger, string name, Exception exception);
     [LoggerMessage(EventId = WaldenEventIds.Checkpointed, Level = LogLevel.Debug,
         Message = "Checkpoint {Mode} of {Name}: busy {Busy}, {Log} frames in the WAL, {Checkpointed} checkpointed, {Milliseconds:0.###} ms")]
-    internal static partial void Checkpointed(ILogger logger, string name, Checkpointing.WaldenCheckpointMode mode, bool busy, int log, int checkpointed, double milliseconds);
+    internal static partial void Checkpointed(ILogger logger, string name, WaldenCheckpointMode mode, bool busy, int log, int checkpointed, double milliseconds);
 
     [LoggerMessage(EventId = WaldenEventIds.CheckpointFailed, Level = LogLevel.Warning,
         Message = "A scheduled checkpoint of {Name} failed; it is tried again at the next opportunity")]
@@ -92,6 +92,10 @@ internal static partial class LogMessages
         Message = "A read on {Name} held its snapshot longer than WaldenOptions.MaxReadLeaseDuration ({Seconds:0.###} s); it was interrupted and its snapshot released")]
     internal static partial void ReadLeaseExpired(ILogger logger, string name, double seconds);
 
+    [LoggerMessage(EventId = WaldenEventIds.FailureRepeated, Level = LogLevel.Error,
+        Message = "{What} failed again {Count} times within {Seconds:0} s, each time with: {Message}")]
+    internal static partial void FailureRepeated(ILogger logger, string what, int count, double seconds, string message);
+
     [LoggerMessage(EventId = WaldenEventIds.MaintenanceFailed, Level = LogLevel.Warning,
         Message = "Scheduled maintenance of {Name} failed; it runs again at the next interval")]
     internal static partial void MaintenanceFailed(ILogger logger, string name, Exception exception);
@@ -108,6 +112,7 @@ internal static class WaldenEventIds
     internal const int WriterLoopFailed = 1102;
     internal const int MeasurementListenerFailed = 1103;
     internal const int ForeignCommitRefused = 1104;
+    internal const int FailureRepeated = 1105;
     internal const int BackupCompleted = 1500;
     internal const int BackupFailed = 1501;
     internal const int CorruptionDetected = 1600;

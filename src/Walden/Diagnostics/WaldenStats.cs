@@ -1,6 +1,6 @@
 using Walden.Checkpointing;
 
-namespace Walden.Diagnostics;
+namespace Walden;
 
 /// <summary>
 /// A snapshot of one database's state, from <see cref="WaldenDatabase.GetStatsAsync"/>. File sizes come from

@@ -17,9 +17,26 @@ internal static class SqliteErrors
     internal const int Corrupt = 11;
     internal const int Full = 13;
     internal const int CantOpen = 14;
+    internal const int Protocol = 15;
     internal const int NotADb = 26;
 
     internal static bool IsBusy(int code) => (code & 0xFF) is Busy or Locked;
+
+    /// <summary>
+    /// Errors caused by the environment or the file, not by the application's SQL: busy, out of memory,
+    /// read-only, I/O error, corrupt, disk full, cannot open, locking protocol, not a database.
+    /// </summary>
+    internal static bool IsEnvironment(int code) =>
+        (code & 0xFF) is Busy or Locked or NoMem or ReadOnly or IoErr or Corrupt or Full or CantOpen or Protocol or NotADb;
+
+    /// <summary>
+    /// What the caller of a write or read gets for <paramref name="exception"/>: an environment failure raised by the
+    /// application's own statement becomes the matching <see cref="WaldenException"/> (SQLite's exception inside), so
+    /// catching <see cref="WaldenException"/> catches every failure the environment caused; anything else is the
+    /// application's own and passes unchanged.
+    /// </summary>
+    internal static Exception ForCaller(Exception exception, string operation, WaldenOptions options, SqliteConnection? connection = null) =>
+        exception is SqliteException sqlite && IsEnvironment(sqlite.SqliteErrorCode) ? Translate(sqlite, operation, options, connection) : exception;
 
     internal static bool IsCorrupt(int code) => (code & 0xFF) is Corrupt or NotADb;
 
@@ -32,11 +49,18 @@ internal static class SqliteErrors
     internal static bool IsCorrupt(Exception exception) =>
         exception is WaldenCorruptException || (exception is SqliteException sqlite && IsCorrupt(sqlite.SqliteErrorCode));
 
+    private static string Waited(SqliteException exception) =>
+        exception.Data[Configuration.RawStatement.WaitedKey] is TimeSpan waited
+            ? $"waited {waited.TotalSeconds:0.###} s"
+            : "waited";
+
     /// <summary>
-    /// Wraps an SQLite failure of Walden's own work (BEGIN, COMMIT, open) in the matching typed exception. <paramref name="outcome"/>,
-    /// when given, says what became of the writes concerned (it replaces the default "nothing was kept" of a full disk).
+    /// Wraps an SQLite failure of Walden's own work (BEGIN, COMMIT, open) in the matching typed exception. With the writer's
+    /// <paramref name="connection"/>, a full disk also says how much space writes need. <paramref name="outcome"/>, when given,
+    /// says what became of the writes concerned (it replaces the default "nothing was kept" of a full disk or an I/O error).
     /// </summary>
-    internal static WaldenException Translate(SqliteException exception, string operation, WaldenOptions options, string? outcome = null)
+    internal static WaldenException Translate(SqliteException exception, string operation, WaldenOptions options,
+        SqliteConnection? connection = null, string? outcome = null)
     {
         var told = outcome is null ? "" : outcome + " ";
         var primary = exception.SqliteErrorCode;
@@ -44,7 +68,8 @@ internal static class SqliteErrors
         return (primary & 0xFF) switch
         {
             Busy or Locked => new WaldenBusyException(
-                $"{operation} waited longer than WaldenOptions.BusyTimeout (currently {options.BusyTimeout.TotalSeconds:0.###} s) for a lock held by another connection or process. {told}" +
+                $"{operation} {Waited(exception)} for a lock held by another connection or process and gave up " +
+                $"(WaldenOptions.BusyTimeout is currently {options.BusyTimeout.TotalSeconds:0.###} s). {told}" +
                 "Raise BusyTimeout, or find the process that keeps the database locked. " + exception.Message,
                 primary, extended, exception),
             Corrupt or NotADb => new WaldenCorruptException(
@@ -52,10 +77,14 @@ internal static class SqliteErrors
                 primary, extended, exception),
             Full => new WaldenDiskFullException(
                 $"{operation} failed: the disk is full. {outcome ?? "Nothing of the failed transaction was kept."} Free space and try again. " +
-                exception.Message,
+                (connection is null ? "" : DiskSpace.Describe(connection)) + exception.Message,
                 primary, extended, exception),
             ReadOnly => new WaldenReadOnlyException(
                 $"{operation} failed: the database cannot be written (file permissions or a read-only mount). {told}" + exception.Message,
+                primary, extended, exception),
+            IoErr => new WaldenException(
+                $"{operation} failed with an I/O error (the disk, the file system or the mount under the database failed). " +
+                $"{outcome ?? "Nothing of the failed transaction was kept."} Check the disk and the system log. " + exception.Message,
                 primary, extended, exception),
             _ => new WaldenException($"{operation} failed. {told}" + exception.Message, primary, extended, exception),
         };

@@ -1,4 +1,4 @@
-namespace Walden.Integrity;
+namespace Walden;
 
 /// <summary>Which integrity check runs when a database is opened.</summary>
 public enum WaldenIntegrityCheck
@@ -24,16 +24,6 @@ public enum WaldenCorruptionPolicy
 
     /// <summary>Open anyway and serve reads of what is readable; every write is refused with <see cref="WaldenCorruptException"/>.</summary>
     ReadOnly,
-}
-
-/// <summary>The health of an open database.</summary>
-public enum WaldenHealthState
-{
-    /// <summary>No corruption has been seen.</summary>
-    Healthy,
-
-    /// <summary>Corruption was found (at open, by a check, or by a read or write): writes are refused.</summary>
-    Corrupt,
 }
 
 /// <summary>The result of one integrity check.</summary>

@@ -56,7 +56,12 @@ internal sealed class ReadLease : IDisposable
         }
     }
 
-    private void Expire()
+    /// <summary>Interrupts the read now (the database is closing): as an expiry, without the expiry's log line.</summary>
+    internal void Interrupt() => Expire(log: false);
+
+    private void Expire() => Expire(log: true);
+
+    private void Expire(bool log)
     {
         lock (_gate)
         {
@@ -72,7 +77,10 @@ internal sealed class ReadLease : IDisposable
             SQLitePCL.raw.sqlite3_exec(handle, "ROLLBACK");
         }
 
-        _onExpired?.Invoke(this);
+        if (log)
+        {
+            _onExpired?.Invoke(this);
+        }
     }
 
     public void Dispose() => _timer?.Dispose();

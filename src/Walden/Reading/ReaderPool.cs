@@ -19,7 +19,7 @@ internal sealed class ReaderPool
 {
     private readonly ConnectionFactory _factory;
     private readonly WaldenOptions _options;
-    private readonly CorruptionMonitor _health;
+    private readonly HealthSignals _health;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly string _name;
@@ -29,9 +29,11 @@ internal sealed class ReaderPool
     private readonly Action<ReadLease>? _onExpired;
     private readonly int _size;
     private int _active;
+    private bool _closing;
+    private int _waiting;
     private long _started;
 
-    internal ReaderPool(ConnectionFactory factory, WaldenOptions options, CorruptionMonitor health, string name)
+    internal ReaderPool(ConnectionFactory factory, WaldenOptions options, HealthSignals health, string name)
     {
         _health = health;
         _factory = factory;
@@ -46,6 +48,9 @@ internal sealed class ReaderPool
             _onExpired = _ => LogMessages.ReadLeaseExpired(_logger, _name, max.TotalSeconds);
         }
     }
+
+    /// <summary>Reads waiting for a connection of the pool.</summary>
+    internal int Waiting => Volatile.Read(ref _waiting);
 
     /// <summary>Reads running now.</summary>
     internal int Active => Volatile.Read(ref _active);
@@ -70,7 +75,16 @@ internal sealed class ReaderPool
 
     internal async Task<T> ReadAsync<T>(Func<SqliteConnection, T> read, CancellationToken cancellationToken)
     {
-        await _leases.WaitAsync(cancellationToken).ConfigureAwait(false);
+        Interlocked.Increment(ref _waiting);
+        try
+        {
+            await _leases.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waiting);
+        }
+
         try
         {
             // SQLite blocks; run the read on a pool thread rather than on the caller's. PreferFairness puts it
@@ -135,7 +149,12 @@ internal sealed class ReaderPool
         }
         catch (SqliteException ex) when (SqliteErrors.IsCorrupt(ex.SqliteErrorCode))
         {
-            _health.Report("A read", ex);
+            _health.ReportCorruption("A read", ex);
+            throw SqliteErrors.Translate(ex, "A read", _options);
+        }
+        catch (SqliteException ex) when (SqliteErrors.IsEnvironment(ex.SqliteErrorCode) && (ex.SqliteErrorCode & 0xFF) != SqliteErrors.ReadOnly)
+        {
+            // SQLITE_READONLY in a read is the read trying to write (readers are query_only): the application's own error.
             throw SqliteErrors.Translate(ex, "A read", _options);
         }
         finally
@@ -155,7 +174,11 @@ internal sealed class ReaderPool
         }
     }
 
-    private WaldenReadLeaseExpiredException LeaseExpired(Exception? cause) => new(
+    private WaldenReadLeaseExpiredException LeaseExpired(Exception? cause) => Volatile.Read(ref _closing)
+        ? new($"The database '{_name}' was closed while this read was still running after WaldenOptions.CloseReadTimeout " +
+            $"(currently {_options.CloseReadTimeout.TotalSeconds:0.###} s), so Walden interrupted it. Its result was discarded. " +
+            "Finish reads before disposing the database, or raise CloseReadTimeout.", cause)
+        : new(
         $"A read on '{_name}' held its snapshot longer than WaldenOptions.MaxReadLeaseDuration (currently {_options.MaxReadLeaseDuration!.Value.TotalSeconds:0.###} s), " +
         "so Walden interrupted it and released the snapshot: an open snapshot stops checkpoints from resetting the WAL. Its result was discarded. " +
         "Make the read shorter (page through large results in several reads) or raise MaxReadLeaseDuration.", cause);
@@ -185,11 +208,32 @@ internal sealed class ReaderPool
     private PooledReader Rent() => _idle.TryPop(out var reader) ? reader : new PooledReader(_factory.Open(writer: false));
 
     /// <summary>Waits for every lease to come back, then closes all connections.</summary>
-    internal async Task CloseAsync()
+    /// <summary>
+    /// Waits up to <paramref name="readTimeout"/> for running reads, then interrupts those still running (they fail with
+    /// <see cref="WaldenReadLeaseExpiredException"/>) and waits at most as long again for them to return; then closes the
+    /// idle connections. A read that still has not returned closes its own connection when it does.
+    /// </summary>
+    internal async Task CloseAsync(TimeSpan readTimeout)
     {
-        for (var i = 0; i < _size; i++)
+        var taken = 0;
+        for (var round = 0; round < 2 && taken < _size; round++)
         {
-            await _leases.WaitAsync().ConfigureAwait(false);
+            using var timeout = new CancellationTokenSource(readTimeout, _time);
+            try
+            {
+                for (; taken < _size; taken++)
+                {
+                    await _leases.WaitAsync(timeout.Token).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+            {
+                Volatile.Write(ref _closing, true);
+                foreach (var lease in _running.Keys)
+                {
+                    lease.Interrupt();
+                }
+            }
         }
 
         while (_idle.TryPop(out var reader))

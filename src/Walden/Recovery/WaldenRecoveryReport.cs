@@ -1,4 +1,4 @@
-namespace Walden.Recovery;
+namespace Walden;
 
 /// <summary>What a recovery produced.</summary>
 /// <param name="InputPath">The damaged database.</param>
@@ -7,7 +7,7 @@ namespace Walden.Recovery;
 /// <param name="Tables">Rows per table in the recovered database (shadow tables of full-text indexes excluded).</param>
 /// <param name="LostAndFoundRows">Rows that could not be given back to a table with confidence; kept in the <c>lost_and_found</c> table.</param>
 /// <param name="RowsReattributed">Rows moved from lost_and_found back into their table (by root page or unambiguous shape).</param>
-/// <param name="TablesRebuiltFromKnownSchema">Tables missing from the damaged file's schema that were recreated from <see cref="WaldenRecoveryOptions.SchemaFrom"/>.</param>
+/// <param name="TablesRebuiltFromKnownSchema">Tables missing from the damaged file's schema that were recreated from <see cref="Recovery.WaldenRecoveryOptions.SchemaFrom"/>.</param>
 /// <param name="InputPages">Pages in the damaged file (file size / page size).</param>
 /// <param name="PagesUnreadable">Distinct pages that SQLite's integrity_check of the input named as damaged, or every page when the input could not be read as a database at all.</param>
 /// <param name="PageSize">The page size the recovery used.</param>

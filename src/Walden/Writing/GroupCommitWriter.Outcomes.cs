@@ -87,10 +87,10 @@ internal sealed partial class GroupCommitWriter
         {
             // SQLite's answer to SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM (...): the whole transaction is gone,
             // every write in it failed alike.
-            var failure = SqliteErrors.Translate(sqlite!, $"A write in a batch of {_pending.Count + 1}", _options,
+            var failure = SqliteErrors.Translate(sqlite!, $"A write in a batch of {_pending.Count + 1}", _options, _connection,
                 $"Not committed: SQLite rolled back the whole transaction ({_pending.Count + 1} writes of this batch, " +
                 $"this one among them).{extra}");
-            _signals.Observe(failure);
+            _health.Observe(failure);
             request.Fail(failure);
             FailAll(_pending, failure);
             return;
@@ -151,7 +151,8 @@ internal sealed partial class GroupCommitWriter
             return;
         }
 
-        _signals.CommitSucceeded(); // something was written: the disk had room and the file was writable
+        _health.CommitSucceeded(); // something was written: the disk had room and the file was writable
+        _commitFailures.Succeeded();
         try
         {
             var now = _metrics.Timestamp();

@@ -30,10 +30,10 @@ internal sealed partial class GroupCommitWriter
     private readonly WaldenOptions _options;
     private readonly ILogger _logger;
     private readonly WriterFaults? _faults;
-    private readonly CorruptionMonitor _health;
+    private readonly HealthSignals _health;
     private readonly DatabaseMetrics _metrics;
-    private readonly HealthSignals _signals;
     private readonly WriterPause _pause;
+    private readonly RepeatedFailureLog _commitFailures;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Thread _thread;
     private readonly int _threadId;
@@ -43,9 +43,9 @@ internal sealed partial class GroupCommitWriter
     // Owned by the writer thread only.
     private readonly List<IWriteRequest> _batch;
     private readonly List<IWriteRequest> _pending;
-    private readonly SqliteCommand _begin;
-    private readonly SqliteCommand _commit;
-    private readonly SqliteCommand _rollback;
+    private readonly RawStatement _begin;
+    private readonly RawStatement _commit;
+    private readonly RawStatement _rollback;
     private readonly RawStatement _savepoint;
     private readonly RawStatement _release;
     private readonly RawStatement _rollbackToSavepoint;
@@ -54,17 +54,17 @@ internal sealed partial class GroupCommitWriter
     private int _cancelled;
 
     internal GroupCommitWriter(SqliteConnection connection, WaldenOptions options, string name,
-        CorruptionMonitor health, DatabaseMetrics metrics, HealthSignals signals, WriterPause pause)
+        HealthSignals health, DatabaseMetrics metrics, WriterPause pause)
     {
         _health = health;
         _connection = connection;
         _metrics = metrics;
-        _signals = signals;
         _pause = pause;
         _options = options;
         _faults = options.Faults;
         _name = name;
         _logger = new InfallibleLogger(options.LoggerFactory.CreateLogger("Walden.Writing"));
+        _commitFailures = new RepeatedFailureLog(_logger, options.TimeProvider);
         _queue = Channel.CreateBounded<IWriteRequest>(new BoundedChannelOptions(options.WriteQueueCapacity)
         {
             SingleReader = true,
@@ -75,9 +75,10 @@ internal sealed partial class GroupCommitWriter
         });
         _batch = new List<IWriteRequest>(Math.Min(options.MaxBatchSize, 4096));
         _pending = new List<IWriteRequest>(_batch.Capacity);
-        _begin = Prepare("BEGIN IMMEDIATE");
-        _commit = Prepare("COMMIT");
-        _rollback = Prepare("ROLLBACK");
+        // Stepped directly, not through SqliteCommand: they wait BusyTimeout for the lock and not longer.
+        _begin = new RawStatement(connection, "BEGIN IMMEDIATE");
+        _commit = new RawStatement(connection, "COMMIT");
+        _rollback = new RawStatement(connection, "ROLLBACK");
         _savepoint = new RawStatement(connection, $"SAVEPOINT {SavepointName}");
         _release = new RawStatement(connection, $"RELEASE {SavepointName}");
         _rollbackToSavepoint = new RawStatement(connection, $"ROLLBACK TO {SavepointName}");
@@ -110,7 +111,14 @@ internal sealed partial class GroupCommitWriter
     }
 
     /// <summary>Stops accepting writes; what is queued is still committed.</summary>
-    internal void Complete() => _queue.Writer.TryComplete();
+    internal void Complete()
+    {
+        _queue.Writer.TryComplete();
+        if ((_thread.ThreadState & System.Threading.ThreadState.Unstarted) != 0)
+        {
+            _stopped.TrySetResult(); // an open that failed before the loop started: nothing to drain
+        }
+    }
 
     private void Run()
     {
@@ -167,7 +175,7 @@ internal sealed partial class GroupCommitWriter
             "No write is accepted any more: dispose the database and open it again. See the inner exception for where it failed.", cause);
         Volatile.Write(ref _fault, failure);
         _queue.Writer.TryComplete(failure); // from here on no write can join the queue: what is in it is all there is
-        _signals.WriterFailed(failure);
+        _health.WriterStopped(failure);
         try
         {
             RollbackIfOpen();
@@ -272,8 +280,8 @@ internal sealed partial class GroupCommitWriter
                     // Only this write is undone and only its caller hears of it; the batch goes on.
                     _rollbackToSavepoint.Execute();
                     _release.Execute();
-                    _signals.ObserveDelegateFailure(error);
-                    request.Fail(error);
+                    _health.ObserveDelegateFailure(error);
+                    request.Fail(SqliteErrors.ForCaller(error, "A write", _options, _connection));
                     continue;
                 }
 
@@ -295,14 +303,14 @@ internal sealed partial class GroupCommitWriter
             };
             RollbackIfOpen();
             var failure = ex is SqliteException sqlite
-                ? SqliteErrors.Translate(sqlite, $"A batch of {batch.Count} writes", _options, outcome)
+                ? SqliteErrors.Translate(sqlite, $"A batch of {batch.Count} writes", _options, _connection, outcome)
                 : new WaldenException($"A batch of {batch.Count} writes failed. {outcome}", ex);
             if (SqliteErrors.IsCorrupt(ex))
             {
-                _health.Report($"A batch of {batch.Count} writes", ex);
+                _health.ReportCorruption($"A batch of {batch.Count} writes", ex);
             }
 
-            _signals.Observe(failure);
+            _health.Observe(failure);
             FailAll(batch, failure);
         }
     }
@@ -313,18 +321,18 @@ internal sealed partial class GroupCommitWriter
         _end = TransactionEnd.None;
         try
         {
-            _begin.ExecuteNonQuery();
+            _begin.Execute();
             return true;
         }
         catch (SqliteException ex)
         {
-            var failure = SqliteErrors.Translate(ex, "Starting the write transaction (BEGIN IMMEDIATE)", _options);
+            var failure = SqliteErrors.Translate(ex, "Starting the write transaction (BEGIN IMMEDIATE)", _options, _connection);
             if (SqliteErrors.IsCorrupt(ex))
             {
-                _health.Report("Starting a write transaction", ex);
+                _health.ReportCorruption("Starting a write transaction", ex);
             }
 
-            _signals.Observe(failure);
+            _health.Observe(failure);
             FailRest(batch, from, failure);
             return false;
         }
@@ -337,7 +345,7 @@ internal sealed partial class GroupCommitWriter
         _committing = true;
         try
         {
-            _commit.ExecuteNonQuery();
+            _commit.Execute();
         }
         catch (Exception ex)
         {
@@ -349,15 +357,16 @@ internal sealed partial class GroupCommitWriter
                 "(after a failed COMMIT neither SQLite nor Walden can tell). Read them back before writing them again.";
             var operation = $"The COMMIT of a batch of {_pending.Count} writes";
             var failure = ex is SqliteException sqlite
-                ? SqliteErrors.Translate(sqlite, operation, _options, outcome)
+                ? SqliteErrors.Translate(sqlite, operation, _options, _connection, outcome)
                 : new WaldenException($"{operation} failed. {outcome}", ex);
             if (SqliteErrors.IsCorrupt(ex))
             {
-                _health.Report("A COMMIT", ex);
+                _health.ReportCorruption("A COMMIT", ex);
             }
 
-            LogMessages.CommitFailed(_logger, _pending.Count, ex);
-            _signals.Observe(failure);
+            var count = _pending.Count;
+            _commitFailures.Failed(failure, "A COMMIT", (logger, e) => LogMessages.CommitFailed(logger, count, e));
+            _health.Observe(failure);
             FailAll(_pending, failure);
             return;
         }
@@ -376,7 +385,7 @@ internal sealed partial class GroupCommitWriter
 
         try
         {
-            _rollback.ExecuteNonQuery();
+            _rollback.Execute();
         }
         catch (SqliteException ex)
         {
@@ -405,23 +414,10 @@ internal sealed partial class GroupCommitWriter
         }
     }
 
-    private SqliteCommand Prepare(string sql)
-    {
-        var command = _connection.CreateCommand();
-        command.CommandText = sql;
-        command.Prepare();
-        return command;
-    }
-
     /// <summary>Disposes the prepared commands; the connection itself belongs to the database.</summary>
     internal void DisposeCommands()
     {
-        foreach (var command in new[] { _begin, _commit, _rollback })
-        {
-            command.Dispose();
-        }
-
-        foreach (var statement in new[] { _savepoint, _release, _rollbackToSavepoint })
+        foreach (var statement in new[] { _begin, _commit, _rollback, _savepoint, _release, _rollbackToSavepoint })
         {
             statement.Dispose();
         }

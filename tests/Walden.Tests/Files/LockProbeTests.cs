@@ -56,13 +56,42 @@ public sealed class LockProbeTests : IDisposable
         var path = _dir.File("app.db");
         await using (var db = await WaldenDatabase.OpenAsync(path))
         {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+            Assert.True(await AnotherProcessFindsItLockedAsync(path), "Walden must hold the database's locks once open.");
+
             var finding = LockProbe.FindHolder(path);
             Assert.NotNull(finding);
             Assert.Equal(0, finding.ProcessId);
             var refused = Assert.Throws<WaldenDatabaseInUseException>(() => LockProbe.EnsureNotInUse(path, "Restoring"));
             Assert.Contains("this process", refused.Message, StringComparison.Ordinal);
+
+            // Probing must not have touched the files: closing a descriptor of them would drop this process's POSIX locks.
+            Assert.True(await AnotherProcessFindsItLockedAsync(path), "Probing dropped this process's locks on the database.");
+            await db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (1)"));
         }
 
         Assert.Null(LockProbe.FindHolder(path));
+        Assert.False(await AnotherProcessFindsItLockedAsync(path));
+    }
+
+    /// <summary>
+    /// Asks a separate sqlite3 process for the database exclusively. It is refused while any connection of this
+    /// process holds the file (WAL connections keep a shared lock on it); nothing is written either way.
+    /// </summary>
+    private static async Task<bool> AnotherProcessFindsItLockedAsync(string path)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo(SqliteShell.BinaryPath)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(path);
+        info.ArgumentList.Add("PRAGMA locking_mode=EXCLUSIVE; SELECT count(*) FROM sqlite_schema;");
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return error.Contains("database is locked", StringComparison.Ordinal);
     }
 }

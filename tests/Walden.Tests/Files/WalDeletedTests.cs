@@ -42,7 +42,7 @@ public sealed class WalDeletedTests : IDisposable
 
         Assert.True(db.CheckWalFile());
         await Assert.ThrowsAsync<WaldenCorruptException>(() => db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (999, 'refused')")));
-        Assert.Equal(WaldenHealthStatus.Unhealthy, db.GetHealth(TimeSpan.FromSeconds(1), 0.9).Status);
+        Assert.Equal(WaldenHealthStatus.Unhealthy, db.GetHealth().Status);
         Assert.Contains(logs.Lines, line => line.Level == LogLevel.Critical && line.EventId.Id == LogMessages.WalFileLostEventId &&
                                             line.Message.Contains(db.WalRescuePath!, StringComparison.Ordinal));
         Assert.StartsWith(path + ".wal-rescue-", db.WalRescuePath, StringComparison.Ordinal);

@@ -42,6 +42,72 @@ public sealed class HostingTests : IDisposable
     }
 
     [Fact]
+    public async Task AddWalden_WithReportUnhealthy_StartsTheHostWhenOpenFails_AndTheHealthCheckSaysWhy()
+    {
+        var services = new ServiceCollection();
+        services.AddWalden("orders", _dir.File("missing.db"), WaldenOpenFailure.ReportUnhealthy, (_, o) => o.MustExist = true);
+        services.AddWalden("logs", _dir.File("logs.db"));
+        services.AddLogging().AddHealthChecks().AddWalden("orders").AddWalden("logs");
+        await using var provider = services.BuildServiceProvider();
+        var hosted = Assert.Single(provider.GetServices<IHostedService>().OfType<WaldenHostedService>());
+
+        await hosted.StartAsync(CancellationToken.None); // does not throw
+
+        var databases = provider.GetRequiredService<WaldenDatabases>();
+        Assert.IsType<WaldenConfigurationException>(databases.OpenFailure("orders"));
+        Assert.Contains("failed to open", Assert.Throws<InvalidOperationException>(() => databases.Get("orders")).Message, StringComparison.Ordinal);
+        var report = await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        Assert.Equal(HealthStatus.Unhealthy, report.Entries["walden:orders"].Status);
+        Assert.Contains("does not exist", report.Entries["walden:orders"].Description, StringComparison.Ordinal);
+        Assert.Equal(HealthStatus.Healthy, report.Entries["walden:logs"].Status);
+        await hosted.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task AddWalden_ByDefault_FailsTheHostWhenOpenFails()
+    {
+        var services = new ServiceCollection();
+        services.AddWalden("orders", _dir.File("missing.db"), o => o.MustExist = true);
+        await using var provider = services.BuildServiceProvider();
+        var hosted = Assert.Single(provider.GetServices<IHostedService>());
+
+        await Assert.ThrowsAsync<WaldenConfigurationException>(() => hosted.StartAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task StopAsync_ReturnsWhenTheHostsStopTokenFires_EvenWhileADatabaseIsStillClosing()
+    {
+        var services = new ServiceCollection();
+        services.AddWalden("orders", _dir.File("orders.db"), o => o.CloseReadTimeout = TimeSpan.FromMinutes(5));
+        await using var provider = services.BuildServiceProvider();
+        var hosted = Assert.Single(provider.GetServices<IHostedService>());
+        await hosted.StartAsync(CancellationToken.None);
+        var orders = provider.GetRequiredService<WaldenDatabases>().Get("orders");
+        using var release = new ManualResetEventSlim();
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var read = orders.ReadAsync(c =>
+        {
+            running.SetResult();
+            release.Wait(); // a read that keeps the close waiting (up to CloseReadTimeout)
+            return 1;
+        });
+        await running.Task;
+        using var stop = new CancellationTokenSource();
+        await stop.CancelAsync(); // the host's shutdown timeout has already passed
+
+        try
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hosted.StopAsync(stop.Token).WaitAsync(TimeSpan.FromSeconds(20)));
+        }
+        finally
+        {
+            release.Set();
+        }
+
+        await read;
+    }
+
+    [Fact]
     public void AddWalden_TwiceWithOneName_IsRefused()
     {
         var services = new ServiceCollection();
@@ -211,7 +277,7 @@ public sealed class HostingTests : IDisposable
         }
 
         await reader;
-        await db.CheckpointAsync(Walden.Checkpointing.WaldenCheckpointMode.Truncate);
+        await db.CheckpointAsync(Walden.WaldenCheckpointMode.Truncate);
         Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync()).Status);
     }
 }

@@ -25,13 +25,13 @@ public sealed class RuntimeCorruptionTests
         await using var db = await WaldenDatabase.OpenAsync(path, options);
         var detected = new TaskCompletionSource<WaldenCorruption>(TaskCreationOptions.RunContinuationsAsynchronously);
         db.CorruptionDetected += (_, corruption) => detected.TrySetResult(corruption);
-        Assert.Equal(WaldenHealthState.Healthy, db.HealthState);
+        Assert.Equal(WaldenHealthStatus.Healthy, db.HealthState);
 
         Damage(path, leaves);
         var error = await Assert.ThrowsAsync<WaldenCorruptException>(() => db.ReadAsync(c => c.Scalar<long>("SELECT sum(length(note)) FROM orders")));
 
         Assert.Equal(11, error.SqliteErrorCode); // SQLITE_CORRUPT, kept on the exception
-        Assert.Equal(WaldenHealthState.Corrupt, db.HealthState);
+        Assert.Equal(WaldenHealthStatus.Unhealthy, db.HealthState);
         Assert.Equal("A read", (await detected.Task).Operation);
         var refused = await Assert.ThrowsAsync<WaldenCorruptException>(() => db.WriteAsync(c => c.Exec("INSERT INTO other(x) VALUES (1)")));
         Assert.Contains("refuses writes", refused.Message, StringComparison.Ordinal);
@@ -64,7 +64,7 @@ public sealed class RuntimeCorruptionTests
         await Assert.ThrowsAsync<WaldenCorruptException>(() => before);
         await Assert.ThrowsAsync<WaldenCorruptException>(() => after);
         await Assert.ThrowsAsync<WaldenCorruptException>(() => db.WriteAsync(c => c.Exec("INSERT INTO other(x) VALUES (4)")));
-        Assert.Equal(WaldenHealthState.Corrupt, db.HealthState);
+        Assert.Equal(WaldenHealthStatus.Unhealthy, db.HealthState);
         Assert.Equal(1L, await db.ReadAsync(c => c.Scalar<long>("SELECT count(*) FROM other"))); // only the write committed before the damage
     }
 
@@ -95,7 +95,7 @@ public sealed class RuntimeCorruptionTests
         var damaged = reports.Take(new CancellationTokenSource(TimeSpan.FromMinutes(1)).Token);
         Assert.False(damaged.IsHealthy);
         Assert.NotEmpty(damaged.Findings);
-        Assert.Equal(WaldenHealthState.Corrupt, db.HealthState);
+        Assert.Equal(WaldenHealthStatus.Unhealthy, db.HealthState);
     }
 
     private static List<int> CreateDatabase(string path)

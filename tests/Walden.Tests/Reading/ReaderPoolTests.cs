@@ -48,19 +48,33 @@ public sealed class ReaderPoolTests : IDisposable
     }
 
     [Fact]
-    public async Task ReadAsync_ManyConcurrentReadsShareTheBoundedPool()
+    public async Task ReadAsync_RunsExactlyReaderPoolSizeReadsAtOnce_AndQueuesTheRest()
     {
-        await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), new WaldenOptions { ReaderPoolSize = 2 });
+        const int PoolSize = 3;
+        const int Reads = 10;
+        await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), new WaldenOptions { ReaderPoolSize = PoolSize });
         await db.WriteAsync(c => c.Exec(Sql.LogTable));
-        var maxActive = 0;
-        var reads = Enumerable.Range(0, 50).Select(_ => db.ReadAsync(c =>
+        using var gate = new ManualResetEventSlim();
+        var inside = 0;
+        var maxInside = 0;
+        var reads = Enumerable.Range(0, Reads).Select(_ => db.ReadAsync(c =>
         {
-            var active = db.ActiveReaders;
-            InterlockedMax(ref maxActive, active);
+            InterlockedMax(ref maxInside, Interlocked.Increment(ref inside));
+            gate.Wait(); // hold every read that got in until the test has counted
+            Interlocked.Decrement(ref inside);
             return c.Scalar<long>("SELECT count(*) FROM log");
-        }));
+        })).ToArray();
+
+        // Wait for a state, not for time: either the pool filled and the rest are queued, or too many got in.
+        var settled = SpinWait.SpinUntil(
+            () => Volatile.Read(ref inside) > PoolSize || (Volatile.Read(ref inside) == PoolSize && db.ReadsWaiting == Reads - PoolSize),
+            TimeSpan.FromSeconds(30));
+
+        Assert.True(settled, $"{Volatile.Read(ref inside)} reads running, {db.ReadsWaiting} waiting.");
+        Assert.Equal(PoolSize, Volatile.Read(ref inside));
+        gate.Set();
         await Task.WhenAll(reads);
-        Assert.InRange(maxActive, 1, 2);
+        Assert.Equal(PoolSize, maxInside);
     }
 
     private static void InterlockedMax(ref int target, int value)

@@ -57,7 +57,7 @@ public sealed class WriterDeathTests : IDisposable
         Assert.Contains("injected writer fault", laterError.Message, StringComparison.Ordinal);
         Assert.Contains("open it again", laterError.Message, StringComparison.Ordinal);
 
-        var health = db.GetHealth(TimeSpan.FromSeconds(10), 0.9);
+        var health = db.GetHealth();
         Assert.Equal(WaldenHealthStatus.Unhealthy, health.Status);
         Assert.Contains(health.Reasons, r => r.Contains("injected writer fault", StringComparison.Ordinal));
         Assert.Equal(1, await db.ReadAsync(c => c.Scalar<long>("SELECT count(*) FROM log")).WaitAsync(Bound)); // only the blocker
