@@ -65,8 +65,20 @@ public sealed class WaldenOptions
     /// file with its CREATE statements, used to rebuild tables whose schema page is lost
     /// (see <see cref="Recovery.WaldenRecoveryOptions.SchemaFrom"/>).
     /// </summary>
-    /// <value>The default value is null (only the schema found in the damaged file).</value>
+    /// <value>The default value is null: the newest backup of this database in <see cref="Walden.Backup.WaldenBackupOptions.Directory"/>
+    /// that passes a full re-verification, if any; else only the schema found in the damaged file.</value>
     public string? RecoverySchemaFrom { get; set; }
+
+    /// <summary>
+    /// For <see cref="WaldenCorruptionPolicy.Recover"/>, when the recovery could not give the rows back to the application's
+    /// tables (a table of the schema source is missing from the result, more rows ended in <c>lost_and_found</c> than in
+    /// tables, or no table came back and there was no schema source). False: the open fails with
+    /// <see cref="WaldenRecoveryIncompleteException"/>. True: the open returns the recovered copy (kept beside the database,
+    /// see <see cref="WaldenRecoveryIncompleteException.RecoveredPath"/>) with every write refused and
+    /// <see cref="WaldenDatabase.HealthState"/> Corrupt. Either way the damaged original stays in place, unchanged.
+    /// </summary>
+    /// <value>The default value is false.</value>
+    public bool OpenIncompleteRecoveryReadOnly { get; set; }
 
     /// <summary>
     /// How often a full <c>integrity_check</c> runs in the background on a reader connection, table by

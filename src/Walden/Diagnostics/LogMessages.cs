@@ -65,6 +65,9 @@ internal static partial class LogMessages
             "A read that holds an old snapshot stops checkpoints from resetting the WAL. {SnapshotHolders}")]
     internal static partial void CheckpointStarved(ILogger logger, string name, long walBytes, long limit, double seconds, string snapshotHolders);
 
+    [LoggerMessage(EventId = WaldenEventIds.RecoveryAtOpenRefused, Level = LogLevel.Critical, Message = "The recovery of {Name} at open was not swapped in: {Reason}")]
+    internal static partial void RecoveryAtOpenRefused(ILogger logger, string name, string reason);
+
     [LoggerMessage(EventId = WaldenEventIds.WalLimitReached, Level = LogLevel.Error, Message = "Writes to {Name} are refused: {Reason}")]
     internal static partial void WalLimitReached(ILogger logger, string name, string reason);
 
@@ -96,6 +99,7 @@ internal static class WaldenEventIds
     internal const int IntegrityChecked = 1601;
     internal const int RecoveredAtOpen = 1602;
     internal const int BackgroundCheckFailed = 1603;
+    internal const int RecoveryAtOpenRefused = 1610;
     internal const int Checkpointed = 1200;
     internal const int CheckpointFailed = 1201;
     internal const int CheckpointStarved = 1202;

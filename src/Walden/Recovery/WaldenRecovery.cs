@@ -93,6 +93,12 @@ public static class WaldenRecovery
                 "Try 'walden recover <db> --output <new.db>' to inspect what can be recovered.");
         }
 
+        if (options.RefuseSwap?.Invoke(report) is { } reason)
+        {
+            var kept = RecoveryAtOpen.Keep(input, recovered, options.TimeProvider);
+            throw new WaldenRecoveryIncompleteException(reason, input, kept, report with { OutputPath = kept });
+        }
+
         var quarantine = Quarantine.Swap(input, recovered, $"Recovered in place by Walden: {report.RowsRecovered:N0} rows recovered, {report.LostAndFoundRows:N0} in lost_and_found.", options.TimeProvider);
         return report with { OutputPath = input, Quarantine = quarantine };
     }

@@ -28,5 +28,11 @@ public sealed class WaldenRecoveryOptions
     /// <value>The default value is <see cref="TimeProvider.System"/>.</value>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
+    /// <summary>
+    /// For the recovery at open: judges a usable result before it is swapped in; a reason refuses the swap, keeps the
+    /// recovered file beside the untouched original and fails with <see cref="WaldenRecoveryIncompleteException"/>.
+    /// </summary>
+    internal Func<WaldenRecoveryReport, string?>? RefuseSwap { get; set; }
+
     internal WaldenRecoveryOptions Clone() => (WaldenRecoveryOptions)MemberwiseClone();
 }
