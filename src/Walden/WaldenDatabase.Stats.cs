@@ -97,7 +97,8 @@ public sealed partial class WaldenDatabase
             reasons.Add($"The database '{Name}' is closed.");
         }
 
-        foreach (var (signal, label) in new[] { (_signals.Corruption, "corrupt"), (_signals.ReadOnly, "read-only"), (_signals.DiskFull, "disk full") })
+        foreach (var (signal, label) in new[] { (_signals.Corruption, "corrupt"), (_signals.ReadOnly, "read-only"), (_signals.DiskFull, "disk full"),
+            (_signals.WalLimit, "refusing writes at MaxWalSize") })
         {
             if (signal is not null)
             {
@@ -116,7 +117,8 @@ public sealed partial class WaldenDatabase
 
             if (_checkpointer.Starved)
             {
-                reasons.Add("Checkpoint starvation: a long read keeps the WAL from being reset (see the oldest read lease; set MaxReadLeaseDuration).");
+                reasons.Add("Checkpoint starvation: a read on an old snapshot, in this process or another, keeps the WAL from being reset " +
+                    "(the starvation warning, event 1202, names it).");
             }
 
             if (commitP99 is { } p && p > slowCommit.TotalSeconds)

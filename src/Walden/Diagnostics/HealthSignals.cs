@@ -11,6 +11,7 @@ internal sealed class HealthSignals
     private readonly Integrity.CorruptionMonitor _corruption;
     private string? _readOnly;
     private string? _diskFull;
+    private string? _walLimit;
 
     internal HealthSignals(Integrity.CorruptionMonitor corruption)
     {
@@ -22,6 +23,9 @@ internal sealed class HealthSignals
     internal string? ReadOnly => Volatile.Read(ref _readOnly);
 
     internal string? DiskFull => Volatile.Read(ref _diskFull);
+
+    /// <summary>Why writes are refused at <see cref="WaldenOptions.MaxWalSize"/>; null once a commit went through again.</summary>
+    internal string? WalLimit => Volatile.Read(ref _walLimit);
 
     /// <summary>Records what a failure says about the database (called with Walden's translated exceptions).</summary>
     internal void Observe(Exception failure)
@@ -36,6 +40,9 @@ internal sealed class HealthSignals
                 break;
             case WaldenDiskFullException:
                 Volatile.Write(ref _diskFull, failure.Message);
+                break;
+            case WaldenWalLimitException:
+                Volatile.Write(ref _walLimit, failure.Message);
                 break;
             default:
                 break;
@@ -61,10 +68,11 @@ internal sealed class HealthSignals
     /// <summary>A commit went through: the disk has room and the file is writable again.</summary>
     internal void CommitSucceeded()
     {
-        if (_readOnly is not null || _diskFull is not null)
+        if (_readOnly is not null || _diskFull is not null || _walLimit is not null)
         {
             Volatile.Write(ref _readOnly, null);
             Volatile.Write(ref _diskFull, null);
+            Volatile.Write(ref _walLimit, null);
         }
     }
 }

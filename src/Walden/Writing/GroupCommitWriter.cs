@@ -130,7 +130,9 @@ internal sealed partial class GroupCommitWriter
                         }
                         else
                         {
-                            FailAll(_batch, _pause.WalLimitFailure());
+                            var refused = _pause.WalLimitFailure();
+                            _signals.Observe(refused);
+                            FailAll(_batch, refused);
                         }
                     }
                     finally

@@ -1,4 +1,5 @@
 using Walden.Checkpointing;
+using Walden.Diagnostics;
 using Walden.Tests.TestSupport;
 
 namespace Walden.Tests.Checkpointing;
@@ -66,6 +67,9 @@ public sealed class WalHardLimitTests : IDisposable
         Assert.Contains($"Other processes hold read transactions on the WAL: process {python.ProcessId} (", starved.Message, StringComparison.Ordinal);
         Assert.Contains("MaxReadLeaseDuration cannot end another process's read", starved.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("none running", starved.Message, StringComparison.Ordinal);
+        var health = db.GetHealth(TimeSpan.FromSeconds(1), 0.9);
+        Assert.Equal(WaldenHealthStatus.Unhealthy, health.Status);
+        Assert.Contains(health.Reasons, r => r.Contains("refusing writes at MaxWalSize", StringComparison.Ordinal));
 
         // The reader ends: the checkpointer resets the WAL, writes go on, and the WAL stays under the limit again.
         await python.EndAsync();
@@ -75,6 +79,7 @@ public sealed class WalHardLimitTests : IDisposable
         Assert.True(WalBytes(path) < Limit, $"After the reset the -wal file should be small again; it is {WalBytes(path):N0} bytes.");
         Assert.False((await db.CheckpointAsync(WaldenCheckpointMode.Truncate)).Busy);
         Assert.Equal(0, WalBytes(path));
+        Assert.NotEqual(WaldenHealthStatus.Unhealthy, db.GetHealth(TimeSpan.FromSeconds(1), 0.9).Status);
         Assert.Equal(committed, await db.ReadAsync(c => c.Scalar<long>("SELECT count(*) FROM t")));
     }
 
