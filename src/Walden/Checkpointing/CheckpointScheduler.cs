@@ -403,9 +403,16 @@ internal sealed class CheckpointScheduler
     /// Who holds the old snapshot, in sentences that say what to do: a read of this process (MaxReadLeaseDuration can end it),
     /// other processes (only they can end their reads), or nobody found.
     /// </summary>
-    private string DescribeSnapshotHolders(IReadOnlyList<WalReaderProcess> others)
+    private string DescribeSnapshotHolders(IReadOnlyList<WalReaderProcess> holders)
     {
         var parts = new List<string>(2);
+        var others = holders.Where(p => p.ProcessId != Environment.ProcessId).ToList();
+        if (_oldestReadLease() is null && others.Count < holders.Count)
+        {
+            parts.Add($"A connection of this process (pid {Environment.ProcessId}) that is not one of Walden's holds a read transaction on the WAL " +
+                "(a plain SqliteConnection, for example): end that transaction; MaxReadLeaseDuration covers only WaldenDatabase.ReadAsync.");
+        }
+
         if (_oldestReadLease() is { } age)
         {
             parts.Add($"This process's oldest read has held its snapshot for {age.TotalSeconds:0.###} s: shorten long reads or set " +
@@ -430,17 +437,17 @@ internal sealed class CheckpointScheduler
     /// <summary>The error for writes refused at the hard bound; logged once until the WAL is reset. Called on the writer thread.</summary>
     private WaldenWalLimitException WalLimitFailure()
     {
-        var others = WalReaderProcesses.Find(_databasePath);
+        var holders = WalReaderProcesses.Find(_databasePath);
         var message = $"The -wal file of '{_name}' reached WaldenOptions.MaxWalSize ({_options.EffectiveMaxWalSize:N0} bytes) and no checkpoint " +
             $"could reset it within WaldenOptions.BusyTimeout ({_options.BusyTimeout.TotalSeconds:0.###} s), so this write was refused; nothing of it was applied. " +
-            "A read transaction on an old snapshot stops checkpoints from resetting the WAL. " + DescribeSnapshotHolders(others) +
+            "A read transaction on an old snapshot stops checkpoints from resetting the WAL. " + DescribeSnapshotHolders(holders) +
             " Writes succeed again as soon as that read ends and a checkpoint resets the WAL; to allow a larger WAL meanwhile, raise MaxWalSize.";
         if (Interlocked.Exchange(ref _walLimitLogged, 1) == 0)
         {
             LogMessages.WalLimitReached(_logger, _name, message);
         }
 
-        return new WaldenWalLimitException(message, others.Select(p => p.ProcessId).ToList());
+        return new WaldenWalLimitException(message, holders.Select(p => p.ProcessId).Where(pid => pid != Environment.ProcessId).ToList());
     }
 
     /// <summary>New WAL frames that call for a PASSIVE checkpoint: fewer when reads started since the last checkpoint.</summary>

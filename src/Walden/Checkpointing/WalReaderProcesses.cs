@@ -12,7 +12,7 @@ internal sealed record WalReaderProcess(int ProcessId, string? CommandLine)
 }
 
 /// <summary>
-/// Finds the other processes that hold read transactions on a WAL database: each reader keeps a shared POSIX lock on
+/// Finds the processes that hold read transactions on a WAL database: each reader keeps a shared POSIX lock on
 /// one of the read-mark bytes of the <c>-shm</c> (offsets 123 to 127, sqlite.org/walformat.html) for as long as its
 /// snapshot is open, and a RESTART or TRUNCATE checkpoint must wait for all of them. It reads /proc/locks and
 /// matches the <c>-shm</c>'s device and inode, taken with stat(2): no file descriptor is opened on the <c>-shm</c>
@@ -28,7 +28,7 @@ internal static unsafe partial class WalReaderProcesses
     private const long LastReadMark = 120 + 7;
     private const int MaxCommandLength = 200;
 
-    /// <summary>The other processes holding a WAL read mark of <paramref name="database"/>, in process id order.</summary>
+    /// <summary>The processes holding a WAL read mark of <paramref name="database"/> (this one included), in process id order.</summary>
     internal static IReadOnlyList<WalReaderProcess> Find(string database)
     {
         if (!OperatingSystem.IsLinux() || !TryDeviceAndInode(database + "-shm", out var major, out var minor, out var inode))
@@ -50,11 +50,10 @@ internal static unsafe partial class WalReaderProcesses
             return [];
         }
 
-        var self = Environment.ProcessId;
         var pids = new SortedSet<int>();
         foreach (var line in lines)
         {
-            if (ParseReadLock(line, major, minor, inode) is { } pid && pid != self && pid > 0)
+            if (ParseReadLock(line, major, minor, inode) is { } pid && pid > 0)
             {
                 pids.Add(pid);
             }

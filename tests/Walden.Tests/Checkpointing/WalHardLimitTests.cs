@@ -84,6 +84,44 @@ public sealed class WalHardLimitTests : IDisposable
     }
 
     [Fact]
+    public async Task AConnectionOfThisProcessOutsideWalden_HoldingASnapshot_IsNamedAsSuch_WhenWritesFailAtMaxWalSize()
+    {
+        var path = _dir.File("app.db");
+        await using var db = await WaldenDatabase.OpenAsync(path, new WaldenOptions
+        {
+            WalSizeLimit = Limit,
+            MaxWalSize = 2 * Limit,
+            BusyTimeout = TimeSpan.FromMilliseconds(300),
+        });
+        await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body BLOB NOT NULL)"));
+        using var plain = Sql.OpenDirect(path);
+        using var transaction = plain.BeginTransaction(deferred: true);
+        Assert.Equal(0, plain.Scalar<long>("SELECT count(*) FROM t")); // its snapshot is taken here and kept
+
+        WaldenWalLimitException? refused = null;
+        for (var i = 0; i < 100 && refused is null; i++)
+        {
+            try
+            {
+                await db.WriteAsync(c => c.Exec(Batch));
+            }
+            catch (WaldenWalLimitException ex)
+            {
+                refused = ex;
+            }
+        }
+
+        Assert.NotNull(refused);
+        Assert.True(WalBytes(path) <= 2 * Limit + OneBatchBytes);
+        Assert.Empty(refused.ReaderProcessIds);
+        Assert.Contains($"A connection of this process (pid {Environment.ProcessId}) that is not one of Walden's", refused.Message, StringComparison.Ordinal);
+
+        transaction.Commit();
+        await db.Checkpointer.EvaluateAsync();
+        await db.WriteAsync(c => c.Exec(Batch));
+    }
+
+    [Fact]
     public async Task MaxWalSize_BelowTwiceTheLimit_IsRefusedAtOpen_NamingTheAllowedRange()
     {
         var error = await Assert.ThrowsAsync<WaldenConfigurationException>(() => WaldenDatabase.OpenAsync(_dir.File("app.db"), new WaldenOptions
