@@ -248,10 +248,26 @@ public sealed partial class WaldenDatabase
 
     private static WaldenDatabase RecoverAndOpen(string path, WaldenOptions options, WaldenIntegrityReport check)
     {
+        var logger = options.LoggerFactory.CreateLogger("Walden.Integrity");
+        var name = options.Name ?? System.IO.Path.GetFileName(path);
         WaldenRecoveryReport recovery;
+        SchemaSource? source = null;
         try
         {
-            recovery = WaldenRecovery.RecoverInPlace(path, new WaldenRecoveryOptions { SchemaFrom = options.RecoverySchemaFrom, TimeProvider = options.TimeProvider });
+            source = Recovery.RecoveryAtOpen.FindSchemaSource(path, options);
+            var schema = source is null ? null : KnownSchema.Load(new WaldenRecoveryOptions { SchemaFrom = source.Path });
+            recovery = WaldenRecovery.RecoverInPlace(path, new WaldenRecoveryOptions
+            {
+                SchemaFrom = source?.Path,
+                TimeProvider = options.TimeProvider,
+                RefuseSwap = report => Recovery.RecoveryAtOpen.Judge(report, schema, source),
+            });
+        }
+        catch (WaldenRecoveryIncompleteException ex)
+        {
+            var refusal = Incomplete(path, check, ex);
+            LogMessages.RecoveryAtOpenRefused(logger, name, refusal.Message);
+            return options.OpenIncompleteRecoveryReadOnly ? OpenRecoveredReadOnly(options, refusal) : throw refusal;
         }
         catch (WaldenException ex)
         {
@@ -259,9 +275,39 @@ public sealed partial class WaldenDatabase
                 $"The database '{path}' is corrupt ({string.Join(" | ", check.Findings)}) and CorruptionPolicy = Recover could not recover it: {ex.Message}",
                 Errors.SqliteErrors.Corrupt, Errors.SqliteErrors.Corrupt, ex);
         }
+        finally
+        {
+            if (source is { Temporary: true })
+            {
+                File.Delete(source.Path);
+            }
+        }
 
-        var logger = options.LoggerFactory.CreateLogger("Walden.Integrity");
-        LogMessages.RecoveredAtOpen(logger, options.Name ?? System.IO.Path.GetFileName(path), recovery.RowsRecovered, recovery.LostAndFoundRows, recovery.Quarantine?.Folder ?? "(nothing to keep)");
+        LogMessages.RecoveredAtOpen(logger, name, recovery.RowsRecovered, recovery.LostAndFoundRows, recovery.Quarantine?.Folder ?? "(nothing to keep)");
         return Open(path, options, recovery);
+    }
+
+    private static WaldenRecoveryIncompleteException Incomplete(string path, WaldenIntegrityReport check, WaldenRecoveryIncompleteException ex) => new(
+        $"The database '{path}' is corrupt ({string.Join(" | ", check.Findings)}) and CorruptionPolicy = Recover could not give its rows back to the " +
+        $"application's tables: {ex.Message}. Walden did not open the result, so the application cannot start over from empty tables. " +
+        $"Nothing was changed at '{path}': the damaged original is still there. What was recovered ({ex.Report.RowsRecovered:N0} rows in tables, " +
+        $"{ex.Report.LostAndFoundRows:N0} in lost_and_found) is kept in '{ex.RecoveredPath}'. To go on: restore a backup ('walden restore <backup> {path}'), " +
+        "or set WaldenOptions.RecoverySchemaFrom to a healthy copy, a backup or the .sql schema of this database and open again, " +
+        "or set WaldenOptions.OpenIncompleteRecoveryReadOnly = true to read what was recovered.",
+        ex.DatabasePath, ex.RecoveredPath, ex.Report);
+
+    /// <summary>
+    /// Opens the kept recovered file instead of the database, with every write refused (health Corrupt, with the
+    /// refusal as the reason) and no scheduled backups, so neither the application nor retention takes it for the database.
+    /// </summary>
+    private static WaldenDatabase OpenRecoveredReadOnly(WaldenOptions options, WaldenRecoveryIncompleteException refusal)
+    {
+        var readOnly = options.Clone();
+        readOnly.CorruptionPolicy = WaldenCorruptionPolicy.ReadOnly;
+        readOnly.Backup = new WaldenBackupOptions();
+        readOnly.BackgroundIntegrityCheckInterval = null;
+        var database = Open(refusal.RecoveredPath, readOnly, refusal.Report);
+        database._health.ReportCorruption("The recovery at open", refusal.Message, null);
+        return database;
     }
 }

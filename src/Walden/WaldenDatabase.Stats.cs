@@ -115,6 +115,7 @@ public sealed partial class WaldenDatabase
         foreach (var (signal, label) in new[]
         {
             (_health.Corruption?.Message, "corrupt"), (_health.ReadOnly, "read-only"), (_health.DiskFull, "disk full"),
+            (_health.WalLimit, "refusing writes at MaxWalSize"),
         })
         {
             if (signal is not null)
@@ -148,7 +149,8 @@ public sealed partial class WaldenDatabase
 
             if (_checkpointer.Starved)
             {
-                reasons.Add("Checkpoint starvation: a long read keeps the WAL from being reset (see the oldest read lease; set MaxReadLeaseDuration).");
+                reasons.Add("Checkpoint starvation: a read on an old snapshot, in this process or another, keeps the WAL from being reset " +
+                    "(the starvation warning, event 1202, names it).");
             }
 
             if (commitP99 is { } p && p > slowCommit.TotalSeconds)

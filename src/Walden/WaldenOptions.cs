@@ -86,8 +86,20 @@ public sealed class WaldenOptions
     /// file with its CREATE statements, used to rebuild tables whose schema page is lost
     /// (see <see cref="Recovery.WaldenRecoveryOptions.SchemaFrom"/>).
     /// </summary>
-    /// <value>The default value is null (only the schema found in the damaged file).</value>
+    /// <value>The default value is null: the newest backup of this database in <see cref="WaldenBackupOptions.Directory"/>
+    /// that passes a full re-verification, if any; else only the schema found in the damaged file.</value>
     public string? RecoverySchemaFrom { get; set; }
+
+    /// <summary>
+    /// For <see cref="WaldenCorruptionPolicy.Recover"/>, when the recovery could not give the rows back to the application's
+    /// tables (a table of the schema source is missing from the result, more rows ended in <c>lost_and_found</c> than in
+    /// tables, or no table came back and there was no schema source). False: the open fails with
+    /// <see cref="WaldenRecoveryIncompleteException"/>. True: the open returns the recovered copy (kept beside the database,
+    /// see <see cref="WaldenRecoveryIncompleteException.RecoveredPath"/>) with every write refused and
+    /// <see cref="WaldenDatabase.HealthState"/> Corrupt. Either way the damaged original stays in place, unchanged.
+    /// </summary>
+    /// <value>The default value is false.</value>
+    public bool OpenIncompleteRecoveryReadOnly { get; set; }
 
     /// <summary>
     /// How often a full <c>integrity_check</c> runs in the background on a reader connection, table by
@@ -105,10 +117,26 @@ public sealed class WaldenOptions
     /// so the next commit starts the WAL again from its beginning; from three quarters on, the writer waits
     /// for that RESTART before its next batch. A WAL that a checkpoint reset is shrunk to half this size
     /// (<c>PRAGMA journal_size_limit</c>). A read that holds its snapshot for long can still push the WAL
-    /// past the limit (checkpoint starvation; see <see cref="MaxReadLeaseDuration"/>).
+    /// past the limit (checkpoint starvation; see <see cref="MaxReadLeaseDuration"/>), up to <see cref="MaxWalSize"/>.
     /// </summary>
     /// <value>The default value is 64 MiB. Allowed: 1 MiB to 64 GiB.</value>
     public long WalSizeLimit { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// The hard bound on the <c>-wal</c> file, in bytes, for when a read transaction on an old snapshot (in this process
+    /// or another) keeps checkpoints from resetting the WAL. Once a commit leaves the WAL at this size, the writer waits
+    /// before its next batch for a checkpoint to reset the WAL, up to <see cref="BusyTimeout"/>; then the waiting writes,
+    /// and every write after them until the WAL is reset, fail with <see cref="WaldenWalLimitException"/>, which names the
+    /// processes holding WAL read locks. So the <c>-wal</c> file never grows past this size plus one batch.
+    /// </summary>
+    /// <value>The default value is null: 16 times <see cref="WalSizeLimit"/> (1 GiB with the default limit).
+    /// Allowed: null, or 2 times <see cref="WalSizeLimit"/> to 1 TiB.</value>
+    public long? MaxWalSize { get; set; }
+
+    /// <summary>The hard bound in effect: <see cref="MaxWalSize"/>, or 16 times <see cref="WalSizeLimit"/>.</summary>
+    internal long EffectiveMaxWalSize => MaxWalSize ?? WalSizeLimit * DefaultMaxWalSizeFactor;
+
+    internal const int DefaultMaxWalSizeFactor = 16;
 
     /// <summary>How long the database must go without a commit before Walden checkpoints with TRUNCATE, leaving a zero-byte <c>-wal</c> file.</summary>
     /// <value>The default value is 1 second. Allowed: 10 milliseconds to 1 hour.</value>
@@ -237,6 +265,12 @@ public sealed class WaldenOptions
         }
 
         Range(problems, nameof(WalSizeLimit), WalSizeLimit, 1024L * 1024, 64L * 1024 * 1024 * 1024, "bytes");
+        if (MaxWalSize is { } maxWal && (maxWal < 2 * WalSizeLimit || maxWal > 1024L * 1024 * 1024 * 1024))
+        {
+            problems.Add($"MaxWalSize must be null (16 times WalSizeLimit) or from 2 times WalSizeLimit ({2 * WalSizeLimit:N0} bytes) " +
+                $"to 1 TiB (currently {maxWal:N0} bytes).");
+        }
+
         Duration(problems, nameof(CheckpointIdleDelay), CheckpointIdleDelay, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1));
         Duration(problems, nameof(CheckpointStarvationThreshold), CheckpointStarvationThreshold, TimeSpan.FromMilliseconds(100), TimeSpan.FromDays(1));
         if (MaxReadLeaseDuration is { } lease)

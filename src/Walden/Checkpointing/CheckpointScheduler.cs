@@ -23,7 +23,10 @@ namespace Walden.Checkpointing;
 /// so the bound holds even when this thread gets little CPU), unless a reader blocked the last RESTART: then writes go on
 /// and the WAL grows until that reader ends (starvation, below).</item>
 /// <item>TRUNCATE once no commit happened for <see cref="WaldenOptions.CheckpointIdleDelay"/>.</item>
-/// <item>Starvation: the <c>-wal</c> file over the limit and not reset for <see cref="WaldenOptions.CheckpointStarvationThreshold"/>.</item>
+/// <item>Starvation: the <c>-wal</c> file over the limit and not reset for <see cref="WaldenOptions.CheckpointStarvationThreshold"/>;
+/// the warning names this process's oldest read or the other processes holding WAL read locks (<see cref="WalReaderProcesses"/>).</item>
+/// <item>The hard bound, <see cref="WaldenOptions.MaxWalSize"/>: once a commit leaves the WAL there, the writer waits for a reset,
+/// then refuses writes with <see cref="WaldenWalLimitException"/> until a checkpoint resets the WAL.</item>
 /// </list>
 /// The writer thread only reports frame counts (<see cref="OnCommit"/>); everything else is decided here.
 /// </summary>
@@ -38,6 +41,8 @@ internal sealed class CheckpointScheduler
     /// <summary>The PASSIVE interval while reads run: 1 MiB of WAL (256 frames of 4 KiB pages).</summary>
     internal const long ReaderPassiveBytes = 1024 * 1024;
 
+    private const long WalHeaderBytes = 32;
+
     private readonly WaldenOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -50,12 +55,14 @@ internal sealed class CheckpointScheduler
     private readonly Action _maintenanceDue;
     private readonly string _name;
     private readonly string _walPath;
+    private readonly string _databasePath;
     private readonly OpenedConnection _connection;
     private readonly TimeSpan _escalationBusyTimeout;
     private readonly int _passiveFrames;
     private readonly int _readerPassiveFrames;
     private readonly int _restartFrames;
     private readonly int _hardFrames;
+    private readonly int _maxFrames;
     private readonly AutoResetEvent _wake = new(initialState: false);
     private readonly ConcurrentQueue<Request> _requests = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -64,6 +71,7 @@ internal sealed class CheckpointScheduler
     private volatile bool _stopping;
     private volatile bool _starved;
     private volatile bool _hardWaitSuppressed;
+    private int _walLimitLogged;
 
     // Written by the writer thread in OnCommit, read here.
     private int _walFrames;
@@ -98,11 +106,14 @@ internal sealed class CheckpointScheduler
         _maintenanceDue = maintenanceDue;
         _name = name;
         _walPath = path + "-wal";
+        _databasePath = path;
         var frameBytes = pageSize + 24L; // each WAL frame is a 24-byte header and one page
         _passiveFrames = (int)Math.Max(16, options.WalSizeLimit / 8 / frameBytes);
         _readerPassiveFrames = (int)Math.Min(_passiveFrames, Math.Max(16, ReaderPassiveBytes / frameBytes));
         _restartFrames = (int)Math.Max(32, options.WalSizeLimit / 2 / frameBytes);
         _hardFrames = (int)Math.Max(48, options.WalSizeLimit * 3 / 4 / frameBytes);
+        _maxFrames = (int)Math.Min(int.MaxValue, (options.EffectiveMaxWalSize - WalHeaderBytes) / frameBytes);
+        Pause = new WriterPause(options.BusyTimeout, WalLimitFailure, () => _wake.Set());
         // RESTART and TRUNCATE hold the write lock while they wait for readers: keep that wait short so
         // writes stall for at most this long, and retry later instead.
         _escalationBusyTimeout = options.BusyTimeout < TimeSpan.FromMilliseconds(100) ? options.BusyTimeout : TimeSpan.FromMilliseconds(100);
@@ -113,7 +124,7 @@ internal sealed class CheckpointScheduler
     }
 
     /// <summary>Lets RESTART and TRUNCATE hold the writer back between batches.</summary>
-    internal WriterPause Pause { get; } = new();
+    internal WriterPause Pause { get; }
 
     /// <summary>True while the WAL is starved (over the limit and not reset for the starvation threshold).</summary>
     internal bool Starved => _starved;
@@ -152,6 +163,12 @@ internal sealed class CheckpointScheduler
         if (frames >= _hardFrames && !_hardWaitSuppressed && !_stopping)
         {
             Pause.SetWalFull();
+        }
+
+        if (frames >= _maxFrames && !_stopping)
+        {
+            Pause.SetWalAtMax(); // the -wal file is at WaldenOptions.MaxWalSize: no batch goes on until a checkpoint resets it
+            _wake.Set();
         }
 
         if (!_stopping && (frames - Volatile.Read(ref _framesCheckpointed) >= PassiveFrames || frames < Volatile.Read(ref _framesSeen)))
@@ -247,6 +264,7 @@ internal sealed class CheckpointScheduler
         finally
         {
             Pause.ClearWalFull();
+            Pause.ClearWalAtMax(); // nobody resets the WAL any more: let the writer drain its queue
             _connection.Dispose(); // _wake stays undisposed: the closing PRAGMA optimize may still commit and call OnCommit
             _stopped.TrySetResult();
         }
@@ -301,7 +319,8 @@ internal sealed class CheckpointScheduler
         Volatile.Write(ref _framesSeen, frames);
         var walBytes = Files.DatabaseFiles.SizeOf(_walPath) ?? 0;
         var escalate = commits != _commitsAtRestart && (frames >= _restartFrames || walBytes > _options.WalSizeLimit);
-        if (escalate && now >= _retryEscalationAt)
+        // At the hard bound the writer is waiting: try the reset on every wake-up, without the backoff.
+        if (escalate && (now >= _retryEscalationAt || Pause.WalAtMax))
         {
             Escalate(now);
         }
@@ -401,11 +420,61 @@ internal sealed class CheckpointScheduler
         {
             _starved = true;
             _metrics.RecordStarvation();
-            var lease = _oldestReadLease();
             LogMessages.CheckpointStarved(_logger, _name, walBytes, _options.WalSizeLimit, overFor.TotalSeconds,
-                lease is { } age ? $"{age.TotalSeconds:0.###} s" : "none running (another process may hold a snapshot)",
-                _options.MaxReadLeaseDuration is { } max ? $"{max.TotalSeconds:0.###} s" : "not set");
+                DescribeSnapshotHolders(WalReaderProcesses.Find(_databasePath)) +
+                $" Past WaldenOptions.MaxWalSize ({_options.EffectiveMaxWalSize:N0} bytes) writes fail with WaldenWalLimitException.");
         }
+    }
+
+    /// <summary>
+    /// Who holds the old snapshot, in sentences that say what to do: a read of this process (MaxReadLeaseDuration can end it),
+    /// other processes (only they can end their reads), or nobody found.
+    /// </summary>
+    private string DescribeSnapshotHolders(IReadOnlyList<WalReaderProcess> holders)
+    {
+        var parts = new List<string>(2);
+        var others = holders.Where(p => p.ProcessId != Environment.ProcessId).ToList();
+        if (_oldestReadLease() is null && others.Count < holders.Count)
+        {
+            parts.Add($"A connection of this process (pid {Environment.ProcessId}) that is not one of Walden's holds a read transaction on the WAL " +
+                "(a plain SqliteConnection, for example): end that transaction; MaxReadLeaseDuration covers only WaldenDatabase.ReadAsync.");
+        }
+
+        if (_oldestReadLease() is { } age)
+        {
+            parts.Add($"This process's oldest read has held its snapshot for {age.TotalSeconds:0.###} s: shorten long reads or set " +
+                $"WaldenOptions.MaxReadLeaseDuration (currently {(_options.MaxReadLeaseDuration is { } max ? $"{max.TotalSeconds:0.###} s" : "not set")}).");
+        }
+
+        if (others.Count > 0)
+        {
+            parts.Add($"Other processes hold read transactions on the WAL: {WalReaderProcesses.Describe(others)}. " +
+                "MaxReadLeaseDuration cannot end another process's read: end its read transaction there (or stop that process).");
+        }
+
+        if (parts.Count == 0)
+        {
+            parts.Add("No read of this process is running and no other process was found holding a WAL read lock " +
+                "(a process in another PID namespace or on another host does not show in /proc/locks).");
+        }
+
+        return string.Join(" ", parts);
+    }
+
+    /// <summary>The error for writes refused at the hard bound; logged once until the WAL is reset. Called on the writer thread.</summary>
+    private WaldenWalLimitException WalLimitFailure()
+    {
+        var holders = WalReaderProcesses.Find(_databasePath);
+        var message = $"The -wal file of '{_name}' reached WaldenOptions.MaxWalSize ({_options.EffectiveMaxWalSize:N0} bytes) and no checkpoint " +
+            $"could reset it within WaldenOptions.BusyTimeout ({_options.BusyTimeout.TotalSeconds:0.###} s), so this write was refused; nothing of it was applied. " +
+            "A read transaction on an old snapshot stops checkpoints from resetting the WAL. " + DescribeSnapshotHolders(holders) +
+            " Writes succeed again as soon as that read ends and a checkpoint resets the WAL; to allow a larger WAL meanwhile, raise MaxWalSize.";
+        if (Interlocked.Exchange(ref _walLimitLogged, 1) == 0)
+        {
+            LogMessages.WalLimitReached(_logger, _name, message);
+        }
+
+        return new WaldenWalLimitException(message, holders.Select(p => p.ProcessId).Where(pid => pid != Environment.ProcessId).ToList());
     }
 
     /// <summary>New WAL frames that call for a PASSIVE checkpoint: fewer when reads started since the last checkpoint.</summary>
@@ -455,6 +524,8 @@ internal sealed class CheckpointScheduler
         _firstBusyEscalationAt = null;
         _hardWaitSuppressed = false;
         Pause.ClearWalFull();
+        Pause.ClearWalAtMax();
+        Volatile.Write(ref _walLimitLogged, 0);
         Volatile.Write(ref _framesCheckpointed, 0);
         Volatile.Write(ref _framesSeen, 0);
         _overLimit = false;

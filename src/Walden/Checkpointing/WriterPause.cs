@@ -6,32 +6,73 @@ namespace Walden.Checkpointing;
 /// microseconds between batches, which a waiting checkpoint's 1 ms polls almost never catch. The
 /// checkpointer asks for a pause and waits until the writer is between batches; the writer then waits
 /// before its next BEGIN until the checkpoint is done. Otherwise the writer pays two uncontended locks per batch.
+/// It also holds the hard bound (<see cref="WaldenOptions.MaxWalSize"/>): at it, the writer waits for a reset, then refuses.
 /// </summary>
 internal sealed class WriterPause
 {
     private readonly object _gate = new();
+    private readonly TimeSpan _walAtMaxWait;
+    private readonly Func<Exception> _walLimitFailure;
+    private readonly Action _walAtMaxWaiting;
     /// <summary>The longest the writer waits for a full WAL to be reset; only a safety net should the checkpointer be stuck.</summary>
     private const int WalFullWaitMilliseconds = 1000;
 
     private bool _requested;
     private bool _inBatch;
     private bool _walFull;
+    private bool _walAtMax;
+
+    /// <param name="walAtMaxWait">How long a batch waits at <see cref="WaldenOptions.MaxWalSize"/> for a reset before it is refused.</param>
+    /// <param name="walLimitFailure">Makes the error a refused batch fails with (it names the processes holding WAL read locks).</param>
+    /// <param name="walAtMaxWaiting">Called when a batch starts waiting at the hard bound: the checkpointer tries a reset at once.</param>
+    internal WriterPause(TimeSpan walAtMaxWait, Func<Exception> walLimitFailure, Action walAtMaxWaiting)
+    {
+        _walAtMaxWait = walAtMaxWait;
+        _walLimitFailure = walLimitFailure;
+        _walAtMaxWaiting = walAtMaxWaiting;
+    }
+
+    /// <summary>The error for a batch that <see cref="EnterBatch"/> refused.</summary>
+    internal Exception WalLimitFailure() => _walLimitFailure();
 
     /// <summary>
     /// Called by the writer before each batch: waits while a checkpoint holds the pause, and while the WAL is
     /// full (back-pressure until the checkpointer has reset it, so the WAL stays bounded even when the
-    /// checkpointer thread gets little CPU).
+    /// checkpointer thread gets little CPU). At the hard bound each batch waits up to <see cref="WaldenOptions.BusyTimeout"/>
+    /// for the WAL to be reset.
     /// </summary>
-    internal void EnterBatch()
+    /// <returns>False when the batch must be refused: the WAL is at its hard bound and was not reset in time.</returns>
+    internal bool EnterBatch()
     {
         lock (_gate)
         {
             long deadline = 0;
-            while (_requested || _walFull)
+            long walDeadline = 0;
+            var refused = false;
+            while (_requested || _walFull || _walAtMax)
             {
                 if (_requested)
                 {
                     Monitor.Wait(_gate);
+                    continue;
+                }
+
+                if (_walAtMax)
+                {
+                    if (walDeadline == 0)
+                    {
+                        walDeadline = Environment.TickCount64 + (long)_walAtMaxWait.TotalMilliseconds;
+                        _walAtMaxWaiting();
+                    }
+
+                    var remaining = walDeadline - Environment.TickCount64;
+                    if (remaining <= 0)
+                    {
+                        refused = true;
+                        break;
+                    }
+
+                    Monitor.Wait(_gate, (int)Math.Min(remaining, int.MaxValue));
                     continue;
                 }
 
@@ -47,6 +88,41 @@ internal sealed class WriterPause
             }
 
             _inBatch = true;
+            return !refused;
+        }
+    }
+
+    /// <summary>A commit left the WAL at its hard bound: batches wait for <see cref="ClearWalAtMax"/>, then are refused.</summary>
+    internal void SetWalAtMax()
+    {
+        lock (_gate)
+        {
+            _walAtMax = true;
+        }
+    }
+
+    /// <summary>The WAL was reset: writes go on.</summary>
+    internal void ClearWalAtMax()
+    {
+        lock (_gate)
+        {
+            if (_walAtMax)
+            {
+                _walAtMax = false;
+                Monitor.PulseAll(_gate);
+            }
+        }
+    }
+
+    /// <summary>True while the WAL is at its hard bound.</summary>
+    internal bool WalAtMax
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _walAtMax;
+            }
         }
     }
 

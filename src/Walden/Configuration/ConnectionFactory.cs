@@ -253,12 +253,18 @@ internal sealed class ConnectionFactory
         return SqliteErrors.Translate(ex, $"Opening '{_path}'", _options);
     }
 
-    private WaldenReadOnlyException ReadOnlyFile(SqliteException? ex) => new(
-        $"The database '{_path}' is read-only for this process (file permissions, an immutable attribute, or a read-only mount), " +
-        $"but Walden needs to write it and its -wal and -shm files. Give this user write access to the file and to the folder " +
-        $"'{Path.GetDirectoryName(_path)}' (e.g. chmod u+w, chattr -i, or remount the volume read-write). Walden has no read-only mode: " +
-        "to only read the file, open it with a plain SQLite connection in read-only mode.",
-        ex?.SqliteErrorCode ?? SqliteErrors.ReadOnly, ex?.SqliteExtendedErrorCode ?? SqliteErrors.ReadOnly, ex);
+    private WaldenReadOnlyException ReadOnlyFile(SqliteException? ex)
+    {
+        // What can be seen without opening anything (a missing -shm in a read-only folder, a symbolic link, permissions).
+        var causes = Files.OpenErrors.Causes(_path, writing: true);
+        return new WaldenReadOnlyException(
+            $"The database '{_path}' is read-only for this process (file permissions, an immutable attribute, or a read-only mount), " +
+            $"but Walden needs to write it and its -wal and -shm files. Give this user write access to the file and to the folder " +
+            $"'{Path.GetDirectoryName(_path)}' (e.g. chmod u+w, chattr -i, or remount the volume read-write). Walden has no read-only mode: " +
+            "to only read the file, open it with a plain SQLite connection in read-only mode." +
+            (causes.Count > 0 ? " What Walden sees: " + string.Join(" ", causes) : string.Empty),
+            ex?.SqliteErrorCode ?? SqliteErrors.ReadOnly, ex?.SqliteExtendedErrorCode ?? SqliteErrors.ReadOnly, ex);
+    }
 
     internal static void Close(SqliteConnection connection, BusyHandler? busy)
     {

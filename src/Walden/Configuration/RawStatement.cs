@@ -116,5 +116,8 @@ internal sealed class RawStatement : IDisposable
         throw error;
     }
 
+    /// <summary>The native statement, for the lease expiry that must step it under the connection's mutex.</summary>
+    internal IntPtr Pointer => _statement.DangerousGetHandle();
+
     public void Dispose() => _statement.Dispose();
 }

@@ -26,6 +26,7 @@ internal sealed class HealthSignals
     private string? _writerStopped;
     private string? _lastCheckpointFailure;
     private int _checkpointFailures;
+    private string? _walLimit;
 
     internal HealthSignals(string name, WaldenOptions options)
     {
@@ -88,6 +89,9 @@ internal sealed class HealthSignals
             code & 0xFF, code);
     }
 
+    /// <summary>Why writes are refused at <see cref="WaldenOptions.MaxWalSize"/>; null once a commit went through again.</summary>
+    internal string? WalLimit => Volatile.Read(ref _walLimit);
+
     /// <summary>Records what a failure of a write says about the database (called with Walden's translated exceptions).</summary>
     internal void Observe(Exception failure)
     {
@@ -101,6 +105,9 @@ internal sealed class HealthSignals
                 break;
             case WaldenDiskFullException:
                 Volatile.Write(ref _diskFull, failure.Message);
+                break;
+            case WaldenWalLimitException:
+                Volatile.Write(ref _walLimit, failure.Message);
                 break;
             default:
                 break;
@@ -130,10 +137,11 @@ internal sealed class HealthSignals
     /// <summary>A commit went through: the disk has room and the file is writable again.</summary>
     internal void CommitSucceeded()
     {
-        if (_readOnly is not null || _diskFull is not null)
+        if (_readOnly is not null || _diskFull is not null || _walLimit is not null)
         {
             Volatile.Write(ref _readOnly, null);
             Volatile.Write(ref _diskFull, null);
+            Volatile.Write(ref _walLimit, null);
         }
     }
 

@@ -80,9 +80,14 @@ internal static partial class LogMessages
 
     [LoggerMessage(EventId = WaldenEventIds.CheckpointStarved, Level = LogLevel.Warning,
         Message = "Checkpoint starvation on {Name}: the -wal file is {WalBytes} bytes, over WaldenOptions.WalSizeLimit ({Limit} bytes), and has not been reset for {Seconds:0.#} s. " +
-            "The oldest read has held its snapshot for {OldestReadLease}. A read that holds a snapshot stops checkpoints from resetting the WAL: " +
-            "shorten long reads or set WaldenOptions.MaxReadLeaseDuration (currently {MaxReadLease}).")]
-    internal static partial void CheckpointStarved(ILogger logger, string name, long walBytes, long limit, double seconds, string oldestReadLease, string maxReadLease);
+            "A read that holds an old snapshot stops checkpoints from resetting the WAL. {SnapshotHolders}")]
+    internal static partial void CheckpointStarved(ILogger logger, string name, long walBytes, long limit, double seconds, string snapshotHolders);
+
+    [LoggerMessage(EventId = WaldenEventIds.RecoveryAtOpenRefused, Level = LogLevel.Critical, Message = "The recovery of {Name} at open was not swapped in: {Reason}")]
+    internal static partial void RecoveryAtOpenRefused(ILogger logger, string name, string reason);
+
+    [LoggerMessage(EventId = WaldenEventIds.WalLimitReached, Level = LogLevel.Error, Message = "Writes to {Name} are refused: {Reason}")]
+    internal static partial void WalLimitReached(ILogger logger, string name, string reason);
 
     [LoggerMessage(EventId = WaldenEventIds.CheckpointStarvationEnded, Level = LogLevel.Information,
         Message = "Checkpoint starvation on {Name} ended: the WAL was reset")]
@@ -119,10 +124,12 @@ internal static class WaldenEventIds
     internal const int IntegrityChecked = 1601;
     internal const int RecoveredAtOpen = 1602;
     internal const int BackgroundCheckFailed = 1603;
+    internal const int RecoveryAtOpenRefused = 1610;
     internal const int Checkpointed = 1200;
     internal const int CheckpointFailed = 1201;
     internal const int CheckpointStarved = 1202;
     internal const int CheckpointStarvationEnded = 1203;
+    internal const int WalLimitReached = 1204;
     internal const int ReadLeaseExpired = 1300;
     internal const int MaintenanceFailed = 1400;
     internal const int OtherSqliteLoaded = 1700;

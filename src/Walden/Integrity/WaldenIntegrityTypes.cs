@@ -19,7 +19,11 @@ public enum WaldenCorruptionPolicy
     /// <summary>Refuse to open: <see cref="WaldenDatabase.OpenAsync"/> throws <see cref="WaldenCorruptException"/> with the findings.</summary>
     Fail,
 
-    /// <summary>Recover in place (the damaged original is kept in quarantine), then open the recovered database.</summary>
+    /// <summary>
+    /// Recover in place (the damaged original is kept in quarantine), then open the recovered database; the schema comes from
+    /// <see cref="WaldenOptions.RecoverySchemaFrom"/> or the newest verified backup. A result that lost tables or most rows is
+    /// not swapped in: see <see cref="WaldenOptions.OpenIncompleteRecoveryReadOnly"/>.
+    /// </summary>
     Recover,
 
     /// <summary>Open anyway and serve reads of what is readable; every write is refused with <see cref="WaldenCorruptException"/>.</summary>

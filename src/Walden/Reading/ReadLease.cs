@@ -6,7 +6,7 @@ namespace Walden.Reading;
 /// One read's hold on a pooled connection and its snapshot: when it started (for the starvation report)
 /// and, with <see cref="WaldenOptions.MaxReadLeaseDuration"/>, the timer that ends it. Expiry and the end of
 /// the read race; the lock makes exactly one of them win and keeps the connection open while the
-/// expiry runs its two calls on it from the timer thread (SQLite's serialized mode makes those calls safe).
+/// expiry releases the snapshot from the timer thread (<see cref="SnapshotRelease"/>; SQLite's serialized mode makes that safe).
 /// </summary>
 internal sealed class ReadLease : IDisposable
 {
@@ -19,9 +19,12 @@ internal sealed class ReadLease : IDisposable
     private ITimer? _timer;
     private int _state;
 
-    internal ReadLease(OpenedConnection connection, long startedAt, Action<ReadLease>? onExpired)
+    private readonly PooledReader _reader;
+
+    internal ReadLease(PooledReader reader, long startedAt, Action<ReadLease>? onExpired)
     {
-        Connection = connection;
+        Connection = reader.Opened;
+        _reader = reader;
         StartedAt = startedAt;
         _onExpired = onExpired;
     }
@@ -71,10 +74,7 @@ internal sealed class ReadLease : IDisposable
             }
 
             _state = Expired;
-            var handle = Connection.Connection.Handle;
-            // Stop a statement that is running, then end the read transaction so its snapshot no longer pins the WAL.
-            SQLitePCL.raw.sqlite3_interrupt(handle);
-            SQLitePCL.raw.sqlite3_exec(handle, "ROLLBACK");
+            SnapshotRelease.Release(_reader);
         }
 
         if (log)

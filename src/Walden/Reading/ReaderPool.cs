@@ -103,7 +103,7 @@ internal sealed class ReaderPool
     private T ReadInSnapshot<T>(Func<SqliteConnection, T> read)
     {
         var reader = Rent();
-        var lease = new ReadLease(reader.Opened, _time.GetTimestamp(), _onExpired);
+        var lease = new ReadLease(reader, _time.GetTimestamp(), _onExpired);
         _running.TryAdd(lease, 0);
         Interlocked.Increment(ref _active);
         Interlocked.Increment(ref _started);

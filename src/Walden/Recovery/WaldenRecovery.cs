@@ -103,6 +103,12 @@ public static class WaldenRecovery
                 "Try 'walden recover <db> --output <new.db>' to inspect what can be recovered.");
         }
 
+        if (options.RefuseSwap?.Invoke(report) is { } refusal)
+        {
+            var kept = RecoveryAtOpen.Keep(input, recovered, options.TimeProvider);
+            throw new WaldenRecoveryIncompleteException(refusal, input, kept, report with { OutputPath = kept });
+        }
+
         WaldenQuarantine? quarantine;
         try
         {

@@ -31,5 +31,11 @@ public sealed class WaldenRecoveryOptions
     /// <summary>Test seam: false recovers without stand-ins for the application's collations and functions, as Walden once did.</summary>
     internal bool StandInsEnabled { get; set; } = true;
 
+    /// <summary>
+    /// For the recovery at open: judges a usable result before it is swapped in; a reason refuses the swap, keeps the
+    /// recovered file beside the untouched original and fails with <see cref="WaldenRecoveryIncompleteException"/>.
+    /// </summary>
+    internal Func<WaldenRecoveryReport, string?>? RefuseSwap { get; set; }
+
     internal WaldenRecoveryOptions Clone() => (WaldenRecoveryOptions)MemberwiseClone();
 }

@@ -139,11 +139,20 @@ internal sealed partial class GroupCommitWriter
 
                 if (_batch.Count > 0)
                 {
-                    // A RESTART or TRUNCATE checkpoint may hold the writer here, between two batches.
-                    _pause.EnterBatch();
+                    // A RESTART or TRUNCATE checkpoint may hold the writer here, between two batches; so may the WAL's hard bound.
+                    var admitted = _pause.EnterBatch();
                     try
                     {
-                        RunBatch(_batch);
+                        if (admitted)
+                        {
+                            RunBatch(_batch);
+                        }
+                        else
+                        {
+                            var refused = _pause.WalLimitFailure();
+                            _health.Observe(refused);
+                            FailAll(_batch, refused);
+                        }
                     }
                     finally
                     {

@@ -98,6 +98,64 @@ public sealed class StarvationTests : IDisposable
     }
 
     [Fact]
+    public async Task AnExpiredLease_ReleasesTheSnapshot_OfAReadParkedBetweenRows_SoTruncateSucceeds()
+    {
+        var time = new FakeTimeProvider();
+        var path = _dir.File("app.db");
+        await using var db = await WaldenDatabase.OpenAsync(path, new WaldenOptions
+        {
+            MaxReadLeaseDuration = TimeSpan.FromSeconds(60),
+            CheckpointIdleDelay = TimeSpan.FromHours(1),
+            BusyTimeout = TimeSpan.FromMilliseconds(200), // how long the TRUNCATE before the expiry waits for the parked read
+            TimeProvider = time,
+        });
+        await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body BLOB NOT NULL)"));
+        await db.WriteAsync(c => c.Exec("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 100) INSERT INTO t(body) SELECT randomblob(100) FROM s"));
+
+        // The read's code stops between two rows of an open data reader: its statement is busy and holds the snapshot.
+        var parked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var gate = new ManualResetEventSlim();
+        var read = db.ReadAsync(c =>
+        {
+            using var command = c.CreateCommand();
+            command.CommandText = "SELECT id FROM t";
+            using var rows = command.ExecuteReader();
+            var seen = rows.Read() ? 1 : 0;
+            parked.SetResult();
+            gate.Wait();
+            while (rows.Read())
+            {
+                seen++;
+            }
+
+            return seen + c.Scalar<long>("SELECT count(*) FROM t");
+        });
+        await parked.Task;
+        try
+        {
+            await db.WriteAsync(c => c.Exec("INSERT INTO t(body) VALUES (x'01')"));
+            Assert.True((await db.CheckpointAsync(WaldenCheckpointMode.Truncate)).Busy, "The parked read must block a TRUNCATE before its lease ends.");
+
+            time.Advance(TimeSpan.FromSeconds(60));
+
+            var truncate = await db.CheckpointAsync(WaldenCheckpointMode.Truncate);
+            Assert.False(truncate.Busy, "The expired lease must have released the parked read's snapshot.");
+            Assert.Equal(0, new FileInfo(path + "-wal").Length);
+            Assert.False(read.IsCompleted, "The read's code is still parked on its gate.");
+        }
+        finally
+        {
+            gate.Set();
+        }
+
+        // After the expiry the data reader ends (its statement was reset) and a new statement fails at once:
+        // neither takes a new snapshot.
+        var error = await Assert.ThrowsAsync<WaldenReadLeaseExpiredException>(() => read);
+        Assert.Equal(9, Assert.IsType<SqliteException>(error.InnerException).SqliteErrorCode); // SQLITE_INTERRUPT
+        Assert.Equal(101, await db.ReadAsync(c => c.Scalar<long>("SELECT count(*) FROM t")));
+    }
+
+    [Fact]
     public async Task MaxReadLease_InterruptsARunningStatement()
     {
         var time = new FakeTimeProvider();

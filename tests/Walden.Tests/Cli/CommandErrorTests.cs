@@ -131,8 +131,8 @@ public sealed class CommandErrorTests : IDisposable
 
         var check = await WaldenCli.RunAsync("check", path);
         var info = await WaldenCli.RunAsync("info", link);
-        var open = await Assert.ThrowsAsync<WaldenConfigurationException>(() => WaldenDatabase.OpenAsync(path));
-        var throughLink = await Assert.ThrowsAsync<WaldenConfigurationException>(() => WaldenDatabase.OpenAsync(link));
+        var open = await Assert.ThrowsAsync<WaldenReadOnlyException>(() => WaldenDatabase.OpenAsync(path));
+        var throughLink = await Assert.ThrowsAsync<WaldenReadOnlyException>(() => WaldenDatabase.OpenAsync(link));
 
         Assert.True(check.ExitCode == 0, check.Stdout + check.Stderr);
         Assert.True(info.ExitCode == 0, info.Stdout + info.Stderr);
