@@ -5,13 +5,15 @@ namespace Walden.Files;
 /// <summary>One lock another process holds on a database, as <see cref="LockProbe"/> found it.</summary>
 /// <param name="File">The file the lock is on (the database or its -shm).</param>
 /// <param name="Lock">Which SQLite lock it is, in words.</param>
-/// <param name="Mode">"read" or "write".</param>
+/// <param name="Mode">"read" or "write", or "open" for a descriptor that holds no lock.</param>
 /// <param name="ProcessId">The process holding it; 0 when it is this process.</param>
 internal sealed record LockFinding(string File, string Lock, string Mode, int ProcessId)
 {
     public override string ToString() => ProcessId == 0
         ? $"this process has '{File}' open ({Lock})"
-        : $"process {ProcessId} holds a {Mode} lock on '{Path.GetFileName(File)}': {Lock}";
+        : Mode == "open"
+            ? $"process {ProcessId} has '{Path.GetFileName(File)}' open: {Lock}"
+            : $"process {ProcessId} holds a {Mode} lock on '{Path.GetFileName(File)}': {Lock}";
 }
 
 /// <summary>
@@ -20,8 +22,8 @@ internal sealed record LockFinding(string File, string Lock, string Mode, int Pr
 /// https://www.sqlite.org/walformat.html#the_wal_index_file_format). Every connection to a WAL
 /// database holds a read lock on the -shm "DMS" byte for as long as it is open, so an open WAL
 /// connection is always visible, even when idle. A rollback-journal connection holds locks only inside
-/// a transaction: an idle one cannot be seen by anyone, SQLite included. Written by hand because no
-/// library exposes F_GETLK.
+/// a transaction: an idle one is invisible to locks, so it is looked for by its open descriptor in /proc
+/// (<see cref="FindOpenElsewhere"/>). Written by hand because no library exposes F_GETLK.
 /// F_GETLK never reports this process's own locks, and opening and closing a descriptor here would drop
 /// them, so files this process has open through Walden are refused before any descriptor is opened.
 /// </summary>
@@ -63,7 +65,78 @@ internal static class LockProbe
             return new LockFinding(open, "through an SQLite connection or another descriptor", "read", 0);
         }
 
-        return ProbeShm(files.Database) ?? Probe(files.Database, DatabaseLocks);
+        return ProbeShm(files.Database) ?? Probe(files.Database, DatabaseLocks) ?? FindOpenElsewhere(files.Database);
+    }
+
+    /// <summary>
+    /// A process that has the database, its -wal or its -journal open without holding any lock: an idle connection in
+    /// rollback-journal mode, which no lock probe can see. Found by device and inode through /proc/&lt;pid&gt;/fd (stat follows
+    /// each descriptor's link; no descriptor is opened on the file, so no lock of this process is touched). Other users'
+    /// processes are visible only to root; elsewhere than Linux, nothing is found.
+    /// </summary>
+    internal static LockFinding? FindOpenElsewhere(string databasePath)
+    {
+        if (!Directory.Exists("/proc/self/fd"))
+        {
+            return null;
+        }
+
+        var targets = new Dictionary<FileId, string>();
+        foreach (var file in new[] { databasePath, databasePath + "-wal", databasePath + "-journal" })
+        {
+            if (FileId.Of(file) is { } id)
+            {
+                targets[id] = file;
+            }
+        }
+
+        if (targets.Count == 0)
+        {
+            return null;
+        }
+
+        var self = Environment.ProcessId;
+        foreach (var processFolder in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(processFolder), out var pid) || pid == self)
+            {
+                continue;
+            }
+
+            IEnumerable<string> descriptors;
+            try
+            {
+                descriptors = Directory.EnumerateFileSystemEntries(Path.Combine(processFolder, "fd")).ToList();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                continue; // ended meanwhile, or another user's process seen by a user that is not root
+            }
+
+            foreach (var descriptor in descriptors)
+            {
+                if (FileId.Of(descriptor) is { } id && targets.TryGetValue(id, out var file))
+                {
+                    return new LockFinding(file, $"an open descriptor, with no lock (an idle connection in rollback-journal mode); " +
+                        $"command: {CommandLine(processFolder)}", "open", pid);
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static string CommandLine(string processFolder)
+    {
+        try
+        {
+            var text = File.ReadAllText(Path.Combine(processFolder, "cmdline")).Replace('\0', ' ').Trim();
+            return text.Length == 0 ? "(unknown)" : text;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return "(unknown)";
+        }
     }
 
     /// <summary>Throws <see cref="WaldenDatabaseInUseException"/> when the database is in use.</summary>

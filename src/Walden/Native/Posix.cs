@@ -8,8 +8,12 @@ namespace Walden.Native;
 /// </summary>
 internal static unsafe partial class Posix
 {
-    internal const int ORdOnly = 0;
-    internal const int ORdWr = 2;
+    // Every descriptor Walden opens is close-on-exec (O_CLOEXEC, Linux's value): a child process started by another
+    // thread at that moment must never inherit a descriptor on a database, or it would hold the file open after the probe
+    // closed its own (seen as an idle connection by LockProbe.FindOpenElsewhere).
+    private const int OCloExec = 0x80000;
+    internal const int ORdOnly = 0 | OCloExec;
+    internal const int ORdWr = 2 | OCloExec;
     internal const int FGetLk = 5;
     internal const int FSetLk = 6;
     internal const short FRdLck = 0;

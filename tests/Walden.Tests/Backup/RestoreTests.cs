@@ -83,6 +83,23 @@ public sealed class RestoreTests : IDisposable
     }
 
     [Fact]
+    public async Task RestoreAsync_OverARollbackJournalDatabaseAnIdleConnectionOfAnotherProcessHasOpen_RefusesAndChangesNothing()
+    {
+        // An idle connection in rollback-journal mode holds no lock at all: only its open descriptor shows it.
+        var backup = await BackupOfAsync("from-backup");
+        var path = _dir.File("app.db");
+        using var shell = new SqliteShell(path);
+        await shell.RunAsync("PRAGMA journal_mode=DELETE; CREATE TABLE t(a); INSERT INTO t VALUES ('live'); SELECT count(*) FROM t;");
+
+        var refused = await Assert.ThrowsAsync<WaldenDatabaseInUseException>(() => WaldenBackups.RestoreAsync(backup.Path, path));
+
+        Assert.Equal(shell.ProcessId, refused.ProcessId);
+        Assert.Contains("sqlite3", refused.Message, StringComparison.Ordinal); // names the command
+        Assert.Equal("1", (await shell.RunAsync("INSERT INTO t VALUES ('after'); SELECT count(*) FROM t WHERE a = 'live';")).Trim());
+        AssertNoLeftovers();
+    }
+
+    [Fact]
     public async Task RestoreAsync_OverADatabaseOpenInThisProcess_RefusesAndChangesNothing()
     {
         var backup = await BackupOfAsync("from-backup");

@@ -25,6 +25,20 @@ public sealed class LockProbeTests : IDisposable
     }
 
     [Fact]
+    public async Task FindHolder_SeesAnIdleRollbackJournalConnectionOfAnotherProcess_ThatHoldsNoLock()
+    {
+        var path = _dir.File("app.db");
+        using var shell = new SqliteShell(path);
+        await shell.RunAsync("PRAGMA journal_mode=DELETE; CREATE TABLE t(a); SELECT count(*) FROM t;");
+
+        var finding = LockProbe.FindHolder(path);
+
+        Assert.NotNull(finding);
+        Assert.Equal(shell.ProcessId, finding.ProcessId);
+        Assert.Equal("open", finding.Mode);
+    }
+
+    [Fact]
     public async Task FindHolder_SeesAWriteTransactionOfAnotherProcess()
     {
         var path = _dir.File("app.db");
