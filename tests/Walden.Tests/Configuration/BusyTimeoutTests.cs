@@ -4,11 +4,16 @@ using Walden.Tests.TestSupport;
 
 namespace Walden.Tests.Configuration;
 
+/// <summary>Tests whose guarantee is wall time run alone, not beside the rest of the suite competing for two cores.</summary>
+[CollectionDefinition(nameof(WallTimeCollection), DisableParallelization = true)]
+public sealed class WallTimeCollection;
+
 /// <summary>
 /// BusyTimeout is a wall-time guarantee, so these tests measure wall time. Bounds are generous (a loaded
 /// 2-core machine) but far below what a second retry loop on top of Walden's busy handler costs
 /// (Microsoft.Data.Sqlite's adds 150 ms sleeps up to a whole second).
 /// </summary>
+[Collection(nameof(WallTimeCollection))]
 public sealed class BusyTimeoutTests : IDisposable
 {
     private static readonly TimeSpan Slack = TimeSpan.FromMilliseconds(400);

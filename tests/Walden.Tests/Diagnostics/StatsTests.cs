@@ -21,6 +21,9 @@ public sealed class StatsTests : IDisposable
         await db.WriteAsync(c => c.Exec(Sql.LogTable));
         await Task.WhenAll(Enumerable.Range(0, 100).Select(i => db.WriteAsync(c => Sql.Insert(c, i, 0))));
         await Assert.ThrowsAsync<InvalidOperationException>(() => db.WriteAsync(c => throw new InvalidOperationException("refused")));
+        // A caller hears its outcome before the writer counts its batch (outcomes first, figures after): wait for the count.
+        Assert.True(SpinWait.SpinUntil(() => db.GetStatsAsync().GetAwaiter().GetResult() is { WritesCommitted: 101, WritesFailed: 1 },
+            TimeSpan.FromSeconds(30)), "the writer never counted the 101 committed writes and the failed one");
         var before = await db.GetStatsAsync();
         var checkpoint = await db.CheckpointAsync(WaldenCheckpointMode.Passive);
         var stats = await db.GetStatsAsync();
