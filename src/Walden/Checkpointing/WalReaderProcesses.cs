@@ -105,7 +105,8 @@ internal static unsafe partial class WalReaderProcesses
         return int.TryParse(fields[4], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var pid) ? pid : null;
     }
 
-    private static string? CommandLineOf(int pid)
+    /// <summary>The command line of process <paramref name="pid"/> for a log line (one line, at most 200 characters), or null.</summary>
+    internal static string? CommandLineOf(int pid)
     {
         try
         {

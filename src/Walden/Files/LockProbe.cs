@@ -118,25 +118,12 @@ internal static class LockProbe
                 if (FileId.Of(descriptor) is { } id && targets.TryGetValue(id, out var file))
                 {
                     return new LockFinding(file, $"an open descriptor, with no lock (an idle connection in rollback-journal mode); " +
-                        $"command: {CommandLine(processFolder)}", "open", pid);
+                        $"command: {Checkpointing.WalReaderProcesses.CommandLineOf(pid) ?? "(unknown)"}", "open", pid);
                 }
             }
         }
 
         return null;
-    }
-
-    private static string CommandLine(string processFolder)
-    {
-        try
-        {
-            var text = File.ReadAllText(Path.Combine(processFolder, "cmdline")).Replace('\0', ' ').Trim();
-            return text.Length == 0 ? "(unknown)" : text;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return "(unknown)";
-        }
     }
 
     /// <summary>Throws <see cref="WaldenDatabaseInUseException"/> when the database is in use.</summary>

@@ -9,10 +9,48 @@ namespace Walden.Tests.TestSupport;
 /// </summary>
 internal static class ForeignProgram
 {
+    /// <summary>Debian's interpreter when it is there: a pyenv shim on PATH can take seconds to start.</summary>
+    public static string Python => File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+
+    /// <summary>Runs <paramref name="script"/> with <c>python3 -c</c>; the arguments are <c>sys.argv[1:]</c>. Throws with its stderr when it fails.</summary>
+    public static async Task PythonAsync(string script, params string[] arguments)
+    {
+        var info = new ProcessStartInfo(Python)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(script);
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("python3 did not start");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        await Task.WhenAll(stdout, stderr);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"python3 exited with {process.ExitCode}: {await stderr}");
+        }
+    }
+
+    /// <summary>Overwrites one page of a closed database file with zeros (damage as a stray write leaves it).</summary>
+    public static void ZeroPage(string path, long pgno, int pageSize)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Write);
+        stream.Position = (pgno - 1) * pageSize;
+        stream.Write(new byte[pageSize]);
+    }
+
     /// <summary>Runs a Python script with the database path as sys.argv[1]; returns the exit code (137/-9 after a SIGKILL of itself).</summary>
     public static async Task<int> RunPythonAsync(string script, string databasePath)
     {
-        var info = new ProcessStartInfo("python3") { RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo(Python) { RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add(script);
         info.ArgumentList.Add(databasePath);

@@ -37,7 +37,7 @@ internal sealed class PythonSnapshotReader : IAsyncDisposable
     public static async Task<PythonSnapshotReader> StartAsync(string database, string table)
     {
         // Debian's own interpreter when present: a pyenv shim on PATH takes seconds to start.
-        var start = new ProcessStartInfo(File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3")
+        var start = new ProcessStartInfo(ForeignProgram.Python)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
