@@ -5,6 +5,9 @@
 #
 # Outputs (ignored by git):  native/bin/libwalden_sqlite3.so   the library every Walden process loads
 #                            native/bin/sqlite3                the matching shell, the `.recover` reference
+#                            native/bin/libwalden_faultvfs.so  the fault-injecting VFS (native/faultvfs.c) for tests and
+#                                                              `walden torture --power-loss`; never packed, never loaded
+#                                                              by the engine (built every run: it takes a second)
 # The library has a name of its own (not libe_sqlite3.so) so that it never collides with, and is never taken for,
 # the stock libe_sqlite3.so that current Microsoft.Data.Sqlite and EF Core bring into the same application.
 # Called by the MSBuild target in src/Walden/Walden.csproj when an output is missing or older than
@@ -49,8 +52,15 @@ install_outputs() {
   touch "$bin/libwalden_sqlite3.so" "$bin/sqlite3"
 }
 
-if [ -f "$cache/libwalden_sqlite3.so" ] && [ -f "$cache/sqlite3" ]; then
+build_faultvfs() { # the header of the SQLite it was built with sits in the cache
+  gcc -O2 -Wall -Werror -fPIC -shared -I"$cache" "$here/faultvfs.c" -o "$bin/libwalden_faultvfs.so.tmp" -lpthread \
+    || fail "gcc failed to build libwalden_faultvfs.so from native/faultvfs.c (see the messages above)"
+  mv -f "$bin/libwalden_faultvfs.so.tmp" "$bin/libwalden_faultvfs.so"
+}
+
+if [ -f "$cache/libwalden_sqlite3.so" ] && [ -f "$cache/sqlite3" ] && [ -f "$cache/sqlite3.h" ]; then
   install_outputs "$cache"
+  build_faultvfs
   echo "walden native build: using cached SQLite from $cache"
   exit 0
 fi
@@ -113,6 +123,7 @@ gcc "$out/shell.o" -L"$out" -lwalden_sqlite3 -Wl,-rpath,'$ORIGIN' -o "$out/sqlit
   || fail "gcc failed to link the sqlite3 shell"
 
 mkdir -p "$cache"
-cp "$out/libwalden_sqlite3.so" "$out/sqlite3" "$cache/"
+cp "$out/libwalden_sqlite3.so" "$out/sqlite3" "$src/sqlite3.h" "$cache/"
 install_outputs "$out"
+build_faultvfs
 echo "walden native build: done ($(LD_LIBRARY_PATH="$bin" "$bin/sqlite3" :memory: 'select sqlite_version()'))"

@@ -1,8 +1,19 @@
 using System.CommandLine;
 using Walden.Cli.Commands;
+using Walden.Cli.Faults;
 using Walden.Cli.Output;
 
 Terminal.Configure();
+
+try
+{
+    // Test only: WALDEN_FAULT_VFS runs this process on the fault VFS (a slow or failing disk; torture --power-loss workers).
+    FaultVfs.RegisterFromEnvironment();
+}
+catch (InvalidOperationException ex)
+{
+    return CliErrors.Report($"{FaultVfs.Variable} is set but the fault VFS cannot be used: {ex.Message}");
+}
 
 var root = new RootCommand("walden: safe, fast SQLite for many concurrent writers. Inspect, check and exercise any SQLite database.")
 {

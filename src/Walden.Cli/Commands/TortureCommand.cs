@@ -11,7 +11,7 @@ namespace Walden.Cli.Commands;
 /// </summary>
 internal static class TortureCommand
 {
-    private static readonly string[] Hazards = ["none", "delete-wal", "copy-while-writing"];
+    private static readonly string[] Hazards = ["none", "delete-wal", "copy-while-writing", "sync-off"];
 
     internal static Command Create()
     {
@@ -25,23 +25,31 @@ internal static class TortureCommand
         var hazard = new Option<string>("--hazard")
         {
             Description = "Commit a documented way to lose data on purpose, to prove the checker sees it: delete-wal (delete -wal/-shm while writers run), " +
-                          "copy-while-writing (File.Copy the database alone while writers run, then check the copy). A hazard run stops at the first " +
+                          "copy-while-writing (File.Copy the database alone while writers run, then check the copy), sync-off (with --power-loss: " +
+                          "the workers' fsyncs are skipped, as synchronous=OFF does). A hazard run stops at the first " +
                           "detection and exits 0 when the hazard was detected as expected, 1 when the checker failed to detect anything.",
             DefaultValueFactory = _ => "none",
         };
         hazard.AcceptOnlyFromAmong(Hazards);
         var keep = new Option<int>("--keep-cycles") { Description = "Records of this many recent cycles are re-verified every cycle; older ones are deleted to keep checks fast (0 keeps all).", DefaultValueFactory = _ => 10 };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var powerLoss = new Option<bool>("--power-loss")
+        {
+            Description = "Power cuts instead of SIGKILLs: the workers run on the fault VFS (source builds only), every worker dies at once and the " +
+                          "files are left as a power cut would leave them (unsynced sectors kept, dropped, torn or garbled). Full must lose nothing; " +
+                          "Normal must stay intact and may lose the last unsynced acknowledgements (measured and reported).",
+        };
         var command = new Command("torture",
             "Crash test: worker processes write through Walden while they are SIGKILLed at random moments; after each kill the database is checked " +
             "(integrity_check, every acknowledged write present with a valid checksum, no duplicates). Exit 0 = nothing lost, 1 = a loss or corruption " +
             "(the database and the cycle's log are kept in --dir), 2 = could not run.")
         {
-            dir, processes, cycles, seconds, durability, producers, seed, hazard, keep, json,
+            dir, processes, cycles, seconds, durability, producers, seed, hazard, keep, json, powerLoss,
         };
         command.SetAction((result, cancellationToken) => RunAsync(
             result.GetValue(dir), result.GetValue(processes), result.GetValue(cycles), result.GetValue(seconds), result.GetValue(durability),
-            result.GetValue(producers), result.GetValue(seed), result.GetValue(hazard)!, result.GetValue(keep), result.GetValue(json), cancellationToken));
+            result.GetValue(producers), result.GetValue(seed), result.GetValue(hazard)!, result.GetValue(keep), result.GetValue(json),
+            result.GetValue(powerLoss), cancellationToken));
         return command;
     }
 
@@ -63,7 +71,7 @@ internal static class TortureCommand
     }
 
     private static async Task<int> RunAsync(DirectoryInfo? dir, int processes, int cycles, double seconds, WaldenDurability durability,
-        int producers, int? seed, string hazardName, int keepCycles, bool json, CancellationToken cancellationToken)
+        int producers, int? seed, string hazardName, int keepCycles, bool json, bool powerLoss, CancellationToken cancellationToken)
     {
         var problems = new List<string>();
         if (processes is < 1 or > 64)
@@ -96,6 +104,7 @@ internal static class TortureCommand
             problems.Add($"The folder '{dir.FullName}' does not exist; create it or leave out --dir for a temporary one.");
         }
 
+        problems.AddRange(PowerLossProblems(powerLoss, hazardName, durability));
         if (problems.Count > 0)
         {
             return CliErrors.Report(string.Join(" ", problems));
@@ -105,11 +114,12 @@ internal static class TortureCommand
         {
             "delete-wal" => TortureHazard.DeleteWal,
             "copy-while-writing" => TortureHazard.CopyWhileWriting,
+            "sync-off" => TortureHazard.SyncOff,
             _ => TortureHazard.None,
         };
         var temporary = dir is null ? Directory.CreateTempSubdirectory("walden-torture-") : null;
         var settings = new TortureSettings((dir ?? temporary)!.FullName, processes, cycles, seconds, durability, producers,
-            seed ?? Random.Shared.Next(), hazard, keepCycles);
+            seed ?? Random.Shared.Next(), hazard, keepCycles) { PowerLoss = powerLoss };
         if (!json)
         {
             AnsiConsole.MarkupLine($"walden torture: seed [bold]{settings.Seed}[/] (replay with --seed {settings.Seed}), database {Markup.Escape(settings.DatabasePath)}");
@@ -141,6 +151,25 @@ internal static class TortureCommand
         }
 
         return exitCode;
+    }
+
+    private static IEnumerable<string> PowerLossProblems(bool powerLoss, string hazard, WaldenDurability durability)
+    {
+        if (hazard == "sync-off" && (!powerLoss || durability != WaldenDurability.Full))
+        {
+            yield return "--hazard sync-off needs --power-loss and --durability full (only a power cut shows a skipped fsync; Normal may lose writes anyway).";
+        }
+
+        if (powerLoss && hazard is "delete-wal" or "copy-while-writing")
+        {
+            yield return $"--hazard {hazard} is a SIGKILL hazard; with --power-loss only sync-off is available.";
+        }
+
+        if (powerLoss && !File.Exists(Faults.FaultVfs.LibraryPath))
+        {
+            yield return $"--power-loss needs the fault VFS ({Faults.FaultVfs.FileName}), which is built with the source and not shipped in the package; " +
+                         "run 'dotnet run --project src/Walden.Cli -- torture --power-loss' from a clone.";
+        }
     }
 
     private static async Task<TortureReport> RunWithProgressAsync(TortureSettings settings, bool json, CancellationToken cancellationToken)

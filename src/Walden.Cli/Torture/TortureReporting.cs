@@ -12,7 +12,9 @@ internal static class TortureReporting
         var hazardCycle = cycles.FirstOrDefault(c => c.Hazard is { Detected: true });
 
         // For delete-wal the lost writes are the hazard's, committed on purpose; they are reported as its evidence.
-        var realCycles = settings.Hazard == TortureHazard.DeleteWal ? cycles.Where(c => c.Hazard is not { Detected: true }).ToList() : cycles;
+        var realCycles = settings.Hazard is TortureHazard.DeleteWal or TortureHazard.SyncOff
+            ? cycles.Where(c => c.Hazard is not { Detected: true }).ToList()
+            : cycles;
         var report = new TortureReport(
             settings.DatabasePath,
             settings.RunLogPath,
@@ -30,7 +32,7 @@ internal static class TortureReporting
             cycles.Count(c => c.KillMode == "all"),
             cycles.Count(c => c.KillMode == "one"),
             cycles.Sum(c => c.WritesAcknowledged),
-            realCycles.Sum(c => c.WritesLost),
+            realCycles.Sum(c => c.WritesLost - (c.PowerCut?.AllowedLoss ?? 0)), // Normal's loss at a power cut is measured apart
             realCycles.Count(c => !c.IntegrityOk) + realCycles.Count(c => c.CorruptionsSeenByWorkers > 0),
             realCycles.Sum(c => c.DuplicateRecords),
             realCycles.Sum(c => c.DamagedRecords),
@@ -45,7 +47,8 @@ internal static class TortureReporting
             elapsedSeconds,
             hazardCycle is not null,
             string.Empty,
-            cycles);
+            cycles,
+            settings.PowerLoss ? PowerLossSummary.From(cycles) : null);
         return report with { Verdict = Verdict(report, hazardCycle) };
     }
 
@@ -70,6 +73,12 @@ internal static class TortureReporting
                 : $"hazard NOT detected: {r.Hazard} was committed in {r.Cycles} cycles and the checker found nothing. Treat the checker as broken.";
         }
 
+        if (r.PowerLoss is { } p)
+        {
+            return $"passed: {r.Cycles:N0} power cuts, {r.WritesAcknowledged:N0} acknowledged writes, {p.Describe()}, " +
+                   "no integrity failure, no duplicate or damaged record.";
+        }
+
         return $"passed: {r.Cycles:N0} cycles, {r.Kills:N0} processes killed, {r.WritesAcknowledged:N0} acknowledged writes, none lost, " +
                "no integrity failure, no duplicate or damaged record.";
     }
@@ -89,6 +98,13 @@ internal static class TortureReporting
         table.AddRow("partial ack lines ignored", $"{r.PartialLinesIgnored:N0}");
         table.AddRow("checkpoints / verified reads", $"{r.Checkpoints:N0} / {r.Reads:N0}");
         table.AddRow("throughput per cycle (acks/s) min / median / max", $"{r.ThroughputMinPerSecond:N0} / {r.ThroughputMedianPerSecond:N0} / {r.ThroughputMaxPerSecond:N0}");
+        if (r.PowerLoss is { } p)
+        {
+            table.AddRow("power cuts (drop / keep / torn / garbage)", $"{r.Cycles:N0} ({p.Drop:N0} / {p.Keep:N0} / {p.Torn:N0} / {p.Garbage:N0})");
+            table.AddRow("acknowledged writes lost to power cuts (Normal only)", $"{p.LostToCuts:N0} in {p.CyclesWithLoss:N0} cycles");
+            table.AddRow("loss window: most lost in one cut / oldest lost ack before the last ack", $"{p.MostLostInOneCut:N0} / {p.LongestWindowMs:N0} ms");
+        }
+
         table.AddRow("elapsed", $"{r.ElapsedSeconds:N0} s");
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine(

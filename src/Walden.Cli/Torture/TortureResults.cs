@@ -23,10 +23,11 @@ internal sealed record CycleResult(
     long Reads,
     double CheckSeconds,
     HazardResult? Hazard,
-    IReadOnlyList<string> Problems)
+    IReadOnlyList<string> Problems,
+    PowerCutResult? PowerCut = null)
 {
     /// <summary>Whether Walden kept its promise in this cycle (a committed hazard's own damage is judged apart).</summary>
-    internal bool Clean => WritesLost == 0 && IntegrityOk && DuplicateRecords == 0 && DamagedRecords == 0 && CorruptionsSeenByWorkers == 0 && WorkerFailures == 0;
+    internal bool Clean => WritesLost == (PowerCut?.AllowedLoss ?? 0) && IntegrityOk && DuplicateRecords == 0 && DamagedRecords == 0 && CorruptionsSeenByWorkers == 0 && WorkerFailures == 0;
 }
 
 /// <summary>What the checker found after a hazard was committed on purpose.</summary>
@@ -65,7 +66,8 @@ internal sealed record TortureReport(
     double ElapsedSeconds,
     bool HazardDetected,
     string Verdict,
-    IReadOnlyList<CycleResult> CycleResults)
+    IReadOnlyList<CycleResult> CycleResults,
+    PowerLossSummary? PowerLoss = null)
 {
     /// <summary>Nothing Walden promised was broken.</summary>
     internal bool Passed => WritesLost == 0 && IntegrityFailures == 0 && DuplicateRecords == 0 && DamagedRecords == 0 && WorkerFailures == 0;

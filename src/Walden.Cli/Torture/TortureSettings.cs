@@ -11,6 +11,9 @@ internal enum TortureHazard
 
     /// <summary>Copy the database file alone with File.Copy while the writers run, and check the copy as if it were a backup.</summary>
     CopyWhileWriting,
+
+    /// <summary>With --power-loss: the workers' fault VFS skips every fsync (what synchronous=OFF does to durability).</summary>
+    SyncOff,
 }
 
 /// <summary>How a torture run goes.</summary>
@@ -23,7 +26,7 @@ internal enum TortureHazard
 /// <param name="Seed">Seeds every random choice of the supervisor (kill moments, who is killed).</param>
 /// <param name="Hazard">A hazard to commit on purpose, or <see cref="TortureHazard.None"/>.</param>
 /// <param name="KeepCycles">Records of this many recent cycles are re-verified every cycle; older ones are deleted (0 keeps all).</param>
-internal sealed record TortureSettings(
+internal sealed partial record TortureSettings(
     string Folder,
     int Processes,
     int Cycles,
@@ -46,6 +49,7 @@ internal sealed record TortureSettings(
     {
         TortureHazard.DeleteWal => "delete-wal",
         TortureHazard.CopyWhileWriting => "copy-while-writing",
+        TortureHazard.SyncOff => "sync-off",
         _ => "none",
     };
 }

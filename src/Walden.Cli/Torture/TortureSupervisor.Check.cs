@@ -42,13 +42,15 @@ internal sealed partial class TortureSupervisor
             }
         }
 
+        var cut = mode == "startup" ? null : CutPower(cycle, log);
         var checkClock = Stopwatch.StartNew();
         var expected = _retained.ToDictionary(r => r.Worker, r => r.Acks);
         var check = TortureChecker.Check(_settings.DatabasePath, expected);
+        var powerCut = cut is { } c && check.IntegrityOk ? JudgePowerCut(c, workers, cycle) : null;
         HazardResult? hazard = null;
-        if (_settings.Hazard == TortureHazard.DeleteWal && plan is not null)
+        if (_settings.Hazard is TortureHazard.DeleteWal or TortureHazard.SyncOff && plan is not null)
         {
-            hazard = new HazardResult("delete-wal", !check.Clean, check.Lost, check.IntegrityOk, check.Damaged,
+            hazard = new HazardResult(TortureSettings.HazardName(_settings.Hazard), !check.Clean, check.Lost, check.IntegrityOk, check.Damaged,
                 $"{check.Lost} acknowledged writes lost, integrity {(check.IntegrityOk ? "ok" : "failed")}, {check.Damaged} damaged, {check.Duplicates} duplicates");
         }
         else if (copy is { } taken)
@@ -79,9 +81,15 @@ internal sealed partial class TortureSupervisor
             Log(log, $"check: {problem}");
         }
 
+        if (powerCut is not null)
+        {
+            Log(log, $"power cut took {powerCut.LostThisCycle} acknowledgements of this cycle ({powerCut.AllowedLoss} allowed by {_settings.Durability}), " +
+                $"the oldest {powerCut.WindowMs:F0} ms before the last acknowledgement; {powerCut.AcksInWindow} acknowledgements arrived in that window");
+        }
+
         return new CycleResult(cycle, mode, killed, killedAt, acknowledged, perWorker, writeSeconds, writeSeconds > 0 ? acknowledged / writeSeconds : 0,
             check.Rows, check.Lost, check.IntegrityOk, check.Duplicates, check.Damaged, corruptions, failures, errors, partial,
-            checkpoints, reads, checkSeconds, hazard, check.Problems);
+            checkpoints, reads, checkSeconds, hazard, check.Problems, powerCut);
     }
 
     /// <summary>Commits the hazard of this run while the workers write; for a copy, also notes which acknowledgements it must hold.</summary>

@@ -88,7 +88,7 @@ internal sealed partial class TortureSupervisor
             for (var slot = 0; slot < _settings.Processes; slot++)
             {
                 var role = slot switch { 0 => WorkerRole.Checkpointer, 1 => WorkerRole.Reader, _ => WorkerRole.Writer };
-                var worker = WorkerProcess.Start(_launch, _settings.DatabasePath, _nextWorker++, role, _settings.Producers, _settings.Durability);
+                var worker = WorkerProcess.Start(LaunchFor(cycle), _settings.DatabasePath, _nextWorker++, role, _settings.Producers, _settings.Durability);
                 workers.Add(worker);
                 Log(log, $"started worker {worker.WorkerId} ({role}) as pid {worker.ProcessId}");
             }
@@ -165,7 +165,7 @@ internal sealed partial class TortureSupervisor
     {
         var seconds = _settings.SecondsPerCycle;
         var killAt = seconds * (0.1 + (0.9 * _random.NextDouble()));
-        var killAll = workers.Count == 1 || _random.Next(2) == 0;
+        var killAll = workers.Count == 1 || _random.Next(2) == 0 || _settings.PowerLoss; // a power cut takes every process
         double? hazardAt = null;
         switch (_settings.Hazard)
         {
@@ -214,7 +214,7 @@ internal sealed partial class TortureSupervisor
         $"cycle {r.Cycle}: kill {r.KillMode} ({r.ProcessesKilled}) at {r.KillAtSeconds:F2} s, acks {r.WritesAcknowledged} ({r.AcknowledgedPerSecond:F0}/s; per worker {string.Join("/", r.AcknowledgedPerWorker)}), " +
         $"rows {r.RowsInDatabase}, lost {r.WritesLost}, integrity {(r.IntegrityOk ? "ok" : "FAILED")}, duplicates {r.DuplicateRecords}, damaged {r.DamagedRecords}, " +
         $"worker corruption reports {r.CorruptionsSeenByWorkers}, worker failures {r.WorkerFailures}, errors {r.WorkerErrors}, " +
-        $"checkpoints {r.Checkpoints}, reads {r.Reads}, check {r.CheckSeconds:F2} s{HazardText(r.Hazard)}");
+        $"checkpoints {r.Checkpoints}, reads {r.Reads}, check {r.CheckSeconds:F2} s{HazardText(r.Hazard)}{PowerCutText(r.PowerCut)}");
 
     private static string HazardText(HazardResult? h) =>
         h is null ? string.Empty : $", hazard {h.Mode}: {(h.Detected ? "detected" : "not detected")} ({h.Detail})";

@@ -21,6 +21,7 @@ internal sealed class WorkerProcess : IDisposable
     // Written by the stdout pump; read by the supervisor under the lock (progress, copy snapshot) and after the pump ended.
     private readonly Lock _lock = new();
     private readonly List<long> _acks = [];
+    private readonly List<long> _ackTimes = [];
     private readonly List<string> _notes = [];
     private long _checkpoints;
     private long _reads;
@@ -91,6 +92,11 @@ internal sealed class WorkerProcess : IDisposable
             info.ArgumentList.Add(argument);
         }
 
+        foreach (var (name, value) in launch.Variables)
+        {
+            info.Environment[name] = value;
+        }
+
         var process = Process.Start(info) ?? throw new InvalidOperationException($"The worker process '{launch.FileName}' did not start.");
         return new WorkerProcess(process, workerId, role);
     }
@@ -101,6 +107,15 @@ internal sealed class WorkerProcess : IDisposable
         lock (_lock)
         {
             return [.. _acks];
+        }
+    }
+
+    /// <summary>When each acknowledgement arrived (<see cref="Stopwatch.GetTimestamp"/>), in the order of <see cref="AcksSnapshot"/>.</summary>
+    internal long[] AckTimesSnapshot()
+    {
+        lock (_lock)
+        {
+            return [.. _ackTimes];
         }
     }
 
@@ -218,6 +233,7 @@ internal sealed class WorkerProcess : IDisposable
             lock (_lock)
             {
                 _acks.Add(seq);
+                _ackTimes.Add(Stopwatch.GetTimestamp());
             }
         }
         else if (line.StartsWith(WorkerProtocol.CheckpointPrefix, StringComparison.Ordinal))
@@ -261,6 +277,9 @@ internal sealed class WorkerProcess : IDisposable
 /// <summary>How to start this same CLI again as a worker: the apphost itself, or <c>dotnet Walden.Cli.dll</c>.</summary>
 internal sealed record WorkerLaunch(string FileName, IReadOnlyList<string> Arguments)
 {
+    /// <summary>Variables set for the worker on top of this process's environment (e.g. the fault VFS of --power-loss).</summary>
+    internal IReadOnlyDictionary<string, string> Variables { get; init; } = new Dictionary<string, string>();
+
     internal static WorkerLaunch FromCurrentProcess()
     {
         var processPath = Environment.ProcessPath ?? throw new InvalidOperationException("The path of this process is unknown; cannot start torture workers.");
