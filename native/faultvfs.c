@@ -398,7 +398,15 @@ static int fShmMap(sqlite3_file *p, int pg, int sz, int extend, void volatile **
 static int fShmLock(sqlite3_file *p, int off, int n, int flags) { FaultFile *f = (FaultFile *)p; return f->real->pMethods->xShmLock(f->real, off, n, flags); }
 static void fShmBarrier(sqlite3_file *p) { FaultFile *f = (FaultFile *)p; f->real->pMethods->xShmBarrier(f->real); }
 static int fShmUnmap(sqlite3_file *p, int del) { FaultFile *f = (FaultFile *)p; return f->real->pMethods->xShmUnmap(f->real, del); }
-static int fFetch(sqlite3_file *p, sqlite3_int64 off, int amt, void **pp) { FaultFile *f = (FaultFile *)p; return f->real->pMethods->xFetch(f->real, off, amt, pp); }
+static int fFetch(sqlite3_file *p, sqlite3_int64 off, int amt, void **pp) {
+  FaultFile *f = (FaultFile *)p;
+  pthread_mutex_lock(&g_mutex);
+  int readFaults = f->tracked && g_cfg.eioRead > 0;
+  pthread_mutex_unlock(&g_mutex);
+  /* While read faults are injected, no page comes from the memory map: SQLite then reads it with xRead, which fails. */
+  if (readFaults) { *pp = 0; return SQLITE_OK; }
+  return f->real->pMethods->xFetch(f->real, off, amt, pp);
+}
 static int fUnfetch(sqlite3_file *p, sqlite3_int64 off, void *ptr) { FaultFile *f = (FaultFile *)p; return f->real->pMethods->xUnfetch(f->real, off, ptr); }
 
 static const sqlite3_io_methods g_methods = {
@@ -435,7 +443,9 @@ static int vOpen(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags,
     free(u);
     if (f->undoFd < 0) { fClose(p); f->base.pMethods = 0; return SQLITE_CANTOPEN; }
     if (!existed) {
+      /* A log left by an earlier file of this name (deleted outside SQLite, e.g. renamed away) is not this file's history. */
       flock(f->undoFd, LOCK_EX);
+      if (ftruncate(f->undoFd, 0) != 0) { /* then the stale records stay; the cut skips what no longer applies */ }
       appendRecord(f->undoFd, REC_CREATE, 0, 0, 0, 0);
       flock(f->undoFd, LOCK_UN);
     }
@@ -492,6 +502,17 @@ int walden_fault_register(void *find, void *reg, const char *spec) {
     rc = ((VfsRegister)reg)(&g_vfs, 1);
     g_registered = rc == SQLITE_OK;
   }
+  pthread_mutex_unlock(&g_mutex);
+  return rc;
+}
+
+typedef int (*VfsUnregister)(sqlite3_vfs *);
+
+/* Takes the fault VFS out again ("unix" is the default again); files opened through it keep working until closed. */
+int walden_fault_unregister(void *unreg) {
+  pthread_mutex_lock(&g_mutex);
+  int rc = g_registered ? ((VfsUnregister)unreg)(&g_vfs) : SQLITE_OK;
+  if (rc == SQLITE_OK) g_registered = 0;
   pthread_mutex_unlock(&g_mutex);
   return rc;
 }

@@ -115,7 +115,7 @@ public sealed partial class WaldenDatabase
         foreach (var (signal, label) in new[]
         {
             (_health.Corruption?.Message, "corrupt"), (_health.ReadOnly, "read-only"), (_health.DiskFull, "disk full"),
-            (_health.WalLimit, "refusing writes at MaxWalSize"),
+            (_health.WalLimit, "refusing writes at MaxWalSize"), (_health.SyncFailure, "stopped after a failed fsync"),
         })
         {
             if (signal is not null)

@@ -52,6 +52,11 @@ public sealed partial class WaldenDatabase
             return Task.FromException<T>(_health.RefuseWrite());
         }
 
+        if (_health.SyncFailure is not null)
+        {
+            return Task.FromException<T>(_health.RefuseAfterSyncFailure());
+        }
+
         var request = new WriteRequest<T>(write, cancellationToken, _metrics.Timestamp());
         var accepted = _writer.EnqueueAsync(request, cancellationToken);
         return accepted.IsCompletedSuccessfully ? request.Task : WhenAcceptedAsync(accepted, request);

@@ -261,8 +261,8 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
     private void CloseWriter()
     {
         var connection = _writerConnection.Connection;
-        // No checkpoint and no optimize on a corrupt database: nothing more is written into it.
-        if (!_health.IsCorrupt)
+        // No checkpoint and no optimize on a corrupt database, or after a failed fsync: nothing more is written into it.
+        if (!_health.IsCorrupt && _health.SyncFailure is null)
         {
             RunCloseStep("The closing checkpoint", () => ConnectionFactory.Execute(connection, "PRAGMA wal_checkpoint(TRUNCATE)"));
             RunCloseStep("PRAGMA optimize", () => ConnectionFactory.Execute(connection, "PRAGMA optimize"));

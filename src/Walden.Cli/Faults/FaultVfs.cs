@@ -29,6 +29,9 @@ internal static class FaultVfs
     private delegate int RegisterFn(IntPtr find, IntPtr register, [MarshalAs(UnmanagedType.LPUTF8Str)] string spec);
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    private delegate int UnregisterFn(IntPtr unregister);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     private delegate int ConfigureFn([MarshalAs(UnmanagedType.LPUTF8Str)] string spec);
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
@@ -37,7 +40,7 @@ internal static class FaultVfs
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     private delegate int PowerCutFn([MarshalAs(UnmanagedType.LPUTF8Str)] string dir, ulong seed, double keep, double drop, byte[] report, int length);
 
-    private sealed record Api(RegisterFn Register, ConfigureFn Configure, CounterFn Counter, PowerCutFn PowerCut);
+    private sealed record Api(RegisterFn Register, UnregisterFn Unregister, ConfigureFn Configure, CounterFn Counter, PowerCutFn PowerCut);
 
     /// <summary>The path the library is looked for at.</summary>
     internal static string LibraryPath => Path.Combine(AppContext.BaseDirectory, FileName);
@@ -58,6 +61,17 @@ internal static class FaultVfs
         if (rc != 0)
         {
             throw new InvalidOperationException($"The fault VFS refused the spec '{spec}' (SQLite result code {rc}); see native/faultvfs.c for the keys.");
+        }
+    }
+
+    /// <summary>Takes the fault VFS out again: "unix" is the default VFS again for connections opened from now on.</summary>
+    internal static void Unregister()
+    {
+        var handle = NativeLibrary.Load(NativeLoader.WaldenPath!);
+        var rc = Load().Unregister(NativeLibrary.GetExport(handle, "sqlite3_vfs_unregister"));
+        if (rc != 0)
+        {
+            throw new InvalidOperationException($"The fault VFS could not be unregistered (SQLite result code {rc}).");
         }
     }
 
@@ -124,7 +138,7 @@ internal static class FaultVfs
 
             var library = NativeLibrary.Load(LibraryPath);
             T Export<T>(string name) => Marshal.GetDelegateForFunctionPointer<T>(NativeLibrary.GetExport(library, name));
-            _api = new Api(Export<RegisterFn>("walden_fault_register"), Export<ConfigureFn>("walden_fault_configure"),
+            _api = new Api(Export<RegisterFn>("walden_fault_register"), Export<UnregisterFn>("walden_fault_unregister"), Export<ConfigureFn>("walden_fault_configure"),
                 Export<CounterFn>("walden_fault_counter"), Export<PowerCutFn>("walden_fault_power_cut"));
             return _api;
         }

@@ -61,6 +61,26 @@ internal sealed partial class TortureSupervisor
         return _launch with { Variables = new Dictionary<string, string> { [Faults.FaultVfs.Variable] = spec } };
     }
 
+    /// <summary>
+    /// With --power-loss, the cut's moment is drawn from when the first write was acknowledged, not from "ready": on a loaded
+    /// machine the first commit can take longer than a short cycle, and a cut before any write tests nothing.
+    /// </summary>
+    private async Task WritingAsync(List<WorkerProcess> workers, System.Text.StringBuilder log)
+    {
+        if (!_settings.PowerLoss)
+        {
+            return;
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (workers.All(w => w.AckCount == 0) && clock.Elapsed < StartLimit && workers.All(w => !w.Ready.IsFaulted))
+        {
+            await Task.Delay(5).ConfigureAwait(false);
+        }
+
+        Log(log, $"first acknowledgement after {clock.Elapsed.TotalSeconds:F3} s");
+    }
+
     private static string PowerCutText(PowerCutResult? p) => p is null ? string.Empty : string.Create(CultureInfo.InvariantCulture,
         $", power cut {p.Policy}: {p.Cut}; lost this cycle {p.LostThisCycle} (allowed {p.AllowedLoss}), window {p.WindowMs:F0} ms, {p.AcksInWindow} acks in it");
 

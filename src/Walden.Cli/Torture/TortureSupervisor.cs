@@ -98,6 +98,7 @@ internal sealed partial class TortureSupervisor
                 return await FinishAsync(cycle, log, workers, "startup", 0, 0, 0, null, null).ConfigureAwait(false);
             }
 
+            await WritingAsync(workers, log).ConfigureAwait(false);
             var plan = Plan(workers);
             Log(log, $"all ready; plan: kill {plan.Mode} ({string.Join(", ", plan.Victims.Select(v => v.WorkerId))}) at {plan.KillAt:F3} s" +
                 (plan.HazardAt is { } h ? $", hazard {TortureSettings.HazardName(_settings.Hazard)} at {h:F3} s" : string.Empty));

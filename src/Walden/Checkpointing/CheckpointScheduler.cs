@@ -282,7 +282,11 @@ internal sealed class CheckpointScheduler
 
             try
             {
-                if (request.Mode is { } mode)
+                if (_health.SyncFailure is not null)
+                {
+                    request.Completion.TrySetException(_health.RefuseAfterSyncFailure());
+                }
+                else if (request.Mode is { } mode)
                 {
                     request.Completion.TrySetResult(Checkpoint(mode, _options.BusyTimeout));
                 }
@@ -308,6 +312,11 @@ internal sealed class CheckpointScheduler
 
     private void Evaluate()
     {
+        if (_health.SyncFailure is not null)
+        {
+            return; // the disk failed an fsync: nothing more is written into the file until it is reopened
+        }
+
         var now = _time.GetTimestamp();
         var commits = Interlocked.Read(ref _commits);
         var frames = commits == _commitsAtRestart ? 0 : Volatile.Read(ref _walFrames); // after a RESTART the WAL starts over at the next commit

@@ -27,6 +27,7 @@ internal sealed class HealthSignals
     private string? _lastCheckpointFailure;
     private int _checkpointFailures;
     private string? _walLimit;
+    private string? _syncFailed;
 
     internal HealthSignals(string name, WaldenOptions options)
     {
@@ -92,9 +93,41 @@ internal sealed class HealthSignals
     /// <summary>Why writes are refused at <see cref="WaldenOptions.MaxWalSize"/>; null once a commit went through again.</summary>
     internal string? WalLimit => Volatile.Read(ref _walLimit);
 
+    /// <summary>
+    /// Why Walden stopped writing after the disk failed an fsync (SQLITE_IOERR_FSYNC or _DIR_FSYNC); null while none failed.
+    /// Sticky until the database is reopened: after a failed fsync the kernel may have dropped the pages it had accepted,
+    /// and a second fsync then reports success without them ("fsyncgate", PostgreSQL 2018), so Walden never tries again
+    /// on the same open database: it refuses every write and reports Unhealthy.
+    /// </summary>
+    internal string? SyncFailure => Volatile.Read(ref _syncFailed);
+
+    /// <summary>Whether SQLite's extended result code is a failed fsync of a file or of its directory.</summary>
+    internal static bool IsSyncFailure(int extendedCode) => extendedCode is IoErrFsync or IoErrDirFsync;
+
+    private const int IoErrFsync = Errors.SqliteErrors.IoErr | (4 << 8);    // SQLITE_IOERR_FSYNC
+    private const int IoErrDirFsync = Errors.SqliteErrors.IoErr | (5 << 8); // SQLITE_IOERR_DIR_FSYNC
+
+    /// <summary>The error every write gets after a failed fsync.</summary>
+    internal WaldenException RefuseAfterSyncFailure() => new(
+        $"The database '{_name}' stopped taking writes after the disk failed an fsync ({SyncFailure}). After a failed fsync the " +
+        "operating system may have dropped data it had accepted, so Walden does not retry it; nothing acknowledged before is affected " +
+        "(each acknowledged commit had its own successful fsync). Check the disk and the system log (dmesg), then reopen the database: " +
+        "SQLite recovers from the -wal what reached the disk.",
+        Errors.SqliteErrors.IoErr, IoErrFsync);
+
+    private void NoteSyncFailure(Exception failure)
+    {
+        var sqlite = failure as SqliteException ?? failure.InnerException as SqliteException;
+        if (sqlite is not null && IsSyncFailure(sqlite.SqliteExtendedErrorCode))
+        {
+            Interlocked.CompareExchange(ref _syncFailed, $"SQLite error {sqlite.SqliteExtendedErrorCode}: {sqlite.Message}", null);
+        }
+    }
+
     /// <summary>Records what a failure of a write says about the database (called with Walden's translated exceptions).</summary>
     internal void Observe(Exception failure)
     {
+        NoteSyncFailure(failure);
         switch (failure)
         {
             case WaldenCorruptException:
@@ -120,6 +153,7 @@ internal sealed class HealthSignals
     /// </summary>
     internal void ObserveDelegateFailure(Exception failure)
     {
+        NoteSyncFailure(failure);
         var sqlite = failure as SqliteException ?? failure.InnerException as SqliteException;
         if (sqlite is not null &&
             (sqlite.SqliteErrorCode & 0xFF) is Errors.SqliteErrors.Corrupt or Errors.SqliteErrors.NotADb or Errors.SqliteErrors.ReadOnly or Errors.SqliteErrors.Full)
@@ -152,6 +186,7 @@ internal sealed class HealthSignals
     /// <summary>A scheduled or requested checkpoint failed.</summary>
     internal void CheckpointFailed(Exception failure)
     {
+        NoteSyncFailure(failure);
         Volatile.Write(ref _lastCheckpointFailure, failure.Message);
         Interlocked.Increment(ref _checkpointFailures);
     }

@@ -224,6 +224,13 @@ internal sealed partial class GroupCommitWriter
             return;
         }
 
+        if (_health.SyncFailure is not null)
+        {
+            // The disk failed an fsync: no retry on this open database (see HealthSignals.SyncFailure).
+            FailAll(batch, _health.RefuseAfterSyncFailure());
+            return;
+        }
+
         _committed = 0;
         _cancelled = 0;
         var started = _metrics.Timestamp();
