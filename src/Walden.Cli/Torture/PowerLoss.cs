@@ -39,7 +39,7 @@ internal sealed record PowerLossSummary(
         ? "none lost"
         : string.Create(CultureInfo.InvariantCulture,
             $"{LostToCuts:N0} acknowledged writes lost to the cuts as Normal allows, in {CyclesWithLoss:N0} cycles, at most {MostLostInOneCut:N0} " +
-            $"in one cut, all acknowledged within the last {LongestWindowMs:N0} ms before the cut");
+            $"in one cut, each acknowledged at most {LongestWindowMs:N0} ms before the cycle's last acknowledgement");
 }
 
 internal sealed partial class TortureSupervisor
