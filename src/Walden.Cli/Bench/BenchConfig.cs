@@ -33,7 +33,7 @@ internal sealed record BenchConfig
     public int ReadLoadProducers { get; init; } = 64;
 
     /// <summary>How long the idle scenario watches an open database that receives no write.</summary>
-    public TimeSpan IdleWindow { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan IdleWindow { get; init; } = TimeSpan.FromSeconds(3);
 
     /// <summary>Rows in the database before the read scenarios start.</summary>
     public int ReadSeedRows { get; init; } = 100_000;

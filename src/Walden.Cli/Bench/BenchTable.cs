@@ -107,10 +107,12 @@ internal static class BenchTable
 
         if (report.Idle is { } idle)
         {
-            console.MarkupLine($"CPU per write at {idle.WritesPerSecond:N0} writes/s ({idle.Writes:N0} writes each): direct insert-and-commit " +
+            console.MarkupLine($"CPU per write at {idle.WritesPerSecond:N0} writes/s ({idle.Writes:N0} writes each; reached {idle.DirectAchievedPerSecond:N0} and " +
+                $"{idle.WaldenAchievedPerSecond:N0}/s): direct insert-and-commit " +
                 $"{idle.DirectCpuUsPerWrite:N0} us, Walden Full {idle.WaldenCpuUsPerWrite:N0} us ({idle.CpuRatio:0.00} x); Walden's CPU ms/s by thread: " +
                 Markup.Escape(string.Join(", ", idle.TrickleCpuMsPerSecond.Select(kv => $"{kv.Key} {kv.Value:N1}"))));
-            console.MarkupLine($"open and idle for {idle.IdleSeconds:0.#} s: {idle.IdlePercentOfCore:0.00}% of one core; CPU ms/s by thread: " +
+            console.MarkupLine($"open, a second after the last write, for {idle.IdleSeconds:0.#} s: {idle.IdlePercentOfCore:0.00}% of one core " +
+                $"({idle.IdlePercentWithoutJit:0.00}% without the JIT thread); CPU ms/s by thread: " +
                 Markup.Escape(idle.IdleCpuMsPerSecond.Count == 0 ? "none" : string.Join(", ", idle.IdleCpuMsPerSecond.Select(kv => $"{kv.Key} {kv.Value:N1}"))));
         }
 

@@ -68,7 +68,7 @@ public sealed class BenchRunnerTests : IDisposable
         var idle = Assert.IsType<IdleResult>(report.Idle);
         Assert.Equal(Writes, idle.Writes);
         Assert.True(idle.DirectCpuUsPerWrite > 0 && idle.WaldenCpuUsPerWrite > 0, "The trickle phases measured no CPU.");
-        Assert.Contains(report.Targets, t => t.Target.StartsWith("5. Open and idle", StringComparison.Ordinal));
+        Assert.Contains(report.Targets, t => t.Target.StartsWith("5. Open, no write", StringComparison.Ordinal));
 
         Assert.Equal([1, 4], report.Ratios.Select(r => r.Producers));
         Assert.All(report.Ratios, r => Assert.NotNull(r.WaldenFullOverSeedA));
