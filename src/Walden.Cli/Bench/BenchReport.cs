@@ -127,7 +127,8 @@ internal static class BenchAnalysis
             targets.Add(disk is { DelayMicroseconds: 5000 }
                 ? new TargetResult("3. Walden Pipelined >= 1.5 x Walden Full at N=64, 5 ms fsync", measured, r >= 1.5)
                 : new TargetResult("3. Walden Pipelined >= 1.5 x Walden Full at N=64, 5 ms fsync",
-                    $"{measured} on {(disk is null ? "this disk" : disk.Description)}; the target needs WALDEN_FSYNC_DELAY_US=5000 (bench/slowsync)", null));
+                    $"{measured} on {(disk is null ? "this disk" : disk.Description)}; " +
+                    "the target needs WALDEN_FSYNC_DELAY_US=5000 (bench/slowsync)", null));
         }
 
         foreach (var n in counts.Where(n => n >= 8))
@@ -162,8 +163,8 @@ internal static class BenchAnalysis
         if (Find(scenarios, ScenarioKind.WaldenFull, 64) is { } f && Find(scenarios, ScenarioKind.SeedPatternA, 64) is { } a)
         {
             targets.Add(new TargetResult("Walden Full at N=64: p99 ack < 10 ms (issue 6)", $"{f.P99Ms:0.00} ms", f.P99Ms < 10));
-            targets.Add(new TargetResult("Walden: zero errors at N=64 (seed pattern A's errors shown; issue 6)", $"Walden {f.Errors:N0}, seed A {a.Errors:N0}",
-                f.Errors == 0));
+            targets.Add(new TargetResult("Walden: zero errors at N=64 (seed pattern A's errors shown; issue 6)",
+                $"Walden {f.Errors:N0}, seed A {a.Errors:N0}", f.Errors == 0));
         }
 
         return targets;

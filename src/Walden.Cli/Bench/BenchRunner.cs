@@ -53,7 +53,8 @@ internal sealed class BenchRunner
             var steps = new (string Key, string Title, Func<Task<ScenarioResult>> Run)[]
             {
                 ("limit", $"limit (group N={n})", () => Task.Run(() => LimitScenario.Run(_config, _workload, File("limit", n), n))),
-                ("ceiling", $"ceiling, {n} rows per commit", () => Task.Run(() => LimitScenario.Run(_config, _workload, File("ceiling", n), n, rowsPerTransaction: n))),
+                ("ceiling", $"ceiling, {n} rows per commit",
+                    () => Task.Run(() => LimitScenario.Run(_config, _workload, File("ceiling", n), n, rowsPerTransaction: n))),
                 ("seed-a", $"seed pattern A, N={n}", () => Task.Run(() => SeedPatternA.Run(_config, _workload, File("seed-a", n), n))),
                 ("peer", $"careful .NET peer, N={n}", () => CarefulPeer.RunAsync(_config, _workload, File("peer", n), n)),
                 ("full", $"Walden Full, N={n}", () => WaldenScenario.RunAsync(_config, _workload, File("walden-full", n), n, WaldenDurability.Full)),
@@ -63,7 +64,8 @@ internal sealed class BenchRunner
                     () => WaldenScenario.RunAsync(_config, _workload, File("walden-pipelined", n), n, WaldenDurability.FullPipelined)),
                 ("node", $"Node group commit, N={n}", () => Task.Run(() => node!.Run(_config, _workload, File("node", n), n))),
                 ("seed-b", $"seed pattern B, N={n}", () => Task.Run(() => SeedPatternB.Run(_config, _workload, File("seed-b", n), n))),
-                ("normal", $"Walden Normal, N={n}", () => WaldenScenario.RunAsync(_config, _workload, File("walden-normal", n), n, WaldenDurability.Normal)),
+                ("normal", $"Walden Normal, N={n}",
+                    () => WaldenScenario.RunAsync(_config, _workload, File("walden-normal", n), n, WaldenDurability.Normal)),
             };
             foreach (var (key, title, run) in steps.Where(s => Runs(s.Key)))
             {

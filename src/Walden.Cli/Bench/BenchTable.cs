@@ -32,7 +32,8 @@ internal static class BenchTable
             }
 
             group = s.Group;
-            var name = s.Kind is ScenarioKind.WaldenFull or ScenarioKind.WaldenNormal or ScenarioKind.WaldenFullPlain or ScenarioKind.WaldenPipelined ? $"[bold]{Markup.Escape(s.Name)}[/]" : Markup.Escape(s.Name);
+            var walden = s.Kind is ScenarioKind.WaldenFull or ScenarioKind.WaldenNormal or ScenarioKind.WaldenFullPlain or ScenarioKind.WaldenPipelined;
+            var name = walden ? $"[bold]{Markup.Escape(s.Name)}[/]" : Markup.Escape(s.Name);
             if (!s.DurableAtAck)
             {
                 name += " [yellow]*[/]";
