@@ -231,7 +231,7 @@ public sealed class WaldenOptions
 
         if (!Enum.IsDefined(Durability))
         {
-            problems.Add($"Durability must be Full or Normal (currently {(int)Durability}).");
+            problems.Add($"Durability must be Full, Normal or FullPipelined (currently {(int)Durability}).");
         }
 
         if (BusyTimeout < TimeSpan.Zero || BusyTimeout > TimeSpan.FromMinutes(10))

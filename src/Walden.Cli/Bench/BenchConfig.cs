@@ -32,6 +32,9 @@ internal sealed record BenchConfig
     /// <summary>Producers writing through Walden while the readers read.</summary>
     public int ReadLoadProducers { get; init; } = 64;
 
+    /// <summary>How long the idle scenario watches an open database that receives no write.</summary>
+    public TimeSpan IdleWindow { get; init; } = TimeSpan.FromSeconds(3);
+
     /// <summary>Rows in the database before the read scenarios start.</summary>
     public int ReadSeedRows { get; init; } = 100_000;
 
@@ -46,6 +49,9 @@ internal sealed record BenchConfig
 
     /// <summary>Busy timeout of seed pattern A's connections (Microsoft.Data.Sqlite's own retry loop).</summary>
     public int SeedBusyTimeoutSeconds { get; init; } = 5;
+
+    /// <summary>The scenarios to run, by key (see <see cref="BenchRunner.ScenarioKeys"/>); all of them by default.</summary>
+    public IReadOnlySet<string> Scenarios { get; init; } = BenchRunner.ScenarioKeys.ToHashSet(StringComparer.Ordinal);
 
     /// <summary>Seed of the body mix.</summary>
     public int Seed { get; init; } = 20_260_313;

@@ -8,6 +8,9 @@ internal sealed record BenchReport(
     double MeanBodyBytes,
     IReadOnlyList<ScenarioResult> Scenarios,
     ReadResult? Reads,
+    IdleResult? Idle,
+    string? NodePeerVersion,
+    string? NodePeerSkipped,
     IReadOnlyList<RatioRow> Ratios,
     IReadOnlyList<TargetResult> Targets,
     IReadOnlyList<string> Findings,
@@ -15,7 +18,7 @@ internal sealed record BenchReport(
     double TotalSeconds);
 
 /// <summary>Where the run happened.</summary>
-internal sealed record BenchMachine(int ProcessorCount, string Os, string Runtime, string Folder);
+internal sealed record BenchMachine(int ProcessorCount, string Os, string Runtime, string Folder, string Disk);
 
 /// <summary>The run's configuration as it ran.</summary>
 internal sealed record BenchSettings(IReadOnlyList<int> Producers, double ScenarioSeconds, int? WritesPerProducer, int Readers,
@@ -25,10 +28,11 @@ internal sealed record BenchSettings(IReadOnlyList<int> Producers, double Scenar
 /// <summary>Walden's rows/s over each baseline's at one producer count (null when a scenario is missing).</summary>
 internal sealed record RatioRow(int Producers, double? WaldenFullOverLimit, double? WaldenNormalOverLimit,
     double? WaldenFullOverSeedA, double? WaldenNormalOverSeedA, double? WaldenFullOverSeedB, double? WaldenNormalOverSeedB,
-    double? WaldenFullOverCeiling, double? CeilingOverLimit);
+    double? WaldenFullOverCeiling, double? CeilingOverLimit, double? WaldenPlainOverCeiling, double? WaldenFullOverCarefulPeer,
+    double? WaldenFullOverNode, double? PipelinedOverFull);
 
-/// <summary>One of the issue's targets, as measured by this run.</summary>
-internal sealed record TargetResult(string Target, string Measured, bool Met);
+/// <summary>One of the issue's targets, as measured by this run; <paramref name="Met"/> is null when this run could not measure it.</summary>
+internal sealed record TargetResult(string Target, string Measured, bool? Met);
 
 /// <summary>Builds the ratios and target checks from the measured scenarios.</summary>
 internal static class BenchAnalysis
@@ -42,6 +46,10 @@ internal static class BenchAnalysis
         "the next flush (50 rows or 1 s), so a crash loses them. Its latency is not comparable with a durable acknowledgement. " +
         "B runs with synchronous NORMAL, as that application did.";
 
+    internal const string PipelinedNote =
+        "Walden Pipelined (durability FullPipelined, opt-in): commits with synchronous NORMAL while another thread fsyncs the WAL; " +
+        "a write is acknowledged only after an fsync that started after its commit. Weaker point: a reader may see a batch before it is durable.";
+
     internal static IReadOnlyList<RatioRow> Ratios(IReadOnlyList<ScenarioResult> scenarios, IEnumerable<int> producerCounts) =>
         producerCounts.Select(n =>
         {
@@ -52,7 +60,9 @@ internal static class BenchAnalysis
             var normal = Find(scenarios, ScenarioKind.WaldenNormal, n);
             var ceiling = Find(scenarios, ScenarioKind.BatchCeiling, n);
             return new RatioRow(n, Ratio(full, limit), Ratio(normal, limit), Ratio(full, a), Ratio(normal, a), Ratio(full, b), Ratio(normal, b),
-                Ratio(full, ceiling), Ratio(ceiling, limit));
+                Ratio(full, ceiling), Ratio(ceiling, limit), Ratio(Find(scenarios, ScenarioKind.WaldenFullPlain, n), ceiling),
+                Ratio(full, Find(scenarios, ScenarioKind.CarefulPeer, n)), Ratio(full, Find(scenarios, ScenarioKind.NodeGroupCommit, n)),
+                Ratio(Find(scenarios, ScenarioKind.WaldenPipelined, n), full));
         }).ToList();
 
     /// <summary>
@@ -82,30 +92,79 @@ internal static class BenchAnalysis
         return findings;
     }
 
-    internal static IReadOnlyList<TargetResult> Targets(IReadOnlyList<ScenarioResult> scenarios, ReadResult? reads)
+    /// <summary>The targets of issue 19, each with what this run measured and met / missed (null: not measured by this run).</summary>
+    internal static IReadOnlyList<TargetResult> Targets(IReadOnlyList<ScenarioResult> scenarios, ReadResult? reads, IdleResult? idle,
+        SimulatedDisk? disk, string? nodeSkipped, IEnumerable<int> producerCounts)
     {
         var targets = new List<TargetResult>();
-        var limit = Find(scenarios, ScenarioKind.Limit, 64);
-        var a = Find(scenarios, ScenarioKind.SeedPatternA, 64);
-        var full = Find(scenarios, ScenarioKind.WaldenFull, 64);
-        if (full is not null && limit is not null)
+        var counts = producerCounts.ToList();
+        var slow = disk is null ? "" : $" [{disk.DelayMicroseconds / 1000.0:0.###} ms fsync]";
+        foreach (var n in counts)
         {
-            var ratio = Ratio(full, limit)!.Value;
-            targets.Add(new TargetResult("Walden Full at N=64 >= 0.8 x limit rows/s", $"{ratio:0.00} x ({full.RowsPerSecond:N0} vs {limit.RowsPerSecond:N0} rows/s)", ratio >= 0.8));
-            targets.Add(new TargetResult("Walden Full at N=64: p99 ack < 10 ms", $"{full.P99Ms:0.00} ms", full.P99Ms < 10));
+            if (Ratio(Find(scenarios, ScenarioKind.WaldenFull, n), Find(scenarios, ScenarioKind.BatchCeiling, n)) is { } r)
+            {
+                targets.Add(new TargetResult($"1. Walden Full / ceiling N/commit >= 0.9 at N={n}{slow}", $"{r:0.00} x", r >= 0.9));
+            }
         }
 
-        if (full is not null && a is not null)
+        if (Ratio(Find(scenarios, ScenarioKind.WaldenFullPlain, 64), Find(scenarios, ScenarioKind.BatchCeiling, 64)) is { } plain)
         {
-            var ratio = Ratio(full, a) ?? double.PositiveInfinity;
-            targets.Add(new TargetResult("Walden Full at N=64 >= 40 x seed pattern A", $"{ratio:0.0} x ({full.RowsPerSecond:N0} vs {a.RowsPerSecond:N0} rows/s)", ratio >= 40));
-            targets.Add(new TargetResult("Walden: zero errors at N=64 (seed pattern A's errors shown)", $"Walden {full.Errors:N0}, seed A {a.Errors:N0}", full.Errors == 0));
+            targets.Add(new TargetResult($"1. Walden Full, new SqliteCommand + AddWithValue per write / ceiling >= 0.85 at N=64{slow}",
+                $"{plain:0.00} x", plain >= 0.85));
+        }
+
+        if (Find(scenarios, ScenarioKind.WaldenFull, 64) is { } full64 && Find(scenarios, ScenarioKind.CarefulPeer, 64) is { } peer64)
+        {
+            var r = Ratio(full64, peer64)!.Value;
+            targets.Add(new TargetResult($"2. Walden Full >= 5 x the careful .NET peer at N=64{slow}",
+                $"{r:0.0} x ({full64.RowsPerSecond:N0} vs {peer64.RowsPerSecond:N0} rows/s)", r >= 5));
+        }
+
+        if (Find(scenarios, ScenarioKind.WaldenPipelined, 64) is { } pipe64 && Find(scenarios, ScenarioKind.WaldenFull, 64) is { } fullForPipe)
+        {
+            var r = Ratio(pipe64, fullForPipe)!.Value;
+            var measured = $"{r:0.00} x ({pipe64.RowsPerSecond:N0} vs {fullForPipe.RowsPerSecond:N0} rows/s)";
+            targets.Add(disk is { DelayMicroseconds: 5000 }
+                ? new TargetResult("3. Walden Pipelined >= 1.5 x Walden Full at N=64, 5 ms fsync", measured, r >= 1.5)
+                : new TargetResult("3. Walden Pipelined >= 1.5 x Walden Full at N=64, 5 ms fsync",
+                    $"{measured} on {(disk is null ? "this disk" : disk.Description)}; " +
+                    "the target needs WALDEN_FSYNC_DELAY_US=5000 (bench/slowsync)", null));
+        }
+
+        foreach (var n in counts.Where(n => n >= 8))
+        {
+            var full = Find(scenarios, ScenarioKind.WaldenFull, n);
+            if (Find(scenarios, ScenarioKind.NodeGroupCommit, n) is { } node && full is not null)
+            {
+                var r = Ratio(full, node)!.Value;
+                targets.Add(new TargetResult($"3b. Walden Full > Node group commit at N={n}{slow}",
+                    $"{r:0.00} x ({full.RowsPerSecond:N0} vs {node.RowsPerSecond:N0} rows/s)", r > 1));
+            }
+            else if (nodeSkipped is not null && full is not null)
+            {
+                targets.Add(new TargetResult($"3b. Walden Full > Node group commit at N={n}", $"not run: {nodeSkipped}", null));
+            }
         }
 
         if (reads is not null)
         {
-            targets.Add(new TargetResult($"{reads.Readers} readers during {reads.Producers}-producer load lose < 20%",
+            targets.Add(new TargetResult($"4. {reads.Readers} readers during {reads.Producers}-producer load lose < 20%",
                 $"{reads.LossPercent:0.0}% ({reads.LoadedReadsPerSecond:N0} vs {reads.AloneReadsPerSecond:N0} reads/s)", reads.LossPercent < 20));
+        }
+
+        if (idle is not null)
+        {
+            targets.Add(new TargetResult($"5. CPU per write at {idle.WritesPerSecond:N0} writes/s <= 1.3 x a direct insert-and-commit",
+                $"{idle.CpuRatio:0.00} x ({idle.WaldenCpuUsPerWrite:N0} vs {idle.DirectCpuUsPerWrite:N0} us per write)", idle.CpuRatio <= 1.3));
+            targets.Add(new TargetResult($"5. Open, no write for a second (then {idle.IdleSeconds:0.#} s measured) < 1% of one core",
+                $"{idle.IdlePercentWithoutJit:0.00}% ({idle.IdlePercentOfCore:0.00}% with the runtime's JIT thread)", idle.IdlePercentWithoutJit < 1));
+        }
+
+        if (Find(scenarios, ScenarioKind.WaldenFull, 64) is { } f && Find(scenarios, ScenarioKind.SeedPatternA, 64) is { } a)
+        {
+            targets.Add(new TargetResult("Walden Full at N=64: p99 ack < 10 ms (issue 6)", $"{f.P99Ms:0.00} ms", f.P99Ms < 10));
+            targets.Add(new TargetResult("Walden: zero errors at N=64 (seed pattern A's errors shown; issue 6)",
+                $"Walden {f.Errors:N0}, seed A {a.Errors:N0}", f.Errors == 0));
         }
 
         return targets;

@@ -17,7 +17,12 @@ internal sealed record BenchProgress(int Step, int Steps, string Title);
 /// </summary>
 internal sealed class BenchRunner
 {
-    internal const string Order = "for each N: limit, ceiling(N rows per commit), seed A(N), Walden Full(N), seed B(N), Walden Normal(N); then reads (alone, loaded, alone)";
+    internal const string Order = "for each N: limit, ceiling(N rows per commit), seed A(N), careful .NET peer(N), Walden Full(N), " +
+        "Walden Full plain ADO(N), Walden Pipelined(N), Node group commit(N), seed B(N), Walden Normal(N); then reads (alone, loaded, alone); then idle";
+
+    /// <summary>The keys of <c>--scenarios</c>, in the order they run.</summary>
+    internal static readonly string[] ScenarioKeys =
+        ["limit", "ceiling", "seed-a", "peer", "full", "full-plain", "pipelined", "node", "seed-b", "normal", "reads", "idle"];
 
     private readonly BenchConfig _config;
     private readonly Action<BenchProgress>? _progress;
@@ -30,7 +35,10 @@ internal sealed class BenchRunner
         _workload = new Workload(config.Seed);
     }
 
-    internal int Steps => (_config.Producers.Count * 6) + 1;
+    internal int Steps => (_config.Producers.Count * ScenarioKeys.Count(k => k is not ("reads" or "idle") && Runs(k))) +
+        (Runs("reads") ? 1 : 0) + (Runs("idle") ? 1 : 0);
+
+    private bool Runs(string key) => _config.Scenarios.Contains(key);
 
     internal async Task<BenchReport> RunAsync(CancellationToken cancellationToken = default)
     {
@@ -38,46 +46,77 @@ internal sealed class BenchRunner
         Directory.CreateDirectory(_config.Folder);
         var started = Stopwatch.GetTimestamp();
         var scenarios = new List<ScenarioResult>();
+        var (node, nodeSkipped) = Runs("node") ? NodePeer.Find() : (null, "not selected");
         var step = 0;
         foreach (var n in _config.Producers)
         {
-            var steps = new (string Title, Func<Task<ScenarioResult>> Run)[]
+            var steps = new (string Key, string Title, Func<Task<ScenarioResult>> Run)[]
             {
-                ($"limit (group N={n})", () => Task.Run(() => LimitScenario.Run(_config, _workload, File("limit", n), n))),
-                ($"ceiling, {n} rows per commit", () => Task.Run(() => LimitScenario.Run(_config, _workload, File("ceiling", n), n, rowsPerTransaction: n))),
-                ($"seed pattern A, N={n}", () => Task.Run(() => SeedPatternA.Run(_config, _workload, File("seed-a", n), n))),
-                ($"Walden Full, N={n}", () => WaldenScenario.RunAsync(_config, _workload, File("walden-full", n), n, WaldenDurability.Full)),
-                ($"seed pattern B, N={n}", () => Task.Run(() => SeedPatternB.Run(_config, _workload, File("seed-b", n), n))),
-                ($"Walden Normal, N={n}", () => WaldenScenario.RunAsync(_config, _workload, File("walden-normal", n), n, WaldenDurability.Normal)),
+                ("limit", $"limit (group N={n})", () => Task.Run(() => LimitScenario.Run(_config, _workload, File("limit", n), n))),
+                ("ceiling", $"ceiling, {n} rows per commit",
+                    () => Task.Run(() => LimitScenario.Run(_config, _workload, File("ceiling", n), n, rowsPerTransaction: n))),
+                ("seed-a", $"seed pattern A, N={n}", () => Task.Run(() => SeedPatternA.Run(_config, _workload, File("seed-a", n), n))),
+                ("peer", $"careful .NET peer, N={n}", () => CarefulPeer.RunAsync(_config, _workload, File("peer", n), n)),
+                ("full", $"Walden Full, N={n}", () => WaldenScenario.RunAsync(_config, _workload, File("walden-full", n), n, WaldenDurability.Full)),
+                ("full-plain", $"Walden Full (new SqliteCommand per write), N={n}",
+                    () => WaldenScenario.RunAsync(_config, _workload, File("walden-plain", n), n, WaldenDurability.Full, plainCommands: true)),
+                ("pipelined", $"Walden FullPipelined, N={n}",
+                    () => WaldenScenario.RunAsync(_config, _workload, File("walden-pipelined", n), n, WaldenDurability.FullPipelined)),
+                ("node", $"Node group commit, N={n}", () => Task.Run(() => node!.Run(_config, _workload, File("node", n), n))),
+                ("seed-b", $"seed pattern B, N={n}", () => Task.Run(() => SeedPatternB.Run(_config, _workload, File("seed-b", n), n))),
+                ("normal", $"Walden Normal, N={n}",
+                    () => WaldenScenario.RunAsync(_config, _workload, File("walden-normal", n), n, WaldenDurability.Normal)),
             };
-            foreach (var (title, run) in steps)
+            foreach (var (key, title, run) in steps.Where(s => Runs(s.Key)))
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 _progress?.Invoke(new BenchProgress(step++, Steps, title));
+                if (key == "node" && node is null)
+                {
+                    continue;
+                }
+
                 scenarios.Add(await run().ConfigureAwait(false));
             }
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        var readStep = step;
-        var reads = await ReadScenario.RunAsync(_config, _workload, File("reads", _config.ReadLoadProducers),
-            phase => _progress?.Invoke(new BenchProgress(readStep, Steps, $"{_config.Readers} readers, {phase}"))).ConfigureAwait(false);
-        _progress?.Invoke(new BenchProgress(Steps, Steps, "done"));
+        ReadResult? reads = null;
+        if (Runs("reads"))
+        {
+            var readStep = step++;
+            reads = await ReadScenario.RunAsync(_config, _workload, File("reads", _config.ReadLoadProducers),
+                phase => _progress?.Invoke(new BenchProgress(readStep, Steps, $"{_config.Readers} readers, {phase}"))).ConfigureAwait(false);
+        }
 
+        IdleResult? idle = null;
+        if (Runs("idle"))
+        {
+            _progress?.Invoke(new BenchProgress(step++, Steps, $"CPU at {IdleScenario.Rate} writes/s and idle"));
+            idle = await IdleScenario.RunAsync(_config, _workload, _config.Folder).ConfigureAwait(false);
+        }
+
+        _progress?.Invoke(new BenchProgress(Steps, Steps, "done"));
+        var disk = SimulatedDisk.Detect();
         return new BenchReport(
             WaldenDatabase.SqliteVersion,
-            new BenchMachine(Environment.ProcessorCount, RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription, _config.Folder),
+            new BenchMachine(Environment.ProcessorCount, RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription, _config.Folder,
+                disk?.Description ?? "as is (no simulated fsync latency)"),
             new BenchSettings(_config.Producers, _config.ScenarioDuration.TotalSeconds, _config.WritesPerProducer, _config.Readers,
                 _config.ReadLoadProducers, _config.ReadSeedRows, _config.LimitTransactionRows, _config.BufferRows,
                 _config.BufferInterval.TotalSeconds, _config.SeedBusyTimeoutSeconds, _config.Seed, Order),
             _workload.MeanBodyBytes,
             scenarios,
             reads,
+            idle,
+            node?.Version,
+            node is null ? nodeSkipped : null,
             BenchAnalysis.Ratios(scenarios, _config.Producers),
-            BenchAnalysis.Targets(scenarios, reads),
+            BenchAnalysis.Targets(scenarios, reads, idle, disk, node is null ? nodeSkipped : null, _config.Producers),
             BenchAnalysis.Findings(scenarios, _config.Producers),
             [BenchAnalysis.SeedBNote,
              BenchAnalysis.CeilingNote,
+             BenchAnalysis.PipelinedNote,
              "Rows/s = acknowledged rows / wall time from the first write to the last acknowledgement, for every scenario.",
              "Allocations per write = managed bytes allocated by the whole process during the scenario (GC.GetTotalAllocatedBytes) / acknowledged rows.",
              "Peak WAL from file metadata sampled every 20 ms; peak memory = process working set and managed heap, sampled likewise."],

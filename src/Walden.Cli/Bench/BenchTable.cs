@@ -12,6 +12,9 @@ internal static class BenchTable
             $"[bold]walden bench[/]: SQLite {report.SqliteVersion}, {report.Machine.ProcessorCount} cores, {Markup.Escape(report.Machine.Os)}, " +
             $"{report.Settings.ScenarioSeconds:0.##} s per scenario, body mean {report.MeanBodyBytes:N0} B, folder {Markup.Escape(report.Machine.Folder)}");
         console.MarkupLine($"[grey]order: {Markup.Escape(report.Settings.Order)}[/]");
+        console.MarkupLine($"disk: {Markup.Escape(report.Machine.Disk)}");
+        console.MarkupLine(report.NodePeerVersion is { } node ? $"Node peer: {Markup.Escape(node)}"
+            : $"Node peer: not run ({Markup.Escape(report.NodePeerSkipped ?? "not selected")})");
 
         var table = new Table().Border(TableBorder.Rounded).Title("writes");
         foreach (var column in new[] { "scenario", "N", "sync", "rows", "rows/s", "p50 ms", "p99 ms", "max ms", "errors", "peak WAL", "peak WS", "alloc/write" })
@@ -29,7 +32,8 @@ internal static class BenchTable
             }
 
             group = s.Group;
-            var name = s.Kind is ScenarioKind.WaldenFull or ScenarioKind.WaldenNormal ? $"[bold]{Markup.Escape(s.Name)}[/]" : Markup.Escape(s.Name);
+            var walden = s.Kind is ScenarioKind.WaldenFull or ScenarioKind.WaldenNormal or ScenarioKind.WaldenFullPlain or ScenarioKind.WaldenPipelined;
+            var name = walden ? $"[bold]{Markup.Escape(s.Name)}[/]" : Markup.Escape(s.Name);
             if (!s.DurableAtAck)
             {
                 name += " [yellow]*[/]";
@@ -38,18 +42,23 @@ internal static class BenchTable
             table.AddRow(name, s.Producers.ToString(CultureInfo.InvariantCulture), s.Synchronous, s.Rows.ToString("N0", CultureInfo.InvariantCulture),
                 s.RowsPerSecond.ToString("N0", CultureInfo.InvariantCulture), Ms(s.P50Ms), Ms(s.P99Ms), Ms(s.MaxMs),
                 s.Errors == 0 ? "0" : $"[red]{s.Errors:N0}[/]", Size(s.PeakWalBytes), Size(s.PeakWorkingSetBytes),
-                s.AllocatedBytesPerWrite.ToString("N0", CultureInfo.InvariantCulture) + " B");
+                s.Kind == ScenarioKind.NodeGroupCommit ? "-" : s.AllocatedBytesPerWrite.ToString("N0", CultureInfo.InvariantCulture) + " B");
         }
 
         console.Write(table);
         console.MarkupLine("limit: 1 thread, 1 connection, prepared insert, 10,000 rows per transaction (the ceiling). " +
             "seed A: a connection per producer, one auto-committed INSERT per row, busy timeout 5 s (Microsoft.Data.Sqlite's 150 ms sleeps). " +
-            "Walden: producers await WriteAsync for every row. Every producer awaits each acknowledgement before its next row.");
+            "careful .NET peer: one connection behind a SemaphoreSlim, one BEGIN IMMEDIATE transaction per write. " +
+            "Walden: producers await WriteAsync for every row (GetCachedCommand; 'plain ADO': a new SqliteCommand and AddWithValue per write). " +
+            "Node group commit: bench/node/group-commit.mjs (its own process; peak WAL and memory not sampled). " +
+            "Every producer awaits each acknowledgement before its next row.");
+        console.MarkupLine(Markup.Escape(BenchAnalysis.PipelinedNote));
         console.MarkupLine(Markup.Escape(BenchAnalysis.CeilingNote));
         console.MarkupLine($"[yellow]*[/] {Markup.Escape(BenchAnalysis.SeedBNote)}");
 
         var ratios = new Table().Border(TableBorder.Rounded).Title("Walden rows/s over each baseline, same run");
-        foreach (var column in new[] { "N", "Full / limit", "Normal / limit", "Full / seed A", "Normal / seed A", "Full / seed B", "Normal / seed B", "Full / ceiling", "ceiling / limit" })
+        foreach (var column in new[] { "N", "Full / limit", "Normal / limit", "Full / seed A", "Normal / seed A", "Full / seed B", "Normal / seed B",
+            "Full / ceiling", "ceiling / limit", "plain ADO / ceiling", "Full / careful peer", "Full / Node", "Pipelined / Full" })
         {
             ratios.AddColumn(new TableColumn(column).RightAligned());
         }
@@ -58,7 +67,8 @@ internal static class BenchTable
         {
             ratios.AddRow(r.Producers.ToString(CultureInfo.InvariantCulture), X(r.WaldenFullOverLimit), X(r.WaldenNormalOverLimit),
                 X(r.WaldenFullOverSeedA), X(r.WaldenNormalOverSeedA), X(r.WaldenFullOverSeedB), X(r.WaldenNormalOverSeedB),
-                X(r.WaldenFullOverCeiling), X(r.CeilingOverLimit));
+                X(r.WaldenFullOverCeiling), X(r.CeilingOverLimit), X(r.WaldenPlainOverCeiling), X(r.WaldenFullOverCarefulPeer), X(r.WaldenFullOverNode),
+                X(r.PipelinedOverFull));
         }
 
         console.Write(ratios);
@@ -96,11 +106,27 @@ internal static class BenchTable
 
         }
 
+        if (report.Idle is { } idle)
+        {
+            console.MarkupLine($"CPU per write at {idle.WritesPerSecond:N0} writes/s ({idle.Writes:N0} writes each; reached {idle.DirectAchievedPerSecond:N0} and " +
+                $"{idle.WaldenAchievedPerSecond:N0}/s): direct insert-and-commit " +
+                $"{idle.DirectCpuUsPerWrite:N0} us, Walden Full {idle.WaldenCpuUsPerWrite:N0} us ({idle.CpuRatio:0.00} x); Walden's CPU ms/s by thread: " +
+                Markup.Escape(string.Join(", ", idle.TrickleCpuMsPerSecond.Select(kv => $"{kv.Key} {kv.Value:N1}"))));
+            console.MarkupLine($"open, a second after the last write, for {idle.IdleSeconds:0.#} s: {idle.IdlePercentOfCore:0.00}% of one core " +
+                $"({idle.IdlePercentWithoutJit:0.00}% without the JIT thread); CPU ms/s by thread: " +
+                Markup.Escape(idle.IdleCpuMsPerSecond.Count == 0 ? "none" : string.Join(", ", idle.IdleCpuMsPerSecond.Select(kv => $"{kv.Key} {kv.Value:N1}"))));
+        }
+
         var targets = new Table().Border(TableBorder.Rounded).Title("targets (measured, not asserted)");
         targets.AddColumn("target").AddColumn("measured").AddColumn("met");
         foreach (var t in report.Targets)
         {
-            targets.AddRow(Markup.Escape(t.Target), Markup.Escape(t.Measured), t.Met ? "[green]yes[/]" : "[red]no[/]");
+            targets.AddRow(Markup.Escape(t.Target), Markup.Escape(t.Measured), t.Met switch
+            {
+                true => "[green]met[/]",
+                false => "[red]missed[/]",
+                null => "[grey]not measured[/]",
+            });
         }
 
         console.Write(targets);

@@ -23,6 +23,21 @@ internal enum ScenarioKind
 
     /// <summary>Walden's WriteAsync, durability Normal.</summary>
     WaldenNormal,
+
+    /// <summary>
+    /// The careful .NET peer: one shared connection behind a <see cref="SemaphoreSlim"/>, one BEGIN IMMEDIATE transaction
+    /// per write, a prepared insert, synchronous FULL: what a competent developer writes without Walden.
+    /// </summary>
+    CarefulPeer,
+
+    /// <summary>Walden Full as users write it: a new <c>SqliteCommand</c> and <c>AddWithValue</c> in every write.</summary>
+    WaldenFullPlain,
+
+    /// <summary>Walden's WriteAsync, durability FullPipelined (the fsync of batch k overlaps the commit of batch k+1).</summary>
+    WaldenPipelined,
+
+    /// <summary>Node and better-sqlite3: the awaited writes of one event-loop turn committed in one transaction (bench/node).</summary>
+    NodeGroupCommit,
 }
 
 /// <summary>Everything measured in one write scenario.</summary>
@@ -70,6 +85,10 @@ internal sealed record ScenarioResult(
         ScenarioKind.SeedPatternA => "seed A",
         ScenarioKind.SeedPatternB => "seed B",
         ScenarioKind.WaldenFull => "Walden Full",
+        ScenarioKind.CarefulPeer => "careful .NET peer",
+        ScenarioKind.WaldenFullPlain => "Walden Full, plain ADO",
+        ScenarioKind.WaldenPipelined => "Walden Pipelined",
+        ScenarioKind.NodeGroupCommit => "Node group commit",
         _ => "Walden Normal",
     };
 }

@@ -14,6 +14,9 @@ internal static class ThreadCpu
     private const string TaskFolder = "/proc/self/task";
     private const double MillisecondsPerTick = 10; // USER_HZ is 100 on Linux
 
+    /// <summary>The group of the runtime's tiered-compilation (JIT) thread.</summary>
+    internal const string JitGroup = "JIT";
+
     /// <summary>CPU milliseconds used so far, per group; empty where /proc is not available.</summary>
     internal static Dictionary<string, double> Snapshot()
     {
@@ -64,7 +67,7 @@ internal static class ThreadCpu
         _ when comm.StartsWith("walden-writer", StringComparison.Ordinal) => "writer thread",
         _ when comm.StartsWith("walden-checkpoi", StringComparison.Ordinal) => "checkpointer",
         _ when comm.StartsWith(".NET TP Worker", StringComparison.Ordinal) => "thread pool (reads, producers)",
-        _ when comm.StartsWith(".NET Tiered", StringComparison.Ordinal) => "JIT",
+        _ when comm.StartsWith(".NET Tiered", StringComparison.Ordinal) => JitGroup,
         _ => "other",
     };
 }

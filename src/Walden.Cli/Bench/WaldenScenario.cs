@@ -9,7 +9,8 @@ namespace Walden.Cli.Bench;
 /// </summary>
 internal static class WaldenScenario
 {
-    internal static async Task<ScenarioResult> RunAsync(BenchConfig config, Workload workload, string path, int producers, WaldenDurability durability)
+    internal static async Task<ScenarioResult> RunAsync(BenchConfig config, Workload workload, string path, int producers, WaldenDurability durability,
+        bool plainCommands = false)
     {
         PlainSqlite.Create(path);
         var budget = Budget.PerProducer(config);
@@ -19,7 +20,7 @@ internal static class WaldenScenario
         try
         {
             measurement = Measurement.Start(path, budget);
-            await ProduceAsync(database, workload, states, budget, seqOffset: 0).ConfigureAwait(false);
+            await ProduceAsync(database, workload, states, budget, seqOffset: 0, plainCommands).ConfigureAwait(false);
             measurement.Stop();
         }
         finally
@@ -27,8 +28,18 @@ internal static class WaldenScenario
             await database.DisposeAsync().ConfigureAwait(false);
         }
 
-        var kind = durability == WaldenDurability.Full ? ScenarioKind.WaldenFull : ScenarioKind.WaldenNormal;
-        var result = measurement.Result(kind, producers, producers, durability == WaldenDurability.Full ? "full" : "normal",
+        var kind = durability switch
+        {
+            WaldenDurability.Full => plainCommands ? ScenarioKind.WaldenFullPlain : ScenarioKind.WaldenFull,
+            WaldenDurability.FullPipelined => ScenarioKind.WaldenPipelined,
+            _ => ScenarioKind.WaldenNormal,
+        };
+        var result = measurement.Result(kind, producers, producers, durability switch
+            {
+                WaldenDurability.Full => "full",
+                WaldenDurability.FullPipelined => "normal+sync",
+                _ => "normal",
+            },
             states.Sum(s => s.Acknowledged), PlainSqlite.CountRows(path), states.Sum(s => s.Errors),
             LatencyHistogram.Merge(states.Select(s => s.Latencies)), durableAtAck: true);
         PlainSqlite.Delete(path);
@@ -36,10 +47,12 @@ internal static class WaldenScenario
     }
 
     /// <summary>Runs one producer loop per state until the budget says stop; returns when every producer has stopped.</summary>
-    internal static Task ProduceAsync(WaldenDatabase database, Workload workload, ProducerState[] states, Budget budget, long seqOffset) =>
-        Task.WhenAll(states.Select((state, producer) => Task.Run(() => ProduceOneAsync(database, workload, producer, state, budget, seqOffset))));
+    internal static Task ProduceAsync(WaldenDatabase database, Workload workload, ProducerState[] states, Budget budget, long seqOffset,
+        bool plainCommands = false) =>
+        Task.WhenAll(states.Select((state, producer) => Task.Run(() => ProduceOneAsync(database, workload, producer, state, budget, seqOffset, plainCommands))));
 
-    private static async Task ProduceOneAsync(WaldenDatabase database, Workload workload, int producer, ProducerState state, Budget budget, long seqOffset)
+    private static async Task ProduceOneAsync(WaldenDatabase database, Workload workload, int producer, ProducerState state, Budget budget, long seqOffset,
+        bool plainCommands)
     {
         long done = 0;
         do
@@ -48,7 +61,15 @@ internal static class WaldenScenario
             var started = Stopwatch.GetTimestamp();
             try
             {
-                await database.WriteAsync(connection => Workload.InsertThroughWalden(connection, row)).ConfigureAwait(false);
+                if (plainCommands)
+                {
+                    await database.WriteAsync(connection => Workload.InsertAsUsersWriteIt(connection, row)).ConfigureAwait(false);
+                }
+                else
+                {
+                    await database.WriteAsync(connection => Workload.InsertThroughWalden(connection, row)).ConfigureAwait(false);
+                }
+
                 state.Latencies.RecordSince(started);
                 state.Acknowledged++;
             }

@@ -101,6 +101,23 @@ internal sealed class Workload
         return insert.ExecuteNonQuery();
     }
 
+    /// <summary>
+    /// The insert as most ADO.NET code is written, without Walden's <c>GetCachedCommand</c>: a new command per write,
+    /// parameters added by name (Microsoft.Data.Sqlite then prepares the statement again for every command).
+    /// </summary>
+    internal static int InsertAsUsersWriteIt(SqliteConnection connection, in LogRow row)
+    {
+        using var insert = new SqliteCommand(InsertSql, connection);
+        insert.Parameters.AddWithValue("$task", row.TaskId);
+        insert.Parameters.AddWithValue("$ts", row.Ts);
+        insert.Parameters.AddWithValue("$type", row.Type);
+        insert.Parameters.AddWithValue("$body", row.Body);
+        return insert.ExecuteNonQuery();
+    }
+
+    /// <summary>The seeded parts of the rows, for a peer in another language to write the very same rows (bench/node).</summary>
+    internal object Export() => new { tasks = _taskIds, types = Types, bodies = _bodies, baseTimestamp = BaseTimestamp };
+
     private static int BodyLength(Random random)
     {
         // Mostly short lines, some tool output, a few long results: mean about 250 bytes.

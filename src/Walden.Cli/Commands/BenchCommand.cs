@@ -21,21 +21,31 @@ internal static class BenchCommand
             Description = "Producer counts, e.g. --producers 1 8 64 256 (the default).",
             AllowMultipleArgumentsPerToken = true,
         };
+        var scenarios = new Option<string[]?>("--scenarios")
+        {
+            Description = $"Only these scenarios, e.g. --scenarios ceiling full pipelined (default: all: {string.Join(' ', BenchRunner.ScenarioKeys)}).",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var json = new Option<bool>("--json") { Description = "Print every figure as JSON on stdout (progress goes to stderr)." };
         var output = new Option<FileInfo?>("--output") { Description = "Also write the JSON report to this file (the table still prints)." };
         var command = new Command("bench", "Measure Walden beside SQLite's limit and the seed patterns of the incident reports, in one run on one disk.")
         {
-            quick, dir, seconds, producers, json, output,
+            quick, dir, seconds, producers, scenarios, json, output,
         };
         command.SetAction((result, cancellationToken) => RunAsync(
-            result.GetValue(quick), result.GetValue(dir), result.GetValue(seconds), result.GetValue(producers), result.GetValue(json),
-            result.GetValue(output), cancellationToken));
+            result.GetValue(quick), result.GetValue(dir), result.GetValue(seconds), result.GetValue(producers), result.GetValue(scenarios),
+            result.GetValue(json), result.GetValue(output), cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(bool quick, DirectoryInfo? dir, double? seconds, int[]? producers, bool json,
+    private static async Task<int> RunAsync(bool quick, DirectoryInfo? dir, double? seconds, int[]? producers, string[]? scenarios, bool json,
         FileInfo? output, CancellationToken cancellationToken)
     {
+        if (scenarios is { Length: > 0 } && scenarios.Except(BenchRunner.ScenarioKeys, StringComparer.Ordinal).ToList() is { Count: > 0 } unknown)
+        {
+            return CliErrors.Report($"--scenarios does not know {string.Join(", ", unknown)}; choose from {string.Join(' ', BenchRunner.ScenarioKeys)}.");
+        }
+
         if (seconds is { } s && (s <= 0 || s > 600))
         {
             return CliErrors.Report($"--seconds must be greater than 0 and at most 600 (got {s}).");
@@ -63,6 +73,7 @@ internal static class BenchCommand
         {
             ScenarioDuration = seconds is { } d ? TimeSpan.FromSeconds(d) : config.ScenarioDuration,
             Producers = producers ?? config.Producers,
+            Scenarios = scenarios is { Length: > 0 } ? scenarios.ToHashSet(StringComparer.Ordinal) : config.Scenarios,
         };
 
         // With --json, stdout carries only the JSON; the progress display goes to stderr.

@@ -19,7 +19,11 @@ internal static class TortureCommand
         var processes = new Option<int>("--processes") { Description = "Worker processes per cycle (the first also checkpoints, the second also reads).", DefaultValueFactory = _ => 4 };
         var cycles = new Option<int>("--cycles") { Description = "Cycles: start workers, SIGKILL one or all at a random moment, check.", DefaultValueFactory = _ => 200 };
         var seconds = new Option<double>("--seconds-per-cycle") { Description = "How long the workers write in each cycle.", DefaultValueFactory = _ => 2 };
-        var durability = new Option<WaldenDurability>("--durability") { Description = "full or normal.", DefaultValueFactory = _ => WaldenDurability.Full };
+        var durability = new Option<WaldenDurability>("--durability")
+        {
+            Description = "full, normal or fullpipelined.",
+            DefaultValueFactory = _ => WaldenDurability.Full,
+        };
         var producers = new Option<int>("--producers") { Description = "Concurrent producers in each worker.", DefaultValueFactory = _ => 16 };
         var seed = new Option<int?>("--seed") { Description = "Seed of the kill schedule, to replay a run. Default: random, printed." };
         var hazard = new Option<string>("--hazard")

@@ -17,7 +17,7 @@ internal static class BackupCopier
     /// <summary>
     /// How much the copy writes between two fsyncs of its own file. Without it, the whole copy sits dirty
     /// in the page cache and its final fsync stalls the writer's WAL fsyncs for as long as the disk needs
-    /// to write it all (measured: a 0.6 to 1.4 s pause for 1 GB); in 64 MiB slices each stall is short.
+    /// to write it all (the pause measured for 1 GB is in the README's backup section); in 64 MiB slices each stall is short.
     /// </summary>
     internal const long SyncEveryBytes = 64L * 1024 * 1024;
 

@@ -14,9 +14,9 @@ namespace Walden.Checkpointing;
 /// into the database without waiting for anyone. While reads run, every <see cref="ReaderPassiveBytes"/> of WAL
 /// instead (or the eighth, when smaller): a reader finds a page that is already checkpointed through the memory map
 /// of the database file, and one that is not by a lookup in the WAL index and a copy out of the WAL, so with readers
-/// and a steady write load, frequent PASSIVE checkpoints keep reads fast (measured by <c>walden bench</c>: the loss of
-/// 4 readers under 64 producers fell from 30-38% to 22-30% over several runs). Without readers the larger interval is
-/// kept, since each checkpoint rewrites the hot pages and costs the writer about a tenth of its rate at 1 MiB.</item>
+/// and a steady write load, frequent PASSIVE checkpoints keep reads fast (the readers' loss under load in
+/// <c>walden bench</c>; figures in the README). Without readers the larger interval is kept, since each checkpoint
+/// rewrites the hot pages and costs the writer part of its rate.</item>
 /// <item>From half the limit, PASSIVE then RESTART with the writer paused between two batches (<see cref="WriterPause"/>),
 /// so the next commit starts the WAL again from its beginning; if a reader is in the way, it retries with backoff.</item>
 /// <item>From three quarters of the limit, the writer waits before its next batch until the RESTART is done (back-pressure,

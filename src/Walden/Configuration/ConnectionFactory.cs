@@ -35,6 +35,7 @@ internal sealed class ConnectionFactory
     /// <summary>Busy retries of every connection this factory opened.</summary>
     internal BusyRetryCounter BusyRetries { get; } = new();
 
+    // FullPipelined commits with NORMAL: its fsync of the WAL runs on another thread (Writing/WalSyncPipeline).
     internal string SynchronousPragma => _options.Durability == WaldenDurability.Full ? "FULL" : "NORMAL";
 
     /// <summary>Opens a configured connection. The writer also switches the file to WAL; readers only check it.</summary>

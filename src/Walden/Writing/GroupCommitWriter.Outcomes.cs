@@ -140,6 +140,19 @@ internal sealed partial class GroupCommitWriter
     /// </summary>
     private void Acknowledge(List<IWriteRequest> committed)
     {
+        if (_pipeline is not null)
+        {
+            _pipeline.Submit(committed); // acknowledged by the sync thread once an fsync covers them
+            _committed += committed.Count;
+            if (committed.Count > 0)
+            {
+                _health.CommitSucceeded();
+                _commitFailures.Succeeded();
+            }
+
+            return;
+        }
+
         foreach (var request in committed)
         {
             request.Succeed();

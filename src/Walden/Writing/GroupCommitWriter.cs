@@ -39,6 +39,7 @@ internal sealed partial class GroupCommitWriter
     private readonly int _threadId;
     private readonly string _name;
     private WaldenException? _fault; // set once, when the loop dies; every later write fails with it
+    private readonly WalSyncPipeline? _pipeline; // FullPipelined only: acknowledges after the fsync of the WAL
 
     // Owned by the writer thread only.
     private readonly List<IWriteRequest> _batch;
@@ -84,6 +85,7 @@ internal sealed partial class GroupCommitWriter
         _rollbackToSavepoint = new RawStatement(connection, $"ROLLBACK TO {SavepointName}");
         _thread = new Thread(Run) { IsBackground = true, Name = $"walden-writer:{name}" };
         _threadId = _thread.ManagedThreadId;
+        _pipeline = options.Durability == WaldenDurability.FullPipelined ? new WalSyncPipeline(connection, metrics, _logger, _faults, name) : null;
         InstallHooks();
     }
 
@@ -93,7 +95,11 @@ internal sealed partial class GroupCommitWriter
     /// <summary>Completes when the loop has drained the queue and stopped.</summary>
     internal Task Completion => _stopped.Task;
 
-    internal void Start() => _thread.UnsafeStart(); // no ExecutionContext flows into the loop (Serilog, Npgsql)
+    internal void Start()
+    {
+        _pipeline?.Start();
+        _thread.UnsafeStart(); // no ExecutionContext flows into the loop (Serilog, Npgsql)
+    }
 
     /// <summary>Why the writer stopped after an unexpected error, or null while it runs (or stopped normally).</summary>
     internal WaldenException? Fault => Volatile.Read(ref _fault);
@@ -116,6 +122,7 @@ internal sealed partial class GroupCommitWriter
         _queue.Writer.TryComplete();
         if ((_thread.ThreadState & System.Threading.ThreadState.Unstarted) != 0)
         {
+            _pipeline?.Drain();
             _stopped.TrySetResult(); // an open that failed before the loop started: nothing to drain
         }
     }
@@ -130,6 +137,11 @@ internal sealed partial class GroupCommitWriter
         {
             while (WaitForWork(reader))
             {
+                if (_pipeline?.Fault is { } syncFailed)
+                {
+                    throw syncFailed; // nothing may be committed past an fsync that failed
+                }
+
                 StartGathering();
                 _batch.Clear();
                 while (_batch.Count < _options.MaxBatchSize && reader.TryRead(out var request))
@@ -168,6 +180,7 @@ internal sealed partial class GroupCommitWriter
         finally
         {
             Volatile.Write(ref _loopRunning, false);
+            _pipeline?.Drain(); // every committed write is synced and reported before the writer counts as stopped
             _stopped.TrySetResult();
         }
     }
@@ -204,13 +217,16 @@ internal sealed partial class GroupCommitWriter
         LogMessages.WriterLoopFailed(_logger, _name, cause);
     }
 
-    private static bool WaitForWork(ChannelReader<IWriteRequest> reader)
+    private bool WaitForWork(ChannelReader<IWriteRequest> reader)
     {
+        var started = Stopwatch.GetTimestamp();
         Linger(reader);
 
         // The loop has a thread of its own (SQLite calls block), so waiting synchronously here is right.
         var wait = reader.WaitToReadAsync();
-        return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
+        var more = wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
+        NoteWait(Stopwatch.GetTimestamp() - started);
+        return more;
     }
 
     private void RunBatch(List<IWriteRequest> batch)

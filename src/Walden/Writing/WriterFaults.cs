@@ -14,4 +14,7 @@ internal sealed class WriterFaults
     /// thrown here is one the writer loop does not expect: it stops the writer (tests of what writer death does).
     /// </summary>
     public Action<int>? BeforeBatch { get; init; }
+
+    /// <summary>For <see cref="WaldenDurability.FullPipelined"/>: when set, replaces the result of each fsync of the WAL (0 = success).</summary>
+    public Func<int>? WalSyncResult { get; init; }
 }

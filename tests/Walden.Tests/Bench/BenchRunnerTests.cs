@@ -26,16 +26,19 @@ public sealed class BenchRunnerTests : IDisposable
             Readers = 2,
             ReadLoadProducers = 4,
             ReadSeedRows = 500,
+            IdleWindow = TimeSpan.FromMilliseconds(100),
+            Scenarios = BenchRunner.ScenarioKeys.Where(k => k != "node").ToHashSet(), // the Node peer needs node and npm: not in the tests
         };
+        var kinds = Enum.GetValues<ScenarioKind>().Where(k => k != ScenarioKind.NodeGroupCommit).ToList();
         var steps = new List<BenchProgress>();
         var runner = new BenchRunner(config, steps.Add);
 
         var report = await runner.RunAsync();
 
-        Assert.Equal(2 * Enum.GetValues<ScenarioKind>().Length, report.Scenarios.Count);
+        Assert.Equal(2 * kinds.Count, report.Scenarios.Count);
         foreach (var n in config.Producers)
         {
-            foreach (var kind in Enum.GetValues<ScenarioKind>())
+            foreach (var kind in kinds)
             {
                 var s = Assert.Single(report.Scenarios, s => s.Kind == kind && s.Group == n);
                 Assert.True(s.Rows > 0, $"{kind} at N={n} acknowledged no rows.");
@@ -61,6 +64,11 @@ public sealed class BenchRunnerTests : IDisposable
         Assert.Equal(4 * Writes, reads.Phases[1].WriteRows);
         Assert.Equal(500 + (4 * Writes), reads.RowsWritten);
         Assert.Equal(reads.RowsWritten, reads.RowsInDatabase);
+
+        var idle = Assert.IsType<IdleResult>(report.Idle);
+        Assert.Equal(Writes, idle.Writes);
+        Assert.True(idle.DirectCpuUsPerWrite > 0 && idle.WaldenCpuUsPerWrite > 0, "The trickle phases measured no CPU.");
+        Assert.Contains(report.Targets, t => t.Target.StartsWith("5. Open, no write", StringComparison.Ordinal));
 
         Assert.Equal([1, 4], report.Ratios.Select(r => r.Producers));
         Assert.All(report.Ratios, r => Assert.NotNull(r.WaldenFullOverSeedA));
@@ -133,10 +141,13 @@ public sealed class BenchRunnerTests : IDisposable
         Assert.True(exit == 0, stderr);
         using var json = JsonDocument.Parse(stdout);
         var scenarios = json.RootElement.GetProperty("scenarios").EnumerateArray().ToList();
-        Assert.Equal(6, scenarios.Count); // limit, ceiling, seed A, Walden Full, seed B, Walden Normal
+        // limit, ceiling, seed A, careful peer, Walden Full, Full plain ADO, Pipelined, seed B, Walden Normal; and the Node peer where it can run
+        Assert.True(scenarios.Count == (json.RootElement.GetProperty("nodePeerSkipped").ValueKind == JsonValueKind.Null ? 10 : 9), stdout);
         Assert.All(scenarios, s => Assert.True(s.GetProperty("rows").GetInt64() > 0));
         Assert.All(scenarios, s => Assert.Equal(s.GetProperty("rows").GetInt64(), s.GetProperty("rowsInDatabase").GetInt64()));
         Assert.True(json.RootElement.GetProperty("reads").GetProperty("phases").GetArrayLength() == 3);
+        Assert.True(json.RootElement.GetProperty("idle").GetProperty("writes").GetInt64() > 0);
+        Assert.All(json.RootElement.GetProperty("targets").EnumerateArray(), t => Assert.True(t.TryGetProperty("met", out _), t.ToString()));
         Assert.Empty(Directory.GetFileSystemEntries(_dir.Path)); // its working folder inside --dir is removed
     }
 }

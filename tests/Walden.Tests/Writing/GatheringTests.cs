@@ -31,6 +31,23 @@ public sealed class GatheringTests : IDisposable
         Assert.Equal((0, 0L), GroupCommitWriter.GatherBudget(acknowledged, commitTicks, 1000));
     }
 
+    [Theory]
+    [InlineData(long.MaxValue)] // nothing written yet, or idle for long
+    [InlineData(10_000)] // one write every 10 ms
+    public void ShouldLinger_WhenTheWriterLastWaitedLongForAWrite_ParksAtOnceWithoutSpinning(long waitedMicroseconds)
+    {
+        var waitedTicks = waitedMicroseconds == long.MaxValue ? long.MaxValue : waitedMicroseconds * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
+        Assert.False(GroupCommitWriter.ShouldLinger(waitedTicks));
+        Assert.False(GroupCommitWriter.ShouldLinger(GroupCommitWriter.LingerWhenWaitedTicks + 1));
+    }
+
+    [Fact]
+    public void ShouldLinger_WhileWritesArriveFasterThanTheSpin_Spins()
+    {
+        Assert.True(GroupCommitWriter.ShouldLinger(0));
+        Assert.True(GroupCommitWriter.ShouldLinger(GroupCommitWriter.LingerTicks));
+    }
+
     [Fact]
     public void RawStatement_WhenTheStatementFails_ThrowsSqliteErrorsCodesAndStaysUsable()
     {

@@ -1,0 +1,28 @@
+using System.Runtime.InteropServices;
+
+namespace Walden.Native;
+
+/// <summary>The file-control entry point and the one piece of <c>sqlite3_file</c> Walden calls through.</summary>
+internal static unsafe partial class SqliteNative
+{
+    /// <summary>SQLITE_FCNTL_JOURNAL_POINTER: the <c>sqlite3_file*</c> of the rollback journal or, in WAL mode, of the WAL.</summary>
+    internal const int FileControlJournalPointer = 28;
+
+    /// <summary>SQLITE_SYNC_NORMAL: an fsync (fdatasync where the build has it), no F_FULLFSYNC.</summary>
+    internal const int SyncNormal = 0x00002;
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_file_control", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int FileControl(IntPtr db, string schema, int op, IntPtr argument);
+
+    /// <summary>
+    /// The <c>xSync</c> method of a <c>sqlite3_file</c>. The layouts are SQLite's public, stable ABI (sqlite3.h):
+    /// <c>sqlite3_file</c> starts with its <c>pMethods</c> pointer; <c>sqlite3_io_methods</c> is an int (padded to a
+    /// pointer) followed by xClose, xRead, xWrite, xTruncate, xSync. Calling the VFS's own method, not fsync on a
+    /// descriptor, keeps whatever the VFS does on a sync (the unix VFS also syncs the folder of a new file once).
+    /// </summary>
+    internal static delegate* unmanaged[Cdecl]<IntPtr, int, int> SyncMethodOf(IntPtr file)
+    {
+        var methods = *(IntPtr*)file;
+        return (delegate* unmanaged[Cdecl]<IntPtr, int, int>)((IntPtr*)methods)[5];
+    }
+}
