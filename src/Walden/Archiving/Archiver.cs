@@ -45,6 +45,7 @@ internal sealed partial class Archiver : IDisposable
     private long _dataVersion;
     private int _pageSize;
     private bool _closing;
+    private SqliteConnection? _writer;
 
     internal Archiver(WaldenArchiveOptions options, string name, string databasePath, TimeProvider time, ILoggerFactory loggers)
     {
@@ -76,6 +77,7 @@ internal sealed partial class Archiver : IDisposable
     /// </summary>
     internal void Open(SqliteConnection writer)
     {
+        _writer = writer;
         Directory.CreateDirectory(_stagingFolder);
         foreach (var stale in Directory.EnumerateFiles(_stagingFolder))
         {
@@ -182,7 +184,7 @@ internal sealed partial class Archiver : IDisposable
         try
         {
             var version = ConnectionFactory.Scalar<long>(writer, "PRAGMA data_version");
-            if (version != _dataVersion && !Seam.ConsumeExpectedVersionChange())
+            if (version != _dataVersion)
             {
                 NeedBase("another connection or process committed to the database (PRAGMA data_version changed)");
             }
@@ -266,12 +268,40 @@ internal sealed partial class Archiver : IDisposable
             {
                 NeedBase("another process committed to the database (a WAL frame the writer's hook never saw)");
             }
+
+            // The writer is held between batches, so its connection is free; a change here is someone else's commit,
+            // which the reset about to happen would otherwise hide behind the data_version change it causes itself.
+            if (!_needBase && _writer is not null && ConnectionFactory.Scalar<long>(_writer, "PRAGMA data_version") != _dataVersion)
+            {
+                NeedBase("another connection or process committed to the database (PRAGMA data_version changed)");
+            }
         }
 #pragma warning disable CA1031 // The checkpoint must go on; the archive answers with a new base.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
             NeedBase($"the WAL could not be read before a checkpoint reset it: {ex.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Checkpointer thread, still holding the writer, after a RESTART or TRUNCATE: takes the data_version the reset itself
+    /// caused as the new baseline, so the next commit does not mistake it for another process's commit.
+    /// </summary>
+    internal void ResetDone()
+    {
+        try
+        {
+            if (_writer is not null)
+            {
+                _dataVersion = ConnectionFactory.Scalar<long>(_writer, "PRAGMA data_version");
+            }
+        }
+#pragma warning disable CA1031 // The checkpoint is done; without a baseline the next commit answers with a new base.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            NeedBase($"the data_version after a checkpoint could not be read: {ex.Message}");
         }
     }
 

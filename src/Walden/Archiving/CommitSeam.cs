@@ -17,20 +17,18 @@ namespace Walden.Archiving;
 ///    ▼
 ///   Held ── ResetStarting (C): the archive checks that no committed frame is untaken (a commit by another process)
 ///    │      RESTART / TRUNCATE checkpoint runs here
-///    └───── ResetDone (C): the archive expects the WAL's next generation, and the data_version change TRUNCATE causes
+///    └───── ResetDone (C): the archive takes the data_version after the reset as its baseline (a TRUNCATE changes it)
 /// </code>
 /// The guarantee (issue 18, item 7): a commit the archive has not taken is never checkpointed away. The WAL's frames are
 /// lost only when the WAL restarts, and it restarts only (a) in the writer's next transaction, after this batch was
 /// Taken, or (b) in Held, which is entered only from Idle, so after Taken too. A commit by another process, which no
 /// hook of ours sees, shows as a data_version change in AfterCommit or as an untaken frame in ResetStarting: both answer
 /// with a new base snapshot, never with a silent gap. The writer pause and the WAL-full flags stay in
-/// <see cref="WriterPause"/>; this class adds no flag of its own between the two threads beyond the expected
-/// version change, which only the checkpointer sets and only the writer clears.
+/// <see cref="WriterPause"/>; this class adds no flag between the threads: what the checkpointer does to the archive it
+/// does in Held, when the writer is provably between batches, and the writer's side runs only in InBatch.
 /// </summary>
 internal sealed class CommitSeam(Archiver archiver)
 {
-    private int _expectedVersionChanges;
-
     /// <summary>Writer thread, from the WAL hook after each commit of the writer connection.</summary>
     internal void Captured(int frames) => archiver.Captured(frames);
 
@@ -38,8 +36,5 @@ internal sealed class CommitSeam(Archiver archiver)
     internal void ResetStarting() => archiver.CheckNothingUntaken();
 
     /// <summary>Checkpointer thread, in Held, after a RESTART or TRUNCATE that reset the WAL.</summary>
-    internal void ResetDone() => Interlocked.Increment(ref _expectedVersionChanges);
-
-    /// <summary>Writer thread, in AfterCommit: true when a reset explains a data_version change (and forgets it).</summary>
-    internal bool ConsumeExpectedVersionChange() => Interlocked.Exchange(ref _expectedVersionChanges, 0) > 0;
+    internal void ResetDone() => archiver.ResetDone();
 }

@@ -78,12 +78,10 @@ internal sealed class WalFrameReader : IDisposable
 
         if (salt1 != _salt1 || salt2 != _salt2)
         {
-            if (Positioned && _salt1 != 0 && salt1 != unchecked(_salt1 + 1))
-            {
-                throw new InvalidDataException(
-                    $"the WAL was restarted more than once since the last commit the archive saw (salt {_salt1} -> {salt1})");
-            }
-
+            // A new generation. Whether the old one was wholly taken is the seam's question, not the WAL's: Walden's writer
+            // restarts it only after this hook took the last commit, Walden's checkpointer only while the writer is held
+            // (CommitSeam), and anyone else's commit shows in PRAGMA data_version. (SQLite picks new random salts when it
+            // restarts an emptied WAL, so the salts alone cannot say how many restarts there were.)
             previousGeneration = true;
             StartGeneration();
         }
