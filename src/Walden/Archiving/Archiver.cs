@@ -55,7 +55,7 @@ internal sealed partial class Archiver : IDisposable
         _time = time;
         _logger = loggers.CreateLogger("Walden.Archiving");
         _stagingFolder = databasePath + "-archive-staging";
-        _wal = new WalFrameReader(databasePath);
+        _wal = new WalFrameReader();
         _destinations = [.. options.Destinations.Select(d => new DestinationState(d))];
         Seam = new CommitSeam(this);
     }
@@ -78,6 +78,7 @@ internal sealed partial class Archiver : IDisposable
     internal void Open(SqliteConnection writer)
     {
         _writer = writer;
+        _wal.Attach(writer);
         Directory.CreateDirectory(_stagingFolder);
         foreach (var stale in Directory.EnumerateFiles(_stagingFolder))
         {

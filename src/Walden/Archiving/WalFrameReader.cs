@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
-using Microsoft.Win32.SafeHandles;
+using System.Runtime.InteropServices;
+using Microsoft.Data.Sqlite;
 using Walden.Native;
 
 namespace Walden.Archiving;
@@ -10,17 +11,19 @@ namespace Walden.Archiving;
 /// that holds the writer between batches, can). Every frame is checked as SQLite's own recovery checks it: the salts of
 /// the WAL header and the running checksum from the header through each frame, so a frame that is not part of the
 /// current, committed log is never taken.
-/// Why a descriptor on the <c>-wal</c> is safe here, while the safety rules forbid one on a database in use: the danger
-/// is POSIX advisory locks, which a process loses on every descriptor of a file when it closes any one of them. SQLite's
-/// unix VFS takes those locks on the database file and the <c>-shm</c>, never on the <c>-wal</c>; this reader only ever
-/// reads (pread), and only bytes SQLite has already committed, so it cannot see a torn frame.
+/// The bytes are read through SQLite's own open <c>-wal</c> file (<c>SQLITE_FCNTL_JOURNAL_POINTER</c> gives the writer
+/// connection's <c>sqlite3_file</c>, whose <c>xRead</c> is called), never through a descriptor of Walden's: the safety rules
+/// (sqlite.org/howtocorrupt.html, section 2.2) forbid opening a file of a database in use outside SQLite, since closing any
+/// descriptor of a file drops the process's POSIX locks on it. Only bytes SQLite has already committed are read, so a torn
+/// frame cannot be seen.
 /// </summary>
-internal sealed class WalFrameReader : IDisposable
+internal sealed unsafe class WalFrameReader : IDisposable
 {
     private const int WalHeaderBytes = 32;
     private const int FrameHeaderBytes = 24;
-    private readonly string _walPath;
-    private SafeFileHandle? _handle;
+    private const int JournalPointer = 28; // SQLITE_FCNTL_JOURNAL_POINTER (sqlite3.h)
+    private const int ShortRead = 522; // SQLITE_IOERR_SHORT_READ: the rest of the buffer was zero-filled
+    private SqliteConnection? _writer;
 
     // Owned by the writer thread (the WAL hook and the base snapshot both run there).
     private uint _salt1;
@@ -30,7 +33,8 @@ internal sealed class WalFrameReader : IDisposable
     private bool _bigEndian;
     private int _pageSize;
 
-    internal WalFrameReader(string databasePath) => _walPath = databasePath + "-wal";
+    /// <summary>The writer connection whose open <c>-wal</c> is read (set before the first <see cref="Synchronize"/>).</summary>
+    internal void Attach(SqliteConnection writer) => _writer = writer;
 
     /// <summary>Frames of the current WAL generation already taken.</summary>
     internal int FramesTaken { get; private set; }
@@ -121,14 +125,9 @@ internal sealed class WalFrameReader : IDisposable
 
     private (uint Salt1, uint Salt2)? ReadHeader()
     {
-        var handle = Open();
-        if (handle is null)
-        {
-            return null;
-        }
-
+        var file = WalFile();
         Span<byte> header = stackalloc byte[WalHeaderBytes];
-        if (RandomAccess.Read(handle, header, 0) < WalHeaderBytes)
+        if (file == IntPtr.Zero || Read(file, header, 0) < WalHeaderBytes)
         {
             return null;
         }
@@ -172,7 +171,7 @@ internal sealed class WalFrameReader : IDisposable
             StartGeneration();
         }
 
-        var handle = Open()!;
+        var file = WalFile();
         var frameBytes = FrameHeaderBytes + _pageSize;
         var buffer = new byte[frameBytes];
         var frame = FramesTaken;
@@ -183,7 +182,7 @@ internal sealed class WalFrameReader : IDisposable
         while (frame < limit)
         {
             var offset = WalHeaderBytes + ((long)frame * frameBytes);
-            if (RandomAccess.Read(handle, buffer, offset) < frameBytes)
+            if (file == IntPtr.Zero || Read(file, buffer, offset) < frameBytes)
             {
                 break;
             }
@@ -243,22 +242,51 @@ internal sealed class WalFrameReader : IDisposable
         }
     }
 
-    private SafeFileHandle? Open()
+    /// <summary>The writer connection's open <c>-wal</c> (<c>sqlite3_file*</c>), or zero while SQLite has not opened it.</summary>
+    private IntPtr WalFile()
     {
-        if (_handle is { IsInvalid: false, IsClosed: false })
+        if (_writer?.Handle is not { } handle)
         {
-            return _handle;
+            return IntPtr.Zero;
         }
 
-        var fd = Posix.Open(_walPath, Posix.ORdOnly);
-        if (fd < 0)
+        IntPtr file = IntPtr.Zero;
+        var rc = SqliteNative.FileControl(handle.DangerousGetHandle(), "main", JournalPointer, (IntPtr)(&file));
+        if (rc != 0 || file == IntPtr.Zero || *(IntPtr*)file == IntPtr.Zero)
         {
-            return null;
+            return IntPtr.Zero; // no WAL opened yet (pMethods is null until SQLite opens the file)
         }
 
-        _handle = new SafeFileHandle(fd, ownsHandle: true);
-        return _handle;
+        return file;
     }
 
-    public void Dispose() => _handle?.Dispose();
+    /// <summary>Reads through the file's own <c>xRead</c>; 0 when the file is shorter than the range asked for.</summary>
+    private static int Read(IntPtr file, Span<byte> buffer, long offset)
+    {
+        var methods = (IoMethods*)*(IntPtr*)file;
+        var read = (delegate* unmanaged[Cdecl]<IntPtr, byte*, int, long, int>)methods->Read;
+        int rc;
+        fixed (byte* target = buffer)
+        {
+            rc = read(file, target, buffer.Length, offset);
+        }
+
+        return rc switch
+        {
+            0 => buffer.Length,
+            ShortRead => 0,
+            _ => throw new IOException($"reading the -wal through SQLite failed (SQLite error {rc})"),
+        };
+    }
+
+    /// <summary>The head of <c>sqlite3_io_methods</c> (sqlite3.h): the version, then xClose, then xRead.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct IoMethods
+    {
+        public int Version;
+        public IntPtr Close;
+        public IntPtr Read;
+    }
+
+    public void Dispose() => _writer = null;
 }
