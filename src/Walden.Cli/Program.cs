@@ -23,6 +23,7 @@ var root = new RootCommand("walden: safe, fast SQLite for many concurrent writer
     BackupCommand.Create(),
     BackupsCommand.Create(),
     RestoreCommand.Create(),
+    ArchiveCommand.Create(),
     BackupBenchCommand.Create(),
     CheckCommand.Create(),
     RecoverCommand.Create(),

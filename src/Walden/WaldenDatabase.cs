@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
+using Walden.Archiving;
 using Walden.Checkpointing;
 using Walden.Configuration;
 using Walden.Diagnostics;
@@ -27,6 +28,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
     private readonly DatabaseMetrics _metrics;
     private readonly CheckpointScheduler _checkpointer;
     private readonly WalHook _walHook;
+    private readonly Archiver? _archiver;
     private int _disposed;
     private Task? _disposal;
 
@@ -45,10 +47,15 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         _readers = new ReaderPool(factory, options, _health, Name);
         _checkpointer = new CheckpointScheduler(factory, options, Name, path, settings.PageSize, _metrics, _health,
             _readers.OldestLeaseAge, () => _readers.ReadsStarted, StartScheduledMaintenance);
-        _writer = new GroupCommitWriter(writerConnection.Connection, options, Name, _health, _metrics, _checkpointer.Pause);
-        _walHook = WalHook.Install(writerConnection.Connection, _checkpointer);
+        _archiver = options.Archive.Enabled ? new Archiver(options.Archive, Name, path, options.TimeProvider, options.LoggerFactory) : null;
+        _checkpointer.Seam = _archiver?.Seam;
+        _writer = new GroupCommitWriter(writerConnection.Connection, options, Name, _health, _metrics, _checkpointer.Pause) { Archive = _archiver };
+        _walHook = WalHook.Install(writerConnection.Connection, _checkpointer, _archiver?.Seam);
         _metrics.Attach(this);
     }
+
+    /// <summary>The archive of this database, or null when <see cref="WaldenOptions.Archive"/> has no destination (tests, bench).</summary>
+    internal Archiver? Archiver => _archiver;
 
     /// <summary>The database file's identity in <see cref="Files.OpenDatabases"/>, registered before the first connection opened.</summary>
     private Files.FileId Registration { get; set; }
@@ -158,6 +165,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
                 database._health.ReportCorruption("The integrity check at open", string.Join(" | ", check.Findings), null); // ReadOnly policy
             }
 
+            database._archiver?.Open(writer.Connection); // the first base snapshot, before any write
             options.OpenFault?.Invoke("writer", database);
             database._writer.Start();
             options.OpenFault?.Invoke("checkpointer", database);
@@ -268,6 +276,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
             RunCloseStep("PRAGMA optimize", () => ConnectionFactory.Execute(connection, "PRAGMA optimize"));
         }
 
+        _archiver?.Close(); // after the closing optimize: its commit was taken by the WAL hook too
         _writer.DisposeCommands();
         CommandCache.Release(connection);
         _writerConnection.Dispose();

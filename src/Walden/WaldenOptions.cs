@@ -195,6 +195,13 @@ public sealed class WaldenOptions
     /// <value>The default value is options with no <c>Interval</c>: no scheduled backups.</value>
     public WaldenBackupOptions Backup { get; set; } = new();
 
+    /// <summary>
+    /// Continuous archiving and point-in-time restore (<see cref="WaldenArchiveOptions"/>): add a destination and every
+    /// committed transaction reaches it, in commit order, after a base snapshot taken at open.
+    /// </summary>
+    /// <value>The default value is options with no destination: no archive.</value>
+    public WaldenArchiveOptions Archive { get; set; } = new();
+
     /// <summary>Test seam: called at each step of a successful open with the step's name; a throw there fails the open.</summary>
     internal Action<string, WaldenDatabase>? OpenFault { get; set; }
 
@@ -218,6 +225,7 @@ public sealed class WaldenOptions
     {
         var clone = (WaldenOptions)MemberwiseClone();
         clone.Backup = Backup?.Clone()!;
+        clone.Archive = Archive?.Clone()!;
         return clone;
     }
 
@@ -306,6 +314,15 @@ public sealed class WaldenOptions
         else
         {
             Backup.Validate(problems, "Backup.", scheduled: true);
+        }
+
+        if (Archive is null)
+        {
+            problems.Add("Archive must not be null; leave Archive.Destinations empty for no archive.");
+        }
+        else
+        {
+            Archive.Validate(problems, "Archive.");
         }
 
         if (problems.Count > 0)

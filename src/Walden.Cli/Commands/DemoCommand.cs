@@ -26,18 +26,21 @@ internal static class DemoCommand
         var source = new Option<string>("--source") { Description = "Tag stored with every row, to tell processes apart.", DefaultValueFactory = _ => "demo" };
         var durability = new Option<WaldenDurability>("--durability") { Description = "full or normal.", DefaultValueFactory = _ => WaldenDurability.Full };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
+        var archive = new Option<DirectoryInfo?>("--archive") { Description = "Archive every commit continuously to this folder (must exist); restore with 'walden restore <dir> <out.db>'." };
+        var archiveMode = new Option<WaldenArchiveMode>("--archive-mode") { Description = "sync or async.", DefaultValueFactory = _ => WaldenArchiveMode.Async };
         var command = new Command("demo", "Concurrent producers write through Walden's group commit; prints rows/s and acknowledgement latency.")
         {
-            db, producers, seconds, writes, source, durability, json,
+            db, producers, seconds, writes, source, durability, json, archive, archiveMode,
         };
         command.SetAction((result, cancellationToken) => RunAsync(
             result.GetValue(db), result.GetValue(producers), result.GetValue(seconds), result.GetValue(writes),
-            result.GetValue(source)!, result.GetValue(durability), result.GetValue(json), cancellationToken));
+            result.GetValue(source)!, result.GetValue(durability), result.GetValue(json), result.GetValue(archive), result.GetValue(archiveMode),
+            cancellationToken));
         return command;
     }
 
     private static async Task<int> RunAsync(FileInfo? db, int producers, double seconds, int? writes, string source,
-        WaldenDurability durability, bool json, CancellationToken cancellationToken)
+        WaldenDurability durability, bool json, DirectoryInfo? archive, WaldenArchiveMode archiveMode, CancellationToken cancellationToken)
     {
         if (producers is < 1 or > 10_000 || seconds <= 0 || writes is < 1)
         {
@@ -48,7 +51,14 @@ internal static class DemoCommand
         var path = db?.FullName ?? Path.Combine(tempFolder!.FullName, "demo.db");
         try
         {
-            await using var database = await WaldenDatabase.OpenAsync(path, new WaldenOptions { Durability = durability }, cancellationToken).ConfigureAwait(false);
+            var options = new WaldenOptions { Durability = durability };
+            if (archive is not null)
+            {
+                options.Archive.Mode = archiveMode;
+                options.Archive.AddFolder(archive.FullName);
+            }
+
+            await using var database = await WaldenDatabase.OpenAsync(path, options, cancellationToken).ConfigureAwait(false);
             await database.WriteAsync(c => ConnectionFactory.Execute(c, Schema), cancellationToken).ConfigureAwait(false);
 
             var latencies = new List<double>[producers];
@@ -91,6 +101,12 @@ internal static class DemoCommand
                     $"[green]{result.Rows:N0}[/] writes from {producers} producers in {elapsed:N1} s: [bold]{result.RowsPerSecond:N0} rows/s[/], " +
                     $"ack latency p50 {result.P50Ms:N2} ms, p99 {result.P99Ms:N2} ms, max {result.MaxMs:N1} ms " +
                     $"(durability {durability}, SQLite {result.SqliteVersion}; every write acknowledged only after its commit).");
+                if (archive is not null)
+                {
+                    AnsiConsole.MarkupLine(Markup.Escape(
+                        $"archived ({archiveMode}) to {archive.FullName} through transaction {database.Archiver!.LastTxid}; " +
+                        $"restore with: walden restore {archive.FullName} <out.db> [--at <time> | --txid <n>]"));
+                }
             }
 
             return ExitCodes.Ok;

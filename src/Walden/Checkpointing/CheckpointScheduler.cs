@@ -123,6 +123,9 @@ internal sealed class CheckpointScheduler
         _thread = new Thread(Run) { IsBackground = true, Name = $"walden-checkpointer:{name}" };
     }
 
+    /// <summary>The archive's side of the hand-off (<see cref="Archiving.CommitSeam"/>), told before and after each WAL reset.</summary>
+    internal Archiving.CommitSeam? Seam { get; set; }
+
     /// <summary>Lets RESTART and TRUNCATE hold the writer back between batches.</summary>
     internal WriterPause Pause { get; }
 
@@ -493,6 +496,11 @@ internal sealed class CheckpointScheduler
     {
         Volatile.Write(ref _readsAtLastCheckpoint, _readsStarted()); // reads from here on make the next PASSIVE come sooner
         using var pause = mode == WaldenCheckpointMode.Passive ? default(WriterPause.Scope?) : Pause.Hold();
+        if (mode != WaldenCheckpointMode.Passive)
+        {
+            Seam?.ResetStarting(); // held: the archive has taken every commit of Walden's writer; it looks for anyone else's
+        }
+
         _connection.Busy.Deadline = busyTimeout;
         var started = _time.GetTimestamp();
         int busy, log, checkpointed;
@@ -515,6 +523,7 @@ internal sealed class CheckpointScheduler
         Volatile.Write(ref _framesCheckpointed, Math.Max(0, checkpointed));
         if (reset)
         {
+            Seam?.ResetDone();
             _commitsAtRestart = commits;
             if (mode == WaldenCheckpointMode.Truncate)
             {

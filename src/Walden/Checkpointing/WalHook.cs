@@ -14,17 +14,19 @@ namespace Walden.Checkpointing;
 internal sealed class WalHook : IDisposable
 {
     private readonly CheckpointScheduler _scheduler;
+    private readonly Archiving.CommitSeam? _archive;
     private GCHandle _self;
 
-    private WalHook(CheckpointScheduler scheduler)
+    private WalHook(CheckpointScheduler scheduler, Archiving.CommitSeam? archive)
     {
         _scheduler = scheduler;
+        _archive = archive;
         _self = GCHandle.Alloc(this);
     }
 
-    internal static unsafe WalHook Install(SqliteConnection connection, CheckpointScheduler scheduler)
+    internal static unsafe WalHook Install(SqliteConnection connection, CheckpointScheduler scheduler, Archiving.CommitSeam? archive = null)
     {
-        var hook = new WalHook(scheduler);
+        var hook = new WalHook(scheduler, archive);
         SqliteNative.WalHook(connection.Handle!.DangerousGetHandle(), &OnCommit, GCHandle.ToIntPtr(hook._self));
         return hook;
     }
@@ -36,6 +38,7 @@ internal sealed class WalHook : IDisposable
         {
             if (GCHandle.FromIntPtr(state).Target is WalHook hook)
             {
+                hook._archive?.Captured(frames); // first: the archive takes the new frames before anything else sees the commit
                 hook._scheduler.OnCommit(frames);
             }
         }

@@ -89,6 +89,9 @@ internal sealed partial class GroupCommitWriter
         InstallHooks();
     }
 
+    /// <summary>The archive, when <see cref="WaldenOptions.Archive"/> is on: it decides after each COMMIT whether the batch may be acknowledged.</summary>
+    internal Archiving.Archiver? Archive { get; init; }
+
     /// <summary>Writes accepted and not yet taken into a batch.</summary>
     internal int QueueDepth => _queue.Reader.Count;
 
@@ -405,6 +408,12 @@ internal sealed partial class GroupCommitWriter
 
         _committing = false;
         NoteCommit(_pending.Count, Stopwatch.GetTimestamp() - started);
+        if (Archive?.AfterCommit(_connection) is { } unarchived)
+        {
+            FailAll(_pending, unarchived); // Sync archive: committed here, not in every destination, so not acknowledged
+            return;
+        }
+
         Acknowledge(_pending);
     }
 

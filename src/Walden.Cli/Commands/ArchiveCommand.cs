@@ -1,0 +1,131 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using Walden.Cli.Output;
+
+namespace Walden.Cli.Commands;
+
+/// <summary>
+/// <c>walden archive verify|status &lt;archive-dir&gt;</c>, and the archive side of <c>walden restore</c> (when its first
+/// argument is an archive folder): point-in-time restore from a continuous archive (<see cref="WaldenOptions.Archive"/>).
+/// </summary>
+internal static class ArchiveCommand
+{
+    internal static Command Create()
+    {
+        var folder = new Argument<DirectoryInfo>("archive-dir") { Description = "The archive folder (WaldenOptions.Archive destination)." };
+        var verify = new Command("verify", "Restore the latest state into a scratch file and verify it (checksums, contiguity, integrity_check); records the outcome in the archive.")
+        {
+            folder,
+        };
+        verify.SetAction((result, cancellationToken) => VerifyAsync(result.GetValue(folder)!, cancellationToken));
+
+        var statusFolder = new Argument<DirectoryInfo>("archive-dir") { Description = "The archive folder." };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
+        var status = new Command("status", "List base snapshots, segments, the first and last restorable moment, sizes and the last verification.")
+        {
+            statusFolder, json,
+        };
+        status.SetAction((result, cancellationToken) => StatusAsync(result.GetValue(statusFolder)!, result.GetValue(json), cancellationToken));
+        return new Command("archive", "Inspect and verify a continuous archive.") { verify, status };
+    }
+
+    private static async Task<int> VerifyAsync(DirectoryInfo folder, CancellationToken cancellationToken)
+    {
+        if (!folder.Exists)
+        {
+            return CliErrors.Report($"The archive folder '{folder.FullName}' does not exist.");
+        }
+
+        var result = await WaldenArchive.VerifyAsync(folder.FullName, cancellationToken).ConfigureAwait(false);
+        if (!result.Complete)
+        {
+            return CliErrors.Report($"archive verification failed: {result.Problem}", ExitCodes.Failed);
+        }
+
+        AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+            $"[green]ok[/] base {result.BaseId} through transaction {result.Txid} ({result.Time:O}), {result.Bytes:N0} bytes, integrity_check ok"));
+        return ExitCodes.Ok;
+    }
+
+    private static async Task<int> StatusAsync(DirectoryInfo folder, bool json, CancellationToken cancellationToken)
+    {
+        if (!folder.Exists)
+        {
+            return CliErrors.Report($"The archive folder '{folder.FullName}' does not exist.");
+        }
+
+        var status = await WaldenArchive.GetStatusAsync(folder.FullName, cancellationToken).ConfigureAwait(false);
+        if (json)
+        {
+            Json.Write(status);
+            return ExitCodes.Ok;
+        }
+
+        var table = new Table().AddColumns("base", "txid", "taken", "stored", "database", "segments", "segment bytes", "last txid", "last commit");
+        foreach (var item in status.Bases)
+        {
+            table.AddRow(item.BaseId.ToString(CultureInfo.InvariantCulture), item.Txid.ToString(CultureInfo.InvariantCulture), Markup.Escape(item.Problem ?? item.Time.ToString("O", CultureInfo.InvariantCulture)),
+                Cell(item.StoredBytes), Cell(item.DatabaseBytes), Cell(item.Segments), Cell(item.SegmentBytes), Cell(item.LastTxid),
+                item.LastTime.ToString("O", CultureInfo.InvariantCulture));
+        }
+
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+            $"restorable from {status.FirstRestorable:O} to {status.LastRestorable:O} (last transaction {status.LastTxid})")));
+        var last = status.LastVerification;
+        AnsiConsole.MarkupLine(Markup.Escape(last is null ? "never verified (run 'walden archive verify')" : string.Create(CultureInfo.InvariantCulture,
+            $"last verification {last.At:O}: {(last.Ok ? "ok" : "FAILED")} (base {last.BaseId}, transaction {last.Txid}){(last.Problem is null ? string.Empty : ": " + last.Problem)}")));
+        return ExitCodes.Ok;
+    }
+
+    private static string Cell(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    /// <summary><c>walden restore &lt;archive-dir&gt; &lt;out.db&gt; [--at | --txid]</c>.</summary>
+    internal static async Task<int> RestoreAsync(string folder, string output, string? at, long? txid, bool json, CancellationToken cancellationToken)
+    {
+        var options = new WaldenArchiveRestoreOptions { Txid = txid };
+        if (at is not null)
+        {
+            if (txid is not null)
+            {
+                return CliErrors.Report("Give either --at or --txid, not both.");
+            }
+
+            if (!DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var moment))
+            {
+                return CliErrors.Report($"'{at}' is not an ISO-8601 time; write it like 2026-11-30T14:05:00Z.");
+            }
+
+            options.At = moment;
+        }
+
+        WaldenArchiveRestoreResult result;
+        try
+        {
+            result = await WaldenArchive.RestoreAsync(folder, output, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (WaldenException ex)
+        {
+            return CliErrors.Report(ex.Message);
+        }
+
+        if (json)
+        {
+            Json.Write(result);
+        }
+        else
+        {
+            AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                $"restored {result.Path}: base {result.BaseId} through transaction {result.Txid} (committed {result.Time:O}), " +
+                $"{result.Bytes:N0} bytes in {result.Seconds:0.###} s, integrity_check ok")));
+        }
+
+        if (!result.Complete)
+        {
+            return CliErrors.Report($"the restore stopped early: {result.Problem}", ExitCodes.Failed);
+        }
+
+        return ExitCodes.Ok;
+    }
+}

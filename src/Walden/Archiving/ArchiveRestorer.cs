@@ -1,0 +1,268 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace Walden.Archiving;
+
+/// <summary>
+/// Builds a database from an archive as of a transaction or a moment: the newest base at or before the target, then
+/// its segments in transaction order, each checked (checksum, contiguous ids, chain value) before any of its pages is
+/// written. At the first segment that is missing or damaged it stops and says so: the result is the last good moment
+/// before it, never a database with a gap. The file is built under a temporary name, checked with
+/// <c>PRAGMA integrity_check</c>, and only then linked to the output path, which must not exist.
+/// </summary>
+internal static class ArchiveRestorer
+{
+    internal static WaldenArchiveRestoreResult Restore(IWaldenArchiveDestination source, string outputPath, WaldenArchiveRestoreOptions target,
+        CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        outputPath = Path.GetFullPath(outputPath);
+        foreach (var path in new[] { outputPath, outputPath + "-wal", outputPath + "-shm", outputPath + "-journal" })
+        {
+            if (File.Exists(path) || Directory.Exists(path))
+            {
+                throw new WaldenArchiveException($"'{path}' already exists. A restore never writes over a file: choose a new output path.");
+            }
+        }
+
+        var folder = Path.GetDirectoryName(outputPath)!;
+        if (!Directory.Exists(folder))
+        {
+            throw new WaldenArchiveException($"The folder '{folder}' does not exist. Create it, or choose an output path in an existing folder.");
+        }
+
+        var catalog = ArchiveCatalog.Read(source);
+        if (catalog.Bases.Count == 0)
+        {
+            throw new WaldenArchiveException($"'{source.Name}' holds no base snapshot, so nothing can be restored from it. Is it a Walden archive folder?");
+        }
+
+        var targetMicros = target.At is { } at ? Archiver.Micros(at) : long.MaxValue;
+        var targetTxid = target.Txid ?? long.MaxValue;
+        var problems = new List<string>();
+        var temporary = Path.Combine(folder, $".{Path.GetFileName(outputPath)}.restoring-{Environment.ProcessId}");
+        foreach (var candidate in catalog.Bases.OrderByDescending(b => b.BaseId))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            DecodedBase header;
+            try
+            {
+                using var stream = source.OpenRead(candidate.Name);
+                header = ArchiveFormat.DecodeBase(stream, null);
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                problems.Add($"base {candidate.Name}: {ex.Message}");
+                continue;
+            }
+
+            if (header.Txid > targetTxid || header.TimeMicros > targetMicros)
+            {
+                continue;
+            }
+
+            DeleteTemporary(temporary);
+            try
+            {
+                using (var stream = source.OpenRead(candidate.Name))
+                {
+                    ArchiveFormat.DecodeBase(stream, temporary);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                problems.Add($"base {candidate.Name} is damaged: {ex.Message}");
+                DeleteTemporary(temporary);
+                continue;
+            }
+
+            try
+            {
+                var (txid, micros, stop) = Apply(source, catalog, header, temporary, targetTxid, targetMicros, cancellationToken);
+                var wanted = target.Txid is not null || target.At is not null;
+                var reachedTarget = stop is null || (target.Txid is { } t && txid >= t);
+                var check = Check(temporary);
+                if (check != "ok")
+                {
+                    throw new WaldenArchiveException(
+                        $"The database rebuilt from '{source.Name}' up to transaction {txid} fails integrity_check ({check}); nothing was written to '{outputPath}'.");
+                }
+
+                File.Move(temporary, outputPath, overwrite: false);
+                Native.Posix.FsyncDirectory(folder);
+                var bytes = new FileInfo(outputPath).Length;
+                var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+                if (stop is not null)
+                {
+                    problems.Add(stop);
+                }
+                else if (target.Txid is { } wantedTxid && txid < wantedTxid)
+                {
+                    stop = $"the archive ends at transaction {txid}, before the requested {wantedTxid}";
+                    problems.Add(stop);
+                    reachedTarget = false;
+                }
+
+                return new WaldenArchiveRestoreResult(outputPath, header.BaseId, txid, FromMicros(micros), bytes, seconds,
+                    Complete: stop is null || (wanted && reachedTarget), problems.Count == 0 ? null : string.Join("; ", problems));
+            }
+            finally
+            {
+                DeleteTemporary(temporary);
+            }
+        }
+
+        throw new WaldenArchiveException(
+            $"'{source.Name}' holds no usable base snapshot at or before the requested moment" +
+            (problems.Count > 0 ? $" ({string.Join("; ", problems)})" : string.Empty) + ". Nothing was written.");
+    }
+
+    /// <summary>Applies the base's segments; returns the last transaction applied and why it stopped early (null: reached the end or the target).</summary>
+    private static (long Txid, long Micros, string? Stop) Apply(IWaldenArchiveDestination source, ArchiveCatalog catalog, DecodedBase header,
+        string path, long targetTxid, long targetMicros, CancellationToken cancellationToken)
+    {
+        var next = header.Txid + 1;
+        var chain = header.Chain;
+        var applied = (Txid: header.Txid, Micros: header.TimeMicros);
+        var segments = catalog.Segments.TryGetValue(header.BaseId, out var list) ? list : [];
+        var last = segments.Count == 0 ? header.Txid : segments.Max(s => s.Last);
+        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+        while (next <= targetTxid && next <= last)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var candidates = segments.Where(s => s.First == next).OrderByDescending(s => s.Last).ToList();
+            if (candidates.Count == 0)
+            {
+                var following = segments.Where(s => s.First > next).OrderBy(s => s.First).FirstOrDefault();
+                return (applied.Txid, applied.Micros, $"transactions {next}..{(following?.First - 1)?.ToString(CultureInfo.InvariantCulture) ?? "?"} " +
+                    $"of base {header.BaseId} are missing (no segment starts at {next}); restored up to transaction {applied.Txid}, the last good moment");
+            }
+
+            DecodedSegment? segment = null;
+            string? damage = null;
+            foreach (var candidate in candidates)
+            {
+                try
+                {
+                    using var stream = source.OpenRead(candidate.Name);
+                    using var buffer = new MemoryStream();
+                    stream.CopyTo(buffer);
+                    var decoded = ArchiveFormat.DecodeSegment(buffer.ToArray());
+                    if (!decoded.PreviousChain.AsSpan().SequenceEqual(chain) || decoded.BaseId != header.BaseId)
+                    {
+                        throw new InvalidDataException("it does not continue the chain of the transactions before it");
+                    }
+
+                    segment = decoded;
+                    break;
+                }
+                catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+                {
+                    damage ??= $"segment {candidate.Name} is unusable ({ex.Message})";
+                }
+            }
+
+            if (segment is null)
+            {
+                return (applied.Txid, applied.Micros, $"{damage}; restored up to transaction {applied.Txid}, the last good moment before it");
+            }
+
+            foreach (var record in segment.Records)
+            {
+                if (record.Txid > targetTxid || record.TimeMicros > targetMicros)
+                {
+                    return (applied.Txid, applied.Micros, null);
+                }
+
+                foreach (var (page, data) in record.Pages)
+                {
+                    file.Position = (long)(page - 1) * segment.PageSize;
+                    file.Write(data.Span);
+                }
+
+                file.SetLength((long)record.DatabasePages * segment.PageSize);
+                applied = (record.Txid, record.TimeMicros);
+            }
+
+            chain = segment.LastChain;
+            next = segment.LastTxid + 1;
+        }
+
+        file.Flush(flushToDisk: true);
+        return (applied.Txid, applied.Micros, null);
+    }
+
+    private static string Check(string path)
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA integrity_check";
+        var findings = new List<string>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                findings.Add(reader.GetString(0));
+            }
+        }
+
+        // The copy carries the WAL flag of its source; fold any -wal SQLite made into the file before it is moved.
+        command.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+        command.ExecuteNonQuery();
+        return string.Join(" | ", findings);
+    }
+
+    private static void DeleteTemporary(string path)
+    {
+        foreach (var file in new[] { path, path + "-wal", path + "-shm", path + "-journal" })
+        {
+            if (File.Exists(file))
+            {
+                File.Delete(file); // our own scratch file, never an original
+            }
+        }
+    }
+
+    internal static DateTimeOffset FromMicros(long micros) => DateTimeOffset.UnixEpoch.AddTicks(micros * 10);
+}
+
+/// <summary>The objects of an archive, grouped by base.</summary>
+internal sealed class ArchiveCatalog
+{
+    internal List<ArchiveObjectName> Bases { get; } = [];
+
+    internal Dictionary<long, List<ArchiveObjectName>> Segments { get; } = [];
+
+    internal Dictionary<string, long> Lengths { get; } = [];
+
+    internal static ArchiveCatalog Read(IWaldenArchiveDestination source)
+    {
+        var catalog = new ArchiveCatalog();
+        foreach (var item in source.List(string.Empty))
+        {
+            if (ArchiveFormat.Parse(item.Name) is not { } parsed)
+            {
+                continue;
+            }
+
+            catalog.Lengths[item.Name] = item.Length;
+            if (parsed.IsBase)
+            {
+                catalog.Bases.Add(parsed);
+            }
+            else
+            {
+                if (!catalog.Segments.TryGetValue(parsed.BaseId, out var list))
+                {
+                    catalog.Segments[parsed.BaseId] = list = [];
+                }
+
+                list.Add(parsed);
+            }
+        }
+
+        return catalog;
+    }
+}

@@ -1,0 +1,229 @@
+using Walden.Diagnostics;
+
+namespace Walden.Archiving;
+
+internal sealed partial class Archiver
+{
+    private static readonly TimeSpan CompactionInterval = TimeSpan.FromSeconds(30);
+    private long _nextCompactionAt;
+    private long _nextDrillAt;
+
+    /// <summary>On the loop: compaction and retention now and then, the restore drill on its schedule.</summary>
+    private void RunMaintenance()
+    {
+        var now = _time.GetTimestamp();
+        try
+        {
+            if (now >= _nextCompactionAt)
+            {
+                _nextCompactionAt = now + (long)(CompactionInterval.TotalSeconds * _time.TimestampFrequency);
+                foreach (var destination in _destinations)
+                {
+                    if (destination.FailingSince is null)
+                    {
+                        Compact(destination.Destination, _options.SegmentTargetBytes);
+                        ApplyRetention(destination.Destination, _options.RetentionWindow, _time.GetUtcNow());
+                    }
+                }
+            }
+
+            if (_options.DrillInterval is { } interval && now >= _nextDrillAt)
+            {
+                _nextDrillAt = now + (long)(interval.TotalSeconds * _time.TimestampFrequency);
+                RunDrill();
+            }
+        }
+#pragma warning disable CA1031 // Maintenance must never stop the loop that ships the archive.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LogMessages.ArchiveMaintenanceFailed(_logger, _name, ex.Message);
+        }
+    }
+
+    /// <summary>Restores the latest state of the first destination into a scratch file and records the outcome.</summary>
+    internal WaldenArchiveRestoreResult RunDrill()
+    {
+        var source = _destinations[0].Destination;
+        var result = WaldenArchive.Verify(source, _time, CancellationToken.None);
+        lock (_gate)
+        {
+            _lastDrillAt = _time.GetUtcNow();
+            _drillProblem = result.Complete ? null : $"{source.Name}: {result.Problem}";
+        }
+
+        if (!result.Complete)
+        {
+            LogMessages.ArchiveDrillFailed(_logger, _name, $"{source.Name}: {result.Problem}");
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Merges runs of adjacent segments of each base into segments of up to <paramref name="target"/> bytes. The merged
+    /// segment keeps the chain values, so it replaces the run exactly; the run is deleted only after it is stored.
+    /// </summary>
+    internal static int Compact(IWaldenArchiveDestination destination, long target)
+    {
+        var merged = 0;
+        var catalog = ArchiveCatalog.Read(destination);
+        foreach (var (baseId, segments) in catalog.Segments)
+        {
+            var ordered = segments.OrderBy(s => s.First).ThenByDescending(s => s.Last).ToList();
+            var run = new List<ArchiveObjectName>();
+            long bytes = 0;
+            long next = -1;
+            foreach (var segment in ordered)
+            {
+                var length = catalog.Lengths[segment.Name];
+                if (segment.First != next || bytes + length > target)
+                {
+                    merged += Merge(destination, baseId, run);
+                    run.Clear();
+                    bytes = 0;
+                }
+
+                if (segment.First < next && run.Count == 0)
+                {
+                    continue; // covered by an earlier, larger segment (a compaction that stopped before deleting)
+                }
+
+                run.Add(segment);
+                bytes += length;
+                next = segment.Last + 1;
+            }
+
+            merged += Merge(destination, baseId, run);
+        }
+
+        return merged;
+    }
+
+    private static int Merge(IWaldenArchiveDestination destination, long baseId, List<ArchiveObjectName> run)
+    {
+        if (run.Count < 2)
+        {
+            return 0;
+        }
+
+        var decoded = new List<DecodedSegment>();
+        foreach (var segment in run)
+        {
+            using var stream = destination.OpenRead(segment.Name);
+            using var buffer = new MemoryStream();
+            stream.CopyTo(buffer);
+            try
+            {
+                decoded.Add(ArchiveFormat.DecodeSegment(buffer.ToArray()));
+            }
+            catch (InvalidDataException)
+            {
+                return 0; // a damaged segment stays as it is, for restore to stop at and the drill to name
+            }
+        }
+
+        for (var i = 1; i < decoded.Count; i++)
+        {
+            if (!decoded[i].PreviousChain.AsSpan().SequenceEqual(decoded[i - 1].LastChain))
+            {
+                return 0;
+            }
+        }
+
+        var records = decoded.SelectMany(s => s.Records).ToList();
+        var bytes = ArchiveFormat.EncodeSegment(baseId, decoded[0].PageSize, decoded[0].PreviousChain, records);
+        using (var content = new MemoryStream(bytes, writable: false))
+        {
+            destination.Put(ArchiveFormat.SegmentName(baseId, records[0].Txid, records[^1].Txid), content);
+        }
+
+        foreach (var segment in run)
+        {
+            destination.Delete(segment.Name);
+        }
+
+        return run.Count;
+    }
+
+    /// <summary>
+    /// Deletes bases (with their segments) that are no longer needed for the window: a base goes only when a newer base
+    /// that passed verification was taken before the window began. The newest verified base is never deleted.
+    /// </summary>
+    internal static int ApplyRetention(IWaldenArchiveDestination destination, TimeSpan window, DateTimeOffset now)
+    {
+        var verification = WaldenArchive.LastVerification(destination);
+        if (verification is not { Ok: true })
+        {
+            return 0;
+        }
+
+        var catalog = ArchiveCatalog.Read(destination);
+        var cutoff = now - window;
+        // The newest base that is verified (it or a later one passed the drill) and older than the window: everything before it can go.
+        ArchiveObjectName? keepFrom = null;
+        foreach (var item in catalog.Bases.Where(b => b.BaseId <= verification.BaseId).OrderByDescending(b => b.BaseId))
+        {
+            using var stream = destination.OpenRead(item.Name);
+            var header = ArchiveFormat.DecodeBase(stream, null);
+            if (ArchiveRestorer.FromMicros(header.TimeMicros) <= cutoff)
+            {
+                keepFrom = item;
+                break;
+            }
+        }
+
+        if (keepFrom is null)
+        {
+            return 0;
+        }
+
+        var deleted = 0;
+        foreach (var old in catalog.Bases.Where(b => b.BaseId < keepFrom.BaseId))
+        {
+            foreach (var segment in catalog.Segments.TryGetValue(old.BaseId, out var list) ? list : [])
+            {
+                destination.Delete(segment.Name);
+            }
+
+            destination.Delete(old.Name);
+            deleted++;
+        }
+
+        return deleted;
+    }
+
+    /// <summary>What health reports about the archive: the lag, failing destinations, a failed drill.</summary>
+    internal void AddHealth(List<string> reasons, Dictionary<string, object> data)
+    {
+        var lag = CurrentLag();
+        data["archiveLagMs"] = lag.TotalMilliseconds;
+        data["archiveLastTxid"] = LastTxid;
+        var bound = _options.Mode == WaldenArchiveMode.Async ? _options.MaxLag : TimeSpan.Zero;
+        if (lag > bound && lag > TimeSpan.Zero)
+        {
+            reasons.Add($"The archive is {lag.TotalSeconds:0.###} s behind (MaxLag {bound.TotalSeconds:0.###} s).");
+        }
+
+        foreach (var destination in _destinations)
+        {
+            if (destination.LastError is { } error)
+            {
+                reasons.Add($"The archive destination '{destination.Destination.Name}' is failing since {destination.FailingSince:O}: {error}");
+            }
+        }
+
+        lock (_gate)
+        {
+            if (_drillProblem is { } problem)
+            {
+                data["archiveDrill"] = problem;
+                reasons.Add($"The archive restore drill failed: {problem}");
+            }
+            else if (_lastDrillAt is { } at)
+            {
+                data["archiveDrill"] = $"ok at {at:O}";
+            }
+        }
+    }
+}

@@ -1,0 +1,275 @@
+using System.Globalization;
+using Walden.Diagnostics;
+
+namespace Walden.Archiving;
+
+internal sealed partial class Archiver
+{
+    private Thread? _shipper;
+    private readonly AutoResetEvent _wake = new(initialState: false);
+    private volatile bool _stopping;
+
+    /// <summary>Ships to every destination; returns the first failure as the error for the batch (Sync mode).</summary>
+    internal WaldenArchiveException? ShipAll()
+    {
+        WaldenArchiveException? first = null;
+        foreach (var destination in _destinations)
+        {
+            var error = Ship(destination);
+            first ??= error;
+        }
+
+        Trim();
+        return first;
+    }
+
+    /// <summary>Sends a destination its missing base and every record after what it has, as one segment per call.</summary>
+    private WaldenArchiveException? Ship(DestinationState destination)
+    {
+        lock (destination)
+        {
+            BaseState? current;
+            List<ArchiveRecord> records;
+            lock (_gate)
+            {
+                current = _base;
+                if (current is null)
+                {
+                    return null;
+                }
+
+                var after = destination.BaseId == current.Id ? destination.ShippedTxid : current.Txid;
+                records = _pending.Where(r => r.Txid > after).ToList();
+            }
+
+            var now = _time.GetUtcNow();
+            try
+            {
+                if (destination.BaseId != current.Id)
+                {
+                    using (var staged = new FileStream(current.Staged, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16))
+                    {
+                        PutOnce(destination, ArchiveFormat.BaseName(current.Id), staged);
+                    }
+
+                    destination.AtBase(current.Id, current.Txid, current.Chain);
+                    lock (_gate)
+                    {
+                        current.TryDeleteStaged(_destinations);
+                    }
+                }
+
+                var start = 0;
+                while (start < records.Count)
+                {
+                    var end = start;
+                    long bytes = 0;
+                    while (end < records.Count && (end == start || bytes + records[end].Bytes <= _options.SegmentTargetBytes))
+                    {
+                        bytes += records[end].Bytes;
+                        end++;
+                    }
+
+                    var slice = records.GetRange(start, end - start);
+                    var segment = ArchiveFormat.EncodeSegment(current.Id, current.PageSize, destination.Chain, slice);
+                    using (var content = new MemoryStream(segment, writable: false))
+                    {
+                        PutOnce(destination, ArchiveFormat.SegmentName(current.Id, slice[0].Txid, slice[^1].Txid), content);
+                    }
+
+                    destination.Shipped(slice[^1].Txid, slice[^1].Chain!, segment.Length);
+                    _lags.Add((now - slice[0].Time).TotalSeconds);
+                    ArchiveInstruments.RecordLag((now - slice[0].Time).TotalSeconds, _name);
+                    start = end;
+                }
+
+                if (destination.ChainBytes > _options.NewBaseAfterBytes && !_needBase)
+                {
+                    NeedBase(string.Create(CultureInfo.InvariantCulture,
+                        $"the segments after base {current.Id} reached {destination.ChainBytes:N0} bytes (NewBaseAfterBytes)"));
+                }
+
+                if (destination.Succeeded())
+                {
+                    LogMessages.ArchiveDestinationRecovered(_logger, _name, destination.Destination.Name);
+                }
+
+                return null;
+            }
+#pragma warning disable CA1031 // A destination is the user's code (or a disk): whatever it throws is that destination's failure.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                if (destination.Failed(ex, now))
+                {
+                    LogMessages.ArchiveDestinationFailed(_logger, _name, destination.Destination.Name, ex.Message);
+                }
+
+                return new WaldenArchiveException(
+                    $"The archive destination '{destination.Destination.Name}' failed ({ex.GetType().Name}: {ex.Message}). " +
+                    (_closing ? "Archiving stopped with the database; the next open takes a new base snapshot."
+                        : "In Sync mode the batch is committed locally but not acknowledged: it is not archived. " +
+                          "Make the destination writable again (mounted, space, permissions); the archive catches up without a gap."),
+                    isTransient: true, destination.Destination.Name, ex);
+            }
+        }
+    }
+
+    /// <summary>Puts an object; one that is already there whole (an earlier attempt stored it, then failed to say so) counts as stored.</summary>
+    private static void PutOnce(DestinationState destination, string name, Stream content)
+    {
+        try
+        {
+            destination.Destination.Put(name, content);
+        }
+        catch (IOException) when (destination.Destination.List(name).Any(o => o.Name == name && o.Length == content.Length))
+        {
+        }
+    }
+
+    /// <summary>Drops records every destination has.</summary>
+    private void Trim()
+    {
+        lock (_gate)
+        {
+            if (_base is null || _pending.Count == 0)
+            {
+                return;
+            }
+
+            var shipped = _destinations.Min(d => d.BaseId == _base.Id ? d.ShippedTxid : _base.Txid);
+            var drop = 0;
+            while (drop < _pending.Count && _pending[drop].Txid <= shipped)
+            {
+                _pendingBytes -= _pending[drop].Bytes;
+                drop++;
+            }
+
+            _pending.RemoveRange(0, drop);
+        }
+    }
+
+    /// <summary>How far the most lagging destination is behind: the age of the oldest transaction it does not have yet.</summary>
+    internal TimeSpan CurrentLag()
+    {
+        lock (_gate)
+        {
+            if (_base is null)
+            {
+                return TimeSpan.Zero;
+            }
+
+            var now = _time.GetUtcNow();
+            var lag = TimeSpan.Zero;
+            foreach (var destination in _destinations)
+            {
+                var after = destination.BaseId == _base.Id ? destination.ShippedTxid : _base.Txid;
+                var oldest = _pending.FirstOrDefault(r => r.Txid > after);
+                if (oldest is not null && now - oldest.Time > lag)
+                {
+                    lag = now - oldest.Time;
+                }
+                else if (destination.BaseId != _base.Id && destination.FailingSince is { } since && now - since > lag)
+                {
+                    lag = now - since;
+                }
+            }
+
+            return lag;
+        }
+    }
+
+    private Thread StartLoop()
+    {
+        var thread = new Thread(Loop) { IsBackground = true, Name = $"walden-archiver:{_name}" };
+        thread.UnsafeStart();
+        return thread;
+    }
+
+    private void StopLoop()
+    {
+        _stopping = true;
+        _wake.Set();
+        _shipper?.Join();
+    }
+
+    /// <summary>Wakes the loop (tests; and the writer when much is pending).</summary>
+    internal void Wake() => _wake.Set();
+
+    private void Loop()
+    {
+        var interval = _options.Mode == WaldenArchiveMode.Async
+            ? TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(5).Ticks, _options.MaxLag.Ticks / 4))
+            : TimeSpan.FromSeconds(1);
+        while (!_stopping)
+        {
+            _wake.WaitOne(interval);
+            if (_stopping)
+            {
+                break;
+            }
+
+            if (_options.Mode == WaldenArchiveMode.Async)
+            {
+                ShipAll();
+            }
+
+            RunMaintenance();
+        }
+    }
+
+    /// <summary>What one destination has, owned by whoever holds its lock (the writer in Sync mode, the loop in Async).</summary>
+    private sealed class DestinationState(IWaldenArchiveDestination destination)
+    {
+        public IWaldenArchiveDestination Destination { get; } = destination;
+
+        public long BaseId { get; private set; } = -1;
+
+        public long ShippedTxid { get; private set; }
+
+        public byte[] Chain { get; private set; } = [];
+
+        public long ChainBytes { get; private set; }
+
+        public string? LastError { get; private set; }
+
+        public DateTimeOffset? FailingSince { get; private set; }
+
+        public void AtBase(long id, long txid, byte[] chain)
+        {
+            BaseId = id;
+            ShippedTxid = txid;
+            Chain = chain;
+            ChainBytes = 0;
+        }
+
+        public void Shipped(long txid, byte[] chain, long bytes)
+        {
+            ShippedTxid = txid;
+            Chain = chain;
+            ChainBytes += bytes;
+        }
+
+        /// <summary>Returns true when this is the first failure of a run (log once).</summary>
+        public bool Failed(Exception error, DateTimeOffset now)
+        {
+            LastError = $"{error.GetType().Name}: {error.Message}";
+            if (FailingSince is null)
+            {
+                FailingSince = now;
+                return true;
+            }
+
+            return false;
+        }
+
+        /// <summary>Returns true when it had been failing.</summary>
+        public bool Succeeded()
+        {
+            var was = FailingSince is not null;
+            FailingSince = null;
+            LastError = null;
+            return was;
+        }
+    }
+}

@@ -1,0 +1,381 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Walden.Configuration;
+using Walden.Diagnostics;
+
+namespace Walden.Archiving;
+
+/// <summary>
+/// The archive of one open database (<see cref="WaldenOptions.Archive"/>). Capture is physical: inside SQLite's WAL hook,
+/// on the writer thread, the frames the commit appended are read back from the <c>-wal</c>, checked (salts, checksum
+/// chain) and kept as one transaction record (<see cref="Captured"/>); nothing can reset the WAL before that (see
+/// <see cref="CommitSeam"/>). Shipping is per destination: in Sync mode on the writer thread before the batch is
+/// acknowledged (<see cref="AfterCommit"/>), in Async mode from a background loop every quarter of MaxLag.
+/// A base snapshot is taken at open and whenever the stream could have a gap (a commit the hook could not take, a
+/// commit by another process, a destination so far behind that its records were dropped) or the chain grew long.
+/// Ownership: fields marked "writer" are touched only on the writer thread (the hook, AfterCommit, open and close);
+/// <see cref="_gate"/> guards what the shipping loop shares with it.
+/// </summary>
+internal sealed partial class Archiver : IDisposable
+{
+    private readonly WaldenArchiveOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string _name;
+    private readonly string _databasePath;
+    private readonly string _stagingFolder;
+    private readonly WalFrameReader _wal;
+    private readonly DestinationState[] _destinations;
+    private readonly object _gate = new();
+    private readonly LatencyReservoir _lags = new();
+
+    // Guarded by _gate.
+    private readonly List<ArchiveRecord> _pending = [];
+    private long _pendingBytes;
+    private BaseState? _base;
+    private string? _drillProblem;
+    private DateTimeOffset? _lastDrillAt;
+    private volatile bool _needBase;
+    private string _needBaseReason = "open";
+
+    // Writer.
+    private long _txid;
+    private long _lastBaseId;
+    private byte[] _chain = [];
+    private long _dataVersion;
+    private int _pageSize;
+    private bool _closing;
+    private SqliteConnection? _writer;
+
+    internal Archiver(WaldenArchiveOptions options, string name, string databasePath, TimeProvider time, ILoggerFactory loggers)
+    {
+        _options = options;
+        _name = name;
+        _databasePath = databasePath;
+        _time = time;
+        _logger = loggers.CreateLogger("Walden.Archiving");
+        _stagingFolder = databasePath + "-archive-staging";
+        _wal = new WalFrameReader();
+        _destinations = [.. options.Destinations.Select(d => new DestinationState(d))];
+        Seam = new CommitSeam(this);
+    }
+
+    internal WaldenArchiveMode Mode => _options.Mode;
+
+    /// <summary>Where the writer, the checkpointer and this archive meet.</summary>
+    internal CommitSeam Seam { get; }
+
+    /// <summary>The last transaction id taken (the archive's own numbering, contiguous across bases).</summary>
+    internal long LastTxid => Interlocked.Read(ref _txid);
+
+    /// <summary>Lags of shipped transactions (commit to durable in a destination), for the bench's p99.</summary>
+    internal LatencyReservoir Lags => _lags;
+
+    /// <summary>
+    /// At open, on the writer connection before the writer starts: continues the numbering found in the destinations
+    /// and takes the first base snapshot (shipped at once in Sync mode, so an unreachable destination shows at once).
+    /// </summary>
+    internal void Open(SqliteConnection writer)
+    {
+        _writer = writer;
+        _wal.Attach(writer);
+        Directory.CreateDirectory(_stagingFolder);
+        foreach (var stale in Directory.EnumerateFiles(_stagingFolder))
+        {
+            File.Delete(stale); // our own staging files from an earlier run: nothing in them is needed any more
+        }
+
+        foreach (var destination in _destinations)
+        {
+            try
+            {
+                foreach (var item in destination.Destination.List(string.Empty))
+                {
+                    if (ArchiveFormat.Parse(item.Name) is { } parsed)
+                    {
+                        _lastBaseId = Math.Max(_lastBaseId, parsed.BaseId);
+                        _txid = Math.Max(_txid, parsed.Last);
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                destination.Failed(ex, _time.GetUtcNow());
+            }
+        }
+
+        StartBase(writer, "open");
+        var start = _time.GetTimestamp();
+        _nextCompactionAt = start;
+        _nextDrillAt = _options.DrillInterval is { } drill ? start + (long)(drill.TotalSeconds * _time.TimestampFrequency) : long.MaxValue;
+        _shipper = _options.Mode == WaldenArchiveMode.Async || _options.DrillInterval is not null ? StartLoop() : null;
+    }
+
+    /// <summary>From the WAL hook (writer thread, after a commit): takes the new frames as one transaction.</summary>
+    internal void Captured(int frames)
+    {
+        if (_needBase)
+        {
+            return; // the next base snapshot includes this commit
+        }
+
+        try
+        {
+            var (pages, databasePages) = _wal.Take(frames, out _);
+            if (pages.Count == 0)
+            {
+                return;
+            }
+
+            var record = new ArchiveRecord(_txid + 1, Micros(_time.GetUtcNow()), databasePages);
+            foreach (var page in pages.Keys.Order())
+            {
+                record.Pages.Add((page, pages[page]));
+            }
+
+            record.Encoded = ArchiveFormat.EncodeRecord(record, _pageSize);
+            record.Chain = ArchiveFormat.ChainNext(_chain, record.Encoded);
+            record.Pages.Clear(); // the encoded bytes are all that is shipped
+            lock (_gate)
+            {
+                _pending.Add(record);
+                _pendingBytes += record.Bytes;
+                if (_pendingBytes > _options.MaxPendingBytes)
+                {
+                    NeedBase($"a destination is behind by more than MaxPendingBytes ({_options.MaxPendingBytes:N0} bytes)");
+                }
+            }
+
+            _chain = record.Chain;
+            Interlocked.Exchange(ref _txid, record.Txid);
+        }
+#pragma warning disable CA1031 // Runs inside SQLite's WAL hook: nothing may escape; the archive answers with a new base.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            NeedBase($"a commit could not be taken from the WAL: {ex.Message}");
+        }
+    }
+
+    /// <summary>
+    /// On the writer thread after Walden's COMMIT returned: notices commits that were not Walden's (another process),
+    /// takes a base snapshot when one is due, and in Sync mode ships everything taken to every destination.
+    /// </summary>
+    /// <returns>Null when the batch may be acknowledged; otherwise why not (Sync mode only).</returns>
+    internal WaldenArchiveException? AfterCommit(SqliteConnection writer)
+    {
+        try
+        {
+            return AfterCommitCore(writer);
+        }
+#pragma warning disable CA1031 // Between COMMIT and acknowledgement nothing may throw: the answer is a new base, and in Sync a failed batch.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            NeedBase($"the archive failed after a commit: {ex.Message}");
+            return _options.Mode == WaldenArchiveMode.Sync
+                ? new WaldenArchiveException($"The batch was committed to '{_name}' but not archived ({ex.Message}); the writes are not acknowledged.",
+                    isTransient: true, destination: null, ex)
+                : null;
+        }
+    }
+
+    private WaldenArchiveException? AfterCommitCore(SqliteConnection writer)
+    {
+        try
+        {
+            var version = ConnectionFactory.Scalar<long>(writer, "PRAGMA data_version");
+            if (version != _dataVersion)
+            {
+                NeedBase("another connection or process committed to the database (PRAGMA data_version changed)");
+            }
+
+            _dataVersion = version;
+            if (_needBase)
+            {
+                StartBase(writer, _needBaseReason);
+            }
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            NeedBase($"the base snapshot failed: {ex.Message}");
+            if (_options.Mode == WaldenArchiveMode.Sync)
+            {
+                return new WaldenArchiveException(
+                    $"The batch was committed to '{_name}' but the archive could not take a base snapshot ({ex.Message}); " +
+                    "the writes are not acknowledged as archived. Free space beside the database for the staging copy.",
+                    isTransient: true, destination: null, ex);
+            }
+        }
+
+        return _options.Mode == WaldenArchiveMode.Sync ? ShipAll() : null;
+    }
+
+    /// <summary>Takes a base snapshot now: an online backup of the writer connection, between two batches.</summary>
+    private void StartBase(SqliteConnection writer, string reason)
+    {
+        _pageSize = (int)ConnectionFactory.Scalar<long>(writer, "PRAGMA page_size");
+        _wal.Synchronize(); // the backup below sees exactly the committed log up to here
+        var baseId = Math.Max(_lastBaseId + 1, _time.GetUtcNow().ToUnixTimeSeconds());
+        var txid = _txid + 1;
+        var copy = Path.Combine(_stagingFolder, $"{baseId}.db");
+        var staged = Path.Combine(_stagingFolder, $"{baseId}.wbase");
+        byte[] chain;
+        try
+        {
+            using (var destination = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = copy, Pooling = false }.ToString()))
+            {
+                destination.Open();
+                writer.BackupDatabase(destination);
+            }
+
+            using var output = new FileStream(staged, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 1 << 16);
+            chain = ArchiveFormat.EncodeBase(copy, output, baseId, txid, Micros(_time.GetUtcNow()), _pageSize);
+        }
+        finally
+        {
+            File.Delete(copy);
+        }
+
+        _dataVersion = ConnectionFactory.Scalar<long>(writer, "PRAGMA data_version");
+        _lastBaseId = baseId;
+        _chain = chain;
+        Interlocked.Exchange(ref _txid, txid);
+        BaseState? previous;
+        lock (_gate)
+        {
+            previous = _base;
+            _base = new BaseState(baseId, txid, chain, staged, _pageSize);
+            _pending.Clear();
+            _pendingBytes = 0;
+            _needBase = false;
+        }
+
+        if (previous is not null)
+        {
+            previous.Superseded = true;
+            previous.TryDeleteStaged(_destinations);
+        }
+
+        LogMessages.ArchiveBaseTaken(_logger, _name, baseId, txid, reason);
+    }
+
+    /// <summary>Checkpointer thread, while the writer is held: a committed frame the hook never saw means another process wrote.</summary>
+    internal void CheckNothingUntaken()
+    {
+        try
+        {
+            if (!_needBase && _wal.Positioned && _wal.HasUntakenCommit())
+            {
+                NeedBase("another process committed to the database (a WAL frame the writer's hook never saw)");
+            }
+
+            // The writer is held between batches, so its connection is free; a change here is someone else's commit,
+            // which the reset about to happen would otherwise hide behind the data_version change it causes itself.
+            if (!_needBase && _writer is not null && ConnectionFactory.Scalar<long>(_writer, "PRAGMA data_version") != _dataVersion)
+            {
+                NeedBase("another connection or process committed to the database (PRAGMA data_version changed)");
+            }
+        }
+#pragma warning disable CA1031 // The checkpoint must go on; the archive answers with a new base.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            NeedBase($"the WAL could not be read before a checkpoint reset it: {ex.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Checkpointer thread, still holding the writer, after a RESTART or TRUNCATE: takes the data_version the reset itself
+    /// caused as the new baseline, so the next commit does not mistake it for another process's commit.
+    /// </summary>
+    internal void ResetDone()
+    {
+        try
+        {
+            if (_writer is not null)
+            {
+                _dataVersion = ConnectionFactory.Scalar<long>(_writer, "PRAGMA data_version");
+            }
+        }
+#pragma warning disable CA1031 // The checkpoint is done; without a baseline the next commit answers with a new base.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            NeedBase($"the data_version after a checkpoint could not be read: {ex.Message}");
+        }
+    }
+
+    private void NeedBase(string reason)
+    {
+        if (!_needBase)
+        {
+            _needBaseReason = reason;
+            _needBase = true;
+            LogMessages.ArchiveCaptureLost(_logger, _name, reason);
+        }
+    }
+
+    /// <summary>After the writer connection's last commit (close): ships what is left, best effort, and stops.</summary>
+    internal void Close()
+    {
+        _closing = true;
+        StopLoop();
+        ShipAll();
+        lock (_gate)
+        {
+            _base?.TryDeleteStaged(_destinations);
+        }
+
+        _wal.Dispose();
+        TryDeleteStagingFolder();
+    }
+
+    public void Dispose() => _wal.Dispose();
+
+    private void TryDeleteStagingFolder()
+    {
+        try
+        {
+            if (Directory.Exists(_stagingFolder) && !Directory.EnumerateFileSystemEntries(_stagingFolder).Any())
+            {
+                Directory.Delete(_stagingFolder);
+            }
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    internal static long Micros(DateTimeOffset time) => (time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
+
+    /// <summary>The current base: where it is staged until every destination has it.</summary>
+    private sealed class BaseState(long id, long txid, byte[] chain, string staged, int pageSize)
+    {
+        public long Id { get; } = id;
+
+        public long Txid { get; } = txid;
+
+        public byte[] Chain { get; } = chain;
+
+        public string Staged { get; } = staged;
+
+        public int PageSize { get; } = pageSize;
+
+        public bool Superseded { get; set; }
+
+        public void TryDeleteStaged(DestinationState[] destinations)
+        {
+            if (Superseded || destinations.All(d => d.BaseId == Id))
+            {
+                try
+                {
+                    File.Delete(Staged);
+                }
+                catch (IOException)
+                {
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,292 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using Microsoft.Data.Sqlite;
+using Walden.Native;
+
+namespace Walden.Archiving;
+
+/// <summary>
+/// Reads the frames a commit appended to the <c>-wal</c> file, on the writer thread, inside SQLite's WAL hook: after the
+/// COMMIT and before anything can reset the WAL (only the writer's next transaction, or a RESTART/TRUNCATE checkpoint
+/// that holds the writer between batches, can). Every frame is checked as SQLite's own recovery checks it: the salts of
+/// the WAL header and the running checksum from the header through each frame, so a frame that is not part of the
+/// current, committed log is never taken.
+/// The bytes are read through SQLite's own open <c>-wal</c> file (<c>SQLITE_FCNTL_JOURNAL_POINTER</c> gives the writer
+/// connection's <c>sqlite3_file</c>, whose <c>xRead</c> is called), never through a descriptor of Walden's: the safety rules
+/// (sqlite.org/howtocorrupt.html, section 2.2) forbid opening a file of a database in use outside SQLite, since closing any
+/// descriptor of a file drops the process's POSIX locks on it. Only bytes SQLite has already committed are read, so a torn
+/// frame cannot be seen.
+/// </summary>
+internal sealed unsafe class WalFrameReader : IDisposable
+{
+    private const int WalHeaderBytes = 32;
+    private const int FrameHeaderBytes = 24;
+    private const int JournalPointer = 28; // SQLITE_FCNTL_JOURNAL_POINTER (sqlite3.h)
+    private const int ShortRead = 522; // SQLITE_IOERR_SHORT_READ: the rest of the buffer was zero-filled
+    private SqliteConnection? _writer;
+
+    // Owned by the writer thread (the WAL hook and the base snapshot both run there).
+    private uint _salt1;
+    private uint _salt2;
+    private uint _checksum1;
+    private uint _checksum2;
+    private bool _bigEndian;
+    private int _pageSize;
+
+    /// <summary>The writer connection whose open <c>-wal</c> is read (set before the first <see cref="Synchronize"/>).</summary>
+    internal void Attach(SqliteConnection writer) => _writer = writer;
+
+    /// <summary>Frames of the current WAL generation already taken.</summary>
+    internal int FramesTaken { get; private set; }
+
+    /// <summary>True once the position is known (after <see cref="Synchronize"/>).</summary>
+    internal bool Positioned { get; private set; }
+
+    /// <summary>
+    /// Finds the end of the committed log without taking anything (for a base snapshot taken at this moment):
+    /// scans from the header through the last valid commit frame.
+    /// </summary>
+    internal void Synchronize()
+    {
+        Positioned = false;
+        FramesTaken = 0;
+        var header = ReadHeader();
+        if (header is null)
+        {
+            _salt1 = _salt2 = 0;
+            Positioned = true;
+            return;
+        }
+
+        Scan(int.MaxValue, null, out _);
+        Positioned = true;
+    }
+
+    /// <summary>
+    /// Takes the frames 1..<paramref name="frames"/> of the WAL that are new since the last call. Returns the page images
+    /// (the last image of each page) and the database size in pages after the last commit, or throws
+    /// <see cref="InvalidDataException"/> when the log is not what the archive expects (a generation it did not see start,
+    /// a checksum or salt mismatch): the caller then starts a new base snapshot.
+    /// </summary>
+    /// <param name="frames">The frame count SQLite's WAL hook reported (the end of the committed log).</param>
+    /// <param name="previousGeneration">Set to true when the WAL was restarted since the last call.</param>
+    internal (Dictionary<uint, byte[]> Pages, uint DatabasePages) Take(int frames, out bool previousGeneration)
+    {
+        var header = ReadHeader() ?? throw new InvalidDataException("the -wal file has no valid header after a commit");
+        var (salt1, salt2) = header;
+        previousGeneration = false;
+        if (salt1 == _salt1 && salt2 == _salt2 && frames < FramesTaken)
+        {
+            throw new InvalidDataException($"the WAL went back from frame {FramesTaken} to {frames} without a restart");
+        }
+
+        if (salt1 != _salt1 || salt2 != _salt2)
+        {
+            // A new generation. Whether the old one was wholly taken is the seam's question, not the WAL's: Walden's writer
+            // restarts it only after this hook took the last commit, Walden's checkpointer only while the writer is held
+            // (CommitSeam), and anyone else's commit shows in PRAGMA data_version. (SQLite picks new random salts when it
+            // restarts an emptied WAL, so the salts alone cannot say how many restarts there were.)
+            previousGeneration = true;
+            StartGeneration();
+        }
+
+        var pages = new Dictionary<uint, byte[]>();
+        var end = Scan(frames, pages, out var databasePages);
+        if (end != frames)
+        {
+            throw new InvalidDataException($"the WAL holds {end} committed frames where SQLite reported {frames}");
+        }
+
+        return (pages, databasePages);
+    }
+
+    /// <summary>
+    /// True when the WAL holds a committed frame after the last one taken in the same generation: another process
+    /// committed since. Reads only; the position is unchanged.
+    /// </summary>
+    internal bool HasUntakenCommit()
+    {
+        var (salt1, salt2, taken, c1, c2) = (_salt1, _salt2, FramesTaken, _checksum1, _checksum2);
+        try
+        {
+            var header = ReadHeader();
+            if (header is null || header.Value.Salt1 != salt1 || header.Value.Salt2 != salt2)
+            {
+                return false; // a new generation the next Take checks (salt + 1)
+            }
+
+            return Scan(int.MaxValue, null, out _) > taken;
+        }
+        finally
+        {
+            (_salt1, _salt2, FramesTaken, _checksum1, _checksum2) = (salt1, salt2, taken, c1, c2);
+        }
+    }
+
+    private (uint Salt1, uint Salt2)? ReadHeader()
+    {
+        var file = WalFile();
+        Span<byte> header = stackalloc byte[WalHeaderBytes];
+        if (file == IntPtr.Zero || Read(file, header, 0) < WalHeaderBytes)
+        {
+            return null;
+        }
+
+        var magic = BinaryPrimitives.ReadUInt32BigEndian(header);
+        if ((magic & 0xFFFFFFFE) != 0x377f0682)
+        {
+            return null;
+        }
+
+        var salt1 = BinaryPrimitives.ReadUInt32BigEndian(header[16..]);
+        var salt2 = BinaryPrimitives.ReadUInt32BigEndian(header[20..]);
+        _bigEndian = (magic & 1) == 1;
+        _pageSize = (int)BinaryPrimitives.ReadUInt32BigEndian(header[8..]);
+        if (salt1 != _salt1 || salt2 != _salt2 || FramesTaken == 0)
+        {
+            // The running checksum starts from the header's own checksum (over its first 24 bytes).
+            _pendingHeaderChecksum = (BinaryPrimitives.ReadUInt32BigEndian(header[24..]), BinaryPrimitives.ReadUInt32BigEndian(header[28..]));
+            _pendingSalts = (salt1, salt2);
+        }
+
+        return (salt1, salt2);
+    }
+
+    private (uint, uint) _pendingHeaderChecksum;
+    private (uint, uint) _pendingSalts;
+
+    private void StartGeneration()
+    {
+        (_salt1, _salt2) = _pendingSalts;
+        (_checksum1, _checksum2) = _pendingHeaderChecksum;
+        FramesTaken = 0;
+    }
+
+    /// <summary>Reads frames after <see cref="FramesTaken"/> up to <paramref name="limit"/>; returns the last commit frame seen.</summary>
+    private int Scan(int limit, Dictionary<uint, byte[]>? pages, out uint databasePages)
+    {
+        databasePages = 0;
+        if (FramesTaken == 0 && !Positioned)
+        {
+            StartGeneration();
+        }
+
+        var file = WalFile();
+        var frameBytes = FrameHeaderBytes + _pageSize;
+        var buffer = new byte[frameBytes];
+        var frame = FramesTaken;
+        var (c1, c2) = (_checksum1, _checksum2);
+        var lastCommit = FramesTaken;
+        var committed = (c1, c2);
+        var pending = new List<(uint Page, byte[] Data)>();
+        while (frame < limit)
+        {
+            var offset = WalHeaderBytes + ((long)frame * frameBytes);
+            if (file == IntPtr.Zero || Read(file, buffer, offset) < frameBytes)
+            {
+                break;
+            }
+
+            var span = buffer.AsSpan();
+            if (BinaryPrimitives.ReadUInt32BigEndian(span[8..]) != _salt1 || BinaryPrimitives.ReadUInt32BigEndian(span[12..]) != _salt2)
+            {
+                break;
+            }
+
+            Checksum(span[..8], ref c1, ref c2);
+            Checksum(span.Slice(FrameHeaderBytes, _pageSize), ref c1, ref c2);
+            if (c1 != BinaryPrimitives.ReadUInt32BigEndian(span[16..]) || c2 != BinaryPrimitives.ReadUInt32BigEndian(span[20..]))
+            {
+                break;
+            }
+
+            frame++;
+            var page = BinaryPrimitives.ReadUInt32BigEndian(span);
+            if (pages is not null)
+            {
+                pending.Add((page, span.Slice(FrameHeaderBytes, _pageSize).ToArray()));
+            }
+
+            var commitSize = BinaryPrimitives.ReadUInt32BigEndian(span[4..]);
+            if (commitSize != 0)
+            {
+                lastCommit = frame;
+                committed = (c1, c2);
+                databasePages = commitSize;
+                if (pages is not null)
+                {
+                    foreach (var (number, data) in pending)
+                    {
+                        pages[number] = data;
+                    }
+
+                    pending.Clear();
+                }
+            }
+        }
+
+        FramesTaken = lastCommit;
+        (_checksum1, _checksum2) = committed;
+        return lastCommit;
+    }
+
+    /// <summary>SQLite's WAL checksum (walChecksumBytes): 32-bit words in the byte order the header's magic names.</summary>
+    private void Checksum(ReadOnlySpan<byte> data, ref uint s1, ref uint s2)
+    {
+        for (var i = 0; i < data.Length; i += 8)
+        {
+            var x0 = _bigEndian ? BinaryPrimitives.ReadUInt32BigEndian(data[i..]) : BinaryPrimitives.ReadUInt32LittleEndian(data[i..]);
+            var x1 = _bigEndian ? BinaryPrimitives.ReadUInt32BigEndian(data[(i + 4)..]) : BinaryPrimitives.ReadUInt32LittleEndian(data[(i + 4)..]);
+            s1 = unchecked(s1 + x0 + s2);
+            s2 = unchecked(s2 + x1 + s1);
+        }
+    }
+
+    /// <summary>The writer connection's open <c>-wal</c> (<c>sqlite3_file*</c>), or zero while SQLite has not opened it.</summary>
+    private IntPtr WalFile()
+    {
+        if (_writer?.Handle is not { } handle)
+        {
+            return IntPtr.Zero;
+        }
+
+        IntPtr file = IntPtr.Zero;
+        var rc = SqliteNative.FileControl(handle.DangerousGetHandle(), "main", JournalPointer, (IntPtr)(&file));
+        if (rc != 0 || file == IntPtr.Zero || *(IntPtr*)file == IntPtr.Zero)
+        {
+            return IntPtr.Zero; // no WAL opened yet (pMethods is null until SQLite opens the file)
+        }
+
+        return file;
+    }
+
+    /// <summary>Reads through the file's own <c>xRead</c>; 0 when the file is shorter than the range asked for.</summary>
+    private static int Read(IntPtr file, Span<byte> buffer, long offset)
+    {
+        var methods = (IoMethods*)*(IntPtr*)file;
+        var read = (delegate* unmanaged[Cdecl]<IntPtr, byte*, int, long, int>)methods->Read;
+        int rc;
+        fixed (byte* target = buffer)
+        {
+            rc = read(file, target, buffer.Length, offset);
+        }
+
+        return rc switch
+        {
+            0 => buffer.Length,
+            ShortRead => 0,
+            _ => throw new IOException($"reading the -wal through SQLite failed (SQLite error {rc})"),
+        };
+    }
+
+    /// <summary>The head of <c>sqlite3_io_methods</c> (sqlite3.h): the version, then xClose, then xRead.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct IoMethods
+    {
+        public int Version;
+        public IntPtr Close;
+        public IntPtr Read;
+    }
+
+    public void Dispose() => _writer = null;
+}

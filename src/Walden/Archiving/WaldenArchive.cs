@@ -1,0 +1,219 @@
+using System.Globalization;
+using System.Text;
+using Walden.Archiving;
+
+namespace Walden;
+
+/// <summary>
+/// Point-in-time restore, verification and status of an archive written by <see cref="WaldenOptions.Archive"/>.
+/// These work on the archive alone (the database need not exist). The CLI's <c>walden restore &lt;archive-dir&gt;</c> and
+/// <c>walden archive verify|status</c> call them.
+/// </summary>
+public static class WaldenArchive
+{
+    private const string VerificationPrefix = "verifications/";
+
+    /// <summary>
+    /// Builds the database as of <paramref name="options"/> (default: the latest) at <paramref name="outputPath"/>, which
+    /// must not exist. Verifies every segment's checksum and the contiguity of transactions on the way, and the result
+    /// with <c>PRAGMA integrity_check</c>. A missing or damaged segment stops it at the last good moment before it:
+    /// <see cref="WaldenArchiveRestoreResult.Complete"/> is then false and <see cref="WaldenArchiveRestoreResult.Problem"/>
+    /// names the segment.
+    /// </summary>
+    /// <exception cref="WaldenArchiveException">The output exists, the archive has no usable base at or before the target,
+    /// or the rebuilt database fails integrity_check (then nothing is written).</exception>
+    public static Task<WaldenArchiveRestoreResult> RestoreAsync(string archiveDirectory, string outputPath,
+        WaldenArchiveRestoreOptions? options = null, CancellationToken cancellationToken = default) =>
+        RestoreAsync(new WaldenFolderDestination(archiveDirectory), outputPath, options, cancellationToken);
+
+    /// <summary>As <see cref="RestoreAsync(string, string, WaldenArchiveRestoreOptions?, CancellationToken)"/>, from any destination.</summary>
+    public static Task<WaldenArchiveRestoreResult> RestoreAsync(IWaldenArchiveDestination source, string outputPath,
+        WaldenArchiveRestoreOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentException.ThrowIfNullOrWhiteSpace(outputPath);
+        options ??= new WaldenArchiveRestoreOptions();
+        if (options.At is not null && options.Txid is not null)
+        {
+            throw new ArgumentException("Give either At or Txid, not both.", nameof(options));
+        }
+
+        return Task.Run(() => ArchiveRestorer.Restore(source, outputPath, options, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>
+    /// Restores the latest state into a scratch file (deleted afterwards) and records the outcome in the archive
+    /// (<c>verifications/</c>), where <see cref="GetStatusAsync(string, CancellationToken)"/> reports it.
+    /// </summary>
+    public static Task<WaldenArchiveRestoreResult> VerifyAsync(string archiveDirectory, CancellationToken cancellationToken = default) =>
+        VerifyAsync(new WaldenFolderDestination(archiveDirectory), TimeProvider.System, cancellationToken);
+
+    internal static Task<WaldenArchiveRestoreResult> VerifyAsync(IWaldenArchiveDestination source, TimeProvider time,
+        CancellationToken cancellationToken) =>
+        Task.Run(() => Verify(source, time, cancellationToken), cancellationToken);
+
+    internal static WaldenArchiveRestoreResult Verify(IWaldenArchiveDestination source, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var scratch = Directory.CreateTempSubdirectory("walden-archive-drill-");
+        try
+        {
+            WaldenArchiveRestoreResult result;
+            try
+            {
+                result = ArchiveRestorer.Restore(source, Path.Combine(scratch.FullName, "drill.db"), new WaldenArchiveRestoreOptions(), cancellationToken);
+            }
+            catch (WaldenArchiveException ex)
+            {
+                result = new WaldenArchiveRestoreResult(string.Empty, 0, 0, default, 0, 0, Complete: false, ex.Message);
+            }
+
+            var now = time.GetUtcNow();
+            var line = string.Create(CultureInfo.InvariantCulture,
+                $"{now:O}\t{(result.Complete ? "ok" : "failed")}\t{result.BaseId}\t{result.Txid}\t{result.Problem}");
+            try
+            {
+                using var content = new MemoryStream(Encoding.UTF8.GetBytes(line));
+                source.Put(string.Create(CultureInfo.InvariantCulture, $"{VerificationPrefix}{now.UtcTicks:D20}.txt"), content);
+            }
+            catch (IOException)
+            {
+                // The outcome is returned either way; a read-only archive cannot keep the record.
+            }
+
+            return result with { Path = string.Empty };
+        }
+        finally
+        {
+            scratch.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>Lists an archive's bases and segments, the first and last restorable moment, sizes and the last verification.</summary>
+    public static Task<WaldenArchiveStatus> GetStatusAsync(string archiveDirectory, CancellationToken cancellationToken = default) =>
+        Task.Run(() => GetStatus(new WaldenFolderDestination(archiveDirectory)), cancellationToken);
+
+    internal static WaldenArchiveStatus GetStatus(IWaldenArchiveDestination source)
+    {
+        var catalog = ArchiveCatalog.Read(source);
+        var bases = new List<WaldenArchiveBaseInfo>();
+        foreach (var item in catalog.Bases.OrderBy(b => b.BaseId))
+        {
+            var segments = catalog.Segments.TryGetValue(item.BaseId, out var list) ? list : [];
+            try
+            {
+                using var stream = source.OpenRead(item.Name);
+                var header = ArchiveFormat.DecodeBase(stream, null);
+                var lastTxid = segments.Count == 0 ? header.Txid : segments.Max(s => s.Last);
+                DateTimeOffset? lastTime = null;
+                if (segments.Count > 0)
+                {
+                    lastTime = SegmentLastTime(source, segments.OrderByDescending(s => s.Last).First());
+                }
+
+                bases.Add(new WaldenArchiveBaseInfo(item.BaseId, header.Txid, ArchiveRestorer.FromMicros(header.TimeMicros),
+                    catalog.Lengths[item.Name], header.DatabaseBytes, segments.Count, segments.Sum(s => catalog.Lengths[s.Name]),
+                    lastTxid, lastTime ?? ArchiveRestorer.FromMicros(header.TimeMicros)));
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or EndOfStreamException)
+            {
+                bases.Add(new WaldenArchiveBaseInfo(item.BaseId, -1, default, catalog.Lengths[item.Name], 0, segments.Count,
+                    segments.Sum(s => catalog.Lengths[s.Name]), -1, default) { Problem = ex.Message });
+            }
+        }
+
+        var verification = LastVerification(source);
+        return new WaldenArchiveStatus(source.Name, bases, verification);
+    }
+
+    private static DateTimeOffset? SegmentLastTime(IWaldenArchiveDestination source, ArchiveObjectName segment)
+    {
+        using var stream = source.OpenRead(segment.Name);
+        var header = new byte[ArchiveFormat.HeaderBytes];
+        stream.ReadExactly(header);
+        return ArchiveRestorer.FromMicros(System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(48)));
+    }
+
+    internal static WaldenArchiveVerification? LastVerification(IWaldenArchiveDestination source)
+    {
+        var last = source.List(VerificationPrefix).OrderByDescending(o => o.Name, StringComparer.Ordinal).FirstOrDefault();
+        if (last is null)
+        {
+            return null;
+        }
+
+        using var reader = new StreamReader(source.OpenRead(last.Name));
+        var parts = reader.ReadToEnd().Split('\t');
+        if (parts.Length < 5 || !DateTimeOffset.TryParse(parts[0], CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var at))
+        {
+            return null;
+        }
+
+        return new WaldenArchiveVerification(at, parts[1] == "ok", long.Parse(parts[2], CultureInfo.InvariantCulture),
+            long.Parse(parts[3], CultureInfo.InvariantCulture), parts[4].Length == 0 ? null : parts[4]);
+    }
+}
+
+/// <summary>What moment <see cref="WaldenArchive.RestoreAsync(string, string, WaldenArchiveRestoreOptions?, CancellationToken)"/> restores.</summary>
+public sealed class WaldenArchiveRestoreOptions
+{
+    /// <summary>The state as of this moment: every transaction committed at or before it.</summary>
+    /// <value>The default value is null: the latest.</value>
+    public DateTimeOffset? At { get; set; }
+
+    /// <summary>The state after this transaction id (as listed by <c>walden archive status</c>).</summary>
+    /// <value>The default value is null: the latest.</value>
+    public long? Txid { get; set; }
+}
+
+/// <summary>What a restore produced.</summary>
+/// <param name="Path">The restored database (empty for a verification).</param>
+/// <param name="BaseId">The base snapshot it started from.</param>
+/// <param name="Txid">The last transaction applied.</param>
+/// <param name="Time">When that transaction was committed.</param>
+/// <param name="Bytes">Size of the restored database in bytes.</param>
+/// <param name="Seconds">How long the restore took.</param>
+/// <param name="Complete">False when it stopped early at a missing or damaged segment (or the archive ends before the target).</param>
+/// <param name="Problem">Why it stopped early, naming the segment; null when nothing was wrong.</param>
+public sealed record WaldenArchiveRestoreResult(string Path, long BaseId, long Txid, DateTimeOffset Time, long Bytes, double Seconds,
+    bool Complete, string? Problem);
+
+/// <summary>One base snapshot of an archive and the segments after it.</summary>
+/// <param name="BaseId">Its id (the folder name).</param>
+/// <param name="Txid">The transaction it includes up to.</param>
+/// <param name="Time">When it was taken.</param>
+/// <param name="StoredBytes">Its compressed size.</param>
+/// <param name="DatabaseBytes">The size of the database it holds.</param>
+/// <param name="Segments">How many segments follow it.</param>
+/// <param name="SegmentBytes">Their total size.</param>
+/// <param name="LastTxid">The last transaction its segments reach (by name; restore checks them).</param>
+/// <param name="LastTime">When that transaction was committed.</param>
+public sealed record WaldenArchiveBaseInfo(long BaseId, long Txid, DateTimeOffset Time, long StoredBytes, long DatabaseBytes,
+    int Segments, long SegmentBytes, long LastTxid, DateTimeOffset LastTime)
+{
+    /// <summary>Why its header could not be read, or null.</summary>
+    public string? Problem { get; init; }
+}
+
+/// <summary>The outcome of the last verification (restore drill or <c>walden archive verify</c>).</summary>
+/// <param name="At">When it ran.</param>
+/// <param name="Ok">True when the latest state restored completely and passed integrity_check.</param>
+/// <param name="BaseId">The base it restored from.</param>
+/// <param name="Txid">The last transaction it reached.</param>
+/// <param name="Problem">What failed, naming the segment; null when ok.</param>
+public sealed record WaldenArchiveVerification(DateTimeOffset At, bool Ok, long BaseId, long Txid, string? Problem);
+
+/// <summary>The content of an archive.</summary>
+/// <param name="Destination">The archive's location.</param>
+/// <param name="Bases">Its base snapshots, oldest first.</param>
+/// <param name="LastVerification">The last verification recorded in it, or null.</param>
+public sealed record WaldenArchiveStatus(string Destination, IReadOnlyList<WaldenArchiveBaseInfo> Bases, WaldenArchiveVerification? LastVerification)
+{
+    /// <summary>The earliest moment a restore can reach (the oldest base), or null for an empty archive.</summary>
+    public DateTimeOffset? FirstRestorable => Bases.Where(b => b.Problem is null).Select(b => (DateTimeOffset?)b.Time).Min();
+
+    /// <summary>The latest moment (the last transaction of the newest base's segments), or null.</summary>
+    public DateTimeOffset? LastRestorable => Bases.LastOrDefault(b => b.Problem is null)?.LastTime;
+
+    /// <summary>The last transaction id a restore can reach, or null.</summary>
+    public long? LastTxid => Bases.LastOrDefault(b => b.Problem is null)?.LastTxid;
+}

@@ -1,0 +1,136 @@
+using Walden.Native;
+
+namespace Walden;
+
+/// <summary>
+/// An archive destination in a folder, typically on another disk or a mounted share. The folder itself must exist (it
+/// is never created: a missing mount point must fail, not fill the local disk); sub-folders are created as needed.
+/// Each object is written to a temporary name, fsynced, renamed into place without replacing anything, and the
+/// folder is fsynced, so an object is either complete and durable or absent.
+/// </summary>
+public sealed class WaldenFolderDestination : IWaldenArchiveDestination
+{
+    private const string TemporarySuffix = ".partial";
+
+    /// <summary>Creates a destination for <paramref name="path"/>.</summary>
+    /// <param name="path">The archive folder (absolute, or relative to the current directory).</param>
+    public WaldenFolderDestination(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        Path = System.IO.Path.GetFullPath(path);
+    }
+
+    /// <summary>The full path of the archive folder.</summary>
+    public string Path { get; }
+
+    /// <inheritdoc />
+    public string Name => Path;
+
+    /// <inheritdoc />
+    public void Put(string name, Stream content)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        var target = Resolve(name);
+        EnsureRoot();
+        var folder = System.IO.Path.GetDirectoryName(target)!;
+        if (!Directory.Exists(folder))
+        {
+            Directory.CreateDirectory(folder);
+            Posix.FsyncDirectory(Path);
+        }
+
+        var temporary = target + TemporarySuffix;
+        try
+        {
+            using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                content.CopyTo(file);
+                file.Flush(flushToDisk: true);
+            }
+
+            File.Move(temporary, target, overwrite: false);
+        }
+        catch
+        {
+            TryDelete(temporary);
+            throw;
+        }
+
+        Posix.FsyncDirectory(folder);
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<WaldenArchiveObject> List(string prefix)
+    {
+        EnsureRoot();
+        var result = new List<WaldenArchiveObject>();
+        foreach (var file in Directory.EnumerateFiles(Path, "*", SearchOption.AllDirectories))
+        {
+            if (file.EndsWith(TemporarySuffix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var name = System.IO.Path.GetRelativePath(Path, file).Replace(System.IO.Path.DirectorySeparatorChar, '/');
+            if (name.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                result.Add(new WaldenArchiveObject(name, new FileInfo(file).Length));
+            }
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc />
+    public Stream OpenRead(string name) =>
+        new FileStream(Resolve(name), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16);
+
+    /// <inheritdoc />
+    public void Delete(string name)
+    {
+        var target = Resolve(name);
+        File.Delete(target);
+        var folder = System.IO.Path.GetDirectoryName(target)!;
+        if (folder != Path && Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
+        {
+            Directory.Delete(folder);
+        }
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => Path;
+
+    private void EnsureRoot()
+    {
+        if (!Directory.Exists(Path))
+        {
+            throw new DirectoryNotFoundException(
+                $"The archive folder '{Path}' does not exist. Create it (or mount the disk it lives on); Walden does not create it, " +
+                "so that a missing mount never fills the local disk instead.");
+        }
+    }
+
+    private string Resolve(string name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Contains("..", StringComparison.Ordinal) || name.StartsWith('/'))
+        {
+            throw new ArgumentException($"'{name}' is not a relative object name.", nameof(name));
+        }
+
+        return System.IO.Path.Combine(Path, name.Replace('/', System.IO.Path.DirectorySeparatorChar));
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}

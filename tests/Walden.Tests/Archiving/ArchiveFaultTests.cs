@@ -1,0 +1,279 @@
+using System.Diagnostics;
+using Walden.Tests.TestSupport;
+using Xunit.Abstractions;
+
+namespace Walden.Tests.Archiving;
+
+/// <summary>A destination that is missing, full, read-only or slow; a segment that is damaged or missing.</summary>
+public sealed class ArchiveFaultTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly ITestOutputHelper _output;
+
+    public ArchiveFaultTests(ITestOutputHelper output) => _output = output;
+
+    public void Dispose() => _dir.Dispose();
+
+    private static WaldenOptions Options(WaldenArchiveMode mode, IWaldenArchiveDestination destination, TimeProvider? time = null)
+    {
+        var options = new WaldenOptions { TimeProvider = time ?? TimeProvider.System };
+        options.Archive.Mode = mode;
+        options.Archive.DrillInterval = null;
+        options.Archive.Destinations.Add(destination);
+        return options;
+    }
+
+    private static long Count(string path)
+    {
+        using var connection = Sql.OpenDirect(path, readOnly: true);
+        return connection.Scalar<long>("SELECT count(*) FROM t");
+    }
+
+    private static Task Insert(WaldenDatabase db, int value) => db.WriteAsync(c => c.Exec($"INSERT INTO t(a) VALUES ({value})"));
+
+    /// <summary>Every acknowledged value must be in the archive; the unacknowledged ones may be too (they were committed locally).</summary>
+    private async Task AssertArchiveHasAsync(string archive, IReadOnlyCollection<int> acknowledged)
+    {
+        var restored = _dir.File($"restored-{Guid.NewGuid():N}.db");
+        var result = await WaldenArchive.RestoreAsync(archive, restored);
+        Assert.True(result.Complete, result.Problem);
+        using var connection = Sql.OpenDirect(restored, readOnly: true);
+        var present = new HashSet<long>();
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT a FROM t";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                present.Add(reader.GetInt64(0));
+            }
+        }
+
+        Assert.All(acknowledged, value => Assert.Contains(value, present));
+        Assert.Equal("ok", connection.Scalar<string>("PRAGMA integrity_check"));
+    }
+
+    [Fact]
+    public async Task Sync_WhenTheDestinationIsMissing_WritesFailNamingItAndCatchUpWithoutAGapWhenItReturns()
+    {
+        var archive = _dir.File("archive");
+        var path = _dir.File("app.db");
+        var acknowledged = new List<int>();
+        await using (var db = await WaldenDatabase.OpenAsync(path, Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(archive))))
+        {
+            var error = await Assert.ThrowsAsync<WaldenArchiveException>(() => db.WriteAsync(c => c.Exec("CREATE TABLE t(a)")));
+            Assert.Equal(archive, error.Destination);
+            Assert.Contains(archive, error.Message, StringComparison.Ordinal);
+            Assert.Contains("not acknowledged", error.Message, StringComparison.Ordinal);
+            Assert.True(error.IsTransient);
+            await Assert.ThrowsAsync<WaldenArchiveException>(() => Insert(db, 1));
+            Assert.Contains(db.GetHealth().Reasons, r => r.Contains(archive, StringComparison.Ordinal));
+
+            Directory.CreateDirectory(archive); // the disk is back
+            await Insert(db, 2);
+            acknowledged.Add(2);
+            for (var i = 3; i < 20; i++)
+            {
+                await Insert(db, i);
+                acknowledged.Add(i);
+            }
+
+            Assert.Equal(WaldenHealthStatus.Healthy, db.GetHealth().Status);
+        }
+
+        await AssertArchiveHasAsync(archive, acknowledged);
+    }
+
+    [Fact]
+    public async Task Sync_WhenTheDestinationDiskIsFull_WritesFailNamingItAndCatchUpWhenSpaceReturns()
+    {
+        using var mount = SmallMount.TryCreate(4, out var reason);
+        if (mount is null)
+        {
+            _output.WriteLine(reason);
+            return;
+        }
+
+        var archive = mount.File("archive");
+        Directory.CreateDirectory(archive);
+        var acknowledged = new List<int>();
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(archive))))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a, pad)"));
+            mount.Fill(bytesLeft: 0);
+            var error = await Assert.ThrowsAsync<WaldenArchiveException>(
+                () => db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (1, randomblob(200000))")));
+            Assert.Equal(archive, error.Destination);
+            Assert.Empty(Directory.EnumerateFiles(archive, "*.partial", SearchOption.AllDirectories));
+
+            File.Delete(mount.File("filler.bin"));
+            await Insert(db, 2);
+            acknowledged.Add(2);
+        }
+
+        await AssertArchiveHasAsync(archive, acknowledged);
+    }
+
+    [Fact]
+    public async Task Sync_WhenTheDestinationIsReadOnly_WritesFailNamingItAndCatchUpWhenItIsWritableAgain()
+    {
+        using var mount = SmallMount.TryCreate(16, out var reason);
+        if (mount is null)
+        {
+            _output.WriteLine(reason);
+            return;
+        }
+
+        var archive = mount.File("archive");
+        Directory.CreateDirectory(archive);
+        var acknowledged = new List<int>();
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(archive))))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+            await Insert(db, 1);
+            acknowledged.Add(1);
+            mount.MakeReadOnly();
+            var error = await Assert.ThrowsAsync<WaldenArchiveException>(() => Insert(db, 2));
+            Assert.Equal(archive, error.Destination);
+
+            Remount(mount.Path, "rw");
+            await Insert(db, 3);
+            acknowledged.Add(3);
+        }
+
+        await AssertArchiveHasAsync(archive, acknowledged);
+    }
+
+    [Fact]
+    public async Task Async_WhenTheDestinationIsSlow_TheLagGrowsHealthIsDegradedAndItCatchesUpWithoutAGap()
+    {
+        var time = new FakeTimeProvider();
+        var archive = _dir.File("archive");
+        Directory.CreateDirectory(archive);
+        var slow = new GatedDestination(new WaldenFolderDestination(archive));
+        var acknowledged = new List<int>();
+        var options = Options(WaldenArchiveMode.Async, slow, time);
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), options))
+        {
+            slow.Close();
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+            for (var i = 0; i < 50; i++)
+            {
+                await Insert(db, i);
+                acknowledged.Add(i); // Async: acknowledged once committed locally
+            }
+
+            time.Advance(TimeSpan.FromSeconds(5));
+            var health = db.GetHealth();
+            Assert.Equal(WaldenHealthStatus.Degraded, health.Status);
+            Assert.Contains(health.Reasons, r => r.Contains("behind", StringComparison.Ordinal));
+            Assert.True((double)health.Data["archiveLagMs"] >= 5000);
+
+            slow.Open();
+            db.Archiver!.Wake();
+            await slow.WaitForPutsAsync();
+            Assert.True(SpinWait.SpinUntil(() => db.Archiver!.CurrentLag() == TimeSpan.Zero, TimeSpan.FromSeconds(30)));
+            Assert.Equal(WaldenHealthStatus.Healthy, db.GetHealth().Status);
+        }
+
+        await AssertArchiveHasAsync(archive, acknowledged);
+    }
+
+    [Fact]
+    public async Task Async_WhenTheDestinationIsMissing_HealthNamesItAndTheArchiveCatchesUpWhenItReturns()
+    {
+        var archive = _dir.File("archive");
+        var acknowledged = new List<int>();
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Async, new WaldenFolderDestination(archive))))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+            await Insert(db, 1);
+            acknowledged.Add(1);
+            db.Archiver!.ShipAll();
+            Assert.Contains(db.GetHealth().Reasons, r => r.Contains(archive, StringComparison.Ordinal));
+
+            Directory.CreateDirectory(archive);
+            await Insert(db, 2);
+            acknowledged.Add(2);
+            Assert.Null(db.Archiver!.ShipAll());
+            Assert.DoesNotContain(db.GetHealth().Reasons, r => r.Contains(archive, StringComparison.Ordinal));
+        }
+
+        await AssertArchiveHasAsync(archive, acknowledged);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Restore_WithADamagedOrMissingSegment_StopsAtTheLastGoodMomentBeforeItAndSaysSo(bool damage)
+    {
+        var archive = _dir.File("archive");
+        Directory.CreateDirectory(archive);
+        var txids = new List<long>();
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(archive))))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+            for (var i = 1; i <= 5; i++)
+            {
+                await Insert(db, i);
+                txids.Add(db.Archiver!.LastTxid);
+            }
+        }
+
+        var third = Directory.EnumerateFiles(archive, $"{txids[2]:D16}-*.wseg", SearchOption.AllDirectories).Single();
+        if (damage)
+        {
+            var bytes = await File.ReadAllBytesAsync(third);
+            bytes[bytes.Length / 2] ^= 0x40;
+            await File.WriteAllBytesAsync(third, bytes);
+        }
+        else
+        {
+            File.Delete(third);
+        }
+
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(archive, restored);
+
+        Assert.False(result.Complete);
+        Assert.Equal(txids[1], result.Txid);
+        Assert.Contains(damage ? Path.GetFileName(third) : $"{txids[2]}", result.Problem!, StringComparison.Ordinal);
+        Assert.Contains("last good moment", result.Problem!, StringComparison.Ordinal);
+        Assert.Equal(2, Count(restored));
+    }
+
+    private static void Remount(string path, string mode)
+    {
+        using var process = Process.Start(new ProcessStartInfo("mount", ["-o", $"remount,{mode}", path]) { RedirectStandardError = true })!;
+        process.WaitForExit();
+        Assert.Equal(0, process.ExitCode);
+    }
+
+    /// <summary>A destination whose Put waits while it is closed: a slow share.</summary>
+    private sealed class GatedDestination(IWaldenArchiveDestination inner) : IWaldenArchiveDestination
+    {
+        private readonly ManualResetEventSlim _open = new(initialState: true);
+        private readonly SemaphoreSlim _puts = new(0);
+
+        public string Name => inner.Name;
+
+        public void Close() => _open.Reset();
+
+        public void Open() => _open.Set();
+
+        public Task WaitForPutsAsync() => _puts.WaitAsync(TimeSpan.FromSeconds(30));
+
+        public void Put(string name, Stream content)
+        {
+            _open.Wait();
+            inner.Put(name, content);
+            _puts.Release();
+        }
+
+        public IReadOnlyList<WaldenArchiveObject> List(string prefix) => inner.List(prefix);
+
+        public Stream OpenRead(string name) => inner.OpenRead(name);
+
+        public void Delete(string name) => inner.Delete(name);
+    }
+}

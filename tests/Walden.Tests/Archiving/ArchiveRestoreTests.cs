@@ -1,0 +1,100 @@
+using Walden.Tests.TestSupport;
+
+namespace Walden.Tests.Archiving;
+
+public sealed class ArchiveRestoreTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public ArchiveRestoreTests() => Directory.CreateDirectory(Archive);
+
+    public void Dispose() => _dir.Dispose();
+
+    private string Archive => _dir.File("archive");
+
+    private WaldenOptions Options(WaldenArchiveMode mode, string? archive = null)
+    {
+        var options = new WaldenOptions();
+        options.Archive.Mode = mode;
+        options.Archive.DrillInterval = null;
+        options.Archive.AddFolder(archive ?? Archive);
+        return options;
+    }
+
+    private static long Count(string path, string table = "t")
+    {
+        using var connection = Sql.OpenDirect(path, readOnly: true);
+        return connection.Scalar<long>($"SELECT count(*) FROM {table}");
+    }
+
+    [Theory]
+    [InlineData(WaldenArchiveMode.Sync)]
+    [InlineData(WaldenArchiveMode.Async)]
+    public async Task Restore_FromTheArchiveAlone_HasEveryCommittedWriteAndSchemaChange(WaldenArchiveMode mode)
+    {
+        var path = _dir.File("app.db");
+        await using (var db = await WaldenDatabase.OpenAsync(path, Options(mode)))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
+            await Task.WhenAll(Enumerable.Range(0, 500).Select(i =>
+                db.WriteAsync(c => c.Exec($"INSERT INTO t(body) VALUES (printf('%.500c', 'x') || {i})"))));
+            await db.WriteAsync(c => c.Exec("CREATE INDEX t_body ON t(body); CREATE TABLE nokey(a, b); INSERT INTO nokey VALUES (1, 2)"));
+            await db.WriteAsync(c => c.Exec("DELETE FROM t WHERE id % 7 = 0; PRAGMA user_version = 42"));
+        }
+
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(Archive, restored);
+
+        Assert.True(result.Complete, result.Problem);
+        Assert.Equal(Count(path), Count(restored));
+        Assert.Equal(1, Count(restored, "nokey"));
+        using var connection = Sql.OpenDirect(restored, readOnly: true);
+        Assert.Equal(42, connection.Scalar<long>("PRAGMA user_version"));
+        Assert.Equal("ok", connection.Scalar<string>("PRAGMA integrity_check"));
+    }
+
+    [Fact]
+    public async Task Restore_ToATxidOrAMoment_HasExactlyTheWritesUpToIt()
+    {
+        var time = new FakeTimeProvider(); // 2026-01-01T00:00:00Z
+        var options = Options(WaldenArchiveMode.Sync);
+        options.TimeProvider = time;
+        var path = _dir.File("app.db");
+        var txids = new List<long>();
+        await using (var db = await WaldenDatabase.OpenAsync(path, options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY)"));
+            for (var i = 1; i <= 10; i++)
+            {
+                time.Advance(TimeSpan.FromMinutes(1));
+                await db.WriteAsync(c => c.Exec($"INSERT INTO t VALUES ({i})"));
+                txids.Add(db.Archiver!.LastTxid);
+            }
+        }
+
+        var byTxid = await WaldenArchive.RestoreAsync(Archive, _dir.File("at-txid.db"), new WaldenArchiveRestoreOptions { Txid = txids[3] });
+        Assert.True(byTxid.Complete, byTxid.Problem);
+        Assert.Equal(4, Count(_dir.File("at-txid.db")));
+
+        var at = DateTimeOffset.Parse("2026-01-01T00:06:30Z", System.Globalization.CultureInfo.InvariantCulture);
+        var byTime = await WaldenArchive.RestoreAsync(Archive, _dir.File("at-time.db"), new WaldenArchiveRestoreOptions { At = at });
+        Assert.True(byTime.Complete, byTime.Problem);
+        Assert.Equal(6, Count(_dir.File("at-time.db")));
+    }
+
+    [Fact]
+    public async Task Restore_NeverWritesOverAnExistingFile()
+    {
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync)))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+        }
+
+        var existing = _dir.File("existing.db");
+        await File.WriteAllTextAsync(existing, "keep me");
+
+        var error = await Assert.ThrowsAsync<WaldenArchiveException>(() => WaldenArchive.RestoreAsync(Archive, existing));
+        Assert.Contains("already exists", error.Message, StringComparison.Ordinal);
+        Assert.Equal("keep me", await File.ReadAllTextAsync(existing));
+    }
+}
