@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
 using Walden.Native;
 
@@ -21,7 +20,6 @@ internal sealed unsafe class WalFrameReader : IDisposable
 {
     private const int WalHeaderBytes = 32;
     private const int FrameHeaderBytes = 24;
-    private const int JournalPointer = 28; // SQLITE_FCNTL_JOURNAL_POINTER (sqlite3.h)
     private const int ShortRead = 522; // SQLITE_IOERR_SHORT_READ: the rest of the buffer was zero-filled
     private SqliteConnection? _writer;
 
@@ -251,7 +249,7 @@ internal sealed unsafe class WalFrameReader : IDisposable
         }
 
         IntPtr file = IntPtr.Zero;
-        var rc = SqliteNative.FileControl(handle.DangerousGetHandle(), "main", JournalPointer, (IntPtr)(&file));
+        var rc = SqliteNative.FileControl(handle.DangerousGetHandle(), "main", SqliteNative.FileControlJournalPointer, (IntPtr)(&file));
         if (rc != 0 || file == IntPtr.Zero || *(IntPtr*)file == IntPtr.Zero)
         {
             return IntPtr.Zero; // no WAL opened yet (pMethods is null until SQLite opens the file)
@@ -263,8 +261,7 @@ internal sealed unsafe class WalFrameReader : IDisposable
     /// <summary>Reads through the file's own <c>xRead</c>; 0 when the file is shorter than the range asked for.</summary>
     private static int Read(IntPtr file, Span<byte> buffer, long offset)
     {
-        var methods = (IoMethods*)*(IntPtr*)file;
-        var read = (delegate* unmanaged[Cdecl]<IntPtr, byte*, int, long, int>)methods->Read;
+        var read = SqliteNative.ReadMethodOf(file);
         int rc;
         fixed (byte* target = buffer)
         {
@@ -277,15 +274,6 @@ internal sealed unsafe class WalFrameReader : IDisposable
             ShortRead => 0,
             _ => throw new IOException($"reading the -wal through SQLite failed (SQLite error {rc})"),
         };
-    }
-
-    /// <summary>The head of <c>sqlite3_io_methods</c> (sqlite3.h): the version, then xClose, then xRead.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoMethods
-    {
-        public int Version;
-        public IntPtr Close;
-        public IntPtr Read;
     }
 
     public void Dispose() => _writer = null;

@@ -25,4 +25,11 @@ internal static unsafe partial class SqliteNative
         var methods = *(IntPtr*)file;
         return (delegate* unmanaged[Cdecl]<IntPtr, int, int>)((IntPtr*)methods)[5];
     }
+
+    /// <summary>The <c>xRead</c> method of a <c>sqlite3_file</c> (third slot of <c>sqlite3_io_methods</c>, as above).</summary>
+    internal static delegate* unmanaged[Cdecl]<IntPtr, byte*, int, long, int> ReadMethodOf(IntPtr file)
+    {
+        var methods = *(IntPtr*)file;
+        return (delegate* unmanaged[Cdecl]<IntPtr, byte*, int, long, int>)((IntPtr*)methods)[2];
+    }
 }

@@ -26,9 +26,6 @@ internal static unsafe partial class SqliteNative
     /// <summary>SQLITE_RECOVER_SLOWINDEXES: create non-unique indexes before inserting data.</summary>
     internal const int RecoverSlowIndexes = 4;
 
-    [LibraryImport(Library, EntryPoint = "sqlite3_file_control", StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int FileControl(IntPtr db, string schema, int op, IntPtr argument);
-
     [LibraryImport(Library, EntryPoint = "sqlite3_busy_handler")]
     internal static partial int BusyHandler(IntPtr db, delegate* unmanaged[Cdecl]<IntPtr, int, int> callback, IntPtr state);
 
