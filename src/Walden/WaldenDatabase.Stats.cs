@@ -168,6 +168,11 @@ public sealed partial class WaldenDatabase
                     $"No verified backup for more than twice Backup.Interval ({backup.Interval}): the last one is from {last}{failure}"));
             }
 
+            foreach (var hazard in _health.EnvironmentHazards)
+            {
+                reasons.Add(hazard);
+            }
+
             if (queueDepth >= queueNearFull * _options.WriteQueueCapacity)
             {
                 reasons.Add(string.Create(CultureInfo.InvariantCulture, $"The write queue is near full: {queueDepth:N0} of {_options.WriteQueueCapacity:N0}."));

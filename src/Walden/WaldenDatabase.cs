@@ -158,6 +158,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
                 database._health.ReportCorruption("The integrity check at open", string.Join(" | ", check.Findings), null); // ReadOnly policy
             }
 
+            database.CheckEnvironmentAtOpen();
             options.OpenFault?.Invoke("writer", database);
             database._writer.Start();
             options.OpenFault?.Invoke("checkpointer", database);
@@ -166,6 +167,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
             database.StartBackups();
             database.StartBackgroundCheck();
             database.StartWalWatch();
+            database.StartEnvironmentWatch();
             options.OpenFault?.Invoke("opened", database);
             LogMessages.Opened(database._logger, database.Name, path, settings.SqliteVersion, settings.Synchronous, options.ReaderPoolSize);
             return database;
@@ -246,6 +248,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
     private async Task DisposeCoreAsync()
     {
         await StopWalWatchAsync().ConfigureAwait(false);
+        await StopEnvironmentWatchAsync().ConfigureAwait(false);
         await StopBackupsAsync().ConfigureAwait(false);
         await StopBackgroundCheckAsync().ConfigureAwait(false);
         _writer.Complete();

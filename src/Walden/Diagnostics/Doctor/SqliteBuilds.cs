@@ -32,9 +32,9 @@ internal sealed record SqliteBuild(string File, string? Version, string SourceId
 }
 
 /// <summary>
-/// Reads which SQLite a library or executable file carries, from the file itself: SQLite's source id (the
-/// <c>sqlite3_sourceid()</c> string, "YYYY-MM-DD HH:MM:SS" and a hash of 40 or more hex digits) proves the code is in the file,
-/// and the <c>sqlite3_version</c> string ("3.x.y") stored next to it gives the version. Nothing is loaded or executed, so a file
+/// Reads which SQLite a library or executable file carries, from the file itself: a message of SQLite's core proves the code
+/// is in the file, SQLite's source id (the <c>sqlite3_sourceid()</c> string, "YYYY-MM-DD HH:MM:SS" and a hash of 40 or more hex
+/// digits) names the check-in, and the <c>sqlite3_version</c> string ("3.x.y") stored next to it gives the version. Nothing is loaded or executed, so a file
 /// of another process, another architecture or a deleted build can be read too. The file is mapped read-only; these are
 /// program files, never database files. Results are kept per file identity, size and time stamp, so each file is read once.
 /// </summary>
@@ -43,8 +43,11 @@ internal static class SqliteBuilds
     /// <summary>How far from the source id the version string is looked for (the two are a few hundred bytes apart in the builds seen).</summary>
     private const int VersionWindow = 256 * 1024;
 
-    /// <summary>"SQLite format 3\0": the header string every build of SQLite carries; a file without it has no SQLite.</summary>
-    private static readonly byte[] FormatString = "SQLite format 3\0"u8.ToArray();
+    /// <summary>
+    /// A message of SQLite's virtual machine (vdbe.c, in every release since 3.7.0): only a file carrying SQLite's code has it. The
+    /// source id alone is not enough: a program built against SQLite's header (the sqlite3 shell) carries it too.
+    /// </summary>
+    private static readonly byte[] CoreMarker = "cannot commit - no transaction is active"u8.ToArray();
 
     private static readonly ConcurrentDictionary<string, SqliteBuild?> Cache = new(StringComparer.Ordinal);
 
@@ -75,7 +78,7 @@ internal static class SqliteBuilds
         try
         {
             info = new FileInfo(path);
-            if (!info.Exists || info.Length < FormatString.Length)
+            if (!info.Exists || info.Length < CoreMarker.Length)
             {
                 return null;
             }
@@ -118,7 +121,7 @@ internal static class SqliteBuilds
     /// <summary>Finds the source id and the version string nearest to it in the bytes of a file.</summary>
     internal static SqliteBuild? Find(string path, ReadOnlySpan<byte> bytes)
     {
-        if (bytes.IndexOf(FormatString) < 0)
+        if (bytes.IndexOf(CoreMarker) < 0)
         {
             return null;
         }
