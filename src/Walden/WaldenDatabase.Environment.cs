@@ -81,7 +81,7 @@ public sealed partial class WaldenDatabase
         lock (_environmentGate)
         {
             var self = Environment.ProcessId;
-            var pids = FileLocks.On(Path + "-shm").Concat(FileLocks.On(Path)).Select(l => l.ProcessId)
+            var pids = FileLocks.OnAny([Path + "-shm", Path]).Select(l => l.ProcessId)
                 .Where(pid => pid > 0 && pid != self).ToHashSet();
             var current = new HashSet<string>(StringComparer.Ordinal);
             foreach (var pid in pids)

@@ -29,9 +29,16 @@ internal static class FileLocks
     internal const long ReservedByte = 0x40000001;
 
     /// <summary>The granted POSIX locks on <paramref name="path"/>'s file; empty when it does not exist or /proc/locks cannot be read.</summary>
-    internal static IReadOnlyList<FileLock> On(string path)
+    internal static IReadOnlyList<FileLock> On(string path) => OnAny([path]);
+
+    /// <summary>The granted POSIX locks on any of <paramref name="paths"/> (one read of /proc/locks).</summary>
+    internal static IReadOnlyList<FileLock> OnAny(IEnumerable<string> paths)
     {
-        if (FileId.Of(path) is not { } id)
+        var files = paths.Select(FileId.Of).OfType<FileId>()
+            .Select(id => (Major: (long)(((id.Device >> 8) & 0xfff) | ((id.Device >> 32) & 0xfffff000)),
+                Minor: (long)((id.Device & 0xff) | ((id.Device >> 12) & 0xffffff00)), id.Inode)) // glibc's gnu_dev_major / minor
+            .ToList();
+        if (files.Count == 0)
         {
             return [];
         }
@@ -46,11 +53,7 @@ internal static class FileLocks
             return [];
         }
 
-        var device = id.Device;
-        // glibc's gnu_dev_major / gnu_dev_minor: /proc/locks prints the kernel's MAJOR:MINOR of the same device.
-        var major = (long)(((device >> 8) & 0xfff) | ((device >> 32) & 0xfffff000));
-        var minor = (long)((device & 0xff) | ((device >> 12) & 0xffffff00));
-        return lines.Select(line => Parse(line, major, minor, id.Inode)).OfType<FileLock>().ToList();
+        return lines.SelectMany(line => files.Select(f => Parse(line, f.Major, f.Minor, f.Inode))).OfType<FileLock>().ToList();
     }
 
     /// <summary>A line such as <c>1: POSIX  ADVISORY  READ 2155 fe:00:11657390 124 124</c>, when it is a granted POSIX lock on the file.</summary>

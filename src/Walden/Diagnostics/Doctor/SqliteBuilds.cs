@@ -78,6 +78,11 @@ internal static class SqliteBuilds
         try
         {
             info = new FileInfo(path);
+            if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target)
+            {
+                info = target; // the size and time stamp of the file itself, not of the link
+            }
+
             if (!info.Exists || info.Length < CoreMarker.Length)
             {
                 return null;
@@ -89,7 +94,7 @@ internal static class SqliteBuilds
         }
 
         var key = $"{path}|{Files.FileId.Of(path)}|{info.Length}|{info.LastWriteTimeUtc.Ticks}";
-        return Cache.GetOrAdd(key, _ => Scan(path, info.Length));
+        return Cache.GetOrAdd(key, _ => Scan(info.FullName, info.Length));
     }
 
     private static unsafe SqliteBuild? Scan(string path, long length)
