@@ -32,8 +32,8 @@ public sealed partial class WaldenDatabase
                 _health.SetEnvironmentHazard("file-system", $"The database is on a {fileSystem.Type} file system ({fileSystem.MountPoint}): {verdict.Why}.");
             }
 
-            // SqliteNeighbours.Check logged the libraries already (event 1700); health keeps them.
-            if (SqliteNeighbours.Find() is { Count: > 0 } others)
+            // SqliteNeighbours.Check found and logged them a moment ago (event 1700); health keeps them.
+            if (SqliteNeighbours.LastFound is { Count: > 0 } others)
             {
                 _health.SetEnvironmentHazard("sqlite-in-process",
                     $"Another SQLite library is loaded in this process ({string.Join(", ", others.Select(o => $"SQLite {o.Version}, {o.Path}"))}): " +
