@@ -53,9 +53,11 @@ public sealed class DiskFullTests : IDisposable
 
         // Space is back: the very next write goes through, nothing to restart.
         await db.WriteAsync(c => c.Exec("INSERT INTO blobs(body) VALUES (randomblob(65536))"));
-        // Healthy but for the one environment warning a tmpfs always gets (the database lives in memory).
+        // Disk full is cleared; what may remain is Degraded only: the warning a tmpfs always gets (the database lives in
+        // memory) and checkpoints that failed while the disk was full, until the next one succeeds.
         var health = db.GetHealth();
-        Assert.Equal(WaldenHealthStatus.Degraded, health.Status);
-        Assert.Contains("tmpfs file system", Assert.Single(health.Reasons), StringComparison.Ordinal);
+        Assert.NotEqual(WaldenHealthStatus.Unhealthy, health.Status);
+        Assert.DoesNotContain(health.Reasons, r => r.Contains("disk full", StringComparison.Ordinal));
+        Assert.Contains(health.Reasons, r => r.Contains("tmpfs file system", StringComparison.Ordinal));
     }
 }
