@@ -32,6 +32,7 @@ var root = new RootCommand("walden: safe, fast SQLite for many concurrent writer
     StatsCommand.Create(),
     CheckpointCommand.Create(),
     SoakCommand.Create(),
+    DoctorCommand.Create(),
 };
 
 try

@@ -169,6 +169,11 @@ public sealed partial class WaldenDatabase
             }
 
             _archiver?.AddHealth(reasons, data);
+            foreach (var hazard in _health.EnvironmentHazards)
+            {
+                reasons.Add(hazard);
+            }
+
             if (queueDepth >= queueNearFull * _options.WriteQueueCapacity)
             {
                 reasons.Add(string.Create(CultureInfo.InvariantCulture, $"The write queue is near full: {queueDepth:N0} of {_options.WriteQueueCapacity:N0}."));

@@ -165,6 +165,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
                 database._health.ReportCorruption("The integrity check at open", string.Join(" | ", check.Findings), null); // ReadOnly policy
             }
 
+            database.CheckEnvironmentAtOpen();
             database._archiver?.Open(writer.Connection); // the first base snapshot, before any write
             options.OpenFault?.Invoke("writer", database);
             database._writer.Start();
@@ -174,6 +175,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
             database.StartBackups();
             database.StartBackgroundCheck();
             database.StartWalWatch();
+            database.StartEnvironmentWatch();
             options.OpenFault?.Invoke("opened", database);
             LogMessages.Opened(database._logger, database.Name, path, settings.SqliteVersion, settings.Synchronous, options.ReaderPoolSize);
             return database;
@@ -254,6 +256,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
     private async Task DisposeCoreAsync()
     {
         await StopWalWatchAsync().ConfigureAwait(false);
+        await StopEnvironmentWatchAsync().ConfigureAwait(false);
         await StopBackupsAsync().ConfigureAwait(false);
         await StopBackgroundCheckAsync().ConfigureAwait(false);
         _writer.Complete();

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
@@ -28,6 +29,7 @@ internal sealed class HealthSignals
     private int _checkpointFailures;
     private string? _walLimit;
     private string? _syncFailed;
+    private readonly ConcurrentDictionary<string, string> _environment = new(StringComparer.Ordinal);
 
     internal HealthSignals(string name, WaldenOptions options)
     {
@@ -200,4 +202,28 @@ internal sealed class HealthSignals
             Volatile.Write(ref _lastCheckpointFailure, null);
         }
     }
+
+    /// <summary>
+    /// Hazards around the file found by the environment checks (a network file system, another SQLite in this process, a
+    /// process with an SQLite that has the WAL-reset bug): each makes the database Degraded while it lasts. Keyed by what was
+    /// checked, so a re-check replaces or clears its own entry.
+    /// </summary>
+    internal IReadOnlyList<string> EnvironmentHazards => _environment.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => e.Value).ToList();
+
+    /// <summary>Records (or, with null, clears) the hazard of one environment check.</summary>
+    internal void SetEnvironmentHazard(string key, string? reason)
+    {
+        if (reason is null)
+        {
+            _environment.TryRemove(key, out _);
+        }
+        else
+        {
+            _environment[key] = reason;
+        }
+    }
+
+    /// <summary>The keys of the recorded hazards that start with <paramref name="prefix"/> (for a re-check to clear what is gone).</summary>
+    internal IReadOnlyList<string> EnvironmentHazardKeys(string prefix) =>
+        _environment.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal)).ToList();
 }

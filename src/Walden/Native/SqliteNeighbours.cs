@@ -17,6 +17,11 @@ internal static class SqliteNeighbours
 {
     internal readonly record struct Library(string Path, string Version);
 
+    private static IReadOnlyList<Library>? _lastFound;
+
+    /// <summary>What the last <see cref="Find"/> found (the open's own check ran it a moment before); found now if none ran yet.</summary>
+    internal static IReadOnlyList<Library> LastFound => Volatile.Read(ref _lastFound) ?? Find();
+
     /// <summary>The SQLite libraries mapped into this process other than the one Walden's calls go to.</summary>
     internal static IReadOnlyList<Library> Find()
     {
@@ -39,6 +44,7 @@ internal static class SqliteNeighbours
             }
         }
 
+        Volatile.Write(ref _lastFound, found);
         return found;
     }
 

@@ -21,8 +21,12 @@ public sealed class SqliteNeighboursTests
         using var stock = StockSqlite.Load();
         var logs = new ListLoggerFactory();
 
-        await using (await WaldenDatabase.OpenAsync(dir.File("app.db"), new WaldenOptions { LoggerFactory = logs }))
+        await using (var database = await WaldenDatabase.OpenAsync(dir.File("app.db"), new WaldenOptions { LoggerFactory = logs }))
         {
+            var health = database.GetHealth();
+            Assert.Equal(WaldenHealthStatus.Degraded, health.Status);
+            Assert.Contains(health.Reasons, r => r.Contains("Another SQLite library is loaded", StringComparison.Ordinal) &&
+                r.Contains(stock.Version, StringComparison.Ordinal));
         }
 
         var warning = Assert.Single(logs.Lines, line => line.EventId.Id == 1700);

@@ -53,6 +53,10 @@ public sealed class DiskFullTests : IDisposable
 
         // Space is back: the very next write goes through, nothing to restart.
         await db.WriteAsync(c => c.Exec("INSERT INTO blobs(body) VALUES (randomblob(65536))"));
-        Assert.Equal(WaldenHealthStatus.Healthy, db.GetHealth().Status);
+        // Disk full is cleared; what may remain is Degraded only: checkpoints that failed while the disk was full, until the
+        // next one succeeds.
+        var health = db.GetHealth();
+        Assert.NotEqual(WaldenHealthStatus.Unhealthy, health.Status);
+        Assert.DoesNotContain(health.Reasons, r => r.Contains("disk full", StringComparison.Ordinal));
     }
 }

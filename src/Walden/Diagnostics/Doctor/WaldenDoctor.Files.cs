@@ -1,0 +1,122 @@
+using System.Globalization;
+using Walden.Files;
+
+namespace Walden.Diagnostics.Doctor;
+
+internal static partial class WaldenDoctor
+{
+    /// <summary>Item 5, the files: a -wal without its database, companions another user owns, a hot rollback journal.</summary>
+    private static void CheckCompanions(DoctorState state, List<DoctorFinding> findings)
+    {
+        var files = state.Files;
+        var walBytes = DatabaseFiles.SizeOf(files.Wal);
+        if (!state.Exists)
+        {
+            if (walBytes is { } bytes)
+            {
+                findings.Add(new DoctorFinding("files", bytes > 32 ? DoctorSeverity.Danger : DoctorSeverity.Warning,
+                    Invariant($"'{Path.GetFileName(files.Wal)}' ({bytes:N0} bytes) exists, but the database '{Path.GetFileName(files.Database)}' does not."),
+                    "A -wal holds transactions committed since the last checkpoint; without its database they cannot be read, and a new " +
+                    "database created at this path would ignore or, worse, replay them into the wrong file.",
+                    "Find the database this -wal belongs to (moved or renamed?) and put it back beside it under its name before any " +
+                    "program opens the path; do not delete the -wal, and do not create a new database here meanwhile."));
+            }
+            else if (File.Exists(files.Shm))
+            {
+                findings.Add(new DoctorFinding("files", DoctorSeverity.Warning,
+                    $"'{Path.GetFileName(files.Shm)}' exists without its database.",
+                    "A -shm is only an index SQLite rebuilds; alone it means the database was moved or deleted while in WAL mode.",
+                    "Find out where the database went; the -shm itself holds no data."));
+            }
+
+            return;
+        }
+
+        if (FileOwner.Of(files.Database) is { } owner)
+        {
+            foreach (var companion in new[] { files.Wal, files.Shm, files.Journal })
+            {
+                if (FileOwner.Of(companion) is { } other && (other.UserId != owner.UserId || other.GroupId != owner.GroupId
+                    || !other.WritableBy(owner.UserId, owner.GroupId)))
+                {
+                    findings.Add(new DoctorFinding("files", DoctorSeverity.Warning,
+                        $"'{Path.GetFileName(companion)}' is owned by {other}, the database by {owner}.",
+                        other.WritableBy(owner.UserId, owner.GroupId)
+                            ? "A companion of another owner is a sign that two users run programs on this file; the next one created may " +
+                              "not be writable by the other."
+                            : "A program running as the database's owner cannot write it: it fails to open the database (unable to open, " +
+                              "attempt to write a readonly database), or opens it read-only.",
+                        "Run every program on this database as one user; fix the owner with chown (to the database's owner) when no " +
+                        "program has the database open."));
+                }
+            }
+        }
+
+        if (state.HotJournal)
+        {
+            findings.Add(new DoctorFinding("hot journal", DoctorSeverity.Warning,
+                Invariant($"'{Path.GetFileName(files.Journal)}' ({DatabaseFiles.SizeOf(files.Journal):N0} bytes) is a hot rollback journal: a program stopped in the middle of a transaction, and no process holds the database's write lock."),
+                "The database file alone is in a half-written state: the journal is what undoes it. Deleting the journal, or copying " +
+                "the database without it, corrupts the database.",
+                "Keep the journal beside the database. The next program that opens the database read-write rolls it back " +
+                "('walden check' reads it without changing it); the SQLite checks below were skipped because of it."));
+        }
+    }
+
+    /// <summary>Item 2: where the file lives: the file system, a probe of locks and shared memory, free space.</summary>
+    private static void CheckFileSystem(DoctorState state, List<DoctorFinding> findings)
+    {
+        var folder = Path.GetDirectoryName(state.Real)!;
+        if (FileSystems.Of(state.Real) is { } fileSystem)
+        {
+            var verdict = FileSystems.Judge(fileSystem.Type);
+            findings.Add(new DoctorFinding("file system", verdict.Severity,
+                $"The database is on {fileSystem.Type} ('{fileSystem.Source}' mounted at {fileSystem.MountPoint}).",
+                verdict.Severity == DoctorSeverity.Ok ? "" : verdict.Why + ".",
+                verdict.Severity == DoctorSeverity.Ok ? "" : "Keep databases on a local disk of the machine whose programs use them."));
+        }
+
+        if (FileSystemProbe.Run(folder, Path.GetFileName(state.Real)) is { } probe)
+        {
+            findings.Add(probe.Problem is null
+                ? new DoctorFinding("locks and shared memory", DoctorSeverity.Ok,
+                    "POSIX locks are enforced and shared memory maps work (probed on a scratch file beside the database).")
+                : new DoctorFinding("locks and shared memory", DoctorSeverity.Danger,
+                    $"The probe on a scratch file beside the database failed: {probe.Problem}.",
+                    "SQLite keeps processes apart with POSIX locks and, in WAL mode, a shared memory map of the -shm; without them two " +
+                    "programs overwrite each other's pages.",
+                    "Move the database to a local file system."));
+        }
+        else
+        {
+            findings.Add(new DoctorFinding("locks and shared memory", DoctorSeverity.Warning,
+                $"Not probed: no scratch file can be created in '{folder}' by this user.",
+                "SQLite must create its -journal or -wal and -shm in this folder; a program of this user cannot write here.",
+                "Run the doctor as the user of the programs that write the database."));
+        }
+
+        try
+        {
+            var free = new DriveInfo(folder).AvailableFreeSpace;
+            var database = DatabaseFiles.SizeOf(state.Real) ?? 0;
+            var wal = DatabaseFiles.SizeOf(state.Files.Wal) ?? 0;
+            var seen = Invariant($"{Size(free)} free beside a database of {Size(database)} and a -wal of {Size(wal)}.");
+            findings.Add(free < database + wal
+                ? new DoctorFinding("free space", DoctorSeverity.Warning, seen,
+                    "A checkpoint can grow the database by the WAL's pages, VACUUM needs about the database's size again, and a backup " +
+                    "beside it as much; on a full disk SQLite fails those with SQLITE_FULL.",
+                    "Free space on this file system, or move the database to a larger one.")
+                : new DoctorFinding("free space", DoctorSeverity.Ok, seen));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            // A file system DriveInfo cannot describe: nothing to say about its space.
+        }
+    }
+
+    private static string Size(long bytes) => bytes < 1024 * 1024
+        ? Invariant($"{bytes:N0} B")
+        : bytes < 1024L * 1024 * 1024 ? Invariant($"{bytes / 1024.0 / 1024.0:0.0} MiB") : Invariant($"{bytes / 1024.0 / 1024.0 / 1024.0:0.00} GiB");
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}
