@@ -64,6 +64,12 @@ internal sealed class ForeignFile : IDisposable
     {
         var fullPath = System.IO.Path.GetFullPath(path);
         EnsureExists(fullPath);
+        if (Integrity.IntegrityChecker.Unreadable(OpenErrors.RealPath(fullPath) ?? fullPath) is { Empty: false } unreadable)
+        {
+            throw unreadable.NotADatabase
+                ? new WaldenConfigurationException(unreadable.Message)
+                : new WaldenCorruptException(unreadable.Message, Errors.SqliteErrors.Corrupt, Errors.SqliteErrors.Corrupt);
+        }
         // SQLite follows symbolic links and keeps the companions beside the target: so must the inspection and the copy.
         var real = OpenErrors.RealPath(fullPath) ?? fullPath;
         var state = Inspect(real);
@@ -147,14 +153,21 @@ internal sealed class ForeignFile : IDisposable
         try
         {
             var copy = CopyQuietFile(path, folder, state);
-            using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = copy, Pooling = false }.ToString()))
+            var notes = state.Notes(path);
+            try
             {
+                using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = copy, Pooling = false }.ToString());
                 connection.Open();
                 // The first read rolls the journal back or recovers the WAL; closing the last connection checkpoints it.
                 ConnectionFactory.Scalar<long>(connection, "PRAGMA page_count");
             }
+            catch (SqliteException ex)
+            {
+                // A damaged file SQLite cannot settle is still worked on as a private copy, as it is (with its journal or -wal).
+                notes.Add($"SQLite could not settle the private copy of '{path}' ({ex.Message.TrimEnd('.')}): Walden used the copy as it is.");
+            }
 
-            return (folder, copy, state.Notes(path));
+            return (folder, copy, notes);
         }
         catch
         {

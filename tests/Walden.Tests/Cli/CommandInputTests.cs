@@ -39,15 +39,18 @@ public sealed class CommandInputTests : IDisposable
     [Theory]
     [InlineData(50)]
     [InlineData(99)]
-    public async Task Check_OfAFileCutInsideItsHeader_SaysItIsTruncated_NotThatItHasNoHeader(int bytes)
+    public async Task CheckAndInfo_OfAFileCutInsideItsHeader_SayItIsTruncated_NotThatItHasNoHeader(int bytes)
     {
         var path = await PrefixOfADatabaseAsync(bytes);
 
         var (exit, stdout, stderr) = await WaldenCli.RunAsync("check", path);
+        var info = await WaldenCli.RunAsync("info", path);
 
         Assert.True(exit == 1, $"exit {exit}: {stdout} {stderr}");
         Assert.Contains($"truncated inside its header: it holds {bytes} bytes", stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("no 'SQLite format 3' header", stdout + stderr, StringComparison.Ordinal);
+        Assert.True(info.ExitCode == 2, info.Stdout + info.Stderr);
+        Assert.Contains("truncated inside its header", info.Stderr, StringComparison.Ordinal);
     }
 
     public static TheoryData<string, byte[]> OtherFiles => new()

@@ -12,8 +12,9 @@ namespace Walden.Tests.Integrity;
 public sealed class StandInFindingsTests : IDisposable
 {
     /// <summary>
-    /// A schema whose first table's index needs the app's definition (2,000 rows, so thousands of set-aside findings
-    /// come first), then a table with a real fault: a NULL in a column the schema declares NOT NULL.
+    /// A table whose index needs the app's definition (2,000 rows: a set-aside finding for almost every row, checked in
+    /// rowid order) with a real fault at row 1,500: a NULL in a column the schema declares NOT NULL. A second table
+    /// has one more.
     /// </summary>
     public static TheoryData<string, string> Inputs => new()
     {
@@ -21,17 +22,19 @@ public sealed class StandInFindingsTests : IDisposable
             "collation",
             """
             con.create_collation("LOCALIZED", lambda a, b: (a.lower() > b.lower()) - (a.lower() < b.lower()))
-            con.execute("CREATE TABLE names(id INTEGER PRIMARY KEY, name TEXT COLLATE LOCALIZED, UNIQUE(name))")
-            con.executemany("INSERT INTO names(name) VALUES (?)", [("Name%d" % (2000 - i) if i % 2 else "name%d" % i,) for i in range(2000)])
+            con.execute("CREATE TABLE names(id INTEGER PRIMARY KEY, name TEXT COLLATE LOCALIZED, extra TEXT, UNIQUE(name))")
+            con.executemany("INSERT INTO names(name, extra) VALUES (?, ?)",
+                [("Name%d" % (2000 - i) if i % 2 else "name%d" % i, None if i == 1500 else "x") for i in range(2000)])
             """
         },
         {
             "function",
             """
             con.create_function("domain_of", 1, lambda s: s.split("@")[-1] if s else None, deterministic=True)
-            con.execute("CREATE TABLE users(id INTEGER PRIMARY KEY, email TEXT)")
+            con.execute("CREATE TABLE users(id INTEGER PRIMARY KEY, email TEXT, extra TEXT)")
             con.execute("CREATE INDEX users_domain ON users(domain_of(email))")
-            con.executemany("INSERT INTO users(email) VALUES (?)", [("u%d@d%d.example" % (i, i % 7),) for i in range(2000)])
+            con.executemany("INSERT INTO users(email, extra) VALUES (?, ?)",
+                [("u%d@d%d.example" % (i, i % 7), None if i == 1500 else "x") for i in range(2000)])
             """
         },
     };
@@ -53,6 +56,7 @@ public sealed class StandInFindingsTests : IDisposable
             con.commit()
             con.execute("PRAGMA writable_schema=ON")
             con.execute("UPDATE sqlite_master SET sql = 'CREATE TABLE plain(id INTEGER PRIMARY KEY, v TEXT NOT NULL)' WHERE name = 'plain'")
+            con.execute("UPDATE sqlite_master SET sql = replace(sql, 'extra TEXT', 'extra TEXT NOT NULL') WHERE type = 'table'")
             con.commit()
             con.close()
             """,
@@ -63,6 +67,7 @@ public sealed class StandInFindingsTests : IDisposable
 
         Assert.Equal(WaldenFileStatus.Corrupt, check.Status);
         Assert.Contains("NULL value in plain.v", check.Findings);
+        Assert.Contains(check.Findings, finding => finding.StartsWith("NULL value in", StringComparison.Ordinal) && finding.EndsWith(".extra", StringComparison.Ordinal));
         Assert.Contains(check.Notes, note => note.Contains("set aside", StringComparison.Ordinal));
         Assert.Contains("NULL value in plain.v", backup.Message, StringComparison.Ordinal);
     }
