@@ -61,7 +61,8 @@ internal static class BackupInspector
     {
         // The application's collations and functions get stand-ins: the copy is read and counted whole, and the notes say what was not verified.
         var standIns = new StandIns();
-        var (problems, unverified) = Integrity.IntegrityChecker.RunSettingAsideStandIns(connection, standIns, WaldenIntegrityCheck.Full, limit: 20);
+        var (problems, unverified) =
+            Integrity.IntegrityChecker.RunSettingAsideStandIns(connection, standIns, WaldenIntegrityCheck.Full, limit: 20);
         cancellationToken.ThrowIfCancellationRequested();
         var integrity = problems.Count == 0 ? "ok" : string.Join("; ", problems);
         var pageSize = (int)ConnectionFactory.Scalar<long>(connection, "PRAGMA page_size");

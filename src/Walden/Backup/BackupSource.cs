@@ -48,7 +48,8 @@ internal sealed class BackupSource : IDisposable
         {
             throw unreadable.NotADatabase
                 ? new WaldenConfigurationException(unreadable.Message)
-                : new WaldenCorruptException(unreadable.Message + " There is nothing to back up.", SqliteErrors.Corrupt, SqliteErrors.Corrupt);
+                : new WaldenCorruptException(
+                    unreadable.Message + " There is nothing to back up.", SqliteErrors.Corrupt, SqliteErrors.Corrupt);
         }
 
         var settled = Files.ForeignFile.SettledCopy(Files.OpenErrors.RealPath(path) ?? path);
@@ -109,7 +110,8 @@ internal sealed class BackupSource : IDisposable
             return new WaldenConfigurationException($"'{path}' is not an SQLite database (SQLITE_NOTADB). Check the path.", ex);
         }
 
-        return Files.OpenErrors.NameHolder(SqliteErrors.Translate(ex, $"Backing up '{path}'", new WaldenOptions { BusyTimeout = busyTimeout }), path);
+        var translated = SqliteErrors.Translate(ex, $"Backing up '{path}'", new WaldenOptions { BusyTimeout = busyTimeout });
+        return Files.OpenErrors.NameHolder(translated, path);
     }
 
     public void Dispose()

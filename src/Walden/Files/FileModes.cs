@@ -15,7 +15,7 @@ internal static class FileModes
     internal static UnixFileMode? Of(string path) =>
         OperatingSystem.IsWindows() || !File.Exists(path) ? null : File.GetUnixFileMode(path) & PermissionBits;
 
-    /// <summary>Gives <paramref name="path"/>, a file Walden wrote itself, the permission bits <paramref name="mode"/> (nothing when null).</summary>
+    /// <summary>Gives <paramref name="path"/>, a file Walden wrote itself, the bits <paramref name="mode"/> (nothing when null).</summary>
     internal static void Apply(string path, UnixFileMode? mode)
     {
         if (mode is { } bits && !OperatingSystem.IsWindows())

@@ -156,7 +156,8 @@ internal sealed class ForeignFile : IDisposable
             var notes = state.Notes(path);
             try
             {
-                using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = copy, Pooling = false }.ToString());
+                var builder = new SqliteConnectionStringBuilder { DataSource = copy, Pooling = false };
+                using var connection = new SqliteConnection(builder.ToString());
                 connection.Open();
                 // The first read rolls the journal back or recovers the WAL; closing the last connection checkpoints it.
                 ConnectionFactory.Scalar<long>(connection, "PRAGMA page_count");
@@ -164,7 +165,8 @@ internal sealed class ForeignFile : IDisposable
             catch (SqliteException ex)
             {
                 // A damaged file SQLite cannot settle is still worked on as a private copy, as it is (with its journal or -wal).
-                notes.Add($"SQLite could not settle the private copy of '{path}' ({ex.Message.TrimEnd('.')}): Walden used the copy as it is.");
+                notes.Add($"SQLite could not settle the private copy of '{path}' ({ex.Message.TrimEnd('.')}): " +
+                    "Walden used the copy as it is.");
             }
 
             return (folder, copy, notes);
@@ -241,7 +243,7 @@ internal sealed class ForeignFile : IDisposable
         DeleteCopy(_copyFolder);
     }
 
-    /// <summary>Throws <see cref="WaldenConfigurationException"/> naming what is wrong when <paramref name="fullPath"/> is not a file.</summary>
+    /// <summary>Throws <see cref="WaldenConfigurationException"/> naming what is wrong when <paramref name="fullPath"/> is no file.</summary>
     internal static void EnsureExists(string fullPath)
     {
         if (Directory.Exists(fullPath))
@@ -350,15 +352,17 @@ internal sealed class ForeignFile : IDisposable
             var journal = $"'{System.IO.Path.GetFileName(path)}-journal', {JournalBytes:N0} bytes";
             if (HotJournal && SuperJournal is { } super && !File.Exists(super))
             {
-                notes.Add($"'{path}' has a journal ({journal}) left by a transaction over several attached databases that committed: " +
-                    $"its super-journal '{super}' is gone, so SQLite ignores the journal. Walden read the committed state on a private copy; " +
-                    "your files were not changed. The next program that opens the database read-write deletes the journal.");
+                notes.Add($"'{path}' has a journal ({journal}) left by a transaction over several attached databases that " +
+                    $"committed: its super-journal '{super}' is gone, so SQLite ignores the journal. Walden read the committed state " +
+                    "on a private copy; your files were not changed. The next program that opens the database read-write deletes " +
+                    "the journal.");
             }
             else if (HotJournal && SuperJournal is { } pending)
             {
-                notes.Add($"'{path}' has a hot rollback journal ({journal}) of a transaction over several attached databases that did not " +
-                    $"commit (its super-journal '{pending}' is still there). Walden rolled it back on a private copy and read the last committed " +
-                    "state; your files were not changed. The next program that opens the database read-write rolls the journal back in place.");
+                notes.Add($"'{path}' has a hot rollback journal ({journal}) of a transaction over several attached databases " +
+                    $"that did not commit (its super-journal '{pending}' is still there). Walden rolled it back on a private copy and " +
+                    "read the last committed state; your files were not changed. The next program that opens the database read-write " +
+                    "rolls the journal back in place.");
             }
             else if (HotJournal)
             {
@@ -369,8 +373,9 @@ internal sealed class ForeignFile : IDisposable
 
             if (WalLeftBehind && WalBytes > 32)
             {
-                notes.Add($"'{path}' has a -wal of {WalBytes:N0} bytes and " + (ShmBytes is null ? "no -shm" : "a -shm no process has open") +
-                    " (its writer stopped without closing): Walden read the committed transactions in it on a private copy; your files were not changed.");
+                var shm = ShmBytes is null ? "no -shm" : "a -shm no process has open";
+                notes.Add($"'{path}' has a -wal of {WalBytes:N0} bytes and {shm} (its writer stopped without closing): Walden read the " +
+                    "committed transactions in it on a private copy; your files were not changed.");
             }
             else if (WalLeftBehind && ShmBytes is not null)
             {

@@ -177,8 +177,9 @@ internal static class LockProbe
                 if (Posix.Fcntl(fd, Posix.FGetLk, &flock) == 0 && flock.Type != Posix.FUnLck)
                 {
                     var lockName = start == PendingByte && flock.Type == Posix.FWrLck && IsExclusive(fd, flock.Pid)
-                        ? "an EXCLUSIVE lock, which a connection in locking_mode=EXCLUSIVE keeps for as long as it is open (otherwise it is " +
-                          $"held only while a commit is written, for milliseconds); command: {Checkpointing.WalReaderProcesses.CommandLineOf(flock.Pid) ?? "(unknown)"}"
+                        ? "an EXCLUSIVE lock, which a connection in locking_mode=EXCLUSIVE keeps for as long as it is open (otherwise " +
+                          "it is held only while a commit is written, for milliseconds); command: " +
+                          (Checkpointing.WalReaderProcesses.CommandLineOf(flock.Pid) ?? "(unknown)")
                         : name;
                     return new LockFinding(file, lockName, flock.Type == Posix.FWrLck ? "write" : "read", flock.Pid);
                 }

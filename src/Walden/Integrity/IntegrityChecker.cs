@@ -21,7 +21,8 @@ internal static class IntegrityChecker
     /// </summary>
     internal static (bool NotADatabase, bool Empty, string Message)? Unreadable(string path)
     {
-        var length = DatabaseFiles.SizeOf(path);
+        // The file itself, not a symbolic link to it (whose own length is that of the path it holds).
+        var length = DatabaseFiles.SizeOf(OpenErrors.RealPath(path) ?? path);
         if (length is null || DatabaseFiles.For(path).OpenInThisProcess() is not null)
         {
             return null;
@@ -53,7 +54,8 @@ internal static class IntegrityChecker
     }
 
     private static string NotADatabaseMessage(string path, long length) =>
-        $"'{path}' is not an SQLite database (no 'SQLite format 3' header, and its length {length:N0} is not a whole number of pages). Check the path.";
+        $"'{path}' is not an SQLite database (no 'SQLite format 3' header, and its length {length:N0} is not a whole number " +
+        "of pages). Check the path.";
 
     internal static HeaderVerdict InspectHeader(string path)
     {

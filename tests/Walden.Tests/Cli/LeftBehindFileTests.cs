@@ -192,7 +192,8 @@ public sealed class LeftBehindFileTests : IDisposable
                 Assert.True(new FileInfo(path + "-journal").Length > 0);
                 return (folder, path, "doomed", 500);
             case var journal when journal.StartsWith("journal-", StringComparison.Ordinal):
-                await ForeignProgram.RunPythonAsync(KilledInJournalMode.Replace("JOURNAL_MODE", journal["journal-".Length..], StringComparison.Ordinal), path);
+                var script = KilledInJournalMode.Replace("JOURNAL_MODE", journal["journal-".Length..], StringComparison.Ordinal);
+                await ForeignProgram.RunPythonAsync(script, path);
                 Assert.True(new FileInfo(path + "-journal").Length > 0);
                 return (folder, path, "t", 200);
             case "wal-after-truncate-checkpoint-with-shm":

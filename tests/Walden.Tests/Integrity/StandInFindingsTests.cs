@@ -45,7 +45,8 @@ public sealed class StandInFindingsTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Inputs))]
-    public async Task ARealFinding_AfterThousandsOfSetAsideStandInFindings_IsReported_ByCheckAndByTheBackupsVerification(string kind, string appSchema)
+    public async Task ARealFinding_AfterThousandsOfSetAsideStandInFindings_IsReported_ByCheckAndByTheBackupsVerification(
+        string kind, string appSchema)
     {
         var path = _dir.File($"{kind}.db");
         await ForeignProgram.PythonAsync(
@@ -67,7 +68,8 @@ public sealed class StandInFindingsTests : IDisposable
 
         Assert.Equal(WaldenFileStatus.Corrupt, check.Status);
         Assert.Contains("NULL value in plain.v", check.Findings);
-        Assert.Contains(check.Findings, finding => finding.StartsWith("NULL value in", StringComparison.Ordinal) && finding.EndsWith(".extra", StringComparison.Ordinal));
+        Assert.Contains(check.Findings, finding =>
+            finding.StartsWith("NULL value in", StringComparison.Ordinal) && finding.EndsWith(".extra", StringComparison.Ordinal));
         Assert.Contains(check.Notes, note => note.Contains("set aside", StringComparison.Ordinal));
         Assert.Contains("NULL value in plain.v", backup.Message, StringComparison.Ordinal);
     }
