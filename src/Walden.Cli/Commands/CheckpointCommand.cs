@@ -32,9 +32,13 @@ internal static class CheckpointCommand
     private static int Run(FileInfo file, WaldenCheckpointMode mode, double busyTimeout, bool json)
     {
         SqliteLibrary.EnsureSupported();
-        if (!file.Exists)
+        try
         {
-            return CliErrors.Report($"'{file.FullName}' does not exist. Check the path.");
+            Files.ForeignFile.EnsureExists(file.FullName);
+        }
+        catch (WaldenConfigurationException ex)
+        {
+            return CliErrors.Report(ex.Message);
         }
 
         if (busyTimeout is < 0 or > 600)

@@ -4,16 +4,32 @@ using Walden.Files;
 
 namespace Walden.Cli.Output;
 
-/// <summary>Prints an error the user can act on, as one line on stderr, and returns the command's exit code.</summary>
+/// <summary>
+/// Prints an error the user can act on, as one line on stderr, and returns the command's exit code. When the
+/// command was asked for <c>--json</c>, standard output also gets one JSON document with the same facts
+/// (<c>{"error": ..., "exitCode": ...}</c>), so a script reading it never gets nothing or half a document.
+/// </summary>
 internal static class CliErrors
 {
     internal static int Report(string message, int exitCode = ExitCodes.CannotRun)
     {
         var error = Terminal.Error();
         var line = string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        if (JsonRequested())
+        {
+            Json.Write(new { error = line, exitCode });
+        }
+
         error.MarkupLine($"[red]error:[/] {Markup.Escape(line)}");
         return exitCode;
     }
+
+    /// <summary>
+    /// Whether the command line asks for JSON: every command spells it <c>--json</c>, and the error paths (including
+    /// the last line of defence, which does not know the command) must honour it. Arguments after <c>--</c> are operands.
+    /// </summary>
+    internal static bool JsonRequested() =>
+        Environment.GetCommandLineArgs().Skip(1).TakeWhile(argument => argument != "--").Contains("--json", StringComparer.Ordinal);
 
     /// <summary>
     /// The last line of defence for an error a command did not handle: still one line naming the cause

@@ -61,8 +61,8 @@ internal static class BackupInspector
     {
         // The application's collations and functions get stand-ins: the copy is read and counted whole, and the notes say what was not verified.
         var standIns = new StandIns();
-        var problems = standIns.Retry(connection, () => IntegrityProblems(connection));
-        var unverified = standIns.SetAsideUnverifiable(connection, problems);
+        var (problems, unverified) =
+            Integrity.IntegrityChecker.RunSettingAsideStandIns(connection, standIns, WaldenIntegrityCheck.Full, limit: 20);
         cancellationToken.ThrowIfCancellationRequested();
         var integrity = problems.Count == 0 ? "ok" : string.Join("; ", problems);
         var pageSize = (int)ConnectionFactory.Scalar<long>(connection, "PRAGMA page_size");
@@ -91,23 +91,5 @@ internal static class BackupInspector
 
         var notes = standIns.Notes.Concat(unverified).ToList();
         return new CopyFacts(pageSize, pageCount, integrity, rows, notes);
-    }
-
-    private static List<string> IntegrityProblems(SqliteConnection connection)
-    {
-        var problems = new List<string>();
-        using var check = connection.CreateCommand();
-        check.CommandText = "PRAGMA integrity_check(20)";
-        using var reader = check.ExecuteReader();
-        while (reader.Read())
-        {
-            var line = reader.GetString(0);
-            if (line != "ok")
-            {
-                problems.Add(line);
-            }
-        }
-
-        return problems;
     }
 }

@@ -48,11 +48,9 @@ internal static class BackupRestorer
 
             var backup = entry.Backup!;
             BackupInspector.SetJournalMode(temp, backup.SourceJournalMode);
-            if (!OperatingSystem.IsWindows() && File.Exists(target))
-            {
-                // The restored database keeps the permissions of the one it replaces (a new one stays owner-only).
-                File.SetUnixFileMode(temp, File.GetUnixFileMode(target));
-            }
+            // The restored database keeps the permission bits of the one it replaces; a new one gets those of the database the
+            // backup was taken from (recorded in the manifest); a backup without them leaves it owner-only.
+            FileModes.Apply(temp, FileModes.Of(target) ?? FileModes.Parse(backup.SourceFileMode));
 
             BackupFiles.Fsync(temp);
             cancellationToken.ThrowIfCancellationRequested();

@@ -54,6 +54,8 @@ internal static class BackupRunner
         var copyClock = Stopwatch.StartNew();
         string journalMode;
         string sourcePath;
+        IReadOnlyList<string> sourceNotes;
+        UnixFileMode? sourceMode;
         int restarts = 0;
         DateTimeOffset createdAt;
         string basePath;
@@ -61,6 +63,8 @@ internal static class BackupRunner
         using (var source = openSource())
         {
             sourcePath = source.Path;
+            sourceMode = Files.FileModes.Of(sourcePath);
+            sourceNotes = source.Notes;
             journalMode = source.JournalMode();
             createdAt = timeProvider.GetUtcNow();
             basePath = BackupFiles.NewBackupPath(folder, sourcePath, createdAt, options.Compression);
@@ -150,11 +154,14 @@ internal static class BackupRunner
                 PageCount = facts.PageCount,
                 IntegrityCheck = facts.IntegrityCheck,
                 TableRows = facts.TableRows,
-                Notes = facts.Notes,
+                Notes = [.. sourceNotes, .. facts.Notes],
+                SourceFileMode = Files.FileModes.Format(sourceMode),
                 CopyDuration = copyClock.Elapsed,
                 VerifyDuration = verifyClock.Elapsed,
                 Restarts = restarts,
             };
+            // Owner-only, and never wider than the source (a restore gives a new file the source's own bits, from the manifest).
+            Files.FileModes.Apply(stored, sourceMode is { } mode ? (mode & BackupFiles.OwnerOnlyFile) | UnixFileMode.UserRead : null);
             BackupFiles.WriteManifest(backup); // last: from here on it is a backup
             var pruned = BackupRetention.Prune(folder, sourcePath, options, timeProvider.GetUtcNow());
             return backup with { Pruned = pruned };

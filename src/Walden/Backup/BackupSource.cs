@@ -16,6 +16,7 @@ internal sealed class BackupSource : IDisposable
 {
     private readonly SqliteConnection _connection;
     private readonly BusyHandler _busy;
+    private string? _copyFolder;
 
     private BackupSource(string path, SqliteConnection connection, BusyHandler busy)
     {
@@ -35,19 +36,26 @@ internal sealed class BackupSource : IDisposable
         return new BackupSource(path, opened.Connection, opened.Busy);
     }
 
-    /// <summary>A plain query_only connection to any SQLite file, which another process may have open.</summary>
+    /// <summary>
+    /// A plain query_only connection to any SQLite file, which another process may have open. A file nobody has open
+    /// that SQLite would change to read (a hot journal, a -wal or -shm a killed writer left) is backed up from a settled
+    /// private copy instead (<see cref="Files.ForeignFile.SettledCopy"/>), so the user's files stay as they were.
+    /// </summary>
     internal static BackupSource FromFile(string path, TimeSpan busyTimeout)
     {
-        if (!File.Exists(path))
+        Files.ForeignFile.EnsureExists(path);
+        if (Integrity.IntegrityChecker.Unreadable(path) is { Empty: false } unreadable)
         {
-            throw new WaldenConfigurationException(Directory.Exists(path)
-                ? $"'{path}' is a directory; pass the database file inside it."
-                : $"The database '{path}' does not exist. Check the path.");
+            throw unreadable.NotADatabase
+                ? new WaldenConfigurationException(unreadable.Message)
+                : new WaldenCorruptException(
+                    unreadable.Message + " There is nothing to back up.", SqliteErrors.Corrupt, SqliteErrors.Corrupt);
         }
 
+        var settled = Files.ForeignFile.SettledCopy(Files.OpenErrors.RealPath(path) ?? path);
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder
         {
-            DataSource = path,
+            DataSource = settled?.Database ?? path,
             Mode = SqliteOpenMode.ReadWrite, // read-write so a crashed WAL can be recovered; query_only forbids every write
             Pooling = false,
         }.ToString());
@@ -57,19 +65,26 @@ internal sealed class BackupSource : IDisposable
             connection.Open();
             busy = BusyHandler.Install(connection, busyTimeout);
             ConnectionFactory.Execute(connection, "PRAGMA query_only=ON");
-            return new BackupSource(path, connection, busy);
+            // A first read: a file that is not a database, or is damaged at page 1, fails here naming the user's file.
+            ConnectionFactory.Scalar<long>(connection, "SELECT count(*) FROM sqlite_schema");
+            return new BackupSource(path, connection, busy) { Notes = settled?.Notes ?? [], _copyFolder = settled?.Folder };
         }
         catch (SqliteException ex)
         {
             ConnectionFactory.Close(connection, busy);
+            DeleteCopy(settled?.Folder);
             throw Translate(ex, path, busyTimeout, opening: true);
         }
         catch
         {
             ConnectionFactory.Close(connection, busy);
+            DeleteCopy(settled?.Folder);
             throw;
         }
     }
+
+    /// <summary>What was done to read the source without changing it (a hot journal rolled back on a private copy...).</summary>
+    internal IReadOnlyList<string> Notes { get; private init; } = [];
 
     internal string JournalMode() => ConnectionFactory.Scalar<string>(_connection, "PRAGMA journal_mode").ToLowerInvariant();
 
@@ -95,7 +110,8 @@ internal sealed class BackupSource : IDisposable
             return new WaldenConfigurationException($"'{path}' is not an SQLite database (SQLITE_NOTADB). Check the path.", ex);
         }
 
-        return SqliteErrors.Translate(ex, $"Backing up '{path}'", new WaldenOptions { BusyTimeout = busyTimeout });
+        var translated = SqliteErrors.Translate(ex, $"Backing up '{path}'", new WaldenOptions { BusyTimeout = busyTimeout });
+        return Files.OpenErrors.NameHolder(translated, path);
     }
 
     public void Dispose()
@@ -106,5 +122,15 @@ internal sealed class BackupSource : IDisposable
         }
 
         ConnectionFactory.Close(_connection, _busy);
+        DeleteCopy(_copyFolder);
+        _copyFolder = null;
+    }
+
+    private static void DeleteCopy(string? folder)
+    {
+        if (folder is not null && Directory.Exists(folder))
+        {
+            Directory.Delete(folder, recursive: true); // Walden's own private copy, never the user's file
+        }
     }
 }

@@ -70,6 +70,13 @@ public sealed record WaldenBackup
     public int Restarts { get; init; }
 
     /// <summary>
+    /// The Unix permission bits of the source database when it was backed up, in octal as <c>chmod</c> takes them
+    /// (<c>"644"</c>); null on Windows and in manifests written before Walden recorded them. A restore to a path
+    /// where no database exists gives the restored file these bits (over an existing database, it keeps that one's).
+    /// </summary>
+    public string? SourceFileMode { get; init; }
+
+    /// <summary>
     /// What the verification could not check and the application must: the collations and SQL functions of the
     /// application that the schema uses were replaced by stand-ins (the copy is whole; the indexes and CHECK
     /// constraints that use them were not verified). Empty for most databases.

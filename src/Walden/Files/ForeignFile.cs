@@ -8,8 +8,9 @@ namespace Walden.Files;
 /// stats). It leaves the user's folder as it found it and never changes the user's files:
 /// <list type="bullet">
 /// <item>When no process holds the file (<see cref="LockProbe"/>) and SQLite would have to write to read
-/// it (a hot rollback journal to roll back; a WAL database with committed frames but no -shm to rebuild,
-/// or without its companions in a folder it cannot write), the database and its journal or -wal are
+/// it (a hot rollback journal to roll back, or one a committed multi-database transaction left; a WAL
+/// database whose killed writer left a -wal or a -shm, which SQLite would rebuild in place; one without
+/// its companions in a folder it cannot write), the database and its journal or -wal are
 /// copied into a private folder and SQLite opens the copy: it rolls back or recovers there, and the copy
 /// is deleted at the end. The copy is checked against the original afterwards (size, time stamp, no new
 /// lock holder), so a program that opened the file meanwhile is reported.</item>
@@ -25,11 +26,13 @@ internal sealed class ForeignFile : IDisposable
 {
     private static readonly byte[] JournalMagic = [0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];
     private readonly string? _copyFolder;
+    private readonly BusyHandler _busy;
 
-    private ForeignFile(string path, SqliteConnection connection, string? copyFolder, List<string> notes)
+    private ForeignFile(string path, SqliteConnection connection, BusyHandler busy, string? copyFolder, List<string> notes)
     {
         Path = path;
         Connection = connection;
+        _busy = busy;
         _copyFolder = copyFolder;
         FileNotes = notes;
     }
@@ -61,6 +64,12 @@ internal sealed class ForeignFile : IDisposable
     {
         var fullPath = System.IO.Path.GetFullPath(path);
         EnsureExists(fullPath);
+        if (Integrity.IntegrityChecker.Unreadable(OpenErrors.RealPath(fullPath) ?? fullPath) is { Empty: false } unreadable)
+        {
+            throw unreadable.NotADatabase
+                ? new WaldenConfigurationException(unreadable.Message)
+                : new WaldenCorruptException(unreadable.Message, Errors.SqliteErrors.Corrupt, Errors.SqliteErrors.Corrupt);
+        }
         // SQLite follows symbolic links and keeps the companions beside the target: so must the inspection and the copy.
         var real = OpenErrors.RealPath(fullPath) ?? fullPath;
         var state = Inspect(real);
@@ -93,15 +102,19 @@ internal sealed class ForeignFile : IDisposable
             Pooling = false,
             DefaultTimeout = Math.Max(1, (int)Math.Ceiling(busyTimeout.TotalSeconds)),
         }.ToString());
+        BusyHandler? busy = null;
         try
         {
             connection.Open();
+            // A lock another process holds is waited for up to busyTimeout, as Walden's own connections wait (without a
+            // busy handler SQLite gives up at once, and the message would say it waited milliseconds).
+            busy = BusyHandler.Install(connection, busyTimeout);
             if (folder is null)
             {
                 ConnectionFactory.Execute(connection, "PRAGMA query_only=ON");
             }
 
-            var file = new ForeignFile(fullPath, connection, folder, notes);
+            var file = new ForeignFile(fullPath, connection, busy, folder, notes);
             // The first read parses the schema (and, on a copy, rolls back or recovers it); then nothing more is written.
             file.Read(c => ConnectionFactory.Scalar<long>(c, "SELECT count(*) FROM sqlite_schema"));
             ConnectionFactory.Execute(connection, "PRAGMA query_only=ON");
@@ -109,27 +122,29 @@ internal sealed class ForeignFile : IDisposable
         }
         catch (SqliteException ex)
         {
-            connection.Dispose();
+            ConnectionFactory.Close(connection, busy);
             DeleteCopy(folder);
-            throw OpenErrors.Explain(ex, fullPath, writing: false);
+            throw OpenErrors.Explain(ex, fullPath, writing: false, new WaldenOptions { BusyTimeout = busyTimeout });
         }
         catch
         {
-            connection.Dispose();
+            ConnectionFactory.Close(connection, busy);
             DeleteCopy(folder);
             throw;
         }
     }
 
     /// <summary>
-    /// For recovery: a private copy of the database as SQLite would see it after rolling back a hot
-    /// journal or recovering a WAL without -shm, or null when the file needs none. The caller owns
-    /// the returned folder and deletes it. The caller has checked that no process holds the file.
+    /// For recovery and backup: a private copy of the database as SQLite would see it after rolling back a hot
+    /// journal or recovering a WAL a writer left (with or without its -shm), or null when the file needs none
+    /// or another process holds it (then it is read in place). The copy is settled (rolled back, or checkpointed
+    /// and its -wal removed) in the private folder, so that it is one self-contained file. The caller owns the
+    /// returned folder and deletes it. The user's files are never written: SQLite would change them in place.
     /// </summary>
     internal static (string Folder, string Database, IReadOnlyList<string> Notes)? SettledCopy(string path)
     {
         var state = Inspect(path);
-        if (!state.HotJournal)
+        if (!state.NeedsCopy)
         {
             return null;
         }
@@ -138,13 +153,23 @@ internal sealed class ForeignFile : IDisposable
         try
         {
             var copy = CopyQuietFile(path, folder, state);
-            using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = copy, Pooling = false }.ToString()))
+            var notes = state.Notes(path);
+            try
             {
+                var builder = new SqliteConnectionStringBuilder { DataSource = copy, Pooling = false };
+                using var connection = new SqliteConnection(builder.ToString());
                 connection.Open();
-                ConnectionFactory.Scalar<long>(connection, "PRAGMA page_count"); // the first read rolls the journal back
+                // The first read rolls the journal back or recovers the WAL; closing the last connection checkpoints it.
+                ConnectionFactory.Scalar<long>(connection, "PRAGMA page_count");
+            }
+            catch (SqliteException ex)
+            {
+                // A damaged file SQLite cannot settle is still worked on as a private copy, as it is (with its journal or -wal).
+                notes.Add($"SQLite could not settle the private copy of '{path}' ({ex.Message.TrimEnd('.')}): " +
+                    "Walden used the copy as it is.");
             }
 
-            return (folder, copy, state.Notes(path));
+            return (folder, copy, notes);
         }
         catch
         {
@@ -153,7 +178,11 @@ internal sealed class ForeignFile : IDisposable
         }
     }
 
-    /// <summary>Whether <paramref name="path"/> has a hot rollback journal (a transaction cut off by a crash or a kill).</summary>
+    /// <summary>
+    /// Whether <paramref name="path"/> has a journal SQLite must act on before reading (a transaction cut off by a
+    /// crash or a kill, or the leftover journal of a committed multi-database transaction): a read-only connection
+    /// cannot, so such a file is read on a private copy.
+    /// </summary>
     internal static bool HasHotJournal(string path)
     {
         var journal = path + "-journal";
@@ -172,13 +201,50 @@ internal sealed class ForeignFile : IDisposable
         return first[0] != 0;
     }
 
+    /// <summary>
+    /// The super-journal a rollback journal names (written at its end when the transaction spanned several
+    /// ATTACHed databases: pager.c writeSuperJournal), or null. The transaction committed exactly when that
+    /// super-journal no longer exists: then SQLite ignores the journal; otherwise it rolls it back.
+    /// </summary>
+    internal static string? SuperJournalOf(string journal)
+    {
+        var length = DatabaseFiles.SizeOf(journal) ?? 0;
+        if (length < 28)
+        {
+            return null;
+        }
+
+        using var stream = new FileStream(journal, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var tail = new byte[16];
+        stream.Position = length - 16;
+        stream.ReadExactly(tail);
+        var nameLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(tail);
+        var checksum = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(tail.AsSpan(4));
+        if (!tail.AsSpan(8).SequenceEqual(JournalMagic) || nameLength is 0 or > 4096 || nameLength > length - 16)
+        {
+            return null;
+        }
+
+        var name = new byte[nameLength];
+        stream.Position = length - 16 - nameLength;
+        stream.ReadExactly(name);
+        uint sum = 0;
+        foreach (var b in name)
+        {
+            sum += b;
+        }
+
+        return sum == checksum && name[0] != 0 ? System.Text.Encoding.UTF8.GetString(name).TrimEnd('\0') : null;
+    }
+
     public void Dispose()
     {
-        Connection.Dispose();
+        ConnectionFactory.Close(Connection, _busy);
         DeleteCopy(_copyFolder);
     }
 
-    private static void EnsureExists(string fullPath)
+    /// <summary>Throws <see cref="WaldenConfigurationException"/> naming what is wrong when <paramref name="fullPath"/> is no file.</summary>
+    internal static void EnsureExists(string fullPath)
     {
         if (Directory.Exists(fullPath))
         {
@@ -210,11 +276,18 @@ internal sealed class ForeignFile : IDisposable
 
         var wal = header[18] == 2 || header[19] == 2;
         var walBytes = DatabaseFiles.SizeOf(path + "-wal");
-        var shm = File.Exists(path + "-shm");
+        var shm = DatabaseFiles.SizeOf(path + "-shm");
         var hot = HasHotJournal(path);
-        var closedWal = wal && walBytes is null && !shm && !hot && OpenErrors.IsWritable(System.IO.Path.GetDirectoryName(path)!);
-        return new FileState(hot, wal && (walBytes is null || !shm) && !closedWal, wal && walBytes > 32 && !shm, walBytes ?? 0,
-            DatabaseFiles.SizeOf(path + "-journal") ?? 0, closedWal);
+        var superJournal = hot ? SuperJournalOf(path + "-journal") : null;
+        var closedWal = wal && walBytes is null && shm is null && !hot && OpenErrors.IsWritable(System.IO.Path.GetDirectoryName(path)!);
+        // A WAL database nobody has open but with a -wal or -shm left beside it (its writer was killed) is read on a copy
+        // too: SQLite would rebuild the -shm in place to read it, and a read-write connection would also checkpoint into
+        // the database and delete the -wal when it closes.
+        return new FileState(hot, wal && !closedWal, walBytes ?? 0, DatabaseFiles.SizeOf(path + "-journal") ?? 0, closedWal)
+        {
+            ShmBytes = shm,
+            SuperJournal = superJournal,
+        };
     }
 
     /// <summary>Copies the database and the companion SQLite needs (never the -shm), then checks nobody touched them meanwhile.</summary>
@@ -262,27 +335,52 @@ internal sealed class ForeignFile : IDisposable
         }
     }
 
-    private sealed record FileState(bool HotJournal, bool WalWithoutCompanions, bool WalFramesWithoutShm, long WalBytes, long JournalBytes,
-        bool ClosedWal = false)
+    private sealed record FileState(bool HotJournal, bool WalLeftBehind, long WalBytes, long JournalBytes, bool ClosedWal = false)
     {
-        internal static readonly FileState InPlace = new(false, false, false, 0, 0);
+        internal static readonly FileState InPlace = new(false, false, 0, 0);
 
-        internal bool NeedsCopy => HotJournal || WalWithoutCompanions;
+        internal long? ShmBytes { get; init; }
+
+        /// <summary>The super-journal the hot journal names (a multi-database transaction), or null.</summary>
+        internal string? SuperJournal { get; init; }
+
+        internal bool NeedsCopy => HotJournal || WalLeftBehind;
 
         internal List<string> Notes(string path)
         {
             var notes = new List<string>();
-            if (HotJournal)
+            var journal = $"'{System.IO.Path.GetFileName(path)}-journal', {JournalBytes:N0} bytes";
+            if (HotJournal && SuperJournal is { } super && !File.Exists(super))
             {
-                notes.Add($"'{path}' has a hot rollback journal ('{System.IO.Path.GetFileName(path)}-journal', {JournalBytes:N0} bytes): a program " +
+                notes.Add($"'{path}' has a journal ({journal}) left by a transaction over several attached databases that " +
+                    $"committed: its super-journal '{super}' is gone, so SQLite ignores the journal. Walden read the committed state " +
+                    "on a private copy; your files were not changed. The next program that opens the database read-write deletes " +
+                    "the journal.");
+            }
+            else if (HotJournal && SuperJournal is { } pending)
+            {
+                notes.Add($"'{path}' has a hot rollback journal ({journal}) of a transaction over several attached databases " +
+                    $"that did not commit (its super-journal '{pending}' is still there). Walden rolled it back on a private copy and " +
+                    "read the last committed state; your files were not changed. The next program that opens the database read-write " +
+                    "rolls the journal back in place.");
+            }
+            else if (HotJournal)
+            {
+                notes.Add($"'{path}' has a hot rollback journal ({journal}): a program " +
                     "stopped in the middle of a transaction. Walden rolled it back on a private copy and read the last committed state; " +
                     "your files were not changed. The next program that opens the database read-write rolls the journal back in place.");
             }
 
-            if (WalFramesWithoutShm)
+            if (WalLeftBehind && WalBytes > 32)
             {
-                notes.Add($"'{path}' has a -wal of {WalBytes:N0} bytes and no -shm (its writer stopped without closing): Walden read the committed " +
-                    "transactions in it on a private copy; your files were not changed.");
+                var shm = ShmBytes is null ? "no -shm" : "a -shm no process has open";
+                notes.Add($"'{path}' has a -wal of {WalBytes:N0} bytes and {shm} (its writer stopped without closing): Walden read the " +
+                    "committed transactions in it on a private copy; your files were not changed.");
+            }
+            else if (WalLeftBehind && ShmBytes is not null)
+            {
+                notes.Add($"'{path}' has a -shm no process has open (its writer stopped without closing): Walden read it on a private copy, " +
+                    "since SQLite would rewrite that -shm to read the file in place; your files were not changed.");
             }
 
             return notes;

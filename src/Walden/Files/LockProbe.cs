@@ -138,6 +138,13 @@ internal static class LockProbe
         }
     }
 
+    /// <summary>Whether <paramref name="pid"/> also write-locks the SHARED range: SQLite's EXCLUSIVE lock on the database file.</summary>
+    private static unsafe bool IsExclusive(int fd, int pid)
+    {
+        var flock = new Posix.Flock { Type = Posix.FWrLck, Whence = 0, Start = PendingByte + 2, Length = SharedSize };
+        return Posix.Fcntl(fd, Posix.FGetLk, &flock) == 0 && flock.Type == Posix.FWrLck && flock.Pid == pid;
+    }
+
     /// <summary>
     /// Probes only the -shm: used while <see cref="SwapLock"/> holds the database file, whose own descriptor must stay the only one.
     /// </summary>
@@ -169,7 +176,12 @@ internal static class LockProbe
                 var flock = new Posix.Flock { Type = Posix.FWrLck, Whence = 0, Start = start, Length = length };
                 if (Posix.Fcntl(fd, Posix.FGetLk, &flock) == 0 && flock.Type != Posix.FUnLck)
                 {
-                    return new LockFinding(file, name, flock.Type == Posix.FWrLck ? "write" : "read", flock.Pid);
+                    var lockName = start == PendingByte && flock.Type == Posix.FWrLck && IsExclusive(fd, flock.Pid)
+                        ? "an EXCLUSIVE lock, which a connection in locking_mode=EXCLUSIVE keeps for as long as it is open (otherwise " +
+                          "it is held only while a commit is written, for milliseconds); command: " +
+                          (Checkpointing.WalReaderProcesses.CommandLineOf(flock.Pid) ?? "(unknown)")
+                        : name;
+                    return new LockFinding(file, lockName, flock.Type == Posix.FWrLck ? "write" : "read", flock.Pid);
                 }
             }
 

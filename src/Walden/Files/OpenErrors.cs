@@ -39,7 +39,23 @@ internal static partial class OpenErrors
                 : new WaldenConfigurationException(message, exception);
         }
 
-        return SqliteErrors.Translate(exception, $"Opening '{path}'", options ?? new WaldenOptions());
+        return NameHolder(SqliteErrors.Translate(exception, $"Opening '{path}'", options ?? new WaldenOptions()), path);
+    }
+
+    /// <summary>
+    /// A busy error that also says which process holds the lock and what kind of lock it is. Probed only when this
+    /// process has no descriptor on the file (the probe would drop its locks); otherwise <paramref name="translated"/> as it is.
+    /// </summary>
+    internal static WaldenException NameHolder(WaldenException translated, string path)
+    {
+        if (translated is WaldenBusyException && DatabaseFiles.For(path).OpenInThisProcess() is null &&
+            LockProbe.FindHolder(path) is { ProcessId: > 0 } holder)
+        {
+            return new WaldenBusyException($"{translated.Message.TrimEnd('.')}. Now {holder}.", translated.SqliteErrorCode ?? SqliteErrors.Busy,
+                translated.SqliteExtendedErrorCode ?? SqliteErrors.Busy, translated.InnerException);
+        }
+
+        return translated;
     }
 
     /// <summary>The message for a schema that needs a collation or function the application registers itself.</summary>

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Walden.Configuration;
 using Walden.Files;
 using Walden.Recovery;
 
@@ -13,6 +14,49 @@ internal static class IntegrityChecker
     /// Reads the header directly (see <see cref="InputHeader"/> for why that is safe only here), so
     /// it returns nothing for a file this process already has open (found by device and inode in /proc/self/fd).
     /// </summary>
+    /// <summary>
+    /// Why <paramref name="path"/> holds no page SQLite or a recovery could read, or null when it may: empty, cut off
+    /// inside the 100-byte header (what it has is the start of one), or some other kind of file. Reads at most 100 bytes,
+    /// under <see cref="InputHeader"/>'s rule (never while this process has the file open; then null).
+    /// </summary>
+    internal static (bool NotADatabase, bool Empty, string Message)? Unreadable(string path)
+    {
+        // The file itself, not a symbolic link to it (whose own length is that of the path it holds).
+        var length = DatabaseFiles.SizeOf(OpenErrors.RealPath(path) ?? path);
+        if (length is null || DatabaseFiles.For(path).OpenInThisProcess() is not null)
+        {
+            return null;
+        }
+
+        if (length == 0)
+        {
+            return (false, true, $"'{path}' is empty (0 bytes): it holds no database page. SQLite reads an empty file as an empty database.");
+        }
+
+        if (length >= 100)
+        {
+            var header = InputHeader.Read(path);
+            return !header.MagicIntact && header.FileLength % 512 != 0 ? (true, false, NotADatabaseMessage(path, header.FileLength)) : null;
+        }
+
+        var bytes = new byte[length.Value];
+        using (var stream = DatabaseFiles.OpenRawRead(path, "Reading the database header outside SQLite"))
+        {
+            stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+        }
+
+        var magic = "SQLite format 3\0"u8;
+        var prefix = bytes.AsSpan(0, (int)Math.Min(bytes.Length, magic.Length));
+        return prefix.SequenceEqual(magic[..prefix.Length])
+            ? (false, false, $"'{path}' is truncated inside its header: it holds {length:N0} bytes, fewer than the 100 bytes of an SQLite " +
+                "header, so no page of the database is left. Restore it from a backup.")
+            : (true, false, NotADatabaseMessage(path, length.Value));
+    }
+
+    private static string NotADatabaseMessage(string path, long length) =>
+        $"'{path}' is not an SQLite database (no 'SQLite format 3' header, and its length {length:N0} is not a whole number " +
+        "of pages). Check the path.";
+
     internal static HeaderVerdict InspectHeader(string path)
     {
         // Any descriptor of this process on the file (Walden's or the application's own SqliteConnection): SQLite reads
@@ -31,15 +75,16 @@ internal static class IntegrityChecker
             return HeaderVerdict.Sound;
         }
 
+        // A whole number of 512-byte blocks is what a damaged database looks like; anything else is some other file.
+        if (Unreadable(path) is { Empty: false } unreadable)
+        {
+            return new HeaderVerdict(unreadable.NotADatabase, [unreadable.Message]);
+        }
+
         var header = InputHeader.Read(path);
         var findings = new List<string>();
         if (!header.MagicIntact)
         {
-            // A whole number of 512-byte blocks is what a damaged database looks like; anything else is some other file.
-            if (header.FileLength % 512 != 0)
-            {
-                return new HeaderVerdict(NotADatabase: true, [$"'{path}' is not an SQLite database (no 'SQLite format 3' header, and its length {header.FileLength:N0} is not a whole number of pages)."]);
-            }
 
             findings.Add("The file header is damaged: the 'SQLite format 3' magic string is missing.");
         }
@@ -68,12 +113,50 @@ internal static class IntegrityChecker
         return new HeaderVerdict(NotADatabase: false, findings);
     }
 
+    /// <summary>How many findings a check reports at most (SQLite stops there).</summary>
+    internal const int FindingsLimit = 100;
+
+    /// <summary>How far a check looks past findings that stand-ins cause before it says it stopped (memory: about 100 bytes each).</summary>
+    internal const int StandInFindingsRoom = 100_000;
+
+    /// <summary>
+    /// Runs the check on a file read with <paramref name="standIns"/> and sets aside the findings on indexes that use a
+    /// stand-in (they cannot be compared without the application's definition). Those never crowd out real findings:
+    /// when SQLite stopped at the limit and some were set aside, the check runs again with room for them, until it ends
+    /// below its limit or <paramref name="limit"/> real findings are in. Returns the real findings and the notes.
+    /// </summary>
+    internal static (List<string> Findings, List<string> Notes) RunSettingAsideStandIns(
+        SqliteConnection connection, StandIns standIns, WaldenIntegrityCheck kind, int limit = FindingsLimit)
+    {
+        var room = limit;
+        while (true)
+        {
+            var raw = standIns.Retry(connection, () => Run(connection, kind, limit: room));
+            var findings = new List<string>(raw);
+            var notes = standIns.SetAsideUnverifiable(connection, findings);
+            var setAside = raw.Count - findings.Count;
+            if (raw.Count < room || setAside == 0 || findings.Count >= limit)
+            {
+                return (findings.Take(limit).ToList(), notes);
+            }
+
+            if (room >= StandInFindingsRoom)
+            {
+                notes.Add($"The check stopped after {raw.Count:N0} findings, {setAside:N0} of them on indexes that use stand-ins; findings " +
+                    "past those were not looked for. Check the file with the application's collations and functions registered.");
+                return (findings, notes);
+            }
+
+            room = (int)Math.Min(StandInFindingsRoom, (long)room * 8);
+        }
+    }
+
     /// <summary>Runs quick_check or integrity_check (of one table, when given) and returns the findings; empty when "ok".</summary>
-    internal static List<string> Run(SqliteConnection connection, WaldenIntegrityCheck kind, string? table = null)
+    internal static List<string> Run(SqliteConnection connection, WaldenIntegrityCheck kind, string? table = null, int limit = FindingsLimit)
     {
         var pragma = kind == WaldenIntegrityCheck.Full ? "integrity_check" : "quick_check";
         using var command = connection.CreateCommand();
-        command.CommandText = table is null ? $"PRAGMA {pragma}(100)" : $"PRAGMA {pragma}({LostAndFoundMapper.Quote(table)})";
+        command.CommandText = table is null ? $"PRAGMA {pragma}({limit})" : $"PRAGMA {pragma}({LostAndFoundMapper.Quote(table)})";
         var findings = new List<string>();
         try
         {

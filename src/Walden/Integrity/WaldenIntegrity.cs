@@ -71,8 +71,8 @@ public static class WaldenIntegrity
         try
         {
             using var file = ForeignFile.Open(fullPath, TimeSpan.FromSeconds(5));
-            var findings = file.Read(connection => IntegrityChecker.Run(connection, kind));
-            var notes = file.Notes.Concat(file.StandIns.SetAsideUnverifiable(file.Connection, findings)).ToList();
+            var (findings, setAside) = IntegrityChecker.RunSettingAsideStandIns(file.Connection, file.StandIns, kind);
+            var notes = file.Notes.Concat(setAside).ToList();
             return Result(findings.Count == 0 ? WaldenFileStatus.Healthy : WaldenFileStatus.Corrupt, findings) with { Notes = notes };
         }
         catch (SqliteException ex) when (Errors.SqliteErrors.IsBusy(ex.SqliteErrorCode))

@@ -62,6 +62,7 @@ public static class WaldenRecovery
         try
         {
             var report = RecoveryInput.Run(input, partial, source => Produce(source, partial, options));
+            FileModes.Apply(partial, FileModes.Of(input)); // the input's permission bits, never SQLite's default 0644 for a new file
             File.Move(partial, output);
             return report with { OutputPath = output };
         }
@@ -112,6 +113,7 @@ public static class WaldenRecovery
         WaldenQuarantine? quarantine;
         try
         {
+            FileModes.Apply(recovered, FileModes.Of(input)); // the file swapped in keeps the original's permission bits
             var reason = $"Recovered in place by Walden: {report.RowsRecovered:N0} rows recovered, " +
                          $"{report.LostAndFoundRows:N0} in {report.LostAndFoundTable}.";
             quarantine = Quarantine.Swap(input, recovered, reason, options.TimeProvider, before);
@@ -147,9 +149,13 @@ public static class WaldenRecovery
     private static string CheckInput(string path)
     {
         var input = Path.GetFullPath(path);
-        if (!File.Exists(input))
+        ForeignFile.EnsureExists(input);
+        // Nothing to recover from a file with no page in it (empty, cut inside its header) or from another kind of file.
+        if (Integrity.IntegrityChecker.Unreadable(input) is { } unreadable)
         {
-            throw new WaldenConfigurationException($"The database '{input}' does not exist. Check the path.");
+            throw new WaldenConfigurationException(unreadable.Empty
+                ? unreadable.Message + " There is nothing to recover; restore it from a backup if it should hold data."
+                : unreadable.Message);
         }
 
         return input;
