@@ -20,17 +20,19 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
     private readonly WaldenOptions _options;
     private readonly ILogger _logger;
     private readonly ConnectionFactory _factory;
-    private readonly OpenedConnection _writerConnection;
-    private readonly GroupCommitWriter _writer;
+    private readonly OpenedConnection? _writerConnection; // null, with the writer, checkpointer and WAL hook, for a read-only instance
+    private readonly GroupCommitWriter? _writer;
     private readonly ReaderPool _readers;
     private readonly HealthSignals _health;
     private readonly DatabaseMetrics _metrics;
-    private readonly CheckpointScheduler _checkpointer;
-    private readonly WalHook _walHook;
+    private readonly CheckpointScheduler? _checkpointer;
+    private readonly WalHook? _walHook;
+    private readonly Files.CoordinationFile? _coordination;
+    private readonly WriteTurn? _turn;
     private int _disposed;
     private Task? _disposal;
 
-    private WaldenDatabase(string path, WaldenOptions options, ConnectionFactory factory, OpenedConnection writerConnection, WaldenConnectionSettings settings)
+    private WaldenDatabase(string path, WaldenOptions options, ConnectionFactory factory, OpenedConnection? writerConnection, WaldenConnectionSettings settings)
     {
         Path = path;
         Name = options.Name ?? System.IO.Path.GetFileName(path);
@@ -43,10 +45,27 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         _health.CorruptionDetected += OnCorruptionDetected;
         _metrics = new DatabaseMetrics(Name, options.TimeProvider, _logger);
         _readers = new ReaderPool(factory, options, _health, Name);
+        if (writerConnection is null)
+        {
+            _metrics.Attach(this);
+            return; // read-only: the reader pool only
+        }
+
         _checkpointer = new CheckpointScheduler(factory, options, Name, path, settings.PageSize, _metrics, _health,
             _readers.OldestLeaseAge, () => _readers.ReadsStarted, StartScheduledMaintenance);
         _writer = new GroupCommitWriter(writerConnection.Connection, options, Name, _health, _metrics, _checkpointer.Pause);
         _walHook = WalHook.Install(writerConnection.Connection, _checkpointer);
+        // Other Walden processes on the file: one write turn among their writers, one checkpointer (see Files.CoordinationFile).
+        _coordination = Files.CoordinationFile.Open(path);
+        if (_coordination is not null)
+        {
+            _turn = new WriteTurn(_coordination, Name);
+            _writer.UseTurn(_turn, writerConnection.Busy);
+        }
+
+        var lease = new CheckpointLease(_coordination);
+        lease.TryTake();
+        _checkpointer.UseCoordination(lease, _turn);
         _metrics.Attach(this);
     }
 
@@ -159,9 +178,9 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
             }
 
             options.OpenFault?.Invoke("writer", database);
-            database._writer.Start();
+            database._writer!.Start();
             options.OpenFault?.Invoke("checkpointer", database);
-            database._checkpointer.Start();
+            database._checkpointer!.Start();
             options.OpenFault?.Invoke("backups", database);
             database.StartBackups();
             database.StartBackgroundCheck();
@@ -248,11 +267,13 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         await StopWalWatchAsync().ConfigureAwait(false);
         await StopBackupsAsync().ConfigureAwait(false);
         await StopBackgroundCheckAsync().ConfigureAwait(false);
-        _writer.Complete();
-        await _writer.Completion.ConfigureAwait(false);
-        await _checkpointer.StopAsync(Closed()).ConfigureAwait(false);
+        _writer?.Complete();
+        await (_writer?.Completion ?? Task.CompletedTask).ConfigureAwait(false);
+        await (_checkpointer?.StopAsync(Closed()) ?? Task.CompletedTask).ConfigureAwait(false);
         await _readers.CloseAsync(_options.CloseReadTimeout).ConfigureAwait(false);
         await Task.Run(CloseWriter).ConfigureAwait(false);
+        _turn?.Dispose();
+        _coordination?.Dispose();
         Files.OpenDatabases.Remove(Registration);
         _metrics.Dispose();
         LogMessages.Closed(_logger, Name);
@@ -260,18 +281,40 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
 
     private void CloseWriter()
     {
+        if (_writerConnection is null || _writer is null || _checkpointer is null)
+        {
+            return; // a read-only instance has no writer
+        }
+
         var connection = _writerConnection.Connection;
         // No checkpoint and no optimize on a corrupt database: nothing more is written into it.
+        // Another Walden process holding the checkpoint lease checkpoints for this one; the holder closes with TRUNCATE, in its
+        // turn among the writers of the other processes.
+        if (!_health.IsCorrupt && _checkpointer.IsCheckpointHolder)
+        {
+            RunCloseStep("The closing checkpoint", () =>
+            {
+                var turn = _turn?.Acquire(_options.BusyTimeout);
+                try
+                {
+                    ConnectionFactory.Execute(connection, "PRAGMA wal_checkpoint(TRUNCATE)");
+                }
+                finally
+                {
+                    _turn?.Release();
+                }
+            });
+        }
+
         if (!_health.IsCorrupt)
         {
-            RunCloseStep("The closing checkpoint", () => ConnectionFactory.Execute(connection, "PRAGMA wal_checkpoint(TRUNCATE)"));
             RunCloseStep("PRAGMA optimize", () => ConnectionFactory.Execute(connection, "PRAGMA optimize"));
         }
 
         _writer.DisposeCommands();
         CommandCache.Release(connection);
         _writerConnection.Dispose();
-        _walHook.Dispose(); // after the connection: SQLite may call the hook until it is closed
+        _walHook?.Dispose(); // after the connection: SQLite may call the hook until it is closed
     }
 
     private void RunCloseStep(string step, Action action)
