@@ -32,16 +32,22 @@ internal static class TortureCommand
         hazard.AcceptOnlyFromAmong(Hazards);
         var keep = new Option<int>("--keep-cycles") { Description = "Records of this many recent cycles are re-verified every cycle; older ones are deleted to keep checks fast (0 keeps all).", DefaultValueFactory = _ => 10 };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var foreign = new Option<FileInfo?>("--foreign-writer")
+        {
+            Description = "Mixed mode: the sqlite3 shell at this path (build it with Walden's SQLite: native/bin/sqlite3) commits rows into its own " +
+                          "table beside the workers in every cycle, as a program that is not Walden's would; it is killed with them.",
+        };
         var command = new Command("torture",
             "Crash test: worker processes write through Walden while they are SIGKILLed at random moments; after each kill the database is checked " +
             "(integrity_check, every acknowledged write present with a valid checksum, no duplicates). Exit 0 = nothing lost, 1 = a loss or corruption " +
             "(the database and the cycle's log are kept in --dir), 2 = could not run.")
         {
-            dir, processes, cycles, seconds, durability, producers, seed, hazard, keep, json,
+            dir, processes, cycles, seconds, durability, producers, seed, hazard, keep, json, foreign,
         };
         command.SetAction((result, cancellationToken) => RunAsync(
             result.GetValue(dir), result.GetValue(processes), result.GetValue(cycles), result.GetValue(seconds), result.GetValue(durability),
-            result.GetValue(producers), result.GetValue(seed), result.GetValue(hazard)!, result.GetValue(keep), result.GetValue(json), cancellationToken));
+            result.GetValue(producers), result.GetValue(seed), result.GetValue(hazard)!, result.GetValue(keep), result.GetValue(json),
+            result.GetValue(foreign), cancellationToken));
         return command;
     }
 
@@ -63,9 +69,14 @@ internal static class TortureCommand
     }
 
     private static async Task<int> RunAsync(DirectoryInfo? dir, int processes, int cycles, double seconds, WaldenDurability durability,
-        int producers, int? seed, string hazardName, int keepCycles, bool json, CancellationToken cancellationToken)
+        int producers, int? seed, string hazardName, int keepCycles, bool json, FileInfo? foreignWriter, CancellationToken cancellationToken)
     {
         var problems = new List<string>();
+        if (foreignWriter is { Exists: false })
+        {
+            problems.Add($"--foreign-writer: '{foreignWriter.FullName}' does not exist; pass the sqlite3 shell built with Walden's SQLite (native/bin/sqlite3).");
+        }
+
         if (processes is < 1 or > 64)
         {
             problems.Add($"--processes must be 1 to 64 (currently {processes}).");
@@ -109,7 +120,7 @@ internal static class TortureCommand
         };
         var temporary = dir is null ? Directory.CreateTempSubdirectory("walden-torture-") : null;
         var settings = new TortureSettings((dir ?? temporary)!.FullName, processes, cycles, seconds, durability, producers,
-            seed ?? Random.Shared.Next(), hazard, keepCycles);
+            seed ?? Random.Shared.Next(), hazard, keepCycles, foreignWriter?.FullName);
         if (!json)
         {
             AnsiConsole.MarkupLine($"walden torture: seed [bold]{settings.Seed}[/] (replay with --seed {settings.Seed}), database {Markup.Escape(settings.DatabasePath)}");

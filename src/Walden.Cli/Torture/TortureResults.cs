@@ -23,7 +23,8 @@ internal sealed record CycleResult(
     long Reads,
     double CheckSeconds,
     HazardResult? Hazard,
-    IReadOnlyList<string> Problems)
+    IReadOnlyList<string> Problems,
+    long ForeignCommits = 0)
 {
     /// <summary>Whether Walden kept its promise in this cycle (a committed hazard's own damage is judged apart).</summary>
     internal bool Clean => WritesLost == 0 && IntegrityOk && DuplicateRecords == 0 && DamagedRecords == 0 && CorruptionsSeenByWorkers == 0 && WorkerFailures == 0;
@@ -65,7 +66,8 @@ internal sealed record TortureReport(
     double ElapsedSeconds,
     bool HazardDetected,
     string Verdict,
-    IReadOnlyList<CycleResult> CycleResults)
+    IReadOnlyList<CycleResult> CycleResults,
+    long ForeignCommits = 0)
 {
     /// <summary>Nothing Walden promised was broken.</summary>
     internal bool Passed => WritesLost == 0 && IntegrityFailures == 0 && DuplicateRecords == 0 && DamagedRecords == 0 && WorkerFailures == 0;
