@@ -33,8 +33,9 @@ public sealed class ProcessCoordinationTests : IDisposable
         Assert.False(result.CheckpointHolder);
         Assert.Equal(0, result.Checkpoints); // it left checkpoints to the holder: no second checkpointer on the WAL
         // The holder wrote nothing itself: it learned of the other process's commits from the lock file and checkpointed them.
-        Assert.True(await BenchWorker.WaitUntilAsync(() => holder.GetStatsAsync().Result.LastCheckpoint is { CheckpointedFrames: > 0 },
-            TimeSpan.FromSeconds(20)), "the lease holder never checkpointed the other process's commits");
+        // (Without the published frame count it would never checkpoint: nothing of its own calls for one.)
+        Assert.True(await BenchWorker.WaitUntilAsync(() => holder.GetStatsAsync().Result.Checkpoints > 0, TimeSpan.FromSeconds(20)),
+            "the lease holder never checkpointed the other process's commits");
     }
 
     [Fact]
