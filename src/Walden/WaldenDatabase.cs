@@ -294,7 +294,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         {
             RunCloseStep("The closing checkpoint", () =>
             {
-                var turn = _turn?.Acquire(_options.BusyTimeout);
+                _turn?.Acquire(_options.BusyTimeout);
                 try
                 {
                     ConnectionFactory.Execute(connection, "PRAGMA wal_checkpoint(TRUNCATE)");
