@@ -20,6 +20,7 @@ var root = new RootCommand("walden: safe, fast SQLite for many concurrent writer
     InfoCommand.Create(),
     DemoCommand.Create(),
     BenchCommand.Create(),
+    BenchCommand.CreateWorker(),
     BackupCommand.Create(),
     BackupsCommand.Create(),
     RestoreCommand.Create(),

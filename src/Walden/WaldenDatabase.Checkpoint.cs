@@ -27,9 +27,9 @@ public sealed partial class WaldenDatabase
             return Task.FromException<WaldenCheckpointResult>(Closed());
         }
 
-        return _checkpointer.CheckpointAsync(mode, cancellationToken);
+        return _checkpointer?.CheckpointAsync(mode, cancellationToken) ?? Task.FromException<WaldenCheckpointResult>(ReadOnlyRefusal("CheckpointAsync"));
     }
 
     /// <summary>The checkpoint scheduler (tests drive its policy with <see cref="CheckpointScheduler.EvaluateAsync"/>).</summary>
-    internal CheckpointScheduler Checkpointer => _checkpointer;
+    internal CheckpointScheduler Checkpointer => _checkpointer ?? throw ReadOnlyRefusal("The checkpointer");
 }

@@ -57,9 +57,9 @@ public sealed partial class WaldenDatabase
     /// <summary>Header offset 96 through sqlite_dbpage on the writer connection (before the writer starts): SQLite's view, -wal included.</summary>
     private void CheckLastWriter()
     {
-        if (!SqliteLibrary.IsWaldenBuild)
+        if (!SqliteLibrary.IsWaldenBuild || _writerConnection is null)
         {
-            return; // the stock SQLite has no sqlite_dbpage, and the header is not read outside SQLite
+            return; // the stock SQLite has no sqlite_dbpage, the header is not read outside SQLite, and a read-only instance has no writer
         }
 
         using var command = _writerConnection.Connection.CreateCommand();

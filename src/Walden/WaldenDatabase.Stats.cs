@@ -47,18 +47,22 @@ public sealed partial class WaldenDatabase
             Checkpoints = _metrics.Checkpoints,
             LastCheckpoint = _metrics.LastCheckpoint,
             CheckpointStarvations = _metrics.Starvations,
-            CheckpointStarved = _checkpointer.Starved,
+            CheckpointStarved = _checkpointer?.Starved ?? false,
+            WriteLockWaitMax = _writer?.WorstLockWait ?? TimeSpan.Zero,
+            WriteLockWaitP99 = _writer?.LockWaits.Percentiles(0.99) is { } wait ? TimeSpan.FromSeconds(wait[0]) : null,
+            IsCheckpointHolder = _checkpointer?.IsCheckpointHolder ?? false,
+            IsReadOnly = IsReadOnly,
         };
     }
 
     /// <summary>Test seam: completes when the writer loop has ended.</summary>
-    internal Task WriterCompletion => _writer.Completion;
+    internal Task WriterCompletion => _writer?.Completion ?? Task.CompletedTask;
 
     /// <summary>Test seam: reads waiting for a connection of the pool.</summary>
     internal int ReadsWaiting => _readers.Waiting;
 
     /// <summary>Test seam: true once the checkpointer loop has ended.</summary>
-    internal bool CheckpointerStopped => _checkpointer.Stopped;
+    internal bool CheckpointerStopped => _checkpointer?.Stopped ?? true;
 
     /// <summary>What the health of this database rests on; the integrity features report corruption here.</summary>
     internal HealthSignals HealthSignals => _health;
@@ -90,10 +94,13 @@ public sealed partial class WaldenDatabase
             ["writeQueueDepth"] = queueDepth,
             ["writeQueueCapacity"] = _options.WriteQueueCapacity,
             ["activeReaders"] = ActiveReaders,
-            ["checkpointStarved"] = _checkpointer.Starved,
+            ["checkpointStarved"] = _checkpointer?.Starved ?? false,
             ["checkpointStarvations"] = _metrics.Starvations,
             ["commits"] = _metrics.Commits,
             ["writesFailed"] = _metrics.WritesFailed,
+            ["checkpointHolder"] = _checkpointer?.IsCheckpointHolder ?? false,
+            ["writeLockWaitMaxMs"] = _writer?.WorstLockWait.TotalMilliseconds ?? 0,
+            ["readOnlyInstance"] = IsReadOnly,
         };
         if (commitP99 is { } p99)
         {
@@ -147,7 +154,7 @@ public sealed partial class WaldenDatabase
                 reasons.Add(string.Create(CultureInfo.InvariantCulture, $"The -wal file is {walBytes:N0} bytes, over WalSizeLimit ({_options.WalSizeLimit:N0} bytes)."));
             }
 
-            if (_checkpointer.Starved)
+            if (_checkpointer?.Starved == true)
             {
                 reasons.Add("Checkpoint starvation: a read on an old snapshot, in this process or another, keeps the WAL from being reset " +
                     "(the starvation warning, event 1202, names it).");

@@ -104,9 +104,9 @@ public sealed partial class WaldenDatabase
         try
         {
             // Writes are refused from now on; the pause waits for a batch in flight, so every acknowledged write is in the copy.
-            using (_checkpointer.Pause.Hold())
+            using (_checkpointer!.Pause.Hold())
             {
-                using var command = _writerConnection.Connection.CreateCommand();
+                using var command = _writerConnection!.Connection.CreateCommand();
                 command.CommandText = "VACUUM INTO $rescue";
                 command.Parameters.AddWithValue("$rescue", rescue);
                 command.ExecuteNonQuery();

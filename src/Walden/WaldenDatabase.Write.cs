@@ -31,10 +31,15 @@ public sealed partial class WaldenDatabase
     {
         ArgumentNullException.ThrowIfNull(write);
         RefuseAsyncDelegate<T>(nameof(write));
-        _writer.ThrowIfInsideWrite();
+        _writer?.ThrowIfInsideWrite();
         if (Volatile.Read(ref _disposed) != 0)
         {
             return Task.FromException<T>(Closed());
+        }
+
+        if (_writer is null)
+        {
+            return Task.FromException<T>(ReadOnlyRefusal("WriteAsync"));
         }
 
         if (_writer.Fault is { } fault)
@@ -78,7 +83,7 @@ public sealed partial class WaldenDatabase
     }
 
     /// <summary>Writes accepted and waiting for the writer.</summary>
-    internal int WriteQueueDepth => _writer.QueueDepth;
+    internal int WriteQueueDepth => _writer?.QueueDepth ?? 0;
 
     private async Task<T> WhenAcceptedAsync<T>(ValueTask accepted, WriteRequest<T> request)
     {
@@ -88,7 +93,7 @@ public sealed partial class WaldenDatabase
         }
         catch (ChannelClosedException)
         {
-            throw _writer.Fault ?? Closed(); // completed by the writer's death, or by DisposeAsync
+            throw _writer!.Fault ?? Closed(); // completed by the writer's death, or by DisposeAsync
         }
 
         return await request.Task.ConfigureAwait(false);

@@ -21,18 +21,20 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
     private readonly WaldenOptions _options;
     private readonly ILogger _logger;
     private readonly ConnectionFactory _factory;
-    private readonly OpenedConnection _writerConnection;
-    private readonly GroupCommitWriter _writer;
+    private readonly OpenedConnection? _writerConnection; // null, with the writer, checkpointer and WAL hook, for a read-only instance
+    private readonly GroupCommitWriter? _writer;
     private readonly ReaderPool _readers;
     private readonly HealthSignals _health;
     private readonly DatabaseMetrics _metrics;
-    private readonly CheckpointScheduler _checkpointer;
-    private readonly WalHook _walHook;
+    private readonly CheckpointScheduler? _checkpointer;
+    private readonly WalHook? _walHook;
     private readonly Archiver? _archiver;
+    private readonly Files.CoordinationFile? _coordination;
+    private readonly WriteTurn? _turn;
     private int _disposed;
     private Task? _disposal;
 
-    private WaldenDatabase(string path, WaldenOptions options, ConnectionFactory factory, OpenedConnection writerConnection, WaldenConnectionSettings settings)
+    private WaldenDatabase(string path, WaldenOptions options, ConnectionFactory factory, OpenedConnection? writerConnection, WaldenConnectionSettings settings)
     {
         Path = path;
         Name = options.Name ?? System.IO.Path.GetFileName(path);
@@ -45,12 +47,29 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         _health.CorruptionDetected += OnCorruptionDetected;
         _metrics = new DatabaseMetrics(Name, options.TimeProvider, _logger);
         _readers = new ReaderPool(factory, options, _health, Name);
+        if (writerConnection is null)
+        {
+            _metrics.Attach(this);
+            return; // read-only: the reader pool only
+        }
+
         _checkpointer = new CheckpointScheduler(factory, options, Name, path, settings.PageSize, _metrics, _health,
             _readers.OldestLeaseAge, () => _readers.ReadsStarted, StartScheduledMaintenance);
         _archiver = options.Archive.Enabled ? new Archiver(options.Archive, Name, path, options.TimeProvider, options.LoggerFactory) : null;
         _checkpointer.Seam = _archiver?.Seam;
         _writer = new GroupCommitWriter(writerConnection.Connection, options, Name, _health, _metrics, _checkpointer.Pause) { Archive = _archiver };
         _walHook = WalHook.Install(writerConnection.Connection, _checkpointer, _archiver?.Seam);
+        // Other Walden processes on the file: one write turn among their writers, one checkpointer (see Files.CoordinationFile).
+        _coordination = Files.CoordinationFile.Open(path);
+        if (_coordination is not null)
+        {
+            _turn = new WriteTurn(_coordination, Name);
+            _writer.UseTurn(_turn, writerConnection.Busy);
+        }
+
+        var lease = new CheckpointLease(_coordination);
+        lease.TryTake();
+        _checkpointer.UseCoordination(lease, _turn);
         _metrics.Attach(this);
     }
 
@@ -168,9 +187,9 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
             database.CheckEnvironmentAtOpen();
             database._archiver?.Open(writer.Connection); // the first base snapshot, before any write
             options.OpenFault?.Invoke("writer", database);
-            database._writer.Start();
+            database._writer!.Start();
             options.OpenFault?.Invoke("checkpointer", database);
-            database._checkpointer.Start();
+            database._checkpointer!.Start();
             options.OpenFault?.Invoke("backups", database);
             database.StartBackups();
             database.StartBackgroundCheck();
@@ -259,11 +278,13 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         await StopEnvironmentWatchAsync().ConfigureAwait(false);
         await StopBackupsAsync().ConfigureAwait(false);
         await StopBackgroundCheckAsync().ConfigureAwait(false);
-        _writer.Complete();
-        await _writer.Completion.ConfigureAwait(false);
-        await _checkpointer.StopAsync(Closed()).ConfigureAwait(false);
+        _writer?.Complete();
+        await (_writer?.Completion ?? Task.CompletedTask).ConfigureAwait(false);
+        await (_checkpointer?.StopAsync(Closed()) ?? Task.CompletedTask).ConfigureAwait(false);
         await _readers.CloseAsync(_options.CloseReadTimeout).ConfigureAwait(false);
         await Task.Run(CloseWriter).ConfigureAwait(false);
+        _turn?.Dispose();
+        _coordination?.Dispose();
         Files.OpenDatabases.Remove(Registration);
         _metrics.Dispose();
         LogMessages.Closed(_logger, Name);
@@ -271,11 +292,33 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
 
     private void CloseWriter()
     {
+        if (_writerConnection is null || _writer is null || _checkpointer is null)
+        {
+            return; // a read-only instance has no writer
+        }
+
         var connection = _writerConnection.Connection;
         // No checkpoint and no optimize on a corrupt database, or after a failed fsync: nothing more is written into it.
+        // Another Walden process holding the checkpoint lease checkpoints for this one; the holder closes with TRUNCATE, in its
+        // turn among the writers of the other processes.
+        if (!_health.IsCorrupt && _health.SyncFailure is null && _checkpointer.IsCheckpointHolder)
+        {
+            RunCloseStep("The closing checkpoint", () =>
+            {
+                _turn?.Acquire(_options.BusyTimeout);
+                try
+                {
+                    ConnectionFactory.Execute(connection, "PRAGMA wal_checkpoint(TRUNCATE)");
+                }
+                finally
+                {
+                    _turn?.Release();
+                }
+            });
+        }
+
         if (!_health.IsCorrupt && _health.SyncFailure is null)
         {
-            RunCloseStep("The closing checkpoint", () => ConnectionFactory.Execute(connection, "PRAGMA wal_checkpoint(TRUNCATE)"));
             RunCloseStep("PRAGMA optimize", () => ConnectionFactory.Execute(connection, "PRAGMA optimize"));
         }
 
@@ -283,7 +326,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         _writer.DisposeCommands();
         CommandCache.Release(connection);
         _writerConnection.Dispose();
-        _walHook.Dispose(); // after the connection: SQLite may call the hook until it is closed
+        _walHook?.Dispose(); // after the connection: SQLite may call the hook until it is closed
     }
 
     private void RunCloseStep(string step, Action action)

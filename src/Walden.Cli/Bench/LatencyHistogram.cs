@@ -44,6 +44,23 @@ internal sealed class LatencyHistogram
         _maxMicros = Math.Max(_maxMicros, other._maxMicros);
     }
 
+    /// <summary>The non-empty buckets as (index, count) pairs and the maximum, to carry a histogram across processes.</summary>
+    internal (long[][] Buckets, long MaxMicros) Export() =>
+        (_counts.Select((count, index) => new[] { index, count }).Where(pair => pair[1] > 0).ToArray(), _maxMicros);
+
+    /// <summary>Rebuilds a histogram <see cref="Export"/> produced.</summary>
+    internal static LatencyHistogram Import(long[][] buckets, long maxMicros)
+    {
+        var histogram = new LatencyHistogram { _maxMicros = maxMicros };
+        foreach (var pair in buckets)
+        {
+            histogram._counts[pair[0]] += pair[1];
+            histogram.Count += pair[1];
+        }
+
+        return histogram;
+    }
+
     internal static LatencyHistogram Merge(IEnumerable<LatencyHistogram> histograms)
     {
         var merged = new LatencyHistogram();

@@ -56,7 +56,7 @@ internal static class PlainSqlite
     /// <summary>Removes a scenario's files. Called only after every connection to them is closed.</summary>
     internal static void Delete(string path)
     {
-        foreach (var file in new[] { path, path + "-wal", path + "-shm", path + "-journal" })
+        foreach (var file in new[] { path, path + "-wal", path + "-shm", path + "-journal", path + Files.CoordinationFile.Suffix })
         {
             File.Delete(file);
         }

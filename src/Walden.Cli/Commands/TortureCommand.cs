@@ -43,17 +43,22 @@ internal static class TortureCommand
                           "files are left as a power cut would leave them (unsynced sectors kept, dropped, torn or garbled). Full must lose nothing; " +
                           "Normal must stay intact and may lose the last unsynced acknowledgements (measured and reported).",
         };
+        var foreign = new Option<FileInfo?>("--foreign-writer")
+        {
+            Description = "Mixed mode: the sqlite3 shell at this path (build it with Walden's SQLite: native/bin/sqlite3) commits rows into its own " +
+                          "table beside the workers in every cycle, as a program that is not Walden's would; it is killed with them.",
+        };
         var command = new Command("torture",
             "Crash test: worker processes write through Walden while they are SIGKILLed at random moments; after each kill the database is checked " +
             "(integrity_check, every acknowledged write present with a valid checksum, no duplicates). Exit 0 = nothing lost, 1 = a loss or corruption " +
             "(the database and the cycle's log are kept in --dir), 2 = could not run.")
         {
-            dir, processes, cycles, seconds, durability, producers, seed, hazard, keep, json, powerLoss,
+            dir, processes, cycles, seconds, durability, producers, seed, hazard, keep, json, powerLoss, foreign,
         };
         command.SetAction((result, cancellationToken) => RunAsync(
             result.GetValue(dir), result.GetValue(processes), result.GetValue(cycles), result.GetValue(seconds), result.GetValue(durability),
             result.GetValue(producers), result.GetValue(seed), result.GetValue(hazard)!, result.GetValue(keep), result.GetValue(json),
-            result.GetValue(powerLoss), cancellationToken));
+            result.GetValue(powerLoss), result.GetValue(foreign), cancellationToken));
         return command;
     }
 
@@ -75,9 +80,14 @@ internal static class TortureCommand
     }
 
     private static async Task<int> RunAsync(DirectoryInfo? dir, int processes, int cycles, double seconds, WaldenDurability durability,
-        int producers, int? seed, string hazardName, int keepCycles, bool json, bool powerLoss, CancellationToken cancellationToken)
+        int producers, int? seed, string hazardName, int keepCycles, bool json, bool powerLoss, FileInfo? foreignWriter, CancellationToken cancellationToken)
     {
         var problems = new List<string>();
+        if (foreignWriter is { Exists: false })
+        {
+            problems.Add($"--foreign-writer: '{foreignWriter.FullName}' does not exist; pass the sqlite3 shell built with Walden's SQLite (native/bin/sqlite3).");
+        }
+
         if (processes is < 1 or > 64)
         {
             problems.Add($"--processes must be 1 to 64 (currently {processes}).");
@@ -109,6 +119,12 @@ internal static class TortureCommand
         }
 
         problems.AddRange(PowerLossProblems(powerLoss, hazardName, durability));
+        if (powerLoss && foreignWriter is not null)
+        {
+            problems.Add("--foreign-writer cannot be combined with --power-loss: the shell does not run on the fault VFS, so a power cut could not " +
+                         "drop its unsynced writes. Run the two modes separately.");
+        }
+
         if (problems.Count > 0)
         {
             return CliErrors.Report(string.Join(" ", problems));
@@ -123,7 +139,7 @@ internal static class TortureCommand
         };
         var temporary = dir is null ? Directory.CreateTempSubdirectory("walden-torture-") : null;
         var settings = new TortureSettings((dir ?? temporary)!.FullName, processes, cycles, seconds, durability, producers,
-            seed ?? Random.Shared.Next(), hazard, keepCycles) { PowerLoss = powerLoss };
+            seed ?? Random.Shared.Next(), hazard, keepCycles, foreignWriter?.FullName) { PowerLoss = powerLoss };
         if (!json)
         {
             AnsiConsole.MarkupLine($"walden torture: seed [bold]{settings.Seed}[/] (replay with --seed {settings.Seed}), database {Markup.Escape(settings.DatabasePath)}");

@@ -48,7 +48,8 @@ internal static class TortureReporting
             hazardCycle is not null,
             string.Empty,
             cycles,
-            settings.PowerLoss ? PowerLossSummary.From(cycles) : null);
+            settings.PowerLoss ? PowerLossSummary.From(cycles) : null,
+            cycles.Sum(c => c.ForeignCommits));
         return report with { Verdict = Verdict(report, hazardCycle) };
     }
 
@@ -97,6 +98,11 @@ internal static class TortureReporting
         table.AddRow("worker errors (e.g. busy; nothing acknowledged)", $"{r.WorkerErrors:N0}");
         table.AddRow("partial ack lines ignored", $"{r.PartialLinesIgnored:N0}");
         table.AddRow("checkpoints / verified reads", $"{r.Checkpoints:N0} / {r.Reads:N0}");
+        if (r.ForeignCommits > 0)
+        {
+            table.AddRow("rows committed by the foreign writer (sqlite3 shell)", $"{r.ForeignCommits:N0}");
+        }
+
         table.AddRow("throughput per cycle (acks/s) min / median / max", $"{r.ThroughputMinPerSecond:N0} / {r.ThroughputMedianPerSecond:N0} / {r.ThroughputMaxPerSecond:N0}");
         if (r.PowerLoss is { } p)
         {

@@ -24,7 +24,8 @@ internal sealed record CycleResult(
     double CheckSeconds,
     HazardResult? Hazard,
     IReadOnlyList<string> Problems,
-    PowerCutResult? PowerCut = null)
+    PowerCutResult? PowerCut = null,
+    long ForeignCommits = 0)
 {
     /// <summary>Whether Walden kept its promise in this cycle (a committed hazard's own damage is judged apart).</summary>
     internal bool Clean => WritesLost == (PowerCut?.AllowedLoss ?? 0) && IntegrityOk && DuplicateRecords == 0 && DamagedRecords == 0 && CorruptionsSeenByWorkers == 0 && WorkerFailures == 0;
@@ -67,7 +68,8 @@ internal sealed record TortureReport(
     bool HazardDetected,
     string Verdict,
     IReadOnlyList<CycleResult> CycleResults,
-    PowerLossSummary? PowerLoss = null)
+    PowerLossSummary? PowerLoss = null,
+    long ForeignCommits = 0)
 {
     /// <summary>Nothing Walden promised was broken.</summary>
     internal bool Passed => WritesLost == 0 && IntegrityFailures == 0 && DuplicateRecords == 0 && DamagedRecords == 0 && WorkerFailures == 0;

@@ -26,6 +26,7 @@ internal enum TortureHazard
 /// <param name="Seed">Seeds every random choice of the supervisor (kill moments, who is killed).</param>
 /// <param name="Hazard">A hazard to commit on purpose, or <see cref="TortureHazard.None"/>.</param>
 /// <param name="KeepCycles">Records of this many recent cycles are re-verified every cycle; older ones are deleted (0 keeps all).</param>
+/// <param name="ForeignWriter">The sqlite3 shell to run beside the workers as a writer that is not Walden's, or null.</param>
 internal sealed partial record TortureSettings(
     string Folder,
     int Processes,
@@ -35,7 +36,8 @@ internal sealed partial record TortureSettings(
     int Producers,
     int Seed,
     TortureHazard Hazard,
-    int KeepCycles)
+    int KeepCycles,
+    string? ForeignWriter = null)
 {
     internal string DatabasePath => Path.Combine(Folder, "torture.db");
 

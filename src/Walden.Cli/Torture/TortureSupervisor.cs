@@ -74,6 +74,7 @@ internal sealed partial class TortureSupervisor
         await using (database.ConfigureAwait(false))
         {
             await database.WriteAsync(c => ConnectionFactory.Execute(c, TortureRecord.Schema), cancellationToken).ConfigureAwait(false);
+            await database.WriteAsync(c => ConnectionFactory.Execute(c, ForeignWriter.Schema), cancellationToken).ConfigureAwait(false);
         }
 
         // Worker ids are never reused, also across runs on one folder, so every (worker, seq) is unique.
@@ -83,6 +84,7 @@ internal sealed partial class TortureSupervisor
     private async Task<CycleResult> RunCycleAsync(int cycle, StringBuilder log)
     {
         var workers = new List<WorkerProcess>();
+        ForeignWriter? foreign = null;
         try
         {
             for (var slot = 0; slot < _settings.Processes; slot++)
@@ -96,6 +98,12 @@ internal sealed partial class TortureSupervisor
             if (!await AllReadyAsync(workers, log).ConfigureAwait(false))
             {
                 return await FinishAsync(cycle, log, workers, "startup", 0, 0, 0, null, null).ConfigureAwait(false);
+            }
+
+            if (_settings.ForeignWriter is { } shell)
+            {
+                foreign = ForeignWriter.Start(shell, _settings.DatabasePath, cycle);
+                Log(log, $"started the foreign writer (sqlite3 shell) as pid {foreign.ProcessId}");
             }
 
             await WritingAsync(workers, log).ConfigureAwait(false);
@@ -116,6 +124,11 @@ internal sealed partial class TortureSupervisor
                 victim.Kill();
             }
 
+            if (foreign is not null && plan.Victims.Count == workers.Count)
+            {
+                await foreign.KillAsync().ConfigureAwait(false); // everyone dies at once, the foreign writer too
+            }
+
             var killedAt = clock.Elapsed.TotalSeconds;
             Log(log, $"SIGKILL sent to {plan.Victims.Count} worker(s) at {killedAt:F3} s");
             var writeSeconds = killedAt;
@@ -132,10 +145,18 @@ internal sealed partial class TortureSupervisor
                 Log(log, $"clean stop requested from the survivors at {writeSeconds:F3} s");
             }
 
-            return await FinishAsync(cycle, log, workers, plan.Mode, plan.Victims.Count, killedAt, writeSeconds, copy, plan).ConfigureAwait(false);
+            if (foreign is not null)
+            {
+                await foreign.KillAsync().ConfigureAwait(false); // nothing may write while the checker runs
+                Log(log, $"foreign writer: {foreign.Committed} rows committed, {foreign.Errors} error lines");
+            }
+
+            var result = await FinishAsync(cycle, log, workers, plan.Mode, plan.Victims.Count, killedAt, writeSeconds, copy, plan).ConfigureAwait(false);
+            return result with { ForeignCommits = foreign?.Committed ?? 0 };
         }
         finally
         {
+            foreign?.Dispose();
             foreach (var worker in workers)
             {
                 worker.Dispose();
@@ -215,7 +236,7 @@ internal sealed partial class TortureSupervisor
         $"cycle {r.Cycle}: kill {r.KillMode} ({r.ProcessesKilled}) at {r.KillAtSeconds:F2} s, acks {r.WritesAcknowledged} ({r.AcknowledgedPerSecond:F0}/s; per worker {string.Join("/", r.AcknowledgedPerWorker)}), " +
         $"rows {r.RowsInDatabase}, lost {r.WritesLost}, integrity {(r.IntegrityOk ? "ok" : "FAILED")}, duplicates {r.DuplicateRecords}, damaged {r.DamagedRecords}, " +
         $"worker corruption reports {r.CorruptionsSeenByWorkers}, worker failures {r.WorkerFailures}, errors {r.WorkerErrors}, " +
-        $"checkpoints {r.Checkpoints}, reads {r.Reads}, check {r.CheckSeconds:F2} s{HazardText(r.Hazard)}{PowerCutText(r.PowerCut)}");
+        $"checkpoints {r.Checkpoints}, reads {r.Reads}, foreign commits {r.ForeignCommits}, check {r.CheckSeconds:F2} s{HazardText(r.Hazard)}{PowerCutText(r.PowerCut)}");
 
     private static string HazardText(HazardResult? h) =>
         h is null ? string.Empty : $", hazard {h.Mode}: {(h.Detected ? "detected" : "not detected")} ({h.Detail})";

@@ -72,6 +72,8 @@ internal sealed class CheckpointScheduler
     private volatile bool _starved;
     private volatile bool _hardWaitSuppressed;
     private int _walLimitLogged;
+    private CheckpointLease _lease = new(null);
+    private Writing.WriteTurn? _turn;
 
     // Written by the writer thread in OnCommit, read here.
     private int _walFrames;
@@ -126,6 +128,19 @@ internal sealed class CheckpointScheduler
     /// <summary>The archive's side of the hand-off (<see cref="Archiving.CommitSeam"/>), told before and after each WAL reset.</summary>
     internal Archiving.CommitSeam? Seam { get; set; }
 
+    /// <summary>
+    /// Shares the file with other Walden processes: only the holder of <paramref name="lease"/> runs scheduled checkpoints,
+    /// and RESTART and TRUNCATE take <paramref name="turn"/> among their writers. Called before <see cref="Start"/>.
+    /// </summary>
+    internal void UseCoordination(CheckpointLease lease, Writing.WriteTurn? turn)
+    {
+        _lease = lease;
+        _turn = turn;
+    }
+
+    /// <summary>Whether this process runs the scheduled checkpoints of the file (see <see cref="CheckpointLease"/>).</summary>
+    internal bool IsCheckpointHolder => _lease.IsHolder;
+
     /// <summary>Lets RESTART and TRUNCATE hold the writer back between batches.</summary>
     internal WriterPause Pause { get; }
 
@@ -163,7 +178,7 @@ internal sealed class CheckpointScheduler
 
         Volatile.Write(ref _lastCommitAt, _time.GetTimestamp());
         Interlocked.Increment(ref _commits);
-        if (frames >= _hardFrames && !_hardWaitSuppressed && !_stopping)
+        if (frames >= _hardFrames && !_hardWaitSuppressed && !_stopping && _lease.IsHolder) // only the holder resets the WAL
         {
             Pause.SetWalFull();
         }
@@ -241,9 +256,10 @@ internal sealed class CheckpointScheduler
     {
         try
         {
+            var poll = _lease.Coordinated ? CheckpointLease.PollInterval : Timeout.InfiniteTimeSpan;
             while (true)
             {
-                _wake.WaitOne();
+                var woken = _wake.WaitOne(poll);
                 if (_stopping)
                 {
                     break;
@@ -251,6 +267,11 @@ internal sealed class CheckpointScheduler
 
                 try
                 {
+                    if (!PollOtherProcesses() && !woken)
+                    {
+                        continue;
+                    }
+
                     ServeRequests();
                     Evaluate();
                 }
@@ -313,11 +334,65 @@ internal sealed class CheckpointScheduler
         }
     }
 
+    /// <summary>
+    /// Takes the lease when its holder is gone; as the holder, takes in the WAL frame count another process published.
+    /// True when something changed that calls for an evaluation.
+    /// </summary>
+    private bool PollOtherProcesses()
+    {
+        if (!_lease.Coordinated)
+        {
+            return false;
+        }
+
+        if (!_lease.IsHolder)
+        {
+            return _lease.TryTake();
+        }
+
+        if (_lease.ReadForeignFrames() is not { } frames)
+        {
+            return false;
+        }
+
+        // Another process committed: the WAL is that long now, and the file is not idle.
+        Volatile.Write(ref _walFrames, frames);
+        Volatile.Write(ref _lastCommitAt, _time.GetTimestamp());
+        Interlocked.Increment(ref _commits);
+        return true;
+    }
+
+    /// <summary>
+    /// A process without the lease: publishes the WAL's length for the holder and otherwise only watches it. It resets the
+    /// WAL itself only when its writer waits at the hard bound (WaldenOptions.MaxWalSize).
+    /// </summary>
+    private void Follow()
+    {
+        var frames = Volatile.Read(ref _walFrames);
+        if (frames != Volatile.Read(ref _framesSeen))
+        {
+            _lease.Publish(frames);
+        }
+
+        Volatile.Write(ref _framesSeen, frames);
+        Volatile.Write(ref _framesCheckpointed, frames); // the next wake-up comes after another PASSIVE interval of commits
+        if (Pause.WalAtMax)
+        {
+            Escalate(_time.GetTimestamp());
+        }
+    }
+
     private void Evaluate()
     {
         if (_health.SyncFailure is not null)
         {
             return; // the disk failed an fsync: nothing more is written into the file until it is reopened
+        }
+
+        if (!_lease.TryTake())
+        {
+            Follow();
+            return;
         }
 
         var now = _time.GetTimestamp();
@@ -375,7 +450,10 @@ internal sealed class CheckpointScheduler
         var checkedAt = _time.GetTimestamp();
         _firstBusyEscalationAt ??= checkedAt;
         var longReadHere = _oldestReadLease() is { } age && age >= LongReadAge;
-        if (!longReadHere && _time.GetElapsedTime(_firstBusyEscalationAt.Value, checkedAt) < LongReadAge)
+        // No frame counts: the checkpoint lock itself was taken, by a checkpoint of another process (one that is not Walden's).
+        // Retrying at once would only spin against it: back off as for a long read.
+        var otherCheckpointer = restart.LogFrames < 0;
+        if (!longReadHere && !otherCheckpointer && _time.GetElapsedTime(_firstBusyEscalationAt.Value, checkedAt) < LongReadAge)
         {
             _wake.Set();
             return;
@@ -501,6 +579,8 @@ internal sealed class CheckpointScheduler
             Seam?.ResetStarting(); // held: the archive has taken every commit of Walden's writer; it looks for anyone else's
         }
 
+        // RESTART and TRUNCATE need the write lock: they queue for it with the other Walden processes' writers.
+        using var turn = mode == WaldenCheckpointMode.Passive || _turn is null ? null : new TurnScope(_turn, busyTimeout);
         _connection.Busy.Deadline = busyTimeout;
         var started = _time.GetTimestamp();
         int busy, log, checkpointed;
@@ -520,7 +600,10 @@ internal sealed class CheckpointScheduler
         // TRUNCATE reports 0 frames once it emptied the WAL; what it copied is what the last commit left there.
         var copiedUpTo = mode == WaldenCheckpointMode.Truncate && reset && commits != _commitsAtRestart ? Volatile.Read(ref _walFrames) : checkpointed;
         _metrics.RecordCheckpoint(result, Math.Max(0, copiedUpTo - (log >= previous || mode == WaldenCheckpointMode.Truncate ? previous : 0)));
-        Volatile.Write(ref _framesCheckpointed, Math.Max(0, checkpointed));
+        // Busy with no frame counts: another connection (a process that is not Walden's) is checkpointing right now. Wait
+        // for another PASSIVE interval of commits rather than retry at every commit while it runs.
+        var checkpointedNow = busy != 0 && log < 0 ? Volatile.Read(ref _walFrames) : Math.Max(0, checkpointed);
+        Volatile.Write(ref _framesCheckpointed, checkpointedNow);
         if (reset)
         {
             Seam?.ResetDone();
@@ -558,6 +641,19 @@ internal sealed class CheckpointScheduler
         _options.MaintenanceInterval > TimeSpan.Zero ? now + (long)(_options.MaintenanceInterval.TotalSeconds * _time.TimestampFrequency) : long.MaxValue;
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private sealed class TurnScope : IDisposable
+    {
+        private readonly Writing.WriteTurn _turn;
+
+        internal TurnScope(Writing.WriteTurn turn, TimeSpan timeout)
+        {
+            _turn = turn;
+            turn.Acquire(timeout);
+        }
+
+        public void Dispose() => _turn.Release();
+    }
 
     private sealed class Request(WaldenCheckpointMode? mode, CancellationToken cancellationToken)
     {

@@ -86,4 +86,22 @@ public sealed record WaldenStats
 
     /// <summary>True while the WAL is starved: over its limit and not reset for <see cref="WaldenOptions.CheckpointStarvationThreshold"/>.</summary>
     public required bool CheckpointStarved { get; init; }
+
+    /// <summary>
+    /// The longest the writer waited for the write lock since open: from asking for its turn among the Walden processes
+    /// on the file to BEGIN IMMEDIATE succeeding (zero for a read-only instance). Waits come from other processes' commits.
+    /// </summary>
+    public TimeSpan WriteLockWaitMax { get; init; }
+
+    /// <summary>99th percentile of the most recent waits for the write lock (up to 2,048), or null before the first write.</summary>
+    public TimeSpan? WriteLockWaitP99 { get; init; }
+
+    /// <summary>
+    /// Whether this instance runs the scheduled checkpoints of the file. With several Walden processes on one file exactly one
+    /// does (the others report the WAL's size but leave checkpoints to it); false for a read-only instance.
+    /// </summary>
+    public bool IsCheckpointHolder { get; init; }
+
+    /// <summary>Whether the instance was opened with <see cref="WaldenDatabase.OpenReadOnlyAsync"/> (reads only).</summary>
+    public bool IsReadOnly { get; init; }
 }

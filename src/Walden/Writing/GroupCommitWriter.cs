@@ -259,6 +259,7 @@ internal sealed partial class GroupCommitWriter
         }
         finally
         {
+            GiveTurnBack(); // however the batch ended (a failure rolled it back): never kept past it
             var ended = _metrics.Timestamp();
             _metrics.RecordBatch(batch.Count, _committed, batch.Count - _committed - _cancelled, _cancelled,
                 _options.TimeProvider.GetElapsedTime(started, ended).TotalSeconds);
@@ -356,11 +357,14 @@ internal sealed partial class GroupCommitWriter
         _end = TransactionEnd.None;
         try
         {
+            TakeTurn();
             _begin.Execute();
+            NoteLockTaken();
             return true;
         }
         catch (SqliteException ex)
         {
+            GiveTurnBack();
             var failure = SqliteErrors.Translate(ex, "Starting the write transaction (BEGIN IMMEDIATE)", _options, _connection);
             if (SqliteErrors.IsCorrupt(ex))
             {
@@ -387,6 +391,7 @@ internal sealed partial class GroupCommitWriter
             _committing = false;
             NoteCommit(0, 0);
             RollbackIfOpen();
+            GiveTurnBack();
             // However SQLite failed the COMMIT, part of it may have reached the WAL: never report these writes as not written.
             var outcome = $"These {_pending.Count} writes are not acknowledged: they may or may not be on disk " +
                 "(after a failed COMMIT neither SQLite nor Walden can tell). Read them back before writing them again.";
@@ -407,6 +412,7 @@ internal sealed partial class GroupCommitWriter
         }
 
         _committing = false;
+        GiveTurnBack(); // before the acknowledgements: the next process may begin while they are sent
         NoteCommit(_pending.Count, Stopwatch.GetTimestamp() - started);
         if (Archive?.AfterCommit(_connection) is { } unarchived)
         {

@@ -38,6 +38,27 @@ public sealed class TortureCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Torture_MixedWithAForeignSqliteWriter_LosesNoAcknowledgedWaldenWrite()
+    {
+        var (exitCode, stdout, stderr) = await WaldenCli.RunAsync(
+            "torture", "--dir", _dir.Path, "--processes", "2", "--cycles", "3", "--seconds-per-cycle", "1", "--seed", "15", "--json",
+            "--foreign-writer", SqliteShell.BinaryPath);
+
+        Assert.True(exitCode == 0, $"torture failed ({exitCode}): {stderr}{stdout}");
+        using var json = JsonDocument.Parse(stdout);
+        var report = json.RootElement;
+        Assert.Equal(3, report.GetProperty("cycles").GetInt32());
+        Assert.Equal(0, report.GetProperty("writesLost").GetInt64());
+        Assert.Equal(0, report.GetProperty("integrityFailures").GetInt32());
+        Assert.Equal(0, report.GetProperty("workerFailures").GetInt32());
+        // The shell did commit beside the workers, and its rows are in the file.
+        var foreign = report.GetProperty("foreignCommits").GetInt64();
+        Assert.True(foreign > 0, "the foreign writer committed nothing");
+        using var check = Sql.OpenDirect(_dir.File("torture.db"));
+        Assert.True(check.Scalar<long>("SELECT count(*) FROM foreign_record") >= foreign);
+    }
+
+    [Fact]
     public async Task Torture_DeleteWalHazard_IsReportedAsAcknowledgedWritesLost()
     {
         var (exitCode, stdout, stderr) = await WaldenCli.RunAsync(
