@@ -26,7 +26,8 @@ internal static class SuspectRows
             {
                 var structural = PageCheck.SuspectCells(page).ToHashSet();
                 var consistent = structural.Where(i => 8 + (2 * i) + 1 < page.Length
-                    && PageCheck.RecordConsistent(page, System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(page.AsSpan(8 + (2 * i))))).ToHashSet();
+                    && System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(page.AsSpan(8 + (2 * i))) is var offset
+                    && (PageCheck.RecordConsistent(page, offset) || PageCheck.PayloadSizeFlipped(page, offset))).ToHashSet();
                 damaged.Add((pgno, structural, consistent));
             }
         }
@@ -79,13 +80,13 @@ internal static class SuspectRows
                         continue;
                     }
 
-                    var row = cell.Values.Count == table.Columns.Count ? cell.Values : null;
-                    if (row is null && owner is null)
+                    if (cell.Values.Count == 0 || (cell.Values.Count != table.Columns.Count && owner is null))
                     {
+                        // The extension inserts nothing for a cell without fields: a row under this rowid came from another cell.
                         continue;
                     }
 
-                    if (TakeRow(output, table, cell.RowId, row) is { } values)
+                    if (TakeRow(output, table, cell.RowId, cell.Values) is { } values)
                     {
                         LostAndFound.Add(output, context.LostAndFound, page, cell.RowId, values);
                         moved++;
@@ -283,12 +284,15 @@ internal static class SuspectRows
     }
 
     /// <summary>
-    /// Removes the table's row with this rowid (only if it equals <paramref name="values"/> when those are
-    /// known) and returns its values, in record order, for lost_and_found; null when there was none.
+    /// Removes the table's row with this rowid only when it is the row the extension made from this cell (its
+    /// columns equal the cell's fields, as many as the cell has: the extension fills the columns it has fields for),
+    /// and returns its values, in record order, for lost_and_found; null when there was none. A damaged cell often
+    /// decodes a rowid that a sound cell elsewhere also holds: INSERT OR IGNORE kept the first, and when that was
+    /// the sound cell's row it is not this cell's to take.
     /// </summary>
-    private static List<object?>? TakeRow(SqliteConnection output, TableShape table, long rowId, List<object?>? values)
+    private static List<object?>? TakeRow(SqliteConnection output, TableShape table, long rowId, List<object?> values)
     {
-        var (where, parameters) = values is null ? ("rowid = $rowid", new List<(string, object)> { ("$rowid", rowId) }) : Condition(table, rowId, values);
+        var (where, parameters) = Condition(table, rowId, values);
         var name = LostAndFoundMapper.Quote(table.Name);
         using var select = output.CreateCommand();
         select.CommandText = $"SELECT {string.Join(", ", table.Columns.Select(LostAndFoundMapper.Quote))} FROM {name} WHERE {where}";
@@ -322,7 +326,7 @@ internal static class SuspectRows
     {
         var conditions = new List<string> { "rowid = $rowid" };
         var parameters = new List<(string, object)> { ("$rowid", rowId) };
-        for (var i = 0; i < table.Columns.Count; i++)
+        for (var i = 0; i < Math.Min(table.Columns.Count, values.Count); i++)
         {
             if (i == table.IntegerPrimaryKey)
             {
