@@ -175,6 +175,17 @@ internal sealed class PageCheck : IDisposable
         var n = a.Length;
         var suspect = new List<int>();
         int cells = BinaryPrimitives.ReadUInt16BigEndian(a[3..]);
+        int content = BinaryPrimitives.ReadUInt16BigEndian(a[5..]);
+        content = content == 0 ? 65536 : content;
+        if (8 + (2 * cells) > content && content <= n)
+        {
+            // A flipped cell count claims more pointers than fit before the content area: those past it are not pointers
+            // (the sound cells' pointers must not be judged against an array end that runs into the records).
+            var fitting = (content - 8) / 2;
+            suspect.AddRange(Enumerable.Range(fitting, Math.Max(0, cells - fitting)));
+            cells = fitting;
+        }
+
         var cellArrayEnd = 8 + (2 * cells);
         var ranges = new List<(int Cell, int Start, int End)>();
         for (var i = 0; i < cells && 8 + (2 * i) + 1 < n; i++)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Walden.Recovery;
 using Walden.Tests.TestSupport;
 using Xunit.Abstractions;
@@ -86,7 +87,8 @@ public sealed class RecoveryComparisonTests(ITestOutputHelper output)
     /// ones. Beyond that, Walden gives back the rows of orphaned pages (which <c>.recover</c> leaves in
     /// lost_and_found); they are as sound as any page's rows, so a flipped value on such a page comes back
     /// with its exact neighbours, and is counted apart. The cases here are a few per sample; set
-    /// WALDEN_BITFLIP_SWEEP=N to add seeds 101..100+N of every sample and flip count.
+    /// WALDEN_BITFLIP_SWEEP=N to add seeds 101..100+N of every sample and flip count
+    /// (or =Sample:seed:flips,... for given cases).
     /// </summary>
     [Theory]
     [MemberData(nameof(BitFlipCases))]
@@ -157,7 +159,16 @@ public sealed class RecoveryComparisonTests(ITestOutputHelper output)
         cases.Add(SampleKind.WithoutRowidAndOverflow, 2, 300);
         cases.Add(SampleKind.Standard, 7, 100);
         cases.Add(SampleKind.Standard, 8, 800);
-        if (int.TryParse(Environment.GetEnvironmentVariable("WALDEN_BITFLIP_SWEEP"), out var more))
+        var sweep = Environment.GetEnvironmentVariable("WALDEN_BITFLIP_SWEEP");
+        if (sweep?.Contains(':', StringComparison.Ordinal) == true)
+        {
+            // One case or a few again, e.g. WALDEN_BITFLIP_SWEEP=Standard:107:300,NoIndexes:101:800
+            foreach (var part in sweep.Split(',').Select(p => p.Split(':')))
+            {
+                cases.Add(Enum.Parse<SampleKind>(part[0]), int.Parse(part[1], CultureInfo.InvariantCulture), int.Parse(part[2], CultureInfo.InvariantCulture));
+            }
+        }
+        else if (int.TryParse(sweep, out var more))
         {
             foreach (var seed in Enumerable.Range(101, more))
             {
