@@ -260,6 +260,7 @@ public sealed partial class WaldenDatabase
             {
                 SchemaFrom = source?.Path,
                 TimeProvider = options.TimeProvider,
+                ConfigureConnection = options.ConfigureConnection, // the application's own collations and functions rebuild what stand-ins computed
                 RefuseSwap = report => Recovery.RecoveryAtOpen.Judge(report, schema, source),
             });
         }

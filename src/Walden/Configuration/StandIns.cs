@@ -14,9 +14,10 @@ namespace Walden.Configuration;
 /// <item>a collation compares the UTF-8 bytes (BINARY order). Strings equal under BINARY are equal
 /// under any collation, so a UNIQUE index accepts every row the real collation accepted; its order
 /// differs, so the application must <c>REINDEX</c> the collation with its own registered;</item>
-/// <item>a function returns NULL for any arguments: a CHECK constraint calling it passes (SQLite fails a
-/// CHECK only on false), and a generated column or expression index computed by it holds NULL until the
-/// application recomputes it.</item>
+/// <item>a function returns NULL for any arguments, and CHECK constraints are neither enforced nor checked on the
+/// recovery's connections with function stand-ins (<c>PRAGMA ignore_check_constraints</c>): a CHECK such as
+/// <c>f(x) IS NOT NULL</c> would otherwise refuse every row. A generated column or expression index computed by
+/// it holds NULL until the application recomputes it.</item>
 /// </list>
 /// The names are found by trying the schema in a private in-memory database and registering what
 /// SQLite reports missing, so a stand-in is registered only for a name the schema really needs.
@@ -116,7 +117,14 @@ internal sealed partial class StandIns
     }
 
     /// <summary>Registers every stand-in on a connection (Walden's own; never an application's).</summary>
-    internal void Register(SqliteConnection connection) => Register(connection.Handle!.DangerousGetHandle());
+    internal void Register(SqliteConnection connection) => Register(connection.Handle!.DangerousGetHandle(), ignoreChecks: false);
+
+    /// <summary>
+    /// Registers every stand-in on a connection that writes recovered rows (or checks them), and when there are function
+    /// stand-ins turns CHECK constraints off on it (<c>PRAGMA ignore_check_constraints</c>): a stand-in cannot say what the
+    /// application's function would, and a CHECK such as <c>f(x) IS NOT NULL</c> would otherwise refuse every row.
+    /// </summary>
+    internal void RegisterForRecovery(SqliteConnection connection) => Register(connection.Handle!.DangerousGetHandle(), ignoreChecks: true);
 
     /// <summary>
     /// Registers the stand-ins also on every connection this thread opens until disposed, including the
@@ -288,7 +296,7 @@ internal sealed partial class StandIns
         return false;
     }
 
-    private unsafe void Register(IntPtr db)
+    private unsafe void Register(IntPtr db, bool ignoreChecks)
     {
         foreach (var name in _collations)
         {
@@ -298,6 +306,12 @@ internal sealed partial class StandIns
         foreach (var name in _functions)
         {
             Check(NativeStandIns.CreateFunction(db, name, -1, Utf8 | Deterministic | Innocuous, IntPtr.Zero, &ReturnNull, null, null, null), name);
+        }
+
+        if (_functions.Count > 0 && ignoreChecks)
+        {
+            // A stand-in cannot tell a CHECK what the application's function would say: neither refuse rows by it nor report them.
+            Check(NativeStandIns.Exec(db, "PRAGMA ignore_check_constraints = ON", IntPtr.Zero, IntPtr.Zero, IntPtr.Zero), "ignore_check_constraints");
         }
     }
 
@@ -322,7 +336,7 @@ internal sealed partial class StandIns
     {
         try
         {
-            t_onThisThread?.Register(db);
+            t_onThisThread?.Register(db, ignoreChecks: true); // only recovery opens connections in this scope
             return 0;
         }
         catch (WaldenException ex)
@@ -385,6 +399,9 @@ internal sealed partial class StandIns
         internal static partial int CreateFunction(IntPtr db, string name, int arguments, int flags, IntPtr state,
             delegate* unmanaged[Cdecl]<IntPtr, int, IntPtr, void> function, delegate* unmanaged[Cdecl]<IntPtr, int, IntPtr, void> step,
             delegate* unmanaged[Cdecl]<IntPtr, void> final, delegate* unmanaged[Cdecl]<IntPtr, void> destroy);
+
+        [LibraryImport(Native.SqliteNative.Library, EntryPoint = "sqlite3_exec", StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial int Exec(IntPtr db, string sql, IntPtr callback, IntPtr state, IntPtr errorMessage);
 
         [LibraryImport(Native.SqliteNative.Library, EntryPoint = "sqlite3_auto_extension")]
         internal static partial int AutoExtension(delegate* unmanaged[Cdecl]<IntPtr, IntPtr, IntPtr, int> entryPoint);

@@ -175,6 +175,17 @@ internal sealed class PageCheck : IDisposable
         var n = a.Length;
         var suspect = new List<int>();
         int cells = BinaryPrimitives.ReadUInt16BigEndian(a[3..]);
+        int content = BinaryPrimitives.ReadUInt16BigEndian(a[5..]);
+        content = content == 0 ? 65536 : content;
+        if (8 + (2 * cells) > content && content <= n)
+        {
+            // A flipped cell count claims more pointers than fit before the content area: those past it are not pointers
+            // (the sound cells' pointers must not be judged against an array end that runs into the records).
+            var fitting = (content - 8) / 2;
+            suspect.AddRange(Enumerable.Range(fitting, Math.Max(0, cells - fitting)));
+            cells = fitting;
+        }
+
         var cellArrayEnd = 8 + (2 * cells);
         var ranges = new List<(int Cell, int Start, int End)>();
         for (var i = 0; i < cells && 8 + (2 * i) + 1 < n; i++)
@@ -293,6 +304,85 @@ internal sealed class PageCheck : IDisposable
 
         return p == headerStart + headerSize && headerSize + body == payload;
     }
+
+    /// <summary>
+    /// Whether the table-leaf cell at <paramref name="offset"/> is a sound record whose payload size alone was hit by
+    /// one flipped bit: its header is legal, the payload size is larger than header plus body by exactly one power of
+    /// two, the record still lies wholly in the part of the payload SQLite keeps on the page (so the whole record
+    /// was read, whatever the damaged size says about overflow), and the record, by its own length, ends where the next
+    /// cell, a freeblock or the page end begins (records are packed end to end). A pointer into the middle of another
+    /// record almost never meets all of these.
+    /// </summary>
+    internal static bool PayloadSizeFlipped(ReadOnlySpan<byte> a, int offset)
+    {
+        var n = a.Length;
+        if (offset < 0 || offset > n - 4)
+        {
+            return false;
+        }
+
+        var p = offset + Varint(a, offset, out var payload);
+        p += Varint(a, p, out _);
+        var headerStart = p;
+        if (p >= n)
+        {
+            return false;
+        }
+
+        p += Varint(a, p, out var headerSize);
+        if (headerSize < 1 || headerSize > payload || headerStart + headerSize > n)
+        {
+            return false;
+        }
+
+        long body = 0;
+        while (p < headerStart + headerSize)
+        {
+            p += Varint(a, p, out var type);
+            if (type is 10 or 11 || type < 0)
+            {
+                return false;
+            }
+
+            body += SizeOf(type);
+        }
+
+        var length = headerSize + body;
+        var difference = payload ^ length;
+        if (p != headerStart + headerSize || payload <= length || (difference & (difference - 1)) != 0 || length > LocalSize(n, payload))
+        {
+            return false;
+        }
+
+        var end = headerStart + length;
+        var anchors = FreeblockStarts(a);
+        anchors.Add(n);
+        int cells = BinaryPrimitives.ReadUInt16BigEndian(a[3..]);
+        for (var i = 0; i < cells && 8 + (2 * i) + 1 < n; i++)
+        {
+            anchors.Add(BinaryPrimitives.ReadUInt16BigEndian(a[(8 + (2 * i))..]));
+        }
+
+        return Enumerable.Range((int)Math.Min(end, n + 1), 4).Any(anchors.Contains);
+    }
+
+    /// <summary>The bytes of a table-leaf payload SQLite keeps on the page (https://www.sqlite.org/fileformat.html#cell_payload_overflow_pages).</summary>
+    private static long LocalSize(int pageSize, long payload)
+    {
+        long max = pageSize - 35;
+        long min = ((pageSize - 12) * 32 / 255) - 23;
+        var k = min + ((payload - min) % (pageSize - 4));
+        return payload <= max ? payload : k <= max ? k : min;
+    }
+
+    private static long SizeOf(long serialType) => serialType switch
+    {
+        < 5 => serialType,
+        5 => 6,
+        6 or 7 => 8,
+        < 12 => 0,
+        _ => (serialType - 12) / 2,
+    };
 
     private static HashSet<int> FreeblockStarts(ReadOnlySpan<byte> a)
     {

@@ -30,7 +30,7 @@ internal static partial class RecoveredDatabase
         var builder = new SqliteConnectionStringBuilder { DataSource = outputPath, Mode = SqliteOpenMode.ReadWrite, Pooling = false };
         using var connection = new SqliteConnection(builder.ToString());
         connection.Open();
-        context.StandIns.Register(connection);
+        context.StandIns.RegisterForRecovery(connection);
         // Recovered data may be partial: a row whose parent row was lost is still the application's data.
         ConnectionFactory.Execute(connection, "PRAGMA foreign_keys=OFF");
         ConnectionFactory.Execute(connection, "BEGIN");

@@ -26,7 +26,8 @@ internal static class SuspectRows
             {
                 var structural = PageCheck.SuspectCells(page).ToHashSet();
                 var consistent = structural.Where(i => 8 + (2 * i) + 1 < page.Length
-                    && PageCheck.RecordConsistent(page, System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(page.AsSpan(8 + (2 * i))))).ToHashSet();
+                    && System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(page.AsSpan(8 + (2 * i))) is var offset
+                    && (PageCheck.RecordConsistent(page, offset) || PageCheck.PayloadSizeFlipped(page, offset))).ToHashSet();
                 damaged.Add((pgno, structural, consistent));
             }
         }
@@ -51,10 +52,10 @@ internal static class SuspectRows
                 if (owner is not null)
                 {
                     // On a damaged page, a record its table could never have stored (a non-number in an INTEGER column, a NULL in a NOT NULL one) is damage too.
-                    suspects.UnionWith(cells.Where(c => !owner.Fits(c.Values)));
+                    suspects.UnionWith(cells.Where(c => !owner.Fits(AsRead(owner, c.Values))));
                     // A cell suspected only for where it sits, whose record agrees with its own payload size, fits the
                     // table and whose rowid falls between its trusted neighbours' is a record SQLite wrote there.
-                    suspects.ExceptWith(cells.Where(c => structural.Contains(c.Index) && consistent.Contains(c.Index) && owner.Fits(c.Values)
+                    suspects.ExceptWith(cells.Where(c => structural.Contains(c.Index) && consistent.Contains(c.Index) && owner.Fits(AsRead(owner, c.Values))
                         && InOrder(cells, suspects, c)).ToList());
                 }
 
@@ -65,6 +66,14 @@ internal static class SuspectRows
 
                 foreach (var cell in suspects)
                 {
+                    if (owner is not null && ConfirmedElsewhere(input, owner, cells, suspects, cell))
+                    {
+                        // The rowid belongs elsewhere in the tree (a pointer moved onto a stale copy of a record), and the
+                        // input's own b-tree, searched by rowid, holds these very values there: the row is not this cell's.
+                        confirmed++;
+                        continue;
+                    }
+
                     if (owner is not null && ConfirmedByIndexes(output, input, owner, cell))
                     {
                         // Every index of the table holds this row's indexed values under its rowid: a row decoded
@@ -79,13 +88,13 @@ internal static class SuspectRows
                         continue;
                     }
 
-                    var row = cell.Values.Count == table.Columns.Count ? cell.Values : null;
-                    if (row is null && owner is null)
+                    if (cell.Values.Count == 0 || (cell.Values.Count != table.Columns.Count && owner is null))
                     {
+                        // The extension inserts nothing for a cell without fields: a row under this rowid came from another cell.
                         continue;
                     }
 
-                    if (TakeRow(output, table, cell.RowId, row) is { } values)
+                    if (TakeRow(output, table, cell.RowId, cell.Values) is { } values)
                     {
                         LostAndFound.Add(output, context.LostAndFound, page, cell.RowId, values);
                         moved++;
@@ -110,6 +119,37 @@ internal static class SuspectRows
 
         return moved;
     }
+
+    /// <summary>
+    /// Whether a suspect cell's rowid lies outside the range of its page's trusted cells, and the damaged input's table
+    /// b-tree, searched by that rowid, holds a row with exactly the cell's values: the row lives on another page.
+    /// </summary>
+    private static bool ConfirmedElsewhere(SqliteConnection input, TableShape table, List<Cell> cells, HashSet<Cell> suspects, Cell cell)
+    {
+        var trusted = cells.Where(c => !suspects.Contains(c)).Select(c => c.RowId).ToList();
+        if (cell.Values.Count != table.Columns.Count || trusted.Count == 0 || (cell.RowId >= trusted.Min() && cell.RowId <= trusted.Max()))
+        {
+            return false;
+        }
+
+        try
+        {
+            return Matches(input, table, cell.RowId, cell.Values);
+        }
+        catch (SqliteException)
+        {
+            return false; // the input's tree cannot be searched there: no confirmation
+        }
+    }
+
+    /// <summary>
+    /// The record's values as SQLite reads them into the row: the INTEGER PRIMARY KEY's slot is the rowid whatever the record
+    /// holds there (SQLite writes NULL), so a damaged byte in that slot alone changes nothing of the row.
+    /// </summary>
+    private static List<object?> AsRead(TableShape table, List<object?> values) =>
+        table.IntegerPrimaryKey >= 0 && table.IntegerPrimaryKey < values.Count
+            ? values.Select((v, i) => i == table.IntegerPrimaryKey ? null : v).ToList()
+            : values;
 
     private static bool InOrder(List<Cell> cells, HashSet<Cell> suspects, Cell cell)
     {
@@ -283,12 +323,15 @@ internal static class SuspectRows
     }
 
     /// <summary>
-    /// Removes the table's row with this rowid (only if it equals <paramref name="values"/> when those are
-    /// known) and returns its values, in record order, for lost_and_found; null when there was none.
+    /// Removes the table's row with this rowid only when it is the row the extension made from this cell (its
+    /// columns equal the cell's fields, as many as the cell has: the extension fills the columns it has fields for),
+    /// and returns its values, in record order, for lost_and_found; null when there was none. A damaged cell often
+    /// decodes a rowid that a sound cell elsewhere also holds: INSERT OR IGNORE kept the first, and when that was
+    /// the sound cell's row it is not this cell's to take.
     /// </summary>
-    private static List<object?>? TakeRow(SqliteConnection output, TableShape table, long rowId, List<object?>? values)
+    private static List<object?>? TakeRow(SqliteConnection output, TableShape table, long rowId, List<object?> values)
     {
-        var (where, parameters) = values is null ? ("rowid = $rowid", new List<(string, object)> { ("$rowid", rowId) }) : Condition(table, rowId, values);
+        var (where, parameters) = Condition(table, rowId, values);
         var name = LostAndFoundMapper.Quote(table.Name);
         using var select = output.CreateCommand();
         select.CommandText = $"SELECT {string.Join(", ", table.Columns.Select(LostAndFoundMapper.Quote))} FROM {name} WHERE {where}";
@@ -322,7 +365,7 @@ internal static class SuspectRows
     {
         var conditions = new List<string> { "rowid = $rowid" };
         var parameters = new List<(string, object)> { ("$rowid", rowId) };
-        for (var i = 0; i < table.Columns.Count; i++)
+        for (var i = 0; i < Math.Min(table.Columns.Count, values.Count); i++)
         {
             if (i == table.IntegerPrimaryKey)
             {
@@ -338,6 +381,15 @@ internal static class SuspectRows
             {
                 conditions.Add($"{column} IS $v{i}");
                 parameters.Add(($"$v{i}", values[i]!));
+            }
+        }
+
+        // A record with fewer fields gave the extension's INSERT only those columns: the others hold NULL unless they have a default.
+        for (var i = values.Count; i < table.Columns.Count; i++)
+        {
+            if (i != table.IntegerPrimaryKey && !table.Fields[i].HasDefault)
+            {
+                conditions.Add($"{LostAndFoundMapper.Quote(table.Columns[i])} IS NULL");
             }
         }
 

@@ -104,6 +104,17 @@ public static class WaldenRecovery
                 "Try 'walden recover <db> --output <new.db>' to inspect what can be recovered.");
         }
 
+        if (report.ObjectsToRebuild.Count > 0)
+        {
+            DeleteOwnOutput(recovered); // our own output, not the original: the original was not touched
+            throw new WaldenException(
+                $"Recovery of '{input}' was not swapped in: the recovered database would hold {report.ObjectsToRebuild.Count} object(s) computed " +
+                $"with stand-ins for the application's own collations or functions, wrong for the application until rebuilt: " +
+                $"{string.Join("; ", report.ObjectsToRebuild)}. The original was left in place, untouched. Recover to a new file " +
+                "('walden recover <db> --output <new.db>'), open it in the application with its collations and functions registered, run the " +
+                "statements named, then put it in place; or, from code, set WaldenRecoveryOptions.ConfigureConnection so that Walden rebuilds them.");
+        }
+
         if (options.RefuseSwap?.Invoke(report) is { } refusal)
         {
             var kept = RecoveryAtOpen.Keep(input, recovered, options.TimeProvider);
@@ -221,6 +232,20 @@ public static class WaldenRecovery
         }
 
         RecoveredSettings.Keep(best.OutputPath, database.Settings, notes);
+        var integrity = best.IntegrityCheck;
+        var dependents = StandInDependents.Find(best.OutputPath, context.StandIns);
+        if (options.ConfigureConnection is { } configure && dependents.Count > 0)
+        {
+            (dependents, var checkedWithApplication) = StandInDependents.Rebuild(best.OutputPath, configure, dependents, context.StandIns, notes);
+            integrity = checkedWithApplication ?? integrity;
+        }
+
+        var toRebuild = dependents.Select(d => d.Describe()).ToList();
+        foreach (var line in toRebuild)
+        {
+            notes.Add($"To rebuild: {line}.");
+        }
+
         var missing = RecoveredSettings.MissingObjects(input, best.OutputPath, database.Schema, context);
         foreach (var line in missing)
         {
@@ -235,7 +260,7 @@ public static class WaldenRecovery
         return new WaldenRecoveryReport(
             input,
             output,
-            best.IntegrityCheck == "ok" && missing.Count == 0,
+            integrity == "ok" && missing.Count == 0,
             best.Tables,
             options.KeepLostAndFound ? best.LostAndFound : 0,
             best.Reattributed,
@@ -245,7 +270,7 @@ public static class WaldenRecovery
             pageSize,
             retried,
             best.FullText,
-            best.IntegrityCheck,
+            integrity,
             clock.GetElapsedTime(started),
             null,
             notes)
@@ -253,6 +278,7 @@ public static class WaldenRecovery
             LostAndFoundTable = context.LostAndFound,
             MissingObjects = missing,
             StandIns = standIns,
+            ObjectsToRebuild = toRebuild,
         };
     }
 

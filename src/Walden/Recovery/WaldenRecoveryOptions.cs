@@ -28,6 +28,17 @@ public sealed class WaldenRecoveryOptions
     /// <value>The default value is <see cref="TimeProvider.System"/>.</value>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
+    /// <summary>
+    /// The application's own collations and SQL functions, registered the way <see cref="WaldenOptions.ConfigureConnection"/>
+    /// registers them (e.g. <c>connection.CreateCollation("LOCALIZED", ...)</c>). Without them, Walden reads and writes the
+    /// schema with stand-ins (BINARY order, functions returning NULL), and every index or STORED generated column they
+    /// computed is listed in <see cref="WaldenRecoveryReport.ObjectsToRebuild"/>, which refuses an in-place recovery. With
+    /// them, Walden rebuilds those objects with the real definitions, so the recovered database comes out whole.
+    /// Runs on a private in-memory connection too, to learn which names it defines. Do not change the database here.
+    /// </summary>
+    /// <value>The default value is null: stand-ins only.</value>
+    public Action<Microsoft.Data.Sqlite.SqliteConnection>? ConfigureConnection { get; set; }
+
     /// <summary>Test seam: false recovers without stand-ins for the application's collations and functions, as Walden once did.</summary>
     internal bool StandInsEnabled { get; set; } = true;
 

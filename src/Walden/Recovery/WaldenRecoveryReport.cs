@@ -55,4 +55,14 @@ public sealed record WaldenRecoveryReport(
     /// a function returning NULL), each with the objects using it and what the application must re-check.
     /// </summary>
     public IReadOnlyList<string> StandIns { get; init; } = [];
+
+    /// <summary>
+    /// Objects of the recovered database whose content was computed with a stand-in for the application's own collation or
+    /// function, and is therefore wrong for the application until it rebuilds them: an index (its order, its expression
+    /// values, the rows its WHERE admits) or a STORED generated column (its values). Each names the stand-ins it depends on
+    /// and the statement the application must run with its own definitions registered. Empty when the schema needs no
+    /// stand-in or when <see cref="Recovery.WaldenRecoveryOptions.ConfigureConnection"/> let Walden rebuild them. An in-place
+    /// recovery refuses to swap in a file for which this is not empty.
+    /// </summary>
+    public IReadOnlyList<string> ObjectsToRebuild { get; init; } = [];
 }

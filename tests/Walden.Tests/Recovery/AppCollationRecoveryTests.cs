@@ -73,18 +73,27 @@ public sealed class AppCollationRecoveryTests
     }
 
     [Fact]
-    public async Task RecoverInPlace_SchemaNeedingAppCollationsAndFunctions_KeepsEveryRowInTheLiveFile()
+    public async Task RecoverInPlace_SchemaNeedingAppCollationsAndFunctions_WithTheApplicationsDefinitions_KeepsEveryRowAndEveryIndexRight()
     {
         using var temp = new TempDirectory();
         var path = temp.File("app.db");
         await ForeignProgram.PythonAsync(AppProgram, path);
 
-        var report = await WaldenRecovery.RecoverInPlaceAsync(path);
+        // Without the application's definitions the indexes in LOCALIZED and MYNOCASE and the STORED slug would be wrong: refused.
+        var refusal = await Assert.ThrowsAsync<WaldenException>(() => WaldenRecovery.RecoverInPlaceAsync(path));
+        Assert.Contains("sqlite_autoindex_words_1", refusal.Message, StringComparison.Ordinal);
+        Assert.Contains("generated column users.slug", refusal.Message, StringComparison.Ordinal);
+
+        var report = await WaldenRecovery.RecoverInPlaceAsync(path, new WaldenRecoveryOptions { ConfigureConnection = Register });
 
         Assert.True(report.Usable, string.Join("\n", report.Notes));
+        Assert.Empty(report.ObjectsToRebuild);
         using var app = OpenAsApplication(path);
+        Assert.Equal("ok", app.Scalar<string>("PRAGMA integrity_check")); // no REINDEX by the application
         Assert.Equal(2000, app.Scalar<long>("SELECT count(*) FROM words"));
+        Assert.Equal(1, app.Scalar<long>("SELECT count(*) FROM words WHERE name = 'WORD 1999'"));
         Assert.Equal(300, app.Scalar<long>("SELECT count(*) FROM users"));
+        Assert.Equal(300, app.Scalar<long>("SELECT count(*) FROM users WHERE slug LIKE 'nick-%'"));
         Assert.Equal(500, app.Scalar<long>("SELECT count(*) FROM plain"));
     }
 
@@ -128,11 +137,16 @@ public sealed class AppCollationRecoveryTests
     private static SqliteConnection OpenAsApplication(string path)
     {
         var connection = Sql.OpenDirect(path);
+        Register(connection);
+        return connection;
+    }
+
+    private static void Register(SqliteConnection connection)
+    {
         static int Fold(string? a, string? b) => string.Compare(a?.ToLowerInvariant(), b?.ToLowerInvariant(), StringComparison.Ordinal);
         connection.CreateCollation("LOCALIZED", Fold);
         connection.CreateCollation("MYNOCASE", Fold);
         connection.CreateFunction("valid_email", (string? e) => e is not null && e.Contains('@', StringComparison.Ordinal) ? 1 : 0, isDeterministic: true);
         connection.CreateFunction("app_slug", (string? s) => s?.ToLowerInvariant().Replace(' ', '-'), isDeterministic: true);
-        return connection;
     }
 }

@@ -34,6 +34,19 @@ public enum DamageKind
     RandomBitFlips,
 }
 
+/// <summary>Which sample the corruption generator builds (the default one, or a variant for the bit-flip comparison).</summary>
+public enum SampleKind
+{
+    /// <summary>Four tables (three with indexes), an FTS5 table with a few overflow bodies.</summary>
+    Standard,
+
+    /// <summary>The same tables with no index at all: nothing to confirm a row against.</summary>
+    NoIndexes,
+
+    /// <summary>The standard sample plus a WITHOUT ROWID table and a table whose rows span overflow pages.</summary>
+    WithoutRowidAndOverflow,
+}
+
 /// <summary>
 /// The corruption generator: a deterministic sample database (several tables, indexes, an FTS5 table,
 /// a few thousand rows, a deleted range so the file has free pages), a snapshot of every original row,
@@ -55,6 +68,14 @@ internal static class DamagedDatabases
     /// <summary>The user-visible tables compared row by row (the FTS table through its content).</summary>
     public static readonly string[] Tables = ["customers", "orders", "events", "tags", "docs"];
 
+    /// <summary>The tables only the <see cref="SampleKind.WithoutRowidAndOverflow"/> sample has.</summary>
+    private static readonly string[] VariantTables = ["kv", "notes"];
+
+    private const string ExtraSchemaSql = """
+        CREATE TABLE kv(k TEXT PRIMARY KEY, v INTEGER NOT NULL, tag BLOB) WITHOUT ROWID;
+        CREATE TABLE notes(id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT);
+        """;
+
     private static readonly string[] Statuses = ["new", "paid", "shipped", "returned"];
     private static readonly string[] Kinds = ["login", "logout", "error", "write", "read"];
     private static readonly string[] Words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"];
@@ -63,13 +84,20 @@ internal static class DamagedDatabases
     /// <param name="path">The database to create.</param>
     /// <param name="emptyBackupPath">If set, a backup (SQLite's backup API, so page numbers are kept) taken right after the schema was created, before any row: the "schema from a backup" source, holding no data.</param>
     /// <param name="seed">The data's seed.</param>
-    public static void Create(string path, string? emptyBackupPath = null, int seed = 4)
+    /// <param name="sample">Which sample: the standard one unless a bit-flip variant asks for another.</param>
+    public static void Create(string path, string? emptyBackupPath = null, int seed = 4, SampleKind sample = SampleKind.Standard)
     {
         var random = new Random(seed);
         using (var connection = Sql.OpenDirect(path))
         {
             connection.Exec("PRAGMA page_size=4096; PRAGMA journal_mode=WAL;");
-            connection.Exec(SchemaSql);
+            connection.Exec(sample switch
+            {
+                SampleKind.NoIndexes => string.Join('\n', SchemaSql.Split('\n').Where(l => !l.Contains("CREATE INDEX", StringComparison.Ordinal)))
+                    .Replace("label TEXT UNIQUE", "label TEXT", StringComparison.Ordinal),
+                SampleKind.WithoutRowidAndOverflow => SchemaSql + "\n" + ExtraSchemaSql,
+                _ => SchemaSql,
+            });
             if (emptyBackupPath is not null)
             {
                 using var backup = Sql.OpenDirect(emptyBackupPath);
@@ -90,6 +118,14 @@ internal static class DamagedDatabases
             Insert(connection, "INSERT INTO tags(label) VALUES ($a)", 100, i => [$"tag-{i}-{Word(random)}"]);
             Insert(connection, "INSERT INTO docs(title, body) VALUES ($a, $b)", 400, i =>
                 [$"doc {i} {Word(random)}", Sentence(random, i % 50 == 0 ? 900 : 40)]); // a few bodies span overflow pages
+            if (sample == SampleKind.WithoutRowidAndOverflow)
+            {
+                Insert(connection, "INSERT INTO kv(k, v, tag) VALUES ($a, $b, $c)", 1500, i =>
+                    [$"key-{random.Next(1_000_000):D7}-{i}", random.Next(), i % 3 == 0 ? null : new[] { (byte)i, (byte)(i >> 8) }]);
+                Insert(connection, "INSERT INTO notes(title, body) VALUES ($a, $b)", 80, i =>
+                    [$"note {i}", Sentence(random, 600 + random.Next(1200))]); // 4 to 13 KB: every body spans overflow pages
+            }
+
             // A deleted range leaves free pages holding deleted rows: recovery must not bring them back.
             connection.Exec("DELETE FROM events WHERE rowid BETWEEN 600 AND 900");
             transaction.Commit();
@@ -107,13 +143,17 @@ internal static class DamagedDatabases
     public static HashSet<string> Rows(SqliteConnection connection)
     {
         var rows = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var table in Tables)
+        foreach (var table in Tables.Concat(VariantTables))
         {
             if (table == "docs")
             {
                 // The full-text table through its content: .recover leaves the FTS index unusable ("fts5: corruption found"),
                 // so its rows are counted from docs_content for both tools, which is the fairer count for .recover.
                 AddRows(connection, rows, table, "SELECT id, c0, c1 FROM docs_content");
+            }
+            else if (table == "kv")
+            {
+                AddRows(connection, rows, table, "SELECT * FROM kv"); // WITHOUT ROWID: the key is the primary key
             }
             else
             {
@@ -149,7 +189,8 @@ internal static class DamagedDatabases
     }
 
     /// <summary>Applies one kind of damage to a closed database file.</summary>
-    public static string Damage(string path, DamageKind kind, int seed = 7)
+    /// <param name="flips">For <see cref="DamageKind.RandomBitFlips"/>: how many bits.</param>
+    public static string Damage(string path, DamageKind kind, int seed = 7, int flips = 300)
     {
         var random = new Random(seed);
         var (pageSize, pages) = PageInfo(path);
@@ -162,7 +203,7 @@ internal static class DamagedDatabases
             DamageKind.Header => WriteAt(path, 0, Garbage(random, 512), "the first 512 bytes (header and schema page b-tree header) overwritten with random bytes"),
             DamageKind.SchemaPage => Overwrite(path, pageSize, [1], _ => new byte[pageSize]),
             DamageKind.BitFlips => FlipBits(path, pageSize, BTreePages(path), random, 48),
-            DamageKind.RandomBitFlips => FlipAnywhere(path, pageSize, BTreePages(path), random, 300),
+            DamageKind.RandomBitFlips => FlipAnywhere(path, pageSize, BTreePages(path), random, flips),
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
         return description;
