@@ -117,7 +117,7 @@ internal sealed partial class TortureSupervisor
             var present = new HashSet<long>();
             using (var command = connection.CreateCommand())
             {
-                command.CommandText = "SELECT seq FROM torture_record WHERE worker = $worker";
+                command.CommandText = "SELECT seq FROM torture_record WHERE worker = $worker AND seq IS NOT NULL";
                 command.Parameters.AddWithValue("$worker", worker.WorkerId);
                 using var row = command.ExecuteReader();
                 while (row.Read())

@@ -39,6 +39,14 @@ internal static class TortureChecker
                 while (row.Read())
                 {
                     rows++;
+                    if (row.IsDBNull(0) || row.IsDBNull(1))
+                    {
+                        // Only a damaged file holds a record without its worker or sequence (the columns are NOT NULL when written).
+                        damaged++;
+                        Note(problems, $"damaged record: id {row.GetInt64(4)} has no worker or sequence number");
+                        continue;
+                    }
+
                     var worker = row.GetInt64(0);
                     var seq = row.GetInt64(1);
                     if (!TortureRecord.IsValid(row))
