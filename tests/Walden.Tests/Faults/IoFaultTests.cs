@@ -60,10 +60,23 @@ public sealed class IoFaultTests : IDisposable
         Assert.DoesNotContain(rows, r => r.Seq > 50); // the refused writes never reached the file
     }
 
+    /// <summary>Seeds 1-3 in every run; WALDEN_IOFAULT_SWEEP=N adds seeds 101..100+N (a longer seeded run, by hand).</summary>
+    public static TheoryData<int> FaultSeeds()
+    {
+        var seeds = new TheoryData<int> { 1, 2, 3 };
+        if (int.TryParse(Environment.GetEnvironmentVariable("WALDEN_IOFAULT_SWEEP"), out var more))
+        {
+            for (var seed = 101; seed <= 100 + more; seed++)
+            {
+                seeds.Add(seed);
+            }
+        }
+
+        return seeds;
+    }
+
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
+    [MemberData(nameof(FaultSeeds))]
     public async Task UnderRandomFsyncEioDiskFullShortWritesAndReadErrors_64Producers_NoAcknowledgedWriteIsLostAndEveryFailureIsTyped(int seed)
     {
         using var disk = new FaultDisk(_dir.Path);
