@@ -261,29 +261,37 @@ internal sealed class PageCheck : IDisposable
     /// cell's payload size (https://www.sqlite.org/fileformat.html#record_format). A flipped bit in the
     /// payload size, the header or the cell pointer almost never leaves all three in agreement.
     /// </summary>
-    internal static bool RecordConsistent(ReadOnlySpan<byte> a, int offset)
+    internal static bool RecordConsistent(ReadOnlySpan<byte> a, int offset) =>
+        ReadRecord(a, offset, out var payload, out _, out var headerSize, out var body) && headerSize + body == payload;
+
+    /// <summary>
+    /// Reads the table-leaf cell at <paramref name="offset"/>: its payload size, where its record header starts, the
+    /// header's size and the body size its serial types give. False when the header does not fit the page, a serial type
+    /// is illegal, or the serial types overrun the header.
+    /// </summary>
+    private static bool ReadRecord(ReadOnlySpan<byte> a, int offset, out long payload, out int headerStart, out long headerSize, out long body)
     {
         var n = a.Length;
+        (payload, headerStart, headerSize, body) = (0, 0, 0, 0);
         if (offset < 0 || offset > n - 4)
         {
             return false;
         }
 
-        var p = offset + Varint(a, offset, out var payload);
+        var p = offset + Varint(a, offset, out payload);
         p += Varint(a, p, out _);
-        var headerStart = p;
+        headerStart = p;
         if (p >= n)
         {
             return false;
         }
 
-        p += Varint(a, p, out var headerSize);
+        p += Varint(a, p, out headerSize);
         if (headerSize < 1 || headerSize > payload || headerStart + headerSize > n)
         {
             return false;
         }
 
-        long body = 0;
         while (p < headerStart + headerSize)
         {
             p += Varint(a, p, out var type);
@@ -292,17 +300,10 @@ internal sealed class PageCheck : IDisposable
                 return false;
             }
 
-            body += type switch
-            {
-                < 5 => type,
-                5 => 6,
-                6 or 7 => 8,
-                < 12 => 0,
-                _ => (type - 12) / 2,
-            };
+            body += SizeOf(type);
         }
 
-        return p == headerStart + headerSize && headerSize + body == payload;
+        return p == headerStart + headerSize;
     }
 
     /// <summary>
@@ -316,40 +317,14 @@ internal sealed class PageCheck : IDisposable
     internal static bool PayloadSizeFlipped(ReadOnlySpan<byte> a, int offset)
     {
         var n = a.Length;
-        if (offset < 0 || offset > n - 4)
+        if (!ReadRecord(a, offset, out var payload, out var headerStart, out var headerSize, out var body))
         {
             return false;
-        }
-
-        var p = offset + Varint(a, offset, out var payload);
-        p += Varint(a, p, out _);
-        var headerStart = p;
-        if (p >= n)
-        {
-            return false;
-        }
-
-        p += Varint(a, p, out var headerSize);
-        if (headerSize < 1 || headerSize > payload || headerStart + headerSize > n)
-        {
-            return false;
-        }
-
-        long body = 0;
-        while (p < headerStart + headerSize)
-        {
-            p += Varint(a, p, out var type);
-            if (type is 10 or 11 || type < 0)
-            {
-                return false;
-            }
-
-            body += SizeOf(type);
         }
 
         var length = headerSize + body;
         var difference = payload ^ length;
-        if (p != headerStart + headerSize || payload <= length || (difference & (difference - 1)) != 0 || length > LocalSize(n, payload))
+        if (payload <= length || (difference & (difference - 1)) != 0 || length > LocalSize(n, payload))
         {
             return false;
         }

@@ -18,19 +18,10 @@ public sealed class LeftBehindFileTests : IDisposable
         "wal-no-shm", "wal-with-shm", "wal-after-truncate-checkpoint-with-shm",
     };
 
-    private const string KilledInJournalMode = """
-        import sqlite3, sys, os
-        con = sqlite3.connect(sys.argv[1], isolation_level=None)
-        con.execute("PRAGMA journal_mode=JOURNAL_MODE")
-        con.execute("PRAGMA cache_size=2")
-        con.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
-        for i in range(200):
-            con.execute("INSERT INTO t(v) VALUES (?)", ("committed%d" % i + "x" * 100,))
-        con.execute("BEGIN")
-        for i in range(3000):
-            con.execute("INSERT INTO t(v) VALUES (?)", ("pending%d" % i + "y" * 100,))
-        os.kill(os.getpid(), 9)
-        """;
+    /// <summary><see cref="ForeignProgram.KilledMidTransaction"/> in the journal mode put in for JOURNAL_MODE.</summary>
+    private static readonly string KilledInJournalMode = ForeignProgram.KilledMidTransaction.Replace(
+        "con.execute(\"PRAGMA cache_size=2\")", "con.execute(\"PRAGMA journal_mode=JOURNAL_MODE\")\ncon.execute(\"PRAGMA cache_size=2\")",
+        StringComparison.Ordinal);
 
     /// <summary>300 rows checkpointed and the -wal truncated, then 50 more in the -wal, killed: a -wal and -shm, no holder.</summary>
     private const string KilledAfterTruncateCheckpoint = """
