@@ -63,7 +63,8 @@ internal static class RecoverCommand
         catch (WaldenException ex) when (ex is WaldenDiskFullException or WaldenReadOnlyException or WaldenBusyException ||
                                          ((ex.SqliteErrorCode ?? 0) & 0xFF) == IoErr)
         {
-            return CliErrors.Report(ex.Message); // the recovery could not run (a full, read-only, busy or failing disk); nothing was left half-written
+            // The recovery could not run (a full, read-only, busy or failing disk); nothing was left half-written.
+            return CliErrors.Report(ex.Message);
         }
         catch (WaldenException ex)
         {

@@ -34,7 +34,8 @@ internal static class IoErrors
                 SqliteErrors.ReadOnly, SqliteErrors.ReadOnly, io),
         IOException io when io.HResult == InputOutput =>
             new WaldenException(
-                $"{operation} failed: the disk reported an I/O error{(folder is null ? "" : $" under '{folder}'")} ({io.Message.TrimEnd('.')}). " +
+                $"{operation} failed: the disk reported an I/O error{(folder is null ? "" : $" under '{folder}'")} " +
+                $"({io.Message.TrimEnd('.')}). " +
                 "Nothing was left half-written. Check the disk and the system log (dmesg) before trying again.",
                 SqliteErrors.IoErr, SqliteErrors.IoErr, io),
         UnauthorizedAccessException denied =>

@@ -128,9 +128,11 @@ internal static class Quarantine
         catch (IOException ex)
         {
             throw new WaldenException(
-                $"'{files.Database}' was replaced, but the disk failed to make the swap durable ({ex.Message.TrimEnd('.')}): after a power " +
-                $"loss the folder may show the old database again{(quarantine is null ? "" : $" (it is kept in {quarantine.Folder})")}. " +
-                "Check the disk and the system log before relying on it.", Errors.SqliteErrors.IoErr, Errors.SqliteErrors.IoErr | (5 << 8), ex);
+                $"'{files.Database}' was replaced, but the disk failed to make the swap durable ({ex.Message.TrimEnd('.')}): " +
+                "after a power loss the folder may show the old database again" +
+                $"{(quarantine is null ? "" : $" (it is kept in {quarantine.Folder})")}. " +
+                "Check the disk and the system log before relying on it.",
+                Errors.SqliteErrors.IoErr, Errors.SqliteErrors.IoErr | (5 << 8), ex);
         }
 
         return quarantine;

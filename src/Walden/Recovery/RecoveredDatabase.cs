@@ -144,7 +144,9 @@ internal static partial class RecoveredDatabase
         foreach (var line in lines)
         {
             var match = UnreadablePage().Match(line);
-            var code = match.Groups[1].Success ? int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : Errors.SqliteErrors.IoErr;
+            var code = match.Groups[1].Success
+                ? int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)
+                : Errors.SqliteErrors.IoErr;
             if (match.Success && Errors.SqliteErrors.IsDiskFault(code))
             {
                 throw new SqliteException($"integrity_check could not read a page of the file ({line}).", code & 0xFF, code);
@@ -263,7 +265,8 @@ internal static partial class RecoveredDatabase
                 Rebuild(connection, table.Name);
                 rebuilt.Add(table.Name);
             }
-            catch (SqliteException first) when (!Errors.SqliteErrors.IsDiskFault(first) && !ExternalContent().IsMatch(table.Sql) && LostAndFoundMapper.TableExists(connection, table.Name + "_content"))
+            catch (SqliteException first) when (!Errors.SqliteErrors.IsDiskFault(first) && !ExternalContent().IsMatch(table.Sql) &&
+                                                LostAndFoundMapper.TableExists(connection, table.Name + "_content"))
             {
                 // The index's own bookkeeping (e.g. its config row) was lost too: recreate the table around its recovered content.
                 try

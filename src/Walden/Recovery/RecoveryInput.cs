@@ -76,7 +76,8 @@ internal static partial class RecoveryInput
         {
             "read" => $"a read failed with an I/O error (SQLite extended code {code}), from the damaged database '{input}' or from the " +
                       $"recovered file being written in '{folder}'",
-            { } write => $"writing the recovered file in '{folder}' failed: its {write} returned an I/O error (SQLite extended code {code})",
+            { } write => $"writing the recovered file in '{folder}' failed: its {write} returned an I/O error " +
+                         $"(SQLite extended code {code})",
             null => $"the disk failed with an I/O error (SQLite extended code {code}) on '{input}' or on the recovered file in '{folder}'",
         };
         return new WaldenException(

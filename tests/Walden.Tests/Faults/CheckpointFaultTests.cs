@@ -81,7 +81,8 @@ public sealed class CheckpointFaultTests : IDisposable
     [InlineData(WaldenCheckpointMode.Passive, "eio_write=1")]
     [InlineData(WaldenCheckpointMode.Passive, "eio_read=1")]
     [InlineData(WaldenCheckpointMode.Truncate, "eio_read=1")]
-    public async Task CheckpointAsync_OnAFullDiskAShortWriteOrAFailingRead_FailsTyped_AndLosesNothingAcknowledged(WaldenCheckpointMode mode, string faults)
+    public async Task CheckpointAsync_OnAFullDiskAShortWriteOrAFailingRead_FailsTyped_AndLosesNothingAcknowledged(
+        WaldenCheckpointMode mode, string faults)
     {
         using var disk = new FaultDisk(_dir.Path);
         var path = _dir.File("app.db");

@@ -39,7 +39,8 @@ public sealed class RecoveryFaultTests : IDisposable
     [InlineData("in", "eio_read=1")]
     [InlineData("in", "seed=2;eio_read=0.002")]
     [InlineData("in", "seed=8;eio_read=0.002")]
-    public async Task RecoverTo_OnAFailingDisk_FailsTypedNamingWhatFailed_AndLeavesNothingThatPassesForARecoveredDatabase(string where, string faults)
+    public async Task RecoverTo_OnAFailingDisk_FailsTypedNamingWhatFailed_AndLeavesNothingThatPassesForARecoveredDatabase(
+        string where, string faults)
     {
         var (input, outFolder, before) = DamagedInput();
         using var disk = new FaultDisk(where == "in" ? Path.GetDirectoryName(input)! : outFolder);
@@ -50,9 +51,11 @@ public sealed class RecoveryFaultTests : IDisposable
 
         Assert.True(disk.FaultsInjected > 0);
         disk.Clear();
-        Assert.True((error.SqliteErrorCode & 0xFF) is 10 or 13, $"not typed as a failing disk: {error.GetType().Name} {error.SqliteErrorCode}: {error.Message}");
+        Assert.True((error.SqliteErrorCode & 0xFF) is 10 or 13,
+            $"not typed as a failing disk: {error.GetType().Name} {error.SqliteErrorCode}: {error.Message}");
         Assert.Contains(input, error.Message, StringComparison.Ordinal);
-        Assert.Contains(faults.Contains("eio_read", StringComparison.Ordinal) && where == "in" ? input : outFolder, error.Message, StringComparison.Ordinal);
+        var named = faults.Contains("eio_read", StringComparison.Ordinal) && where == "in" ? input : outFolder;
+        Assert.Contains(named, error.Message, StringComparison.Ordinal);
         Assert.Contains("Nothing was left half-written", error.Message, StringComparison.Ordinal);
         Assert.Equal(before, SHA256.HashData(await File.ReadAllBytesAsync(input)));
         AssertNothingLeft(outFolder);
@@ -102,7 +105,7 @@ public sealed class RecoveryFaultTests : IDisposable
         AssertNothingLeft(outFolder);
     }
 
-    /// <summary>A damaged rollback-journal database (read in place by recovery, not through a private copy) in a folder of its own.</summary>
+    /// <summary>A damaged rollback-journal database (recovery reads it in place, not a private copy) in a folder of its own.</summary>
     private (string Input, string OutFolder, byte[] Before) DamagedInput()
     {
         var input = Path.Combine(Directory.CreateDirectory(_dir.File("in")).FullName, "app.db");
