@@ -6,7 +6,9 @@ namespace Walden.Archiving;
 internal sealed partial class Archiver
 {
     private Thread? _shipper;
+    private Thread? _maintainer;
     private readonly AutoResetEvent _wake = new(initialState: false);
+    private readonly ManualResetEvent _stopped = new(initialState: false);
     private volatile bool _stopping;
 
     /// <summary>Ships to every destination; returns the first failure as the error for the batch (Sync mode).</summary>
@@ -179,9 +181,9 @@ internal sealed partial class Archiver
         }
     }
 
-    private Thread StartLoop()
+    private Thread StartLoop(ThreadStart loop, string what)
     {
-        var thread = new Thread(Loop) { IsBackground = true, Name = $"walden-archiver:{_name}" };
+        var thread = new Thread(loop) { IsBackground = true, Name = $"walden-archive-{what}:{_name}" };
         thread.UnsafeStart();
         return thread;
     }
@@ -190,17 +192,21 @@ internal sealed partial class Archiver
     {
         _stopping = true;
         _wake.Set();
+        _stopped.Set();
         _shipper?.Join();
+        _maintainer?.Join();
     }
 
-    /// <summary>Wakes the loop (tests; and the writer when much is pending).</summary>
+    /// <summary>Wakes the shipping loop (tests; and the writer when much is pending).</summary>
     internal void Wake() => _wake.Set();
 
-    private void Loop()
+    /// <summary>
+    /// Async mode: ships every quarter of MaxLag and does nothing else, so the lag bound never waits behind compaction,
+    /// retention or a drill, which read whole chains and run on <see cref="MaintenanceLoop"/>.
+    /// </summary>
+    private void ShippingLoop()
     {
-        var interval = _options.Mode == WaldenArchiveMode.Async
-            ? TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(5).Ticks, _options.MaxLag.Ticks / 4))
-            : TimeSpan.FromSeconds(1);
+        var interval = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(5).Ticks, _options.MaxLag.Ticks / 4));
         while (!_stopping)
         {
             _wake.WaitOne(interval);
@@ -209,11 +215,15 @@ internal sealed partial class Archiver
                 break;
             }
 
-            if (_options.Mode == WaldenArchiveMode.Async)
-            {
-                ShipAll();
-            }
+            ShipAll();
+        }
+    }
 
+    /// <summary>Both modes: compaction and retention every <see cref="CompactionInterval"/>, the drill on its schedule.</summary>
+    private void MaintenanceLoop()
+    {
+        while (!_stopped.WaitOne(TimeSpan.FromSeconds(1)))
+        {
             RunMaintenance();
         }
     }

@@ -202,6 +202,30 @@ public sealed class ArchiveFaultTests : IDisposable
         await AssertArchiveHasAsync(archive, acknowledged);
     }
 
+    [Fact]
+    public async Task Async_WhileCompactionIsSlowOnTheDestination_ShippingDoesNotWaitForIt()
+    {
+        var time = new FakeTimeProvider();
+        var archive = _dir.File("archive");
+        Directory.CreateDirectory(archive);
+        var slowListing = new SlowListingDestination(new WaldenFolderDestination(archive));
+        await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Async, slowListing, time));
+        await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+        db.Archiver!.Wake();
+        Assert.True(SpinWait.SpinUntil(() => db.Archiver!.CurrentLag() == TimeSpan.Zero && slowListing.Puts > 0, TimeSpan.FromSeconds(30)));
+
+        slowListing.Hold();
+        time.Advance(TimeSpan.FromMinutes(1)); // compaction is due: it lists the destination, which now takes as long as the test wants
+        Assert.True(await slowListing.ListingStarted.WaitAsync(TimeSpan.FromSeconds(30)), "compaction did not start");
+
+        var puts = slowListing.Puts;
+        await Insert(db, 1);
+        db.Archiver!.Wake();
+        var shipped = SpinWait.SpinUntil(() => slowListing.Puts > puts, TimeSpan.FromSeconds(30));
+        slowListing.Release();
+        Assert.True(shipped, "the commit was not shipped while compaction was listing the destination");
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
@@ -271,6 +295,44 @@ public sealed class ArchiveFaultTests : IDisposable
         }
 
         public IReadOnlyList<WaldenArchiveObject> List(string prefix) => inner.List(prefix);
+
+        public Stream OpenRead(string name) => inner.OpenRead(name);
+
+        public void Delete(string name) => inner.Delete(name);
+    }
+
+    /// <summary>A destination whose List blocks while held: compaction reading a large, slow share.</summary>
+    private sealed class SlowListingDestination(IWaldenArchiveDestination inner) : IWaldenArchiveDestination
+    {
+        private readonly ManualResetEventSlim _free = new(initialState: true);
+        private int _puts;
+
+        public SemaphoreSlim ListingStarted { get; } = new(0);
+
+        public int Puts => Volatile.Read(ref _puts);
+
+        public string Name => inner.Name;
+
+        public void Hold() => _free.Reset();
+
+        public void Release() => _free.Set();
+
+        public void Put(string name, Stream content)
+        {
+            inner.Put(name, content);
+            Interlocked.Increment(ref _puts);
+        }
+
+        public IReadOnlyList<WaldenArchiveObject> List(string prefix)
+        {
+            if (!_free.IsSet)
+            {
+                ListingStarted.Release();
+                _free.Wait(TimeSpan.FromSeconds(60));
+            }
+
+            return inner.List(prefix);
+        }
 
         public Stream OpenRead(string name) => inner.OpenRead(name);
 
