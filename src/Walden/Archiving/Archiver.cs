@@ -210,7 +210,7 @@ internal sealed partial class Archiver : IDisposable
             }
         }
 
-        return _options.Mode == WaldenArchiveMode.Sync ? ShipAll() : null;
+        return _options.Mode == WaldenArchiveMode.Sync ? ShipAllWithin(_options.SyncTimeout) : null;
     }
 
     /// <summary>Takes a base snapshot now: an online backup of the writer connection, between two batches.</summary>

@@ -203,6 +203,128 @@ public sealed class ArchiveFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task Sync_WhenTheDestinationIsSlow_WritesFailNamingItAfterSyncTimeoutAndTheArchiveCatchesUpWithoutAGap()
+    {
+        var archive = _dir.File("archive");
+        Directory.CreateDirectory(archive);
+        var slow = new GatedDestination(new WaldenFolderDestination(archive));
+        var options = Options(WaldenArchiveMode.Sync, slow);
+        options.Archive.SyncTimeout = TimeSpan.FromMilliseconds(200);
+        var acknowledged = new List<int>();
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+            await Insert(db, 1);
+            acknowledged.Add(1);
+
+            slow.Close(); // the share hangs
+            WaldenArchiveException error;
+            try
+            {
+                error = await Assert.ThrowsAsync<WaldenArchiveException>(() => Insert(db, 2).WaitAsync(TimeSpan.FromSeconds(30)));
+            }
+            catch
+            {
+                slow.Open(); // let the database close
+                throw;
+            }
+
+            Assert.Equal(archive, error.Destination);
+            Assert.Contains("SyncTimeout", error.Message, StringComparison.Ordinal);
+            Assert.Contains("not acknowledged", error.Message, StringComparison.Ordinal);
+            Assert.True(error.IsTransient);
+            var health = db.GetHealth();
+            Assert.Equal(WaldenHealthStatus.Degraded, health.Status);
+            Assert.Contains(health.Reasons, r => r.Contains(archive, StringComparison.Ordinal));
+
+            slow.Open(); // it answers again: the store that timed out completes, then the next batch ships after it
+            await Insert(db, 3);
+            acknowledged.Add(3);
+            Assert.Equal(WaldenHealthStatus.Healthy, db.GetHealth().Status);
+        }
+
+        await AssertArchiveHasAsync(archive, acknowledged);
+    }
+
+    [Fact]
+    public async Task Async_WhenTheDestinationDiskIsFull_TheLagGrowsHealthIsDegradedAndItCatchesUpWhenSpaceReturns()
+    {
+        using var mount = SmallMount.TryCreate(4, out var reason);
+        if (mount is null)
+        {
+            _output.WriteLine(reason);
+            return;
+        }
+
+        var time = new FakeTimeProvider();
+        var archive = mount.File("archive");
+        Directory.CreateDirectory(archive);
+        var acknowledged = new List<int>();
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"),
+            Options(WaldenArchiveMode.Async, new WaldenFolderDestination(archive), time)))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a, pad)"));
+            Assert.Null(db.Archiver!.ShipAll());
+            mount.Fill(bytesLeft: 0);
+            await db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (1, randomblob(200000))"));
+            acknowledged.Add(1); // Async: acknowledged once committed locally
+            Assert.NotNull(db.Archiver!.ShipAll());
+            time.Advance(TimeSpan.FromSeconds(5));
+            var health = db.GetHealth();
+            Assert.Equal(WaldenHealthStatus.Degraded, health.Status);
+            Assert.Contains(health.Reasons, r => r.Contains(archive, StringComparison.Ordinal));
+            Assert.True((double)health.Data["archiveLagMs"] >= 5000);
+
+            File.Delete(mount.File("filler.bin"));
+            await Insert(db, 2);
+            acknowledged.Add(2);
+            Assert.Null(db.Archiver!.ShipAll());
+            Assert.Equal(TimeSpan.Zero, db.Archiver!.CurrentLag());
+            Assert.DoesNotContain(db.GetHealth().Reasons, r => r.Contains(archive, StringComparison.Ordinal));
+        }
+
+        await AssertArchiveHasAsync(archive, acknowledged);
+    }
+
+    [Fact]
+    public async Task Async_WhenTheDestinationIsReadOnly_TheLagGrowsHealthIsDegradedAndItCatchesUpWhenWritableAgain()
+    {
+        using var mount = SmallMount.TryCreate(16, out var reason);
+        if (mount is null)
+        {
+            _output.WriteLine(reason);
+            return;
+        }
+
+        var time = new FakeTimeProvider();
+        var archive = mount.File("archive");
+        Directory.CreateDirectory(archive);
+        var acknowledged = new List<int>();
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"),
+            Options(WaldenArchiveMode.Async, new WaldenFolderDestination(archive), time)))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+            Assert.Null(db.Archiver!.ShipAll());
+            mount.MakeReadOnly();
+            await Insert(db, 1);
+            acknowledged.Add(1);
+            Assert.NotNull(db.Archiver!.ShipAll());
+            time.Advance(TimeSpan.FromSeconds(5));
+            var health = db.GetHealth();
+            Assert.Equal(WaldenHealthStatus.Degraded, health.Status);
+            Assert.Contains(health.Reasons, r => r.Contains(archive, StringComparison.Ordinal));
+
+            Remount(mount.Path, "rw");
+            await Insert(db, 2);
+            acknowledged.Add(2);
+            Assert.Null(db.Archiver!.ShipAll());
+            Assert.Equal(TimeSpan.Zero, db.Archiver!.CurrentLag());
+        }
+
+        await AssertArchiveHasAsync(archive, acknowledged);
+    }
+
+    [Fact]
     public async Task Async_WhileCompactionIsSlowOnTheDestination_ShippingDoesNotWaitForIt()
     {
         var time = new FakeTimeProvider();
