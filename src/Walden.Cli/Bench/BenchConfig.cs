@@ -12,6 +12,7 @@ internal sealed record BenchConfig
         Folder = folder,
         ScenarioDuration = TimeSpan.FromSeconds(0.5),
         ReadSeedRows = 10_000,
+        ArchiveProducers = [64],
     };
 
     /// <summary>The folder the scenario databases are created in (one file per scenario, removed after it).</summary>
@@ -19,6 +20,9 @@ internal sealed record BenchConfig
 
     /// <summary>Producer counts for seed patterns A and B and for Walden.</summary>
     public IReadOnlyList<int> Producers { get; init; } = [1, 8, 64, 256];
+
+    /// <summary>Producer counts the archive scenarios run at (each also needs Walden Full at that count for its target).</summary>
+    public IReadOnlyList<int> ArchiveProducers { get; init; } = [1, 8, 64, 256];
 
     /// <summary>How long each scenario writes (or reads) when <see cref="WritesPerProducer"/> is not set.</summary>
     public TimeSpan ScenarioDuration { get; init; } = TimeSpan.FromSeconds(5);

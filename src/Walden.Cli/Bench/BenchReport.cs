@@ -15,7 +15,8 @@ internal sealed record BenchReport(
     IReadOnlyList<TargetResult> Targets,
     IReadOnlyList<string> Findings,
     IReadOnlyList<string> Notes,
-    double TotalSeconds);
+    double TotalSeconds,
+    IReadOnlyList<ArchiveBenchResult>? Archive = null);
 
 /// <summary>Where the run happened.</summary>
 internal sealed record BenchMachine(int ProcessorCount, string Os, string Runtime, string Folder, string Disk);
@@ -165,6 +166,39 @@ internal static class BenchAnalysis
             targets.Add(new TargetResult("Walden Full at N=64: p99 ack < 10 ms (issue 6)", $"{f.P99Ms:0.00} ms", f.P99Ms < 10));
             targets.Add(new TargetResult("Walden: zero errors at N=64 (seed pattern A's errors shown; issue 6)",
                 $"Walden {f.Errors:N0}, seed A {a.Errors:N0}", f.Errors == 0));
+        }
+
+        return targets;
+    }
+
+    /// <summary>The archive targets of issue 18: what Async and Sync cost Walden Full in rows/s, and the Async lag against its 1 s bound.</summary>
+    internal static IReadOnlyList<TargetResult> ArchiveTargets(IReadOnlyList<ScenarioResult> scenarios, IReadOnlyList<ArchiveBenchResult> archive,
+        IEnumerable<int> producerCounts)
+    {
+        var targets = new List<TargetResult>();
+        foreach (var n in producerCounts)
+        {
+            var full = Find(scenarios, ScenarioKind.WaldenFull, n);
+            foreach (var (kind, mode, limit) in new[] { (ScenarioKind.WaldenArchiveAsync, "async", 0.10), (ScenarioKind.WaldenArchiveSync, "sync", 0.30) })
+            {
+                if (Find(scenarios, kind, n) is { } archived && Ratio(archived, full) is { } r)
+                {
+                    targets.Add(new TargetResult($"18. Archive {mode} costs < {limit:P0} of Walden Full's rows/s at N={n}",
+                        $"{1 - r:P1} ({archived.RowsPerSecond:N0} vs {full!.RowsPerSecond:N0} rows/s; p99 ack {archived.P99Ms:0.00} vs {full.P99Ms:0.00} ms)",
+                        1 - r < limit));
+                }
+            }
+
+            if (archive.FirstOrDefault(a => a.Mode == "async" && a.Producers == n) is { } lag)
+            {
+                targets.Add(new TargetResult($"18. Archive async lag p99 <= 1 s (MaxLag; Litestream's default interval is 1 s) at N={n}",
+                    $"{lag.LagP99Ms:0.0} ms (p50 {lag.LagP50Ms:0.0} ms)", lag.LagP99Ms <= 1000));
+            }
+        }
+
+        foreach (var a in archive.Where(a => !a.RestoredRowsMatch))
+        {
+            targets.Add(new TargetResult($"18. Restore of the {a.Mode} archive at N={a.Producers} holds every acknowledged row", "rows missing", false));
         }
 
         return targets;

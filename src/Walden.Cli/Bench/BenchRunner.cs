@@ -18,11 +18,11 @@ internal sealed record BenchProgress(int Step, int Steps, string Title);
 internal sealed class BenchRunner
 {
     internal const string Order = "for each N: limit, ceiling(N rows per commit), seed A(N), careful .NET peer(N), Walden Full(N), " +
-        "Walden Full plain ADO(N), Walden Pipelined(N), Node group commit(N), seed B(N), Walden Normal(N); then reads (alone, loaded, alone); then idle";
+        "Walden Full archive async(N), Walden Full archive sync(N), Walden Full plain ADO(N), Walden Pipelined(N), Node group commit(N), seed B(N), Walden Normal(N); then reads (alone, loaded, alone); then idle";
 
     /// <summary>The keys of <c>--scenarios</c>, in the order they run.</summary>
     internal static readonly string[] ScenarioKeys =
-        ["limit", "ceiling", "seed-a", "peer", "full", "full-plain", "pipelined", "node", "seed-b", "normal", "reads", "idle"];
+        ["limit", "ceiling", "seed-a", "peer", "full", "archive-async", "archive-sync", "full-plain", "pipelined", "node", "seed-b", "normal", "reads", "idle"];
 
     private readonly BenchConfig _config;
     private readonly Action<BenchProgress>? _progress;
@@ -35,10 +35,13 @@ internal sealed class BenchRunner
         _workload = new Workload(config.Seed);
     }
 
-    internal int Steps => (_config.Producers.Count * ScenarioKeys.Count(k => k is not ("reads" or "idle") && Runs(k))) +
+    internal int Steps => _config.Producers.Sum(n => ScenarioKeys.Count(k => k is not ("reads" or "idle") && Runs(k, n))) +
         (Runs("reads") ? 1 : 0) + (Runs("idle") ? 1 : 0);
 
     private bool Runs(string key) => _config.Scenarios.Contains(key);
+
+    private bool Runs(string key, int producers) =>
+        Runs(key) && (key is not ("archive-async" or "archive-sync") || _config.ArchiveProducers.Contains(producers));
 
     internal async Task<BenchReport> RunAsync(CancellationToken cancellationToken = default)
     {
@@ -48,6 +51,7 @@ internal sealed class BenchRunner
         var scenarios = new List<ScenarioResult>();
         var (node, nodeSkipped) = Runs("node") ? NodePeer.Find() : (null, "not selected");
         var step = 0;
+        var archive = new List<ArchiveBenchResult>();
         foreach (var n in _config.Producers)
         {
             var steps = new (string Key, string Title, Func<Task<ScenarioResult>> Run)[]
@@ -58,6 +62,8 @@ internal sealed class BenchRunner
                 ("seed-a", $"seed pattern A, N={n}", () => Task.Run(() => SeedPatternA.Run(_config, _workload, File("seed-a", n), n))),
                 ("peer", $"careful .NET peer, N={n}", () => CarefulPeer.RunAsync(_config, _workload, File("peer", n), n)),
                 ("full", $"Walden Full, N={n}", () => WaldenScenario.RunAsync(_config, _workload, File("walden-full", n), n, WaldenDurability.Full)),
+                ("archive-async", $"Walden Full, archive async, N={n}", () => RunArchiveAsync(archive, n, WaldenArchiveMode.Async)),
+                ("archive-sync", $"Walden Full, archive sync, N={n}", () => RunArchiveAsync(archive, n, WaldenArchiveMode.Sync)),
                 ("full-plain", $"Walden Full (new SqliteCommand per write), N={n}",
                     () => WaldenScenario.RunAsync(_config, _workload, File("walden-plain", n), n, WaldenDurability.Full, plainCommands: true)),
                 ("pipelined", $"Walden FullPipelined, N={n}",
@@ -67,7 +73,7 @@ internal sealed class BenchRunner
                 ("normal", $"Walden Normal, N={n}",
                     () => WaldenScenario.RunAsync(_config, _workload, File("walden-normal", n), n, WaldenDurability.Normal)),
             };
-            foreach (var (key, title, run) in steps.Where(s => Runs(s.Key)))
+            foreach (var (key, title, run) in steps.Where(s => Runs(s.Key, n)))
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 _progress?.Invoke(new BenchProgress(step++, Steps, title));
@@ -112,7 +118,8 @@ internal sealed class BenchRunner
             node?.Version,
             node is null ? nodeSkipped : null,
             BenchAnalysis.Ratios(scenarios, _config.Producers),
-            BenchAnalysis.Targets(scenarios, reads, idle, disk, node is null ? nodeSkipped : null, _config.Producers),
+            [.. BenchAnalysis.Targets(scenarios, reads, idle, disk, node is null ? nodeSkipped : null, _config.Producers),
+             .. BenchAnalysis.ArchiveTargets(scenarios, archive, _config.Producers)],
             BenchAnalysis.Findings(scenarios, _config.Producers),
             [BenchAnalysis.SeedBNote,
              BenchAnalysis.CeilingNote,
@@ -120,7 +127,16 @@ internal sealed class BenchRunner
              "Rows/s = acknowledged rows / wall time from the first write to the last acknowledgement, for every scenario.",
              "Allocations per write = managed bytes allocated by the whole process during the scenario (GC.GetTotalAllocatedBytes) / acknowledged rows.",
              "Peak WAL from file metadata sampled every 20 ms; peak memory = process working set and managed heap, sampled likewise."],
-            Stopwatch.GetElapsedTime(started).TotalSeconds);
+            Stopwatch.GetElapsedTime(started).TotalSeconds,
+            archive);
+    }
+
+    private async Task<ScenarioResult> RunArchiveAsync(List<ArchiveBenchResult> figures, int producers, WaldenArchiveMode mode)
+    {
+        var (writes, archive) = await ArchiveScenario.RunAsync(_config, _workload, File($"archive-{mode.ToString().ToLowerInvariant()}", producers),
+            producers, mode).ConfigureAwait(false);
+        figures.Add(archive);
+        return writes;
     }
 
     private string File(string scenario, int producers) => Path.Combine(_config.Folder, $"bench-{scenario}-{producers}.db");

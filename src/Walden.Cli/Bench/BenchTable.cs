@@ -32,7 +32,8 @@ internal static class BenchTable
             }
 
             group = s.Group;
-            var walden = s.Kind is ScenarioKind.WaldenFull or ScenarioKind.WaldenNormal or ScenarioKind.WaldenFullPlain or ScenarioKind.WaldenPipelined;
+            var walden = s.Kind is ScenarioKind.WaldenFull or ScenarioKind.WaldenNormal or ScenarioKind.WaldenFullPlain or ScenarioKind.WaldenPipelined
+                or ScenarioKind.WaldenArchiveAsync or ScenarioKind.WaldenArchiveSync;
             var name = walden ? $"[bold]{Markup.Escape(s.Name)}[/]" : Markup.Escape(s.Name);
             if (!s.DurableAtAck)
             {
@@ -115,6 +116,26 @@ internal static class BenchTable
             console.MarkupLine($"open, a second after the last write, for {idle.IdleSeconds:0.#} s: {idle.IdlePercentOfCore:0.00}% of one core " +
                 $"({idle.IdlePercentWithoutJit:0.00}% without the JIT thread); CPU ms/s by thread: " +
                 Markup.Escape(idle.IdleCpuMsPerSecond.Count == 0 ? "none" : string.Join(", ", idle.IdleCpuMsPerSecond.Select(kv => $"{kv.Key} {kv.Value:N1}"))));
+        }
+
+        if (report.Archive is { Count: > 0 } archive)
+        {
+            var archiveTable = new Table().Border(TableBorder.Rounded).Title("archive (a folder on the same disk): lag and restore");
+            foreach (var column in new[] { "mode", "N", "lag p50 ms", "lag p99 ms", "archive size", "restored", "restore s", "restore MB/s" })
+            {
+                archiveTable.AddColumn(new TableColumn(column).RightAligned());
+            }
+
+            foreach (var a in archive)
+            {
+                archiveTable.AddRow(a.Mode, a.Producers.ToString(CultureInfo.InvariantCulture), Ms(a.LagP50Ms), Ms(a.LagP99Ms), Size(a.ArchiveBytes),
+                    Size(a.RestoreBytes), a.RestoreSeconds.ToString("0.00", CultureInfo.InvariantCulture),
+                    a.RestoreMegabytesPerSecond.ToString("N0", CultureInfo.InvariantCulture));
+            }
+
+            console.Write(archiveTable);
+            console.MarkupLine("lag = commit to durable in the destination (per shipped segment, its oldest transaction); Litestream's default interval is 1 s. " +
+                "Restore = base + segments + integrity_check, into a new file.");
         }
 
         var targets = new Table().Border(TableBorder.Rounded).Title("targets (measured, not asserted)");

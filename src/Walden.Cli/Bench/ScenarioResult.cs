@@ -38,6 +38,12 @@ internal enum ScenarioKind
 
     /// <summary>Node and better-sqlite3: the awaited writes of one event-loop turn committed in one transaction (bench/node).</summary>
     NodeGroupCommit,
+
+    /// <summary>Walden Full with the archive on, Async mode (a folder on the same disk).</summary>
+    WaldenArchiveAsync,
+
+    /// <summary>Walden Full with the archive on, Sync mode: acknowledged once in the local file and in the archive.</summary>
+    WaldenArchiveSync,
 }
 
 /// <summary>Everything measured in one write scenario.</summary>
@@ -89,6 +95,8 @@ internal sealed record ScenarioResult(
         ScenarioKind.WaldenFullPlain => "Walden Full, plain ADO",
         ScenarioKind.WaldenPipelined => "Walden Pipelined",
         ScenarioKind.NodeGroupCommit => "Node group commit",
+        ScenarioKind.WaldenArchiveAsync => "Walden Full, archive async",
+        ScenarioKind.WaldenArchiveSync => "Walden Full, archive sync",
         _ => "Walden Normal",
     };
 }

@@ -161,6 +161,7 @@ internal static class BenchCommand
         {
             ScenarioDuration = seconds is { } d ? TimeSpan.FromSeconds(d) : config.ScenarioDuration,
             Producers = producers ?? config.Producers,
+            ArchiveProducers = producers ?? config.ArchiveProducers,
             Scenarios = scenarios is { Length: > 0 } ? scenarios.ToHashSet(StringComparer.Ordinal) : config.Scenarios,
         };
 

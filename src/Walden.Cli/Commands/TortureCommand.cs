@@ -48,17 +48,34 @@ internal static class TortureCommand
             Description = "Mixed mode: the sqlite3 shell at this path (build it with Walden's SQLite: native/bin/sqlite3) commits rows into its own " +
                           "table beside the workers in every cycle, as a program that is not Walden's would; it is killed with them.",
         };
+        var archive = new Option<string?>("--archive")
+        {
+            Description = "sync or async: the worker archives every commit to <dir>/archive in that mode, and after every kill the database is " +
+                          "restored from the archive alone and checked: every acknowledged write must be there (sync), or every write acknowledged " +
+                          "at least --archive-bound before the kill (async); integrity ok. One worker process (an archive follows one Walden process).",
+        };
+        archive.AcceptOnlyFromAmong("sync", "async");
+        var archiveBound = new Option<double>("--archive-bound")
+        {
+            Description = "Async: the stated lag bound in seconds (the archive's MaxLag, 1 s by default).",
+            DefaultValueFactory = _ => WaldenArchiveOptions.DefaultMaxLag.TotalSeconds,
+        };
         var command = new Command("torture",
             "Crash test: worker processes write through Walden while they are SIGKILLed at random moments; after each kill the database is checked " +
             "(integrity_check, every acknowledged write present with a valid checksum, no duplicates). Exit 0 = nothing lost, 1 = a loss or corruption " +
             "(the database and the cycle's log are kept in --dir), 2 = could not run.")
         {
-            dir, processes, cycles, seconds, durability, producers, seed, hazard, keep, json, powerLoss, foreign,
+            dir, processes, cycles, seconds, durability, producers, seed, hazard, keep, json, powerLoss, foreign, archive, archiveBound,
         };
-        command.SetAction((result, cancellationToken) => RunAsync(
-            result.GetValue(dir), result.GetValue(processes), result.GetValue(cycles), result.GetValue(seconds), result.GetValue(durability),
-            result.GetValue(producers), result.GetValue(seed), result.GetValue(hazard)!, result.GetValue(keep), result.GetValue(json),
-            result.GetValue(powerLoss), result.GetValue(foreign), cancellationToken));
+        command.SetAction((result, cancellationToken) =>
+        {
+            var archiveMode = result.GetValue(archive) switch { "sync" => WaldenArchiveMode.Sync, "async" => WaldenArchiveMode.Async, _ => (WaldenArchiveMode?)null };
+            var processCount = archiveMode is not null && result.GetResult(processes) is null or { Implicit: true } ? 1 : result.GetValue(processes);
+            return RunAsync(
+                result.GetValue(dir), processCount, result.GetValue(cycles), result.GetValue(seconds), result.GetValue(durability),
+                result.GetValue(producers), result.GetValue(seed), result.GetValue(hazard)!, result.GetValue(keep), result.GetValue(json),
+                result.GetValue(powerLoss), result.GetValue(foreign), (archiveMode, result.GetValue(archiveBound)), cancellationToken);
+        });
         return command;
     }
 
@@ -69,20 +86,28 @@ internal static class TortureCommand
         var role = new Option<WorkerRole>("--role") { DefaultValueFactory = _ => WorkerRole.Writer };
         var producers = new Option<int>("--producers") { DefaultValueFactory = _ => 16 };
         var durability = new Option<WaldenDurability>("--durability") { DefaultValueFactory = _ => WaldenDurability.Full };
+        var archive = new Option<DirectoryInfo?>("--archive");
+        var archiveMode = new Option<WaldenArchiveMode>("--archive-mode") { DefaultValueFactory = _ => WaldenArchiveMode.Async };
         var command = new Command("torture-worker", "A worker of 'walden torture' (started by it; not for direct use).")
         {
-            db, worker, role, producers, durability,
+            db, worker, role, producers, durability, archive, archiveMode,
         };
         command.Hidden = true;
         command.SetAction(result => new TortureWorker(result.GetValue(db)!.FullName, result.GetValue(worker), result.GetValue(producers),
-            result.GetValue(role), result.GetValue(durability)).RunAsync());
+            result.GetValue(role), result.GetValue(durability), result.GetValue(archive)?.FullName, result.GetValue(archiveMode)).RunAsync());
         return command;
     }
 
     private static async Task<int> RunAsync(DirectoryInfo? dir, int processes, int cycles, double seconds, WaldenDurability durability,
-        int producers, int? seed, string hazardName, int keepCycles, bool json, bool powerLoss, FileInfo? foreignWriter, CancellationToken cancellationToken)
+        int producers, int? seed, string hazardName, int keepCycles, bool json, bool powerLoss, FileInfo? foreignWriter,
+        (WaldenArchiveMode? Mode, double Bound) archive, CancellationToken cancellationToken)
     {
         var problems = new List<string>();
+        if (archive.Mode is not null)
+        {
+            problems.AddRange(ArchiveProblems(processes, hazardName, powerLoss, foreignWriter, archive.Bound));
+        }
+
         if (foreignWriter is { Exists: false })
         {
             problems.Add($"--foreign-writer: '{foreignWriter.FullName}' does not exist; pass the sqlite3 shell built with Walden's SQLite (native/bin/sqlite3).");
@@ -139,7 +164,12 @@ internal static class TortureCommand
         };
         var temporary = dir is null ? Directory.CreateTempSubdirectory("walden-torture-") : null;
         var settings = new TortureSettings((dir ?? temporary)!.FullName, processes, cycles, seconds, durability, producers,
-            seed ?? Random.Shared.Next(), hazard, keepCycles, foreignWriter?.FullName) { PowerLoss = powerLoss };
+            seed ?? Random.Shared.Next(), hazard, keepCycles, foreignWriter?.FullName)
+        {
+            PowerLoss = powerLoss,
+            Archive = archive.Mode,
+            ArchiveBound = TimeSpan.FromSeconds(archive.Bound),
+        };
         if (!json)
         {
             AnsiConsole.MarkupLine($"walden torture: seed [bold]{settings.Seed}[/] (replay with --seed {settings.Seed}), database {Markup.Escape(settings.DatabasePath)}");
@@ -171,6 +201,25 @@ internal static class TortureCommand
         }
 
         return exitCode;
+    }
+
+    private static IEnumerable<string> ArchiveProblems(int processes, string hazard, bool powerLoss, FileInfo? foreignWriter, double bound)
+    {
+        if (processes != 1)
+        {
+            yield return $"--archive runs one worker process (currently --processes {processes}): an archive follows the commits of one Walden " +
+                         "process, and another process's commits would be answered with a new base, not archived as acknowledged. Leave out --processes.";
+        }
+
+        if (hazard != "none" || powerLoss || foreignWriter is not null)
+        {
+            yield return "--archive cannot be combined with --hazard, --power-loss or --foreign-writer; run them separately.";
+        }
+
+        if (bound is < 0.01 or > 3600)
+        {
+            yield return $"--archive-bound must be 0.01 to 3600 seconds (currently {bound}).";
+        }
     }
 
     private static IEnumerable<string> PowerLossProblems(bool powerLoss, string hazard, WaldenDurability durability)

@@ -49,7 +49,8 @@ internal static class TortureReporting
             string.Empty,
             cycles,
             settings.PowerLoss ? PowerLossSummary.From(cycles) : null,
-            cycles.Sum(c => c.ForeignCommits));
+            cycles.Sum(c => c.ForeignCommits),
+            ArchiveSummary.From(settings, cycles));
         return report with { Verdict = Verdict(report, hazardCycle) };
     }
 
@@ -63,7 +64,9 @@ internal static class TortureReporting
         if (!r.Passed)
         {
             return $"FAILED: {r.WritesLost:N0} acknowledged writes lost, {r.IntegrityFailures} integrity failures, " +
-                   $"{r.DuplicateRecords:N0} duplicate and {r.DamagedRecords:N0} damaged records, {r.WorkerFailures} worker failures.{where}";
+                   $"{r.DuplicateRecords:N0} duplicate and {r.DamagedRecords:N0} damaged records, {r.WorkerFailures} worker failures" +
+                   (r.Archive is { } failed ? $"; archive: {failed.Lost:N0} required writes missing from the restore, {failed.Failures} failed restores" : string.Empty) +
+                   $".{where}";
         }
 
         if (r.Hazard != "none")
@@ -78,6 +81,13 @@ internal static class TortureReporting
         {
             return $"passed: {r.Cycles:N0} power cuts, {r.WritesAcknowledged:N0} acknowledged writes, {p.Describe()}, " +
                    "no integrity failure, no duplicate or damaged record.";
+        }
+
+        if (r.Archive is { } a)
+        {
+            var rule = a.Mode == "sync" ? "every acknowledged write" : $"every write acknowledged at least {a.BoundSeconds:0.###} s before the kill";
+            return $"passed: {r.Cycles:N0} cycles, {r.Kills:N0} processes killed, {r.WritesAcknowledged:N0} acknowledged writes, none lost; " +
+                   $"{a.Restores:N0} restores from the archive ({a.Mode}) alone held {rule} ({a.Required:N0} required, 0 missing), integrity ok every time.";
         }
 
         return $"passed: {r.Cycles:N0} cycles, {r.Kills:N0} processes killed, {r.WritesAcknowledged:N0} acknowledged writes, none lost, " +
@@ -109,6 +119,21 @@ internal static class TortureReporting
             table.AddRow("power cuts (drop / keep / torn / garbage)", $"{r.Cycles:N0} ({p.Drop:N0} / {p.Keep:N0} / {p.Torn:N0} / {p.Garbage:N0})");
             table.AddRow("acknowledged writes lost to power cuts (Normal only)", $"{p.LostToCuts:N0} in {p.CyclesWithLoss:N0} cycles");
             table.AddRow("loss window: most lost in one cut / oldest lost ack before the last ack", $"{p.MostLostInOneCut:N0} / {p.LongestWindowMs:N0} ms");
+        }
+
+        if (r.Archive is { } a)
+        {
+            table.AddRow($"restores from the archive alone ({a.Mode})", $"{a.Restores:N0}");
+            table.AddRow(a.Mode == "sync" ? "acknowledged writes required in them" : $"writes acknowledged >= {a.BoundSeconds:0.###} s before a kill required",
+                $"{a.Required:N0}");
+            table.AddRow("required writes missing from a restore", Judge(a.Lost));
+            table.AddRow("failed restores (integrity, damaged or missing segment)", Judge(a.Failures));
+            if (a.Mode == "async")
+            {
+                table.AddRow("writes acknowledged within the bound and not yet archived (allowed)", $"{a.WithinBoundMissing:N0}");
+            }
+
+            table.AddRow("restore time median / max", $"{a.RestoreSecondsMedian:F2} / {a.RestoreSecondsMax:F2} s");
         }
 
         table.AddRow("elapsed", $"{r.ElapsedSeconds:N0} s");

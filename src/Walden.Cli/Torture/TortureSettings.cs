@@ -41,6 +41,16 @@ internal sealed partial record TortureSettings(
 {
     internal string DatabasePath => Path.Combine(Folder, "torture.db");
 
+    /// <summary>With <c>--archive</c>: the worker archives in this mode and every cycle restores from the archive alone.</summary>
+    internal WaldenArchiveMode? Archive { get; init; }
+
+    /// <summary>In Async mode, writes acknowledged at least this long before the kill must be in the restored archive.</summary>
+    internal TimeSpan ArchiveBound { get; init; } = WaldenArchiveOptions.DefaultMaxLag;
+
+    internal string ArchiveFolder => Path.Combine(Folder, "archive");
+
+    internal string RestoredPath(int cycle) => Path.Combine(Folder, $"torture-restored-cycle-{cycle}.db");
+
     internal string RunLogPath => Path.Combine(Folder, "torture.log");
 
     internal string CycleLogPath(int cycle) => Path.Combine(Folder, $"torture-cycle-{cycle}.log");

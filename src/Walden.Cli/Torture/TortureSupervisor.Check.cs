@@ -73,6 +73,7 @@ internal sealed partial class TortureSupervisor
             }
         }
 
+        var archive = mode == "startup" || _settings.Archive is null ? null : await CheckArchiveAsync(cycle, workers, log).ConfigureAwait(false);
         var checkSeconds = checkClock.Elapsed.TotalSeconds;
         Log(log, $"check of {_settings.DatabasePath}: {check.Rows} rows, integrity {(check.IntegrityOk ? "ok" : "FAILED")}, lost {check.Lost}, " +
             $"duplicates {check.Duplicates}, damaged {check.Damaged}, {checkSeconds:F2} s");
@@ -89,7 +90,7 @@ internal sealed partial class TortureSupervisor
 
         return new CycleResult(cycle, mode, killed, killedAt, acknowledged, perWorker, writeSeconds, writeSeconds > 0 ? acknowledged / writeSeconds : 0,
             check.Rows, check.Lost, check.IntegrityOk, check.Duplicates, check.Damaged, corruptions, failures, errors, partial,
-            checkpoints, reads, checkSeconds, hazard, check.Problems, powerCut);
+            checkpoints, reads, checkSeconds, hazard, check.Problems, powerCut) { Archive = archive };
     }
 
     /// <summary>Commits the hazard of this run while the workers write; for a copy, also notes which acknowledgements it must hold.</summary>

@@ -40,6 +40,7 @@ internal sealed partial class TortureSupervisor
         await AppendRunLogAsync(
             $"# walden torture: seed {_settings.Seed}, {_settings.Processes} processes x {_settings.Producers} producers, " +
             $"{_settings.Cycles} cycles of {_settings.SecondsPerCycle} s, durability {_settings.Durability}, hazard {TortureSettings.HazardName(_settings.Hazard)}, " +
+            (_settings.Archive is { } mode ? $"archive {mode} to {_settings.ArchiveFolder} (async bound {_settings.ArchiveBound.TotalSeconds} s), " : string.Empty) +
             $"SQLite {WaldenDatabase.SqliteVersion}, database {_settings.DatabasePath}").ConfigureAwait(false);
 
         var results = new List<CycleResult>();
@@ -77,6 +78,11 @@ internal sealed partial class TortureSupervisor
             await database.WriteAsync(c => ConnectionFactory.Execute(c, ForeignWriter.Schema), cancellationToken).ConfigureAwait(false);
         }
 
+        if (_settings.Archive is not null)
+        {
+            Directory.CreateDirectory(_settings.ArchiveFolder);
+        }
+
         // Worker ids are never reused, also across runs on one folder, so every (worker, seq) is unique.
         _nextWorker = TortureChecker.NextWorkerId(_settings.DatabasePath);
     }
@@ -89,8 +95,11 @@ internal sealed partial class TortureSupervisor
         {
             for (var slot = 0; slot < _settings.Processes; slot++)
             {
-                var role = slot switch { 0 => WorkerRole.Checkpointer, 1 => WorkerRole.Reader, _ => WorkerRole.Writer };
-                var worker = WorkerProcess.Start(LaunchFor(cycle), _settings.DatabasePath, _nextWorker++, role, _settings.Producers, _settings.Durability);
+                // An archived worker checkpoints through Walden only: a plain connection's TRUNCATE is another program's reset.
+                var role = _settings.Archive is not null ? WorkerRole.Reader
+                    : slot switch { 0 => WorkerRole.Checkpointer, 1 => WorkerRole.Reader, _ => WorkerRole.Writer };
+                var worker = WorkerProcess.Start(LaunchFor(cycle), _settings.DatabasePath, _nextWorker++, role, _settings.Producers, _settings.Durability,
+                    ArchiveArguments());
                 workers.Add(worker);
                 Log(log, $"started worker {worker.WorkerId} ({role}) as pid {worker.ProcessId}");
             }
@@ -119,6 +128,7 @@ internal sealed partial class TortureSupervisor
             }
 
             await DelayUntilAsync(clock, plan.KillAt).ConfigureAwait(false);
+            _killStamp = Stopwatch.GetTimestamp();
             foreach (var victim in plan.Victims)
             {
                 victim.Kill();
@@ -222,6 +232,7 @@ internal sealed partial class TortureSupervisor
             return;
         }
 
+        _archiveRequired.RemoveAll(r => r.Cycle <= cycle - _settings.KeepCycles);
         var dropped = _retained.RemoveAll(r => r.Cycle <= cycle - _settings.KeepCycles);
         if (dropped > 0)
         {
@@ -236,7 +247,7 @@ internal sealed partial class TortureSupervisor
         $"cycle {r.Cycle}: kill {r.KillMode} ({r.ProcessesKilled}) at {r.KillAtSeconds:F2} s, acks {r.WritesAcknowledged} ({r.AcknowledgedPerSecond:F0}/s; per worker {string.Join("/", r.AcknowledgedPerWorker)}), " +
         $"rows {r.RowsInDatabase}, lost {r.WritesLost}, integrity {(r.IntegrityOk ? "ok" : "FAILED")}, duplicates {r.DuplicateRecords}, damaged {r.DamagedRecords}, " +
         $"worker corruption reports {r.CorruptionsSeenByWorkers}, worker failures {r.WorkerFailures}, errors {r.WorkerErrors}, " +
-        $"checkpoints {r.Checkpoints}, reads {r.Reads}, foreign commits {r.ForeignCommits}, check {r.CheckSeconds:F2} s{HazardText(r.Hazard)}{PowerCutText(r.PowerCut)}");
+        $"checkpoints {r.Checkpoints}, reads {r.Reads}, foreign commits {r.ForeignCommits}, check {r.CheckSeconds:F2} s{HazardText(r.Hazard)}{PowerCutText(r.PowerCut)}{ArchiveText(r.Archive)}");
 
     private static string HazardText(HazardResult? h) =>
         h is null ? string.Empty : $", hazard {h.Mode}: {(h.Detected ? "detected" : "not detected")} ({h.Detail})";

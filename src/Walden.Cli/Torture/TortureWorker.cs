@@ -19,10 +19,19 @@ internal sealed class TortureWorker
     private readonly WaldenDurability _durability;
     private readonly Channel<string> _lines = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
+    private readonly string? _archive;
+    private readonly WaldenArchiveMode _archiveMode;
     private long _nextSeq = -1;
 
     internal TortureWorker(string path, long worker, int producers, WorkerRole role, WaldenDurability durability)
+        : this(path, worker, producers, role, durability, null, WaldenArchiveMode.Async)
     {
+    }
+
+    internal TortureWorker(string path, long worker, int producers, WorkerRole role, WaldenDurability durability, string? archive, WaldenArchiveMode archiveMode)
+    {
+        _archive = archive;
+        _archiveMode = archiveMode;
         _path = path;
         _worker = worker;
         _producers = producers;
@@ -36,12 +45,19 @@ internal sealed class TortureWorker
         try
         {
             // The long busy timeout keeps writers patient while a TRUNCATE checkpoint or another process holds the lock.
-            var database = await WaldenDatabase.OpenAsync(_path, new WaldenOptions
+            var options = new WaldenOptions
             {
                 Durability = _durability,
                 BusyTimeout = TimeSpan.FromSeconds(30), // below the supervisor's one-minute stop limit
                 Name = $"torture-{_worker}",
-            }).ConfigureAwait(false);
+            };
+            if (_archive is not null)
+            {
+                options.Archive.AddFolder(_archive).Mode = _archiveMode;
+                options.Archive.DrillInterval = null; // the supervisor restores after every kill
+            }
+
+            var database = await WaldenDatabase.OpenAsync(_path, options).ConfigureAwait(false);
             await using (database.ConfigureAwait(false))
             {
                 Line(WorkerProtocol.Ready);

@@ -73,7 +73,8 @@ internal sealed class WorkerProcess : IDisposable
     /// <summary>Bytes of a last line cut short by the kill: not an acknowledgement.</summary>
     internal int PartialBytes => _partialBytes;
 
-    internal static WorkerProcess Start(WorkerLaunch launch, string databasePath, long workerId, WorkerRole role, int producers, WaldenDurability durability)
+    internal static WorkerProcess Start(WorkerLaunch launch, string databasePath, long workerId, WorkerRole role, int producers, WaldenDurability durability,
+        IEnumerable<string>? extra = null)
     {
         var info = new ProcessStartInfo(launch.FileName)
         {
@@ -87,6 +88,7 @@ internal sealed class WorkerProcess : IDisposable
             "torture-worker", "--db", databasePath, "--worker", workerId.ToString(CultureInfo.InvariantCulture),
             "--role", role.ToString().ToLowerInvariant(), "--producers", producers.ToString(CultureInfo.InvariantCulture),
             "--durability", durability.ToString().ToLowerInvariant(),
+            .. extra ?? [],
         ]))
         {
             info.ArgumentList.Add(argument);

@@ -196,13 +196,14 @@ internal sealed partial class Archiver
     /// <summary>What health reports about the archive: the lag, failing destinations, a failed drill.</summary>
     internal void AddHealth(List<string> reasons, Dictionary<string, object> data)
     {
-        var lag = CurrentLag();
+        var lag = CurrentLag(out var behind);
         data["archiveLagMs"] = lag.TotalMilliseconds;
         data["archiveLastTxid"] = LastTxid;
         var bound = _options.Mode == WaldenArchiveMode.Async ? _options.MaxLag : TimeSpan.Zero;
         if (lag > bound && lag > TimeSpan.Zero)
         {
-            reasons.Add($"The archive is {lag.TotalSeconds:0.###} s behind (MaxLag {bound.TotalSeconds:0.###} s).");
+            reasons.Add($"The archive destination '{behind}' is {lag.TotalSeconds:0.###} s behind " +
+                (_options.Mode == WaldenArchiveMode.Async ? $"(MaxLag {bound.TotalSeconds:0.###} s)." : "(Sync: writes wait for it)."));
         }
 
         foreach (var destination in _destinations)

@@ -6,7 +6,9 @@ namespace Walden.Archiving;
 internal sealed partial class Archiver
 {
     private Thread? _shipper;
+    private Thread? _maintainer;
     private readonly AutoResetEvent _wake = new(initialState: false);
+    private readonly ManualResetEvent _stopped = new(initialState: false);
     private volatile bool _stopping;
 
     /// <summary>Ships to every destination; returns the first failure as the error for the batch (Sync mode).</summary>
@@ -21,6 +23,33 @@ internal sealed partial class Archiver
 
         Trim();
         return first;
+    }
+
+    /// <summary>
+    /// Sync mode, on the writer thread: ships on a pool thread and waits up to <paramref name="timeout"/>. A destination
+    /// that does not answer in time fails the batch by name; its store goes on in the background (the next batch waits
+    /// for it under the destination's lock), so nothing acknowledged is missing and nothing is shipped twice or out of order.
+    /// </summary>
+    private WaldenArchiveException? ShipAllWithin(TimeSpan timeout)
+    {
+        var shipping = Task.Factory.StartNew(ShipAll, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+        if (shipping.Wait(timeout))
+        {
+            return shipping.Result;
+        }
+
+        var target = LastTxid;
+        var slow = _destinations.Where(d => d.ShippedTxid < target).Select(d => d.Destination.Name).DefaultIfEmpty(_destinations[0].Destination.Name).ToList();
+        foreach (var name in slow)
+        {
+            _destinations.First(d => d.Destination.Name == name).Slow(_time.GetUtcNow(), timeout);
+        }
+
+        return new WaldenArchiveException(
+            $"The archive destination '{string.Join("', '", slow)}' did not store the batch within SyncTimeout ({timeout.TotalSeconds:0.###} s). " +
+            "In Sync mode the batch is committed locally but not acknowledged: it is not archived yet. The store goes on in the background; " +
+            "make the destination faster or reachable, or raise SyncTimeout.",
+            isTransient: true, slow[0], null);
     }
 
     /// <summary>Sends a destination its missing base and every record after what it has, as one segment per call.</summary>
@@ -150,8 +179,12 @@ internal sealed partial class Archiver
     }
 
     /// <summary>How far the most lagging destination is behind: the age of the oldest transaction it does not have yet.</summary>
-    internal TimeSpan CurrentLag()
+    internal TimeSpan CurrentLag() => CurrentLag(out _);
+
+    /// <summary>The lag, and the name of the destination furthest behind (null when none is).</summary>
+    internal TimeSpan CurrentLag(out string? behind)
     {
+        behind = null;
         lock (_gate)
         {
             if (_base is null)
@@ -165,13 +198,13 @@ internal sealed partial class Archiver
             {
                 var after = destination.BaseId == _base.Id ? destination.ShippedTxid : _base.Txid;
                 var oldest = _pending.FirstOrDefault(r => r.Txid > after);
-                if (oldest is not null && now - oldest.Time > lag)
+                var age = oldest is not null ? now - oldest.Time
+                    : destination.BaseId != _base.Id && destination.FailingSince is { } since ? now - since
+                    : TimeSpan.Zero;
+                if (age > lag)
                 {
-                    lag = now - oldest.Time;
-                }
-                else if (destination.BaseId != _base.Id && destination.FailingSince is { } since && now - since > lag)
-                {
-                    lag = now - since;
+                    lag = age;
+                    behind = destination.Destination.Name;
                 }
             }
 
@@ -179,9 +212,9 @@ internal sealed partial class Archiver
         }
     }
 
-    private Thread StartLoop()
+    private Thread StartLoop(ThreadStart loop, string what)
     {
-        var thread = new Thread(Loop) { IsBackground = true, Name = $"walden-archiver:{_name}" };
+        var thread = new Thread(loop) { IsBackground = true, Name = $"walden-archive-{what}:{_name}" };
         thread.UnsafeStart();
         return thread;
     }
@@ -190,17 +223,21 @@ internal sealed partial class Archiver
     {
         _stopping = true;
         _wake.Set();
+        _stopped.Set();
         _shipper?.Join();
+        _maintainer?.Join();
     }
 
-    /// <summary>Wakes the loop (tests; and the writer when much is pending).</summary>
+    /// <summary>Wakes the shipping loop (tests; and the writer when much is pending).</summary>
     internal void Wake() => _wake.Set();
 
-    private void Loop()
+    /// <summary>
+    /// Async mode: ships every quarter of MaxLag and does nothing else, so the lag bound never waits behind compaction,
+    /// retention or a drill, which read whole chains and run on <see cref="MaintenanceLoop"/>.
+    /// </summary>
+    private void ShippingLoop()
     {
-        var interval = _options.Mode == WaldenArchiveMode.Async
-            ? TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(5).Ticks, _options.MaxLag.Ticks / 4))
-            : TimeSpan.FromSeconds(1);
+        var interval = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(5).Ticks, _options.MaxLag.Ticks / 4));
         while (!_stopping)
         {
             _wake.WaitOne(interval);
@@ -209,11 +246,15 @@ internal sealed partial class Archiver
                 break;
             }
 
-            if (_options.Mode == WaldenArchiveMode.Async)
-            {
-                ShipAll();
-            }
+            ShipAll();
+        }
+    }
 
+    /// <summary>Both modes: compaction and retention every <see cref="CompactionInterval"/>, the drill on its schedule.</summary>
+    private void MaintenanceLoop()
+    {
+        while (!_stopped.WaitOne(TimeSpan.FromSeconds(1)))
+        {
             RunMaintenance();
         }
     }
@@ -261,6 +302,13 @@ internal sealed partial class Archiver
             }
 
             return false;
+        }
+
+        /// <summary>A Sync batch gave up waiting for this destination (it may still be storing).</summary>
+        public void Slow(DateTimeOffset now, TimeSpan timeout)
+        {
+            LastError ??= $"slower than SyncTimeout ({timeout.TotalSeconds:0.###} s)";
+            FailingSince ??= now;
         }
 
         /// <summary>Returns true when it had been failing.</summary>

@@ -10,7 +10,8 @@ namespace Walden.Archiving;
 /// on the writer thread, the frames the commit appended are read back from the <c>-wal</c>, checked (salts, checksum
 /// chain) and kept as one transaction record (<see cref="Captured"/>); nothing can reset the WAL before that (see
 /// <see cref="CommitSeam"/>). Shipping is per destination: in Sync mode on the writer thread before the batch is
-/// acknowledged (<see cref="AfterCommit"/>), in Async mode from a background loop every quarter of MaxLag.
+/// acknowledged (<see cref="AfterCommit"/>), in Async mode from a background loop every quarter of MaxLag; compaction,
+/// retention and the drill run on a loop of their own, so shipping never waits behind them.
 /// A base snapshot is taken at open and whenever the stream could have a gap (a commit the hook could not take, a
 /// commit by another process, a destination so far behind that its records were dropped) or the chain grew long.
 /// Ownership: fields marked "writer" are touched only on the writer thread (the hook, AfterCommit, open and close);
@@ -106,9 +107,10 @@ internal sealed partial class Archiver : IDisposable
 
         StartBase(writer, "open");
         var start = _time.GetTimestamp();
-        _nextCompactionAt = start;
+        _nextCompactionAt = start + (long)(CompactionInterval.TotalSeconds * _time.TimestampFrequency); // not while the first base ships
         _nextDrillAt = _options.DrillInterval is { } drill ? start + (long)(drill.TotalSeconds * _time.TimestampFrequency) : long.MaxValue;
-        _shipper = _options.Mode == WaldenArchiveMode.Async || _options.DrillInterval is not null ? StartLoop() : null;
+        _shipper = _options.Mode == WaldenArchiveMode.Async ? StartLoop(ShippingLoop, "shipping") : null;
+        _maintainer = StartLoop(MaintenanceLoop, "maintenance");
     }
 
     /// <summary>From the WAL hook (writer thread, after a commit): takes the new frames as one transaction.</summary>
@@ -208,7 +210,7 @@ internal sealed partial class Archiver : IDisposable
             }
         }
 
-        return _options.Mode == WaldenArchiveMode.Sync ? ShipAll() : null;
+        return _options.Mode == WaldenArchiveMode.Sync ? ShipAllWithin(_options.SyncTimeout) : null;
     }
 
     /// <summary>Takes a base snapshot now: an online backup of the writer connection, between two batches.</summary>

@@ -16,6 +16,9 @@ public sealed class WaldenArchiveOptions
     /// <summary>The default for <see cref="DrillInterval"/>: 6 hours.</summary>
     public static readonly TimeSpan DefaultDrillInterval = TimeSpan.FromHours(6);
 
+    /// <summary>The default for <see cref="SyncTimeout"/>: 30 seconds.</summary>
+    public static readonly TimeSpan DefaultSyncTimeout = TimeSpan.FromSeconds(30);
+
     /// <summary>The default for <see cref="NewBaseAfterBytes"/>: 256 MiB.</summary>
     public const long DefaultNewBaseAfterBytes = 256L * 1024 * 1024;
 
@@ -46,6 +49,14 @@ public sealed class WaldenArchiveOptions
     /// </summary>
     /// <value>The default value is 1 second. Allowed: 10 milliseconds to 1 hour.</value>
     public TimeSpan MaxLag { get; set; } = DefaultMaxLag;
+
+    /// <summary>
+    /// In <see cref="WaldenArchiveMode.Sync"/>: how long a batch waits for every destination to store it. Past it the
+    /// batch's writes fail with <see cref="WaldenArchiveException"/> naming the slow destination (committed locally, not
+    /// acknowledged); the store goes on in the background and the archive catches up without a gap.
+    /// </summary>
+    /// <value>The default value is 30 seconds. Allowed: 10 milliseconds to 1 hour.</value>
+    public TimeSpan SyncTimeout { get; set; } = DefaultSyncTimeout;
 
     /// <summary>
     /// How far back a point-in-time restore stays possible. Older bases and their segments are deleted once a newer
@@ -100,6 +111,7 @@ public sealed class WaldenArchiveOptions
         }
 
         Check(problems, $"{prefix}MaxLag", MaxLag, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1));
+        Check(problems, $"{prefix}SyncTimeout", SyncTimeout, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1));
         Check(problems, $"{prefix}RetentionWindow", RetentionWindow, TimeSpan.FromMinutes(1), TimeSpan.FromDays(3650));
         if (DrillInterval is { } drill)
         {

@@ -102,7 +102,16 @@ internal sealed partial class GroupCommitWriter
         switch (end)
         {
             case TransactionEnd.Committed:
-                Acknowledge(_pending); // committed by the delegate's COMMIT: reported successful, as they are
+                // Committed by the delegate's COMMIT: reported successful, as they are, once a Sync archive has them too.
+                if (Archive?.AfterCommit(_connection) is { } unarchived)
+                {
+                    FailAll(_pending, unarchived);
+                }
+                else
+                {
+                    Acknowledge(_pending);
+                }
+
                 request.Fail(new WaldenException(Ended +
                     $"Its COMMIT committed what it had changed until then, and the {_pending.Count} writes before it " +
                     "(reported successful); anything it did after that ran outside Walden's transaction." + extra, error));

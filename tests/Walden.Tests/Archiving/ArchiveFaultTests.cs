@@ -202,6 +202,152 @@ public sealed class ArchiveFaultTests : IDisposable
         await AssertArchiveHasAsync(archive, acknowledged);
     }
 
+    [Fact]
+    public async Task Sync_WhenTheDestinationIsSlow_WritesFailNamingItAfterSyncTimeoutAndTheArchiveCatchesUpWithoutAGap()
+    {
+        var archive = _dir.File("archive");
+        Directory.CreateDirectory(archive);
+        var slow = new GatedDestination(new WaldenFolderDestination(archive));
+        var options = Options(WaldenArchiveMode.Sync, slow);
+        options.Archive.SyncTimeout = TimeSpan.FromMilliseconds(200);
+        var acknowledged = new List<int>();
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+            await Insert(db, 1);
+            acknowledged.Add(1);
+
+            slow.Close(); // the share hangs
+            WaldenArchiveException error;
+            try
+            {
+                error = await Assert.ThrowsAsync<WaldenArchiveException>(() => Insert(db, 2).WaitAsync(TimeSpan.FromSeconds(30)));
+            }
+            catch
+            {
+                slow.Open(); // let the database close
+                throw;
+            }
+
+            Assert.Equal(archive, error.Destination);
+            Assert.Contains("SyncTimeout", error.Message, StringComparison.Ordinal);
+            Assert.Contains("not acknowledged", error.Message, StringComparison.Ordinal);
+            Assert.True(error.IsTransient);
+            var health = db.GetHealth();
+            Assert.Equal(WaldenHealthStatus.Degraded, health.Status);
+            Assert.Contains(health.Reasons, r => r.Contains(archive, StringComparison.Ordinal));
+
+            slow.Open(); // it answers again: the store that timed out completes, then the next batch ships after it
+            await Insert(db, 3);
+            acknowledged.Add(3);
+            Assert.Equal(WaldenHealthStatus.Healthy, db.GetHealth().Status);
+        }
+
+        await AssertArchiveHasAsync(archive, acknowledged);
+    }
+
+    [Fact]
+    public async Task Async_WhenTheDestinationDiskIsFull_TheLagGrowsHealthIsDegradedAndItCatchesUpWhenSpaceReturns()
+    {
+        using var mount = SmallMount.TryCreate(4, out var reason);
+        if (mount is null)
+        {
+            _output.WriteLine(reason);
+            return;
+        }
+
+        var time = new FakeTimeProvider();
+        var archive = mount.File("archive");
+        Directory.CreateDirectory(archive);
+        var acknowledged = new List<int>();
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"),
+            Options(WaldenArchiveMode.Async, new WaldenFolderDestination(archive), time)))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a, pad)"));
+            Assert.Null(db.Archiver!.ShipAll());
+            mount.Fill(bytesLeft: 0);
+            await db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (1, randomblob(200000))"));
+            acknowledged.Add(1); // Async: acknowledged once committed locally
+            Assert.NotNull(db.Archiver!.ShipAll());
+            time.Advance(TimeSpan.FromSeconds(5));
+            var health = db.GetHealth();
+            Assert.Equal(WaldenHealthStatus.Degraded, health.Status);
+            Assert.Contains(health.Reasons, r => r.Contains(archive, StringComparison.Ordinal));
+            Assert.True((double)health.Data["archiveLagMs"] >= 5000);
+
+            File.Delete(mount.File("filler.bin"));
+            await Insert(db, 2);
+            acknowledged.Add(2);
+            Assert.Null(db.Archiver!.ShipAll());
+            Assert.Equal(TimeSpan.Zero, db.Archiver!.CurrentLag());
+            Assert.DoesNotContain(db.GetHealth().Reasons, r => r.Contains(archive, StringComparison.Ordinal));
+        }
+
+        await AssertArchiveHasAsync(archive, acknowledged);
+    }
+
+    [Fact]
+    public async Task Async_WhenTheDestinationIsReadOnly_TheLagGrowsHealthIsDegradedAndItCatchesUpWhenWritableAgain()
+    {
+        using var mount = SmallMount.TryCreate(16, out var reason);
+        if (mount is null)
+        {
+            _output.WriteLine(reason);
+            return;
+        }
+
+        var time = new FakeTimeProvider();
+        var archive = mount.File("archive");
+        Directory.CreateDirectory(archive);
+        var acknowledged = new List<int>();
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"),
+            Options(WaldenArchiveMode.Async, new WaldenFolderDestination(archive), time)))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+            Assert.Null(db.Archiver!.ShipAll());
+            mount.MakeReadOnly();
+            await Insert(db, 1);
+            acknowledged.Add(1);
+            Assert.NotNull(db.Archiver!.ShipAll());
+            time.Advance(TimeSpan.FromSeconds(5));
+            var health = db.GetHealth();
+            Assert.Equal(WaldenHealthStatus.Degraded, health.Status);
+            Assert.Contains(health.Reasons, r => r.Contains(archive, StringComparison.Ordinal));
+
+            Remount(mount.Path, "rw");
+            await Insert(db, 2);
+            acknowledged.Add(2);
+            Assert.Null(db.Archiver!.ShipAll());
+            Assert.Equal(TimeSpan.Zero, db.Archiver!.CurrentLag());
+        }
+
+        await AssertArchiveHasAsync(archive, acknowledged);
+    }
+
+    [Fact]
+    public async Task Async_WhileCompactionIsSlowOnTheDestination_ShippingDoesNotWaitForIt()
+    {
+        var time = new FakeTimeProvider();
+        var archive = _dir.File("archive");
+        Directory.CreateDirectory(archive);
+        var slowListing = new SlowListingDestination(new WaldenFolderDestination(archive));
+        await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Async, slowListing, time));
+        await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+        db.Archiver!.Wake();
+        Assert.True(SpinWait.SpinUntil(() => db.Archiver!.CurrentLag() == TimeSpan.Zero && slowListing.Puts > 0, TimeSpan.FromSeconds(30)));
+
+        slowListing.Hold();
+        time.Advance(TimeSpan.FromMinutes(1)); // compaction is due: it lists the destination, which now takes as long as the test wants
+        Assert.True(await slowListing.ListingStarted.WaitAsync(TimeSpan.FromSeconds(30)), "compaction did not start");
+
+        var puts = slowListing.Puts;
+        await Insert(db, 1);
+        db.Archiver!.Wake();
+        var shipped = SpinWait.SpinUntil(() => slowListing.Puts > puts, TimeSpan.FromSeconds(30));
+        slowListing.Release();
+        Assert.True(shipped, "the commit was not shipped while compaction was listing the destination");
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
@@ -271,6 +417,44 @@ public sealed class ArchiveFaultTests : IDisposable
         }
 
         public IReadOnlyList<WaldenArchiveObject> List(string prefix) => inner.List(prefix);
+
+        public Stream OpenRead(string name) => inner.OpenRead(name);
+
+        public void Delete(string name) => inner.Delete(name);
+    }
+
+    /// <summary>A destination whose List blocks while held: compaction reading a large, slow share.</summary>
+    private sealed class SlowListingDestination(IWaldenArchiveDestination inner) : IWaldenArchiveDestination
+    {
+        private readonly ManualResetEventSlim _free = new(initialState: true);
+        private int _puts;
+
+        public SemaphoreSlim ListingStarted { get; } = new(0);
+
+        public int Puts => Volatile.Read(ref _puts);
+
+        public string Name => inner.Name;
+
+        public void Hold() => _free.Reset();
+
+        public void Release() => _free.Set();
+
+        public void Put(string name, Stream content)
+        {
+            inner.Put(name, content);
+            Interlocked.Increment(ref _puts);
+        }
+
+        public IReadOnlyList<WaldenArchiveObject> List(string prefix)
+        {
+            if (!_free.IsSet)
+            {
+                ListingStarted.Release();
+                _free.Wait(TimeSpan.FromSeconds(60));
+            }
+
+            return inner.List(prefix);
+        }
 
         public Stream OpenRead(string name) => inner.OpenRead(name);
 

@@ -81,4 +81,71 @@ public sealed class ArchiveSeamTests : IDisposable
 
         Assert.Equal(2, Directory.EnumerateDirectories(Archive).Count()); // the base at open and the one that answered the foreign commit
     }
+
+    [Fact]
+    public async Task Sync_WhenADelegateRunsCommitItself_TheWritesItCommittedAreNotAcknowledgedBeforeTheyAreArchived()
+    {
+        var destination = new SwitchableDestination(new WaldenFolderDestination(Archive));
+        var options = Options(WaldenArchiveMode.Sync);
+        options.Archive.Destinations.Clear();
+        options.Archive.Destinations.Add(destination);
+        await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), options);
+        await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+
+        // One batch: a write that holds the writer until the others are queued, a plain insert, then a delegate that
+        // runs COMMIT: its COMMIT commits the two before it, while the destination refuses everything.
+        using var queued = new ManualResetEventSlim();
+        var first = db.WriteAsync(c =>
+        {
+            queued.Wait(TimeSpan.FromSeconds(30));
+            c.Exec("INSERT INTO t VALUES (1)");
+        });
+        var second = db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (2)"));
+        var committing = db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (3); COMMIT"));
+        destination.Failing = true;
+        queued.Set();
+
+        await Assert.ThrowsAnyAsync<WaldenException>(() => committing);
+        var error1 = await Assert.ThrowsAsync<WaldenArchiveException>(() => first);
+        var error2 = await Assert.ThrowsAsync<WaldenArchiveException>(() => second);
+        Assert.Equal(destination.Name, error1.Destination);
+        Assert.Equal(destination.Name, error2.Destination);
+
+        destination.Failing = false; // back: the next write ships everything committed, without a gap
+        await db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (4)"));
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(Archive, restored);
+        Assert.True(result.Complete, result.Problem);
+        Assert.Equal(4, Count(restored)); // 1, 2, 3 (committed by the delegate's COMMIT) and 4
+    }
+
+    /// <summary>A destination that refuses every Put while <see cref="Failing"/> is set (an unplugged disk).</summary>
+    private sealed class SwitchableDestination(IWaldenArchiveDestination inner) : IWaldenArchiveDestination
+    {
+        private bool _failing;
+
+        public bool Failing
+        {
+            get => Volatile.Read(ref _failing);
+            set => Volatile.Write(ref _failing, value);
+        }
+
+        public string Name => inner.Name;
+
+        public void Put(string name, Stream content)
+        {
+            if (Failing)
+            {
+                throw new IOException($"The destination '{Name}' is unplugged (test).");
+            }
+
+            inner.Put(name, content);
+        }
+
+        public IReadOnlyList<WaldenArchiveObject> List(string prefix) => inner.List(prefix);
+
+        public Stream OpenRead(string name) => inner.OpenRead(name);
+
+        public void Delete(string name) => inner.Delete(name);
+    }
 }

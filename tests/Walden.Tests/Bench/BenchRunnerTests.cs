@@ -22,6 +22,7 @@ public sealed class BenchRunnerTests : IDisposable
         {
             Folder = _dir.Path,
             Producers = [1, 4],
+            ArchiveProducers = [1, 4],
             WritesPerProducer = Writes,
             Readers = 2,
             ReadLoadProducers = 4,
@@ -69,6 +70,12 @@ public sealed class BenchRunnerTests : IDisposable
         Assert.Equal(Writes, idle.Writes);
         Assert.True(idle.DirectCpuUsPerWrite > 0 && idle.WaldenCpuUsPerWrite > 0, "The trickle phases measured no CPU.");
         Assert.Contains(report.Targets, t => t.Target.StartsWith("5. Open, no write", StringComparison.Ordinal));
+
+        var archive = Assert.IsAssignableFrom<IReadOnlyList<ArchiveBenchResult>>(report.Archive);
+        Assert.Equal(["async", "sync", "async", "sync"], archive.Select(a => a.Mode));
+        Assert.All(archive, a => Assert.True(a.RestoredRowsMatch && a.RestoreBytes > 0 && a.ArchiveBytes > 0, a.ToString()));
+        Assert.Equal(2, report.Targets.Count(t => t.Target.StartsWith("18. Archive async lag", StringComparison.Ordinal)));
+        Assert.Equal(4, report.Targets.Count(t => t.Target.Contains("of Walden Full's rows/s", StringComparison.Ordinal)));
 
         Assert.Equal([1, 4], report.Ratios.Select(r => r.Producers));
         Assert.All(report.Ratios, r => Assert.NotNull(r.WaldenFullOverSeedA));
@@ -141,8 +148,10 @@ public sealed class BenchRunnerTests : IDisposable
         Assert.True(exit == 0, stderr);
         using var json = JsonDocument.Parse(stdout);
         var scenarios = json.RootElement.GetProperty("scenarios").EnumerateArray().ToList();
-        // limit, ceiling, seed A, careful peer, Walden Full, Full plain ADO, Pipelined, seed B, Walden Normal; and the Node peer where it can run
-        Assert.True(scenarios.Count == (json.RootElement.GetProperty("nodePeerSkipped").ValueKind == JsonValueKind.Null ? 10 : 9), stdout);
+        // limit, ceiling, seed A, careful peer, Walden Full, archive async and sync, Full plain ADO, Pipelined, seed B, Walden Normal;
+        // and the Node peer where it can run
+        Assert.True(scenarios.Count == (json.RootElement.GetProperty("nodePeerSkipped").ValueKind == JsonValueKind.Null ? 12 : 11), stdout);
+        Assert.Equal(2, json.RootElement.GetProperty("archive").GetArrayLength());
         Assert.All(scenarios, s => Assert.True(s.GetProperty("rows").GetInt64() > 0));
         Assert.All(scenarios, s => Assert.Equal(s.GetProperty("rows").GetInt64(), s.GetProperty("rowsInDatabase").GetInt64()));
         Assert.True(json.RootElement.GetProperty("reads").GetProperty("phases").GetArrayLength() == 3);
