@@ -162,9 +162,10 @@ public sealed class S3ArchiveTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData(100_000)] // one put: the SDK checks the MD5 ETag, Walden the SHA-256
-    [InlineData(6 * 1024 * 1024)] // in parts: no MD5 ETag, only Walden's SHA-256 catches it
-    public async Task S3_AnObjectDamagedInTheStore_IsRefusedOnRead(int size)
+    [InlineData(100_000, false)] // the server's MD5 ETag still describes the stored bytes: the SDK catches it, and the SHA-256
+    [InlineData(100_000, true)] // the server recomputed its checksum over the damaged bytes: only Walden's SHA-256 catches it
+    [InlineData(6 * 1024 * 1024, true)] // the same for an object stored in parts
+    public async Task S3_AnObjectDamagedInTheStore_IsRefusedOnRead(int size, bool serverChecksumRecomputed)
     {
         using var destination = _server.Destination("rot", o => o.MultipartThresholdBytes = 5L * 1024 * 1024);
         var content = new byte[size];
@@ -174,6 +175,10 @@ public sealed class S3ArchiveTests : IAsyncLifetime
         var bytes = await File.ReadAllBytesAsync(file);
         bytes[size / 2] ^= 0x10; // one bit flipped on the server's disk, same length
         await File.WriteAllBytesAsync(file, bytes);
+        if (serverChecksumRecomputed)
+        {
+            File.Delete(file + ".md5"); // s3rver's cached MD5: it computes a new one from the damaged bytes
+        }
 
         var error = Assert.Throws<InvalidDataException>(() => destination.OpenRead("0000000001/0000000000000002-0000000000000002.wseg"));
         Assert.Contains("does not match the", error.Message, StringComparison.Ordinal);
