@@ -108,7 +108,7 @@ public sealed class WaldenS3DestinationOptions
     }
 
     /// <summary>True when <paramref name="location"/> is an <c>s3://</c> URL.</summary>
-    public static bool IsS3Url(string location) =>
+    internal static bool IsS3Url(string location) =>
         location is not null && location.StartsWith("s3://", StringComparison.OrdinalIgnoreCase);
 
     internal WaldenS3DestinationOptions Clone() => (WaldenS3DestinationOptions)MemberwiseClone();

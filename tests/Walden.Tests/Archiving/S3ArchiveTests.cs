@@ -124,6 +124,14 @@ public sealed class S3ArchiveTests : IAsyncLifetime
         Assert.Equal(txids[^1], only.LastTxid);
         Assert.Equal(txids[^1], status.LastTxid);
         Assert.True(status.LastVerification!.Ok);
+
+        // Compaction on the bucket: the merged segment replaces the run, and every moment stays restorable.
+        var before = destination.List(string.Empty).Count(o => o.Name.EndsWith(".wseg", StringComparison.Ordinal));
+        Assert.True(Archiver.Compact(destination, 1024 * 1024) > 0);
+        Assert.True(destination.List(string.Empty).Count(o => o.Name.EndsWith(".wseg", StringComparison.Ordinal)) < before);
+        var compacted = await WaldenArchive.RestoreAsync(destination, _dir.File("compacted.db"), new WaldenArchiveRestoreOptions { Txid = txids[3] });
+        Assert.True(compacted.Complete, compacted.Problem);
+        Assert.Equal(4, Count(_dir.File("compacted.db")));
     }
 
     [Fact]

@@ -21,6 +21,12 @@ internal sealed class S3Server : IAsyncDisposable
     private static readonly SemaphoreSlim InstallGate = new(1, 1);
     private Process? _process;
 
+    static S3Server()
+    {
+        // The SDK never looks for credentials or a region at the instance metadata address: these tests talk to loopback only.
+        Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");
+    }
+
     private S3Server(string dataDirectory) => DataDirectory = dataDirectory;
 
     /// <summary>The folder the server keeps its buckets in (each object a file: see <see cref="ObjectFile"/>).</summary>
