@@ -60,6 +60,12 @@ internal sealed class S3Server : IAsyncDisposable
         }
     }
 
+    /// <summary>The server hangs (SIGSTOP): connections are accepted by the kernel, nothing is answered.</summary>
+    public void Pause() => Signal("-STOP");
+
+    /// <summary>The hung server goes on (SIGCONT), answering what it was sent meanwhile.</summary>
+    public void Resume() => Signal("-CONT");
+
     /// <summary>Starts the server again on the same port over the same data.</summary>
     public Task RestartAsync()
     {
@@ -93,8 +99,24 @@ internal sealed class S3Server : IAsyncDisposable
         return Path.Combine([DataDirectory, Bucket, .. parts]);
     }
 
+    private void Signal(string signal)
+    {
+        var process = _process ?? throw new InvalidOperationException("The server is not running.");
+        using var kill = Process.Start("kill", [signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill {signal} {process.Id} failed ({kill.ExitCode}).");
+        }
+    }
+
     public ValueTask DisposeAsync()
     {
+        if (_process is not null)
+        {
+            Signal("-CONT"); // a paused server must be able to die
+        }
+
         Kill();
         return ValueTask.CompletedTask;
     }
