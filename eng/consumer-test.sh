@@ -93,6 +93,21 @@ awk '/^## Quick start/ {q=1} q && /^```csharp/ {c=1; next} c && /^```/ {exit} c 
 grep -q WaldenDatabase.OpenAsync "$quick/Program.cs" || { echo "consumer test: no Quick start code found in README.md" >&2; exit 1; }
 (cd "$quick" && bare dotnet add package Walden >/dev/null && bare dotnet add package Dapper >/dev/null && bare dotnet run && test -f data/agents.db)
 
+say "Walden.Archiving.S3 in a project of its own (the engine package does not bring the AWS SDK)"
+s3app="$work/s3app"
+bare dotnet new console -o "$s3app" --framework net10.0 >/dev/null
+cp nuget.config "$s3app/"
+cat > "$s3app/Program.cs" <<'CS'
+using Walden;
+
+var options = new WaldenOptions();
+options.Archive.AddS3("s3://backups/agents", s3 => s3.ServiceUrl = new Uri("http://127.0.0.1:9000"));
+var name = options.Archive.Destinations[0].Name;
+Console.WriteLine($"destination={name}");
+return name == "s3://backups/agents/ at http://127.0.0.1:9000/" ? 0 : 1;
+CS
+(cd "$s3app" && bare dotnet add package Walden.Archiving.S3 >/dev/null && bare dotnet run)
+
 say "dotnet tool install Walden.Cli"
 bare dotnet tool install Walden.Cli --tool-path "$work/tools" --add-source "$feed"
 bare "$work/tools/walden" info data/app.db

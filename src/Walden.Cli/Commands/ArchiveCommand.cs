@@ -6,38 +6,59 @@ using Walden.Cli.Output;
 namespace Walden.Cli.Commands;
 
 /// <summary>
-/// <c>walden archive verify|status &lt;archive-dir&gt;</c>, and the archive side of <c>walden restore</c> (when its first
-/// argument is an archive folder): point-in-time restore from a continuous archive (<see cref="WaldenOptions.Archive"/>).
+/// <c>walden archive verify|status &lt;archive&gt;</c>, and the archive side of <c>walden restore</c> (when its first
+/// argument is an archive folder or an <c>s3://</c> URL): point-in-time restore from a continuous archive
+/// (<see cref="WaldenOptions.Archive"/>). An archive is a folder or <c>s3://bucket/prefix</c> (<see cref="ArchiveLocation"/>).
 /// </summary>
 internal static class ArchiveCommand
 {
     internal static Command Create()
     {
-        var folder = new Argument<DirectoryInfo>("archive-dir") { Description = "The archive folder (WaldenOptions.Archive destination)." };
+        var folder = new Argument<string>("archive")
+        {
+            Description = "The archive: a folder or s3://bucket/prefix (a WaldenOptions.Archive destination).",
+        };
+        var verifyAt = ArchiveLocation.CreateOptions();
         var verify = new Command("verify", "Restore the latest state into a scratch file and verify it (checksums, contiguity, integrity_check); records the outcome in the archive.")
         {
-            folder,
+            folder, verifyAt.Endpoint, verifyAt.Region,
         };
-        verify.SetAction((result, cancellationToken) => VerifyAsync(result.GetValue(folder)!, cancellationToken));
+        verify.SetAction((result, cancellationToken) => VerifyAsync(result.GetValue(folder)!, result.GetValue(verifyAt.Endpoint),
+            result.GetValue(verifyAt.Region), cancellationToken));
 
-        var statusFolder = new Argument<DirectoryInfo>("archive-dir") { Description = "The archive folder." };
+        var statusFolder = new Argument<string>("archive") { Description = "The archive: a folder or s3://bucket/prefix." };
+        var statusAt = ArchiveLocation.CreateOptions();
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
         var status = new Command("status", "List base snapshots, segments, the first and last restorable moment, sizes and the last verification.")
         {
-            statusFolder, json,
+            statusFolder, json, statusAt.Endpoint, statusAt.Region,
         };
-        status.SetAction((result, cancellationToken) => StatusAsync(result.GetValue(statusFolder)!, result.GetValue(json), cancellationToken));
+        status.SetAction((result, cancellationToken) => StatusAsync(result.GetValue(statusFolder)!, result.GetValue(statusAt.Endpoint),
+            result.GetValue(statusAt.Region), result.GetValue(json), cancellationToken));
         return new Command("archive", "Inspect and verify a continuous archive.") { verify, status };
     }
 
-    private static async Task<int> VerifyAsync(DirectoryInfo folder, CancellationToken cancellationToken)
+    private static async Task<int> VerifyAsync(string location, string? endpoint, string? region, CancellationToken cancellationToken)
     {
-        if (!folder.Exists)
+        if (ArchiveLocation.Open(location, endpoint, region, out var problem) is not { } source)
         {
-            return CliErrors.Report($"The archive folder '{folder.FullName}' does not exist.");
+            return CliErrors.Report(problem!);
         }
 
-        var result = await WaldenArchive.VerifyAsync(folder.FullName, cancellationToken).ConfigureAwait(false);
+        WaldenArchiveRestoreResult result;
+        try
+        {
+            result = await WaldenArchive.VerifyAsync(source, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            return CliErrors.Report(ex.Message);
+        }
+        finally
+        {
+            (source as IDisposable)?.Dispose();
+        }
+
         if (!result.Complete)
         {
             return CliErrors.Report($"archive verification failed: {result.Problem}", ExitCodes.Failed);
@@ -48,14 +69,27 @@ internal static class ArchiveCommand
         return ExitCodes.Ok;
     }
 
-    private static async Task<int> StatusAsync(DirectoryInfo folder, bool json, CancellationToken cancellationToken)
+    private static async Task<int> StatusAsync(string location, string? endpoint, string? region, bool json, CancellationToken cancellationToken)
     {
-        if (!folder.Exists)
+        if (ArchiveLocation.Open(location, endpoint, region, out var problem) is not { } source)
         {
-            return CliErrors.Report($"The archive folder '{folder.FullName}' does not exist.");
+            return CliErrors.Report(problem!);
         }
 
-        var status = await WaldenArchive.GetStatusAsync(folder.FullName, cancellationToken).ConfigureAwait(false);
+        WaldenArchiveStatus status;
+        try
+        {
+            status = await WaldenArchive.GetStatusAsync(source, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            return CliErrors.Report(ex.Message);
+        }
+        finally
+        {
+            (source as IDisposable)?.Dispose();
+        }
+
         if (json)
         {
             Json.Write(status);
@@ -81,8 +115,9 @@ internal static class ArchiveCommand
 
     private static string Cell(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
-    /// <summary><c>walden restore &lt;archive-dir&gt; &lt;out.db&gt; [--at | --txid]</c>.</summary>
-    internal static async Task<int> RestoreAsync(string folder, string output, string? at, long? txid, bool json, CancellationToken cancellationToken)
+    /// <summary><c>walden restore &lt;archive&gt; &lt;out.db&gt; [--at | --txid] [--endpoint --region]</c>.</summary>
+    internal static async Task<int> RestoreAsync(string location, string? endpoint, string? region, string output, string? at, long? txid, bool json,
+        CancellationToken cancellationToken)
     {
         var options = new WaldenArchiveRestoreOptions { Txid = txid };
         if (at is not null)
@@ -100,14 +135,23 @@ internal static class ArchiveCommand
             options.At = moment;
         }
 
+        if (ArchiveLocation.Open(location, endpoint, region, out var problem) is not { } source)
+        {
+            return CliErrors.Report(problem!);
+        }
+
         WaldenArchiveRestoreResult result;
         try
         {
-            result = await WaldenArchive.RestoreAsync(folder, output, options, cancellationToken).ConfigureAwait(false);
+            result = await WaldenArchive.RestoreAsync(source, output, options, cancellationToken).ConfigureAwait(false);
         }
-        catch (WaldenException ex)
+        catch (Exception ex) when (ex is WaldenException or IOException)
         {
             return CliErrors.Report(ex.Message);
+        }
+        finally
+        {
+            (source as IDisposable)?.Dispose();
         }
 
         if (json)

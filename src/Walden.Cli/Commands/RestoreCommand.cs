@@ -10,20 +10,28 @@ internal static class RestoreCommand
 {
     internal static Command Create()
     {
-        var backup = new Argument<FileInfo>("backup") { Description = "The backup file to restore (see 'walden backups <dir>')." };
+        var backup = new Argument<string>("backup")
+        {
+            Description = "The backup file to restore (see 'walden backups <dir>'), or an archive: its folder or s3://bucket/prefix.",
+        };
         var database = new Argument<FileInfo>("db") { Description = "The database to restore to. An existing one moves, with its -wal and -shm, into walden-quarantine/ beside it." };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
         var at = new Option<string?>("--at") { Description = "Archive restore only: the state as of this ISO-8601 time (default: the latest)." };
         var txid = new Option<long?>("--txid") { Description = "Archive restore only: the state after this transaction id (see 'walden archive status')." };
+        var location = ArchiveLocation.CreateOptions("Archive restore only. ");
         var command = new Command("restore", "Restore a verified backup to a database path (refuses while any process has that database open, and refuses unverified or damaged backups), " +
-            "or, when the first argument is an archive folder, build a new database from the archive as of a moment (never over an existing file).")
+            "or, when the first argument is an archive folder or s3://bucket/prefix, build a new database from the archive as of a moment (never over an existing file).")
         {
-            backup, database, json, at, txid,
+            backup, database, json, at, txid, location.Endpoint, location.Region,
         };
-        command.SetAction((result, cancellationToken) => Directory.Exists(result.GetValue(backup)!.FullName)
-            ? ArchiveCommand.RestoreAsync(result.GetValue(backup)!.FullName, result.GetValue(database)!.FullName, result.GetValue(at), result.GetValue(txid),
-                result.GetValue(json), cancellationToken)
-            : RunAsync(result.GetValue(backup)!, result.GetValue(database)!, result.GetValue(json), cancellationToken));
+        command.SetAction((result, cancellationToken) =>
+        {
+            var source = result.GetValue(backup)!;
+            return ArchiveLocation.IsS3(source) || Directory.Exists(source)
+                ? ArchiveCommand.RestoreAsync(source, result.GetValue(location.Endpoint), result.GetValue(location.Region), result.GetValue(database)!.FullName,
+                    result.GetValue(at), result.GetValue(txid), result.GetValue(json), cancellationToken)
+                : RunAsync(new FileInfo(source), result.GetValue(database)!, result.GetValue(json), cancellationToken);
+        });
         return command;
     }
 

@@ -48,6 +48,13 @@ public static class WaldenArchive
     public static Task<WaldenArchiveRestoreResult> VerifyAsync(string archiveDirectory, CancellationToken cancellationToken = default) =>
         VerifyAsync(new WaldenFolderDestination(archiveDirectory), TimeProvider.System, cancellationToken);
 
+    /// <summary>As <see cref="VerifyAsync(string, CancellationToken)"/>, for any destination (e.g. an S3 bucket).</summary>
+    public static Task<WaldenArchiveRestoreResult> VerifyAsync(IWaldenArchiveDestination source, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        return VerifyAsync(source, TimeProvider.System, cancellationToken);
+    }
+
     internal static Task<WaldenArchiveRestoreResult> VerifyAsync(IWaldenArchiveDestination source, TimeProvider time,
         CancellationToken cancellationToken) =>
         Task.Run(() => Verify(source, time, cancellationToken), cancellationToken);
@@ -91,6 +98,13 @@ public static class WaldenArchive
     /// <summary>Lists an archive's bases and segments, the first and last restorable moment, sizes and the last verification.</summary>
     public static Task<WaldenArchiveStatus> GetStatusAsync(string archiveDirectory, CancellationToken cancellationToken = default) =>
         Task.Run(() => GetStatus(new WaldenFolderDestination(archiveDirectory)), cancellationToken);
+
+    /// <summary>As <see cref="GetStatusAsync(string, CancellationToken)"/>, for any destination (e.g. an S3 bucket).</summary>
+    public static Task<WaldenArchiveStatus> GetStatusAsync(IWaldenArchiveDestination source, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        return Task.Run(() => GetStatus(source), cancellationToken);
+    }
 
     internal static WaldenArchiveStatus GetStatus(IWaldenArchiveDestination source)
     {
