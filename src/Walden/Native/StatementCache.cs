@@ -41,7 +41,7 @@ internal sealed class StatementCache
     internal static void Enable(sqlite3 connection) => Caches.TryAdd(connection.DangerousGetHandle(), new StatementCache());
 
     /// <summary>The cache of <paramref name="db"/>, or null when it has none.</summary>
-    internal static StatementCache? Of(sqlite3 db) => Caches.IsEmpty ? null : Caches.GetValueOrDefault(db.DangerousGetHandle());
+    internal static StatementCache? Of(sqlite3 db) => Caches.GetValueOrDefault(db.DangerousGetHandle()); // a lock-free read
 
     /// <summary>Whether <paramref name="stmt"/> is a statement kept (not in use) for <paramref name="db"/>.</summary>
     internal static bool IsKept(sqlite3 db, IntPtr stmt)
@@ -85,7 +85,8 @@ internal sealed class StatementCache
     internal static bool TryKeep(IntPtr stmt, out int rc)
     {
         rc = 0;
-        if (Lent.IsEmpty || !Lent.TryRemove(stmt, out var entry))
+        // ContainsKey reads without a lock; every finalize of every connection in the process passes here.
+        if (!Lent.ContainsKey(stmt) || !Lent.TryRemove(stmt, out var entry))
         {
             return false;
         }
