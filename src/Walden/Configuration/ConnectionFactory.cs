@@ -91,6 +91,8 @@ internal sealed class ConnectionFactory
                 Execute(connection, "PRAGMA query_only=ON");
             }
 
+            // Application code that makes a new SqliteCommand per write or read reuses the statement prepared the first time.
+            Native.StatementCache.Enable(connection.Handle!);
             return new OpenedConnection(connection, busy);
         }
         catch (SqliteException ex)

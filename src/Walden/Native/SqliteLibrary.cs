@@ -28,7 +28,7 @@ internal static class SqliteLibrary
         // Only the provider, never a bundle's initialiser: the resolver NativeLoader registers decides which file the
         // provider's "e_sqlite3" is, so another libe_sqlite3.so in the application folder cannot win the load (docs/native.md).
         NativeLoader.Initialize();
-        raw.SetProvider(new SQLite3Provider_e_sqlite3());
+        raw.SetProvider(new CachingProvider(new SQLite3Provider_e_sqlite3())); // the cache serves only Walden's own connections
     }
 
     /// <summary>

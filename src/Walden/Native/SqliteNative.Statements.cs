@@ -26,6 +26,12 @@ internal static unsafe partial class SqliteNative
     [LibraryImport(Library, EntryPoint = "sqlite3_reset")]
     internal static partial int Reset(IntPtr statement);
 
+    [LibraryImport(Library, EntryPoint = "sqlite3_clear_bindings")]
+    internal static partial int ClearBindings(IntPtr statement);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_finalize")]
+    internal static partial int FinalizeStatement(IntPtr statement);
+
     [LibraryImport(Library, EntryPoint = "sqlite3_step")]
     internal static partial int Step(IntPtr statement);
 
