@@ -9,10 +9,13 @@ namespace Walden.Cli.Commands;
 /// <summary>
 /// <c>walden recover &lt;db&gt; --output &lt;new.db&gt; [--schema-from &lt;db-or-sql&gt;] [--json]</c> or
 /// <c>walden recover &lt;db&gt; --in-place</c>. Exit 0 when a usable database was written (also when
-/// partial), 1 when the result does not pass integrity_check, 2 when recovery could not run.
+/// partial), 1 when the result does not pass integrity_check, 2 when recovery could not run (a missing or busy
+/// input, a full, read-only or failing disk).
 /// </summary>
 internal static class RecoverCommand
 {
+    private const int IoErr = 10; // SQLITE_IOERR: the disk failed under the input or the output
+
     internal static Command Create()
     {
         var database = new Argument<FileInfo>("db") { Description = "The damaged SQLite database (any program's)." };
@@ -57,9 +60,11 @@ internal static class RecoverCommand
         {
             return CliErrors.Report(ex.Message);
         }
-        catch (WaldenException ex) when (ex is WaldenDiskFullException or WaldenReadOnlyException or WaldenBusyException)
+        catch (WaldenException ex) when (ex is WaldenDiskFullException or WaldenReadOnlyException or WaldenBusyException ||
+                                         ((ex.SqliteErrorCode ?? 0) & 0xFF) == IoErr)
         {
-            return CliErrors.Report(ex.Message); // the recovery could not run; nothing was left half-written
+            // The recovery could not run (a full, read-only, busy or failing disk); nothing was left half-written.
+            return CliErrors.Report(ex.Message);
         }
         catch (WaldenException ex)
         {

@@ -41,6 +41,15 @@ internal static class SqliteErrors
     internal static bool IsCorrupt(int code) => (code & 0xFF) is Corrupt or NotADb;
 
     /// <summary>
+    /// A failing disk (I/O error on read, write or fsync; a full disk), never the content of the file: work that tolerates a
+    /// damaged file (recovery, checks) must not take this for damage and go on, since what it reads or wrote is then unknown.
+    /// </summary>
+    internal static bool IsDiskFault(int code) => (code & 0xFF) is IoErr or Full;
+
+    /// <summary><see cref="IsDiskFault(int)"/> for an exception.</summary>
+    internal static bool IsDiskFault(SqliteException exception) => IsDiskFault(exception.SqliteErrorCode);
+
+    /// <summary>
     /// The errors after which SQLite may have rolled back the whole transaction, not only the statement
     /// (https://www.sqlite.org/lang_transaction.html, "Response To Errors Within A Transaction").
     /// </summary>

@@ -162,7 +162,7 @@ internal sealed class ForeignFile : IDisposable
                 // The first read rolls the journal back or recovers the WAL; closing the last connection checkpoints it.
                 ConnectionFactory.Scalar<long>(connection, "PRAGMA page_count");
             }
-            catch (SqliteException ex)
+            catch (SqliteException ex) when (!Errors.SqliteErrors.IsDiskFault(ex))
             {
                 // A damaged file SQLite cannot settle is still worked on as a private copy, as it is (with its journal or -wal).
                 notes.Add($"SQLite could not settle the private copy of '{path}' ({ex.Message.TrimEnd('.')}): " +

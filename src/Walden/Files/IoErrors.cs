@@ -10,6 +10,7 @@ namespace Walden.Files;
 /// </summary>
 internal static class IoErrors
 {
+    private const int InputOutput = 5;
     private const int NoSpace = 28;
     private const int QuotaExceeded = 122;
     private const int ReadOnlyFileSystem = 30;
@@ -31,6 +32,12 @@ internal static class IoErrors
             new WaldenReadOnlyException(
                 $"{operation} failed: {(folder is null ? "the target" : $"'{folder}'")} is on a read-only file system ({io.Message.TrimEnd('.')}). Choose a writable folder, or remount it read-write.",
                 SqliteErrors.ReadOnly, SqliteErrors.ReadOnly, io),
+        IOException io when io.HResult == InputOutput =>
+            new WaldenException(
+                $"{operation} failed: the disk reported an I/O error{(folder is null ? "" : $" under '{folder}'")} " +
+                $"({io.Message.TrimEnd('.')}). " +
+                "Nothing was left half-written. Check the disk and the system log (dmesg) before trying again.",
+                SqliteErrors.IoErr, SqliteErrors.IoErr, io),
         UnauthorizedAccessException denied =>
             new WaldenReadOnlyException(
                 $"{operation} failed: permission denied ({denied.Message.TrimEnd('.')}). Run as a user who may read and write the files involved, or choose another folder.",

@@ -90,30 +90,81 @@ internal static class Quarantine
         {
             var folder = CreateFolder(files.Database, reason, timeProvider);
             var moved = new List<string>();
-            foreach (var path in files.Companions.Where(File.Exists))
+            try
             {
-                File.Move(path, Path.Combine(folder, Path.GetFileName(path)));
-                moved.Add(path);
-            }
-
-            if (File.Exists(files.Database))
-            {
-                var kept = Path.Combine(folder, Path.GetFileName(files.Database));
-                if (Posix.Link(files.Database, kept) != 0)
+                foreach (var path in files.Companions.Where(File.Exists))
                 {
-                    swapLock.CopyDatabaseTo(kept); // no hard links on this file system: copied through the lock's own descriptor
+                    File.Move(path, Path.Combine(folder, Path.GetFileName(path)));
+                    moved.Add(path);
                 }
 
-                moved.Add(files.Database);
+                if (File.Exists(files.Database))
+                {
+                    var kept = Path.Combine(folder, Path.GetFileName(files.Database));
+                    if (Posix.Link(files.Database, kept) != 0)
+                    {
+                        swapLock.CopyDatabaseTo(kept); // no hard links on this file system: copied through the lock's own descriptor
+                    }
+
+                    moved.Add(files.Database);
+                }
+
+                Posix.FsyncDirectory(folder);
+            }
+            catch
+            {
+                PutBack(files, folder, moved); // nothing was swapped: the database stays as it was, with its -wal
+                throw;
             }
 
-            Posix.FsyncDirectory(folder);
             quarantine = new WaldenQuarantine(folder, moved);
         }
 
         File.Move(replacement.Database, files.Database, overwrite: true); // rename(2): atomic
-        Posix.FsyncDirectory(Path.GetDirectoryName(files.Database)!);
+        try
+        {
+            Posix.FsyncDirectory(Path.GetDirectoryName(files.Database)!);
+        }
+        catch (IOException ex)
+        {
+            throw new WaldenException(
+                $"'{files.Database}' was replaced, but the disk failed to make the swap durable ({ex.Message.TrimEnd('.')}): " +
+                "after a power loss the folder may show the old database again" +
+                $"{(quarantine is null ? "" : $" (it is kept in {quarantine.Folder})")}. " +
+                "Check the disk and the system log before relying on it.",
+                Errors.SqliteErrors.IoErr, Errors.SqliteErrors.IoErr | (5 << 8), ex);
+        }
+
         return quarantine;
+    }
+
+    /// <summary>
+    /// Undoes a swap that failed before its rename: the companions go back beside the database, the quarantine's link or copy of
+    /// the database (the original stays at its path) and the folder Walden made for them go away.
+    /// </summary>
+    private static void PutBack(DatabaseFiles files, string folder, List<string> moved)
+    {
+        foreach (var path in moved.Where(p => p != files.Database))
+        {
+            File.Move(Path.Combine(folder, Path.GetFileName(path)), path);
+        }
+
+        var kept = Path.Combine(folder, Path.GetFileName(files.Database));
+        if (File.Exists(files.Database) && File.Exists(kept))
+        {
+            File.Delete(kept); // a second name of (or a copy of) the database, which is still in place
+        }
+
+        File.Delete(Path.Combine(folder, "quarantine.json"));
+        if (!Directory.EnumerateFileSystemEntries(folder).Any())
+        {
+            Directory.Delete(folder);
+            var root = Path.GetDirectoryName(folder)!;
+            if (!Directory.EnumerateFileSystemEntries(root).Any())
+            {
+                Directory.Delete(root);
+            }
+        }
     }
 
     private static string CreateFolder(string databasePath, string reason, TimeProvider timeProvider)

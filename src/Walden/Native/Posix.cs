@@ -55,7 +55,17 @@ internal static unsafe partial class Posix
     [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int Link(string existingPath, string newPath);
 
+    private const int EInval = 22;
+
+    /// <summary>
+    /// fsync(2) as the process resolves it for every library in it (its global symbol scope), where an LD_PRELOAD library
+    /// placed before libc is seen: the tests fail it that way, as a failing disk would.
+    /// </summary>
+    private static readonly delegate* unmanaged<int, int> GlobalFsync =
+        (delegate* unmanaged<int, int>)NativeLibrary.GetExport(NativeLibrary.GetMainProgramHandle(), "fsync");
+
     /// <summary>Makes renames and creations in <paramref name="directory"/> durable.</summary>
+    /// <exception cref="IOException">The fsync failed (EIO: the disk failed; the renames may not survive a power loss).</exception>
     internal static void FsyncDirectory(string directory)
     {
         var fd = Open(directory, ORdOnly);
@@ -64,7 +74,17 @@ internal static unsafe partial class Posix
             return; // best effort: some file systems refuse to open a directory; the renames still happened
         }
 
-        Fsync(fd);
-        Close(fd);
+        try
+        {
+            if (GlobalFsync(fd) != 0 && Marshal.GetLastSystemError() is var errno && errno != EInval) // EINVAL: cannot sync a folder
+            {
+                throw new IOException(
+                    $"The fsync of the folder '{directory}' failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).", errno);
+            }
+        }
+        finally
+        {
+            Close(fd);
+        }
     }
 }

@@ -32,7 +32,7 @@ internal sealed record InputDatabase(IReadOnlyList<SchemaObject>? Schema, long? 
             connection = new SqliteConnection(builder.ToString());
             connection.Open();
         }
-        catch (SqliteException)
+        catch (SqliteException disk) when (!Errors.SqliteErrors.IsDiskFault(disk))
         {
             return new InputDatabase(null, null, null, false);
         }
@@ -86,7 +86,7 @@ internal sealed record InputDatabase(IReadOnlyList<SchemaObject>? Schema, long? 
         {
             return read();
         }
-        catch (SqliteException)
+        catch (SqliteException disk) when (!Errors.SqliteErrors.IsDiskFault(disk))
         {
             return default;
         }

@@ -194,7 +194,7 @@ internal static class LostAndFoundMapper
                 ConnectionFactory.Execute(output, "RELEASE walden_move");
                 moved++;
             }
-            catch (SqliteException)
+            catch (SqliteException disk) when (!Errors.SqliteErrors.IsDiskFault(disk))
             {
                 // The table refuses it (rowid taken, constraint): it stays where it is.
                 ConnectionFactory.Execute(output, "ROLLBACK TO walden_move");

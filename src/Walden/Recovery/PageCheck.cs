@@ -57,7 +57,7 @@ internal sealed class PageCheck : IDisposable
             _read!.Parameters[0].Value = pgno;
             return _read.ExecuteScalar() is byte[] data && data.Length == _pageSize && IsWellFormed(data);
         }
-        catch (SqliteException)
+        catch (SqliteException disk) when (!Errors.SqliteErrors.IsDiskFault(disk))
         {
             return false; // SQLite cannot read the damaged input's pages: none can be vouched for
         }

@@ -46,6 +46,12 @@ internal static class RecoverExtension
             if (rc != SqliteDone)
             {
                 var message = Marshal.PtrToStringUTF8(SqliteNative.RecoverErrorMessage(recover)) ?? "no message";
+                if (Errors.SqliteErrors.IsDiskFault(rc))
+                {
+                    // A failing disk under the input or the output, not damage: the caller names what failed (RecoveryInput).
+                    throw new SqliteException($"SQLite's recover extension stopped: {message} (code {rc}).", rc & 0xFF, rc);
+                }
+
                 throw new WaldenException($"SQLite's recover extension failed on '{inputPath}': {message} (code {rc}).", rc & 0xFF, rc, null);
             }
         }

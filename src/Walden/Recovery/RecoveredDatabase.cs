@@ -57,7 +57,7 @@ internal static partial class RecoveredDatabase
         }
 
         CreateMissing(connection, known, o => o.Type is "view" or "trigger");
-        ConnectionFactory.Execute(connection, "COMMIT");
+        Commit(connection);
         var fullText = RebuildFullText(connection, notes);
         ConnectionFactory.Execute(connection, "ANALYZE");
         var integrity = IntegrityCheck(connection);
@@ -66,6 +66,24 @@ internal static partial class RecoveredDatabase
             : 0;
         var pageSize = (int)ConnectionFactory.Scalar<long>(connection, "PRAGMA page_size"); // the extension gives the output the page size it read the input with
         return new AttemptResult(outputPath, CountRows(connection, context.LostAndFound), lost, moved, rebuilt, fullText, integrity, pageSize);
+    }
+
+    /// <summary>
+    /// COMMIT, once sure the transaction is still open. SQLite rolls a transaction back by itself after an I/O error, and some
+    /// statements (the pragma table-valued functions) do not pass the error on: the work after it then ran statement by statement
+    /// outside any transaction, and COMMIT would only say "no transaction is active". Either way the file is not what was meant.
+    /// </summary>
+    /// <exception cref="SqliteException">SQLITE_IOERR: the transaction is gone.</exception>
+    internal static void Commit(SqliteConnection connection)
+    {
+        if (SQLitePCL.raw.sqlite3_get_autocommit(connection.Handle) != 0)
+        {
+            throw new SqliteException(
+                "SQLite rolled back the transaction on the recovered file by itself, after a read or write of the file failed " +
+                "(an I/O error not passed on to the statement that met it).", Errors.SqliteErrors.IoErr, Errors.SqliteErrors.IoErr);
+        }
+
+        ConnectionFactory.Execute(connection, "COMMIT");
     }
 
     /// <summary>Rows per user table (virtual tables by their content; shadow tables and lost_and_found left out).</summary>
@@ -95,7 +113,7 @@ internal static partial class RecoveredDatabase
             {
                 counts[name] = ConnectionFactory.Scalar<long>(connection, $"SELECT count(*) FROM {LostAndFoundMapper.Quote(name)}");
             }
-            catch (SqliteException)
+            catch (SqliteException disk) when (!Errors.SqliteErrors.IsDiskFault(disk))
             {
                 // a virtual table whose module cannot answer (e.g. an unknown module): not counted
             }
@@ -117,13 +135,30 @@ internal static partial class RecoveredDatabase
                 lines.Add(reader.GetString(0));
             }
         }
-        catch (SqliteException ex)
+        catch (SqliteException ex) when (!Errors.SqliteErrors.IsDiskFault(ex))
         {
             lines.Add(ex.Message); // the check reports what it found, then gives up on the damage (or a virtual table's own check fails)
         }
 
+        // integrity_check reports a page it could not read as a finding, in words: a failing disk, not damage.
+        foreach (var line in lines)
+        {
+            var match = UnreadablePage().Match(line);
+            var code = match.Groups[1].Success
+                ? int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)
+                : Errors.SqliteErrors.IoErr;
+            if (match.Success && Errors.SqliteErrors.IsDiskFault(code))
+            {
+                throw new SqliteException($"integrity_check could not read a page of the file ({line}).", code & 0xFF, code);
+            }
+        }
+
         return string.Join("\n", lines);
     }
+
+    /// <summary>What integrity_check says of a page the pager could not fetch (btree.c): an I/O error, with its code when given.</summary>
+    [GeneratedRegex(@"unable to get the page\. error code=(\d+)|failed to get page \d+")]
+    private static partial Regex UnreadablePage();
 
     /// <summary>
     /// Pages of the input that SQLite's own integrity_check names as damaged (pages it reports only as
@@ -154,7 +189,7 @@ internal static partial class RecoveredDatabase
             // No page named: either the check could not read the file at all, or only index entries disagree.
             return report.Contains("malformed", StringComparison.Ordinal) || report.Contains("not a database", StringComparison.Ordinal) ? inputPages : 0;
         }
-        catch (SqliteException)
+        catch (SqliteException disk) when (!Errors.SqliteErrors.IsDiskFault(disk))
         {
             return inputPages;
         }
@@ -230,7 +265,8 @@ internal static partial class RecoveredDatabase
                 Rebuild(connection, table.Name);
                 rebuilt.Add(table.Name);
             }
-            catch (SqliteException first) when (!ExternalContent().IsMatch(table.Sql) && LostAndFoundMapper.TableExists(connection, table.Name + "_content"))
+            catch (SqliteException first) when (!Errors.SqliteErrors.IsDiskFault(first) && !ExternalContent().IsMatch(table.Sql) &&
+                                                LostAndFoundMapper.TableExists(connection, table.Name + "_content"))
             {
                 // The index's own bookkeeping (e.g. its config row) was lost too: recreate the table around its recovered content.
                 try
@@ -239,12 +275,12 @@ internal static partial class RecoveredDatabase
                     rebuilt.Add(table.Name);
                     notes.Add($"The full-text table {table.Name} was recreated from its recovered content ({first.Message}).");
                 }
-                catch (SqliteException ex)
+                catch (SqliteException ex) when (!Errors.SqliteErrors.IsDiskFault(ex))
                 {
                     notes.Add($"Rebuilding the full-text index {table.Name} failed: {ex.Message}");
                 }
             }
-            catch (SqliteException ex)
+            catch (SqliteException ex) when (!Errors.SqliteErrors.IsDiskFault(ex))
             {
                 notes.Add($"Rebuilding the full-text index {table.Name} failed: {ex.Message}");
             }
@@ -277,7 +313,7 @@ internal static partial class RecoveredDatabase
             ConnectionFactory.Execute(connection, $"INSERT INTO {content} SELECT * FROM temp.walden_fts_content");
             ConnectionFactory.Execute(connection, "DROP TABLE temp.walden_fts_content");
             Rebuild(connection, table.Name);
-            ConnectionFactory.Execute(connection, "COMMIT");
+            Commit(connection);
         }
         catch
         {

@@ -101,7 +101,7 @@ internal static class RecoveredSettings
                 var rows = ConnectionFactory.Scalar<long>(input, $"SELECT count(*) FROM {LostAndFoundMapper.Quote(entry.Name)} NOT INDEXED");
                 missing.Add($"table {entry.Name} ({rows:N0} rows in the original)");
             }
-            catch (SqliteException ex)
+            catch (SqliteException ex) when (!Errors.SqliteErrors.IsDiskFault(ex))
             {
                 missing.Add($"table {entry.Name} (its rows in the original cannot be counted: {ex.Message})");
             }

@@ -28,6 +28,10 @@ internal static partial class RecoveryInput
         {
             throw IoErrors.Translate(ex, $"Recovering '{input}'", Path.GetDirectoryName(output));
         }
+        catch (SqliteException ex) when (SqliteErrors.IsDiskFault(ex))
+        {
+            throw DiskFault(ex, input, output);
+        }
         catch (SqliteException ex)
         {
             throw SqliteErrors.Translate(ex, $"Recovering '{input}'", new WaldenOptions());
@@ -50,6 +54,48 @@ internal static partial class RecoveryInput
             }
         }
     }
+
+    /// <summary>
+    /// The typed error for a failing disk met while recovering: what failed (a write or fsync can only be the output's: the input is
+    /// opened read-only; a read may be either file's) and what became of the files. Recovery never goes on past such an error: a page
+    /// that could not be read would pass for a damaged one, and a write whose fsync failed may be lost (Linux drops the dirty pages).
+    /// </summary>
+    private static WaldenException DiskFault(SqliteException ex, string input, string output)
+    {
+        var folder = Path.GetDirectoryName(output);
+        var code = ex.SqliteExtendedErrorCode;
+        const string Left = "Nothing was left half-written: the partial output was removed, and the damaged original is untouched.";
+        if ((ex.SqliteErrorCode & 0xFF) == SqliteErrors.Full)
+        {
+            return new WaldenDiskFullException(
+                $"Recovering '{input}' failed: the disk holding '{folder}' is full. {Left} Free space there (or recover to another disk " +
+                "with --output) and try again.", SqliteErrors.Full, code, ex);
+        }
+
+        var what = IoOperation(code) switch
+        {
+            "read" => $"a read failed with an I/O error (SQLite extended code {code}), from the damaged database '{input}' or from the " +
+                      $"recovered file being written in '{folder}'",
+            { } write => $"writing the recovered file in '{folder}' failed: its {write} returned an I/O error " +
+                         $"(SQLite extended code {code})",
+            null => $"the disk failed with an I/O error (SQLite extended code {code}) on '{input}' or on the recovered file in '{folder}'",
+        };
+        return new WaldenException(
+            $"Recovering '{input}' failed: {what}. {Left} Recovery stops at a failing disk rather than take unreadable pages for damage. " +
+            "Check the disk and the system log; copy the damaged file to a healthy disk (ddrescue reads around bad sectors) and recover " +
+            "the copy there. " + ex.Message, SqliteErrors.IoErr, code, ex);
+    }
+
+    /// <summary>The operation an extended SQLITE_IOERR code names: "read", a kind of write, or null for the others.</summary>
+    private static string? IoOperation(int extendedCode) => extendedCode switch
+    {
+        SqliteErrors.IoErr | (1 << 8) or SqliteErrors.IoErr | (2 << 8) => "read",
+        SqliteErrors.IoErr | (3 << 8) => "write",
+        SqliteErrors.IoErr | (4 << 8) => "fsync",
+        SqliteErrors.IoErr | (5 << 8) => "directory fsync",
+        SqliteErrors.IoErr | (6 << 8) => "truncate",
+        _ => null,
+    };
 
     /// <summary>A path inside one of Walden's temporary folders (a copy recovery made of the input).</summary>
     [GeneratedRegex(@"/[^'""\s]*/walden-(?:recover|settle|inspect)-[^/'""\s]*/[^'""\s]+")]

@@ -172,7 +172,7 @@ internal static class StandInDependents
                 ConnectionFactory.Execute(connection, "RELEASE walden_rebuild");
                 rebuilt.Add($"{entry.Kind} {entry.Name}");
             }
-            catch (SqliteException ex)
+            catch (SqliteException ex) when (!Errors.SqliteErrors.IsDiskFault(ex))
             {
                 ConnectionFactory.Execute(connection, "ROLLBACK TO walden_rebuild");
                 ConnectionFactory.Execute(connection, "RELEASE walden_rebuild");
@@ -186,7 +186,7 @@ internal static class StandInDependents
             ConnectionFactory.Execute(connection, sql);
         }
 
-        ConnectionFactory.Execute(connection, "COMMIT");
+        RecoveredDatabase.Commit(connection);
         ConnectionFactory.Execute(connection, "ANALYZE");
         if (rebuilt.Count > 0)
         {
@@ -231,7 +231,7 @@ internal static class StandInDependents
             command.Prepare();
             return true;
         }
-        catch (SqliteException ex)
+        catch (SqliteException ex) when (!Errors.SqliteErrors.IsDiskFault(ex))
         {
             return !StandIns.IsMissing(ex, out _, out _); // "wrong number of arguments": it is defined
         }

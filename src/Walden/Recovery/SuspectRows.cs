@@ -102,7 +102,7 @@ internal static class SuspectRows
                 }
             }
         }
-        catch (SqliteException ex)
+        catch (SqliteException ex) when (!Errors.SqliteErrors.IsDiskFault(ex))
         {
             notes.Add($"{damaged.Count} damaged page(s) could not be re-read to check the rows decoded from them ({ex.Message}); rows from those pages may differ from what was written.");
         }
@@ -136,7 +136,7 @@ internal static class SuspectRows
         {
             return Matches(input, table, cell.RowId, cell.Values);
         }
-        catch (SqliteException)
+        catch (SqliteException disk) when (!Errors.SqliteErrors.IsDiskFault(disk))
         {
             return false; // the input's tree cannot be searched there: no confirmation
         }
@@ -288,7 +288,7 @@ internal static class SuspectRows
                     return false;
                 }
             }
-            catch (SqliteException)
+            catch (SqliteException disk) when (!Errors.SqliteErrors.IsDiskFault(disk))
             {
                 return false; // the index itself is damaged there: no confirmation
             }

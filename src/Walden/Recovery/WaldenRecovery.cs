@@ -19,6 +19,10 @@ public static class WaldenRecovery
     /// </summary>
     /// <exception cref="WaldenDatabaseInUseException">Another process has the input open; the message names the lock found.</exception>
     /// <exception cref="WaldenConfigurationException">A path is wrong (missing input, existing output, missing folder).</exception>
+    /// <exception cref="WaldenDiskFullException">The disk of the output is full; the partial output was removed.</exception>
+    /// <exception cref="WaldenException">A read or write failed with an I/O error (<see cref="WaldenException.SqliteErrorCode"/> 10,
+    /// the extended code says which operation): recovery stops rather than take an unreadable page for damage, and the partial output
+    /// was removed.</exception>
     public static Task<WaldenRecoveryReport> RecoverToAsync(string damagedPath, string outputPath, WaldenRecoveryOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(damagedPath);
@@ -33,6 +37,9 @@ public static class WaldenRecovery
     /// Nothing is swapped when the recovered file does not pass integrity_check.
     /// </summary>
     /// <exception cref="WaldenDatabaseInUseException">Another process has the database open; the message names the lock found.</exception>
+    /// <exception cref="WaldenException">The disk is full or failed with an I/O error (<see cref="WaldenException.SqliteErrorCode"/>
+    /// 13 or 10) before the swap: the original is left in place, untouched. Also when the swap happened but its folder could not be synced
+    /// (the message says so).</exception>
     public static Task<WaldenRecoveryReport> RecoverInPlaceAsync(string path, WaldenRecoveryOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
