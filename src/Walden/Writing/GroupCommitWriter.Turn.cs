@@ -71,7 +71,7 @@ internal sealed partial class GroupCommitWriter
         }
     }
 
-    /// <summary>Right after a successful COMMIT: keeps the turn for the next transaction, or gives it back so the next process may write.</summary>
+    /// <summary>Right after a successful COMMIT: keeps the turn for the next transaction, or gives it back to the next process.</summary>
     private void KeepOrGiveTurnBack()
     {
         _turnKept = _turn?.TryKeep() == true;

@@ -67,9 +67,10 @@ public sealed class TurnFairnessTests : IDisposable
 
         // A ran MaxTransactionsPerTurn transactions on its turn (no hand-off between them), then B, waiting, came next.
         var expected = new List<string> { "b0" };
-        expected.AddRange(Enumerable.Range(1, WriteTurn.MaxTransactionsPerTurn).Select(i => $"a{i}"));
+        const int kept = WriteTurn.MaxTransactionsPerTurn;
+        expected.AddRange(Enumerable.Range(1, kept).Select(i => $"a{i}"));
         expected.Add("b1");
-        expected.AddRange(Enumerable.Range(WriteTurn.MaxTransactionsPerTurn + 1, 6 - WriteTurn.MaxTransactionsPerTurn).Select(i => $"a{i}"));
+        expected.AddRange(Enumerable.Range(kept + 1, 6 - kept).Select(i => $"a{i}"));
         var order = await a.ReadAsync(c =>
         {
             using var command = c.CreateCommand();
