@@ -183,6 +183,7 @@ internal sealed partial class GroupCommitWriter
         finally
         {
             Volatile.Write(ref _loopRunning, false);
+            GiveTurnBack(); // a writer that died holding the turn must not keep the other processes waiting for it
             _pipeline?.Drain(); // every committed write is synced and reported before the writer counts as stopped
             _stopped.TrySetResult();
         }
@@ -259,7 +260,8 @@ internal sealed partial class GroupCommitWriter
         }
         finally
         {
-            GiveTurnBack(); // however the batch ended (a failure rolled it back): never kept past it
+            EndTurn(); // however the batch ended; kept for the next batch only after a commit, while its writes come back
+
             var ended = _metrics.Timestamp();
             _metrics.RecordBatch(batch.Count, _committed, batch.Count - _committed - _cancelled, _cancelled,
                 _options.TimeProvider.GetElapsedTime(started, ended).TotalSeconds);
@@ -412,8 +414,8 @@ internal sealed partial class GroupCommitWriter
         }
 
         _committing = false;
-        GiveTurnBack(); // before the acknowledgements: the next process may begin while they are sent
         NoteCommit(_pending.Count, Stopwatch.GetTimestamp() - started);
+        KeepOrGiveTurnBack();
         if (Archive?.AfterCommit(_connection) is { } unarchived)
         {
             FailAll(_pending, unarchived); // Sync archive: committed here, not in every destination, so not acknowledged

@@ -18,16 +18,30 @@ namespace Walden.Writing;
 /// The wait is bounded by <see cref="WaldenOptions.BusyTimeout"/>: kernel lock waits cannot time out, so a waiter thread
 /// of its own blocks in them while the writer waits with a timeout; past it the writer goes on without the turn (SQLite's
 /// lock still protects the file) and a turn granted later is given back at once.
+/// Each hand-off between processes costs more than a commit's own work: the next process must be woken, and its SQLite
+/// connection finds the WAL changed by another, so it drops its page cache and reads the pages of the batch again. So a
+/// writer that had to wait for its turn (other processes are writing) may keep it for up to
+/// <see cref="MaxTransactionsPerTurn"/> transactions in a row while its own next writes are already back (see
+/// <see cref="TryKeep"/>): fewer, larger hand-offs, and no process waits more than that many transactions of each one
+/// ahead of it. Between those transactions it holds only the turn, never SQLite's lock.
 /// Used by one thread at a time: the writer, or the checkpointer while the writer is paused between batches.
 /// </summary>
 internal sealed class WriteTurn : IDisposable
 {
+    /// <summary>
+    /// The most transactions one process runs on one turn while other Walden processes wait for it (2). A waiting process
+    /// therefore waits for at most this many transactions of each process ahead of it.
+    /// </summary>
+    internal const int MaxTransactionsPerTurn = 2;
+
     private readonly CoordinationFile _file;
     private readonly object _gate = new();
     private readonly SemaphoreSlim _request = new(0);
     private readonly ManualResetEventSlim _granted = new(false);
     private readonly Thread _waiter;
     private bool _held;             // owned by the thread using the turn
+    private bool _contended;        // the turn held now had to be waited for: other processes are writing
+    private int _transactions;      // transactions run on the turn held now, counted by TryKeep
 
     // Shared with the waiter thread, under _gate.
     private bool _inFlight;
@@ -73,7 +87,7 @@ internal sealed class WriteTurn : IDisposable
                 if (_file.TryLock(CoordinationFile.TurnByte))
                 {
                     _file.Unlock(CoordinationFile.QueueByte);
-                    _held = true;
+                    Take(contended: false);
                     return true; // nobody was in the way: no thread hand-off
                 }
 
@@ -97,12 +111,27 @@ internal sealed class WriteTurn : IDisposable
             _granted.Reset();
         }
 
-        _held = true;
+        Take(contended: true);
         var waited = Stopwatch.GetTimestamp() - started;
         Interlocked.Increment(ref _waits);
         if (waited > Interlocked.Read(ref _worstWaitTicks))
         {
             Interlocked.Exchange(ref _worstWaitTicks, waited); // only this thread writes it
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// After a transaction on the turn: whether the caller may keep the turn for one more transaction rather than give it
+    /// back. True only when the turn had to be waited for (other processes are writing: a hand-off is what keeping saves)
+    /// and fewer than <see cref="MaxTransactionsPerTurn"/> transactions have run on it. When false, call <see cref="Release"/>.
+    /// </summary>
+    internal bool TryKeep()
+    {
+        if (!_held || !_contended || ++_transactions >= MaxTransactionsPerTurn)
+        {
+            return false;
         }
 
         return true;
@@ -118,6 +147,13 @@ internal sealed class WriteTurn : IDisposable
 
         _held = false;
         _file.Unlock(CoordinationFile.TurnByte);
+    }
+
+    private void Take(bool contended)
+    {
+        _held = true;
+        _contended = contended;
+        _transactions = 0;
     }
 
     private void StartWait(bool holdsQueue)

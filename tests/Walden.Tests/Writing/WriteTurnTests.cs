@@ -69,6 +69,37 @@ public sealed class WriteTurnTests : IDisposable
         b.Release();
     }
 
+    [Fact]
+    public async Task AWriterThatWaitedForTheTurn_KeepsItForAtMostMaxTransactionsPerTurn_ThenTheWaitingOneGetsIt()
+    {
+        var path = _dir.File("db");
+        using var fileA = CoordinationFile.Open(path)!;
+        using var fileB = CoordinationFile.Open(path)!;
+        using var probe = CoordinationFile.Open(path)!;
+        using var a = new WriteTurn(fileA, "a");
+        using var b = new WriteTurn(fileB, "b");
+
+        Assert.True(b.Acquire(TimeSpan.FromSeconds(10)));
+        var aGot = Task.Run(() => a.Acquire(TimeSpan.FromSeconds(30)));
+        Assert.True(await BenchWorker.WaitUntilAsync(() => !Probe(probe, CoordinationFile.QueueByte), TimeSpan.FromSeconds(10)));
+        Assert.False(b.TryKeep()); // B took the turn without waiting: nobody else was writing, so there is no hand-off to save
+        b.Release();
+        Assert.True(await aGot); // A waited for it: other processes are writing
+
+        var bGot = Task.Run(() => b.Acquire(TimeSpan.FromSeconds(30)));
+        Assert.True(await BenchWorker.WaitUntilAsync(() => !Probe(probe, CoordinationFile.QueueByte), TimeSpan.FromSeconds(10)));
+        for (var transaction = 1; transaction < WriteTurn.MaxTransactionsPerTurn; transaction++)
+        {
+            Assert.True(a.TryKeep(), $"transaction {transaction}: A may keep the turn for the next one");
+            Assert.False(bGot.IsCompleted);
+        }
+
+        Assert.False(a.TryKeep()); // the last transaction of this turn: B, waiting, comes next
+        a.Release();
+        Assert.True(await bGot);
+        b.Release();
+    }
+
     private static bool Probe(CoordinationFile file, long lockByte)
     {
         if (!file.TryLock(lockByte))

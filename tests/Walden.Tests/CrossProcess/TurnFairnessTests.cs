@@ -1,0 +1,102 @@
+using Walden.Files;
+using Walden.Tests.TestSupport;
+using Walden.Writing;
+
+namespace Walden.Tests.CrossProcess;
+
+/// <summary>
+/// How long the write turn stays with one writer while another waits (issue 15 item 2). Two instances in this process stand
+/// for two processes: each has its own descriptor on the lock file, and open-file-description locks conflict between
+/// descriptors exactly as between processes.
+/// </summary>
+public sealed class TurnFairnessTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task AWriterWithWritesQueued_RunsAtMostMaxTransactionsPerTurn_WhileAnotherWaits_ThenTheOtherWritesFirst()
+    {
+        var path = _dir.File("shared.db");
+        await using var a = await WaldenDatabase.OpenAsync(path, new WaldenOptions { MaxBatchSize = 1 }); // one transaction per write
+        await using var b = await WaldenDatabase.OpenAsync(path);
+        await a.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, who TEXT NOT NULL)"));
+        using var probe = CoordinationFile.Open(path)!;
+        using var bHolding = new ManualResetEventSlim();
+        using var releaseB = new ManualResetEventSlim();
+        using var aHolding = new ManualResetEventSlim();
+        using var releaseA = new ManualResetEventSlim();
+
+        // B holds the turn, inside a transaction.
+        var bFirst = b.WriteAsync(c =>
+        {
+            c.Exec("INSERT INTO t(who) VALUES ('b0')");
+            bHolding.Set();
+            releaseB.Wait(Patience);
+        });
+        Assert.True(bHolding.Wait(Patience));
+
+        // A's writes queue up; its writer waits for the turn (it holds the queue lock meanwhile). Its first write holds it.
+        var aWrites = new List<Task>
+        {
+            a.WriteAsync(c =>
+            {
+                c.Exec("INSERT INTO t(who) VALUES ('a1')");
+                aHolding.Set();
+                releaseA.Wait(Patience);
+            }),
+        };
+        for (var i = 2; i <= 6; i++)
+        {
+            var who = $"a{i}";
+            aWrites.Add(a.WriteAsync(c => c.Exec($"INSERT INTO t(who) VALUES ('{who}')")));
+        }
+
+        Assert.True(await BenchWorker.WaitUntilAsync(() => !Probe(probe, CoordinationFile.QueueByte), Patience));
+        releaseB.Set();
+        await bFirst;
+        Assert.True(aHolding.Wait(Patience)); // A got the turn after waiting for it
+
+        // Now B waits for the turn while A has five more writes queued.
+        var bNext = b.WriteAsync(c => c.Exec("INSERT INTO t(who) VALUES ('b1')"));
+        Assert.True(await BenchWorker.WaitUntilAsync(() => !Probe(probe, CoordinationFile.QueueByte), Patience));
+        releaseA.Set();
+        await Task.WhenAll(aWrites.Append(bNext));
+
+        // A ran MaxTransactionsPerTurn transactions on its turn (no hand-off between them), then B, waiting, came next.
+        var expected = new List<string> { "b0" };
+        const int kept = WriteTurn.MaxTransactionsPerTurn;
+        expected.AddRange(Enumerable.Range(1, kept).Select(i => $"a{i}"));
+        expected.Add("b1");
+        expected.AddRange(Enumerable.Range(kept + 1, 6 - kept).Select(i => $"a{i}"));
+        var order = await a.ReadAsync(c =>
+        {
+            using var command = c.CreateCommand();
+            command.CommandText = "SELECT who FROM t ORDER BY id";
+            using var reader = command.ExecuteReader();
+            var rows = new List<string>();
+            while (reader.Read())
+            {
+                rows.Add(reader.GetString(0));
+            }
+
+            return rows;
+        });
+        Assert.Equal(expected, order);
+        Assert.Equal(0, (await a.GetStatsAsync()).BusyRetries);
+        Assert.Equal(0, (await b.GetStatsAsync()).BusyRetries);
+    }
+
+    private static bool Probe(CoordinationFile file, long lockByte)
+    {
+        if (!file.TryLock(lockByte))
+        {
+            return false;
+        }
+
+        file.Unlock(lockByte);
+        return true;
+    }
+}
