@@ -112,6 +112,12 @@ internal sealed class DatabaseMetrics : IDisposable
         }
     }
 
+    /// <summary>
+    /// Called by the writer thread before it acknowledges <paramref name="committed"/> writes, so a caller whose write was
+    /// acknowledged finds it counted in <see cref="WritesCommitted"/>.
+    /// </summary>
+    internal void CountWritesCommitted(int committed) => Interlocked.Add(ref _writesCommitted, committed);
+
     /// <summary>Called by the writer thread once per batch.</summary>
     internal void RecordBatch(int size, int committed, int failed, int cancelled, double transactionSeconds)
     {
@@ -119,7 +125,6 @@ internal sealed class DatabaseMetrics : IDisposable
         if (committed > 0)
         {
             Interlocked.Increment(ref _commits);
-            Interlocked.Add(ref _writesCommitted, committed);
             CommitDurations.Add(transactionSeconds);
         }
 

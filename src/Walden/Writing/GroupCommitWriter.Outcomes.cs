@@ -149,6 +149,7 @@ internal sealed partial class GroupCommitWriter
     /// </summary>
     private void Acknowledge(List<IWriteRequest> committed)
     {
+        _metrics.CountWritesCommitted(committed.Count); // counted before acknowledged: a caller's stats read sees its write
         if (_pipeline is not null)
         {
             _pipeline.Submit(committed); // acknowledged by the sync thread once an fsync covers them
