@@ -119,21 +119,11 @@ internal static class ProcessesScenario
 
     private static Process Start(WorkerLaunch launch, string path, ProcessLayout layout, double seconds, WaldenDurability durability)
     {
-        var info = new ProcessStartInfo(launch.FileName)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in launch.Arguments.Concat(
+        var info = launch.StartInfo(
         [
             "bench-worker", "--db", path, "--producers", layout.ProducersPerProcess.ToString(CultureInfo.InvariantCulture),
             "--seconds", seconds.ToString(CultureInfo.InvariantCulture), "--durability", durability.ToString().ToLowerInvariant(),
-        ]))
-        {
-            info.ArgumentList.Add(argument);
-        }
+        ]);
 
         if (!layout.Coordinated)
         {

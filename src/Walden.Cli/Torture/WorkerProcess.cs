@@ -76,29 +76,13 @@ internal sealed class WorkerProcess : IDisposable
     internal static WorkerProcess Start(WorkerLaunch launch, string databasePath, long workerId, WorkerRole role, int producers, WaldenDurability durability,
         IEnumerable<string>? extra = null)
     {
-        var info = new ProcessStartInfo(launch.FileName)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in launch.Arguments.Concat(
+        var info = launch.StartInfo(
         [
             "torture-worker", "--db", databasePath, "--worker", workerId.ToString(CultureInfo.InvariantCulture),
             "--role", role.ToString().ToLowerInvariant(), "--producers", producers.ToString(CultureInfo.InvariantCulture),
             "--durability", durability.ToString().ToLowerInvariant(),
             .. extra ?? [],
-        ]))
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        foreach (var (name, value) in launch.Variables)
-        {
-            info.Environment[name] = value;
-        }
-
+        ]);
         var process = Process.Start(info) ?? throw new InvalidOperationException($"The worker process '{launch.FileName}' did not start.");
         return new WorkerProcess(process, workerId, role);
     }
@@ -281,6 +265,32 @@ internal sealed record WorkerLaunch(string FileName, IReadOnlyList<string> Argum
 {
     /// <summary>Variables set for the worker on top of this process's environment (e.g. the fault VFS of --power-loss).</summary>
     internal IReadOnlyDictionary<string, string> Variables { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// How to start the worker with the hidden command <paramref name="arguments"/> (e.g. <c>torture-worker</c>, <c>bench-worker</c>):
+    /// standard input, output and error redirected, <see cref="Variables"/> set.
+    /// </summary>
+    internal ProcessStartInfo StartInfo(IEnumerable<string> arguments)
+    {
+        var info = new ProcessStartInfo(FileName)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in Arguments.Concat(arguments))
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in Variables)
+        {
+            info.Environment[name] = value;
+        }
+
+        return info;
+    }
 
     internal static WorkerLaunch FromCurrentProcess()
     {

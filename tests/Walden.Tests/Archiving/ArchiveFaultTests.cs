@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Walden.Tests.TestSupport;
 using Xunit.Abstractions;
+using static Walden.Tests.Archiving.ArchiveChecks;
 
 namespace Walden.Tests.Archiving;
 
@@ -23,34 +24,13 @@ public sealed class ArchiveFaultTests : IDisposable
         return options;
     }
 
-    private static long Count(string path)
-    {
-        using var connection = Sql.OpenDirect(path, readOnly: true);
-        return connection.Scalar<long>("SELECT count(*) FROM t");
-    }
-
     private static Task Insert(WaldenDatabase db, int value) => db.WriteAsync(c => c.Exec($"INSERT INTO t(a) VALUES ({value})"));
 
     /// <summary>Every acknowledged value must be in the archive; the unacknowledged ones may be too (they were committed locally).</summary>
     private async Task AssertArchiveHasAsync(string archive, IReadOnlyCollection<int> acknowledged)
     {
         var restored = _dir.File($"restored-{Guid.NewGuid():N}.db");
-        var result = await WaldenArchive.RestoreAsync(archive, restored);
-        Assert.True(result.Complete, result.Problem);
-        using var connection = Sql.OpenDirect(restored, readOnly: true);
-        var present = new HashSet<long>();
-        using (var command = connection.CreateCommand())
-        {
-            command.CommandText = "SELECT a FROM t";
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                present.Add(reader.GetInt64(0));
-            }
-        }
-
-        Assert.All(acknowledged, value => Assert.Contains(value, present));
-        Assert.Equal("ok", connection.Scalar<string>("PRAGMA integrity_check"));
+        ArchiveChecks.AssertHoldsAcknowledged(await WaldenArchive.RestoreAsync(archive, restored), restored, acknowledged);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using Walden.Archiving;
 using Walden.Tests.TestSupport;
+using static Walden.Tests.Archiving.ArchiveChecks;
 
 namespace Walden.Tests.Archiving;
 
@@ -21,12 +22,6 @@ public sealed class ArchiveMaintenanceTests : IDisposable
         options.Archive.DrillInterval = null;
         options.Archive.AddFolder(Archive);
         return options;
-    }
-
-    private static long Count(string path)
-    {
-        using var connection = Sql.OpenDirect(path, readOnly: true);
-        return connection.Scalar<long>("SELECT count(*) FROM t");
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Walden.Tests.TestSupport;
+using static Walden.Tests.Archiving.ArchiveChecks;
 
 namespace Walden.Tests.Archiving;
 
@@ -21,12 +22,6 @@ public sealed class ArchiveRestoreTests : IDisposable
         return options;
     }
 
-    private static long Count(string path, string table = "t")
-    {
-        using var connection = Sql.OpenDirect(path, readOnly: true);
-        return connection.Scalar<long>($"SELECT count(*) FROM {table}");
-    }
-
     [Theory]
     [InlineData(WaldenArchiveMode.Sync)]
     [InlineData(WaldenArchiveMode.Async)]
@@ -35,22 +30,13 @@ public sealed class ArchiveRestoreTests : IDisposable
         var path = _dir.File("app.db");
         await using (var db = await WaldenDatabase.OpenAsync(path, Options(mode)))
         {
-            await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
-            await Task.WhenAll(Enumerable.Range(0, 500).Select(i =>
-                db.WriteAsync(c => c.Exec($"INSERT INTO t(body) VALUES (printf('%.500c', 'x') || {i})"))));
-            await db.WriteAsync(c => c.Exec("CREATE INDEX t_body ON t(body); CREATE TABLE nokey(a, b); INSERT INTO nokey VALUES (1, 2)"));
-            await db.WriteAsync(c => c.Exec("DELETE FROM t WHERE id % 7 = 0; PRAGMA user_version = 42"));
+            await ArchiveChecks.WriteEveryKindAsync(db, rows: 500);
         }
 
         var restored = _dir.File("restored.db");
         var result = await WaldenArchive.RestoreAsync(Archive, restored);
 
-        Assert.True(result.Complete, result.Problem);
-        Assert.Equal(Count(path), Count(restored));
-        Assert.Equal(1, Count(restored, "nokey"));
-        using var connection = Sql.OpenDirect(restored, readOnly: true);
-        Assert.Equal(42, connection.Scalar<long>("PRAGMA user_version"));
-        Assert.Equal("ok", connection.Scalar<string>("PRAGMA integrity_check"));
+        ArchiveChecks.AssertHoldsEveryKind(result, path, restored);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Walden.Tests.TestSupport;
+using static Walden.Tests.Archiving.ArchiveChecks;
 
 namespace Walden.Tests.Archiving;
 
@@ -20,12 +21,6 @@ public sealed class ArchiveSeamTests : IDisposable
         options.Archive.DrillInterval = null;
         options.Archive.AddFolder(Archive);
         return options;
-    }
-
-    private static long Count(string path)
-    {
-        using var connection = Sql.OpenDirect(path, readOnly: true);
-        return connection.Scalar<long>("SELECT count(*) FROM t");
     }
 
     [Theory]

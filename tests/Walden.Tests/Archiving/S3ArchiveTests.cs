@@ -1,6 +1,7 @@
 using System.Globalization;
 using Walden.Archiving;
 using Walden.Tests.TestSupport;
+using static Walden.Tests.Archiving.ArchiveChecks;
 
 namespace Walden.Tests.Archiving;
 
@@ -31,33 +32,12 @@ public sealed class S3ArchiveTests : IAsyncLifetime
         return options;
     }
 
-    private static long Count(string path, string table = "t")
-    {
-        using var connection = Sql.OpenDirect(path, readOnly: true);
-        return connection.Scalar<long>($"SELECT count(*) FROM {table}");
-    }
-
     private static Task Insert(WaldenDatabase db, int value) => db.WriteAsync(c => c.Exec($"INSERT INTO t(a) VALUES ({value})"));
 
     private async Task AssertRestoredHasAsync(IWaldenArchiveDestination source, IReadOnlyCollection<int> acknowledged)
     {
         var restored = _dir.File($"restored-{Guid.NewGuid():N}.db");
-        var result = await WaldenArchive.RestoreAsync(source, restored);
-        Assert.True(result.Complete, result.Problem);
-        using var connection = Sql.OpenDirect(restored, readOnly: true);
-        var present = new HashSet<long>();
-        using (var command = connection.CreateCommand())
-        {
-            command.CommandText = "SELECT a FROM t";
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                present.Add(reader.GetInt64(0));
-            }
-        }
-
-        Assert.All(acknowledged, value => Assert.Contains(value, present));
-        Assert.Equal("ok", connection.Scalar<string>("PRAGMA integrity_check"));
+        ArchiveChecks.AssertHoldsAcknowledged(await WaldenArchive.RestoreAsync(source, restored), restored, acknowledged);
     }
 
     [Theory]
@@ -69,11 +49,7 @@ public sealed class S3ArchiveTests : IAsyncLifetime
         using var destination = _server.Destination("prod/app");
         await using (var db = await WaldenDatabase.OpenAsync(path, Options(mode, destination)))
         {
-            await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
-            await Task.WhenAll(Enumerable.Range(0, 300).Select(i =>
-                db.WriteAsync(c => c.Exec($"INSERT INTO t(body) VALUES (printf('%.500c', 'x') || {i})"))));
-            await db.WriteAsync(c => c.Exec("CREATE INDEX t_body ON t(body); CREATE TABLE nokey(a, b); INSERT INTO nokey VALUES (1, 2)"));
-            await db.WriteAsync(c => c.Exec("DELETE FROM t WHERE id % 7 = 0; PRAGMA user_version = 42"));
+            await ArchiveChecks.WriteEveryKindAsync(db, rows: 300);
         }
 
         // Everything lives under the prefix, in the bucket: nothing beside the server's own data.
@@ -82,12 +58,7 @@ public sealed class S3ArchiveTests : IAsyncLifetime
         using var reader = _server.Destination("prod/app/");
         var result = await WaldenArchive.RestoreAsync(reader, restored);
 
-        Assert.True(result.Complete, result.Problem);
-        Assert.Equal(Count(path), Count(restored));
-        Assert.Equal(1, Count(restored, "nokey"));
-        using var connection = Sql.OpenDirect(restored, readOnly: true);
-        Assert.Equal(42, connection.Scalar<long>("PRAGMA user_version"));
-        Assert.Equal("ok", connection.Scalar<string>("PRAGMA integrity_check"));
+        ArchiveChecks.AssertHoldsEveryKind(result, path, restored);
     }
 
     [Fact]

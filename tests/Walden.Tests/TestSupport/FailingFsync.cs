@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Walden.Tests.TestSupport;
 
 /// <summary>
@@ -49,22 +47,7 @@ internal static class FailingFsync
         """;
 
     /// <summary>Builds the library into <paramref name="folder"/> and returns its path.</summary>
-    public static async Task<string> BuildAsync(string folder)
-    {
-        var source = Path.Combine(folder, "failing-fsync.c");
-        var library = Path.Combine(folder, "failing-fsync.so");
-        await File.WriteAllTextAsync(source, Source);
-        var info = new ProcessStartInfo("gcc") { RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { "-shared", "-fPIC", "-O1", "-o", library, source, "-ldl" })
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var gcc = Process.Start(info) ?? throw new InvalidOperationException("gcc did not start");
-        var stderr = await gcc.StandardError.ReadToEndAsync();
-        await gcc.WaitForExitAsync();
-        return gcc.ExitCode == 0 ? library : throw new InvalidOperationException($"gcc failed: {stderr}");
-    }
+    public static Task<string> BuildAsync(string folder) => PreloadLibrary.BuildAsync(folder, "failing-fsync", Source);
 
     /// <summary>
     /// The environment that runs a child under the library, failing the fsyncs of paths containing <paramref name="path"/>

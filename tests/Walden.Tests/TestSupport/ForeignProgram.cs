@@ -48,12 +48,29 @@ internal static class ForeignProgram
     }
 
     /// <summary>Runs a Python script with the database path as sys.argv[1]; returns the exit code (137/-9 after a SIGKILL of itself).</summary>
-    public static async Task<int> RunPythonAsync(string script, string databasePath)
+    public static Task<int> RunPythonAsync(string script, string databasePath)
+        => RunPythonAsync(script, new Dictionary<string, string>(), databasePath);
+
+    /// <summary>
+    /// Runs a Python script with <paramref name="arguments"/> as sys.argv[1:] and <paramref name="environment"/> on top of
+    /// this process's; returns the exit code (137/-9 after a SIGKILL of itself).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">python3 did not start, or failed other than by a SIGKILL.</exception>
+    public static async Task<int> RunPythonAsync(string script, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var info = new ProcessStartInfo(Python) { RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (name, value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add(script);
-        info.ArgumentList.Add(databasePath);
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
         using var process = Process.Start(info) ?? throw new InvalidOperationException("python3 did not start");
         var stderr = await process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();

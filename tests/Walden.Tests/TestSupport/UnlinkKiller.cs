@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Walden.Tests.TestSupport;
 
 /// <summary>
@@ -27,43 +25,9 @@ internal static class UnlinkKiller
         """;
 
     /// <summary>Builds the library into <paramref name="folder"/> and returns its path.</summary>
-    public static async Task<string> BuildAsync(string folder)
-    {
-        var source = Path.Combine(folder, "kill-at-unlink.c");
-        var library = Path.Combine(folder, "kill-at-unlink.so");
-        await File.WriteAllTextAsync(source, Source);
-        var info = new ProcessStartInfo("gcc") { RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { "-shared", "-fPIC", "-O1", "-o", library, source, "-ldl" })
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var gcc = Process.Start(info) ?? throw new InvalidOperationException("gcc did not start");
-        var stderr = await gcc.StandardError.ReadToEndAsync();
-        await gcc.WaitForExitAsync();
-        return gcc.ExitCode == 0 ? library : throw new InvalidOperationException($"gcc failed: {stderr}");
-    }
+    public static Task<string> BuildAsync(string folder) => PreloadLibrary.BuildAsync(folder, "kill-at-unlink", Source);
 
     /// <summary>Runs a Python script under the library; returns its exit code (137 or -9 when it was killed).</summary>
-    public static async Task<int> RunPythonAsync(string library, string script, params string[] arguments)
-    {
-        var info = new ProcessStartInfo(ForeignProgram.Python) { RedirectStandardError = true, UseShellExecute = false };
-        info.Environment["LD_PRELOAD"] = library;
-        info.ArgumentList.Add("-c");
-        info.ArgumentList.Add(script);
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("python3 did not start");
-        var stderr = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0 && process.ExitCode != 137 && process.ExitCode != -9)
-        {
-            throw new InvalidOperationException($"python3 failed ({process.ExitCode}): {stderr}");
-        }
-
-        return process.ExitCode;
-    }
+    public static Task<int> RunPythonAsync(string library, string script, params string[] arguments)
+        => ForeignProgram.RunPythonAsync(script, new Dictionary<string, string> { ["LD_PRELOAD"] = library }, arguments);
 }

@@ -17,17 +17,13 @@ public sealed class WriteTurnTests : IDisposable
     [Fact]
     public async Task AWriterThatGivesTheTurnBack_QueuesBehindTheOneAlreadyWaiting_InsteadOfTakingItAgain()
     {
-        var path = _dir.File("db");
-        using var fileA = CoordinationFile.Open(path)!;
-        using var fileB = CoordinationFile.Open(path)!;
-        using var probe = CoordinationFile.Open(path)!;
-        using var a = new WriteTurn(fileA, "a");
-        using var b = new WriteTurn(fileB, "b");
+        using var turns = new TwoTurns(_dir.File("db"));
+        var (a, b) = (turns.A, turns.B);
 
         Assert.True(a.Acquire(TimeSpan.FromSeconds(10)));
         var bGot = Task.Run(() => b.Acquire(TimeSpan.FromSeconds(30)));
         // B is queued once it holds the queue lock (it waits for the turn holding it).
-        Assert.True(await BenchWorker.WaitUntilAsync(() => !Probe(probe, CoordinationFile.QueueByte), TimeSpan.FromSeconds(10)));
+        Assert.True(await turns.SomeoneQueuedAsync());
 
         for (var round = 0; round < 20; round++)
         {
@@ -36,13 +32,13 @@ public sealed class WriteTurnTests : IDisposable
             var aAgain = Task.Run(() => a.Acquire(TimeSpan.FromSeconds(30)));
             Assert.True(await bGot);
             Assert.False(aAgain.IsCompleted, $"round {round}: A took the turn again while B was waiting");
-            Assert.True(await BenchWorker.WaitUntilAsync(() => !Probe(probe, CoordinationFile.QueueByte), TimeSpan.FromSeconds(10)));
+            Assert.True(await turns.SomeoneQueuedAsync());
 
             b.Release();
             bGot = Task.Run(() => b.Acquire(TimeSpan.FromSeconds(30)));
             Assert.True(await aAgain);
             Assert.False(bGot.IsCompleted, $"round {round}: B took the turn again while A was waiting");
-            Assert.True(await BenchWorker.WaitUntilAsync(() => !Probe(probe, CoordinationFile.QueueByte), TimeSpan.FromSeconds(10)));
+            Assert.True(await turns.SomeoneQueuedAsync());
         }
 
         a.Release();
@@ -53,18 +49,14 @@ public sealed class WriteTurnTests : IDisposable
     [Fact]
     public async Task AWaitForTheTurn_EndsAfterItsTimeout_AndATurnGrantedLaterIsGivenBack()
     {
-        var path = _dir.File("db");
-        using var fileA = CoordinationFile.Open(path)!;
-        using var fileB = CoordinationFile.Open(path)!;
-        using var probe = CoordinationFile.Open(path)!;
-        using var a = new WriteTurn(fileA, "a");
-        using var b = new WriteTurn(fileB, "b");
+        using var turns = new TwoTurns(_dir.File("db"));
+        var (a, b) = (turns.A, turns.B);
 
         Assert.True(a.Acquire(TimeSpan.FromSeconds(10)));
         Assert.False(b.Acquire(TimeSpan.FromMilliseconds(50))); // A holds it (a stuck process): B goes on without it
         a.Release();
         // B's abandoned wait gets the turn and gives it straight back: the turn ends up free.
-        Assert.True(await BenchWorker.WaitUntilAsync(() => Probe(probe, CoordinationFile.TurnByte), TimeSpan.FromSeconds(10)));
+        Assert.True(await BenchWorker.WaitUntilAsync(() => turns.IsFree(CoordinationFile.TurnByte), TimeSpan.FromSeconds(10)));
         Assert.True(b.Acquire(TimeSpan.FromSeconds(10)));
         b.Release();
     }
@@ -72,22 +64,18 @@ public sealed class WriteTurnTests : IDisposable
     [Fact]
     public async Task AWriterThatWaitedForTheTurn_KeepsItForAtMostMaxTransactionsPerTurn_ThenTheWaitingOneGetsIt()
     {
-        var path = _dir.File("db");
-        using var fileA = CoordinationFile.Open(path)!;
-        using var fileB = CoordinationFile.Open(path)!;
-        using var probe = CoordinationFile.Open(path)!;
-        using var a = new WriteTurn(fileA, "a");
-        using var b = new WriteTurn(fileB, "b");
+        using var turns = new TwoTurns(_dir.File("db"));
+        var (a, b) = (turns.A, turns.B);
 
         Assert.True(b.Acquire(TimeSpan.FromSeconds(10)));
         var aGot = Task.Run(() => a.Acquire(TimeSpan.FromSeconds(30)));
-        Assert.True(await BenchWorker.WaitUntilAsync(() => !Probe(probe, CoordinationFile.QueueByte), TimeSpan.FromSeconds(10)));
+        Assert.True(await turns.SomeoneQueuedAsync());
         Assert.False(b.TryKeep()); // B took the turn without waiting: nobody else was writing, so there is no hand-off to save
         b.Release();
         Assert.True(await aGot); // A waited for it: other processes are writing
 
         var bGot = Task.Run(() => b.Acquire(TimeSpan.FromSeconds(30)));
-        Assert.True(await BenchWorker.WaitUntilAsync(() => !Probe(probe, CoordinationFile.QueueByte), TimeSpan.FromSeconds(10)));
+        Assert.True(await turns.SomeoneQueuedAsync());
         for (var transaction = 1; transaction < WriteTurn.MaxTransactionsPerTurn; transaction++)
         {
             Assert.True(a.TryKeep(), $"transaction {transaction}: A may keep the turn for the next one");
@@ -100,14 +88,48 @@ public sealed class WriteTurnTests : IDisposable
         b.Release();
     }
 
-    private static bool Probe(CoordinationFile file, long lockByte)
+    /// <summary>Two writers' turns on one lock file, each through its own descriptor (they conflict as two processes do), and a probe.</summary>
+    private sealed class TwoTurns : IDisposable
     {
-        if (!file.TryLock(lockByte))
+        private readonly CoordinationFile _fileA;
+        private readonly CoordinationFile _fileB;
+        private readonly CoordinationFile _probe;
+
+        public TwoTurns(string path)
         {
-            return false;
+            _fileA = CoordinationFile.Open(path)!;
+            _fileB = CoordinationFile.Open(path)!;
+            _probe = CoordinationFile.Open(path)!;
+            A = new WriteTurn(_fileA, "a");
+            B = new WriteTurn(_fileB, "b");
         }
 
-        file.Unlock(lockByte);
-        return true;
+        public WriteTurn A { get; }
+
+        public WriteTurn B { get; }
+
+        /// <summary>Whether nobody holds <paramref name="lockByte"/> (taken and let go at once to find out).</summary>
+        public bool IsFree(long lockByte)
+        {
+            if (!_probe.TryLock(lockByte))
+            {
+                return false;
+            }
+
+            _probe.Unlock(lockByte);
+            return true;
+        }
+
+        /// <summary>Waits (10 s at most) until a writer is queued: it holds the queue lock while it waits for the turn.</summary>
+        public Task<bool> SomeoneQueuedAsync() => BenchWorker.WaitUntilAsync(() => !IsFree(CoordinationFile.QueueByte), TimeSpan.FromSeconds(10));
+
+        public void Dispose()
+        {
+            B.Dispose();
+            A.Dispose();
+            _probe.Dispose();
+            _fileB.Dispose();
+            _fileA.Dispose();
+        }
     }
 }

@@ -1,0 +1,61 @@
+using Walden.Tests.TestSupport;
+
+namespace Walden.Tests.Archiving;
+
+/// <summary>The workload and the checks the archive tests share, whatever the destination (a folder or a bucket).</summary>
+internal static class ArchiveChecks
+{
+    /// <summary>
+    /// Every kind of change an archive must carry: a table created, <paramref name="rows"/> rows written at once (so they
+    /// group into batches), an index and a second table in one write, rows deleted and <c>user_version</c> set.
+    /// </summary>
+    public static async Task WriteEveryKindAsync(WaldenDatabase db, int rows)
+    {
+        await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
+        await Task.WhenAll(Enumerable.Range(0, rows).Select(i =>
+            db.WriteAsync(c => c.Exec($"INSERT INTO t(body) VALUES (printf('%.500c', 'x') || {i})"))));
+        await db.WriteAsync(c => c.Exec("CREATE INDEX t_body ON t(body); CREATE TABLE nokey(a, b); INSERT INTO nokey VALUES (1, 2)"));
+        await db.WriteAsync(c => c.Exec("DELETE FROM t WHERE id % 7 = 0; PRAGMA user_version = 42"));
+    }
+
+    /// <summary>The restored file holds what <see cref="WriteEveryKindAsync"/> left in <paramref name="source"/>, and is sound.</summary>
+    public static void AssertHoldsEveryKind(WaldenArchiveRestoreResult result, string source, string restored)
+    {
+        Assert.True(result.Complete, result.Problem);
+        Assert.Equal(Count(source), Count(restored));
+        Assert.Equal(1, Count(restored, "nokey"));
+        using var connection = Sql.OpenDirect(restored, readOnly: true);
+        Assert.Equal(42, connection.Scalar<long>("PRAGMA user_version"));
+        Assert.Equal("ok", connection.Scalar<string>("PRAGMA integrity_check"));
+    }
+
+    /// <summary>
+    /// Every acknowledged value of <c>t.a</c> is in the restored file (the unacknowledged ones may be too: they were committed
+    /// locally), and the file passes integrity_check.
+    /// </summary>
+    public static void AssertHoldsAcknowledged(WaldenArchiveRestoreResult result, string restored, IReadOnlyCollection<int> acknowledged)
+    {
+        Assert.True(result.Complete, result.Problem);
+        using var connection = Sql.OpenDirect(restored, readOnly: true);
+        var present = new HashSet<long>();
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT a FROM t";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                present.Add(reader.GetInt64(0));
+            }
+        }
+
+        Assert.All(acknowledged, value => Assert.Contains(value, present));
+        Assert.Equal("ok", connection.Scalar<string>("PRAGMA integrity_check"));
+    }
+
+    /// <summary>The rows of <paramref name="table"/> in the database at <paramref name="path"/>, read directly.</summary>
+    public static long Count(string path, string table = "t")
+    {
+        using var connection = Sql.OpenDirect(path, readOnly: true);
+        return connection.Scalar<long>($"SELECT count(*) FROM {table}");
+    }
+}
