@@ -130,6 +130,56 @@ public sealed class ArchiveCostTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Async_WhileOneOfTwoDestinationsFails_TheOtherShipsAndBothEndWithEveryWriteWithoutAGap()
+    {
+        // The pages of a shipped record go back to a pool once every destination has it: one destination that is behind
+        // must still get the very bytes that were committed, long after the other one stored them.
+        var second = _dir.File("archive-2");
+        Directory.CreateDirectory(second);
+        var failing = 0;
+        var flaky = new ObservedDestination(new WaldenFolderDestination(second), name =>
+        {
+            if (Volatile.Read(ref failing) == 1)
+            {
+                throw new IOException("unplugged (test)");
+            }
+        });
+        var options = Options(WaldenArchiveMode.Async);
+        options.Archive.Destinations.Add(flaky);
+        options.Archive.MaxLag = TimeSpan.FromHours(1); // shipped only when the test says so
+        var path = _dir.File("app.db");
+        await using (var db = await WaldenDatabase.OpenAsync(path, options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
+            Assert.Null(db.Archiver!.ShipAll());
+            Volatile.Write(ref failing, 1);
+            for (var round = 0; round < 6; round++)
+            {
+                await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+                    db.WriteAsync(c => c.Exec($"INSERT INTO t(body) VALUES (printf('%.{(round * 20) + i + 100}c', 'r'))"))));
+                Assert.NotNull(db.Archiver!.ShipAll()); // the first destination ships, the second fails
+                await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => db.ReadAsync(c => c.Scalar<long>("SELECT count(*) FROM t"))));
+            }
+
+            Volatile.Write(ref failing, 0);
+            Assert.Null(db.Archiver!.ShipAll());
+        }
+
+        foreach (var archive in new[] { Archive, second })
+        {
+            var restored = _dir.File($"restored-{Path.GetFileName(archive)}.db");
+            var result = await WaldenArchive.RestoreAsync(archive, restored);
+            Assert.True(result.Complete, result.Problem);
+            Assert.Equal(120, Count(restored));
+            using var connection = Sql.OpenDirect(restored, readOnly: true);
+            Assert.Equal(Enumerable.Range(0, 120).Sum(i => i + 100), connection.Scalar<long>("SELECT sum(length(body)) FROM t"));
+            Assert.Equal("ok", connection.Scalar<string>("PRAGMA integrity_check"));
+        }
+
+        Assert.Single(Directory.EnumerateDirectories(second)); // caught up on the same base: no new base, no gap
+    }
+
     /// <summary>A destination that calls <paramref name="onPut"/> before storing each object.</summary>
     private sealed class ObservedDestination(IWaldenArchiveDestination inner, Action<string> onPut) : IWaldenArchiveDestination
     {
