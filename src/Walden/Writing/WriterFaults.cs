@@ -15,6 +15,12 @@ internal sealed class WriterFaults
     /// </summary>
     public Action<int>? BeforeBatch { get; init; }
 
+    /// <summary>
+    /// Called on the writer thread when, after a commit, it waits holding the write turn for its next writes to come back
+    /// (see GroupCommitWriter.Turn); tests queue a write here.
+    /// </summary>
+    public Action? WhileKeepingTurn { get; init; }
+
     /// <summary>For <see cref="WaldenDurability.FullPipelined"/>: when set, replaces the result of each fsync of the WAL (0 = success).</summary>
     public Func<int>? WalSyncResult { get; init; }
 }

@@ -88,6 +88,18 @@ public sealed class WriteTurnTests : IDisposable
         b.Release();
     }
 
+    [Fact]
+    public void AKeptTurnWaitsForTheNextWrites_AQuarterOfTheLastCommit_AtMostTheGatheringBound_AndNotAfterACommitOfNothing()
+    {
+        var oneMs = System.Diagnostics.Stopwatch.Frequency / 1000;
+
+        Assert.Equal(oneMs / 4, GroupCommitWriter.KeepWaitTicks(8, oneMs));
+        Assert.Equal(oneMs / 4, GroupCommitWriter.KeepWaitTicks(1, oneMs)); // one producer's next write is worth a wait too
+        Assert.Equal(GroupCommitWriter.MaxGatherTicks, GroupCommitWriter.KeepWaitTicks(8, 1000 * oneMs));
+        Assert.Equal(0, GroupCommitWriter.KeepWaitTicks(0, oneMs));
+        Assert.Equal(0, GroupCommitWriter.KeepWaitTicks(8, 0));
+    }
+
     /// <summary>Two writers' turns on one lock file, each through its own descriptor (they conflict as two processes do), and a probe.</summary>
     private sealed class TwoTurns : IDisposable
     {
