@@ -85,9 +85,8 @@ internal sealed partial class GroupCommitWriter
     /// How long a writer that may keep the turn waits, holding it, for the writes its last commit acknowledged to come back:
     /// a quarter of that commit's duration, at most <see cref="MaxGatherTicks"/> (the gathering rule), and not at all when
     /// that commit acknowledged nothing. A hand-off to another process costs more than that: the next process's wake-up, and
-    /// its SQLite connection reading the batch's pages again (traced with two and four processes of 8 producers on a
-    /// simulated disk: with no wait the turn changed hands after 79-87% of the transactions, the write lock was idle 28-29%
-    /// of the time, and each hand-off left it idle 127-132 µs at the median; with the wait, 49-51% and +11-16% rows/s).
+    /// its SQLite connection reading the batch's pages again. Without the wait the producers were almost never back in time,
+    /// and the turn changed hands after 76-87% of all transactions; with it, after about half (README, several processes).
     /// </summary>
     internal static long KeepWaitTicks(int acknowledged, long commitTicks) =>
         acknowledged <= 0 || commitTicks <= 0 ? 0 : Math.Min(commitTicks / 4, MaxGatherTicks);
