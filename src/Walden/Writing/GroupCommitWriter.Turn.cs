@@ -82,14 +82,22 @@ internal sealed partial class GroupCommitWriter
     }
 
     /// <summary>
+    /// The longest a writer keeping the turn waits for its next writes (100 µs), however slow its commits: the producers'
+    /// return trip and the cost of a hand-off do not grow with the disk's fsync, and the other processes wait meanwhile
+    /// (with the gathering bound of 2 ms, four processes on a slow disk had longer worst waits and fewer rows/s).
+    /// </summary>
+    internal static readonly long MaxKeepWaitTicks = Stopwatch.Frequency / 10_000;
+
+    /// <summary>
     /// How long a writer that may keep the turn waits, holding it, for the writes its last commit acknowledged to come back:
-    /// a quarter of that commit's duration, at most <see cref="MaxGatherTicks"/> (the gathering rule), and not at all when
-    /// that commit acknowledged nothing. A hand-off to another process costs more than that: the next process's wake-up, and
-    /// its SQLite connection reading the batch's pages again. Without the wait the producers were almost never back in time,
-    /// and the turn changed hands after 76-87% of all transactions; with it, after about half (README, several processes).
+    /// a quarter of that commit's duration (as when it gathers a batch), at most <see cref="MaxKeepWaitTicks"/>, and not at
+    /// all when that commit acknowledged nothing. A hand-off to another process costs more than that: the next process's
+    /// wake-up, and its SQLite connection reading the batch's pages again. Without the wait the producers were almost never
+    /// back in time, and the turn changed hands after 76-87% of all transactions; with it, after about half (README,
+    /// several processes).
     /// </summary>
     internal static long KeepWaitTicks(int acknowledged, long commitTicks) =>
-        acknowledged <= 0 || commitTicks <= 0 ? 0 : Math.Min(commitTicks / 4, MaxGatherTicks);
+        acknowledged <= 0 || commitTicks <= 0 ? 0 : Math.Min(commitTicks / 4, MaxKeepWaitTicks);
 
     /// <summary>
     /// When the batch has ended: gives the turn back, unless the last commit kept it and its next writes are queued or come

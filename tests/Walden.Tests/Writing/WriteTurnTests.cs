@@ -89,13 +89,14 @@ public sealed class WriteTurnTests : IDisposable
     }
 
     [Fact]
-    public void AKeptTurnWaitsForTheNextWrites_AQuarterOfTheLastCommit_AtMostTheGatheringBound_AndNotAfterACommitOfNothing()
+    public void AKeptTurnWaitsForTheNextWrites_AQuarterOfTheLastCommit_AtMost100Microseconds_AndNotAfterACommitOfNothing()
     {
         var oneMs = System.Diagnostics.Stopwatch.Frequency / 1000;
 
-        Assert.Equal(oneMs / 4, GroupCommitWriter.KeepWaitTicks(8, oneMs));
-        Assert.Equal(oneMs / 4, GroupCommitWriter.KeepWaitTicks(1, oneMs)); // one producer's next write is worth a wait too
-        Assert.Equal(GroupCommitWriter.MaxGatherTicks, GroupCommitWriter.KeepWaitTicks(8, 1000 * oneMs));
+        Assert.Equal(oneMs / 16, GroupCommitWriter.KeepWaitTicks(8, oneMs / 4));
+        Assert.Equal(oneMs / 16, GroupCommitWriter.KeepWaitTicks(1, oneMs / 4)); // one producer's next write is worth a wait too
+        Assert.Equal(oneMs / 10, GroupCommitWriter.KeepWaitTicks(8, 4 * oneMs)); // a slow disk does not make the others wait longer
+        Assert.Equal(GroupCommitWriter.MaxKeepWaitTicks, GroupCommitWriter.KeepWaitTicks(8, 1000 * oneMs));
         Assert.Equal(0, GroupCommitWriter.KeepWaitTicks(0, oneMs));
         Assert.Equal(0, GroupCommitWriter.KeepWaitTicks(8, 0));
     }
