@@ -24,7 +24,7 @@ internal static class BenchCommand
         var scenarios = new Option<string[]?>("--scenarios")
         {
             Description = $"Only these scenarios, e.g. --scenarios ceiling full pipelined (default: all: {string.Join(' ', BenchRunner.ScenarioKeys)}). " +
-                          "--scenarios processes, on its own, runs the processes comparison instead (1x16 against 2x8 and 4x4, 1x32 against 4x8: " +
+                          "--scenarios processes, on its own, runs the processes comparison instead (1x16 against 1x8, 2x8 and 4x4, 1x32 against 4x8: " +
                           "Walden processes x producers on one file).",
             AllowMultipleArgumentsPerToken = true,
         };

@@ -21,7 +21,7 @@ namespace Walden.Writing;
 /// Each hand-off between processes costs more than a commit's own work: the next process must be woken, and its SQLite
 /// connection finds the WAL changed by another, so it drops its page cache and reads the pages of the batch again. So a
 /// writer that had to wait for its turn (other processes are writing) may keep it for up to
-/// <see cref="MaxTransactionsPerTurn"/> transactions in a row while its own next writes are already back (see
+/// <see cref="MaxTransactionsPerTurn"/> transactions in a row while its own next writes are back or come back soon (see
 /// <see cref="TryKeep"/>): fewer, larger hand-offs, and no process waits more than that many transactions of each one
 /// ahead of it. Between those transactions it holds only the turn, never SQLite's lock.
 /// Used by one thread at a time: the writer, or the checkpointer while the writer is paused between batches.

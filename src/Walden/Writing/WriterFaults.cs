@@ -16,6 +16,12 @@ internal sealed class WriterFaults
     public Action<int>? BeforeBatch { get; init; }
 
     /// <summary>
+    /// Called on the writer thread when, after a commit, it waits holding the write turn for its next writes to come back
+    /// (see GroupCommitWriter.Turn); tests queue a write here.
+    /// </summary>
+    public Action? WhileKeepingTurn { get; init; }
+
+    /// <summary>
     /// For <see cref="WaldenDurability.FullPipelined"/>, and for Full with a Sync archive (which fsyncs the WAL beside its store):
     /// when set, replaces each fsync of the WAL and gives its result (0 = success).
     /// </summary>

@@ -89,6 +89,84 @@ public sealed class TurnFairnessTests : IDisposable
         Assert.Equal(0, (await b.GetStatsAsync()).BusyRetries);
     }
 
+    [Fact]
+    public async Task AWriterWhoseNextWritesComeBackRightAfterItsCommit_KeepsTheTurnForThem_ThenTheWaitingOneWritesFirst()
+    {
+        var path = _dir.File("shared.db");
+        WaldenDatabase? a = null;
+        var aWrites = new List<Task>();
+        var keptTurnWaits = 0;
+        var options = new WaldenOptions
+        {
+            MaxBatchSize = 1, // one transaction per write
+            Faults = new WriterFaults
+            {
+                // The writer waits, holding the turn, for its producers' next writes: one comes back now (queued from another
+                // thread: a write cannot be queued from the writer's own thread), as a producer's does after its acknowledgement.
+                WhileKeepingTurn = () =>
+                {
+                    if (Interlocked.Increment(ref keptTurnWaits) == 1)
+                    {
+                        Task.Run(() => aWrites.Add(a!.WriteAsync(c => c.Exec("INSERT INTO t(who) VALUES ('a2')")))).Wait(Patience);
+                    }
+                },
+            },
+        };
+        a = await WaldenDatabase.OpenAsync(path, options);
+        await using var aScope = a;
+        await using var b = await WaldenDatabase.OpenAsync(path);
+        await a.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, who TEXT NOT NULL)"));
+        using var probe = CoordinationFile.Open(path)!;
+        using var bHolding = new ManualResetEventSlim();
+        using var releaseB = new ManualResetEventSlim();
+        using var aHolding = new ManualResetEventSlim();
+        using var releaseA = new ManualResetEventSlim();
+
+        var bFirst = b.WriteAsync(c =>
+        {
+            c.Exec("INSERT INTO t(who) VALUES ('b0')");
+            bHolding.Set();
+            releaseB.Wait(Patience);
+        });
+        Assert.True(bHolding.Wait(Patience));
+
+        // A's only write waits for the turn, so A's turn counts as contended (another process is writing).
+        aWrites.Add(a.WriteAsync(c =>
+        {
+            c.Exec("INSERT INTO t(who) VALUES ('a1')");
+            aHolding.Set();
+            releaseA.Wait(Patience);
+        }));
+        Assert.True(await BenchWorker.WaitUntilAsync(() => !Probe(probe, CoordinationFile.QueueByte), Patience));
+        releaseB.Set();
+        await bFirst;
+        Assert.True(aHolding.Wait(Patience));
+
+        // B waits for the turn; A's queue is empty when its commit of a1 ends, and a2 comes back while A waits for it.
+        var bNext = b.WriteAsync(c => c.Exec("INSERT INTO t(who) VALUES ('b1')"));
+        Assert.True(await BenchWorker.WaitUntilAsync(() => !Probe(probe, CoordinationFile.QueueByte), Patience));
+        releaseA.Set();
+        await bNext;
+        await Task.WhenAll(aWrites.ToArray());
+
+        // a2 ran on A's turn, without a hand-off; then B, waiting, came next (A's turn ended after MaxTransactionsPerTurn).
+        Assert.Equal(["b0", "a1", "a2", "b1"], await a.ReadAsync(c =>
+        {
+            using var command = c.CreateCommand();
+            command.CommandText = "SELECT who FROM t ORDER BY id";
+            using var reader = command.ExecuteReader();
+            var rows = new List<string>();
+            while (reader.Read())
+            {
+                rows.Add(reader.GetString(0));
+            }
+
+            return rows;
+        }));
+        Assert.Equal(0, (await a.GetStatsAsync()).BusyRetries);
+        Assert.Equal(0, (await b.GetStatsAsync()).BusyRetries);
+    }
+
     private static bool Probe(CoordinationFile file, long lockByte)
     {
         if (!file.TryLock(lockByte))

@@ -88,6 +88,19 @@ public sealed class WriteTurnTests : IDisposable
         b.Release();
     }
 
+    [Fact]
+    public void AKeptTurnWaitsForTheNextWrites_AQuarterOfTheLastCommit_AtMost100Microseconds_AndNotAfterACommitOfNothing()
+    {
+        var oneMs = System.Diagnostics.Stopwatch.Frequency / 1000;
+
+        Assert.Equal(oneMs / 16, GroupCommitWriter.KeepWaitTicks(8, oneMs / 4));
+        Assert.Equal(oneMs / 16, GroupCommitWriter.KeepWaitTicks(1, oneMs / 4)); // one producer's next write is worth a wait too
+        Assert.Equal(oneMs / 10, GroupCommitWriter.KeepWaitTicks(8, 4 * oneMs)); // a slow disk does not make the others wait longer
+        Assert.Equal(GroupCommitWriter.MaxKeepWaitTicks, GroupCommitWriter.KeepWaitTicks(8, 1000 * oneMs));
+        Assert.Equal(0, GroupCommitWriter.KeepWaitTicks(0, oneMs));
+        Assert.Equal(0, GroupCommitWriter.KeepWaitTicks(8, 0));
+    }
+
     /// <summary>Two writers' turns on one lock file, each through its own descriptor (they conflict as two processes do), and a probe.</summary>
     private sealed class TwoTurns : IDisposable
     {
