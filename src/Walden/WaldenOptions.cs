@@ -62,7 +62,12 @@ public sealed class WaldenOptions
     /// <value>The default value is 16 MiB. Allowed: 64 KiB to 16 GiB.</value>
     public long CacheSize { get; set; } = 16L * 1024 * 1024;
 
-    /// <summary>How much of the database file each connection maps into memory, in bytes (<c>PRAGMA mmap_size</c>); 0 turns it off.</summary>
+    /// <summary>
+    /// How much of the database file each connection maps into memory, in bytes (<c>PRAGMA mmap_size</c>); 0 turns it off.
+    /// A reader connection reads without its map while at least half of its last 16 reads found the database changed
+    /// since the read before (SQLite unmaps the whole map at each such read), and with it again after 16 reads that found
+    /// no change.
+    /// </summary>
     /// <value>The default value is 256 MiB. Allowed: 0 to 64 GiB.</value>
     public long MmapSize { get; set; } = 256L * 1024 * 1024;
 

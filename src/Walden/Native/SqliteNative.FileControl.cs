@@ -8,6 +8,9 @@ internal static unsafe partial class SqliteNative
     /// <summary>SQLITE_FCNTL_JOURNAL_POINTER: the <c>sqlite3_file*</c> of the rollback journal or, in WAL mode, of the WAL.</summary>
     internal const int FileControlJournalPointer = 28;
 
+    /// <summary>SQLITE_FCNTL_DATA_VERSION: the pager's data version (an unsigned int), which moves whenever the connection's page cache was dropped because another connection changed the file.</summary>
+    internal const int FileControlDataVersion = 35;
+
     /// <summary>SQLITE_SYNC_NORMAL: an fsync (fdatasync where the build has it), no F_FULLFSYNC.</summary>
     internal const int SyncNormal = 0x00002;
 

@@ -15,11 +15,12 @@ internal sealed class PooledReader : IDisposable
     private readonly RawStatement _rollback;
     private readonly RawStatement _sentinel;
 
-    internal PooledReader(OpenedConnection opened)
+    internal PooledReader(OpenedConnection opened, long mmapSize)
     {
         Opened = opened;
         try
         {
+            MemoryMap = new ReaderMemoryMap(opened, mmapSize);
             _begin = new RawStatement(opened.Connection, "BEGIN");
             _commit = new RawStatement(opened.Connection, "COMMIT");
             _rollback = new RawStatement(opened.Connection, "ROLLBACK");
@@ -36,6 +37,9 @@ internal sealed class PooledReader : IDisposable
     }
 
     internal OpenedConnection Opened { get; }
+
+    /// <summary>Whether this connection reads through its memory map; see <see cref="ReaderMemoryMap"/>.</summary>
+    internal ReaderMemoryMap MemoryMap { get; }
 
     /// <summary>Starts the read transaction (deferred: the snapshot is taken by the first read).</summary>
     internal void Begin() => _begin.Execute();

@@ -165,6 +165,7 @@ internal sealed class ReaderPool
             Interlocked.Decrement(ref _active);
             if (!lease.IsExpired && IsUsable(lease.Connection))
             {
+                reader.MemoryMap.AfterRead();
                 _idle.Push(reader);
             }
             else
@@ -205,7 +206,7 @@ internal sealed class ReaderPool
         lease.Connection.State == System.Data.ConnectionState.Open &&
         SQLitePCL.raw.sqlite3_get_autocommit(lease.Connection.Handle) != 0;
 
-    private PooledReader Rent() => _idle.TryPop(out var reader) ? reader : new PooledReader(_factory.Open(writer: false));
+    private PooledReader Rent() => _idle.TryPop(out var reader) ? reader : new PooledReader(_factory.Open(writer: false), _options.MmapSize);
 
     /// <summary>Waits for every lease to come back, then closes all connections.</summary>
     /// <summary>
