@@ -64,9 +64,9 @@ public sealed class WaldenOptions
 
     /// <summary>
     /// How much of the database file each connection maps into memory, in bytes (<c>PRAGMA mmap_size</c>); 0 turns it off.
-    /// A reader connection reads without its map while at least half of its last 16 reads found the database changed
-    /// since the read before (SQLite unmaps the whole map at each such read), and with it again after 16 reads that found
-    /// no change.
+    /// A reader connection reads without its map from the first read that finds the database changed since its read before
+    /// (SQLite then unmaps the whole map, and the reads after it fault every page in again), and with it again once its
+    /// reads have found no change for a second.
     /// </summary>
     /// <value>The default value is 256 MiB. Allowed: 0 to 64 GiB.</value>
     public long MmapSize { get; set; } = 256L * 1024 * 1024;

@@ -15,12 +15,12 @@ internal sealed class PooledReader : IDisposable
     private readonly RawStatement _rollback;
     private readonly RawStatement _sentinel;
 
-    internal PooledReader(OpenedConnection opened, long mmapSize)
+    internal PooledReader(OpenedConnection opened, long mmapSize, TimeProvider time)
     {
         Opened = opened;
         try
         {
-            MemoryMap = new ReaderMemoryMap(opened, mmapSize);
+            MemoryMap = new ReaderMemoryMap(opened, mmapSize, time);
             _begin = new RawStatement(opened.Connection, "BEGIN");
             _commit = new RawStatement(opened.Connection, "COMMIT");
             _rollback = new RawStatement(opened.Connection, "ROLLBACK");

@@ -206,7 +206,7 @@ internal sealed class ReaderPool
         lease.Connection.State == System.Data.ConnectionState.Open &&
         SQLitePCL.raw.sqlite3_get_autocommit(lease.Connection.Handle) != 0;
 
-    private PooledReader Rent() => _idle.TryPop(out var reader) ? reader : new PooledReader(_factory.Open(writer: false), _options.MmapSize);
+    private PooledReader Rent() => _idle.TryPop(out var reader) ? reader : new PooledReader(_factory.Open(writer: false), _options.MmapSize, _time);
 
     /// <summary>Waits for every lease to come back, then closes all connections.</summary>
     /// <summary>
