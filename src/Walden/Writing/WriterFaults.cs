@@ -15,6 +15,15 @@ internal sealed class WriterFaults
     /// </summary>
     public Action<int>? BeforeBatch { get; init; }
 
+    /// <summary>
+    /// True keeps every batch on the writer thread: no caller runs one inline (see GroupCommitWriter.Inline), so a test
+    /// holding the writer in <see cref="BeforeBatch"/> holds every write.
+    /// </summary>
+    public bool KeepWritesOnWriterThread { get; init; }
+
+    /// <summary>When set, the clock that tells a write right after the last batch from one after a pause (see GroupCommitWriter.Inline).</summary>
+    public TimeProvider? InlineClock { get; init; }
+
     /// <summary>For <see cref="WaldenDurability.FullPipelined"/>: when set, replaces the result of each fsync of the WAL (0 = success).</summary>
     public Func<int>? WalSyncResult { get; init; }
 }
