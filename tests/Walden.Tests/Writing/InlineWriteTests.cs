@@ -26,7 +26,13 @@ public sealed class InlineWriteTests : IDisposable
         faults ??= new WriterFaults();
         var options = new WaldenOptions
         {
-            Faults = new WriterFaults { FailCommit = faults.FailCommit, WalSyncResult = faults.WalSyncResult, InlineClock = _clock },
+            Faults = new WriterFaults
+            {
+                FailCommit = faults.FailCommit,
+                WalSyncResult = faults.WalSyncResult,
+                BeforeBatch = faults.BeforeBatch,
+                InlineClock = _clock,
+            },
             Durability = durability,
         };
         var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), options);
@@ -245,6 +251,69 @@ public sealed class InlineWriteTests : IDisposable
             Assert.Contains("not acknowledged", error.Message, StringComparison.Ordinal);
         }).WaitAsync(Bound);
         await db.DisposeAsync().AsTask().WaitAsync(Bound);
+    }
+
+    [Fact]
+    public async Task WhenTheWriterDiesOnTheCallersThread_ThatWriteAndEveryLaterOneFailWithTheCause_AndDisposeCompletes()
+    {
+        var die = 0;
+        var db = await OpenAsync(new WriterFaults
+        {
+            BeforeBatch = _ =>
+            {
+                if (Volatile.Read(ref die) == 1)
+                {
+                    throw new InvalidOperationException("the loop's own error");
+                }
+            },
+        });
+        await Task.Run(async () =>
+        {
+            Volatile.Write(ref die, 1);
+            Pause();
+            var write = db.WriteAsync(c => Sql.Insert(c, 1, 0));
+            Assert.True(write.IsFaulted); // failed on this thread, before WriteAsync returned
+            var error = await Assert.ThrowsAsync<WaldenException>(() => write);
+            Assert.Contains("writer", error.Message, StringComparison.Ordinal);
+            Assert.IsType<InvalidOperationException>(error.InnerException);
+            Pause();
+            var later = await Assert.ThrowsAsync<WaldenException>(() => db.WriteAsync(c => Sql.Insert(c, 2, 0)).WaitAsync(Bound));
+            Assert.Same(error, later); // one error for every later write: the writer is stopped
+        }).WaitAsync(Bound);
+
+        Assert.Equal(WaldenHealthStatus.Unhealthy, db.GetHealth().Status);
+        await db.DisposeAsync().AsTask().WaitAsync(Bound);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_WhileCallersRunBatchesOnTheirThreads_EveryWriteEndsCommittedOrRefusedAndNothingHangs()
+    {
+        var db = await OpenAsync();
+        var acknowledged = 0;
+        using var started = new CountdownEvent(4);
+        var producers = Enumerable.Range(1, 4).Select(p => Task.Run(async () =>
+        {
+            started.Signal();
+            for (var i = 0; ; i++)
+            {
+                try
+                {
+                    await db.WriteAsync(c => Sql.Insert(c, p, i));
+                    Interlocked.Increment(ref acknowledged);
+                }
+                catch (WaldenClosedException)
+                {
+                    return;
+                }
+            }
+        })).ToList();
+        Assert.True(started.Wait(Bound));
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref acknowledged) >= 20, Bound));
+        await db.DisposeAsync().AsTask().WaitAsync(Bound);
+        await Task.WhenAll(producers).WaitAsync(Bound);
+
+        await using var reopened = await WaldenDatabase.OpenAsync(_dir.File("app.db"));
+        Assert.True(await reopened.ReadAsync(c => c.Scalar<long>("SELECT count(*) FROM log")).WaitAsync(Bound) >= Volatile.Read(ref acknowledged));
     }
 
     private sealed class UiLikeContext : SynchronizationContext
