@@ -117,7 +117,6 @@ internal sealed partial class GroupCommitWriter
         finally
         {
             _ownerThreadId = 0;
-            _roleReleasedAt = _inlineClock.GetTimestamp();
             _role.Exit();
         }
     }
@@ -175,6 +174,7 @@ internal sealed partial class GroupCommitWriter
         }
         finally
         {
+            _roleReleasedAt = _inlineClock.GetTimestamp(); // only a batch that ran makes the next write hot
             SynchronizationContext.SetSynchronizationContext(previous);
         }
     }
