@@ -55,7 +55,12 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
 
         _checkpointer = new CheckpointScheduler(factory, options, Name, path, settings.PageSize, _metrics, _health,
             _readers.OldestLeaseAge, () => _readers.ReadsStarted, StartScheduledMaintenance);
-        _archiver = options.Archive.Enabled ? new Archiver(options.Archive, Name, path, options.TimeProvider, options.LoggerFactory) : null;
+        _archiver = options.Archive.Enabled ? new Archiver(options.Archive, Name, path, options.TimeProvider, options.LoggerFactory)
+            {
+                Durability = options.Durability,
+                Faults = options.Faults,
+            }
+            : null;
         _checkpointer.Seam = _archiver?.Seam;
         _writer = new GroupCommitWriter(writerConnection.Connection, options, Name, _health, _metrics, _checkpointer.Pause) { Archive = _archiver };
         _walHook = WalHook.Install(writerConnection.Connection, _checkpointer, _archiver?.Seam);

@@ -26,7 +26,8 @@ internal static class ArchiveFormat
     internal const string SegmentExtension = ".wseg";
     private static readonly byte[] SegmentMagic = "WALDSEG1"u8.ToArray();
     private static readonly byte[] BaseMagic = "WALDBAS1"u8.ToArray();
-    private const int Version = 1;
+    private const int Version = 1; // bases; segments of version 1 are still read
+    private const int SegmentVersion = 2; // page images XOR-ed with the same page's previous image in the segment
 
     internal static string BaseFolder(long baseId) => baseId.ToString("D10", CultureInfo.InvariantCulture);
 
@@ -68,15 +69,67 @@ internal static class ArchiveFormat
         return hash.GetHashAndReset();
     }
 
+    /// <summary>
+    /// The chain value after <paramref name="record"/>: the same as
+    /// <see cref="ChainNext(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/> over <see cref="EncodeRecord"/>'s bytes, hashed part by
+    /// part from the page images (no copy of the record is made).
+    /// </summary>
+    internal static byte[] ChainNext(ReadOnlySpan<byte> previous, ArchiveRecord record)
+    {
+        if (record.Encoded is { } encoded)
+        {
+            return ChainNext(previous, encoded);
+        }
+
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(previous);
+        Span<byte> header = stackalloc byte[24];
+        WriteRecordHeader(header, record);
+        hash.AppendData(header);
+        Span<byte> number = stackalloc byte[4];
+        foreach (var (page, data) in record.Pages)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(number, page);
+            hash.AppendData(number);
+            hash.AppendData(data.Span);
+        }
+
+        return hash.GetHashAndReset();
+    }
+
+    private static void WriteRecordHeader(Span<byte> span, ArchiveRecord record)
+    {
+        BinaryPrimitives.WriteInt64LittleEndian(span, record.Txid);
+        BinaryPrimitives.WriteInt64LittleEndian(span[8..], record.TimeMicros);
+        BinaryPrimitives.WriteUInt32LittleEndian(span[16..], record.DatabasePages);
+        BinaryPrimitives.WriteInt32LittleEndian(span[20..], record.Pages.Count);
+    }
+
+    /// <summary>target = a XOR b (equal lengths).</summary>
+    private static void Xor(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b, Span<byte> target)
+    {
+        var i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            var width = System.Numerics.Vector<byte>.Count;
+            for (; i + width <= a.Length; i += width)
+            {
+                (new System.Numerics.Vector<byte>(a[i..]) ^ new System.Numerics.Vector<byte>(b[i..])).CopyTo(target[i..]);
+            }
+        }
+
+        for (; i < a.Length; i++)
+        {
+            target[i] = (byte)(a[i] ^ b[i]);
+        }
+    }
+
     /// <summary>Serializes one transaction's record (the bytes its chain value covers).</summary>
     internal static byte[] EncodeRecord(ArchiveRecord record, int pageSize)
     {
         var bytes = new byte[24 + (record.Pages.Count * (4 + pageSize))];
         var span = bytes.AsSpan();
-        BinaryPrimitives.WriteInt64LittleEndian(span, record.Txid);
-        BinaryPrimitives.WriteInt64LittleEndian(span[8..], record.TimeMicros);
-        BinaryPrimitives.WriteUInt32LittleEndian(span[16..], record.DatabasePages);
-        BinaryPrimitives.WriteInt32LittleEndian(span[20..], record.Pages.Count);
+        WriteRecordHeader(span, record);
         var offset = 24;
         foreach (var (page, data) in record.Pages)
         {
@@ -88,22 +141,48 @@ internal static class ArchiveFormat
         return bytes;
     }
 
-    /// <summary>Encodes a segment of contiguous records (each already carrying its chain value).</summary>
+    /// <summary>
+    /// Encodes a segment of contiguous records (each already carrying its chain value). The payload is the records as
+    /// <see cref="EncodeRecord"/> lays them out, except that a page image already seen in the segment is stored XOR-ed with
+    /// its previous image: a b-tree page rewritten by many commits (the table's last leaf, index leaves, page 1) then
+    /// differs in a few hundred bytes, and zlib compresses the zeros many times faster, and smaller, than the page itself.
+    /// </summary>
     internal static byte[] EncodeSegment(long baseId, int pageSize, byte[] previousChain, IReadOnlyList<ArchiveRecord> records)
     {
         using var payload = new MemoryStream();
         using (var zlib = new ZLibStream(payload, CompressionLevel.Fastest, leaveOpen: true))
         {
+            var previous = new Dictionary<uint, ReadOnlyMemory<byte>>();
+            var scratch = new byte[4 + pageSize];
+            Span<byte> recordHeader = stackalloc byte[24];
             foreach (var record in records)
             {
-                zlib.Write(record.Encoded ?? EncodeRecord(record, pageSize));
+                var pages = record.Pages.Count > 0 || record.Encoded is null ? record.Pages : DecodeRecord(record.Encoded, pageSize).Pages;
+                WriteRecordHeader(recordHeader, record);
+                BinaryPrimitives.WriteInt32LittleEndian(recordHeader[20..], pages.Count);
+                zlib.Write(recordHeader);
+                foreach (var (page, data) in pages)
+                {
+                    BinaryPrimitives.WriteUInt32LittleEndian(scratch, page);
+                    if (previous.TryGetValue(page, out var before))
+                    {
+                        Xor(data.Span, before.Span, scratch.AsSpan(4));
+                    }
+                    else
+                    {
+                        data.Span.CopyTo(scratch.AsSpan(4));
+                    }
+
+                    previous[page] = data;
+                    zlib.Write(scratch);
+                }
             }
         }
 
         var header = new byte[HeaderBytes];
         SegmentMagic.CopyTo(header, 0);
         var span = header.AsSpan();
-        BinaryPrimitives.WriteInt32LittleEndian(span[8..], Version);
+        BinaryPrimitives.WriteInt32LittleEndian(span[8..], SegmentVersion);
         BinaryPrimitives.WriteInt32LittleEndian(span[12..], pageSize);
         BinaryPrimitives.WriteInt64LittleEndian(span[16..], baseId);
         BinaryPrimitives.WriteInt64LittleEndian(span[24..], records[0].Txid);
@@ -151,12 +230,37 @@ internal static class ArchiveFormat
         using var raw = new MemoryStream();
         zlib.CopyTo(raw);
         var data = raw.GetBuffer().AsSpan(0, (int)raw.Length);
+        var version = BinaryPrimitives.ReadInt32LittleEndian(span[8..]);
+        if (version is not (1 or SegmentVersion))
+        {
+            throw new InvalidDataException($"its format version {version} is not one this Walden reads (1 or {SegmentVersion})");
+        }
+
+        var previous = new Dictionary<uint, int>(); // page -> offset of its latest image in data (already un-XOR-ed)
         var chain = segment.PreviousChain;
         var offset = 0;
         while (offset < data.Length)
         {
             var count = BinaryPrimitives.ReadInt32LittleEndian(data[(offset + 20)..]);
             var length = 24 + (count * (4 + pageSize));
+            if (count < 0 || offset + length > data.Length)
+            {
+                throw new InvalidDataException("a transaction in it is cut short");
+            }
+
+            for (var i = 0; version == SegmentVersion && i < count; i++)
+            {
+                var at = offset + 24 + (i * (4 + pageSize));
+                var page = BinaryPrimitives.ReadUInt32LittleEndian(data[at..]);
+                var image = data.Slice(at + 4, pageSize);
+                if (previous.TryGetValue(page, out var before))
+                {
+                    Xor(image, data.Slice(before, pageSize), image);
+                }
+
+                previous[page] = at + 4;
+            }
+
             var encoded = data.Slice(offset, length).ToArray();
             var record = DecodeRecord(encoded, pageSize);
             chain = ChainNext(chain, encoded);
@@ -332,6 +436,22 @@ internal sealed record ArchiveObjectName(string Name, long BaseId, bool IsBase, 
 /// <summary>One committed transaction as archived: the page images it wrote and the database size after it.</summary>
 internal sealed class ArchiveRecord(long txid, long timeMicros, uint databasePages)
 {
+    /// <summary>A record just taken from the WAL: its page images, not yet encoded nor chained (see Archiver.Seal).</summary>
+    internal ArchiveRecord(long txid, long timeMicros, uint databasePages, List<(uint Page, ReadOnlyMemory<byte> Data)> pages, int pageSize)
+        : this(txid, timeMicros, databasePages)
+    {
+        Pages = pages;
+        _rawBytes = 24 + (pages.Count * (4 + pageSize));
+    }
+
+    private readonly int _rawBytes;
+
+    /// <summary>
+    /// The rented buffer <see cref="Pages"/> point into (a record just taken from the WAL), given back to the pool when every
+    /// destination holds the record (Archiver.Trim); a record dropped otherwise (a new base) leaves it to the GC.
+    /// </summary>
+    public byte[]? Buffer { get; set; }
+
     public long Txid { get; } = txid;
 
     public long TimeMicros { get; } = timeMicros;
@@ -340,6 +460,9 @@ internal sealed class ArchiveRecord(long txid, long timeMicros, uint databasePag
 
     public List<(uint Page, ReadOnlyMemory<byte> Data)> Pages { get; } = [];
 
+    /// <summary>True once encoded and chained: only sealed records are shipped.</summary>
+    public bool Sealed => Chain is not null;
+
     /// <summary>The chain value after this record.</summary>
     public byte[]? Chain { get; set; }
 
@@ -347,7 +470,7 @@ internal sealed class ArchiveRecord(long txid, long timeMicros, uint databasePag
 
     public DateTimeOffset Time => DateTimeOffset.FromUnixTimeMilliseconds(TimeMicros / 1000).AddTicks(TimeMicros % 1000 * 10);
 
-    public int Bytes => Encoded?.Length ?? 0;
+    public int Bytes => Encoded?.Length ?? _rawBytes;
 }
 
 internal sealed record DecodedSegment(long BaseId, int PageSize, long FirstTxid, long LastTxid, long FirstTimeMicros, long LastTimeMicros,

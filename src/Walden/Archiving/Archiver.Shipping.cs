@@ -10,10 +10,12 @@ internal sealed partial class Archiver
     private readonly AutoResetEvent _wake = new(initialState: false);
     private readonly ManualResetEvent _stopped = new(initialState: false);
     private volatile bool _stopping;
+    private readonly object _sealing = new();
 
     /// <summary>Ships to every destination; returns the first failure as the error for the batch (Sync mode).</summary>
     internal WaldenArchiveException? ShipAll()
     {
+        Seal();
         WaldenArchiveException? first = null;
         foreach (var destination in _destinations)
         {
@@ -26,16 +28,18 @@ internal sealed partial class Archiver
     }
 
     /// <summary>
-    /// Sync mode, on the writer thread: ships on a pool thread and waits up to <paramref name="timeout"/>. A destination
-    /// that does not answer in time fails the batch by name; its store goes on in the background (the next batch waits
-    /// for it under the destination's lock), so nothing acknowledged is missing and nothing is shipped twice or out of order.
+    /// Sync mode, on the writer thread: ships on a pool thread, meanwhile fsyncs the WAL when this archive does that
+    /// (<see cref="SyncsWal"/>), and waits up to <paramref name="timeout"/> for the store. A destination that does not
+    /// answer in time fails the batch by name; its store goes on in the background (the next batch waits for it under the
+    /// destination's lock), so nothing acknowledged is missing and nothing is shipped twice or out of order.
     /// </summary>
     private WaldenArchiveException? ShipAllWithin(TimeSpan timeout)
     {
         var shipping = Task.Factory.StartNew(ShipAll, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+        var walFailed = SyncsWal ? SyncWal() : null;
         if (shipping.Wait(timeout))
         {
-            return shipping.Result;
+            return walFailed ?? shipping.Result;
         }
 
         var target = LastTxid;
@@ -45,7 +49,7 @@ internal sealed partial class Archiver
             _destinations.First(d => d.Destination.Name == name).Slow(_time.GetUtcNow(), timeout);
         }
 
-        return new WaldenArchiveException(
+        return walFailed ?? new WaldenArchiveException(
             $"The archive destination '{string.Join("', '", slow)}' did not store the batch within SyncTimeout ({timeout.TotalSeconds:0.###} s). " +
             "In Sync mode the batch is committed locally but not acknowledged: it is not archived yet. The store goes on in the background; " +
             "make the destination faster or reachable, or raise SyncTimeout.",
@@ -68,7 +72,7 @@ internal sealed partial class Archiver
                 }
 
                 var after = destination.BaseId == current.Id ? destination.ShippedTxid : current.Txid;
-                records = _pending.Where(r => r.Txid > after).ToList();
+                records = _pending.Where(r => r.Txid > after).TakeWhile(r => r.Sealed).ToList();
             }
 
             var now = _time.GetUtcNow();
@@ -105,6 +109,7 @@ internal sealed partial class Archiver
                     {
                         PutOnce(destination, ArchiveFormat.SegmentName(current.Id, slice[0].Txid, slice[^1].Txid), content);
                     }
+
 
                     destination.Shipped(slice[^1].Txid, slice[^1].Chain!, segment.Length);
                     _lags.Add((now - slice[0].Time).TotalSeconds);
@@ -144,6 +149,53 @@ internal sealed partial class Archiver
         }
     }
 
+    /// <summary>
+    /// Chains the records taken since the last call, in commit order, on the calling (shipping) thread: the writer thread
+    /// only keeps the page images (<see cref="Captured"/>), and the segment encodes them straight from there. A base taken
+    /// meanwhile drops the records, and the work done on them is thrown away.
+    /// </summary>
+    private void Seal()
+    {
+        lock (_sealing)
+        {
+            BaseState? at;
+            byte[] chain;
+            List<ArchiveRecord> work;
+            lock (_gate)
+            {
+                at = _base;
+                chain = _sealedChain;
+                work = _pending.Where(r => !r.Sealed).ToList();
+            }
+
+            if (at is null || work.Count == 0)
+            {
+                return;
+            }
+
+            var chains = new byte[work.Count][];
+            for (var i = 0; i < work.Count; i++)
+            {
+                chain = chains[i] = ArchiveFormat.ChainNext(chain, work[i]);
+            }
+
+            lock (_gate)
+            {
+                if (_base != at)
+                {
+                    return;
+                }
+
+                for (var i = 0; i < work.Count; i++)
+                {
+                    work[i].Chain = chains[i];
+                }
+
+                _sealedChain = chain;
+            }
+        }
+    }
+
     /// <summary>Puts an object; one that is already there whole (an earlier attempt stored it, then failed to say so) counts as stored.</summary>
     private static void PutOnce(DestinationState destination, string name, Stream content)
     {
@@ -170,7 +222,17 @@ internal sealed partial class Archiver
             var drop = 0;
             while (drop < _pending.Count && _pending[drop].Txid <= shipped)
             {
-                _pendingBytes -= _pending[drop].Bytes;
+                var record = _pending[drop];
+                _pendingBytes -= record.Bytes;
+                if (record.Buffer is { } buffer)
+                {
+                    // Every destination stored it, and a ship only ever reads records after what its destination has (under
+                    // the destination's lock), so nothing reads these pages any more.
+                    record.Pages.Clear();
+                    record.Buffer = null;
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                }
+
                 drop++;
             }
 

@@ -34,6 +34,7 @@ internal sealed partial class Archiver : IDisposable
     private readonly List<ArchiveRecord> _pending = [];
     private long _pendingBytes;
     private BaseState? _base;
+    private byte[] _sealedChain = []; // the chain value after the last sealed pending record (the base's right after a base)
     private string? _drillProblem;
     private DateTimeOffset? _lastDrillAt;
     private volatile bool _needBase;
@@ -42,7 +43,6 @@ internal sealed partial class Archiver : IDisposable
     // Writer.
     private long _txid;
     private long _lastBaseId;
-    private byte[] _chain = [];
     private long _dataVersion;
     private int _pageSize;
     private bool _closing;
@@ -106,6 +106,7 @@ internal sealed partial class Archiver : IDisposable
         }
 
         StartBase(writer, "open");
+        TakeOverWalSync(writer);
         var start = _time.GetTimestamp();
         _nextCompactionAt = start + (long)(CompactionInterval.TotalSeconds * _time.TimestampFrequency); // not while the first base ships
         _nextDrillAt = _options.DrillInterval is { } drill ? start + (long)(drill.TotalSeconds * _time.TimestampFrequency) : long.MaxValue;
@@ -123,21 +124,15 @@ internal sealed partial class Archiver : IDisposable
 
         try
         {
-            var (pages, databasePages) = _wal.Take(frames, out _);
+            var (pages, databasePages) = _wal.Take(frames, out _, out var buffer);
             if (pages.Count == 0)
             {
                 return;
             }
 
-            var record = new ArchiveRecord(_txid + 1, Micros(_time.GetUtcNow()), databasePages);
-            foreach (var page in pages.Keys.Order())
-            {
-                record.Pages.Add((page, pages[page]));
-            }
-
-            record.Encoded = ArchiveFormat.EncodeRecord(record, _pageSize);
-            record.Chain = ArchiveFormat.ChainNext(_chain, record.Encoded);
-            record.Pages.Clear(); // the encoded bytes are all that is shipped
+            // Only the page images are kept here; encoding and the chain value (a SHA-256 over the record) are done by
+            // whoever ships it next (Seal), off the writer thread, in commit order.
+            var record = new ArchiveRecord(_txid + 1, Micros(_time.GetUtcNow()), databasePages, pages, _pageSize) { Buffer = buffer };
             lock (_gate)
             {
                 _pending.Add(record);
@@ -148,7 +143,6 @@ internal sealed partial class Archiver : IDisposable
                 }
             }
 
-            _chain = record.Chain;
             Interlocked.Exchange(ref _txid, record.Txid);
         }
 #pragma warning disable CA1031 // Runs inside SQLite's WAL hook: nothing may escape; the archive answers with a new base.
@@ -161,7 +155,8 @@ internal sealed partial class Archiver : IDisposable
 
     /// <summary>
     /// On the writer thread after Walden's COMMIT returned: notices commits that were not Walden's (another process),
-    /// takes a base snapshot when one is due, and in Sync mode ships everything taken to every destination.
+    /// takes a base snapshot when one is due, and in Sync mode ships everything taken to every destination (and, with
+    /// <see cref="WaldenDurability.Full"/>, fsyncs the WAL meanwhile: see <see cref="ShipAllWithin"/>).
     /// </summary>
     /// <returns>Null when the batch may be acknowledged; otherwise why not (Sync mode only).</returns>
     internal WaldenArchiveException? AfterCommit(SqliteConnection writer)
@@ -241,13 +236,13 @@ internal sealed partial class Archiver : IDisposable
 
         _dataVersion = ConnectionFactory.Scalar<long>(writer, "PRAGMA data_version");
         _lastBaseId = baseId;
-        _chain = chain;
         Interlocked.Exchange(ref _txid, txid);
         BaseState? previous;
         lock (_gate)
         {
             previous = _base;
             _base = new BaseState(baseId, txid, chain, staged, _pageSize);
+            _sealedChain = chain;
             _pending.Clear();
             _pendingBytes = 0;
             _needBase = false;

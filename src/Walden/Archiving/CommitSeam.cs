@@ -11,7 +11,8 @@ namespace Walden.Archiving;
 ///    ▲  ▲                                                        │ WAL hook: Captured(frames)
 ///    │  │                                                        ▼      (the archive reads the new frames back now)
 ///    │  └──────────────── ExitBatch ◀── Acknowledged ◀──────── Taken
-///    │                                      AfterCommit: Sync ships to every destination first,
+///    │                                      AfterCommit: Sync ships to every destination first (with
+///    │                                      Full, while it fsyncs the WAL itself: both before the ack),
 ///    │                                      a failure fails the batch instead of acknowledging it
 ///    │ Hold() (C): only from Idle
 ///    ▼

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using Microsoft.Data.Sqlite;
 using Walden.Native;
@@ -56,20 +57,26 @@ internal sealed unsafe class WalFrameReader : IDisposable
             return;
         }
 
-        Scan(int.MaxValue, null, out _);
+        Scan(int.MaxValue);
         Positioned = true;
     }
 
     /// <summary>
     /// Takes the frames 1..<paramref name="frames"/> of the WAL that are new since the last call. Returns the page images
-    /// (the last image of each page) and the database size in pages after the last commit, or throws
-    /// <see cref="InvalidDataException"/> when the log is not what the archive expects (a generation it did not see start,
-    /// a checksum or salt mismatch): the caller then starts a new base snapshot.
+    /// (the last image of each page, in page order, as slices of one buffer) and the database size in pages after the last
+    /// commit, or throws <see cref="InvalidDataException"/> when the log is not what the archive expects (a generation it did
+    /// not see start, a checksum or salt mismatch): the caller then starts a new base snapshot. The new frames are read with
+    /// one <c>xRead</c> (the writer thread waits for this call; frame-by-frame reads cost it a call and a copy per page) into
+    /// a buffer rented from <see cref="ArrayPool{T}.Shared"/>: a fresh large array per commit costs the writer a page fault
+    /// per 4 KiB on first touch. The caller owns <paramref name="buffer"/> (returned once nothing refers to its pages).
     /// </summary>
     /// <param name="frames">The frame count SQLite's WAL hook reported (the end of the committed log).</param>
     /// <param name="previousGeneration">Set to true when the WAL was restarted since the last call.</param>
-    internal (Dictionary<uint, byte[]> Pages, uint DatabasePages) Take(int frames, out bool previousGeneration)
+    /// <param name="buffer">The rented buffer the pages point into (null when no page was taken).</param>
+    internal (List<(uint Page, ReadOnlyMemory<byte> Data)> Pages, uint DatabasePages) Take(int frames, out bool previousGeneration,
+        out byte[]? buffer)
     {
+        buffer = null;
         var header = ReadHeader() ?? throw new InvalidDataException("the -wal file has no valid header after a commit");
         var (salt1, salt2) = header;
         previousGeneration = false;
@@ -88,13 +95,65 @@ internal sealed unsafe class WalFrameReader : IDisposable
             StartGeneration();
         }
 
-        var pages = new Dictionary<uint, byte[]>();
-        var end = Scan(frames, pages, out var databasePages);
-        if (end != frames)
+        var count = frames - FramesTaken;
+        var frameBytes = FrameHeaderBytes + _pageSize;
+        if (count <= 0)
         {
-            throw new InvalidDataException($"the WAL holds {end} committed frames where SQLite reported {frames}");
+            return ([], 0);
         }
 
+        var rented = ArrayPool<byte>.Shared.Rent(count * frameBytes);
+        var file = WalFile();
+        if (file == IntPtr.Zero || Read(file, rented.AsSpan(0, count * frameBytes), WalHeaderBytes + ((long)FramesTaken * frameBytes)) == 0)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+            throw new InvalidDataException($"the WAL is shorter than the {frames} committed frames SQLite reported");
+        }
+
+        var (c1, c2) = (_checksum1, _checksum2);
+        var latest = new Dictionary<uint, int>(count); // page -> offset of its last image in the buffer
+        uint databasePages = 0;
+        var lastCommit = -1;
+        for (var i = 0; i < count; i++)
+        {
+            var span = rented.AsSpan(i * frameBytes, frameBytes);
+            if (BinaryPrimitives.ReadUInt32BigEndian(span[8..]) != _salt1 || BinaryPrimitives.ReadUInt32BigEndian(span[12..]) != _salt2)
+            {
+                break;
+            }
+
+            Checksum(span[..8], ref c1, ref c2);
+            Checksum(span.Slice(FrameHeaderBytes, _pageSize), ref c1, ref c2);
+            if (c1 != BinaryPrimitives.ReadUInt32BigEndian(span[16..]) || c2 != BinaryPrimitives.ReadUInt32BigEndian(span[20..]))
+            {
+                break;
+            }
+
+            latest[BinaryPrimitives.ReadUInt32BigEndian(span)] = (i * frameBytes) + FrameHeaderBytes;
+            var commitSize = BinaryPrimitives.ReadUInt32BigEndian(span[4..]);
+            if (commitSize != 0)
+            {
+                lastCommit = i;
+                databasePages = commitSize;
+            }
+        }
+
+        if (lastCommit != count - 1)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+            throw new InvalidDataException($"the WAL holds {FramesTaken + lastCommit + 1} committed frames where SQLite reported {frames}");
+        }
+
+        FramesTaken = frames;
+        (_checksum1, _checksum2) = (c1, c2);
+        var pages = new List<(uint Page, ReadOnlyMemory<byte> Data)>(latest.Count);
+        foreach (var (page, offset) in latest)
+        {
+            pages.Add((page, rented.AsMemory(offset, _pageSize)));
+        }
+
+        buffer = rented;
+        pages.Sort((a, b) => a.Page.CompareTo(b.Page));
         return (pages, databasePages);
     }
 
@@ -113,7 +172,7 @@ internal sealed unsafe class WalFrameReader : IDisposable
                 return false; // a new generation the next Take checks (salt + 1)
             }
 
-            return Scan(int.MaxValue, null, out _) > taken;
+            return Scan(int.MaxValue) > taken;
         }
         finally
         {
@@ -161,9 +220,8 @@ internal sealed unsafe class WalFrameReader : IDisposable
     }
 
     /// <summary>Reads frames after <see cref="FramesTaken"/> up to <paramref name="limit"/>; returns the last commit frame seen.</summary>
-    private int Scan(int limit, Dictionary<uint, byte[]>? pages, out uint databasePages)
+    private int Scan(int limit)
     {
-        databasePages = 0;
         if (FramesTaken == 0 && !Positioned)
         {
             StartGeneration();
@@ -176,7 +234,6 @@ internal sealed unsafe class WalFrameReader : IDisposable
         var (c1, c2) = (_checksum1, _checksum2);
         var lastCommit = FramesTaken;
         var committed = (c1, c2);
-        var pending = new List<(uint Page, byte[] Data)>();
         while (frame < limit)
         {
             var offset = WalHeaderBytes + ((long)frame * frameBytes);
@@ -199,27 +256,10 @@ internal sealed unsafe class WalFrameReader : IDisposable
             }
 
             frame++;
-            var page = BinaryPrimitives.ReadUInt32BigEndian(span);
-            if (pages is not null)
-            {
-                pending.Add((page, span.Slice(FrameHeaderBytes, _pageSize).ToArray()));
-            }
-
-            var commitSize = BinaryPrimitives.ReadUInt32BigEndian(span[4..]);
-            if (commitSize != 0)
+            if (BinaryPrimitives.ReadUInt32BigEndian(span[4..]) != 0)
             {
                 lastCommit = frame;
                 committed = (c1, c2);
-                databasePages = commitSize;
-                if (pages is not null)
-                {
-                    foreach (var (number, data) in pending)
-                    {
-                        pages[number] = data;
-                    }
-
-                    pending.Clear();
-                }
             }
         }
 
@@ -231,10 +271,12 @@ internal sealed unsafe class WalFrameReader : IDisposable
     /// <summary>SQLite's WAL checksum (walChecksumBytes): 32-bit words in the byte order the header's magic names.</summary>
     private void Checksum(ReadOnlySpan<byte> data, ref uint s1, ref uint s2)
     {
-        for (var i = 0; i < data.Length; i += 8)
+        var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(data);
+        var swap = _bigEndian == BitConverter.IsLittleEndian;
+        for (var i = 0; i < words.Length; i += 2)
         {
-            var x0 = _bigEndian ? BinaryPrimitives.ReadUInt32BigEndian(data[i..]) : BinaryPrimitives.ReadUInt32LittleEndian(data[i..]);
-            var x1 = _bigEndian ? BinaryPrimitives.ReadUInt32BigEndian(data[(i + 4)..]) : BinaryPrimitives.ReadUInt32LittleEndian(data[(i + 4)..]);
+            var x0 = swap ? BinaryPrimitives.ReverseEndianness(words[i]) : words[i];
+            var x1 = swap ? BinaryPrimitives.ReverseEndianness(words[i + 1]) : words[i + 1];
             s1 = unchecked(s1 + x0 + s2);
             s2 = unchecked(s2 + x1 + s1);
         }

@@ -5,8 +5,10 @@ namespace Walden;
 /// <summary>
 /// An archive destination in a folder, typically on another disk or a mounted share. The folder itself must exist (it
 /// is never created: a missing mount point must fail, not fill the local disk); sub-folders are created as needed.
-/// Each object is written to a temporary name, fsynced, renamed into place without replacing anything, and the
-/// folder is fsynced, so an object is either complete and durable or absent.
+/// Each object is written to a temporary name and renamed into place without replacing anything; then the object and
+/// its folder are fsynced side by side, and <see cref="Put"/> returns only when both are durable. A failed Put removes
+/// the object. After a power cut during a Put (which never returned), the object can be there torn; its checksum
+/// shows it (restore stops before it and says so).
 /// </summary>
 public sealed class WaldenFolderDestination : IWaldenArchiveDestination
 {
@@ -40,14 +42,11 @@ public sealed class WaldenFolderDestination : IWaldenArchiveDestination
         }
 
         var temporary = target + TemporarySuffix;
+        using var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
         try
         {
-            using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                content.CopyTo(file);
-                file.Flush(flushToDisk: true);
-            }
-
+            content.CopyTo(file);
+            file.Flush(flushToDisk: false);
             File.Move(temporary, target, overwrite: false);
         }
         catch
@@ -56,7 +55,28 @@ public sealed class WaldenFolderDestination : IWaldenArchiveDestination
             throw;
         }
 
-        Posix.FsyncDirectory(folder);
+        // The name is in place; now the object's bytes and its name are made durable side by side (one fsync's wait, not
+        // two in a row). Put returns only once both are: until then nobody counts the object as stored. A power cut in
+        // between can leave the name with a torn object: restore and verify find it by its checksum and stop before it,
+        // and only a Put that never returned (nothing acknowledged depends on it) can leave one.
+        try
+        {
+            var folderSync = Task.Factory.StartNew(() => Posix.FsyncDirectory(folder), CancellationToken.None,
+                TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+            try
+            {
+                file.Flush(flushToDisk: true);
+            }
+            finally
+            {
+                folderSync.GetAwaiter().GetResult();
+            }
+        }
+        catch
+        {
+            TryDelete(target); // not known to be durable: gone rather than half-there
+            throw;
+        }
     }
 
     /// <inheritdoc />

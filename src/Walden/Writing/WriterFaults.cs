@@ -24,6 +24,9 @@ internal sealed class WriterFaults
     /// <summary>When set, the clock that tells a write right after the last batch from one after a pause (see GroupCommitWriter.Inline).</summary>
     public TimeProvider? InlineClock { get; init; }
 
-    /// <summary>For <see cref="WaldenDurability.FullPipelined"/>: when set, replaces the result of each fsync of the WAL (0 = success).</summary>
+    /// <summary>
+    /// For <see cref="WaldenDurability.FullPipelined"/>, and for Full with a Sync archive (which fsyncs the WAL beside its store):
+    /// when set, replaces each fsync of the WAL and gives its result (0 = success).
+    /// </summary>
     public Func<int>? WalSyncResult { get; init; }
 }

@@ -1,0 +1,200 @@
+using Walden.Tests.TestSupport;
+using Walden.Writing;
+using static Walden.Tests.Archiving.ArchiveChecks;
+
+namespace Walden.Tests.Archiving;
+
+/// <summary>
+/// What the archive does to stay cheap keeps its guarantees: Sync fsyncs the WAL beside the segment's store and still
+/// acknowledges only when both are durable; segments that store a page as its change against the previous image restore
+/// every transaction exactly.
+/// </summary>
+public sealed class ArchiveCostTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+    private readonly TempDirectory _dir = new();
+
+    public ArchiveCostTests() => Directory.CreateDirectory(Archive);
+
+    public void Dispose() => _dir.Dispose();
+
+    private string Archive => _dir.File("archive");
+
+    private WaldenOptions Options(WaldenArchiveMode mode, IWaldenArchiveDestination? destination = null)
+    {
+        var options = new WaldenOptions { CheckpointIdleDelay = TimeSpan.FromHours(1) };
+        options.Archive.Mode = mode;
+        options.Archive.DrillInterval = null;
+        options.Archive.Destinations.Add(destination ?? new WaldenFolderDestination(Archive));
+        return options;
+    }
+
+    [Fact]
+    public async Task Sync_TheWalFsyncRunsWhileTheSegmentIsStored_AndTheWriteWaitsForBoth()
+    {
+        var walSyncing = new ManualResetEventSlim();
+        var releaseWal = new ManualResetEventSlim();
+        var segmentStoring = new ManualResetEventSlim();
+        var walSawStore = false;
+        var storeSawWal = false;
+        var destination = new ObservedDestination(new WaldenFolderDestination(Archive), name =>
+        {
+            if (name.EndsWith(".wseg", StringComparison.Ordinal))
+            {
+                segmentStoring.Set();
+                storeSawWal = walSyncing.Wait(Patience);
+            }
+        });
+        var options = Options(WaldenArchiveMode.Sync, destination);
+        options.Durability = WaldenDurability.Full;
+        options.Faults = new WriterFaults
+        {
+            WalSyncResult = () =>
+            {
+                walSyncing.Set();
+                walSawStore = segmentStoring.Wait(Patience); // the store started before this fsync ended: side by side
+                releaseWal.Wait(Patience);
+                return 0;
+            },
+        };
+        await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), options);
+
+        var write = db.WriteAsync(c => c.Exec("CREATE TABLE t(a); INSERT INTO t VALUES (1)"));
+        Assert.True(walSyncing.Wait(Patience), "the archive did not fsync the WAL itself (SQLite's COMMIT did, before the store)");
+        Assert.True(segmentStoring.Wait(Patience));
+        Assert.False(write.IsCompleted); // the segment may be stored, but the WAL's fsync has not returned: not acknowledged yet
+        releaseWal.Set();
+        await write;
+        Assert.True(walSawStore && storeSawWal, "the WAL's fsync and the segment's store ran one after the other");
+
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(Archive, restored);
+        Assert.True(result.Complete, result.Problem);
+        Assert.Equal(1, Count(restored));
+    }
+
+    [Fact]
+    public async Task Sync_WhenTheWalFsyncFails_ThatBatchAndEveryLaterOneAreNotAcknowledged()
+    {
+        var fail = 0;
+        var options = Options(WaldenArchiveMode.Sync);
+        options.Durability = WaldenDurability.Full;
+        options.Faults = new WriterFaults { WalSyncResult = () => Interlocked.Exchange(ref fail, 0) == 1 ? 10 : 0 }; // SQLITE_IOERR once
+        await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), options);
+        await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+        Volatile.Write(ref fail, 1);
+
+        var failed = await Assert.ThrowsAsync<WaldenArchiveException>(() => db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (1)")));
+        Assert.Contains("fsync of the WAL", failed.Message, StringComparison.Ordinal);
+        Assert.Equal(0, Volatile.Read(ref fail)); // that fsync was the only one to fail...
+        var later = await Assert.ThrowsAsync<WaldenArchiveException>(() => db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (2)")));
+        Assert.Contains("no later write is", later.Message, StringComparison.Ordinal); // ...and still nothing after it is acknowledged
+    }
+
+    [Fact]
+    public async Task Restore_ToEachTransactionOfOneSegmentThatRewritesTheSamePages_HasExactlyThatTransactionsState()
+    {
+        var options = Options(WaldenArchiveMode.Async);
+        options.Archive.MaxLag = TimeSpan.FromHours(1); // nothing ships before close: one segment holds every transaction
+        var path = _dir.File("app.db");
+        var txids = new List<long>();
+        var states = new List<string>();
+        const string State = "SELECT count(*) || ':' || sum(id * 31 + v) || ':' || sum(length(body)) FROM t";
+        await using (var db = await WaldenDatabase.OpenAsync(path, options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER, body TEXT)"));
+            await db.WriteAsync(c => c.Exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) " +
+                "INSERT INTO t SELECT i, 0, printf('%.300c', 'b') FROM n"));
+            for (var i = 1; i <= 12; i++)
+            {
+                txids.Add(db.Archiver!.LastTxid);
+                states.Add(await db.ReadAsync(c => c.Scalar<string>(State)));
+                // The same leaves rewritten by every transaction, rows added and deleted: pages change, grow, shrink and move.
+                await db.WriteAsync(c => c.Exec($"UPDATE t SET v = {i} WHERE id % 3 = {i % 3}; " +
+                    $"INSERT INTO t(v, body) VALUES ({i}, printf('%.{i * 400}c', 'n')); DELETE FROM t WHERE id = {i * 7}"));
+            }
+
+            txids.Add(db.Archiver!.LastTxid);
+            states.Add(await db.ReadAsync(c => c.Scalar<string>(State)));
+        }
+
+        Assert.Single(Directory.EnumerateFiles(Archive, "*.wseg", SearchOption.AllDirectories));
+        for (var i = 0; i < txids.Count; i++)
+        {
+            var restored = _dir.File($"at-{i}.db");
+            var result = await WaldenArchive.RestoreAsync(Archive, restored, new WaldenArchiveRestoreOptions { Txid = txids[i] });
+            Assert.True(result.Complete, result.Problem);
+            using var connection = Sql.OpenDirect(restored, readOnly: true);
+            Assert.Equal("ok", connection.Scalar<string>("PRAGMA integrity_check"));
+            Assert.Equal(states[i], connection.Scalar<string>(State));
+        }
+    }
+
+    [Fact]
+    public async Task Async_WhileOneOfTwoDestinationsFails_TheOtherShipsAndBothEndWithEveryWriteWithoutAGap()
+    {
+        // The pages of a shipped record go back to a pool once every destination has it: one destination that is behind
+        // must still get the very bytes that were committed, long after the other one stored them.
+        var second = _dir.File("archive-2");
+        Directory.CreateDirectory(second);
+        var failing = 0;
+        var flaky = new ObservedDestination(new WaldenFolderDestination(second), name =>
+        {
+            if (Volatile.Read(ref failing) == 1)
+            {
+                throw new IOException("unplugged (test)");
+            }
+        });
+        var options = Options(WaldenArchiveMode.Async);
+        options.Archive.Destinations.Add(flaky);
+        options.Archive.MaxLag = TimeSpan.FromHours(1); // shipped only when the test says so
+        var path = _dir.File("app.db");
+        await using (var db = await WaldenDatabase.OpenAsync(path, options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
+            Assert.Null(db.Archiver!.ShipAll());
+            Volatile.Write(ref failing, 1);
+            for (var round = 0; round < 6; round++)
+            {
+                await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+                    db.WriteAsync(c => c.Exec($"INSERT INTO t(body) VALUES (printf('%.{(round * 20) + i + 100}c', 'r'))"))));
+                Assert.NotNull(db.Archiver!.ShipAll()); // the first destination ships, the second fails
+                await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => db.ReadAsync(c => c.Scalar<long>("SELECT count(*) FROM t"))));
+            }
+
+            Volatile.Write(ref failing, 0);
+            Assert.Null(db.Archiver!.ShipAll());
+        }
+
+        foreach (var archive in new[] { Archive, second })
+        {
+            var restored = _dir.File($"restored-{Path.GetFileName(archive)}.db");
+            var result = await WaldenArchive.RestoreAsync(archive, restored);
+            Assert.True(result.Complete, result.Problem);
+            Assert.Equal(120, Count(restored));
+            using var connection = Sql.OpenDirect(restored, readOnly: true);
+            Assert.Equal(Enumerable.Range(0, 120).Sum(i => i + 100), connection.Scalar<long>("SELECT sum(length(body)) FROM t"));
+            Assert.Equal("ok", connection.Scalar<string>("PRAGMA integrity_check"));
+        }
+
+        Assert.Single(Directory.EnumerateDirectories(second)); // caught up on the same base: no new base, no gap
+    }
+
+    /// <summary>A destination that calls <paramref name="onPut"/> before storing each object.</summary>
+    private sealed class ObservedDestination(IWaldenArchiveDestination inner, Action<string> onPut) : IWaldenArchiveDestination
+    {
+        public string Name => inner.Name;
+
+        public void Put(string name, Stream content)
+        {
+            onPut(name);
+            inner.Put(name, content);
+        }
+
+        public IReadOnlyList<WaldenArchiveObject> List(string prefix) => inner.List(prefix);
+
+        public Stream OpenRead(string name) => inner.OpenRead(name);
+
+        public void Delete(string name) => inner.Delete(name);
+    }
+}
