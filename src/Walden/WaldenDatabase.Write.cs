@@ -14,7 +14,11 @@ public sealed partial class WaldenDatabase
     /// not begin, commit or roll back transactions. Use plain commands or Dapper on the connection;
     /// <see cref="WaldenCommandExtensions.GetCachedCommand"/> keeps hot statements prepared.
     /// </summary>
-    /// <param name="write">The work to do; runs on Walden's writer thread, so keep it short and synchronous.</param>
+    /// <param name="write">
+    /// The work to do; keep it short and synchronous. It runs on Walden's writer thread or, when the writer is idle and the
+    /// calling thread has no synchronization context, on the calling thread, which then also commits: the returned task is
+    /// then already complete.
+    /// </param>
     /// <param name="cancellationToken">Withdraws the write while it is still queued; once the writer has taken it, its outcome is reported.</param>
     /// <returns>What <paramref name="write"/> returned, once committed.</returns>
     /// <exception cref="WaldenClosedException">The database has been disposed.</exception>
@@ -63,6 +67,11 @@ public sealed partial class WaldenDatabase
         }
 
         var request = new WriteRequest<T>(write, cancellationToken, _metrics.Timestamp());
+        if (_writer.TryWriteInline(request))
+        {
+            return request.Task; // the writer was idle: this thread ran the batch, and the task is complete (see GroupCommitWriter.Inline)
+        }
+
         var accepted = _writer.EnqueueAsync(request, cancellationToken);
         return accepted.IsCompletedSuccessfully ? request.Task : WhenAcceptedAsync(accepted, request);
     }
@@ -84,6 +93,9 @@ public sealed partial class WaldenDatabase
 
     /// <summary>Writes accepted and waiting for the writer.</summary>
     internal int WriteQueueDepth => _writer?.QueueDepth ?? 0;
+
+    /// <summary>Times the writer thread found a caller running a batch inline and waited for it (tests).</summary>
+    internal long WriterRoleWaits => _writer?.RoleWaits ?? 0;
 
     private async Task<T> WhenAcceptedAsync<T>(ValueTask accepted, WriteRequest<T> request)
     {

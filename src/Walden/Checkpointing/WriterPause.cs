@@ -92,6 +92,24 @@ internal sealed class WriterPause
         }
     }
 
+    /// <summary>
+    /// Like <see cref="EnterBatch"/>, for a caller running a batch on its own thread, which must not wait: false (and nothing
+    /// entered) while a checkpoint holds the writer or the WAL is full or at its hard bound; the write then goes to the writer.
+    /// </summary>
+    internal bool TryEnterBatch()
+    {
+        lock (_gate)
+        {
+            if (_requested || _walFull || _walAtMax)
+            {
+                return false;
+            }
+
+            _inBatch = true;
+            return true;
+        }
+    }
+
     /// <summary>A commit left the WAL at its hard bound: batches wait for <see cref="ClearWalAtMax"/>, then are refused.</summary>
     internal void SetWalAtMax()
     {

@@ -33,7 +33,7 @@ internal sealed partial class GroupCommitWriter
     /// </summary>
     internal static readonly long LingerWhenWaitedTicks = 2 * LingerTicks;
 
-    // Owned by the writer thread only.
+    // Owned by the role's holder (see Inline); _lastWaitTicks by the writer thread.
     private int _lastAcknowledged;
     private long _lastCommitTicks;
     private int _gatherExpected;

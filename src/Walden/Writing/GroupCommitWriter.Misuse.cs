@@ -14,7 +14,7 @@ internal sealed partial class GroupCommitWriter
     /// <summary>Throws when called from a write delegate of this writer, on its thread or from work the delegate started.</summary>
     internal void ThrowIfInsideWrite()
     {
-        if (Environment.CurrentManagedThreadId == _threadId || ReferenceEquals(WriterScope.Value, this))
+        if (Environment.CurrentManagedThreadId == _threadId || IsOwner || ReferenceEquals(WriterScope.Value, this))
         {
             throw new InvalidOperationException(
                 "WriteAsync was called from inside a write delegate of the same database. That write would wait for the writer, which is " +
@@ -29,14 +29,14 @@ internal sealed partial class GroupCommitWriter
         "delegates must be synchronous: do the awaiting before WriteAsync and pass a delegate that only uses the connection.");
 
     /// <summary>
-    /// The writer thread's synchronization context. It behaves as none (posts go to the thread pool), but an async void
+    /// The synchronization context of the writer thread, and of a caller's thread while it runs a batch inline. It behaves as none (posts go to the thread pool), but an async void
     /// method calls <see cref="OperationStarted"/> on it when it begins, which is how the writer tells one apart.
     /// </summary>
     private sealed class DelegateContext(GroupCommitWriter writer) : SynchronizationContext
     {
         public override void OperationStarted()
         {
-            if (Environment.CurrentManagedThreadId == writer._threadId && writer._inDelegate)
+            if (writer.IsOwner && writer._inDelegate)
             {
                 writer._asyncVoidStarted = true;
             }

@@ -24,9 +24,9 @@ internal sealed partial class GroupCommitWriter
         CommitFailed, // a commit started, then a rollback: the COMMIT failed (or a later statement was rolled back)
     }
 
-    // Written by the hooks, which SQLite calls on the thread that runs the statement; read by the writer thread.
+    // Written by the hooks, which SQLite calls on the thread that runs the statement; read by the role's holder.
     private TransactionEnd _end;
-    // Owned by the writer thread: what it is doing now, for the hooks to tell Walden's commit from a delegate's or a stranger's.
+    // Owned by the role's holder (the writer thread, or a caller running a batch inline): what it is doing now, for the hooks to tell Walden's commit from a delegate's or a stranger's.
     private bool _committing;
     private bool _inDelegate;
     private bool _loopRunning;
@@ -53,6 +53,7 @@ internal sealed partial class GroupCommitWriter
     {
         _asyncVoidStarted = false;
         _inDelegate = true;
+        var scope = WriterScope.Value; // not null when a delegate of another database wrote here inline
         WriterScope.Value = this; // flows into anything the delegate starts: a WriteAsync from there is refused (see Misuse)
         try
         {
@@ -65,7 +66,7 @@ internal sealed partial class GroupCommitWriter
         }
         finally
         {
-            WriterScope.Value = null;
+            WriterScope.Value = scope;
             _inDelegate = false;
         }
     }
@@ -200,7 +201,7 @@ internal sealed partial class GroupCommitWriter
     {
         try
         {
-            var onWriter = Environment.CurrentManagedThreadId == _threadId;
+            var onWriter = IsOwner; // the writer thread, or a caller running a batch inline
             if (onWriter && _committing)
             {
                 return _faults?.FailCommit?.Invoke(_batchNumber) == true ? 1 : 0;

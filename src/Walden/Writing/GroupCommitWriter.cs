@@ -41,7 +41,7 @@ internal sealed partial class GroupCommitWriter
     private WaldenException? _fault; // set once, when the loop dies; every later write fails with it
     private readonly WalSyncPipeline? _pipeline; // FullPipelined only: acknowledges after the fsync of the WAL
 
-    // Owned by the writer thread only.
+    // Owned by the role's holder: the writer thread, or a caller running a batch inline (see Inline).
     private readonly List<IWriteRequest> _batch;
     private readonly List<IWriteRequest> _pending;
     private readonly RawStatement _begin;
@@ -53,6 +53,8 @@ internal sealed partial class GroupCommitWriter
     private long _batchNumber;
     private int _committed;
     private int _cancelled;
+    private bool _inlineAllowed; // set once at Start: whether callers may run a batch themselves (see Inline)
+    private readonly DelegateContext _delegateContext;
 
     internal GroupCommitWriter(SqliteConnection connection, WaldenOptions options, string name,
         HealthSignals health, DatabaseMetrics metrics, WriterPause pause)
@@ -85,6 +87,7 @@ internal sealed partial class GroupCommitWriter
         _rollbackToSavepoint = new RawStatement(connection, $"ROLLBACK TO {SavepointName}");
         _thread = new Thread(Run) { IsBackground = true, Name = $"walden-writer:{name}" };
         _threadId = _thread.ManagedThreadId;
+        _delegateContext = new DelegateContext(this);
         _pipeline = options.Durability == WaldenDurability.FullPipelined ? new WalSyncPipeline(connection, metrics, _logger, _faults, name) : null;
         InstallHooks();
     }
@@ -100,6 +103,8 @@ internal sealed partial class GroupCommitWriter
 
     internal void Start()
     {
+        _inlineAllowed = Archive is null && _faults?.KeepWritesOnWriterThread != true;
+        _inlineClock = _faults?.InlineClock ?? TimeProvider.System;
         _pipeline?.Start();
         _thread.UnsafeStart(); // no ExecutionContext flows into the loop (Serilog, Npgsql)
     }
@@ -135,57 +140,90 @@ internal sealed partial class GroupCommitWriter
         var reader = _queue.Reader;
         Volatile.Write(ref _loopRunning, true);
         // Tells an async void delegate apart (it calls OperationStarted); everything else behaves as on the thread pool.
-        SynchronizationContext.SetSynchronizationContext(new DelegateContext(this));
+        SynchronizationContext.SetSynchronizationContext(_delegateContext);
         try
         {
             while (WaitForWork(reader))
             {
-                if (_pipeline?.Fault is { } syncFailed)
+                // A caller running a batch inline holds the role: the writer waits for it (the batch is short), then goes on.
+                if (!_role.TryEnter())
                 {
-                    throw syncFailed; // nothing may be committed past an fsync that failed
+                    Interlocked.Increment(ref _roleWaits);
+                    _role.Enter();
                 }
 
-                StartGathering();
-                _batch.Clear();
-                while (_batch.Count < _options.MaxBatchSize && reader.TryRead(out var request))
+                try
                 {
-                    _batch.Add(request);
+                    _ownerThreadId = _threadId;
+                    RunQueuedBatch(reader);
                 }
-
-                if (_batch.Count > 0)
+                finally
                 {
-                    // A RESTART or TRUNCATE checkpoint may hold the writer here, between two batches; so may the WAL's hard bound.
-                    var admitted = _pause.EnterBatch();
-                    try
-                    {
-                        if (admitted)
-                        {
-                            RunBatch(_batch);
-                        }
-                        else
-                        {
-                            var refused = _pause.WalLimitFailure();
-                            _health.Observe(refused);
-                            FailAll(_batch, refused);
-                        }
-                    }
-                    finally
-                    {
-                        _pause.ExitBatch();
-                    }
+                    _ownerThreadId = 0;
+                    _roleReleasedAt = _inlineClock.GetTimestamp();
+                    _role.Exit();
                 }
             }
         }
         catch (Exception ex)
         {
-            Die(ex);
+            using (_role.EnterScope())
+            {
+                Die(ex);
+            }
         }
         finally
         {
-            Volatile.Write(ref _loopRunning, false);
-            GiveTurnBack(); // a writer that died holding the turn must not keep the other processes waiting for it
-            _pipeline?.Drain(); // every committed write is synced and reported before the writer counts as stopped
+            using (_role.EnterScope())
+            {
+                Volatile.Write(ref _loopRunning, false); // under the role: no caller runs a batch from here on
+                GiveTurnBack(); // a writer that died holding the turn must not keep the other processes waiting for it
+                _pipeline?.Drain(); // every committed write is synced and reported before the writer counts as stopped
+            }
+
             _stopped.TrySetResult();
+        }
+    }
+
+    /// <summary>Under the role, on the writer thread: runs what is queued as one batch.</summary>
+    private void RunQueuedBatch(ChannelReader<IWriteRequest> reader)
+    {
+        if (_pipeline?.Fault is { } syncFailed)
+        {
+            throw syncFailed; // nothing may be committed past an fsync that failed
+        }
+
+        StartGathering();
+        _batch.Clear();
+        while (_batch.Count < _options.MaxBatchSize && reader.TryRead(out var request))
+        {
+            _batch.Add(request);
+        }
+
+        if (_batch.Count == 0)
+        {
+            return; // a caller that held the role took them into its own batch
+        }
+
+        // A RESTART or TRUNCATE checkpoint may hold the writer here, between two batches; so may the WAL's hard bound.
+        var admitted = _pause.EnterBatch();
+        try
+        {
+            if (admitted)
+            {
+                RunBatch(_batch);
+                NoteProbe(_batch);
+            }
+            else
+            {
+                var refused = _pause.WalLimitFailure();
+                _health.Observe(refused);
+                FailAll(_batch, refused);
+            }
+        }
+        finally
+        {
+            _pause.ExitBatch();
         }
     }
 
@@ -196,6 +234,13 @@ internal sealed partial class GroupCommitWriter
     /// </summary>
     private void Die(Exception cause)
     {
+        if (Fault is { } fault)
+        {
+            // Already dead (a caller's inline batch died first; the loop then finds the queue completed with its error).
+            FailAll(_batch, fault);
+            return;
+        }
+
         var failure = new WaldenException(
             $"Walden's writer for '{_name}' stopped after an unexpected error ({cause.GetType().Name}: {cause.Message}). " +
             "No write is accepted any more: dispose the database and open it again. See the inner exception for where it failed.", cause);

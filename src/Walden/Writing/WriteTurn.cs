@@ -123,6 +123,35 @@ internal sealed class WriteTurn : IDisposable
     }
 
     /// <summary>
+    /// Takes the turn only when nobody holds or waits for it, without waiting (for a caller that runs a batch on its own
+    /// thread, see GroupCommitWriter.Inline). True when the turn is held now.
+    /// </summary>
+    internal bool TryAcquireNow()
+    {
+        if (_held)
+        {
+            return true;
+        }
+
+        lock (_gate)
+        {
+            if (_inFlight || !_file.TryLock(CoordinationFile.QueueByte))
+            {
+                return false;
+            }
+
+            var taken = _file.TryLock(CoordinationFile.TurnByte);
+            _file.Unlock(CoordinationFile.QueueByte);
+            if (taken)
+            {
+                Take(contended: false);
+            }
+
+            return taken;
+        }
+    }
+
+    /// <summary>
     /// After a transaction on the turn: whether the caller may keep the turn for one more transaction rather than give it
     /// back. True only when the turn had to be waited for (other processes are writing: a hand-off is what keeping saves)
     /// and fewer than <see cref="MaxTransactionsPerTurn"/> transactions have run on it. When false, call <see cref="Release"/>.

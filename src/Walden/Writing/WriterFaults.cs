@@ -22,6 +22,15 @@ internal sealed class WriterFaults
     public Action? WhileKeepingTurn { get; init; }
 
     /// <summary>
+    /// True keeps every batch on the writer thread: no caller runs one inline (see GroupCommitWriter.Inline), so a test
+    /// holding the writer in <see cref="BeforeBatch"/> holds every write.
+    /// </summary>
+    public bool KeepWritesOnWriterThread { get; init; }
+
+    /// <summary>When set, the clock that tells a write right after the last batch from one after a pause (see GroupCommitWriter.Inline).</summary>
+    public TimeProvider? InlineClock { get; init; }
+
+    /// <summary>
     /// For <see cref="WaldenDurability.FullPipelined"/>, and for Full with a Sync archive (which fsyncs the WAL beside its store):
     /// when set, replaces each fsync of the WAL and gives its result (0 = success).
     /// </summary>

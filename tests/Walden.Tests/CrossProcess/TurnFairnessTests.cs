@@ -29,13 +29,13 @@ public sealed class TurnFairnessTests : IDisposable
         using var aHolding = new ManualResetEventSlim();
         using var releaseA = new ManualResetEventSlim();
 
-        // B holds the turn, inside a transaction.
-        var bFirst = b.WriteAsync(c =>
+        // B holds the turn, inside a transaction (started from the pool: an idle writer's caller may run the write itself).
+        var bFirst = Task.Run(() => b.WriteAsync(c =>
         {
             c.Exec("INSERT INTO t(who) VALUES ('b0')");
             bHolding.Set();
             releaseB.Wait(Patience);
-        });
+        }));
         Assert.True(bHolding.Wait(Patience));
 
         // A's writes queue up; its writer waits for the turn (it holds the queue lock meanwhile). Its first write holds it.

@@ -23,6 +23,7 @@ internal sealed class WriterGate
             beforeBatch(size);
         },
         FailCommit = failCommit,
+        KeepWritesOnWriterThread = true, // a write run inline by the test's thread would hold the test itself at the gate
     };
 
     /// <summary>The next batch will wait at its start until <see cref="Release"/>; the returned task completes when it is waiting.</summary>

@@ -1,0 +1,181 @@
+namespace Walden.Writing;
+
+/// <summary>
+/// The caller commits when the writer is idle. Whoever runs a batch on the write connection holds the writer role
+/// (<see cref="_role"/>): the writer thread for each batch it takes from the queue, or a caller of WriteAsync that found
+/// the role free and the queue empty. Such a caller runs the batch on its own thread (its write first, then whatever was
+/// queued meanwhile, FIFO, without waiting for more), commits, and returns a task that is already complete: no wake-up of
+/// the writer thread, no thread-pool hop back, which is most of what a lone producer's write costs beyond the ceiling's.
+/// Everything the writer thread does for a batch happens the same way (the writer pause, the write turn, the commit
+/// contract, the outcomes); the role orders batches, so they never overlap and run in the order they took the role.
+/// The role is taken only without waiting, and only when waiting would buy nothing:
+/// <list type="bullet">
+/// <item>the last batch carried at most one write (one producer): with several, the writer thread's gathering puts them
+/// in one commit, where a caller committing at once would split them;</item>
+/// <item>no synchronization context (a UI thread must not block on an fsync) and the default task scheduler;</item>
+/// <item>no checkpoint holds the writer, the WAL is under its bounds, and no other process holds or waits for the write
+/// turn (otherwise the caller would block where an awaiting caller waits asynchronously);</item>
+/// <item>no archive (its Sync mode ships to every destination before the acknowledgement, and it may take a base
+/// snapshot after a commit: work that stays on the writer thread).</item>
+/// </list>
+/// One thread that starts writes without awaiting them (a loop that collects tasks for Task.WhenAll) looks exactly like
+/// one producer awaiting each write: each call comes right after the last one returned. Committing each of those alone
+/// would cost a commit per write where the writer thread would put them all in one. So a write that comes within
+/// <see cref="HotWindow"/> of the last batch ("hot") runs inline only while the writer knows the pattern is one
+/// awaiting producer: every <see cref="HotInlineLimit"/>-th hot write goes through the queue as a probe; when its batch
+/// held it alone and nothing queued behind it, its caller waited for it (the limit doubles, up to
+/// <see cref="MaxHotInline"/>); otherwise writes are piling up (hot writes go through the queue until the next probe
+/// says otherwise). A write after a pause (a few per second, an idle service) always runs inline.
+/// </summary>
+internal sealed partial class GroupCommitWriter
+{
+    /// <summary>The most hot writes run inline between two probes: at worst this many commits of one write each when one thread's burst follows a lone producer.</summary>
+    internal const int MaxHotInline = 16;
+
+    // The writer role: held by whoever runs a batch on the connection. Never waited for by a caller.
+    private readonly Lock _role = new();
+    // Real time, not the options' clock (whose timers run maintenance); tests replace it through WriterFaults.InlineClock.
+    private TimeProvider _inlineClock = TimeProvider.System;
+    // Written by the role's holder; read by the hooks and the misuse checks on any thread.
+    private int _ownerThreadId;
+    /// <summary>A write that comes this soon after the last batch ended is "hot" (see the class summary): the gathering bound, 2 ms.</summary>
+    internal static readonly TimeSpan HotWindow = TimeSpan.FromMilliseconds(2);
+
+    // Owned by the role's holder.
+    private long _roleReleasedAt; // an _inlineClock timestamp
+    private int _hotInlineLimit;
+    private int _hotStreak;
+    private IWriteRequest? _probe;
+    private long _inlineBatches;
+    private long _roleWaits;
+
+    /// <summary>How many hot writes may run inline before the next probe (0: every hot write goes through the queue).</summary>
+    internal int HotInlineLimit => Volatile.Read(ref _hotInlineLimit);
+
+    /// <summary>Batches a caller ran on its own thread since open.</summary>
+    internal long InlineBatches => Interlocked.Read(ref _inlineBatches);
+
+    /// <summary>Times the writer thread found the role held by a caller and waited for it.</summary>
+    internal long RoleWaits => Interlocked.Read(ref _roleWaits);
+
+    /// <summary>Whether the current thread holds the writer role (runs a batch, a delegate, or the acknowledgements).</summary>
+    private bool IsOwner => Volatile.Read(ref _ownerThreadId) == Environment.CurrentManagedThreadId;
+
+    /// <summary>
+    /// Runs <paramref name="request"/> on the caller's thread when the writer is idle (see the class summary). True when it
+    /// ran (its outcome is reported, except with FullPipelined, where the sync thread reports it after its fsync); false
+    /// when the caller must queue it.
+    /// </summary>
+    internal bool TryWriteInline(IWriteRequest request)
+    {
+        if (!_inlineAllowed || Volatile.Read(ref _lastAcknowledged) > 1 || _queue.Reader.Count > 0 || !ContextAllowsBlocking())
+        {
+            return false;
+        }
+
+        if (!_role.TryEnter())
+        {
+            return false;
+        }
+
+        try
+        {
+            if (!Volatile.Read(ref _loopRunning) || _fault is not null || _pipeline?.Fault is not null || _queue.Reader.Count > 0 ||
+                _lastAcknowledged > 1 || !DecideHot(request))
+            {
+                return false;
+            }
+
+            if (!_pause.TryEnterBatch())
+            {
+                return false;
+            }
+
+            try
+            {
+                if (_turn?.TryAcquireNow() == false)
+                {
+                    return false; // another process writes: the writer thread waits for the turn, the caller awaits
+                }
+
+                _ownerThreadId = Environment.CurrentManagedThreadId;
+                RunInline(request);
+                return true;
+            }
+            finally
+            {
+                _pause.ExitBatch();
+            }
+        }
+        catch (Exception ex)
+        {
+            Die(ex); // as the writer thread's loop would: an error no write's outcome accounts for
+            request.TryStart();
+            request.Fail(Fault ?? ex); // in case it failed before the request joined the batch
+            return true;
+        }
+        finally
+        {
+            _ownerThreadId = 0;
+            _role.Exit();
+        }
+    }
+
+    private static bool ContextAllowsBlocking() =>
+        (SynchronizationContext.Current is not { } context || context.GetType() == typeof(SynchronizationContext)) &&
+        TaskScheduler.Current == TaskScheduler.Default;
+
+    /// <summary>Under the role: whether this write may run inline now; a hot write past the limit becomes the probe.</summary>
+    private bool DecideHot(IWriteRequest request)
+    {
+        var hot = _inlineClock.GetElapsedTime(_roleReleasedAt) < HotWindow;
+        if (!hot)
+        {
+            _hotStreak = 0;
+            return true;
+        }
+
+        if (_hotStreak < _hotInlineLimit)
+        {
+            _hotStreak++;
+            return true;
+        }
+
+        _hotStreak = 0;
+        _probe = request;
+        return false;
+    }
+
+    /// <summary>The writer thread, after a batch: reads the probe's outcome (see the class summary).</summary>
+    private void NoteProbe(List<IWriteRequest> batch)
+    {
+        if (_probe is not { } probe || !batch.Contains(probe))
+        {
+            return;
+        }
+
+        _probe = null;
+        var alone = batch.Count == 1 && _queue.Reader.Count == 0;
+        Volatile.Write(ref _hotInlineLimit, alone ? Math.Clamp(_hotInlineLimit * 2, 1, MaxHotInline) : 0);
+    }
+
+    private void RunInline(IWriteRequest request)
+    {
+        var previous = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(_delegateContext); // tells an async void delegate apart, as on the writer thread
+        try
+        {
+            _batch.Clear();
+            _batch.Add(request);
+            _gatherExpected = _options.MaxBatchSize; // what was queued meanwhile joins, FIFO; nothing is waited for
+            _gatherIdleTicks = 0;
+            Interlocked.Increment(ref _inlineBatches);
+            RunBatch(_batch);
+        }
+        finally
+        {
+            _roleReleasedAt = _inlineClock.GetTimestamp(); // only a batch that ran makes the next write hot
+            SynchronizationContext.SetSynchronizationContext(previous);
+        }
+    }
+}
