@@ -122,21 +122,22 @@ public sealed class TurnFairnessTests : IDisposable
         using var aHolding = new ManualResetEventSlim();
         using var releaseA = new ManualResetEventSlim();
 
-        var bFirst = b.WriteAsync(c =>
+        // Started on the pool: a write that finds its writer idle may run on the calling thread, and these block.
+        var bFirst = Task.Run(() => b.WriteAsync(c =>
         {
             c.Exec("INSERT INTO t(who) VALUES ('b0')");
             bHolding.Set();
             releaseB.Wait(Patience);
-        });
+        }));
         Assert.True(bHolding.Wait(Patience));
 
         // A's only write waits for the turn, so A's turn counts as contended (another process is writing).
-        aWrites.Add(a.WriteAsync(c =>
+        aWrites.Add(Task.Run(() => a.WriteAsync(c =>
         {
             c.Exec("INSERT INTO t(who) VALUES ('a1')");
             aHolding.Set();
             releaseA.Wait(Patience);
-        }));
+        })));
         Assert.True(await BenchWorker.WaitUntilAsync(() => !Probe(probe, CoordinationFile.QueueByte), Patience));
         releaseB.Set();
         await bFirst;
