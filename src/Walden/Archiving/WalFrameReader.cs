@@ -117,14 +117,7 @@ internal sealed unsafe class WalFrameReader : IDisposable
         for (var i = 0; i < count; i++)
         {
             var span = rented.AsSpan(i * frameBytes, frameBytes);
-            if (BinaryPrimitives.ReadUInt32BigEndian(span[8..]) != _salt1 || BinaryPrimitives.ReadUInt32BigEndian(span[12..]) != _salt2)
-            {
-                break;
-            }
-
-            Checksum(span[..8], ref c1, ref c2);
-            Checksum(span.Slice(FrameHeaderBytes, _pageSize), ref c1, ref c2);
-            if (c1 != BinaryPrimitives.ReadUInt32BigEndian(span[16..]) || c2 != BinaryPrimitives.ReadUInt32BigEndian(span[20..]))
+            if (!IsValidFrame(span, ref c1, ref c2))
             {
                 break;
             }
@@ -243,14 +236,7 @@ internal sealed unsafe class WalFrameReader : IDisposable
             }
 
             var span = buffer.AsSpan();
-            if (BinaryPrimitives.ReadUInt32BigEndian(span[8..]) != _salt1 || BinaryPrimitives.ReadUInt32BigEndian(span[12..]) != _salt2)
-            {
-                break;
-            }
-
-            Checksum(span[..8], ref c1, ref c2);
-            Checksum(span.Slice(FrameHeaderBytes, _pageSize), ref c1, ref c2);
-            if (c1 != BinaryPrimitives.ReadUInt32BigEndian(span[16..]) || c2 != BinaryPrimitives.ReadUInt32BigEndian(span[20..]))
+            if (!IsValidFrame(span, ref c1, ref c2))
             {
                 break;
             }
@@ -266,6 +252,22 @@ internal sealed unsafe class WalFrameReader : IDisposable
         FramesTaken = lastCommit;
         (_checksum1, _checksum2) = committed;
         return lastCommit;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="frame"/> (header and page) belongs to this WAL and continues its running checksum, as SQLite's
+    /// own recovery tests a frame (wal.c, <c>walDecodeFrame</c>); the checksum is carried forward over it either way.
+    /// </summary>
+    private bool IsValidFrame(ReadOnlySpan<byte> frame, ref uint c1, ref uint c2)
+    {
+        if (BinaryPrimitives.ReadUInt32BigEndian(frame[8..]) != _salt1 || BinaryPrimitives.ReadUInt32BigEndian(frame[12..]) != _salt2)
+        {
+            return false;
+        }
+
+        Checksum(frame[..8], ref c1, ref c2);
+        Checksum(frame.Slice(FrameHeaderBytes, _pageSize), ref c1, ref c2);
+        return c1 == BinaryPrimitives.ReadUInt32BigEndian(frame[16..]) && c2 == BinaryPrimitives.ReadUInt32BigEndian(frame[20..]);
     }
 
     /// <summary>SQLite's WAL checksum (walChecksumBytes): 32-bit words in the byte order the header's magic names.</summary>

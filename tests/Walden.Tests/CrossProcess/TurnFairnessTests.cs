@@ -29,13 +29,8 @@ public sealed class TurnFairnessTests : IDisposable
         using var aHolding = new ManualResetEventSlim();
         using var releaseA = new ManualResetEventSlim();
 
-        // B holds the turn, inside a transaction (started from the pool: an idle writer's caller may run the write itself).
-        var bFirst = Task.Run(() => b.WriteAsync(c =>
-        {
-            c.Exec("INSERT INTO t(who) VALUES ('b0')");
-            bHolding.Set();
-            releaseB.Wait(Patience);
-        }));
+        // B holds the turn, inside a transaction.
+        var bFirst = HoldingWrite(b, "b0", bHolding, releaseB);
         Assert.True(bHolding.Wait(Patience));
 
         // A's writes queue up; its writer waits for the turn (it holds the queue lock meanwhile). Its first write holds it.
@@ -122,22 +117,11 @@ public sealed class TurnFairnessTests : IDisposable
         using var aHolding = new ManualResetEventSlim();
         using var releaseA = new ManualResetEventSlim();
 
-        // Started on the pool: a write that finds its writer idle may run on the calling thread, and these block.
-        var bFirst = Task.Run(() => b.WriteAsync(c =>
-        {
-            c.Exec("INSERT INTO t(who) VALUES ('b0')");
-            bHolding.Set();
-            releaseB.Wait(Patience);
-        }));
+        var bFirst = HoldingWrite(b, "b0", bHolding, releaseB);
         Assert.True(bHolding.Wait(Patience));
 
         // A's only write waits for the turn, so A's turn counts as contended (another process is writing).
-        aWrites.Add(Task.Run(() => a.WriteAsync(c =>
-        {
-            c.Exec("INSERT INTO t(who) VALUES ('a1')");
-            aHolding.Set();
-            releaseA.Wait(Patience);
-        })));
+        aWrites.Add(HoldingWrite(a, "a1", aHolding, releaseA));
         Assert.True(await BenchWorker.WaitUntilAsync(() => !Probe(probe, CoordinationFile.QueueByte), Patience));
         releaseB.Set();
         await bFirst;
@@ -167,6 +151,19 @@ public sealed class TurnFairnessTests : IDisposable
         Assert.Equal(0, (await a.GetStatsAsync()).BusyRetries);
         Assert.Equal(0, (await b.GetStatsAsync()).BusyRetries);
     }
+
+    /// <summary>
+    /// A write that inserts <paramref name="who"/>, sets <paramref name="holding"/> and keeps its transaction (and the turn)
+    /// until <paramref name="release"/> is set. Started on the pool: a write that finds its writer idle may run on the
+    /// calling thread, and this one blocks.
+    /// </summary>
+    private static Task HoldingWrite(WaldenDatabase db, string who, ManualResetEventSlim holding, ManualResetEventSlim release) =>
+        Task.Run(() => db.WriteAsync(c =>
+        {
+            c.Exec($"INSERT INTO t(who) VALUES ('{who}')");
+            holding.Set();
+            release.Wait(Patience);
+        }));
 
     private static bool Probe(CoordinationFile file, long lockByte)
     {
