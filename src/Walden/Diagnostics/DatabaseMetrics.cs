@@ -22,7 +22,7 @@ internal interface IDatabaseGauges
 }
 
 /// <summary>
-/// The metrics and running counts of one database. The writer thread records per batch, not per write,
+/// The metrics and running counts of one database. The writer role's holder records per batch, not per write,
 /// except the acknowledgement latency, which it records once per write from a timestamp taken at enqueue:
 /// no allocation either way (tags are prebuilt <see cref="TagList"/>s).
 /// Recording never throws: a <c>MeterListener</c> callback is the application's code and runs inline, often
@@ -97,7 +97,7 @@ internal sealed class DatabaseMetrics : IDisposable
     /// <summary>The timestamp a write is stamped with when it is accepted.</summary>
     internal long Timestamp() => _time.GetTimestamp();
 
-    /// <summary>Called by the writer thread once per acknowledged write, after the commit.</summary>
+    /// <summary>Called by the writer role's holder once per acknowledged write, after the commit.</summary>
     internal void RecordAck(long acceptedAt, long now)
     {
         try
@@ -113,12 +113,12 @@ internal sealed class DatabaseMetrics : IDisposable
     }
 
     /// <summary>
-    /// Called by the writer thread before it acknowledges <paramref name="committed"/> writes, so a caller whose write was
+    /// Called by the writer role's holder before it acknowledges <paramref name="committed"/> writes, so a caller whose write was
     /// acknowledged finds it counted in <see cref="WritesCommitted"/>.
     /// </summary>
     internal void CountWritesCommitted(int committed) => Interlocked.Add(ref _writesCommitted, committed);
 
-    /// <summary>Called by the writer thread once per batch.</summary>
+    /// <summary>Called by the writer role's holder once per batch.</summary>
     internal void RecordBatch(int size, int committed, int failed, int cancelled, double transactionSeconds)
     {
         // The running counts first: they feed WaldenStats and must not depend on a listener.

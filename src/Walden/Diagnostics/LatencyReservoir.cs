@@ -11,7 +11,7 @@ internal sealed class LatencyReservoir
     private readonly double[] _seconds = new double[Size];
     private long _next;
 
-    /// <summary>Called by the single writer thread only.</summary>
+    /// <summary>Called only by the holder of the writer role (the writer thread, or a caller running a batch inline): one thread at a time.</summary>
     internal void Add(double seconds)
     {
         _seconds[_next & (Size - 1)] = seconds;
