@@ -69,10 +69,14 @@ internal sealed unsafe partial class Archiver
             return null;
         }
 
+        // Carried as SQLite's own SQLITE_IOERR_FSYNC, so the writer's health sees what it sees when a COMMIT's fsync fails:
+        // Unhealthy, and every later write refused on this open database (HealthSignals.SyncFailure).
+        var cause = new Microsoft.Data.Sqlite.SqliteException($"The fsync of the WAL failed (result code {rc}).",
+            Errors.SqliteErrors.IoErr, Diagnostics.HealthSignals.IoErrFsync);
         _walSyncFault = new WaldenArchiveException(
             $"The fsync of the WAL of '{_name}' failed (SQLite result code {rc}). The batch was committed but may not be on disk; " +
             "it is not acknowledged, and no later write is: dispose the database, check the disk, open it again.",
-            isTransient: false, destination: null, null);
+            isTransient: false, destination: null, cause);
         NeedBase("the WAL could not be fsynced");
         return _walSyncFault;
     }

@@ -106,7 +106,7 @@ internal sealed class HealthSignals
     /// <summary>Whether SQLite's extended result code is a failed fsync of a file or of its directory.</summary>
     internal static bool IsSyncFailure(int extendedCode) => extendedCode is IoErrFsync or IoErrDirFsync;
 
-    private const int IoErrFsync = Errors.SqliteErrors.IoErr | (4 << 8);    // SQLITE_IOERR_FSYNC
+    internal const int IoErrFsync = Errors.SqliteErrors.IoErr | (4 << 8);    // SQLITE_IOERR_FSYNC
     private const int IoErrDirFsync = Errors.SqliteErrors.IoErr | (5 << 8); // SQLITE_IOERR_DIR_FSYNC
 
     /// <summary>The error every write gets after a failed fsync.</summary>

@@ -106,6 +106,7 @@ internal sealed partial class GroupCommitWriter
                 // Committed by the delegate's COMMIT: reported successful, as they are, once a Sync archive has them too.
                 if (Archive?.AfterCommit(_connection) is { } unarchived)
                 {
+                    _health.Observe(unarchived);
                     FailAll(_pending, unarchived);
                 }
                 else

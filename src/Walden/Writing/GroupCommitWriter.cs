@@ -463,6 +463,7 @@ internal sealed partial class GroupCommitWriter
         KeepOrGiveTurnBack();
         if (Archive?.AfterCommit(_connection) is { } unarchived)
         {
+            _health.Observe(unarchived); // a failed fsync of the WAL (Sync with Full) stops writes as a COMMIT's would
             FailAll(_pending, unarchived); // Sync archive: committed here, not in every destination, so not acknowledged
             return;
         }

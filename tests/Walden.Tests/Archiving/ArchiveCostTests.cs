@@ -74,7 +74,7 @@ public sealed class ArchiveCostTests : IDisposable
     }
 
     [Fact]
-    public async Task Sync_WhenTheWalFsyncFails_ThatBatchAndEveryLaterOneAreNotAcknowledged()
+    public async Task Sync_WhenTheWalFsyncFails_ThatBatchAndEveryLaterOneAreNotAcknowledged_AndHealthIsUnhealthy()
     {
         var fail = 0;
         var options = Options(WaldenArchiveMode.Sync);
@@ -87,8 +87,10 @@ public sealed class ArchiveCostTests : IDisposable
         var failed = await Assert.ThrowsAsync<WaldenArchiveException>(() => db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (1)")));
         Assert.Contains("fsync of the WAL", failed.Message, StringComparison.Ordinal);
         Assert.Equal(0, Volatile.Read(ref fail)); // that fsync was the only one to fail...
-        var later = await Assert.ThrowsAsync<WaldenArchiveException>(() => db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (2)")));
-        Assert.Contains("no later write is", later.Message, StringComparison.Ordinal); // ...and still nothing after it is acknowledged
+        // ...and, as after any failed fsync (HealthSignals.SyncFailure), nothing after it is acknowledged and health says why.
+        var later = await Assert.ThrowsAnyAsync<WaldenException>(() => db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (2)")));
+        Assert.Contains("failed an fsync", later.Message, StringComparison.Ordinal);
+        Assert.Equal(WaldenHealthStatus.Unhealthy, db.GetHealth().Status);
     }
 
     [Fact]
