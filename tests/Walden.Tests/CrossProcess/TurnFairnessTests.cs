@@ -22,16 +22,8 @@ public sealed class TurnFairnessTests : IDisposable
         var path = _dir.File("shared.db");
         await using var a = await WaldenDatabase.OpenAsync(path, new WaldenOptions { MaxBatchSize = 1 }); // one transaction per write
         await using var b = await WaldenDatabase.OpenAsync(path);
-        await a.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, who TEXT NOT NULL)"));
-        using var probe = CoordinationFile.Open(path)!;
-        using var bHolding = new ManualResetEventSlim();
-        using var releaseB = new ManualResetEventSlim();
-        using var aHolding = new ManualResetEventSlim();
-        using var releaseA = new ManualResetEventSlim();
-
-        // B holds the turn, inside a transaction.
-        var bFirst = HoldingWrite(b, "b0", bHolding, releaseB);
-        Assert.True(bHolding.Wait(Patience));
+        using var scene = await Scene.BHoldsTheTurnAsync(path, a, b);
+        var (probe, releaseB, aHolding, releaseA, bFirst) = (scene.Probe, scene.ReleaseB, scene.AHolding, scene.ReleaseA, scene.BFirst);
 
         // A's writes queue up; its writer waits for the turn (it holds the queue lock meanwhile). Its first write holds it.
         var aWrites = new List<Task>
@@ -66,22 +58,8 @@ public sealed class TurnFairnessTests : IDisposable
         expected.AddRange(Enumerable.Range(1, kept).Select(i => $"a{i}"));
         expected.Add("b1");
         expected.AddRange(Enumerable.Range(kept + 1, 6 - kept).Select(i => $"a{i}"));
-        var order = await a.ReadAsync(c =>
-        {
-            using var command = c.CreateCommand();
-            command.CommandText = "SELECT who FROM t ORDER BY id";
-            using var reader = command.ExecuteReader();
-            var rows = new List<string>();
-            while (reader.Read())
-            {
-                rows.Add(reader.GetString(0));
-            }
-
-            return rows;
-        });
-        Assert.Equal(expected, order);
-        Assert.Equal(0, (await a.GetStatsAsync()).BusyRetries);
-        Assert.Equal(0, (await b.GetStatsAsync()).BusyRetries);
+        Assert.Equal(expected, await Scene.WritersInOrderAsync(a));
+        await Scene.AssertNoBusyRetriesAsync(a, b);
     }
 
     [Fact]
@@ -110,15 +88,8 @@ public sealed class TurnFairnessTests : IDisposable
         a = await WaldenDatabase.OpenAsync(path, options);
         await using var aScope = a;
         await using var b = await WaldenDatabase.OpenAsync(path);
-        await a.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, who TEXT NOT NULL)"));
-        using var probe = CoordinationFile.Open(path)!;
-        using var bHolding = new ManualResetEventSlim();
-        using var releaseB = new ManualResetEventSlim();
-        using var aHolding = new ManualResetEventSlim();
-        using var releaseA = new ManualResetEventSlim();
-
-        var bFirst = HoldingWrite(b, "b0", bHolding, releaseB);
-        Assert.True(bHolding.Wait(Patience));
+        using var scene = await Scene.BHoldsTheTurnAsync(path, a, b);
+        var (probe, releaseB, aHolding, releaseA, bFirst) = (scene.Probe, scene.ReleaseB, scene.AHolding, scene.ReleaseA, scene.BFirst);
 
         // A's only write waits for the turn, so A's turn counts as contended (another process is writing).
         aWrites.Add(HoldingWrite(a, "a1", aHolding, releaseA));
@@ -135,7 +106,39 @@ public sealed class TurnFairnessTests : IDisposable
         await Task.WhenAll(aWrites.ToArray());
 
         // a2 ran on A's turn, without a hand-off; then B, waiting, came next (A's turn ended after MaxTransactionsPerTurn).
-        Assert.Equal(["b0", "a1", "a2", "b1"], await a.ReadAsync(c =>
+        Assert.Equal(["b0", "a1", "a2", "b1"], await Scene.WritersInOrderAsync(a));
+        await Scene.AssertNoBusyRetriesAsync(a, b);
+    }
+
+    /// <summary>Two instances on one file, their table, a probe of the turn's queue byte, and B holding the turn in a write.</summary>
+    private sealed class Scene : IDisposable
+    {
+        private readonly ManualResetEventSlim _bHolding = new();
+
+        private Scene(CoordinationFile probe) => Probe = probe;
+
+        internal CoordinationFile Probe { get; }
+
+        internal ManualResetEventSlim ReleaseB { get; } = new();
+
+        internal ManualResetEventSlim AHolding { get; } = new();
+
+        internal ManualResetEventSlim ReleaseA { get; } = new();
+
+        internal Task BFirst { get; private set; } = Task.CompletedTask;
+
+        /// <summary>Creates the table through A, then lets B insert 'b0' and hold its transaction, and with it the turn.</summary>
+        internal static async Task<Scene> BHoldsTheTurnAsync(string path, WaldenDatabase a, WaldenDatabase b)
+        {
+            await a.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, who TEXT NOT NULL)"));
+            var scene = new Scene(CoordinationFile.Open(path)!);
+            scene.BFirst = HoldingWrite(b, "b0", scene._bHolding, scene.ReleaseB);
+            Assert.True(scene._bHolding.Wait(Patience));
+            return scene;
+        }
+
+        /// <summary>The writers of the rows, in commit order.</summary>
+        internal static Task<List<string>> WritersInOrderAsync(WaldenDatabase db) => db.ReadAsync(c =>
         {
             using var command = c.CreateCommand();
             command.CommandText = "SELECT who FROM t ORDER BY id";
@@ -147,9 +150,25 @@ public sealed class TurnFairnessTests : IDisposable
             }
 
             return rows;
-        }));
-        Assert.Equal(0, (await a.GetStatsAsync()).BusyRetries);
-        Assert.Equal(0, (await b.GetStatsAsync()).BusyRetries);
+        });
+
+        /// <summary>The turn, not SQLite's busy handler, ordered the writers.</summary>
+        internal static async Task AssertNoBusyRetriesAsync(WaldenDatabase a, WaldenDatabase b)
+        {
+            Assert.Equal(0, (await a.GetStatsAsync()).BusyRetries);
+            Assert.Equal(0, (await b.GetStatsAsync()).BusyRetries);
+        }
+
+        public void Dispose()
+        {
+            ReleaseB.Set(); // a failed assertion must not leave B's write blocked
+            ReleaseA.Set();
+            Probe.Dispose();
+            _bHolding.Dispose();
+            ReleaseB.Dispose();
+            AHolding.Dispose();
+            ReleaseA.Dispose();
+        }
     }
 
     /// <summary>
