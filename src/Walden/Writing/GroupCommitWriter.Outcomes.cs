@@ -104,15 +104,7 @@ internal sealed partial class GroupCommitWriter
         {
             case TransactionEnd.Committed:
                 // Committed by the delegate's COMMIT: reported successful, as they are, once a Sync archive has them too.
-                if (Archive?.AfterCommit(_connection) is { } unarchived)
-                {
-                    _health.Observe(unarchived);
-                    FailAll(_pending, unarchived);
-                }
-                else
-                {
-                    Acknowledge(_pending);
-                }
+                AcknowledgeOnceArchived(_pending);
 
                 request.Fail(new WaldenException(Ended +
                     $"Its COMMIT committed what it had changed until then, and the {_pending.Count} writes before it " +
@@ -141,6 +133,22 @@ internal sealed partial class GroupCommitWriter
         }
 
         _pending.Clear();
+    }
+
+    /// <summary>
+    /// A committed batch: acknowledged, unless a Sync archive could not take it (committed here, not in every destination),
+    /// then failed with why. A failed fsync of the WAL on that path (Sync with Full) stops writes as a COMMIT's would.
+    /// </summary>
+    private void AcknowledgeOnceArchived(List<IWriteRequest> committed)
+    {
+        if (Archive?.AfterCommit(_connection) is { } unarchived)
+        {
+            _health.Observe(unarchived);
+            FailAll(committed, unarchived);
+            return;
+        }
+
+        Acknowledge(committed);
     }
 
     /// <summary>

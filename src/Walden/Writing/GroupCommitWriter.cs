@@ -461,14 +461,7 @@ internal sealed partial class GroupCommitWriter
         _committing = false;
         NoteCommit(_pending.Count, Stopwatch.GetTimestamp() - started);
         KeepOrGiveTurnBack();
-        if (Archive?.AfterCommit(_connection) is { } unarchived)
-        {
-            _health.Observe(unarchived); // a failed fsync of the WAL (Sync with Full) stops writes as a COMMIT's would
-            FailAll(_pending, unarchived); // Sync archive: committed here, not in every destination, so not acknowledged
-            return;
-        }
-
-        Acknowledge(_pending);
+        AcknowledgeOnceArchived(_pending);
     }
 
     private void RollbackIfOpen()

@@ -5,6 +5,19 @@ namespace Walden.Tests.Archiving;
 /// <summary>The workload and the checks the archive tests share, whatever the destination (a folder or a bucket).</summary>
 internal static class ArchiveChecks
 {
+    /// <summary>Options with one archive destination in <paramref name="mode"/> and no restore drill (tests run it themselves).</summary>
+    public static WaldenOptions Options(WaldenArchiveMode mode, IWaldenArchiveDestination destination, TimeProvider? time = null)
+    {
+        var options = new WaldenOptions { TimeProvider = time ?? TimeProvider.System };
+        options.Archive.Mode = mode;
+        options.Archive.DrillInterval = null;
+        options.Archive.Destinations.Add(destination);
+        return options;
+    }
+
+    /// <summary>Writes <paramref name="value"/> into the one-column table <c>t(a)</c>.</summary>
+    public static Task Insert(WaldenDatabase db, int value) => db.WriteAsync(c => c.Exec($"INSERT INTO t(a) VALUES ({value})"));
+
     /// <summary>
     /// Every kind of change an archive must carry: a table created, <paramref name="rows"/> rows written at once (so they
     /// group into batches), an index and a second table in one write, rows deleted and <c>user_version</c> set.

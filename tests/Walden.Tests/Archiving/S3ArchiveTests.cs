@@ -23,16 +23,10 @@ public sealed class S3ArchiveTests : IAsyncLifetime
         _dir.Dispose();
     }
 
-    private static WaldenOptions Options(WaldenArchiveMode mode, IWaldenArchiveDestination destination, TimeProvider? time = null)
-    {
-        var options = new WaldenOptions { TimeProvider = time ?? TimeProvider.System };
-        options.Archive.Mode = mode;
-        options.Archive.DrillInterval = null;
-        options.Archive.Destinations.Add(destination);
-        return options;
-    }
+    private static WaldenOptions Options(WaldenArchiveMode mode, IWaldenArchiveDestination destination, TimeProvider? time = null) =>
+        ArchiveChecks.Options(mode, destination, time);
 
-    private static Task Insert(WaldenDatabase db, int value) => db.WriteAsync(c => c.Exec($"INSERT INTO t(a) VALUES ({value})"));
+    private static Task Insert(WaldenDatabase db, int value) => ArchiveChecks.Insert(db, value);
 
     private async Task AssertRestoredHasAsync(IWaldenArchiveDestination source, IReadOnlyCollection<int> acknowledged)
     {

@@ -42,10 +42,7 @@ public sealed class RestoreFaultTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Restore_WhenTheFsyncOfTheRestoredFileFails_ExitsTwoNamingIt_AndLeavesTheDatabaseAsItWas()
     {
-        var library = await FailingFsync.BuildAsync(_dir.Path);
-        var backup = await BackupOfAboutAsync(megabytes: 1);
-        var folder = Directory.CreateDirectory(_dir.File("live")).FullName;
-        var target = Path.Combine(folder, "app.db");
+        var (library, backup, folder, target) = await FsyncFaultSceneAsync();
         await CreateTargetAsync(target);
         var before = SHA256.HashData(await File.ReadAllBytesAsync(target));
 
@@ -61,10 +58,7 @@ public sealed class RestoreFaultTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Restore_WhenTheFsyncOfTheQuarantineFails_PutsTheDatabaseAndItsWalBack_AndExitsTwo()
     {
-        var library = await FailingFsync.BuildAsync(_dir.Path);
-        var backup = await BackupOfAboutAsync(megabytes: 1);
-        var folder = Directory.CreateDirectory(_dir.File("live")).FullName;
-        var target = Path.Combine(folder, "app.db");
+        var (library, backup, folder, target) = await FsyncFaultSceneAsync();
         await ForeignProgram.RunPythonAsync(
             "import sqlite3, os, sys\n" +
             "c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode=WAL'); c.execute('PRAGMA wal_autocheckpoint=0')\n" +
@@ -85,10 +79,7 @@ public sealed class RestoreFaultTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Restore_WhenTheFsyncOfTheFolderFailsAfterTheSwap_SaysTheSwapMayNotBeDurable_AndExitsTwo()
     {
-        var library = await FailingFsync.BuildAsync(_dir.Path);
-        var backup = await BackupOfAboutAsync(megabytes: 1);
-        var folder = Directory.CreateDirectory(_dir.File("live")).FullName;
-        var target = Path.Combine(folder, "app.db");
+        var (library, backup, folder, target) = await FsyncFaultSceneAsync();
         await CreateTargetAsync(target);
 
         // The fsync of the folder itself (after the rename) fails, not that of its quarantine.
@@ -98,6 +89,15 @@ public sealed class RestoreFaultTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("was replaced, but the disk failed to make the swap durable", result.Stderr, StringComparison.Ordinal);
         Assert.Contains("walden-quarantine", result.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>The fsync-failing library, a backup of about 1 MB, and the target's folder and path (the target not yet made).</summary>
+    private async Task<(string Library, string Backup, string Folder, string Target)> FsyncFaultSceneAsync()
+    {
+        var library = await FailingFsync.BuildAsync(_dir.Path);
+        var backup = await BackupOfAboutAsync(megabytes: 1);
+        var folder = Directory.CreateDirectory(_dir.File("live")).FullName;
+        return (library, backup, folder, Path.Combine(folder, "app.db"));
     }
 
     private async Task<string> BackupOfAboutAsync(int megabytes)
