@@ -62,8 +62,13 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
             }
             : null;
         _checkpointer.Seam = _archiver?.Seam;
-        _writer = new GroupCommitWriter(writerConnection.Connection, options, Name, _health, _metrics, _checkpointer.Pause) { Archive = _archiver };
-        _walHook = WalHook.Install(writerConnection.Connection, _checkpointer, _archiver?.Seam);
+        var preallocation = new WalPreallocation(writerConnection.Connection, settings.PageSize, factory.JournalSizeLimit);
+        _writer = new GroupCommitWriter(writerConnection.Connection, options, Name, _health, _metrics, _checkpointer.Pause)
+        {
+            Archive = _archiver,
+            Preallocation = preallocation,
+        };
+        _walHook = WalHook.Install(writerConnection.Connection, _checkpointer, _archiver?.Seam, preallocation);
         // Other Walden processes on the file: one write turn among their writers, one checkpointer (see Files.CoordinationFile).
         _coordination = Files.CoordinationFile.Open(path);
         if (_coordination is not null)

@@ -15,18 +15,21 @@ internal sealed class WalHook : IDisposable
 {
     private readonly CheckpointScheduler _scheduler;
     private readonly Archiving.CommitSeam? _archive;
+    private readonly Writing.WalPreallocation? _preallocation;
     private GCHandle _self;
 
-    private WalHook(CheckpointScheduler scheduler, Archiving.CommitSeam? archive)
+    private WalHook(CheckpointScheduler scheduler, Archiving.CommitSeam? archive, Writing.WalPreallocation? preallocation)
     {
         _scheduler = scheduler;
         _archive = archive;
+        _preallocation = preallocation;
         _self = GCHandle.Alloc(this);
     }
 
-    internal static unsafe WalHook Install(SqliteConnection connection, CheckpointScheduler scheduler, Archiving.CommitSeam? archive = null)
+    internal static unsafe WalHook Install(SqliteConnection connection, CheckpointScheduler scheduler, Archiving.CommitSeam? archive = null,
+        Writing.WalPreallocation? preallocation = null)
     {
-        var hook = new WalHook(scheduler, archive);
+        var hook = new WalHook(scheduler, archive, preallocation);
         SqliteNative.WalHook(connection.Handle!.DangerousGetHandle(), &OnCommit, GCHandle.ToIntPtr(hook._self));
         return hook;
     }
@@ -40,6 +43,7 @@ internal sealed class WalHook : IDisposable
             {
                 hook._archive?.Captured(frames); // first: the archive takes the new frames before anything else sees the commit
                 hook._scheduler.OnCommit(frames);
+                hook._preallocation?.Committed(frames);
             }
         }
 #pragma warning disable CA1031 // An exception must never cross back into SQLite's C code: it would end the process.

@@ -11,6 +11,14 @@ internal static unsafe partial class SqliteNative
     /// <summary>SQLITE_FCNTL_DATA_VERSION: the pager's data version (an unsigned int), which moves whenever the connection's page cache was dropped because another connection changed the file.</summary>
     internal const int FileControlDataVersion = 35;
 
+    /// <summary>SQLITE_FCNTL_SIZE_HINT: the file will grow to at least this many bytes (an <c>sqlite3_int64</c>); the unix VFS
+    /// extends it then, in whole chunks of SQLITE_FCNTL_CHUNK_SIZE, by writing a byte into each new block (os_unix.c,
+    /// <c>fcntlSizeHint</c>, in a build without <c>HAVE_POSIX_FALLOCATE</c> such as Walden's).</summary>
+    internal const int FileControlSizeHint = 5;
+
+    /// <summary>SQLITE_FCNTL_CHUNK_SIZE: the file grows and shrinks in multiples of this many bytes (an int).</summary>
+    internal const int FileControlChunkSize = 6;
+
     /// <summary>SQLITE_SYNC_NORMAL: an fsync (fdatasync where the build has it), no F_FULLFSYNC.</summary>
     internal const int SyncNormal = 0x00002;
 
@@ -34,5 +42,19 @@ internal static unsafe partial class SqliteNative
     {
         var methods = *(IntPtr*)file;
         return (delegate* unmanaged[Cdecl]<IntPtr, byte*, int, long, int>)((IntPtr*)methods)[2];
+    }
+
+    /// <summary>The <c>xFileSize</c> method of a <c>sqlite3_file</c> (seventh slot of <c>sqlite3_io_methods</c>, as above).</summary>
+    internal static delegate* unmanaged[Cdecl]<IntPtr, long*, int> FileSizeMethodOf(IntPtr file)
+    {
+        var methods = *(IntPtr*)file;
+        return (delegate* unmanaged[Cdecl]<IntPtr, long*, int>)((IntPtr*)methods)[6];
+    }
+
+    /// <summary>The <c>xFileControl</c> method of a <c>sqlite3_file</c> (eleventh slot of <c>sqlite3_io_methods</c>, as above).</summary>
+    internal static delegate* unmanaged[Cdecl]<IntPtr, int, void*, int> FileControlMethodOf(IntPtr file)
+    {
+        var methods = *(IntPtr*)file;
+        return (delegate* unmanaged[Cdecl]<IntPtr, int, void*, int>)((IntPtr*)methods)[10];
     }
 }

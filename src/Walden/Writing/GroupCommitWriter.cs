@@ -95,6 +95,9 @@ internal sealed partial class GroupCommitWriter
     /// <summary>The archive, when <see cref="WaldenOptions.Archive"/> is on: it decides after each COMMIT whether the batch may be acknowledged.</summary>
     internal Archiving.Archiver? Archive { get; init; }
 
+    /// <summary>Keeps the <c>-wal</c> file allocated ahead of the commits (see <see cref="WalPreallocation"/>); null in the tests that measure without it.</summary>
+    internal WalPreallocation? Preallocation { get; init; }
+
     /// <summary>Writes accepted and not yet taken into a batch.</summary>
     internal int QueueDepth => _queue.Reader.Count;
 
@@ -407,6 +410,7 @@ internal sealed partial class GroupCommitWriter
             TakeTurn();
             _begin.Execute();
             NoteLockTaken();
+            Preallocation?.EnsureRoom(); // with the write lock held: no other writer appends while the file grows
             return true;
         }
         catch (SqliteException ex)

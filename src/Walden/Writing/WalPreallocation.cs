@@ -1,0 +1,107 @@
+using Microsoft.Data.Sqlite;
+using Walden.Native;
+
+namespace Walden.Writing;
+
+/// <summary>
+/// Keeps the <c>-wal</c> file allocated a little ahead of the writer, so a commit overwrites blocks the file already has
+/// instead of appending new ones.
+/// <para>
+/// Why: a commit with synchronous FULL ends with an fdatasync of the WAL. When the commit appended to the file, that
+/// fdatasync must also make the file's new size and blocks durable, which on a journaling file system (ext4, xfs) is a
+/// journal commit of its own; an overwrite needs only the data. A fresh WAL (a new database, or the first writes after
+/// the idle TRUNCATE) grows with every commit until the first RESTART, half of <see cref="WaldenOptions.WalSizeLimit"/>
+/// later, where SQLite's own auto-checkpoint keeps overwriting a small WAL from its start. Measured, not assumed: the
+/// README, "The WAL's growth".
+/// </para>
+/// <para>
+/// How: through SQLite's own open <c>-wal</c> file (<c>SQLITE_FCNTL_JOURNAL_POINTER</c>), never a descriptor of Walden's
+/// (sqlite.org/howtocorrupt.html), with SQLite's own <c>SQLITE_FCNTL_CHUNK_SIZE</c> and <c>SQLITE_FCNTL_SIZE_HINT</c>: the
+/// unix VFS writes one byte into each new block (Walden's build has no <c>HAVE_POSIX_FALLOCATE</c>; a fallocated block
+/// would still be converted, a metadata change, at its first write). Bytes past the WAL's last valid frame are never
+/// read as frames (a frame counts only with the header's salts and a valid running checksum), the state a RESTART leaves
+/// too. It runs only while the writer holds SQLite's write lock (after BEGIN IMMEDIATE), so no other writer, of this
+/// process or another, is appending while the file grows; it never writes below the file's current size.
+/// </para>
+/// <para>
+/// Bounds: at most <see cref="ChunkBytes"/> per batch, never past <c>journal_size_limit</c> (the size SQLite trims the
+/// WAL back to at each reset, so anything beyond would be cut off again). A failure (a full disk) is ignored: this is
+/// only a saving, and the COMMIT reports a real shortage of space itself.
+/// </para>
+/// Owned by the writer role's holder (the writer thread, or a caller committing inline): every call comes from it.
+/// </summary>
+internal sealed unsafe class WalPreallocation
+{
+    /// <summary>The step the file grows by: 1 MiB, 256 one-byte writes of SQLite's.</summary>
+    internal const int ChunkBytes = 1 << 20;
+
+    /// <summary>How far ahead of the WAL's end the file is kept allocated.</summary>
+    internal const long HeadroomBytes = 2L * ChunkBytes;
+
+    private const long WalHeaderBytes = 32;
+    private const long FrameHeaderBytes = 24;
+
+    private readonly SqliteConnection _connection;
+    private readonly long _frameBytes;
+    private readonly long _limit;
+    private long _endBytes = WalHeaderBytes; // where the WAL's valid frames ended after the last commit of this writer
+    private long _allocated; // the file's size when last seen or made; 0: look again
+
+    internal WalPreallocation(SqliteConnection connection, int pageSize, long journalSizeLimit)
+    {
+        _connection = connection;
+        _frameBytes = pageSize + FrameHeaderBytes;
+        _limit = journalSizeLimit;
+    }
+
+    /// <summary>Frames in the WAL after a commit (from the WAL hook, on the role holder's thread).</summary>
+    internal void Committed(int frames)
+    {
+        var end = WalHeaderBytes + frames * _frameBytes;
+        if (end < _endBytes)
+        {
+            _allocated = 0; // the WAL started over (RESTART or TRUNCATE): its file may be shorter now
+        }
+
+        _endBytes = end;
+    }
+
+    /// <summary>Grows the <c>-wal</c> file ahead of the next commit when it is close to its end. Call only with the write lock held.</summary>
+    internal void EnsureRoom()
+    {
+        var wanted = Math.Min(_endBytes + HeadroomBytes, _limit);
+        if (wanted <= _allocated)
+        {
+            return;
+        }
+
+        IntPtr file = IntPtr.Zero;
+        if (SqliteNative.FileControl(_connection.Handle!.DangerousGetHandle(), "main", SqliteNative.FileControlJournalPointer, (IntPtr)(&file)) != 0
+            || file == IntPtr.Zero || *(IntPtr*)file == IntPtr.Zero)
+        {
+            return; // no WAL open (yet): nothing to grow
+        }
+
+        long size = 0;
+        if (SqliteNative.FileSizeMethodOf(file)(file, &size) != 0)
+        {
+            return;
+        }
+
+        if (size < wanted)
+        {
+            var chunk = ChunkBytes;
+            var hint = Math.Min(wanted, size + ChunkBytes);
+            var control = SqliteNative.FileControlMethodOf(file);
+            if (control(file, SqliteNative.FileControlChunkSize, &chunk) != 0 || control(file, SqliteNative.FileControlSizeHint, &hint) != 0)
+            {
+                _allocated = wanted + ChunkBytes; // e.g. the disk is full: try again a chunk of WAL later; the commit reports a real shortage itself
+                return;
+            }
+
+            size = hint;
+        }
+
+        _allocated = size;
+    }
+}
