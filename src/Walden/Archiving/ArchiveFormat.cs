@@ -279,6 +279,30 @@ internal static class ArchiveFormat
         return segment;
     }
 
+    /// <summary>
+    /// Checks a whole segment's magic, length and SHA-256 and reads its header, without decompressing it: null when the
+    /// bytes are not one whole, intact segment (the archive log's test of a record, Archiving/ArchiveAppendLog.cs).
+    /// </summary>
+    internal static SegmentHeader? TryReadSegmentHeader(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length < HeaderBytes + HashBytes || !bytes[..8].SequenceEqual(SegmentMagic)
+            || BinaryPrimitives.ReadInt64LittleEndian(bytes[120..]) != bytes.Length - HeaderBytes - HashBytes)
+        {
+            return null;
+        }
+
+        Span<byte> hash = stackalloc byte[HashBytes];
+        SHA256.HashData(bytes[..^HashBytes], hash);
+        if (!hash.SequenceEqual(bytes[^HashBytes..]))
+        {
+            return null;
+        }
+
+        return new SegmentHeader(BinaryPrimitives.ReadInt64LittleEndian(bytes[16..]), BinaryPrimitives.ReadInt32LittleEndian(bytes[12..]),
+            BinaryPrimitives.ReadInt64LittleEndian(bytes[24..]), BinaryPrimitives.ReadInt64LittleEndian(bytes[32..]),
+            BinaryPrimitives.ReadInt64LittleEndian(bytes[48..]), bytes.Slice(56, HashBytes).ToArray(), bytes.Slice(88, HashBytes).ToArray());
+    }
+
     private static ArchiveRecord DecodeRecord(byte[] encoded, int pageSize)
     {
         var span = encoded.AsSpan();
@@ -475,5 +499,8 @@ internal sealed class ArchiveRecord(long txid, long timeMicros, uint databasePag
 
 internal sealed record DecodedSegment(long BaseId, int PageSize, long FirstTxid, long LastTxid, long FirstTimeMicros, long LastTimeMicros,
     byte[] PreviousChain, byte[] LastChain, List<ArchiveRecord> Records);
+
+/// <summary>A segment's header, read by <see cref="ArchiveFormat.TryReadSegmentHeader"/>.</summary>
+internal sealed record SegmentHeader(long BaseId, int PageSize, long First, long Last, long LastTimeMicros, byte[] PreviousChain, byte[] LastChain);
 
 internal sealed record DecodedBase(long BaseId, int PageSize, long Txid, long TimeMicros, long DatabaseBytes, byte[] Chain);

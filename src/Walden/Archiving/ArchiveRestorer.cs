@@ -80,6 +80,13 @@ internal static class ArchiveRestorer
             try
             {
                 var (txid, micros, stop) = Apply(source, catalog, header, temporary, targetTxid, targetMicros, cancellationToken);
+                var atEnd = stop is null && txid == catalog.Restorable(header.BaseId).Select(s => s.Last).DefaultIfEmpty(header.Txid).Max();
+                if (atEnd && catalog.LogDamage is { } damage)
+                {
+                    stop = $"{damage}; restored up to transaction {txid}, the last good moment before it";
+                }
+
+                var note = atEnd && stop is null && catalog.LogTail is { } tail ? $"{tail}; restored up to transaction {txid}" : null;
                 var wanted = target.Txid is not null || target.At is not null;
                 var reachedTarget = stop is null || (target.Txid is { } t && txid >= t);
                 var check = Check(temporary);
@@ -105,7 +112,10 @@ internal static class ArchiveRestorer
                 }
 
                 return new WaldenArchiveRestoreResult(outputPath, header.BaseId, txid, FromMicros(micros), bytes, seconds,
-                    Complete: stop is null || (wanted && reachedTarget), problems.Count == 0 ? null : string.Join("; ", problems));
+                    Complete: stop is null || (wanted && reachedTarget), problems.Count == 0 ? null : string.Join("; ", problems))
+                {
+                    Note = note,
+                };
             }
             finally
             {
@@ -125,7 +135,7 @@ internal static class ArchiveRestorer
         var next = header.Txid + 1;
         var chain = header.Chain;
         var applied = (Txid: header.Txid, Micros: header.TimeMicros);
-        var segments = catalog.Segments.TryGetValue(header.BaseId, out var list) ? list : [];
+        var segments = catalog.Restorable(header.BaseId);
         var last = segments.Count == 0 ? header.Txid : segments.Max(s => s.Last);
         using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1 << 16);
         while (next <= targetTxid && next <= last)
@@ -145,7 +155,7 @@ internal static class ArchiveRestorer
             {
                 try
                 {
-                    using var stream = source.OpenRead(candidate.Name);
+                    using var stream = catalog.Open(source, candidate);
                     using var buffer = new MemoryStream();
                     stream.CopyTo(buffer);
                     var decoded = ArchiveFormat.DecodeSegment(buffer.ToArray());
@@ -237,9 +247,43 @@ internal sealed class ArchiveCatalog
 
     internal Dictionary<string, long> Lengths { get; } = [];
 
-    internal static ArchiveCatalog Read(IWaldenArchiveDestination source)
+    /// <summary>Segments that are records of the open Sync append log of a folder destination (not objects yet), by name.</summary>
+    internal Dictionary<string, LoggedSegment> Logged { get; } = [];
+
+    /// <summary>The append log ends in a record cut short by a crash (never acknowledged, left out); null when not.</summary>
+    internal string? LogTail { get; private set; }
+
+    /// <summary>The append log holds a damaged record with records after it; null when not.</summary>
+    internal string? LogDamage { get; private set; }
+
+    /// <summary>The segments and log records of a base, everything a restore may apply.</summary>
+    internal List<ArchiveObjectName> Restorable(long baseId) =>
+        [.. (Segments.TryGetValue(baseId, out var list) ? list : []), .. Logged.Values.Where(l => l.Name.BaseId == baseId).Select(l => l.Name)];
+
+    /// <summary>Opens a segment or a log record of this catalog.</summary>
+    internal Stream Open(IWaldenArchiveDestination source, ArchiveObjectName name) =>
+        Logged.TryGetValue(name.Name, out var logged) ? new MemoryStream(logged.Bytes, writable: false) : source.OpenRead(name.Name);
+
+    /// <param name="source">The destination.</param>
+    /// <param name="includeLog">Also the records of a folder destination's append log (false: objects only, for compaction).</param>
+    internal static ArchiveCatalog Read(IWaldenArchiveDestination source, bool includeLog = true)
     {
         var catalog = new ArchiveCatalog();
+        if (includeLog && source is WaldenFolderDestination folder)
+        {
+            // Read before the listing: a seal that stores a run and recycles the log in between then shows the run as an
+            // object, never as in neither.
+            var log = folder.ReadLog();
+            foreach (var record in log.Records)
+            {
+                catalog.Logged[record.Name.Name] = record;
+                catalog.Lengths[record.Name.Name] = record.Bytes.Length;
+            }
+
+            catalog.LogTail = log.Tail;
+            catalog.LogDamage = log.Damage;
+        }
+
         foreach (var item in source.List(string.Empty))
         {
             if (ArchiveFormat.Parse(item.Name) is not { } parsed)

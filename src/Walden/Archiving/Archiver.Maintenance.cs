@@ -19,6 +19,8 @@ internal sealed partial class Archiver
                 _nextCompactionAt = now + (long)(CompactionInterval.TotalSeconds * _time.TimestampFrequency);
                 foreach (var destination in _destinations)
                 {
+                    destination.Log?.SealAll(CompactionInterval); // records older than the interval become an ordinary segment
+
                     if (destination.FailingSince is null)
                     {
                         Compact(destination.Destination, _options.SegmentTargetBytes);
@@ -67,7 +69,7 @@ internal sealed partial class Archiver
     internal static int Compact(IWaldenArchiveDestination destination, long target)
     {
         var merged = 0;
-        var catalog = ArchiveCatalog.Read(destination);
+        var catalog = ArchiveCatalog.Read(destination, includeLog: false); // objects only: the log's records are sealed by the log
         foreach (var (baseId, segments) in catalog.Segments)
         {
             var ordered = segments.OrderBy(s => s.First).ThenByDescending(s => s.Last).ToList();
@@ -181,6 +183,11 @@ internal sealed partial class Archiver
         var deleted = 0;
         foreach (var old in catalog.Bases.Where(b => b.BaseId < keepFrom.BaseId))
         {
+            if (catalog.Logged.Values.Any(l => l.Name.BaseId == old.BaseId))
+            {
+                continue; // records of it are still only in the append log: the base goes once they are sealed
+            }
+
             foreach (var segment in catalog.Segments.TryGetValue(old.BaseId, out var list) ? list : [])
             {
                 destination.Delete(segment.Name);

@@ -105,11 +105,15 @@ internal sealed partial class Archiver
 
                     var slice = records.GetRange(start, end - start);
                     var segment = ArchiveFormat.EncodeSegment(current.Id, current.PageSize, destination.Chain, slice);
-                    using (var content = new MemoryStream(segment, writable: false))
+                    if (destination.Log is { Faulted: false } log)
                     {
+                        log.Append(segment); // Sync, a folder: one record and one fdatasync of allocated blocks (ArchiveAppendLog)
+                    }
+                    else
+                    {
+                        using var content = new MemoryStream(segment, writable: false);
                         PutOnce(destination, ArchiveFormat.SegmentName(current.Id, slice[0].Txid, slice[^1].Txid), content);
                     }
-
 
                     destination.Shipped(slice[^1].Txid, slice[^1].Chain!, segment.Length);
                     _lags.Add((now - slice[0].Time).TotalSeconds);
@@ -322,9 +326,12 @@ internal sealed partial class Archiver
     }
 
     /// <summary>What one destination has, owned by whoever holds its lock (the writer in Sync mode, the loop in Async).</summary>
-    private sealed class DestinationState(IWaldenArchiveDestination destination)
+    private sealed class DestinationState(IWaldenArchiveDestination destination, ArchiveAppendLog? log)
     {
         public IWaldenArchiveDestination Destination { get; } = destination;
+
+        /// <summary>Sync mode, a folder: the append log each batch is stored in (null: a Put per batch).</summary>
+        public ArchiveAppendLog? Log { get; } = log;
 
         public long BaseId { get; private set; } = -1;
 

@@ -57,7 +57,7 @@ internal sealed partial class Archiver : IDisposable
         _logger = loggers.CreateLogger("Walden.Archiving");
         _stagingFolder = databasePath + "-archive-staging";
         _wal = new WalFrameReader();
-        _destinations = [.. options.Destinations.Select(d => new DestinationState(d))];
+        _destinations = [.. options.Destinations.Select(d => new DestinationState(d, LogOf(d, options)))];
         Seam = new CommitSeam(this);
     }
 
@@ -90,13 +90,18 @@ internal sealed partial class Archiver : IDisposable
         {
             try
             {
-                foreach (var item in destination.Destination.List(string.Empty))
+                // A log left by an earlier run (a crash, or Sync before) is sealed first; the numbering counts its records
+                // either way (the catalog reads them when the seal could not run).
+                if (destination.Destination is WaldenFolderDestination folder)
                 {
-                    if (ArchiveFormat.Parse(item.Name) is { } parsed)
-                    {
-                        _lastBaseId = Math.Max(_lastBaseId, parsed.BaseId);
-                        _txid = Math.Max(_txid, parsed.Last);
-                    }
+                    (destination.Log ?? folder.AppendLog).Recover(prepare: destination.Log is not null);
+                }
+
+                var catalog = ArchiveCatalog.Read(destination.Destination);
+                foreach (var parsed in catalog.Bases.Concat(catalog.Segments.Values.SelectMany(s => s)).Concat(catalog.Logged.Values.Select(l => l.Name)))
+                {
+                    _lastBaseId = Math.Max(_lastBaseId, parsed.BaseId);
+                    _txid = Math.Max(_txid, parsed.Last);
                 }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -319,6 +324,17 @@ internal sealed partial class Archiver : IDisposable
         _closing = true;
         StopLoop();
         ShipAll();
+        foreach (var destination in _destinations)
+        {
+            try
+            {
+                destination.Log?.SealAll(TimeSpan.Zero); // the log's records become ordinary segments; the files stay, recycled
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                LogMessages.ArchiveDestinationFailed(_logger, _name, destination.Destination.Name, ex.Message); // sealed at the next open
+            }
+        }
         lock (_gate)
         {
             _base?.TryDeleteStaged(_destinations);
@@ -329,6 +345,18 @@ internal sealed partial class Archiver : IDisposable
     }
 
     public void Dispose() => _wal.Dispose();
+
+    private static ArchiveAppendLog? LogOf(IWaldenArchiveDestination destination, WaldenArchiveOptions options)
+    {
+        if (options.Mode != WaldenArchiveMode.Sync || destination is not WaldenFolderDestination { UseAppendLog: true } folder)
+        {
+            return null;
+        }
+
+        var log = folder.AppendLog;
+        log.SealBytes = options.SegmentTargetBytes;
+        return log;
+    }
 
     private void TryDeleteStagingFolder()
     {

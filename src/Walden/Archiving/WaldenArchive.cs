@@ -112,7 +112,7 @@ public static class WaldenArchive
         var bases = new List<WaldenArchiveBaseInfo>();
         foreach (var item in catalog.Bases.OrderBy(b => b.BaseId))
         {
-            var segments = catalog.Segments.TryGetValue(item.BaseId, out var list) ? list : [];
+            var segments = catalog.Restorable(item.BaseId);
             try
             {
                 using var stream = source.OpenRead(item.Name);
@@ -121,7 +121,7 @@ public static class WaldenArchive
                 DateTimeOffset? lastTime = null;
                 if (segments.Count > 0)
                 {
-                    lastTime = SegmentLastTime(source, segments.OrderByDescending(s => s.Last).First());
+                    lastTime = SegmentLastTime(catalog.Open(source, segments.OrderByDescending(s => s.Last).First()));
                 }
 
                 bases.Add(new WaldenArchiveBaseInfo(item.BaseId, header.Txid, ArchiveRestorer.FromMicros(header.TimeMicros),
@@ -139,9 +139,9 @@ public static class WaldenArchive
         return new WaldenArchiveStatus(source.Name, bases, verification);
     }
 
-    private static DateTimeOffset? SegmentLastTime(IWaldenArchiveDestination source, ArchiveObjectName segment)
+    private static DateTimeOffset? SegmentLastTime(Stream segment)
     {
-        using var stream = source.OpenRead(segment.Name);
+        using var stream = segment;
         var header = new byte[ArchiveFormat.HeaderBytes];
         stream.ReadExactly(header);
         return ArchiveRestorer.FromMicros(System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(48)));
@@ -189,7 +189,14 @@ public sealed class WaldenArchiveRestoreOptions
 /// <param name="Complete">False when it stopped early at a missing or damaged segment (or the archive ends before the target).</param>
 /// <param name="Problem">Why it stopped early, naming the segment; null when nothing was wrong.</param>
 public sealed record WaldenArchiveRestoreResult(string Path, long BaseId, long Txid, DateTimeOffset Time, long Bytes, double Seconds,
-    bool Complete, string? Problem);
+    bool Complete, string? Problem)
+{
+    /// <summary>
+    /// What the restore left out that was never acknowledged: the last record of a Sync archive's append log, cut short by
+    /// a crash while it was being stored (restore stops before it). Null when there was none.
+    /// </summary>
+    public string? Note { get; init; }
+}
 
 /// <summary>One base snapshot of an archive and the segments after it.</summary>
 /// <param name="BaseId">Its id (the folder name).</param>

@@ -1,3 +1,4 @@
+using Walden.Archiving;
 using Walden.Native;
 
 namespace Walden;
@@ -13,6 +14,7 @@ namespace Walden;
 public sealed class WaldenFolderDestination : IWaldenArchiveDestination
 {
     private const string TemporarySuffix = ".partial";
+    private ArchiveAppendLog? _log;
 
     /// <summary>Creates a destination for <paramref name="path"/>.</summary>
     /// <param name="path">The archive folder (absolute, or relative to the current directory).</param>
@@ -120,7 +122,19 @@ public sealed class WaldenFolderDestination : IWaldenArchiveDestination
     /// <inheritdoc />
     public override string ToString() => Path;
 
-    private void EnsureRoot()
+    /// <summary>
+    /// The append log a Sync archive stores each batch in (Archiving/ArchiveAppendLog.cs), created at first use. Set
+    /// <see cref="UseAppendLog"/> to false for one segment object per Sync batch (what an object store does).
+    /// </summary>
+    internal ArchiveAppendLog AppendLog => LazyInitializer.EnsureInitialized(ref _log, () => new ArchiveAppendLog(this));
+
+    /// <summary>False: a Sync archive stores each batch as its own segment object (tests of that path). Default true.</summary>
+    internal bool UseAppendLog { get; init; } = true;
+
+    /// <summary>The append log's valid records as on disk (through this process's log when it has one, so no append is read half-done).</summary>
+    internal LogRead ReadLog() => _log is { } log ? log.Read() : ArchiveAppendLog.ReadFiles(Path);
+
+    internal void EnsureRoot()
     {
         if (!Directory.Exists(Path))
         {

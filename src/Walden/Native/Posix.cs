@@ -43,6 +43,9 @@ internal static unsafe partial class Posix
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     internal static partial int Fsync(int fd);
 
+    [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
+    internal static partial int Fdatasync(int fd);
+
     /// <summary>
     /// stat(2) into a buffer of <see cref="StatBufferBytes"/>: on 64-bit Linux (x86_64 and arm64, glibc 2.33+ exports
     /// <c>stat</c>) st_dev is the first 8 bytes and st_ino the next 8; nothing else is read.

@@ -61,7 +61,7 @@ public sealed class ArchiveFaultTests : IDisposable
     [Fact]
     public async Task Sync_WhenTheDestinationDiskIsFull_WritesFailNamingItAndCatchUpWhenSpaceReturns()
     {
-        using var mount = SmallMount.TryCreate(4, out var reason);
+        using var mount = SmallMount.TryCreate(16, out var reason);
         if (mount is null)
         {
             _output.WriteLine(reason);
@@ -75,8 +75,9 @@ public sealed class ArchiveFaultTests : IDisposable
         {
             await db.WriteAsync(c => c.Exec("CREATE TABLE t(a, pad)"));
             mount.Fill(bytesLeft: 0);
+            // More than the append log has allocated ahead (1 MiB a file): its file must grow, and the full disk refuses it.
             var error = await Assert.ThrowsAsync<WaldenArchiveException>(
-                () => db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (1, randomblob(200000))")));
+                () => db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (1, randomblob(3000000))")));
             Assert.Equal(archive, error.Destination);
             Assert.Empty(Directory.EnumerateFiles(archive, "*.partial", SearchOption.AllDirectories));
 
@@ -223,7 +224,7 @@ public sealed class ArchiveFaultTests : IDisposable
     [Fact]
     public async Task Async_WhenTheDestinationDiskIsFull_TheLagGrowsHealthIsDegradedAndItCatchesUpWhenSpaceReturns()
     {
-        using var mount = SmallMount.TryCreate(4, out var reason);
+        using var mount = SmallMount.TryCreate(16, out var reason);
         if (mount is null)
         {
             _output.WriteLine(reason);
@@ -330,7 +331,8 @@ public sealed class ArchiveFaultTests : IDisposable
         var archive = _dir.File("archive");
         Directory.CreateDirectory(archive);
         var txids = new List<long>();
-        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(archive))))
+        var segmentPerBatch = new WaldenFolderDestination(archive) { UseAppendLog = false }; // one segment object per batch, to damage one
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, segmentPerBatch)))
         {
             await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
             for (var i = 1; i <= 5; i++)

@@ -15,19 +15,22 @@ public sealed class ArchiveMaintenanceTests : IDisposable
 
     private string Archive => _dir.File("archive");
 
-    private WaldenOptions Options(TimeProvider? time = null)
+    /// <param name="time">The clock.</param>
+    /// <param name="segmentPerBatch">Store each Sync batch as its own segment object (as an object store does) instead of in
+    /// the folder's append log, for the tests about segment objects.</param>
+    private WaldenOptions Options(TimeProvider? time = null, bool segmentPerBatch = false)
     {
         var options = new WaldenOptions { TimeProvider = time ?? TimeProvider.System };
         options.Archive.Mode = WaldenArchiveMode.Sync;
         options.Archive.DrillInterval = null;
-        options.Archive.AddFolder(Archive);
+        options.Archive.Destinations.Add(new WaldenFolderDestination(Archive) { UseAppendLog = !segmentPerBatch });
         return options;
     }
 
     [Fact]
     public async Task Drill_WhenASegmentIsDamaged_MakesHealthDegradedNamingTheSegment()
     {
-        await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options());
+        await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(segmentPerBatch: true));
         await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
         for (var i = 0; i < 3; i++)
         {
@@ -54,7 +57,7 @@ public sealed class ArchiveMaintenanceTests : IDisposable
     public async Task Compaction_MergesSegments_AndEveryTransactionStaysRestorable()
     {
         var txids = new List<long>();
-        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options()))
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(segmentPerBatch: true)))
         {
             await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
             for (var i = 1; i <= 30; i++)

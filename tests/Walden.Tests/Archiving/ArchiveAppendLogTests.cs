@@ -1,0 +1,273 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using Walden.Archiving;
+using Walden.Tests.TestSupport;
+using static Walden.Tests.Archiving.ArchiveChecks;
+
+namespace Walden.Tests.Archiving;
+
+/// <summary>
+/// The Sync archive's append log in a folder destination (Archiving/ArchiveAppendLog.cs): a batch is acknowledged only once
+/// its record is durable, every reader sees the records that are only in the log, a torn tail or a stale record is never
+/// restored, sealing and recycling lose nothing, and compaction and retention leave the log's records alone.
+/// </summary>
+public sealed class ArchiveAppendLogTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public ArchiveAppendLogTests() => Directory.CreateDirectory(Archive);
+
+    public void Dispose() => _dir.Dispose();
+
+    private string Archive => _dir.File("archive");
+
+    private static IEnumerable<string> SegmentObjects(string archive) => Directory.EnumerateFiles(archive, "*.wseg", SearchOption.AllDirectories);
+
+    [Fact]
+    public async Task Sync_WhenTheLogsFdatasyncFails_TheBatchFailsNamingTheDestinationAndNothingAcknowledgedIsLost()
+    {
+        var destination = new WaldenFolderDestination(Archive);
+        var acknowledged = new List<int>();
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, destination)))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+            await Insert(db, 1);
+            acknowledged.Add(1);
+
+            destination.AppendLog.SyncResult = () => 5; // EIO from the record's fdatasync
+            var error = await Assert.ThrowsAsync<WaldenArchiveException>(() => Insert(db, 2));
+            Assert.Equal(Archive, error.Destination);
+            Assert.Contains("not acknowledged", error.Message, StringComparison.Ordinal);
+            Assert.True(destination.AppendLog.Faulted);
+
+            // The log is not trusted again in this run; the next batches are stored as segment objects, the failed one with them.
+            destination.AppendLog.SyncResult = null;
+            for (var i = 3; i <= 6; i++)
+            {
+                await Insert(db, i);
+                acknowledged.Add(i);
+            }
+        }
+
+        var restored = _dir.File("restored.db");
+        AssertHoldsAcknowledged(await WaldenArchive.RestoreAsync(Archive, restored), restored, acknowledged);
+    }
+
+    [Fact]
+    public async Task Restore_VerifyAndStatus_IncludeRecordsThatAreOnlyInTheOpenLog()
+    {
+        var path = _dir.File("app.db");
+        await using var db = await WaldenDatabase.OpenAsync(path, Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(Archive)));
+        await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+        var txids = new List<long>();
+        for (var i = 1; i <= 20; i++)
+        {
+            await Insert(db, i);
+            txids.Add(db.Archiver!.LastTxid);
+        }
+
+        Assert.Empty(SegmentObjects(Archive)); // every batch is only in the log (sealed at 16 MiB, every 30 s, or at close)
+
+        // As another process (the CLI) would: a new destination object on the folder, reading the files as they are.
+        var latest = await WaldenArchive.RestoreAsync(Archive, _dir.File("latest.db"));
+        Assert.True(latest.Complete, latest.Problem);
+        Assert.Null(latest.Note);
+        Assert.Equal(txids[^1], latest.Txid);
+        Assert.Equal(20, Count(_dir.File("latest.db")));
+
+        var middle = await WaldenArchive.RestoreAsync(Archive, _dir.File("middle.db"), new WaldenArchiveRestoreOptions { Txid = txids[6] });
+        Assert.True(middle.Complete, middle.Problem);
+        Assert.Equal(7, Count(_dir.File("middle.db")));
+
+        var status = await WaldenArchive.GetStatusAsync(Archive);
+        Assert.Equal(txids[^1], status.LastTxid);
+        Assert.True((await WaldenArchive.VerifyAsync(Archive)).Complete);
+        Assert.True(db.Archiver!.RunDrill().Complete);
+    }
+
+    [Fact]
+    public async Task Restore_LeavesOutATornLastRecord_AndSaysSo()
+    {
+        var copy = _dir.File("copy");
+        int rows;
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(Archive))))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+            for (var i = 1; i <= 5; i++)
+            {
+                await Insert(db, i);
+            }
+
+            rows = 5;
+            CopyFolder(Archive, copy); // the archive as a power cut would leave it: the records only in the log
+        }
+
+        // A crash in the middle of the next append: its header with the current salt, half of its segment, then zeros.
+        var log = Path.Combine(copy, "sync-0.wlog");
+        var bytes = await File.ReadAllBytesAsync(log);
+        var (lastAt, lastLength) = LastRecord(bytes);
+        var end = lastAt + lastLength;
+        var torn = bytes.AsSpan(lastAt, lastLength).ToArray();
+        Array.Clear(torn, ArchiveAppendLog.RecordHeaderBytes + ((lastLength - ArchiveAppendLog.RecordHeaderBytes) / 2),
+            (lastLength - ArchiveAppendLog.RecordHeaderBytes) / 2);
+        torn.CopyTo(bytes, end);
+        await File.WriteAllBytesAsync(log, bytes);
+
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(copy, restored);
+        Assert.True(result.Complete, result.Problem); // nothing acknowledged is missing: the torn record never was
+        Assert.Contains("cut short", result.Note!, StringComparison.Ordinal);
+        Assert.Contains("sync-0.wlog", result.Note!, StringComparison.Ordinal);
+        Assert.Equal(rows, Count(restored));
+        Assert.Equal("ok", IntegrityOf(restored));
+    }
+
+    [Fact]
+    public async Task Restore_NeverReadsStaleRecordsFromBeforeARecycle_EvenWhenTheyWouldContinueTheChain()
+    {
+        var copy = _dir.File("copy");
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(Archive))))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+            for (var i = 1; i <= 5; i++)
+            {
+                await Insert(db, i);
+            }
+
+            CopyFolder(Archive, copy);
+        }
+
+        // As a recycle leaves the file: a new salt in the header and one new record at its start (here the first record again,
+        // so its chain matches), and after it the records of before, whole and chained, with the old salt.
+        var log = Path.Combine(copy, "sync-0.wlog");
+        var bytes = await File.ReadAllBytesAsync(log);
+        var salt = BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(16)) ^ 0x5A5A5A5A00000000;
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(16), salt);
+        SHA256.HashData(bytes.AsSpan(0, 32), bytes.AsSpan(32));
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(ArchiveAppendLog.HeaderBytes + 8), salt);
+        await File.WriteAllBytesAsync(log, bytes);
+
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(copy, restored);
+        Assert.True(result.Complete, result.Problem);
+        Assert.Null(result.Note); // stale records are the log's end, not a torn record
+        Assert.Equal(0, Count(restored)); // the table exists (first record), the five inserts after it are stale
+    }
+
+    [Fact]
+    public async Task SealingThenRecycling_LosesNothing_AndRestoreMatchesTheRowCountsAtEveryStep()
+    {
+        var destination = new WaldenFolderDestination(Archive);
+        var options = Options(WaldenArchiveMode.Sync, destination);
+        options.Archive.SegmentTargetBytes = 64 * 1024; // a file is full after a few dozen batches: many seals and recycles
+        var path = _dir.File("app.db");
+        var txids = new List<long>();
+        await using (var db = await WaldenDatabase.OpenAsync(path, options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
+            for (var i = 1; i <= 400; i++)
+            {
+                await db.WriteAsync(c => c.Exec($"INSERT INTO t(body) VALUES (printf('%.600c', 'x') || {i})"));
+                txids.Add(db.Archiver!.LastTxid);
+                if (i % 100 == 0)
+                {
+                    var restored = _dir.File($"open-{i}.db");
+                    var result = await WaldenArchive.RestoreAsync(Archive, restored);
+                    Assert.True(result.Complete, result.Problem);
+                    Assert.Equal(i, Count(restored));
+                }
+            }
+
+            Assert.True(SegmentObjects(Archive).Count() >= 2, "the log was never sealed");
+        }
+
+        Assert.Equal(0, destination.AppendLog.UnsealedBytes); // close sealed the rest
+        Assert.Empty(ArchiveAppendLog.ReadFiles(Archive).Records); // both files recycled: nothing valid left in them
+        var closed = await WaldenArchive.RestoreAsync(Archive, _dir.File("closed.db"));
+        Assert.True(closed.Complete, closed.Problem);
+        Assert.Equal(400, Count(_dir.File("closed.db")));
+        var middle = await WaldenArchive.RestoreAsync(Archive, _dir.File("middle.db"), new WaldenArchiveRestoreOptions { Txid = txids[249] });
+        Assert.Equal(250, Count(_dir.File("middle.db")));
+
+        // The next run reuses the recycled files, and restore follows it as well.
+        await using (var db = await WaldenDatabase.OpenAsync(path, Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(Archive))))
+        {
+            await db.WriteAsync(c => c.Exec("INSERT INTO t(body) VALUES ('after')"));
+            var reopened = await WaldenArchive.RestoreAsync(Archive, _dir.File("reopened.db"));
+            Assert.True(reopened.Complete, reopened.Problem);
+            Assert.Equal(401, Count(_dir.File("reopened.db")));
+        }
+    }
+
+    [Fact]
+    public async Task CompactionAndRetention_NeverTouchRecordsThatAreOnlyInTheLog()
+    {
+        var time = new FakeTimeProvider();
+        var path = _dir.File("app.db");
+        var destination = new WaldenFolderDestination(Archive);
+        await using var db = await WaldenDatabase.OpenAsync(path, Options(WaldenArchiveMode.Sync, destination, time));
+        await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+        for (var i = 1; i <= 10; i++)
+        {
+            await Insert(db, i);
+        }
+
+        var firstBaseTxid = db.Archiver!.LastTxid;
+        Assert.Equal(0, Archiver.Compact(destination, 1024 * 1024)); // nothing to merge: the batches are not objects
+        time.Advance(TimeSpan.FromDays(2));
+
+        // Another process commits: the archive answers with a new base, while the first base's batches are still only in the log.
+        using (var foreign = Sql.OpenDirect(path))
+        {
+            foreign.Exec("INSERT INTO t VALUES (100)");
+        }
+
+        await Insert(db, 11);
+        Assert.Equal(2, Directory.EnumerateDirectories(Archive).Count());
+        Assert.True(WaldenArchive.Verify(destination, time, CancellationToken.None).Complete);
+        time.Advance(TimeSpan.FromDays(2));
+
+        // The new base is verified and older than the window, so the first base is not needed for it; but its batches are
+        // only in the log, so it stays until they are sealed.
+        Assert.Equal(0, Archiver.ApplyRetention(destination, TimeSpan.FromDays(1), time.GetUtcNow()));
+        Assert.Equal(0, Archiver.Compact(destination, 1024 * 1024));
+        var restored = _dir.File("first.db");
+        var result = await WaldenArchive.RestoreAsync(Archive, restored, new WaldenArchiveRestoreOptions { Txid = firstBaseTxid });
+        Assert.True(result.Complete, result.Problem);
+        Assert.Equal(10, Count(restored));
+        var latest = await WaldenArchive.RestoreAsync(Archive, _dir.File("latest.db"));
+        Assert.Equal(12, Count(_dir.File("latest.db")));
+    }
+
+    /// <summary>Where the last valid record of a log file starts and how long it is (header included).</summary>
+    private static (int At, int Length) LastRecord(byte[] file)
+    {
+        var salt = BinaryPrimitives.ReadUInt64LittleEndian(file.AsSpan(16));
+        int at = ArchiveAppendLog.HeaderBytes, last = -1, lastLength = 0;
+        while (at + ArchiveAppendLog.RecordHeaderBytes <= file.Length && BinaryPrimitives.ReadUInt64LittleEndian(file.AsSpan(at + 8)) == salt)
+        {
+            last = at;
+            lastLength = ArchiveAppendLog.RecordHeaderBytes + BinaryPrimitives.ReadInt32LittleEndian(file.AsSpan(at + 4));
+            at += lastLength;
+        }
+
+        Assert.True(last > 0, "the log holds no record");
+        return (last, lastLength);
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+
+    private static string IntegrityOf(string path)
+    {
+        using var connection = Sql.OpenDirect(path, readOnly: true);
+        return connection.Scalar<string>("PRAGMA integrity_check");
+    }
+}
