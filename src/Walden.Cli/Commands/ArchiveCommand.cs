@@ -163,6 +163,10 @@ internal static class ArchiveCommand
             AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
                 $"restored {result.Path}: base {result.BaseId} through transaction {result.Txid} (committed {result.Time:O}), " +
                 $"{result.Bytes:N0} bytes in {result.Seconds:0.###} s, integrity_check ok")));
+            if (result.Note is { } note)
+            {
+                AnsiConsole.MarkupLine(Markup.Escape($"note: {note}"));
+            }
         }
 
         if (!result.Complete)

@@ -9,7 +9,9 @@ namespace Walden;
 /// Each object is written to a temporary name and renamed into place without replacing anything; then the object and
 /// its folder are fsynced side by side, and <see cref="Put"/> returns only when both are durable. A failed Put removes
 /// the object. After a power cut during a Put (which never returned), the object can be there torn; its checksum
-/// shows it (restore stops before it and says so).
+/// shows it (restore stops before it and says so). A Sync archive does not Put each batch here: it appends the batch to
+/// an append log in the folder (<c>sync-0.wlog</c>, <c>sync-1.wlog</c>) with one fdatasync of preallocated blocks, and
+/// seals the log into ordinary segments off the writer's path; every reader of the folder sees the log's records.
 /// </summary>
 public sealed class WaldenFolderDestination : IWaldenArchiveDestination
 {
