@@ -90,15 +90,23 @@ internal sealed partial class Archiver : IDisposable
         {
             try
             {
-                // A log left by an earlier run (a crash, or Sync before) is sealed first; the numbering counts its records
-                // either way (the catalog reads them when the seal could not run).
+                // A log left by an earlier run (a crash, or Sync before) is sealed first; the numbering below counts its
+                // records either way (the catalog reads them when the seal could not run).
                 if (destination.Destination is WaldenFolderDestination folder)
                 {
                     (destination.Log ?? folder.AppendLog).Recover(prepare: destination.Log is not null);
                 }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                destination.Failed(ex, _time.GetUtcNow());
+            }
 
+            try
+            {
                 var catalog = ArchiveCatalog.Read(destination.Destination);
-                foreach (var parsed in catalog.Bases.Concat(catalog.Segments.Values.SelectMany(s => s)).Concat(catalog.Logged.Values.Select(l => l.Name)))
+                var names = catalog.Bases.Concat(catalog.Segments.Values.SelectMany(s => s)).Concat(catalog.Logged.Values.Select(l => l.Name));
+                foreach (var parsed in names)
                 {
                     _lastBaseId = Math.Max(_lastBaseId, parsed.BaseId);
                     _txid = Math.Max(_txid, parsed.Last);
