@@ -58,7 +58,7 @@ public sealed class S3ArchiveTests : IAsyncLifetime
     [Fact]
     public async Task S3_RestoreToATxidOrAMoment_VerifyAndStatus_WorkOnTheBucket()
     {
-        var time = new FakeTimeProvider(); // 2026-01-01T00:00:00Z
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         using var destination = _server.Destination("db");
         var txids = new List<long>();
         await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, destination, time)))
