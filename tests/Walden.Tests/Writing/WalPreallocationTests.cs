@@ -74,8 +74,27 @@ public sealed class WalPreallocationTests : IDisposable
         Assert.Equal(3, await db.ReadAsync(c => c.Scalar<long>("SELECT count(*) FROM log")));
     }
 
-    private static Task<WaldenDatabase> OpenAsync(string path, long walSizeLimit) =>
-        WaldenDatabase.OpenAsync(path, new WaldenOptions { WalSizeLimit = walSizeLimit, CheckpointIdleDelay = TimeSpan.FromHours(1) });
+    [Fact]
+    public async Task WithDurabilityNormal_TheFileIsNotGrownAhead()
+    {
+        var path = _dir.File("app.db");
+        await using var db = await OpenAsync(path, 64 * Chunk, WaldenDurability.Normal);
+        await db.WriteAsync(c => c.Exec(Sql.LogTable));
+        for (var seq = 0; seq < 4; seq++)
+        {
+            await db.WriteAsync(c => Sql.Insert(c, 1, seq));
+        }
+
+        Assert.True(WalBytes(path) < Chunk / 2, $"the -wal file is {WalBytes(path):N0} bytes: grown although Normal never waits for its fdatasync");
+    }
+
+    private static Task<WaldenDatabase> OpenAsync(string path, long walSizeLimit, WaldenDurability durability = WaldenDurability.Full) =>
+        WaldenDatabase.OpenAsync(path, new WaldenOptions
+        {
+            WalSizeLimit = walSizeLimit,
+            CheckpointIdleDelay = TimeSpan.FromHours(1),
+            Durability = durability,
+        });
 
     private static long WalBytes(string path) => new FileInfo(path + "-wal").Length;
 }
