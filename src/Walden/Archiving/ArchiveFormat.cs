@@ -28,6 +28,7 @@ internal static class ArchiveFormat
     private static readonly byte[] BaseMagic = "WALDBAS1"u8.ToArray();
     private const int Version = 1; // bases; segments of version 1 are still read
     private const int SegmentVersion = 2; // page images XOR-ed with the same page's previous image in the segment
+    private const int SealedVersion = 3; // parts of format 1 or 2 joined as they are, each its own zlib stream (the log's seal)
 
     internal static string BaseFolder(long baseId) => baseId.ToString("D10", CultureInfo.InvariantCulture);
 
@@ -226,18 +227,53 @@ internal static class ArchiveFormat
             throw new InvalidDataException("its payload length does not match its size");
         }
 
-        using var zlib = new ZLibStream(new MemoryStream(bytes, HeaderBytes, (int)payloadLength), CompressionMode.Decompress);
+        var version = BinaryPrimitives.ReadInt32LittleEndian(span[8..]);
+        if (version is not (1 or SegmentVersion or SealedVersion))
+        {
+            throw new InvalidDataException($"its format version {version} is not one this Walden reads (1 to {SealedVersion})");
+        }
+
+        var chain = segment.PreviousChain;
+        if (version != SealedVersion)
+        {
+            DecodeRecords(bytes, HeaderBytes, (int)payloadLength, version, pageSize, ref chain, segment.Records);
+        }
+        else
+        {
+            // Parts: [version][length][the payload of one segment of that version], each its own zlib stream and XOR scope.
+            var offset = HeaderBytes;
+            var end = HeaderBytes + (int)payloadLength;
+            while (offset < end)
+            {
+                var partVersion = BinaryPrimitives.ReadInt32LittleEndian(span[offset..]);
+                var partLength = BinaryPrimitives.ReadInt32LittleEndian(span[(offset + 4)..]);
+                if (partVersion is not (1 or SegmentVersion) || partLength < 0 || offset + 8 + partLength > end)
+                {
+                    throw new InvalidDataException("a part of it is cut short or of an unknown version");
+                }
+
+                DecodeRecords(bytes, offset + 8, partLength, partVersion, pageSize, ref chain, segment.Records);
+                offset += 8 + partLength;
+            }
+        }
+
+        if (segment.Records.Count != segment.LastTxid - segment.FirstTxid + 1 || segment.Records[0].Txid != segment.FirstTxid
+            || !chain.AsSpan().SequenceEqual(segment.LastChain))
+        {
+            throw new InvalidDataException("its transactions do not match its header (ids or chain)");
+        }
+
+        return segment;
+    }
+
+    /// <summary>Decompresses one zlib payload of segment format 1 or 2 and appends its records, chaining them.</summary>
+    private static void DecodeRecords(byte[] bytes, int start, int payloadBytes, int version, int pageSize, ref byte[] chain, List<ArchiveRecord> records)
+    {
+        using var zlib = new ZLibStream(new MemoryStream(bytes, start, payloadBytes, writable: false), CompressionMode.Decompress);
         using var raw = new MemoryStream();
         zlib.CopyTo(raw);
         var data = raw.GetBuffer().AsSpan(0, (int)raw.Length);
-        var version = BinaryPrimitives.ReadInt32LittleEndian(span[8..]);
-        if (version is not (1 or SegmentVersion))
-        {
-            throw new InvalidDataException($"its format version {version} is not one this Walden reads (1 or {SegmentVersion})");
-        }
-
         var previous = new Dictionary<uint, int>(); // page -> offset of its latest image in data (already un-XOR-ed)
-        var chain = segment.PreviousChain;
         var offset = 0;
         while (offset < data.Length)
         {
@@ -266,17 +302,41 @@ internal static class ArchiveFormat
             chain = ChainNext(chain, encoded);
             record.Chain = chain;
             record.Encoded = encoded;
-            segment.Records.Add(record);
+            records.Add(record);
             offset += length;
         }
+    }
 
-        if (segment.Records.Count != segment.LastTxid - segment.FirstTxid + 1 || segment.Records[0].Txid != segment.FirstTxid
-            || !chain.AsSpan().SequenceEqual(segment.LastChain))
+    /// <summary>
+    /// Joins contiguous segments (each whole and checked, format 1 or 2, of one base) into one sealed segment (format 3)
+    /// without decompressing them: the parts keep their own zlib streams, the header spans them all and a new SHA-256
+    /// closes it. The append log's seal (ArchiveAppendLog) uses it, so sealing costs one hash pass, not a recompression.
+    /// </summary>
+    internal static byte[] JoinSegments(IReadOnlyList<byte[]> segments)
+    {
+        long payload = segments.Sum(s => 8L + s.Length - HeaderBytes - HashBytes);
+        var result = new byte[HeaderBytes + payload + HashBytes];
+        var first = segments[0].AsSpan();
+        var last = segments[^1].AsSpan();
+        first[..HeaderBytes].CopyTo(result);
+        var span = result.AsSpan();
+        BinaryPrimitives.WriteInt32LittleEndian(span[8..], SealedVersion);
+        last[32..40].CopyTo(span[32..]); // the last transaction id
+        last[48..56].CopyTo(span[48..]); // its time
+        last[88..120].CopyTo(span[88..]); // the chain value after it
+        BinaryPrimitives.WriteInt64LittleEndian(span[120..], payload);
+        var offset = HeaderBytes;
+        foreach (var segment in segments)
         {
-            throw new InvalidDataException("its transactions do not match its header (ids or chain)");
+            var length = segment.Length - HeaderBytes - HashBytes;
+            BinaryPrimitives.WriteInt32LittleEndian(span[offset..], BinaryPrimitives.ReadInt32LittleEndian(segment.AsSpan(8)));
+            BinaryPrimitives.WriteInt32LittleEndian(span[(offset + 4)..], length);
+            segment.AsSpan(HeaderBytes, length).CopyTo(span[(offset + 8)..]);
+            offset += 8 + length;
         }
 
-        return segment;
+        SHA256.HashData(span[..^HashBytes], span[^HashBytes..]);
+        return result;
     }
 
     /// <summary>

@@ -189,6 +189,12 @@ public sealed class ArchiveAppendLogTests : IDisposable
         var middle = await WaldenArchive.RestoreAsync(Archive, _dir.File("middle.db"), new WaldenArchiveRestoreOptions { Txid = txids[249] });
         Assert.Equal(250, Count(_dir.File("middle.db")));
 
+        // The sealed segments (format 3: the records joined as they are) merge like any others.
+        Assert.True(Archiver.Compact(new WaldenFolderDestination(Archive), 16L << 20) >= 2);
+        var compacted = await WaldenArchive.RestoreAsync(Archive, _dir.File("compacted.db"));
+        Assert.True(compacted.Complete, compacted.Problem);
+        Assert.Equal(400, Count(_dir.File("compacted.db")));
+
         // The next run reuses the recycled files, and restore follows it as well.
         await using (var db = await WaldenDatabase.OpenAsync(path, Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(Archive))))
         {
