@@ -447,10 +447,11 @@ internal sealed class ArchiveRecord(long txid, long timeMicros, uint databasePag
     private readonly int _rawBytes;
 
     /// <summary>
-    /// The rented buffer <see cref="Pages"/> point into (a record just taken from the WAL), given back to the pool when every
-    /// destination holds the record (Archiver.Trim); a record dropped otherwise (a new base) leaves it to the GC.
+    /// The capture chunk <see cref="Pages"/> point into (a record just taken from the WAL), released when every destination
+    /// holds the record (Archiver.Trim); a record dropped otherwise (a new base) never releases it, so its chunk is never
+    /// reused while a ship may still read it, and goes to the GC.
     /// </summary>
-    public byte[]? Buffer { get; set; }
+    public CaptureArena.Chunk? Chunk { get; set; }
 
     public long Txid { get; } = txid;
 

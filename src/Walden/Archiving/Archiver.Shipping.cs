@@ -224,13 +224,13 @@ internal sealed partial class Archiver
             {
                 var record = _pending[drop];
                 _pendingBytes -= record.Bytes;
-                if (record.Buffer is { } buffer)
+                if (record.Chunk is { } chunk)
                 {
                     // Every destination stored it, and a ship only ever reads records after what its destination has (under
                     // the destination's lock), so nothing reads these pages any more.
                     record.Pages.Clear();
-                    record.Buffer = null;
-                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    record.Chunk = null;
+                    chunk.Release();
                 }
 
                 drop++;
@@ -274,10 +274,26 @@ internal sealed partial class Archiver
         }
     }
 
+    /// <summary>
+    /// How much lower the archive's loops run than the writer and the callers (Linux nice steps): on a machine with few
+    /// cores, the encoding, hashing and compression of a ship interval's segment otherwise take the CPU the writer's next
+    /// batch and the callers' continuations wait for. At nice +5 a loop still gets about a quarter of a core the writer
+    /// wants too (the scheduler's weights: 335 against 1024), several times what shipping needs at full load, so the lag
+    /// stays within MaxLag; a loop alone on a core runs at full speed.
+    /// </summary>
+    internal const int LoopNiceIncrement = 5;
+
     private Thread StartLoop(ThreadStart loop, string what)
     {
-        var thread = new Thread(loop) { IsBackground = true, Name = $"walden-archive-{what}:{_name}" };
+        using var lowered = new ManualResetEventSlim();
+        var thread = new Thread(() =>
+        {
+            Native.Posix.LowerCurrentThreadPriority(LoopNiceIncrement);
+            lowered.Set(); // the loop never runs a step at the writer's priority
+            loop();
+        }) { IsBackground = true, Name = $"walden-archive-{what}:{_name}" };
         thread.UnsafeStart();
+        lowered.Wait();
         return thread;
     }
 

@@ -182,6 +182,102 @@ public sealed class ArchiveCostTests : IDisposable
         Assert.Single(Directory.EnumerateDirectories(second)); // caught up on the same base: no new base, no gap
     }
 
+    [Fact]
+    public async Task Async_CommitsAfterAShip_ReadTheirFramesIntoMemoryTheShippedOnesFreed_NotIntoFreshArrays()
+    {
+        // The writer thread reads every commit's frames back; a fresh (or shared-pool) array per commit cost it a large-object
+        // allocation, a page fault per 4 KiB and later a full GC. What a ship frees must serve the next commits.
+        var options = Options(WaldenArchiveMode.Async);
+        options.Archive.MaxLag = TimeSpan.FromHours(1); // shipped only when the test says so
+        var path = _dir.File("app.db");
+        var allocated = new List<long>(); // bytes the writer thread had allocated when each write's delegate started
+        await using (var db = await WaldenDatabase.OpenAsync(path, options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body BLOB)"));
+            async Task CommitsAsync(int count, bool measure)
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    // One commit of about 30 new pages (120 KiB of frames) per write.
+                    await db.WriteAsync(c =>
+                    {
+                        if (measure)
+                        {
+                            allocated.Add(GC.GetAllocatedBytesForCurrentThread());
+                        }
+
+                        c.Exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30) " +
+                            "INSERT INTO t(body) SELECT randomblob(3000) FROM n");
+                    });
+                }
+            }
+
+            await CommitsAsync(200, measure: false); // more than the shared pool keeps (ArrayPool: 32 per core)
+            Assert.Null(db.Archiver!.ShipAll()); // every record stored: their memory is free
+            await CommitsAsync(150, measure: true);
+            Assert.Null(db.Archiver!.ShipAll());
+        }
+
+        var perCommit = (allocated[^1] - allocated[0]) / (allocated.Count - 1);
+        Assert.True(perCommit < 32 * 1024, $"the writer thread allocated {perCommit:N0} bytes per commit of about 120 KiB of frames");
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(Archive, restored);
+        Assert.True(result.Complete, result.Problem);
+        using var source = Sql.OpenDirect(path, readOnly: true);
+        using var copy = Sql.OpenDirect(restored, readOnly: true);
+        const string Digest = "SELECT count(*) || ':' || sum(length(body)) || ':' || sum(unicode(hex(substr(body, 1000, 8))) * id) FROM t";
+        Assert.Equal(350 * 30, copy.Scalar<long>("SELECT count(*) FROM t"));
+        Assert.Equal(source.Scalar<string>(Digest), copy.Scalar<string>(Digest)); // the reused memory carried the right bytes
+        Assert.Equal("ok", copy.Scalar<string>("PRAGMA integrity_check"));
+    }
+
+    [Fact]
+    public async Task Async_TheShippingLoopRunsAtALowerPriorityThanTheWriter()
+    {
+        // On few cores, compressing and hashing a ship interval's segment must not take the CPU the writer's next batch needs.
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Async));
+        // Other tests' databases run beside this one, and Linux keeps only the first 15 characters of a thread's name, so
+        // this looks at every writer and every archive loop of the process: the writers run at the process's own nice value.
+        var nice = ThreadNice();
+        var writer = Assert.Single(nice["walden-writer:"].Distinct());
+        Assert.Contains(writer + Walden.Archiving.Archiver.LoopNiceIncrement, nice["walden-archive-"]);
+    }
+
+    /// <summary>The nice values of this process's threads, by the start of their name (Linux keeps 15 characters of it).</summary>
+    private static Dictionary<string, List<int>> ThreadNice()
+    {
+        var nice = new Dictionary<string, List<int>> { ["walden-writer:"] = [], ["walden-archive-"] = [] };
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            string stat;
+            try
+            {
+                stat = File.ReadAllText(Path.Combine(task, "stat"));
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+
+            var name = stat[(stat.IndexOf('(', StringComparison.Ordinal) + 1)..stat.LastIndexOf(')')];
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            foreach (var (prefix, values) in nice)
+            {
+                if (name.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    values.Add(int.Parse(fields[16], System.Globalization.CultureInfo.InvariantCulture)); // field 19: nice
+                }
+            }
+        }
+
+        return nice;
+    }
+
     /// <summary>A destination that calls <paramref name="onPut"/> before storing each object.</summary>
     private sealed class ObservedDestination(IWaldenArchiveDestination inner, Action<string> onPut) : IWaldenArchiveDestination
     {
