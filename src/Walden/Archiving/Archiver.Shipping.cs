@@ -104,18 +104,17 @@ internal sealed partial class Archiver
                     }
 
                     var slice = records.GetRange(start, end - start);
-                    var segment = ArchiveFormat.EncodeSegment(current.Id, current.PageSize, destination.Chain, slice);
-                    using (var content = new MemoryStream(segment, writable: false))
-                    {
-                        PutOnce(destination, ArchiveFormat.SegmentName(current.Id, slice[0].Txid, slice[^1].Txid), content);
-                    }
-
+                    var segment = destination.Scratch;
+                    ArchiveFormat.EncodeSegment(current.Id, current.PageSize, destination.Chain, slice, segment);
+                    PutOnce(destination, ArchiveFormat.SegmentName(current.Id, slice[0].Txid, slice[^1].Txid), segment);
 
                     destination.Shipped(slice[^1].Txid, slice[^1].Chain!, segment.Length);
                     _lags.Add((now - slice[0].Time).TotalSeconds);
                     ArchiveInstruments.RecordLag((now - slice[0].Time).TotalSeconds, _name);
                     start = end;
                 }
+
+                destination.TrimScratch();
 
                 if (destination.ChainBytes > _options.NewBaseAfterBytes && !_needBase)
                 {
@@ -274,26 +273,10 @@ internal sealed partial class Archiver
         }
     }
 
-    /// <summary>
-    /// How much lower the archive's loops run than the writer and the callers (Linux nice steps): on a machine with few
-    /// cores, the encoding, hashing and compression of a ship interval's segment otherwise take the CPU the writer's next
-    /// batch and the callers' continuations wait for. At nice +5 a loop still gets about a quarter of a core the writer
-    /// wants too (the scheduler's weights: 335 against 1024), several times what shipping needs at full load, so the lag
-    /// stays within MaxLag; a loop alone on a core runs at full speed.
-    /// </summary>
-    internal const int LoopNiceIncrement = 5;
-
     private Thread StartLoop(ThreadStart loop, string what)
     {
-        using var lowered = new ManualResetEventSlim();
-        var thread = new Thread(() =>
-        {
-            Native.Posix.LowerCurrentThreadPriority(LoopNiceIncrement);
-            lowered.Set(); // the loop never runs a step at the writer's priority
-            loop();
-        }) { IsBackground = true, Name = $"walden-archive-{what}:{_name}" };
+        var thread = new Thread(loop) { IsBackground = true, Name = $"walden-archive-{what}:{_name}" };
         thread.UnsafeStart();
-        lowered.Wait();
         return thread;
     }
 
@@ -340,7 +323,21 @@ internal sealed partial class Archiver
     /// <summary>What one destination has, owned by whoever holds its lock (the writer in Sync mode, the loop in Async).</summary>
     private sealed class DestinationState(IWaldenArchiveDestination destination)
     {
+        /// <summary>How much of a segment's buffer is kept between ships; a larger one (a huge transaction) goes to the GC.</summary>
+        private const int RetainedScratchBytes = 16 << 20;
+
         public IWaldenArchiveDestination Destination { get; } = destination;
+
+        /// <summary>The buffer each segment for this destination is encoded into, reused (under the destination's lock).</summary>
+        public MemoryStream Scratch { get; private set; } = new();
+
+        public void TrimScratch()
+        {
+            if (Scratch.Capacity > RetainedScratchBytes)
+            {
+                Scratch = new MemoryStream();
+            }
+        }
 
         public long BaseId { get; private set; } = -1;
 

@@ -232,50 +232,43 @@ public sealed class ArchiveCostTests : IDisposable
     }
 
     [Fact]
-    public async Task Async_TheShippingLoopRunsAtALowerPriorityThanTheWriter()
+    public async Task Async_EachShipEncodesItsSegmentIntoTheBufferTheLastShipUsed_NotIntoNewArrays()
     {
-        // On few cores, compressing and hashing a ship interval's segment must not take the CPU the writer's next batch needs.
-        if (!OperatingSystem.IsLinux())
+        // A segment of a few MiB every ship interval, allocated as it grows and copied once more, was large-object-heap
+        // garbage every quarter second: full GCs that stop the writer too.
+        var options = Options(WaldenArchiveMode.Async);
+        options.Archive.MaxLag = TimeSpan.FromHours(1); // shipped only when the test says so
+        var path = _dir.File("app.db");
+        long allocated;
+        await using (var db = await WaldenDatabase.OpenAsync(path, options))
         {
-            return;
-        }
-
-        await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Async));
-        // Other tests' databases run beside this one, and Linux keeps only the first 15 characters of a thread's name, so
-        // this looks at every writer and every archive loop of the process: the writers run at the process's own nice value.
-        var nice = ThreadNice();
-        var writer = Assert.Single(nice["walden-writer:"].Distinct());
-        Assert.Contains(writer + Walden.Archiving.Archiver.LoopNiceIncrement, nice["walden-archive-"]);
-    }
-
-    /// <summary>The nice values of this process's threads, by the start of their name (Linux keeps 15 characters of it).</summary>
-    private static Dictionary<string, List<int>> ThreadNice()
-    {
-        var nice = new Dictionary<string, List<int>> { ["walden-writer:"] = [], ["walden-archive-"] = [] };
-        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
-        {
-            string stat;
-            try
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body BLOB)"));
+            async Task CommitsAsync()
             {
-                stat = File.ReadAllText(Path.Combine(task, "stat"));
-            }
-            catch (IOException)
-            {
-                continue;
-            }
-
-            var name = stat[(stat.IndexOf('(', StringComparison.Ordinal) + 1)..stat.LastIndexOf(')')];
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            foreach (var (prefix, values) in nice)
-            {
-                if (name.StartsWith(prefix, StringComparison.Ordinal))
+                for (var i = 0; i < 20; i++)
                 {
-                    values.Add(int.Parse(fields[16], System.Globalization.CultureInfo.InvariantCulture)); // field 19: nice
+                    // About 120 KiB of incompressible pages per commit: each segment below is over 1 MiB.
+                    await db.WriteAsync(c => c.Exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30) " +
+                        "INSERT INTO t(body) SELECT randomblob(3000) FROM n"));
                 }
             }
+
+            await CommitsAsync();
+            Assert.Null(db.Archiver!.ShipAll()); // the first segment sizes the buffer
+            await CommitsAsync();
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            Assert.Null(db.Archiver!.ShipAll()); // ShipAll runs on the calling thread
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         }
 
-        return nice;
+        var segments = Directory.EnumerateFiles(Archive, "*.wseg", SearchOption.AllDirectories).Select(f => new FileInfo(f).Length).ToList();
+        Assert.Equal(2, segments.Count);
+        Assert.All(segments, length => Assert.True(length > 1 << 20, $"a segment of {length:N0} bytes"));
+        Assert.True(allocated < 256 * 1024, $"shipping a segment of {segments.Min():N0} bytes allocated {allocated:N0} bytes");
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(Archive, restored);
+        Assert.True(result.Complete, result.Problem);
+        Assert.Equal(40 * 30, Count(restored));
     }
 
     /// <summary>A destination that calls <paramref name="onPut"/> before storing each object.</summary>
