@@ -62,7 +62,10 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
             }
             : null;
         _checkpointer.Seam = _archiver?.Seam;
-        var preallocation = new WalPreallocation(writerConnection.Connection, settings.PageSize, factory.JournalSizeLimit);
+        // Only where a commit waits for an fdatasync of the WAL (Normal syncs it at checkpoints, long after the growth).
+        var preallocation = options.Durability == WaldenDurability.Normal
+            ? null
+            : new WalPreallocation(writerConnection.Connection, settings.PageSize, factory.JournalSizeLimit);
         _writer = new GroupCommitWriter(writerConnection.Connection, options, Name, _health, _metrics, _checkpointer.Pause)
         {
             Archive = _archiver,

@@ -4,12 +4,13 @@ namespace Walden.Cli.Bench;
 internal sealed record BenchConfig
 {
     /// <summary>The default run: every producer count of the issue, 5 s per scenario.</summary>
-    internal static BenchConfig Default(string folder) => new() { Folder = folder };
+    internal static BenchConfig Default(string folder) => new() { Folder = folder, WarmUp = true };
 
     /// <summary>The CI smoke run: the same scenarios, shorter, on a smaller read database.</summary>
     internal static BenchConfig Quick(string folder) => new()
     {
         Folder = folder,
+        WarmUp = true,
         ScenarioDuration = TimeSpan.FromSeconds(0.5),
         ReadSeedRows = 10_000,
         ArchiveProducers = [64],
@@ -56,6 +57,28 @@ internal sealed record BenchConfig
 
     /// <summary>The scenarios to run, by key (see <see cref="BenchRunner.ScenarioKeys"/>); all of them by default.</summary>
     public IReadOnlySet<string> Scenarios { get; init; } = BenchRunner.ScenarioKeys.ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Whether every selected scenario first runs once, briefly and unmeasured, at N = 1 and 8 (the caller-commits and the
+    /// writer-thread paths), followed by a second's pause: so each measured scenario runs code the JIT has compiled at its
+    /// final tier, as in a process that has run for a while, whichever scenario happens to run first. Without it, the
+    /// first scenario of each kind shares the two cores with the JIT's background compiler (seen as up to 120 ms of JIT
+    /// thread CPU per second in the read scenario's phases). True for the default and quick runs.
+    /// </summary>
+    public bool WarmUp { get; init; }
+
+    /// <summary>The configuration of the warm-up pass (see <see cref="WarmUp"/>): a quarter of the duration, at most 0.5 s, in a folder of its own.</summary>
+    internal BenchConfig ForWarmUp() => this with
+    {
+        WarmUp = false,
+        Folder = Path.Combine(Folder, "warm-up"),
+        Producers = [1, 8],
+        ArchiveProducers = [8],
+        ScenarioDuration = TimeSpan.FromSeconds(Math.Min(0.5, ScenarioDuration.TotalSeconds / 4)),
+        WritesPerProducer = null,
+        ReadSeedRows = Math.Min(ReadSeedRows, 10_000),
+        Scenarios = Scenarios.Where(k => k is not ("node" or "idle")).ToHashSet(StringComparer.Ordinal), // node: its own process; idle warms itself up
+    };
 
     /// <summary>Seed of the body mix.</summary>
     public int Seed { get; init; } = 20_260_313;

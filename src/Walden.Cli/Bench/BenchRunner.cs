@@ -17,7 +17,7 @@ internal sealed record BenchProgress(int Step, int Steps, string Title);
 /// </summary>
 internal sealed class BenchRunner
 {
-    internal const string Order = "for each N: limit, ceiling(N rows per commit), seed A(N), careful .NET peer(N), Walden Full(N), " +
+    internal const string Order = "after an unmeasured warm-up (default and quick runs: every scenario briefly at N=1 and 8), for each N: limit, ceiling(N rows per commit), seed A(N), careful .NET peer(N), Walden Full(N), " +
         "Walden Full archive async(N), Walden Full archive sync(N), Walden Full plain ADO(N), Walden Pipelined(N), Node group commit(N), seed B(N), Walden Normal(N); then reads (alone, loaded, alone); then idle";
 
     /// <summary>The keys of <c>--scenarios</c>, in the order they run.</summary>
@@ -48,6 +48,11 @@ internal sealed class BenchRunner
         Native.SqliteLibrary.EnsureSupported(); // the baselines use the same native library as Walden; it must be the fixed one
         Directory.CreateDirectory(_config.Folder);
         var started = Stopwatch.GetTimestamp();
+        if (_config.WarmUp)
+        {
+            await WarmUpAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         var scenarios = new List<ScenarioResult>();
         var (node, nodeSkipped) = Runs("node") ? NodePeer.Find() : (null, "not selected");
         var step = 0;
@@ -129,6 +134,24 @@ internal sealed class BenchRunner
              "Peak WAL from file metadata sampled every 20 ms; peak memory = process working set and managed heap, sampled likewise."],
             Stopwatch.GetElapsedTime(started).TotalSeconds,
             archive);
+    }
+
+    /// <summary>Runs every selected scenario briefly, unmeasured, then leaves the JIT a second (see <see cref="BenchConfig.WarmUp"/>).</summary>
+    private async Task WarmUpAsync(CancellationToken cancellationToken)
+    {
+        _progress?.Invoke(new BenchProgress(0, Steps, "warming up (every scenario briefly, not measured)"));
+        var config = _config.ForWarmUp();
+        Directory.CreateDirectory(config.Folder);
+        try
+        {
+            _ = await new BenchRunner(config).RunAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Directory.Delete(config.Folder, recursive: true);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<ScenarioResult> RunArchiveAsync(List<ArchiveBenchResult> figures, int producers, WaldenArchiveMode mode)

@@ -26,25 +26,42 @@ internal static class DemoCommand
         var source = new Option<string>("--source") { Description = "Tag stored with every row, to tell processes apart.", DefaultValueFactory = _ => "demo" };
         var durability = new Option<WaldenDurability>("--durability") { Description = "full or normal.", DefaultValueFactory = _ => WaldenDurability.Full };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
-        var archive = new Option<DirectoryInfo?>("--archive") { Description = "Archive every commit continuously to this folder (must exist); restore with 'walden restore <dir> <out.db>'." };
+        var archive = new Option<string?>("--archive")
+        {
+            Description = "Archive every commit continuously to this folder (must exist) or s3://bucket/prefix (with --endpoint for an " +
+                "S3-compatible server); restore with 'walden restore <archive> <out.db>'.",
+        };
+        var location = ArchiveLocation.CreateOptions("With --archive s3://...: ");
         var archiveMode = new Option<WaldenArchiveMode>("--archive-mode") { Description = "sync or async.", DefaultValueFactory = _ => WaldenArchiveMode.Async };
         var command = new Command("demo", "Concurrent producers write through Walden's group commit; prints rows/s and acknowledgement latency.")
         {
-            db, producers, seconds, writes, source, durability, json, archive, archiveMode,
+            db, producers, seconds, writes, source, durability, json, archive, archiveMode, location.Endpoint, location.Region,
         };
         command.SetAction((result, cancellationToken) => RunAsync(
             result.GetValue(db), result.GetValue(producers), result.GetValue(seconds), result.GetValue(writes),
-            result.GetValue(source)!, result.GetValue(durability), result.GetValue(json), result.GetValue(archive), result.GetValue(archiveMode),
+            result.GetValue(source)!, result.GetValue(durability), result.GetValue(json),
+            new DemoArchive(result.GetValue(archive), result.GetValue(archiveMode), result.GetValue(location.Endpoint), result.GetValue(location.Region)),
             cancellationToken));
         return command;
     }
 
     private static async Task<int> RunAsync(FileInfo? db, int producers, double seconds, int? writes, string source,
-        WaldenDurability durability, bool json, DirectoryInfo? archive, WaldenArchiveMode archiveMode, CancellationToken cancellationToken)
+        WaldenDurability durability, bool json, DemoArchive archive, CancellationToken cancellationToken)
     {
         if (producers is < 1 or > 10_000 || seconds <= 0 || writes is < 1)
         {
             return CliErrors.Report("--producers must be 1 to 10,000, --seconds greater than 0 and --writes at least 1.");
+        }
+
+        IWaldenArchiveDestination? destination = null;
+        if (archive.Location is { } at && (destination = ArchiveLocation.Open(at, archive.Endpoint, archive.Region, out var problem)) is null)
+        {
+            return CliErrors.Report($"--archive: {problem}");
+        }
+
+        if (archive.Location is null && (archive.Endpoint is not null || archive.Region is not null))
+        {
+            return CliErrors.Report("--endpoint and --region go with --archive s3://bucket/prefix.");
         }
 
         var tempFolder = db is null ? Directory.CreateTempSubdirectory("walden-demo-") : null;
@@ -52,10 +69,10 @@ internal static class DemoCommand
         try
         {
             var options = new WaldenOptions { Durability = durability };
-            if (archive is not null)
+            if (destination is not null)
             {
-                options.Archive.Mode = archiveMode;
-                options.Archive.AddFolder(archive.FullName);
+                options.Archive.Mode = archive.Mode;
+                options.Archive.Destinations.Add(destination);
             }
 
             await using var database = await WaldenDatabase.OpenAsync(path, options, cancellationToken).ConfigureAwait(false);
@@ -101,11 +118,12 @@ internal static class DemoCommand
                     $"[green]{result.Rows:N0}[/] writes from {producers} producers in {elapsed:N1} s: [bold]{result.RowsPerSecond:N0} rows/s[/], " +
                     $"ack latency p50 {result.P50Ms:N2} ms, p99 {result.P99Ms:N2} ms, max {result.MaxMs:N1} ms " +
                     $"(durability {durability}, SQLite {result.SqliteVersion}; every write acknowledged only after its commit).");
-                if (archive is not null)
+                if (destination is not null)
                 {
+                    var endpoint = archive.Endpoint is null ? string.Empty : $" --endpoint {archive.Endpoint}";
                     AnsiConsole.MarkupLine(Markup.Escape(
-                        $"archived ({archiveMode}) to {archive.FullName} through transaction {database.Archiver!.LastTxid}; " +
-                        $"restore with: walden restore {archive.FullName} <out.db> [--at <time> | --txid <n>]"));
+                        $"archived ({archive.Mode}) to {destination.Name} through transaction {database.Archiver!.LastTxid}; " +
+                        $"restore with: walden restore {archive.Display}{endpoint} <out.db> [--at <time> | --txid <n>]"));
                 }
             }
 
@@ -117,8 +135,15 @@ internal static class DemoCommand
         }
         finally
         {
+            (destination as IDisposable)?.Dispose();
             tempFolder?.Delete(recursive: true);
         }
+    }
+
+    /// <summary>Where <c>--archive</c> points, and how to reach it.</summary>
+    private sealed record DemoArchive(string? Location, WaldenArchiveMode Mode, string? Endpoint, string? Region)
+    {
+        internal string Display => Location is null || ArchiveLocation.IsS3(Location) ? Location ?? string.Empty : Path.GetFullPath(Location);
     }
 
     private sealed record DemoResult(string Path, string Source, int Producers, int Rows, double Seconds, double RowsPerSecond,

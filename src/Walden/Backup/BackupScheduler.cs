@@ -41,11 +41,15 @@ internal sealed class BackupScheduler
     {
         var now = _timeProvider.GetUtcNow();
         var due = newestVerified is { } newest ? newest + _interval - now : TimeSpan.Zero;
+        // Created unarmed and armed once assigned: a timer due now may fire (and its run finish and re-arm it) before
+        // CreateTimer has even returned.
         using (ExecutionContext.SuppressFlow())
         {
             _timer = _timeProvider.CreateTimer(static state => ((BackupScheduler)state!).OnDue(), this,
-                due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan);
+                Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
+
+        _timer.Change(due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan);
     }
 
     private void OnDue()

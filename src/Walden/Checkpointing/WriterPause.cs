@@ -7,6 +7,23 @@ namespace Walden.Checkpointing;
 /// checkpointer asks for a pause and waits until the writer is between batches; the writer then waits
 /// before its next BEGIN until the checkpoint is done. Otherwise the writer pays two uncontended locks per batch.
 /// It also holds the hard bound (<see cref="WaldenOptions.MaxWalSize"/>): at it, the writer waits for a reset, then refuses.
+/// <para>
+/// The writer's side of the seam between writer, checkpointer and archive (the whole batch is drawn in
+/// <see cref="Archiving.CommitSeam"/>). One lock; the writer role's holder (W) and the checkpointer (C) move it:
+/// <code>
+///                    EnterBatch (W; waits while Held, or WalFull up to 1 s, or WalAtMax up to BusyTimeout, then refused)
+///   Between ──────────────────────────────────────────────────────────▶ InBatch
+///    ▲   ▲   TryEnterBatch (a caller committing inline): never waits      │
+///    │   └───────────────────────────── ExitBatch (W) ◀────────────────────┘
+///    │ Hold() (C): Requested, then waits until not InBatch
+///    ▼
+///   Held ─── Scope.Dispose (C): RESTART or TRUNCATE done, writer woken ──▶ Between
+///
+///   WAL marks, set by W from the WAL hook after a commit, cleared by C:
+///   WalFull   (3/4 of WalSizeLimit)  SetWalFull ──▶ ClearWalFull (after a reset, or a reader blocks it; W also gives up after 1 s)
+///   WalAtMax  (MaxWalSize)           SetWalAtMax ─▶ ClearWalAtMax (after a reset)
+/// </code>
+/// </para>
 /// </summary>
 internal sealed class WriterPause
 {

@@ -8,9 +8,13 @@ namespace Walden.Writing;
 /// next writes then come back over the following tens to hundreds of microseconds (each continuation
 /// runs on the thread pool). Committing at the first arrival splits those producers over two commits
 /// that then alternate, so each fsync carries about half of them. The writer therefore keeps the
-/// transaction open for as many writes as the last commit acknowledged, waiting idle for them no longer
+/// transaction open for as many writes as the last commit acknowledged plus those that arrived too late to join it
+/// (queued when it returned: their producers are not among the ones coming back), waiting idle for them no longer
 /// in all than a quarter of that commit's own duration (and never more than <see cref="MaxGatherTicks"/>): with synchronous FULL
 /// up to a few hundred microseconds, with NORMAL next to nothing, with a single producer not at all.
+/// Counting only the acknowledged writes would make one late write split every later batch too: after a commit of
+/// N - 1 writes with one queued behind it, the next batch would take that one and close at N - 1 again, leaving one of
+/// the returning writes for the batch after, and so on, each commit one write short.
 /// It does not sit idle meanwhile: each write is executed as soon as it arrives, so the producers'
 /// return trip overlaps with the SQLite work of the writes already back, and only the COMMIT waits.
 /// </summary>
@@ -35,6 +39,7 @@ internal sealed partial class GroupCommitWriter
 
     // Owned by the role's holder (see Inline); _lastWaitTicks by the writer thread.
     private int _lastAcknowledged;
+    private int _lastQueuedBehind; // writes queued when the last COMMIT returned: they came too late to join it
     private long _lastCommitTicks;
     private int _gatherExpected;
     private long _gatherIdleTicks;
@@ -45,23 +50,34 @@ internal sealed partial class GroupCommitWriter
 
     private void NoteWait(long waitedTicks) => _lastWaitTicks = waitedTicks;
 
-    private void NoteCommit(int acknowledged, long commitTicks)
+    private void NoteCommit(int acknowledged, int queuedBehind, long commitTicks)
     {
         _lastAcknowledged = acknowledged;
+        _lastQueuedBehind = queuedBehind;
         _lastCommitTicks = commitTicks;
     }
 
-    /// <summary>The writes to wait for and for how long (Stopwatch ticks) after a commit that acknowledged <paramref name="acknowledged"/> writes in <paramref name="commitTicks"/>.</summary>
-    internal static (int Expected, long WaitTicks) GatherBudget(int acknowledged, long commitTicks, int maxBatchSize)
+    /// <summary>
+    /// The writes a batch gathers and how long it may wait for them (Stopwatch ticks), after a commit that acknowledged
+    /// <paramref name="acknowledged"/> writes in <paramref name="commitTicks"/> and returned with <paramref name="queuedBehind"/>
+    /// writes queued: those are taken at the batch's start, the acknowledged ones' next writes are waited for. Only after
+    /// a commit of several writes, as before: after one of a single write its producer's next write is all that comes back.
+    /// </summary>
+    internal static (int Expected, long WaitTicks) GatherBudget(int acknowledged, int queuedBehind, long commitTicks, int maxBatchSize)
     {
-        var expected = Math.Min(acknowledged, maxBatchSize);
-        return expected <= 1 || commitTicks <= 0 ? (0, 0) : (expected, Math.Min(commitTicks / 4, MaxGatherTicks));
+        if (acknowledged <= 1 || commitTicks <= 0)
+        {
+            return (0, 0); // at most one write coming back: nothing worth keeping the transaction open for
+        }
+
+        var expected = (int)Math.Min((long)acknowledged + Math.Max(0, queuedBehind), maxBatchSize);
+        return (expected, Math.Min(commitTicks / 4, MaxGatherTicks));
     }
 
     /// <summary>Sets how long the batch starting now may stay open for returning writes.</summary>
     private void StartGathering()
     {
-        var (expected, waitTicks) = GatherBudget(_lastAcknowledged, _lastCommitTicks, _options.MaxBatchSize);
+        var (expected, waitTicks) = GatherBudget(_lastAcknowledged, _lastQueuedBehind, _lastCommitTicks, _options.MaxBatchSize);
         _gatherExpected = expected;
         _gatherIdleTicks = waitTicks;
     }

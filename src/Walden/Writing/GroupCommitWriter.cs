@@ -440,7 +440,7 @@ internal sealed partial class GroupCommitWriter
         catch (Exception ex)
         {
             _committing = false;
-            NoteCommit(0, 0);
+            NoteCommit(0, 0, 0);
             RollbackIfOpen();
             GiveTurnBack();
             // However SQLite failed the COMMIT, part of it may have reached the WAL: never report these writes as not written.
@@ -463,7 +463,7 @@ internal sealed partial class GroupCommitWriter
         }
 
         _committing = false;
-        NoteCommit(_pending.Count, Stopwatch.GetTimestamp() - started);
+        NoteCommit(_pending.Count, _queue.Reader.Count, Stopwatch.GetTimestamp() - started); // queued now: too late for this commit
         KeepOrGiveTurnBack();
         AcknowledgeOnceArchived(_pending);
     }

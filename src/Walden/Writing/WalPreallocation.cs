@@ -25,8 +25,7 @@ namespace Walden.Writing;
 /// </para>
 /// <para>
 /// Bounds: at most <see cref="ChunkBytes"/> per batch, never past <c>journal_size_limit</c> (the size SQLite trims the
-/// WAL back to at each reset, so anything beyond would be cut off again). A failure (a full disk) is ignored: this is
-/// only a saving, and the COMMIT reports a real shortage of space itself.
+/// WAL back to at each reset, so anything beyond would be cut off again).
 /// </para>
 /// Owned by the writer role's holder (the writer thread, or a caller committing inline): every call comes from it.
 /// </summary>
@@ -45,63 +44,53 @@ internal sealed unsafe class WalPreallocation
     private readonly long _frameBytes;
     private readonly long _limit;
     private long _endBytes = WalHeaderBytes; // where the WAL's valid frames ended after the last commit of this writer
-    private long _allocated; // the file's size when last seen or made; 0: look again
 
+    /// <param name="connection">The writer connection.</param>
+    /// <param name="pageSize">The database's page size, in bytes.</param>
+    /// <param name="journalSizeLimit">The connection's <c>journal_size_limit</c>, in bytes: the file is never grown past
+    /// the last whole chunk below it (below <see cref="ChunkBytes"/>, never grown at all).</param>
     internal WalPreallocation(SqliteConnection connection, int pageSize, long journalSizeLimit)
     {
         _connection = connection;
         _frameBytes = pageSize + FrameHeaderBytes;
-        _limit = journalSizeLimit;
+        _limit = journalSizeLimit / ChunkBytes * ChunkBytes;
     }
 
     /// <summary>Frames in the WAL after a commit (from the WAL hook, on the role holder's thread).</summary>
-    internal void Committed(int frames)
-    {
-        var end = WalHeaderBytes + frames * _frameBytes;
-        if (end < _endBytes)
-        {
-            _allocated = 0; // the WAL started over (RESTART or TRUNCATE): its file may be shorter now
-        }
+    internal void Committed(int frames) => _endBytes = WalHeaderBytes + frames * _frameBytes;
 
-        _endBytes = end;
-    }
-
-    /// <summary>Grows the <c>-wal</c> file ahead of the next commit when it is close to its end. Call only with the write lock held.</summary>
+    /// <summary>
+    /// Grows the <c>-wal</c> file ahead of the next commit when it is close to its end. Call only with the write lock held.
+    /// Costs one <c>fstat</c> when nothing is to do: the file's size is asked every time, not remembered, since a
+    /// RESTART, a TRUNCATE or SQLite's trim to <c>journal_size_limit</c> may have shortened it since.
+    /// </summary>
     internal void EnsureRoom()
     {
         var wanted = Math.Min(_endBytes + HeadroomBytes, _limit);
-        if (wanted <= _allocated)
-        {
-            return;
-        }
-
         IntPtr file = IntPtr.Zero;
-        if (SqliteNative.FileControl(_connection.Handle!.DangerousGetHandle(), "main", SqliteNative.FileControlJournalPointer, (IntPtr)(&file)) != 0
+        if (wanted <= 0
+            || SqliteNative.FileControl(_connection.Handle!.DangerousGetHandle(), "main", SqliteNative.FileControlJournalPointer, (IntPtr)(&file)) != 0
             || file == IntPtr.Zero || *(IntPtr*)file == IntPtr.Zero)
         {
-            return; // no WAL open (yet): nothing to grow
+            return; // a small WalSizeLimit, or no WAL open (yet): nothing to grow
         }
 
         long size = 0;
-        if (SqliteNative.FileSizeMethodOf(file)(file, &size) != 0)
+        if (SqliteNative.FileSizeMethodOf(file)(file, &size) != 0 || size >= wanted)
         {
             return;
         }
 
-        if (size < wanted)
+        // The chunk is set only for the hint and reset after it, so SQLite's own truncations (TRUNCATE, the trim to
+        // journal_size_limit) stay exact. A failure (a full disk) is ignored: the COMMIT reports a real shortage itself.
+        var chunk = ChunkBytes;
+        var noChunk = 0;
+        var hint = Math.Min(wanted, size + ChunkBytes);
+        var control = SqliteNative.FileControlMethodOf(file);
+        if (control(file, SqliteNative.FileControlChunkSize, &chunk) == 0)
         {
-            var chunk = ChunkBytes;
-            var hint = Math.Min(wanted, size + ChunkBytes);
-            var control = SqliteNative.FileControlMethodOf(file);
-            if (control(file, SqliteNative.FileControlChunkSize, &chunk) != 0 || control(file, SqliteNative.FileControlSizeHint, &hint) != 0)
-            {
-                _allocated = wanted + ChunkBytes; // e.g. the disk is full: try again a chunk of WAL later; the commit reports a real shortage itself
-                return;
-            }
-
-            size = hint;
+            control(file, SqliteNative.FileControlSizeHint, &hint);
+            control(file, SqliteNative.FileControlChunkSize, &noChunk);
         }
-
-        _allocated = size;
     }
 }

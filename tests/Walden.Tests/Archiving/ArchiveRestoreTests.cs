@@ -42,7 +42,7 @@ public sealed class ArchiveRestoreTests : IDisposable
     [Fact]
     public async Task Restore_ToATxidOrAMoment_HasExactlyTheWritesUpToIt()
     {
-        var time = new FakeTimeProvider(); // 2026-01-01T00:00:00Z
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         var options = Options(WaldenArchiveMode.Sync);
         options.TimeProvider = time;
         var path = _dir.File("app.db");

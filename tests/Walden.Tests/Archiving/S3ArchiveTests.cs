@@ -58,7 +58,7 @@ public sealed class S3ArchiveTests : IAsyncLifetime
     [Fact]
     public async Task S3_RestoreToATxidOrAMoment_VerifyAndStatus_WorkOnTheBucket()
     {
-        var time = new FakeTimeProvider(); // 2026-01-01T00:00:00Z
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         using var destination = _server.Destination("db");
         var txids = new List<long>();
         await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, destination, time)))
@@ -261,7 +261,7 @@ public sealed class S3ArchiveTests : IAsyncLifetime
                 acknowledged.Add(i);
             }
 
-            Assert.Equal(WaldenHealthStatus.Healthy, db.GetHealth().Status);
+            AssertHealthy(db);
         }
 
         await AssertRestoredHasAsync(destination, acknowledged);
@@ -304,7 +304,7 @@ public sealed class S3ArchiveTests : IAsyncLifetime
                 acknowledged.Add(i);
             }
 
-            Assert.Equal(WaldenHealthStatus.Healthy, db.GetHealth().Status);
+            AssertHealthy(db);
         }
 
         await AssertRestoredHasAsync(destination, acknowledged);
@@ -341,11 +341,46 @@ public sealed class S3ArchiveTests : IAsyncLifetime
             await _server.RestartAsync();
             Assert.Null(db.Archiver!.ShipAll());
             Assert.Equal(TimeSpan.Zero, db.Archiver!.CurrentLag());
-            Assert.Equal(WaldenHealthStatus.Healthy, db.GetHealth().Status);
+            AssertHealthy(db);
         }
 
         await AssertRestoredHasAsync(destination, acknowledged);
     }
+
+    [Fact]
+    public async Task Cli_Demo_ArchivesToAnS3Url_AndRestoreRebuildsTheExactRowCount()
+    {
+        var environment = CliEnvironment();
+        var url = $"s3://{S3Server.Bucket}/cli/demo";
+        var endpoint = _server.Url.ToString();
+        var demo = await WaldenCli.RunAsync(environment, "demo", "--db", _dir.File("demo.db"), "--producers", "4", "--writes", "25",
+            "--archive", url, "--endpoint", endpoint, "--archive-mode", "sync");
+        Assert.True(demo.ExitCode == 0, demo.Stdout + demo.Stderr);
+        Assert.Contains($"restore with: walden restore {url} --endpoint {endpoint}", demo.Stdout, StringComparison.Ordinal);
+
+        var restored = _dir.File("restored.db");
+        var restore = await WaldenCli.RunAsync(environment, "restore", url, restored, "--endpoint", endpoint);
+        Assert.True(restore.ExitCode == 0, restore.Stdout + restore.Stderr);
+        Assert.Equal(100, Count(restored, "demo_log"));
+
+        var noEndpoint = await WaldenCli.RunAsync(environment, "demo", "--producers", "1", "--writes", "1", "--endpoint", endpoint);
+        Assert.Equal(2, noEndpoint.ExitCode);
+        Assert.Contains("--archive s3://", noEndpoint.Stderr, StringComparison.Ordinal);
+    }
+
+    private static void AssertHealthy(WaldenDatabase db)
+    {
+        var health = db.GetHealth();
+        Assert.True(health.Status == WaldenHealthStatus.Healthy, $"{health.Status}: {string.Join(" ", health.Reasons)}");
+    }
+
+    /// <summary>Credentials from the standard AWS chain, as a user's shell has them; no instance metadata look-up.</summary>
+    private static Dictionary<string, string> CliEnvironment() => new()
+    {
+        ["AWS_ACCESS_KEY_ID"] = "S3RVER",
+        ["AWS_SECRET_ACCESS_KEY"] = "S3RVER",
+        ["AWS_EC2_METADATA_DISABLED"] = "true",
+    };
 
     [Fact]
     public async Task Cli_RestoreVerifyAndStatus_TakeAnS3UrlWithEndpoint()
@@ -362,13 +397,7 @@ public sealed class S3ArchiveTests : IAsyncLifetime
             }
         }
 
-        // Credentials from the standard AWS chain, as a user's shell has them; no instance metadata look-up.
-        var environment = new Dictionary<string, string>
-        {
-            ["AWS_ACCESS_KEY_ID"] = "S3RVER",
-            ["AWS_SECRET_ACCESS_KEY"] = "S3RVER",
-            ["AWS_EC2_METADATA_DISABLED"] = "true",
-        };
+        var environment = CliEnvironment();
         var url = $"s3://{S3Server.Bucket}/cli/agents";
         var endpoint = _server.Url.ToString();
         var restored = _dir.File("restored.db");
