@@ -150,8 +150,21 @@ internal static class ArchiveFormat
     /// </summary>
     internal static byte[] EncodeSegment(long baseId, int pageSize, byte[] previousChain, IReadOnlyList<ArchiveRecord> records)
     {
-        using var payload = new MemoryStream();
-        using (var zlib = new ZLibStream(payload, CompressionLevel.Fastest, leaveOpen: true))
+        using var output = new MemoryStream();
+        EncodeSegment(baseId, pageSize, previousChain, records, output);
+        return output.ToArray();
+    }
+
+    /// <summary>
+    /// The same into <paramref name="output"/> (emptied first, left at position 0 holding exactly the segment): the shipping
+    /// loop keeps one per destination, so a segment of a few MiB every ship interval is neither allocated (on the large-object
+    /// heap, twice as it grows, plus a copy) nor collected each time.
+    /// </summary>
+    internal static void EncodeSegment(long baseId, int pageSize, byte[] previousChain, IReadOnlyList<ArchiveRecord> records, MemoryStream output)
+    {
+        output.SetLength(0);
+        output.Write(new byte[HeaderBytes]); // the header, once the payload's length is known
+        using (var zlib = new ZLibStream(output, CompressionLevel.Fastest, leaveOpen: true))
         {
             var previous = new Dictionary<uint, ReadOnlyMemory<byte>>();
             var scratch = new byte[4 + pageSize];
@@ -180,9 +193,9 @@ internal static class ArchiveFormat
             }
         }
 
-        var header = new byte[HeaderBytes];
-        SegmentMagic.CopyTo(header, 0);
-        var span = header.AsSpan();
+        var payloadLength = output.Length - HeaderBytes;
+        var span = output.GetBuffer().AsSpan(0, HeaderBytes);
+        SegmentMagic.CopyTo(span);
         BinaryPrimitives.WriteInt32LittleEndian(span[8..], SegmentVersion);
         BinaryPrimitives.WriteInt32LittleEndian(span[12..], pageSize);
         BinaryPrimitives.WriteInt64LittleEndian(span[16..], baseId);
@@ -192,12 +205,11 @@ internal static class ArchiveFormat
         BinaryPrimitives.WriteInt64LittleEndian(span[48..], records[^1].TimeMicros);
         previousChain.CopyTo(span[56..]);
         records[^1].Chain!.CopyTo(span[88..]);
-        BinaryPrimitives.WriteInt64LittleEndian(span[120..], payload.Length);
-        var result = new byte[HeaderBytes + payload.Length + HashBytes];
-        header.CopyTo(result, 0);
-        payload.GetBuffer().AsSpan(0, (int)payload.Length).CopyTo(result.AsSpan(HeaderBytes));
-        SHA256.HashData(result.AsSpan(0, result.Length - HashBytes), result.AsSpan(result.Length - HashBytes));
-        return result;
+        BinaryPrimitives.WriteInt64LittleEndian(span[120..], payloadLength);
+        Span<byte> hash = stackalloc byte[HashBytes];
+        SHA256.HashData(output.GetBuffer().AsSpan(0, (int)output.Length), hash);
+        output.Write(hash);
+        output.Position = 0;
     }
 
     /// <summary>Reads and checks a whole segment; throws <see cref="InvalidDataException"/> saying what is wrong.</summary>
@@ -531,10 +543,11 @@ internal sealed class ArchiveRecord(long txid, long timeMicros, uint databasePag
     private readonly int _rawBytes;
 
     /// <summary>
-    /// The rented buffer <see cref="Pages"/> point into (a record just taken from the WAL), given back to the pool when every
-    /// destination holds the record (Archiver.Trim); a record dropped otherwise (a new base) leaves it to the GC.
+    /// The capture chunk <see cref="Pages"/> point into (a record just taken from the WAL), released when every destination
+    /// holds the record (Archiver.Trim); a record dropped otherwise (a new base) never releases it, so its chunk is never
+    /// reused while a ship may still read it, and goes to the GC.
     /// </summary>
-    public byte[]? Buffer { get; set; }
+    public CaptureArena.Chunk? Chunk { get; set; }
 
     public long Txid { get; } = txid;
 

@@ -7,10 +7,18 @@ internal sealed partial class Archiver
     private static readonly TimeSpan CompactionInterval = TimeSpan.FromSeconds(30);
     private long _nextCompactionAt;
     private long _nextDrillAt;
+    private long _takesAtLastMaintenance; // maintenance loop
 
     /// <summary>On the loop: compaction and retention now and then, the restore drill on its schedule.</summary>
     private void RunMaintenance()
     {
+        var takes = _arena.Takes;
+        if (takes == _takesAtLastMaintenance)
+        {
+            _arena.ReleaseFree(); // no commit for a second: the chunks kept for the next ones go back to the GC
+        }
+
+        _takesAtLastMaintenance = takes;
         var now = _time.GetTimestamp();
         try
         {

@@ -104,15 +104,15 @@ internal sealed partial class Archiver
                     }
 
                     var slice = records.GetRange(start, end - start);
-                    var segment = ArchiveFormat.EncodeSegment(current.Id, current.PageSize, destination.Chain, slice);
+                    var segment = destination.Scratch;
+                    ArchiveFormat.EncodeSegment(current.Id, current.PageSize, destination.Chain, slice, segment);
                     if (destination.Log is { Faulted: false } log)
                     {
-                        log.Append(segment); // Sync, a folder: one record and one fdatasync of allocated blocks (ArchiveAppendLog)
+                        log.Append(segment.ToArray()); // Sync, a folder: one record and one fdatasync of allocated blocks (ArchiveAppendLog)
                     }
                     else
                     {
-                        using var content = new MemoryStream(segment, writable: false);
-                        PutOnce(destination, ArchiveFormat.SegmentName(current.Id, slice[0].Txid, slice[^1].Txid), content);
+                        PutOnce(destination, ArchiveFormat.SegmentName(current.Id, slice[0].Txid, slice[^1].Txid), segment);
                     }
 
                     destination.Shipped(slice[^1].Txid, slice[^1].Chain!, segment.Length);
@@ -120,6 +120,8 @@ internal sealed partial class Archiver
                     ArchiveInstruments.RecordLag((now - slice[0].Time).TotalSeconds, _name);
                     start = end;
                 }
+
+                destination.TrimScratch();
 
                 if (destination.ChainBytes > _options.NewBaseAfterBytes && !_needBase)
                 {
@@ -228,13 +230,13 @@ internal sealed partial class Archiver
             {
                 var record = _pending[drop];
                 _pendingBytes -= record.Bytes;
-                if (record.Buffer is { } buffer)
+                if (record.Chunk is { } chunk)
                 {
                     // Every destination stored it, and a ship only ever reads records after what its destination has (under
                     // the destination's lock), so nothing reads these pages any more.
                     record.Pages.Clear();
-                    record.Buffer = null;
-                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    record.Chunk = null;
+                    chunk.Release();
                 }
 
                 drop++;
@@ -328,10 +330,24 @@ internal sealed partial class Archiver
     /// <summary>What one destination has, owned by whoever holds its lock (the writer in Sync mode, the loop in Async).</summary>
     private sealed class DestinationState(IWaldenArchiveDestination destination, ArchiveAppendLog? log)
     {
+        /// <summary>How much of a segment's buffer is kept between ships; a larger one (a huge transaction) goes to the GC.</summary>
+        private const int RetainedScratchBytes = 16 << 20;
+
         public IWaldenArchiveDestination Destination { get; } = destination;
 
         /// <summary>Sync mode, a folder: the append log each batch is stored in (null: a Put per batch).</summary>
         public ArchiveAppendLog? Log { get; } = log;
+
+        /// <summary>The buffer each segment for this destination is encoded into, reused (under the destination's lock).</summary>
+        public MemoryStream Scratch { get; private set; } = new();
+
+        public void TrimScratch()
+        {
+            if (Scratch.Capacity > RetainedScratchBytes)
+            {
+                Scratch = new MemoryStream();
+            }
+        }
 
         public long BaseId { get; private set; } = -1;
 

@@ -26,6 +26,7 @@ internal sealed partial class Archiver : IDisposable
     private readonly string _databasePath;
     private readonly string _stagingFolder;
     private readonly WalFrameReader _wal;
+    private readonly CaptureArena _arena = new();
     private readonly DestinationState[] _destinations;
     private readonly object _gate = new();
     private readonly LatencyReservoir _lags = new();
@@ -137,7 +138,7 @@ internal sealed partial class Archiver : IDisposable
 
         try
         {
-            var (pages, databasePages) = _wal.Take(frames, out _, out var buffer);
+            var (pages, databasePages) = _wal.Take(frames, _arena, out _, out var chunk);
             if (pages.Count == 0)
             {
                 return;
@@ -145,7 +146,7 @@ internal sealed partial class Archiver : IDisposable
 
             // Only the page images are kept here; encoding and the chain value (a SHA-256 over the record) are done by
             // whoever ships it next (Seal), off the writer thread, in commit order.
-            var record = new ArchiveRecord(_txid + 1, Micros(_time.GetUtcNow()), databasePages, pages, _pageSize) { Buffer = buffer };
+            var record = new ArchiveRecord(_txid + 1, Micros(_time.GetUtcNow()), databasePages, pages, _pageSize) { Chunk = chunk };
             lock (_gate)
             {
                 _pending.Add(record);

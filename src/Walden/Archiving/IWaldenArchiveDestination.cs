@@ -14,7 +14,8 @@ public interface IWaldenArchiveDestination
     /// <summary>
     /// Stores <paramref name="content"/> (read from its current position to its end) under <paramref name="name"/>
     /// (a relative path with '/' separators). Returns only once the object is durable; an object that already exists
-    /// is an error, never overwritten.
+    /// is an error, never overwritten. The archive reuses the stream's memory for its next object once this returns, so
+    /// an implementation reads all of it before returning.
     /// </summary>
     /// <exception cref="IOException">The object could not be stored (missing, full, read-only, unreachable destination).</exception>
     void Put(string name, Stream content);

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using Microsoft.Data.Sqlite;
 using Walden.Native;
@@ -67,16 +66,17 @@ internal sealed unsafe class WalFrameReader : IDisposable
     /// commit, or throws <see cref="InvalidDataException"/> when the log is not what the archive expects (a generation it did
     /// not see start, a checksum or salt mismatch): the caller then starts a new base snapshot. The new frames are read with
     /// one <c>xRead</c> (the writer thread waits for this call; frame-by-frame reads cost it a call and a copy per page) into
-    /// a buffer rented from <see cref="ArrayPool{T}.Shared"/>: a fresh large array per commit costs the writer a page fault
-    /// per 4 KiB on first touch. The caller owns <paramref name="buffer"/> (returned once nothing refers to its pages).
+    /// <paramref name="arena"/>'s current chunk (see <see cref="CaptureArena"/> for why not a fresh or pooled array). The
+    /// caller owns one reference to <paramref name="chunk"/> (released once nothing refers to its pages).
     /// </summary>
     /// <param name="frames">The frame count SQLite's WAL hook reported (the end of the committed log).</param>
+    /// <param name="arena">Where the frames are read into.</param>
     /// <param name="previousGeneration">Set to true when the WAL was restarted since the last call.</param>
-    /// <param name="buffer">The rented buffer the pages point into (null when no page was taken).</param>
-    internal (List<(uint Page, ReadOnlyMemory<byte> Data)> Pages, uint DatabasePages) Take(int frames, out bool previousGeneration,
-        out byte[]? buffer)
+    /// <param name="chunk">The chunk the pages point into (null when no page was taken).</param>
+    internal (List<(uint Page, ReadOnlyMemory<byte> Data)> Pages, uint DatabasePages) Take(int frames, CaptureArena arena,
+        out bool previousGeneration, out CaptureArena.Chunk? chunk)
     {
-        buffer = null;
+        chunk = null;
         var header = ReadHeader() ?? throw new InvalidDataException("the -wal file has no valid header after a commit");
         var (salt1, salt2) = header;
         previousGeneration = false;
@@ -102,11 +102,12 @@ internal sealed unsafe class WalFrameReader : IDisposable
             return ([], 0);
         }
 
-        var rented = ArrayPool<byte>.Shared.Rent(count * frameBytes);
+        var space = arena.Reserve(count * frameBytes); // taken only once the frames check out
+        var rented = space.Array!;
+        var at = space.Offset;
         var file = WalFile();
-        if (file == IntPtr.Zero || Read(file, rented.AsSpan(0, count * frameBytes), WalHeaderBytes + ((long)FramesTaken * frameBytes)) == 0)
+        if (file == IntPtr.Zero || Read(file, space.AsSpan(), WalHeaderBytes + ((long)FramesTaken * frameBytes)) == 0)
         {
-            ArrayPool<byte>.Shared.Return(rented);
             throw new InvalidDataException($"the WAL is shorter than the {frames} committed frames SQLite reported");
         }
 
@@ -116,13 +117,13 @@ internal sealed unsafe class WalFrameReader : IDisposable
         var lastCommit = -1;
         for (var i = 0; i < count; i++)
         {
-            var span = rented.AsSpan(i * frameBytes, frameBytes);
+            var span = rented.AsSpan(at + (i * frameBytes), frameBytes);
             if (!IsValidFrame(span, ref c1, ref c2))
             {
                 break;
             }
 
-            latest[BinaryPrimitives.ReadUInt32BigEndian(span)] = (i * frameBytes) + FrameHeaderBytes;
+            latest[BinaryPrimitives.ReadUInt32BigEndian(span)] = at + (i * frameBytes) + FrameHeaderBytes;
             var commitSize = BinaryPrimitives.ReadUInt32BigEndian(span[4..]);
             if (commitSize != 0)
             {
@@ -133,7 +134,6 @@ internal sealed unsafe class WalFrameReader : IDisposable
 
         if (lastCommit != count - 1)
         {
-            ArrayPool<byte>.Shared.Return(rented);
             throw new InvalidDataException($"the WAL holds {FramesTaken + lastCommit + 1} committed frames where SQLite reported {frames}");
         }
 
@@ -145,7 +145,7 @@ internal sealed unsafe class WalFrameReader : IDisposable
             pages.Add((page, rented.AsMemory(offset, _pageSize)));
         }
 
-        buffer = rented;
+        chunk = arena.Take(count * frameBytes);
         pages.Sort((a, b) => a.Page.CompareTo(b.Page));
         return (pages, databasePages);
     }
@@ -270,18 +270,35 @@ internal sealed unsafe class WalFrameReader : IDisposable
         return c1 == BinaryPrimitives.ReadUInt32BigEndian(frame[16..]) && c2 == BinaryPrimitives.ReadUInt32BigEndian(frame[20..]);
     }
 
-    /// <summary>SQLite's WAL checksum (walChecksumBytes): 32-bit words in the byte order the header's magic names.</summary>
+    /// <summary>
+    /// SQLite's WAL checksum (walChecksumBytes): 32-bit words in the byte order the header's magic names. It runs on the
+    /// writer thread over every byte a commit wrote, so the native-order case (every WAL this machine's SQLite writes) is
+    /// one loop without bounds checks or a byte swap per word (measured: it was most of the hook's own CPU).
+    /// </summary>
     private void Checksum(ReadOnlySpan<byte> data, ref uint s1, ref uint s2)
     {
         var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(data);
-        var swap = _bigEndian == BitConverter.IsLittleEndian;
-        for (var i = 0; i < words.Length; i += 2)
+        var (a, b) = (s1, s2);
+        if (_bigEndian == BitConverter.IsLittleEndian)
         {
-            var x0 = swap ? BinaryPrimitives.ReverseEndianness(words[i]) : words[i];
-            var x1 = swap ? BinaryPrimitives.ReverseEndianness(words[i + 1]) : words[i + 1];
-            s1 = unchecked(s1 + x0 + s2);
-            s2 = unchecked(s2 + x1 + s1);
+            for (var i = 0; i + 1 < words.Length; i += 2)
+            {
+                a = unchecked(a + BinaryPrimitives.ReverseEndianness(words[i]) + b);
+                b = unchecked(b + BinaryPrimitives.ReverseEndianness(words[i + 1]) + a);
+            }
         }
+        else
+        {
+            ref var word = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(words);
+            var pairs = words.Length / 2;
+            for (nint i = 0; i < pairs; i++)
+            {
+                a = unchecked(a + System.Runtime.CompilerServices.Unsafe.Add(ref word, 2 * i) + b);
+                b = unchecked(b + System.Runtime.CompilerServices.Unsafe.Add(ref word, (2 * i) + 1) + a);
+            }
+        }
+
+        (s1, s2) = (a, b);
     }
 
     /// <summary>The writer connection's open <c>-wal</c> (<c>sqlite3_file*</c>), or zero while SQLite has not opened it.</summary>

@@ -182,6 +182,95 @@ public sealed class ArchiveCostTests : IDisposable
         Assert.Single(Directory.EnumerateDirectories(second)); // caught up on the same base: no new base, no gap
     }
 
+    [Fact]
+    public async Task Async_CommitsAfterAShip_ReadTheirFramesIntoMemoryTheShippedOnesFreed_NotIntoFreshArrays()
+    {
+        // The writer thread reads every commit's frames back; a fresh (or shared-pool) array per commit cost it a large-object
+        // allocation, a page fault per 4 KiB and later a full GC. What a ship frees must serve the next commits.
+        var options = Options(WaldenArchiveMode.Async);
+        options.Archive.MaxLag = TimeSpan.FromHours(1); // shipped only when the test says so
+        var path = _dir.File("app.db");
+        var allocated = new List<long>(); // bytes the writer thread had allocated when each write's delegate started
+        await using (var db = await WaldenDatabase.OpenAsync(path, options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body BLOB)"));
+            async Task CommitsAsync(int count, bool measure)
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    // One commit of about 30 new pages (120 KiB of frames) per write.
+                    await db.WriteAsync(c =>
+                    {
+                        if (measure)
+                        {
+                            allocated.Add(GC.GetAllocatedBytesForCurrentThread());
+                        }
+
+                        c.Exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30) " +
+                            "INSERT INTO t(body) SELECT randomblob(3000) FROM n");
+                    });
+                }
+            }
+
+            await CommitsAsync(200, measure: false); // more than the shared pool keeps (ArrayPool: 32 per core)
+            Assert.Null(db.Archiver!.ShipAll()); // every record stored: their memory is free
+            await CommitsAsync(150, measure: true);
+            Assert.Null(db.Archiver!.ShipAll());
+        }
+
+        var perCommit = (allocated[^1] - allocated[0]) / (allocated.Count - 1);
+        Assert.True(perCommit < 32 * 1024, $"the writer thread allocated {perCommit:N0} bytes per commit of about 120 KiB of frames");
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(Archive, restored);
+        Assert.True(result.Complete, result.Problem);
+        using var source = Sql.OpenDirect(path, readOnly: true);
+        using var copy = Sql.OpenDirect(restored, readOnly: true);
+        const string Digest = "SELECT count(*) || ':' || sum(length(body)) || ':' || sum(unicode(hex(substr(body, 1000, 8))) * id) FROM t";
+        Assert.Equal(350 * 30, copy.Scalar<long>("SELECT count(*) FROM t"));
+        Assert.Equal(source.Scalar<string>(Digest), copy.Scalar<string>(Digest)); // the reused memory carried the right bytes
+        Assert.Equal("ok", copy.Scalar<string>("PRAGMA integrity_check"));
+    }
+
+    [Fact]
+    public async Task Async_EachShipEncodesItsSegmentIntoTheBufferTheLastShipUsed_NotIntoNewArrays()
+    {
+        // A segment of a few MiB every ship interval, allocated as it grows and copied once more, was large-object-heap
+        // garbage every quarter second: full GCs that stop the writer too.
+        var options = Options(WaldenArchiveMode.Async);
+        options.Archive.MaxLag = TimeSpan.FromHours(1); // shipped only when the test says so
+        var path = _dir.File("app.db");
+        long allocated;
+        await using (var db = await WaldenDatabase.OpenAsync(path, options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body BLOB)"));
+            async Task CommitsAsync()
+            {
+                for (var i = 0; i < 20; i++)
+                {
+                    // About 120 KiB of incompressible pages per commit: each segment below is over 1 MiB.
+                    await db.WriteAsync(c => c.Exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30) " +
+                        "INSERT INTO t(body) SELECT randomblob(3000) FROM n"));
+                }
+            }
+
+            await CommitsAsync();
+            Assert.Null(db.Archiver!.ShipAll()); // the first segment sizes the buffer
+            await CommitsAsync();
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            Assert.Null(db.Archiver!.ShipAll()); // ShipAll runs on the calling thread
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
+        var segments = Directory.EnumerateFiles(Archive, "*.wseg", SearchOption.AllDirectories).Select(f => new FileInfo(f).Length).ToList();
+        Assert.Equal(2, segments.Count);
+        Assert.All(segments, length => Assert.True(length > 1 << 20, $"a segment of {length:N0} bytes"));
+        Assert.True(allocated < 256 * 1024, $"shipping a segment of {segments.Min():N0} bytes allocated {allocated:N0} bytes");
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(Archive, restored);
+        Assert.True(result.Complete, result.Problem);
+        Assert.Equal(40 * 30, Count(restored));
+    }
+
     /// <summary>A destination that calls <paramref name="onPut"/> before storing each object.</summary>
     private sealed class ObservedDestination(IWaldenArchiveDestination inner, Action<string> onPut) : IWaldenArchiveDestination
     {
