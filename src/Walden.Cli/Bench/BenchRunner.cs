@@ -141,14 +141,16 @@ internal sealed class BenchRunner
     {
         _progress?.Invoke(new BenchProgress(0, Steps, "warming up (every scenario briefly, not measured)"));
         var config = _config.ForWarmUp();
-        Directory.CreateDirectory(config.Folder);
         try
         {
             _ = await new BenchRunner(config).RunAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            Directory.Delete(config.Folder, recursive: true);
+            if (Directory.Exists(config.Folder))
+            {
+                Directory.Delete(config.Folder, recursive: true);
+            }
         }
 
         await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);

@@ -85,10 +85,8 @@ internal sealed unsafe partial class Archiver
     {
         if (_walFile == IntPtr.Zero)
         {
-            IntPtr file = IntPtr.Zero;
-            var handle = _writer!.Handle!.DangerousGetHandle();
-            var rc = SqliteNative.FileControl(handle, "main", SqliteNative.FileControlJournalPointer, (IntPtr)(&file));
-            if (rc != 0 || file == IntPtr.Zero || *(IntPtr*)file == IntPtr.Zero)
+            var file = SqliteNative.WalFileOf(_writer!.Handle!.DangerousGetHandle(), out var rc);
+            if (file == IntPtr.Zero)
             {
                 return rc != 0 ? rc : 1;
             }

@@ -309,14 +309,7 @@ internal sealed unsafe class WalFrameReader : IDisposable
             return IntPtr.Zero;
         }
 
-        IntPtr file = IntPtr.Zero;
-        var rc = SqliteNative.FileControl(handle.DangerousGetHandle(), "main", SqliteNative.FileControlJournalPointer, (IntPtr)(&file));
-        if (rc != 0 || file == IntPtr.Zero || *(IntPtr*)file == IntPtr.Zero)
-        {
-            return IntPtr.Zero; // no WAL opened yet (pMethods is null until SQLite opens the file)
-        }
-
-        return file;
+        return SqliteNative.WalFileOf(handle.DangerousGetHandle(), out _); // zero: no WAL opened yet
     }
 
     /// <summary>Reads through the file's own <c>xRead</c>; 0 when the file is shorter than the range asked for.</summary>

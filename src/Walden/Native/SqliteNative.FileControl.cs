@@ -26,6 +26,20 @@ internal static unsafe partial class SqliteNative
     internal static partial int FileControl(IntPtr db, string schema, int op, IntPtr argument);
 
     /// <summary>
+    /// The open <c>-wal</c> of the connection <paramref name="db"/>: SQLite's own <c>sqlite3_file*</c>
+    /// (<see cref="FileControlJournalPointer"/>), so Walden never opens a descriptor of its own on a file in use
+    /// (sqlite.org/howtocorrupt.html). Zero while SQLite has not opened the WAL (its <c>pMethods</c> is null until then), or
+    /// when the file control failed (<paramref name="rc"/>, SQLite's result code, then says why). Call it on the thread that
+    /// owns the connection at that moment.
+    /// </summary>
+    internal static IntPtr WalFileOf(IntPtr db, out int rc)
+    {
+        IntPtr file = IntPtr.Zero;
+        rc = FileControl(db, "main", FileControlJournalPointer, (IntPtr)(&file));
+        return rc != 0 || file == IntPtr.Zero || *(IntPtr*)file == IntPtr.Zero ? IntPtr.Zero : file;
+    }
+
+    /// <summary>
     /// The <c>xSync</c> method of a <c>sqlite3_file</c>. The layouts are SQLite's public, stable ABI (sqlite3.h):
     /// <c>sqlite3_file</c> starts with its <c>pMethods</c> pointer; <c>sqlite3_io_methods</c> is an int (padded to a
     /// pointer) followed by xClose, xRead, xWrite, xTruncate, xSync. Calling the VFS's own method, not fsync on a

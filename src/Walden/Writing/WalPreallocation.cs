@@ -67,10 +67,8 @@ internal sealed unsafe class WalPreallocation
     internal void EnsureRoom()
     {
         var wanted = Math.Min(_endBytes + HeadroomBytes, _limit);
-        IntPtr file = IntPtr.Zero;
-        if (wanted <= 0
-            || SqliteNative.FileControl(_connection.Handle!.DangerousGetHandle(), "main", SqliteNative.FileControlJournalPointer, (IntPtr)(&file)) != 0
-            || file == IntPtr.Zero || *(IntPtr*)file == IntPtr.Zero)
+        var file = wanted > 0 ? SqliteNative.WalFileOf(_connection.Handle!.DangerousGetHandle(), out _) : IntPtr.Zero;
+        if (file == IntPtr.Zero)
         {
             return; // a small WalSizeLimit, or no WAL open (yet): nothing to grow
         }

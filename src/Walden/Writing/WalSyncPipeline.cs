@@ -144,9 +144,8 @@ internal sealed unsafe class WalSyncPipeline
     /// <summary>Finds the writer connection's WAL file (called by the thread that owns the connection at that moment).</summary>
     private bool TryBindWalFile()
     {
-        IntPtr file = IntPtr.Zero;
-        var rc = SqliteNative.FileControl(_connection.Handle!.DangerousGetHandle(), "main", SqliteNative.FileControlJournalPointer, (IntPtr)(&file));
-        if (rc != 0 || file == IntPtr.Zero || *(IntPtr*)file == IntPtr.Zero)
+        var file = SqliteNative.WalFileOf(_connection.Handle!.DangerousGetHandle(), out _);
+        if (file == IntPtr.Zero)
         {
             return false;
         }
