@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
@@ -25,7 +26,7 @@ namespace Walden.Archiving;
 ///
 ///   writer (Sync batch) ──append+fdatasync──▶ active file ──full (SegmentTargetBytes)──▶ switch to the other file
 ///                                                                                       │ (pool thread)
-///   the full file's records ──merged into one ordinary segment──▶ Put (temp, link, fsync) ──durable──▶ recycle:
+///   the full file's records ──read back from it, streamed into one segment──▶ Put (temp, link, fsync) ──durable──▶ recycle:
 ///   a new salt in the header (fdatasync), records start again at its start; stale records after the new end carry
 ///   the old salt and are never read as valid (SQLite's WAL salts do the same).
 /// </code>
@@ -38,21 +39,34 @@ namespace Walden.Archiving;
 /// recycled only after its segment is durable, so nothing is ever only in neither. Every reader of the archive sees the
 /// valid records (ArchiveCatalog). Owned by its <see cref="WaldenFolderDestination"/>; <see cref="_lock"/> orders appends
 /// and this process's reads, <see cref="_sealing"/> lets one seal run at a time.
+/// <para>
+/// Memory: a record is written from the caller's buffer (the destination's scratch segment) by one gathered write of its
+/// header and the segment, and nothing of it stays in memory: each file keeps only the runs of contiguous records it holds
+/// (<see cref="LogRun"/>: where they start and end, how many, the first and last segment header), a few hundred bytes
+/// per base, however many records. The seal reads the records back from the file and
+/// streams them, checked record by record, into the sealed segment through a buffer of <see cref="SealBufferBytes"/>.
+/// The files are opened for each append and each seal, not kept open (see <see cref="LogFile.Open"/>).
+/// </para>
 /// </summary>
-internal sealed class ArchiveAppendLog
+internal sealed partial class ArchiveAppendLog
 {
     internal const int HeaderBytes = 64;
     internal const int RecordHeaderBytes = 16;
     internal const int ChunkBytes = 1 << 20;
+    internal const int SealBufferBytes = 256 << 10;
     internal static readonly string[] FileNames = ["sync-0.wlog", "sync-1.wlog"];
     private const uint RecordMagic = 0x31524C57; // "WLR1"
     private const int Version = 1;
     private static readonly byte[] Magic = "WALDLOG1"u8.ToArray();
+    private static readonly byte[] Zeros = new byte[64 << 10];
 
     private readonly WaldenFolderDestination _destination;
     private readonly object _lock = new();
     private readonly object _sealing = new();
     private readonly LogFile[] _files;
+    private readonly byte[] _recordHeader = new byte[RecordHeaderBytes]; // under _lock
+    private readonly ReadOnlyMemory<byte>[] _gather = new ReadOnlyMemory<byte>[2]; // under _lock
+    private byte[]? _sealBuffer; // under _sealing
     private int _active;
     private bool _recovered;
     private volatile bool _faulted;
@@ -79,19 +93,37 @@ internal sealed class ArchiveAppendLog
         {
             lock (_lock)
             {
-                return _files.Sum(f => f.Records.Sum(r => (long)r.Length));
+                return _files.Sum(f => f.Runs.Sum(r => r.End - r.Start));
+            }
+        }
+    }
+
+    /// <summary>Bytes this log keeps in memory about its unsealed records (its runs), however many records there are (tests).</summary>
+    internal long IndexBytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _files.Sum(f => f.Runs.Count * LogRun.Bytes);
             }
         }
     }
 
     /// <summary>
-    /// Appends one batch's segment and returns once it is durable (its fdatasync returned). A failed fdatasync or write
-    /// faults the log for the rest of the run (after a failed fsync nothing can say what reached the disk); a failure to
-    /// grow the file (a full disk) does not.
+    /// Appends one batch's segment (whole, as encoded: format 1 or 2) and returns once it is durable (its fdatasync
+    /// returned); <paramref name="segment"/> is written as it is and not kept, so the caller may reuse its memory at once.
+    /// A failed fdatasync or write faults the log for the rest of the run (after a failed fsync nothing can say what
+    /// reached the disk); a failure to grow the file (a full disk) does not.
     /// </summary>
     /// <exception cref="IOException">The record is not durable.</exception>
-    internal void Append(byte[] segment)
+    internal void Append(ReadOnlyMemory<byte> segment)
     {
+        if (!ArchiveFormat.IsPlainSegmentHeader(segment.Span, segment.Length))
+        {
+            throw new ArgumentException("Only a whole segment of format 1 or 2 is a record of the archive log.", nameof(segment));
+        }
+
         var sealWanted = false;
         _destination.EnsureRoot();
         if (!_recovered)
@@ -108,7 +140,7 @@ internal sealed class ArchiveAppendLog
 
             var file = _files[_active];
             var length = RecordHeaderBytes + segment.Length;
-            if (file.Records.Count > 0 && file.End + length > SealBytes && _files[1 - _active] is { Records.Count: 0, Sealing: false } other)
+            if (file.Runs.Count > 0 && file.End + length > SealBytes && _files[1 - _active] is { Runs.Count: 0, Sealing: false } other)
             {
                 _active = 1 - _active;
                 file = other;
@@ -120,37 +152,39 @@ internal sealed class ArchiveAppendLog
                 Recycle(file);
             }
 
-            using (var handle = File.OpenHandle(file.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+            using var handle = file.Open();
+            Grow(file, handle, file.End + length);
+            BinaryPrimitives.WriteUInt32LittleEndian(_recordHeader, RecordMagic);
+            BinaryPrimitives.WriteInt32LittleEndian(_recordHeader.AsSpan(4), segment.Length);
+            BinaryPrimitives.WriteUInt64LittleEndian(_recordHeader.AsSpan(8), file.Salt);
+            _gather[0] = _recordHeader;
+            _gather[1] = segment;
+            try
             {
-                Grow(file, handle, file.End + length);
-                var record = new byte[length];
-                BinaryPrimitives.WriteUInt32LittleEndian(record, RecordMagic);
-                BinaryPrimitives.WriteInt32LittleEndian(record.AsSpan(4), segment.Length);
-                BinaryPrimitives.WriteUInt64LittleEndian(record.AsSpan(8), file.Salt);
-                segment.CopyTo(record, RecordHeaderBytes);
-                try
+                RandomAccess.Write(handle, _gather, file.End); // one pwritev: the record's header, then the segment in place
+                var rc = SyncResult?.Invoke() ?? (Posix.Fdatasync((int)handle.DangerousGetHandle()) == 0 ? 0 : Marshal.GetLastSystemError());
+                if (rc != 0)
                 {
-                    RandomAccess.Write(handle, record, file.End);
-                    var rc = SyncResult?.Invoke() ?? (Posix.Fdatasync((int)handle.DangerousGetHandle()) == 0 ? 0 : Marshal.GetLastSystemError());
-                    if (rc != 0)
-                    {
-                        throw new IOException($"The fdatasync of the archive log '{file.Path}' failed (errno {rc}).", rc);
-                    }
-                }
-                catch
-                {
-                    _faulted = true;
-                    throw;
+                    throw new IOException($"The fdatasync of the archive log '{file.Path}' failed (errno {rc}).", rc);
                 }
             }
+            catch
+            {
+                _faulted = true;
+                throw;
+            }
+            finally
+            {
+                _gather[1] = default; // the caller's buffer is not held
+            }
 
-            if (file.Records.Count == 0)
+            if (file.Runs.Count == 0)
             {
                 file.FirstAt = Stopwatch.GetTimestamp();
             }
 
+            file.Add(file.End, length, segment.Span[..ArchiveFormat.HeaderBytes]);
             file.End += length;
-            file.Records.Add(segment);
         }
 
         if (sealWanted)
@@ -178,13 +212,23 @@ internal sealed class ArchiveAppendLog
 
                 foreach (var file in _files)
                 {
-                    var read = ReadFile(file);
-                    if (read.Count > 0)
+                    if (File.Exists(file.Path))
                     {
-                        Store([.. read.Select(r => r.Bytes)]);
-                    }
+                        var end = new ScanEnd();
+                        file.Runs.Clear();
+                        using (var handle = file.Open())
+                        {
+                            foreach (var record in Scan(handle, file.Name, keepBytes: false, end))
+                            {
+                                file.Add(record.Offset, record.Length, record.Header);
+                            }
+                        }
 
-                    if (prepare || File.Exists(file.Path))
+                        file.Salt = end.Salt;
+                        StoreRuns(file);
+                        Recycle(file);
+                    }
+                    else if (prepare)
                     {
                         Recycle(file);
                     }
@@ -204,7 +248,7 @@ internal sealed class ArchiveAppendLog
             lock (_lock)
             {
                 var active = _files[_active];
-                if (active.Records.Count == 0 || Stopwatch.GetElapsedTime(active.FirstAt) < age || _files[1 - _active].Records.Count > 0)
+                if (active.Runs.Count == 0 || Stopwatch.GetElapsedTime(active.FirstAt) < age || _files[1 - _active].Runs.Count > 0)
                 {
                     return;
                 }
@@ -216,30 +260,34 @@ internal sealed class ArchiveAppendLog
         }
     }
 
-    /// <summary>The valid records in the files, for every reader of the archive (restore, verify, status, retention).</summary>
-    internal LogRead Read()
+    /// <summary>
+    /// At the archive's close (after <see cref="SealAll"/>): the next run recovers the files from disk again (another
+    /// process may have used the folder in between), sealing whatever a failed seal left.
+    /// </summary>
+    internal void Close()
     {
-        lock (_lock)
+        lock (_sealing)
         {
-            return ReadFiles(_destination.Path);
+            lock (_lock)
+            {
+                foreach (var file in _files)
+                {
+                    file.Ready = false;
+                }
+
+                _recovered = false;
+            }
         }
     }
 
-    /// <summary>Reads the log files in <paramref name="folder"/> as they are on disk (a reader in any process).</summary>
-    internal static LogRead ReadFiles(string folder)
+    /// <summary>The valid records in the files, for every reader of the archive (restore, verify, status, retention).</summary>
+    /// <param name="keepBytes">Copy each record's bytes (restore, verify); false: only their names and lengths.</param>
+    internal LogRead Read(bool keepBytes = true)
     {
-        var records = new List<LoggedSegment>();
-        string? tail = null;
-        string? damage = null;
-        foreach (var name in FileNames)
+        lock (_lock)
         {
-            var one = ReadFile(new LogFile(System.IO.Path.Combine(folder, name), name), out var t, out var d);
-            records.AddRange(one);
-            tail ??= t;
-            damage ??= d;
+            return ReadFiles(_destination.Path, keepBytes);
         }
-
-        return new LogRead(records, tail, damage);
     }
 
     private void SealQuietly()
@@ -255,29 +303,27 @@ internal sealed class ArchiveAppendLog
         }
     }
 
-    /// <summary>Stores the inactive file's records as one segment (per base), then recycles the file.</summary>
+    /// <summary>Stores the inactive file's records as one segment per run, then recycles the file.</summary>
     private void SealInactive()
     {
         lock (_sealing)
         {
             LogFile file;
-            List<byte[]> records;
             lock (_lock)
             {
                 file = _files[1 - _active];
-                if (file.Records.Count == 0)
+                if (file.Runs.Count == 0)
                 {
                     return;
                 }
 
                 file.Sealing = true;
-                records = [.. file.Records];
             }
 
             try
             {
-                Store(records);
-                Recycle(file); // the file is not active (Sealing keeps the writer off it), so no append races this
+                StoreRuns(file); // the file is not active (Sealing keeps the writer off it): its runs and records stay as they are
+                Recycle(file);
             }
             finally
             {
@@ -289,52 +335,28 @@ internal sealed class ArchiveAppendLog
         }
     }
 
-    /// <summary>Puts the records as ordinary segments: one per run of contiguous records of one base.</summary>
-    private void Store(List<byte[]> records)
+    /// <summary>Puts each run of the file's records as an ordinary segment, streamed from the file (under <see cref="_sealing"/>).</summary>
+    private void StoreRuns(LogFile file)
     {
-        var run = new List<(byte[] Bytes, SegmentHeader Header)>();
-        foreach (var bytes in records)
+        _sealBuffer ??= new byte[SealBufferBytes];
+        foreach (var run in file.Runs)
         {
-            var header = ArchiveFormat.TryReadSegmentHeader(bytes)
-                ?? throw new InvalidDataException("a record of the archive log is not a whole segment");
-            if (run.Count > 0 && (run[^1].Header.BaseId != header.BaseId || run[^1].Header.Last + 1 != header.First
-                || !run[^1].Header.LastChain.AsSpan().SequenceEqual(header.PreviousChain)))
+            var first = ArchiveFormat.ParseSegmentHeader(run.First);
+            var name = ArchiveFormat.SegmentName(first.BaseId, first.First, ArchiveFormat.ParseSegmentHeader(run.Last).Last);
+            try
             {
-                StoreRun(run);
-                run.Clear();
-            }
-
-            run.Add((bytes, header));
-        }
-
-        StoreRun(run);
-    }
-
-    private void StoreRun(List<(byte[] Bytes, SegmentHeader Header)> run)
-    {
-        if (run.Count == 0)
-        {
-            return;
-        }
-
-        // Joined as they are (format 3: one zlib stream per record), not decompressed and compressed again: sealing 16 MiB
-        // is one SHA-256 pass instead of seconds of zlib on the cores the writer needs.
-        var segment = run.Count == 1 ? run[0].Bytes : ArchiveFormat.JoinSegments([.. run.Select(r => r.Bytes)]);
-
-        var name = ArchiveFormat.SegmentName(run[0].Header.BaseId, run[0].Header.First, run[^1].Header.Last);
-        try
-        {
-            using var content = new MemoryStream(segment, writable: false);
-            _destination.Put(name, content);
-        }
-        catch (IOException) when (File.Exists(System.IO.Path.Combine(_destination.Path, name)))
-        {
-            // An earlier seal stored it and stopped before the recycle (a crash): keep it when it is whole, else store it again.
-            if (ArchiveFormat.TryReadSegmentHeader(File.ReadAllBytes(System.IO.Path.Combine(_destination.Path, name))) is null)
-            {
-                _destination.Delete(name);
-                using var content = new MemoryStream(segment, writable: false);
+                using var content = new PieceStream(Sealed(file, run, _sealBuffer));
                 _destination.Put(name, content);
+            }
+            catch (IOException) when (File.Exists(System.IO.Path.Combine(_destination.Path, name)))
+            {
+                // An earlier seal stored it and stopped before the recycle (a crash): keep it when it is whole, else store it again.
+                if (!IsWholeSegment(System.IO.Path.Combine(_destination.Path, name), _sealBuffer))
+                {
+                    _destination.Delete(name);
+                    using var content = new PieceStream(Sealed(file, run, _sealBuffer));
+                    _destination.Put(name, content);
+                }
             }
         }
     }
@@ -352,15 +374,13 @@ internal sealed class ArchiveAppendLog
         BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(16), salt);
         SHA256.HashData(header.AsSpan(0, 32), header.AsSpan(32));
         var created = !File.Exists(file.Path);
-        using (var handle = File.OpenHandle(file.Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite))
+        using var handle = file.Open();
+        file.Allocated = RandomAccess.GetLength(handle);
+        Grow(file, handle, ChunkBytes); // zeros first: they start at the file's old end, which is 0 for a new file
+        RandomAccess.Write(handle, header, 0);
+        if (Posix.Fdatasync((int)handle.DangerousGetHandle()) != 0)
         {
-            file.Allocated = RandomAccess.GetLength(handle);
-            Grow(file, handle, ChunkBytes); // zeros first: they start at the file's old end, which is 0 for a new file
-            RandomAccess.Write(handle, header, 0);
-            if (Posix.Fdatasync((int)handle.DangerousGetHandle()) != 0)
-            {
-                throw new IOException($"The fdatasync of the archive log '{file.Path}' failed (errno {Marshal.GetLastSystemError()}).");
-            }
+            throw new IOException($"The fdatasync of the archive log '{file.Path}' failed (errno {Marshal.GetLastSystemError()}).");
         }
 
         if (created)
@@ -372,7 +392,7 @@ internal sealed class ArchiveAppendLog
         {
             file.Salt = salt;
             file.End = HeaderBytes;
-            file.Records.Clear();
+            file.Runs.Clear();
             file.Ready = true;
         }
     }
@@ -386,10 +406,9 @@ internal sealed class ArchiveAppendLog
         }
 
         var target = (needed + ChunkBytes - 1) / ChunkBytes * ChunkBytes;
-        var zeros = new byte[Math.Min(ChunkBytes, target - file.Allocated)];
-        for (var at = file.Allocated; at < target; at += zeros.Length)
+        for (var at = file.Allocated; at < target; at += Zeros.Length)
         {
-            RandomAccess.Write(handle, zeros.AsSpan(0, (int)Math.Min(zeros.Length, target - at)), at);
+            RandomAccess.Write(handle, Zeros.AsSpan(0, (int)Math.Min(Zeros.Length, target - at)), at);
         }
 
         // The file's new size and blocks are metadata: one full fsync, here, and not again until it grows. A failure (a full
@@ -399,72 +418,29 @@ internal sealed class ArchiveAppendLog
         return true;
     }
 
-    private static List<LoggedSegment> ReadFile(LogFile file) => ReadFile(file, out _, out _);
-
-    private static List<LoggedSegment> ReadFile(LogFile file, out string? tail, out string? damage)
+    /// <summary>
+    /// A run of contiguous records of one base in a file (each continues the previous one's transaction ids and chain):
+    /// all the log keeps in memory about them until the seal makes them one segment.
+    /// </summary>
+    private sealed class LogRun(long start, ReadOnlySpan<byte> first)
     {
-        tail = null;
-        damage = null;
-        var result = new List<LoggedSegment>();
-        byte[] bytes;
-        try
-        {
-            using var stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
-            bytes = new byte[stream.Length];
-            stream.ReadExactly(bytes);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return result;
-        }
+        /// <summary>About what one run takes in memory: two segment headers and a few numbers.</summary>
+        internal const int Bytes = (2 * ArchiveFormat.HeaderBytes) + 96;
 
-        var span = bytes.AsSpan();
-        Span<byte> hash = stackalloc byte[32];
-        if (bytes.Length < HeaderBytes || !span[..8].SequenceEqual(Magic) || !SHA256.TryHashData(span[..32], hash, out _)
-            || !hash.SequenceEqual(span.Slice(32, 32)))
-        {
-            return result; // no header, or one cut short while recycling: its records were sealed before it was recycled
-        }
+        public long Start { get; } = start;
 
-        var salt = BinaryPrimitives.ReadUInt64LittleEndian(span[16..]);
-        long offset = HeaderBytes;
-        while (offset + RecordHeaderBytes <= bytes.Length)
-        {
-            var at = (int)offset;
-            if (BinaryPrimitives.ReadUInt32LittleEndian(span[at..]) != RecordMagic || BinaryPrimitives.ReadUInt64LittleEndian(span[(at + 8)..]) != salt)
-            {
-                break; // zeros, or a stale record from before the last recycle: the end
-            }
+        public long End { get; set; } = start;
 
-            var length = BinaryPrimitives.ReadInt32LittleEndian(span[(at + 4)..]);
-            var whole = length > 0 && offset + RecordHeaderBytes + length <= bytes.Length;
-            var header = whole ? ArchiveFormat.TryReadSegmentHeader(span.Slice(at + RecordHeaderBytes, length)) : null;
-            if (header is null)
-            {
-                var next = offset + RecordHeaderBytes + Math.Max(length, 0);
-                var followed = whole && next + RecordHeaderBytes <= bytes.Length
-                    && BinaryPrimitives.ReadUInt32LittleEndian(span[(int)next..]) == RecordMagic
-                    && BinaryPrimitives.ReadUInt64LittleEndian(span[((int)next + 8)..]) == salt;
-                var where = string.Create(CultureInfo.InvariantCulture, $"the record at byte {offset} of the archive log {file.Name}");
-                if (followed)
-                {
-                    damage = $"{where} is damaged (its checksum does not match) and records follow it";
-                }
-                else
-                {
-                    tail = $"{where} was cut short (a store interrupted by a crash, never acknowledged) and was left out";
-                }
+        public int Count { get; set; }
 
-                break;
-            }
+        /// <summary>The length of the sealed segment's parts (<see cref="ArchiveFormat.PartBytes"/> of each record).</summary>
+        public long PartBytes { get; set; }
 
-            result.Add(new LoggedSegment(new ArchiveObjectName(
-                string.Create(CultureInfo.InvariantCulture, $"{file.Name}@{offset}"), header.BaseId, IsBase: false, header.First, header.Last),
-                span.Slice(at + RecordHeaderBytes, length).ToArray()));
-            offset += RecordHeaderBytes + length;
-        }
+        /// <summary>The first record's segment header.</summary>
+        public byte[] First { get; } = first[..ArchiveFormat.HeaderBytes].ToArray();
 
-        return result;
+        /// <summary>The last record's segment header (overwritten at each append).</summary>
+        public byte[] Last { get; } = new byte[ArchiveFormat.HeaderBytes];
     }
 
     /// <summary>One of the two files; its fields are guarded by the log's lock.</summary>
@@ -486,13 +462,36 @@ internal sealed class ArchiveAppendLog
 
         public long FirstAt { get; set; }
 
-        /// <summary>The segments appended since the last recycle (acknowledged), kept for the seal.</summary>
-        public List<byte[]> Records { get; } = [];
+        /// <summary>The runs of records appended since the last recycle (acknowledged), in file order.</summary>
+        public List<LogRun> Runs { get; } = [];
+
+        /// <summary>
+        /// Opens the file for writing (created when missing) or, for the seal, reading. Not kept open between appends: a folder whose files are
+        /// open for writing cannot be remounted read-only, nor unmounted, while the database runs.
+        /// </summary>
+        public SafeFileHandle Open(bool write = true) => write
+            ? File.OpenHandle(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete)
+            : File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+
+        /// <summary>Counts a record (at <paramref name="at"/>, header included) into the last run, or starts a new one.</summary>
+        public void Add(long at, int length, ReadOnlySpan<byte> header)
+        {
+            if (Runs.Count == 0 || !ArchiveFormat.Continues(Runs[^1].Last, header))
+            {
+                Runs.Add(new LogRun(at, header));
+            }
+
+            var run = Runs[^1];
+            header[..ArchiveFormat.HeaderBytes].CopyTo(run.Last);
+            run.End = at + length;
+            run.Count++;
+            run.PartBytes += ArchiveFormat.PartBytes(length - RecordHeaderBytes);
+        }
     }
 }
 
-/// <summary>A record of the archive log: a segment that is not (yet) an object of its own.</summary>
-internal sealed record LoggedSegment(ArchiveObjectName Name, byte[] Bytes);
+/// <summary>A record of the archive log: a segment that is not (yet) an object of its own (its bytes: null when not kept).</summary>
+internal sealed record LoggedSegment(ArchiveObjectName Name, long Length, byte[]? Bytes);
 
 /// <summary>What the archive log holds: its valid records, and whether it ends in a record cut short or holds damage.</summary>
 internal sealed record LogRead(IReadOnlyList<LoggedSegment> Records, string? Tail, string? Damage);

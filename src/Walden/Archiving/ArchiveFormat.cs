@@ -320,36 +320,46 @@ internal static class ArchiveFormat
     }
 
     /// <summary>
-    /// Joins contiguous segments (each whole and checked, format 1 or 2, of one base) into one sealed segment (format 3)
-    /// without decompressing them: the parts keep their own zlib streams, the header spans them all and a new SHA-256
-    /// closes it. The append log's seal (ArchiveAppendLog) uses it, so sealing costs one hash pass, not a recompression.
+    /// The header of a sealed segment (format 3) that joins contiguous segments of one base, given the first one's header,
+    /// the last one's header and the length of the parts (each [version][length][its payload], <see cref="PartBytes"/>):
+    /// the parts keep their own zlib streams, so the append log's seal (ArchiveAppendLog) streams them from its file into
+    /// the segment without decompressing or holding them; the segment's SHA-256 (after the parts) covers this header.
     /// </summary>
-    internal static byte[] JoinSegments(IReadOnlyList<byte[]> segments)
+    internal static byte[] SealedHeader(ReadOnlySpan<byte> first, ReadOnlySpan<byte> last, long partBytes)
     {
-        long payload = segments.Sum(s => 8L + s.Length - HeaderBytes - HashBytes);
-        var result = new byte[HeaderBytes + payload + HashBytes];
-        var first = segments[0].AsSpan();
-        var last = segments[^1].AsSpan();
-        first[..HeaderBytes].CopyTo(result);
-        var span = result.AsSpan();
+        var header = first[..HeaderBytes].ToArray();
+        var span = header.AsSpan();
         BinaryPrimitives.WriteInt32LittleEndian(span[8..], SealedVersion);
         last[32..40].CopyTo(span[32..]); // the last transaction id
         last[48..56].CopyTo(span[48..]); // its time
         last[88..120].CopyTo(span[88..]); // the chain value after it
-        BinaryPrimitives.WriteInt64LittleEndian(span[120..], payload);
-        var offset = HeaderBytes;
-        foreach (var segment in segments)
-        {
-            var length = segment.Length - HeaderBytes - HashBytes;
-            BinaryPrimitives.WriteInt32LittleEndian(span[offset..], BinaryPrimitives.ReadInt32LittleEndian(segment.AsSpan(8)));
-            BinaryPrimitives.WriteInt32LittleEndian(span[(offset + 4)..], length);
-            segment.AsSpan(HeaderBytes, length).CopyTo(span[(offset + 8)..]);
-            offset += 8 + length;
-        }
-
-        SHA256.HashData(span[..^HashBytes], span[^HashBytes..]);
-        return result;
+        BinaryPrimitives.WriteInt64LittleEndian(span[120..], partBytes);
+        return header;
     }
+
+    /// <summary>How many bytes a segment of <paramref name="segmentBytes"/> takes as a part of a sealed segment.</summary>
+    internal static long PartBytes(long segmentBytes) => 8 + segmentBytes - HeaderBytes - HashBytes;
+
+    /// <summary>
+    /// True when <paramref name="next"/>'s header continues <paramref name="previous"/>'s: the same base, the next
+    /// transaction id, and the chain value it starts from is the one the previous ended with.
+    /// </summary>
+    internal static bool Continues(ReadOnlySpan<byte> previous, ReadOnlySpan<byte> next) =>
+        BinaryPrimitives.ReadInt64LittleEndian(previous[16..]) == BinaryPrimitives.ReadInt64LittleEndian(next[16..])
+        && BinaryPrimitives.ReadInt64LittleEndian(previous[32..]) + 1 == BinaryPrimitives.ReadInt64LittleEndian(next[24..])
+        && previous.Slice(88, HashBytes).SequenceEqual(next.Slice(56, HashBytes));
+
+    /// <summary>
+    /// True when <paramref name="header"/> (<see cref="HeaderBytes"/>) is a segment header of format 1 or 2 whose payload
+    /// length fits a segment of <paramref name="segmentBytes"/>; the checksum is not checked.
+    /// </summary>
+    internal static bool IsPlainSegmentHeader(ReadOnlySpan<byte> header, long segmentBytes) =>
+        IsSegmentHeader(header, segmentBytes) && BinaryPrimitives.ReadInt32LittleEndian(header[8..]) is 1 or SegmentVersion;
+
+    /// <summary>The same for a segment of any format (the checksum is not checked either).</summary>
+    internal static bool IsSegmentHeader(ReadOnlySpan<byte> header, long segmentBytes) =>
+        header.Length >= HeaderBytes && segmentBytes >= HeaderBytes + HashBytes && header[..8].SequenceEqual(SegmentMagic)
+        && BinaryPrimitives.ReadInt64LittleEndian(header[120..]) == segmentBytes - HeaderBytes - HashBytes;
 
     /// <summary>
     /// Checks a whole segment's magic, length and SHA-256 and reads its header, without decompressing it: null when the
@@ -370,10 +380,14 @@ internal static class ArchiveFormat
             return null;
         }
 
-        return new SegmentHeader(BinaryPrimitives.ReadInt64LittleEndian(bytes[16..]), BinaryPrimitives.ReadInt32LittleEndian(bytes[12..]),
+        return ParseSegmentHeader(bytes);
+    }
+
+    /// <summary>Reads a segment's header (its first <see cref="HeaderBytes"/>) without any check.</summary>
+    internal static SegmentHeader ParseSegmentHeader(ReadOnlySpan<byte> bytes) =>
+        new(BinaryPrimitives.ReadInt64LittleEndian(bytes[16..]), BinaryPrimitives.ReadInt32LittleEndian(bytes[12..]),
             BinaryPrimitives.ReadInt64LittleEndian(bytes[24..]), BinaryPrimitives.ReadInt64LittleEndian(bytes[32..]),
             BinaryPrimitives.ReadInt64LittleEndian(bytes[48..]), bytes.Slice(56, HashBytes).ToArray(), bytes.Slice(88, HashBytes).ToArray());
-    }
 
     private static ArchiveRecord DecodeRecord(byte[] encoded, int pageSize)
     {

@@ -262,22 +262,25 @@ internal sealed class ArchiveCatalog
 
     /// <summary>Opens a segment or a log record of this catalog.</summary>
     internal Stream Open(IWaldenArchiveDestination source, ArchiveObjectName name) =>
-        Logged.TryGetValue(name.Name, out var logged) ? new MemoryStream(logged.Bytes, writable: false) : source.OpenRead(name.Name);
+        Logged.TryGetValue(name.Name, out var logged)
+            ? new MemoryStream(logged.Bytes ?? throw new InvalidOperationException("the catalog was read without the log's bytes"), writable: false)
+            : source.OpenRead(name.Name);
 
     /// <param name="source">The destination.</param>
     /// <param name="includeLog">Also the records of a folder destination's append log (false: objects only, for compaction).</param>
-    internal static ArchiveCatalog Read(IWaldenArchiveDestination source, bool includeLog = true)
+    /// <param name="logBytes">Copy the log records' bytes, for <see cref="Open"/> (false: their names only, for retention).</param>
+    internal static ArchiveCatalog Read(IWaldenArchiveDestination source, bool includeLog = true, bool logBytes = true)
     {
         var catalog = new ArchiveCatalog();
         if (includeLog && source is WaldenFolderDestination folder)
         {
             // Read before the listing: a seal that stores a run and recycles the log in between then shows the run as an
             // object, never as in neither.
-            var log = folder.ReadLog();
+            var log = folder.ReadLog(logBytes);
             foreach (var record in log.Records)
             {
                 catalog.Logged[record.Name.Name] = record;
-                catalog.Lengths[record.Name.Name] = record.Bytes.Length;
+                catalog.Lengths[record.Name.Name] = record.Length;
             }
 
             catalog.LogTail = log.Tail;

@@ -168,7 +168,7 @@ internal sealed partial class Archiver
             return 0;
         }
 
-        var catalog = ArchiveCatalog.Read(destination);
+        var catalog = ArchiveCatalog.Read(destination, logBytes: false); // the log's records by name: which bases they hold
         var cutoff = now - window;
         // The newest base that is verified (it or a later one passed the drill) and older than the window: everything before it can go.
         ArchiveObjectName? keepFrom = null;

@@ -108,7 +108,8 @@ internal sealed partial class Archiver
                     ArchiveFormat.EncodeSegment(current.Id, current.PageSize, destination.Chain, slice, segment);
                     if (destination.Log is { Faulted: false } log)
                     {
-                        log.Append(segment.ToArray()); // Sync, a folder: one record and one fdatasync of allocated blocks (ArchiveAppendLog)
+                        // Sync, a folder: one record and one fdatasync of allocated blocks, written from the scratch buffer (ArchiveAppendLog)
+                        log.Append(segment.GetBuffer().AsMemory(0, (int)segment.Length));
                     }
                     else
                     {

@@ -343,7 +343,12 @@ internal sealed partial class Archiver : IDisposable
             {
                 LogMessages.ArchiveDestinationFailed(_logger, _name, destination.Destination.Name, ex.Message); // sealed at the next open
             }
+            finally
+            {
+                destination.Log?.Close(); // its file handles; the next open recovers the files from disk
+            }
         }
+
         lock (_gate)
         {
             _base?.TryDeleteStaged(_destinations);

@@ -134,7 +134,7 @@ public sealed class WaldenFolderDestination : IWaldenArchiveDestination
     internal bool UseAppendLog { get; init; } = true;
 
     /// <summary>The append log's valid records as on disk (through this process's log when it has one, so no append is read half-done).</summary>
-    internal LogRead ReadLog() => _log is { } log ? log.Read() : ArchiveAppendLog.ReadFiles(Path);
+    internal LogRead ReadLog(bool keepBytes = true) => _log is { } log ? log.Read(keepBytes) : ArchiveAppendLog.ReadFiles(Path, keepBytes);
 
     internal void EnsureRoot()
     {

@@ -245,6 +245,101 @@ public sealed class ArchiveAppendLogTests : IDisposable
         Assert.Equal(12, Count(_dir.File("latest.db")));
     }
 
+    [Fact]
+    public void Append_KeepsNoRecordBytesInMemory_AndTheSealStreamsThemBackFromTheFile_WithMemoryIndependentOfTheirCount()
+    {
+        var log = new WaldenFolderDestination(Archive).AppendLog;
+        log.SealBytes = 1L << 40; // no switch, no seal on the way: every record stays in the one file until SealAll
+        log.Recover();
+        var segments = ChainedSegments(count: 64, pagesEach: 64); // 64 records of about 256 KiB (random pages: incompressible)
+        var total = segments.Sum(s => (long)s.Length);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        foreach (var segment in segments)
+        {
+            log.Append(segment);
+        }
+
+        var appended = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(appended < 1 << 20, $"{appended:N0} bytes allocated appending {total:N0} bytes of records (a copy of each?)");
+        Assert.True(log.IndexBytes < 4096, $"{log.IndexBytes:N0} bytes of index for {segments.Count} records");
+
+        before = GC.GetAllocatedBytesForCurrentThread();
+        log.SealAll(TimeSpan.Zero);
+        var sealedBytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(sealedBytes < 2 << 20, $"{sealedBytes:N0} bytes allocated sealing {total:N0} bytes of records (held whole?)");
+
+        Assert.Equal(0, log.UnsealedBytes);
+        var stored = Assert.Single(SegmentObjects(Archive));
+        var decoded = ArchiveFormat.DecodeSegment(File.ReadAllBytes(stored)); // checksum, parts, chain from the first to the last
+        Assert.Equal(Enumerable.Range(1, 64).Select(i => (long)i), decoded.Records.Select(r => r.Txid));
+        Assert.Equal(segments[^1].AsSpan(88, 32).ToArray(), decoded.LastChain);
+        Assert.Empty(ArchiveAppendLog.ReadFiles(Archive).Records); // recycled once its segment was durable
+    }
+
+    [Fact]
+    public void Seal_OfARecordDamagedInTheFileAfterItsAppend_StoresNothing_AndLeavesTheRecordsInTheLog()
+    {
+        var log = new WaldenFolderDestination(Archive).AppendLog;
+        log.SealBytes = 1L << 40;
+        log.Recover();
+        var segments = ChainedSegments(count: 8, pagesEach: 4);
+        foreach (var segment in segments)
+        {
+            log.Append(segment);
+        }
+
+        // The seal reads the records back from the file: a bit flipped in the fifth record's payload on the disk is found there.
+        var path = Path.Combine(Archive, "sync-0.wlog");
+        var fifth = ArchiveAppendLog.HeaderBytes + segments.Take(4).Sum(s => ArchiveAppendLog.RecordHeaderBytes + s.Length);
+        using (var file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            var one = new byte[1];
+            var at = fifth + ArchiveAppendLog.RecordHeaderBytes + 200;
+            RandomAccess.Read(file, one, at);
+            one[0] ^= 0x10;
+            RandomAccess.Write(file, one, at);
+        }
+
+        var unsealed = log.UnsealedBytes;
+        var error = Assert.Throws<InvalidDataException>(() => log.SealAll(TimeSpan.Zero));
+        Assert.Contains($"byte {fifth} of the archive log sync-0.wlog", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(Directory.EnumerateFiles(Archive, "*", SearchOption.AllDirectories), f => !f.EndsWith(".wlog", StringComparison.Ordinal));
+        Assert.Equal(unsealed, log.UnsealedBytes);
+        var read = ArchiveAppendLog.ReadFiles(Archive);
+        Assert.Equal(4, read.Records.Count); // readers stop at the damage and say so
+        Assert.Contains($"byte {fifth}", read.Damage, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Segments of one base as a Sync archive ships them: one transaction each, chained from one to the next, each of
+    /// <paramref name="pagesEach"/> random (incompressible) 4 KiB pages.
+    /// </summary>
+    private static List<byte[]> ChainedSegments(int count, int pagesEach)
+    {
+        var random = new Random(18);
+        var pages = new List<(uint Page, ReadOnlyMemory<byte> Data)>();
+        for (var p = 1; p <= pagesEach; p++)
+        {
+            var data = new byte[4096];
+            random.NextBytes(data);
+            pages.Add(((uint)p, data));
+        }
+
+        var chain = new byte[32];
+        var segments = new List<byte[]>();
+        for (var txid = 1; txid <= count; txid++)
+        {
+            var previous = chain;
+            var record = new ArchiveRecord(txid, 1_000_000L * txid, (uint)pagesEach, [.. pages], 4096);
+            chain = ArchiveFormat.ChainNext(chain, record);
+            record.Chain = chain;
+            segments.Add(ArchiveFormat.EncodeSegment(1, 4096, previous, [record]));
+        }
+
+        return segments;
+    }
+
     /// <summary>Where the last valid record of a log file starts and how long it is (header included).</summary>
     private static (int At, int Length) LastRecord(byte[] file)
     {
