@@ -105,7 +105,7 @@ internal sealed partial class Archiver : IDisposable
 
             try
             {
-                var catalog = ArchiveCatalog.Read(destination.Destination);
+                var catalog = ArchiveCatalog.Read(destination.Destination, logBytes: false); // names only: the numbering
                 var names = catalog.Bases.Concat(catalog.Segments.Values.SelectMany(s => s)).Concat(catalog.Logged.Values.Select(l => l.Name));
                 foreach (var parsed in names)
                 {
