@@ -215,6 +215,17 @@ internal static class ArchiveFormat
     /// <summary>Reads and checks a whole segment; throws <see cref="InvalidDataException"/> saying what is wrong.</summary>
     internal static DecodedSegment DecodeSegment(byte[] bytes)
     {
+        var segment = OpenSegment(bytes);
+        segment.Records.AddRange(ReadRecords(bytes, segment));
+        return segment;
+    }
+
+    /// <summary>
+    /// Checks a whole segment's magic, checksum, length and version and reads its header, without decompressing it (its
+    /// <see cref="DecodedSegment.Records"/> stay empty: <see cref="ReadRecords"/>); throws <see cref="InvalidDataException"/>.
+    /// </summary>
+    internal static DecodedSegment OpenSegment(byte[] bytes)
+    {
         if (bytes.Length < HeaderBytes + HashBytes || !bytes.AsSpan(0, 8).SequenceEqual(SegmentMagic))
         {
             throw new InvalidDataException("it is not a Walden archive segment (wrong magic or too short)");
@@ -245,41 +256,64 @@ internal static class ArchiveFormat
             throw new InvalidDataException($"its format version {version} is not one this Walden reads (1 to {SealedVersion})");
         }
 
+        return segment;
+    }
+
+    /// <summary>
+    /// The records of a segment checked by <see cref="OpenSegment"/>, decoded one zlib stream at a time as they are
+    /// enumerated: a sealed segment (format 3, the append log's) is never decompressed whole, so a restore holds one
+    /// batch's records of it at a time. Each part is checked before its records are given out (ids; the count and the chain
+    /// at the last one); throws <see cref="InvalidDataException"/> at the first part that does not check or decode.
+    /// </summary>
+    internal static IEnumerable<ArchiveRecord> ReadRecords(byte[] bytes, DecodedSegment segment)
+    {
+        var version = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
+        var end = HeaderBytes + (int)BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(120));
         var chain = segment.PreviousChain;
-        if (version != SealedVersion)
+        var next = segment.FirstTxid;
+        var offset = HeaderBytes;
+        var part = new List<ArchiveRecord>();
+        while (offset < end)
         {
-            DecodeRecords(bytes, HeaderBytes, (int)payloadLength, version, pageSize, ref chain, segment.Records);
-        }
-        else
-        {
-            // Parts: [version][length][the payload of one segment of that version], each its own zlib stream and XOR scope.
-            var offset = HeaderBytes;
-            var end = HeaderBytes + (int)payloadLength;
-            while (offset < end)
+            part.Clear();
+            if (version != SealedVersion)
             {
-                var partVersion = BinaryPrimitives.ReadInt32LittleEndian(span[offset..]);
-                var partLength = BinaryPrimitives.ReadInt32LittleEndian(span[(offset + 4)..]);
+                chain = DecodeRecords(bytes, offset, end - offset, version, segment.PageSize, chain, part);
+                offset = end;
+            }
+            else
+            {
+                // Parts: [version][length][the payload of one segment of that version], each its own zlib stream and XOR scope.
+                var partVersion = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(offset));
+                var partLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(offset + 4));
                 if (partVersion is not (1 or SegmentVersion) || partLength < 0 || offset + 8 + partLength > end)
                 {
                     throw new InvalidDataException("a part of it is cut short or of an unknown version");
                 }
 
-                DecodeRecords(bytes, offset + 8, partLength, partVersion, pageSize, ref chain, segment.Records);
+                chain = DecodeRecords(bytes, offset + 8, partLength, partVersion, segment.PageSize, chain, part);
                 offset += 8 + partLength;
             }
-        }
 
-        if (segment.Records.Count != segment.LastTxid - segment.FirstTxid + 1 || segment.Records[0].Txid != segment.FirstTxid
-            || !chain.AsSpan().SequenceEqual(segment.LastChain))
-        {
-            throw new InvalidDataException("its transactions do not match its header (ids or chain)");
-        }
+            // Checked before any record of the part is given out: the ids, and at the last part the count and the chain (so a
+            // segment of format 1 or 2, one part, is checked whole first, as before).
+            var first = next;
+            next += part.Count;
+            if (part.Where((r, i) => r.Txid != first + i).Any() || next - 1 > segment.LastTxid
+                || (offset >= end && (next != segment.LastTxid + 1 || !chain.AsSpan().SequenceEqual(segment.LastChain))))
+            {
+                throw new InvalidDataException("its transactions do not match its header (ids or chain)");
+            }
 
-        return segment;
+            foreach (var record in part)
+            {
+                yield return record;
+            }
+        }
     }
 
-    /// <summary>Decompresses one zlib payload of segment format 1 or 2 and appends its records, chaining them.</summary>
-    private static void DecodeRecords(byte[] bytes, int start, int payloadBytes, int version, int pageSize, ref byte[] chain, List<ArchiveRecord> records)
+    /// <summary>Decompresses one zlib payload of segment format 1 or 2 and appends its records, chaining them; returns the chain after them.</summary>
+    private static byte[] DecodeRecords(byte[] bytes, int start, int payloadBytes, int version, int pageSize, byte[] chain, List<ArchiveRecord> records)
     {
         using var zlib = new ZLibStream(new MemoryStream(bytes, start, payloadBytes, writable: false), CompressionMode.Decompress);
         using var raw = new MemoryStream();
@@ -317,6 +351,8 @@ internal static class ArchiveFormat
             records.Add(record);
             offset += length;
         }
+
+        return chain;
     }
 
     /// <summary>

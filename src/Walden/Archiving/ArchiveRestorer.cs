@@ -150,21 +150,21 @@ internal static class ArchiveRestorer
             }
 
             DecodedSegment? segment = null;
+            (ArchiveObjectName Name, byte[] Bytes)? chosen = null;
             string? damage = null;
             foreach (var candidate in candidates)
             {
                 try
                 {
-                    using var stream = catalog.Open(source, candidate);
-                    using var buffer = new MemoryStream();
-                    stream.CopyTo(buffer);
-                    var decoded = ArchiveFormat.DecodeSegment(buffer.ToArray());
+                    var bytes = ReadAll(catalog.Open(source, candidate));
+                    var decoded = ArchiveFormat.OpenSegment(bytes); // checked whole; its records are decoded below, a part at a time
                     if (!decoded.PreviousChain.AsSpan().SequenceEqual(chain) || decoded.BaseId != header.BaseId)
                     {
                         throw new InvalidDataException("it does not continue the chain of the transactions before it");
                     }
 
                     segment = decoded;
+                    chosen = (candidate, bytes);
                     break;
                 }
                 catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
@@ -173,26 +173,35 @@ internal static class ArchiveRestorer
                 }
             }
 
-            if (segment is null)
+            if (segment is null || chosen is not { } read)
             {
                 return (applied.Txid, applied.Micros, $"{damage}; restored up to transaction {applied.Txid}, the last good moment before it");
             }
 
-            foreach (var record in segment.Records)
+            try
             {
-                if (record.Txid > targetTxid || record.TimeMicros > targetMicros)
+                foreach (var record in ArchiveFormat.ReadRecords(read.Bytes, segment))
                 {
-                    return (applied.Txid, applied.Micros, null);
-                }
+                    if (record.Txid > targetTxid || record.TimeMicros > targetMicros)
+                    {
+                        return (applied.Txid, applied.Micros, null);
+                    }
 
-                foreach (var (page, data) in record.Pages)
-                {
-                    file.Position = (long)(page - 1) * segment.PageSize;
-                    file.Write(data.Span);
-                }
+                    foreach (var (page, data) in record.Pages)
+                    {
+                        file.Position = (long)(page - 1) * segment.PageSize;
+                        file.Write(data.Span);
+                    }
 
-                file.SetLength((long)record.DatabasePages * segment.PageSize);
-                applied = (record.Txid, record.TimeMicros);
+                    file.SetLength((long)record.DatabasePages * segment.PageSize);
+                    applied = (record.Txid, record.TimeMicros);
+                }
+            }
+            catch (InvalidDataException ex)
+            {
+                // Whole transactions up to here were applied in order: the file is the state after the last of them.
+                return (applied.Txid, applied.Micros,
+                    $"segment {read.Name.Name} is unusable ({ex.Message}); restored up to transaction {applied.Txid}, the last good moment before it");
             }
 
             chain = segment.LastChain;
@@ -201,6 +210,24 @@ internal static class ArchiveRestorer
 
         file.Flush(flushToDisk: true);
         return (applied.Txid, applied.Micros, null);
+    }
+
+    /// <summary>Reads a segment whole (into one array of its length when the stream knows it) and disposes the stream.</summary>
+    private static byte[] ReadAll(Stream stream)
+    {
+        using (stream)
+        {
+            if (stream.CanSeek)
+            {
+                var bytes = new byte[stream.Length - stream.Position];
+                stream.ReadExactly(bytes);
+                return bytes;
+            }
+
+            using var buffer = new MemoryStream();
+            stream.CopyTo(buffer);
+            return buffer.ToArray();
+        }
     }
 
     private static string Check(string path)

@@ -311,6 +311,48 @@ public sealed class ArchiveAppendLogTests : IDisposable
         Assert.Contains($"byte {fifth}", read.Damage, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Restore_AppliesASealedSegmentABatchAtATime_AndKeepsTheBatchesBeforeAPartThatDoesNotDecode()
+    {
+        var txids = new List<long>();
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(Archive))))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+            for (var i = 1; i <= 5; i++)
+            {
+                await Insert(db, i);
+                txids.Add(db.Archiver!.LastTxid);
+            }
+        }
+
+        // Close sealed the log: one segment of format 3, one part (its own zlib stream) per batch. Its last part is made
+        // undecodable under a checksum that matches, as a writer's bug (not the disk) would leave it.
+        var segment = Assert.Single(SegmentObjects(Archive));
+        var bytes = await File.ReadAllBytesAsync(segment);
+        Assert.Equal(3, BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8)));
+        var end = 128 + (int)BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(120));
+        int offset = 128, last = 0;
+        while (offset < end)
+        {
+            last = offset;
+            offset += 8 + BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(offset + 4));
+        }
+
+        bytes.AsSpan(last + 8, BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(last + 4))).Fill(0xFF);
+        SHA256.HashData(bytes.AsSpan(0, bytes.Length - 32), bytes.AsSpan(bytes.Length - 32));
+        await File.WriteAllBytesAsync(segment, bytes);
+
+        // The restore decodes and applies the parts one at a time (never the whole segment in memory): the four batches
+        // before the broken part are restored, and it stops there, naming the segment.
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(Archive, restored);
+        Assert.False(result.Complete);
+        Assert.Contains(Path.GetFileName(segment), result.Problem, StringComparison.Ordinal);
+        Assert.Equal(txids[3], result.Txid);
+        Assert.Equal(4, Count(restored));
+        Assert.Equal("ok", IntegrityOf(restored));
+    }
+
     /// <summary>
     /// Segments of one base as a Sync archive ships them: one transaction each, chained from one to the next, each of
     /// <paramref name="pagesEach"/> random (incompressible) 4 KiB pages.
