@@ -189,9 +189,9 @@ internal sealed partial class Archiver : IDisposable
             }
 
             _dataVersion = version;
-            if (_needBase)
+            if (_needBase && !BaseCopyRunning)
             {
-                StartBase(writer, _needBaseReason);
+                StartBase(writer, _needBaseReason); // Async: pins the snapshot and returns; a copy in flight finishes first
             }
         }
         catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
@@ -207,55 +207,6 @@ internal sealed partial class Archiver : IDisposable
         }
 
         return _options.Mode == WaldenArchiveMode.Sync ? ShipAllWithin(_options.SyncTimeout) : null;
-    }
-
-    /// <summary>Takes a base snapshot now: an online backup of the writer connection, between two batches.</summary>
-    private void StartBase(SqliteConnection writer, string reason)
-    {
-        _pageSize = (int)ConnectionFactory.Scalar<long>(writer, "PRAGMA page_size");
-        _wal.Synchronize(); // the backup below sees exactly the committed log up to here
-        var baseId = Math.Max(_lastBaseId + 1, _time.GetUtcNow().ToUnixTimeSeconds());
-        var txid = _txid + 1;
-        var copy = Path.Combine(_stagingFolder, $"{baseId}.db");
-        var staged = Path.Combine(_stagingFolder, $"{baseId}.wbase");
-        byte[] chain;
-        try
-        {
-            using (var destination = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = copy, Pooling = false }.ToString()))
-            {
-                destination.Open();
-                writer.BackupDatabase(destination);
-            }
-
-            using var output = new FileStream(staged, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 1 << 16);
-            chain = ArchiveFormat.EncodeBase(copy, output, baseId, txid, Micros(_time.GetUtcNow()), _pageSize);
-        }
-        finally
-        {
-            File.Delete(copy);
-        }
-
-        _dataVersion = ConnectionFactory.Scalar<long>(writer, "PRAGMA data_version");
-        _lastBaseId = baseId;
-        Interlocked.Exchange(ref _txid, txid);
-        BaseState? previous;
-        lock (_gate)
-        {
-            previous = _base;
-            _base = new BaseState(baseId, txid, chain, staged, _pageSize);
-            _sealedChain = chain;
-            _pending.Clear();
-            _pendingBytes = 0;
-            _needBase = false;
-        }
-
-        if (previous is not null)
-        {
-            previous.Superseded = true;
-            previous.TryDeleteStaged(_destinations);
-        }
-
-        LogMessages.ArchiveBaseTaken(_logger, _name, baseId, txid, reason);
     }
 
     /// <summary>Checkpointer thread, while the writer is held: a committed frame the hook never saw means another process wrote.</summary>
@@ -318,6 +269,7 @@ internal sealed partial class Archiver : IDisposable
     internal void Close()
     {
         _closing = true;
+        WaitForBaseCopy();
         StopLoop();
         ShipAll();
         lock (_gate)
@@ -346,34 +298,4 @@ internal sealed partial class Archiver : IDisposable
     }
 
     internal static long Micros(DateTimeOffset time) => (time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
-
-    /// <summary>The current base: where it is staged until every destination has it.</summary>
-    private sealed class BaseState(long id, long txid, byte[] chain, string staged, int pageSize)
-    {
-        public long Id { get; } = id;
-
-        public long Txid { get; } = txid;
-
-        public byte[] Chain { get; } = chain;
-
-        public string Staged { get; } = staged;
-
-        public int PageSize { get; } = pageSize;
-
-        public bool Superseded { get; set; }
-
-        public void TryDeleteStaged(DestinationState[] destinations)
-        {
-            if (Superseded || destinations.All(d => d.BaseId == Id))
-            {
-                try
-                {
-                    File.Delete(Staged);
-                }
-                catch (IOException)
-                {
-                }
-            }
-        }
-    }
 }
