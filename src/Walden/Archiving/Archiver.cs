@@ -48,6 +48,7 @@ internal sealed partial class Archiver : IDisposable
     private int _pageSize;
     private bool _closing;
     private SqliteConnection? _writer;
+    private Files.OwnerLock? _owner;
 
     internal Archiver(WaldenArchiveOptions options, string name, string databasePath, TimeProvider time, ILoggerFactory loggers)
     {
@@ -80,9 +81,10 @@ internal sealed partial class Archiver : IDisposable
     internal void Open(SqliteConnection writer)
     {
         _writer = writer;
-        _wal.Attach(writer);
         Directory.CreateDirectory(_stagingFolder);
-        foreach (var stale in Directory.EnumerateFiles(_stagingFolder))
+        _owner = ClaimArchive();
+        _wal.Attach(writer);
+        foreach (var stale in Directory.EnumerateFiles(_stagingFolder).Where(f => f != _owner.Path))
         {
             File.Delete(stale); // our own staging files from an earlier run: nothing in them is needed any more
         }
@@ -278,10 +280,74 @@ internal sealed partial class Archiver : IDisposable
         }
 
         _wal.Dispose();
+        ReleaseClaim();
         TryDeleteStagingFolder();
     }
 
-    public void Dispose() => _wal.Dispose();
+    /// <summary>
+    /// The process holding a flock on <paramref name="path"/>, from /proc/locks (opening the file to read the pid it holds
+    /// would take a shared flock, which the owner's exclusive one refuses); null when not found.
+    /// </summary>
+    private static string? FlockHolder(string path)
+    {
+        try
+        {
+            if (Files.FileId.Of(path) is not { } id)
+            {
+                return null;
+            }
+
+            // "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234567 0 EOF": the pid, then major:minor:inode.
+            var inode = ":" + id.Inode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return File.ReadLines("/proc/locks")
+                .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(f => f.Length >= 6 && f[1] == "FLOCK" && f[5].EndsWith(inode, StringComparison.Ordinal))
+                .Select(f => f[4])
+                .FirstOrDefault();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private void ReleaseClaim()
+    {
+        _owner?.Dispose();
+        _owner = null; // the owner file is deleted by name: never twice, another process may have claimed it since
+    }
+
+    /// <summary>
+    /// One process archives a database file: its archive takes each commit from its own writer's WAL hook, and a second
+    /// archiving process would number bases and segments on its own and delete the first one's staged base. The claim is
+    /// an owner file in the staging folder, held with an exclusive advisory lock (<see cref="Files.OwnerLock"/>) that the
+    /// kernel drops when the process dies, however it dies.
+    /// </summary>
+    /// <exception cref="WaldenArchiveException">Another living process archives this database file.</exception>
+    private Files.OwnerLock ClaimArchive()
+    {
+        var owner = Path.Combine(_stagingFolder, "archiver");
+        try
+        {
+            return Files.OwnerLock.Claim(owner);
+        }
+        catch (IOException ex)
+        {
+            var pid = FlockHolder(owner + Files.OwnerLock.Suffix);
+            throw new WaldenArchiveException(
+                $"The database '{_name}' is already archived by another process{(string.IsNullOrEmpty(pid) ? string.Empty : $" (pid {pid})")}: " +
+                "one process per database file archives it (its writer's commits are the ones it captures). Open the database " +
+                "in the other processes without WaldenOptions.Archive (the archiving process answers their commits with a new base " +
+                "snapshot), or stop the other process first.",
+                isTransient: true, destination: null, ex);
+        }
+    }
+
+    public void Dispose()
+    {
+        _wal.Dispose();
+        ReleaseClaim();
+    }
 
     private void TryDeleteStagingFolder()
     {

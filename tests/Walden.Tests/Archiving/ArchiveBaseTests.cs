@@ -137,6 +137,38 @@ public sealed class ArchiveBaseTests : IDisposable
         Assert.Equal(2, Count(restored));
     }
 
+    [Theory]
+    [InlineData(WaldenArchiveMode.Async)]
+    [InlineData(WaldenArchiveMode.Sync)]
+    public async Task ASecondArchiverOfTheSameFile_IsRefusedByName_AndLeavesTheFirstOnesArchiveWhole(WaldenArchiveMode mode)
+    {
+        var options = Options(mode, () => { });
+        await using (var first = await WaldenDatabase.OpenAsync(Path, options))
+        {
+            await first.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
+            var refused = await Assert.ThrowsAsync<WaldenArchiveException>(() => WaldenDatabase.OpenAsync(Path, Options(mode, () => { })));
+            Assert.Contains($"already archived by another process (pid {Environment.ProcessId})", refused.Message, StringComparison.Ordinal);
+            Assert.Contains("without WaldenOptions.Archive", refused.Message, StringComparison.Ordinal);
+
+            // Without an archive the same file opens, and its commits reach the first one's archive through a new base.
+            await using (var second = await WaldenDatabase.OpenAsync(Path, new WaldenOptions { CheckpointIdleDelay = TimeSpan.FromHours(1) }))
+            {
+                await second.WriteAsync(c => c.Exec("INSERT INTO t(body) VALUES ('second')"));
+            }
+
+            await Insert(first, 5, "first");
+        }
+
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(Archive, restored);
+        Assert.True(result.Complete, result.Problem);
+        Assert.Equal(6, Count(restored));
+
+        // Once the first closed, the claim is free again.
+        await using var again = await WaldenDatabase.OpenAsync(Path, Options(mode, () => { }));
+        await Insert(again, 1, "again");
+    }
+
     private static Task Insert(WaldenDatabase db, int rows, string body) =>
         Task.WhenAll(Enumerable.Range(0, rows).Select(i => db.WriteAsync(c => c.Exec($"INSERT INTO t(body) VALUES ('{body} {i}')"))));
 }
