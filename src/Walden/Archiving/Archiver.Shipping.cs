@@ -57,8 +57,21 @@ internal sealed partial class Archiver
             isTransient: true, slow[0], null);
     }
 
-    /// <summary>Sends a destination its missing base and every record after what it has, as one segment per call.</summary>
-    private WaldenArchiveException? Ship(DestinationState destination)
+    /// <summary>
+    /// Right after open: sends every destination the base (and nothing else), so the archive can be restored from the
+    /// first moment and a destination that cannot take it shows at once (health) rather than at the first ship.
+    /// </summary>
+    private void ShipBases()
+    {
+        WaitForBaseCopy();
+        foreach (var destination in _destinations)
+        {
+            Ship(destination, baseOnly: true);
+        }
+    }
+
+    /// <summary>Sends a destination its missing base and (unless <paramref name="baseOnly"/>) every record after what it has, as one segment per call.</summary>
+    private WaldenArchiveException? Ship(DestinationState destination, bool baseOnly = false)
     {
         lock (destination)
         {
@@ -78,7 +91,7 @@ internal sealed partial class Archiver
                 }
 
                 var after = destination.BaseId == current.Id ? destination.ShippedTxid : current.Txid;
-                records = _pending.Where(r => r.Txid > after).TakeWhile(r => r.Sealed).ToList();
+                records = baseOnly ? [] : _pending.Where(r => r.Txid > after).TakeWhile(r => r.Sealed).ToList();
             }
 
             var now = _time.GetUtcNow();
@@ -305,6 +318,7 @@ internal sealed partial class Archiver
     private void ShippingLoop()
     {
         var interval = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(5).Ticks, _options.MaxLag.Ticks / 4));
+        ShipBases(); // the base at open, once copied, without waiting for the first interval
         while (!_stopping)
         {
             _wake.WaitOne(interval);

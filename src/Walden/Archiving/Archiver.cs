@@ -76,7 +76,8 @@ internal sealed partial class Archiver : IDisposable
 
     /// <summary>
     /// At open, on the writer connection before the writer starts: continues the numbering found in the destinations
-    /// and takes the first base snapshot (shipped at once in Sync mode, so an unreachable destination shows at once).
+    /// and takes the first base snapshot, shipped at once (Sync: here; Async: by the loop once copied), so the archive can be
+    /// restored from the first moment and an unreachable destination shows in health at once.
     /// </summary>
     internal void Open(SqliteConnection writer)
     {
@@ -109,6 +110,11 @@ internal sealed partial class Archiver : IDisposable
         }
 
         StartBase(writer, "open");
+        if (_options.Mode == WaldenArchiveMode.Sync)
+        {
+            ShipBases(); // Async: the shipping loop's first round
+        }
+
         TakeOverWalSync(writer);
         var start = _time.GetTimestamp();
         _nextCompactionAt = start + (long)(CompactionInterval.TotalSeconds * _time.TimestampFrequency); // not while the first base ships

@@ -169,6 +169,33 @@ public sealed class ArchiveBaseTests : IDisposable
         await Insert(again, 1, "again");
     }
 
+    [Theory]
+    [InlineData(WaldenArchiveMode.Async)]
+    [InlineData(WaldenArchiveMode.Sync)]
+    public async Task RightAfterOpen_BeforeAnyWrite_TheArchiveAlreadyRestoresTheDatabase(WaldenArchiveMode mode)
+    {
+        using (var before = Sql.OpenDirect(Path))
+        {
+            before.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT); INSERT INTO t(body) VALUES ('a'), ('b'), ('c')");
+        }
+
+        var options = Options(mode, () => { });
+        options.Archive.MaxLag = TimeSpan.FromHours(1); // Async: no interval passes during the test
+        await using var db = await WaldenDatabase.OpenAsync(Path, options);
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!Directory.EnumerateFiles(Archive, "*.wbase", SearchOption.AllDirectories).Any())
+        {
+            Assert.True(mode == WaldenArchiveMode.Async, "Sync: the base was not stored when the open returned");
+            Assert.True(waited.Elapsed < Patience, "Async: the base at open was not shipped before the first ship interval");
+            await Task.Delay(10);
+        }
+
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(Archive, restored);
+        Assert.True(result.Complete, result.Problem);
+        Assert.Equal(3, Count(restored));
+    }
+
     private static Task Insert(WaldenDatabase db, int rows, string body) =>
         Task.WhenAll(Enumerable.Range(0, rows).Select(i => db.WriteAsync(c => c.Exec($"INSERT INTO t(body) VALUES ('{body} {i}')"))));
 }
