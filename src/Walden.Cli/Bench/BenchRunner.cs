@@ -139,7 +139,7 @@ internal sealed class BenchRunner
     /// <summary>
     /// Runs every selected scenario briefly, unmeasured, then leaves the JIT a second (see <see cref="BenchConfig.WarmUp"/>), in
     /// passes until a pass finds the JIT quiet (<see cref="WarmUpDone"/>). One pass is not enough: .NET compiles a method
-    /// first without optimization, then (after 30 calls, and only once no new method was compiled for 100 ms) with
+    /// first without optimization, then (after 30 calls, counted only once no new method was compiled for 100 ms) with
     /// instrumentation, then (after 30 more calls) optimized with what the instrumentation saw. Each of the short scenarios
     /// compiles new code and so restarts that delay, and the pause after the pass has no calls to count: after one pass
     /// the first measured Walden scenario still ran its first seconds on unoptimized or instrumented code while the JIT
