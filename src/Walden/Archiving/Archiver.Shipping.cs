@@ -15,6 +15,7 @@ internal sealed partial class Archiver
     /// <summary>Ships to every destination; returns the first failure as the error for the batch (Sync mode).</summary>
     internal WaldenArchiveException? ShipAll()
     {
+        WaitForBaseCopy(); // everything after a base in flight waits for it anyway; the loop ships it as soon as it is ready
         Seal();
         WaldenArchiveException? first = null;
         foreach (var destination in _destinations)
@@ -66,9 +67,14 @@ internal sealed partial class Archiver
             lock (_gate)
             {
                 current = _base;
-                if (current is null)
+                if (current?.Chain is null)
                 {
-                    return null;
+                    // No base yet, or its copy failed (a new one is due at the next commit).
+                    return current?.Problem is { } problem && _options.Mode == WaldenArchiveMode.Sync
+                        ? new WaldenArchiveException($"The batch was committed to '{_name}' but the archive has no base snapshot to follow ({problem}); " +
+                            "the writes are not acknowledged as archived. Free space beside the database for the staging copy.",
+                            isTransient: true, destination: null, null)
+                        : null;
                 }
 
                 var after = destination.BaseId == current.Id ? destination.ShippedTxid : current.Txid;
@@ -85,7 +91,7 @@ internal sealed partial class Archiver
                         PutOnce(destination, ArchiveFormat.BaseName(current.Id), staged);
                     }
 
-                    destination.AtBase(current.Id, current.Txid, current.Chain);
+                    destination.AtBase(current.Id, current.Txid, current.Chain!);
                     lock (_gate)
                     {
                         current.TryDeleteStaged(_destinations);
@@ -167,9 +173,9 @@ internal sealed partial class Archiver
                 work = _pending.Where(r => !r.Sealed).ToList();
             }
 
-            if (at is null || work.Count == 0)
+            if (at?.Chain is null || work.Count == 0)
             {
-                return;
+                return; // no base, or its copy still runs: the records are chained from it once it is ready
             }
 
             var chains = new byte[work.Count][];
