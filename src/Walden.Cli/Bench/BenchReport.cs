@@ -16,7 +16,8 @@ internal sealed record BenchReport(
     IReadOnlyList<string> Findings,
     IReadOnlyList<string> Notes,
     double TotalSeconds,
-    IReadOnlyList<ArchiveBenchResult>? Archive = null);
+    IReadOnlyList<ArchiveBenchResult>? Archive = null,
+    IReadOnlyList<double>? WarmUpJitMilliseconds = null);
 
 /// <summary>Where the run happened.</summary>
 internal sealed record BenchMachine(int ProcessorCount, string Os, string Runtime, string Folder, string Disk);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime;
 using System.Runtime.InteropServices;
 
 namespace Walden.Cli.Bench;
@@ -17,7 +18,8 @@ internal sealed record BenchProgress(int Step, int Steps, string Title);
 /// </summary>
 internal sealed class BenchRunner
 {
-    internal const string Order = "after an unmeasured warm-up (default and quick runs: every scenario briefly at N=1 and 8), for each N: limit, ceiling(N rows per commit), seed A(N), careful .NET peer(N), Walden Full(N), " +
+    internal const string Order = "after an unmeasured warm-up (every scenario briefly at N=1 and 8; with scenarios of 2 s or more, repeated until the JIT is quiet, at most 4 times), " +
+        "for each N: limit, ceiling(N rows per commit), seed A(N), careful .NET peer(N), Walden Full(N), " +
         "Walden Full archive async(N), Walden Full archive sync(N), Walden Full plain ADO(N), Walden Pipelined(N), Node group commit(N), seed B(N), Walden Normal(N); then reads (alone, loaded, alone); then idle";
 
     /// <summary>The keys of <c>--scenarios</c>, in the order they run.</summary>
@@ -48,10 +50,7 @@ internal sealed class BenchRunner
         Native.SqliteLibrary.EnsureSupported(); // the baselines use the same native library as Walden; it must be the fixed one
         Directory.CreateDirectory(_config.Folder);
         var started = Stopwatch.GetTimestamp();
-        if (_config.WarmUp)
-        {
-            await WarmUpAsync(cancellationToken).ConfigureAwait(false);
-        }
+        var warmUpJit = _config.WarmUp ? await WarmUpAsync(cancellationToken).ConfigureAwait(false) : null;
 
         var scenarios = new List<ScenarioResult>();
         var (node, nodeSkipped) = Runs("node") ? NodePeer.Find() : (null, "not selected");
@@ -133,28 +132,63 @@ internal sealed class BenchRunner
              "Allocations per write = managed bytes allocated by the whole process during the scenario (GC.GetTotalAllocatedBytes) / acknowledged rows.",
              "Peak WAL from file metadata sampled every 20 ms; peak memory = process working set and managed heap, sampled likewise."],
             Stopwatch.GetElapsedTime(started).TotalSeconds,
-            archive);
+            archive,
+            warmUpJit);
     }
 
-    /// <summary>Runs every selected scenario briefly, unmeasured, then leaves the JIT a second (see <see cref="BenchConfig.WarmUp"/>).</summary>
-    private async Task WarmUpAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs every selected scenario briefly, unmeasured, then leaves the JIT a second (see <see cref="BenchConfig.WarmUp"/>), in
+    /// passes until a pass finds the JIT quiet (<see cref="WarmUpDone"/>). One pass is not enough: .NET compiles a method
+    /// first without optimization, then (after 30 calls, counted only once no new method was compiled for 100 ms) with
+    /// instrumentation, then (after 30 more calls) optimized with what the instrumentation saw. Each of the short scenarios
+    /// compiles new code and so restarts that delay, and the pause after the pass has no calls to count: after one pass
+    /// the first measured Walden scenario still ran its first seconds on unoptimized or instrumented code while the JIT
+    /// compiled beside it on the other core. The time the JIT spent in each pass is in the report.
+    /// </summary>
+    private async Task<IReadOnlyList<double>> WarmUpAsync(CancellationToken cancellationToken)
     {
-        _progress?.Invoke(new BenchProgress(0, Steps, "warming up (every scenario briefly, not measured)"));
         var config = _config.ForWarmUp();
-        try
+        var passes = new List<double>();
+        while (true)
         {
-            _ = await new BenchRunner(config).RunAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            if (Directory.Exists(config.Folder))
+            _progress?.Invoke(new BenchProgress(0, Steps, passes.Count == 0
+                ? "warming up (every scenario briefly, not measured)"
+                : $"warming up, pass {passes.Count + 1} (the JIT compiled for {passes[^1]:N0} ms during the last)"));
+            var started = Stopwatch.GetTimestamp();
+            var jitBefore = JitInfo.GetCompilationTime(currentThread: false);
+            try
             {
-                Directory.Delete(config.Folder, recursive: true);
+                _ = await new BenchRunner(config).RunAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (Directory.Exists(config.Folder))
+                {
+                    Directory.Delete(config.Folder, recursive: true);
+                }
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+            var jit = JitInfo.GetCompilationTime(currentThread: false) - jitBefore;
+            passes.Add(jit.TotalMilliseconds);
+            if (WarmUpDone(passes.Count, jit, Stopwatch.GetElapsedTime(started), _config.ScenarioDuration))
+            {
+                return passes;
             }
         }
-
-        await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>The most warm-up passes a run makes, however busy the JIT still is (runs with scenarios of 2 s or more; shorter ones make one).</summary>
+    internal const int MaxWarmUpPasses = 4;
+
+    /// <summary>
+    /// Whether the warm-up may stop after <paramref name="passes"/> passes, the last of which took <paramref name="elapsed"/> with
+    /// the JIT compiling for <paramref name="jit"/> of it: once the JIT used under 2% of the pass (of one core), after
+    /// <see cref="MaxWarmUpPasses"/>, or after one pass when the measured scenarios last under 2 s (<paramref name="scenarioDuration"/>:
+    /// the quick run and tests, whose figures are not read as ratios).
+    /// </summary>
+    internal static bool WarmUpDone(int passes, TimeSpan jit, TimeSpan elapsed, TimeSpan scenarioDuration) =>
+        passes >= (scenarioDuration >= TimeSpan.FromSeconds(2) ? MaxWarmUpPasses : 1) || jit < elapsed * 0.02;
 
     private async Task<ScenarioResult> RunArchiveAsync(List<ArchiveBenchResult> figures, int producers, WaldenArchiveMode mode)
     {

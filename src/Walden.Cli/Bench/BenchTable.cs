@@ -17,7 +17,7 @@ internal static class BenchTable
             : $"Node peer: not run ({Markup.Escape(report.NodePeerSkipped ?? "not selected")})");
 
         var table = new Table().Border(TableBorder.Rounded).Title("writes");
-        foreach (var column in new[] { "scenario", "N", "sync", "rows", "rows/s", "p50 ms", "p99 ms", "max ms", "errors", "peak WAL", "peak WS", "alloc/write" })
+        foreach (var column in new[] { "scenario", "N", "sync", "rows", "rows/s", "p50 ms", "p99 ms", "max ms", "errors", "peak WAL", "peak WS", "alloc/write", "CPU/write", "JIT ms" })
         {
             table.AddColumn(new TableColumn(column).RightAligned());
         }
@@ -43,7 +43,9 @@ internal static class BenchTable
             table.AddRow(name, s.Producers.ToString(CultureInfo.InvariantCulture), s.Synchronous, s.Rows.ToString("N0", CultureInfo.InvariantCulture),
                 s.RowsPerSecond.ToString("N0", CultureInfo.InvariantCulture), Ms(s.P50Ms), Ms(s.P99Ms), Ms(s.MaxMs),
                 s.Errors == 0 ? "0" : $"[red]{s.Errors:N0}[/]", Size(s.PeakWalBytes), Size(s.PeakWorkingSetBytes),
-                s.Kind == ScenarioKind.NodeGroupCommit ? "-" : s.AllocatedBytesPerWrite.ToString("N0", CultureInfo.InvariantCulture) + " B");
+                s.Kind == ScenarioKind.NodeGroupCommit ? "-" : s.AllocatedBytesPerWrite.ToString("N0", CultureInfo.InvariantCulture) + " B",
+                s.CpuMicrosecondsPerWrite is { } cpu ? cpu.ToString("N0", CultureInfo.InvariantCulture) + " µs" : "-",
+                s.JitMilliseconds is { } jit ? jit.ToString("N0", CultureInfo.InvariantCulture) : "-");
         }
 
         console.Write(table);
@@ -52,7 +54,9 @@ internal static class BenchTable
             "careful .NET peer: one connection behind a SemaphoreSlim, one BEGIN IMMEDIATE transaction per write. " +
             "Walden: producers await WriteAsync for every row (GetCachedCommand; 'plain ADO': a new SqliteCommand and AddWithValue per write). " +
             "Node group commit: bench/node/group-commit.mjs (its own process; peak WAL and memory not sampled). " +
-            "Every producer awaits each acknowledgement before its next row.");
+            "Every producer awaits each acknowledgement before its next row. " +
+            "CPU/write: the whole process's CPU (every thread) during the scenario per acknowledged row. " +
+            "JIT ms: time the JIT spent compiling during the scenario (code still tiering up was measured).");
         console.MarkupLine(Markup.Escape(BenchAnalysis.PipelinedNote));
         console.MarkupLine(Markup.Escape(BenchAnalysis.CeilingNote));
         console.MarkupLine($"[yellow]*[/] {Markup.Escape(BenchAnalysis.SeedBNote)}");

@@ -64,6 +64,15 @@ internal enum ScenarioKind
 /// <param name="PeakManagedHeapBytes">Largest managed heap seen.</param>
 /// <param name="AllocatedBytesPerWrite">Managed bytes allocated by the whole process during the scenario, per acknowledged row.</param>
 /// <param name="DurableAtAck">Whether a row is durable when its producer is told it was written.</param>
+/// <param name="CpuMicrosecondsPerWrite">
+/// CPU of the whole process (every thread, user and kernel) during the scenario, per acknowledged row, in microseconds; less
+/// sensitive to the machine's load than rows/s. Null when not measured (the Node peer runs in its own process).
+/// </param>
+/// <param name="JitMilliseconds">
+/// Time the JIT spent compiling on any thread of the process during the scenario, in milliseconds: a scenario whose code was
+/// still being compiled (tiered up) while it was measured ran part of its time on slower code and shared the cores with the
+/// JIT. Null when not measured (the Node peer).
+/// </param>
 internal sealed record ScenarioResult(
     ScenarioKind Kind,
     int Group,
@@ -81,7 +90,9 @@ internal sealed record ScenarioResult(
     long PeakWorkingSetBytes,
     long PeakManagedHeapBytes,
     double AllocatedBytesPerWrite,
-    bool DurableAtAck)
+    bool DurableAtAck,
+    double? CpuMicrosecondsPerWrite = null,
+    double? JitMilliseconds = null)
 {
     /// <summary>A short name for tables.</summary>
     public string Name => Kind switch

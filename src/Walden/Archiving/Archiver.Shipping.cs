@@ -15,6 +15,7 @@ internal sealed partial class Archiver
     /// <summary>Ships to every destination; returns the first failure as the error for the batch (Sync mode).</summary>
     internal WaldenArchiveException? ShipAll()
     {
+        WaitForBaseCopy(); // everything after a base in flight waits for it anyway; the loop ships it as soon as it is ready
         Seal();
         WaldenArchiveException? first = null;
         foreach (var destination in _destinations)
@@ -56,8 +57,21 @@ internal sealed partial class Archiver
             isTransient: true, slow[0], null);
     }
 
-    /// <summary>Sends a destination its missing base and every record after what it has, as one segment per call.</summary>
-    private WaldenArchiveException? Ship(DestinationState destination)
+    /// <summary>
+    /// Right after open: sends every destination the base (and nothing else), so the archive can be restored from the
+    /// first moment and a destination that cannot take it shows at once (health) rather than at the first ship.
+    /// </summary>
+    private void ShipBases()
+    {
+        WaitForBaseCopy();
+        foreach (var destination in _destinations)
+        {
+            Ship(destination, baseOnly: true);
+        }
+    }
+
+    /// <summary>Sends a destination its missing base and (unless <paramref name="baseOnly"/>) every record after what it has, as one segment per call.</summary>
+    private WaldenArchiveException? Ship(DestinationState destination, bool baseOnly = false)
     {
         lock (destination)
         {
@@ -66,13 +80,18 @@ internal sealed partial class Archiver
             lock (_gate)
             {
                 current = _base;
-                if (current is null)
+                if (current?.Chain is null)
                 {
-                    return null;
+                    // No base yet, or its copy failed (a new one is due at the next commit).
+                    return current?.Problem is { } problem && _options.Mode == WaldenArchiveMode.Sync
+                        ? new WaldenArchiveException($"The batch was committed to '{_name}' but the archive has no base snapshot to follow ({problem}); " +
+                            "the writes are not acknowledged as archived. Free space beside the database for the staging copy.",
+                            isTransient: true, destination: null, null)
+                        : null;
                 }
 
                 var after = destination.BaseId == current.Id ? destination.ShippedTxid : current.Txid;
-                records = _pending.Where(r => r.Txid > after).TakeWhile(r => r.Sealed).ToList();
+                records = baseOnly ? [] : _pending.Where(r => r.Txid > after).TakeWhile(r => r.Sealed).ToList();
             }
 
             var now = _time.GetUtcNow();
@@ -85,7 +104,7 @@ internal sealed partial class Archiver
                         PutOnce(destination, ArchiveFormat.BaseName(current.Id), staged);
                     }
 
-                    destination.AtBase(current.Id, current.Txid, current.Chain);
+                    destination.AtBase(current.Id, current.Txid, current.Chain!);
                     lock (_gate)
                     {
                         current.TryDeleteStaged(_destinations);
@@ -175,9 +194,9 @@ internal sealed partial class Archiver
                 work = _pending.Where(r => !r.Sealed).ToList();
             }
 
-            if (at is null || work.Count == 0)
+            if (at?.Chain is null || work.Count == 0)
             {
-                return;
+                return; // no base, or its copy still runs: the records are chained from it once it is ready
             }
 
             var chains = new byte[work.Count][];
@@ -307,6 +326,7 @@ internal sealed partial class Archiver
     private void ShippingLoop()
     {
         var interval = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(5).Ticks, _options.MaxLag.Ticks / 4));
+        ShipBases(); // the base at open, once copied, without waiting for the first interval
         while (!_stopping)
         {
             _wake.WaitOne(interval);

@@ -48,6 +48,7 @@ internal sealed partial class Archiver : IDisposable
     private int _pageSize;
     private bool _closing;
     private SqliteConnection? _writer;
+    private Files.OwnerLock? _owner;
 
     internal Archiver(WaldenArchiveOptions options, string name, string databasePath, TimeProvider time, ILoggerFactory loggers)
     {
@@ -75,14 +76,16 @@ internal sealed partial class Archiver : IDisposable
 
     /// <summary>
     /// At open, on the writer connection before the writer starts: continues the numbering found in the destinations
-    /// and takes the first base snapshot (shipped at once in Sync mode, so an unreachable destination shows at once).
+    /// and takes the first base snapshot, shipped at once (Sync: here; Async: by the loop once copied), so the archive can be
+    /// restored from the first moment and an unreachable destination shows in health at once.
     /// </summary>
     internal void Open(SqliteConnection writer)
     {
         _writer = writer;
-        _wal.Attach(writer);
         Directory.CreateDirectory(_stagingFolder);
-        foreach (var stale in Directory.EnumerateFiles(_stagingFolder))
+        _owner = ClaimArchive();
+        _wal.Attach(writer);
+        foreach (var stale in Directory.EnumerateFiles(_stagingFolder).Where(f => f != _owner.Path))
         {
             File.Delete(stale); // our own staging files from an earlier run: nothing in them is needed any more
         }
@@ -120,6 +123,11 @@ internal sealed partial class Archiver : IDisposable
         }
 
         StartBase(writer, "open");
+        if (_options.Mode == WaldenArchiveMode.Sync)
+        {
+            ShipBases(); // Async: the shipping loop's first round
+        }
+
         TakeOverWalSync(writer);
         var start = _time.GetTimestamp();
         _nextCompactionAt = start + (long)(CompactionInterval.TotalSeconds * _time.TimestampFrequency); // not while the first base ships
@@ -202,9 +210,9 @@ internal sealed partial class Archiver : IDisposable
             }
 
             _dataVersion = version;
-            if (_needBase)
+            if (_needBase && !BaseCopyRunning)
             {
-                StartBase(writer, _needBaseReason);
+                StartBase(writer, _needBaseReason); // Async: pins the snapshot and returns; a copy in flight finishes first
             }
         }
         catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
@@ -220,55 +228,6 @@ internal sealed partial class Archiver : IDisposable
         }
 
         return _options.Mode == WaldenArchiveMode.Sync ? ShipAllWithin(_options.SyncTimeout) : null;
-    }
-
-    /// <summary>Takes a base snapshot now: an online backup of the writer connection, between two batches.</summary>
-    private void StartBase(SqliteConnection writer, string reason)
-    {
-        _pageSize = (int)ConnectionFactory.Scalar<long>(writer, "PRAGMA page_size");
-        _wal.Synchronize(); // the backup below sees exactly the committed log up to here
-        var baseId = Math.Max(_lastBaseId + 1, _time.GetUtcNow().ToUnixTimeSeconds());
-        var txid = _txid + 1;
-        var copy = Path.Combine(_stagingFolder, $"{baseId}.db");
-        var staged = Path.Combine(_stagingFolder, $"{baseId}.wbase");
-        byte[] chain;
-        try
-        {
-            using (var destination = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = copy, Pooling = false }.ToString()))
-            {
-                destination.Open();
-                writer.BackupDatabase(destination);
-            }
-
-            using var output = new FileStream(staged, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 1 << 16);
-            chain = ArchiveFormat.EncodeBase(copy, output, baseId, txid, Micros(_time.GetUtcNow()), _pageSize);
-        }
-        finally
-        {
-            File.Delete(copy);
-        }
-
-        _dataVersion = ConnectionFactory.Scalar<long>(writer, "PRAGMA data_version");
-        _lastBaseId = baseId;
-        Interlocked.Exchange(ref _txid, txid);
-        BaseState? previous;
-        lock (_gate)
-        {
-            previous = _base;
-            _base = new BaseState(baseId, txid, chain, staged, _pageSize);
-            _sealedChain = chain;
-            _pending.Clear();
-            _pendingBytes = 0;
-            _needBase = false;
-        }
-
-        if (previous is not null)
-        {
-            previous.Superseded = true;
-            previous.TryDeleteStaged(_destinations);
-        }
-
-        LogMessages.ArchiveBaseTaken(_logger, _name, baseId, txid, reason);
     }
 
     /// <summary>Checkpointer thread, while the writer is held: a committed frame the hook never saw means another process wrote.</summary>
@@ -331,6 +290,7 @@ internal sealed partial class Archiver : IDisposable
     internal void Close()
     {
         _closing = true;
+        WaitForBaseCopy();
         StopLoop();
         ShipAll();
         foreach (var destination in _destinations)
@@ -355,10 +315,74 @@ internal sealed partial class Archiver : IDisposable
         }
 
         _wal.Dispose();
+        ReleaseClaim();
         TryDeleteStagingFolder();
     }
 
-    public void Dispose() => _wal.Dispose();
+    /// <summary>
+    /// The process holding a flock on <paramref name="path"/>, from /proc/locks (opening the file to read the pid it holds
+    /// would take a shared flock, which the owner's exclusive one refuses); null when not found.
+    /// </summary>
+    private static string? FlockHolder(string path)
+    {
+        try
+        {
+            if (Files.FileId.Of(path) is not { } id)
+            {
+                return null;
+            }
+
+            // "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234567 0 EOF": the pid, then major:minor:inode.
+            var inode = ":" + id.Inode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return File.ReadLines("/proc/locks")
+                .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(f => f.Length >= 6 && f[1] == "FLOCK" && f[5].EndsWith(inode, StringComparison.Ordinal))
+                .Select(f => f[4])
+                .FirstOrDefault();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private void ReleaseClaim()
+    {
+        _owner?.Dispose();
+        _owner = null; // the owner file is deleted by name: never twice, another process may have claimed it since
+    }
+
+    /// <summary>
+    /// One process archives a database file: its archive takes each commit from its own writer's WAL hook, and a second
+    /// archiving process would number bases and segments on its own and delete the first one's staged base. The claim is
+    /// an owner file in the staging folder, held with an exclusive advisory lock (<see cref="Files.OwnerLock"/>) that the
+    /// kernel drops when the process dies, however it dies.
+    /// </summary>
+    /// <exception cref="WaldenArchiveException">Another living process archives this database file.</exception>
+    private Files.OwnerLock ClaimArchive()
+    {
+        var owner = Path.Combine(_stagingFolder, "archiver");
+        try
+        {
+            return Files.OwnerLock.Claim(owner);
+        }
+        catch (IOException ex)
+        {
+            var pid = FlockHolder(owner + Files.OwnerLock.Suffix);
+            throw new WaldenArchiveException(
+                $"The database '{_name}' is already archived by another process{(string.IsNullOrEmpty(pid) ? string.Empty : $" (pid {pid})")}: " +
+                "one process per database file archives it (its writer's commits are the ones it captures). Open the database " +
+                "in the other processes without WaldenOptions.Archive (the archiving process answers their commits with a new base " +
+                "snapshot), or stop the other process first.",
+                isTransient: true, destination: null, ex);
+        }
+    }
+
+    public void Dispose()
+    {
+        _wal.Dispose();
+        ReleaseClaim();
+    }
 
     private static ArchiveAppendLog? LogOf(IWaldenArchiveDestination destination, WaldenArchiveOptions options)
     {
@@ -387,34 +411,4 @@ internal sealed partial class Archiver : IDisposable
     }
 
     internal static long Micros(DateTimeOffset time) => (time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
-
-    /// <summary>The current base: where it is staged until every destination has it.</summary>
-    private sealed class BaseState(long id, long txid, byte[] chain, string staged, int pageSize)
-    {
-        public long Id { get; } = id;
-
-        public long Txid { get; } = txid;
-
-        public byte[] Chain { get; } = chain;
-
-        public string Staged { get; } = staged;
-
-        public int PageSize { get; } = pageSize;
-
-        public bool Superseded { get; set; }
-
-        public void TryDeleteStaged(DestinationState[] destinations)
-        {
-            if (Superseded || destinations.All(d => d.BaseId == Id))
-            {
-                try
-                {
-                    File.Delete(Staged);
-                }
-                catch (IOException)
-                {
-                }
-            }
-        }
-    }
 }

@@ -35,4 +35,7 @@ internal sealed class WriterFaults
     /// when set, replaces each fsync of the WAL and gives its result (0 = success).
     /// </summary>
     public Func<int>? WalSyncResult { get; init; }
+
+    /// <summary>Called on the thread that copies an archive's base snapshot, before the copy (tests hold the copy here).</summary>
+    public Action? BeforeBaseCopy { get; init; }
 }

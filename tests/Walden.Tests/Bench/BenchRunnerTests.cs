@@ -140,6 +140,19 @@ public sealed class BenchRunnerTests : IDisposable
         Assert.True(used >= 50, $"only {used} ms of the busy thread's CPU were counted as 'writer thread'");
     }
 
+    [Theory]
+    [InlineData(1, 1_200, 4_000, 5, false)] // the first pass: the JIT still busy with what the scenarios ran
+    [InlineData(2, 79, 4_000, 5, true)] // under 2% of the pass: quiet
+    [InlineData(3, 81, 4_000, 5, false)]
+    [InlineData(4, 500, 4_000, 5, true)] // at most four passes
+    [InlineData(1, 1_200, 4_000, 1.9, true)] // scenarios under 2 s (quick runs, tests): one pass
+    public void WarmUp_GoesOnWhileTheJitIsBusy_UntilAPassFindsItQuiet_AtMostFourPasses(int passes, int jitMs, int elapsedMs, double scenarioSeconds,
+        bool done)
+    {
+        Assert.Equal(done, BenchRunner.WarmUpDone(passes, TimeSpan.FromMilliseconds(jitMs), TimeSpan.FromMilliseconds(elapsedMs),
+            TimeSpan.FromSeconds(scenarioSeconds)));
+    }
+
     [Fact]
     public async Task BenchCommand_WithJson_PrintsEveryScenarioAsJsonOnStdout()
     {
@@ -157,6 +170,13 @@ public sealed class BenchRunnerTests : IDisposable
         Assert.True(json.RootElement.GetProperty("reads").GetProperty("phases").GetArrayLength() == 3);
         Assert.True(json.RootElement.GetProperty("idle").GetProperty("writes").GetInt64() > 0);
         Assert.All(json.RootElement.GetProperty("targets").EnumerateArray(), t => Assert.True(t.TryGetProperty("met", out _), t.ToString()));
+        // CPU per write and the JIT's time during each scenario measured in this process (not the Node peer's own process)
+        Assert.All(scenarios.Where(s => s.GetProperty("kind").GetString() != "nodeGroupCommit"), s =>
+        {
+            Assert.True(s.GetProperty("cpuMicrosecondsPerWrite").GetDouble() > 0, s.ToString());
+            Assert.True(s.GetProperty("jitMilliseconds").GetDouble() >= 0, s.ToString());
+        });
+        Assert.Equal(1, json.RootElement.GetProperty("warmUpJitMilliseconds").GetArrayLength()); // scenarios under 2 s: one pass
         Assert.Empty(Directory.GetFileSystemEntries(_dir.Path)); // its working folder inside --dir is removed
     }
 }

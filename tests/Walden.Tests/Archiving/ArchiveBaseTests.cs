@@ -1,0 +1,201 @@
+using Walden.Tests.TestSupport;
+using Walden.Writing;
+using static Walden.Tests.Archiving.ArchiveChecks;
+
+namespace Walden.Tests.Archiving;
+
+/// <summary>
+/// A base snapshot is copied off the writer's path: in Async mode writes go on while it is copied, and the archive still
+/// restores every one of them, none twice; in Sync mode a write that needed a new base is acknowledged only once it is stored.
+/// </summary>
+public sealed class ArchiveBaseTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    private readonly TempDirectory _dir = new();
+
+    public ArchiveBaseTests() => Directory.CreateDirectory(Archive);
+
+    public void Dispose() => _dir.Dispose();
+
+    private string Archive => _dir.File("archive");
+
+    private string Path => _dir.File("app.db");
+
+    private WaldenOptions Options(WaldenArchiveMode mode, Action beforeBaseCopy)
+    {
+        var options = ArchiveChecks.Options(mode, new WaldenFolderDestination(Archive));
+        options.CheckpointIdleDelay = TimeSpan.FromHours(1);
+        options.Faults = new WriterFaults { BeforeBaseCopy = beforeBaseCopy };
+        return options;
+    }
+
+    /// <summary>Commits through a connection of its own: the archive answers the foreign commit with a new base at Walden's next commit.</summary>
+    private void CommitElsewhere(string sql)
+    {
+        using var foreign = Sql.OpenDirect(Path);
+        foreign.Exec(sql);
+    }
+
+    [Fact]
+    public async Task Async_WritesAreAcknowledgedWhileABaseIsCopied_AndTheRestoreHasEachOfThem()
+    {
+        using var copying = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var hold = 0;
+        var options = Options(WaldenArchiveMode.Async, () =>
+        {
+            if (Volatile.Read(ref hold) == 1)
+            {
+                copying.Set();
+                release.Wait(Patience * 2); // longer than the test waits for the writes below
+            }
+        });
+        options.Archive.MaxLag = TimeSpan.FromHours(1); // shipped at close
+        await using (var db = await WaldenDatabase.OpenAsync(Path, options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
+            await Insert(db, 40, "before");
+            CommitElsewhere("INSERT INTO t(body) VALUES ('foreign')");
+            Volatile.Write(ref hold, 1);
+            var starter = db.WriteAsync(c => c.Exec("INSERT INTO t(body) VALUES ('starts the base')"));
+            Assert.True(copying.Wait(Patience), "no new base was started after the foreign commit");
+
+            // The copy is held: the write whose commit started it, and each of these, is acknowledged anyway.
+            var during = Task.WhenAll(starter, Insert(db, 60, "during"));
+            var finished = await Task.WhenAny(during, Task.Delay(Patience));
+            Assert.True(finished == during, "the writes waited for the base snapshot's copy");
+            await during;
+            release.Set();
+        }
+
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(Archive, restored);
+        Assert.True(result.Complete, result.Problem);
+        using var connection = Sql.OpenDirect(restored, readOnly: true);
+        Assert.Equal("ok", connection.Scalar<string>("PRAGMA integrity_check"));
+        Assert.Equal(102, connection.Scalar<long>("SELECT count(*) FROM t"));
+        Assert.Equal(60, connection.Scalar<long>("SELECT count(*) FROM t WHERE body LIKE 'during%'"));
+        Assert.Equal(1, connection.Scalar<long>("SELECT count(*) FROM t WHERE body = 'foreign'"));
+    }
+
+    [Fact]
+    public async Task Async_WhenABaseCopyFails_TheNextCommitTakesAnother_AndTheArchiveHasNoGap()
+    {
+        var fail = 0;
+        var options = Options(WaldenArchiveMode.Async, () =>
+        {
+            if (Interlocked.Exchange(ref fail, 0) == 1)
+            {
+                throw new IOException("staging disk full (test)");
+            }
+        });
+        options.Archive.MaxLag = TimeSpan.FromHours(1);
+        await using (var db = await WaldenDatabase.OpenAsync(Path, options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
+            CommitElsewhere("INSERT INTO t(body) VALUES ('foreign')");
+            Volatile.Write(ref fail, 1);
+            await Insert(db, 10, "first");
+            Assert.Equal(0, Volatile.Read(ref fail)); // that base's copy ran and failed
+            await Insert(db, 10, "second");
+        }
+
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(Archive, restored);
+        Assert.True(result.Complete, result.Problem);
+        Assert.Equal(21, Count(restored));
+    }
+
+    [Fact]
+    public async Task Sync_AWriteThatNeedsANewBase_IsAcknowledgedOnlyOnceTheBaseIsCopied()
+    {
+        using var copying = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var hold = 0;
+        var options = Options(WaldenArchiveMode.Sync, () =>
+        {
+            if (Volatile.Read(ref hold) == 1)
+            {
+                copying.Set();
+                release.Wait(Patience);
+            }
+        });
+        await using (var db = await WaldenDatabase.OpenAsync(Path, options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
+            CommitElsewhere("INSERT INTO t(body) VALUES ('foreign')");
+            Volatile.Write(ref hold, 1);
+            var write = db.WriteAsync(c => c.Exec("INSERT INTO t(body) VALUES ('needs the base')"));
+            Assert.True(copying.Wait(Patience));
+            Assert.False(write.IsCompleted);
+            release.Set();
+            await write;
+        }
+
+        var restored = _dir.File("restored.db");
+        Assert.True((await WaldenArchive.RestoreAsync(Archive, restored)).Complete);
+        Assert.Equal(2, Count(restored));
+    }
+
+    [Theory]
+    [InlineData(WaldenArchiveMode.Async)]
+    [InlineData(WaldenArchiveMode.Sync)]
+    public async Task ASecondArchiverOfTheSameFile_IsRefusedByName_AndLeavesTheFirstOnesArchiveWhole(WaldenArchiveMode mode)
+    {
+        var options = Options(mode, () => { });
+        await using (var first = await WaldenDatabase.OpenAsync(Path, options))
+        {
+            await first.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
+            var refused = await Assert.ThrowsAsync<WaldenArchiveException>(() => WaldenDatabase.OpenAsync(Path, Options(mode, () => { })));
+            Assert.Contains($"already archived by another process (pid {Environment.ProcessId})", refused.Message, StringComparison.Ordinal);
+            Assert.Contains("without WaldenOptions.Archive", refused.Message, StringComparison.Ordinal);
+
+            // Without an archive the same file opens, and its commits reach the first one's archive through a new base.
+            await using (var second = await WaldenDatabase.OpenAsync(Path, new WaldenOptions { CheckpointIdleDelay = TimeSpan.FromHours(1) }))
+            {
+                await second.WriteAsync(c => c.Exec("INSERT INTO t(body) VALUES ('second')"));
+            }
+
+            await Insert(first, 5, "first");
+        }
+
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(Archive, restored);
+        Assert.True(result.Complete, result.Problem);
+        Assert.Equal(6, Count(restored));
+
+        // Once the first closed, the claim is free again.
+        await using var again = await WaldenDatabase.OpenAsync(Path, Options(mode, () => { }));
+        await Insert(again, 1, "again");
+    }
+
+    [Theory]
+    [InlineData(WaldenArchiveMode.Async)]
+    [InlineData(WaldenArchiveMode.Sync)]
+    public async Task RightAfterOpen_BeforeAnyWrite_TheArchiveAlreadyRestoresTheDatabase(WaldenArchiveMode mode)
+    {
+        using (var before = Sql.OpenDirect(Path))
+        {
+            before.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT); INSERT INTO t(body) VALUES ('a'), ('b'), ('c')");
+        }
+
+        var options = Options(mode, () => { });
+        options.Archive.MaxLag = TimeSpan.FromHours(1); // Async: no interval passes during the test
+        await using var db = await WaldenDatabase.OpenAsync(Path, options);
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!Directory.EnumerateFiles(Archive, "*.wbase", SearchOption.AllDirectories).Any())
+        {
+            Assert.True(mode == WaldenArchiveMode.Async, "Sync: the base was not stored when the open returned");
+            Assert.True(waited.Elapsed < Patience, "Async: the base at open was not shipped before the first ship interval");
+            await Task.Delay(10);
+        }
+
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(Archive, restored);
+        Assert.True(result.Complete, result.Problem);
+        Assert.Equal(3, Count(restored));
+    }
+
+    private static Task Insert(WaldenDatabase db, int rows, string body) =>
+        Task.WhenAll(Enumerable.Range(0, rows).Select(i => db.WriteAsync(c => c.Exec($"INSERT INTO t(body) VALUES ('{body} {i}')"))));
+}
