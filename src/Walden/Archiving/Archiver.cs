@@ -305,7 +305,7 @@ internal sealed partial class Archiver : IDisposable
             }
             finally
             {
-                destination.Log?.Close(); // its file handles; the next open recovers the files from disk
+                destination.Log?.Close(); // the next open recovers the log's files from disk
             }
         }
 
