@@ -169,7 +169,7 @@ internal sealed partial class ArchiveAppendLog
     /// </summary>
     private static IEnumerable<ReadOnlyMemory<byte>> Sealed(LogFile file, LogRun run, byte[] buffer)
     {
-        using var handle = file.Open(write: false);
+        using var handle = file.Open(FileMode.Open, FileAccess.Read);
         var joined = run.Count > 1;
         using var output = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var record = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
@@ -152,7 +151,7 @@ internal sealed partial class ArchiveAppendLog
                 Recycle(file);
             }
 
-            using var handle = file.Open();
+            using var handle = file.Open(FileMode.Open, FileAccess.ReadWrite);
             Grow(file, handle, file.End + length);
             BinaryPrimitives.WriteUInt32LittleEndian(_recordHeader, RecordMagic);
             BinaryPrimitives.WriteInt32LittleEndian(_recordHeader.AsSpan(4), segment.Length);
@@ -216,7 +215,7 @@ internal sealed partial class ArchiveAppendLog
                     {
                         var end = new ScanEnd();
                         file.Runs.Clear();
-                        using (var handle = file.Open())
+                        using (var handle = file.Open(FileMode.Open, FileAccess.ReadWrite))
                         {
                             foreach (var record in Scan(handle, file.Name, keepBytes: false, end))
                             {
@@ -374,7 +373,7 @@ internal sealed partial class ArchiveAppendLog
         BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(16), salt);
         SHA256.HashData(header.AsSpan(0, 32), header.AsSpan(32));
         var created = !File.Exists(file.Path);
-        using var handle = file.Open();
+        using var handle = file.Open(FileMode.OpenOrCreate, FileAccess.ReadWrite);
         file.Allocated = RandomAccess.GetLength(handle);
         Grow(file, handle, ChunkBytes); // zeros first: they start at the file's old end, which is 0 for a new file
         RandomAccess.Write(handle, header, 0);
@@ -466,12 +465,11 @@ internal sealed partial class ArchiveAppendLog
         public List<LogRun> Runs { get; } = [];
 
         /// <summary>
-        /// Opens the file for writing (created when missing) or, for the seal, reading. Not kept open between appends: a folder whose files are
+        /// Opens the file (only a recycle creates it: an append to a file that is gone fails rather than write records no
+        /// reader would find behind a missing header). Not kept open between appends: a folder whose files are
         /// open for writing cannot be remounted read-only, nor unmounted, while the database runs.
         /// </summary>
-        public SafeFileHandle Open(bool write = true) => write
-            ? File.OpenHandle(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete)
-            : File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        public SafeFileHandle Open(FileMode mode, FileAccess access) => File.OpenHandle(Path, mode, access, FileShare.ReadWrite | FileShare.Delete);
 
         /// <summary>Counts a record (at <paramref name="at"/>, header included) into the last run, or starts a new one.</summary>
         public void Add(long at, int length, ReadOnlySpan<byte> header)
