@@ -14,7 +14,8 @@ namespace Walden.Archiving;
 /// retention and the drill run on a loop of their own, so shipping never waits behind them.
 /// A base snapshot is taken at open and whenever the stream could have a gap (a commit the hook could not take, a
 /// commit by another process, a destination so far behind that its records were dropped) or the chain grew long.
-/// Ownership: fields marked "writer" are touched only on the writer thread (the hook, AfterCommit, open and close);
+/// Ownership: fields marked "writer" are touched only by whoever holds the writer role, one at a time (the writer thread,
+/// or in Async mode a caller committing inline: see GroupCommitWriter.Inline) in the hook, AfterCommit, open and close;
 /// <see cref="_gate"/> guards what the shipping loop shares with it.
 /// </summary>
 internal sealed partial class Archiver : IDisposable

@@ -15,8 +15,9 @@ namespace Walden.Writing;
 /// <item>no synchronization context (a UI thread must not block on an fsync) and the default task scheduler;</item>
 /// <item>no checkpoint holds the writer, the WAL is under its bounds, and no other process holds or waits for the write
 /// turn (otherwise the caller would block where an awaiting caller waits asynchronously);</item>
-/// <item>no archive (its Sync mode ships to every destination before the acknowledgement, and it may take a base
-/// snapshot after a commit: work that stays on the writer thread).</item>
+/// <item>no Sync archive (it ships to every destination, and may copy a base snapshot, before the acknowledgement: work
+/// that stays on the writer thread). An Async archive's work after a commit is small (its hook reads the commit's frames
+/// back; a base due then is only pinned, and copied on a thread of its own), so a caller may run it inline.</item>
 /// </list>
 /// One thread that starts writes without awaiting them (a loop that collects tasks for Task.WhenAll) looks exactly like
 /// one producer awaiting each write: each call comes right after the last one returned. Committing each of those alone
