@@ -39,33 +39,24 @@ public sealed class ArchiveBaseTests : IDisposable
     [Fact]
     public async Task Async_WritesAreAcknowledgedWhileABaseIsCopied_AndTheRestoreHasEachOfThem()
     {
-        using var copying = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        var hold = 0;
-        var options = Options(WaldenArchiveMode.Async, () =>
-        {
-            if (Volatile.Read(ref hold) == 1)
-            {
-                copying.Set();
-                release.Wait(Patience * 2); // longer than the test waits for the writes below
-            }
-        });
+        using var gate = new CopyGate(Patience * 2); // holds longer than the test waits for the writes below
+        var options = Options(WaldenArchiveMode.Async, gate.Hold);
         options.Archive.MaxLag = TimeSpan.FromHours(1); // shipped at close
         await using (var db = await WaldenDatabase.OpenAsync(Path, options))
         {
             await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
             await Insert(db, 40, "before");
             CommitElsewhere("INSERT INTO t(body) VALUES ('foreign')");
-            Volatile.Write(ref hold, 1);
+            gate.Arm();
             var starter = db.WriteAsync(c => c.Exec("INSERT INTO t(body) VALUES ('starts the base')"));
-            Assert.True(copying.Wait(Patience), "no new base was started after the foreign commit");
+            Assert.True(gate.Copying.Wait(Patience), "no new base was started after the foreign commit");
 
             // The copy is held: the write whose commit started it, and each of these, is acknowledged anyway.
             var during = Task.WhenAll(starter, Insert(db, 60, "during"));
             var finished = await Task.WhenAny(during, Task.Delay(Patience));
             Assert.True(finished == during, "the writes waited for the base snapshot's copy");
             await during;
-            release.Set();
+            gate.Release.Set();
         }
 
         var restored = _dir.File("restored.db");
@@ -109,26 +100,17 @@ public sealed class ArchiveBaseTests : IDisposable
     [Fact]
     public async Task Sync_AWriteThatNeedsANewBase_IsAcknowledgedOnlyOnceTheBaseIsCopied()
     {
-        using var copying = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        var hold = 0;
-        var options = Options(WaldenArchiveMode.Sync, () =>
-        {
-            if (Volatile.Read(ref hold) == 1)
-            {
-                copying.Set();
-                release.Wait(Patience);
-            }
-        });
+        using var gate = new CopyGate(Patience);
+        var options = Options(WaldenArchiveMode.Sync, gate.Hold);
         await using (var db = await WaldenDatabase.OpenAsync(Path, options))
         {
             await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
             CommitElsewhere("INSERT INTO t(body) VALUES ('foreign')");
-            Volatile.Write(ref hold, 1);
+            gate.Arm();
             var write = db.WriteAsync(c => c.Exec("INSERT INTO t(body) VALUES ('needs the base')"));
-            Assert.True(copying.Wait(Patience));
+            Assert.True(gate.Copying.Wait(Patience));
             Assert.False(write.IsCompleted);
-            release.Set();
+            gate.Release.Set();
             await write;
         }
 
@@ -194,6 +176,33 @@ public sealed class ArchiveBaseTests : IDisposable
         var result = await WaldenArchive.RestoreAsync(Archive, restored);
         Assert.True(result.Complete, result.Problem);
         Assert.Equal(3, Count(restored));
+    }
+
+    /// <summary>Once armed, holds the next base copies (on their thread) until released, or for at most the given time.</summary>
+    private sealed class CopyGate(TimeSpan atMost) : IDisposable
+    {
+        private int _armed;
+
+        public ManualResetEventSlim Copying { get; } = new();
+
+        public ManualResetEventSlim Release { get; } = new();
+
+        public void Arm() => Volatile.Write(ref _armed, 1);
+
+        public void Hold()
+        {
+            if (Volatile.Read(ref _armed) == 1)
+            {
+                Copying.Set();
+                Release.Wait(atMost);
+            }
+        }
+
+        public void Dispose()
+        {
+            Copying.Dispose();
+            Release.Dispose();
+        }
     }
 
     private static Task Insert(WaldenDatabase db, int rows, string body) =>
