@@ -32,6 +32,9 @@ public sealed class WaldenFolderDestination : IWaldenArchiveDestination
     /// <inheritdoc />
     public string Name => Path;
 
+    /// <summary>Tests: called in <see cref="Put"/> with the object's path once it has its name, before it is made durable.</summary>
+    internal Action<string>? AfterRename { get; init; }
+
     /// <inheritdoc />
     public void Put(string name, Stream content)
     {
@@ -46,12 +49,15 @@ public sealed class WaldenFolderDestination : IWaldenArchiveDestination
         }
 
         var temporary = target + TemporarySuffix;
-        using var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+        // FileShare.Read: the handle stays open through the fsync below, after the rename, and a restore, verify or drill
+        // reading the object meanwhile (it is whole: written before the rename) must not find it locked.
+        using var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
         try
         {
             content.CopyTo(file);
             file.Flush(flushToDisk: false);
             File.Move(temporary, target, overwrite: false);
+            AfterRename?.Invoke(target);
         }
         catch
         {

@@ -178,6 +178,38 @@ public sealed class ArchiveBaseTests : IDisposable
         Assert.Equal(3, Count(restored));
     }
 
+    [Fact]
+    public async Task AnObjectStillBeingMadeDurable_CanAlreadyBeRead_SoARestoreMeanwhileFindsIt()
+    {
+        // Found by RightAfterOpen_... in a fresh-clone CI run: the restore met the base between its rename and its fsync,
+        // while Put still held it under an exclusive lock, and reported "holds no usable base snapshot".
+        var source = new WaldenFolderDestination(Archive);
+        var reads = new List<string>();
+        var destination = new WaldenFolderDestination(Archive)
+        {
+            AfterRename = target =>
+            {
+                try
+                {
+                    using var read = source.OpenRead(System.IO.Path.GetRelativePath(Archive, target));
+                    reads.Add($"read {read.Length} bytes");
+                }
+                catch (IOException ex)
+                {
+                    reads.Add(ex.Message);
+                }
+            },
+        };
+        var options = ArchiveChecks.Options(WaldenArchiveMode.Sync, destination);
+        await using (var db = await WaldenDatabase.OpenAsync(Path, options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
+        }
+
+        Assert.NotEmpty(reads);
+        Assert.All(reads, r => Assert.StartsWith("read ", r, StringComparison.Ordinal));
+    }
+
     /// <summary>Once armed, holds the next base copies (on their thread) until released, or for at most the given time.</summary>
     private sealed class CopyGate(TimeSpan atMost) : IDisposable
     {
