@@ -189,6 +189,8 @@ public sealed class ArchiveCostTests : IDisposable
         // allocation, a page fault per 4 KiB and later a full GC. What a ship frees must serve the next commits.
         var options = Options(WaldenArchiveMode.Async);
         options.Archive.MaxLag = TimeSpan.FromHours(1); // shipped only when the test says so
+        // The allocation counter is per thread: every commit on the writer thread (a lone caller may commit inline with Async).
+        options.Faults = new WriterFaults { KeepWritesOnWriterThread = true };
         var path = _dir.File("app.db");
         var allocated = new List<long>(); // bytes the writer thread had allocated when each write's delegate started
         await using (var db = await WaldenDatabase.OpenAsync(path, options))

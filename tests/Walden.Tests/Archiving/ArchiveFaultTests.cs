@@ -184,7 +184,8 @@ public sealed class ArchiveFaultTests : IDisposable
         Directory.CreateDirectory(archive);
         var slow = new GatedDestination(new WaldenFolderDestination(archive));
         var options = Options(WaldenArchiveMode.Sync, slow);
-        options.Archive.SyncTimeout = TimeSpan.FromMilliseconds(200);
+        // Long enough for a real store on a loaded machine (the first one creates the append log); the hang below waits it out.
+        options.Archive.SyncTimeout = TimeSpan.FromSeconds(2);
         var acknowledged = new List<int>();
         await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), options))
         {
