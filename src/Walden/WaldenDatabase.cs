@@ -57,6 +57,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
             _readers.OldestLeaseAge, () => _readers.ReadsStarted, StartScheduledMaintenance);
         _archiver = options.Archive.Enabled ? new Archiver(options.Archive, Name, path, options.TimeProvider, options.LoggerFactory)
             {
+                Connections = factory,
                 Durability = options.Durability,
                 Faults = options.Faults,
             }

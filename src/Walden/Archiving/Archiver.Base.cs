@@ -5,13 +5,14 @@ using Walden.Diagnostics;
 namespace Walden.Archiving;
 
 /// <summary>
-/// Base snapshots. The writer thread only pins the snapshot, between two batches: a read-only connection of the archive's
-/// own begins a read transaction, which sees exactly the commits taken so far. The copy (SQLite's online backup, reading
-/// from that transaction) and its encoding run on a thread of their own, so in Async mode writes go on while a large
-/// database is copied; the commits after the snapshot are taken as usual and wait, with the base, until it is ready, and
-/// the shipping loop, which waits for a copy in flight, ships the base first. While the copy runs, its read transaction keeps checkpoints from resetting the
-/// WAL (the WAL grows for that long; the checkpointer's rules for a long read apply). In Sync mode the writer waits for the
-/// copy as before: no write is acknowledged before its base is stored.
+/// Base snapshots. The writer thread only pins the snapshot, between two batches: a reader connection of the archive's
+/// own begins a read transaction (<see cref="Backup.BackupSource"/>, as a backup does), which sees exactly the commits
+/// taken so far. The copy (SQLite's online backup, reading from that transaction) and its encoding run on a thread of
+/// their own, so in Async mode writes go on while a large database is copied; the commits after the snapshot are taken
+/// as usual and wait, with the base, until it is ready, and the shipping loop, which waits for a copy in flight, ships
+/// the base first. While the copy runs, its read transaction keeps checkpoints from resetting the WAL (the WAL grows
+/// for that long; the checkpointer's rules for a long read apply). In Sync mode the writer waits for the copy as
+/// before: no write is acknowledged before its base is stored.
 /// </summary>
 internal sealed partial class Archiver
 {
@@ -31,7 +32,7 @@ internal sealed partial class Archiver
         // Read before the snapshot is pinned: a commit by another process in between is in the base and also moves
         // data_version, so the next batch takes one base too many, never a gap.
         var dataVersion = ConnectionFactory.Scalar<long>(writer, "PRAGMA data_version");
-        var snapshot = PinSnapshot(writer);
+        var snapshot = PinSnapshot();
         var baseId = Math.Max(_lastBaseId + 1, _time.GetUtcNow().ToUnixTimeSeconds());
         var next = new BaseState(baseId, _txid + 1, Path.Combine(_stagingFolder, $"{baseId}.wbase"), _pageSize, Micros(_time.GetUtcNow()));
         _dataVersion = dataVersion;
@@ -65,16 +66,13 @@ internal sealed partial class Archiver
         }
     }
 
-    /// <summary>A read-only connection in a read transaction that sees every commit so far (the writer is between batches).</summary>
-    private static SqliteConnection PinSnapshot(SqliteConnection writer)
+    /// <summary>A reader connection (as the pool's, and the backups' source) in a read transaction that sees every commit so far.</summary>
+    private Backup.BackupSource PinSnapshot()
     {
-        var builder = new SqliteConnectionStringBuilder(writer.ConnectionString) { Mode = SqliteOpenMode.ReadOnly, Pooling = false };
-        var snapshot = new SqliteConnection(builder.ToString());
+        var snapshot = Backup.BackupSource.FromFactory(_databasePath, Connections);
         try
         {
-            snapshot.Open();
-            ConnectionFactory.Execute(snapshot, "BEGIN");
-            _ = ConnectionFactory.Scalar<long>(snapshot, "SELECT count(*) FROM sqlite_schema"); // a deferred BEGIN reads at its first read
+            snapshot.BeginSnapshot();
             return snapshot;
         }
         catch
@@ -88,7 +86,7 @@ internal sealed partial class Archiver
     /// Backs the snapshot up into the staging folder, encodes it, and makes it the ready base. A failure asks for a new base
     /// (the next batch pins one) and is thrown only with <paramref name="rethrow"/> (Sync: the batch fails).
     /// </summary>
-    private void CopyBase(BaseState next, SqliteConnection snapshot, string reason, bool rethrow)
+    private void CopyBase(BaseState next, Backup.BackupSource snapshot, string reason, bool rethrow)
     {
         var copy = Path.Combine(_stagingFolder, $"{next.Id}.db");
         try
@@ -97,7 +95,7 @@ internal sealed partial class Archiver
             using (var destination = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = copy, Pooling = false }.ToString()))
             {
                 destination.Open();
-                snapshot.BackupDatabase(destination); // reads in the snapshot's open transaction
+                snapshot.Connection.BackupDatabase(destination); // reads in the snapshot's open transaction
             }
 
             snapshot.Dispose(); // ends the read transaction: checkpoints may reset the WAL again

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Walden.Configuration;
@@ -65,6 +66,9 @@ internal sealed partial class Archiver : IDisposable
     }
 
     internal WaldenArchiveMode Mode => _options.Mode;
+
+    /// <summary>The database's connection factory: a base snapshot is read through a reader connection of its own.</summary>
+    internal required ConnectionFactory Connections { get; init; }
 
     /// <summary>Where the writer, the checkpointer and this archive meet.</summary>
     internal CommitSeam Seam { get; }
@@ -320,33 +324,6 @@ internal sealed partial class Archiver : IDisposable
         TryDeleteStagingFolder();
     }
 
-    /// <summary>
-    /// The process holding a flock on <paramref name="path"/>, from /proc/locks (opening the file to read the pid it holds
-    /// would take a shared flock, which the owner's exclusive one refuses); null when not found.
-    /// </summary>
-    private static string? FlockHolder(string path)
-    {
-        try
-        {
-            if (Files.FileId.Of(path) is not { } id)
-            {
-                return null;
-            }
-
-            // "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234567 0 EOF": the pid, then major:minor:inode.
-            var inode = ":" + id.Inode.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return File.ReadLines("/proc/locks")
-                .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                .Where(f => f.Length >= 6 && f[1] == "FLOCK" && f[5].EndsWith(inode, StringComparison.Ordinal))
-                .Select(f => f[4])
-                .FirstOrDefault();
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
-
     private void ReleaseClaim()
     {
         _owner?.Dispose();
@@ -369,7 +346,8 @@ internal sealed partial class Archiver : IDisposable
         }
         catch (IOException ex)
         {
-            var pid = FlockHolder(owner + Files.OwnerLock.Suffix);
+            // Not read from the owner file: opening it would take a shared flock, which the holder's exclusive one refuses.
+            var pid = Diagnostics.Doctor.FileLocks.FlocksOn(owner + Files.OwnerLock.Suffix).FirstOrDefault()?.ProcessId.ToString(CultureInfo.InvariantCulture);
             throw new WaldenArchiveException(
                 $"The database '{_name}' is already archived by another process{(string.IsNullOrEmpty(pid) ? string.Empty : $" (pid {pid})")}: " +
                 "one process per database file archives it (its writer's commits are the ones it captures). Open the database " +

@@ -59,9 +59,7 @@ public sealed class ArchiveBaseTests : IDisposable
             gate.Release.Set();
         }
 
-        var restored = _dir.File("restored.db");
-        var result = await WaldenArchive.RestoreAsync(Archive, restored);
-        Assert.True(result.Complete, result.Problem);
+        var restored = await RestoreCompleteAsync(Archive, _dir.File("restored.db"));
         using var connection = Sql.OpenDirect(restored, readOnly: true);
         Assert.Equal("ok", connection.Scalar<string>("PRAGMA integrity_check"));
         Assert.Equal(102, connection.Scalar<long>("SELECT count(*) FROM t"));
@@ -91,10 +89,7 @@ public sealed class ArchiveBaseTests : IDisposable
             await Insert(db, 10, "second");
         }
 
-        var restored = _dir.File("restored.db");
-        var result = await WaldenArchive.RestoreAsync(Archive, restored);
-        Assert.True(result.Complete, result.Problem);
-        Assert.Equal(21, Count(restored));
+        Assert.Equal(21, Count(await RestoreCompleteAsync(Archive, _dir.File("restored.db"))));
     }
 
     [Fact]
@@ -114,9 +109,7 @@ public sealed class ArchiveBaseTests : IDisposable
             await write;
         }
 
-        var restored = _dir.File("restored.db");
-        Assert.True((await WaldenArchive.RestoreAsync(Archive, restored)).Complete);
-        Assert.Equal(2, Count(restored));
+        Assert.Equal(2, Count(await RestoreCompleteAsync(Archive, _dir.File("restored.db"))));
     }
 
     [Theory]
@@ -141,10 +134,7 @@ public sealed class ArchiveBaseTests : IDisposable
             await Insert(first, 5, "first");
         }
 
-        var restored = _dir.File("restored.db");
-        var result = await WaldenArchive.RestoreAsync(Archive, restored);
-        Assert.True(result.Complete, result.Problem);
-        Assert.Equal(6, Count(restored));
+        Assert.Equal(6, Count(await RestoreCompleteAsync(Archive, _dir.File("restored.db"))));
 
         // Once the first closed, the claim is free again.
         await using var again = await WaldenDatabase.OpenAsync(Path, Options(mode, () => { }));
@@ -172,10 +162,7 @@ public sealed class ArchiveBaseTests : IDisposable
             await Task.Delay(10);
         }
 
-        var restored = _dir.File("restored.db");
-        var result = await WaldenArchive.RestoreAsync(Archive, restored);
-        Assert.True(result.Complete, result.Problem);
-        Assert.Equal(3, Count(restored));
+        Assert.Equal(3, Count(await RestoreCompleteAsync(Archive, _dir.File("restored.db"))));
     }
 
     [Fact]

@@ -65,6 +65,14 @@ internal static class ArchiveChecks
         Assert.Equal("ok", connection.Scalar<string>("PRAGMA integrity_check"));
     }
 
+    /// <summary>Restores the latest state of <paramref name="archive"/> into <paramref name="restored"/>, which must be complete.</summary>
+    public static async Task<string> RestoreCompleteAsync(string archive, string restored)
+    {
+        var result = await WaldenArchive.RestoreAsync(archive, restored);
+        Assert.True(result.Complete, result.Problem);
+        return restored;
+    }
+
     /// <summary>The rows of <paramref name="table"/> in the database at <paramref name="path"/>, read directly.</summary>
     public static long Count(string path, string table = "t")
     {

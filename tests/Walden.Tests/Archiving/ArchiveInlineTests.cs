@@ -57,10 +57,7 @@ public sealed class ArchiveInlineTests : IDisposable
             }).WaitAsync(Bound);
         }
 
-        var restored = _dir.File("restored.db");
-        var result = await WaldenArchive.RestoreAsync(Archive, restored);
-        Assert.True(result.Complete, result.Problem);
-        Assert.Equal(21, Count(restored));
+        Assert.Equal(21, Count(await RestoreCompleteAsync(Archive, _dir.File("restored.db"))));
         Assert.Equal(2, Directory.EnumerateDirectories(Archive).Count(d => System.IO.Path.GetFileName(d).All(char.IsAsciiDigit))); // the base at open, the one after the foreign commit
     }
 }

@@ -32,7 +32,15 @@ internal static class FileLocks
     internal static IReadOnlyList<FileLock> On(string path) => OnAny([path]);
 
     /// <summary>The granted POSIX locks on any of <paramref name="paths"/> (one read of /proc/locks).</summary>
-    internal static IReadOnlyList<FileLock> OnAny(IEnumerable<string> paths)
+    internal static IReadOnlyList<FileLock> OnAny(IEnumerable<string> paths) => OnAny(paths, flock: false);
+
+    /// <summary>
+    /// The granted flock(2) locks on <paramref name="path"/>'s file (whole-file locks, such as .NET's <see cref="FileShare.None"/>
+    /// on Linux and <see cref="Files.OwnerLock"/>); empty when it does not exist or /proc/locks cannot be read.
+    /// </summary>
+    internal static IReadOnlyList<FileLock> FlocksOn(string path) => OnAny([path], flock: true);
+
+    private static IReadOnlyList<FileLock> OnAny(IEnumerable<string> paths, bool flock)
     {
         var files = paths.Select(FileId.Of).OfType<FileId>()
             .Select(id => (Major: (long)(((id.Device >> 8) & 0xfff) | ((id.Device >> 32) & 0xfffff000)),
@@ -53,15 +61,18 @@ internal static class FileLocks
             return [];
         }
 
-        return lines.SelectMany(line => files.Select(f => Parse(line, f.Major, f.Minor, f.Inode))).OfType<FileLock>().ToList();
+        return lines.SelectMany(line => files.Select(f => Parse(line, f.Major, f.Minor, f.Inode, flock))).OfType<FileLock>().ToList();
     }
 
-    /// <summary>A line such as <c>1: POSIX  ADVISORY  READ 2155 fe:00:11657390 124 124</c>, when it is a granted POSIX lock on the file.</summary>
-    internal static FileLock? Parse(string line, long major, long minor, ulong inode)
+    /// <summary>
+    /// A line such as <c>1: POSIX  ADVISORY  READ 2155 fe:00:11657390 124 124</c>, when it is a granted POSIX lock on the file
+    /// (or, with <paramref name="flock"/>, a flock such as <c>2: FLOCK  ADVISORY  WRITE 2155 fe:00:11657391 0 EOF</c>).
+    /// </summary>
+    internal static FileLock? Parse(string line, long major, long minor, ulong inode, bool flock = false)
     {
         var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         // A waiting request has "->" after the number, which shifts the fields: it is not a lock held, so it is skipped.
-        if (fields.Length < 8 || fields[1] is not ("POSIX" or "OFDLCK") || fields[3] is not ("READ" or "WRITE"))
+        if (fields.Length < 8 || (flock ? fields[1] is not "FLOCK" : fields[1] is not ("POSIX" or "OFDLCK")) || fields[3] is not ("READ" or "WRITE"))
         {
             return null;
         }
