@@ -27,6 +27,7 @@ internal sealed partial class Archiver
     /// </summary>
     private void StartBase(SqliteConnection writer, string reason)
     {
+        DropUnconfirmed(); // every commit so far is in this base
         _pageSize = (int)ConnectionFactory.Scalar<long>(writer, "PRAGMA page_size");
         _wal.Synchronize(); // the hook's position: every commit up to here is in the snapshot, none after
         // Read before the snapshot is pinned: a commit by another process in between is in the base and also moves
@@ -99,6 +100,7 @@ internal sealed partial class Archiver
             }
 
             snapshot.Dispose(); // ends the read transaction: checkpoints may reset the WAL again
+            Faults?.AfterBaseSnapshotReleased?.Invoke();
             byte[] chain;
             using (var output = new FileStream(next.Staged, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 1 << 16))
             {

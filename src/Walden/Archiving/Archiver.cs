@@ -44,11 +44,13 @@ internal sealed partial class Archiver : IDisposable
     private string _needBaseReason = "open";
 
     // Writer.
+    private readonly List<ArchiveRecord> _unconfirmed = []; // taken by the hook, not yet checked against data_version
     private long _txid;
     private long _lastBaseId;
     private long _dataVersion;
     private int _pageSize;
     private bool _closing;
+    private bool _opened;
     private SqliteConnection? _writer;
     private Files.OwnerLock? _owner;
 
@@ -139,6 +141,7 @@ internal sealed partial class Archiver : IDisposable
         _nextDrillAt = _options.DrillInterval is { } drill ? start + (long)(drill.TotalSeconds * _time.TimestampFrequency) : long.MaxValue;
         _shipper = _options.Mode == WaldenArchiveMode.Async ? StartLoop(ShippingLoop, "shipping") : null;
         _maintainer = StartLoop(MaintenanceLoop, "maintenance");
+        _opened = true;
     }
 
     /// <summary>From the WAL hook (writer thread, after a commit): takes the new frames as one transaction.</summary>
@@ -159,17 +162,10 @@ internal sealed partial class Archiver : IDisposable
 
             // Only the page images are kept here; encoding and the chain value (a SHA-256 over the record) are done by
             // whoever ships it next (Seal), off the writer thread, in commit order.
+            // Held back until AfterCommit has read data_version: a commit of another process before this one, whose frames
+            // a WAL reset (its own checkpoint) took away, is missing from these pages, and only then can it be seen.
             var record = new ArchiveRecord(_txid + 1, Micros(_time.GetUtcNow()), databasePages, pages, _pageSize) { Chunk = chunk };
-            lock (_gate)
-            {
-                _pending.Add(record);
-                _pendingBytes += record.Bytes;
-                if (_pendingBytes > _options.MaxPendingBytes)
-                {
-                    NeedBase($"a destination is behind by more than MaxPendingBytes ({_options.MaxPendingBytes:N0} bytes)");
-                }
-            }
-
+            _unconfirmed.Add(record);
             Interlocked.Exchange(ref _txid, record.Txid);
         }
 #pragma warning disable CA1031 // Runs inside SQLite's WAL hook: nothing may escape; the archive answers with a new base.
@@ -208,13 +204,7 @@ internal sealed partial class Archiver : IDisposable
     {
         try
         {
-            var version = ConnectionFactory.Scalar<long>(writer, "PRAGMA data_version");
-            if (version != _dataVersion)
-            {
-                NeedBase("another connection or process committed to the database (PRAGMA data_version changed)");
-            }
-
-            _dataVersion = version;
+            ConfirmTaken(writer);
             if (_needBase && !BaseCopyRunning)
             {
                 StartBase(writer, _needBaseReason); // Async: pins the snapshot and returns; a copy in flight finishes first
@@ -233,6 +223,78 @@ internal sealed partial class Archiver : IDisposable
         }
 
         return _options.Mode == WaldenArchiveMode.Sync ? ShipAllWithin(_options.SyncTimeout) : null;
+    }
+
+    /// <summary>
+    /// Writer: the transactions the hook took since the last call become shippable, unless another process committed since
+    /// the last call (PRAGMA data_version moved) or a new base is due anyway. Then they are dropped: their pages may lack
+    /// that commit's (its frames can have left the WAL before ours were written), so they could restore a state that
+    /// never existed; the next base holds them.
+    /// </summary>
+    private void ConfirmTaken(SqliteConnection writer)
+    {
+        long version;
+        try
+        {
+            version = ConnectionFactory.Scalar<long>(writer, "PRAGMA data_version");
+        }
+        catch
+        {
+            DropUnconfirmed();
+            throw;
+        }
+
+        if (version != _dataVersion)
+        {
+            NeedBase("another connection or process committed to the database (PRAGMA data_version changed)");
+        }
+
+        _dataVersion = version;
+        if (_needBase)
+        {
+            DropUnconfirmed();
+            return;
+        }
+
+        if (_unconfirmed.Count == 0)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            foreach (var record in _unconfirmed)
+            {
+                _pending.Add(record);
+                _pendingBytes += record.Bytes;
+            }
+
+            if (_pendingBytes > _options.MaxPendingBytes)
+            {
+                NeedBase($"a destination is behind by more than MaxPendingBytes ({_options.MaxPendingBytes:N0} bytes)");
+            }
+        }
+
+        _unconfirmed.Clear();
+    }
+
+    /// <summary>Writer: forgets the transactions not yet confirmed (no ship has seen them) and takes their ids back.</summary>
+    private void DropUnconfirmed()
+    {
+        if (_unconfirmed.Count == 0)
+        {
+            return;
+        }
+
+        Interlocked.Exchange(ref _txid, _unconfirmed[0].Txid - 1);
+        foreach (var record in _unconfirmed)
+        {
+            record.Pages.Clear();
+            record.Chunk?.Release();
+            record.Chunk = null;
+        }
+
+        _unconfirmed.Clear();
     }
 
     /// <summary>Checkpointer thread, while the writer is held: a committed frame the hook never saw means another process wrote.</summary>
@@ -296,6 +358,7 @@ internal sealed partial class Archiver : IDisposable
     {
         _closing = true;
         WaitForBaseCopy();
+        TakeLastBaseIfDue();
         StopLoop();
         ShipAll();
         foreach (var destination in _destinations)
@@ -322,6 +385,34 @@ internal sealed partial class Archiver : IDisposable
         _wal.Dispose();
         ReleaseClaim();
         TryDeleteStagingFolder();
+    }
+
+    /// <summary>
+    /// Close, writer: the commits since the last batch (the closing optimize's) are confirmed like a batch's, and when the
+    /// stream has a gap to answer (another process committed, a capture failed) the base is taken now, so the archive
+    /// holds everything up to the close rather than ending at a moment before the gap.
+    /// </summary>
+    private void TakeLastBaseIfDue()
+    {
+        if (_writer is null || !_opened)
+        {
+            return; // an open that failed (another process archives the file) took nothing and may ship nothing
+        }
+
+        try
+        {
+            ConfirmTaken(_writer);
+            if (_needBase)
+            {
+                StartBase(_writer, _needBaseReason + " (at close)");
+                WaitForBaseCopy();
+            }
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            NeedBase($"the base at close failed: {ex.Message}");
+            LogMessages.ArchiveCaptureLost(_logger, _name, $"the base at close failed ({ex.Message}); the next open takes one");
+        }
     }
 
     private void ReleaseClaim()

@@ -38,4 +38,10 @@ internal sealed class WriterFaults
 
     /// <summary>Called on the thread that copies an archive's base snapshot, before the copy (tests hold the copy here).</summary>
     public Action? BeforeBaseCopy { get; init; }
+
+    /// <summary>
+    /// Called on the thread that copies an archive's base snapshot, after the copy ended its read transaction and before the
+    /// base is encoded (tests hold the base here while another process resets the WAL).
+    /// </summary>
+    public Action? AfterBaseSnapshotReleased { get; init; }
 }

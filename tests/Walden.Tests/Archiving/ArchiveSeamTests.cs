@@ -77,6 +77,29 @@ public sealed class ArchiveSeamTests : IDisposable
         Assert.Equal(2, Directory.EnumerateDirectories(Archive).Count()); // the base at open and the one that answered the foreign commit
     }
 
+    [Theory]
+    [InlineData(WaldenArchiveMode.Sync)]
+    [InlineData(WaldenArchiveMode.Async)]
+    public async Task Archive_WhenAnotherProcessCommitsAfterTheLastBatch_TheCloseTakesABase_SoTheLatestMomentHasIt(WaldenArchiveMode mode)
+    {
+        var path = _dir.File("app.db");
+        var options = Options(mode);
+        options.CheckpointIdleDelay = TimeSpan.FromHours(1);
+        await using (var db = await WaldenDatabase.OpenAsync(path, options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+            await db.WriteAsync(c => c.Exec("INSERT INTO t VALUES ('walden')"));
+            using var foreign = Sql.OpenDirect(path);
+            foreign.Exec("INSERT INTO t VALUES ('foreign'); CREATE TABLE f(x); INSERT INTO f VALUES (randomblob(20000))");
+        }
+
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(Archive, restored);
+        Assert.True(result.Complete, result.Problem);
+        Assert.Equal(2, Count(restored));
+        Assert.Equal(1, Count(restored, "f"));
+    }
+
     [Fact]
     public async Task Sync_WhenADelegateRunsCommitItself_TheWritesItCommittedAreNotAcknowledgedBeforeTheyAreArchived()
     {
