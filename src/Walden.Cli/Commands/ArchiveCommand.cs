@@ -50,7 +50,7 @@ internal static class ArchiveCommand
         {
             result = await WaldenArchive.VerifyAsync(source, cancellationToken).ConfigureAwait(false);
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is WaldenException or IOException)
         {
             return CliErrors.Report(ex.Message);
         }

@@ -38,10 +38,89 @@ internal static class ArchiveRestorer
             throw new WaldenArchiveException($"'{source.Name}' holds no base snapshot, so nothing can be restored from it. Is it a Walden archive folder?");
         }
 
+        var temporary = Path.Combine(folder, $".{Path.GetFileName(outputPath)}.restoring-{Environment.ProcessId}");
+        try
+        {
+            return Restore(source, catalog, outputPath, folder, temporary, target, started, cancellationToken);
+        }
+        catch (Exception ex) when (Files.IoErrors.IsWriteSide(ex) || (ex is UnauthorizedAccessException && !CanWrite(temporary)))
+        {
+            // Reading the archive never fails this way: the output's folder is full, read-only or not ours to write.
+            DeleteTemporary(temporary);
+            throw OutputError(ex, source, outputPath, folder);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode is 13 or 8 or 10) // FULL, READONLY, IOERR: the check of the output
+        {
+            DeleteTemporary(temporary);
+            throw new WaldenArchiveException(
+                $"Restoring '{source.Name}' to '{outputPath}' failed while checking the rebuilt database in '{folder}' ({ex.Message}); " +
+                "nothing was written. Free space in that folder or choose another one.", ex);
+        }
+    }
+
+    /// <summary>
+    /// The error for a failure to write the output: names the user's output and its folder (never the scratch file) and the
+    /// cause, typed as a full disk or a folder that cannot be written.
+    /// </summary>
+    private static WaldenException OutputError(Exception ex, IWaldenArchiveDestination source, string outputPath, string folder)
+    {
+        var start = $"Restoring '{source.Name}' to '{outputPath}' failed: ";
+        const string Nothing = " Nothing was written.";
+        if (ex is IOException { HResult: 28 or 122 } || ex.Message.Contains("No space left", StringComparison.Ordinal))
+        {
+            return new WaldenDiskFullException(start + $"the disk holding '{folder}' is full." + Nothing +
+                " Free space there or choose an output path on another disk.", Errors.SqliteErrors.Full, Errors.SqliteErrors.Full, ex);
+        }
+
+        var cause = ex switch
+        {
+            UnauthorizedAccessException => "this user may not create files there (permission denied)",
+            IOException { HResult: 30 } => "it is on a read-only file system",
+            FileNotFoundException or DirectoryNotFoundException => "no file can be created there",
+            _ => $"it cannot be written ({ex.GetType().Name}, errno {ex.HResult})",
+        };
+        return new WaldenReadOnlyException(start + $"'{folder}' cannot take the restored file: {cause}." + Nothing +
+            " Choose an output path in a folder this user may write.", Errors.SqliteErrors.ReadOnly, Errors.SqliteErrors.ReadOnly, ex);
+    }
+
+    /// <summary>Whether a file can be created at <paramref name="path"/> (removed again at once).</summary>
+    private static bool CanWrite(string path)
+    {
+        try
+        {
+            using (new FileStream(path, FileMode.CreateNew, FileAccess.Write))
+            {
+            }
+
+            File.Delete(path);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static WaldenArchiveRestoreResult Restore(IWaldenArchiveDestination source, ArchiveCatalog catalog, string outputPath, string folder,
+        string temporary, WaldenArchiveRestoreOptions target, long started, CancellationToken cancellationToken)
+    {
+        DeleteTemporary(temporary);
+        try
+        {
+            using (new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
+            {
+            }
+
+            File.Delete(temporary);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw OutputError(ex, source, outputPath, folder); // before reading anything
+        }
+
         var targetMicros = target.At is { } at ? Archiver.Micros(at) : long.MaxValue;
         var targetTxid = target.Txid ?? long.MaxValue;
         var problems = new List<string>();
-        var temporary = Path.Combine(folder, $".{Path.GetFileName(outputPath)}.restoring-{Environment.ProcessId}");
         foreach (var candidate in catalog.Bases.OrderByDescending(b => b.BaseId))
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -70,7 +149,7 @@ internal static class ArchiveRestorer
                     ArchiveFormat.DecodeBase(stream, temporary);
                 }
             }
-            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+            catch (Exception ex) when ((ex is IOException or InvalidDataException or UnauthorizedAccessException) && !Files.IoErrors.IsWriteSide(ex))
             {
                 problems.Add($"base {candidate.Name} is damaged: {ex.Message}");
                 DeleteTemporary(temporary);

@@ -22,6 +22,8 @@ public static class WaldenArchive
     /// </summary>
     /// <exception cref="WaldenArchiveException">The output exists, the archive has no usable base at or before the target,
     /// or the rebuilt database fails integrity_check (then nothing is written).</exception>
+    /// <exception cref="WaldenDiskFullException">The output's folder is full (nothing is written).</exception>
+    /// <exception cref="WaldenReadOnlyException">The output's folder is read-only or may not be written by this user.</exception>
     public static Task<WaldenArchiveRestoreResult> RestoreAsync(string archiveDirectory, string outputPath,
         WaldenArchiveRestoreOptions? options = null, CancellationToken cancellationToken = default) =>
         RestoreAsync(new WaldenFolderDestination(archiveDirectory), outputPath, options, cancellationToken);
@@ -72,6 +74,11 @@ public static class WaldenArchive
             catch (WaldenArchiveException ex)
             {
                 result = new WaldenArchiveRestoreResult(string.Empty, 0, 0, default, 0, 0, Complete: false, ex.Message);
+            }
+
+            if (!result.Complete && ArchiveCatalog.Read(source, includeLog: true, logBytes: false).Bases.Count == 0)
+            {
+                return result; // not an archive (or not one yet): nothing is written into a folder that holds no base
             }
 
             var now = time.GetUtcNow();

@@ -15,6 +15,14 @@ internal static class IoErrors
     private const int QuotaExceeded = 122;
     private const int ReadOnlyFileSystem = 30;
 
+    /// <summary>
+    /// True for a failure only writing can meet: a full disk, an exceeded quota, a read-only file system. Reading never
+    /// fails this way, so when a task both reads a source and writes an output, such a failure is the output's.
+    /// </summary>
+    internal static bool IsWriteSide(Exception exception) => exception is IOException io &&
+        (io.HResult is NoSpace or QuotaExceeded or ReadOnlyFileSystem
+            || io.Message.Contains("No space left", StringComparison.Ordinal) || io.Message.Contains("Read-only file system", StringComparison.Ordinal));
+
     /// <summary>True for the exceptions <see cref="Translate"/> understands.</summary>
     internal static bool IsFileSystem(Exception exception) => exception is IOException or UnauthorizedAccessException;
 

@@ -90,6 +90,62 @@ public sealed class ArchiveFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task Restore_IntoAFullFolder_SaysTheFolderIsFull_NotThatTheArchiveIsDamaged_AndLeavesNothing()
+    {
+        using var mount = SmallMount.TryCreate(16, out var reason);
+        if (mount is null)
+        {
+            _output.WriteLine(reason);
+            return;
+        }
+
+        var archive = _dir.File("archive");
+        Directory.CreateDirectory(archive);
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(archive))))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a, pad); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) INSERT INTO t SELECT i, randomblob(1000) FROM n"));
+        }
+
+        mount.Fill(bytesLeft: 256 * 1024);
+        var output = mount.File("restored.db");
+        var error = await Assert.ThrowsAsync<WaldenDiskFullException>(() => WaldenArchive.RestoreAsync(archive, output));
+        Assert.Contains(mount.Path, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("damaged", error.Message, StringComparison.Ordinal);
+        Assert.Equal(["filler.bin"], Directory.EnumerateFileSystemEntries(mount.Path).Select(System.IO.Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task Restore_IntoAFolderThatCannotBeWritten_SaysSoBeforeReadingTheArchive()
+    {
+        var archive = _dir.File("archive");
+        Directory.CreateDirectory(archive);
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(archive))))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+        }
+
+        // /sys refuses new files even to root (EACCES); /proc has no such entry to create (ENOENT).
+        foreach (var folder in new[] { "/sys", "/proc" })
+        {
+            var error = await Assert.ThrowsAnyAsync<WaldenException>(() => WaldenArchive.RestoreAsync(archive, System.IO.Path.Combine(folder, "restored.db")));
+            Assert.Contains($"'{folder}'", error.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("damaged", error.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("restoring-", error.Message, StringComparison.Ordinal); // names the user's path, not a scratch name
+        }
+    }
+
+    [Fact]
+    public async Task Verify_OfAFolderThatIsNoArchive_FailsAndWritesNothingIntoIt()
+    {
+        var folder = _dir.File("not-an-archive");
+        Directory.CreateDirectory(folder);
+        var result = await WaldenArchive.VerifyAsync(folder);
+        Assert.False(result.Complete);
+        Assert.Contains("holds no base snapshot", result.Problem, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(folder));
+    }
+
+    [Fact]
     public async Task Sync_WhenTheDestinationIsReadOnly_WritesFailNamingItAndCatchUpWhenItIsWritableAgain()
     {
         using var mount = SmallMount.TryCreate(16, out var reason);
