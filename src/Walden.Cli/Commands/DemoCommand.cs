@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
 using Spectre.Console;
 using Walden.Cli.Output;
 using Walden.Configuration;
@@ -76,7 +77,15 @@ internal static class DemoCommand
             }
 
             await using var database = await WaldenDatabase.OpenAsync(path, options, cancellationToken).ConfigureAwait(false);
-            await database.WriteAsync(c => ConnectionFactory.Execute(c, Schema), cancellationToken).ConfigureAwait(false);
+            // A second run on the same --db and --source goes on after the rows of the first (UNIQUE(source, producer, seq)).
+            var firstSeq = await database.WriteAsync(c =>
+            {
+                ConnectionFactory.Execute(c, Schema);
+                using var next = c.CreateCommand();
+                next.CommandText = "SELECT coalesce(max(seq), -1) + 1 FROM demo_log WHERE source = $source";
+                next.Parameters.AddWithValue("$source", source);
+                return Convert.ToInt64(next.ExecuteScalar(), CultureInfo.InvariantCulture);
+            }, cancellationToken).ConfigureAwait(false);
 
             var latencies = new List<double>[producers];
             var stopAt = writes is null ? Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency) : long.MaxValue;
@@ -88,7 +97,7 @@ internal static class DemoCommand
                 for (var seq = 0; writes is null ? Stopwatch.GetTimestamp() < stopAt : seq < writes; seq++)
                 {
                     var started = Stopwatch.GetTimestamp();
-                    var n = seq;
+                    var n = firstSeq + seq;
                     await database.WriteAsync(c =>
                     {
                         var insert = c.GetCachedCommand("INSERT INTO demo_log(source, producer, seq, ts, body) VALUES ($source, $producer, $seq, $ts, $body)");
@@ -106,8 +115,30 @@ internal static class DemoCommand
             var elapsed = clock.Elapsed.TotalSeconds;
 
             var all = latencies.SelectMany(l => l).Order().ToArray();
+            long? taken = null, stored = null;
+            string? behind = null;
+            if (destination is not null)
+            {
+                // What the archive holds is read back from the destination after the close (which ships what is left), not
+                // taken from what the writer captured: a destination that fell behind (full, read-only, gone) must show.
+                var reasons = database.GetHealth().Reasons;
+                await database.DisposeAsync().ConfigureAwait(false);
+                taken = database.Archiver!.LastTxid;
+                stored = (await WaldenArchive.GetStatusAsync(destination, cancellationToken).ConfigureAwait(false)).LastTxid;
+                if (stored is null || stored < taken)
+                {
+                    behind = $"the archive in {destination.Name} holds transactions through {stored?.ToString(CultureInfo.InvariantCulture) ?? "none"} " +
+                        $"of the {taken} taken: the destination fell behind{(reasons.Count > 0 ? $" ({string.Join("; ", reasons.Select(r => r.TrimEnd('.')))})" : string.Empty)}. " +
+                        "Make it writable again (mounted, space, permissions) and reopen the database: archiving resumes with a new base snapshot.";
+                }
+            }
+
             var result = new DemoResult(path, source, producers, all.Length, elapsed, all.Length / elapsed,
-                Percentile.Of(all, 0.50), Percentile.Of(all, 0.99), all.Length > 0 ? all[^1] : 0, durability, database.Settings.SqliteVersion);
+                Percentile.Of(all, 0.50), Percentile.Of(all, 0.99), all.Length > 0 ? all[^1] : 0, durability, database.Settings.SqliteVersion)
+            {
+                ArchivedThroughTxid = stored,
+                TakenTxid = taken,
+            };
             if (json)
             {
                 Json.Write(result);
@@ -118,16 +149,16 @@ internal static class DemoCommand
                     $"[green]{result.Rows:N0}[/] writes from {producers} producers in {elapsed:N1} s: [bold]{result.RowsPerSecond:N0} rows/s[/], " +
                     $"ack latency p50 {result.P50Ms:N2} ms, p99 {result.P99Ms:N2} ms, max {result.MaxMs:N1} ms " +
                     $"(durability {durability}, SQLite {result.SqliteVersion}; every write acknowledged only after its commit).");
-                if (destination is not null)
+                if (destination is not null && behind is null)
                 {
                     var endpoint = archive.Endpoint is null ? string.Empty : $" --endpoint {archive.Endpoint}";
                     AnsiConsole.MarkupLine(Markup.Escape(
-                        $"archived ({archive.Mode}) to {destination.Name} through transaction {database.Archiver!.LastTxid}; " +
+                        $"archived ({archive.Mode}) to {destination.Name} through transaction {stored}; " +
                         $"restore with: walden restore {archive.Display}{endpoint} <out.db> [--at <time> | --txid <n>]"));
                 }
             }
 
-            return ExitCodes.Ok;
+            return behind is null ? ExitCodes.Ok : CliErrors.Report(behind, ExitCodes.Failed);
         }
         catch (WaldenException ex)
         {
@@ -147,5 +178,12 @@ internal static class DemoCommand
     }
 
     private sealed record DemoResult(string Path, string Source, int Producers, int Rows, double Seconds, double RowsPerSecond,
-        double P50Ms, double P99Ms, double MaxMs, WaldenDurability Durability, string SqliteVersion);
+        double P50Ms, double P99Ms, double MaxMs, WaldenDurability Durability, string SqliteVersion)
+    {
+        /// <summary>With --archive: the last transaction the destination holds after the close (read back from it).</summary>
+        public long? ArchivedThroughTxid { get; init; }
+
+        /// <summary>With --archive: the last transaction the archive took from the writer.</summary>
+        public long? TakenTxid { get; init; }
+    }
 }

@@ -135,6 +135,34 @@ public sealed class ArchiveFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task Demo_WhenTheArchiveFellBehind_SaysHowFarTheDestinationGot_AndFails()
+    {
+        // `walden demo --archive` on a full disk printed "archived through transaction <all of them>" and exited 0 while the
+        // destination held half of them: it reported what the writer took, not what was stored.
+        using var mount = SmallMount.TryCreate(16, out var reason);
+        if (mount is null)
+        {
+            _output.WriteLine(reason);
+            return;
+        }
+
+        var archive = mount.File("archive");
+        Directory.CreateDirectory(archive);
+        mount.Fill(bytesLeft: 64 * 1024);
+        var (exitCode, stdout, stderr) = await WaldenCli.RunAsync(
+            "demo", "--db", _dir.File("demo.db"), "--archive", archive, "--producers", "2", "--writes", "300");
+        Assert.Equal(1, exitCode);
+        Assert.DoesNotContain("archived (", stdout, StringComparison.Ordinal);
+        Assert.Contains("the destination fell behind", stderr, StringComparison.Ordinal);
+
+        File.Delete(mount.File("filler.bin"));
+        (exitCode, stdout, stderr) = await WaldenCli.RunAsync(
+            "demo", "--db", _dir.File("demo.db"), "--archive", archive, "--producers", "2", "--writes", "10");
+        Assert.True(exitCode == 0, stderr);
+        Assert.Contains("archived (Async)", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Verify_OfAFolderThatIsNoArchive_FailsAndWritesNothingIntoIt()
     {
         var folder = _dir.File("not-an-archive");
