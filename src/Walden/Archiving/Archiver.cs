@@ -21,6 +21,9 @@ namespace Walden.Archiving;
 /// </summary>
 internal sealed partial class Archiver : IDisposable
 {
+    /// <summary>The file in a folder destination that names the database whose archive it holds.</summary>
+    internal const string ArchiveOfFile = "archive-of";
+
     private readonly WaldenArchiveOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -91,6 +94,7 @@ internal sealed partial class Archiver : IDisposable
         _writer = writer;
         Directory.CreateDirectory(_stagingFolder);
         _owner = ClaimArchive();
+        ClaimFolders();
         _wal.Attach(writer);
         foreach (var stale in Directory.EnumerateFiles(_stagingFolder).Where(f => f != _owner.Path))
         {
@@ -419,6 +423,50 @@ internal sealed partial class Archiver : IDisposable
     {
         _owner?.Dispose();
         _owner = null; // the owner file is deleted by name: never twice, another process may have claimed it since
+    }
+
+    /// <summary>
+    /// One archive folder holds one database's archive: two archivers writing one folder (two databases) number their bases
+    /// by the clock and their segments from 1, so their objects collide and interleave, and each reads the other's as its
+    /// own (a restore then returns the other database, and says it is complete). A folder destination therefore names its
+    /// database in <c>archive-of</c> (written at the first open); a folder that names another database is refused. Nothing
+    /// is held open in the folder (it can still be remounted read-only or unmounted while the database runs, and copied).
+    /// A folder that cannot be read or written here (missing, read-only) is not refused: its failures show as any
+    /// destination's do, and the name is written at a later open.
+    /// </summary>
+    /// <exception cref="WaldenArchiveException">The folder holds the archive of another database file.</exception>
+    private void ClaimFolders()
+    {
+        foreach (var folder in _destinations.Select(d => d.Destination).OfType<WaldenFolderDestination>())
+        {
+            var marker = Path.Combine(folder.Path, ArchiveOfFile);
+            string? owner;
+            try
+            {
+                owner = File.Exists(marker) ? File.ReadAllText(marker).Trim() : null;
+                if (owner is null && Directory.Exists(folder.Path))
+                {
+                    using var created = new FileStream(marker, FileMode.CreateNew, FileAccess.Write);
+                    created.Write(System.Text.Encoding.UTF8.GetBytes(_databasePath + "\n"));
+                    created.Flush(flushToDisk: true);
+                    continue;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                continue; // another archiver just wrote it, or the folder cannot take it now: the next open reads it
+            }
+
+            if (owner is not null && !string.Equals(owner, _databasePath, StringComparison.Ordinal))
+            {
+                throw new WaldenArchiveException(
+                    $"The archive folder '{folder.Path}' holds the archive of '{owner}', not of '{_databasePath}': one archive folder " +
+                    "holds one database's archive (their objects would collide, and a restore would return the other database). " +
+                    $"Give this database a folder of its own (e.g. {Path.Combine(folder.Path, Path.GetFileNameWithoutExtension(_databasePath))}); " +
+                    $"if '{owner}' was moved to '{_databasePath}', write the new path into '{marker}'.",
+                    isTransient: false, destination: folder.Name, innerException: null);
+            }
+        }
     }
 
     /// <summary>

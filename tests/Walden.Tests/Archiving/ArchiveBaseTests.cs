@@ -169,6 +169,32 @@ public sealed class ArchiveBaseTests : IDisposable
     [Theory]
     [InlineData(WaldenArchiveMode.Async)]
     [InlineData(WaldenArchiveMode.Sync)]
+    public async Task AnotherDatabaseArchivingIntoTheSameFolder_IsRefusedNamingTheDatabaseItHolds_AndTheFirstOnesArchiveRestoresIt(WaldenArchiveMode mode)
+    {
+        // Two `walden demo --archive arch` runs on two files at once: both said "archived through transaction 743", and the
+        // folder restored only the second database (their bases had the same id, their segments the same names).
+        var other = _dir.File("other.db");
+        await using (var first = await WaldenDatabase.OpenAsync(Path, Options(mode, () => { })))
+        {
+            await first.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
+            var refused = await Assert.ThrowsAsync<WaldenArchiveException>(() => WaldenDatabase.OpenAsync(other, Options(mode, () => { })));
+            Assert.Contains($"'{Archive}' holds the archive of '{Path}', not of '{other}'", refused.Message, StringComparison.Ordinal);
+            Assert.Contains("a folder of its own", refused.Message, StringComparison.Ordinal);
+            Assert.Equal(Archive, refused.Destination);
+            await Insert(first, 5, "first");
+        }
+
+        Assert.Equal(5, Count(await RestoreCompleteAsync(Archive, _dir.File("restored.db"))));
+
+        // Later too: the folder stays the first database's, which opens with it again.
+        await Assert.ThrowsAsync<WaldenArchiveException>(() => WaldenDatabase.OpenAsync(other, Options(mode, () => { })));
+        await using var again = await WaldenDatabase.OpenAsync(Path, Options(mode, () => { }));
+        await Insert(again, 1, "again");
+    }
+
+    [Theory]
+    [InlineData(WaldenArchiveMode.Async)]
+    [InlineData(WaldenArchiveMode.Sync)]
     public async Task ASecondArchiverOfTheSameFile_IsRefusedByName_AndLeavesTheFirstOnesArchiveWhole(WaldenArchiveMode mode)
     {
         var options = Options(mode, () => { });
