@@ -57,6 +57,31 @@ public sealed class DoctorCommandTests : IDisposable
         await python.StopAsync();
     }
 
+    [Fact]
+    public async Task Doctor_OnAHealthyFileWhoseSchemaUsesTheAppsCollationAndFunction_CallsItNotDamaged()
+    {
+        // A Python program's file with an index on its own collation "UNICODE" and a CHECK on its own function: the doctor's
+        // quick_check failed with "no such collation sequence" and called the file damaged (danger, recover --in-place).
+        var db = _dir.File("app.db");
+        Assert.Equal(0, await ForeignProgram.RunPythonAsync("""
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1])
+            c.create_collation("UNICODE", lambda a, b: (a.lower() > b.lower()) - (a.lower() < b.lower()))
+            c.create_function("valid_email", 1, lambda s: 1 if "@" in s else 0)
+            c.executescript("PRAGMA journal_mode=DELETE; CREATE TABLE people(id INTEGER PRIMARY KEY, name TEXT, " +
+                "email TEXT CHECK (valid_email(email))); CREATE INDEX people_name ON people(name COLLATE UNICODE);")
+            c.executemany("INSERT INTO people(name, email) VALUES (?, ?)", [("Name%d" % i, "e%d@x" % i) for i in range(500)])
+            c.commit()
+            """, db));
+
+        var (exit, report) = await DoctorAsync(db);
+
+        Assert.Equal(0, exit);
+        var finding = Single(report, "quick_check", "ok", "PRAGMA quick_check: ok.");
+        Assert.Contains("UNICODE", finding, StringComparison.Ordinal);
+        Assert.Contains("valid_email", finding, StringComparison.Ordinal);
+    }
+
     [NodeFact]
     public async Task Doctor_WhenANodeProcessWithBetterSqlite3HoldsTheDatabase_NamesBetterSqlite3AndItsBundledVersion()
     {

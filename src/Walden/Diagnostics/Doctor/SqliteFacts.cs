@@ -43,6 +43,9 @@ internal sealed class SqliteFacts
     /// <summary>The rows <c>PRAGMA quick_check</c> returned ("ok" alone when sound); null when it did not finish.</summary>
     internal IReadOnlyList<string>? QuickCheck { get; private set; }
 
+    /// <summary>What quick_check could not verify (indexes on the application's collations or functions); empty when nothing.</summary>
+    internal IReadOnlyList<string> QuickCheckNotes { get; private set; } = [];
+
     /// <summary>Why quick_check gave no answer.</summary>
     internal string? QuickCheckMissing { get; private set; }
 
@@ -130,18 +133,13 @@ internal sealed class SqliteFacts
         }, null, budget, Timeout.InfiniteTimeSpan);
         try
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "PRAGMA quick_check(20)";
-            var rows = new List<string>();
-            using (var reader = command.ExecuteReader())
-            {
-                while (reader.Read())
-                {
-                    rows.Add(reader.GetString(0));
-                }
-            }
-
-            QuickCheck = rows;
+            // The application's collations and functions (a custom "UNICODE" collation, CHECK(valid_email(...))) get the
+            // stand-ins `walden check` uses: without them quick_check fails with "no such collation sequence", which is
+            // not damage, and the doctor called a healthy file damaged and sent the user to recover --in-place.
+            var standIns = new Configuration.StandIns();
+            var (findings, notes) = Integrity.IntegrityChecker.RunSettingAsideStandIns(connection, standIns, WaldenIntegrityCheck.Quick, 20);
+            QuickCheck = findings.Count == 0 ? ["ok"] : findings;
+            QuickCheckNotes = [.. standIns.Notes, .. notes];
         }
         catch (SqliteException ex) when (ex.SqliteErrorCode == 9)
         {

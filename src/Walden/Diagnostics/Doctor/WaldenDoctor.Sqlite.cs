@@ -60,7 +60,7 @@ internal static partial class WaldenDoctor
         if (facts.QuickCheck is { } rows)
         {
             findings.Add(rows is ["ok"]
-                ? new DoctorFinding("quick_check", DoctorSeverity.Ok, "PRAGMA quick_check: ok.")
+                ? new DoctorFinding("quick_check", DoctorSeverity.Ok, string.Join(" ", ["PRAGMA quick_check: ok.", .. facts.QuickCheckNotes]))
                 : new DoctorFinding("quick_check", DoctorSeverity.Danger, $"PRAGMA quick_check: {string.Join(" | ", rows)}",
                     "The database is damaged: reads can return wrong results or fail, and writes can spread the damage.",
                     "Stop writing to it; run 'walden check' for the details and 'walden recover --in-place' (the original is kept)."));
