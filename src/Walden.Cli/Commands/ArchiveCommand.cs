@@ -90,10 +90,12 @@ internal static class ArchiveCommand
             (source as IDisposable)?.Dispose();
         }
 
+        // A folder with no usable base restores nothing (a wrong path, or an archive whose bases are all damaged): exit 1.
+        var nothing = status.LastTxid is null;
         if (json)
         {
             Json.Write(status);
-            return ExitCodes.Ok;
+            return nothing ? ExitCodes.Failed : ExitCodes.Ok;
         }
 
         var table = new Table().AddColumns("base", "txid", "taken", "stored", "database", "segments", "segment bytes", "last txid", "last commit");
@@ -105,12 +107,16 @@ internal static class ArchiveCommand
         }
 
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"restorable from {status.FirstRestorable:O} to {status.LastRestorable:O} (last transaction {status.LastTxid})")));
+        AnsiConsole.MarkupLine(Markup.Escape(nothing
+            ? status.Bases.Count == 0
+                ? $"nothing is restorable: '{status.Destination}' holds no base snapshot (is it a Walden archive folder?)"
+                : $"nothing is restorable: no base snapshot in '{status.Destination}' is usable (see the problems above)"
+            : string.Create(CultureInfo.InvariantCulture,
+                $"restorable from {status.FirstRestorable:O} to {status.LastRestorable:O} (last transaction {status.LastTxid})")));
         var last = status.LastVerification;
         AnsiConsole.MarkupLine(Markup.Escape(last is null ? "never verified (run 'walden archive verify')" : string.Create(CultureInfo.InvariantCulture,
             $"last verification {last.At:O}: {(last.Ok ? "ok" : "FAILED")} (base {last.BaseId}, transaction {last.Txid}){(last.Problem is null ? string.Empty : ": " + last.Problem)}")));
-        return ExitCodes.Ok;
+        return nothing ? ExitCodes.Failed : ExitCodes.Ok;
     }
 
     private static string Cell(long value) => value.ToString("N0", CultureInfo.InvariantCulture);

@@ -174,6 +174,20 @@ public sealed class ArchiveFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task StatusCommand_OfAFolderThatIsNoArchive_SaysNothingIsRestorable_AndExits1()
+    {
+        // It printed "restorable from  to  (last transaction )" and exited 0.
+        var folder = _dir.File("not-an-archive");
+        Directory.CreateDirectory(folder);
+        var (exitCode, stdout, _) = await WaldenCli.RunAsync("archive", "status", folder);
+        Assert.Equal(1, exitCode);
+        Assert.Contains("nothing is restorable", stdout, StringComparison.Ordinal);
+        Assert.Contains("holds no base snapshot", stdout, StringComparison.Ordinal);
+        (exitCode, _, _) = await WaldenCli.RunAsync("archive", "status", folder, "--json");
+        Assert.Equal(1, exitCode);
+    }
+
+    [Fact]
     public async Task Sync_WhenTheDestinationIsReadOnly_WritesFailNamingItAndCatchUpWhenItIsWritableAgain()
     {
         using var mount = SmallMount.TryCreate(16, out var reason);
