@@ -58,6 +58,9 @@ public sealed class ArchiveInlineTests : IDisposable
         }
 
         Assert.Equal(21, Count(await RestoreCompleteAsync(Archive, _dir.File("restored.db"))));
-        Assert.Equal(2, Directory.EnumerateDirectories(Archive).Count(d => System.IO.Path.GetFileName(d).All(char.IsAsciiDigit))); // the base at open, the one after the foreign commit
+        // The base at open and the one after the foreign commit; one when the copy of the first was still running then
+        // (an Async base is copied off the writer's path, and a new one replaces a base not yet shipped): the count of 21
+        // above, the foreign row included, is what proves the new base.
+        Assert.InRange(Directory.EnumerateDirectories(Archive).Count(d => System.IO.Path.GetFileName(d).All(char.IsAsciiDigit)), 1, 2);
     }
 }
