@@ -105,6 +105,17 @@ internal static class ArchiveCommand
         }
 
         AnsiConsole.Write(table);
+        if (status.Logs.Count > 0)
+        {
+            var logs = new Table().AddColumns("append log (not yet sealed)", "records", "bytes", "first txid", "last txid", "problem");
+            foreach (var log in status.Logs)
+            {
+                logs.AddRow(Markup.Escape(log.File), Cell(log.Records), Cell(log.Bytes), Cell(log.FirstTxid), Cell(log.LastTxid), Markup.Escape(log.Problem ?? string.Empty));
+            }
+
+            AnsiConsole.Write(logs);
+        }
+
         AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
             $"restorable from {status.FirstRestorable:O} to {status.LastRestorable:O} (last transaction {status.LastTxid})")));
         var last = status.LastVerification;
