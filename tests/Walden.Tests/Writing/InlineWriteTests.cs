@@ -161,6 +161,55 @@ public sealed class InlineWriteTests : IDisposable
     }
 
     [Fact]
+    public async Task ALoneProducerAwaitingEachWrite_RunsEveryWriteOnItsOwnThread_TheProbesIncluded()
+    {
+        await using var db = await OpenAsync();
+        await Task.Run(async () =>
+        {
+            // The clock never moves, so every write comes right after the last batch ("hot"), and every few is a probe of
+            // whether its caller awaits it. A probe runs inline too: none of the writes is handed to the writer thread.
+            for (var i = 0; i < 200; i++)
+            {
+                var caller = Environment.CurrentManagedThreadId;
+                var ranOn = await db.WriteAsync(c =>
+                {
+                    Sql.Insert(c, 1, i);
+                    return Environment.CurrentManagedThreadId;
+                });
+                Assert.Equal(caller, ranOn);
+            }
+        }).WaitAsync(Bound);
+
+        Assert.Equal(200, await CountAsync(db).WaitAsync(Bound));
+    }
+
+    [Fact]
+    public async Task AWriteStartedWhileAProbesVerdictIsDue_IsQueued_SoABurstAfterALoneProducerSharesCommits()
+    {
+        await using var db = await OpenAsync();
+        await Task.Run(async () =>
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                await db.WriteAsync(c => Sql.Insert(c, 1, i)); // a lone producer: hot writes run inline
+            }
+
+            // Then the same thread starts writes without awaiting them, several times over: whichever write of a burst is the
+            // probe, the ones after it arrive before its caller lets go of the thread, so they wait for the writer thread.
+            for (var burst = 0; burst < 5; burst++)
+            {
+                var before = (await db.GetStatsAsync()).Commits;
+                var writes = Enumerable.Range(0, 200).Select(i => db.WriteAsync(c => Sql.Insert(c, 2 + burst, i))).ToList();
+                await Task.WhenAll(writes).WaitAsync(Bound);
+                var commits = (await db.GetStatsAsync()).Commits - before;
+                Assert.True(commits <= GroupCommitWriter.MaxHotInline + 20, $"burst {burst}: 200 writes took {commits} commits");
+            }
+        }).WaitAsync(Bound);
+
+        Assert.Equal(1_100, await CountAsync(db).WaitAsync(Bound));
+    }
+
+    [Fact]
     public async Task OneThreadStartingManyWritesWithoutAwaitingThem_StillSharesCommits()
     {
         await using var db = await OpenAsync();
