@@ -49,9 +49,6 @@ internal sealed class SegmentApplier : IDisposable
         _scratchFolder = scratchFolder;
     }
 
-    /// <summary>The most bytes taken from a segment's stream in one read (a test's evidence that no object is read whole).</summary>
-    internal int LargestRead { get; private set; }
-
     /// <summary>The last transaction applied and its time.</summary>
     internal (long Txid, long Micros) Applied { get; set; }
 
@@ -172,7 +169,7 @@ internal sealed class SegmentApplier : IDisposable
             }
 
             var partEnd = stream.Position + partLength;
-            if (ApplyPart(new PartStream(stream, partLength, this), segment, partVersion, ref next, beyond))
+            if (ApplyPart(new PartStream(stream, partLength), segment, partVersion, ref next, beyond))
             {
                 return true;
             }
@@ -346,11 +343,7 @@ internal sealed class SegmentApplier : IDisposable
     }
 
     /// <summary>Reads until <paramref name="into"/> is full or the stream ends; returns how many bytes were read.</summary>
-    private int Read(Stream stream, Span<byte> into)
-    {
-        LargestRead = Math.Max(LargestRead, stream is PartStream ? 0 : into.Length);
-        return stream.ReadAtLeast(into, into.Length, throwOnEndOfStream: false);
-    }
+    private static int Read(Stream stream, Span<byte> into) => stream.ReadAtLeast(into, into.Length, throwOnEndOfStream: false);
 
     public void Dispose()
     {
@@ -359,7 +352,7 @@ internal sealed class SegmentApplier : IDisposable
     }
 
     /// <summary>At most <c>length</c> bytes of a stream from its position (one part's zlib stream), read in parts of at most 256 KiB.</summary>
-    private sealed class PartStream(Stream inner, long length, SegmentApplier owner) : Stream
+    private sealed class PartStream(Stream inner, long length) : Stream
     {
         private long _left = length;
 
@@ -383,7 +376,6 @@ internal sealed class SegmentApplier : IDisposable
                 return 0;
             }
 
-            owner.LargestRead = Math.Max(owner.LargestRead, wanted);
             var read = inner.Read(buffer[..wanted]);
             _left -= read;
             return read;
