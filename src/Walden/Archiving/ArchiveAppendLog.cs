@@ -325,18 +325,28 @@ internal sealed partial class ArchiveAppendLog
     /// </summary>
     internal bool RetrySealIfDue()
     {
+        if (!SealDue())
+        {
+            return false; // the usual case: nothing failed, and no wait behind a seal in flight
+        }
+
         lock (_sealing) // a try in flight (the maintenance's, a switch's) finishes first, and sets the next time
         {
-            lock (_lock)
+            if (!SealDue())
             {
-                if (_sealFailure is not { } failure || Time.GetUtcNow() < failure.NextAttemptAt)
-                {
-                    return false;
-                }
+                return false;
             }
 
             SealQuietly();
             return true;
+        }
+    }
+
+    private bool SealDue()
+    {
+        lock (_lock)
+        {
+            return _sealFailure is { } failure && Time.GetUtcNow() >= failure.NextAttemptAt;
         }
     }
 
