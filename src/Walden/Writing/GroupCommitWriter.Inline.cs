@@ -34,7 +34,13 @@ namespace Walden.Writing;
 /// verdict is due, is queued. (Before, the probe went through the writer thread: a wake-up of that thread, its linger
 /// and a thread-pool hop back, a large share of a lone producer's CPU; the README has the figures.) A caller on a thread
 /// that is not the pool's, and FullPipelined (whose sync thread acknowledges), keep that queued probe: its batch held it
-/// alone and nothing queued behind it.
+/// alone and nothing queued behind it. So do the next probes after the acknowledgements of two inline probes in a row ran
+/// on another thread: the caller blocked on its task instead of awaiting it, and waited for another pool thread to take
+/// the work item (a thread's wake-up at best, long in a starved pool), where the writer thread completes a queued
+/// probe's blocked caller directly. <see cref="QueuedProbesAfterSteal"/> of them, twice as many each time it happens again
+/// without an inline probe acknowledged on its own thread in between (up to <see cref="MaxQueuedProbesAfterSteal"/>), so
+/// a caller that always blocks soon pays that wait almost never. One such item now and then is an idle worker that took
+/// it first; the verdict is then "not awaited", which costs one more probe.
 /// </para>
 /// </summary>
 internal sealed partial class GroupCommitWriter
@@ -59,6 +65,15 @@ internal sealed partial class GroupCommitWriter
     private InlineProbe? _inlineProbe; // the probe running inline, until its acknowledgement is deferred (see the class summary)
     private int _probeDue; // 1 from an inline probe's start until its verdict: hot writes are queued meanwhile
     private int _probeInterrupted; // 1 when a write arrived while the verdict was due
+    private int _queuedProbes; // probes still to go through the queue after inline probes' acknowledgements ran elsewhere
+    private int _probesRunElsewhere; // inline probes in a row whose acknowledgement another thread ran
+    private int _nextQueuedProbes = QueuedProbesAfterSteal; // how many go through the queue when that happens next
+
+    /// <summary>How many probes go through the writer thread after two inline probes in a row were acknowledged by another thread.</summary>
+    internal const int QueuedProbesAfterSteal = 16;
+
+    /// <summary>The most probes that go through the writer thread in a row for that reason.</summary>
+    internal const int MaxQueuedProbesAfterSteal = 1024;
     private long _inlineBatches;
     private long _roleWaits;
 
@@ -190,7 +205,12 @@ internal sealed partial class GroupCommitWriter
         _hotStreak = 0;
         if (_pipeline is null && Thread.CurrentThread.IsThreadPoolThread)
         {
-            return HotDecision.InlineProbe;
+            if (Volatile.Read(ref _queuedProbes) == 0)
+            {
+                return HotDecision.InlineProbe;
+            }
+
+            Volatile.Write(ref _queuedProbes, _queuedProbes - 1); // no probe is due here, so its acknowledgement cannot write it now
         }
 
         _probe = request;
@@ -256,7 +276,21 @@ internal sealed partial class GroupCommitWriter
 
         public void Execute()
         {
-            var alone = BatchAlone && Environment.CurrentManagedThreadId == threadId && Volatile.Read(ref writer._probeInterrupted) == 0;
+            var ownThread = Environment.CurrentManagedThreadId == threadId;
+            // These fields are written only here, by the acknowledgement of the probe that is due, one at a time.
+            if (ownThread)
+            {
+                writer._probesRunElsewhere = 0;
+                writer._nextQueuedProbes = QueuedProbesAfterSteal;
+            }
+            else if (++writer._probesRunElsewhere >= 2)
+            {
+                writer._probesRunElsewhere = 0;
+                Volatile.Write(ref writer._queuedProbes, writer._nextQueuedProbes);
+                writer._nextQueuedProbes = Math.Min(writer._nextQueuedProbes * 2, MaxQueuedProbesAfterSteal);
+            }
+
+            var alone = BatchAlone && ownThread && Volatile.Read(ref writer._probeInterrupted) == 0;
             Volatile.Write(ref writer._hotInlineLimit, alone ? Math.Clamp(writer._hotInlineLimit * 2, 1, MaxHotInline) : 0);
             Volatile.Write(ref writer._probeDue, 0);
             Request.Succeed();
