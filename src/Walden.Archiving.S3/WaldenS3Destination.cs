@@ -25,7 +25,9 @@ namespace Walden;
 public sealed class WaldenS3Destination : IWaldenArchiveDestination, IDisposable
 {
     private const string ShaMetadata = "walden-sha256";
-    private const long InMemoryReadBytes = 64L * 1024 * 1024;
+    // Larger objects (a sealed or compacted segment of up to 16 MiB, a base) are checked into a scratch file, not memory: a
+    // restore then reads them a part at a time from there (Archiving/SegmentApplier.cs), holding none of them whole.
+    private const long InMemoryReadBytes = 1L * 1024 * 1024;
     private readonly WaldenS3DestinationOptions _options;
     private readonly AmazonS3Client _client;
     private readonly string _prefix;

@@ -107,6 +107,17 @@ internal static class ArchiveCommand
         }
 
         AnsiConsole.Write(table);
+        if (status.Logs.Count > 0)
+        {
+            var logs = new Table().AddColumns("append log (not yet sealed)", "records", "bytes", "first txid", "last txid", "problem");
+            foreach (var log in status.Logs)
+            {
+                logs.AddRow(Markup.Escape(log.File), Cell(log.Records), Cell(log.Bytes), Cell(log.FirstTxid), Cell(log.LastTxid), Markup.Escape(log.Problem ?? string.Empty));
+            }
+
+            AnsiConsole.Write(logs);
+        }
+
         AnsiConsole.MarkupLine(Markup.Escape(nothing
             ? status.Bases.Count == 0
                 ? $"nothing is restorable: '{status.Destination}' holds no base snapshot (is it a Walden archive folder?)"

@@ -69,6 +69,7 @@ internal sealed partial class ArchiveAppendLog
     private int _active;
     private bool _recovered;
     private volatile bool _faulted;
+    private LogSealFailure? _sealFailure; // under _lock
 
     internal ArchiveAppendLog(WaldenFolderDestination destination)
     {
@@ -78,6 +79,33 @@ internal sealed partial class ArchiveAppendLog
 
     /// <summary>How many bytes of records a file takes before the writer switches to the other one and it is sealed.</summary>
     internal long SealBytes { get; set; } = WaldenArchiveOptions.DefaultSegmentTargetBytes;
+
+    /// <summary>The first wait before a failed seal is tried again: 1 s, doubling at each failure up to <see cref="MaxSealRetry"/>.</summary>
+    internal static readonly TimeSpan FirstSealRetry = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest wait between two tries of a failed seal: 30 s (the maintenance's own sealing interval).</summary>
+    internal static readonly TimeSpan MaxSealRetry = TimeSpan.FromSeconds(30);
+
+    /// <summary>The clock of a failed seal's back-off (the database's <see cref="WaldenOptions.TimeProvider"/>).</summary>
+    internal TimeProvider Time { get; set; } = TimeProvider.System;
+
+    /// <summary>Called (outside the log's locks) after each failed seal, with the failure as health reports it.</summary>
+    internal Action<LogSealFailure>? SealFailed { get; set; }
+
+    /// <summary>Called (outside the log's locks) when a seal succeeds after one or more failed.</summary>
+    internal Action? SealRecovered { get; set; }
+
+    /// <summary>The failing seal, while the records of a file could not be stored as a segment; null when none is failing.</summary>
+    internal LogSealFailure? SealProblem
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _sealFailure;
+            }
+        }
+    }
 
     /// <summary>Failure injection for tests: replaces the result of each record's fdatasync (0: success).</summary>
     internal Func<int>? SyncResult { get; set; }
@@ -235,6 +263,8 @@ internal sealed partial class ArchiveAppendLog
 
                 _recovered = true;
             }
+
+            SealSucceeded(); // a seal that failed in the previous run (this process's) is done now
         }
     }
 
@@ -289,6 +319,37 @@ internal sealed partial class ArchiveAppendLog
         }
     }
 
+    /// <summary>
+    /// The maintenance pass (every second): tries a failed seal again once its back-off on <see cref="Time"/> has passed.
+    /// Returns true when it tried (the outcome is in <see cref="SealProblem"/>).
+    /// </summary>
+    internal bool RetrySealIfDue()
+    {
+        if (!SealDue())
+        {
+            return false; // the usual case: nothing failed, and no wait behind a seal in flight
+        }
+
+        lock (_sealing) // a try in flight (the maintenance's, a switch's) finishes first, and sets the next time
+        {
+            if (!SealDue())
+            {
+                return false;
+            }
+
+            SealQuietly();
+            return true;
+        }
+    }
+
+    private bool SealDue()
+    {
+        lock (_lock)
+        {
+            return _sealFailure is { } failure && Time.GetUtcNow() >= failure.NextAttemptAt;
+        }
+    }
+
     private void SealQuietly()
     {
         try
@@ -313,6 +374,7 @@ internal sealed partial class ArchiveAppendLog
                 file = _files[1 - _active];
                 if (file.Runs.Count == 0)
                 {
+                    _sealFailure = null; // nothing is waiting for a seal (a failed one left its file inactive, with its runs)
                     return;
                 }
 
@@ -324,6 +386,11 @@ internal sealed partial class ArchiveAppendLog
                 StoreRuns(file); // the file is not active (Sealing keeps the writer off it): its runs and records stay as they are
                 Recycle(file);
             }
+            catch (Exception ex)
+            {
+                SealFailedWith(file, ex);
+                throw;
+            }
             finally
             {
                 lock (_lock)
@@ -331,6 +398,40 @@ internal sealed partial class ArchiveAppendLog
                     file.Sealing = false;
                 }
             }
+        }
+
+        SealSucceeded();
+    }
+
+    /// <summary>Counts a failed seal of <paramref name="file"/> and sets when it is tried again (the back-off doubles).</summary>
+    private void SealFailedWith(LogFile file, Exception error)
+    {
+        LogSealFailure failure;
+        lock (_lock)
+        {
+            var now = Time.GetUtcNow();
+            var attempts = (_sealFailure?.Attempts ?? 0) + 1;
+            var delay = TimeSpan.FromTicks(Math.Min(MaxSealRetry.Ticks, FirstSealRetry.Ticks << Math.Min(attempts - 1, 20)));
+            failure = new LogSealFailure(file.Path, $"{error.GetType().Name}: {error.Message}", _sealFailure?.Since ?? now, attempts,
+                now + delay, _files.Sum(f => f.Runs.Sum(r => r.End - r.Start)));
+            _sealFailure = failure;
+        }
+
+        SealFailed?.Invoke(failure);
+    }
+
+    private void SealSucceeded()
+    {
+        bool was;
+        lock (_lock)
+        {
+            was = _sealFailure is not null;
+            _sealFailure = null;
+        }
+
+        if (was)
+        {
+            SealRecovered?.Invoke();
         }
     }
 
@@ -487,6 +588,15 @@ internal sealed partial class ArchiveAppendLog
         }
     }
 }
+
+/// <summary>A seal of the archive log that failed (health and the archive's metrics report it until a seal succeeds).</summary>
+/// <param name="Log">The log file whose records could not be stored as a segment.</param>
+/// <param name="Reason">Why, as the last try failed.</param>
+/// <param name="Since">When the first of the failed tries ran.</param>
+/// <param name="Attempts">How many tries failed in a row.</param>
+/// <param name="NextAttemptAt">When it is tried again.</param>
+/// <param name="UnsealedBytes">Bytes of records only in the log (safe there, and read by every restore) at the last try.</param>
+internal sealed record LogSealFailure(string Log, string Reason, DateTimeOffset Since, int Attempts, DateTimeOffset NextAttemptAt, long UnsealedBytes);
 
 /// <summary>A record of the archive log: a segment that is not (yet) an object of its own (its bytes: null when not kept).</summary>
 internal sealed record LoggedSegment(ArchiveObjectName Name, long Length, byte[]? Bytes);

@@ -107,7 +107,7 @@ internal static class ArchiveFormat
     }
 
     /// <summary>target = a XOR b (equal lengths).</summary>
-    private static void Xor(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b, Span<byte> target)
+    internal static void Xor(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b, Span<byte> target)
     {
         var i = 0;
         if (System.Numerics.Vector.IsHardwareAccelerated)
@@ -418,6 +418,9 @@ internal static class ArchiveFormat
 
         return ParseSegmentHeader(bytes);
     }
+
+    /// <summary>True when <paramref name="header"/> starts with a segment's magic.</summary>
+    internal static bool IsSegmentMagic(ReadOnlySpan<byte> header) => header.Length >= 8 && header[..8].SequenceEqual(SegmentMagic);
 
     /// <summary>Reads a segment's header (its first <see cref="HeaderBytes"/>) without any check.</summary>
     internal static SegmentHeader ParseSegmentHeader(ReadOnlySpan<byte> bytes) =>

@@ -213,99 +213,80 @@ internal static class ArchiveRestorer
     {
         var next = header.Txid + 1;
         var chain = header.Chain;
-        var applied = (Txid: header.Txid, Micros: header.TimeMicros);
         var segments = catalog.Restorable(header.BaseId);
+        var byFirst = segments.ToLookup(s => s.First);
         var last = segments.Count == 0 ? header.Txid : segments.Max(s => s.Last);
-        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1 << 16);
-        while (next <= targetTxid && next <= last)
+        using var applier = new SegmentApplier(path, header.PageSize, Path.GetDirectoryName(path)!) { Applied = (header.Txid, header.TimeMicros) };
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var candidates = segments.Where(s => s.First == next).OrderByDescending(s => s.Last).ToList();
-            if (candidates.Count == 0)
+            while (next <= targetTxid && next <= last)
             {
-                var following = segments.Where(s => s.First > next).OrderBy(s => s.First).FirstOrDefault();
-                return (applied.Txid, applied.Micros, $"transactions {next}..{(following?.First - 1)?.ToString(CultureInfo.InvariantCulture) ?? "?"} " +
-                    $"of base {header.BaseId} are missing (no segment starts at {next}); restored up to transaction {applied.Txid}, the last good moment");
-            }
-
-            DecodedSegment? segment = null;
-            (ArchiveObjectName Name, byte[] Bytes)? chosen = null;
-            string? damage = null;
-            foreach (var candidate in candidates)
-            {
-                try
+                cancellationToken.ThrowIfCancellationRequested();
+                var candidates = byFirst[next].OrderByDescending(s => s.Last).ToList();
+                var applied = applier.Applied;
+                if (candidates.Count == 0)
                 {
-                    var bytes = ReadAll(catalog.Open(source, candidate));
-                    var decoded = ArchiveFormat.OpenSegment(bytes); // checked whole; its records are decoded below, a part at a time
-                    if (!decoded.PreviousChain.AsSpan().SequenceEqual(chain) || decoded.BaseId != header.BaseId)
-                    {
-                        throw new InvalidDataException("it does not continue the chain of the transactions before it");
-                    }
-
-                    segment = decoded;
-                    chosen = (candidate, bytes);
-                    break;
+                    var following = segments.Where(s => s.First > next).OrderBy(s => s.First).FirstOrDefault();
+                    return (applied.Txid, applied.Micros, $"transactions {next}..{(following?.First - 1)?.ToString(CultureInfo.InvariantCulture) ?? "?"} " +
+                        $"of base {header.BaseId} are missing (no segment starts at {next}); restored up to transaction {applied.Txid}, the last good moment");
                 }
-                catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+
+                // Each candidate is checked whole (its SHA-256, read once a part at a time) before any of its pages is written.
+                (Stream Stream, DecodedSegment Header, int Version, ArchiveObjectName Name)? chosen = null;
+                string? damage = null;
+                foreach (var candidate in candidates)
                 {
-                    damage ??= $"segment {candidate.Name} is unusable ({ex.Message})";
+                    try
+                    {
+                        var opened = applier.Open(catalog.Open(source, candidate));
+                        if (!opened.Header.PreviousChain.AsSpan().SequenceEqual(chain) || opened.Header.BaseId != header.BaseId)
+                        {
+                            opened.Stream.Dispose();
+                            throw new InvalidDataException("it does not continue the chain of the transactions before it");
+                        }
+
+                        chosen = (opened.Stream, opened.Header, opened.Version, candidate);
+                        break;
+                    }
+                    catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+                    {
+                        damage ??= $"segment {candidate.Name} is unusable ({ex.Message})";
+                    }
                 }
-            }
 
-            if (segment is null || chosen is not { } read)
-            {
-                return (applied.Txid, applied.Micros, $"{damage}; restored up to transaction {applied.Txid}, the last good moment before it");
-            }
-
-            try
-            {
-                foreach (var record in ArchiveFormat.ReadRecords(read.Bytes, segment))
+                if (chosen is not { } read)
                 {
-                    if (record.Txid > targetTxid || record.TimeMicros > targetMicros)
-                    {
-                        return (applied.Txid, applied.Micros, null);
-                    }
-
-                    foreach (var (page, data) in record.Pages)
-                    {
-                        file.Position = (long)(page - 1) * segment.PageSize;
-                        file.Write(data.Span);
-                    }
-
-                    file.SetLength((long)record.DatabasePages * segment.PageSize);
-                    applied = (record.Txid, record.TimeMicros);
+                    return (applied.Txid, applied.Micros, $"{damage}; restored up to transaction {applied.Txid}, the last good moment before it");
                 }
-            }
-            catch (InvalidDataException ex)
-            {
-                // Whole transactions up to here were applied in order: the file is the state after the last of them.
-                return (applied.Txid, applied.Micros,
-                    $"segment {read.Name.Name} is unusable ({ex.Message}); restored up to transaction {applied.Txid}, the last good moment before it");
+
+                using (read.Stream)
+                {
+                    try
+                    {
+                        if (applier.Apply(read.Stream, read.Header, read.Version, (txid, micros) => txid > targetTxid || micros > targetMicros))
+                        {
+                            return (applier.Applied.Txid, applier.Applied.Micros, null);
+                        }
+                    }
+                    catch (Exception ex) when (ex is IOException or InvalidDataException)
+                    {
+                        // Whole transactions up to here were applied in order: the file is the state after the last of them.
+                        var at = applier.Applied;
+                        return (at.Txid, at.Micros,
+                            $"segment {read.Name.Name} is unusable at transaction {at.Txid + 1} ({ex.Message}); restored up to transaction {at.Txid}, " +
+                            "the last good moment before it");
+                    }
+                }
+
+                chain = read.Header.LastChain;
+                next = read.Header.LastTxid + 1;
             }
 
-            chain = segment.LastChain;
-            next = segment.LastTxid + 1;
+            return (applier.Applied.Txid, applier.Applied.Micros, null);
         }
-
-        file.Flush(flushToDisk: true);
-        return (applied.Txid, applied.Micros, null);
-    }
-
-    /// <summary>Reads a segment whole (into one array of its length when the stream knows it) and disposes the stream.</summary>
-    private static byte[] ReadAll(Stream stream)
-    {
-        using (stream)
+        finally
         {
-            if (stream.CanSeek)
-            {
-                var bytes = new byte[stream.Length - stream.Position];
-                stream.ReadExactly(bytes);
-                return bytes;
-            }
-
-            using var buffer = new MemoryStream();
-            stream.CopyTo(buffer);
-            return buffer.ToArray();
+            applier.Flush();
         }
     }
 

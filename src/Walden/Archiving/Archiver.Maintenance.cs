@@ -1,3 +1,4 @@
+using System.Globalization;
 using Walden.Diagnostics;
 
 namespace Walden.Archiving;
@@ -22,6 +23,7 @@ internal sealed partial class Archiver
         var now = _time.GetTimestamp();
         try
         {
+            RetrySeals();
             if (now >= _nextCompactionAt)
             {
                 _nextCompactionAt = now + (long)(CompactionInterval.TotalSeconds * _time.TimestampFrequency);
@@ -48,6 +50,15 @@ internal sealed partial class Archiver
 #pragma warning restore CA1031
         {
             LogMessages.ArchiveMaintenanceFailed(_logger, _name, ex.Message);
+        }
+    }
+
+    /// <summary>Tries each failed seal of an append log again once its back-off has passed (every maintenance pass; tests).</summary>
+    internal void RetrySeals()
+    {
+        foreach (var destination in _destinations)
+        {
+            destination.Log?.RetrySealIfDue();
         }
     }
 
@@ -226,6 +237,20 @@ internal sealed partial class Archiver
             if (destination.LastError is { } error)
             {
                 reasons.Add($"The archive destination '{destination.Destination.Name}' is failing since {destination.FailingSince:O}: {error}");
+            }
+        }
+
+        foreach (var destination in _destinations)
+        {
+            if (destination.Log?.SealProblem is { } seal)
+            {
+                // Nothing is lost (the records are durable in the log, and every reader of the archive reads them), but they
+                // are not in an immutable segment, and the log cannot take a new file's worth of records until this is fixed.
+                data["archiveSealFailure"] = $"{seal.Log}: {seal.Reason}";
+                data["archiveUnsealedBytes"] = seal.UnsealedBytes;
+                reasons.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"The archive log '{seal.Log}' could not be sealed into a segment since {seal.Since:O} ({seal.Attempts} failed tries; the next at " +
+                    $"{seal.NextAttemptAt:O}): {seal.Reason}. Its {seal.UnsealedBytes:N0} bytes of records are safe in the log and every restore reads them."));
             }
         }
 

@@ -67,6 +67,17 @@ internal sealed partial class Archiver : IDisposable
         _stagingFolder = databasePath + "-archive-staging";
         _wal = new WalFrameReader();
         _destinations = [.. options.Destinations.Select(d => new DestinationState(d, LogOf(d, options)))];
+        foreach (var log in _destinations.Select(d => d.Log).OfType<ArchiveAppendLog>())
+        {
+            log.Time = time;
+            log.SealFailed = failure =>
+            {
+                ArchiveInstruments.RecordSealFailure(_name);
+                LogMessages.ArchiveLogSealFailed(_logger, _name, failure.Log, failure.Reason, failure.Attempts,
+                    (failure.NextAttemptAt - _time.GetUtcNow()).TotalSeconds);
+            };
+            log.SealRecovered = () => LogMessages.ArchiveLogSealRecovered(_logger, _name);
+        }
         Seam = new CommitSeam(this);
     }
 

@@ -143,7 +143,31 @@ public static class WaldenArchive
         }
 
         var verification = LastVerification(source);
-        return new WaldenArchiveStatus(source.Name, bases, verification);
+        return new WaldenArchiveStatus(source.Name, bases, verification) { Logs = LogsOf(catalog) };
+    }
+
+    /// <summary>The append log files holding records not yet sealed into a segment (a Sync archive in a folder).</summary>
+    private static List<WaldenArchiveLogInfo> LogsOf(ArchiveCatalog catalog)
+    {
+        var logs = new List<WaldenArchiveLogInfo>();
+        foreach (var file in catalog.Logged.Values.GroupBy(l => l.Name.Name[..l.Name.Name.IndexOf('@', StringComparison.Ordinal)]).OrderBy(g => g.Key))
+        {
+            var problem = new[] { catalog.LogDamage, catalog.LogTail }.FirstOrDefault(p => p?.Contains(file.Key, StringComparison.Ordinal) == true);
+            logs.Add(new WaldenArchiveLogInfo(file.Key, file.Count(), file.Sum(l => l.Length), file.Min(l => l.Name.First), file.Max(l => l.Name.Last),
+                [.. file.Select(l => l.Name.BaseId).Distinct().Order()]) { Problem = problem });
+        }
+
+        foreach (var problem in new[] { catalog.LogDamage, catalog.LogTail }.OfType<string>())
+        {
+            // A log file whose first record is already damaged or cut short has no valid record: listed for its problem alone.
+            var file = ArchiveAppendLog.FileNames.FirstOrDefault(n => problem.Contains(n, StringComparison.Ordinal));
+            if (file is not null && logs.TrueForAll(l => l.File != file))
+            {
+                logs.Add(new WaldenArchiveLogInfo(file, 0, 0, 0, 0, []) { Problem = problem });
+            }
+        }
+
+        return logs;
     }
 
     private static DateTimeOffset? SegmentLastTime(Stream segment)
@@ -230,12 +254,34 @@ public sealed record WaldenArchiveBaseInfo(long BaseId, long Txid, DateTimeOffse
 /// <param name="Problem">What failed, naming the segment; null when ok.</param>
 public sealed record WaldenArchiveVerification(DateTimeOffset At, bool Ok, long BaseId, long Txid, string? Problem);
 
+/// <summary>
+/// An append log file of a Sync archive in a folder (<c>sync-0.wlog</c>, <c>sync-1.wlog</c>) holding records not yet sealed
+/// into a segment: acknowledged transactions that every restore reads from there.
+/// </summary>
+/// <param name="File">The file's name in the archive folder.</param>
+/// <param name="Records">Its valid records (one per Sync batch).</param>
+/// <param name="Bytes">Their size in bytes.</param>
+/// <param name="FirstTxid">The first transaction they hold (0 when none).</param>
+/// <param name="LastTxid">The last transaction they hold (0 when none).</param>
+/// <param name="BaseIds">The bases the records follow.</param>
+public sealed record WaldenArchiveLogInfo(string File, int Records, long Bytes, long FirstTxid, long LastTxid, IReadOnlyList<long> BaseIds)
+{
+    /// <summary>A damaged record, or a last record cut short by a crash (never acknowledged), found in it; null when none.</summary>
+    public string? Problem { get; init; }
+}
+
 /// <summary>The content of an archive.</summary>
 /// <param name="Destination">The archive's location.</param>
 /// <param name="Bases">Its base snapshots, oldest first.</param>
 /// <param name="LastVerification">The last verification recorded in it, or null.</param>
 public sealed record WaldenArchiveStatus(string Destination, IReadOnlyList<WaldenArchiveBaseInfo> Bases, WaldenArchiveVerification? LastVerification)
 {
+    /// <summary>
+    /// The append log files holding records not yet sealed into a segment (a Sync archive in a folder; empty otherwise).
+    /// Their records are also counted in their base's <see cref="WaldenArchiveBaseInfo.Segments"/>.
+    /// </summary>
+    public IReadOnlyList<WaldenArchiveLogInfo> Logs { get; init; } = [];
+
     /// <summary>The earliest moment a restore can reach (the oldest base), or null for an empty archive.</summary>
     public DateTimeOffset? FirstRestorable => Bases.Where(b => b.Problem is null).Select(b => (DateTimeOffset?)b.Time).Min();
 

@@ -28,4 +28,13 @@ internal static partial class LogMessages
     [LoggerMessage(EventId = 1805, Level = LogLevel.Warning,
         Message = "Database {Name}: archive maintenance (compaction, retention or drill) failed: {Error}")]
     internal static partial void ArchiveMaintenanceFailed(ILogger logger, string name, string error);
+
+    [LoggerMessage(EventId = 1806, Level = LogLevel.Warning,
+        Message = "Database {Name}: the archive log {Log} could not be sealed into a segment (try {Attempts}; again in {RetrySeconds:0.#} s); " +
+            "its records are safe in the log: {Reason}")]
+    internal static partial void ArchiveLogSealFailed(ILogger logger, string name, string log, string reason, int attempts, double retrySeconds);
+
+    [LoggerMessage(EventId = 1807, Level = LogLevel.Information,
+        Message = "Database {Name}: the archive log is sealed again after failed tries")]
+    internal static partial void ArchiveLogSealRecovered(ILogger logger, string name);
 }

@@ -86,6 +86,74 @@ public sealed class ArchiveAppendLogTests : IDisposable
     }
 
     [Fact]
+    public async Task StatusListsTheUnsealedLog_WithItsRecordsBytesAndTxids_AndVerifyChecksItsRecords()
+    {
+        var path = _dir.File("app.db");
+        var txids = new List<long>();
+        await using (var db = await WaldenDatabase.OpenAsync(path, Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(Archive))))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+            txids.Add(db.Archiver!.LastTxid);
+            for (var i = 1; i <= 6; i++)
+            {
+                await Insert(db, i);
+                txids.Add(db.Archiver!.LastTxid);
+            }
+
+            var status = await WaldenArchive.GetStatusAsync(Archive);
+            var log = Assert.Single(status.Logs);
+            Assert.Equal("sync-0.wlog", log.File);
+            Assert.Equal(7, log.Records);
+            Assert.Equal((txids[0], txids[^1]), (log.FirstTxid, log.LastTxid));
+            Assert.True(new FileInfo(Path.Combine(Archive, "sync-0.wlog")).Length > log.Bytes);
+            Assert.True(log.Bytes > 0);
+            Assert.Null(log.Problem);
+
+            var (exit, stdout, stderr) = await WaldenCli.RunAsync("archive", "status", Archive, "--json");
+            Assert.True(exit == 0, stderr);
+            using (var json = System.Text.Json.JsonDocument.Parse(stdout))
+            {
+                var cliLog = Assert.Single(json.RootElement.GetProperty("logs").EnumerateArray());
+                Assert.Equal("sync-0.wlog", cliLog.GetProperty("file").GetString());
+                Assert.Equal(7, cliLog.GetProperty("records").GetInt32());
+                Assert.Equal(txids[^1], cliLog.GetProperty("lastTxid").GetInt64());
+            }
+
+            (exit, stdout, stderr) = await WaldenCli.RunAsync("archive", "status", Archive);
+            Assert.True(exit == 0, stderr);
+            Assert.Contains("sync-0.wlog", stdout, StringComparison.Ordinal);
+
+            // Verify reads the log's records as it reads segments: one damaged on the disk (with records after it) fails it, by name.
+            var file = Path.Combine(Archive, "sync-0.wlog");
+            var third = ArchiveAppendLog.HeaderBytes;
+            var bytes = await File.ReadAllBytesAsync(file);
+            for (var i = 0; i < 2; i++)
+            {
+                third += ArchiveAppendLog.RecordHeaderBytes + BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(third + 4));
+            }
+
+            using (var handle = File.OpenHandle(file, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+            {
+                var one = new byte[1];
+                RandomAccess.Read(handle, one, third + ArchiveAppendLog.RecordHeaderBytes + 150);
+                one[0] ^= 0x01;
+                RandomAccess.Write(handle, one, third + ArchiveAppendLog.RecordHeaderBytes + 150);
+            }
+
+            var verified = await WaldenArchive.VerifyAsync(Archive);
+            Assert.False(verified.Complete);
+            Assert.Contains($"byte {third} of the archive log sync-0.wlog", verified.Problem, StringComparison.Ordinal);
+            Assert.Equal(txids[1], verified.Txid);
+            var damaged = Assert.Single((await WaldenArchive.GetStatusAsync(Archive)).Logs);
+            Assert.Equal(2, damaged.Records);
+            Assert.Contains("damaged", damaged.Problem, StringComparison.Ordinal);
+            (exit, _, stderr) = await WaldenCli.RunAsync("archive", "verify", Archive);
+            Assert.NotEqual(0, exit);
+            Assert.Contains("sync-0.wlog", stderr, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Restore_LeavesOutATornLastRecord_AndSaysSo()
     {
         var copy = _dir.File("copy");
