@@ -248,7 +248,7 @@ internal static class ArchiveRestorer
                         chosen = (opened.Stream, opened.Header, opened.Version, candidate);
                         break;
                     }
-                    catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+                    catch (Exception ex) when ((ex is IOException or InvalidDataException or UnauthorizedAccessException) && !Files.IoErrors.IsWriteSide(ex))
                     {
                         damage ??= $"segment {candidate.Name} is unusable ({ex.Message})";
                     }
@@ -268,9 +268,11 @@ internal static class ArchiveRestorer
                             return (applier.Applied.Txid, applier.Applied.Micros, null);
                         }
                     }
-                    catch (Exception ex) when (ex is IOException or InvalidDataException)
+                    catch (Exception ex) when ((ex is IOException or InvalidDataException) && !Files.IoErrors.IsWriteSide(ex))
                     {
-                        // Whole transactions up to here were applied in order: the file is the state after the last of them.
+                        // A segment that cannot be read or decoded (the output's full or read-only folder is not the archive's
+                        // fault: that goes up as such). Whole transactions up to here were applied in order: the file is the
+                        // state after the last of them.
                         var at = applier.Applied;
                         return (at.Txid, at.Micros,
                             $"segment {read.Name.Name} is unusable at transaction {at.Txid + 1} ({ex.Message}); restored up to transaction {at.Txid}, " +
