@@ -4,7 +4,7 @@ namespace Walden.Cli.Bench;
 internal sealed record BenchConfig
 {
     /// <summary>The default run: every producer count of the issue, 5 s per scenario.</summary>
-    internal static BenchConfig Default(string folder) => new() { Folder = folder, WarmUp = true };
+    internal static BenchConfig Default(string folder) => new() { Folder = folder, WarmUp = true, Rounds = 2 };
 
     /// <summary>The CI smoke run: the same scenarios, shorter, on a smaller read database.</summary>
     internal static BenchConfig Quick(string folder) => new()
@@ -24,6 +24,14 @@ internal sealed record BenchConfig
 
     /// <summary>Producer counts the archive scenarios run at (each also needs Walden Full at that count for its target).</summary>
     public IReadOnlyList<int> ArchiveProducers { get; init; } = [1, 8, 64, 256];
+
+    /// <summary>
+    /// How many times the write scenarios run, interleaved: round 1 runs every selected scenario at every producer count, then
+    /// round 2 again, and so on, each scenario on a fresh file for <see cref="ScenarioDuration"/> every time; the report combines
+    /// the rounds (<see cref="BenchRounds"/>) and lists each round's figure beside each target. 1 to 100; the default run makes
+    /// 2, the quick run 1. The read and idle scenarios run once, after the rounds.
+    /// </summary>
+    public int Rounds { get; init; } = 1;
 
     /// <summary>How long each scenario writes (or reads) when <see cref="WritesPerProducer"/> is not set.</summary>
     public TimeSpan ScenarioDuration { get; init; } = TimeSpan.FromSeconds(5);
@@ -71,6 +79,7 @@ internal sealed record BenchConfig
     internal BenchConfig ForWarmUp() => this with
     {
         WarmUp = false,
+        Rounds = 1,
         Folder = Path.Combine(Folder, "warm-up"),
         Producers = [1, 8],
         ArchiveProducers = [8],

@@ -17,7 +17,14 @@ internal sealed record BenchReport(
     IReadOnlyList<string> Notes,
     double TotalSeconds,
     IReadOnlyList<ArchiveBenchResult>? Archive = null,
-    IReadOnlyList<double>? WarmUpJitMilliseconds = null);
+    IReadOnlyList<double>? WarmUpJitMilliseconds = null,
+    IReadOnlyList<BenchRound>? Rounds = null);
+
+/// <summary>What one round of a run of several measured (<see cref="BenchConfig.Rounds"/>); the report's scenarios combine them.</summary>
+/// <param name="Round">1 for the first round.</param>
+/// <param name="Scenarios">Each write scenario of the round.</param>
+/// <param name="Archive">The archive scenarios' figures of the round.</param>
+internal sealed record BenchRound(int Round, IReadOnlyList<ScenarioResult> Scenarios, IReadOnlyList<ArchiveBenchResult> Archive);
 
 /// <summary>Where the run happened.</summary>
 internal sealed record BenchMachine(int ProcessorCount, string Os, string Runtime, string Folder, string Disk);
@@ -25,7 +32,7 @@ internal sealed record BenchMachine(int ProcessorCount, string Os, string Runtim
 /// <summary>The run's configuration as it ran.</summary>
 internal sealed record BenchSettings(IReadOnlyList<int> Producers, double ScenarioSeconds, int? WritesPerProducer, int Readers,
     int ReadLoadProducers, int ReadSeedRows, int LimitTransactionRows, int BufferRows, double BufferIntervalSeconds,
-    int SeedBusyTimeoutSeconds, int Seed, string Order);
+    int SeedBusyTimeoutSeconds, int Seed, string Order, int Rounds = 1);
 
 /// <summary>Walden's rows/s over each baseline's at one producer count (null when a scenario is missing).</summary>
 internal sealed record RatioRow(int Producers, double? WaldenFullOverLimit, double? WaldenNormalOverLimit,

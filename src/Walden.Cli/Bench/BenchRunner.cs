@@ -18,7 +18,8 @@ internal sealed record BenchProgress(int Step, int Steps, string Title);
 /// </summary>
 internal sealed class BenchRunner
 {
-    internal const string Order = "after an unmeasured warm-up (every scenario briefly at N=1 and 8; with scenarios of 2 s or more, repeated until the JIT is quiet, at most 4 times), " +
+    internal const string Order = "in rounds (each round all of the write scenarios below; the figures combine the rounds), " +
+        "after an unmeasured warm-up (every scenario briefly at N=1 and 8; with scenarios of 2 s or more, repeated until the JIT is quiet, at most 4 times), " +
         "for each N: limit, ceiling(N rows per commit), seed A(N), careful .NET peer(N), Walden Full(N), " +
         "Walden Full archive async(N), Walden Full archive sync(N), Walden Full plain ADO(N), Walden Pipelined(N), Node group commit(N), seed B(N), Walden Normal(N); then reads (alone, loaded, alone); then idle";
 
@@ -37,7 +38,7 @@ internal sealed class BenchRunner
         _workload = new Workload(config.Seed);
     }
 
-    internal int Steps => _config.Producers.Sum(n => ScenarioKeys.Count(k => k is not ("reads" or "idle") && Runs(k, n))) +
+    internal int Steps => (_config.Rounds * _config.Producers.Sum(n => ScenarioKeys.Count(k => k is not ("reads" or "idle") && Runs(k, n)))) +
         (Runs("reads") ? 1 : 0) + (Runs("idle") ? 1 : 0);
 
     private bool Runs(string key) => _config.Scenarios.Contains(key);
@@ -52,43 +53,20 @@ internal sealed class BenchRunner
         var started = Stopwatch.GetTimestamp();
         var warmUpJit = _config.WarmUp ? await WarmUpAsync(cancellationToken).ConfigureAwait(false) : null;
 
-        var scenarios = new List<ScenarioResult>();
         var (node, nodeSkipped) = Runs("node") ? NodePeer.Find() : (null, "not selected");
         var step = 0;
-        var archive = new List<ArchiveBenchResult>();
-        foreach (var n in _config.Producers)
+        var rounds = new List<BenchRound>();
+        for (var round = 1; round <= _config.Rounds; round++)
         {
-            var steps = new (string Key, string Title, Func<Task<ScenarioResult>> Run)[]
-            {
-                ("limit", $"limit (group N={n})", () => Task.Run(() => LimitScenario.Run(_config, _workload, File("limit", n), n))),
-                ("ceiling", $"ceiling, {n} rows per commit",
-                    () => Task.Run(() => LimitScenario.Run(_config, _workload, File("ceiling", n), n, rowsPerTransaction: n))),
-                ("seed-a", $"seed pattern A, N={n}", () => Task.Run(() => SeedPatternA.Run(_config, _workload, File("seed-a", n), n))),
-                ("peer", $"careful .NET peer, N={n}", () => CarefulPeer.RunAsync(_config, _workload, File("peer", n), n)),
-                ("full", $"Walden Full, N={n}", () => WaldenScenario.RunAsync(_config, _workload, File("walden-full", n), n, WaldenDurability.Full)),
-                ("archive-async", $"Walden Full, archive async, N={n}", () => RunArchiveAsync(archive, n, WaldenArchiveMode.Async)),
-                ("archive-sync", $"Walden Full, archive sync, N={n}", () => RunArchiveAsync(archive, n, WaldenArchiveMode.Sync)),
-                ("full-plain", $"Walden Full (new SqliteCommand per write), N={n}",
-                    () => WaldenScenario.RunAsync(_config, _workload, File("walden-plain", n), n, WaldenDurability.Full, plainCommands: true)),
-                ("pipelined", $"Walden FullPipelined, N={n}",
-                    () => WaldenScenario.RunAsync(_config, _workload, File("walden-pipelined", n), n, WaldenDurability.FullPipelined)),
-                ("node", $"Node group commit, N={n}", () => Task.Run(() => node!.Run(_config, _workload, File("node", n), n))),
-                ("seed-b", $"seed pattern B, N={n}", () => Task.Run(() => SeedPatternB.Run(_config, _workload, File("seed-b", n), n))),
-                ("normal", $"Walden Normal, N={n}",
-                    () => WaldenScenario.RunAsync(_config, _workload, File("walden-normal", n), n, WaldenDurability.Normal)),
-            };
-            foreach (var (key, title, run) in steps.Where(s => Runs(s.Key, n)))
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                _progress?.Invoke(new BenchProgress(step++, Steps, title));
-                if (key == "node" && node is null)
-                {
-                    continue;
-                }
-
-                scenarios.Add(await run().ConfigureAwait(false));
-            }
+            var (roundScenarios, roundArchive) = await RunRoundAsync(round, node, () => step++, cancellationToken).ConfigureAwait(false);
+            rounds.Add(new BenchRound(round, roundScenarios, roundArchive));
         }
+
+        var scenarios = rounds[0].Scenarios.Select(first => BenchRounds.Combine(
+            [.. rounds.Select(r => r.Scenarios.Single(s => s.Kind == first.Kind && s.Group == first.Group && s.Producers == first.Producers))])).ToList();
+        var archive = rounds[0].Archive.Select(first => BenchRounds.Combine(
+            [.. rounds.Select(r => r.Archive.Single(a => a.Mode == first.Mode && a.Producers == first.Producers))])).ToList();
+
 
         cancellationToken.ThrowIfCancellationRequested();
         ReadResult? reads = null;
@@ -114,7 +92,7 @@ internal sealed class BenchRunner
                 disk?.Description ?? "as is (no simulated fsync latency)"),
             new BenchSettings(_config.Producers, _config.ScenarioDuration.TotalSeconds, _config.WritesPerProducer, _config.Readers,
                 _config.ReadLoadProducers, _config.ReadSeedRows, _config.LimitTransactionRows, _config.BufferRows,
-                _config.BufferInterval.TotalSeconds, _config.SeedBusyTimeoutSeconds, _config.Seed, Order),
+                _config.BufferInterval.TotalSeconds, _config.SeedBusyTimeoutSeconds, _config.Seed, Order, _config.Rounds),
             _workload.MeanBodyBytes,
             scenarios,
             reads,
@@ -122,8 +100,7 @@ internal sealed class BenchRunner
             node?.Version,
             node is null ? nodeSkipped : null,
             BenchAnalysis.Ratios(scenarios, _config.Producers),
-            [.. BenchAnalysis.Targets(scenarios, reads, idle, disk, node is null ? nodeSkipped : null, _config.Producers),
-             .. BenchAnalysis.ArchiveTargets(scenarios, archive, _config.Producers)],
+            BenchRounds.WithRounds(Targets(scenarios, archive), [.. rounds.Select(r => Targets(r.Scenarios, r.Archive))]),
             BenchAnalysis.Findings(scenarios, _config.Producers),
             [BenchAnalysis.SeedBNote,
              BenchAnalysis.CeilingNote,
@@ -133,7 +110,56 @@ internal sealed class BenchRunner
              "Peak WAL from file metadata sampled every 20 ms; peak memory = process working set and managed heap, sampled likewise."],
             Stopwatch.GetElapsedTime(started).TotalSeconds,
             archive,
-            warmUpJit);
+            warmUpJit,
+            _config.Rounds > 1 ? rounds : null);
+
+        IReadOnlyList<TargetResult> Targets(IReadOnlyList<ScenarioResult> measured, IReadOnlyList<ArchiveBenchResult> archived) =>
+            [.. BenchAnalysis.Targets(measured, reads, idle, disk, node is null ? nodeSkipped : null, _config.Producers),
+             .. BenchAnalysis.ArchiveTargets(measured, archived, _config.Producers)];
+    }
+
+    /// <summary>One round: every selected write scenario at every producer count, in the interleaved order (<see cref="Order"/>).</summary>
+    private async Task<(List<ScenarioResult> Scenarios, List<ArchiveBenchResult> Archive)> RunRoundAsync(int round, NodePeer? node, Func<int> nextStep,
+        CancellationToken cancellationToken)
+    {
+        var scenarios = new List<ScenarioResult>();
+        var archive = new List<ArchiveBenchResult>();
+        var suffix = _config.Rounds > 1 ? $" (round {round} of {_config.Rounds})" : "";
+        foreach (var n in _config.Producers)
+        {
+            var steps = new (string Key, string Title, Func<Task<ScenarioResult>> Run)[]
+            {
+                ("limit", $"limit (group N={n})", () => Task.Run(() => LimitScenario.Run(_config, _workload, File("limit", n), n))),
+                ("ceiling", $"ceiling, {n} rows per commit",
+                    () => Task.Run(() => LimitScenario.Run(_config, _workload, File("ceiling", n), n, rowsPerTransaction: n))),
+                ("seed-a", $"seed pattern A, N={n}", () => Task.Run(() => SeedPatternA.Run(_config, _workload, File("seed-a", n), n))),
+                ("peer", $"careful .NET peer, N={n}", () => CarefulPeer.RunAsync(_config, _workload, File("peer", n), n)),
+                ("full", $"Walden Full, N={n}", () => WaldenScenario.RunAsync(_config, _workload, File("walden-full", n), n, WaldenDurability.Full)),
+                ("archive-async", $"Walden Full, archive async, N={n}", () => RunArchiveAsync(archive, n, WaldenArchiveMode.Async)),
+                ("archive-sync", $"Walden Full, archive sync, N={n}", () => RunArchiveAsync(archive, n, WaldenArchiveMode.Sync)),
+                ("full-plain", $"Walden Full (new SqliteCommand per write), N={n}",
+                    () => WaldenScenario.RunAsync(_config, _workload, File("walden-plain", n), n, WaldenDurability.Full, plainCommands: true)),
+                ("pipelined", $"Walden FullPipelined, N={n}",
+                    () => WaldenScenario.RunAsync(_config, _workload, File("walden-pipelined", n), n, WaldenDurability.FullPipelined)),
+                ("node", $"Node group commit, N={n}", () => Task.Run(() => node!.Run(_config, _workload, File("node", n), n))),
+                ("seed-b", $"seed pattern B, N={n}", () => Task.Run(() => SeedPatternB.Run(_config, _workload, File("seed-b", n), n))),
+                ("normal", $"Walden Normal, N={n}",
+                    () => WaldenScenario.RunAsync(_config, _workload, File("walden-normal", n), n, WaldenDurability.Normal)),
+            };
+            foreach (var (key, title, run) in steps.Where(s => Runs(s.Key, n)))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                _progress?.Invoke(new BenchProgress(nextStep(), Steps, title + suffix));
+                if (key == "node" && node is null)
+                {
+                    continue;
+                }
+
+                scenarios.Add(await run().ConfigureAwait(false));
+            }
+        }
+
+        return (scenarios, archive);
     }
 
     /// <summary>

@@ -10,7 +10,7 @@ internal static class BenchTable
     {
         console.MarkupLine(
             $"[bold]walden bench[/]: SQLite {report.SqliteVersion}, {report.Machine.ProcessorCount} cores, {Markup.Escape(report.Machine.Os)}, " +
-            $"{report.Settings.ScenarioSeconds:0.##} s per scenario, body mean {report.MeanBodyBytes:N0} B, folder {Markup.Escape(report.Machine.Folder)}");
+            $"{report.Settings.ScenarioSeconds:0.##} s per scenario{(report.Settings.Rounds > 1 ? $" in each of {report.Settings.Rounds} rounds (figures: all rounds together)" : "")}, body mean {report.MeanBodyBytes:N0} B, folder {Markup.Escape(report.Machine.Folder)}");
         console.MarkupLine($"[grey]order: {Markup.Escape(report.Settings.Order)}[/]");
         console.MarkupLine($"disk: {Markup.Escape(report.Machine.Disk)}");
         console.MarkupLine(report.NodePeerVersion is { } node ? $"Node peer: {Markup.Escape(node)}"

@@ -68,7 +68,10 @@ internal sealed class Measurement : IDisposable
             _sampler.PeakWalBytes, _sampler.PeakWorkingSetBytes, _sampler.PeakManagedHeapBytes,
             rows > 0 ? (double)AllocatedBytes / rows : 0, durableAtAck,
             CpuMicrosecondsPerWrite: rows > 0 ? Cpu.TotalMicroseconds / rows : null,
-            JitMilliseconds: Jit.TotalMilliseconds);
+            JitMilliseconds: Jit.TotalMilliseconds)
+        {
+            Latencies = latencies,
+        };
     }
 
     public void Dispose() => Stop();

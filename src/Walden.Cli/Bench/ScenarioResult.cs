@@ -94,6 +94,9 @@ internal sealed record ScenarioResult(
     double? CpuMicrosecondsPerWrite = null,
     double? JitMilliseconds = null)
 {
+    /// <summary>Every acknowledgement latency of the scenario (null where the scenario reports only percentiles: the Node peer), to combine rounds; not in the JSON.</summary>
+    internal LatencyHistogram? Latencies { get; init; }
+
     /// <summary>A short name for tables.</summary>
     public string Name => Kind switch
     {

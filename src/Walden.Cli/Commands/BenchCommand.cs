@@ -31,7 +31,13 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Print every figure as JSON on stdout (progress goes to stderr)." };
         var output = new Option<FileInfo?>("--output") { Description = "Also write the JSON report to this file (the table still prints)." };
         var durability = new Option<WaldenDurability>("--durability") { Description = "processes scenario: full or normal.", DefaultValueFactory = _ => WaldenDurability.Full };
-        var rounds = new Option<int>("--rounds") { Description = "processes scenario: interleaved rounds of every layout.", DefaultValueFactory = _ => 1 };
+        var rounds = new Option<int?>("--rounds")
+        {
+            Description = "Interleaved rounds, 1 to 100: every write scenario runs this many times, each beside its baselines every time, and the report " +
+                          "combines them (rows/s over all rounds) and lists each round's figure beside each target; the disk's fsync time drifts " +
+                          "within seconds, and one pass can catch a scenario and its baseline at different moments. Default 2, or 1 with --quick " +
+                          "(processes scenario: rounds of every layout, default 1).",
+        };
         var uncoordinated = new Option<bool>("--uncoordinated")
         {
             Description = "processes scenario: also run each layout of several processes without Walden's lock file (no write turn, every process " +
@@ -42,10 +48,10 @@ internal static class BenchCommand
             quick, dir, seconds, producers, scenarios, json, output, durability, rounds, uncoordinated,
         };
         command.SetAction((result, cancellationToken) => result.GetValue(scenarios) is [ProcessesScenarioKey]
-            ? RunProcessesAsync(result.GetValue(quick), result.GetValue(dir), result.GetValue(seconds), result.GetValue(durability), result.GetValue(rounds),
+            ? RunProcessesAsync(result.GetValue(quick), result.GetValue(dir), result.GetValue(seconds), result.GetValue(durability), result.GetValue(rounds) ?? 1,
                 result.GetValue(uncoordinated), result.GetValue(json), result.GetValue(output), cancellationToken)
             : RunAsync(result.GetValue(quick), result.GetValue(dir), result.GetValue(seconds), result.GetValue(producers), result.GetValue(scenarios),
-                result.GetValue(json), result.GetValue(output), cancellationToken));
+                result.GetValue(rounds), result.GetValue(json), result.GetValue(output), cancellationToken));
         return command;
     }
 
@@ -121,8 +127,8 @@ internal static class BenchCommand
         }
     }
 
-    private static async Task<int> RunAsync(bool quick, DirectoryInfo? dir, double? seconds, int[]? producers, string[]? scenarios, bool json,
-        FileInfo? output, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(bool quick, DirectoryInfo? dir, double? seconds, int[]? producers, string[]? scenarios, int? rounds,
+        bool json, FileInfo? output, CancellationToken cancellationToken)
     {
         if (scenarios is { Length: > 1 } && scenarios.Contains(ProcessesScenarioKey, StringComparer.Ordinal))
         {
@@ -137,6 +143,11 @@ internal static class BenchCommand
         if (seconds is { } s && (s <= 0 || s > 600))
         {
             return CliErrors.Report($"--seconds must be greater than 0 and at most 600 (got {s}).");
+        }
+
+        if (rounds is < 1 or > 100)
+        {
+            return CliErrors.Report($"--rounds takes 1 to 100 (got {rounds}).");
         }
 
         producers = producers is { Length: > 0 } ? producers : null;
@@ -160,6 +171,7 @@ internal static class BenchCommand
         config = config with
         {
             ScenarioDuration = seconds is { } d ? TimeSpan.FromSeconds(d) : config.ScenarioDuration,
+            Rounds = rounds ?? config.Rounds,
             Producers = producers ?? config.Producers,
             ArchiveProducers = producers ?? config.ArchiveProducers,
             Scenarios = scenarios is { Length: > 0 } ? scenarios.ToHashSet(StringComparer.Ordinal) : config.Scenarios,

@@ -23,10 +23,25 @@ namespace Walden.Writing;
 /// one producer awaiting each write: each call comes right after the last one returned. Committing each of those alone
 /// would cost a commit per write where the writer thread would put them all in one. So a write that comes within
 /// <see cref="HotWindow"/> of the last batch ("hot") runs inline only while the writer knows the pattern is one
-/// awaiting producer: every <see cref="HotInlineLimit"/>-th hot write goes through the queue as a probe; when its batch
-/// held it alone and nothing queued behind it, its caller waited for it (the limit doubles, up to
-/// <see cref="MaxHotInline"/>); otherwise writes are piling up (hot writes go through the queue until the next probe
-/// says otherwise). A write after a pause (a few per second, an idle service) always runs inline.
+/// awaiting producer: every <see cref="HotInlineLimit"/>-th hot write is a probe; when its caller waited for it (the
+/// limit doubles, up to <see cref="MaxHotInline"/>); otherwise writes are piling up (hot writes go through the queue
+/// until the next probe says otherwise). A write after a pause (a few per second, an idle service) always runs inline.
+/// <para>
+/// The probe (<see cref="InlineProbe"/>) runs inline too, but its task is not complete when WriteAsync returns: its
+/// acknowledgement is a work item on the caller's own thread-pool thread, which that thread runs only once the caller
+/// has let go of it, and the caller waited for its write when no other write arrived before that and the work item ran
+/// on that very thread. A caller that does not await goes on writing first, and its next write, arriving while the
+/// verdict is due, is queued. (Before, the probe went through the writer thread: a wake-up of that thread, its linger
+/// and a thread-pool hop back, a large share of a lone producer's CPU; the README has the figures.) A caller on a thread
+/// that is not the pool's, and FullPipelined (whose sync thread acknowledges), keep that queued probe: its batch held it
+/// alone and nothing queued behind it. So do the next probes after the acknowledgements of two inline probes in a row ran
+/// on another thread: the caller blocked on its task instead of awaiting it, and waited for another pool thread to take
+/// the work item (milliseconds on a busy machine, longer in a starved pool), where the writer thread completes a queued
+/// probe's blocked caller directly. <see cref="QueuedProbesAfterSteal"/> of them, twice as many each time it happens again
+/// without an inline probe acknowledged on its own thread in between (up to <see cref="MaxQueuedProbesAfterSteal"/>), so
+/// a caller that always blocks soon pays that wait almost never. One such item now and then is an idle worker that took
+/// it first; the verdict is then "not awaited", which costs one more probe.
+/// </para>
 /// </summary>
 internal sealed partial class GroupCommitWriter
 {
@@ -47,6 +62,18 @@ internal sealed partial class GroupCommitWriter
     private int _hotInlineLimit;
     private int _hotStreak;
     private IWriteRequest? _probe;
+    private InlineProbe? _inlineProbe; // the probe running inline, until its acknowledgement is deferred (see the class summary)
+    private int _probeDue; // 1 from an inline probe's start until its verdict: hot writes are queued meanwhile
+    private int _probeInterrupted; // 1 when a write arrived while the verdict was due
+    private int _queuedProbes; // probes still to go through the queue after inline probes' acknowledgements ran elsewhere
+    private int _probesRunElsewhere; // inline probes in a row whose acknowledgement another thread ran
+    private int _nextQueuedProbes = QueuedProbesAfterSteal; // how many go through the queue when that happens next
+
+    /// <summary>How many probes go through the writer thread after two inline probes in a row were acknowledged by another thread.</summary>
+    internal const int QueuedProbesAfterSteal = 16;
+
+    /// <summary>The most probes that go through the writer thread in a row for that reason.</summary>
+    internal const int MaxQueuedProbesAfterSteal = 1024;
     private long _inlineBatches;
     private long _roleWaits;
 
@@ -69,6 +96,11 @@ internal sealed partial class GroupCommitWriter
     /// </summary>
     internal bool TryWriteInline(IWriteRequest request)
     {
+        if (Volatile.Read(ref _probeDue) != 0)
+        {
+            Volatile.Write(ref _probeInterrupted, 1); // another write before the probe's caller let go: not one awaiting producer
+        }
+
         if (!_inlineAllowed || Volatile.Read(ref _lastAcknowledged) > 1 || _queue.Reader.Count > 0 || !ContextAllowsBlocking())
         {
             return false;
@@ -82,24 +114,35 @@ internal sealed partial class GroupCommitWriter
         try
         {
             if (!Volatile.Read(ref _loopRunning) || _fault is not null || _pipeline?.Fault is not null || _queue.Reader.Count > 0 ||
-                _lastAcknowledged > 1 || !DecideHot(request))
+                _lastAcknowledged > 1)
+            {
+                return false;
+            }
+
+            var decision = DecideHot(request);
+            if (decision == HotDecision.Queue)
             {
                 return false;
             }
 
             if (!_pause.TryEnterBatch())
             {
-                return false;
+                return QueueInstead(request, decision);
             }
 
             try
             {
                 if (_turn?.TryAcquireNow() == false)
                 {
-                    return false; // another process writes: the writer thread waits for the turn, the caller awaits
+                    return QueueInstead(request, decision); // another process writes: the writer thread waits for the turn, the caller awaits
                 }
 
                 _ownerThreadId = Environment.CurrentManagedThreadId;
+                if (decision == HotDecision.InlineProbe)
+                {
+                    StartInlineProbe(request);
+                }
+
                 RunInline(request);
                 return true;
             }
@@ -126,25 +169,132 @@ internal sealed partial class GroupCommitWriter
         (SynchronizationContext.Current is not { } context || context.GetType() == typeof(SynchronizationContext)) &&
         TaskScheduler.Current == TaskScheduler.Default;
 
+    private enum HotDecision
+    {
+        /// <summary>Runs inline.</summary>
+        Inline,
+
+        /// <summary>Runs inline as the probe; its acknowledgement waits for the caller to let go of its thread.</summary>
+        InlineProbe,
+
+        /// <summary>Goes through the queue (perhaps as the probe).</summary>
+        Queue,
+    }
+
     /// <summary>Under the role: whether this write may run inline now; a hot write past the limit becomes the probe.</summary>
-    private bool DecideHot(IWriteRequest request)
+    private HotDecision DecideHot(IWriteRequest request)
     {
         var hot = _inlineClock.GetElapsedTime(_roleReleasedAt) < HotWindow;
         if (!hot)
         {
             _hotStreak = 0;
-            return true;
+            return HotDecision.Inline;
         }
 
-        if (_hotStreak < _hotInlineLimit)
+        if (Volatile.Read(ref _probeDue) != 0)
+        {
+            return HotDecision.Queue; // the last probe's verdict is not in yet
+        }
+
+        if (_hotStreak < Volatile.Read(ref _hotInlineLimit))
         {
             _hotStreak++;
-            return true;
+            return HotDecision.Inline;
         }
 
         _hotStreak = 0;
+        if (_pipeline is null && Thread.CurrentThread.IsThreadPoolThread)
+        {
+            if (Volatile.Read(ref _queuedProbes) == 0)
+            {
+                return HotDecision.InlineProbe;
+            }
+
+            Volatile.Write(ref _queuedProbes, _queuedProbes - 1); // no probe is due here, so its acknowledgement cannot write it now
+        }
+
         _probe = request;
+        return HotDecision.Queue;
+    }
+
+    /// <summary>A write that was to run inline is queued after all: a probe among them becomes the writer thread's probe.</summary>
+    private bool QueueInstead(IWriteRequest request, HotDecision decision)
+    {
+        if (decision == HotDecision.InlineProbe)
+        {
+            _probe = request;
+        }
+
         return false;
+    }
+
+    private void StartInlineProbe(IWriteRequest request)
+    {
+        _inlineProbe = new InlineProbe(this, request, Environment.CurrentManagedThreadId);
+        Volatile.Write(ref _probeInterrupted, 0);
+        Volatile.Write(ref _probeDue, 1);
+    }
+
+    /// <summary>
+    /// In <see cref="Acknowledge"/>: whether <paramref name="request"/> is the inline probe, whose acknowledgement is then
+    /// deferred to a work item on this thread (see the class summary). Its batch must have held it alone with nothing queued.
+    /// </summary>
+    private bool DeferredAsProbe(IWriteRequest request, int batchSize)
+    {
+        if (_inlineProbe is not { } probe || !ReferenceEquals(probe.Request, request))
+        {
+            return false;
+        }
+
+        _inlineProbe = null;
+        probe.BatchAlone = batchSize == 1 && _queue.Reader.Count == 0;
+        ThreadPool.UnsafeQueueUserWorkItem(probe, preferLocal: true);
+        return true;
+    }
+
+    /// <summary>After an inline batch: a probe whose acknowledgement was not deferred (its batch failed) ends with no verdict.</summary>
+    private void EndUnacknowledgedProbe()
+    {
+        if (_inlineProbe is not null)
+        {
+            _inlineProbe = null;
+            Volatile.Write(ref _hotInlineLimit, 0);
+            Volatile.Write(ref _probeDue, 0);
+        }
+    }
+
+    /// <summary>
+    /// The inline probe's acknowledgement, run by the thread pool. The caller waited for its write when the work item runs
+    /// on the caller's own thread (which runs its local work items only once the caller's code has let go of it), no
+    /// other write arrived meanwhile, and its batch held it alone.
+    /// </summary>
+    private sealed class InlineProbe(GroupCommitWriter writer, IWriteRequest request, int threadId) : IThreadPoolWorkItem
+    {
+        internal IWriteRequest Request { get; } = request;
+
+        internal bool BatchAlone { get; set; }
+
+        public void Execute()
+        {
+            var ownThread = Environment.CurrentManagedThreadId == threadId;
+            // These fields are written only here, by the acknowledgement of the probe that is due, one at a time.
+            if (ownThread)
+            {
+                writer._probesRunElsewhere = 0;
+                writer._nextQueuedProbes = QueuedProbesAfterSteal;
+            }
+            else if (++writer._probesRunElsewhere >= 2)
+            {
+                writer._probesRunElsewhere = 0;
+                Volatile.Write(ref writer._queuedProbes, writer._nextQueuedProbes);
+                writer._nextQueuedProbes = Math.Min(writer._nextQueuedProbes * 2, MaxQueuedProbesAfterSteal);
+            }
+
+            var alone = BatchAlone && ownThread && Volatile.Read(ref writer._probeInterrupted) == 0;
+            Volatile.Write(ref writer._hotInlineLimit, alone ? Math.Clamp(writer._hotInlineLimit * 2, 1, MaxHotInline) : 0);
+            Volatile.Write(ref writer._probeDue, 0);
+            Request.Succeed();
+        }
     }
 
     /// <summary>The writer thread, after a batch: reads the probe's outcome (see the class summary).</summary>
@@ -175,6 +325,7 @@ internal sealed partial class GroupCommitWriter
         }
         finally
         {
+            EndUnacknowledgedProbe();
             _roleReleasedAt = _inlineClock.GetTimestamp(); // only a batch that ran makes the next write hot
             SynchronizationContext.SetSynchronizationContext(previous);
         }

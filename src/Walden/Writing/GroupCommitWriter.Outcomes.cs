@@ -175,7 +175,10 @@ internal sealed partial class GroupCommitWriter
 
         foreach (var request in committed)
         {
-            request.Succeed();
+            if (!DeferredAsProbe(request, committed.Count))
+            {
+                request.Succeed();
+            }
         }
 
         _committed += committed.Count;

@@ -161,6 +161,89 @@ public sealed class InlineWriteTests : IDisposable
     }
 
     [Fact]
+    public async Task ALoneProducerAwaitingEachWrite_RunsTheProbesOnItsOwnThreadToo()
+    {
+        await using var db = await OpenAsync();
+        var inline = await Task.Run(async () =>
+        {
+            // The clock never moves, so every write comes right after the last batch ("hot"), and every few is a probe of
+            // whether its caller awaits it. The first hot write is one (nothing is known yet); a probe runs inline too.
+            var count = 0;
+            for (var i = 0; i < 200; i++)
+            {
+                var caller = Environment.CurrentManagedThreadId;
+                var ranOn = await db.WriteAsync(c =>
+                {
+                    Sql.Insert(c, 1, i);
+                    return Environment.CurrentManagedThreadId;
+                });
+                Assert.True(i > 0 || ranOn == caller, "the first probe was handed to the writer thread");
+                count += ranOn == caller ? 1 : 0;
+            }
+
+            return count;
+        }).WaitAsync(Bound);
+
+        Assert.True(inline >= 150, $"only {inline} of 200 awaited writes ran on the caller's thread");
+
+        Assert.Equal(200, await CountAsync(db).WaitAsync(Bound));
+    }
+
+    [Fact]
+    public async Task ACallerBlockingOnEachWrite_GetsEveryOneAcknowledged_AndAfterThatTheProbesGoThroughTheWriterThread()
+    {
+        await using var db = await OpenAsync();
+        var elsewhere = await Task.Run(() =>
+        {
+            // Sync over async on a pool thread: an inline probe's acknowledgement cannot run on the blocked caller's thread,
+            // another pool thread must run it; after that the next probes go through the writer thread, whose commit
+            // completes the blocked caller directly.
+            var count = 0;
+            for (var i = 0; i < 200; i++)
+            {
+                var caller = Environment.CurrentManagedThreadId;
+                var ranOn = db.WriteAsync(c =>
+                {
+                    Sql.Insert(c, 1, i);
+                    return Environment.CurrentManagedThreadId;
+                }).GetAwaiter().GetResult();
+                count += ranOn == caller ? 0 : 1;
+            }
+
+            return count;
+        }).WaitAsync(Bound);
+
+        Assert.InRange(elsewhere, 1, 200);
+        Assert.Equal(200, await CountAsync(db).WaitAsync(Bound));
+    }
+
+    [Fact]
+    public async Task AWriteStartedWhileAProbesVerdictIsDue_IsQueued_SoABurstAfterALoneProducerSharesCommits()
+    {
+        await using var db = await OpenAsync();
+        await Task.Run(async () =>
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                await db.WriteAsync(c => Sql.Insert(c, 1, i)); // a lone producer: hot writes run inline
+            }
+
+            // Then the same thread starts writes without awaiting them, several times over: whichever write of a burst is the
+            // probe, the ones after it arrive before its caller lets go of the thread, so they wait for the writer thread.
+            for (var burst = 0; burst < 5; burst++)
+            {
+                var before = (await db.GetStatsAsync()).Commits;
+                var writes = Enumerable.Range(0, 200).Select(i => db.WriteAsync(c => Sql.Insert(c, 2 + burst, i))).ToList();
+                await Task.WhenAll(writes).WaitAsync(Bound);
+                var commits = (await db.GetStatsAsync()).Commits - before;
+                Assert.True(commits <= GroupCommitWriter.MaxHotInline + 20, $"burst {burst}: 200 writes took {commits} commits");
+            }
+        }).WaitAsync(Bound);
+
+        Assert.Equal(1_100, await CountAsync(db).WaitAsync(Bound));
+    }
+
+    [Fact]
     public async Task OneThreadStartingManyWritesWithoutAwaitingThem_StillSharesCommits()
     {
         await using var db = await OpenAsync();
