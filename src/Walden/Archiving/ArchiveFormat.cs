@@ -13,7 +13,9 @@ namespace Walden.Archiving;
 /// writer connection between two batches). Its chain value is the SHA-256 of the database bytes.</item>
 /// <item><c>&lt;base&gt;/&lt;first&gt;-&lt;last&gt;.wseg</c>: the committed transactions first..last after that base, each a
 /// list of page images (the WAL frames of that commit) and the database size in pages. Transaction ids are contiguous
-/// and each one's chain value is SHA-256(previous chain value, record): the header names the chain value before its first
+/// and each one's chain value hashes the previous one with the record (format 4: its header, page numbers and page digests,
+/// <see cref="ChainNext(ReadOnlySpan{byte}, ArchiveRecord)"/>; formats 1 and 2: its bytes, SHA-256(previous chain value,
+/// record)): the header names the chain value before its first
 /// and after its last transaction, so a missing, reordered or foreign segment is a mismatch, and merging segments
 /// (compaction) keeps the values.</item>
 /// </list>
