@@ -36,7 +36,7 @@ namespace Walden.Writing;
 /// that is not the pool's, and FullPipelined (whose sync thread acknowledges), keep that queued probe: its batch held it
 /// alone and nothing queued behind it. So do the next probes after the acknowledgements of two inline probes in a row ran
 /// on another thread: the caller blocked on its task instead of awaiting it, and waited for another pool thread to take
-/// the work item (milliseconds on a busy machine, longer in a starved pool), where the writer thread completes a queued
+/// the work item (a thread's wake-up at best, long in a starved pool), where the writer thread completes a queued
 /// probe's blocked caller directly. <see cref="QueuedProbesAfterSteal"/> of them, twice as many each time it happens again
 /// without an inline probe acknowledged on its own thread in between (up to <see cref="MaxQueuedProbesAfterSteal"/>), so
 /// a caller that always blocks soon pays that wait almost never. One such item now and then is an idle worker that took
