@@ -138,7 +138,7 @@ internal sealed partial class ArchiveAppendLog
     }
 
     /// <summary>
-    /// Appends one batch's segment (whole, as encoded: format 1 or 2) and returns once it is durable (its fdatasync
+    /// Appends one batch's segment (whole, as encoded: format 1, 2 or 4) and returns once it is durable (its fdatasync
     /// returned); <paramref name="segment"/> is written as it is and not kept, so the caller may reuse its memory at once.
     /// A failed fdatasync or write faults the log for the rest of the run (after a failed fsync nothing can say what
     /// reached the disk); a failure to grow the file (a full disk) does not.
@@ -148,7 +148,7 @@ internal sealed partial class ArchiveAppendLog
     {
         if (!ArchiveFormat.IsPlainSegmentHeader(segment.Span, segment.Length))
         {
-            throw new ArgumentException("Only a whole segment of format 1 or 2 is a record of the archive log.", nameof(segment));
+            throw new ArgumentException("Only a whole segment of format 1, 2 or 4 is a record of the archive log.", nameof(segment));
         }
 
         var sealWanted = false;

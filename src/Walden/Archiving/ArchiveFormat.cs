@@ -13,12 +13,14 @@ namespace Walden.Archiving;
 /// writer connection between two batches). Its chain value is the SHA-256 of the database bytes.</item>
 /// <item><c>&lt;base&gt;/&lt;first&gt;-&lt;last&gt;.wseg</c>: the committed transactions first..last after that base, each a
 /// list of page images (the WAL frames of that commit) and the database size in pages. Transaction ids are contiguous
-/// and each one's chain value is SHA-256(previous chain value, record): the header names the chain value before its first
+/// and each one's chain value hashes the previous one with the record (format 4: its header, page numbers and page digests,
+/// <see cref="ChainNext(ReadOnlySpan{byte}, ArchiveRecord)"/>; formats 1 and 2: its bytes, SHA-256(previous chain value,
+/// record)): the header names the chain value before its first
 /// and after its last transaction, so a missing, reordered or foreign segment is a mismatch, and merging segments
 /// (compaction) keeps the values.</item>
 /// </list>
 /// </summary>
-internal static class ArchiveFormat
+internal static partial class ArchiveFormat
 {
     internal const int HeaderBytes = 128;
     internal const int HashBytes = 32;
@@ -27,8 +29,9 @@ internal static class ArchiveFormat
     private static readonly byte[] SegmentMagic = "WALDSEG1"u8.ToArray();
     private static readonly byte[] BaseMagic = "WALDBAS1"u8.ToArray();
     private const int Version = 1; // bases; segments of version 1 are still read
-    private const int SegmentVersion = 2; // page images XOR-ed with the same page's previous image in the segment
-    private const int SealedVersion = 3; // parts of format 1 or 2 joined as they are, each its own zlib stream (the log's seal)
+    private const int XorVersion = 2; // page images XOR-ed with the same page's previous image in the segment (still read)
+    private const int SealedVersion = 3; // parts of format 1, 2 or 4 joined as they are, each its own zlib stream (the log's seal)
+    private const int PatchVersion = 4; // a page seen before in the segment stored as the runs that changed (ArchiveFormat.Patches.cs)
 
     internal static string BaseFolder(long baseId) => baseId.ToString("D10", CultureInfo.InvariantCulture);
 
@@ -62,6 +65,10 @@ internal static class ArchiveFormat
         return null;
     }
 
+    /// <summary>
+    /// The chain value after a record of format 1 or 2 (and of a sealed segment's parts of those formats), given its bytes
+    /// as <see cref="EncodeRecord"/> lays them out: SHA-256(previous chain value, record).
+    /// </summary>
     internal static byte[] ChainNext(ReadOnlySpan<byte> previous, ReadOnlySpan<byte> record)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -71,32 +78,47 @@ internal static class ArchiveFormat
     }
 
     /// <summary>
-    /// The chain value after <paramref name="record"/>: the same as
-    /// <see cref="ChainNext(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/> over <see cref="EncodeRecord"/>'s bytes, hashed part by
-    /// part from the page images (no copy of the record is made).
+    /// The chain value after <paramref name="record"/> in format 4 (every record Walden writes now): SHA-256 of the previous
+    /// chain value, the record's 24-byte header and, per page, its number and the XXH128 digest of its image (16 bytes).
+    /// Before format 4 the SHA-256 ran over every page image, a second full pass over each commit's bytes on the shipping
+    /// thread beside zlib's; XXH128 reads them many times faster, and SHA-256 then hashes a small fraction of them. What
+    /// the chain is for is unchanged: a missing, reordered or foreign record or segment breaks it, and it does not depend
+    /// on how the records are split into segments. The integrity of the stored bytes is each object's own SHA-256.
     /// </summary>
     internal static byte[] ChainNext(ReadOnlySpan<byte> previous, ArchiveRecord record)
     {
-        if (record.Encoded is { } encoded)
+        var pages = record.Pages.Count > 0 || record.Encoded is not { Length: > 24 } encoded ? record.Pages
+            : DecodeRecord(encoded, ((encoded.Length - 24) / Math.Max(1, BinaryPrimitives.ReadInt32LittleEndian(encoded.AsSpan(20)))) - 4).Pages;
+        var length = previous.Length + 24 + (pages.Count * 20);
+        var rented = length > 4096 ? System.Buffers.ArrayPool<byte>.Shared.Rent(length) : null;
+        try
         {
-            return ChainNext(previous, encoded);
-        }
+            var input = rented is null ? stackalloc byte[length] : rented.AsSpan(0, length);
+            previous.CopyTo(input);
+            var at = previous.Length;
+            WriteRecordHeader(input[at..], record);
+            BinaryPrimitives.WriteInt32LittleEndian(input[(at + 20)..], pages.Count);
+            at += 24;
+            foreach (var (page, data) in pages)
+            {
+                BinaryPrimitives.WriteUInt32LittleEndian(input[at..], page);
+                System.IO.Hashing.XxHash128.Hash(data.Span, input.Slice(at + 4, 16));
+                at += 20;
+            }
 
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(previous);
-        Span<byte> header = stackalloc byte[24];
-        WriteRecordHeader(header, record);
-        hash.AppendData(header);
-        Span<byte> number = stackalloc byte[4];
-        foreach (var (page, data) in record.Pages)
+            return SHA256.HashData(input);
+        }
+        finally
         {
-            BinaryPrimitives.WriteUInt32LittleEndian(number, page);
-            hash.AppendData(number);
-            hash.AppendData(data.Span);
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            }
         }
-
-        return hash.GetHashAndReset();
     }
+
+    /// <summary>True for a record read from a segment (or part) of format 1 or 2, whose chain value covers its page images.</summary>
+    internal static bool HasOlderChain(ArchiveRecord record) => record.Format is 1 or XorVersion;
 
     private static void WriteRecordHeader(Span<byte> span, ArchiveRecord record)
     {
@@ -143,10 +165,10 @@ internal static class ArchiveFormat
     }
 
     /// <summary>
-    /// Encodes a segment of contiguous records (each already carrying its chain value). The payload is the records as
-    /// <see cref="EncodeRecord"/> lays them out, except that a page image already seen in the segment is stored XOR-ed with
-    /// its previous image: a b-tree page rewritten by many commits (the table's last leaf, index leaves, page 1) then
-    /// differs in a few hundred bytes, and zlib compresses the zeros many times faster, and smaller, than the page itself.
+    /// Encodes a segment of contiguous records (each already carrying its chain value), format 4: the records as
+    /// <see cref="EncodeRecord"/> lays them out, except that a page image already seen in the segment is stored as the runs
+    /// of it that changed since that image (ArchiveFormat.Patches.cs). A b-tree page rewritten by many commits (the table's
+    /// last leaf, index leaves, page 1) differs in a few hundred bytes, so zlib gets those instead of the whole page.
     /// </summary>
     internal static byte[] EncodeSegment(long baseId, int pageSize, byte[] previousChain, IReadOnlyList<ArchiveRecord> records)
     {
@@ -160,12 +182,33 @@ internal static class ArchiveFormat
     /// loop keeps one per destination, so a segment of a few MiB every ship interval is neither allocated (on the large-object
     /// heap, twice as it grows, plus a copy) nor collected each time.
     /// </summary>
-    internal static void EncodeSegment(long baseId, int pageSize, byte[] previousChain, IReadOnlyList<ArchiveRecord> records, MemoryStream output)
+    internal static void EncodeSegment(long baseId, int pageSize, byte[] previousChain, IReadOnlyList<ArchiveRecord> records, MemoryStream output) =>
+        EncodeSegment(baseId, pageSize, previousChain, records, output, PatchVersion);
+
+    /// <summary>
+    /// A segment of format 2 (a page seen before XOR-ed with its previous image), as Walden wrote them before format 4, for
+    /// records whose chain values follow the rule of formats 1 and 2: compaction merges an older archive's segments into
+    /// one of this format (their chain values stay as they are), and tests make the segments older archives hold.
+    /// </summary>
+    internal static byte[] EncodeXorSegment(long baseId, int pageSize, byte[] previousChain, IReadOnlyList<ArchiveRecord> records)
+    {
+        using var output = new MemoryStream();
+        EncodeSegment(baseId, pageSize, previousChain, records, output, XorVersion);
+        return output.ToArray();
+    }
+
+    private static void EncodeSegment(long baseId, int pageSize, byte[] previousChain, IReadOnlyList<ArchiveRecord> records, MemoryStream output,
+        int version)
     {
         output.SetLength(0);
         output.Write(new byte[HeaderBytes]); // the header, once the payload's length is known
-        using (var zlib = new ZLibStream(output, CompressionLevel.Fastest, leaveOpen: true))
+        if (version == PatchVersion)
         {
+            WritePatchedPayload(output, pageSize, records);
+        }
+        else
+        {
+            using var zlib = new ZLibStream(output, CompressionLevel.Fastest, leaveOpen: true);
             var previous = new Dictionary<uint, ReadOnlyMemory<byte>>();
             var scratch = new byte[4 + pageSize];
             Span<byte> recordHeader = stackalloc byte[24];
@@ -196,7 +239,7 @@ internal static class ArchiveFormat
         var payloadLength = output.Length - HeaderBytes;
         var span = output.GetBuffer().AsSpan(0, HeaderBytes);
         SegmentMagic.CopyTo(span);
-        BinaryPrimitives.WriteInt32LittleEndian(span[8..], SegmentVersion);
+        BinaryPrimitives.WriteInt32LittleEndian(span[8..], version);
         BinaryPrimitives.WriteInt32LittleEndian(span[12..], pageSize);
         BinaryPrimitives.WriteInt64LittleEndian(span[16..], baseId);
         BinaryPrimitives.WriteInt64LittleEndian(span[24..], records[0].Txid);
@@ -251,9 +294,9 @@ internal static class ArchiveFormat
         }
 
         var version = BinaryPrimitives.ReadInt32LittleEndian(span[8..]);
-        if (version is not (1 or SegmentVersion or SealedVersion))
+        if (version is not (1 or XorVersion or SealedVersion or PatchVersion))
         {
-            throw new InvalidDataException($"its format version {version} is not one this Walden reads (1 to {SealedVersion})");
+            throw new InvalidDataException($"its format version {version} is not one this Walden reads (1 to {PatchVersion})");
         }
 
         return segment;
@@ -286,7 +329,7 @@ internal static class ArchiveFormat
                 // Parts: [version][length][the payload of one segment of that version], each its own zlib stream and XOR scope.
                 var partVersion = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(offset));
                 var partLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(offset + 4));
-                if (partVersion is not (1 or SegmentVersion) || partLength < 0 || offset + 8 + partLength > end)
+                if (partVersion is not (1 or XorVersion or PatchVersion) || partLength < 0 || offset + 8 + partLength > end)
                 {
                     throw new InvalidDataException("a part of it is cut short or of an unknown version");
                 }
@@ -296,7 +339,7 @@ internal static class ArchiveFormat
             }
 
             // Checked before any record of the part is given out: the ids, and at the last part the count and the chain (so a
-            // segment of format 1 or 2, one part, is checked whole first, as before).
+            // segment of format 1, 2 or 4, one part, is checked whole first, as before).
             var first = next;
             next += part.Count;
             if (part.Where((r, i) => r.Txid != first + i).Any() || next - 1 > segment.LastTxid
@@ -312,9 +355,14 @@ internal static class ArchiveFormat
         }
     }
 
-    /// <summary>Decompresses one zlib payload of segment format 1 or 2 and appends its records, chaining them; returns the chain after them.</summary>
+    /// <summary>Decompresses one zlib payload of segment format 1, 2 or 4 and appends its records, chaining them; returns the chain after them.</summary>
     private static byte[] DecodeRecords(byte[] bytes, int start, int payloadBytes, int version, int pageSize, byte[] chain, List<ArchiveRecord> records)
     {
+        if (version == PatchVersion)
+        {
+            return DecodePatchedRecords(bytes, start, payloadBytes, pageSize, chain, records);
+        }
+
         using var zlib = new ZLibStream(new MemoryStream(bytes, start, payloadBytes, writable: false), CompressionMode.Decompress);
         using var raw = new MemoryStream();
         zlib.CopyTo(raw);
@@ -330,7 +378,7 @@ internal static class ArchiveFormat
                 throw new InvalidDataException("a transaction in it is cut short");
             }
 
-            for (var i = 0; version == SegmentVersion && i < count; i++)
+            for (var i = 0; version == XorVersion && i < count; i++)
             {
                 var at = offset + 24 + (i * (4 + pageSize));
                 var page = BinaryPrimitives.ReadUInt32LittleEndian(data[at..]);
@@ -348,6 +396,7 @@ internal static class ArchiveFormat
             chain = ChainNext(chain, encoded);
             record.Chain = chain;
             record.Encoded = encoded;
+            record.Format = version;
             records.Add(record);
             offset += length;
         }
@@ -386,11 +435,11 @@ internal static class ArchiveFormat
         && previous.Slice(88, HashBytes).SequenceEqual(next.Slice(56, HashBytes));
 
     /// <summary>
-    /// True when <paramref name="header"/> (<see cref="HeaderBytes"/>) is a segment header of format 1 or 2 whose payload
+    /// True when <paramref name="header"/> (<see cref="HeaderBytes"/>) is a segment header of format 1, 2 or 4 (not a sealed one) whose payload
     /// length fits a segment of <paramref name="segmentBytes"/>; the checksum is not checked.
     /// </summary>
     internal static bool IsPlainSegmentHeader(ReadOnlySpan<byte> header, long segmentBytes) =>
-        IsSegmentHeader(header, segmentBytes) && BinaryPrimitives.ReadInt32LittleEndian(header[8..]) is 1 or SegmentVersion;
+        IsSegmentHeader(header, segmentBytes) && BinaryPrimitives.ReadInt32LittleEndian(header[8..]) is 1 or XorVersion or PatchVersion;
 
     /// <summary>The same for a segment of any format (the checksum is not checked either).</summary>
     internal static bool IsSegmentHeader(ReadOnlySpan<byte> header, long segmentBytes) =>
@@ -617,6 +666,12 @@ internal sealed class ArchiveRecord(long txid, long timeMicros, uint databasePag
     public byte[]? Chain { get; set; }
 
     public byte[]? Encoded { get; set; }
+
+    /// <summary>
+    /// The segment format a decoded record was read from (0: taken from the WAL). Formats 1 and 2 chain over the page images
+    /// themselves, format 4 over their digests, so compaction re-encodes a record in a format of its own chain rule.
+    /// </summary>
+    public int Format { get; set; }
 
     public DateTimeOffset Time => DateTimeOffset.FromUnixTimeMilliseconds(TimeMicros / 1000).AddTicks(TimeMicros % 1000 * 10);
 

@@ -153,7 +153,15 @@ internal sealed partial class Archiver
         }
 
         var records = decoded.SelectMany(s => s.Records).ToList();
-        var bytes = ArchiveFormat.EncodeSegment(baseId, decoded[0].PageSize, decoded[0].PreviousChain, records);
+        var olderChain = records.Select(r => ArchiveFormat.HasOlderChain(r)).Distinct().ToList();
+        if (olderChain.Count > 1)
+        {
+            return 0; // records of both chain rules (an archive upgraded mid-base): each keeps the format its chain values need
+        }
+
+        var bytes = olderChain[0]
+            ? ArchiveFormat.EncodeXorSegment(baseId, decoded[0].PageSize, decoded[0].PreviousChain, records)
+            : ArchiveFormat.EncodeSegment(baseId, decoded[0].PageSize, decoded[0].PreviousChain, records);
         using (var content = new MemoryStream(bytes, writable: false))
         {
             destination.Put(ArchiveFormat.SegmentName(baseId, records[0].Txid, records[^1].Txid), content);

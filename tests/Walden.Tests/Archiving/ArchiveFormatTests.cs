@@ -1,0 +1,126 @@
+using System.IO.Compression;
+using Walden.Archiving;
+using Walden.Tests.TestSupport;
+using static Walden.Tests.Archiving.ArchiveChecks;
+
+namespace Walden.Tests.Archiving;
+
+/// <summary>Segment format 4 (a repeated page stored as the runs that changed, the chain over page digests) and the older formats.</summary>
+public sealed class ArchiveFormatTests : IDisposable
+{
+    private const int PageSize = 4096;
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void ASegment_StoresARepeatedPageAsItsChangedRuns_AndDecodesEveryImageAndChainExactly()
+    {
+        var random = new Random(4);
+        var leaf = new byte[PageSize];
+        random.NextBytes(leaf);
+        var records = new List<ArchiveRecord>();
+        var chain = new byte[32];
+        for (var txid = 1; txid <= 40; txid++)
+        {
+            leaf = (byte[])leaf.Clone();
+            leaf[txid * 50] ^= 0xFF; // a few changed bytes, one of them at a block's edge, as a commit changes a leaf
+            leaf[(txid * 97) + 1] = (byte)txid;
+            leaf[^1] = (byte)(txid * 3);
+            var fresh = new byte[PageSize]; // and a page the segment has not held before
+            random.NextBytes(fresh);
+            var record = new ArchiveRecord(txid, txid * 1000L, 100, [(7u, leaf), ((uint)(100 + txid), fresh)], PageSize);
+            chain = ArchiveFormat.ChainNext(chain, record);
+            record.Chain = chain;
+            records.Add(record);
+        }
+
+        var segment = ArchiveFormat.EncodeSegment(1, PageSize, new byte[32], records);
+        var decoded = ArchiveFormat.DecodeSegment(segment);
+
+        Assert.Equal(records.Count, decoded.Records.Count);
+        for (var i = 0; i < records.Count; i++)
+        {
+            Assert.Equal(records[i].Chain, decoded.Records[i].Chain);
+            Assert.Equal(records[i].Pages.Select(p => p.Page), decoded.Records[i].Pages.Select(p => p.Page));
+            for (var p = 0; p < records[i].Pages.Count; p++)
+            {
+                Assert.True(records[i].Pages[p].Data.Span.SequenceEqual(decoded.Records[i].Pages[p].Data.Span), $"record {i + 1}, page {p}");
+            }
+        }
+
+        // The 39 repeats of page 7 went in as patches: the payload zlib took holds about one page per record, not two.
+        using var payload = new ZLibStream(new MemoryStream(segment, ArchiveFormat.HeaderBytes, segment.Length - ArchiveFormat.HeaderBytes - 32),
+            CompressionMode.Decompress);
+        using var raw = new MemoryStream();
+        payload.CopyTo(raw);
+        Assert.True(raw.Length < 42L * (PageSize + 100), $"{raw.Length:N0} bytes went into zlib for 41 distinct page images");
+    }
+
+    [Fact]
+    public void TheChain_CoversEveryByteOfEveryPageImage()
+    {
+        var image = new byte[PageSize];
+        var before = ArchiveFormat.ChainNext(new byte[32], new ArchiveRecord(1, 1, 1, [(1u, (byte[])image.Clone())], PageSize));
+        for (var at = 0; at < PageSize; at += 509)
+        {
+            var changed = (byte[])image.Clone();
+            changed[at] = 1;
+            Assert.NotEqual(before, ArchiveFormat.ChainNext(new byte[32], new ArchiveRecord(1, 1, 1, [(1u, changed)], PageSize)));
+        }
+
+        Assert.NotEqual(before, ArchiveFormat.ChainNext(new byte[32], new ArchiveRecord(1, 1, 1, [(2u, image)], PageSize)));
+        Assert.NotEqual(before, ArchiveFormat.ChainNext(new byte[32], new ArchiveRecord(2, 1, 1, [(1u, image)], PageSize)));
+        Assert.NotEqual(before, ArchiveFormat.ChainNext(new byte[1], new ArchiveRecord(1, 1, 1, [(1u, image)], PageSize)));
+    }
+
+    [Fact]
+    public async Task AnArchiveOfFormatTwoSegments_StillRestores_AndItsCompactionKeepsItRestorable()
+    {
+        var archive = _dir.File("archive");
+        Directory.CreateDirectory(archive);
+        var options = new WaldenOptions();
+        options.Archive.Mode = WaldenArchiveMode.Sync;
+        options.Archive.DrillInterval = null;
+        options.Archive.Destinations.Add(new WaldenFolderDestination(archive) { UseAppendLog = false });
+        var txids = new List<long>();
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a, b)"));
+            for (var i = 1; i <= 30; i++)
+            {
+                await db.WriteAsync(c => c.Exec($"INSERT INTO t VALUES ({i}, randomblob(3000))"));
+                txids.Add(db.Archiver!.LastTxid);
+            }
+        }
+
+        // Rewrite every segment as the Walden before format 4 wrote it: format 2, chained over the page images themselves.
+        var segments = Directory.EnumerateFiles(archive, "*.wseg", SearchOption.AllDirectories).Order().ToList();
+        byte[]? chain = null;
+        foreach (var path in segments)
+        {
+            var segment = ArchiveFormat.DecodeSegment(await File.ReadAllBytesAsync(path));
+            var previous = chain ?? segment.PreviousChain;
+            chain = previous;
+            foreach (var record in segment.Records)
+            {
+                chain = record.Chain = ArchiveFormat.ChainNext(chain, ArchiveFormat.EncodeRecord(record, segment.PageSize));
+            }
+
+            await File.WriteAllBytesAsync(path, ArchiveFormat.EncodeXorSegment(segment.BaseId, segment.PageSize, previous, segment.Records));
+        }
+
+        Assert.All(segments, path => Assert.Equal(2, BitConverter.ToInt32(File.ReadAllBytes(path), 8)));
+        await RestoreCompleteAsync(archive, _dir.File("before.db"));
+        Assert.Equal(30, Count(_dir.File("before.db")));
+
+        Assert.True(Archiver.Compact(new WaldenFolderDestination(archive), 1 << 20) > 1);
+        var merged = Directory.EnumerateFiles(archive, "*.wseg", SearchOption.AllDirectories).ToList();
+        Assert.True(merged.Count < segments.Count / 4, $"{segments.Count} segments became {merged.Count}");
+        await RestoreCompleteAsync(archive, _dir.File("after.db"));
+        Assert.Equal(30, Count(_dir.File("after.db")));
+        var middle = await WaldenArchive.RestoreAsync(archive, _dir.File("middle.db"), new WaldenArchiveRestoreOptions { Txid = txids[11] });
+        Assert.True(middle.Complete, middle.Problem);
+        Assert.Equal(12, Count(_dir.File("middle.db")));
+    }
+}
