@@ -26,6 +26,8 @@ internal sealed class SegmentApplier : IDisposable
     internal const int ReadBufferBytes = 256 * 1024;
     private const int RecordHeaderBytes = 24;
     private const int SealedVersion = 3;
+    private const int PatchVersion = 4; // a page seen before in the part stored as the runs that changed (ArchiveFormat.Patches.cs)
+    private const int FullImageTag = -1;
     private readonly SafeFileHandle _file;
     private readonly int _pageSize;
     private readonly string _scratchFolder;
@@ -109,9 +111,9 @@ internal sealed class SegmentApplier : IDisposable
                 throw new InvalidDataException("its payload length does not match its size");
             }
 
-            if (version is not (1 or 2 or SealedVersion))
+            if (version is not (1 or 2 or SealedVersion or PatchVersion))
             {
-                throw new InvalidDataException($"its format version {version} is not one this Walden reads (1 to {SealedVersion})");
+                throw new InvalidDataException($"its format version {version} is not one this Walden reads (1 to {PatchVersion})");
             }
 
             if (decoded.PageSize != _pageSize)
@@ -162,7 +164,7 @@ internal sealed class SegmentApplier : IDisposable
 
                 partVersion = BinaryPrimitives.ReadInt32LittleEndian(head);
                 partLength = BinaryPrimitives.ReadInt32LittleEndian(head[4..]);
-                if (partVersion is not (1 or 2) || partLength < 0 || stream.Position + partLength > end)
+                if (partVersion is not (1 or 2 or PatchVersion) || partLength < 0 || stream.Position + partLength > end)
                 {
                     throw new InvalidDataException("a part of it is cut short or of an unknown version");
                 }
@@ -213,7 +215,11 @@ internal sealed class SegmentApplier : IDisposable
             }
 
             var record = _record.AsSpan(0, (int)length);
-            if (Read(zlib, record[RecordHeaderBytes..]) < record.Length - RecordHeaderBytes)
+            if (version == PatchVersion)
+            {
+                ReadPatched(zlib, record, count); // laid out as the other formats' records: page numbers and whole images
+            }
+            else if (Read(zlib, record[RecordHeaderBytes..]) < record.Length - RecordHeaderBytes)
             {
                 throw new InvalidDataException("a transaction in it is cut short");
             }
@@ -229,9 +235,7 @@ internal sealed class SegmentApplier : IDisposable
                 Unxor(record, count);
             }
 
-            _hash.AppendData(_chain);
-            _hash.AppendData(record);
-            _hash.GetHashAndReset(_chain);
+            Chain(record, count, version);
             var micros = BinaryPrimitives.ReadInt64LittleEndian(record[8..]);
             if (beyond(txid, micros))
             {
@@ -241,6 +245,108 @@ internal sealed class SegmentApplier : IDisposable
             Write(record, count, BinaryPrimitives.ReadUInt32LittleEndian(record[16..]));
             Applied = (txid, micros);
             next++;
+        }
+    }
+
+    /// <summary>
+    /// The chain value after <paramref name="record"/> (whole images) into <see cref="_chain"/>: formats 1 and 2 hash the
+    /// record's bytes, format 4 its header and, per page, its number and the XXH128 digest of its image
+    /// (<see cref="ArchiveFormat.ChainNext(ReadOnlySpan{byte}, ArchiveRecord)"/>).
+    /// </summary>
+    private void Chain(ReadOnlySpan<byte> record, int count, int version)
+    {
+        _hash.AppendData(_chain);
+        if (version != PatchVersion)
+        {
+            _hash.AppendData(record);
+        }
+        else
+        {
+            _hash.AppendData(record[..RecordHeaderBytes]);
+            Span<byte> entry = stackalloc byte[20];
+            for (var i = 0; i < count; i++)
+            {
+                var at = RecordHeaderBytes + (i * (4 + _pageSize));
+                record.Slice(at, 4).CopyTo(entry);
+                System.IO.Hashing.XxHash128.Hash(record.Slice(at + 4, _pageSize), entry[4..]);
+                _hash.AppendData(entry);
+            }
+        }
+
+        _hash.GetHashAndReset(_chain);
+    }
+
+    /// <summary>
+    /// Reads a format-4 transaction of <paramref name="count"/> pages from <paramref name="zlib"/> (its header already in
+    /// <paramref name="record"/>) into whole images: a page stored whole, or the runs that changed since its previous
+    /// image in the part, applied over that image.
+    /// </summary>
+    private void ReadPatched(Stream zlib, Span<byte> record, int count)
+    {
+        _inRecord.Clear();
+        Span<byte> head = stackalloc byte[8];
+        for (var i = 0; i < count; i++)
+        {
+            var at = RecordHeaderBytes + (i * (4 + _pageSize));
+            if (Read(zlib, head) < head.Length)
+            {
+                throw new InvalidDataException("a transaction in it is cut short");
+            }
+
+            var page = BinaryPrimitives.ReadUInt32LittleEndian(head);
+            var tag = BinaryPrimitives.ReadInt32LittleEndian(head[4..]);
+            head[..4].CopyTo(record[at..]);
+            var image = record.Slice(at + 4, _pageSize);
+            if (tag == FullImageTag)
+            {
+                if (Read(zlib, image) < _pageSize)
+                {
+                    throw new InvalidDataException("a page in it is cut short");
+                }
+            }
+            else
+            {
+                if (tag < 0)
+                {
+                    throw new InvalidDataException($"a change to page {page} in it is cut short or out of the page");
+                }
+
+                PreviousImage(record, page, image);
+                for (var run = 0; run < tag; run++)
+                {
+                    if (Read(zlib, head) < head.Length)
+                    {
+                        throw new InvalidDataException($"a change to page {page} in it is cut short or out of the page");
+                    }
+
+                    var offset = BinaryPrimitives.ReadInt32LittleEndian(head);
+                    var length = BinaryPrimitives.ReadInt32LittleEndian(head[4..]);
+                    if (offset < 0 || length < 0 || (long)offset + length > _pageSize || Read(zlib, image.Slice(offset, length)) < length)
+                    {
+                        throw new InvalidDataException($"a change to page {page} in it is cut short or out of the page");
+                    }
+                }
+            }
+
+            _inRecord[page] = at + 4;
+        }
+    }
+
+    /// <summary>Copies the image of <paramref name="page"/> before this one in the part into <paramref name="into"/>.</summary>
+    private void PreviousImage(ReadOnlySpan<byte> record, uint page, Span<byte> into)
+    {
+        if (_inRecord.TryGetValue(page, out var earlier))
+        {
+            record.Slice(earlier, _pageSize).CopyTo(into);
+        }
+        else if (_truncated.TryGetValue(page, out var kept))
+        {
+            kept.CopyTo(into);
+        }
+        else if (!_seen.Contains(page) || page == 0 || (long)page * _pageSize > _fileLength
+                 || RandomAccess.Read(_file, into, (long)(page - 1) * _pageSize) < _pageSize)
+        {
+            throw new InvalidDataException($"a transaction in it refers to an earlier image of page {page} it does not hold");
         }
     }
 

@@ -150,7 +150,7 @@ public sealed class ArchiveFaultTests : IDisposable
         Directory.CreateDirectory(archive);
         mount.Fill(bytesLeft: 64 * 1024);
         var (exitCode, stdout, stderr) = await WaldenCli.RunAsync(
-            "demo", "--db", _dir.File("demo.db"), "--archive", archive, "--producers", "2", "--writes", "300");
+            "demo", "--db", _dir.File("demo.db"), "--archive", archive, "--producers", "8", "--writes", "500"); // more than 64 KiB of segments
         Assert.Equal(1, exitCode);
         Assert.DoesNotContain("archived (", stdout, StringComparison.Ordinal);
         Assert.Contains("the destination fell behind", stderr, StringComparison.Ordinal);
