@@ -27,7 +27,8 @@ namespace Walden.Writing;
 /// limit doubles, up to <see cref="MaxHotInline"/>); otherwise writes are piling up (hot writes go through the queue
 /// until the next probe says otherwise). A write after a pause (a few per second, an idle service) always runs inline.
 /// <para>
-/// The probe (<see cref="InlineProbe"/>) runs inline too, but its task is not complete when WriteAsync returns: its
+/// Once a probe has found one awaiting producer (the limit is above 0), the next probe (<see cref="InlineProbe"/>) runs
+/// inline too, but its task is not complete when WriteAsync returns: its
 /// acknowledgement is a work item on the caller's own thread-pool thread, which that thread runs only once the caller
 /// has let go of it, and the caller waited for its write when no other write arrived before that and the work item ran
 /// on that very thread. A caller that does not await goes on writing first, and its next write, arriving while the
