@@ -179,6 +179,9 @@ public sealed class InlineWriteTests : IDisposable
                     Sql.Insert(c, 1, i);
                     return Environment.CurrentManagedThreadId;
                 });
+                // While nothing says the writes come from one awaiting producer (at first, or while they pile up), a probe
+                // is not committed alone on its caller's thread: under load that took the group commit apart.
+                Assert.True(i != 0 || ranOn != caller, "the first probe, with nothing known yet, ran on the caller's thread");
                 Assert.True(i != 2 || ranOn == caller, "the second probe was handed to the writer thread");
                 count += ranOn == caller ? 1 : 0;
             }
