@@ -87,8 +87,15 @@ internal static partial class ArchiveFormat
     /// </summary>
     internal static byte[] ChainNext(ReadOnlySpan<byte> previous, ArchiveRecord record)
     {
-        var pages = record.Pages.Count > 0 || record.Encoded is not { Length: > 24 } encoded ? record.Pages
-            : DecodeRecord(encoded, ((encoded.Length - 24) / Math.Max(1, BinaryPrimitives.ReadInt32LittleEndian(encoded.AsSpan(20)))) - 4).Pages;
+        if (record.Pages.Count == 0 && record.Encoded is { Length: > 24 } encoded)
+        {
+            var chain = new byte[HashBytes];
+            ChainNextOfEncoded(previous, encoded, (encoded.Length - 24) / Math.Max(1, BinaryPrimitives.ReadInt32LittleEndian(encoded.AsSpan(20))) - 4,
+                chain);
+            return chain;
+        }
+
+        var pages = record.Pages;
         var length = previous.Length + 24 + (pages.Count * 20);
         var rented = length > 4096 ? System.Buffers.ArrayPool<byte>.Shared.Rent(length) : null;
         try
@@ -115,6 +122,27 @@ internal static partial class ArchiveFormat
                 System.Buffers.ArrayPool<byte>.Shared.Return(rented);
             }
         }
+    }
+
+    /// <summary>
+    /// The same rule as <see cref="ChainNext(ReadOnlySpan{byte}, ArchiveRecord)"/> over a record as <see cref="EncodeRecord"/>
+    /// lays it out (its 24-byte header, then per page its number and image), without decoding it: the restore's applier
+    /// checks format 4 with it. <paramref name="chain"/> may be <paramref name="previous"/> itself.
+    /// </summary>
+    internal static void ChainNextOfEncoded(ReadOnlySpan<byte> previous, ReadOnlySpan<byte> encoded, int pageSize, Span<byte> chain)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(previous);
+        hash.AppendData(encoded[..24]);
+        Span<byte> entry = stackalloc byte[20];
+        for (var at = 24; at + 4 + pageSize <= encoded.Length; at += 4 + pageSize)
+        {
+            encoded.Slice(at, 4).CopyTo(entry);
+            System.IO.Hashing.XxHash128.Hash(encoded.Slice(at + 4, pageSize), entry[4..]);
+            hash.AppendData(entry);
+        }
+
+        hash.GetHashAndReset(chain);
     }
 
     /// <summary>True for a record read from a segment (or part) of format 1 or 2, whose chain value covers its page images.</summary>

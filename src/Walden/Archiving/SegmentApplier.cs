@@ -235,7 +235,7 @@ internal sealed class SegmentApplier : IDisposable
                 Unxor(record, count);
             }
 
-            Chain(record, count, version);
+            Chain(record, version);
             var micros = BinaryPrimitives.ReadInt64LittleEndian(record[8..]);
             if (beyond(txid, micros))
             {
@@ -253,26 +253,16 @@ internal sealed class SegmentApplier : IDisposable
     /// record's bytes, format 4 its header and, per page, its number and the XXH128 digest of its image
     /// (<see cref="ArchiveFormat.ChainNext(ReadOnlySpan{byte}, ArchiveRecord)"/>).
     /// </summary>
-    private void Chain(ReadOnlySpan<byte> record, int count, int version)
+    private void Chain(ReadOnlySpan<byte> record, int version)
     {
-        _hash.AppendData(_chain);
-        if (version != PatchVersion)
+        if (version == PatchVersion)
         {
-            _hash.AppendData(record);
-        }
-        else
-        {
-            _hash.AppendData(record[..RecordHeaderBytes]);
-            Span<byte> entry = stackalloc byte[20];
-            for (var i = 0; i < count; i++)
-            {
-                var at = RecordHeaderBytes + (i * (4 + _pageSize));
-                record.Slice(at, 4).CopyTo(entry);
-                System.IO.Hashing.XxHash128.Hash(record.Slice(at + 4, _pageSize), entry[4..]);
-                _hash.AppendData(entry);
-            }
+            ArchiveFormat.ChainNextOfEncoded(_chain, record, _pageSize, _chain);
+            return;
         }
 
+        _hash.AppendData(_chain);
+        _hash.AppendData(record);
         _hash.GetHashAndReset(_chain);
     }
 
@@ -311,7 +301,11 @@ internal sealed class SegmentApplier : IDisposable
                     throw new InvalidDataException($"a change to page {page} in it is cut short or out of the page");
                 }
 
-                PreviousImage(record, page, image);
+                if (!TryPreviousImage(record, page, image))
+                {
+                    throw new InvalidDataException($"a change to page {page} in it has no earlier image of that page");
+                }
+
                 for (var run = 0; run < tag; run++)
                 {
                     if (Read(zlib, head) < head.Length)
@@ -332,8 +326,12 @@ internal sealed class SegmentApplier : IDisposable
         }
     }
 
-    /// <summary>Copies the image of <paramref name="page"/> before this one in the part into <paramref name="into"/>.</summary>
-    private void PreviousImage(ReadOnlySpan<byte> record, uint page, Span<byte> into)
+    /// <summary>
+    /// Copies the image of <paramref name="page"/> before this one in the part into <paramref name="into"/>: from earlier in
+    /// the record, from the copy kept when a shrink cut it off, or from the file being built. False when the part has not
+    /// held the page yet (format 2 then stores it whole); throws when it has but the file does not hold it.
+    /// </summary>
+    private bool TryPreviousImage(ReadOnlySpan<byte> record, uint page, Span<byte> into)
     {
         if (_inRecord.TryGetValue(page, out var earlier))
         {
@@ -343,11 +341,16 @@ internal sealed class SegmentApplier : IDisposable
         {
             kept.CopyTo(into);
         }
-        else if (!_seen.Contains(page) || page == 0 || (long)page * _pageSize > _fileLength
-                 || RandomAccess.Read(_file, into, (long)(page - 1) * _pageSize) < _pageSize)
+        else if (!_seen.Contains(page))
+        {
+            return false;
+        }
+        else if (page == 0 || (long)page * _pageSize > _fileLength || RandomAccess.Read(_file, into, (long)(page - 1) * _pageSize) < _pageSize)
         {
             throw new InvalidDataException($"a transaction in it refers to an earlier image of page {page} it does not hold");
         }
+
+        return true;
     }
 
     /// <summary>Turns the XOR-ed page images of a format-2 transaction back into images, in place.</summary>
@@ -359,22 +362,9 @@ internal sealed class SegmentApplier : IDisposable
             var at = RecordHeaderBytes + (i * (4 + _pageSize));
             var page = BinaryPrimitives.ReadUInt32LittleEndian(record[at..]);
             var image = record.Slice(at + 4, _pageSize);
-            if (_inRecord.TryGetValue(page, out var earlier))
+            var previous = _buffer.AsSpan(0, _pageSize);
+            if (TryPreviousImage(record, page, previous))
             {
-                ArchiveFormat.Xor(image, record.Slice(earlier, _pageSize), image);
-            }
-            else if (_truncated.TryGetValue(page, out var kept))
-            {
-                ArchiveFormat.Xor(image, kept, image);
-            }
-            else if (_seen.Contains(page))
-            {
-                var previous = _buffer.AsSpan(0, _pageSize);
-                if (page == 0 || (long)page * _pageSize > _fileLength || RandomAccess.Read(_file, previous, (long)(page - 1) * _pageSize) < _pageSize)
-                {
-                    throw new InvalidDataException($"a transaction in it refers to an earlier image of page {page} it does not hold");
-                }
-
                 ArchiveFormat.Xor(image, previous, image);
             }
 
