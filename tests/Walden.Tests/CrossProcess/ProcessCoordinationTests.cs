@@ -60,23 +60,31 @@ public sealed class ProcessCoordinationTests : IDisposable
     {
         var path = await CreateAsync();
         await using var parent = await WaldenDatabase.OpenAsync(path, new WaldenOptions { Durability = WaldenDurability.Normal });
-        using var child = await BenchWorker.StartAsync(path, producers: 8, writesPerProducer: 300);
+        // The child writes far more than the parent, and the parent starts once the child's first rows are committed, so the
+        // two write at once (without that, a child slow to start under load could begin after the parent had finished).
+        using var child = await BenchWorker.StartAsync(path, producers: 8, writesPerProducer: 2000);
         var childRun = child.RunAsync();
+        using (var watch = Sql.OpenDirect(path, readOnly: true))
+        {
+            Assert.True(await BenchWorker.WaitUntilAsync(() => watch.Scalar<long>("SELECT count(*) FROM agent_log") > 0,
+                TimeSpan.FromMinutes(1)), "the child never committed a row");
+        }
+
         var workload = new Workload(1);
         var states = Enumerable.Range(0, 8).Select(_ => new ProducerState()).ToArray();
         var budget = Budget.PerProducer(new BenchConfig { Folder = _dir.Path, WritesPerProducer = 300 });
         await WaldenScenario.ProduceAsync(parent, workload, states, budget, seqOffset: 0);
+        var childWasStillWriting = !childRun.IsCompleted;
         var result = await childRun;
         var stats = await parent.GetStatsAsync();
 
+        Assert.True(childWasStillWriting, "the parent finished before the child: the run did not test two writers at once");
         Assert.Equal(2400, states.Sum(s => s.Acknowledged));
-        Assert.Equal(2400, result.Rows);
-        // Every Walden writer takes the write turn before BEGIN IMMEDIATE: none ever finds SQLite's lock held by another
-        // (without the turn, thousands of busy retries: one per millisecond of every wait).
+        Assert.Equal(16000, result.Rows);
         Assert.Equal(0, stats.BusyRetries);
         Assert.Equal(0, result.BusyRetries);
         Assert.True(stats.WriteLockWaitMax > TimeSpan.Zero);
         using var check = Sql.OpenDirect(path);
-        Assert.Equal(4800, check.Scalar<long>("SELECT count(*) FROM agent_log"));
+        Assert.Equal(18400, check.Scalar<long>("SELECT count(*) FROM agent_log"));
     }
 }
