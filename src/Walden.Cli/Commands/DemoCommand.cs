@@ -55,7 +55,7 @@ internal static class DemoCommand
         }
 
         IWaldenArchiveDestination? destination = null;
-        if (archive.Location is { } at && (destination = ArchiveLocation.Open(at, archive.Endpoint, archive.Region, out var problem)) is null)
+        if (archive.Location is { } at && (destination = ArchiveLocation.Open(at, archive.Endpoint, archive.Region, out var problem, writing: true)) is null)
         {
             return CliErrors.Report($"--archive: {problem}");
         }

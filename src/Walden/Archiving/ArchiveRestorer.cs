@@ -32,16 +32,24 @@ internal static class ArchiveRestorer
             throw new WaldenArchiveException($"The folder '{folder}' does not exist. Create it, or choose an output path in an existing folder.");
         }
 
+        WaldenArchive.EnsureReadable(source);
         var catalog = ArchiveCatalog.Read(source);
         if (catalog.Bases.Count == 0)
         {
             throw new WaldenArchiveException($"'{source.Name}' holds no base snapshot, so nothing can be restored from it. Is it a Walden archive folder?");
         }
 
+        // A moment the archive cannot reach is refused before anything is built, naming the moments it can reach.
+        var spans = RestorableSpans.Read(source, catalog);
+        if (RestorableSpans.Problem(spans, target, source.Name) is { } unreachable)
+        {
+            throw new WaldenArchiveException(unreachable);
+        }
+
         var temporary = Path.Combine(folder, $".{Path.GetFileName(outputPath)}.restoring-{Environment.ProcessId}");
         try
         {
-            return Restore(source, catalog, outputPath, folder, temporary, target, started, cancellationToken);
+            return Restore(source, catalog, outputPath, folder, temporary, target, started, cancellationToken, spans);
         }
         catch (Exception ex) when (Files.IoErrors.IsWriteSide(ex) || (ex is UnauthorizedAccessException && !CanWrite(temporary)))
         {
@@ -102,7 +110,7 @@ internal static class ArchiveRestorer
     }
 
     private static WaldenArchiveRestoreResult Restore(IWaldenArchiveDestination source, ArchiveCatalog catalog, string outputPath, string folder,
-        string temporary, WaldenArchiveRestoreOptions target, long started, CancellationToken cancellationToken)
+        string temporary, WaldenArchiveRestoreOptions target, long started, CancellationToken cancellationToken, List<RestorableSpan> spans)
     {
         DeleteTemporary(temporary);
         try
@@ -204,7 +212,8 @@ internal static class ArchiveRestorer
 
         throw new WaldenArchiveException(
             $"'{source.Name}' holds no usable base snapshot at or before the requested moment" +
-            (problems.Count > 0 ? $" ({string.Join("; ", problems)})" : string.Empty) + ". Nothing was written.");
+            (problems.Count > 0 ? $" ({string.Join("; ", problems)})" : string.Empty) + ". Nothing was written." +
+            (spans.Count > 0 ? $" Its readable bases hold {RestorableSpans.Describe(RestorableSpans.Merge(spans))}." : string.Empty));
     }
 
     /// <summary>Applies the base's segments; returns the last transaction applied and why it stopped early (null: reached the end or the target).</summary>

@@ -20,8 +20,10 @@ public static class WaldenArchive
     /// <see cref="WaldenArchiveRestoreResult.Complete"/> is then false and <see cref="WaldenArchiveRestoreResult.Problem"/>
     /// names the segment.
     /// </summary>
-    /// <exception cref="WaldenArchiveException">The output exists, the archive has no usable base at or before the target,
-    /// or the rebuilt database fails integrity_check (then nothing is written).</exception>
+    /// <exception cref="WaldenArchiveException">The output exists; the archive folder is missing or a file; the target is
+    /// before the first restorable moment, after the last transaction, or in a run of transactions the archive holds only
+    /// inside a later base (the message names the first and last, or the nearest, restorable moments); the archive has no
+    /// usable base at or before the target; or the rebuilt database fails integrity_check. Nothing is written.</exception>
     /// <exception cref="WaldenDiskFullException">The output's folder is full (nothing is written).</exception>
     /// <exception cref="WaldenReadOnlyException">The output's folder is read-only or may not be written by this user.</exception>
     public static Task<WaldenArchiveRestoreResult> RestoreAsync(string archiveDirectory, string outputPath,
@@ -63,6 +65,7 @@ public static class WaldenArchive
 
     internal static WaldenArchiveRestoreResult Verify(IWaldenArchiveDestination source, TimeProvider time, CancellationToken cancellationToken)
     {
+        EnsureReadable(source);
         var scratch = Directory.CreateTempSubdirectory("walden-archive-drill-");
         try
         {
@@ -115,6 +118,7 @@ public static class WaldenArchive
 
     internal static WaldenArchiveStatus GetStatus(IWaldenArchiveDestination source)
     {
+        EnsureReadable(source);
         var catalog = ArchiveCatalog.Read(source);
         var bases = new List<WaldenArchiveBaseInfo>();
         foreach (var item in catalog.Bases.OrderBy(b => b.BaseId))
@@ -170,7 +174,17 @@ public static class WaldenArchive
         return logs;
     }
 
-    private static DateTimeOffset? SegmentLastTime(Stream segment)
+    /// <summary>A folder archive to read must be a folder: a missing one, or a file, is refused saying what to give instead.</summary>
+    /// <exception cref="WaldenArchiveException">The folder does not exist or is a file.</exception>
+    internal static void EnsureReadable(IWaldenArchiveDestination source)
+    {
+        if (source is WaldenFolderDestination folder && WaldenFolderDestination.FolderProblem(folder.Path, writing: false) is { } problem)
+        {
+            throw new WaldenArchiveException(problem, isTransient: false, folder.Name, innerException: null);
+        }
+    }
+
+    internal static DateTimeOffset? SegmentLastTime(Stream segment)
     {
         using var stream = segment;
         var header = new byte[ArchiveFormat.HeaderBytes];
