@@ -63,12 +63,18 @@ public static class WaldenRecovery
         }
 
         LockProbe.EnsureNotInUse(input, "Recovery");
+        var closedWal = ForeignFile.IsClosedWal(input);
         RemoveAbandonedOutputs(Path.GetDirectoryName(output)!);
         var partial = FreePath(output + ".walden-partial");
         using var owner = OwnerLock.Claim(partial);
         try
         {
             var report = RecoveryInput.Run(input, partial, source => Produce(source, partial, options));
+            if (closedWal)
+            {
+                ForeignFile.RemoveReadLeftovers(input); // the input is left as it was found: no empty -wal and -shm beside it
+            }
+
             FileModes.Apply(partial, FileModes.Of(input)); // the input's permission bits, never SQLite's default 0644 for a new file
             File.Move(partial, output);
             return report with { OutputPath = output };
@@ -85,6 +91,7 @@ public static class WaldenRecovery
         Native.SqliteLibrary.RequireWaldenBuild("In-place recovery");
         var input = CheckInput(path);
         LockProbe.EnsureNotInUse(input, "In-place recovery");
+        var closedWal = ForeignFile.IsClosedWal(input);
         var before = DatabaseFiles.For(input).Fingerprint();
         RemoveAbandonedOutputs(Path.GetDirectoryName(input)!);
         var recovered = FreePath(Path.Combine(Path.GetDirectoryName(input)!, $".{Path.GetFileName(input)}.walden-recovered"));
@@ -93,6 +100,10 @@ public static class WaldenRecovery
         try
         {
             report = RecoveryInput.Run(input, recovered, source => Produce(source, recovered, options));
+            if (closedWal)
+            {
+                ForeignFile.RemoveReadLeftovers(input); // the original is kept as it was found, without empty companions
+            }
         }
         catch
         {
