@@ -91,7 +91,7 @@ internal static class ArchiveCommand
         }
 
         // A folder with no usable base restores nothing (a wrong path, or an archive whose bases are all damaged): exit 1.
-        var nothing = status.LastTxid is null;
+        var nothing = status.LastTxid is null || status.Problem is not null;
         if (json)
         {
             Json.Write(status);
@@ -118,7 +118,9 @@ internal static class ArchiveCommand
             AnsiConsole.Write(logs);
         }
 
-        AnsiConsole.MarkupLine(Markup.Escape(nothing
+        AnsiConsole.MarkupLine(Markup.Escape(status.Problem is { } conflict
+            ? $"nothing is restorable: {conflict}"
+            : nothing
             ? status.Bases.Count == 0
                 ? $"nothing is restorable: '{status.Destination}' holds no base snapshot (is it a Walden archive folder?)"
                 : $"nothing is restorable: no base snapshot in '{status.Destination}' is usable (see the problems above)"

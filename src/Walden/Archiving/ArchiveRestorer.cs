@@ -41,7 +41,7 @@ internal static class ArchiveRestorer
 
         // A moment the archive cannot reach is refused before anything is built, naming the moments it can reach.
         var spans = RestorableSpans.Read(source, catalog);
-        if (RestorableSpans.Problem(spans, target, source.Name) is { } unreachable)
+        if ((RestorableSpans.Conflict(spans, source.Name) ?? RestorableSpans.Problem(spans, target, source.Name)) is { } unreachable)
         {
             throw new WaldenArchiveException(unreachable);
         }
@@ -141,6 +141,12 @@ internal static class ArchiveRestorer
             catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
             {
                 problems.Add($"base {candidate.Name}: {ex.Message}");
+                continue;
+            }
+
+            if (RestorableSpans.ForeignBase(candidate, header) is { } foreign)
+            {
+                problems.Add(foreign);
                 continue;
             }
 

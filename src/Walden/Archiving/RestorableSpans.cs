@@ -3,11 +3,12 @@ using System.Globalization;
 namespace Walden.Archiving;
 
 /// <summary>A run of moments a restore can reach: from a base's transaction through the last one its segments name.</summary>
+/// <param name="BaseId">The base's id (its folder's name); the first of them when spans are merged.</param>
 /// <param name="FirstTxid">The base's transaction (its state as a whole).</param>
 /// <param name="FirstTime">When that base was taken.</param>
 /// <param name="LastTxid">The last transaction the span's segments reach (by name; the restore checks them).</param>
 /// <param name="LastTime">When that transaction was committed.</param>
-internal sealed record RestorableSpan(long FirstTxid, DateTimeOffset FirstTime, long LastTxid, DateTimeOffset LastTime);
+internal sealed record RestorableSpan(long BaseId, long FirstTxid, DateTimeOffset FirstTime, long LastTxid, DateTimeOffset LastTime);
 
 /// <summary>
 /// What an archive can restore, read from the names of its objects and the headers of its bases and last segments, and
@@ -32,11 +33,16 @@ internal static class RestorableSpans
                     header = ArchiveFormat.DecodeBase(stream, null);
                 }
 
+                if (ForeignBase(item, header) is not null)
+                {
+                    continue; // the restore skips it and says why
+                }
+
                 var taken = ArchiveRestorer.FromMicros(header.TimeMicros);
                 var last = catalog.Restorable(item.BaseId).Where(s => s.Last > header.Txid).MaxBy(s => s.Last);
                 spans.Add(last is null
-                    ? new RestorableSpan(header.Txid, taken, header.Txid, taken)
-                    : new RestorableSpan(header.Txid, taken, last.Last, WaldenArchive.SegmentLastTime(catalog.Open(source, last)) ?? taken));
+                    ? new RestorableSpan(item.BaseId, header.Txid, taken, header.Txid, taken)
+                    : new RestorableSpan(item.BaseId, header.Txid, taken, last.Last, WaldenArchive.SegmentLastTime(catalog.Open(source, last)) ?? taken));
             }
             catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
             {
@@ -45,6 +51,40 @@ internal static class RestorableSpans
         }
 
         return [.. spans.OrderBy(s => s.FirstTxid)];
+    }
+
+    /// <summary>
+    /// Why the base object <paramref name="item"/> is not this folder's base: its header names another base (a base.wbase
+    /// copied or moved from another folder or archive); null when it is. Its own segments could never follow it.
+    /// </summary>
+    internal static string? ForeignBase(ArchiveObjectName item, DecodedBase header) => header.BaseId == item.BaseId
+        ? null
+        : string.Create(CultureInfo.InvariantCulture,
+            $"base {item.Name} holds the snapshot of base {header.BaseId}, not of base {item.BaseId} (copied or moved in from another " +
+            $"folder or archive); it is not used");
+
+    /// <summary>
+    /// Why the bases cannot all be one database's archive, or null: within one archive every base starts after the last
+    /// transaction of the base before it (transaction ids only grow), so a base that starts at or before it was copied in
+    /// from another archive (another database's, or an older copy), and a restore could return the wrong database.
+    /// </summary>
+    internal static string? Conflict(IReadOnlyList<RestorableSpan> bases, string archive)
+    {
+        var byId = bases.OrderBy(b => b.BaseId).ToList();
+        for (var i = 1; i < byId.Count; i++)
+        {
+            var (before, after) = (byId[i - 1], byId[i]);
+            if (after.FirstTxid <= before.LastTxid)
+            {
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"'{archive}' holds bases that are not one database's archive: base {after.BaseId} starts at transaction " +
+                    $"{after.FirstTxid}, but the base before it, {before.BaseId}, already reaches transaction {before.LastTxid} (in one " +
+                    $"archive every base starts after the one before it). One of the two folders was copied in from another archive: " +
+                    $"move the one that does not belong to this database out of '{archive}' and restore again. Nothing was written.");
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Spans merged where one continues another's transactions: what <c>--txid</c> can reach.</summary>

@@ -128,6 +128,11 @@ public static class WaldenArchive
             {
                 using var stream = source.OpenRead(item.Name);
                 var header = ArchiveFormat.DecodeBase(stream, null);
+                if (RestorableSpans.ForeignBase(item, header) is { } foreign)
+                {
+                    throw new InvalidDataException(foreign);
+                }
+
                 var lastTxid = segments.Count == 0 ? header.Txid : segments.Max(s => s.Last);
                 DateTimeOffset? lastTime = null;
                 if (segments.Count > 0)
@@ -147,7 +152,13 @@ public static class WaldenArchive
         }
 
         var verification = LastVerification(source);
-        return new WaldenArchiveStatus(source.Name, bases, verification) { Logs = LogsOf(catalog) };
+        var usable = bases.Where(b => b.Problem is null)
+            .Select(b => new RestorableSpan(b.BaseId, b.Txid, b.Time, b.LastTxid, b.LastTime)).ToList();
+        return new WaldenArchiveStatus(source.Name, bases, verification)
+        {
+            Logs = LogsOf(catalog),
+            Problem = RestorableSpans.Conflict(usable, source.Name)?.Replace(" and restore again. Nothing was written.", ".", StringComparison.Ordinal),
+        };
     }
 
     /// <summary>The append log files holding records not yet sealed into a segment (a Sync archive in a folder).</summary>
@@ -295,6 +306,11 @@ public sealed record WaldenArchiveStatus(string Destination, IReadOnlyList<Walde
     /// Their records are also counted in their base's <see cref="WaldenArchiveBaseInfo.Segments"/>.
     /// </summary>
     public IReadOnlyList<WaldenArchiveLogInfo> Logs { get; init; } = [];
+
+    /// <summary>
+    /// Why a restore of this archive is refused although it lists usable bases (bases of two archives in one folder), or null.
+    /// </summary>
+    public string? Problem { get; init; }
 
     /// <summary>The earliest moment a restore can reach (the oldest base), or null for an empty archive.</summary>
     public DateTimeOffset? FirstRestorable => Bases.Where(b => b.Problem is null).Select(b => (DateTimeOffset?)b.Time).Min();
