@@ -18,6 +18,11 @@ internal static class ArchiveRestorer
     {
         var started = Stopwatch.GetTimestamp();
         outputPath = Path.GetFullPath(outputPath);
+        if (Files.OutputPath.Problem(outputPath, "restored.db") is { } wrongOutput)
+        {
+            throw new WaldenArchiveException(wrongOutput + " Nothing was written.");
+        }
+
         foreach (var path in new[] { outputPath, outputPath + "-wal", outputPath + "-shm", outputPath + "-journal" })
         {
             if (File.Exists(path) || Directory.Exists(path))

@@ -52,6 +52,11 @@ public static class WaldenRecovery
         Native.SqliteLibrary.RequireWaldenBuild("Recovery");
         var input = CheckInput(damagedPath);
         var output = Path.GetFullPath(outputPath);
+        if (OutputPath.Problem(output, "recovered.db") is { } wrongOutput)
+        {
+            throw new WaldenConfigurationException(wrongOutput);
+        }
+
         if (File.Exists(output) || Directory.Exists(output))
         {
             throw new WaldenConfigurationException($"The output '{output}' already exists. Recovery writes a new file; choose a path that does not exist yet.");
