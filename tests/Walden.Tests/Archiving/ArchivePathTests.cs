@@ -115,6 +115,30 @@ public sealed class ArchivePathTests : IDisposable
         Assert.False(File.Exists(_dir.File("out.db")));
     }
 
+    [Theory]
+    [InlineData("removed")]
+    [InlineData("replaced by a file")]
+    public async Task Demo_WhenItsArchiveFolderIsGoneBeforeTheEnd_ReportsTheWritesAndThatTheArchiveHoldsNone_AndFails(string how)
+    {
+        Directory.CreateDirectory(Archive);
+
+        var (exitCode, stdout, stderr) = await WaldenCli.RunHoldingAtAsync("demo-before-close", () =>
+        {
+            Directory.Delete(Archive, recursive: true);
+            if (how == "replaced by a file")
+            {
+                File.WriteAllText(Archive, "in the way");
+            }
+        }, "demo", "--db", _dir.File("demo.db"), "--archive", Archive, "--producers", "2", "--writes", "20");
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("40 writes from 2 producers", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("archived (", stdout, StringComparison.Ordinal);
+        var error = stderr.ReplaceLineEndings(string.Empty);
+        Assert.Contains("cannot be read after the run", error, StringComparison.Ordinal);
+        Assert.Contains("the destination fell behind", error, StringComparison.Ordinal);
+    }
+
     private string[] Snapshot() =>
         [.. Directory.EnumerateFileSystemEntries(_dir.Path, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
             .Select(p => File.Exists(p) ? $"{p} {new FileInfo(p).Length}" : p)];
