@@ -49,6 +49,9 @@ public static class WaldenArchive
     /// Restores the latest state into a scratch file (deleted afterwards) and records the outcome in the archive
     /// (<c>verifications/</c>), where <see cref="GetStatusAsync(string, CancellationToken)"/> reports it.
     /// </summary>
+    /// <exception cref="WaldenArchiveException">The archive folder is missing or is a file.</exception>
+    /// <exception cref="WaldenDiskFullException">The temporary folder (TMPDIR) cannot take the scratch copy; nothing is recorded.</exception>
+    /// <exception cref="WaldenReadOnlyException">The temporary folder cannot be written; nothing is recorded.</exception>
     public static Task<WaldenArchiveRestoreResult> VerifyAsync(string archiveDirectory, CancellationToken cancellationToken = default) =>
         VerifyAsync(new WaldenFolderDestination(archiveDirectory), TimeProvider.System, cancellationToken);
 
@@ -63,10 +66,26 @@ public static class WaldenArchive
         CancellationToken cancellationToken) =>
         Task.Run(() => Verify(source, time, cancellationToken), cancellationToken);
 
-    internal static WaldenArchiveRestoreResult Verify(IWaldenArchiveDestination source, TimeProvider time, CancellationToken cancellationToken)
+    /// <param name="source">The archive.</param>
+    /// <param name="time">The clock of the record.</param>
+    /// <param name="cancellationToken">Cancels the restore.</param>
+    /// <param name="scratchParent">Where the scratch folder goes (tests); null: the temporary folder.</param>
+    internal static WaldenArchiveRestoreResult Verify(IWaldenArchiveDestination source, TimeProvider time, CancellationToken cancellationToken,
+        string? scratchParent = null)
     {
         EnsureReadable(source);
-        var scratch = Directory.CreateTempSubdirectory("walden-archive-drill-");
+        DirectoryInfo scratch;
+        try
+        {
+            scratch = scratchParent is null
+                ? Directory.CreateTempSubdirectory("walden-archive-drill-")
+                : Directory.CreateDirectory(Path.Combine(scratchParent, $"walden-archive-drill-{Guid.NewGuid():N}"));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw ScratchError(source, ex, scratchParent);
+        }
+
         try
         {
             WaldenArchiveRestoreResult result;
@@ -77,6 +96,10 @@ public static class WaldenArchive
             catch (WaldenArchiveException ex)
             {
                 result = new WaldenArchiveRestoreResult(string.Empty, 0, 0, default, 0, 0, Complete: false, ex.Message);
+            }
+            catch (WaldenException ex) when (ex is WaldenDiskFullException or WaldenReadOnlyException)
+            {
+                throw ScratchError(source, ex, scratchParent); // the scratch folder's fault, not the archive's: nothing is recorded in it
             }
 
             if (!result.Complete && ArchiveCatalog.Read(source, includeLog: true, logBytes: false).Bases.Count == 0)
@@ -183,6 +206,24 @@ public static class WaldenArchive
         }
 
         return logs;
+    }
+
+    /// <summary>
+    /// The error for a verification that could not build its scratch copy (the temporary folder is full or cannot be written):
+    /// names that folder and TMPDIR, never the scratch file as an output the user chose, and says the archive was not judged.
+    /// </summary>
+    private static WaldenException ScratchError(IWaldenArchiveDestination source, Exception ex, string? scratchParent)
+    {
+        var temp = scratchParent ?? Path.GetTempPath();
+        var full = ex is WaldenDiskFullException || ex is IOException { HResult: 28 or 122 } ||
+                   ex.Message.Contains("No space left", StringComparison.Ordinal);
+        var message = $"Verifying '{source.Name}' restores it into a scratch file in the temporary folder '{temp}' (TMPDIR), which " +
+                      (full ? "is full" : "cannot be written") + ". The archive itself was not judged. " +
+                      (full ? "Free space there, or set TMPDIR to a folder on a disk with room for the whole database."
+                            : "Set TMPDIR to a folder this user may write.");
+        return full
+            ? new WaldenDiskFullException(message, Errors.SqliteErrors.Full, Errors.SqliteErrors.Full, ex)
+            : new WaldenReadOnlyException(message, Errors.SqliteErrors.ReadOnly, Errors.SqliteErrors.ReadOnly, ex);
     }
 
     /// <summary>A folder archive to read must be a folder: a missing one, or a file, is refused saying what to give instead.</summary>
