@@ -461,6 +461,11 @@ internal sealed partial class Archiver : IDisposable
             string? owner;
             try
             {
+                if (File.Exists(marker))
+                {
+                    Files.FileKind.EnsureRegular(marker, "read as the archive's marker");
+                }
+
                 owner = File.Exists(marker) ? File.ReadAllText(marker).Trim() : null;
                 if (owner is null && Directory.Exists(folder.Path))
                 {

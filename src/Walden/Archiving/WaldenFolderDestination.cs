@@ -112,8 +112,12 @@ public sealed class WaldenFolderDestination : IWaldenArchiveDestination
     }
 
     /// <inheritdoc />
-    public Stream OpenRead(string name) =>
-        new FileStream(Resolve(name), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16);
+    public Stream OpenRead(string name)
+    {
+        var path = Resolve(name);
+        Files.FileKind.EnsureRegular(path, "an archive object"); // a named pipe would block the open forever
+        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16);
+    }
 
     /// <inheritdoc />
     public void Delete(string name)
