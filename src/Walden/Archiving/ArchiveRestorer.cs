@@ -134,6 +134,18 @@ internal static class ArchiveRestorer
         var targetMicros = target.At is { } at ? Archiver.Micros(at) : long.MaxValue;
         var targetTxid = target.Txid ?? long.MaxValue;
         var problems = new List<string>();
+        var skipped = new List<(long BaseId, string Problem)>(); // newer bases the target may need that could not be used: the result is older than asked
+        // A base id is the later of its predecessor's + 1 and its time in Unix seconds: a base taken after the time asked is not needed.
+        bool MayBeNeeded(long baseId) => target.At is not { } at || baseId <= at.ToUnixTimeSeconds() + 1;
+        foreach (var orphan in catalog.Segments.Keys.Concat(catalog.Logged.Values.Select(l => l.Name.BaseId)).Distinct()
+                     .Where(id => catalog.Bases.TrueForAll(b => b.BaseId != id) && MayBeNeeded(id)).Order())
+        {
+            var names = catalog.Restorable(orphan);
+            skipped.Add((orphan, string.Create(CultureInfo.InvariantCulture,
+                $"the segments of base {orphan} (transactions {names.Min(n => n.First)}..{names.Max(n => n.Last)}) have no base snapshot " +
+                $"({orphan}/{ArchiveFormat.BaseFileName} is missing)")));
+        }
+
         foreach (var candidate in catalog.Bases.OrderByDescending(b => b.BaseId))
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -145,7 +157,11 @@ internal static class ArchiveRestorer
             }
             catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
             {
-                problems.Add($"base {candidate.Name}: {ex.Message}");
+                if (MayBeNeeded(candidate.BaseId))
+                {
+                    skipped.Add((candidate.BaseId, $"base {candidate.Name} cannot be read ({ex.Message})"));
+                }
+
                 continue;
             }
 
@@ -170,7 +186,7 @@ internal static class ArchiveRestorer
             }
             catch (Exception ex) when ((ex is IOException or InvalidDataException or UnauthorizedAccessException) && !Files.IoErrors.IsWriteSide(ex))
             {
-                problems.Add($"base {candidate.Name} is damaged: {ex.Message}");
+                skipped.Add((candidate.BaseId, $"base {candidate.Name} is damaged ({ex.Message})"));
                 DeleteTemporary(temporary);
                 continue;
             }
@@ -178,6 +194,18 @@ internal static class ArchiveRestorer
             try
             {
                 var (txid, micros, stop) = Apply(source, catalog, header, temporary, targetTxid, targetMicros, cancellationToken);
+                var newer = skipped.Where(s => s.BaseId > header.BaseId).Select(s => s.Problem).ToList();
+                if (stop is null && newer.Count > 0 && (target.Txid is null || txid < target.Txid))
+                {
+                    // A newer base was unusable: this older one's end is not the latest state (nor the state at the time asked).
+                    stop = $"{string.Join("; ", newer)}; restored from the older base {header.BaseId} up to transaction {txid}, " +
+                        "the last good moment before it";
+                }
+                else
+                {
+                    problems.AddRange(skipped.Select(s => s.Problem)); // not needed for the target reached, but said all the same
+                }
+
                 var atEnd = stop is null && txid == catalog.Restorable(header.BaseId).Select(s => s.Last).DefaultIfEmpty(header.Txid).Max();
                 if (atEnd && catalog.LogDamage is { } damage)
                 {
@@ -223,7 +251,7 @@ internal static class ArchiveRestorer
 
         throw new WaldenArchiveException(
             $"'{source.Name}' holds no usable base snapshot at or before the requested moment" +
-            (problems.Count > 0 ? $" ({string.Join("; ", problems)})" : string.Empty) + ". Nothing was written." +
+            (problems.Count + skipped.Count > 0 ? $" ({string.Join("; ", problems.Concat(skipped.Select(s => s.Problem)))})" : string.Empty) + ". Nothing was written." +
             (spans.Count > 0 ? $" Its readable bases hold {RestorableSpans.Describe(RestorableSpans.Merge(spans))}." : string.Empty));
     }
 

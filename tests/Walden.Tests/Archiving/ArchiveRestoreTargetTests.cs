@@ -207,4 +207,44 @@ public sealed class ArchiveRestoreTargetTests : IDisposable
             Assert.Equal(1, Count(_dir.File("after.db"), "t WHERE a = 300"));
         }
     }
+
+    [Theory]
+    [InlineData("a byte flipped in its middle")]
+    [InlineData("cut short")]
+    [InlineData("its header overwritten")]
+    [InlineData("removed, its segments left")]
+    public async Task Restore_WhenTheNewestBaseIsUnusable_IsNotCompleteFromTheOlderBase_AndNamesIt(string how)
+    {
+        var (lastOfFirst, _, nextBase, _) = await TwoBasesAsync("foreign commit while closed");
+        var newest = Directory.EnumerateDirectories(Archive).Order(StringComparer.Ordinal).Last();
+        var file = Path.Combine(newest, "base.wbase");
+        var bytes = await File.ReadAllBytesAsync(file);
+        switch (how)
+        {
+            case "a byte flipped in its middle":
+                bytes[bytes.Length / 2] ^= 0xFF;
+                await File.WriteAllBytesAsync(file, bytes);
+                break;
+            case "cut short":
+                await File.WriteAllBytesAsync(file, bytes[..(bytes.Length / 2)]);
+                break;
+            case "its header overwritten":
+                Array.Clear(bytes, 0, 64);
+                await File.WriteAllBytesAsync(file, bytes);
+                break;
+            default:
+                File.Delete(file);
+                break;
+        }
+
+        var latest = await WaldenArchive.RestoreAsync(Archive, _dir.File("latest.db"));
+        Assert.False(latest.Complete, "an older state restored as the latest");
+        Assert.Contains(Path.GetFileName(newest), latest.Problem, StringComparison.Ordinal);
+        Assert.True(latest.Txid < nextBase);
+        Assert.False((await WaldenArchive.VerifyAsync(Archive)).Complete);
+
+        var older = await WaldenArchive.RestoreAsync(Archive, _dir.File("older.db"), new WaldenArchiveRestoreOptions { Txid = lastOfFirst });
+        Assert.True(older.Complete, older.Problem);
+        Assert.Equal(lastOfFirst, older.Txid);
+    }
 }
