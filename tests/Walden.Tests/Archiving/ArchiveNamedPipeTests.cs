@@ -29,6 +29,7 @@ public sealed class ArchiveNamedPipeTests : IDisposable
     [InlineData("a segment")]
     [InlineData("the base")]
     [InlineData("the archive-of marker")]
+    [InlineData("a Sync append log")]
     public async Task AnArchiveObjectThatIsANamedPipe_NeverHangsRestoreStatusOrOpen_AndIsNamed(string which)
     {
         Directory.CreateDirectory(Archive);
@@ -45,6 +46,16 @@ public sealed class ArchiveNamedPipeTests : IDisposable
         }
 
         var baseFolder = Directory.EnumerateDirectories(Archive).Single();
+        if (which == "a Sync append log")
+        {
+            MakeFifo(Path.Combine(Archive, "sync-1.wlog"));
+            var error = await Record.ExceptionAsync(() => WaldenArchive.RestoreAsync(Archive, _dir.File("restored.db")).WaitAsync(Bound));
+            Assert.IsNotType<TimeoutException>(error);
+            Assert.Contains("named pipe", error?.Message, StringComparison.Ordinal);
+            await Assert.ThrowsAnyAsync<IOException>(() => WaldenArchive.GetStatusAsync(Archive).WaitAsync(Bound));
+            return;
+        }
+
         MakeFifo(which switch
         {
             "a segment" => Directory.EnumerateFiles(baseFolder, "*.wseg").Order(StringComparer.Ordinal).Last(),
