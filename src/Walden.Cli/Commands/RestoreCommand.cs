@@ -33,12 +33,32 @@ internal static class RestoreCommand
                 return Task.FromResult(CliErrors.Report(WaldenFolderDestination.FolderProblem(source, writing: false)!));
             }
 
+            if (Directory.Exists(source) && BackupIn(source) is { } newest)
+            {
+                // A backup folder, not an archive: a backup is restored from one of its files.
+                return Task.FromResult(CliErrors.Report($"'{Path.GetFullPath(source)}' is a backup folder, not an archive: restore one backup " +
+                    $"file inside it, such as the newest, 'walden restore {newest} {result.GetValue(database)!.FullName}' ('walden backups " +
+                    $"{Path.GetFullPath(source)}' lists them)."));
+            }
+
             return ArchiveLocation.IsS3(source) || Directory.Exists(source)
                 ? ArchiveCommand.RestoreAsync(source, result.GetValue(location.Endpoint), result.GetValue(location.Region), result.GetValue(database)!.FullName,
                     result.GetValue(at), result.GetValue(txid), result.GetValue(json), cancellationToken)
                 : RunAsync(new FileInfo(source), result.GetValue(database)!, result.GetValue(json), cancellationToken);
         });
         return command;
+    }
+
+    /// <summary>The newest verified backup in <paramref name="folder"/> when it is a backup folder and no archive, else null.</summary>
+    private static string? BackupIn(string folder)
+    {
+        if (WaldenFolderDestination.FolderProblem(folder, writing: false) is not null ||
+            File.Exists(Path.Combine(folder, "archive-of")) || Directory.EnumerateDirectories(folder).Any())
+        {
+            return null; // an archive (or a base folder inside one) is reported as such
+        }
+
+        return WaldenBackups.List(folder).FirstOrDefault(e => e.State == WaldenBackupState.Verified)?.Path;
     }
 
     private static async Task<int> RunAsync(FileInfo backup, FileInfo database, bool json, CancellationToken cancellationToken)

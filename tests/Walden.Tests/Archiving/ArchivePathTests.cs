@@ -139,6 +139,27 @@ public sealed class ArchivePathTests : IDisposable
         Assert.Contains("the destination fell behind", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task RestoreCommand_OfABackupFolder_SaysItIsABackupFolderAndNamesABackupFileToGive_NotThatTheArchiveIsEmpty()
+    {
+        var source = _dir.File("source.db");
+        await using (var db = await WaldenDatabase.OpenAsync(source))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a); INSERT INTO t VALUES (1)"));
+        }
+
+        var backup = await Walden.Backup.WaldenBackups.BackupAsync(source, _dir.File("backups"));
+
+        var (exitCode, _, stderr) = await WaldenCli.RunAsync("restore", _dir.File("backups"), _dir.File("out.db"));
+
+        Assert.Equal(2, exitCode);
+        var error = stderr.ReplaceLineEndings(string.Empty);
+        Assert.Contains("is a backup folder, not an archive", error, StringComparison.Ordinal);
+        Assert.Contains(backup.Path, error, StringComparison.Ordinal);
+        Assert.DoesNotContain("base snapshot", error, StringComparison.Ordinal);
+        Assert.False(File.Exists(_dir.File("out.db")));
+    }
+
     private string[] Snapshot() =>
         [.. Directory.EnumerateFileSystemEntries(_dir.Path, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
             .Select(p => File.Exists(p) ? $"{p} {new FileInfo(p).Length}" : p)];
