@@ -54,6 +54,20 @@ internal static class ArchiveRestorer
         var temporary = Path.Combine(folder, $".{Path.GetFileName(outputPath)}.restoring-{Environment.ProcessId}");
         try
         {
+            // The scratch file of a restore that was killed (its owner lock is free) is removed; a running one's is left alone.
+            Files.OwnerLock.RemoveAbandoned(folder, ".*.restoring-*" + Files.OwnerLock.Suffix,
+                path => !path.EndsWith(Files.OwnerLock.Suffix, StringComparison.Ordinal));
+            Files.OwnerLock owner;
+            try
+            {
+                owner = Files.OwnerLock.Claim(temporary);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw OutputError(ex, source, outputPath, folder); // before reading anything
+            }
+
+            using var claimed = owner;
             return Restore(source, catalog, outputPath, folder, temporary, target, started, cancellationToken, spans);
         }
         catch (Exception ex) when (Files.IoErrors.IsWriteSide(ex) || (ex is UnauthorizedAccessException && !CanWrite(temporary)))
@@ -215,6 +229,7 @@ internal static class ArchiveRestorer
                 var note = atEnd && stop is null && catalog.LogTail is { } tail ? $"{tail}; restored up to transaction {txid}" : null;
                 var wanted = target.Txid is not null || target.At is not null;
                 var reachedTarget = stop is null || (target.Txid is { } t && txid >= t);
+                Files.TestPause.At("archive-restore-built");
                 var check = Check(temporary);
                 if (check != "ok")
                 {

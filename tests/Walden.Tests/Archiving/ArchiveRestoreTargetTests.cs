@@ -247,4 +247,21 @@ public sealed class ArchiveRestoreTargetTests : IDisposable
         Assert.True(older.Complete, older.Problem);
         Assert.Equal(lastOfFirst, older.Txid);
     }
+
+    [Fact]
+    public async Task ARestoreKilledBeforeItsEnd_LeavesNoOutput_AndTheNextRestoreRemovesItsScratchFile()
+    {
+        await OneBaseAsync();
+        var output = _dir.File("out.db");
+
+        await WaldenCli.KillAtAsync("archive-restore-built", new Dictionary<string, string>(), "restore", Archive, output);
+        Assert.False(File.Exists(output));
+        Assert.NotEmpty(Directory.EnumerateFileSystemEntries(_dir.Path, ".out.db.restoring-*")); // the killed one's scratch file
+
+        var (exitCode, stdout, stderr) = await WaldenCli.RunAsync("restore", Archive, output);
+
+        Assert.True(exitCode == 0, stdout + stderr);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_dir.Path, ".out.db*"));
+        Assert.Equal(5, Count(output));
+    }
 }
