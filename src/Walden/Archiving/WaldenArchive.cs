@@ -12,6 +12,7 @@ namespace Walden;
 public static class WaldenArchive
 {
     private const string VerificationPrefix = "verifications/";
+    private const string DrillPrefix = "walden-archive-drill-";
 
     /// <summary>
     /// Builds the database as of <paramref name="options"/> (default: the latest) at <paramref name="outputPath"/>, which
@@ -75,17 +76,25 @@ public static class WaldenArchive
     {
         EnsureReadable(source);
         DirectoryInfo scratch;
+        Files.OwnerLock? owner = null;
         try
         {
-            scratch = scratchParent is null
-                ? Directory.CreateTempSubdirectory("walden-archive-drill-")
-                : Directory.CreateDirectory(Path.Combine(scratchParent, $"walden-archive-drill-{Guid.NewGuid():N}"));
+            // A scratch folder a killed verification left (its owner lock is free) is removed; a running one's is left alone.
+            var parent = scratchParent ?? Path.GetTempPath();
+            Files.OwnerLock.RemoveAbandoned(parent, DrillPrefix + "*" + Files.OwnerLock.Suffix, Directory.Exists);
+            var path = Path.Combine(parent, DrillPrefix + Guid.NewGuid().ToString("N"));
+            owner = Files.OwnerLock.Claim(path); // before the folder exists, so a killed run never leaves an unowned one
+            scratch = OperatingSystem.IsWindows()
+                ? Directory.CreateDirectory(path)
+                : Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            owner?.Dispose();
             throw ScratchError(source, ex, scratchParent);
         }
 
+        using var claimed = owner;
         try
         {
             WaldenArchiveRestoreResult result;

@@ -87,4 +87,25 @@ public sealed class ArchiveVerifyScratchTests : IDisposable
         Assert.Contains(health.Reasons, r => r.Contains("could not run", StringComparison.Ordinal) && r.Contains(mount.Path, StringComparison.Ordinal));
         Assert.Null((await WaldenArchive.GetStatusAsync(Archive)).LastVerification);
     }
+
+    [Fact]
+    public async Task AVerificationKilledBeforeItsEnd_LeavesAScratchFolderTheNextOneRemoves()
+    {
+        Directory.CreateDirectory(Archive);
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(Archive))))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a); INSERT INTO t VALUES (1)"));
+        }
+
+        var temp = _dir.File("tmp");
+        Directory.CreateDirectory(temp);
+        var environment = new Dictionary<string, string> { ["TMPDIR"] = temp };
+        await WaldenCli.KillAtAsync("archive-restore-built", environment, "archive", "verify", Archive);
+        Assert.NotEmpty(Directory.EnumerateDirectories(temp, "walden-archive-drill-*"));
+
+        var (exitCode, stdout, stderr) = await WaldenCli.RunAsync(environment, "archive", "verify", Archive);
+
+        Assert.True(exitCode == 0, stdout + stderr);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(temp, "walden-archive-drill-*"));
+    }
 }
