@@ -91,7 +91,7 @@ internal static class ArchiveCommand
         }
 
         // A folder with no usable base restores nothing (a wrong path, or an archive whose bases are all damaged): exit 1.
-        var nothing = status.LastTxid is null;
+        var nothing = status.LastTxid is null || status.Problem is not null;
         if (json)
         {
             Json.Write(status);
@@ -118,7 +118,9 @@ internal static class ArchiveCommand
             AnsiConsole.Write(logs);
         }
 
-        AnsiConsole.MarkupLine(Markup.Escape(nothing
+        AnsiConsole.MarkupLine(Markup.Escape(status.Problem is { } conflict
+            ? $"nothing is restorable: {conflict}"
+            : nothing
             ? status.Bases.Count == 0
                 ? $"nothing is restorable: '{status.Destination}' holds no base snapshot (is it a Walden archive folder?)"
                 : $"nothing is restorable: no base snapshot in '{status.Destination}' is usable (see the problems above)"
@@ -130,31 +132,73 @@ internal static class ArchiveCommand
         return nothing ? ExitCodes.Failed : ExitCodes.Ok;
     }
 
+    /// <summary>The first and last restorable moments of an archive, in words, for an error about a moment asked for.</summary>
+    private static async Task<string> RestorableAsync(IWaldenArchiveDestination source, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var status = await WaldenArchive.GetStatusAsync(source, cancellationToken).ConfigureAwait(false);
+            var first = status.Bases.Where(b => b.Problem is null).Select(b => (long?)b.Txid).Min();
+            return first is null || status.LastTxid is not { } last
+                ? $"Nothing in '{status.Destination}' is restorable (see 'walden archive status')."
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"'{status.Destination}' can restore transactions {first} to {last} (--txid), from {status.FirstRestorable:O} to " +
+                    $"{status.LastRestorable:O} (--at); 'walden archive status' lists them.");
+        }
+        catch (Exception ex) when (ex is WaldenException or IOException)
+        {
+            return ex.Message;
+        }
+    }
+
     private static string Cell(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
     /// <summary><c>walden restore &lt;archive&gt; &lt;out.db&gt; [--at | --txid] [--endpoint --region]</c>.</summary>
-    internal static async Task<int> RestoreAsync(string location, string? endpoint, string? region, string output, string? at, long? txid, bool json,
+    internal static async Task<int> RestoreAsync(string location, string? endpoint, string? region, string output, string? at, string? txid, bool json,
         CancellationToken cancellationToken)
     {
-        var options = new WaldenArchiveRestoreOptions { Txid = txid };
-        if (at is not null)
+        if (at is not null && txid is not null)
         {
-            if (txid is not null)
-            {
-                return CliErrors.Report("Give either --at or --txid, not both.");
-            }
-
-            if (!DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var moment))
-            {
-                return CliErrors.Report($"'{at}' is not an ISO-8601 time; write it like 2026-11-30T14:05:00Z.");
-            }
-
-            options.At = moment;
+            return CliErrors.Report("Give either --at or --txid, not both.");
         }
 
         if (ArchiveLocation.Open(location, endpoint, region, out var problem) is not { } source)
         {
             return CliErrors.Report(problem!);
+        }
+
+        var options = new WaldenArchiveRestoreOptions();
+        string? unreadable = null;
+        if (txid is not null)
+        {
+            if (long.TryParse(txid, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var id))
+            {
+                options.Txid = id;
+            }
+            else
+            {
+                unreadable = $"--txid '{txid}' is not a transaction id (a whole number)";
+            }
+        }
+        else if (at is not null)
+        {
+            if (DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var moment))
+            {
+                options.At = moment;
+            }
+            else
+            {
+                unreadable = $"--at '{at}' is not an ISO-8601 time; write it like 2026-11-30T14:05:00Z (UTC unless it names an offset)";
+            }
+        }
+
+        if (unreadable is not null)
+        {
+            // Say what the archive can restore, so the next try can pick a moment it holds.
+            using (source as IDisposable)
+            {
+                return CliErrors.Report(unreadable + ". " + await RestorableAsync(source, cancellationToken).ConfigureAwait(false));
+            }
         }
 
         WaldenArchiveRestoreResult result;

@@ -33,8 +33,11 @@ internal sealed class ArchiveLocation
 
     internal static bool IsS3(string location) => WaldenS3DestinationOptions.IsS3Url(location);
 
-    /// <summary>Opens the destination; null with a message when the location cannot be used.</summary>
-    internal static IWaldenArchiveDestination? Open(string location, string? endpoint, string? region, out string? problem)
+    /// <summary>
+    /// Opens the destination; null with a message when the location cannot be used. <paramref name="writing"/>: a destination
+    /// to archive into (<c>demo --archive</c>), else an archive to read.
+    /// </summary>
+    internal static IWaldenArchiveDestination? Open(string location, string? endpoint, string? region, out string? problem, bool writing = false)
     {
         problem = null;
         if (!IsS3(location))
@@ -46,9 +49,9 @@ internal sealed class ArchiveLocation
             }
 
             var folder = Path.GetFullPath(location);
-            if (!Directory.Exists(folder))
+            if (WaldenFolderDestination.FolderProblem(folder, writing) is { } missing)
             {
-                problem = $"The archive folder '{folder}' does not exist.";
+                problem = missing;
                 return null;
             }
 

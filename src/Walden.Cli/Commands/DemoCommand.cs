@@ -55,7 +55,7 @@ internal static class DemoCommand
         }
 
         IWaldenArchiveDestination? destination = null;
-        if (archive.Location is { } at && (destination = ArchiveLocation.Open(at, archive.Endpoint, archive.Region, out var problem)) is null)
+        if (archive.Location is { } at && (destination = ArchiveLocation.Open(at, archive.Endpoint, archive.Region, out var problem, writing: true)) is null)
         {
             return CliErrors.Report($"--archive: {problem}");
         }
@@ -121,14 +121,27 @@ internal static class DemoCommand
             {
                 // What the archive holds is read back from the destination after the close (which ships what is left), not
                 // taken from what the writer captured: a destination that fell behind (full, read-only, gone) must show.
+                Walden.Files.TestPause.Hold("demo-before-close");
                 var reasons = database.GetHealth().Reasons;
                 await database.DisposeAsync().ConfigureAwait(false);
                 taken = database.Archiver!.LastTxid;
-                stored = (await WaldenArchive.GetStatusAsync(destination, cancellationToken).ConfigureAwait(false)).LastTxid;
+                string? unreadable = null;
+                try
+                {
+                    stored = (await WaldenArchive.GetStatusAsync(destination, cancellationToken).ConfigureAwait(false)).LastTxid;
+                }
+                catch (Exception ex) when (ex is WaldenArchiveException or IOException)
+                {
+                    unreadable = ex.Message.TrimEnd('.'); // removed or unmounted during the run: the writes are reported all the same
+                }
+
                 if (stored is null || stored < taken)
                 {
-                    behind = $"the archive in {destination.Name} holds transactions through {stored?.ToString(CultureInfo.InvariantCulture) ?? "none"} " +
-                        $"of the {taken} taken: the destination fell behind{(reasons.Count > 0 ? $" ({string.Join("; ", reasons.Select(r => r.TrimEnd('.')))})" : string.Empty)}. " +
+                    var holds = unreadable is null
+                        ? $"holds transactions through {stored?.ToString(CultureInfo.InvariantCulture) ?? "none"}"
+                        : $"cannot be read after the run ({unreadable}), so it holds none";
+                    behind = $"the archive in {destination.Name} {holds} of the {taken} taken: the destination fell behind" +
+                        $"{(reasons.Count > 0 ? $" ({string.Join("; ", reasons.Select(r => r.TrimEnd('.')))})" : string.Empty)}. " +
                         "Make it writable again (mounted, space, permissions) and reopen the database: archiving resumes with a new base snapshot.";
                 }
             }

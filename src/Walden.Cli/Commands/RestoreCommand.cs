@@ -17,7 +17,7 @@ internal static class RestoreCommand
         var database = new Argument<FileInfo>("db") { Description = "The database to restore to. An existing one moves, with its -wal and -shm, into walden-quarantine/ beside it." };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
         var at = new Option<string?>("--at") { Description = "Archive restore only: the state as of this ISO-8601 time (default: the latest)." };
-        var txid = new Option<long?>("--txid") { Description = "Archive restore only: the state after this transaction id (see 'walden archive status')." };
+        var txid = new Option<string?>("--txid") { Description = "Archive restore only: the state after this transaction id (see 'walden archive status')." };
         var location = ArchiveLocation.CreateOptions("Archive restore only. ");
         var command = new Command("restore", "Restore a verified backup to a database path (refuses while any process has that database open, and refuses unverified or damaged backups), " +
             "or, when the first argument is an archive folder or s3://bucket/prefix, build a new database from the archive as of a moment (never over an existing file).")
@@ -27,6 +27,20 @@ internal static class RestoreCommand
         command.SetAction((result, cancellationToken) =>
         {
             var source = result.GetValue(backup)!;
+            if (File.Exists(source) && !File.Exists(source + ".json") && WaldenFolderDestination.ArchiveAbove(Path.GetFullPath(source)) is not null)
+            {
+                // A file of an archive (its base, a segment, archive-of), not a backup: the archive is its folder.
+                return Task.FromResult(CliErrors.Report(WaldenFolderDestination.FolderProblem(source, writing: false)!));
+            }
+
+            if (Directory.Exists(source) && BackupIn(source) is { } newest)
+            {
+                // A backup folder, not an archive: a backup is restored from one of its files.
+                return Task.FromResult(CliErrors.Report($"'{Path.GetFullPath(source)}' is a backup folder, not an archive: restore one backup " +
+                    $"file inside it, such as the newest, 'walden restore {newest} {result.GetValue(database)!.FullName}' ('walden backups " +
+                    $"{Path.GetFullPath(source)}' lists them)."));
+            }
+
             return ArchiveLocation.IsS3(source) || Directory.Exists(source)
                 ? ArchiveCommand.RestoreAsync(source, result.GetValue(location.Endpoint), result.GetValue(location.Region), result.GetValue(database)!.FullName,
                     result.GetValue(at), result.GetValue(txid), result.GetValue(json), cancellationToken)
@@ -35,12 +49,30 @@ internal static class RestoreCommand
         return command;
     }
 
+    /// <summary>The newest verified backup in <paramref name="folder"/> when it is a backup folder and no archive, else null.</summary>
+    private static string? BackupIn(string folder)
+    {
+        if (WaldenFolderDestination.FolderProblem(folder, writing: false) is not null ||
+            File.Exists(Path.Combine(folder, "archive-of")) || Directory.EnumerateDirectories(folder).Any())
+        {
+            return null; // an archive (or a base folder inside one) is reported as such
+        }
+
+        return WaldenBackups.List(folder).FirstOrDefault(e => e.State == WaldenBackupState.Verified)?.Path;
+    }
+
     private static async Task<int> RunAsync(FileInfo backup, FileInfo database, bool json, CancellationToken cancellationToken)
     {
         WaldenRestore restore;
         try
         {
             restore = await WaldenBackups.RestoreAsync(backup.FullName, database.FullName, cancellationToken).ConfigureAwait(false);
+        }
+        catch (WaldenBackupRejectedException ex) when (!File.Exists(backup.FullName + ".json"))
+        {
+            // No manifest: perhaps no backup at all; an archive would have been given as its folder.
+            return CliErrors.Report(ex.Message + " (An archive is restored from its folder: 'walden restore <archive-folder> <out.db>'.)",
+                ExitCodes.Failed);
         }
         catch (WaldenBackupRejectedException ex)
         {

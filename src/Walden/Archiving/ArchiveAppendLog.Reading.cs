@@ -26,6 +26,7 @@ internal sealed partial class ArchiveAppendLog
             SafeFileHandle handle;
             try
             {
+                Files.FileKind.EnsureRegular(System.IO.Path.Combine(folder, name), "read as an append log"); // a pipe would block the open
                 handle = File.OpenHandle(System.IO.Path.Combine(folder, name), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             }
             catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)

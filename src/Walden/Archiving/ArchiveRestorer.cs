@@ -18,6 +18,11 @@ internal static class ArchiveRestorer
     {
         var started = Stopwatch.GetTimestamp();
         outputPath = Path.GetFullPath(outputPath);
+        if (Files.OutputPath.Problem(outputPath, "restored.db") is { } wrongOutput)
+        {
+            throw new WaldenArchiveException(wrongOutput + " Nothing was written.");
+        }
+
         foreach (var path in new[] { outputPath, outputPath + "-wal", outputPath + "-shm", outputPath + "-journal" })
         {
             if (File.Exists(path) || Directory.Exists(path))
@@ -32,16 +37,38 @@ internal static class ArchiveRestorer
             throw new WaldenArchiveException($"The folder '{folder}' does not exist. Create it, or choose an output path in an existing folder.");
         }
 
+        WaldenArchive.EnsureReadable(source);
         var catalog = ArchiveCatalog.Read(source);
         if (catalog.Bases.Count == 0)
         {
             throw new WaldenArchiveException($"'{source.Name}' holds no base snapshot, so nothing can be restored from it. Is it a Walden archive folder?");
         }
 
+        // A moment the archive cannot reach is refused before anything is built, naming the moments it can reach.
+        var spans = RestorableSpans.Read(source, catalog);
+        if ((RestorableSpans.Conflict(spans, source.Name) ?? RestorableSpans.Problem(spans, target, source.Name)) is { } unreachable)
+        {
+            throw new WaldenArchiveException(unreachable);
+        }
+
         var temporary = Path.Combine(folder, $".{Path.GetFileName(outputPath)}.restoring-{Environment.ProcessId}");
         try
         {
-            return Restore(source, catalog, outputPath, folder, temporary, target, started, cancellationToken);
+            // The scratch file of a restore that was killed (its owner lock is free) is removed; a running one's is left alone.
+            Files.OwnerLock.RemoveAbandoned(folder, ".*.restoring-*" + Files.OwnerLock.Suffix,
+                path => !path.EndsWith(Files.OwnerLock.Suffix, StringComparison.Ordinal));
+            Files.OwnerLock owner;
+            try
+            {
+                owner = Files.OwnerLock.Claim(temporary);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw OutputError(ex, source, outputPath, folder); // before reading anything
+            }
+
+            using var claimed = owner;
+            return Restore(source, catalog, outputPath, folder, temporary, target, started, cancellationToken, spans);
         }
         catch (Exception ex) when (Files.IoErrors.IsWriteSide(ex) || (ex is UnauthorizedAccessException && !CanWrite(temporary)))
         {
@@ -102,7 +129,7 @@ internal static class ArchiveRestorer
     }
 
     private static WaldenArchiveRestoreResult Restore(IWaldenArchiveDestination source, ArchiveCatalog catalog, string outputPath, string folder,
-        string temporary, WaldenArchiveRestoreOptions target, long started, CancellationToken cancellationToken)
+        string temporary, WaldenArchiveRestoreOptions target, long started, CancellationToken cancellationToken, List<RestorableSpan> spans)
     {
         DeleteTemporary(temporary);
         try
@@ -121,6 +148,18 @@ internal static class ArchiveRestorer
         var targetMicros = target.At is { } at ? Archiver.Micros(at) : long.MaxValue;
         var targetTxid = target.Txid ?? long.MaxValue;
         var problems = new List<string>();
+        var skipped = new List<(long BaseId, string Problem)>(); // newer bases the target may need that could not be used: the result is older than asked
+        // A base id is the later of its predecessor's + 1 and its time in Unix seconds: a base taken after the time asked is not needed.
+        bool MayBeNeeded(long baseId) => target.At is not { } at || baseId <= at.ToUnixTimeSeconds() + 1;
+        foreach (var orphan in catalog.Segments.Keys.Concat(catalog.Logged.Values.Select(l => l.Name.BaseId)).Distinct()
+                     .Where(id => catalog.Bases.TrueForAll(b => b.BaseId != id) && MayBeNeeded(id)).Order())
+        {
+            var names = catalog.Restorable(orphan);
+            skipped.Add((orphan, string.Create(CultureInfo.InvariantCulture,
+                $"the segments of base {orphan} (transactions {names.Min(n => n.First)}..{names.Max(n => n.Last)}) have no base snapshot " +
+                $"({orphan}/{ArchiveFormat.BaseFileName} is missing)")));
+        }
+
         foreach (var candidate in catalog.Bases.OrderByDescending(b => b.BaseId))
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -132,7 +171,17 @@ internal static class ArchiveRestorer
             }
             catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
             {
-                problems.Add($"base {candidate.Name}: {ex.Message}");
+                if (MayBeNeeded(candidate.BaseId))
+                {
+                    skipped.Add((candidate.BaseId, $"base {candidate.Name} cannot be read ({ex.Message})"));
+                }
+
+                continue;
+            }
+
+            if (RestorableSpans.ForeignBase(candidate, header) is { } foreign)
+            {
+                problems.Add(foreign);
                 continue;
             }
 
@@ -151,7 +200,7 @@ internal static class ArchiveRestorer
             }
             catch (Exception ex) when ((ex is IOException or InvalidDataException or UnauthorizedAccessException) && !Files.IoErrors.IsWriteSide(ex))
             {
-                problems.Add($"base {candidate.Name} is damaged: {ex.Message}");
+                skipped.Add((candidate.BaseId, $"base {candidate.Name} is damaged ({ex.Message})"));
                 DeleteTemporary(temporary);
                 continue;
             }
@@ -159,6 +208,18 @@ internal static class ArchiveRestorer
             try
             {
                 var (txid, micros, stop) = Apply(source, catalog, header, temporary, targetTxid, targetMicros, cancellationToken);
+                var newer = skipped.Where(s => s.BaseId > header.BaseId).Select(s => s.Problem).ToList();
+                if (stop is null && newer.Count > 0 && (target.Txid is null || txid < target.Txid))
+                {
+                    // A newer base was unusable: this older one's end is not the latest state (nor the state at the time asked).
+                    stop = $"{string.Join("; ", newer)}; restored from the older base {header.BaseId} up to transaction {txid}, " +
+                        "the last good moment before it";
+                }
+                else
+                {
+                    problems.AddRange(skipped.Select(s => s.Problem)); // not needed for the target reached, but said all the same
+                }
+
                 var atEnd = stop is null && txid == catalog.Restorable(header.BaseId).Select(s => s.Last).DefaultIfEmpty(header.Txid).Max();
                 if (atEnd && catalog.LogDamage is { } damage)
                 {
@@ -168,6 +229,7 @@ internal static class ArchiveRestorer
                 var note = atEnd && stop is null && catalog.LogTail is { } tail ? $"{tail}; restored up to transaction {txid}" : null;
                 var wanted = target.Txid is not null || target.At is not null;
                 var reachedTarget = stop is null || (target.Txid is { } t && txid >= t);
+                Files.TestPause.At("archive-restore-built");
                 var check = Check(temporary);
                 if (check != "ok")
                 {
@@ -204,7 +266,8 @@ internal static class ArchiveRestorer
 
         throw new WaldenArchiveException(
             $"'{source.Name}' holds no usable base snapshot at or before the requested moment" +
-            (problems.Count > 0 ? $" ({string.Join("; ", problems)})" : string.Empty) + ". Nothing was written.");
+            (problems.Count + skipped.Count > 0 ? $" ({string.Join("; ", problems.Concat(skipped.Select(s => s.Problem)))})" : string.Empty) + ". Nothing was written." +
+            (spans.Count > 0 ? $" Its readable bases hold {RestorableSpans.Describe(RestorableSpans.Merge(spans))}." : string.Empty));
     }
 
     /// <summary>Applies the base's segments; returns the last transaction applied and why it stopped early (null: reached the end or the target).</summary>

@@ -62,11 +62,31 @@ internal sealed partial class Archiver
         }
     }
 
+    /// <summary>Tests: the folder the drill's scratch folder goes in (null: the temporary folder).</summary>
+    internal string? DrillScratchFolder { get; set; }
+
     /// <summary>Restores the latest state of the first destination into a scratch file and records the outcome.</summary>
     internal WaldenArchiveRestoreResult RunDrill()
     {
         var source = _destinations[0].Destination;
-        var result = WaldenArchive.Verify(source, _time, CancellationToken.None);
+        WaldenArchiveRestoreResult result;
+        try
+        {
+            result = WaldenArchive.Verify(source, _time, CancellationToken.None, DrillScratchFolder);
+        }
+        catch (WaldenException ex) when (ex is WaldenDiskFullException or WaldenReadOnlyException)
+        {
+            // A drill that cannot run proves nothing: health says so (naming the temporary folder), not that the archive is sound.
+            var problem = $"{source.Name}: it could not run: {ex.Message}";
+            lock (_gate)
+            {
+                _drillProblem = problem;
+            }
+
+            LogMessages.ArchiveDrillFailed(_logger, _name, problem);
+            return new WaldenArchiveRestoreResult(string.Empty, 0, 0, default, 0, 0, Complete: false, ex.Message);
+        }
+
         lock (_gate)
         {
             _lastDrillAt = _time.GetUtcNow();

@@ -445,15 +445,27 @@ internal sealed partial class Archiver : IDisposable
     /// A folder that cannot be read or written here (missing, read-only) is not refused: its failures show as any
     /// destination's do, and the name is written at a later open.
     /// </summary>
-    /// <exception cref="WaldenArchiveException">The folder holds the archive of another database file.</exception>
+    /// <exception cref="WaldenArchiveException">The folder holds the archive of another database file, or is a file.</exception>
     private void ClaimFolders()
     {
         foreach (var folder in _destinations.Select(d => d.Destination).OfType<WaldenFolderDestination>())
         {
+            if (File.Exists(folder.Path))
+            {
+                // Not a folder that is missing for now (an unmounted disk comes back): a file there is a wrong path.
+                throw new WaldenArchiveException(WaldenFolderDestination.FolderProblem(folder.Path, writing: true)!,
+                    isTransient: false, destination: folder.Name, innerException: null);
+            }
+
             var marker = Path.Combine(folder.Path, ArchiveOfFile);
             string? owner;
             try
             {
+                if (File.Exists(marker))
+                {
+                    Files.FileKind.EnsureRegular(marker, "read as the archive's marker");
+                }
+
                 owner = File.Exists(marker) ? File.ReadAllText(marker).Trim() : null;
                 if (owner is null && Directory.Exists(folder.Path))
                 {

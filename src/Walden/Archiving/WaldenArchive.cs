@@ -12,6 +12,7 @@ namespace Walden;
 public static class WaldenArchive
 {
     private const string VerificationPrefix = "verifications/";
+    private const string DrillPrefix = "walden-archive-drill-";
 
     /// <summary>
     /// Builds the database as of <paramref name="options"/> (default: the latest) at <paramref name="outputPath"/>, which
@@ -20,8 +21,10 @@ public static class WaldenArchive
     /// <see cref="WaldenArchiveRestoreResult.Complete"/> is then false and <see cref="WaldenArchiveRestoreResult.Problem"/>
     /// names the segment.
     /// </summary>
-    /// <exception cref="WaldenArchiveException">The output exists, the archive has no usable base at or before the target,
-    /// or the rebuilt database fails integrity_check (then nothing is written).</exception>
+    /// <exception cref="WaldenArchiveException">The output exists; the archive folder is missing or a file; the target is
+    /// before the first restorable moment, after the last transaction, or in a run of transactions the archive holds only
+    /// inside a later base (the message names the first and last, or the nearest, restorable moments); the archive has no
+    /// usable base at or before the target; or the rebuilt database fails integrity_check. Nothing is written.</exception>
     /// <exception cref="WaldenDiskFullException">The output's folder is full (nothing is written).</exception>
     /// <exception cref="WaldenReadOnlyException">The output's folder is read-only or may not be written by this user.</exception>
     public static Task<WaldenArchiveRestoreResult> RestoreAsync(string archiveDirectory, string outputPath,
@@ -47,6 +50,9 @@ public static class WaldenArchive
     /// Restores the latest state into a scratch file (deleted afterwards) and records the outcome in the archive
     /// (<c>verifications/</c>), where <see cref="GetStatusAsync(string, CancellationToken)"/> reports it.
     /// </summary>
+    /// <exception cref="WaldenArchiveException">The archive folder is missing or is a file.</exception>
+    /// <exception cref="WaldenDiskFullException">The temporary folder (TMPDIR) cannot take the scratch copy; nothing is recorded.</exception>
+    /// <exception cref="WaldenReadOnlyException">The temporary folder cannot be written; nothing is recorded.</exception>
     public static Task<WaldenArchiveRestoreResult> VerifyAsync(string archiveDirectory, CancellationToken cancellationToken = default) =>
         VerifyAsync(new WaldenFolderDestination(archiveDirectory), TimeProvider.System, cancellationToken);
 
@@ -61,9 +67,34 @@ public static class WaldenArchive
         CancellationToken cancellationToken) =>
         Task.Run(() => Verify(source, time, cancellationToken), cancellationToken);
 
-    internal static WaldenArchiveRestoreResult Verify(IWaldenArchiveDestination source, TimeProvider time, CancellationToken cancellationToken)
+    /// <param name="source">The archive.</param>
+    /// <param name="time">The clock of the record.</param>
+    /// <param name="cancellationToken">Cancels the restore.</param>
+    /// <param name="scratchParent">Where the scratch folder goes (tests); null: the temporary folder.</param>
+    internal static WaldenArchiveRestoreResult Verify(IWaldenArchiveDestination source, TimeProvider time, CancellationToken cancellationToken,
+        string? scratchParent = null)
     {
-        var scratch = Directory.CreateTempSubdirectory("walden-archive-drill-");
+        EnsureReadable(source);
+        DirectoryInfo scratch;
+        Files.OwnerLock? owner = null;
+        try
+        {
+            // A scratch folder a killed verification left (its owner lock is free) is removed; a running one's is left alone.
+            var parent = scratchParent ?? Path.GetTempPath();
+            Files.OwnerLock.RemoveAbandoned(parent, DrillPrefix + "*" + Files.OwnerLock.Suffix, Directory.Exists);
+            var path = Path.Combine(parent, DrillPrefix + Guid.NewGuid().ToString("N"));
+            owner = Files.OwnerLock.Claim(path); // before the folder exists, so a killed run never leaves an unowned one
+            scratch = OperatingSystem.IsWindows()
+                ? Directory.CreateDirectory(path)
+                : Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            owner?.Dispose();
+            throw ScratchError(source, ex, scratchParent);
+        }
+
+        using var claimed = owner;
         try
         {
             WaldenArchiveRestoreResult result;
@@ -74,6 +105,10 @@ public static class WaldenArchive
             catch (WaldenArchiveException ex)
             {
                 result = new WaldenArchiveRestoreResult(string.Empty, 0, 0, default, 0, 0, Complete: false, ex.Message);
+            }
+            catch (WaldenException ex) when (ex is WaldenDiskFullException or WaldenReadOnlyException)
+            {
+                throw ScratchError(source, ex, scratchParent); // the scratch folder's fault, not the archive's: nothing is recorded in it
             }
 
             if (!result.Complete && ArchiveCatalog.Read(source, includeLog: true, logBytes: false).Bases.Count == 0)
@@ -115,6 +150,7 @@ public static class WaldenArchive
 
     internal static WaldenArchiveStatus GetStatus(IWaldenArchiveDestination source)
     {
+        EnsureReadable(source);
         var catalog = ArchiveCatalog.Read(source);
         var bases = new List<WaldenArchiveBaseInfo>();
         foreach (var item in catalog.Bases.OrderBy(b => b.BaseId))
@@ -124,6 +160,11 @@ public static class WaldenArchive
             {
                 using var stream = source.OpenRead(item.Name);
                 var header = ArchiveFormat.DecodeBase(stream, null);
+                if (RestorableSpans.ForeignBase(item, header) is { } foreign)
+                {
+                    throw new InvalidDataException(foreign);
+                }
+
                 var lastTxid = segments.Count == 0 ? header.Txid : segments.Max(s => s.Last);
                 DateTimeOffset? lastTime = null;
                 if (segments.Count > 0)
@@ -143,7 +184,13 @@ public static class WaldenArchive
         }
 
         var verification = LastVerification(source);
-        return new WaldenArchiveStatus(source.Name, bases, verification) { Logs = LogsOf(catalog) };
+        var usable = bases.Where(b => b.Problem is null)
+            .Select(b => new RestorableSpan(b.BaseId, b.Txid, b.Time, b.LastTxid, b.LastTime)).ToList();
+        return new WaldenArchiveStatus(source.Name, bases, verification)
+        {
+            Logs = LogsOf(catalog),
+            Problem = RestorableSpans.Conflict(usable, source.Name)?.Replace(" and restore again. Nothing was written.", ".", StringComparison.Ordinal),
+        };
     }
 
     /// <summary>The append log files holding records not yet sealed into a segment (a Sync archive in a folder).</summary>
@@ -170,7 +217,35 @@ public static class WaldenArchive
         return logs;
     }
 
-    private static DateTimeOffset? SegmentLastTime(Stream segment)
+    /// <summary>
+    /// The error for a verification that could not build its scratch copy (the temporary folder is full or cannot be written):
+    /// names that folder and TMPDIR, never the scratch file as an output the user chose, and says the archive was not judged.
+    /// </summary>
+    private static WaldenException ScratchError(IWaldenArchiveDestination source, Exception ex, string? scratchParent)
+    {
+        var temp = scratchParent ?? Path.GetTempPath();
+        var full = ex is WaldenDiskFullException || ex is IOException { HResult: 28 or 122 } ||
+                   ex.Message.Contains("No space left", StringComparison.Ordinal);
+        var message = $"Verifying '{source.Name}' restores it into a scratch file in the temporary folder '{temp}' (TMPDIR), which " +
+                      (full ? "is full" : "cannot be written") + ". The archive itself was not judged. " +
+                      (full ? "Free space there, or set TMPDIR to a folder on a disk with room for the whole database."
+                            : "Set TMPDIR to a folder this user may write.");
+        return full
+            ? new WaldenDiskFullException(message, Errors.SqliteErrors.Full, Errors.SqliteErrors.Full, ex)
+            : new WaldenReadOnlyException(message, Errors.SqliteErrors.ReadOnly, Errors.SqliteErrors.ReadOnly, ex);
+    }
+
+    /// <summary>A folder archive to read must be a folder: a missing one, or a file, is refused saying what to give instead.</summary>
+    /// <exception cref="WaldenArchiveException">The folder does not exist or is a file.</exception>
+    internal static void EnsureReadable(IWaldenArchiveDestination source)
+    {
+        if (source is WaldenFolderDestination folder && WaldenFolderDestination.FolderProblem(folder.Path, writing: false) is { } problem)
+        {
+            throw new WaldenArchiveException(problem, isTransient: false, folder.Name, innerException: null);
+        }
+    }
+
+    internal static DateTimeOffset? SegmentLastTime(Stream segment)
     {
         using var stream = segment;
         var header = new byte[ArchiveFormat.HeaderBytes];
@@ -281,6 +356,11 @@ public sealed record WaldenArchiveStatus(string Destination, IReadOnlyList<Walde
     /// Their records are also counted in their base's <see cref="WaldenArchiveBaseInfo.Segments"/>.
     /// </summary>
     public IReadOnlyList<WaldenArchiveLogInfo> Logs { get; init; } = [];
+
+    /// <summary>
+    /// Why a restore of this archive is refused although it lists usable bases (bases of two archives in one folder), or null.
+    /// </summary>
+    public string? Problem { get; init; }
 
     /// <summary>The earliest moment a restore can reach (the oldest base), or null for an empty archive.</summary>
     public DateTimeOffset? FirstRestorable => Bases.Where(b => b.Problem is null).Select(b => (DateTimeOffset?)b.Time).Min();

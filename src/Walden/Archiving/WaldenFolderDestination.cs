@@ -112,8 +112,12 @@ public sealed class WaldenFolderDestination : IWaldenArchiveDestination
     }
 
     /// <inheritdoc />
-    public Stream OpenRead(string name) =>
-        new FileStream(Resolve(name), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16);
+    public Stream OpenRead(string name)
+    {
+        var path = Resolve(name);
+        Files.FileKind.EnsureRegular(path, "an archive object"); // a named pipe would block the open forever
+        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16);
+    }
 
     /// <inheritdoc />
     public void Delete(string name)
@@ -144,12 +148,76 @@ public sealed class WaldenFolderDestination : IWaldenArchiveDestination
 
     internal void EnsureRoot()
     {
-        if (!Directory.Exists(Path))
+        if (FolderProblem(Path, writing: true) is { } problem)
         {
-            throw new DirectoryNotFoundException(
-                $"The archive folder '{Path}' does not exist. Create it (or mount the disk it lives on); Walden does not create it, " +
-                "so that a missing mount never fills the local disk instead.");
+            throw new DirectoryNotFoundException(problem);
         }
+    }
+
+    /// <summary>
+    /// Why <paramref name="path"/> cannot be used as an archive folder, saying what to give instead, or null when it is a
+    /// folder: it does not exist, it is a file (a file inside an archive names that archive's folder), or a folder on its
+    /// path is a file. <paramref name="writing"/>: for a destination to archive into (else: an archive to read).
+    /// </summary>
+    internal static string? FolderProblem(string path, bool writing)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        if (Directory.Exists(full))
+        {
+            return File.Exists(System.IO.Path.Combine(full, ArchiveFormat.BaseFileName)) && System.IO.Path.GetDirectoryName(full) is { } archive
+                ? $"'{full}' is the folder of one base snapshot inside the archive folder '{archive}', not an archive folder itself. " +
+                  $"Give the archive's folder: '{archive}'."
+                : null;
+        }
+
+        if (File.Exists(full))
+        {
+            if (ArchiveAbove(full) is { } archive)
+            {
+                return $"'{full}' is a file inside the archive folder '{archive}', not an archive folder itself. Give the archive's folder: '{archive}'.";
+            }
+
+            return writing
+                ? $"The archive folder '{full}' is a file, not a folder. An archive needs a folder of its own (Walden writes base snapshots " +
+                  $"and segments into it): create an empty folder, e.g. '{full}.archive', and give that."
+                : $"'{full}' is a file, not an archive folder. An archive is the folder that WaldenOptions.Archive (or " +
+                  "'walden demo --archive') wrote: it holds 'archive-of', a folder per base snapshot and its .wseg segments. Give that folder.";
+        }
+
+        for (var parent = System.IO.Path.GetDirectoryName(full); parent is not null; parent = System.IO.Path.GetDirectoryName(parent))
+        {
+            if (File.Exists(parent))
+            {
+                return $"The archive folder '{full}' cannot exist: '{parent}' on its path is a file, not a folder. Check the path.";
+            }
+
+            if (Directory.Exists(parent))
+            {
+                break;
+            }
+        }
+
+        return writing
+            ? $"The archive folder '{full}' does not exist. Create it (or mount the disk it lives on); Walden does not create it, " +
+              "so that a missing mount never fills the local disk instead."
+            : $"The archive folder '{full}' does not exist. Check the path (or mount the disk it lives on).";
+    }
+
+    /// <summary>The archive folder <paramref name="file"/> lies in (up to two levels up: a segment in its base's folder), or null.</summary>
+    internal static string? ArchiveAbove(string file)
+    {
+        var folder = System.IO.Path.GetDirectoryName(file);
+        for (var level = 0; level < 2 && folder is not null; level++, folder = System.IO.Path.GetDirectoryName(folder))
+        {
+            if (File.Exists(System.IO.Path.Combine(folder, Archiver.ArchiveOfFile)) ||
+                ArchiveAppendLog.FileNames.Any(n => File.Exists(System.IO.Path.Combine(folder, n))) ||
+                Directory.EnumerateDirectories(folder).Any(d => File.Exists(System.IO.Path.Combine(d, ArchiveFormat.BaseFileName))))
+            {
+                return folder;
+            }
+        }
+
+        return null;
     }
 
     private string Resolve(string name)

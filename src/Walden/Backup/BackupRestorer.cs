@@ -27,6 +27,11 @@ internal static class BackupRestorer
         }
 
         var folder = Path.GetDirectoryName(target)!;
+        if (OutputPath.Problem(target, "app.db") is { } wrongTarget)
+        {
+            throw new WaldenConfigurationException(wrongTarget);
+        }
+
         if (!Directory.Exists(folder))
         {
             throw new WaldenConfigurationException($"The folder '{folder}' does not exist. Create it before restoring '{Path.GetFileName(target)}' into it.");

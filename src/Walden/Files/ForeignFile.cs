@@ -260,6 +260,40 @@ internal sealed class ForeignFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="path"/> is a closed WAL database: WAL in its header, no -wal, -shm or hot journal beside it,
+    /// nobody holding it, in a folder this user may write. Reading one read-only makes SQLite create an empty -wal and -shm
+    /// and leave them (see <see cref="RemoveReadLeftovers"/>).
+    /// </summary>
+    internal static bool IsClosedWal(string path) => Inspect(path).ClosedWal;
+
+    /// <summary>
+    /// After a closed WAL database (<see cref="IsClosedWal"/>) was read by read-only connections, all of them closed: lets
+    /// SQLite remove the empty -wal and -shm it created for them. A read-write, query_only connection reads the header and
+    /// closes as the last connection, which removes both under SQLite's own exclusive lock; nothing is deleted by hand, and
+    /// nothing happens when the -wal is not empty, a journal appeared, or anyone holds the file (then SQLite keeps them).
+    /// </summary>
+    internal static void RemoveReadLeftovers(string path)
+    {
+        if (DatabaseFiles.SizeOf(path + "-wal") is not 0 || File.Exists(path + "-journal") || LockProbe.FindHolder(path) is not null)
+        {
+            return;
+        }
+
+        var builder = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, Pooling = false };
+        try
+        {
+            using var connection = new SqliteConnection(builder.ToString());
+            connection.Open();
+            ConnectionFactory.Execute(connection, "PRAGMA query_only=ON");
+            ConnectionFactory.Scalar<long>(connection, "PRAGMA user_version"); // a read transaction: SQLite opens the -wal
+        }
+        catch (SqliteException)
+        {
+            // A file SQLite cannot read even this far keeps the two empty files; they hold nothing.
+        }
+    }
+
     private static FileState Inspect(string path)
     {
         // A file this process (or another) has open is read in place: copying it could tear it.

@@ -20,4 +20,22 @@ internal static class TestPause
         Console.Error.Flush();
         Thread.Sleep(Timeout.Infinite);
     }
+
+    /// <summary>
+    /// As <see cref="At"/>, but goes on: when <c>WALDEN_TEST_HOLD_AT</c> names the point, writes <c>walden-holding:&lt;point&gt;</c>
+    /// to standard error and waits for a line (or the end) on standard input, so that a test can change the world meanwhile.
+    /// </summary>
+    internal static void Hold(string point)
+    {
+        if (Environment.GetEnvironmentVariable(HoldVariable) != point)
+        {
+            return;
+        }
+
+        Console.Error.WriteLine($"walden-holding:{point}");
+        Console.Error.Flush();
+        Console.In.ReadLine();
+    }
+
+    internal const string HoldVariable = "WALDEN_TEST_HOLD_AT";
 }

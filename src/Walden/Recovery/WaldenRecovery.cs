@@ -52,6 +52,11 @@ public static class WaldenRecovery
         Native.SqliteLibrary.RequireWaldenBuild("Recovery");
         var input = CheckInput(damagedPath);
         var output = Path.GetFullPath(outputPath);
+        if (OutputPath.Problem(output, "recovered.db") is { } wrongOutput)
+        {
+            throw new WaldenConfigurationException(wrongOutput);
+        }
+
         if (File.Exists(output) || Directory.Exists(output))
         {
             throw new WaldenConfigurationException($"The output '{output}' already exists. Recovery writes a new file; choose a path that does not exist yet.");
@@ -63,12 +68,18 @@ public static class WaldenRecovery
         }
 
         LockProbe.EnsureNotInUse(input, "Recovery");
+        var closedWal = ForeignFile.IsClosedWal(input);
         RemoveAbandonedOutputs(Path.GetDirectoryName(output)!);
         var partial = FreePath(output + ".walden-partial");
         using var owner = OwnerLock.Claim(partial);
         try
         {
             var report = RecoveryInput.Run(input, partial, source => Produce(source, partial, options));
+            if (closedWal)
+            {
+                ForeignFile.RemoveReadLeftovers(input); // the input is left as it was found: no empty -wal and -shm beside it
+            }
+
             FileModes.Apply(partial, FileModes.Of(input)); // the input's permission bits, never SQLite's default 0644 for a new file
             File.Move(partial, output);
             return report with { OutputPath = output };
@@ -85,6 +96,7 @@ public static class WaldenRecovery
         Native.SqliteLibrary.RequireWaldenBuild("In-place recovery");
         var input = CheckInput(path);
         LockProbe.EnsureNotInUse(input, "In-place recovery");
+        var closedWal = ForeignFile.IsClosedWal(input);
         var before = DatabaseFiles.For(input).Fingerprint();
         RemoveAbandonedOutputs(Path.GetDirectoryName(input)!);
         var recovered = FreePath(Path.Combine(Path.GetDirectoryName(input)!, $".{Path.GetFileName(input)}.walden-recovered"));
@@ -93,6 +105,10 @@ public static class WaldenRecovery
         try
         {
             report = RecoveryInput.Run(input, recovered, source => Produce(source, recovered, options));
+            if (closedWal)
+            {
+                ForeignFile.RemoveReadLeftovers(input); // the original is kept as it was found, without empty companions
+            }
         }
         catch
         {

@@ -19,6 +19,7 @@ internal static class WaldenCli
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            RedirectStandardInput = environment.ContainsKey("WALDEN_TEST_HOLD_AT"),
             UseShellExecute = false,
         };
         foreach (var (name, value) in environment)
@@ -58,6 +59,44 @@ internal static class WaldenCli
         }
 
         return (process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>
+    /// Runs the CLI to the end, holding it at <paramref name="point"/> (the WALDEN_TEST_HOLD_AT seam) while
+    /// <paramref name="meanwhile"/> runs; then it goes on.
+    /// </summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunHoldingAtAsync(string point, Action meanwhile, params string[] arguments)
+    {
+        using var process = Start(new Dictionary<string, string> { ["WALDEN_TEST_HOLD_AT"] = point }, arguments);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var stderr = new System.Text.StringBuilder();
+        try
+        {
+            while (await process.StandardError.ReadLineAsync(limit.Token) is { } line)
+            {
+                if (line == $"walden-holding:{point}")
+                {
+                    meanwhile();
+                    process.StandardInput.Close();
+                    break;
+                }
+
+                stderr.AppendLine(line);
+            }
+
+            stderr.Append(await process.StandardError.ReadToEndAsync(limit.Token));
+            await process.WaitForExitAsync(limit.Token);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+
+        return (process.ExitCode, await stdout, stderr.ToString());
     }
 
     /// <summary>

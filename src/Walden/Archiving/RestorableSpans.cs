@@ -1,0 +1,203 @@
+using System.Globalization;
+
+namespace Walden.Archiving;
+
+/// <summary>A run of moments a restore can reach: from a base's transaction through the last one its segments name.</summary>
+/// <param name="BaseId">The base's id (its folder's name); the first of them when spans are merged.</param>
+/// <param name="FirstTxid">The base's transaction (its state as a whole).</param>
+/// <param name="FirstTime">When that base was taken.</param>
+/// <param name="LastTxid">The last transaction the span's segments reach (by name; the restore checks them).</param>
+/// <param name="LastTime">When that transaction was committed.</param>
+internal sealed record RestorableSpan(long BaseId, long FirstTxid, DateTimeOffset FirstTime, long LastTxid, DateTimeOffset LastTime);
+
+/// <summary>
+/// What an archive can restore, read from the names of its objects and the headers of its bases and last segments, and
+/// the check of a requested moment against it before anything is built. Bases whose chains continue one another form one
+/// span; a gap between two spans is a run of transactions the archive never held one by one (a destination fell behind
+/// and a new base took them whole, another process wrote, or retention removed the older base). A hole inside one base's
+/// segments is not a gap here: it is damage, which the restore finds, stopping at the last good moment before it.
+/// </summary>
+internal static class RestorableSpans
+{
+    /// <summary>The span of each usable base, oldest first (not merged: see <see cref="Merge"/>).</summary>
+    internal static List<RestorableSpan> Read(IWaldenArchiveDestination source, ArchiveCatalog catalog)
+    {
+        var spans = new List<RestorableSpan>();
+        foreach (var item in catalog.Bases)
+        {
+            try
+            {
+                DecodedBase header;
+                using (var stream = source.OpenRead(item.Name))
+                {
+                    header = ArchiveFormat.DecodeBase(stream, null);
+                }
+
+                if (ForeignBase(item, header) is not null)
+                {
+                    continue; // the restore skips it and says why
+                }
+
+                var taken = ArchiveRestorer.FromMicros(header.TimeMicros);
+                var last = catalog.Restorable(item.BaseId).Where(s => s.Last > header.Txid).MaxBy(s => s.Last);
+                spans.Add(last is null
+                    ? new RestorableSpan(item.BaseId, header.Txid, taken, header.Txid, taken)
+                    : new RestorableSpan(item.BaseId, header.Txid, taken, last.Last, WaldenArchive.SegmentLastTime(catalog.Open(source, last)) ?? taken));
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                // A damaged base or last segment: the restore meets it and says so.
+            }
+        }
+
+        return [.. spans.OrderBy(s => s.FirstTxid)];
+    }
+
+    /// <summary>
+    /// Why the base object <paramref name="item"/> is not this folder's base: its header names another base (a base.wbase
+    /// copied or moved from another folder or archive); null when it is. Its own segments could never follow it.
+    /// </summary>
+    internal static string? ForeignBase(ArchiveObjectName item, DecodedBase header) => header.BaseId == item.BaseId
+        ? null
+        : string.Create(CultureInfo.InvariantCulture,
+            $"base {item.Name} holds the snapshot of base {header.BaseId}, not of base {item.BaseId} (copied or moved in from another " +
+            $"folder or archive); it is not used");
+
+    /// <summary>
+    /// Why the bases cannot all be one database's archive, or null: within one archive every base starts after the last
+    /// transaction of the base before it (transaction ids only grow), so a base that starts at or before it was copied in
+    /// from another archive (another database's, or an older copy), and a restore could return the wrong database.
+    /// </summary>
+    internal static string? Conflict(IReadOnlyList<RestorableSpan> bases, string archive)
+    {
+        var byId = bases.OrderBy(b => b.BaseId).ToList();
+        for (var i = 1; i < byId.Count; i++)
+        {
+            var (before, after) = (byId[i - 1], byId[i]);
+            if (after.FirstTxid <= before.LastTxid)
+            {
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"'{archive}' holds bases that are not one database's archive: base {after.BaseId} starts at transaction " +
+                    $"{after.FirstTxid}, but the base before it, {before.BaseId}, already reaches transaction {before.LastTxid} (in one " +
+                    $"archive every base starts after the one before it). One of the two folders was copied in from another archive: " +
+                    $"move the one that does not belong to this database out of '{archive}' and restore again. Nothing was written.");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Spans merged where one continues another's transactions: what <c>--txid</c> can reach.</summary>
+    internal static List<RestorableSpan> Merge(IReadOnlyList<RestorableSpan> spans)
+    {
+        var merged = new List<RestorableSpan>();
+        foreach (var span in spans)
+        {
+            if (merged.Count > 0 && span.FirstTxid <= merged[^1].LastTxid + 1)
+            {
+                if (span.LastTxid > merged[^1].LastTxid)
+                {
+                    merged[^1] = merged[^1] with { LastTxid = span.LastTxid, LastTime = span.LastTime };
+                }
+            }
+            else
+            {
+                merged.Add(span);
+            }
+        }
+
+        return merged;
+    }
+
+    /// <summary>
+    /// Why <paramref name="target"/> cannot be restored from the spans of the <paramref name="bases"/> (before the first moment, after the last
+    /// transaction, or in a gap), naming the first and last restorable moments or the nearest ones and what to ask for
+    /// instead; null when it can (or when no base could be read: the restore reports those).
+    /// </summary>
+    internal static string? Problem(IReadOnlyList<RestorableSpan> bases, WaldenArchiveRestoreOptions target, string archive)
+    {
+        if (bases.Count == 0)
+        {
+            return null;
+        }
+
+        var spans = Merge(bases);
+
+        var first = spans[0];
+        var last = spans[^1];
+        var range = Describe(spans);
+        var ask = string.Create(CultureInfo.InvariantCulture,
+            $"Ask for a transaction from {first.FirstTxid} to {last.LastTxid} (Txid, or --txid) or a time from {first.FirstTime:O} on " +
+            $"(At, or --at), or for neither to restore the latest. Nothing was written.");
+        if (target.Txid is { } txid)
+        {
+            if (txid < first.FirstTxid)
+            {
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"'{archive}' cannot restore transaction {txid}: it is before the first restorable moment{Retention}. " +
+                    $"The archive holds {range}. {ask}");
+            }
+
+            if (txid > last.LastTxid)
+            {
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"'{archive}' cannot restore transaction {txid}: the last restorable transaction is {last.LastTxid} " +
+                    $"(committed {last.LastTime:O}). The archive holds {range}. {ask}");
+            }
+
+            for (var i = 1; i < spans.Count; i++)
+            {
+                if (txid > spans[i - 1].LastTxid && txid < spans[i].FirstTxid)
+                {
+                    return Gap(archive, string.Create(CultureInfo.InvariantCulture, $"transaction {txid}"), spans[i - 1], spans[i]);
+                }
+            }
+        }
+
+        if (target.At is { } at)
+        {
+            if (at < first.FirstTime)
+            {
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"'{archive}' cannot restore the state as of {at.ToUniversalTime():O}: it is before the first restorable " +
+                    $"moment{Retention}. The archive holds {range}. {ask}");
+            }
+
+            // Between one base's last transaction and the next base the archive knows nothing of when anything happened: what
+            // another process committed then, or while the database was closed or a destination was behind, is only in the
+            // next base, without its time. Even with no gap in the transaction ids, a state in between may miss such a commit.
+            for (var i = 1; i < bases.Count; i++)
+            {
+                if (at > bases[i - 1].LastTime && at < bases[i].FirstTime)
+                {
+                    return Between(archive, at, bases[i - 1], bases[i]);
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private const string Retention = " (bases older than the archive's retention window are removed)";
+
+    /// <summary>The spans in words: "transactions 1..90 (from ... to ...) and 120..400 (...)".</summary>
+    internal static string Describe(IReadOnlyList<RestorableSpan> spans) =>
+        "transactions " + string.Join(" and ", spans.Select(s => string.Create(CultureInfo.InvariantCulture,
+            $"{s.FirstTxid}..{s.LastTxid} (from {s.FirstTime:O} to {s.LastTime:O})")));
+
+    private static string Gap(string archive, string what, RestorableSpan before, RestorableSpan after) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"'{archive}' cannot restore {what}: transactions {before.LastTxid + 1}..{after.FirstTxid - 1} are not in it one by one " +
+            $"(a destination fell behind or another process wrote, and the base taken at {after.FirstTime:O} holds them only " +
+            $"together). The nearest restorable moments are transaction {before.LastTxid} (committed {before.LastTime:O}) and " +
+            $"transaction {after.FirstTxid} (the base taken at {after.FirstTime:O}): ask for one of those. Nothing was written.");
+
+    private static string Between(string archive, DateTimeOffset at, RestorableSpan before, RestorableSpan after) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"'{archive}' cannot restore the state as of {at.ToUniversalTime():O}: it falls between transaction {before.LastTxid} " +
+            $"(committed {before.LastTime:O}, the last the archive took one by one) and the next base, taken at {after.FirstTime:O}. " +
+            $"What was committed in between (by another process, while the database was closed, or while a destination was behind) " +
+            $"is only in that base, without its time, so the state at that moment is not known. The nearest restorable moments are " +
+            $"transaction {before.LastTxid} ({before.LastTime:O}) and transaction {after.FirstTxid} ({after.FirstTime:O}): ask for " +
+            $"one of those. Nothing was written.");
+}
