@@ -59,10 +59,12 @@ public sealed class ArchiveSyncStoreTests : IDisposable
             using var starved = new ManualResetEventSlim();
             using var release = new ManualResetEventSlim();
             using var done = new ManualResetEventSlim();
+            using var running = new ManualResetEventSlim();
             Task<int>? write = null;
             // The caller is a pool thread taken before the pool is starved; it writes once every other one is blocked.
             var caller = Task.Run(() =>
             {
+                running.Set();
                 starved.Wait(Patience);
                 _clock.Advance(TimeSpan.FromSeconds(1)); // after a pause: the writer is idle
                 write = db.WriteAsync(c =>
@@ -74,6 +76,7 @@ public sealed class ArchiveSyncStoreTests : IDisposable
             });
             var blockers = Environment.ProcessorCount + Math.Max(ThreadPool.ThreadCount, 8) + 64;
             var blocked = 0;
+            Assert.True(running.Wait(Patience));
             try
             {
                 for (var i = 0; i < blockers; i++)
