@@ -18,7 +18,8 @@ namespace Walden.Writing;
 /// <item>a Sync archive in good standing (Archiver.InlineCommitAllowed): its store runs on a thread of its own while the
 /// caller fsyncs the WAL, so the caller waits about as long as for Full's fsync; while a base snapshot is due or a
 /// destination fails or is slow, Sync batches stay on the writer thread (a base is copied, and a destination waited
-/// for up to SyncTimeout, before the acknowledgement). An Async archive's work after a commit is small (its hook reads
+/// for up to SyncTimeout, before the acknowledgement; only a base that the batch itself finds due, after another process
+/// committed, is copied on the caller's thread). An Async archive's work after a commit is small (its hook reads
 /// the commit's frames back; a base due then is only pinned, and copied on a thread of its own), so a caller may run
 /// it inline.</item>
 /// </list>
