@@ -29,35 +29,6 @@ internal sealed partial class Archiver
     }
 
     /// <summary>
-    /// Sync mode, on the writer thread: ships on a pool thread, meanwhile fsyncs the WAL when this archive does that
-    /// (<see cref="SyncsWal"/>), and waits up to <paramref name="timeout"/> for the store. A destination that does not
-    /// answer in time fails the batch by name; its store goes on in the background (the next batch waits for it under the
-    /// destination's lock), so nothing acknowledged is missing and nothing is shipped twice or out of order.
-    /// </summary>
-    private WaldenArchiveException? ShipAllWithin(TimeSpan timeout)
-    {
-        var shipping = Task.Factory.StartNew(ShipAll, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
-        var walFailed = SyncsWal ? SyncWal() : null;
-        if (shipping.Wait(timeout))
-        {
-            return walFailed ?? shipping.Result;
-        }
-
-        var target = LastTxid;
-        var slow = _destinations.Where(d => d.ShippedTxid < target).Select(d => d.Destination.Name).DefaultIfEmpty(_destinations[0].Destination.Name).ToList();
-        foreach (var name in slow)
-        {
-            _destinations.First(d => d.Destination.Name == name).Slow(_time.GetUtcNow(), timeout);
-        }
-
-        return walFailed ?? new WaldenArchiveException(
-            $"The archive destination '{string.Join("', '", slow)}' did not store the batch within SyncTimeout ({timeout.TotalSeconds:0.###} s). " +
-            "In Sync mode the batch is committed locally but not acknowledged: it is not archived yet. The store goes on in the background; " +
-            "make the destination faster or reachable, or raise SyncTimeout.",
-            isTransient: true, slow[0], null);
-    }
-
-    /// <summary>
     /// Right after open: sends every destination the base (and nothing else), so the archive can be restored from the
     /// first moment and a destination that cannot take it shows at once (health) rather than at the first ship.
     /// </summary>

@@ -9,9 +9,10 @@ namespace Walden.Archiving;
 /// COMMIT would fsync the WAL before the WAL hook runs, and only after the hook can the archive read the commit's frames,
 /// so the two fsyncs (the WAL's, then the segment's with its folder's) would run one after the other. Instead the writer
 /// connection commits with <c>synchronous=NORMAL</c> (the COMMIT writes the frames and returns), the hook takes the frames,
-/// and <see cref="AfterCommit"/> starts the store on a pool thread, fsyncs the WAL itself through SQLite's own open file
-/// (<c>xSync</c>, as <see cref="WaldenDurability.FullPipelined"/>'s sync threads do) and then waits for the store: the
-/// batch is acknowledged only when both are done, so it is as durable as under <c>synchronous=FULL</c> and archived.
+/// and <see cref="AfterCommit"/> wakes the store's own thread (Archiver.SyncStore.cs), fsyncs the WAL itself through
+/// SQLite's own open file (<c>xSync</c>, as <see cref="WaldenDurability.FullPipelined"/>'s sync threads do) and then waits
+/// for the store: the batch is acknowledged only when both are done, so it is as durable as under <c>synchronous=FULL</c>
+/// and archived.
 /// A failed WAL fsync fails the batch and every later one (after a failed fsync nobody can say what reached the disk, so
 /// nothing later may be acknowledged); the database must be reopened. A checkpoint is safe: SQLite fsyncs the WAL before
 /// it copies frames into the database whatever <c>synchronous</c> says.

@@ -15,9 +15,13 @@ namespace Walden.Writing;
 /// <item>no synchronization context (a UI thread must not block on an fsync) and the default task scheduler;</item>
 /// <item>no checkpoint holds the writer, the WAL is under its bounds, and no other process holds or waits for the write
 /// turn (otherwise the caller would block where an awaiting caller waits asynchronously);</item>
-/// <item>no Sync archive (it ships to every destination, and may copy a base snapshot, before the acknowledgement: work
-/// that stays on the writer thread). An Async archive's work after a commit is small (its hook reads the commit's frames
-/// back; a base due then is only pinned, and copied on a thread of its own), so a caller may run it inline.</item>
+/// <item>a Sync archive in good standing (Archiver.InlineCommitAllowed): its store runs on a thread of its own while the
+/// caller fsyncs the WAL, so the caller waits about as long as for Full's fsync; while a base snapshot is due or a
+/// destination fails or is slow, Sync batches stay on the writer thread (a base is copied, and a destination waited
+/// for up to SyncTimeout, before the acknowledgement; only a base that the batch itself finds due, after another process
+/// committed, is copied on the caller's thread). An Async archive's work after a commit is small (its hook reads
+/// the commit's frames back; a base due then is only pinned, and copied on a thread of its own), so a caller may run
+/// it inline.</item>
 /// </list>
 /// One thread that starts writes without awaiting them (a loop that collects tasks for Task.WhenAll) looks exactly like
 /// one producer awaiting each write: each call comes right after the last one returned. Committing each of those alone
@@ -102,7 +106,8 @@ internal sealed partial class GroupCommitWriter
             Volatile.Write(ref _probeInterrupted, 1); // another write before the probe's caller let go: not one awaiting producer
         }
 
-        if (!_inlineAllowed || Volatile.Read(ref _lastAcknowledged) > 1 || _queue.Reader.Count > 0 || !ContextAllowsBlocking())
+        if (!_inlineAllowed || Volatile.Read(ref _lastAcknowledged) > 1 || _queue.Reader.Count > 0 || !ContextAllowsBlocking()
+            || Archive?.InlineCommitAllowed == false)
         {
             return false;
         }

@@ -106,7 +106,7 @@ internal sealed partial class GroupCommitWriter
 
     internal void Start()
     {
-        _inlineAllowed = Archive?.Mode is null or WaldenArchiveMode.Async && _faults?.KeepWritesOnWriterThread != true;
+        _inlineAllowed = _faults?.KeepWritesOnWriterThread != true;
         _inlineClock = _faults?.InlineClock ?? TimeProvider.System;
         _pipeline?.Start();
         _thread.UnsafeStart(); // no ExecutionContext flows into the loop (Serilog, Npgsql)

@@ -59,7 +59,8 @@ public sealed class ArchiveCostTests : IDisposable
         };
         await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), options);
 
-        var write = db.WriteAsync(c => c.Exec("CREATE TABLE t(a); INSERT INTO t VALUES (1)"));
+        // On a thread of its own: a lone caller may commit inline (a Sync archive too), and then blocks in the WAL's fsync.
+        var write = Task.Run(() => db.WriteAsync(c => c.Exec("CREATE TABLE t(a); INSERT INTO t VALUES (1)")));
         Assert.True(walSyncing.Wait(Patience), "the archive did not fsync the WAL itself (SQLite's COMMIT did, before the store)");
         Assert.True(segmentStoring.Wait(Patience));
         Assert.False(write.IsCompleted); // the segment may be stored, but the WAL's fsync has not returned: not acknowledged yet

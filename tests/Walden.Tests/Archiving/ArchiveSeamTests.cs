@@ -112,12 +112,16 @@ public sealed class ArchiveSeamTests : IDisposable
 
         // One batch: a write that holds the writer until the others are queued, a plain insert, then a delegate that
         // runs COMMIT: its COMMIT commits the two before it, while the destination refuses everything.
+        // The first on a thread of its own: a lone caller may run its batch inline (a Sync archive too) and would block here.
         using var queued = new ManualResetEventSlim();
-        var first = db.WriteAsync(c =>
+        using var holding = new ManualResetEventSlim();
+        var first = Task.Run(() => db.WriteAsync(c =>
         {
+            holding.Set();
             queued.Wait(TimeSpan.FromSeconds(30));
             c.Exec("INSERT INTO t VALUES (1)");
-        });
+        }));
+        Assert.True(holding.Wait(TimeSpan.FromSeconds(30)));
         var second = db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (2)"));
         var committing = db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (3); COMMIT"));
         destination.Failing = true;
