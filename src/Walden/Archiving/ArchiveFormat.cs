@@ -6,7 +6,8 @@ using System.Security.Cryptography;
 namespace Walden.Archiving;
 
 /// <summary>
-/// The two kinds of immutable object an archive holds, both a fixed 128-byte header, a zlib payload and a SHA-256 of
+/// The two kinds of immutable object an archive holds, both a fixed 128-byte header, a compressed payload (zlib; a segment
+/// of format 5, what Walden writes now, Brotli) and a SHA-256 of
 /// everything before it, so a torn, truncated or altered object is refused as a whole:
 /// <list type="bullet">
 /// <item><c>&lt;base&gt;/base.wbase</c>: the database as of transaction <c>txid</c> (an online backup of Walden's own
@@ -30,8 +31,9 @@ internal static partial class ArchiveFormat
     private static readonly byte[] BaseMagic = "WALDBAS1"u8.ToArray();
     private const int Version = 1; // bases; segments of version 1 are still read
     private const int XorVersion = 2; // page images XOR-ed with the same page's previous image in the segment (still read)
-    private const int SealedVersion = 3; // parts of format 1, 2 or 4 joined as they are, each its own zlib stream (the log's seal)
+    private const int SealedVersion = 3; // parts of format 1, 2, 4 or 5 joined as they are, each its own compressed stream (the log's seal)
     private const int PatchVersion = 4; // a page seen before in the segment stored as the runs that changed (ArchiveFormat.Patches.cs)
+    private const int BrotliPatchVersion = 5; // format 4's payload in one Brotli stream instead of zlib (ArchiveFormat.Patches.cs)
 
     internal static string BaseFolder(long baseId) => baseId.ToString("D10", CultureInfo.InvariantCulture);
 
@@ -211,7 +213,21 @@ internal static partial class ArchiveFormat
     /// heap, twice as it grows, plus a copy) nor collected each time.
     /// </summary>
     internal static void EncodeSegment(long baseId, int pageSize, byte[] previousChain, IReadOnlyList<ArchiveRecord> records, MemoryStream output) =>
+        EncodeSegment(baseId, pageSize, previousChain, records, output, BrotliPatchVersion);
+
+    /// <summary>
+    /// A segment of format 4 (format 5's payload compressed with zlib), as Walden wrote them before format 5: tests make
+    /// the segments older archives hold, and check that they are still read.
+    /// </summary>
+    internal static byte[] EncodeZlibPatchSegment(long baseId, int pageSize, byte[] previousChain, IReadOnlyList<ArchiveRecord> records)
+    {
+        using var output = new MemoryStream();
         EncodeSegment(baseId, pageSize, previousChain, records, output, PatchVersion);
+        return output.ToArray();
+    }
+
+    /// <summary>The format version of a whole segment (its header's), without any check.</summary>
+    internal static int SegmentVersion(ReadOnlySpan<byte> segment) => BinaryPrimitives.ReadInt32LittleEndian(segment[8..]);
 
     /// <summary>
     /// A segment of format 2 (a page seen before XOR-ed with its previous image), as Walden wrote them before format 4, for
@@ -230,9 +246,9 @@ internal static partial class ArchiveFormat
     {
         output.SetLength(0);
         output.Write(new byte[HeaderBytes]); // the header, once the payload's length is known
-        if (version == PatchVersion)
+        if (version is PatchVersion or BrotliPatchVersion)
         {
-            WritePatchedPayload(output, pageSize, records);
+            WritePatchedPayload(output, pageSize, records, version);
         }
         else
         {
@@ -322,9 +338,9 @@ internal static partial class ArchiveFormat
         }
 
         var version = BinaryPrimitives.ReadInt32LittleEndian(span[8..]);
-        if (version is not (1 or XorVersion or SealedVersion or PatchVersion))
+        if (version is not (1 or XorVersion or SealedVersion or PatchVersion or BrotliPatchVersion))
         {
-            throw new InvalidDataException($"its format version {version} is not one this Walden reads (1 to {PatchVersion})");
+            throw new InvalidDataException($"its format version {version} is not one this Walden reads (1 to {BrotliPatchVersion})");
         }
 
         return segment;
@@ -357,7 +373,7 @@ internal static partial class ArchiveFormat
                 // Parts: [version][length][the payload of one segment of that version], each its own zlib stream and XOR scope.
                 var partVersion = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(offset));
                 var partLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(offset + 4));
-                if (partVersion is not (1 or XorVersion or PatchVersion) || partLength < 0 || offset + 8 + partLength > end)
+                if (partVersion is not (1 or XorVersion or PatchVersion or BrotliPatchVersion) || partLength < 0 || offset + 8 + partLength > end)
                 {
                     throw new InvalidDataException("a part of it is cut short or of an unknown version");
                 }
@@ -367,7 +383,7 @@ internal static partial class ArchiveFormat
             }
 
             // Checked before any record of the part is given out: the ids, and at the last part the count and the chain (so a
-            // segment of format 1, 2 or 4, one part, is checked whole first, as before).
+            // segment of format 1, 2, 4 or 5, one part, is checked whole first, as before).
             var first = next;
             next += part.Count;
             if (part.Where((r, i) => r.Txid != first + i).Any() || next - 1 > segment.LastTxid
@@ -383,12 +399,12 @@ internal static partial class ArchiveFormat
         }
     }
 
-    /// <summary>Decompresses one zlib payload of segment format 1, 2 or 4 and appends its records, chaining them; returns the chain after them.</summary>
+    /// <summary>Decompresses one payload of segment format 1, 2, 4 or 5 and appends its records, chaining them; returns the chain after them.</summary>
     private static byte[] DecodeRecords(byte[] bytes, int start, int payloadBytes, int version, int pageSize, byte[] chain, List<ArchiveRecord> records)
     {
-        if (version == PatchVersion)
+        if (version is PatchVersion or BrotliPatchVersion)
         {
-            return DecodePatchedRecords(bytes, start, payloadBytes, pageSize, chain, records);
+            return DecodePatchedRecords(bytes, start, payloadBytes, pageSize, version, chain, records);
         }
 
         using var zlib = new ZLibStream(new MemoryStream(bytes, start, payloadBytes, writable: false), CompressionMode.Decompress);
@@ -463,11 +479,11 @@ internal static partial class ArchiveFormat
         && previous.Slice(88, HashBytes).SequenceEqual(next.Slice(56, HashBytes));
 
     /// <summary>
-    /// True when <paramref name="header"/> (<see cref="HeaderBytes"/>) is a segment header of format 1, 2 or 4 (not a sealed one) whose payload
+    /// True when <paramref name="header"/> (<see cref="HeaderBytes"/>) is a segment header of format 1, 2, 4 or 5 (not a sealed one) whose payload
     /// length fits a segment of <paramref name="segmentBytes"/>; the checksum is not checked.
     /// </summary>
     internal static bool IsPlainSegmentHeader(ReadOnlySpan<byte> header, long segmentBytes) =>
-        IsSegmentHeader(header, segmentBytes) && BinaryPrimitives.ReadInt32LittleEndian(header[8..]) is 1 or XorVersion or PatchVersion;
+        IsSegmentHeader(header, segmentBytes) && BinaryPrimitives.ReadInt32LittleEndian(header[8..]) is 1 or XorVersion or PatchVersion or BrotliPatchVersion;
 
     /// <summary>The same for a segment of any format (the checksum is not checked either).</summary>
     internal static bool IsSegmentHeader(ReadOnlySpan<byte> header, long segmentBytes) =>

@@ -92,6 +92,9 @@ internal sealed partial class Archiver : IDisposable
     /// <summary>The last transaction id taken (the archive's own numbering, contiguous across bases).</summary>
     internal long LastTxid => Interlocked.Read(ref _txid);
 
+    /// <summary>Reads of the <c>-wal</c> the capture made so far (tests).</summary>
+    internal long WalReads => _wal.Reads;
+
     /// <summary>Lags of shipped transactions (commit to durable in a destination), for the bench's p99.</summary>
     internal LatencyReservoir Lags => _lags;
 

@@ -27,6 +27,7 @@ internal sealed class SegmentApplier : IDisposable
     private const int RecordHeaderBytes = 24;
     private const int SealedVersion = 3;
     private const int PatchVersion = 4; // a page seen before in the part stored as the runs that changed (ArchiveFormat.Patches.cs)
+    private const int BrotliPatchVersion = 5; // format 4 in a Brotli stream
     private const int FullImageTag = -1;
     private readonly SafeFileHandle _file;
     private readonly int _pageSize;
@@ -111,9 +112,9 @@ internal sealed class SegmentApplier : IDisposable
                 throw new InvalidDataException("its payload length does not match its size");
             }
 
-            if (version is not (1 or 2 or SealedVersion or PatchVersion))
+            if (version is not (1 or 2 or SealedVersion or PatchVersion or BrotliPatchVersion))
             {
-                throw new InvalidDataException($"its format version {version} is not one this Walden reads (1 to {PatchVersion})");
+                throw new InvalidDataException($"its format version {version} is not one this Walden reads (1 to {BrotliPatchVersion})");
             }
 
             if (decoded.PageSize != _pageSize)
@@ -164,7 +165,7 @@ internal sealed class SegmentApplier : IDisposable
 
                 partVersion = BinaryPrimitives.ReadInt32LittleEndian(head);
                 partLength = BinaryPrimitives.ReadInt32LittleEndian(head[4..]);
-                if (partVersion is not (1 or 2 or PatchVersion) || partLength < 0 || stream.Position + partLength > end)
+                if (partVersion is not (1 or 2 or PatchVersion or BrotliPatchVersion) || partLength < 0 || stream.Position + partLength > end)
                 {
                     throw new InvalidDataException("a part of it is cut short or of an unknown version");
                 }
@@ -191,7 +192,7 @@ internal sealed class SegmentApplier : IDisposable
     {
         _seen.Clear();
         _truncated.Clear();
-        using var zlib = new ZLibStream(part, CompressionMode.Decompress, leaveOpen: true);
+        using var zlib = ArchiveFormat.Decompressor(part, version, leaveOpen: true);
         while (true)
         {
             var got = Read(zlib, _record.AsSpan(0, RecordHeaderBytes));
@@ -215,7 +216,7 @@ internal sealed class SegmentApplier : IDisposable
             }
 
             var record = _record.AsSpan(0, (int)length);
-            if (version == PatchVersion)
+            if (ArchiveFormat.IsPatchFormat(version))
             {
                 ReadPatched(zlib, record, count); // laid out as the other formats' records: page numbers and whole images
             }
@@ -255,7 +256,7 @@ internal sealed class SegmentApplier : IDisposable
     /// </summary>
     private void Chain(ReadOnlySpan<byte> record, int version)
     {
-        if (version == PatchVersion)
+        if (ArchiveFormat.IsPatchFormat(version))
         {
             ArchiveFormat.ChainNextOfEncoded(_chain, record, _pageSize, _chain);
             return;

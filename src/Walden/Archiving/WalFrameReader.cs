@@ -78,9 +78,15 @@ internal sealed unsafe class WalFrameReader : IDisposable
         out bool previousGeneration, out CaptureArena.Chunk? chunk)
     {
         chunk = null;
+        previousGeneration = false;
+        if (Positioned && FramesTaken > 0 && frames > FramesTaken
+            && TakeFrames(frames, arena, continuing: true, out chunk) is { } continued)
+        {
+            return continued;
+        }
+
         var header = ReadHeader() ?? throw new InvalidDataException("the -wal file has no valid header after a commit");
         var (salt1, salt2) = header;
-        previousGeneration = false;
         if (salt1 == _salt1 && salt2 == _salt2 && frames < FramesTaken)
         {
             throw new InvalidDataException($"the WAL went back from frame {FramesTaken} to {frames} without a restart");
@@ -96,24 +102,49 @@ internal sealed unsafe class WalFrameReader : IDisposable
             StartGeneration();
         }
 
+        return frames - FramesTaken <= 0 ? ([], 0) : TakeFrames(frames, arena, continuing: false, out chunk)!.Value;
+    }
+
+    /// <summary>Calls to the WAL file's <c>xRead</c> so far (tests: a commit in a known generation costs one).</summary>
+    internal long Reads { get; private set; }
+
+    /// <summary>
+    /// Reads and checks the frames after <see cref="FramesTaken"/> through <paramref name="frames"/>. With
+    /// <paramref name="continuing"/> the header was not read (a commit in the generation last seen, the usual case: one
+    /// <c>xRead</c> per commit instead of two): then null when the first new frame does not carry this generation's salts,
+    /// which is how a restarted WAL shows (every frame up to the reported count was written in the current generation, and a
+    /// restart changes salt 1), and the caller reads the header. Either way each frame must carry the salts and continue the
+    /// running checksum from the header through every frame taken before, as SQLite's recovery requires.
+    /// </summary>
+    private (List<(uint Page, ReadOnlyMemory<byte> Data)> Pages, uint DatabasePages)? TakeFrames(int frames, CaptureArena arena, bool continuing,
+        out CaptureArena.Chunk? chunk)
+    {
+        chunk = null;
         var count = frames - FramesTaken;
         var frameBytes = FrameHeaderBytes + _pageSize;
-        if (count <= 0)
-        {
-            return ([], 0);
-        }
-
         var space = arena.Reserve(count * frameBytes); // taken only once the frames check out
         var rented = space.Array!;
         var at = space.Offset;
         var file = WalFile();
         if (file == IntPtr.Zero || Read(file, space.AsSpan(), WalHeaderBytes + ((long)FramesTaken * frameBytes)) == 0)
         {
+            if (continuing)
+            {
+                return null; // the WAL is shorter than that: restarted (or truncated) since, which the header says
+            }
+
             throw new InvalidDataException($"the WAL is shorter than the {frames} committed frames SQLite reported");
         }
 
+        if (continuing && (BinaryPrimitives.ReadUInt32BigEndian(rented.AsSpan(at + 8)) != _salt1
+            || BinaryPrimitives.ReadUInt32BigEndian(rented.AsSpan(at + 12)) != _salt2))
+        {
+            return null;
+        }
+
         var (c1, c2) = (_checksum1, _checksum2);
-        var latest = new Dictionary<uint, int>(count); // page -> offset of its last image in the buffer
+        var latest = _latest;
+        latest.Clear();
         uint databasePages = 0;
         var lastCommit = -1;
         for (var i = 0; i < count; i++)
@@ -146,10 +177,21 @@ internal sealed unsafe class WalFrameReader : IDisposable
             pages.Add((page, rented.AsMemory(offset, _pageSize)));
         }
 
+        if (latest.Count > ReusedPagesLimit)
+        {
+            _latest = new Dictionary<uint, int>(); // a huge commit's table is not kept
+        }
+
         chunk = arena.Take(count * frameBytes);
-        pages.Sort((a, b) => a.Page.CompareTo(b.Page));
+        pages.Sort(static (a, b) => a.Page.CompareTo(b.Page));
         return (pages, databasePages);
     }
+
+    /// <summary>A commit of more pages than this gets its page table dropped afterwards rather than kept for the next one.</summary>
+    private const int ReusedPagesLimit = 4096;
+
+    // Writer thread: page -> offset of its last image in the buffer, cleared and reused by every commit.
+    private Dictionary<uint, int> _latest = new();
 
     /// <summary>
     /// True when the WAL holds a committed frame after the last one taken in the same generation: another process
@@ -322,8 +364,9 @@ internal sealed unsafe class WalFrameReader : IDisposable
     }
 
     /// <summary>Reads through the file's own <c>xRead</c>; 0 when the file is shorter than the range asked for.</summary>
-    private static int Read(IntPtr file, Span<byte> buffer, long offset)
+    private int Read(IntPtr file, Span<byte> buffer, long offset)
     {
+        Reads++;
         var read = SqliteNative.ReadMethodOf(file);
         int rc;
         fixed (byte* target = buffer)

@@ -184,6 +184,47 @@ public sealed class ArchiveCostTests : IDisposable
     }
 
     [Fact]
+    public async Task Async_ACommitInTheWalGenerationLastSeen_IsReadBackWithOneRead_AndCommitsAfterWalResetsAreTakenExactly()
+    {
+        // The writer thread waits for each commit's read-back: the WAL header (its salts) is read only when the new frames do
+        // not carry the salts of the generation last seen, which is how a restarted WAL shows.
+        var options = Options(WaldenArchiveMode.Async);
+        options.Archive.MaxLag = TimeSpan.FromHours(1); // shipped at the close
+        var path = _dir.File("app.db");
+        await using (var db = await WaldenDatabase.OpenAsync(path, options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body BLOB)"));
+            for (var round = 0; round < 6; round++)
+            {
+                await db.WriteAsync(c => c.Exec("INSERT INTO t(body) VALUES (randomblob(1000))")); // the first after a reset reads the header
+                var before = db.Archiver!.WalReads;
+                for (var i = 0; i < 10; i++)
+                {
+                    await db.WriteAsync(c => c.Exec("INSERT INTO t(body) VALUES (randomblob(1000))"));
+                }
+
+                Assert.Equal(10, db.Archiver!.WalReads - before); // one read per commit, the header not among them
+
+                // A reset, then (odd rounds) a commit of more frames than the last generation held: its first new frame is read
+                // where the old generation's next one would be, and carries the new salts.
+                await db.CheckpointAsync(round % 3 == 0 ? WaldenCheckpointMode.Truncate : WaldenCheckpointMode.Restart);
+                if (round % 2 == 1)
+                {
+                    await db.WriteAsync(c => c.Exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40) " +
+                        "INSERT INTO t(body) SELECT randomblob(3000) FROM n"));
+                }
+            }
+        }
+
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(Archive, restored);
+        Assert.True(result.Complete, result.Problem);
+        Assert.Single(Directory.EnumerateDirectories(Archive)); // one base: every reset was followed without a new snapshot
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(path)),
+            System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(restored)));
+    }
+
+    [Fact]
     public async Task Async_CommitsAfterAShip_ReadTheirFramesIntoMemoryTheShippedOnesFreed_NotIntoFreshArrays()
     {
         // The writer thread reads every commit's frames back; a fresh (or shared-pool) array per commit cost it a large-object
