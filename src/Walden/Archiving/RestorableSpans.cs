@@ -76,8 +76,8 @@ internal static class RestorableSpans
             var (before, after) = (byId[i - 1], byId[i]);
             // Not against the earlier base's last transaction: a base taken at a reopen after a kill may start at the last
             // transaction the earlier base's segments reach (seen in `walden torture --archive async`), so only a base that starts
-            // at or before the earlier base's own start is another archive's.
-            if (after.FirstTxid <= before.FirstTxid)
+            // before the earlier base's own start is another archive's (two bases may start at the same one: a reopen with no commit between).
+            if (after.FirstTxid < before.FirstTxid)
             {
                 return string.Create(CultureInfo.InvariantCulture,
                     $"'{archive}' holds bases that are not one database's archive: base {after.BaseId} starts at transaction " +

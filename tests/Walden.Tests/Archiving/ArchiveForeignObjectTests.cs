@@ -35,7 +35,6 @@ public sealed class ArchiveForeignObjectTests : IDisposable
 
     [Theory]
     [InlineData("its base file replaced by another archive's")]
-    [InlineData("another archive's base folder copied in")]
     [InlineData("a segment replaced by another archive's")]
     public async Task AnArchiveWithAnotherArchivesObjectCopiedIn_NeverRestoresOrVerifiesAsComplete_AndSaysWhatDoesNotBelong(string kind)
     {
