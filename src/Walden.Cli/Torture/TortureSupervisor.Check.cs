@@ -50,8 +50,10 @@ internal sealed partial class TortureSupervisor
         HazardResult? hazard = null;
         if (_settings.Hazard is TortureHazard.DeleteWal or TortureHazard.SyncOff && plan is not null)
         {
-            hazard = new HazardResult(TortureSettings.HazardName(_settings.Hazard), !check.Clean, check.Lost, check.IntegrityOk, check.Damaged,
-                $"{check.Lost} acknowledged writes lost, integrity {(check.IntegrityOk ? "ok" : "failed")}, {check.Damaged} damaged, {check.Duplicates} duplicates");
+            // Workers that met "database disk image is malformed" while the hazard ran caught it too, even when the file checks clean after.
+            hazard = new HazardResult(TortureSettings.HazardName(_settings.Hazard), !check.Clean || corruptions > 0, check.Lost, check.IntegrityOk, check.Damaged,
+                $"{check.Lost} acknowledged writes lost, integrity {(check.IntegrityOk ? "ok" : "failed")}, {check.Damaged} damaged, {check.Duplicates} duplicates, " +
+                $"{corruptions} corruptions seen by the workers");
         }
         else if (copy is { } taken)
         {

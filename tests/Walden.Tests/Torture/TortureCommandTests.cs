@@ -71,7 +71,8 @@ public sealed class TortureCommandTests : IDisposable
         var cycles = report.GetProperty("cycleResults");
         var hazard = cycles[cycles.GetArrayLength() - 1].GetProperty("hazard");
         Assert.Equal("delete-wal", hazard.GetProperty("mode").GetString());
-        Assert.True(hazard.GetProperty("writesLost").GetInt64() > 0 || !hazard.GetProperty("integrityOk").GetBoolean(),
+        Assert.True(hazard.GetProperty("writesLost").GetInt64() > 0 || !hazard.GetProperty("integrityOk").GetBoolean() ||
+            cycles[cycles.GetArrayLength() - 1].GetProperty("corruptionsSeenByWorkers").GetInt64() > 0,
             $"deleting the WAL under the writers must lose acknowledged writes or corrupt the file: {hazard}");
         Assert.StartsWith("hazard detected", report.GetProperty("verdict").GetString(), StringComparison.Ordinal);
 
