@@ -38,7 +38,9 @@ public sealed class ArchiveMaintenanceTests : IDisposable
         }
 
         Assert.True(db.Archiver!.RunDrill().Complete);
-        Assert.True(db.GetHealth().Status == WaldenHealthStatus.Healthy, string.Join(" / ", db.GetHealth().Reasons));
+        // The subject is the drill, not commit latency: a loaded machine's slow first commits (p99 1,015 ms once in CI) must not count.
+        var drillOnly = new WaldenHealthThresholds { SlowCommit = TimeSpan.FromMinutes(10) };
+        Assert.True(db.GetHealth(drillOnly).Status == WaldenHealthStatus.Healthy, string.Join(" / ", db.GetHealth(drillOnly).Reasons));
 
         var segment = Directory.EnumerateFiles(Archive, "*.wseg", SearchOption.AllDirectories).Order().Skip(1).First();
         var bytes = await File.ReadAllBytesAsync(segment);
