@@ -21,11 +21,11 @@ internal sealed class BenchRunner
     internal const string Order = "in rounds (each round all of the write scenarios below; the figures combine the rounds), " +
         "after an unmeasured warm-up (every scenario briefly at N=1 and 8; with scenarios of 2 s or more, repeated until the JIT is quiet, at most 4 times), " +
         "for each N: limit, ceiling(N rows per commit), seed A(N), careful .NET peer(N), Walden Full(N), " +
-        "Walden Full archive async(N), Walden Full archive sync(N), Walden Full plain ADO(N), Walden Pipelined(N), Node group commit(N), seed B(N), Walden Normal(N); then reads (alone, loaded, alone); then idle";
+        "Walden Full archive async(N), Walden Full archive sync(N), ceiling with a second file synced per commit(N), Walden Full plain ADO(N), Walden Pipelined(N), Node group commit(N), seed B(N), Walden Normal(N); then reads (alone, loaded, alone); then idle";
 
     /// <summary>The keys of <c>--scenarios</c>, in the order they run.</summary>
     internal static readonly string[] ScenarioKeys =
-        ["limit", "ceiling", "seed-a", "peer", "full", "archive-async", "archive-sync", "full-plain", "pipelined", "node", "seed-b", "normal", "reads", "idle"];
+        ["limit", "ceiling", "seed-a", "peer", "full", "archive-async", "archive-sync", "ceiling-2nd-file", "full-plain", "pipelined", "node", "seed-b", "normal", "reads", "idle"];
 
     private readonly BenchConfig _config;
     private readonly Action<BenchProgress>? _progress;
@@ -44,7 +44,7 @@ internal sealed class BenchRunner
     private bool Runs(string key) => _config.Scenarios.Contains(key);
 
     private bool Runs(string key, int producers) =>
-        Runs(key) && (key is not ("archive-async" or "archive-sync") || _config.ArchiveProducers.Contains(producers));
+        Runs(key) && (key is not ("archive-async" or "archive-sync" or "ceiling-2nd-file") || _config.ArchiveProducers.Contains(producers));
 
     internal async Task<BenchReport> RunAsync(CancellationToken cancellationToken = default)
     {
@@ -137,6 +137,8 @@ internal sealed class BenchRunner
                 ("full", $"Walden Full, N={n}", () => WaldenScenario.RunAsync(_config, _workload, File("walden-full", n), n, WaldenDurability.Full)),
                 ("archive-async", $"Walden Full, archive async, N={n}", () => RunArchiveAsync(archive, n, WaldenArchiveMode.Async)),
                 ("archive-sync", $"Walden Full, archive sync, N={n}", () => RunArchiveAsync(archive, n, WaldenArchiveMode.Sync)),
+                ("ceiling-2nd-file", $"ceiling, {n} rows per commit, a second file synced per commit",
+                    () => Task.Run(() => LimitScenario.Run(_config, _workload, File("ceiling-2nd", n), n, rowsPerTransaction: n, secondFile: true))),
                 ("full-plain", $"Walden Full (new SqliteCommand per write), N={n}",
                     () => WaldenScenario.RunAsync(_config, _workload, File("walden-plain", n), n, WaldenDurability.Full, plainCommands: true)),
                 ("pipelined", $"Walden FullPipelined, N={n}",

@@ -7,11 +7,14 @@ namespace Walden.Cli.Bench;
 /// rows per transaction, synchronous FULL, WAL. A row counts as acknowledged when its transaction commits,
 /// which is also what its latency measures. With <c>rowsPerTransaction</c> = N the same loop is the batch
 /// ceiling for N producers that each await a durable acknowledgement: a commit can then carry at most N rows,
-/// and nothing runs beside SQLite (no queue, no thread hand-off, no other writer).
+/// and nothing runs beside SQLite (no queue, no thread hand-off, no other writer). With <c>secondFile</c> each commit is
+/// followed by an append of its rows to a second file on the same disk and that file's <c>fdatasync</c>
+/// (<see cref="ScenarioKind.BatchCeilingSecondFile"/>): the least a synchronous archive adds to each commit.
 /// </summary>
 internal static class LimitScenario
 {
-    internal static ScenarioResult Run(BenchConfig config, Workload workload, string path, int producersInGroup, int? rowsPerTransaction = null)
+    internal static ScenarioResult Run(BenchConfig config, Workload workload, string path, int producersInGroup, int? rowsPerTransaction = null,
+        bool secondFile = false)
     {
         PlainSqlite.Create(path);
         var budget = Budget.Total(config, producersInGroup);
@@ -23,6 +26,7 @@ internal static class LimitScenario
         using (var insert = Workload.PrepareInsert(connection))
         using (var begin = PlainSqlite.Prepare(connection, "BEGIN IMMEDIATE"))
         using (var commit = PlainSqlite.Prepare(connection, "COMMIT"))
+        using (var second = secondFile ? new SecondDurableFile(path + "-second") : null)
         {
             ProducerThreads.Run(1, _ =>
             {
@@ -40,6 +44,7 @@ internal static class LimitScenario
                     while (inTransaction < stamps.Length && !budget.IsDone(rows + inTransaction));
 
                     commit.ExecuteNonQuery();
+                    second?.Append(workload, rows, inTransaction);
                     var committed = Stopwatch.GetTimestamp();
                     for (var i = 0; i < inTransaction; i++)
                     {
@@ -53,7 +58,8 @@ internal static class LimitScenario
             measurement!.Stop();
         }
 
-        var result = measurement.Result(rowsPerTransaction is null ? ScenarioKind.Limit : ScenarioKind.BatchCeiling, producersInGroup, 1, "full", rows, PlainSqlite.CountRows(path), 0, latencies, durableAtAck: true);
+        var kind = rowsPerTransaction is null ? ScenarioKind.Limit : secondFile ? ScenarioKind.BatchCeilingSecondFile : ScenarioKind.BatchCeiling;
+        var result = measurement.Result(kind, producersInGroup, 1, "full", rows, PlainSqlite.CountRows(path), 0, latencies, durableAtAck: true);
         PlainSqlite.Delete(path);
         return result;
     }

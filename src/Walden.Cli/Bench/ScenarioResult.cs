@@ -12,6 +12,13 @@ internal enum ScenarioKind
     /// </summary>
     BatchCeiling,
 
+    /// <summary>
+    /// The batch ceiling's loop with, after each COMMIT, the transaction's rows appended to a second file and made durable
+    /// by its own <c>fdatasync</c>: what any synchronous archive must do at least (a second file on the same disk made
+    /// durable before the acknowledgement), so its rows/s against the ceiling's is this disk's floor for the Sync cost.
+    /// </summary>
+    BatchCeilingSecondFile,
+
     /// <summary>Fusion's pattern: a connection per producer, one auto-committed INSERT per row.</summary>
     SeedPatternA,
 
@@ -102,6 +109,7 @@ internal sealed record ScenarioResult(
     {
         ScenarioKind.Limit => "limit",
         ScenarioKind.BatchCeiling => "ceiling N/commit",
+        ScenarioKind.BatchCeilingSecondFile => "ceiling + 2nd file synced",
         ScenarioKind.SeedPatternA => "seed A",
         ScenarioKind.SeedPatternB => "seed B",
         ScenarioKind.WaldenFull => "Walden Full",

@@ -76,6 +76,8 @@ public sealed class BenchRunnerTests : IDisposable
         Assert.All(archive, a => Assert.True(a.RestoredRowsMatch && a.RestoreBytes > 0 && a.ArchiveBytes > 0, a.ToString()));
         Assert.Equal(2, report.Targets.Count(t => t.Target.StartsWith("18. Archive async lag", StringComparison.Ordinal)));
         Assert.Equal(4, report.Targets.Count(t => t.Target.Contains("of Walden Full's rows/s", StringComparison.Ordinal)));
+        Assert.Equal(2, report.Targets.Count(t => t.Target.StartsWith("18. Archive sync", StringComparison.Ordinal) &&
+            t.Measured.Contains("this disk's floor, a second file synced per commit", StringComparison.Ordinal)));
 
         Assert.Equal([1, 4], report.Ratios.Select(r => r.Producers));
         Assert.All(report.Ratios, r => Assert.NotNull(r.WaldenFullOverSeedA));
@@ -161,9 +163,9 @@ public sealed class BenchRunnerTests : IDisposable
         Assert.True(exit == 0, stderr);
         using var json = JsonDocument.Parse(stdout);
         var scenarios = json.RootElement.GetProperty("scenarios").EnumerateArray().ToList();
-        // limit, ceiling, seed A, careful peer, Walden Full, archive async and sync, Full plain ADO, Pipelined, seed B, Walden Normal;
-        // and the Node peer where it can run
-        Assert.True(scenarios.Count == (json.RootElement.GetProperty("nodePeerSkipped").ValueKind == JsonValueKind.Null ? 12 : 11), stdout);
+        // limit, ceiling, seed A, careful peer, Walden Full, archive async and sync, the ceiling with a second file, Full plain ADO,
+        // Pipelined, seed B, Walden Normal; and the Node peer where it can run
+        Assert.True(scenarios.Count == (json.RootElement.GetProperty("nodePeerSkipped").ValueKind == JsonValueKind.Null ? 13 : 12), stdout);
         Assert.Equal(2, json.RootElement.GetProperty("archive").GetArrayLength());
         Assert.All(scenarios, s => Assert.True(s.GetProperty("rows").GetInt64() > 0));
         Assert.All(scenarios, s => Assert.Equal(s.GetProperty("rows").GetInt64(), s.GetProperty("rowsInDatabase").GetInt64()));
