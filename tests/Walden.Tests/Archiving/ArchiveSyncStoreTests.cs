@@ -56,10 +56,13 @@ public sealed class ArchiveSyncStoreTests : IDisposable
                 storedOnPool.Clear();
             }
 
-            using var starved = new ManualResetEventSlim();
-            using var release = new ManualResetEventSlim();
-            using var done = new ManualResetEventSlim();
-            using var running = new ManualResetEventSlim();
+            // None disposed: blockers the starved pool has not started yet reach release.Wait() after this test returns, and the
+            // caller may still set its events when an assertion below fails first; a disposed event there is an unhandled
+            // exception on a pool thread, which kills the test host (seen in CI).
+            var starved = new ManualResetEventSlim();
+            var release = new ManualResetEventSlim();
+            var done = new ManualResetEventSlim();
+            var running = new ManualResetEventSlim();
             Task<int>? write = null;
             // The caller is a pool thread taken before the pool is starved; it writes once every other one is blocked.
             var caller = Task.Run(() =>
@@ -76,6 +79,7 @@ public sealed class ArchiveSyncStoreTests : IDisposable
             });
             var blockers = Environment.ProcessorCount + Math.Max(ThreadPool.ThreadCount, 8) + 64;
             var blocked = 0;
+            var finished = 0;
             Assert.True(running.Wait(Patience));
             try
             {
@@ -85,6 +89,7 @@ public sealed class ArchiveSyncStoreTests : IDisposable
                     {
                         Interlocked.Increment(ref blocked);
                         release.Wait();
+                        Interlocked.Increment(ref finished);
                     }, null);
                 }
 
@@ -101,6 +106,8 @@ public sealed class ArchiveSyncStoreTests : IDisposable
                 release.Set();
             }
 
+            // Every blocker has run before the next test: a pool still draining them would starve that one.
+            Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref finished) == blockers, Patience), "the released blockers did not all run");
             await caller.WaitAsync(Patience);
             Assert.Equal(1, await write!);
             lock (storedOnPool)
