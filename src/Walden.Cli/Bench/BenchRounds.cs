@@ -79,7 +79,9 @@ internal static class BenchRounds
 
     /// <summary>
     /// The targets of the combined figures, each followed by what every round alone measured (the part before its first " (")
-    /// when there were several rounds: the spread a reader needs to judge a ratio near its bound.
+    /// when there were several rounds: the spread a reader needs to judge a ratio near its bound. A target missing from a round
+    /// (measured once, after the rounds: reads, idle) or not measured at all (<see cref="TargetResult.Met"/> null) gets none;
+    /// rounds that happen to agree with the total to the printed digits are shown all the same.
     /// </summary>
     internal static IReadOnlyList<TargetResult> WithRounds(IReadOnlyList<TargetResult> combined, IReadOnlyList<IReadOnlyList<TargetResult>> rounds)
     {
@@ -91,7 +93,7 @@ internal static class BenchRounds
         return combined.Select(target =>
         {
             var each = rounds.Select(round => round.FirstOrDefault(t => t.Target == target.Target)?.Measured).ToList();
-            return each.Any(m => m is null) || each.All(m => m == target.Measured) // not measured per round (reads, idle): nothing to add
+            return target.Met is null || each.Any(m => m is null) // not run, or not measured per round (reads, idle): nothing to add
                 ? target
                 : target with { Measured = $"{target.Measured}; rounds: {string.Join(", ", each.Select(m => Head(m!)))}" };
         }).ToList();

@@ -100,7 +100,7 @@ internal sealed class BenchRunner
             node?.Version,
             node is null ? nodeSkipped : null,
             BenchAnalysis.Ratios(scenarios, _config.Producers),
-            BenchRounds.WithRounds(Targets(scenarios, archive), [.. rounds.Select(r => Targets(r.Scenarios, r.Archive))]),
+            BenchRounds.WithRounds(Targets(scenarios, archive), [.. rounds.Select(r => Targets(r.Scenarios, r.Archive, perRound: true))]),
             BenchAnalysis.Findings(scenarios, _config.Producers),
             [BenchAnalysis.SeedBNote,
              BenchAnalysis.CeilingNote,
@@ -113,8 +113,9 @@ internal sealed class BenchRunner
             warmUpJit,
             _config.Rounds > 1 ? rounds : null);
 
-        IReadOnlyList<TargetResult> Targets(IReadOnlyList<ScenarioResult> measured, IReadOnlyList<ArchiveBenchResult> archived) =>
-            [.. BenchAnalysis.Targets(measured, reads, idle, disk, node is null ? nodeSkipped : null, _config.Producers),
+        // A round's own targets leave out reads and idle: those run once, after the rounds.
+        IReadOnlyList<TargetResult> Targets(IReadOnlyList<ScenarioResult> measured, IReadOnlyList<ArchiveBenchResult> archived, bool perRound = false) =>
+            [.. BenchAnalysis.Targets(measured, perRound ? null : reads, perRound ? null : idle, disk, node is null ? nodeSkipped : null, _config.Producers),
              .. BenchAnalysis.ArchiveTargets(measured, archived, _config.Producers)];
     }
 

@@ -54,6 +54,28 @@ public sealed class BenchRoundsTests : IDisposable
     }
 
     [Fact]
+    public void WithRounds_RoundsThatAgreeWithTheTotal_AreShownAllTheSame_ButNotForTargetsMeasuredOnceOrNotRun()
+    {
+        TargetResult[] combined =
+        [
+            new("1. ratio at N=4", "0.95 x", true),
+            new("4. readers lose < 20%", "3.0% (a vs b)", true),
+            new("3b. node", "not run: no node", null),
+        ];
+        IReadOnlyList<TargetResult>[] rounds =
+        [
+            [new("1. ratio at N=4", "0.95 x", true), new("3b. node", "not run: no node", null)],
+            [new("1. ratio at N=4", "0.95 x", true), new("3b. node", "not run: no node", null)],
+        ];
+
+        var shown = BenchRounds.WithRounds(combined, rounds);
+
+        Assert.Equal("0.95 x; rounds: 0.95 x, 0.95 x", shown[0].Measured); // equal rounds: a reader still sees two rounds ran
+        Assert.Equal("3.0% (a vs b)", shown[1].Measured); // measured once, after the rounds
+        Assert.Equal("not run: no node", shown[2].Measured);
+    }
+
+    [Fact]
     public async Task RunAsync_InTwoRounds_MeasuresEveryScenarioTwice_AndReportsTheTotalsWithEachRoundsFigureBesideTheTarget()
     {
         var config = new BenchConfig
