@@ -60,5 +60,10 @@ internal static class PlainSqlite
         {
             File.Delete(file);
         }
+
+        if (Directory.Exists(path + "-archive-staging"))
+        {
+            Directory.Delete(path + "-archive-staging", recursive: true); // an archived scenario's staging, or a restore's lineage
+        }
     }
 }

@@ -128,5 +128,10 @@ internal sealed partial class TortureSupervisor
         {
             File.Delete(file);
         }
+
+        if (Directory.Exists(copy + "-archive-staging"))
+        {
+            Directory.Delete(copy + "-archive-staging", recursive: true); // the lineage a restore writes beside its file
+        }
     }
 }

@@ -31,7 +31,7 @@ internal sealed partial class Archiver
                 {
                     destination.Log?.SealAll(CompactionInterval); // records older than the interval become an ordinary segment
 
-                    if (destination.FailingSince is null)
+                    if (destination.FailingSince is null && destination.Claimed) // never another database's archive (ArchiveLineage)
                     {
                         Compact(destination.Destination, _options.SegmentTargetBytes);
                         ApplyRetention(destination.Destination, _options.RetentionWindow, _time.GetUtcNow());
@@ -39,7 +39,7 @@ internal sealed partial class Archiver
                 }
             }
 
-            if (_options.DrillInterval is { } interval && now >= _nextDrillAt)
+            if (_options.DrillInterval is { } interval && now >= _nextDrillAt && _destinations[0].Claimed)
             {
                 _nextDrillAt = now + (long)(interval.TotalSeconds * _time.TimestampFrequency);
                 RunDrill();

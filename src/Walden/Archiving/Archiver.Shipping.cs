@@ -68,6 +68,7 @@ internal sealed partial class Archiver
             var now = _time.GetUtcNow();
             try
             {
+                Claim(destination); // unreachable at open: claimed before anything of this database's is written to it
                 if (destination.BaseId != current.Id)
                 {
                     using (var staged = new FileStream(current.Staged, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16))
@@ -126,6 +127,16 @@ internal sealed partial class Archiver
                 }
 
                 return null;
+            }
+            catch (WaldenArchiveException ex) when (!ex.IsTransient)
+            {
+                // Another database's archive: nothing is written to it, and in Sync mode nothing is acknowledged until it is fixed.
+                if (destination.Failed(ex, now))
+                {
+                    LogMessages.ArchiveDestinationFailed(_logger, _name, destination.Destination.Name, ex.Message);
+                }
+
+                return ex;
             }
 #pragma warning disable CA1031 // A destination is the user's code (or a disk): whatever it throws is that destination's failure.
             catch (Exception ex)
@@ -340,6 +351,9 @@ internal sealed partial class Archiver
                 Scratch = new MemoryStream();
             }
         }
+
+        /// <summary>This database's lineage is in the destination (<see cref="ArchiveLineage"/>): objects may be shipped to it.</summary>
+        public bool Claimed { get; set; }
 
         public long BaseId { get; private set; } = -1;
 

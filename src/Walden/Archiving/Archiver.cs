@@ -34,6 +34,7 @@ internal sealed partial class Archiver : IDisposable
     private readonly CaptureArena _arena = new();
     private readonly DestinationState[] _destinations;
     private readonly object _gate = new();
+    private readonly object _lineageGate = new();
     private readonly LatencyReservoir _lags = new();
 
     // Guarded by _gate.
@@ -64,7 +65,7 @@ internal sealed partial class Archiver : IDisposable
         _databasePath = databasePath;
         _time = time;
         _logger = loggers.CreateLogger("Walden.Archiving");
-        _stagingFolder = databasePath + "-archive-staging";
+        _stagingFolder = ArchiveLineage.StagingFolder(databasePath);
         _wal = new WalFrameReader();
         _destinations = [.. options.Destinations.Select(d => new DestinationState(d, LogOf(d, options)))];
         foreach (var log in _destinations.Select(d => d.Log).OfType<ArchiveAppendLog>())
@@ -109,8 +110,10 @@ internal sealed partial class Archiver : IDisposable
         Directory.CreateDirectory(_stagingFolder);
         _owner = ClaimArchive();
         ClaimFolders();
+        ClaimLineage();
         _wal.Attach(writer);
-        foreach (var stale in Directory.EnumerateFiles(_stagingFolder).Where(f => f != _owner.Path))
+        var lineage = Path.Combine(_stagingFolder, ArchiveLineage.LocalFile);
+        foreach (var stale in Directory.EnumerateFiles(_stagingFolder).Where(f => f != _owner.Path && f != lineage))
         {
             File.Delete(stale); // our own staging files from an earlier run: nothing in them is needed any more
         }
@@ -491,6 +494,58 @@ internal sealed partial class Archiver : IDisposable
                     $"Give this database a folder of its own (e.g. {Path.Combine(folder.Path, Path.GetFileNameWithoutExtension(_databasePath))}); " +
                     $"if '{owner}' was moved to '{_databasePath}', write the new path into '{marker}'.",
                     isTransient: false, destination: folder.Name, innerException: null);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Every destination holds one database's archive, told by its lineage (<see cref="ArchiveLineage"/>) rather than by path:
+    /// the same path on two machines sharing a destination, or two paths in one bucket, pass any path check. A destination
+    /// that cannot be reached now is not refused (its failures show as any destination's do) and is claimed at a later open.
+    /// </summary>
+    /// <exception cref="WaldenArchiveException">A destination holds another database's archive, or the lineage file is damaged.</exception>
+    private void ClaimLineage()
+    {
+        foreach (var destination in _destinations)
+        {
+            try
+            {
+                Claim(destination);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Missing, read-only or unreachable now: its failures show as any destination's do, and it is claimed before
+                // the first object is shipped to it (Ship).
+            }
+        }
+    }
+
+    /// <summary>Claims one destination for this database's lineage, once; one at a time (the first claim creates the local id).</summary>
+    /// <exception cref="WaldenArchiveException">The destination holds another database's archive, or the lineage file is damaged.</exception>
+    /// <exception cref="IOException">The destination cannot be read or written now.</exception>
+    private void Claim(DestinationState destination)
+    {
+        lock (_lineageGate)
+        {
+            if (destination.Claimed)
+            {
+                return;
+            }
+
+            string? refused;
+            try
+            {
+                refused = ArchiveLineage.Claim(destination.Destination, _stagingFolder, _databasePath);
+            }
+            catch (InvalidDataException ex)
+            {
+                throw new WaldenArchiveException(ex.Message, isTransient: false, destination: destination.Destination.Name, innerException: ex);
+            }
+
+            destination.Claimed = refused is null;
+            if (refused is not null)
+            {
+                throw new WaldenArchiveException(refused, isTransient: false, destination: destination.Destination.Name, innerException: null);
             }
         }
     }

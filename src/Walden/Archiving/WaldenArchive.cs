@@ -43,7 +43,32 @@ public static class WaldenArchive
             throw new ArgumentException("Give either At or Txid, not both.", nameof(options));
         }
 
-        return Task.Run(() => ArchiveRestorer.Restore(source, outputPath, options, cancellationToken), cancellationToken);
+        return Task.Run(() =>
+        {
+            var result = ArchiveRestorer.Restore(source, outputPath, options, cancellationToken);
+            ContinueLineage(source, outputPath);
+            return result;
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// The restored file continues the archive's lineage (<see cref="ArchiveLineage"/>): opened with the same destination, it
+    /// archives on into it instead of being refused as another database. Best effort: the restore itself is done, and an
+    /// archive with no lineage (begun before lineages) or with two has none to hand on.
+    /// </summary>
+    private static void ContinueLineage(IWaldenArchiveDestination source, string outputPath)
+    {
+        try
+        {
+            if (ArchiveLineage.InArchive(source) is [var id])
+            {
+                ArchiveLineage.WriteLocal(ArchiveLineage.StagingFolder(Path.GetFullPath(outputPath)), id);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The database is restored; opening it with that archive says how to write the id by hand.
+        }
     }
 
     /// <summary>

@@ -1,0 +1,135 @@
+using System.Globalization;
+using System.Text;
+using Walden.Native;
+
+namespace Walden.Archiving;
+
+/// <summary>
+/// Which database an archive belongs to, whatever its path. Two databases that share a destination (the same path on two
+/// machines or containers archiving to one share or bucket prefix, or two paths in one bucket, where no <c>archive-of</c>
+/// path check can tell them apart) would number their bases and segments on top of each other, and a restore would
+/// return a mix of the two while saying it is complete. So every database that archives gets a lineage: a random id kept
+/// beside it in <c>&lt;db&gt;-archive-staging/lineage</c>, and each destination holds the id of the one database it archives
+/// as an object <c>lineage-&lt;id&gt;</c> (written once, never changed: any destination can store it, and it names the
+/// database's path in its body). At open a destination holding another id is refused, before anything is written to it.
+/// A restore (<see cref="WaldenArchive.RestoreAsync(IWaldenArchiveDestination, string, WaldenArchiveRestoreOptions?, CancellationToken)"/>)
+/// writes the archive's id beside the restored file, so the restored database continues its archive. The same idea as
+/// Litestream's generations (litestream.io/how-it-works), except that a second database is refused rather than given a
+/// generation of its own that a restore might pick.
+/// </summary>
+internal static class ArchiveLineage
+{
+    /// <summary>The name prefix of the lineage objects in a destination.</summary>
+    internal const string Prefix = "lineage-";
+
+    /// <summary>The file in the staging folder that holds the database's lineage id.</summary>
+    internal const string LocalFile = "lineage";
+
+    /// <summary>The staging folder beside a database file (the archive's working files and its lineage).</summary>
+    internal static string StagingFolder(string databasePath) => databasePath + "-archive-staging";
+
+    /// <summary>The database's lineage id, or null when it has never archived (or its staging folder was removed).</summary>
+    /// <exception cref="InvalidDataException">The lineage file holds no valid id.</exception>
+    internal static string? ReadLocal(string stagingFolder)
+    {
+        var path = Path.Combine(stagingFolder, LocalFile);
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        Files.FileKind.EnsureRegular(path, "read as the archive's lineage");
+        var id = File.ReadAllText(path).Trim();
+        return IsId(id)
+            ? id
+            : throw new InvalidDataException($"'{path}' does not hold an archive lineage (32 hexadecimal digits): write the id of " +
+                                             $"this database's archive (the name of the object under '{Prefix}' in its destination) into it.");
+    }
+
+    /// <summary>Writes <paramref name="id"/> as the database's lineage: written whole and durable (temporary file, fsync, rename).</summary>
+    internal static void WriteLocal(string stagingFolder, string id)
+    {
+        Directory.CreateDirectory(stagingFolder);
+        var path = Path.Combine(stagingFolder, LocalFile);
+        var temporary = path + ".tmp";
+        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            file.Write(Encoding.ASCII.GetBytes(id + "\n"));
+            file.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, path, overwrite: true);
+        Posix.FsyncDirectory(stagingFolder);
+    }
+
+    /// <summary>The lineage ids a destination holds (one, normally; none for an archive begun before lineages).</summary>
+    /// <exception cref="IOException">The destination cannot be listed now.</exception>
+    internal static IReadOnlyList<string> InArchive(IWaldenArchiveDestination destination) =>
+        [.. destination.List(Prefix).Select(o => o.Name[Prefix.Length..]).Where(IsId).Order(StringComparer.Ordinal)];
+
+    /// <summary>
+    /// Claims <paramref name="destination"/> for the database: returns null when it holds this database's lineage (written
+    /// now if it held none), or why it is refused. The local id is made durable before the destination's object, so a crash
+    /// between the two leaves an archive this database can still claim.
+    /// </summary>
+    /// <exception cref="IOException">The destination cannot be read or written now (the next open claims it).</exception>
+    /// <exception cref="InvalidDataException">The local lineage file is damaged.</exception>
+    internal static string? Claim(IWaldenArchiveDestination destination, string stagingFolder, string databasePath)
+    {
+        var held = InArchive(destination);
+        var local = ReadLocal(stagingFolder);
+        if (local is not null && held.Contains(local, StringComparer.Ordinal))
+        {
+            return held.Count == 1 ? null : Mixed(destination, held);
+        }
+
+        if (held.Count == 0)
+        {
+            if (local is null)
+            {
+                local = Guid.NewGuid().ToString("N", CultureInfo.InvariantCulture);
+                WriteLocal(stagingFolder, local);
+            }
+
+            using var body = new MemoryStream(Encoding.UTF8.GetBytes(databasePath + "\n"));
+            destination.Put(Prefix + local, body);
+            // Two databases claiming an empty destination at once both wrote: neither may go on.
+            var now = InArchive(destination);
+            return now.Count == 1 ? null : Mixed(destination, now);
+        }
+
+        var owner = OwnerPath(destination, held[0]);
+        var whose = owner is null ? $"lineage {held[0]}" : $"'{owner}' (lineage {held[0]})";
+        var localFile = Path.Combine(stagingFolder, LocalFile);
+        return local is null
+            ? $"The archive destination '{destination.Name}' holds the archive of another database, {whose}, and '{databasePath}' has " +
+              $"no lineage of its own ('{localFile}' is missing): it is either another database (the same path on another machine " +
+              "or container, sharing the destination) or its staging folder was removed. A restore would mix the two databases' " +
+              "histories, so nothing was written. Give this database a destination of its own; if it is the database that archive " +
+              $"belongs to, write {held[0]} into '{localFile}' (a restore with 'walden restore' does that itself)."
+            : $"The archive destination '{destination.Name}' holds the archive of another database, {whose}, not of '{databasePath}' " +
+              $"(lineage {local}, in '{localFile}'): one destination holds one database's archive (a restore would mix the two " +
+              "databases' histories), so nothing was written. Give this database a destination (folder, or bucket prefix) of its own.";
+    }
+
+    private static string Mixed(IWaldenArchiveDestination destination, IReadOnlyList<string> held) =>
+        $"The archive destination '{destination.Name}' holds the archives of {held.Count} databases (lineages " +
+        $"{string.Join(", ", held)}, objects '{Prefix}<id>'): two databases claimed it at once. Give each database a destination of " +
+        $"its own, and delete from this one the '{Prefix}<id>' object of the database that moves.";
+
+    private static string? OwnerPath(IWaldenArchiveDestination destination, string id)
+    {
+        try
+        {
+            using var stream = destination.OpenRead(Prefix + id);
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            return reader.ReadLine()?.Trim() is { Length: > 0 and < 4096 } path ? path : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null; // the message names the id alone
+        }
+    }
+
+    private static bool IsId(string id) => id.Length == 32 && id.All(char.IsAsciiHexDigitLower);
+}

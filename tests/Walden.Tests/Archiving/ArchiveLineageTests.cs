@@ -1,0 +1,197 @@
+using Walden.Archiving;
+using Walden.Tests.TestSupport;
+using static Walden.Tests.Archiving.ArchiveChecks;
+
+namespace Walden.Tests.Archiving;
+
+/// <summary>
+/// One destination holds one database's archive, told by its lineage (Archiving/ArchiveLineage.cs), not by its path: another
+/// database sharing the destination is refused at open before anything of it is written there (the same path on another
+/// machine, a database that archived elsewhere, two paths in one bucket), while the database itself, restored from its
+/// archive after its disk died, continues it.
+/// </summary>
+public sealed class ArchiveLineageTests : IAsyncLifetime
+{
+    private readonly TempDirectory _dir = new();
+    private S3Server? _server;
+
+    public Task InitializeAsync()
+    {
+        Directory.CreateDirectory(Archive);
+        Directory.CreateDirectory(_dir.File("elsewhere"));
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+
+        _dir.Dispose();
+    }
+
+    private string Archive => _dir.File("archive");
+
+    private string Path => _dir.File("app.db");
+
+    private static WaldenOptions Options(WaldenArchiveMode mode, IWaldenArchiveDestination destination)
+    {
+        var options = ArchiveChecks.Options(mode, destination);
+        options.CheckpointIdleDelay = TimeSpan.FromHours(1);
+        return options;
+    }
+
+    private static async Task WriteAsync(string path, WaldenArchiveMode mode, IWaldenArchiveDestination destination, int first, int count)
+    {
+        await using var db = await WaldenDatabase.OpenAsync(path, Options(mode, destination));
+        await db.WriteAsync(c => c.Exec("CREATE TABLE IF NOT EXISTS t(a INTEGER PRIMARY KEY)"));
+        for (var i = first; i < first + count; i++)
+        {
+            await Insert(db, i);
+        }
+    }
+
+    /// <summary>Every object in the destination with its length: what "nothing was written" is checked against.</summary>
+    private static Dictionary<string, long> Objects(IWaldenArchiveDestination destination) =>
+        destination.List(string.Empty).ToDictionary(o => o.Name, o => o.Length);
+
+    private static List<long> Rows(string path)
+    {
+        using var connection = Sql.OpenDirect(path, readOnly: true);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT a FROM t ORDER BY a";
+        using var reader = command.ExecuteReader();
+        var rows = new List<long>();
+        while (reader.Read())
+        {
+            rows.Add(reader.GetInt64(0));
+        }
+
+        return rows;
+    }
+
+    /// <summary>The first database's file and staging folder are moved away: what another machine with the same path sees.</summary>
+    private void MoveAway(string path)
+    {
+        var away = Directory.CreateDirectory(_dir.File($"away-{Guid.NewGuid():N}")).FullName;
+        foreach (var file in new[] { path, path + "-wal", path + "-shm" }.Where(File.Exists))
+        {
+            File.Move(file, System.IO.Path.Combine(away, System.IO.Path.GetFileName(file)));
+        }
+
+        Directory.Move(ArchiveLineage.StagingFolder(path), System.IO.Path.Combine(away, "staging"));
+    }
+
+    public static TheoryData<WaldenArchiveMode, string> SecondDatabases => new()
+    {
+        { WaldenArchiveMode.Sync, "never archived" },
+        { WaldenArchiveMode.Async, "never archived" },
+        { WaldenArchiveMode.Sync, "archived elsewhere before" },
+        { WaldenArchiveMode.Async, "archived elsewhere before" },
+    };
+
+    [Theory]
+    [MemberData(nameof(SecondDatabases))]
+    public async Task AnotherDatabaseAtTheSamePath_SharingTheFolder_IsRefusedAtOpen_AndTheArchiveStillRestoresTheFirstAlone(
+        WaldenArchiveMode mode, string second)
+    {
+        var archive = new WaldenFolderDestination(Archive);
+        await WriteAsync(Path, mode, archive, first: 1, count: 5);
+        MoveAway(Path); // another machine or container: the same path, the same shared folder, another database
+        if (second == "archived elsewhere before")
+        {
+            await WriteAsync(Path, mode, new WaldenFolderDestination(_dir.File("elsewhere")), first: 1000, count: 2);
+        }
+
+        var before = Objects(archive);
+
+        var refused = await Assert.ThrowsAsync<WaldenArchiveException>(
+            () => WaldenDatabase.OpenAsync(Path, Options(mode, new WaldenFolderDestination(Archive))));
+
+        Assert.Contains($"'{Archive}' holds the archive of another database", refused.Message, StringComparison.Ordinal);
+        Assert.Contains(second == "never archived" ? "has no lineage of its own" : "a destination (folder, or bucket prefix) of its own",
+            refused.Message, StringComparison.Ordinal);
+        Assert.Equal(Archive, refused.Destination);
+        Assert.False(refused.IsTransient);
+        Assert.Equal(before, Objects(archive)); // no base, no segment, no claim of the second database's
+        Assert.Equal([1, 2, 3, 4, 5], Rows(await RestoreCompleteAsync(Archive, _dir.File("restored.db"))));
+    }
+
+    [Theory]
+    [InlineData(WaldenArchiveMode.Sync)]
+    [InlineData(WaldenArchiveMode.Async)]
+    public async Task TheDatabaseRestoredFromItsArchive_AfterItsDiskDied_ContinuesTheArchive(WaldenArchiveMode mode)
+    {
+        var archive = new WaldenFolderDestination(Archive);
+        await WriteAsync(Path, mode, archive, first: 1, count: 5);
+        MoveAway(Path); // the disk died: the file and its staging folder are gone; the archive is on another disk
+
+        await RestoreCompleteAsync(Archive, Path);
+        await WriteAsync(Path, mode, archive, first: 6, count: 3);
+
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8], Rows(await RestoreCompleteAsync(Archive, _dir.File("restored.db"))));
+        Assert.Single(ArchiveLineage.InArchive(archive));
+    }
+
+    [Fact]
+    public async Task AFolderMissingAtOpen_ThatAnotherDatabaseClaimedMeanwhile_IsRefusedAtTheFirstShip_AndTheSyncWriteIsNotAcknowledged()
+    {
+        var late = _dir.File("late");
+        await using var db = await WaldenDatabase.OpenAsync(Path, Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(late)));
+        await Assert.ThrowsAsync<WaldenArchiveException>(() => db.WriteAsync(c => c.Exec("CREATE TABLE t(a INTEGER PRIMARY KEY)")));
+
+        Directory.CreateDirectory(late); // mounted now, and the other database opened with it first
+        var other = _dir.File("other.db");
+        await WriteAsync(other, WaldenArchiveMode.Sync, new WaldenFolderDestination(late), first: 100, count: 2);
+        var before = Objects(new WaldenFolderDestination(late));
+
+        var refused = await Assert.ThrowsAsync<WaldenArchiveException>(() => Insert(db, 1));
+
+        Assert.False(refused.IsTransient);
+        Assert.Contains($"holds the archive of another database, '{other}'", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(before, Objects(new WaldenFolderDestination(late)));
+        Assert.Equal([100, 101], Rows(await RestoreCompleteAsync(late, _dir.File("restored.db"))));
+    }
+
+    [Fact]
+    public async Task TheSameDatabase_WhoseLineageIdWasWrittenBackByHand_AsTheMessageSays_ContinuesTheArchive()
+    {
+        var archive = new WaldenFolderDestination(Archive);
+        await WriteAsync(Path, WaldenArchiveMode.Sync, archive, first: 1, count: 2);
+        var id = Assert.Single(ArchiveLineage.InArchive(archive));
+        Directory.Delete(ArchiveLineage.StagingFolder(Path), recursive: true);
+        var refused = await Assert.ThrowsAsync<WaldenArchiveException>(() => WriteAsync(Path, WaldenArchiveMode.Sync, archive, 3, 1));
+        Assert.Contains($"write {id} into '{System.IO.Path.Combine(ArchiveLineage.StagingFolder(Path), ArchiveLineage.LocalFile)}'",
+            refused.Message, StringComparison.Ordinal);
+
+        ArchiveLineage.WriteLocal(ArchiveLineage.StagingFolder(Path), id);
+        await WriteAsync(Path, WaldenArchiveMode.Sync, archive, first: 3, count: 1);
+
+        Assert.Equal([1, 2, 3], Rows(await RestoreCompleteAsync(Archive, _dir.File("restored.db"))));
+    }
+
+    [Theory]
+    [InlineData(WaldenArchiveMode.Sync)]
+    [InlineData(WaldenArchiveMode.Async)]
+    public async Task TwoDatabasesAtTwoPaths_InOneBucketPrefix_TheSecondIsRefused_AndTheBucketRestoresTheFirst(WaldenArchiveMode mode)
+    {
+        // An object store has no archive-of path check: before lineages both archived into the prefix, and a restore
+        // returned whichever database's objects happened to sort last, saying it was complete.
+        _server = await S3Server.StartAsync(_dir.File("s3"));
+        using var bucket = _server.Destination("shared/app");
+        await WriteAsync(Path, mode, bucket, first: 1, count: 4);
+        var before = Objects(bucket);
+
+        var other = _dir.File("other.db");
+        using var second = _server.Destination("shared/app");
+        var refused = await Assert.ThrowsAsync<WaldenArchiveException>(() => WriteAsync(other, mode, second, first: 100, count: 3));
+
+        Assert.Contains($"holds the archive of another database, '{Path}'", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(before, Objects(bucket));
+        var restored = _dir.File("restored.db");
+        Assert.True((await WaldenArchive.RestoreAsync(bucket, restored)).Complete);
+        Assert.Equal([1, 2, 3, 4], Rows(restored));
+    }
+}
