@@ -205,14 +205,56 @@ internal sealed partial class Archiver
     }
 
     /// <summary>Puts an object; one that is already there whole (an earlier attempt stored it, then failed to say so) counts as stored.</summary>
+    /// <remarks>
+    /// "Whole" means the same bytes, not only the same length: an object of the same name and length written by someone
+    /// else (another archiver numbering on top of this one) must fail the Put, not count as this database's and let a Sync
+    /// write be acknowledged that no restore can return. The comparison reads the object back, on this error path only.
+    /// </remarks>
     private static void PutOnce(DestinationState destination, string name, Stream content)
     {
+        var start = content.Position;
         try
         {
             destination.Destination.Put(name, content);
         }
-        catch (IOException) when (destination.Destination.List(name).Any(o => o.Name == name && o.Length == content.Length))
+        catch (IOException) when (destination.Destination.List(name).Any(o => o.Name == name && o.Length == content.Length - start)
+                                  && StoredAlready(destination.Destination, name, content, start))
         {
+        }
+    }
+
+    private static bool StoredAlready(IWaldenArchiveDestination destination, string name, Stream content, long start)
+    {
+        if (!content.CanSeek)
+        {
+            return false;
+        }
+
+        try
+        {
+            content.Position = start;
+            using var stored = destination.OpenRead(name);
+            var mine = new byte[1 << 16];
+            var theirs = new byte[1 << 16];
+            while (true)
+            {
+                var read = content.ReadAtLeast(mine, mine.Length, throwOnEndOfStream: false);
+                var want = Math.Max(read, 1); // one more byte past the end: the stored object must end there too
+                var got = stored.ReadAtLeast(theirs.AsSpan(0, want), want, throwOnEndOfStream: false);
+                if (read == 0)
+                {
+                    return got == 0;
+                }
+
+                if (got != read || !mine.AsSpan(0, read).SequenceEqual(theirs.AsSpan(0, read)))
+                {
+                    return false;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false; // cannot be read back: not known to be this one
         }
     }
 

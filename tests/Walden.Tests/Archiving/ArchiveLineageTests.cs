@@ -155,6 +155,72 @@ public sealed class ArchiveLineageTests : IAsyncLifetime
         Assert.Equal([100, 101], Rows(await RestoreCompleteAsync(late, _dir.File("restored.db"))));
     }
 
+    [Theory]
+    [InlineData("another object of the same length", false)]
+    [InlineData("the same object, stored by an attempt that then failed", true)]
+    public async Task ASegmentWhoseNameIsTakenWhenItIsPut_CountsAsStoredOnlyWhenItHoldsTheSameBytes(string there, bool acknowledged)
+    {
+        var destination = new CollidingDestination(new WaldenFolderDestination(Archive), sameBytes: acknowledged);
+        await using (var db = await WaldenDatabase.OpenAsync(Path, Options(WaldenArchiveMode.Sync, destination)))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a INTEGER PRIMARY KEY)"));
+            await Insert(db, 1);
+            destination.Armed = true;
+            var write = Insert(db, 2);
+            if (acknowledged)
+            {
+                await write; // what it reads back is what it sent: stored, whatever the Put said
+            }
+            else
+            {
+                var refused = await Assert.ThrowsAsync<WaldenArchiveException>(() => write);
+                Assert.Contains("not acknowledged", refused.Message, StringComparison.Ordinal);
+            }
+
+            Assert.False(destination.Armed, there);
+        }
+    }
+
+    /// <summary>Before a segment's Put, stores an object under its name: a different one of the same length, or the same one.</summary>
+    private sealed class CollidingDestination(IWaldenArchiveDestination inner, bool sameBytes) : IWaldenArchiveDestination
+    {
+        private volatile bool _armed;
+
+        public bool Armed
+        {
+            get => _armed;
+            set => _armed = value;
+        }
+
+        public string Name => inner.Name;
+
+        public void Put(string name, Stream content)
+        {
+            if (_armed && name.EndsWith(".wseg", StringComparison.Ordinal))
+            {
+                _armed = false;
+                var start = content.Position;
+                var bytes = new byte[content.Length - start];
+                content.ReadExactly(bytes);
+                content.Position = start;
+                if (!sameBytes)
+                {
+                    bytes[^1] ^= 0xFF;
+                }
+
+                inner.Put(name, new MemoryStream(bytes));
+            }
+
+            inner.Put(name, content); // refused: the name is taken
+        }
+
+        public IReadOnlyList<WaldenArchiveObject> List(string prefix) => inner.List(prefix);
+
+        public Stream OpenRead(string name) => inner.OpenRead(name);
+
+        public void Delete(string name) => inner.Delete(name);
+    }
+
     [Fact]
     public async Task TheSameDatabase_WhoseLineageIdWasWrittenBackByHand_AsTheMessageSays_ContinuesTheArchive()
     {
