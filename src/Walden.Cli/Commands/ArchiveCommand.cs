@@ -126,6 +126,9 @@ internal static class ArchiveCommand
                 : $"nothing is restorable: no base snapshot in '{status.Destination}' is usable (see the problems above)"
             : string.Create(CultureInfo.InvariantCulture,
                 $"restorable from {status.FirstRestorable:O} to {status.LastRestorable:O} (last transaction {status.LastTxid})")));
+        AnsiConsole.MarkupLine(Markup.Escape(status.Lineages.Count == 0
+            ? "lineage: none (an archive begun before lineages: the next database to archive into it claims it)"
+            : $"lineage: {string.Join(", ", status.Lineages)} (in the database's <db>-archive-staging/lineage)"));
         var last = status.LastVerification;
         AnsiConsole.MarkupLine(Markup.Escape(last is null ? "never verified (run 'walden archive verify')" : string.Create(CultureInfo.InvariantCulture,
             $"last verification {last.At:O}: {(last.Ok ? "ok" : "FAILED")} (base {last.BaseId}, transaction {last.Txid}){(last.Problem is null ? string.Empty : ": " + last.Problem)}")));

@@ -214,6 +214,7 @@ public static class WaldenArchive
         return new WaldenArchiveStatus(source.Name, bases, verification)
         {
             Logs = LogsOf(catalog),
+            Lineages = ArchiveLineage.InArchive(source),
             Problem = RestorableSpans.Conflict(usable, source.Name)?.Replace(" and restore again. Nothing was written.", ".", StringComparison.Ordinal),
         };
     }
@@ -386,6 +387,13 @@ public sealed record WaldenArchiveStatus(string Destination, IReadOnlyList<Walde
     /// Why a restore of this archive is refused although it lists usable bases (bases of two archives in one folder), or null.
     /// </summary>
     public string? Problem { get; init; }
+
+    /// <summary>
+    /// The lineage ids in this archive (objects <c>lineage-&lt;id&gt;</c>): normally one, the database it belongs to (the same
+    /// id is in that database's <c>&lt;db&gt;-archive-staging/lineage</c>); none for an archive begun before lineages; several
+    /// when two databases claimed it at once (then neither archives into it).
+    /// </summary>
+    public IReadOnlyList<string> Lineages { get; init; } = [];
 
     /// <summary>The earliest moment a restore can reach (the oldest base), or null for an empty archive.</summary>
     public DateTimeOffset? FirstRestorable => Bases.Where(b => b.Problem is null).Select(b => (DateTimeOffset?)b.Time).Min();

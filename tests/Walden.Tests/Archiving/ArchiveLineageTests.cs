@@ -132,7 +132,8 @@ public sealed class ArchiveLineageTests : IAsyncLifetime
         await WriteAsync(Path, mode, archive, first: 6, count: 3);
 
         Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8], Rows(await RestoreCompleteAsync(Archive, _dir.File("restored.db"))));
-        Assert.Single(ArchiveLineage.InArchive(archive));
+        var status = await WaldenArchive.GetStatusAsync(Archive);
+        Assert.Equal([ArchiveLineage.ReadLocal(ArchiveLineage.StagingFolder(Path))!], status.Lineages); // one database, the restored one
     }
 
     [Fact]
