@@ -94,6 +94,9 @@ public sealed partial class WaldenDatabase
     /// <summary>Writes accepted and waiting for the writer.</summary>
     internal int WriteQueueDepth => _writer?.QueueDepth ?? 0;
 
+    /// <summary>Tests: how often the writer asked the <c>-wal</c> file's size (WalPreallocation).</summary>
+    internal long WalSizeAsks => _writer?.Preallocation?.SizeAsks ?? 0;
+
     /// <summary>Times the writer thread found a caller running a batch inline and waited for it (tests).</summary>
     internal long WriterRoleWaits => _writer?.RoleWaits ?? 0;
 

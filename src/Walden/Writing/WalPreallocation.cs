@@ -27,6 +27,14 @@ namespace Walden.Writing;
 /// Bounds: at most <see cref="ChunkBytes"/> per batch, never past <c>journal_size_limit</c> (the size SQLite trims the
 /// WAL back to at each reset, so anything beyond would be cut off again).
 /// </para>
+/// <para>
+/// The file's size is remembered, not asked before every commit: on Linux 6.13 and later (multigrain timestamps, ext4,
+/// xfs, btrfs, tmpfs) a stat of a file makes its next write take a fine-grained mtime, so an fstat before each commit
+/// gave the WAL a new mtime at every commit, and on ext4 the commit's fdatasync then wrote the inode too: a second disk
+/// write per commit, which the kernel's own coarse timestamps (one change per tick) spare a plain SQLite writer. The
+/// size is asked again after the WAL was reset (fewer frames than at the last commit: a RESTART's next writer, a
+/// TRUNCATE, SQLite's trim) and every <see cref="AskEvery"/> commits, in case it changed unseen (another process).
+/// </para>
 /// Owned by the writer role's holder (the writer thread, or a caller committing inline): every call comes from it.
 /// </summary>
 internal sealed unsafe class WalPreallocation
@@ -37,6 +45,9 @@ internal sealed unsafe class WalPreallocation
     /// <summary>How far ahead of the WAL's end the file is kept allocated.</summary>
     internal const long HeadroomBytes = 2L * ChunkBytes;
 
+    /// <summary>Commits after which the file's size is asked again even when nothing says it changed.</summary>
+    internal const int AskEvery = 256;
+
     private const long WalHeaderBytes = 32;
     private const long FrameHeaderBytes = 24;
 
@@ -44,6 +55,8 @@ internal sealed unsafe class WalPreallocation
     private readonly long _frameBytes;
     private readonly long _limit;
     private long _endBytes = WalHeaderBytes; // where the WAL's valid frames ended after the last commit of this writer
+    private long _knownBytes = -1; // the file's size as last asked or grown here; -1: ask
+    private int _commitsSinceAsked;
 
     /// <param name="connection">The writer connection.</param>
     /// <param name="pageSize">The database's page size, in bytes.</param>
@@ -57,24 +70,49 @@ internal sealed unsafe class WalPreallocation
     }
 
     /// <summary>Frames in the WAL after a commit (from the WAL hook, on the role holder's thread).</summary>
-    internal void Committed(int frames) => _endBytes = WalHeaderBytes + frames * _frameBytes;
+    internal void Committed(int frames)
+    {
+        var end = WalHeaderBytes + frames * _frameBytes;
+        if (end < _endBytes || ++_commitsSinceAsked >= AskEvery)
+        {
+            _knownBytes = -1; // reset since (SQLite may have shortened the file), or not asked for a while
+        }
+
+        _endBytes = end;
+    }
+
+    /// <summary>Tests: fstat calls made on the <c>-wal</c> file so far.</summary>
+    internal long SizeAsks { get; private set; }
 
     /// <summary>
     /// Grows the <c>-wal</c> file ahead of the next commit when it is close to its end. Call only with the write lock held.
-    /// Costs one <c>fstat</c> when nothing is to do: the file's size is asked every time, not remembered, since a
-    /// RESTART, a TRUNCATE or SQLite's trim to <c>journal_size_limit</c> may have shortened it since.
+    /// Costs nothing when the remembered size has room (see the class's remarks for why the size is not asked each time).
     /// </summary>
     internal void EnsureRoom()
     {
         var wanted = Math.Min(_endBytes + HeadroomBytes, _limit);
-        var file = wanted > 0 ? SqliteNative.WalFileOf(_connection.Handle!.DangerousGetHandle(), out _) : IntPtr.Zero;
+        if (wanted <= 0 || _knownBytes >= wanted)
+        {
+            return;
+        }
+
+        var file = SqliteNative.WalFileOf(_connection.Handle!.DangerousGetHandle(), out _);
         if (file == IntPtr.Zero)
         {
-            return; // a small WalSizeLimit, or no WAL open (yet): nothing to grow
+            return; // no WAL open (yet): nothing to grow
         }
 
         long size = 0;
-        if (SqliteNative.FileSizeMethodOf(file)(file, &size) != 0 || size >= wanted)
+        SizeAsks++;
+        _commitsSinceAsked = 0;
+        if (SqliteNative.FileSizeMethodOf(file)(file, &size) != 0)
+        {
+            _knownBytes = -1;
+            return;
+        }
+
+        _knownBytes = size;
+        if (size >= wanted)
         {
             return;
         }
@@ -87,7 +125,8 @@ internal sealed unsafe class WalPreallocation
         var control = SqliteNative.FileControlMethodOf(file);
         if (control(file, SqliteNative.FileControlChunkSize, &chunk) == 0)
         {
-            control(file, SqliteNative.FileControlSizeHint, &hint);
+            // Grown to the hint rounded up to the chunk (os_unix.c, fcntlSizeHint); on a failure, asked again next time.
+            _knownBytes = control(file, SqliteNative.FileControlSizeHint, &hint) == 0 ? (hint + ChunkBytes - 1) / ChunkBytes * ChunkBytes : -1;
             control(file, SqliteNative.FileControlChunkSize, &noChunk);
         }
     }
