@@ -42,6 +42,7 @@ internal sealed partial class Archiver
         BaseState? previous;
         lock (_gate)
         {
+            _runBases.Add(baseId); // before anything of it is shipped: CheckOtherCopies never takes it for another's
             previous = _base;
             _base = next;
             _sealedChain = [];

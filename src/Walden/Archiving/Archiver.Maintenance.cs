@@ -27,6 +27,7 @@ internal sealed partial class Archiver
             if (now >= _nextCompactionAt)
             {
                 _nextCompactionAt = now + (long)(CompactionInterval.TotalSeconds * _time.TimestampFrequency);
+                CheckOtherCopies();
                 foreach (var destination in _destinations)
                 {
                     destination.Log?.SealAll(CompactionInterval); // records older than the interval become an ordinary segment

@@ -397,6 +397,9 @@ internal sealed partial class Archiver
         /// <summary>This database's lineage is in the destination (<see cref="ArchiveLineage"/>): objects may be shipped to it.</summary>
         public bool Claimed { get; set; }
 
+        /// <summary>Why nothing more is shipped to it while this archiver runs (another copy of the database archives there), or null.</summary>
+        public string? Refused { get; set; }
+
         public long BaseId { get; private set; } = -1;
 
         public long ShippedTxid { get; private set; }

@@ -42,6 +42,7 @@ internal sealed partial class Archiver : IDisposable
     private long _pendingBytes;
     private BaseState? _base;
     private byte[] _sealedChain = []; // the chain value after the last sealed pending record (the base's right after a base)
+    private readonly SortedSet<long> _runBases = []; // the bases this archiver took since it opened (CheckOtherCopies)
     private string? _drillProblem;
     private DateTimeOffset? _lastDrillAt;
     private volatile bool _needBase;
@@ -527,6 +528,11 @@ internal sealed partial class Archiver : IDisposable
     {
         lock (_lineageGate)
         {
+            if (destination.Refused is { } why)
+            {
+                throw new WaldenArchiveException(why, isTransient: false, destination: destination.Destination.Name, innerException: null);
+            }
+
             if (destination.Claimed)
             {
                 return;
@@ -542,10 +548,74 @@ internal sealed partial class Archiver : IDisposable
                 throw new WaldenArchiveException(ex.Message, isTransient: false, destination: destination.Destination.Name, innerException: ex);
             }
 
-            destination.Claimed = refused is null;
+            destination.Claimed = refused is null && destination.Refused is null;
             if (refused is not null)
             {
                 throw new WaldenArchiveException(refused, isTransient: false, destination: destination.Destination.Name, innerException: null);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Maintenance loop, every compaction interval: a destination that holds a base newer than this archiver's first one
+    /// that it did not take has another archiver of the same lineage: a copy of this database (a cloned disk or virtual
+    /// machine, the file copied with its staging folder) that archives into it too. Each numbers its own bases, a restore
+    /// of the latest state returns the copy with the newest base, and the other's acknowledged writes sit under an older
+    /// base where no such restore looks. The copy that sees it stops archiving into that destination (Sync writes fail
+    /// with a non-transient <see cref="WaldenArchiveException"/>, Async health turns Degraded) rather than go on silently.
+    /// The copy with the newer base sees nothing until the other takes a base; the first base taken after that is seen.
+    /// Only bases are compared: a base id is taken once, by the clock and after every id in the destination at open,
+    /// so no base of this archiver's own can be mistaken for another's.
+    /// </summary>
+    internal void CheckOtherCopies()
+    {
+        long first;
+        HashSet<long> ours;
+        lock (_gate)
+        {
+            if (_runBases.Count == 0)
+            {
+                return;
+            }
+
+            first = _runBases.Min;
+            ours = [.. _runBases];
+        }
+
+        foreach (var destination in _destinations.Where(d => d.Claimed && d.Refused is null))
+        {
+            List<ArchiveObjectName> bases;
+            try
+            {
+                bases = ArchiveCatalog.Read(destination.Destination, includeLog: false, logBytes: false).Bases;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                continue; // unreachable now: shipping reports it
+            }
+
+            var other = bases.Where(b => b.BaseId > first && !ours.Contains(b.BaseId)).Select(b => b.BaseId).Order().ToList();
+            if (other.Count == 0)
+            {
+                continue;
+            }
+
+            var lineage = Path.Combine(_stagingFolder, ArchiveLineage.LocalFile);
+            var why = string.Create(CultureInfo.InvariantCulture,
+                $"The archive destination '{destination.Destination.Name}' holds base {other[0]}, which this database did not take, " +
+                $"after its own base {first}: another copy of this database (the same lineage, in '{lineage}': a cloned disk or " +
+                $"virtual machine, or the file copied with its staging folder) archives into it too, and a restore of the latest " +
+                $"state would return that copy's history without this one's writes. Archiving into it stopped. Give each copy a " +
+                $"destination of its own, and the copy a lineage of its own (delete its '{ArchiveLineage.LocalFile}' file before it opens).");
+            lock (_lineageGate)
+            {
+                destination.Refused = why;
+                destination.Claimed = false;
+            }
+
+            if (destination.Failed(new InvalidOperationException(why), _time.GetUtcNow()))
+            {
+                LogMessages.ArchiveDestinationFailed(_logger, _name, destination.Destination.Name, why);
             }
         }
     }

@@ -223,6 +223,64 @@ public sealed class ArchiveLineageTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TwoCopiesOfOneDatabase_InOneBucket_TheOneThatSeesTheOthersNewerBase_StopsArchivingThere_SyncWritesFail()
+    {
+        // A cloned disk or VM: the file and its staging folder copied, so both copies have the same lineage and no claim
+        // tells them apart. Each took a base at open; a restore of the latest state returns the copy with the newer base.
+        _server = await S3Server.StartAsync(_dir.File("s3"));
+        using var bucket = _server.Destination("shared/app");
+        await WriteAsync(Path, WaldenArchiveMode.Sync, bucket, first: 1, count: 1);
+        var copy = _dir.File("copy.db");
+        File.Copy(Path, copy);
+        CopyFolder(ArchiveLineage.StagingFolder(Path), ArchiveLineage.StagingFolder(copy));
+
+        await using var original = await WaldenDatabase.OpenAsync(Path, Options(WaldenArchiveMode.Sync, bucket));
+        using var bucketOfCopy = _server.Destination("shared/app");
+        await using var cloned = await WaldenDatabase.OpenAsync(copy, Options(WaldenArchiveMode.Sync, bucketOfCopy));
+        await Insert(original, 2);
+        await Insert(cloned, 100);
+
+        original.Archiver!.CheckOtherCopies();
+        cloned.Archiver!.CheckOtherCopies(); // its base is the newer one: it sees nothing yet
+
+        var refused = await Assert.ThrowsAsync<WaldenArchiveException>(() => Insert(original, 3));
+        Assert.False(refused.IsTransient);
+        Assert.Contains("another copy of this database", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(bucket.Name, refused.Destination);
+        await Insert(cloned, 101);
+    }
+
+    [Fact]
+    public async Task OneDatabase_WithBasesOfEarlierRunsAndSeveralOfItsOwn_IsNeverTakenForAnotherCopy()
+    {
+        var archive = new WaldenFolderDestination(Archive);
+        await WriteAsync(Path, WaldenArchiveMode.Sync, archive, first: 1, count: 2); // an earlier run's base
+        await using var db = await WaldenDatabase.OpenAsync(Path, Options(WaldenArchiveMode.Sync, archive));
+        for (var i = 3; i < 6; i++)
+        {
+            using (var foreign = Sql.OpenDirect(Path))
+            {
+                foreign.Exec($"INSERT INTO t(a) VALUES ({i * 100})"); // another connection's commit: answered with a new base
+            }
+
+            await Insert(db, i);
+        }
+
+        Assert.True(Directory.EnumerateDirectories(Archive).Count() >= 4, "the foreign commits were not answered with new bases");
+        db.Archiver!.CheckOtherCopies();
+        await Insert(db, 6);
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.EnumerateFiles(from))
+        {
+            File.Copy(file, System.IO.Path.Combine(to, System.IO.Path.GetFileName(file)));
+        }
+    }
+
+    [Fact]
     public async Task TheSameDatabase_WhoseLineageIdWasWrittenBackByHand_AsTheMessageSays_ContinuesTheArchive()
     {
         var archive = new WaldenFolderDestination(Archive);
