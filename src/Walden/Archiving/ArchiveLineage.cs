@@ -93,9 +93,28 @@ internal static class ArchiveLineage
 
             using var body = new MemoryStream(Encoding.UTF8.GetBytes(databasePath + "\n"));
             destination.Put(Prefix + local, body);
-            // Two databases claiming an empty destination at once both wrote: neither may go on.
-            var now = InArchive(destination);
-            return now.Count == 1 ? null : Mixed(destination, now);
+            // Two databases claiming an empty destination at once both wrote: this one may not go on, and its object goes
+            // again (nothing else of it was written), so a database that saw its own alone and went on is not refused at
+            // its next open, nor left without a lineage to hand on at a restore. When both withdraw, the next open claims.
+            held = InArchive(destination);
+            if (held.Count == 1 && held[0] == local)
+            {
+                return null;
+            }
+
+            destination.Delete(Prefix + local);
+            held = InArchive(destination);
+            if (held.Count == 0)
+            {
+                return $"The archive destination '{destination.Name}' was claimed by another database at the same moment as by " +
+                       $"'{databasePath}', and both withdrew, so nothing was written. Give each database a destination of its own, " +
+                       "then open this one again.";
+            }
+
+            if (held.Count > 1 || held[0] == local)
+            {
+                return Mixed(destination, held);
+            }
         }
 
         var owner = OwnerPath(destination, held[0]);
