@@ -33,12 +33,21 @@ internal static class ArchiveLineage
     internal static string? ReadLocal(string stagingFolder)
     {
         var path = Path.Combine(stagingFolder, LocalFile);
+        // Not a missing lineage (another database, a new id) nor a destination's failure: a local file to put right.
+        var kind = Directory.Exists(path) ? "a folder"
+            : File.Exists(path) && !Files.FileKind.IsRegularOrUnknown(path) ? "a named pipe, socket or device" : null;
+        if (kind is not null)
+        {
+            throw new InvalidDataException($"'{path}' is {kind}, not the file that holds this database's archive lineage: remove it, and " +
+                                           $"if this database archived before, write the id of its archive (the name of the object under '{Prefix}' " +
+                                           "in its destination) into a file there.");
+        }
+
         if (!File.Exists(path))
         {
             return null;
         }
 
-        Files.FileKind.EnsureRegular(path, "read as the archive's lineage");
         var id = File.ReadAllText(path).Trim();
         return IsId(id)
             ? id
@@ -76,8 +85,8 @@ internal static class ArchiveLineage
     /// <exception cref="InvalidDataException">The local lineage file is damaged.</exception>
     internal static string? Claim(IWaldenArchiveDestination destination, string stagingFolder, string databasePath)
     {
+        var local = ReadLocal(stagingFolder); // first: a damaged lineage file is refused even while the destination is unreachable
         var held = InArchive(destination);
-        var local = ReadLocal(stagingFolder);
         if (local is not null && held.Contains(local, StringComparer.Ordinal))
         {
             return held.Count == 1 ? null : Mixed(destination, held);

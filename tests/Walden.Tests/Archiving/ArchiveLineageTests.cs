@@ -371,4 +371,34 @@ public sealed class ArchiveLineageTests : IAsyncLifetime
 
         public void Dispose() => (inner as IDisposable)?.Dispose();
     }
+    [Theory]
+    [InlineData(WaldenArchiveMode.Sync, "a named pipe")]
+    [InlineData(WaldenArchiveMode.Async, "a named pipe")]
+    [InlineData(WaldenArchiveMode.Sync, "a folder")]
+    [InlineData(WaldenArchiveMode.Async, "a folder")]
+    public async Task ALineageFileThatIsNoFile_IsRefusedAtOpen_NamingIt_NotTakenForAMissingLineageOrAFailingDestination(
+        WaldenArchiveMode mode, string kind)
+    {
+        var archive = new WaldenFolderDestination(Archive);
+        await WriteAsync(Path, mode, archive, first: 1, count: 2);
+        var lineage = System.IO.Path.Combine(ArchiveLineage.StagingFolder(Path), ArchiveLineage.LocalFile);
+        File.Delete(lineage);
+        if (kind == "a folder")
+        {
+            Directory.CreateDirectory(lineage);
+        }
+        else
+        {
+            using var mkfifo = System.Diagnostics.Process.Start("mkfifo", [lineage]);
+            await mkfifo.WaitForExitAsync();
+        }
+
+        var before = Objects(archive);
+
+        var refused = await Assert.ThrowsAsync<WaldenArchiveException>(() => WriteAsync(Path, mode, archive, first: 3, count: 1));
+
+        Assert.False(refused.IsTransient);
+        Assert.Contains($"'{lineage}' is {kind}", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(before, Objects(archive));
+    }
 }
