@@ -48,7 +48,7 @@ internal static class ArchiveLineage
             return null;
         }
 
-        var id = File.ReadAllText(path).Trim();
+        var id = File.ReadAllText(path).Trim().ToLowerInvariant(); // an id written back by hand may be in capitals
         return IsId(id)
             ? id
             : throw new InvalidDataException($"'{path}' does not hold an archive lineage (32 hexadecimal digits): write the id of " +

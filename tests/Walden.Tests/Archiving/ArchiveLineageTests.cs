@@ -401,4 +401,18 @@ public sealed class ArchiveLineageTests : IAsyncLifetime
         Assert.Contains($"'{lineage}' is {kind}", refused.Message, StringComparison.Ordinal);
         Assert.Equal(before, Objects(archive));
     }
+    [Fact]
+    public async Task TheLineageIdWrittenBackByHandInCapitals_ContinuesTheArchive()
+    {
+        var archive = new WaldenFolderDestination(Archive);
+        await WriteAsync(Path, WaldenArchiveMode.Sync, archive, first: 1, count: 2);
+        var id = Assert.Single(ArchiveLineage.InArchive(archive));
+        File.WriteAllText(System.IO.Path.Combine(ArchiveLineage.StagingFolder(Path), ArchiveLineage.LocalFile),
+            id.ToUpperInvariant() + "\r\n"); // hexadecimal digits, as the message asks for, typed on another system
+
+        await WriteAsync(Path, WaldenArchiveMode.Sync, archive, first: 3, count: 1);
+
+        Assert.Equal([id], ArchiveLineage.InArchive(archive));
+        Assert.Equal([1, 2, 3], Rows(await RestoreCompleteAsync(Archive, _dir.File("restored.db"))));
+    }
 }
