@@ -33,13 +33,22 @@ internal static class ArchiveLineage
     internal static string? ReadLocal(string stagingFolder)
     {
         var path = Path.Combine(stagingFolder, LocalFile);
+        // Not a missing lineage (another database, a new id) nor a destination's failure: a local file to put right.
+        var kind = Directory.Exists(path) ? "a folder"
+            : File.Exists(path) && !Files.FileKind.IsRegularOrUnknown(path) ? "a named pipe, socket or device" : null;
+        if (kind is not null)
+        {
+            throw new InvalidDataException($"'{path}' is {kind}, not the file that holds this database's archive lineage: remove it, and " +
+                                           $"if this database archived before, write the id of its archive (the name of the object under '{Prefix}' " +
+                                           "in its destination) into a file there.");
+        }
+
         if (!File.Exists(path))
         {
             return null;
         }
 
-        Files.FileKind.EnsureRegular(path, "read as the archive's lineage");
-        var id = File.ReadAllText(path).Trim();
+        var id = File.ReadAllText(path).Trim().ToLowerInvariant(); // an id written back by hand may be in capitals
         return IsId(id)
             ? id
             : throw new InvalidDataException($"'{path}' does not hold an archive lineage (32 hexadecimal digits): write the id of " +
@@ -76,8 +85,8 @@ internal static class ArchiveLineage
     /// <exception cref="InvalidDataException">The local lineage file is damaged.</exception>
     internal static string? Claim(IWaldenArchiveDestination destination, string stagingFolder, string databasePath)
     {
+        var local = ReadLocal(stagingFolder); // first: a damaged lineage file is refused even while the destination is unreachable
         var held = InArchive(destination);
-        var local = ReadLocal(stagingFolder);
         if (local is not null && held.Contains(local, StringComparer.Ordinal))
         {
             return held.Count == 1 ? null : Mixed(destination, held);
@@ -93,9 +102,28 @@ internal static class ArchiveLineage
 
             using var body = new MemoryStream(Encoding.UTF8.GetBytes(databasePath + "\n"));
             destination.Put(Prefix + local, body);
-            // Two databases claiming an empty destination at once both wrote: neither may go on.
-            var now = InArchive(destination);
-            return now.Count == 1 ? null : Mixed(destination, now);
+            // Two databases claiming an empty destination at once both wrote: this one may not go on, and its object goes
+            // again (nothing else of it was written), so a database that saw its own alone and went on is not refused at
+            // its next open, nor left without a lineage to hand on at a restore. When both withdraw, the next open claims.
+            held = InArchive(destination);
+            if (held.Count == 1 && held[0] == local)
+            {
+                return null;
+            }
+
+            destination.Delete(Prefix + local);
+            held = InArchive(destination);
+            if (held.Count == 0)
+            {
+                return $"The archive destination '{destination.Name}' was claimed by another database at the same moment as by " +
+                       $"'{databasePath}', and both withdrew, so nothing was written. Give each database a destination of its own, " +
+                       "then open this one again.";
+            }
+
+            if (held.Count > 1 || held[0] == local)
+            {
+                return Mixed(destination, held);
+            }
         }
 
         var owner = OwnerPath(destination, held[0]);

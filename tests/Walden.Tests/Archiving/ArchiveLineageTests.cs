@@ -319,4 +319,100 @@ public sealed class ArchiveLineageTests : IAsyncLifetime
         Assert.True((await WaldenArchive.RestoreAsync(bucket, restored)).Complete);
         Assert.Equal([1, 2, 3, 4], Rows(restored));
     }
+    [Theory]
+    [InlineData(WaldenArchiveMode.Sync)]
+    [InlineData(WaldenArchiveMode.Async)]
+    public async Task TwoDatabasesClaimingOneEmptyBucketAtOnce_TheOneThatSeesBothWithdrawsItsClaim_AndTheOtherReopensAndRestores(
+        WaldenArchiveMode mode)
+    {
+        // The second database listed the prefix while it was empty, then the first claimed it and went on, then the
+        // second wrote its own lineage object and saw two. Its object must not stay: the first database's next open and
+        // the restore's lineage hand-over would otherwise see two databases' archives for good.
+        _server = await S3Server.StartAsync(_dir.File("s3"));
+        using var bucket = _server.Destination("shared/app");
+        var other = _dir.File("other.db");
+        using var second = new BeforeLineagePut(_server.Destination("shared/app"),
+            () => Task.Run(() => WriteAsync(Path, mode, bucket, first: 1, count: 2)).GetAwaiter().GetResult());
+
+        var refused = await Assert.ThrowsAsync<WaldenArchiveException>(() => WriteAsync(other, mode, second, first: 100, count: 1));
+
+        Assert.False(refused.IsTransient);
+        Assert.Contains($"holds the archive of another database, '{Path}'", refused.Message, StringComparison.Ordinal);
+        Assert.Equal([ArchiveLineage.ReadLocal(ArchiveLineage.StagingFolder(Path))!], ArchiveLineage.InArchive(bucket));
+        await WriteAsync(Path, mode, bucket, first: 3, count: 1); // the first database reopens: not refused
+        var restored = _dir.File("restored.db");
+        Assert.True((await WaldenArchive.RestoreAsync(bucket, restored)).Complete);
+        Assert.Equal([1, 2, 3], Rows(restored));
+        Assert.NotNull(ArchiveLineage.ReadLocal(ArchiveLineage.StagingFolder(restored))); // the restored file continues the archive
+    }
+
+    /// <summary>Runs <paramref name="before"/> once, just before the first lineage object is put through it.</summary>
+    private sealed class BeforeLineagePut(IWaldenArchiveDestination inner, Action before) : IWaldenArchiveDestination, IDisposable
+    {
+        private Action? _before = before;
+
+        public string Name => inner.Name;
+
+        public void Put(string name, Stream content)
+        {
+            if (name.StartsWith(ArchiveLineage.Prefix, StringComparison.Ordinal) && Interlocked.Exchange(ref _before, null) is { } run)
+            {
+                run();
+            }
+
+            inner.Put(name, content);
+        }
+
+        public IReadOnlyList<WaldenArchiveObject> List(string prefix) => inner.List(prefix);
+
+        public Stream OpenRead(string name) => inner.OpenRead(name);
+
+        public void Delete(string name) => inner.Delete(name);
+
+        public void Dispose() => (inner as IDisposable)?.Dispose();
+    }
+    [Theory]
+    [InlineData(WaldenArchiveMode.Sync, "a named pipe")]
+    [InlineData(WaldenArchiveMode.Async, "a named pipe")]
+    [InlineData(WaldenArchiveMode.Sync, "a folder")]
+    [InlineData(WaldenArchiveMode.Async, "a folder")]
+    public async Task ALineageFileThatIsNoFile_IsRefusedAtOpen_NamingIt_NotTakenForAMissingLineageOrAFailingDestination(
+        WaldenArchiveMode mode, string kind)
+    {
+        var archive = new WaldenFolderDestination(Archive);
+        await WriteAsync(Path, mode, archive, first: 1, count: 2);
+        var lineage = System.IO.Path.Combine(ArchiveLineage.StagingFolder(Path), ArchiveLineage.LocalFile);
+        File.Delete(lineage);
+        if (kind == "a folder")
+        {
+            Directory.CreateDirectory(lineage);
+        }
+        else
+        {
+            using var mkfifo = System.Diagnostics.Process.Start("mkfifo", [lineage]);
+            await mkfifo.WaitForExitAsync();
+        }
+
+        var before = Objects(archive);
+
+        var refused = await Assert.ThrowsAsync<WaldenArchiveException>(() => WriteAsync(Path, mode, archive, first: 3, count: 1));
+
+        Assert.False(refused.IsTransient);
+        Assert.Contains($"'{lineage}' is {kind}", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(before, Objects(archive));
+    }
+    [Fact]
+    public async Task TheLineageIdWrittenBackByHandInCapitals_ContinuesTheArchive()
+    {
+        var archive = new WaldenFolderDestination(Archive);
+        await WriteAsync(Path, WaldenArchiveMode.Sync, archive, first: 1, count: 2);
+        var id = Assert.Single(ArchiveLineage.InArchive(archive));
+        File.WriteAllText(System.IO.Path.Combine(ArchiveLineage.StagingFolder(Path), ArchiveLineage.LocalFile),
+            id.ToUpperInvariant() + "\r\n"); // hexadecimal digits, as the message asks for, typed on another system
+
+        await WriteAsync(Path, WaldenArchiveMode.Sync, archive, first: 3, count: 1);
+
+        Assert.Equal([id], ArchiveLineage.InArchive(archive));
+        Assert.Equal([1, 2, 3], Rows(await RestoreCompleteAsync(Archive, _dir.File("restored.db"))));
+    }
 }
