@@ -34,7 +34,12 @@ internal sealed partial class Archiver
         // data_version, so the next batch takes one base too many, never a gap.
         var dataVersion = ConnectionFactory.Scalar<long>(writer, "PRAGMA data_version");
         var snapshot = PinSnapshot();
-        var baseId = Math.Max(_lastBaseId + 1, _time.GetUtcNow().ToUnixTimeSeconds());
+        if (Interlocked.Read(ref _floorTxid) is var floorTxid && floorTxid > _txid)
+        {
+            Interlocked.Exchange(ref _txid, floorTxid); // a destination reached after the open holds more (NumberAfter)
+        }
+
+        var baseId = Math.Max(Math.Max(_lastBaseId, Interlocked.Read(ref _floorBaseId)) + 1, _time.GetUtcNow().ToUnixTimeSeconds());
         var next = new BaseState(baseId, _txid + 1, Path.Combine(_stagingFolder, $"{baseId}.wbase"), _pageSize, Micros(_time.GetUtcNow()));
         _dataVersion = dataVersion;
         _lastBaseId = baseId;

@@ -69,6 +69,16 @@ internal sealed partial class Archiver
             try
             {
                 Claim(destination); // unreachable at open: claimed before anything of this database's is written to it
+                if (!destination.Numbered && NumberAfter(destination, current) is { } renumbering)
+                {
+                    return renumbering;
+                }
+
+                if (TakenBeforeRenumbering(current))
+                {
+                    return BeforeRenumbering(destination); // never an object numbered over what a destination holds
+                }
+
                 if (destination.BaseId != current.Id)
                 {
                     using (var staged = new FileStream(current.Staged, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16))
@@ -396,6 +406,9 @@ internal sealed partial class Archiver
 
         /// <summary>This database's lineage is in the destination (<see cref="ArchiveLineage"/>): objects may be shipped to it.</summary>
         public bool Claimed { get; set; }
+
+        /// <summary>Its bases and transactions were read when this run's numbering was set (at open, or by NumberAfter).</summary>
+        public bool Numbered { get; set; }
 
         /// <summary>Why nothing more is shipped to it while this archiver runs (another copy of the database archives there), or null.</summary>
         public string? Refused { get; set; }

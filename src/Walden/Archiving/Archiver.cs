@@ -52,6 +52,9 @@ internal sealed partial class Archiver : IDisposable
     private readonly List<ArchiveRecord> _unconfirmed = []; // taken by the hook, not yet checked against data_version
     private long _txid;
     private long _lastBaseId;
+    private long _floorTxid; // shipping sets, the writer reads (NumberAfter): the next base numbers after these
+    private long _floorBaseId;
+    private volatile string? _renumbering; // why the floor was raised (NumberAfter), for the messages
     private long _dataVersion;
     private int _pageSize;
     private bool _closing;
@@ -137,13 +140,10 @@ internal sealed partial class Archiver : IDisposable
 
             try
             {
-                var catalog = ArchiveCatalog.Read(destination.Destination, logBytes: false); // names only: the numbering
-                var names = catalog.Bases.Concat(catalog.Segments.Values.SelectMany(s => s)).Concat(catalog.Logged.Values.Select(l => l.Name));
-                foreach (var parsed in names)
-                {
-                    _lastBaseId = Math.Max(_lastBaseId, parsed.BaseId);
-                    _txid = Math.Max(_txid, parsed.Last);
-                }
+                var (lastBaseId, lastTxid) = Numbering(destination.Destination);
+                _lastBaseId = Math.Max(_lastBaseId, lastBaseId);
+                _txid = Math.Max(_txid, lastTxid);
+                destination.Numbered = true;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -165,6 +165,55 @@ internal sealed partial class Archiver : IDisposable
         _maintainer = StartLoop(MaintenanceLoop, "maintenance");
         _opened = true;
     }
+
+    /// <summary>The highest base id and transaction id a destination holds (names only; 0 for an empty one).</summary>
+    /// <exception cref="IOException">The destination cannot be listed now.</exception>
+    private static (long BaseId, long Txid) Numbering(IWaldenArchiveDestination destination)
+    {
+        var catalog = ArchiveCatalog.Read(destination, logBytes: false);
+        var names = catalog.Bases.Concat(catalog.Segments.Values.SelectMany(s => s)).Concat(catalog.Logged.Values.Select(l => l.Name)).ToList();
+        return (names.Count == 0 ? 0 : names.Max(n => n.BaseId), names.Count == 0 ? 0 : names.Max(n => n.Last));
+    }
+
+    /// <summary>
+    /// Shipping, under the destination's lock, the first time a destination that could not be read at open is reached:
+    /// the bases and transactions were numbered without what it holds, so the current base's id or transaction ids may
+    /// repeat its own (a restore by --txid then returned the wrong base's state, and a base id taken in the same second
+    /// as an earlier run's could never be stored). Returns null when the numbering already follows what it holds;
+    /// otherwise raises the numbering floor, asks for a new base numbered after it, and returns the error that fails this
+    /// ship (Sync: the batch is committed but not acknowledged; the next write waits for the new base).
+    /// </summary>
+    private WaldenArchiveException? NumberAfter(DestinationState destination, BaseState current)
+    {
+        var (lastBaseId, lastTxid) = Numbering(destination.Destination);
+        lock (_gate)
+        {
+            destination.Numbered = true;
+            if (lastBaseId < current.Id && lastTxid < current.Txid)
+            {
+                return null;
+            }
+
+            Interlocked.Exchange(ref _floorBaseId, Math.Max(Interlocked.Read(ref _floorBaseId), lastBaseId));
+            Interlocked.Exchange(ref _floorTxid, Math.Max(Interlocked.Read(ref _floorTxid), lastTxid));
+            _runBases.Clear(); // numbered anew: the bases taken so far say nothing about another copy (CheckOtherCopies)
+        }
+
+        var reason = string.Create(CultureInfo.InvariantCulture,
+            $"the destination '{destination.Destination.Name}', first reached after the open, holds base {lastBaseId} and transaction {lastTxid}");
+        _renumbering = reason;
+        NeedBase(reason + ": a new base numbered after them");
+        return BeforeRenumbering(destination);
+    }
+
+    /// <summary>A base taken before the numbering floor was raised (NumberAfter) is never shipped: it waits for the new base.</summary>
+    private bool TakenBeforeRenumbering(BaseState current) =>
+        current.Id <= Interlocked.Read(ref _floorBaseId) || current.Txid <= Interlocked.Read(ref _floorTxid);
+
+    private WaldenArchiveException BeforeRenumbering(DestinationState destination) => new(
+        $"The batch was committed to '{_name}' but not archived: {_renumbering}, and this run had numbered its base and " +
+        "transactions without them. The archive takes a new base numbered after them with the next write; retry the write.",
+        isTransient: true, destination.Destination.Name, innerException: null);
 
     /// <summary>From the WAL hook (writer thread, after a commit): takes the new frames as one transaction.</summary>
     internal void Captured(int frames)
@@ -380,6 +429,7 @@ internal sealed partial class Archiver : IDisposable
     {
         _closing = true;
         WaitForBaseCopy();
+        NumberLateDestinations();
         TakeLastBaseIfDue();
         StopLoop();
         ShipAll();
@@ -407,6 +457,39 @@ internal sealed partial class Archiver : IDisposable
         _wal.Dispose();
         ReleaseClaim();
         TryDeleteStagingFolder();
+    }
+
+    /// <summary>
+    /// Close, before the last base is decided: a destination that came back since the open but has not been shipped to yet
+    /// (Async ships every quarter of MaxLag) is numbered now, so a base it calls for is taken at close and the archive
+    /// ends at the close, not at the open's state.
+    /// </summary>
+    private void NumberLateDestinations()
+    {
+        foreach (var destination in _destinations.Where(d => !d.Numbered))
+        {
+            lock (destination)
+            {
+                try
+                {
+                    Claim(destination);
+                    BaseState? current;
+                    lock (_gate)
+                    {
+                        current = _base;
+                    }
+
+                    if (current is not null && !destination.Numbered)
+                    {
+                        NumberAfter(destination, current);
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or WaldenArchiveException)
+                {
+                    // Still unreachable, or refused: the last ship below reports it.
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -571,6 +654,7 @@ internal sealed partial class Archiver : IDisposable
     {
         long first;
         HashSet<long> ours;
+        List<DestinationState> checkable;
         lock (_gate)
         {
             if (_runBases.Count == 0)
@@ -580,9 +664,10 @@ internal sealed partial class Archiver : IDisposable
 
             first = _runBases.Min;
             ours = [.. _runBases];
+            checkable = [.. _destinations.Where(d => d.Claimed && d.Numbered && d.Refused is null)];
         }
 
-        foreach (var destination in _destinations.Where(d => d.Claimed && d.Refused is null))
+        foreach (var destination in checkable)
         {
             List<ArchiveObjectName> bases;
             try

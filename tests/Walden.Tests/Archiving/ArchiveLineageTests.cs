@@ -280,6 +280,49 @@ public sealed class ArchiveLineageTests : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData(WaldenArchiveMode.Sync)]
+    [InlineData(WaldenArchiveMode.Async)]
+    public async Task AFolderMissingAtOpen_ThatHoldsThisDatabasesEarlierArchive_IsNumberedAfterItWhenItComesBack_SoEveryTxidRestoresItsOwnState(
+        WaldenArchiveMode mode)
+    {
+        // Found by a newcomer's test: the numbering read at open skipped the missing folder, so the reopened database
+        // numbered its base and transactions from 1 again; a restore by --txid of an early transaction returned the new
+        // base's state and said complete, and a base id taken in the same second as the earlier run's could never be stored.
+        var archive = new WaldenFolderDestination(Archive);
+        await WriteAsync(Path, mode, archive, first: 1, count: 5); // one transaction per insert
+        var firstRunLast = (await WaldenArchive.GetStatusAsync(Archive)).LastTxid!.Value;
+        Directory.Move(Archive, Archive + ".unmounted");
+
+        await using (var db = await WaldenDatabase.OpenAsync(Path, Options(mode, new WaldenFolderDestination(Archive))))
+        {
+            Directory.Move(Archive + ".unmounted", Archive); // mounted again before the next write
+            for (var i = 6; i <= 9; i++)
+            {
+                try
+                {
+                    await Insert(db, i);
+                }
+                catch (WaldenArchiveException ex) when (mode == WaldenArchiveMode.Sync && ex.IsTransient)
+                {
+                    Assert.Contains("numbered after them", ex.Message, StringComparison.Ordinal); // committed, not acknowledged
+                }
+            }
+        }
+
+        foreach (var (txid, rows) in new[] { (firstRunLast, 5), (firstRunLast - 2, 3) })
+        {
+            var early = _dir.File($"early-{txid}.db");
+            var result = await WaldenArchive.RestoreAsync(Archive, early, new WaldenArchiveRestoreOptions { Txid = txid });
+            Assert.True(result.Complete, result.Problem);
+            Assert.Equal(Enumerable.Range(1, rows).Select(r => (long)r), Rows(early)); // the first run's own state at that transaction
+        }
+
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8, 9], Rows(await RestoreCompleteAsync(Archive, _dir.File("latest.db"))));
+        var bases = (await WaldenArchive.GetStatusAsync(Archive)).Bases;
+        Assert.Equal(bases.OrderBy(b => b.BaseId).Select(b => b.Txid), bases.Select(b => b.Txid).Order()); // numbered in order
+    }
+
     [Fact]
     public async Task TheSameDatabase_WhoseLineageIdWasWrittenBackByHand_AsTheMessageSays_ContinuesTheArchive()
     {
