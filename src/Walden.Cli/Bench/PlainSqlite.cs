@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Walden.Archiving;
 using Walden.Configuration;
 
 namespace Walden.Cli.Bench;
@@ -61,9 +62,10 @@ internal static class PlainSqlite
             File.Delete(file);
         }
 
-        if (Directory.Exists(path + "-archive-staging"))
+        var staging = ArchiveLineage.StagingFolder(path);
+        if (Directory.Exists(staging))
         {
-            Directory.Delete(path + "-archive-staging", recursive: true); // an archived scenario's staging, or a restore's lineage
+            Directory.Delete(staging, recursive: true); // an archived scenario's staging, or a restore's lineage
         }
     }
 }

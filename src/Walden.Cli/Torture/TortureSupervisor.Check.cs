@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Walden.Archiving;
 
 namespace Walden.Cli.Torture;
 
@@ -129,9 +130,10 @@ internal sealed partial class TortureSupervisor
             File.Delete(file);
         }
 
-        if (Directory.Exists(copy + "-archive-staging"))
+        var staging = ArchiveLineage.StagingFolder(copy);
+        if (Directory.Exists(staging))
         {
-            Directory.Delete(copy + "-archive-staging", recursive: true); // the lineage a restore writes beside its file
+            Directory.Delete(staging, recursive: true); // the lineage a restore writes beside its file
         }
     }
 }

@@ -68,8 +68,7 @@ internal sealed partial class Archiver
             var now = _time.GetUtcNow();
             try
             {
-                Claim(destination); // unreachable at open: claimed before anything of this database's is written to it
-                if (!destination.Numbered && NumberAfter(destination, current) is { } renumbering)
+                if (Reach(destination, current) is { } renumbering)
                 {
                     return renumbering;
                 }
@@ -227,12 +226,12 @@ internal sealed partial class Archiver
         {
             destination.Destination.Put(name, content);
         }
-        catch (IOException) when (destination.Destination.List(name).Any(o => o.Name == name && o.Length == content.Length - start)
-                                  && StoredAlready(destination.Destination, name, content, start))
+        catch (IOException) when (StoredAlready(destination.Destination, name, content, start))
         {
         }
     }
 
+    /// <summary>The object holds exactly the bytes of <paramref name="content"/> from <paramref name="start"/>: same length, same bytes (a missing one does not).</summary>
     private static bool StoredAlready(IWaldenArchiveDestination destination, string name, Stream content, long start)
     {
         if (!content.CanSeek)

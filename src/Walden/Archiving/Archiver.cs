@@ -206,6 +206,19 @@ internal sealed partial class Archiver : IDisposable
         return BeforeRenumbering(destination);
     }
 
+    /// <summary>
+    /// Under the destination's lock, before anything is shipped to it (Ship, and at close): a destination unreachable at
+    /// open is claimed (ArchiveLineage) and numbered (NumberAfter) the first time it is reached; after that this costs a flag
+    /// check. Returns the error that fails this ship, or null.
+    /// </summary>
+    /// <exception cref="WaldenArchiveException">The destination holds another database's archive (not transient).</exception>
+    /// <exception cref="IOException">The destination cannot be read or written now.</exception>
+    private WaldenArchiveException? Reach(DestinationState destination, BaseState current)
+    {
+        Claim(destination);
+        return destination.Numbered ? null : NumberAfter(destination, current);
+    }
+
     /// <summary>A base taken before the numbering floor was raised (NumberAfter) is never shipped: it waits for the new base.</summary>
     private bool TakenBeforeRenumbering(BaseState current) =>
         current.Id <= Interlocked.Read(ref _floorBaseId) || current.Txid <= Interlocked.Read(ref _floorTxid);
@@ -472,16 +485,15 @@ internal sealed partial class Archiver : IDisposable
             {
                 try
                 {
-                    Claim(destination);
                     BaseState? current;
                     lock (_gate)
                     {
                         current = _base;
                     }
 
-                    if (current is not null && !destination.Numbered)
+                    if (current is not null)
                     {
-                        NumberAfter(destination, current);
+                        Reach(destination, current);
                     }
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or WaldenArchiveException)
@@ -631,7 +643,7 @@ internal sealed partial class Archiver : IDisposable
                 throw new WaldenArchiveException(ex.Message, isTransient: false, destination: destination.Destination.Name, innerException: ex);
             }
 
-            destination.Claimed = refused is null && destination.Refused is null;
+            destination.Claimed = refused is null;
             if (refused is not null)
             {
                 throw new WaldenArchiveException(refused, isTransient: false, destination: destination.Destination.Name, innerException: null);
@@ -652,8 +664,7 @@ internal sealed partial class Archiver : IDisposable
     /// </summary>
     internal void CheckOtherCopies()
     {
-        long first;
-        HashSet<long> ours;
+        SortedSet<long> ours;
         List<DestinationState> checkable;
         lock (_gate)
         {
@@ -662,10 +673,11 @@ internal sealed partial class Archiver : IDisposable
                 return;
             }
 
-            first = _runBases.Min;
-            ours = [.. _runBases];
-            checkable = [.. _destinations.Where(d => d.Claimed && d.Numbered && d.Refused is null)];
+            ours = new SortedSet<long>(_runBases);
+            checkable = [.. _destinations.Where(d => d.Claimed && d.Numbered)]; // a refused one is no longer Claimed
         }
+
+        var first = ours.Min;
 
         foreach (var destination in checkable)
         {
