@@ -42,6 +42,18 @@ internal static partial class ArchiveFormat
     internal static string SegmentName(long baseId, long first, long last) =>
         string.Create(CultureInfo.InvariantCulture, $"{BaseFolder(baseId)}/{first:D16}-{last:D16}{SegmentExtension}");
 
+    /// <summary>The claim an open that continued base <paramref name="baseId"/> after transaction <paramref name="txid"/> wrote (Archiver.Continue.cs).</summary>
+    internal static string ResumeName(long baseId, long txid) => string.Create(CultureInfo.InvariantCulture, $"{BaseFolder(baseId)}/{ResumePrefix}{txid}");
+
+    internal const string ResumePrefix = "resume-";
+
+    /// <summary>The base and transaction of a resume claim's name, or null when it is not one.</summary>
+    internal static (long BaseId, long Txid)? ParseResume(string name) =>
+        name.IndexOf('/', StringComparison.Ordinal) == 10 && long.TryParse(name.AsSpan(0, 10), NumberStyles.None, CultureInfo.InvariantCulture, out var baseId)
+        && name.AsSpan(11).StartsWith(ResumePrefix, StringComparison.Ordinal)
+        && long.TryParse(name.AsSpan(11 + ResumePrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var txid)
+            ? (baseId, txid) : null;
+
     /// <summary>Parses a name as listed by a destination: a base, a segment, or neither (null).</summary>
     internal static ArchiveObjectName? Parse(string name)
     {

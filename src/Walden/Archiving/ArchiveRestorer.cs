@@ -46,7 +46,8 @@ internal static class ArchiveRestorer
 
         // A moment the archive cannot reach is refused before anything is built, naming the moments it can reach.
         var spans = RestorableSpans.Read(source, catalog);
-        if ((RestorableSpans.Conflict(spans, source.Name) ?? RestorableSpans.Problem(spans, target, source.Name)) is { } unreachable)
+        if ((RestorableSpans.Conflict(spans, source.Name) ?? RestorableSpans.Problem(spans, target, source.Name)
+            ?? RestorableSpans.Unknown(RestorableSpans.Continuations(source, catalog), target, source.Name)) is { } unreachable)
         {
             throw new WaldenArchiveException(unreachable);
         }
@@ -399,6 +400,9 @@ internal sealed class ArchiveCatalog
 
     internal Dictionary<string, long> Lengths { get; } = [];
 
+    /// <summary>The resume claims: where an open continued a base's chain (Archiver.Continue.cs), by name.</summary>
+    internal Dictionary<string, (long BaseId, long Txid)> Resumes { get; } = [];
+
     /// <summary>Segments that are records of the open Sync append log of a folder destination (not objects yet), by name.</summary>
     internal Dictionary<string, LoggedSegment> Logged { get; } = [];
 
@@ -443,6 +447,11 @@ internal sealed class ArchiveCatalog
         {
             if (ArchiveFormat.Parse(item.Name) is not { } parsed)
             {
+                if (ArchiveFormat.ParseResume(item.Name) is { } resume)
+                {
+                    catalog.Resumes[item.Name] = resume;
+                }
+
                 continue;
             }
 

@@ -107,6 +107,7 @@ internal sealed partial class Archiver
 
             snapshot.Dispose(); // ends the read transaction: checkpoints may reset the WAL again
             Faults?.AfterBaseSnapshotReleased?.Invoke();
+            next.Pages = MapOfCopy(copy, next.PageSize);
             byte[] chain;
             using (var output = new FileStream(next.Staged, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 1 << 16))
             {
@@ -175,6 +176,9 @@ internal sealed partial class Archiver
         public long TimeMicros { get; } = timeMicros;
 
         public bool Superseded { get; set; }
+
+        /// <summary>The digest of each page of the encoded base (for the page map once every destination holds it); null for a continued chain.</summary>
+        public PageMap? Pages { get; set; }
 
         public void TryDeleteStaged(DestinationState[] destinations)
         {

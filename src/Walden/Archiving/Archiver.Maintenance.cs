@@ -241,6 +241,11 @@ internal sealed partial class Archiver
                 destination.Delete(segment.Name);
             }
 
+            foreach (var resume in catalog.Resumes.Where(r => r.Value.BaseId == old.BaseId))
+            {
+                destination.Delete(resume.Key);
+            }
+
             destination.Delete(old.Name);
             deleted++;
         }

@@ -28,19 +28,6 @@ internal sealed partial class Archiver
         return first;
     }
 
-    /// <summary>
-    /// Right after open: sends every destination the base (and nothing else), so the archive can be restored from the
-    /// first moment and a destination that cannot take it shows at once (health) rather than at the first ship.
-    /// </summary>
-    private void ShipBases()
-    {
-        WaitForBaseCopy();
-        foreach (var destination in _destinations)
-        {
-            Ship(destination, baseOnly: true);
-        }
-    }
-
     /// <summary>Sends a destination its missing base and (unless <paramref name="baseOnly"/>) every record after what it has, as one segment per call.</summary>
     private WaldenArchiveException? Ship(DestinationState destination, bool baseOnly = false)
     {
@@ -267,22 +254,31 @@ internal sealed partial class Archiver
         }
     }
 
-    /// <summary>Drops records every destination has.</summary>
+    /// <summary>Drops records every destination has, and has the page map follow them (<see cref="UpdateMap"/>).</summary>
     private void Trim()
     {
+        BaseState? held;
+        var applied = new List<(long, uint, byte[], (uint, UInt128)[])>();
         lock (_gate)
         {
-            if (_base is null || _pending.Count == 0)
+            if (_base is null)
             {
                 return;
             }
 
+            held = _destinations.All(d => d.BaseId == _base.Id) ? _base : null;
             var shipped = _destinations.Min(d => d.BaseId == _base.Id ? d.ShippedTxid : _base.Txid);
             var drop = 0;
             while (drop < _pending.Count && _pending[drop].Txid <= shipped)
             {
                 var record = _pending[drop];
                 _pendingBytes -= record.Bytes;
+                if (held is not null && record.Chain is { } chain)
+                {
+                    // Read before the pages go back to the arena below.
+                    applied.Add((record.Txid, record.DatabasePages, chain, [.. record.Pages.Select(p => (p.Page, PageMap.DigestOf(p.Data.Span)))]));
+                }
+
                 if (record.Chunk is { } chunk)
                 {
                     // Every destination stored it, and a ship only ever reads records after what its destination has (under
@@ -296,6 +292,11 @@ internal sealed partial class Archiver
             }
 
             _pending.RemoveRange(0, drop);
+        }
+
+        if (held is not null)
+        {
+            UpdateMap(held, applied);
         }
     }
 
@@ -359,7 +360,7 @@ internal sealed partial class Archiver
     private void ShippingLoop()
     {
         var interval = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(5).Ticks, _options.MaxLag.Ticks / 4));
-        ShipBases(); // the base at open, once copied, without waiting for the first interval
+        ShipAll(); // the base at open (or the transaction that continues the chain), once ready, without waiting for the first interval
         while (!_stopping)
         {
             _wake.WaitOne(interval);
@@ -430,6 +431,15 @@ internal sealed partial class Archiver
             ShippedTxid = txid;
             Chain = chain;
             ChainBytes = 0;
+        }
+
+        /// <summary>At open, continuing the chain this destination ends with (Archiver.TryContinue).</summary>
+        public void Continued(long id, long txid, byte[] chain, long chainBytes)
+        {
+            BaseId = id;
+            ShippedTxid = txid;
+            Chain = chain;
+            ChainBytes = chainBytes;
         }
 
         public void Shipped(long txid, byte[] chain, long bytes)

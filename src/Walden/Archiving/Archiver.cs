@@ -13,7 +13,7 @@ namespace Walden.Archiving;
 /// <see cref="CommitSeam"/>). Shipping is per destination: in Sync mode on the writer thread before the batch is
 /// acknowledged (<see cref="AfterCommit"/>), in Async mode from a background loop every quarter of MaxLag; compaction,
 /// retention and the drill run on a loop of their own, so shipping never waits behind them.
-/// A base snapshot is taken at open and whenever the stream could have a gap (a commit the hook could not take, a
+/// A base snapshot is taken at open (unless the chain the destinations hold can be continued: Archiver.Continue.cs) and whenever the stream could have a gap (a commit the hook could not take, a
 /// commit by another process, a destination so far behind that its records were dropped) or the chain grew long.
 /// Ownership: fields marked "writer" are touched only by whoever holds the writer role, one at a time (the writer thread,
 /// or in Async mode a caller committing inline: see GroupCommitWriter.Inline) in the hook, AfterCommit, open and close;
@@ -104,8 +104,8 @@ internal sealed partial class Archiver : IDisposable
     internal LatencyReservoir Lags => _lags;
 
     /// <summary>
-    /// At open, on the writer connection before the writer starts: continues the numbering found in the destinations
-    /// and takes the first base snapshot, shipped at once (Sync: here; Async: by the loop once copied), so the archive can be
+    /// At open, on the writer connection before the writer starts: continues the numbering found in the destinations,
+    /// and continues their chain with what changed since (<see cref="TryContinue"/>) or takes the first base snapshot, shipped at once (Sync: here; Async: by the loop once copied), so the archive can be
     /// restored from the first moment and an unreachable destination shows in health at once.
     /// </summary>
     internal void Open(SqliteConnection writer)
@@ -117,7 +117,7 @@ internal sealed partial class Archiver : IDisposable
         ClaimLineage();
         _wal.Attach(writer);
         var lineage = Path.Combine(_stagingFolder, ArchiveLineage.LocalFile);
-        foreach (var stale in Directory.EnumerateFiles(_stagingFolder).Where(f => f != _owner.Path && f != lineage))
+        foreach (var stale in Directory.EnumerateFiles(_stagingFolder).Where(f => f != _owner.Path && f != lineage && f != MapPath))
         {
             File.Delete(stale); // our own staging files from an earlier run: nothing in them is needed any more
         }
@@ -151,10 +151,15 @@ internal sealed partial class Archiver : IDisposable
             }
         }
 
-        StartBase(writer, "open");
+        if (!TryContinue(writer, out var why))
+        {
+            LogMessages.ArchiveNotContinued(_logger, _name, why);
+            StartBase(writer, "open");
+        }
+
         if (_options.Mode == WaldenArchiveMode.Sync)
         {
-            ShipBases(); // Async: the shipping loop's first round
+            ShipAll(); // Async: the shipping loop's first round
         }
 
         TakeOverWalSync(writer);

@@ -11,6 +11,15 @@ namespace Walden.Archiving;
 internal sealed record RestorableSpan(long BaseId, long FirstTxid, DateTimeOffset FirstTime, long LastTxid, DateTimeOffset LastTime);
 
 /// <summary>
+/// Where an open continued a chain and shipped what changed while no run was watching as one transaction
+/// (<c>Archiver.Continue.cs</c>): between <paramref name="After"/> and <paramref name="At"/> the state is not known.
+/// </summary>
+/// <param name="Txid">The last transaction before the open (its state is known).</param>
+/// <param name="After">When <paramref name="Txid"/> was committed.</param>
+/// <param name="At">The open: the moment of transaction <paramref name="Txid"/> + 1, which holds the changes.</param>
+internal sealed record ContinuedChain(long Txid, DateTimeOffset After, DateTimeOffset At);
+
+/// <summary>
 /// What an archive can restore, read from the names of its objects and the headers of its bases and last segments, and
 /// the check of a requested moment against it before anything is built. Bases whose chains continue one another form one
 /// span; a gap between two spans is a run of transactions the archive never held one by one (a destination fell behind
@@ -179,6 +188,48 @@ internal static class RestorableSpans
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The continuations of the archive that shipped changes (read from the resume claims' bodies; a claim that cannot be
+    /// read counts as one whose window is unknown, so it is skipped: its base's spans still bound what is restorable).
+    /// </summary>
+    internal static List<ContinuedChain> Continuations(IWaldenArchiveDestination source, ArchiveCatalog catalog)
+    {
+        var continued = new List<ContinuedChain>();
+        foreach (var name in catalog.Resumes.Keys)
+        {
+            try
+            {
+                using var reader = new StreamReader(source.OpenRead(name));
+                if (Archiver.ParseResumeBody(reader.ReadToEnd()) is { } chain)
+                {
+                    continued.Add(chain);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return continued;
+    }
+
+    /// <summary>Why a time inside a continuation's window cannot be restored; null when the target is not in one.</summary>
+    internal static string? Unknown(IReadOnlyList<ContinuedChain> continued, WaldenArchiveRestoreOptions target, string archive)
+    {
+        if (target.At is not { } at || continued.FirstOrDefault(c => at > c.After && at < c.At) is not { } window)
+        {
+            return null;
+        }
+
+        return string.Create(CultureInfo.InvariantCulture,
+            $"'{archive}' cannot restore the state as of {at.ToUniversalTime():O}: it falls between transaction {window.Txid} " +
+            $"(committed {window.After:O}) and transaction {window.Txid + 1} ({window.At:O}), which holds what changed in the " +
+            $"database while the archive was not watching it (commits not yet archived when it stopped or crashed, or another " +
+            $"program's writes while it was closed), without their times, so the state at that moment is not known. The nearest " +
+            $"restorable moments are transaction {window.Txid} ({window.After:O}) and transaction {window.Txid + 1} ({window.At:O}): " +
+            $"ask for one of those. Nothing was written.");
     }
 
     private const string Retention = " (bases older than the archive's retention window are removed)";

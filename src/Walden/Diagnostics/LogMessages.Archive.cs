@@ -37,4 +37,12 @@ internal static partial class LogMessages
     [LoggerMessage(EventId = 1807, Level = LogLevel.Information,
         Message = "Database {Name}: the archive log is sealed again after failed tries")]
     internal static partial void ArchiveLogSealRecovered(ILogger logger, string name);
+
+    [LoggerMessage(EventId = 1808, Level = LogLevel.Information,
+        Message = "Database {Name}: archive continues base {BaseId} after transaction {Txid}: {Pages} pages changed since, shipped as transaction {Next}")]
+    internal static partial void ArchiveContinued(ILogger logger, string name, long baseId, long txid, int pages, long next);
+
+    [LoggerMessage(EventId = 1809, Level = LogLevel.Information,
+        Message = "Database {Name}: archive takes a base snapshot at open: {Reason}")]
+    internal static partial void ArchiveNotContinued(ILogger logger, string name, string reason);
 }

@@ -1,3 +1,4 @@
+using Walden.Archiving;
 using Walden.Tests.TestSupport;
 
 namespace Walden.Tests.Archiving;
@@ -13,6 +14,19 @@ internal static class ArchiveChecks
         options.Archive.DrillInterval = null;
         options.Archive.Destinations.Add(destination);
         return options;
+    }
+
+    /// <summary>
+    /// Removes the page map the last run left beside <paramref name="databasePath"/>, so that the next open takes a base
+    /// snapshot instead of continuing the chain (Archiving/Archiver.Continue.cs): for tests that need several bases.
+    /// </summary>
+    public static void ForgetPageMap(string databasePath)
+    {
+        var map = Path.Combine(ArchiveLineage.StagingFolder(databasePath), PageMap.FileName);
+        if (File.Exists(map))
+        {
+            File.Delete(map);
+        }
     }
 
     /// <summary>Writes <paramref name="value"/> into the one-column table <c>t(a)</c>.</summary>

@@ -88,7 +88,8 @@ public sealed class ArchiveMaintenanceTests : IDisposable
         var time = new FakeTimeProvider();
         for (var run = 0; run < 3; run++)
         {
-            await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(time)); // each open takes a base
+            ForgetPageMap(_dir.File("app.db")); // each open takes a base
+            await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(time));
             await db.WriteAsync(c => c.Exec("CREATE TABLE IF NOT EXISTS t(a); INSERT INTO t VALUES (1)"));
             time.Advance(TimeSpan.FromDays(1));
         }

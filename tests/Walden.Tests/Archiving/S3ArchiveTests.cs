@@ -217,6 +217,7 @@ public sealed class S3ArchiveTests : IAsyncLifetime
         using var destination = _server.Destination("retention");
         for (var run = 0; run < 3; run++)
         {
+            ForgetPageMap(_dir.File("app.db")); // each open takes a base
             await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, destination, time));
             await db.WriteAsync(c => c.Exec("CREATE TABLE IF NOT EXISTS t(a); INSERT INTO t VALUES (1)"));
             time.Advance(TimeSpan.FromDays(1));

@@ -1,0 +1,376 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Microsoft.Data.Sqlite;
+using Walden.Configuration;
+using Walden.Diagnostics;
+
+namespace Walden.Archiving;
+
+/// <summary>
+/// Continuing at open. A base snapshot at every open made the Async bound hold only once the whole database was copied,
+/// compressed and stored: with a 30-50 MB file the writes of the first second after an open (a restart, a crash) were
+/// archived 1-2 s late, and the time grows with the file. The open therefore continues the chain the destinations hold
+/// when it can prove where it ends: the page map of the earlier run (<see cref="PageMap"/>) names a base, a transaction
+/// and its chain value; every destination must end at exactly that transaction of that base, with that chain value, and
+/// with no hole in the names before it. Then the open reads every page of the database (SQLite's <c>sqlite_dbpage</c>, in
+/// one read transaction of the writer connection) and ships the pages whose digest differs from the map as one
+/// transaction, timed at the open: the commits acknowledged but not yet shipped when the earlier run stopped (a crash),
+/// and anything another program wrote to the file in between. What a restore returns is the file as it is at the open,
+/// byte for byte, whatever happened to it meanwhile, since the comparison is by content. Otherwise, or when more than half
+/// of the pages (or more than <see cref="MaxContinuationBytes"/>) differ, the open takes a base as before, and says why in
+/// the log. A point in time between the earlier run's last shipped transaction and the open is restored as the former.
+/// Two copies of one database (a cloned disk) that both continue the same chain are told apart by a claim object
+/// (<c>&lt;base&gt;/resume-&lt;txid&gt;</c>, written once): the second finds it taken and takes a base, which the
+/// first then sees as another copy's (<see cref="CheckOtherCopies"/>).
+/// </summary>
+internal sealed partial class Archiver
+{
+    /// <summary>Beyond this many changed bytes at open, a base snapshot is taken instead of one large transaction.</summary>
+    internal const long MaxContinuationBytes = 64L << 20;
+
+    private readonly object _mapGate = new();
+    private PageMap? _map; // guarded by _mapGate: every destination holds this, page by page (null: unknown)
+
+    private string MapPath => Path.Combine(_stagingFolder, PageMap.FileName);
+
+    /// <summary>Pages the open found changed since the chain it continued, or -1 when it took a base (tests).</summary>
+    internal int ContinuedPages { get; private set; } = -1;
+
+    /// <summary>Open, writer connection: continues the destinations' chain, or returns false with the reason (a base is due).</summary>
+    private bool TryContinue(SqliteConnection writer, out string why)
+    {
+        var map = PageMap.TryLoad(MapPath, out why);
+        if (map is null)
+        {
+            return false;
+        }
+
+        var pageSize = (int)ConnectionFactory.Scalar<long>(writer, "PRAGMA page_size");
+        if (pageSize != map.PageSize)
+        {
+            why = $"the page size changed ({map.PageSize} to {pageSize} bytes)";
+            return false;
+        }
+
+        long lastTime = 0;
+        var chainBytes = new long[_destinations.Length];
+        for (var i = 0; i < _destinations.Length; i++)
+        {
+            if (!EndsAt(_destinations[i], map, out var endTime, out chainBytes[i], out why))
+            {
+                return false;
+            }
+
+            lastTime = Math.Max(lastTime, endTime);
+        }
+
+        _wal.Synchronize(); // every commit so far is read below; the hook takes the ones after
+        var dataVersion = ConnectionFactory.Scalar<long>(writer, "PRAGMA data_version");
+        List<(uint Page, ReadOnlyMemory<byte> Data)> changed;
+        uint databasePages;
+        try
+        {
+            (changed, databasePages) = ChangedPages(writer, map, pageSize);
+        }
+        catch (Exception ex) when (ex is SqliteException or InvalidDataException)
+        {
+            why = $"the database's pages could not be read to compare them ({ex.Message})";
+            return false;
+        }
+
+        var bytes = (long)changed.Count * pageSize;
+        if (bytes > MaxContinuationBytes || changed.Count > Math.Max(1u, databasePages) / 2)
+        {
+            why = string.Create(CultureInfo.InvariantCulture, $"{changed.Count:N0} of {databasePages:N0} pages changed since transaction {map.Txid}");
+            return false;
+        }
+
+        var time = Math.Max(Micros(_time.GetUtcNow()), lastTime + 1);
+        if (!ClaimResume(map, changed.Count, lastTime, time, out why))
+        {
+            return false;
+        }
+
+        var base_ = new BaseState(map.BaseId, map.Txid, Path.Combine(_stagingFolder, $"{map.BaseId}.continued"), pageSize, lastTime)
+        {
+            Chain = map.Chain,
+        };
+        _pageSize = pageSize;
+        _dataVersion = dataVersion;
+        _txid = map.Txid;
+        ArchiveRecord? record = null;
+        if (changed.Count > 0 || databasePages != map.Count)
+        {
+            record = new ArchiveRecord(map.Txid + 1, time, databasePages, changed, pageSize);
+            _txid = record.Txid;
+        }
+
+        lock (_gate)
+        {
+            _runBases.Add(map.BaseId); // this run's first base for CheckOtherCopies: a newer one it did not take is another copy's
+            _base = base_;
+            _sealedChain = map.Chain;
+            _pending.Clear();
+            _pendingBytes = 0;
+            if (record is not null)
+            {
+                _pending.Add(record);
+                _pendingBytes = record.Bytes;
+            }
+
+            _needBase = false;
+            for (var i = 0; i < _destinations.Length; i++)
+            {
+                _destinations[i].Continued(map.BaseId, map.Txid, map.Chain, chainBytes[i]);
+            }
+        }
+
+        lock (_mapGate)
+        {
+            _map = map;
+        }
+
+        ContinuedPages = changed.Count;
+        LogMessages.ArchiveContinued(_logger, _name, map.BaseId, map.Txid, changed.Count, _txid);
+        return true;
+    }
+
+    /// <summary>
+    /// The destination was reached at open, holds this lineage, and its archive ends at the map's transaction: its newest
+    /// base is the map's, the transactions after that base are named without a hole up to the map's and none past it, and
+    /// the last one's chain value is the map's. <paramref name="time"/> is that transaction's moment.
+    /// </summary>
+    private static bool EndsAt(DestinationState destination, PageMap map, out long time, out long chainBytes, out string why)
+    {
+        time = 0;
+        chainBytes = 0;
+        var name = destination.Destination.Name;
+        if (!destination.Claimed || !destination.Numbered || destination.Refused is not null || destination.FailingSince is not null)
+        {
+            why = $"the destination '{name}' was not reached at open";
+            return false;
+        }
+
+        try
+        {
+            var catalog = ArchiveCatalog.Read(destination.Destination);
+            var newest = catalog.Bases.Count == 0 ? null : catalog.Bases.MaxBy(b => b.BaseId);
+            if (newest is null || newest.BaseId != map.BaseId)
+            {
+                why = $"the destination '{name}' holds base {newest?.BaseId ?? 0}, not the page map's base {map.BaseId}";
+                return false;
+            }
+
+            DecodedBase header;
+            using (var stream = destination.Destination.OpenRead(newest.Name))
+            {
+                header = ArchiveFormat.DecodeBase(stream, null);
+            }
+
+            var names = catalog.Restorable(map.BaseId).OrderBy(n => n.First).ToList();
+            var reached = header.Txid;
+            foreach (var segment in names)
+            {
+                if (segment.First > reached + 1)
+                {
+                    why = $"the destination '{name}' has no transaction {reached + 1} of base {map.BaseId}";
+                    return false;
+                }
+
+                reached = Math.Max(reached, segment.Last);
+                chainBytes += catalog.Lengths.GetValueOrDefault(segment.Name);
+            }
+
+            if (reached != map.Txid)
+            {
+                why = $"the destination '{name}' ends at transaction {reached}, the page map at {map.Txid}";
+                return false;
+            }
+
+            if (map.Txid == header.Txid)
+            {
+                time = header.TimeMicros;
+                why = CryptographicOperations.FixedTimeEquals(header.Chain, map.Chain) ? string.Empty : $"base {map.BaseId} in '{name}' is not the one the page map follows";
+                return why.Length == 0;
+            }
+
+            foreach (var last in names.Where(n => n.Last == map.Txid))
+            {
+                var bytes = new byte[ArchiveFormat.HeaderBytes];
+                using (var stream = catalog.Open(destination.Destination, last))
+                {
+                    stream.ReadExactly(bytes);
+                }
+
+                var segment = ArchiveFormat.ParseSegmentHeader(bytes);
+                if (!ArchiveFormat.IsSegmentMagic(bytes) || !segment.LastChain.AsSpan().SequenceEqual(map.Chain))
+                {
+                    why = $"transaction {map.Txid} in '{name}' is not the one the page map follows ({last.Name})";
+                    return false;
+                }
+
+                time = Math.Max(time, segment.LastTimeMicros);
+            }
+
+            why = string.Empty;
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            why = $"the destination '{name}' could not be read at open: {ex.Message}";
+            return false;
+        }
+    }
+
+    /// <summary>Every page of the database whose digest differs from the map's, read in one read transaction.</summary>
+    private static (List<(uint Page, ReadOnlyMemory<byte> Data)> Changed, uint DatabasePages) ChangedPages(SqliteConnection writer, PageMap map, int pageSize)
+    {
+        var changed = new List<(uint, ReadOnlyMemory<byte>)>();
+        uint databasePages = 0;
+        using var transaction = writer.BeginTransaction(deferred: true);
+        using (var command = writer.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = "SELECT pgno, data FROM sqlite_dbpage('main')";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var page = (uint)reader.GetInt64(0);
+                databasePages = Math.Max(databasePages, page);
+                // GetFieldValue, not GetBytes: GetBytes opens an incremental blob handle, which a virtual table has not.
+                var image = reader.GetFieldValue<byte[]>(1);
+                if (image.Length != pageSize)
+                {
+                    throw new InvalidDataException($"page {page} read as {image.Length} bytes, not {pageSize}");
+                }
+
+                if (PageMap.DigestOf(image) != map.Digest(page) || page > map.Count)
+                {
+                    changed.Add((page, image));
+                }
+            }
+        }
+
+        transaction.Commit();
+        return (changed, databasePages);
+    }
+
+    /// <summary>
+    /// Writes <c>&lt;base&gt;/resume-&lt;txid&gt;</c> once in every destination; false when another copy took it first. Its body
+    /// says what a restore by time needs: whether pages changed, and the window whose state is therefore unknown
+    /// (<see cref="RestorableSpans.Unknown"/>).
+    /// </summary>
+    private bool ClaimResume(PageMap map, int changed, long after, long at, out string why)
+    {
+        var body = System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+            $"run {Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16))}\ndatabase {_databasePath}\ntxid {map.Txid}\nchanged {changed}\nafter {after}\nat {at}\n"));
+        var name = ArchiveFormat.ResumeName(map.BaseId, map.Txid);
+        foreach (var destination in _destinations)
+        {
+            try
+            {
+                using var content = new MemoryStream(body, writable: false);
+                destination.Destination.Put(name, content);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                why = $"'{name}' could not be written in '{destination.Destination.Name}' ({ex.Message}): another copy of this " +
+                    "database may have continued the same chain";
+                return false;
+            }
+        }
+
+        why = string.Empty;
+        return true;
+    }
+
+    /// <summary>The window of a resume claim's body that shipped changed pages, or null (none changed, or not a claim's body).</summary>
+    internal static ContinuedChain? ParseResumeBody(string body)
+    {
+        var fields = body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ', 2)).Where(f => f.Length == 2)
+            .GroupBy(f => f[0]).ToDictionary(g => g.Key, g => g.First()[1]);
+        long Field(string key) => fields.TryGetValue(key, out var v) && long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : -1;
+        return Field("changed") is > 0 && Field("txid") is >= 0 and var txid && Field("after") is >= 0 and var after && Field("at") is > 0 and var at
+            ? new ContinuedChain(txid, ArchiveRestorer.FromMicros(after), ArchiveRestorer.FromMicros(at))
+            : null;
+    }
+
+    /// <summary>
+    /// After a round every destination stored (<see cref="Trim"/>): the map follows the records they now all hold, and is
+    /// saved. A base every destination holds replaces the map with the base's own.
+    /// </summary>
+    private void UpdateMap(BaseState? heldBase, List<(long Txid, uint DatabasePages, byte[] Chain, (uint Page, UInt128 Digest)[] Pages)> records)
+    {
+        lock (_mapGate)
+        {
+            var changed = false;
+            if (heldBase is { Chain: { } baseChain } && (_map is null || _map.BaseId != heldBase.Id) && heldBase.Pages is { } pages)
+            {
+                _map = pages.Copy();
+                _map.At(heldBase.Id, heldBase.Txid, baseChain);
+                changed = true;
+            }
+
+            if (_map is null)
+            {
+                return;
+            }
+
+            foreach (var record in records)
+            {
+                if (record.Txid <= _map.Txid)
+                {
+                    continue;
+                }
+
+                if (record.Txid != _map.Txid + 1 || heldBase is null || heldBase.Id != _map.BaseId)
+                {
+                    _map = null; // not the next transaction of the map's base: it no longer says what the destinations hold
+                    PageMap.Forget(MapPath);
+                    return;
+                }
+
+                foreach (var (page, digest) in record.Pages)
+                {
+                    _map.Set(page, digest);
+                }
+
+                _map.Resize(record.DatabasePages);
+                _map.At(_map.BaseId, record.Txid, record.Chain);
+                changed = true;
+            }
+
+            if (!changed)
+            {
+                return;
+            }
+
+            try
+            {
+                _map.Save(MapPath);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                _map = null; // the next open takes a base
+                PageMap.Forget(MapPath);
+                LogMessages.ArchiveCaptureLost(_logger, _name, $"the page map could not be saved ({ex.Message}); the next open takes a base");
+            }
+        }
+    }
+
+    /// <summary>The digest of each page of a base's database copy, read back after the backup.</summary>
+    private static PageMap MapOfCopy(string copy, int pageSize)
+    {
+        var map = PageMap.Empty(pageSize);
+        using var source = new FileStream(copy, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        var buffer = new byte[pageSize];
+        uint page = 0;
+        while (source.ReadAtLeast(buffer, pageSize, throwOnEndOfStream: false) == pageSize)
+        {
+            map.Set(++page, PageMap.DigestOf(buffer));
+        }
+
+        map.Resize(page);
+        return map;
+    }
+}
