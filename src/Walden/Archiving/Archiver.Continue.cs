@@ -52,17 +52,37 @@ internal sealed partial class Archiver
             return false;
         }
 
-        long lastTime = 0;
-        var chainBytes = new long[_destinations.Length];
+        // Where every destination ends: all at one transaction of the map's base, with one chain value. A round stored in
+        // the destinations whose map was not saved yet (a crash in between) is read back from them and applied to the map.
+        var ends = new ChainEnd[_destinations.Length];
         for (var i = 0; i < _destinations.Length; i++)
         {
-            if (!EndsAt(_destinations[i], map, out var endTime, out chainBytes[i], out why))
+            if (EndOf(_destinations[i], map, out why) is not { } end)
             {
                 return false;
             }
 
-            lastTime = Math.Max(lastTime, endTime);
+            ends[i] = end;
+            if (end.Txid != ends[0].Txid || !end.Chain.AsSpan().SequenceEqual(ends[0].Chain))
+            {
+                why = $"the destinations end at different transactions ({ends[0].Txid} and {end.Txid})";
+                return false;
+            }
         }
+
+        if (ends[0].Txid > map.Txid && !RollForward(_destinations[0].Destination, ends[0], map, out why))
+        {
+            return false;
+        }
+
+        if (!ends[0].Chain.AsSpan().SequenceEqual(map.Chain))
+        {
+            why = $"transaction {map.Txid} in the destinations is not the one the page map follows";
+            return false;
+        }
+
+        var lastTime = ends.Max(e => e.Time);
+        var chainBytes = ends.Select(e => e.ChainBytes).ToArray();
 
         _wal.Synchronize(); // every commit so far is read below; the hook takes the ones after
         var dataVersion = ConnectionFactory.Scalar<long>(writer, "PRAGMA data_version");
@@ -135,20 +155,20 @@ internal sealed partial class Archiver
         return true;
     }
 
+    /// <summary>Where a destination's archive ends: its last transaction, the chain value and moment after it, and the catalog read.</summary>
+    private sealed record ChainEnd(long Txid, byte[] Chain, long Time, long ChainBytes, ArchiveCatalog Catalog);
+
     /// <summary>
-    /// The destination was reached at open, holds this lineage, and its archive ends at the map's transaction: its newest
-    /// base is the map's, the transactions after that base are named without a hole up to the map's and none past it, and
-    /// the last one's chain value is the map's. <paramref name="time"/> is that transaction's moment.
+    /// Where the destination's archive ends, when it was reached at open, holds this lineage, its newest base is the map's,
+    /// and the transactions after that base are named without a hole, none before the map's; null (with why) otherwise.
     /// </summary>
-    private static bool EndsAt(DestinationState destination, PageMap map, out long time, out long chainBytes, out string why)
+    private static ChainEnd? EndOf(DestinationState destination, PageMap map, out string why)
     {
-        time = 0;
-        chainBytes = 0;
         var name = destination.Destination.Name;
         if (!destination.Claimed || !destination.Numbered || destination.Refused is not null || destination.FailingSince is not null)
         {
             why = $"the destination '{name}' was not reached at open";
-            return false;
+            return null;
         }
 
         try
@@ -158,7 +178,7 @@ internal sealed partial class Archiver
             if (newest is null || newest.BaseId != map.BaseId)
             {
                 why = $"the destination '{name}' holds base {newest?.BaseId ?? 0}, not the page map's base {map.BaseId}";
-                return false;
+                return null;
             }
 
             DecodedBase header;
@@ -169,32 +189,34 @@ internal sealed partial class Archiver
 
             var names = catalog.Restorable(map.BaseId).OrderBy(n => n.First).ToList();
             var reached = header.Txid;
+            long chainBytes = 0;
             foreach (var segment in names)
             {
                 if (segment.First > reached + 1)
                 {
                     why = $"the destination '{name}' has no transaction {reached + 1} of base {map.BaseId}";
-                    return false;
+                    return null;
                 }
 
                 reached = Math.Max(reached, segment.Last);
                 chainBytes += catalog.Lengths.GetValueOrDefault(segment.Name);
             }
 
-            if (reached != map.Txid)
+            if (reached < map.Txid)
             {
-                why = $"the destination '{name}' ends at transaction {reached}, the page map at {map.Txid}";
-                return false;
+                why = $"the destination '{name}' ends at transaction {reached}, before the page map's {map.Txid}";
+                return null;
             }
 
-            if (map.Txid == header.Txid)
+            if (reached == header.Txid)
             {
-                time = header.TimeMicros;
-                why = CryptographicOperations.FixedTimeEquals(header.Chain, map.Chain) ? string.Empty : $"base {map.BaseId} in '{name}' is not the one the page map follows";
-                return why.Length == 0;
+                why = string.Empty;
+                return new ChainEnd(reached, header.Chain, header.TimeMicros, chainBytes, catalog);
             }
 
-            foreach (var last in names.Where(n => n.Last == map.Txid))
+            byte[]? chain = null;
+            long time = 0;
+            foreach (var last in names.Where(n => n.Last == reached))
             {
                 var bytes = new byte[ArchiveFormat.HeaderBytes];
                 using (var stream = catalog.Open(destination.Destination, last))
@@ -203,13 +225,80 @@ internal sealed partial class Archiver
                 }
 
                 var segment = ArchiveFormat.ParseSegmentHeader(bytes);
-                if (!ArchiveFormat.IsSegmentMagic(bytes) || !segment.LastChain.AsSpan().SequenceEqual(map.Chain))
+                if (!ArchiveFormat.IsSegmentMagic(bytes) || (chain is not null && !segment.LastChain.AsSpan().SequenceEqual(chain)))
                 {
-                    why = $"transaction {map.Txid} in '{name}' is not the one the page map follows ({last.Name})";
+                    why = $"the destination '{name}' holds two different transactions {reached} ({last.Name})";
+                    return null;
+                }
+
+                chain = segment.LastChain;
+                time = Math.Max(time, segment.LastTimeMicros);
+            }
+
+            why = string.Empty;
+            return new ChainEnd(reached, chain!, time, chainBytes, catalog);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            why = $"the destination '{name}' could not be read at open: {ex.Message}";
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The destination holds transactions after the map's (stored, then the run stopped before it saved the map): they are
+    /// read back and applied to the map, in order, each segment following the chain value before it, up to
+    /// <see cref="MaxContinuationBytes"/>; false (with why) when they cannot be.
+    /// </summary>
+    private static bool RollForward(IWaldenArchiveDestination destination, ChainEnd end, PageMap map, out string why)
+    {
+        var next = map.Txid + 1;
+        var chain = map.Chain;
+        long read = 0;
+        try
+        {
+            while (next <= end.Txid)
+            {
+                var segment = end.Catalog.Restorable(map.BaseId).Where(s => s.First == next).MaxBy(s => s.Last);
+                if (segment is null)
+                {
+                    why = $"no segment of '{destination.Name}' starts at transaction {next} (merged across the page map's transaction)";
                     return false;
                 }
 
-                time = Math.Max(time, segment.LastTimeMicros);
+                using var buffer = new MemoryStream();
+                using (var stream = end.Catalog.Open(destination, segment))
+                {
+                    stream.CopyTo(buffer);
+                }
+
+                read += buffer.Length;
+                if (read > MaxContinuationBytes)
+                {
+                    why = string.Create(CultureInfo.InvariantCulture, $"more than {MaxContinuationBytes:N0} bytes of transactions after the page map's");
+                    return false;
+                }
+
+                var decoded = ArchiveFormat.DecodeSegment(buffer.ToArray());
+                if (!decoded.PreviousChain.AsSpan().SequenceEqual(chain) || decoded.FirstTxid != next || decoded.PageSize != map.PageSize)
+                {
+                    why = $"{segment.Name} in '{destination.Name}' does not follow the page map's transaction {next - 1}";
+                    return false;
+                }
+
+                foreach (var record in decoded.Records)
+                {
+                    foreach (var (page, data) in record.Pages)
+                    {
+                        map.Set(page, PageMap.DigestOf(data.Span));
+                    }
+
+                    map.Resize(record.DatabasePages);
+                }
+
+                chain = decoded.LastChain;
+                next = decoded.LastTxid + 1;
+                map.At(map.BaseId, decoded.LastTxid, chain);
             }
 
             why = string.Empty;
@@ -217,7 +306,7 @@ internal sealed partial class Archiver
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
         {
-            why = $"the destination '{name}' could not be read at open: {ex.Message}";
+            why = $"the transactions after the page map's could not be read from '{destination.Name}': {ex.Message}";
             return false;
         }
     }
