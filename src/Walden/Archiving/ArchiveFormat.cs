@@ -723,6 +723,9 @@ internal sealed class ArchiveRecord(long txid, long timeMicros, uint databasePag
 
     public byte[]? Encoded { get; set; }
 
+    /// <summary>Shipped again after a new base (Archiver.SwitchToSideBase): archived already, so its lag is not counted again.</summary>
+    public bool Reshipped { get; init; }
+
     /// <summary>
     /// The segment format a decoded record was read from (0: taken from the WAL). Formats 1 and 2 chain over the page images
     /// themselves, format 4 over their digests, so compaction re-encodes a record in a format of its own chain rule.

@@ -161,7 +161,16 @@ internal static class ArchiveRestorer
                 $"({orphan}/{ArchiveFormat.BaseFileName} is missing)")));
         }
 
-        foreach (var candidate in catalog.Bases.OrderByDescending(b => b.BaseId))
+        // The newest base that reaches the target; for the latest state (or a target past every chain), the base whose chain
+        // reaches furthest. Normally that is the newest base either way; but while a side base is being stored
+        // (Archiver.StartSideBase: the chain goes on after the older base until the side base is everywhere), or after a crash
+        // then, the newest base holds an earlier state than the older base's chain reaches, and must not be taken for the
+        // latest. A base with no span (unreadable) is tried first, as the newest, so that its problem is reported.
+        var spanOf = spans.GroupBy(s => s.BaseId).ToDictionary(g => g.Key, g => g.First());
+        bool Covers(ArchiveObjectName b) => !spanOf.TryGetValue(b.BaseId, out var s)
+            || (target.Txid is { } t ? s.FirstTxid <= t && t <= s.LastTxid : target.At is { } a && s.FirstTime <= a && a <= s.LastTime);
+        long Reach(ArchiveObjectName b) => spanOf.TryGetValue(b.BaseId, out var s) ? Math.Min(s.LastTxid, targetTxid) : long.MaxValue;
+        foreach (var candidate in catalog.Bases.OrderByDescending(Covers).ThenByDescending(Reach).ThenByDescending(b => b.BaseId))
         {
             cancellationToken.ThrowIfCancellationRequested();
             DecodedBase header;

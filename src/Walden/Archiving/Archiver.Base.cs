@@ -48,6 +48,13 @@ internal sealed partial class Archiver
         lock (_gate)
         {
             _runBases.Add(baseId); // before anything of it is shipped: CheckOtherCopies never takes it for another's
+            if (_sideBase is { } side)
+            {
+                side.Superseded = true; // this base holds everything the side base would have
+                side.TryDeleteStaged(_destinations);
+                _sideBase = null;
+            }
+
             previous = _base;
             _base = next;
             _sealedChain = [];
@@ -93,7 +100,7 @@ internal sealed partial class Archiver
     /// Backs the snapshot up into the staging folder, encodes it, and makes it the ready base. A failure asks for a new base
     /// (the next batch pins one) and is thrown only with <paramref name="rethrow"/> (Sync: the batch fails).
     /// </summary>
-    private void CopyBase(BaseState next, Backup.BackupSource snapshot, string reason, bool rethrow)
+    private void CopyBase(BaseState next, Backup.BackupSource snapshot, string reason, bool rethrow, bool side = false)
     {
         var copy = Path.Combine(_stagingFolder, $"{next.Id}.db");
         try
@@ -137,9 +144,20 @@ internal sealed partial class Archiver
             lock (_gate)
             {
                 next.Problem = ex.Message;
+                if (side)
+                {
+                    next.Superseded = true; // the chain goes on as it is; a side base is asked for again with the next ship
+                    if (_sideBase == next)
+                    {
+                        _sideBase = null;
+                    }
+                }
             }
 
-            NeedBase($"the base snapshot failed: {ex.Message}");
+            if (!side)
+            {
+                NeedBase($"the base snapshot failed: {ex.Message}");
+            }
             if (rethrow)
             {
                 throw;
@@ -154,6 +172,187 @@ internal sealed partial class Archiver
 
     /// <summary>Waits for a base copy in flight (shipping, close); a failure of it has asked for a new base already.</summary>
     private void WaitForBaseCopy() => _baseCopy?.Wait();
+
+    /// <summary>Shipping: waits for a base copy in flight that the chain waits for; a side base's copy is not waited for.</summary>
+    private void WaitForChainBaseCopy()
+    {
+        var copy = _baseCopy;
+        BaseState? side;
+        lock (_gate)
+        {
+            side = _sideBase;
+        }
+
+        if (copy is not null && copy != side?.Copy)
+        {
+            copy.Wait();
+        }
+    }
+
+    /// <summary>
+    /// Async mode, writer thread between two batches, when the chain after the current base grew past NewBaseAfterBytes:
+    /// pins a snapshot of the state after the last transaction taken (<c>T</c>) as a side base and copies it like any base,
+    /// but the chain is not stopped for it. Records after <c>T</c> go on being shipped after the current base, so the lag
+    /// stays what it was while a large database is copied (before, every commit after the new snapshot waited for the
+    /// copy: with a 66 MB database, writes acknowledged more than 1 s before a kill were not archived, seen in
+    /// `walden torture --archive async` cycle 94 of seed 1695791445). Once every destination stores the side base, it
+    /// becomes the current base and the records after <c>T</c> are shipped again after it (<see cref="SwitchToSideBase"/>).
+    /// Nothing here can leave a gap: until the switch the old chain is complete, after it the new one is.
+    /// </summary>
+    private void StartSideBase(SqliteConnection writer)
+    {
+        _wantSideBase = false;
+        lock (_gate)
+        {
+            if (_sideBase is not null)
+            {
+                return;
+            }
+        }
+
+        var dataVersion = ConnectionFactory.Scalar<long>(writer, "PRAGMA data_version");
+        if (dataVersion != _dataVersion)
+        {
+            return; // another process committed: the next ConfirmTaken asks for a base that stops the chain
+        }
+
+        var snapshot = PinSnapshot();
+        var baseId = Math.Max(Math.Max(_lastBaseId, Interlocked.Read(ref _floorBaseId)) + 1, _time.GetUtcNow().ToUnixTimeSeconds());
+        _lastBaseId = baseId;
+        var side = new BaseState(baseId, _txid, Path.Combine(_stagingFolder, $"{baseId}.wbase"), _pageSize, Micros(_time.GetUtcNow()));
+        lock (_gate)
+        {
+            _runBases.Add(baseId);
+            _sideBase = side;
+        }
+
+        _baseCopy = side.Copy = Task.Factory.StartNew(
+            () => CopyBase(side, snapshot, "the chain after the current base grew past NewBaseAfterBytes", rethrow: false, side: true),
+            CancellationToken.None, TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Shipping thread: once a side base is copied, stores it in every destination on a thread of its own (a large base's
+    /// Put must not hold up the records shipped meanwhile), and once that is done switches to it. A destination that fails
+    /// is tried again at a later round; until then the chain goes on after the current base.
+    /// </summary>
+    private void ShipSideBase()
+    {
+        BaseState? side;
+        lock (_gate)
+        {
+            side = _sideBase;
+        }
+
+        if (side is not { Chain: not null } || side.Superseded)
+        {
+            return;
+        }
+
+        if (side.Store is { IsCompleted: true })
+        {
+            side.Store = null;
+            bool everywhere;
+            lock (_gate)
+            {
+                everywhere = _destinations.All(side.StoredIn.Contains);
+            }
+
+            if (everywhere)
+            {
+                SwitchToSideBase(side);
+                return;
+            }
+        }
+
+        if (side.Store is null && !TakenBeforeRenumbering(side) && _destinations.All(d => d.Claimed))
+        {
+            side.Store = Task.Factory.StartNew(() => StoreSideBase(side), CancellationToken.None,
+                TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Off the shipping thread: puts the side base in each destination that does not have it yet.</summary>
+    private void StoreSideBase(BaseState side)
+    {
+        foreach (var destination in _destinations)
+        {
+            lock (_gate)
+            {
+                if (side.StoredIn.Contains(destination) || side.Superseded)
+                {
+                    continue;
+                }
+            }
+
+            try
+            {
+                using (var staged = new FileStream(side.Staged, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16))
+                {
+                    PutOnce(destination, ArchiveFormat.BaseName(side.Id), staged);
+                }
+
+                lock (_gate)
+                {
+                    side.StoredIn.Add(destination);
+                }
+            }
+#pragma warning disable CA1031 // A destination is the user's code (or a disk): it is tried again at a later round.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
+        }
+    }
+
+    /// <summary>
+    /// Every destination stores the side base: it becomes the current base, and the records after its transaction (kept,
+    /// not trimmed, meanwhile) are chained again after it and shipped again into its folder. Their lag is not counted
+    /// again: they were archived after the old base already.
+    /// </summary>
+    private void SwitchToSideBase(BaseState side)
+    {
+        lock (_gate)
+        {
+            if (_sideBase != side || side.Superseded)
+            {
+                return;
+            }
+
+            var again = new List<ArchiveRecord>();
+            foreach (var record in _pending.Where(r => r.Txid > side.Txid))
+            {
+                again.Add(new ArchiveRecord(record.Txid, record.TimeMicros, record.DatabasePages, record.Pages, side.PageSize)
+                {
+                    Chunk = record.Chunk,
+                    Reshipped = true,
+                });
+            }
+
+            var previous = _base;
+            _base = side;
+            _sideBase = null;
+            _wantSideBase = false; // asked for by ships of the older chain meanwhile
+            _sealedChain = side.Chain!;
+            _pending.Clear();
+            _pending.AddRange(again);
+            _pendingBytes = again.Sum(r => (long)r.Bytes);
+            foreach (var destination in _destinations)
+            {
+                destination.AtBase(side.Id, side.Txid, side.Chain!);
+            }
+
+            if (previous is not null)
+            {
+                previous.Superseded = true;
+                previous.TryDeleteStaged(_destinations);
+            }
+
+            side.TryDeleteStaged(_destinations);
+        }
+
+        LogMessages.ArchiveBaseTaken(_logger, _name, side.Id, side.Txid, "the chain after the previous base grew past NewBaseAfterBytes; now stored everywhere");
+    }
 
     /// <summary>A base: pinned by the writer, ready once copied and encoded (<see cref="Chain"/>), staged until every destination has it.</summary>
     private sealed class BaseState(long id, long txid, string staged, int pageSize, long timeMicros)
@@ -176,6 +375,15 @@ internal sealed partial class Archiver
         public long TimeMicros { get; } = timeMicros;
 
         public bool Superseded { get; set; }
+
+        /// <summary>A side base (<see cref="StartSideBase"/>): the destinations that store it so far (under the archive's gate).</summary>
+        public HashSet<DestinationState> StoredIn { get; } = [];
+
+        /// <summary>A side base: its copy (shipping never waits for it, unlike a base that stops the chain).</summary>
+        public Task? Copy { get; set; }
+
+        /// <summary>A side base: the store in flight, if any (shipping thread).</summary>
+        public Task? Store { get; set; }
 
         /// <summary>The digest of each page of the encoded base (for the page map once every destination holds it); null for a continued chain.</summary>
         public PageMap? Pages { get; set; }

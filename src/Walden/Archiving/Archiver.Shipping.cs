@@ -15,7 +15,7 @@ internal sealed partial class Archiver
     /// <summary>Ships to every destination; returns the first failure as the error for the batch (Sync mode).</summary>
     internal WaldenArchiveException? ShipAll()
     {
-        WaitForBaseCopy(); // everything after a base in flight waits for it anyway; the loop ships it as soon as it is ready
+        WaitForChainBaseCopy(); // everything after a base in flight waits for it anyway; the loop ships it as soon as it is ready
         Seal();
         WaldenArchiveException? first = null;
         foreach (var destination in _destinations)
@@ -25,6 +25,11 @@ internal sealed partial class Archiver
         }
 
         Trim();
+        if (_options.Mode == WaldenArchiveMode.Async)
+        {
+            ShipSideBase();
+        }
+
         return first;
     }
 
@@ -104,8 +109,11 @@ internal sealed partial class Archiver
                     }
 
                     destination.Shipped(slice[^1].Txid, slice[^1].Chain!, segment.Length);
-                    _lags.Add((now - slice[0].Time).TotalSeconds);
-                    ArchiveInstruments.RecordLag((now - slice[0].Time).TotalSeconds, _name);
+                    if (slice.FirstOrDefault(r => !r.Reshipped) is { } first)
+                    {
+                        _lags.Add((now - first.Time).TotalSeconds);
+                        ArchiveInstruments.RecordLag((now - first.Time).TotalSeconds, _name);
+                    }
                     start = end;
                 }
 
@@ -113,8 +121,18 @@ internal sealed partial class Archiver
 
                 if (destination.ChainBytes > _options.NewBaseAfterBytes && !_needBase)
                 {
-                    NeedBase(string.Create(CultureInfo.InvariantCulture,
-                        $"the segments after base {current.Id} reached {destination.ChainBytes:N0} bytes (NewBaseAfterBytes)"));
+                    if (_options.Mode == WaldenArchiveMode.Async)
+                    {
+                        lock (_gate)
+                        {
+                            _wantSideBase = _sideBase is null; // copied beside the chain, which goes on (StartSideBase)
+                        }
+                    }
+                    else
+                    {
+                        NeedBase(string.Create(CultureInfo.InvariantCulture,
+                            $"the segments after base {current.Id} reached {destination.ChainBytes:N0} bytes (NewBaseAfterBytes)"));
+                    }
                 }
 
                 if (destination.Succeeded())
@@ -268,6 +286,11 @@ internal sealed partial class Archiver
 
             held = _destinations.All(d => d.BaseId == _base.Id) ? _base : null;
             var shipped = _destinations.Min(d => d.BaseId == _base.Id ? d.ShippedTxid : _base.Txid);
+            if (_sideBase is { Superseded: false } side)
+            {
+                shipped = Math.Min(shipped, side.Txid); // kept to be shipped again after the side base (SwitchToSideBase)
+            }
+
             var drop = 0;
             while (drop < _pending.Count && _pending[drop].Txid <= shipped)
             {
@@ -319,7 +342,7 @@ internal sealed partial class Archiver
             foreach (var destination in _destinations)
             {
                 var after = destination.BaseId == _base.Id ? destination.ShippedTxid : _base.Txid;
-                var oldest = _pending.FirstOrDefault(r => r.Txid > after);
+                var oldest = _pending.FirstOrDefault(r => r.Txid > after && !r.Reshipped);
                 var age = oldest is not null ? now - oldest.Time
                     : destination.BaseId != _base.Id && destination.FailingSince is { } since ? now - since
                     : TimeSpan.Zero;

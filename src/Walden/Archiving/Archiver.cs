@@ -41,11 +41,13 @@ internal sealed partial class Archiver : IDisposable
     private readonly List<ArchiveRecord> _pending = [];
     private long _pendingBytes;
     private BaseState? _base;
+    private BaseState? _sideBase; // Async: a base being copied and stored while the chain goes on after _base (StartSideBase)
     private byte[] _sealedChain = []; // the chain value after the last sealed pending record (the base's right after a base)
     private readonly SortedSet<long> _runBases = []; // the bases this archiver took since it opened (CheckOtherCopies)
     private string? _drillProblem;
     private DateTimeOffset? _lastDrillAt;
     private volatile bool _needBase;
+    private volatile bool _wantSideBase; // set by shipping when the chain grew long (Async), taken by the writer
     private string _needBaseReason = "open";
 
     // Writer.
@@ -298,6 +300,10 @@ internal sealed partial class Archiver : IDisposable
             {
                 StartBase(writer, _needBaseReason); // Async: pins the snapshot and returns; a copy in flight finishes first
             }
+            else if (_wantSideBase && !_needBase && !BaseCopyRunning)
+            {
+                StartSideBase(writer);
+            }
         }
         catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
         {
@@ -451,6 +457,7 @@ internal sealed partial class Archiver : IDisposable
         TakeLastBaseIfDue();
         StopLoop();
         ShipAll();
+        FinishSideBase();
         foreach (var destination in _destinations)
         {
             try
@@ -475,6 +482,57 @@ internal sealed partial class Archiver : IDisposable
         _wal.Dispose();
         ReleaseClaim();
         TryDeleteStagingFolder();
+    }
+
+    /// <summary>Tests: waits for a side base's copy and store, and switches to it as close would.</summary>
+    internal void FinishSideBaseForTests()
+    {
+        WaitForBaseCopy();
+        FinishSideBase();
+    }
+
+    /// <summary>The id of the base the chain currently follows (tests).</summary>
+    internal long CurrentBaseId
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _base?.Id ?? 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Close: a side base being stored is finished (stored, switched to, its records shipped again) when it can be; one that
+    /// cannot is abandoned: the chain after the current base holds everything up to the close anyway.
+    /// </summary>
+    private void FinishSideBase()
+    {
+        BaseState? side;
+        lock (_gate)
+        {
+            side = _sideBase;
+        }
+
+        if (side is null)
+        {
+            return;
+        }
+
+        side.Store?.Wait();
+        ShipAll(); // starts the store if the copy has just finished
+        side.Store?.Wait();
+        ShipAll(); // switches when every destination stores it, and ships the records after it again
+        lock (_gate)
+        {
+            if (_sideBase == side)
+            {
+                side.Superseded = true;
+                side.TryDeleteStaged(_destinations);
+                _sideBase = null;
+            }
+        }
     }
 
     /// <summary>
