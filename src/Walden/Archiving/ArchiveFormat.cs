@@ -723,6 +723,9 @@ internal sealed class ArchiveRecord(long txid, long timeMicros, uint databasePag
 
     public byte[]? Encoded { get; set; }
 
+    /// <summary>Applied to the page map already (Archiver.Trim; shipping thread, under the archive's gate).</summary>
+    public bool Mapped { get; set; }
+
     /// <summary>Shipped again after a new base (Archiver.SwitchToSideBase): archived already, so its lag is not counted again.</summary>
     public bool Reshipped { get; init; }
 

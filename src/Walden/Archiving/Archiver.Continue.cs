@@ -259,10 +259,12 @@ internal sealed partial class Archiver
         {
             while (next <= end.Txid)
             {
-                var segment = end.Catalog.Restorable(map.BaseId).Where(s => s.First == next).MaxBy(s => s.Last);
+                // The segment holding the next transaction; compaction may have merged it with the ones before.
+                var segment = end.Catalog.Restorable(map.BaseId).Where(s => s.First <= next && next <= s.Last)
+                    .OrderByDescending(s => s.First).ThenByDescending(s => s.Last).FirstOrDefault();
                 if (segment is null)
                 {
-                    why = $"no segment of '{destination.Name}' starts at transaction {next} (merged across the page map's transaction)";
+                    why = $"no segment of '{destination.Name}' holds transaction {next}";
                     return false;
                 }
 
@@ -280,14 +282,21 @@ internal sealed partial class Archiver
                 }
 
                 var decoded = ArchiveFormat.DecodeSegment(buffer.ToArray());
-                if (!decoded.PreviousChain.AsSpan().SequenceEqual(chain) || decoded.FirstTxid != next || decoded.PageSize != map.PageSize)
-                {
-                    why = $"{segment.Name} in '{destination.Name}' does not follow the page map's transaction {next - 1}";
-                    return false;
-                }
-
+                var linked = decoded.FirstTxid == next && decoded.PreviousChain.AsSpan().SequenceEqual(chain);
                 foreach (var record in decoded.Records)
                 {
+                    if (record.Txid < next)
+                    {
+                        linked = record.Txid == next - 1 && record.Chain.AsSpan().SequenceEqual(chain); // the map's last transaction
+                        continue;
+                    }
+
+                    if (!linked || decoded.PageSize != map.PageSize)
+                    {
+                        why = $"{segment.Name} in '{destination.Name}' does not follow the page map's transaction {next - 1}";
+                        return false;
+                    }
+
                     foreach (var (page, data) in record.Pages)
                     {
                         map.Set(page, PageMap.DigestOf(data.Span));

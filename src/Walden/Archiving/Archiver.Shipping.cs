@@ -285,10 +285,28 @@ internal sealed partial class Archiver
             }
 
             held = _destinations.All(d => d.BaseId == _base.Id) ? _base : null;
-            var shipped = _destinations.Min(d => d.BaseId == _base.Id ? d.ShippedTxid : _base.Txid);
+            var everywhere = _destinations.Min(d => d.BaseId == _base.Id ? d.ShippedTxid : _base.Txid);
+            var shipped = everywhere;
             if (_sideBase is { Superseded: false } side)
             {
                 shipped = Math.Min(shipped, side.Txid); // kept to be shipped again after the side base (SwitchToSideBase)
+            }
+
+            // The page map follows everything every destination holds, the records kept for a side base too: a map left
+            // behind them made the next open take a base (walden torture --archive async, seed 238180067, cycle 42).
+            foreach (var record in _pending)
+            {
+                if (record.Txid > everywhere)
+                {
+                    break;
+                }
+
+                if (held is not null && !record.Mapped && record.Chain is { } chain)
+                {
+                    // Read before the pages go back to the arena below.
+                    applied.Add((record.Txid, record.DatabasePages, chain, [.. record.Pages.Select(p => (p.Page, PageMap.DigestOf(p.Data.Span)))]));
+                    record.Mapped = true;
+                }
             }
 
             var drop = 0;
@@ -296,11 +314,6 @@ internal sealed partial class Archiver
             {
                 var record = _pending[drop];
                 _pendingBytes -= record.Bytes;
-                if (held is not null && record.Chain is { } chain)
-                {
-                    // Read before the pages go back to the arena below.
-                    applied.Add((record.Txid, record.DatabasePages, chain, [.. record.Pages.Select(p => (p.Page, PageMap.DigestOf(p.Data.Span)))]));
-                }
 
                 if (record.Chunk is { } chunk)
                 {

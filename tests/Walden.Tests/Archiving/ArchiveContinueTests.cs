@@ -237,6 +237,21 @@ public sealed class ArchiveContinueTests : IDisposable
     }
 
     [Fact]
+    public async Task ARoundNotYetInThePageMap_IsReadBack_EvenWhenCompactionMergedItWithTheTransactionsBefore()
+    {
+        await RunAsync(0, 20);
+        var older = File.ReadAllBytes(MapFile);
+        await RunAsync(20, 20);
+        Assert.True(Archiver.Compact(new WaldenFolderDestination(Archive), 16L << 20) >= 1); // one segment across the map's transaction
+        File.WriteAllBytes(MapFile, older);
+
+        Assert.Equal(0, await RunAsync(40, 5));
+        Assert.Single(Bases());
+        var restored = await RestoreCompleteAsync(Archive, _dir.File("restored.db"));
+        Assert.Equal(Content(Path), Content(restored));
+    }
+
+    [Fact]
     public async Task ADestinationThatDoesNotEndWhereTheMapSays_IsNotContinued()
     {
         await RunAsync(0, 20);
