@@ -42,17 +42,36 @@ internal static partial class ArchiveFormat
     internal static string SegmentName(long baseId, long first, long last) =>
         string.Create(CultureInfo.InvariantCulture, $"{BaseFolder(baseId)}/{first:D16}-{last:D16}{SegmentExtension}");
 
-    /// <summary>The claim an open that continued base <paramref name="baseId"/> after transaction <paramref name="txid"/> wrote (Archiver.Continue.cs).</summary>
-    internal static string ResumeName(long baseId, long txid) => string.Create(CultureInfo.InvariantCulture, $"{BaseFolder(baseId)}/{ResumePrefix}{txid}");
+    /// <summary>
+    /// The claim an open that continued base <paramref name="baseId"/> after transaction <paramref name="txid"/> wrote
+    /// (Archiver.Continue.cs): <c>resume-&lt;txid&gt;</c> for the first, <c>resume-&lt;txid&gt;-&lt;n&gt;</c> for the n-th open
+    /// that continued from the same transaction (opens with no write between them).
+    /// </summary>
+    internal static string ResumeName(long baseId, long txid, int index) => index <= 1
+        ? string.Create(CultureInfo.InvariantCulture, $"{BaseFolder(baseId)}/{ResumePrefix}{txid}")
+        : string.Create(CultureInfo.InvariantCulture, $"{BaseFolder(baseId)}/{ResumePrefix}{txid}-{index}");
 
     internal const string ResumePrefix = "resume-";
 
-    /// <summary>The base and transaction of a resume claim's name, or null when it is not one.</summary>
-    internal static (long BaseId, long Txid)? ParseResume(string name) =>
-        name.IndexOf('/', StringComparison.Ordinal) == 10 && long.TryParse(name.AsSpan(0, 10), NumberStyles.None, CultureInfo.InvariantCulture, out var baseId)
-        && name.AsSpan(11).StartsWith(ResumePrefix, StringComparison.Ordinal)
-        && long.TryParse(name.AsSpan(11 + ResumePrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var txid)
-            ? (baseId, txid) : null;
+    /// <summary>The base, transaction and index of a resume claim's name, or null when it is not one.</summary>
+    internal static (long BaseId, long Txid, int Index)? ParseResume(string name)
+    {
+        if (name.IndexOf('/', StringComparison.Ordinal) != 10 || !long.TryParse(name.AsSpan(0, 10), NumberStyles.None, CultureInfo.InvariantCulture, out var baseId)
+            || !name.AsSpan(11).StartsWith(ResumePrefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var rest = name.AsSpan(11 + ResumePrefix.Length);
+        var dash = rest.IndexOf('-');
+        var index = 1;
+        if (dash >= 0 && (!int.TryParse(rest[(dash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out index) || index < 2))
+        {
+            return null;
+        }
+
+        return long.TryParse(dash >= 0 ? rest[..dash] : rest, NumberStyles.None, CultureInfo.InvariantCulture, out var txid) ? (baseId, txid, index) : null;
+    }
 
     /// <summary>Parses a name as listed by a destination: a base, a segment, or neither (null).</summary>
     internal static ArchiveObjectName? Parse(string name)

@@ -410,7 +410,7 @@ internal sealed class ArchiveCatalog
     internal Dictionary<string, long> Lengths { get; } = [];
 
     /// <summary>The resume claims: where an open continued a base's chain (Archiver.Continue.cs), by name.</summary>
-    internal Dictionary<string, (long BaseId, long Txid)> Resumes { get; } = [];
+    internal Dictionary<string, (long BaseId, long Txid, int Index)> Resumes { get; } = [];
 
     /// <summary>Segments that are records of the open Sync append log of a folder destination (not objects yet), by name.</summary>
     internal Dictionary<string, LoggedSegment> Logged { get; } = [];

@@ -44,6 +44,7 @@ internal sealed partial class Archiver
         _dataVersion = dataVersion;
         _lastBaseId = baseId;
         Interlocked.Exchange(ref _txid, next.Txid);
+        _runFirstTxid = Math.Min(_runFirstTxid, next.Txid);
         BaseState? previous;
         lock (_gate)
         {

@@ -29,9 +29,23 @@ internal sealed partial class Archiver
     internal const long MaxContinuationBytes = 64L << 20;
 
     private readonly object _mapGate = new();
+    private readonly byte[] _run = RandomNumberGenerator.GetBytes(16); // this open's id, in the page map and its resume claims
+    private long _runFirstTxid = long.MaxValue; // the transaction this run started after (its base's, or the one it continued)
     private PageMap? _map; // guarded by _mapGate: every destination holds this, page by page (null: unknown)
 
     private string MapPath => Path.Combine(_stagingFolder, PageMap.FileName);
+
+    /// <summary>The transaction the page map (in memory) describes, or -1 when there is none (tests).</summary>
+    internal long MapTxid
+    {
+        get
+        {
+            lock (_mapGate)
+            {
+                return _map?.Txid ?? -1;
+            }
+        }
+    }
 
     /// <summary>Pages the open found changed since the chain it continued, or -1 when it took a base (tests).</summary>
     internal int ContinuedPages { get; private set; } = -1;
@@ -70,7 +84,12 @@ internal sealed partial class Archiver
             }
         }
 
-        if (ends[0].Txid > map.Txid && !RollForward(_destinations[0].Destination, ends[0], map, out why))
+        // Transactions after the map's are this database's own only when no other run continued the chain meanwhile: a
+        // resume claim at or after the map's transaction by a run other than the one that wrote the map is another copy's
+        // (a cloned disk opened while the original runs), and reading its transactions back as ours would take over its chain.
+        if (ends[0].Txid > map.Txid
+            && (!OwnClaimsOnly(_destinations[0].Destination, ends[0].Catalog, map, ends[0].Txid, out why)
+                || !RollForward(_destinations[0].Destination, ends[0], map, out why)))
         {
             return false;
         }
@@ -106,7 +125,7 @@ internal sealed partial class Archiver
         }
 
         var time = Math.Max(Micros(_time.GetUtcNow()), lastTime + 1);
-        if (!ClaimResume(map, changed.Count, lastTime, time, out why))
+        if (!ClaimResume(map, ends, changed.Count, lastTime, time, out why))
         {
             return false;
         }
@@ -148,8 +167,12 @@ internal sealed partial class Archiver
         lock (_mapGate)
         {
             _map = map;
+            _map.Run = _run; // saved now: the claim just written is this run's, which the next open's checks expect
+            _mapUnsaved = true;
+            SaveMap();
         }
 
+        _runFirstTxid = map.Txid;
         ContinuedPages = changed.Count;
         LogMessages.ArchiveContinued(_logger, _name, map.BaseId, map.Txid, changed.Count, _txid);
         return true;
@@ -218,14 +241,15 @@ internal sealed partial class Archiver
             long time = 0;
             foreach (var last in names.Where(n => n.Last == reached))
             {
-                var bytes = new byte[ArchiveFormat.HeaderBytes];
+                // Read whole and checked (its SHA-256): a last segment damaged inside would end every later restore there.
+                using var buffer = new MemoryStream();
                 using (var stream = catalog.Open(destination.Destination, last))
                 {
-                    stream.ReadExactly(bytes);
+                    stream.CopyTo(buffer);
                 }
 
-                var segment = ArchiveFormat.ParseSegmentHeader(bytes);
-                if (!ArchiveFormat.IsSegmentMagic(bytes) || (chain is not null && !segment.LastChain.AsSpan().SequenceEqual(chain)))
+                var segment = ArchiveFormat.OpenSegment(buffer.ToArray());
+                if (chain is not null && !segment.LastChain.AsSpan().SequenceEqual(chain))
                 {
                     why = $"the destination '{name}' holds two different transactions {reached} ({last.Name})";
                     return null;
@@ -233,6 +257,11 @@ internal sealed partial class Archiver
 
                 chain = segment.LastChain;
                 time = Math.Max(time, segment.LastTimeMicros);
+                if (segment.LastTxid != reached)
+                {
+                    why = $"{last.Name} in '{name}' does not end at transaction {reached}";
+                    return null;
+                }
             }
 
             why = string.Empty;
@@ -354,25 +383,36 @@ internal sealed partial class Archiver
     }
 
     /// <summary>
-    /// Writes <c>&lt;base&gt;/resume-&lt;txid&gt;</c> once in every destination; false when another copy took it first. Its body
-    /// says what a restore by time needs: whether pages changed, and the window whose state is therefore unknown
+    /// Writes the next resume claim for the map's transaction once in every destination (<c>resume-&lt;txid&gt;</c>, then
+    /// <c>-2</c>, <c>-3</c>... for opens that continue from the same transaction with no write between them); false when
+    /// the last claim there is not the map's run (another copy continued from it) or another copy takes the name first.
+    /// Its body says what a restore by time needs: whether pages changed, and the window whose state is therefore unknown
     /// (<see cref="RestorableSpans.Unknown"/>).
     /// </summary>
-    private bool ClaimResume(PageMap map, int changed, long after, long at, out string why)
+    private bool ClaimResume(PageMap map, ChainEnd[] ends, int changed, long after, long at, out string why)
     {
         var body = System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
-            $"run {Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16))}\ndatabase {_databasePath}\ntxid {map.Txid}\nchanged {changed}\nafter {after}\nat {at}\n"));
-        var name = ArchiveFormat.ResumeName(map.BaseId, map.Txid);
-        foreach (var destination in _destinations)
+            $"run {Convert.ToHexStringLower(_run)}\ndatabase {_databasePath}\ntxid {map.Txid}\nchanged {changed}\nafter {after}\nat {at}\n"));
+        for (var i = 0; i < _destinations.Length; i++)
         {
+            var destination = _destinations[i].Destination;
+            var claims = ends[i].Catalog.Resumes.Where(r => r.Value.BaseId == map.BaseId && r.Value.Txid == map.Txid).OrderBy(r => r.Value.Index).ToList();
+            if (claims.Count > 0 && !ClaimedBy(destination, claims[^1].Key, map.Run))
+            {
+                why = $"'{claims[^1].Key}' in '{destination.Name}' was written by another run than the one that left the page map: " +
+                    "another copy of this database continued the same chain";
+                return false;
+            }
+
+            var name = ArchiveFormat.ResumeName(map.BaseId, map.Txid, claims.Count == 0 ? 1 : claims[^1].Value.Index + 1);
             try
             {
                 using var content = new MemoryStream(body, writable: false);
-                destination.Destination.Put(name, content);
+                destination.Put(name, content);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                why = $"'{name}' could not be written in '{destination.Destination.Name}' ({ex.Message}): another copy of this " +
+                why = $"'{name}' could not be written in '{destination.Name}' ({ex.Message}): another copy of this " +
                     "database may have continued the same chain";
                 return false;
             }
@@ -380,6 +420,59 @@ internal sealed partial class Archiver
 
         why = string.Empty;
         return true;
+    }
+
+    /// <summary>Every resume claim of the map's base from its transaction up to <paramref name="end"/> is the map's run's.</summary>
+    private static bool OwnClaimsOnly(IWaldenArchiveDestination destination, ArchiveCatalog catalog, PageMap map, long end, out string why)
+    {
+        foreach (var claim in catalog.Resumes.Where(r => r.Value.BaseId == map.BaseId && r.Value.Txid >= map.Txid && r.Value.Txid < end))
+        {
+            if (!ClaimedBy(destination, claim.Key, map.Run))
+            {
+                why = $"'{claim.Key}' in '{destination.Name}' was written by another run than the one that left the page map: the " +
+                    "transactions after it are another copy's";
+                return false;
+            }
+        }
+
+        why = string.Empty;
+        return true;
+    }
+
+    /// <summary>The resume claim <paramref name="name"/> names <paramref name="run"/> (false when it cannot be read).</summary>
+    private static bool ClaimedBy(IWaldenArchiveDestination destination, string name, byte[] run) =>
+        RunOf(destination, name) is { } claimed && claimed.AsSpan().SequenceEqual(run);
+
+    /// <summary>The run a resume claim names, or null when it cannot be read.</summary>
+    private static byte[]? RunOf(IWaldenArchiveDestination destination, string name)
+    {
+        try
+        {
+            using var reader = new StreamReader(destination.OpenRead(name));
+            var line = reader.ReadLine();
+            return line is { Length: 36 } && line.StartsWith("run ", StringComparison.Ordinal) ? Convert.FromHexString(line.AsSpan(4)) : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Maintenance (with the check for other copies' bases): a resume claim in one of this run's bases, at or after the
+    /// transaction this run started from, that another run wrote: another copy of the database continues this chain.
+    /// </summary>
+    private string? ForeignClaim(IWaldenArchiveDestination destination, ArchiveCatalog catalog, IReadOnlySet<long> ours)
+    {
+        foreach (var claim in catalog.Resumes.Where(r => ours.Contains(r.Value.BaseId) && r.Value.Txid >= _runFirstTxid))
+        {
+            if (RunOf(destination, claim.Key) is { } run && !run.AsSpan().SequenceEqual(_run))
+            {
+                return claim.Key;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The window of a resume claim's body that shipped changed pages, or null (none changed, or not a claim's body).</summary>
@@ -402,11 +495,13 @@ internal sealed partial class Archiver
         lock (_mapGate)
         {
             var changed = false;
+            var reset = false;
             if (heldBase is { Chain: { } baseChain } && (_map is null || _map.BaseId != heldBase.Id) && heldBase.Pages is { } pages)
             {
                 _map = pages.Copy();
                 _map.At(heldBase.Id, heldBase.Txid, baseChain);
-                changed = true;
+                _map.Run = _run;
+                changed = reset = true;
             }
 
             if (_map is null)
@@ -443,16 +538,49 @@ internal sealed partial class Archiver
                 return;
             }
 
-            try
+            // Saved at once after a new base (the file would name a base no destination's newest is), else at most once per
+            // MapSaveInterval and at close: a map a little behind is caught up at the next open from the segments after it
+            // (RollForward), so a Sync batch or an Async round does not write the file each time.
+            _mapUnsaved = true;
+            if (reset || System.Diagnostics.Stopwatch.GetElapsedTime(_mapSavedAt) >= MapSaveInterval)
             {
-                _map.Save(MapPath);
+                SaveMap();
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        }
+    }
+
+    /// <summary>How often, at most, the page map is written while the database runs (and at close).</summary>
+    internal static readonly TimeSpan MapSaveInterval = TimeSpan.FromSeconds(1);
+
+    private long _mapSavedAt; // Stopwatch timestamp of the last save (under _mapGate)
+    private bool _mapUnsaved; // the map changed since (under _mapGate)
+
+    /// <summary>Close: writes the page map if it changed since it was last written.</summary>
+    private void FlushMap()
+    {
+        lock (_mapGate)
+        {
+            if (_mapUnsaved && _map is not null)
             {
-                _map = null; // the next open takes a base
-                PageMap.Forget(MapPath);
-                LogMessages.ArchiveCaptureLost(_logger, _name, $"the page map could not be saved ({ex.Message}); the next open takes a base");
+                SaveMap();
             }
+        }
+    }
+
+    /// <summary>Under _mapGate.</summary>
+    private void SaveMap()
+    {
+        try
+        {
+            _map!.Save(MapPath);
+            _mapSavedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+            _mapUnsaved = false;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _map = null; // the next open takes a base
+            PageMap.Forget(MapPath);
+            LogMessages.ArchiveCaptureLost(_logger, _name, $"the page map could not be saved ({ex.Message}); the next open takes a base");
         }
     }
 

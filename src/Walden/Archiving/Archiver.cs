@@ -458,6 +458,7 @@ internal sealed partial class Archiver : IDisposable
         StopLoop();
         ShipAll();
         FinishSideBase();
+        FlushMap();
         foreach (var destination in _destinations)
         {
             try
@@ -744,26 +745,29 @@ internal sealed partial class Archiver : IDisposable
 
         foreach (var destination in checkable)
         {
-            List<ArchiveObjectName> bases;
+            ArchiveCatalog catalog;
             try
             {
-                bases = ArchiveCatalog.Read(destination.Destination, includeLog: false, logBytes: false).Bases;
+                catalog = ArchiveCatalog.Read(destination.Destination, includeLog: false, logBytes: false);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 continue; // unreachable now: shipping reports it
             }
 
-            var other = bases.Where(b => b.BaseId > first && !ours.Contains(b.BaseId)).Select(b => b.BaseId).Order().ToList();
-            if (other.Count == 0)
+            var other = catalog.Bases.Where(b => b.BaseId > first && !ours.Contains(b.BaseId)).Select(b => b.BaseId).Order().ToList();
+            var claim = other.Count == 0 ? ForeignClaim(destination.Destination, catalog, ours) : null;
+            if (other.Count == 0 && claim is null)
             {
                 continue;
             }
 
             var lineage = Path.Combine(_stagingFolder, ArchiveLineage.LocalFile);
+            var found = other.Count > 0
+                ? string.Create(CultureInfo.InvariantCulture, $"base {other[0]}, which this database did not take, after its own base {first}")
+                : $"'{claim}', a continuation of this database's chain that this run did not write";
             var why = string.Create(CultureInfo.InvariantCulture,
-                $"The archive destination '{destination.Destination.Name}' holds base {other[0]}, which this database did not take, " +
-                $"after its own base {first}: another copy of this database (the same lineage, in '{lineage}': a cloned disk or " +
+                $"The archive destination '{destination.Destination.Name}' holds {found}: another copy of this database (the same lineage, in '{lineage}': a cloned disk or " +
                 $"virtual machine, or the file copied with its staging folder) archives into it too, and a restore of the latest " +
                 $"state would return that copy's history without this one's writes. Archiving into it stopped. Give each copy a " +
                 $"destination of its own, and the copy a lineage of its own (delete its '{ArchiveLineage.LocalFile}' file before it opens).");

@@ -14,8 +14,9 @@ namespace Walden.Archiving;
 /// compressed and stored.
 /// </summary>
 /// <remarks>
-/// The file is updated in place after each round every destination stored (the changed entries, then the header), with
-/// no fsync: it is an optimisation, never a source of truth. Its header carries an XOR over every entry's mixed digest,
+/// The file is updated in place (the changed entries, then the header) at most once a second while the database runs,
+/// after a new base and at close, with no fsync: it is an optimisation, never a source of truth; a file behind the
+/// destinations is caught up at open from the segments after it. Its header carries an XOR over every entry's mixed digest,
 /// so a file cut short by a crash or a power cut between the entries and the header, or torn, fails the check at open
 /// and the open takes a base as before. A file that is whole but older than the archive (a power cut) names an older
 /// transaction than the destinations' last one, and is not used either. What a continued chain depends on is therefore
@@ -54,6 +55,9 @@ internal sealed class PageMap
 
     /// <summary>The chain value after <see cref="Txid"/> (the base's own when it is the base's transaction).</summary>
     internal byte[] Chain { get; private set; } = [];
+
+    /// <summary>The run (one open of the database) that last wrote the map: 16 random bytes, also in its resume claims.</summary>
+    internal byte[] Run { get; set; } = new byte[16];
 
     /// <summary>XOR of <see cref="Mix"/> over every page: checks the file's entries against its header.</summary>
     private UInt128 Sum { get; set; }
@@ -123,7 +127,7 @@ internal sealed class PageMap
 
     internal PageMap Copy()
     {
-        var copy = new PageMap(PageSize, (UInt128[])_digests.Clone(), Count, Sum);
+        var copy = new PageMap(PageSize, (UInt128[])_digests.Clone(), Count, Sum) { Run = Run };
         copy.At(BaseId, Txid, Chain);
         return copy;
     }
@@ -215,6 +219,7 @@ internal sealed class PageMap
 
         Chain.CopyTo(span[32..]);
         BinaryPrimitives.WriteUInt128LittleEndian(span[64..], Sum);
+        Run.CopyTo(span[80..]);
         BinaryPrimitives.WriteUInt128LittleEndian(span[112..], XxHash128.HashToUInt128(span[..112]));
         return header;
     }
@@ -261,7 +266,7 @@ internal sealed class PageMap
                 return null;
             }
 
-            var map = new PageMap(pageSize, digests, count, sum) { _rewrite = false };
+            var map = new PageMap(pageSize, digests, count, sum) { _rewrite = false, Run = span.Slice(80, 16).ToArray() };
             map.At(BinaryPrimitives.ReadInt64LittleEndian(span[16..]), BinaryPrimitives.ReadInt64LittleEndian(span[24..]), span.Slice(32, 32).ToArray());
             why = string.Empty;
             return map;

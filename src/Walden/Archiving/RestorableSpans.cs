@@ -180,7 +180,9 @@ internal static class RestorableSpans
             // next base, without its time. Even with no gap in the transaction ids, a state in between may miss such a commit.
             for (var i = 1; i < bases.Count; i++)
             {
-                if (at > bases[i - 1].LastTime && at < bases[i].FirstTime)
+                // Not when another base's chain covers the moment: a side base (Archiver.StartSideBase) starts inside the
+                // older base's chain, and after a crash before the chain moved to it its span ends at its own start.
+                if (at > bases[i - 1].LastTime && at < bases[i].FirstTime && !bases.Any(b => b.FirstTime <= at && at <= b.LastTime))
                 {
                     return Between(archive, at, bases[i - 1], bases[i]);
                 }
