@@ -29,6 +29,43 @@ internal static class ArchiveChecks
         }
     }
 
+    /// <summary>Every table's rows in order, and user_version: what "the same database" is checked by.</summary>
+    public static string Content(string path)
+    {
+        using var connection = Sql.OpenDirect(path, readOnly: true);
+        var tables = new List<string>();
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                tables.Add(reader.GetString(0));
+            }
+        }
+
+        var text = new System.Text.StringBuilder();
+        foreach (var table in tables)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT * FROM \"{table}\" ORDER BY rowid";
+            using var reader = command.ExecuteReader();
+            text.Append(table).Append(':');
+            while (reader.Read())
+            {
+                for (var i = 0; i < reader.FieldCount; i++)
+                {
+                    text.Append(reader.GetValue(i)).Append(',');
+                }
+
+                text.Append(';');
+            }
+        }
+
+        text.Append("|user_version=").Append(connection.Scalar<long>("PRAGMA user_version"));
+        return text.ToString();
+    }
+
     /// <summary>Writes <paramref name="value"/> into the one-column table <c>t(a)</c>.</summary>
     public static Task Insert(WaldenDatabase db, int value) => db.WriteAsync(c => c.Exec($"INSERT INTO t(a) VALUES ({value})"));
 
