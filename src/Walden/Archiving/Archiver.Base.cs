@@ -304,10 +304,6 @@ internal sealed partial class Archiver
             {
             }
         }
-
-        // The shipping loop switches at once rather than at its next round: until the switch, a crash leaves the newest
-        // base behind the older chain, and the next open takes a whole base instead of continuing (seed 2095097344, cycle 50).
-        _wake.Set();
     }
 
     /// <summary>

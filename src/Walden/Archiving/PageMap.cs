@@ -14,9 +14,8 @@ namespace Walden.Archiving;
 /// compressed and stored.
 /// </summary>
 /// <remarks>
-/// The file is updated in place (the changed entries, then the header) at most once a second while the database runs,
-/// after a new base and at close, with no fsync: it is an optimisation, never a source of truth; a file behind the
-/// destinations is caught up at open from the segments after it. Its header carries an XOR over every entry's mixed digest,
+/// The file is updated in place (the changed entries, then the header) after each round every destination stored, with
+/// no fsync: it is an optimisation, never a source of truth; a file behind the destinations makes the open take a base. Its header carries an XOR over every entry's mixed digest,
 /// so a file cut short by a crash or a power cut between the entries and the header, or torn, fails the check at open
 /// and the open takes a base as before. A file that is whole but older than the archive (a power cut) names an older
 /// transaction than the destinations' last one, and is not used either. What a continued chain depends on is therefore

@@ -185,7 +185,7 @@ public sealed class ArchiveContinueTests : IDisposable
     private HashSet<string> Objects() => [.. new WaldenFolderDestination(Archive).List(string.Empty).Select(o => o.Name)];
 
     [Fact]
-    public async Task ARoundStoredButNotYetInThePageMap_IsReadBackFromTheDestination_AndTheChainContinued()
+    public async Task ARoundStoredButNotYetInThePageMap_TakesABase_AndTheRestoreIsTheFile()
     {
         // A kill between a round's store (the objects are in place) and the page map's save: the destinations end after
         // the map's transaction. Seen in `walden torture --archive async` (cycle 25 of seed 1693339542).
@@ -194,15 +194,16 @@ public sealed class ArchiveContinueTests : IDisposable
         await RunAsync(20, 20, afterOpen: () => older = File.ReadAllBytes(MapFile)); // the map as this run saved it at its open
         File.WriteAllBytes(MapFile, older);
 
-        Assert.Equal(0, await RunAsync(40, 5)); // the map read forward knew every page
-        Assert.Single(Bases());
+        // Reading those rounds back (Archiver.RollForward) is off for now (Archiver.MapSaveInterval says why): a base.
+        Assert.Equal(-1, await RunAsync(40, 5));
+        Assert.Equal(2, Bases().Count);
         var restored = await RestoreCompleteAsync(Archive, _dir.File("restored.db"));
         Assert.Equal(445, Count(restored));
         Assert.Equal(Content(Path), Content(restored));
     }
 
     [Fact]
-    public async Task ARoundNotYetInThePageMap_IsReadBack_EvenWhenCompactionMergedItWithTheTransactionsBefore()
+    public async Task ARoundNotYetInThePageMap_MergedByCompaction_TakesABase_AndTheRestoreIsTheFile()
     {
         await RunAsync(0, 20);
         byte[] older = [];
@@ -210,10 +211,27 @@ public sealed class ArchiveContinueTests : IDisposable
         Assert.True(Archiver.Compact(new WaldenFolderDestination(Archive), 16L << 20) >= 1); // one segment across the map's transaction
         File.WriteAllBytes(MapFile, older);
 
-        Assert.Equal(0, await RunAsync(40, 5));
-        Assert.Single(Bases());
+        Assert.Equal(-1, await RunAsync(40, 5)); // read-back is off for now: a base, and a complete restore
+        Assert.Equal(2, Bases().Count);
         var restored = await RestoreCompleteAsync(Archive, _dir.File("restored.db"));
         Assert.Equal(Content(Path), Content(restored));
+    }
+
+    [Fact]
+    public async Task WhenAnotherBasesChainReachesFurther_TheOpenTakesABase_SoTransactionIdsNeverRepeat()
+    {
+        // What a crash leaves while the records kept for a side base are shipped again after it: the page map's base (the
+        // newest) ends before the older base's chain. Made here by naming an older base's transaction past the map's.
+        await RunAsync(0, 20);
+        ForgetPageMap(Path);
+        await RunAsync(20, 5); // a second base, which the map follows
+        var bases = Bases();
+        var older = System.IO.Path.GetDirectoryName(System.IO.Path.Combine(Archive, bases[0]))!;
+        var segment = Directory.EnumerateFiles(older, "*.wseg").Order(StringComparer.Ordinal).Last();
+        File.Copy(segment, System.IO.Path.Combine(older, $"{900_000:D16}-{900_001:D16}.wseg"));
+
+        Assert.Equal(-1, await RunAsync(25, 5));
+        Assert.Equal(3, Bases().Count);
     }
 
     [Fact]
