@@ -218,23 +218,6 @@ public sealed class ArchiveContinueTests : IDisposable
     }
 
     [Fact]
-    public async Task WhenAnotherBasesChainReachesFurther_TheOpenTakesABase_SoTransactionIdsNeverRepeat()
-    {
-        // What a crash leaves while the records kept for a side base are shipped again after it: the page map's base (the
-        // newest) ends before the older base's chain. Made here by naming an older base's transaction past the map's.
-        await RunAsync(0, 20);
-        ForgetPageMap(Path);
-        await RunAsync(20, 5); // a second base, which the map follows
-        var bases = Bases();
-        var older = System.IO.Path.GetDirectoryName(System.IO.Path.Combine(Archive, bases[0]))!;
-        var segment = Directory.EnumerateFiles(older, "*.wseg").Order(StringComparer.Ordinal).Last();
-        File.Copy(segment, System.IO.Path.Combine(older, $"{900_000:D16}-{900_001:D16}.wseg"));
-
-        Assert.Equal(-1, await RunAsync(25, 5));
-        Assert.Equal(3, Bases().Count);
-    }
-
-    [Fact]
     public async Task ADestinationThatDoesNotEndWhereTheMapSays_IsNotContinued()
     {
         await RunAsync(0, 20);
