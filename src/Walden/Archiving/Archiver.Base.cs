@@ -39,7 +39,7 @@ internal sealed partial class Archiver
             Interlocked.Exchange(ref _txid, floorTxid); // a destination reached after the open holds more (NumberAfter)
         }
 
-        var baseId = Math.Max(Math.Max(_lastBaseId, Interlocked.Read(ref _floorBaseId)) + 1, _time.GetUtcNow().ToUnixTimeSeconds());
+        var baseId = NextBaseId();
         var next = new BaseState(baseId, _txid + 1, Path.Combine(_stagingFolder, $"{baseId}.wbase"), _pageSize, Micros(_time.GetUtcNow()));
         _dataVersion = dataVersion;
         _lastBaseId = baseId;
@@ -76,10 +76,16 @@ internal sealed partial class Archiver
         }
         else
         {
-            _baseCopy = Task.Factory.StartNew(() => CopyBase(next, snapshot, reason, rethrow: false), CancellationToken.None,
-                TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+            _baseCopy = OffThread(() => CopyBase(next, snapshot, reason, rethrow: false));
         }
     }
+
+    /// <summary>A base id: after every id this run took or a destination holds, and at least the time in Unix seconds.</summary>
+    private long NextBaseId() => Math.Max(Math.Max(_lastBaseId, Interlocked.Read(ref _floorBaseId)) + 1, _time.GetUtcNow().ToUnixTimeSeconds());
+
+    /// <summary>Runs <paramref name="work"/> on a thread of its own (a base's copy or store: long, blocking I/O).</summary>
+    private static Task OffThread(Action work) =>
+        Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
 
     /// <summary>A reader connection (as the pool's, and the backups' source) in a read transaction that sees every commit so far.</summary>
     private Backup.BackupSource PinSnapshot()
@@ -218,7 +224,7 @@ internal sealed partial class Archiver
         }
 
         var snapshot = PinSnapshot();
-        var baseId = Math.Max(Math.Max(_lastBaseId, Interlocked.Read(ref _floorBaseId)) + 1, _time.GetUtcNow().ToUnixTimeSeconds());
+        var baseId = NextBaseId();
         _lastBaseId = baseId;
         var side = new BaseState(baseId, _txid, Path.Combine(_stagingFolder, $"{baseId}.wbase"), _pageSize, Micros(_time.GetUtcNow()));
         lock (_gate)
@@ -227,9 +233,7 @@ internal sealed partial class Archiver
             _sideBase = side;
         }
 
-        _baseCopy = side.Copy = Task.Factory.StartNew(
-            () => CopyBase(side, snapshot, "the chain after the current base grew past NewBaseAfterBytes", rethrow: false, side: true),
-            CancellationToken.None, TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+        _baseCopy = side.Copy = OffThread(() => CopyBase(side, snapshot, "the chain after the current base grew past NewBaseAfterBytes", rethrow: false, side: true));
     }
 
     /// <summary>
@@ -268,8 +272,7 @@ internal sealed partial class Archiver
 
         if (side.Store is null && !TakenBeforeRenumbering(side) && _destinations.All(d => d.Claimed))
         {
-            side.Store = Task.Factory.StartNew(() => StoreSideBase(side), CancellationToken.None,
-                TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+            side.Store = OffThread(() => StoreSideBase(side));
         }
     }
 

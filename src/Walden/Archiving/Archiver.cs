@@ -458,7 +458,6 @@ internal sealed partial class Archiver : IDisposable
         StopLoop();
         ShipAll();
         FinishSideBase();
-        FlushMap();
         foreach (var destination in _destinations)
         {
             try
