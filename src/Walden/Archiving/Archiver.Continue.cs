@@ -32,8 +32,11 @@ internal sealed partial class Archiver
     private readonly byte[] _run = RandomNumberGenerator.GetBytes(16); // this open's id, in the page map and its resume claims
     private long _runFirstTxid = long.MaxValue; // the transaction this run started after (its base's, or the one it continued)
     private PageMap? _map; // guarded by _mapGate: every destination holds this, page by page (null: unknown)
+    private PagesInFlight? _inFlight; // guarded by _mapGate: what the rounds handed to destinations after the map's transaction write
 
     private string MapPath => Path.Combine(_stagingFolder, PageMap.FileName);
+
+    private string InFlightPath => Path.Combine(_stagingFolder, PagesInFlight.FileName);
 
     /// <summary>The transaction the page map (in memory) describes, or -1 when there is none (tests).</summary>
     internal long MapTxid
@@ -84,12 +87,12 @@ internal sealed partial class Archiver
             }
         }
 
-        // Destinations ahead of the map hold a round stored just before the last run stopped, before it saved the map: a base.
-        // (Reading those rounds back into the map was tried and lost writes under `walden torture --archive async`, seed
+        // Destinations ahead of the map hold rounds stored just before the last run stopped, before it saved the map: the
+        // pages those rounds wrote (PagesInFlight, saved before each store) are shipped again as they are now. (Reading the
+        // rounds back from the destinations instead was tried and lost writes under `walden torture --archive async`, seed
         // 1842340938, cycle 43, for a reason not found; it is in the history of this file, commit 97dc3f6 and after.)
-        if (ends[0].Txid != map.Txid)
+        if (ends[0].Txid != map.Txid && !AheadOfMap(map, ends[0], out why))
         {
-            why = $"the destinations end at transaction {ends[0].Txid}, after the page map's {map.Txid}";
             return false;
         }
 
@@ -183,6 +186,112 @@ internal sealed partial class Archiver
         ContinuedPages = changed.Count;
         LogMessages.ArchiveContinued(_logger, _name, map.BaseId, map.Txid, changed.Count, _txid);
         return true;
+    }
+
+    /// <summary>
+    /// The destinations end at <paramref name="end"/>, after the map's transaction, at the end of a round the pages in
+    /// flight name: the map then describes the state at that end with every page those rounds wrote (and page 1, so that
+    /// the open always ships a transaction, with the database's size) marked <see cref="PageMap.Unknown"/>, which the open
+    /// ships as it is now. False (with why) otherwise.
+    /// </summary>
+    private bool AheadOfMap(PageMap map, ChainEnd end, out string why)
+    {
+        var inFlight = PagesInFlight.TryLoad(InFlightPath, out why);
+        if (inFlight is null || inFlight.BaseId != map.BaseId || inFlight.From != map.Txid || !inFlight.FromChain.AsSpan().SequenceEqual(map.Chain)
+            || !inFlight.Ends.TryGetValue(end.Txid, out var chain) || !chain.AsSpan().SequenceEqual(end.Chain))
+        {
+            why = $"the destinations end at transaction {end.Txid}, after the page map's {map.Txid}, " +
+                (inFlight is null ? $"and {why}" : "and the pages in flight do not name that end");
+            return false;
+        }
+
+        foreach (var page in inFlight.Pages.Append(1u))
+        {
+            map.Set(page, PageMap.Unknown);
+        }
+
+        map.At(map.BaseId, end.Txid, end.Chain);
+        return true;
+    }
+
+    /// <summary>
+    /// Before a destination stores <paramref name="slices"/> of <paramref name="current"/>'s chain: adds their ends, and
+    /// the pages of every transaction up to the last, to the pages in flight after the map's transaction, and saves them.
+    /// Nothing is saved when the map is not of that base, or a transaction after the map's is no longer held (the file on
+    /// disk then does not name the new ends, and an open finding the destinations there takes a base).
+    /// </summary>
+    private void NoteInFlight(BaseState current, List<List<ArchiveRecord>> slices)
+    {
+        if (slices.Count == 0)
+        {
+            return;
+        }
+
+        lock (_mapGate)
+        {
+            if (_map is null || _map.BaseId != current.Id || slices[^1][^1].Txid <= _map.Txid)
+            {
+                return;
+            }
+
+            if (_inFlight is null || _inFlight.BaseId != _map.BaseId || _inFlight.From != _map.Txid)
+            {
+                _inFlight = new PagesInFlight(_map.BaseId, _map.Txid, _map.Chain);
+            }
+
+            var upTo = slices[^1][^1].Txid;
+            if (upTo > _inFlight.Covered)
+            {
+                var next = _inFlight.Covered + 1;
+                lock (_gate)
+                {
+                    foreach (var record in _pending)
+                    {
+                        if (record.Txid < next)
+                        {
+                            continue;
+                        }
+
+                        if (record.Txid != next || record.Txid > upTo)
+                        {
+                            break;
+                        }
+
+                        foreach (var (page, _) in record.Pages)
+                        {
+                            _inFlight.Pages.Add(page);
+                        }
+
+                        next++;
+                    }
+                }
+
+                if (next != upTo + 1)
+                {
+                    _inFlight = null;
+                    return;
+                }
+
+                _inFlight.Covered = upTo;
+            }
+
+            foreach (var slice in slices)
+            {
+                if (slice[^1].Txid > _inFlight.From)
+                {
+                    _inFlight.AddEnd(slice[^1].Txid, slice[^1].Chain!);
+                }
+            }
+
+            try
+            {
+                _inFlight.Save(InFlightPath);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                _inFlight = null; // the file on disk does not name these ends: an open finding the destinations there takes a base
+            }
+        }
     }
 
     /// <summary>Where a destination's archive ends: its last transaction, the chain value and moment after it, and the catalog read.</summary>

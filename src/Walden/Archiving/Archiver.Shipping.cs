@@ -84,8 +84,8 @@ internal sealed partial class Archiver
                     }
                 }
 
-                var start = 0;
-                while (start < records.Count)
+                var slices = new List<List<ArchiveRecord>>();
+                for (var start = 0; start < records.Count;)
                 {
                     var end = start;
                     long bytes = 0;
@@ -95,7 +95,14 @@ internal sealed partial class Archiver
                         end++;
                     }
 
-                    var slice = records.GetRange(start, end - start);
+                    slices.Add(records.GetRange(start, end - start));
+                    start = end;
+                }
+
+                NoteInFlight(current, slices); // before they are stored: a crash after a store still continues at open
+
+                foreach (var slice in slices)
+                {
                     var segment = destination.Scratch;
                     ArchiveFormat.EncodeSegment(current.Id, current.PageSize, destination.Chain, slice, segment);
                     if (destination.Log is { Faulted: false } log)
@@ -114,7 +121,6 @@ internal sealed partial class Archiver
                         _lags.Add((now - first.Time).TotalSeconds);
                         ArchiveInstruments.RecordLag((now - first.Time).TotalSeconds, _name);
                     }
-                    start = end;
                 }
 
                 destination.TrimScratch();

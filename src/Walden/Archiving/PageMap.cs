@@ -61,6 +61,12 @@ internal sealed class PageMap
     /// <summary>XOR of <see cref="Mix"/> over every page: checks the file's entries against its header.</summary>
     private UInt128 Sum { get; set; }
 
+    /// <summary>
+    /// The digest of a page whose content is not known (written by a round stored after the map's transaction, see
+    /// <see cref="PagesInFlight"/>): no page's XXH128 is expected to equal it, so the next comparison ships the page.
+    /// </summary>
+    internal static readonly UInt128 Unknown = UInt128.MaxValue;
+
     /// <summary>An empty map for a database of <paramref name="pageSize"/>-byte pages.</summary>
     internal static PageMap Empty(int pageSize) => new(pageSize, [], 0, UInt128.Zero);
 
