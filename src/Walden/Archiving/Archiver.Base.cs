@@ -244,9 +244,11 @@ internal sealed partial class Archiver
     private void ShipSideBase()
     {
         BaseState? side;
+        BaseState? current;
         lock (_gate)
         {
             side = _sideBase;
+            current = _base;
         }
 
         if (side is not { Chain: not null } || side.Superseded)
@@ -272,6 +274,11 @@ internal sealed partial class Archiver
 
         if (side.Store is null && !TakenBeforeRenumbering(side) && _destinations.All(d => d.Claimed))
         {
+            if (current is not null)
+            {
+                NoteSideBase(current, side.Id); // before any store: an open after a crash before the switch continues beside it
+            }
+
             side.Store = OffThread(() => StoreSideBase(side));
         }
     }
@@ -355,6 +362,7 @@ internal sealed partial class Archiver
             side.TryDeleteStaged(_destinations);
         }
 
+        UpdateMap(side, []); // the map of the side base at once: until it is saved, an open after a crash takes a base
         LogMessages.ArchiveBaseTaken(_logger, _name, side.Id, side.Txid, "the chain after the previous base grew past NewBaseAfterBytes; now stored everywhere");
     }
 

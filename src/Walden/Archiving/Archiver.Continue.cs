@@ -71,10 +71,16 @@ internal sealed partial class Archiver
 
         // Where every destination ends: all at one transaction of the map's base, with one chain value. A round stored in
         // the destinations whose map was not saved yet (a crash in between) is read back from them and applied to the map.
+        var inFlight = PagesInFlight.TryLoad(InFlightPath, out var inFlightWhy);
+        if (inFlight is not null && inFlight.BaseId != map.BaseId)
+        {
+            (inFlight, inFlightWhy) = (null, "the pages in flight are of another base");
+        }
+
         var ends = new ChainEnd[_destinations.Length];
         for (var i = 0; i < _destinations.Length; i++)
         {
-            if (EndOf(_destinations[i], map, out why) is not { } end)
+            if (EndOf(_destinations[i], map, inFlight?.SideBaseId ?? 0, out why) is not { } end)
             {
                 return false;
             }
@@ -91,7 +97,7 @@ internal sealed partial class Archiver
         // pages those rounds wrote (PagesInFlight, saved before each store) are shipped again as they are now. (Reading the
         // rounds back from the destinations instead was tried and lost writes under `walden torture --archive async`, seed
         // 1842340938, cycle 43, for a reason not found; it is in the history of this file, commit 97dc3f6 and after.)
-        if (ends[0].Txid != map.Txid && !AheadOfMap(map, ends[0], out why))
+        if (ends[0].Txid != map.Txid && !AheadOfMap(map, ends[0], inFlight, inFlightWhy, out why))
         {
             return false;
         }
@@ -158,6 +164,11 @@ internal sealed partial class Archiver
         lock (_gate)
         {
             _runBases.Add(map.BaseId); // this run's first base for CheckOtherCopies: a newer one it did not take is another copy's
+            if (inFlight is { SideBaseId: > 0 } noted)
+            {
+                _runBases.Add(noted.SideBaseId); // the earlier run's side base left beside the chain (EndOf): not another copy's
+            }
+
             _base = base_;
             _sealedChain = map.Chain;
             _pending.Clear();
@@ -194,9 +205,9 @@ internal sealed partial class Archiver
     /// the open always ships a transaction, with the database's size) marked <see cref="PageMap.Unknown"/>, which the open
     /// ships as it is now. False (with why) otherwise.
     /// </summary>
-    private bool AheadOfMap(PageMap map, ChainEnd end, out string why)
+    private static bool AheadOfMap(PageMap map, ChainEnd end, PagesInFlight? inFlight, string inFlightWhy, out string why)
     {
-        var inFlight = PagesInFlight.TryLoad(InFlightPath, out why);
+        why = inFlightWhy;
         if (inFlight is null || inFlight.BaseId != map.BaseId || inFlight.From != map.Txid || !inFlight.FromChain.AsSpan().SequenceEqual(map.Chain)
             || !inFlight.Ends.TryGetValue(end.Txid, out var chain) || !chain.AsSpan().SequenceEqual(end.Chain))
         {
@@ -236,7 +247,10 @@ internal sealed partial class Archiver
 
             if (_inFlight is null || _inFlight.BaseId != _map.BaseId || _inFlight.From != _map.Txid)
             {
-                _inFlight = new PagesInFlight(_map.BaseId, _map.Txid, _map.Chain);
+                _inFlight = new PagesInFlight(_map.BaseId, _map.Txid, _map.Chain)
+                {
+                    SideBaseId = _inFlight?.BaseId == _map.BaseId ? _inFlight.SideBaseId : 0,
+                };
             }
 
             var upTo = slices[^1][^1].Txid;
@@ -294,14 +308,48 @@ internal sealed partial class Archiver
         }
     }
 
+    /// <summary>
+    /// Before a side base of the map's base is stored: notes its id in the pages in flight, so that an open after a crash
+    /// between its store and the switch to it continues the older chain beside it (<see cref="EndOf"/>) instead of taking
+    /// a base. Nothing is noted without a map of that base (the open would take a base anyway).
+    /// </summary>
+    private void NoteSideBase(BaseState current, long sideBaseId)
+    {
+        lock (_mapGate)
+        {
+            if (_map is null || _map.BaseId != current.Id)
+            {
+                return;
+            }
+
+            if (_inFlight is null || _inFlight.BaseId != _map.BaseId || _inFlight.From != _map.Txid)
+            {
+                _inFlight = new PagesInFlight(_map.BaseId, _map.Txid, _map.Chain);
+            }
+
+            _inFlight.SideBaseId = sideBaseId;
+            try
+            {
+                _inFlight.Save(InFlightPath);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                _inFlight = null; // not noted: an open after a crash in that window takes a base
+            }
+        }
+    }
+
     /// <summary>Where a destination's archive ends: its last transaction, the chain value and moment after it, and the catalog read.</summary>
     private sealed record ChainEnd(long Txid, byte[] Chain, long Time, long ChainBytes, ArchiveCatalog Catalog);
 
     /// <summary>
-    /// Where the destination's archive ends, when it was reached at open, holds this lineage, its newest base is the map's,
-    /// and the transactions after that base are named without a hole, none before the map's; null (with why) otherwise.
+    /// Where the destination's archive ends, when it was reached at open, holds this lineage, its newest base is the map's
+    /// (or, beside it, only <paramref name="sideBaseId"/> with nothing after it: the earlier run stored that side base and
+    /// stopped before switching to it), and the transactions after the map's base are named without a hole, none before
+    /// the map's; null (with why) otherwise. A side base left so is older than the chain's end, so a restore of the latest
+    /// (the chain that reaches furthest) never takes it, and a restore at its moment gets the same state from either.
     /// </summary>
-    private static ChainEnd? EndOf(DestinationState destination, PageMap map, out string why)
+    private static ChainEnd? EndOf(DestinationState destination, PageMap map, long sideBaseId, out string why)
     {
         var name = destination.Destination.Name;
         if (!destination.Claimed || !destination.Numbered || destination.Refused is not null || destination.FailingSince is not null)
@@ -313,15 +361,16 @@ internal sealed partial class Archiver
         try
         {
             var catalog = ArchiveCatalog.Read(destination.Destination);
-            var newest = catalog.Bases.Count == 0 ? null : catalog.Bases.MaxBy(b => b.BaseId);
-            if (newest is null || newest.BaseId != map.BaseId)
+            var mine = catalog.Bases.FirstOrDefault(b => b.BaseId == map.BaseId);
+            var newer = catalog.Bases.Where(b => b.BaseId > map.BaseId).ToList();
+            if (mine is null || newer.Any(b => b.BaseId != sideBaseId || catalog.Restorable(b.BaseId).Any()))
             {
-                why = $"the destination '{name}' holds base {newest?.BaseId ?? 0}, not the page map's base {map.BaseId}";
+                why = $"the destination '{name}' holds base {(mine is null ? 0 : newer.Count > 0 ? newer.Max(b => b.BaseId) : map.BaseId)}, not the page map's base {map.BaseId}";
                 return null;
             }
 
             DecodedBase header;
-            using (var stream = destination.Destination.OpenRead(newest.Name))
+            using (var stream = destination.Destination.OpenRead(mine.Name))
             {
                 header = ArchiveFormat.DecodeBase(stream, null);
             }

@@ -28,7 +28,7 @@ internal sealed class PagesInFlight
     /// <summary>Round ends kept; older ones are dropped (a destination that far behind the others makes the open take a base anyway).</summary>
     private const int MaxEnds = 1024;
 
-    private const int HeaderBytes = 72;
+    private const int HeaderBytes = 80;
     private const int EndBytes = 8 + 32;
     private static readonly byte[] Magic = "WLDNPIF1"u8.ToArray();
 
@@ -53,6 +53,13 @@ internal sealed class PagesInFlight
 
     /// <summary>Where a round handed to a destination ends: its last transaction and the chain value after it.</summary>
     internal SortedDictionary<long, byte[]> Ends { get; } = [];
+
+    /// <summary>
+    /// A side base of <see cref="BaseId"/>'s chain this database took, noted before it is stored (0: none): a crash after its
+    /// store and before the switch to it leaves it in the destinations with nothing after it, and the open continues the
+    /// older chain beside it rather than take a base (Archiver.EndOf).
+    /// </summary>
+    internal long SideBaseId { get; set; }
 
     /// <summary>Every page written by a transaction in (<see cref="From"/>, <see cref="Covered"/>].</summary>
     internal HashSet<uint> Pages { get; } = [];
@@ -81,6 +88,7 @@ internal sealed class PagesInFlight
         BinaryPrimitives.WriteInt64LittleEndian(span[24..], BaseId);
         BinaryPrimitives.WriteInt64LittleEndian(span[32..], From);
         FromChain.CopyTo(span[40..]);
+        BinaryPrimitives.WriteInt64LittleEndian(span[72..], SideBaseId);
         var offset = HeaderBytes;
         foreach (var (txid, chain) in Ends)
         {
@@ -130,7 +138,10 @@ internal sealed class PagesInFlight
             }
 
             var loaded = new PagesInFlight(BinaryPrimitives.ReadInt64LittleEndian(span[24..]), BinaryPrimitives.ReadInt64LittleEndian(span[32..]),
-                span.Slice(40, 32).ToArray());
+                span.Slice(40, 32).ToArray())
+            {
+                SideBaseId = BinaryPrimitives.ReadInt64LittleEndian(span[72..]),
+            };
             var offset = HeaderBytes;
             for (var i = 0; i < ends; i++)
             {
