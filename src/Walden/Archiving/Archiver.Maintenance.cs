@@ -97,9 +97,32 @@ internal sealed partial class Archiver
         if (!result.Complete)
         {
             LogMessages.ArchiveDrillFailed(_logger, _name, $"{source.Name}: {result.Problem}");
+            Heal(result.Problem);
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// After a drill that could not restore the latest state (a damaged or missing segment, a damaged base): a new base, so
+    /// that the archive restores the latest state again from here on, instead of every later restore stopping at the
+    /// damage until the chain grows long enough for a base of its own. The damaged object stays where it is (a restore
+    /// before it still needs what precedes it, and it is the evidence); health stays Degraded, naming it, until a drill
+    /// passes. Async takes a side base, so the chain goes on meanwhile and the bound holds; Sync, a base at the next write.
+    /// </summary>
+    private void Heal(string? problem)
+    {
+        if (_options.Mode == WaldenArchiveMode.Async)
+        {
+            lock (_gate)
+            {
+                _wantSideBase = _sideBase is null && !_needBase;
+            }
+        }
+        else
+        {
+            NeedBase($"the restore drill could not restore the latest state ({problem}); a new base makes it restorable again");
+        }
     }
 
     /// <summary>

@@ -55,6 +55,49 @@ public sealed class ArchiveMaintenanceTests : IDisposable
         Assert.False(status.LastVerification!.Ok);
     }
 
+    [Theory]
+    [InlineData(WaldenArchiveMode.Sync, false)]
+    [InlineData(WaldenArchiveMode.Async, false)]
+    [InlineData(WaldenArchiveMode.Async, true)]
+    public async Task Drill_WhenASegmentIsDamaged_TakesANewBase_SoTheLatestStateRestoresAgain_AndKeepsTheDamagedSegment(WaldenArchiveMode mode, bool missing)
+    {
+        var path = _dir.File("app.db");
+        var options = Options(segmentPerBatch: true);
+        options.Archive.Mode = mode;
+        options.CheckpointIdleDelay = TimeSpan.FromHours(1);
+        await using var db = await WaldenDatabase.OpenAsync(path, options);
+        await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+        for (var i = 0; i < 3; i++)
+        {
+            await db.WriteAsync(c => c.Exec($"INSERT INTO t VALUES ({i})"));
+            Assert.Null(db.Archiver!.ShipAll());
+        }
+
+        var segment = Directory.EnumerateFiles(Archive, "*.wseg", SearchOption.AllDirectories).Order().Skip(1).First();
+        var bytes = await File.ReadAllBytesAsync(segment);
+        bytes[^40] ^= 1;
+        await File.WriteAllBytesAsync(segment, bytes);
+        if (missing)
+        {
+            File.Move(segment, _dir.File("lost.wseg")); // a segment deleted by hand
+        }
+
+        Assert.False(db.Archiver!.RunDrill().Complete);
+
+        await db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (3)")); // the writer takes the base the drill asked for
+        db.Archiver.FinishSideBaseForTests();
+        await db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (4)"));
+        Assert.Null(db.Archiver.ShipAll());
+
+        Assert.Equal(2, Directory.EnumerateFiles(Archive, "base.wbase", SearchOption.AllDirectories).Count());
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(missing ? _dir.File("lost.wseg") : segment)); // kept as found
+        var drill = db.Archiver.RunDrill();
+        Assert.True(drill.Complete, drill.Problem);
+        Assert.DoesNotContain(db.GetHealth().Reasons, r => r.Contains("drill", StringComparison.Ordinal));
+        var restored = await RestoreCompleteAsync(Archive, _dir.File("restored.db"));
+        Assert.Equal(5, Count(restored));
+    }
+
     [Fact]
     public async Task Compaction_MergesSegments_AndEveryTransactionStaysRestorable()
     {
