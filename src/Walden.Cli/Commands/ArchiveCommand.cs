@@ -126,6 +126,12 @@ internal static class ArchiveCommand
                 : $"nothing is restorable: no base snapshot in '{status.Destination}' is usable (see the problems above)"
             : string.Create(CultureInfo.InvariantCulture,
                 $"restorable from {status.FirstRestorable:O} to {status.LastRestorable:O} (last transaction {status.LastTxid})")));
+        foreach (var window in status.UnknownWindows)
+        {
+            AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                $"not restorable by time between {window.After:O} (transaction {window.Txid}) and {window.At:O} (transaction {window.Txid + 1}): what changed while the archive was not watching (a crash or another program), whose commit times are not known")));
+        }
+
         AnsiConsole.MarkupLine(Markup.Escape(status.Lineages.Count == 0
             ? "lineage: none (an archive begun before lineages: the next database to archive into it claims it)"
             : $"lineage: {string.Join(", ", status.Lineages)} (in the database's <db>-archive-staging/lineage)"));

@@ -213,6 +213,8 @@ public static class WaldenArchive
             .Select(b => new RestorableSpan(b.BaseId, b.Txid, b.Time, b.LastTxid, b.LastTime)).ToList();
         return new WaldenArchiveStatus(source.Name, bases, verification)
         {
+            UnknownWindows = [.. RestorableSpans.Continuations(source, catalog).OrderBy(c => c.Txid)
+                .Select(c => new WaldenArchiveUnknownWindow(c.Txid, c.After, c.At))],
             Logs = LogsOf(catalog),
             Lineages = ArchiveLineage.InArchive(source),
             Problem = RestorableSpans.Conflict(usable, source.Name)?.Replace(" and restore again. Nothing was written.", ".", StringComparison.Ordinal),
@@ -398,9 +400,28 @@ public sealed record WaldenArchiveStatus(string Destination, IReadOnlyList<Walde
     /// <summary>The earliest moment a restore can reach (the oldest base), or null for an empty archive.</summary>
     public DateTimeOffset? FirstRestorable => Bases.Where(b => b.Problem is null).Select(b => (DateTimeOffset?)b.Time).Min();
 
-    /// <summary>The latest moment (the last transaction of the newest base's segments), or null.</summary>
-    public DateTimeOffset? LastRestorable => Bases.LastOrDefault(b => b.Problem is null)?.LastTime;
+    /// <summary>
+    /// The latest moment: the last commit of the chain that reaches furthest (the one a restore of the latest takes; a
+    /// newer base can end before an older base's chain, e.g. a side base left by a crash before the switch to it), or null.
+    /// </summary>
+    public DateTimeOffset? LastRestorable => Furthest?.LastTime;
 
     /// <summary>The last transaction id a restore can reach, or null.</summary>
-    public long? LastTxid => Bases.LastOrDefault(b => b.Problem is null)?.LastTxid;
+    public long? LastTxid => Furthest?.LastTxid;
+
+    /// <summary>
+    /// The windows no restore by time can reach (<c>--at</c> inside one is refused, naming its two ends): each is the time
+    /// between the last transaction archived before an open and the transaction that open shipped with what changed while
+    /// the archive was not watching (commits not yet archived when it stopped or crashed, another program's writes while it
+    /// was closed), whose times are not known. Both ends restore. Oldest first.
+    /// </summary>
+    public IReadOnlyList<WaldenArchiveUnknownWindow> UnknownWindows { get; init; } = [];
+
+    private WaldenArchiveBaseInfo? Furthest => Bases.Where(b => b.Problem is null).OrderBy(b => b.LastTxid).ThenBy(b => b.BaseId).LastOrDefault();
 }
+
+/// <summary>A window of an archive whose moments cannot be restored by time (<see cref="WaldenArchiveStatus.UnknownWindows"/>).</summary>
+/// <param name="Txid">The last transaction before the window; transaction <c>Txid + 1</c> ends it.</param>
+/// <param name="After">When <paramref name="Txid"/> was committed: the window's start, restorable.</param>
+/// <param name="At">When the open that shipped <c>Txid + 1</c> ran: the window's end, restorable.</param>
+public sealed record WaldenArchiveUnknownWindow(long Txid, DateTimeOffset After, DateTimeOffset At);

@@ -794,6 +794,12 @@ public sealed class ArchiveContinueBreakerTests : IDisposable
             File.Delete(segment);
         }
 
+        // What `walden archive status` names as the last restorable transaction is what a restore of the latest returns:
+        // the older chain's end, not the side base's, though the side base is newer.
+        var crashed = await WaldenArchive.RestoreAsync(Archive, _dir.File("crashed.db"));
+        Assert.True(crashed.Complete, crashed.Problem);
+        Assert.Equal(crashed.Txid, (await WaldenArchive.GetStatusAsync(Archive)).LastTxid);
+
         var (map, inFlight) = destination.Kept ?? throw new InvalidOperationException("the side base was not stored");
         var staging = ArchiveLineage.StagingFolder(Path);
         File.WriteAllBytes(System.IO.Path.Combine(staging, PageMap.FileName), map);

@@ -129,6 +129,12 @@ public sealed class ArchiveContinueTests : IDisposable
         var after = await WaldenArchive.RestoreAsync(Archive, _dir.File("after.db"), new WaldenArchiveRestoreOptions { At = open });
         Assert.True(after.Complete, after.Problem);
         Assert.Equal(1, Count(_dir.File("after.db"), "t WHERE a = 1000"));
+
+        // `walden archive status` lists the window, with the same ends.
+        var window = Assert.Single((await WaldenArchive.GetStatusAsync(Archive)).UnknownWindows);
+        Assert.Equal(before.Txid, window.Txid);
+        Assert.Equal(lastBefore, window.After);
+        Assert.Equal(open, window.At);
     }
 
     [Fact]
