@@ -413,4 +413,74 @@ public sealed class ArchiveInFlightBreakerTests : IDisposable
         var problem = await LatestDiffersAsync("latest.db");
         Assert.True(problem is null, $"{problem} (the open continued with {continued} pages; the heal's side base is at transaction {healedAt})");
     }
+
+    /// <summary>A folder whose objects can be read, but whose Put is refused once <see cref="ReadOnly"/> (a folder the service user may no longer write: EACCES).</summary>
+    private sealed class TurnsReadOnly(string folder) : IWaldenArchiveDestination
+    {
+        private readonly WaldenFolderDestination _inner = new(folder);
+
+        public string Name => _inner.Name;
+
+        public bool ReadOnly { get; set; }
+
+        public void Put(string name, Stream content)
+        {
+            if (ReadOnly)
+            {
+                throw new UnauthorizedAccessException($"Access to the path '{name}' is denied.");
+            }
+
+            _inner.Put(name, content);
+        }
+
+        public IReadOnlyList<WaldenArchiveObject> List(string prefix) => _inner.List(prefix);
+
+        public Stream OpenRead(string name) => _inner.OpenRead(name);
+
+        public void Delete(string name) => _inner.Delete(name);
+    }
+
+    /// <summary>
+    /// The drill on a destination that has become read-only for this user (Put throws UnauthorizedAccessException, as .NET
+    /// does for EACCES) after a segment was damaged: the drill's restore fails, then its record of the outcome in
+    /// verifications/ throws (WaldenArchive.Verify catches only IOException there), RunDrill lets it out, and the
+    /// maintenance loop swallows it: health keeps saying the last drill was ok and the heal never runs.
+    /// </summary>
+    [Fact]
+    public async Task ADrillOnADestinationThatTurnedReadOnly_AfterDamage_StillReportsTheFailureInHealth()
+    {
+        var destination = new TurnsReadOnly(Archive);
+        var options = Options(destination);
+        options.Archive.MaxLag = TimeSpan.FromHours(1);
+        await using var db = await WaldenDatabase.OpenAsync(Path, options);
+        await db.WriteAsync(c => c.Exec("CREATE TABLE t(a INTEGER PRIMARY KEY, body TEXT)"));
+        for (var i = 0; i < 3; i++)
+        {
+            var value = i;
+            await db.WriteAsync(c => c.Exec($"INSERT INTO t(a, body) VALUES ({value}, 'x')"));
+            Assert.Null(db.Archiver!.ShipAll());
+        }
+
+        Assert.True(db.Archiver!.RunDrill().Complete);
+        var segment = Directory.EnumerateFiles(Archive, "*.wseg", SearchOption.AllDirectories).Order().Skip(1).First();
+        var bytes = await File.ReadAllBytesAsync(segment);
+        bytes[^40] ^= 1;
+        await File.WriteAllBytesAsync(segment, bytes);
+        destination.ReadOnly = true;
+
+        string outcome;
+        try
+        {
+            var drill = db.Archiver.RunDrill();
+            outcome = $"returned Complete={drill.Complete}";
+        }
+        catch (Exception ex)
+        {
+            outcome = $"threw {ex.GetType().Name}: {ex.Message}";
+        }
+
+        var health = db.GetHealth(new WaldenHealthThresholds { SlowCommit = TimeSpan.FromMinutes(10) });
+        Assert.True(health.Reasons.Any(r => r.Contains("drill failed", StringComparison.Ordinal)),
+            $"the drill {outcome}; health: {health.Status}: {string.Join(" / ", health.Reasons)}");
+    }
 }
