@@ -606,6 +606,31 @@ internal static partial class ArchiveFormat
         return chain;
     }
 
+    /// <summary>
+    /// Checks a base object's own SHA-256 (its header and payload as stored) without decompressing it: what the open that
+    /// continues its chain needs to know, that a restore can still start from it.
+    /// </summary>
+    /// <exception cref="InvalidDataException">It is not a base, or its bytes do not match its checksum.</exception>
+    internal static void CheckBaseObject(Stream input)
+    {
+        var header = new byte[HeaderBytes];
+        input.ReadExactly(header);
+        if (!header.AsSpan(0, 8).SequenceEqual(BaseMagic))
+        {
+            throw new InvalidDataException("it is not a Walden archive base snapshot (wrong magic)");
+        }
+
+        using var fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        fileHash.AppendData(header);
+        new HashingReadStream(input, fileHash, BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(120))).Drain();
+        var trailer = new byte[HashBytes];
+        input.ReadExactly(trailer);
+        if (!fileHash.GetHashAndReset().AsSpan().SequenceEqual(trailer))
+        {
+            throw new InvalidDataException("its checksum does not match its content (damaged or truncated)");
+        }
+    }
+
     /// <summary>Checks a base object and writes its database to <paramref name="databasePath"/>; throws InvalidDataException.</summary>
     internal static DecodedBase DecodeBase(Stream input, string? databasePath)
     {

@@ -149,7 +149,9 @@ internal static class ArchiveRestorer
         var targetMicros = target.At is { } at ? Archiver.Micros(at) : long.MaxValue;
         var targetTxid = target.Txid ?? long.MaxValue;
         var problems = new List<string>();
-        var skipped = new List<(long BaseId, string Problem)>(); // newer bases the target may need that could not be used: the result is older than asked
+        // Bases the target may need that could not be used, with how far their chain is named (long.MaxValue: not known): a
+        // newer one, or one whose chain reaches past what the restore returns, makes the result older than asked.
+        var skipped = new List<(long BaseId, string Problem, long Reach)>();
         // A base id is the later of its predecessor's + 1 and its time in Unix seconds: a base taken after the time asked is not needed.
         bool MayBeNeeded(long baseId) => target.At is not { } at || baseId <= at.ToUnixTimeSeconds() + 1;
         foreach (var orphan in catalog.Segments.Keys.Concat(catalog.Logged.Values.Select(l => l.Name.BaseId)).Distinct()
@@ -158,7 +160,7 @@ internal static class ArchiveRestorer
             var names = catalog.Restorable(orphan);
             skipped.Add((orphan, string.Create(CultureInfo.InvariantCulture,
                 $"the segments of base {orphan} (transactions {names.Min(n => n.First)}..{names.Max(n => n.Last)}) have no base snapshot " +
-                $"({orphan}/{ArchiveFormat.BaseFileName} is missing)")));
+                $"({orphan}/{ArchiveFormat.BaseFileName} is missing)"), names.Max(n => n.Last)));
         }
 
         // The newest base that reaches the target; for the latest state (or a target past every chain), the base whose chain
@@ -183,7 +185,7 @@ internal static class ArchiveRestorer
             {
                 if (MayBeNeeded(candidate.BaseId))
                 {
-                    skipped.Add((candidate.BaseId, $"base {candidate.Name} cannot be read ({ex.Message})"));
+                    skipped.Add((candidate.BaseId, $"base {candidate.Name} cannot be read ({ex.Message})", Reach(candidate)));
                 }
 
                 continue;
@@ -210,7 +212,7 @@ internal static class ArchiveRestorer
             }
             catch (Exception ex) when ((ex is IOException or InvalidDataException or UnauthorizedAccessException) && !Files.IoErrors.IsWriteSide(ex))
             {
-                skipped.Add((candidate.BaseId, $"base {candidate.Name} is damaged ({ex.Message})"));
+                skipped.Add((candidate.BaseId, $"base {candidate.Name} is damaged ({ex.Message})", Reach(candidate)));
                 DeleteTemporary(temporary);
                 continue;
             }
@@ -218,7 +220,9 @@ internal static class ArchiveRestorer
             try
             {
                 var (txid, micros, stop) = Apply(source, catalog, header, temporary, targetTxid, targetMicros, cancellationToken);
-                var newer = skipped.Where(s => s.BaseId > header.BaseId).Select(s => s.Problem).ToList();
+                // Past the target: the chain holds a transaction after the moment asked, so the state there is settled.
+                var pastTarget = target.At is { } asked && spanOf.TryGetValue(header.BaseId, out var own) && own.LastTime > asked;
+                var newer = skipped.Where(s => s.BaseId > header.BaseId || (!pastTarget && s.Reach > txid)).Select(s => s.Problem).ToList();
                 if (stop is null && newer.Count > 0 && (target.Txid is null || txid < target.Txid))
                 {
                     // A newer base was unusable: this older one's end is not the latest state (nor the state at the time asked).
@@ -366,6 +370,18 @@ internal static class ArchiveRestorer
     }
 
     private static string Check(string path)
+    {
+        try
+        {
+            return CheckOrThrow(path);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode is 11 or 26) // SQLITE_CORRUPT, SQLITE_NOTADB: a finding, said as one
+        {
+            return ex.Message;
+        }
+    }
+
+    private static string CheckOrThrow(string path)
     {
         using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         connection.Open();

@@ -221,6 +221,13 @@ internal sealed partial class Archiver
             map.Set(page, PageMap.Unknown);
         }
 
+        // Pages a round cut off (a shrink) are gone at the end without being written: another program can bring them back
+        // as the map knows them, and a restore would have zeros there (ArchiveInFlightBreakerTests).
+        for (var page = inFlight.MinPages + 1; page <= map.Count; page++)
+        {
+            map.Set(page, PageMap.Unknown);
+        }
+
         map.At(map.BaseId, end.Txid, end.Chain);
         return true;
     }
@@ -250,6 +257,7 @@ internal sealed partial class Archiver
                 _inFlight = new PagesInFlight(_map.BaseId, _map.Txid, _map.Chain)
                 {
                     SideBaseId = _inFlight?.BaseId == _map.BaseId ? _inFlight.SideBaseId : 0,
+                    MinPages = _map.Count,
                 };
             }
 
@@ -275,6 +283,8 @@ internal sealed partial class Archiver
                         {
                             _inFlight.Pages.Add(page);
                         }
+
+                        _inFlight.MinPages = Math.Min(_inFlight.MinPages, record.DatabasePages);
 
                         next++;
                     }
@@ -324,7 +334,7 @@ internal sealed partial class Archiver
 
             if (_inFlight is null || _inFlight.BaseId != _map.BaseId || _inFlight.From != _map.Txid)
             {
-                _inFlight = new PagesInFlight(_map.BaseId, _map.Txid, _map.Chain);
+                _inFlight = new PagesInFlight(_map.BaseId, _map.Txid, _map.Chain) { MinPages = _map.Count };
             }
 
             _inFlight.SideBaseId = sideBaseId;
@@ -373,6 +383,13 @@ internal sealed partial class Archiver
             using (var stream = destination.Destination.OpenRead(mine.Name))
             {
                 header = ArchiveFormat.DecodeBase(stream, null);
+            }
+
+            // Read whole and checked (its SHA-256, not decompressed): a base damaged inside leaves nothing to restore the
+            // chain from, and before continuing existed every open took a new one (ArchiveInFlightBreakerTests).
+            using (var stream = destination.Destination.OpenRead(mine.Name))
+            {
+                ArchiveFormat.CheckBaseObject(stream);
             }
 
             var names = catalog.Restorable(map.BaseId).OrderBy(n => n.First).ToList();

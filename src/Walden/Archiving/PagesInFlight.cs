@@ -61,6 +61,9 @@ internal sealed class PagesInFlight
     /// </summary>
     internal long SideBaseId { get; set; }
 
+    /// <summary>The fewest pages the database had at <see cref="From"/> or after any transaction up to <see cref="Covered"/>.</summary>
+    internal uint MinPages { get; set; }
+
     /// <summary>Every page written by a transaction in (<see cref="From"/>, <see cref="Covered"/>].</summary>
     internal HashSet<uint> Pages { get; } = [];
 
@@ -85,6 +88,7 @@ internal sealed class PagesInFlight
         BinaryPrimitives.WriteInt32LittleEndian(span[8..], length);
         BinaryPrimitives.WriteInt32LittleEndian(span[12..], Ends.Count);
         BinaryPrimitives.WriteInt32LittleEndian(span[16..], Pages.Count);
+        BinaryPrimitives.WriteUInt32LittleEndian(span[20..], MinPages);
         BinaryPrimitives.WriteInt64LittleEndian(span[24..], BaseId);
         BinaryPrimitives.WriteInt64LittleEndian(span[32..], From);
         FromChain.CopyTo(span[40..]);
@@ -141,6 +145,7 @@ internal sealed class PagesInFlight
                 span.Slice(40, 32).ToArray())
             {
                 SideBaseId = BinaryPrimitives.ReadInt64LittleEndian(span[72..]),
+                MinPages = BinaryPrimitives.ReadUInt32LittleEndian(span[20..]),
             };
             var offset = HeaderBytes;
             for (var i = 0; i < ends; i++)

@@ -149,7 +149,7 @@ public static class WaldenArchive
                 using var content = new MemoryStream(Encoding.UTF8.GetBytes(line));
                 source.Put(string.Create(CultureInfo.InvariantCulture, $"{VerificationPrefix}{now.UtcTicks:D20}.txt"), content);
             }
-            catch (IOException)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 // The outcome is returned either way; a read-only archive cannot keep the record.
             }

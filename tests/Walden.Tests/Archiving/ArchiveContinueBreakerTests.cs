@@ -894,6 +894,57 @@ public sealed class ArchiveContinueBreakerTests : IDisposable
         Assert.Equal(10, Count(_dir.File("at.db")));
     }
 
+    /// <summary>
+    /// The same crash state with the older base damaged inside: its chain reaches further than the side base, so a restore
+    /// of the latest from the side base is an older state than the archive holds, and must say so (it said complete).
+    /// </summary>
+    [Fact]
+    public async Task AfterACrashBetweenASideBasesStoreAndTheSwitch_WithTheOlderBaseDamaged_TheLatestRestoreIsNotComplete()
+    {
+        await using (var db = await WaldenDatabase.OpenAsync(Path, SideOptions()))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a INTEGER PRIMARY KEY, body BLOB)"));
+            for (var i = 0; i < 4; i++)
+            {
+                await InsertBlobAsync(db, i, 400_000);
+            }
+
+            Assert.Null(db.Archiver!.ShipAll());
+            try
+            {
+                await InsertBlobAsync(db, 10);
+                Assert.True(_copying.Wait(TimeSpan.FromSeconds(30)), "no side base was started");
+                for (var i = 100; i < 105; i++)
+                {
+                    await InsertBlobAsync(db, i);
+                }
+
+                Assert.Null(db.Archiver.ShipAll()); // after the older base: the side base's snapshot has none of them
+            }
+            finally
+            {
+                _release.Set();
+            }
+
+            db.Archiver.FinishSideBaseForTests();
+        }
+
+        Assert.Equal(2, Bases().Count);
+        foreach (var segment in Directory.EnumerateFiles(System.IO.Path.GetDirectoryName(System.IO.Path.Combine(Archive, Bases()[^1]))!, "*.wseg"))
+        {
+            File.Delete(segment);
+        }
+
+        var older = System.IO.Path.Combine(Archive, Bases().Order().First());
+        var bytes = await File.ReadAllBytesAsync(older);
+        bytes[bytes.Length / 2] ^= 0x5A;
+        await File.WriteAllBytesAsync(older, bytes);
+
+        var result = await WaldenArchive.RestoreAsync(Archive, _dir.File("latest.db"));
+        Assert.False(result.Complete, $"the side base's state (transaction {result.Txid}, {Count(_dir.File("latest.db"))} rows) was said complete");
+        Assert.Contains("damaged", result.Problem, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task SideBase_RestoresAtEveryMomentAroundTheSwitch_AndTheNextOpenContinuesTheNewBase()
     {
