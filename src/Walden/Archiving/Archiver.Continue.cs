@@ -12,7 +12,8 @@ namespace Walden.Archiving;
 /// archived 1-2 s late, and the time grows with the file. The open therefore continues the chain the destinations hold
 /// when it can prove where it ends: the page map of the earlier run (<see cref="PageMap"/>) names a base, a transaction
 /// and its chain value; every destination must end at exactly that transaction of that base, with that chain value, and
-/// with no hole in the names before it. Then the open reads every page of the database (SQLite's <c>sqlite_dbpage</c>, in
+/// with no hole in the names before it (or at the end of a round stored after it that the pages in flight name, see
+/// <see cref="AheadOfMap"/>; the base object is checked whole). Then the open reads every page of the database (SQLite's <c>sqlite_dbpage</c>, in
 /// one read transaction of the writer connection) and ships the pages whose digest differs from the map as one
 /// transaction, timed at the open: the commits acknowledged but not yet shipped when the earlier run stopped (a crash),
 /// and anything another program wrote to the file in between. What a restore returns is the file as it is at the open,
@@ -69,8 +70,8 @@ internal sealed partial class Archiver
             return false;
         }
 
-        // Where every destination ends: all at one transaction of the map's base, with one chain value. A round stored in
-        // the destinations whose map was not saved yet (a crash in between) is read back from them and applied to the map.
+        // Where every destination ends: all at one transaction of the map's base, with one chain value: the map's, or the end
+        // of a round stored after it that the pages in flight name (a crash between that store and the map's save).
         var inFlight = PagesInFlight.TryLoad(InFlightPath, out var inFlightWhy);
         if (inFlight is not null && inFlight.BaseId != map.BaseId)
         {
