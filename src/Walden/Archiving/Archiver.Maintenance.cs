@@ -97,10 +97,30 @@ internal sealed partial class Archiver
         if (!result.Complete)
         {
             LogMessages.ArchiveDrillFailed(_logger, _name, $"{source.Name}: {result.Problem}");
-            Heal(result.Problem);
+            if (!Unhealable(source))
+            {
+                Heal(result.Problem);
+            }
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// The archive is refused whole for a reason a new base cannot fix (bases of two archives in one folder: <see
+    /// cref="WaldenArchiveStatus.Problem"/>): a base at every drill would only add to it (ArchiveInFlightBreaker2Tests).
+    /// Health names the problem either way.
+    /// </summary>
+    private static bool Unhealable(IWaldenArchiveDestination source)
+    {
+        try
+        {
+            return WaldenArchive.GetStatus(source).Problem is not null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or WaldenException)
+        {
+            return true; // unreadable now: nothing a base can be stored into either
+        }
     }
 
     /// <summary>
