@@ -308,6 +308,14 @@ internal sealed partial class Archiver
                 }
             }
 
+            if (_inFlight.Pages.Count > Math.Max(1u, _map.Count) / 2)
+            {
+                // More than half the pages: an open would take a base for them anyway (TryContinue), so the file (which a
+                // destination down for long would grow with every round) is no longer rewritten; the one on disk names
+                // none of these ends, and an open finding the destinations there takes a base.
+                return;
+            }
+
             try
             {
                 _inFlight.Save(InFlightPath);
