@@ -721,34 +721,6 @@ public sealed class ArchiveContinueBreakerTests : IDisposable
     private static Task InsertBlobAsync(WaldenDatabase db, int a, int blobBytes = 100) =>
         db.WriteAsync(c => c.Exec($"INSERT INTO t(a, body) VALUES ({a}, randomblob({blobBytes}))"));
 
-    /// <summary>A folder that keeps the staging folder's page map and pages in flight as they are right after a second base is stored.</summary>
-    private sealed class StagingAfterSecondBase(string folder, string databasePath) : IWaldenArchiveDestination
-    {
-        private readonly WaldenFolderDestination _inner = new(folder);
-        private int _bases;
-
-        public string Name => _inner.Name;
-
-        public (byte[] Map, byte[] InFlight)? Kept { get; private set; }
-
-        public void Put(string name, Stream content)
-        {
-            _inner.Put(name, content);
-            if (name.EndsWith("base.wbase", StringComparison.Ordinal) && ++_bases == 2)
-            {
-                var staging = ArchiveLineage.StagingFolder(databasePath);
-                Kept = (File.ReadAllBytes(System.IO.Path.Combine(staging, PageMap.FileName)),
-                    File.ReadAllBytes(System.IO.Path.Combine(staging, PagesInFlight.FileName)));
-            }
-        }
-
-        public IReadOnlyList<WaldenArchiveObject> List(string prefix) => _inner.List(prefix);
-
-        public Stream OpenRead(string name) => _inner.OpenRead(name);
-
-        public void Delete(string name) => _inner.Delete(name);
-    }
-
     /// <summary>
     /// A kill after a side base is stored and before the switch to it (seen in `walden torture --archive async`, seed
     /// 2095097344, cycle 50, where the next open took a whole base and the 1 s bound did not hold): the side base was noted
@@ -757,7 +729,7 @@ public sealed class ArchiveContinueBreakerTests : IDisposable
     [Fact]
     public async Task ACrashBetweenASideBasesStoreAndTheSwitch_TheNextOpenContinuesTheOlderChain_AndTheLatestRestoreIsTheFile()
     {
-        var destination = new StagingAfterSecondBase(Archive, Path);
+        var destination = new StagingCapture(Archive, Path);
         await using (var db = await WaldenDatabase.OpenAsync(Path, SideOptions(destination)))
         {
             await db.WriteAsync(c => c.Exec("CREATE TABLE t(a INTEGER PRIMARY KEY, body BLOB)"));
@@ -800,7 +772,7 @@ public sealed class ArchiveContinueBreakerTests : IDisposable
         Assert.True(crashed.Complete, crashed.Problem);
         Assert.Equal(crashed.Txid, (await WaldenArchive.GetStatusAsync(Archive)).LastTxid);
 
-        var (map, inFlight) = destination.Kept ?? throw new InvalidOperationException("the side base was not stored");
+        var (map, inFlight) = destination.AfterSecondBase ?? throw new InvalidOperationException("the side base was not stored");
         var staging = ArchiveLineage.StagingFolder(Path);
         File.WriteAllBytes(System.IO.Path.Combine(staging, PageMap.FileName), map);
         File.WriteAllBytes(System.IO.Path.Combine(staging, PagesInFlight.FileName), inFlight);

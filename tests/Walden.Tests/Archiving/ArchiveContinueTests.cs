@@ -194,35 +194,6 @@ public sealed class ArchiveContinueTests : IDisposable
 
     private HashSet<string> Objects() => [.. new WaldenFolderDestination(Archive).List(string.Empty).Select(o => o.Name)];
 
-    /// <summary>A folder that keeps, at each segment's store, the staging folder's page map and pages in flight as they are then.</summary>
-    private sealed class StagingAtEachStore(string folder, string databasePath) : IWaldenArchiveDestination
-    {
-        private readonly WaldenFolderDestination _inner = new(folder);
-
-        public string Name => _inner.Name;
-
-        /// <summary>The page map and the pages in flight as they were when the last segment was stored.</summary>
-        public (byte[] Map, byte[] InFlight) AtLastStore { get; private set; } = ([], []);
-
-        public void Put(string name, Stream content)
-        {
-            if (name.EndsWith(".wseg", StringComparison.Ordinal))
-            {
-                var staging = ArchiveLineage.StagingFolder(databasePath);
-                AtLastStore = (File.ReadAllBytes(System.IO.Path.Combine(staging, PageMap.FileName)),
-                    File.ReadAllBytes(System.IO.Path.Combine(staging, PagesInFlight.FileName)));
-            }
-
-            _inner.Put(name, content);
-        }
-
-        public IReadOnlyList<WaldenArchiveObject> List(string prefix) => _inner.List(prefix);
-
-        public Stream OpenRead(string name) => _inner.OpenRead(name);
-
-        public void Delete(string name) => _inner.Delete(name);
-    }
-
     [Theory]
     [InlineData("a page written back as it was")]
     [InlineData("a database that shrank")]
@@ -247,7 +218,7 @@ public sealed class ArchiveContinueTests : IDisposable
             pages = before.Scalar<long>("PRAGMA page_count");
         }
 
-        var destination = new StagingAtEachStore(Archive, Path);
+        var destination = new StagingCapture(Archive, Path);
         var options = ArchiveChecks.Options(WaldenArchiveMode.Async, destination, null);
         options.CheckpointIdleDelay = TimeSpan.FromHours(1);
         await using (var db = await WaldenDatabase.OpenAsync(Path, options))

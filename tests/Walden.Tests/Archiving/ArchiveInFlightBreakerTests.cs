@@ -95,36 +95,6 @@ public sealed class ArchiveInFlightBreakerTests : IDisposable
             : $"the latest restore (Complete, txid {result.Txid}) differs from the file: {Count(_dir.File(name))} rows restored, {Count(Path)} in the file";
     }
 
-    /// <summary>A folder that keeps, at each segment's store, the staging folder's page map and pages in flight as they are then.</summary>
-    private sealed class StagingAtEachStore(string folder, string databasePath) : IWaldenArchiveDestination
-    {
-        private readonly WaldenFolderDestination _inner = new(folder);
-
-        public string Name => _inner.Name;
-
-        /// <summary>The page map and the pages in flight as they were at each segment's store, in order.</summary>
-        public List<(string Segment, byte[] Map, byte[] InFlight)> AtStores { get; } = [];
-
-        public void Put(string name, Stream content)
-        {
-            if (name.EndsWith(".wseg", StringComparison.Ordinal))
-            {
-                var staging = ArchiveLineage.StagingFolder(databasePath);
-                var inFlight = System.IO.Path.Combine(staging, PagesInFlight.FileName);
-                AtStores.Add((name, File.ReadAllBytes(System.IO.Path.Combine(staging, PageMap.FileName)),
-                    File.Exists(inFlight) ? File.ReadAllBytes(inFlight) : []));
-            }
-
-            _inner.Put(name, content);
-        }
-
-        public IReadOnlyList<WaldenArchiveObject> List(string prefix) => _inner.List(prefix);
-
-        public Stream OpenRead(string name) => _inner.OpenRead(name);
-
-        public void Delete(string name) => _inner.Delete(name);
-    }
-
     private void PutStagingBack(byte[] map, byte[] inFlight)
     {
         File.WriteAllBytes(MapFile, map);
@@ -168,7 +138,7 @@ public sealed class ArchiveInFlightBreakerTests : IDisposable
             pages = before.Scalar<long>("PRAGMA page_count");
         }
 
-        var destination = new StagingAtEachStore(Archive, Path);
+        var destination = new StagingCapture(Archive, Path);
         await using (var db = await WaldenDatabase.OpenAsync(Path, Options(destination)))
         {
             Assert.True(db.Archiver!.ContinuedPages >= 0);
@@ -231,7 +201,7 @@ public sealed class ArchiveInFlightBreakerTests : IDisposable
     public async Task AKillAfterTheResumeTransaction_ThenAnotherProgramWrites_TheLatestRestoreIsTheFile(bool resumeStored)
     {
         Assert.Equal(-1, await RunAsync(0, 20));
-        var first = new StagingAtEachStore(Archive, Path);
+        var first = new StagingCapture(Archive, Path);
         await using (var db = await WaldenDatabase.OpenAsync(Path, Options(first)))
         {
             await db.WriteAsync(c => c.Exec("INSERT INTO t(a, body) VALUES (20, 'x')"));
@@ -242,7 +212,7 @@ public sealed class ArchiveInFlightBreakerTests : IDisposable
         var (_, map1, inFlight1) = first.AtStores[^1];
         PutStagingBack(map1, inFlight1);
 
-        var second = new StagingAtEachStore(Archive, Path);
+        var second = new StagingCapture(Archive, Path);
         await using (var db = await WaldenDatabase.OpenAsync(Path, Options(second)))
         {
             Assert.True(db.Archiver!.ContinuedPages > 0, "the open after the kill did not continue past the map");
@@ -284,7 +254,7 @@ public sealed class ArchiveInFlightBreakerTests : IDisposable
                 "INSERT INTO t(a, body) SELECT 100000 + v, printf('%.300c', 'f') FROM n"));
         }
 
-        var destination = new StagingAtEachStore(Archive, Path);
+        var destination = new StagingCapture(Archive, Path);
         var options = Options(destination);
         options.Archive.SegmentTargetBytes = 64 << 10;
         options.Archive.MaxLag = TimeSpan.FromHours(1);
@@ -315,37 +285,9 @@ public sealed class ArchiveInFlightBreakerTests : IDisposable
         var f = PagesInFlight.TryLoad(InFlightFile, out var w2);
         var dbg = $"map {m?.BaseId} {m?.Txid} {w1}; inflight {f?.BaseId} {f?.From} ends [{string.Join(",", f?.Ends.Keys.ToList() ?? [])}] {w2}; segs {string.Join(",", destination.AtStores.Select(a => a.Segment))}";
         var continued = await RunAsync(30, 2);
-        Assert.True(continued >= 0, "the open after the kill took a base " + dbg);
+        Assert.True(continued >= 0, $"the open after the kill took a base (segments stored: {string.Join(", ", destination.AtStores.Select(a => a.Segment))})");
         var problem = await LatestDiffersAsync("latest.db");
         Assert.True(problem is null, $"{problem} (the open continued with {continued} pages)");
-    }
-
-    /// <summary>A folder that keeps the staging folder's page map and pages in flight as they are right after a second base is stored.</summary>
-    private sealed class StagingAfterSecondBase(string folder, string databasePath) : IWaldenArchiveDestination
-    {
-        private readonly WaldenFolderDestination _inner = new(folder);
-        private int _bases;
-
-        public string Name => _inner.Name;
-
-        public (byte[] Map, byte[] InFlight)? Kept { get; private set; }
-
-        public void Put(string name, Stream content)
-        {
-            _inner.Put(name, content);
-            if (name.EndsWith(ArchiveFormat.BaseFileName, StringComparison.Ordinal) && ++_bases == 2)
-            {
-                var staging = ArchiveLineage.StagingFolder(databasePath);
-                Kept = (File.ReadAllBytes(System.IO.Path.Combine(staging, PageMap.FileName)),
-                    File.ReadAllBytes(System.IO.Path.Combine(staging, PagesInFlight.FileName)));
-            }
-        }
-
-        public IReadOnlyList<WaldenArchiveObject> List(string prefix) => _inner.List(prefix);
-
-        public Stream OpenRead(string name) => _inner.OpenRead(name);
-
-        public void Delete(string name) => _inner.Delete(name);
     }
 
     private static void DamageBody(string file)
@@ -368,7 +310,7 @@ public sealed class ArchiveInFlightBreakerTests : IDisposable
     [Fact]
     public async Task TheHealOfADamagedBase_AKillBeforeTheSwitch_ThenTheNextOpen_TheLatestRestoreIsNotAnOlderStateSaidComplete()
     {
-        var destination = new StagingAfterSecondBase(Archive, Path);
+        var destination = new StagingCapture(Archive, Path);
         var options = Options(destination);
         options.Archive.MaxLag = TimeSpan.FromHours(1);
         long healedAt;
@@ -406,7 +348,7 @@ public sealed class ArchiveInFlightBreakerTests : IDisposable
             File.Delete(segment);
         }
 
-        var (map, inFlight) = destination.Kept ?? throw new InvalidOperationException("the side base was not stored");
+        var (map, inFlight) = destination.AfterSecondBase ?? throw new InvalidOperationException("the side base was not stored");
         PutStagingBack(map, inFlight);
 
         var continued = await RunAsync(2000, 3);

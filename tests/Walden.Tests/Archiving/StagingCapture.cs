@@ -1,0 +1,52 @@
+using Walden.Archiving;
+
+namespace Walden.Tests.Archiving;
+
+/// <summary>
+/// A folder destination that keeps the staging folder's page map and pages in flight as they were at chosen stores: what a
+/// SIGKILL right then leaves beside the database, for a test to put back before the next open (Archiving/Archiver.Continue.cs).
+/// </summary>
+internal sealed class StagingCapture(string folder, string databasePath) : IWaldenArchiveDestination
+{
+    private readonly WaldenFolderDestination _inner = new(folder);
+    private int _bases;
+
+    public string Name => _inner.Name;
+
+    /// <summary>The page map and the pages in flight (empty when there were none) just before each segment's store, in order.</summary>
+    public List<(string Segment, byte[] Map, byte[] InFlight)> AtStores { get; } = [];
+
+    /// <summary>The last of <see cref="AtStores"/> (empty before any).</summary>
+    public (byte[] Map, byte[] InFlight) AtLastStore => AtStores.Count == 0 ? ([], []) : (AtStores[^1].Map, AtStores[^1].InFlight);
+
+    /// <summary>The two files right after the second base this destination stored (a side base, or an open's base), or null.</summary>
+    public (byte[] Map, byte[] InFlight)? AfterSecondBase { get; private set; }
+
+    public void Put(string name, Stream content)
+    {
+        if (name.EndsWith(".wseg", StringComparison.Ordinal))
+        {
+            var (map, inFlight) = Read();
+            AtStores.Add((name, map, inFlight));
+        }
+
+        _inner.Put(name, content);
+        if (name.EndsWith(ArchiveFormat.BaseFileName, StringComparison.Ordinal) && ++_bases == 2)
+        {
+            AfterSecondBase = Read();
+        }
+    }
+
+    public IReadOnlyList<WaldenArchiveObject> List(string prefix) => _inner.List(prefix);
+
+    public Stream OpenRead(string name) => _inner.OpenRead(name);
+
+    public void Delete(string name) => _inner.Delete(name);
+
+    private (byte[] Map, byte[] InFlight) Read()
+    {
+        var staging = ArchiveLineage.StagingFolder(databasePath);
+        var inFlight = Path.Combine(staging, PagesInFlight.FileName);
+        return (File.ReadAllBytes(Path.Combine(staging, PageMap.FileName)), File.Exists(inFlight) ? File.ReadAllBytes(inFlight) : []);
+    }
+}
