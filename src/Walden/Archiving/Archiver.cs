@@ -119,7 +119,7 @@ internal sealed partial class Archiver : IDisposable
         ClaimLineage();
         _wal.Attach(writer);
         var lineage = Path.Combine(_stagingFolder, ArchiveLineage.LocalFile);
-        foreach (var stale in Directory.EnumerateFiles(_stagingFolder).Where(f => f != _owner.Path && f != lineage && f != MapPath && f != InFlightPath))
+        foreach (var stale in Directory.EnumerateFiles(_stagingFolder).Where(f => f != _owner.Path && f != lineage && f != MapPath && f != MapPath + PageMap.JournalSuffix && f != InFlightPath))
         {
             File.Delete(stale); // our own staging files from an earlier run: nothing in them is needed any more
         }
