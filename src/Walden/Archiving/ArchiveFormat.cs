@@ -607,32 +607,27 @@ internal static partial class ArchiveFormat
     }
 
     /// <summary>
-    /// Checks a base object's own SHA-256 (its header and payload as stored) without decompressing it: what the open that
-    /// continues its chain needs to know, that a restore can still start from it.
+    /// Reads a base object's header and checks its own SHA-256 (its header and payload as stored) without decompressing
+    /// it: what the open that continues its chain needs to know, that a restore can still start from it.
     /// </summary>
     /// <exception cref="InvalidDataException">It is not a base, or its bytes do not match its checksum.</exception>
-    internal static void CheckBaseObject(Stream input)
+    internal static DecodedBase CheckBaseObject(Stream input)
     {
-        var header = new byte[HeaderBytes];
-        input.ReadExactly(header);
-        if (!header.AsSpan(0, 8).SequenceEqual(BaseMagic))
-        {
-            throw new InvalidDataException("it is not a Walden archive base snapshot (wrong magic)");
-        }
-
+        var (header, decoded, payloadLength) = ReadBaseHeader(input);
         using var fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         fileHash.AppendData(header);
-        new HashingReadStream(input, fileHash, BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(120))).Drain();
+        new HashingReadStream(input, fileHash, payloadLength).Drain();
         var trailer = new byte[HashBytes];
         input.ReadExactly(trailer);
         if (!fileHash.GetHashAndReset().AsSpan().SequenceEqual(trailer))
         {
             throw new InvalidDataException("its checksum does not match its content (damaged or truncated)");
         }
+
+        return decoded;
     }
 
-    /// <summary>Checks a base object and writes its database to <paramref name="databasePath"/>; throws InvalidDataException.</summary>
-    internal static DecodedBase DecodeBase(Stream input, string? databasePath)
+    private static (byte[] Header, DecodedBase Decoded, long PayloadLength) ReadBaseHeader(Stream input)
     {
         var header = new byte[HeaderBytes];
         input.ReadExactly(header);
@@ -645,7 +640,13 @@ internal static partial class ArchiveFormat
         var decoded = new DecodedBase(BinaryPrimitives.ReadInt64LittleEndian(span[16..]), BinaryPrimitives.ReadInt32LittleEndian(span[12..]),
             BinaryPrimitives.ReadInt64LittleEndian(span[24..]), BinaryPrimitives.ReadInt64LittleEndian(span[32..]),
             BinaryPrimitives.ReadInt64LittleEndian(span[40..]), span.Slice(48, HashBytes).ToArray());
-        var payloadLength = BinaryPrimitives.ReadInt64LittleEndian(span[120..]);
+        return (header, decoded, BinaryPrimitives.ReadInt64LittleEndian(span[120..]));
+    }
+
+    /// <summary>Checks a base object and writes its database to <paramref name="databasePath"/>; throws InvalidDataException.</summary>
+    internal static DecodedBase DecodeBase(Stream input, string? databasePath)
+    {
+        var (header, decoded, payloadLength) = ReadBaseHeader(input);
         if (databasePath is null)
         {
             return decoded; // header only (status)

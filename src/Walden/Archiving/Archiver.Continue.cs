@@ -253,19 +253,11 @@ internal sealed partial class Archiver
                 return;
             }
 
-            if (_inFlight is null || _inFlight.BaseId != _map.BaseId || _inFlight.From != _map.Txid)
-            {
-                _inFlight = new PagesInFlight(_map.BaseId, _map.Txid, _map.Chain)
-                {
-                    SideBaseId = _inFlight?.BaseId == _map.BaseId ? _inFlight.SideBaseId : 0,
-                    MinPages = _map.Count,
-                };
-            }
-
+            var inFlight = InFlightAfterMap(_map);
             var upTo = slices[^1][^1].Txid;
-            if (upTo > _inFlight.Covered)
+            if (upTo > inFlight.Covered)
             {
-                var next = _inFlight.Covered + 1;
+                var next = inFlight.Covered + 1;
                 lock (_gate)
                 {
                     foreach (var record in _pending)
@@ -282,10 +274,10 @@ internal sealed partial class Archiver
 
                         foreach (var (page, _) in record.Pages)
                         {
-                            _inFlight.Pages.Add(page);
+                            inFlight.Pages.Add(page);
                         }
 
-                        _inFlight.MinPages = Math.Min(_inFlight.MinPages, record.DatabasePages);
+                        inFlight.MinPages = Math.Min(inFlight.MinPages, record.DatabasePages);
 
                         next++;
                     }
@@ -297,18 +289,18 @@ internal sealed partial class Archiver
                     return;
                 }
 
-                _inFlight.Covered = upTo;
+                inFlight.Covered = upTo;
             }
 
             foreach (var slice in slices)
             {
-                if (slice[^1].Txid > _inFlight.From)
+                if (slice[^1].Txid > inFlight.From)
                 {
-                    _inFlight.AddEnd(slice[^1].Txid, slice[^1].Chain!);
+                    inFlight.AddEnd(slice[^1].Txid, slice[^1].Chain!);
                 }
             }
 
-            if (_inFlight.Pages.Count > Math.Max(1u, _map.Count) / 2)
+            if (inFlight.Pages.Count > Math.Max(1u, _map.Count) / 2)
             {
                 // More than half the pages: an open would take a base for them anyway (TryContinue), so the file (which a
                 // destination down for long would grow with every round) is no longer rewritten; the one on disk names
@@ -316,14 +308,7 @@ internal sealed partial class Archiver
                 return;
             }
 
-            try
-            {
-                _inFlight.Save(InFlightPath);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                _inFlight = null; // the file on disk does not name these ends: an open finding the destinations there takes a base
-            }
+            SaveInFlight();
         }
     }
 
@@ -341,20 +326,36 @@ internal sealed partial class Archiver
                 return;
             }
 
-            if (_inFlight is null || _inFlight.BaseId != _map.BaseId || _inFlight.From != _map.Txid)
-            {
-                _inFlight = new PagesInFlight(_map.BaseId, _map.Txid, _map.Chain) { MinPages = _map.Count };
-            }
+            InFlightAfterMap(_map).SideBaseId = sideBaseId;
+            SaveInFlight();
+        }
+    }
 
-            _inFlight.SideBaseId = sideBaseId;
-            try
+    /// <summary>Under _mapGate: the pages in flight after the map's transaction, begun anew when the map has moved (a side base noted for the same base is kept).</summary>
+    private PagesInFlight InFlightAfterMap(PageMap map)
+    {
+        if (_inFlight is null || _inFlight.BaseId != map.BaseId || _inFlight.From != map.Txid)
+        {
+            _inFlight = new PagesInFlight(map.BaseId, map.Txid, map.Chain)
             {
-                _inFlight.Save(InFlightPath);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                _inFlight = null; // not noted: an open after a crash in that window takes a base
-            }
+                SideBaseId = _inFlight?.BaseId == map.BaseId ? _inFlight.SideBaseId : 0,
+                MinPages = map.Count,
+            };
+        }
+
+        return _inFlight;
+    }
+
+    /// <summary>Under _mapGate: saves the pages in flight; on failure forgets them (the file on disk then does not name the new ends or side base, and an open finding the destinations there takes a base).</summary>
+    private void SaveInFlight()
+    {
+        try
+        {
+            _inFlight!.Save(InFlightPath);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _inFlight = null;
         }
     }
 
@@ -388,17 +389,12 @@ internal sealed partial class Archiver
                 return null;
             }
 
+            // Read whole and checked (its SHA-256, not decompressed): a base damaged inside leaves nothing to restore the
+            // chain from, and before continuing existed every open took a new one (ArchiveInFlightBreakerTests).
             DecodedBase header;
             using (var stream = destination.Destination.OpenRead(mine.Name))
             {
-                header = ArchiveFormat.DecodeBase(stream, null);
-            }
-
-            // Read whole and checked (its SHA-256, not decompressed): a base damaged inside leaves nothing to restore the
-            // chain from, and before continuing existed every open took a new one (ArchiveInFlightBreakerTests).
-            using (var stream = destination.Destination.OpenRead(mine.Name))
-            {
-                ArchiveFormat.CheckBaseObject(stream);
+                header = ArchiveFormat.CheckBaseObject(stream);
             }
 
             var names = catalog.Restorable(map.BaseId).OrderBy(n => n.First).ToList();
