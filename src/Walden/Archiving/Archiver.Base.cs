@@ -301,6 +301,7 @@ internal sealed partial class Archiver
                 using (var staged = new FileStream(side.Staged, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16))
                 {
                     PutOnce(destination, ArchiveFormat.BaseName(side.Id), staged);
+                    _basesChecked?.Record(destination.Destination.Name, side.Id, staged.Length, _time.GetUtcNow());
                 }
 
                 lock (_gate)

@@ -54,6 +54,9 @@ internal sealed partial class Archiver
     /// <summary>Pages the open found changed since the chain it continued, or -1 when it took a base (tests).</summary>
     internal int ContinuedPages { get; private set; } = -1;
 
+    // When each destination's newest base was last known whole (loaded at open): the open reads a base whole only when it is not.
+    private BasesChecked? _basesChecked;
+
     /// <summary>Open, writer connection: continues the destinations' chain, or returns false with the reason (a base is due).</summary>
     private bool TryContinue(SqliteConnection writer, out string why)
     {
@@ -81,7 +84,7 @@ internal sealed partial class Archiver
         var ends = new ChainEnd[_destinations.Length];
         for (var i = 0; i < _destinations.Length; i++)
         {
-            if (EndOf(_destinations[i], map, inFlight?.SideBaseId ?? 0, out why) is not { } end)
+            if (EndOf(_destinations[i], map, inFlight?.SideBaseId ?? 0, _basesChecked!, _time.GetUtcNow(), _options.DrillInterval, out why) is not { } end)
             {
                 return false;
             }
@@ -369,7 +372,8 @@ internal sealed partial class Archiver
     /// the map's; null (with why) otherwise. A side base left so is older than the chain's end, so a restore of the latest
     /// (the chain that reaches furthest) never takes it, and a restore at its moment gets the same state from either.
     /// </summary>
-    private static ChainEnd? EndOf(DestinationState destination, PageMap map, long sideBaseId, out string why)
+    private static ChainEnd? EndOf(DestinationState destination, PageMap map, long sideBaseId, BasesChecked basesChecked,
+        DateTimeOffset now, TimeSpan? drillInterval, out string why)
     {
         var name = destination.Destination.Name;
         if (!destination.Claimed || !destination.Numbered || destination.Refused is not null || destination.FailingSince is not null)
@@ -389,12 +393,20 @@ internal sealed partial class Archiver
                 return null;
             }
 
-            // Read whole and checked (its SHA-256, not decompressed): a base damaged inside leaves nothing to restore the
-            // chain from, and before continuing existed every open took a new one (ArchiveInFlightBreakerTests).
+            // Read whole and checked (its SHA-256, not decompressed) unless known whole within the drill interval (BasesChecked):
+            // a base damaged inside leaves nothing to restore the chain from, and before continuing existed every open took a
+            // new one (ArchiveInFlightBreakerTests). Damage found later is the drill's to heal.
             DecodedBase header;
+            var length = catalog.Lengths.GetValueOrDefault(mine.Name, -1);
+            var knownWhole = basesChecked.KnownWhole(name, map.BaseId, length, now, drillInterval);
             using (var stream = destination.Destination.OpenRead(mine.Name))
             {
-                header = ArchiveFormat.CheckBaseObject(stream);
+                header = knownWhole ? ArchiveFormat.DecodeBase(stream, databasePath: null) : ArchiveFormat.CheckBaseObject(stream);
+            }
+
+            if (!knownWhole && length >= 0)
+            {
+                basesChecked.Record(name, map.BaseId, length, now);
             }
 
             var names = catalog.Restorable(map.BaseId).OrderBy(n => n.First).ToList();

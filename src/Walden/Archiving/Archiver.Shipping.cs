@@ -75,6 +75,7 @@ internal sealed partial class Archiver
                     using (var staged = new FileStream(current.Staged, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16))
                     {
                         PutOnce(destination, ArchiveFormat.BaseName(current.Id), staged);
+                        _basesChecked?.Record(destination.Destination.Name, current.Id, staged.Length, _time.GetUtcNow());
                     }
 
                     destination.AtBase(current.Id, current.Txid, current.Chain!);

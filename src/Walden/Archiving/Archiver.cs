@@ -118,8 +118,10 @@ internal sealed partial class Archiver : IDisposable
         ClaimFolders();
         ClaimLineage();
         _wal.Attach(writer);
+        _basesChecked = BasesChecked.Load(_stagingFolder);
         var lineage = Path.Combine(_stagingFolder, ArchiveLineage.LocalFile);
-        foreach (var stale in Directory.EnumerateFiles(_stagingFolder).Where(f => f != _owner.Path && f != lineage && f != MapPath && f != MapPath + PageMap.JournalSuffix && f != InFlightPath))
+        foreach (var stale in Directory.EnumerateFiles(_stagingFolder).Where(f => f != _owner.Path && f != lineage && f != MapPath && f != MapPath + PageMap.JournalSuffix && f != InFlightPath &&
+            f != Path.Combine(_stagingFolder, BasesChecked.FileName)))
         {
             File.Delete(stale); // our own staging files from an earlier run: nothing in them is needed any more
         }

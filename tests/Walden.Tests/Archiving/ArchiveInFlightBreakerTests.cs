@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Walden.Archiving;
 using Walden.Tests.TestSupport;
 using static Walden.Tests.Archiving.ArchiveChecks;
@@ -187,6 +188,155 @@ public sealed class ArchiveInFlightBreakerTests : IDisposable
         var continued = await RunAsync(20, 5);
         var problem = await LatestDiffersAsync("latest.db");
         Assert.True(problem is null, $"{problem} (the open continued the damaged base's chain with {continued} pages; bases: {string.Join(", ", Bases())})");
+    }
+
+    /// <summary>
+    /// With drills on, an open reads the base whole (its SHA-256) only when it was not known whole within the drill interval
+    /// (BasesChecked): a base is as large as the database, a download from an object store at every open otherwise. Known
+    /// whole: stored by this archiver, or read whole by an earlier open. Fails with the base read whole at every open.
+    /// </summary>
+    [Fact]
+    public async Task WithDrillsOn_AnOpenReadsTheBaseWhole_OnlyWhenItWasNotKnownWholeWithinTheDrillInterval()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 12, 0, 0, TimeSpan.Zero));
+        var destination = new CountingReads(Archive);
+        WaldenOptions Drilled()
+        {
+            var options = ArchiveChecks.Options(WaldenArchiveMode.Async, destination, time);
+            options.CheckpointIdleDelay = TimeSpan.FromHours(1);
+            options.Archive.DrillInterval = TimeSpan.FromHours(1);
+            return options;
+        }
+
+        Assert.Equal(-1, await RunAsync(0, 20, Drilled()));
+        ForgetPageMap(Path);
+        Assert.Equal(-1, await RunAsync(20, 2, Drilled())); // a base of the 400 rows, stored: known whole from now
+        var length = new FileInfo(System.IO.Path.Combine(Archive, Bases()[^1])).Length;
+
+        destination.BaseBytesRead = 0;
+        Assert.True(await RunAsync(22, 2, Drilled()) >= 0);
+        Assert.True(destination.BaseBytesRead < length / 4, $"{destination.BaseBytesRead} of the base's {length} bytes read by an open right after its store");
+
+        time.Advance(TimeSpan.FromHours(1));
+        destination.BaseBytesRead = 0;
+        Assert.True(await RunAsync(24, 2, Drilled()) >= 0);
+        Assert.Equal(length, destination.BaseBytesRead); // an interval later: read whole, and known whole again from now
+
+        destination.BaseBytesRead = 0;
+        Assert.True(await RunAsync(26, 2, Drilled()) >= 0);
+        Assert.True(destination.BaseBytesRead < length / 4, $"{destination.BaseBytesRead} of {length} bytes read right after a whole read");
+
+        File.WriteAllText(System.IO.Path.Combine(Staging, BasesChecked.FileName), "{\"torn"); // a torn record knows nothing
+        destination.BaseBytesRead = 0;
+        Assert.True(await RunAsync(28, 2, Drilled()) >= 0);
+        Assert.Equal(length, destination.BaseBytesRead);
+        Assert.Null(await LatestDiffersAsync("latest.db"));
+    }
+
+    /// <summary>
+    /// The other side of the rule above: a base damaged inside its body right after its store is continued by an open
+    /// within the drill interval (it is not read whole), and the drill finds the damage and heals it with a side base, so
+    /// the latest restore is complete again; an open an interval later reads it whole and takes a base instead.
+    /// </summary>
+    [Fact]
+    public async Task WithDrillsOn_ABaseDamagedRightAfterItsStore_IsHealedByTheDrill_AndReadWholeAnIntervalLater()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 12, 0, 0, TimeSpan.Zero));
+        WaldenOptions Drilled()
+        {
+            var options = ArchiveChecks.Options(WaldenArchiveMode.Async, new WaldenFolderDestination(Archive), time);
+            options.CheckpointIdleDelay = TimeSpan.FromHours(1);
+            options.Archive.DrillInterval = TimeSpan.FromHours(1);
+            return options;
+        }
+
+        Assert.Equal(-1, await RunAsync(0, 20, Drilled()));
+        ForgetPageMap(Path);
+        Assert.Equal(-1, await RunAsync(20, 2, Drilled())); // a base of the 400 rows, stored: known whole from now
+        DamageBody(System.IO.Path.Combine(Archive, Bases()[^1]));
+        await using (var db = await WaldenDatabase.OpenAsync(Path, Drilled()))
+        {
+            Assert.True(db.Archiver!.ContinuedPages >= 0, "the open within the interval read the base whole");
+            db.Archiver.DrillScratchFolder = _dir.File("drill");
+            Directory.CreateDirectory(db.Archiver.DrillScratchFolder);
+            await db.WriteAsync(c => c.Exec("INSERT INTO t(a, body) VALUES (22, 'x')"));
+            Assert.Null(db.Archiver.ShipAll());
+            Assert.False(db.Archiver.RunDrill().Complete); // the damage found: a side base at the next write
+            await db.WriteAsync(c => c.Exec("INSERT INTO t(a, body) VALUES (23, 'after the drill')"));
+            Assert.Null(db.Archiver.ShipAll());
+            db.Archiver.FinishSideBaseForTests();
+            Assert.Null(db.Archiver.ShipAll());
+            Assert.True(db.Archiver.RunDrill().Complete);
+        }
+
+        Assert.Null(await LatestDiffersAsync("healed.db"));
+        Assert.Equal(3, Bases().Count);
+
+        DamageBody(System.IO.Path.Combine(Archive, Bases()[^1]));
+        time.Advance(TimeSpan.FromHours(1));
+        Assert.Equal(-1, await RunAsync(24, 2, Drilled())); // read whole an interval later: damaged, so a new base
+        Assert.Null(await LatestDiffersAsync("latest.db"));
+    }
+
+    /// <summary>A folder destination that counts the bytes read from base objects.</summary>
+    private sealed class CountingReads(string folder) : IWaldenArchiveDestination
+    {
+        private readonly WaldenFolderDestination _inner = new(folder);
+
+        public long BaseBytesRead { get; set; }
+
+        public string Name => _inner.Name;
+
+        public void Put(string name, Stream content) => _inner.Put(name, content);
+
+        public IReadOnlyList<WaldenArchiveObject> List(string prefix) => _inner.List(prefix);
+
+        public Stream OpenRead(string name) => name.EndsWith(ArchiveFormat.BaseFileName, StringComparison.Ordinal)
+            ? new Counted(_inner.OpenRead(name), this) : _inner.OpenRead(name);
+
+        public void Delete(string name) => _inner.Delete(name);
+
+        private sealed class Counted(Stream inner, CountingReads owner) : Stream
+        {
+            public override bool CanRead => true;
+
+            public override bool CanSeek => false;
+
+            public override bool CanWrite => false;
+
+            public override long Length => inner.Length;
+
+            public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+
+            public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+            public override int Read(Span<byte> buffer)
+            {
+                var read = inner.Read(buffer);
+                owner.BaseBytesRead += read;
+                return read;
+            }
+
+            public override void Flush()
+            {
+            }
+
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+            public override void SetLength(long value) => throw new NotSupportedException();
+
+            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+            protected override void Dispose(bool disposing)
+            {
+                if (disposing)
+                {
+                    inner.Dispose();
+                }
+
+                base.Dispose(disposing);
+            }
+        }
     }
 
     /// <summary>
