@@ -63,6 +63,34 @@ internal sealed partial class Archiver
         }
     }
 
+    /// <summary>How long after now the next drill is due (tests).</summary>
+    internal TimeSpan DrillDueIn => _nextDrillAt == long.MaxValue ? TimeSpan.MaxValue : _time.GetElapsedTime(_time.GetTimestamp(), _nextDrillAt);
+
+    /// <summary>
+    /// At open: when the first drill is due. The schedule outlives the process: an interval after the last verification
+    /// recorded in the first destination, at once when that is overdue or failed (health then says so again, which it
+    /// forgot with the process), and an interval after the open when there is none. Counted from the open alone, a
+    /// process restarted more often than the interval never drilled, and the open's base check (BasesChecked) leaves
+    /// damage in between to the drill.
+    /// </summary>
+    private TimeSpan FirstDrillAfter(TimeSpan interval)
+    {
+        try
+        {
+            if (_destinations[0].Claimed && WaldenArchive.LastVerification(_destinations[0].Destination) is { } last)
+            {
+                var due = last.At + interval - _time.GetUtcNow();
+                return !last.Ok || due < TimeSpan.Zero ? TimeSpan.Zero : due > interval ? interval : due;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or OverflowException)
+        {
+            // Unreadable: as if there were none.
+        }
+
+        return interval;
+    }
+
     /// <summary>Tests: the folder the drill's scratch folder goes in (null: the temporary folder).</summary>
     internal string? DrillScratchFolder { get; set; }
 

@@ -169,7 +169,7 @@ internal sealed partial class Archiver : IDisposable
         TakeOverWalSync(writer);
         var start = _time.GetTimestamp();
         _nextCompactionAt = start + (long)(CompactionInterval.TotalSeconds * _time.TimestampFrequency); // not while the first base ships
-        _nextDrillAt = _options.DrillInterval is { } drill ? start + (long)(drill.TotalSeconds * _time.TimestampFrequency) : long.MaxValue;
+        _nextDrillAt = _options.DrillInterval is { } drill ? start + (long)(FirstDrillAfter(drill).TotalSeconds * _time.TimestampFrequency) : long.MaxValue;
         _shipper = _options.Mode == WaldenArchiveMode.Async ? StartLoop(ShippingLoop, "shipping") : StartLoop(SyncStoreLoop, "store");
         _maintainer = StartLoop(MaintenanceLoop, "maintenance");
         _opened = true;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Walden.Archiving;
 using Walden.Tests.TestSupport;
 using static Walden.Tests.Archiving.ArchiveChecks;
@@ -25,6 +26,46 @@ public sealed class ArchiveMaintenanceTests : IDisposable
         options.Archive.DrillInterval = null;
         options.Archive.Destinations.Add(new WaldenFolderDestination(Archive) { UseAppendLog = !segmentPerBatch });
         return options;
+    }
+
+    /// <summary>
+    /// The drill's schedule outlives the process: the first drill after an open is due an interval after the last
+    /// verification recorded in the archive (at once when that is overdue), an interval after the open only when there is
+    /// none. Fails with the first drill an interval after every open: a process restarted more often never drilled.
+    /// </summary>
+    [Fact]
+    public async Task TheFirstDrillAfterAnOpen_IsDueAnIntervalAfterTheLastVerification_NotAfterTheOpen()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 12, 0, 0, TimeSpan.Zero));
+        WaldenOptions Drilled()
+        {
+            var options = Options(time);
+            options.Archive.DrillInterval = TimeSpan.FromHours(1);
+            return options;
+        }
+
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Drilled()))
+        {
+            Assert.Equal(TimeSpan.FromHours(1), db.Archiver!.DrillDueIn); // no verification yet: an interval after the open
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a); INSERT INTO t VALUES (1)"));
+            Assert.True(db.Archiver.RunDrill().Complete);
+        }
+
+        time.Advance(TimeSpan.FromMinutes(50));
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Drilled()))
+        {
+            Assert.Equal(TimeSpan.FromMinutes(10), db.Archiver!.DrillDueIn);
+        }
+
+        time.Advance(TimeSpan.FromHours(2));
+        var verifiedBefore = (await WaldenArchive.GetStatusAsync(Archive)).LastVerification!.At;
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Drilled()))
+        {
+            // Overdue: due at once (the maintenance loop may already have run it, and then the next is an interval away).
+            var due = db.Archiver!.DrillDueIn;
+            var ran = (await WaldenArchive.GetStatusAsync(Archive)).LastVerification!.At > verifiedBefore;
+            Assert.True(due <= TimeSpan.Zero || ran, $"the overdue drill is due in {due}");
+        }
     }
 
     [Fact]
