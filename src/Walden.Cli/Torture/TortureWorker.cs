@@ -54,7 +54,9 @@ internal sealed class TortureWorker
             if (_archive is not null)
             {
                 options.Archive.AddFolder(_archive).Mode = _archiveMode;
-                options.Archive.DrillInterval = null; // the supervisor restores after every kill
+                // The default drill interval, as users run it: no drill comes due within a run (none is recorded, so the first
+                // is an interval after the open; the supervisor restores after every kill instead), and the open reads the
+                // base whole only when it was not known whole within the interval (BasesChecked), as by default.
             }
 
             var database = await WaldenDatabase.OpenAsync(_path, options).ConfigureAwait(false);
