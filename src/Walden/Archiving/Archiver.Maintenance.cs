@@ -40,7 +40,7 @@ internal sealed partial class Archiver
                 }
             }
 
-            if (_options.DrillInterval is { } interval && now >= _nextDrillAt && _destinations[0].Claimed)
+            if (_options.DrillInterval is { } interval && now >= _nextDrillAt && _destinations.Any(d => d.Claimed))
             {
                 _nextDrillAt = now + (long)(interval.TotalSeconds * _time.TimestampFrequency);
                 RunDrill();
@@ -67,71 +67,128 @@ internal sealed partial class Archiver
     internal TimeSpan DrillDueIn => _nextDrillAt == long.MaxValue ? TimeSpan.MaxValue : _time.GetElapsedTime(_time.GetTimestamp(), _nextDrillAt);
 
     /// <summary>
-    /// At open: when the first drill is due. The schedule outlives the process: an interval after the last verification
-    /// recorded in the first destination, at once when that is overdue or failed (health then says so again, which it
-    /// forgot with the process), and an interval after the open when there is none. Counted from the open alone, a
-    /// process restarted more often than the interval never drilled, and the open's base check (BasesChecked) leaves
-    /// damage in between to the drill.
+    /// At open: when the first drill is due. The schedule outlives the process: an interval after the oldest of the last
+    /// verifications recorded in the destinations (for one never verified, after its oldest base was taken), at once when
+    /// that is overdue or one failed (health then says so again, which it forgot with the process); an interval after the
+    /// open for an archive with no base yet. Counted from the open alone, a process restarted more often than the interval
+    /// never drilled, and the open's base check (BasesChecked) leaves damage in between to the drill. A verification
+    /// dated after now (a clock put back) leaves it an interval after the open.
     /// </summary>
     private TimeSpan FirstDrillAfter(TimeSpan interval)
     {
-        try
+        var now = _time.GetUtcNow();
+        var first = interval;
+        foreach (var destination in _destinations.Where(d => d.Claimed))
         {
-            if (_destinations[0].Claimed && WaldenArchive.LastVerification(_destinations[0].Destination) is { } last)
+            try
             {
-                var due = last.At + interval - _time.GetUtcNow();
-                return !last.Ok || due < TimeSpan.Zero ? TimeSpan.Zero : due > interval ? interval : due;
+                var last = WaldenArchive.LastVerification(destination.Destination);
+                if (last is { Ok: false })
+                {
+                    return TimeSpan.Zero;
+                }
+
+                // Never verified: counted from the oldest base's moment (restarts before the first drill otherwise never drilled).
+                if ((last?.At ?? OldestBaseTime(destination.Destination)) is { } since && since <= now)
+                {
+                    var elapsed = now - since; // no sum of a date and an interval: a date near the calendar's end would overflow
+                    var due = elapsed >= interval ? TimeSpan.Zero : interval - elapsed;
+                    first = due < first ? due : first;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or OverflowException or
+                InvalidDataException or ArgumentException)
+            {
+                // Unreadable: as if there were none.
             }
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or OverflowException)
+
+        return first;
+    }
+
+    /// <summary>When the oldest base in <paramref name="destination"/> was taken (its header), or null when it has none.</summary>
+    private static DateTimeOffset? OldestBaseTime(IWaldenArchiveDestination destination)
+    {
+        var oldest = ArchiveCatalog.Read(destination).Bases.MinBy(b => b.BaseId);
+        if (oldest is null)
         {
-            // Unreadable: as if there were none.
+            return null;
         }
 
-        return interval;
+        using var stream = destination.OpenRead(oldest.Name);
+        return ArchiveRestorer.FromMicros(ArchiveFormat.DecodeBase(stream, databasePath: null).TimeMicros);
     }
 
     /// <summary>Tests: the folder the drill's scratch folder goes in (null: the temporary folder).</summary>
     internal string? DrillScratchFolder { get; set; }
 
-    /// <summary>Restores the latest state of the first destination into a scratch file and records the outcome.</summary>
+    /// <summary>
+    /// Restores the latest state of every destination this archive holds into a scratch file, one after the other, and
+    /// records the outcome: health names each destination that failed. A failure in any asks for one new base (Heal). Only
+    /// the first destination was drilled before: with two (a folder and an object store), damage in the second was found
+    /// by no drill, and a restore from it (the first lost) stopped at the damage. Returns the first failing destination's
+    /// result, or the first destination's when all passed.
+    /// </summary>
     internal WaldenArchiveRestoreResult RunDrill()
     {
-        var source = _destinations[0].Destination;
-        WaldenArchiveRestoreResult result;
-        try
+        var problems = new List<string>();
+        WaldenArchiveRestoreResult? first = null;
+        WaldenArchiveRestoreResult? failed = null;
+        string? healFor = null;
+        var ran = false;
+        foreach (var destination in _destinations.Where(d => d.Claimed))
         {
-            result = WaldenArchive.Verify(source, _time, CancellationToken.None, DrillScratchFolder);
-        }
-        catch (WaldenException ex) when (ex is WaldenDiskFullException or WaldenReadOnlyException)
-        {
-            // A drill that cannot run proves nothing: health says so (naming the temporary folder), not that the archive is sound.
-            var problem = $"{source.Name}: it could not run: {ex.Message}";
-            lock (_gate)
+            var source = destination.Destination;
+            WaldenArchiveRestoreResult result;
+            try
             {
-                _drillProblem = problem;
+                result = WaldenArchive.Verify(source, _time, CancellationToken.None, DrillScratchFolder);
+                ran = true;
+            }
+            catch (WaldenException ex) when (ex is WaldenDiskFullException or WaldenReadOnlyException)
+            {
+                // A drill that cannot run proves nothing: health says so (naming the temporary folder), not that the archive is sound.
+                problems.Add($"{source.Name}: it could not run: {ex.Message}");
+                result = new WaldenArchiveRestoreResult(string.Empty, 0, 0, default, 0, 0, Complete: false, ex.Message);
+                first ??= result;
+                failed ??= result;
+                continue;
             }
 
-            LogMessages.ArchiveDrillFailed(_logger, _name, problem);
-            return new WaldenArchiveRestoreResult(string.Empty, 0, 0, default, 0, 0, Complete: false, ex.Message);
+            first ??= result;
+            if (!result.Complete)
+            {
+                problems.Add($"{source.Name}: {result.Problem}");
+                failed ??= result;
+                if (healFor is null && !Unhealable(source))
+                {
+                    healFor = result.Problem;
+                }
+            }
         }
 
         lock (_gate)
         {
-            _lastDrillAt = _time.GetUtcNow();
-            _drillProblem = result.Complete ? null : $"{source.Name}: {result.Problem}";
-        }
-
-        if (!result.Complete)
-        {
-            LogMessages.ArchiveDrillFailed(_logger, _name, $"{source.Name}: {result.Problem}");
-            if (!Unhealable(source))
+            if (ran)
             {
-                Heal(result.Problem);
+                _lastDrillAt = _time.GetUtcNow();
             }
+
+            _drillProblem = problems.Count == 0 ? null : string.Join("; ", problems);
         }
 
-        return result;
+        foreach (var problem in problems)
+        {
+            LogMessages.ArchiveDrillFailed(_logger, _name, problem);
+        }
+
+        if (healFor is not null)
+        {
+            Heal(healFor);
+        }
+
+        return failed ?? first ?? new WaldenArchiveRestoreResult(string.Empty, 0, 0, default, 0, 0, Complete: false,
+            "no destination of this archive was claimed at open, so none could be drilled");
     }
 
     /// <summary>

@@ -147,7 +147,7 @@ public static class WaldenArchive
             try
             {
                 using var content = new MemoryStream(Encoding.UTF8.GetBytes(line));
-                source.Put(string.Create(CultureInfo.InvariantCulture, $"{VerificationPrefix}{now.UtcTicks:D20}.txt"), content);
+                source.Put(VerificationName(source, now), content);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -281,9 +281,44 @@ public static class WaldenArchive
         return ArchiveRestorer.FromMicros(System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(48)));
     }
 
+    /// <summary>
+    /// The name of a verification written at <paramref name="now"/>: its ticks, or one more than the newest one's when that
+    /// is later (a clock put back), so the newest written is always the one <see cref="LastVerification"/> finds. Named
+    /// by the clock alone, a drill that failed after the clock was put back sorted before an earlier one that passed, and
+    /// the next open took the pass as the last word (ArchiveBaseCheckBreakerTests).
+    /// </summary>
+    private static string VerificationName(IWaldenArchiveDestination source, DateTimeOffset now)
+    {
+        var ticks = now.UtcTicks;
+        if (Newest(source) is { } newest && newest.Ticks >= ticks)
+        {
+            ticks = newest.Ticks + 1;
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"{VerificationPrefix}{ticks:D20}.txt");
+    }
+
+    /// <summary>The verification object with the largest number in its name (names that are not one are ignored), or null.</summary>
+    private static (WaldenArchiveObject Object, long Ticks)? Newest(IWaldenArchiveDestination source)
+    {
+        (WaldenArchiveObject, long)? newest = null;
+        foreach (var item in source.List(VerificationPrefix))
+        {
+            var name = item.Name.AsSpan(VerificationPrefix.Length);
+            if (name.EndsWith(".txt", StringComparison.Ordinal) &&
+                long.TryParse(name[..^4], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks) &&
+                ticks < long.MaxValue && (newest is null || ticks > newest.Value.Item2))
+            {
+                newest = (item, ticks);
+            }
+        }
+
+        return newest;
+    }
+
     internal static WaldenArchiveVerification? LastVerification(IWaldenArchiveDestination source)
     {
-        var last = source.List(VerificationPrefix).OrderByDescending(o => o.Name, StringComparer.Ordinal).FirstOrDefault();
+        var last = Newest(source)?.Object;
         if (last is null)
         {
             return null;
