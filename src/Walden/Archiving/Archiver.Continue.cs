@@ -55,6 +55,8 @@ internal sealed partial class Archiver
     internal int ContinuedPages { get; private set; } = -1;
 
     // When each destination's newest base was last known whole (loaded at open): the open reads a base whole only when it is not.
+    // The side bases earlier runs stored beside the chain of the base this open continued (PagesInFlight.SideBaseIds).
+    private (long BaseId, List<long> Ids) _sideBasesBeside = (0, []);
     private BasesChecked? _basesChecked;
 
     /// <summary>Open, writer connection: continues the destinations' chain, or returns false with the reason (a base is due).</summary>
@@ -84,7 +86,7 @@ internal sealed partial class Archiver
         var ends = new ChainEnd[_destinations.Length];
         for (var i = 0; i < _destinations.Length; i++)
         {
-            if (EndOf(_destinations[i], map, inFlight?.SideBaseId ?? 0, _basesChecked!, _time.GetUtcNow(), _options.DrillInterval, out why) is not { } end)
+            if (EndOf(_destinations[i], map, inFlight?.SideBaseIds ?? [], _basesChecked!, _time.GetUtcNow(), _options.DrillInterval, out why) is not { } end)
             {
                 return false;
             }
@@ -168,10 +170,10 @@ internal sealed partial class Archiver
         lock (_gate)
         {
             _runBases.Add(map.BaseId); // this run's first base for CheckOtherCopies: a newer one it did not take is another copy's
-            if (inFlight is { SideBaseId: > 0 } noted)
-            {
-                _runBases.Add(noted.SideBaseId); // the earlier run's side base left beside the chain (EndOf): not another copy's
-            }
+            // The earlier runs' side bases left beside the chain (EndOf): not another copy's, and noted again in every later
+            // file of this base (InFlightAfterMap), so an open after this run's own crash still knows them.
+            _sideBasesBeside = (map.BaseId, [.. inFlight?.SideBaseIds ?? []]);
+            _runBases.UnionWith(_sideBasesBeside.Ids);
 
             _base = base_;
             _sealedChain = map.Chain;
@@ -329,7 +331,7 @@ internal sealed partial class Archiver
                 return;
             }
 
-            InFlightAfterMap(_map).SideBaseId = sideBaseId;
+            InFlightAfterMap(_map).NoteSideBase(sideBaseId);
             SaveInFlight();
         }
     }
@@ -339,11 +341,13 @@ internal sealed partial class Archiver
     {
         if (_inFlight is null || _inFlight.BaseId != map.BaseId || _inFlight.From != map.Txid)
         {
-            _inFlight = new PagesInFlight(map.BaseId, map.Txid, map.Chain)
+            var sideBases = _inFlight?.BaseId == map.BaseId ? _inFlight.SideBaseIds
+                : _sideBasesBeside.BaseId == map.BaseId ? _sideBasesBeside.Ids : [];
+            _inFlight = new PagesInFlight(map.BaseId, map.Txid, map.Chain) { MinPages = map.Count };
+            foreach (var id in sideBases)
             {
-                SideBaseId = _inFlight?.BaseId == map.BaseId ? _inFlight.SideBaseId : 0,
-                MinPages = map.Count,
-            };
+                _inFlight.NoteSideBase(id);
+            }
         }
 
         return _inFlight;
@@ -367,12 +371,12 @@ internal sealed partial class Archiver
 
     /// <summary>
     /// Where the destination's archive ends, when it was reached at open, holds this lineage, its newest base is the map's
-    /// (or, beside it, only <paramref name="sideBaseId"/> with nothing after it: the earlier run stored that side base and
-    /// stopped before switching to it), and the transactions after the map's base are named without a hole, none before
+    /// (or, beside it, only side bases of <paramref name="sideBaseIds"/> with nothing after them: earlier runs stored them
+    /// and stopped before switching to them), and the transactions after the map's base are named without a hole, none before
     /// the map's; null (with why) otherwise. A side base left so is older than the chain's end, so a restore of the latest
     /// (the chain that reaches furthest) never takes it, and a restore at its moment gets the same state from either.
     /// </summary>
-    private static ChainEnd? EndOf(DestinationState destination, PageMap map, long sideBaseId, BasesChecked basesChecked,
+    private static ChainEnd? EndOf(DestinationState destination, PageMap map, IReadOnlyCollection<long> sideBaseIds, BasesChecked basesChecked,
         DateTimeOffset now, TimeSpan? drillInterval, out string why)
     {
         var name = destination.Destination.Name;
@@ -387,7 +391,7 @@ internal sealed partial class Archiver
             var catalog = ArchiveCatalog.Read(destination.Destination);
             var mine = catalog.Bases.FirstOrDefault(b => b.BaseId == map.BaseId);
             var newer = catalog.Bases.Where(b => b.BaseId > map.BaseId).ToList();
-            if (mine is null || newer.Any(b => b.BaseId != sideBaseId || catalog.Restorable(b.BaseId).Any()))
+            if (mine is null || newer.Any(b => !sideBaseIds.Contains(b.BaseId) || catalog.Restorable(b.BaseId).Any()))
             {
                 why = $"the destination '{name}' holds base {(mine is null ? 0 : newer.Count > 0 ? newer.Max(b => b.BaseId) : map.BaseId)}, not the page map's base {map.BaseId}";
                 return null;

@@ -28,9 +28,13 @@ internal sealed class PagesInFlight
     /// <summary>Round ends kept; older ones are dropped (a destination that far behind the others makes the open take a base anyway).</summary>
     private const int MaxEnds = 1024;
 
+    /// <summary>Side bases kept; older ones are dropped (the open then takes a base, as before they were noted at all).</summary>
+    private const int MaxSideBases = 16;
+
     private const int HeaderBytes = 80;
     private const int EndBytes = 8 + 32;
-    private static readonly byte[] Magic = "WLDNPIF1"u8.ToArray();
+    private static readonly byte[] MagicV1 = "WLDNPIF1"u8.ToArray(); // one side base id at 72, no list after the pages
+    private static readonly byte[] Magic = "WLDNPIF2"u8.ToArray(); // the side bases' count at 72, their ids after the pages
 
     internal PagesInFlight(long baseId, long from, byte[] fromChain)
     {
@@ -55,11 +59,27 @@ internal sealed class PagesInFlight
     internal SortedDictionary<long, byte[]> Ends { get; } = [];
 
     /// <summary>
-    /// A side base of <see cref="BaseId"/>'s chain this database took, noted before it is stored (0: none): a crash after its
-    /// store and before the switch to it leaves it in the destinations with nothing after it, and the open continues the
-    /// older chain beside it rather than take a base (Archiver.EndOf).
+    /// The side bases of <see cref="BaseId"/>'s chain this database took, each noted before it is stored, oldest first: a
+    /// crash after a side base's store and before the switch to it leaves it in the destinations with nothing after it,
+    /// and the open continues the older chain beside it rather than take a base (Archiver.EndOf). All of them are kept, not
+    /// only the last: the run that continues beside one stores rounds (and may take another side base) before the next
+    /// crash, and an open that then knew only the newest note refused the older side base as another copy's and took a
+    /// whole base (<c>walden torture --archive async</c>, seed 919578382, cycle 150).
     /// </summary>
-    internal long SideBaseId { get; set; }
+    internal List<long> SideBaseIds { get; } = [];
+
+    /// <summary>Notes a side base (see <see cref="SideBaseIds"/>), dropping the oldest beyond <see cref="MaxSideBases"/>.</summary>
+    internal void NoteSideBase(long id)
+    {
+        if (id > 0 && !SideBaseIds.Contains(id))
+        {
+            SideBaseIds.Add(id);
+            if (SideBaseIds.Count > MaxSideBases)
+            {
+                SideBaseIds.RemoveAt(0);
+            }
+        }
+    }
 
     /// <summary>The fewest pages the database had at <see cref="From"/> or after any transaction up to <see cref="Covered"/>.</summary>
     internal uint MinPages { get; set; }
@@ -81,7 +101,7 @@ internal sealed class PagesInFlight
     /// <exception cref="IOException">The file cannot be written.</exception>
     internal void Save(string path)
     {
-        var length = HeaderBytes + (Ends.Count * EndBytes) + (Pages.Count * 4) + 16;
+        var length = HeaderBytes + (Ends.Count * EndBytes) + (Pages.Count * 4) + (SideBaseIds.Count * 8) + 16;
         var bytes = new byte[length];
         var span = bytes.AsSpan();
         Magic.CopyTo(span);
@@ -92,7 +112,7 @@ internal sealed class PagesInFlight
         BinaryPrimitives.WriteInt64LittleEndian(span[24..], BaseId);
         BinaryPrimitives.WriteInt64LittleEndian(span[32..], From);
         FromChain.CopyTo(span[40..]);
-        BinaryPrimitives.WriteInt64LittleEndian(span[72..], SideBaseId);
+        BinaryPrimitives.WriteInt32LittleEndian(span[72..], SideBaseIds.Count);
         var offset = HeaderBytes;
         foreach (var (txid, chain) in Ends)
         {
@@ -105,6 +125,12 @@ internal sealed class PagesInFlight
         {
             BinaryPrimitives.WriteUInt32LittleEndian(span[offset..], page);
             offset += 4;
+        }
+
+        foreach (var id in SideBaseIds)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(span[offset..], id);
+            offset += 8;
         }
 
         BinaryPrimitives.WriteUInt128LittleEndian(span[offset..], XxHash128.HashToUInt128(span[..offset]));
@@ -125,7 +151,8 @@ internal sealed class PagesInFlight
 
             var bytes = File.ReadAllBytes(path);
             var span = bytes.AsSpan();
-            if (bytes.Length < HeaderBytes + 16 || !span[..8].SequenceEqual(Magic))
+            var v1 = span[..8].SequenceEqual(MagicV1);
+            if (bytes.Length < HeaderBytes + 16 || !(v1 || span[..8].SequenceEqual(Magic)))
             {
                 why = "the pages in flight do not check out";
                 return null;
@@ -134,7 +161,9 @@ internal sealed class PagesInFlight
             var length = BinaryPrimitives.ReadInt32LittleEndian(span[8..]);
             var ends = BinaryPrimitives.ReadInt32LittleEndian(span[12..]);
             var pages = BinaryPrimitives.ReadInt32LittleEndian(span[16..]);
-            if (length > bytes.Length || ends < 0 || pages < 0 || length != HeaderBytes + ((long)ends * EndBytes) + ((long)pages * 4) + 16
+            var sides = v1 ? 0 : BinaryPrimitives.ReadInt32LittleEndian(span[72..]);
+            if (length > bytes.Length || ends < 0 || pages < 0 || sides < 0 || sides > MaxSideBases ||
+                length != HeaderBytes + ((long)ends * EndBytes) + ((long)pages * 4) + ((long)sides * 8) + 16
                 || BinaryPrimitives.ReadUInt128LittleEndian(span[(length - 16)..]) != XxHash128.HashToUInt128(span[..(length - 16)]))
             {
                 why = "the pages in flight do not check out";
@@ -144,7 +173,6 @@ internal sealed class PagesInFlight
             var loaded = new PagesInFlight(BinaryPrimitives.ReadInt64LittleEndian(span[24..]), BinaryPrimitives.ReadInt64LittleEndian(span[32..]),
                 span.Slice(40, 32).ToArray())
             {
-                SideBaseId = BinaryPrimitives.ReadInt64LittleEndian(span[72..]),
                 MinPages = BinaryPrimitives.ReadUInt32LittleEndian(span[20..]),
             };
             var offset = HeaderBytes;
@@ -158,6 +186,17 @@ internal sealed class PagesInFlight
             {
                 loaded.Pages.Add(BinaryPrimitives.ReadUInt32LittleEndian(span[offset..]));
                 offset += 4;
+            }
+
+            for (var i = 0; i < sides; i++)
+            {
+                loaded.NoteSideBase(BinaryPrimitives.ReadInt64LittleEndian(span[offset..]));
+                offset += 8;
+            }
+
+            if (v1)
+            {
+                loaded.NoteSideBase(BinaryPrimitives.ReadInt64LittleEndian(span[72..])); // a file of the build before the list
             }
 
             loaded.Covered = loaded.Ends.Count == 0 ? loaded.From : loaded.Ends.Keys.Max();

@@ -794,6 +794,16 @@ public sealed class ArchiveContinueBreakerTests : IDisposable
             Assert.Null(db.Archiver.ShipAll()); // the side base left beside the chain is not taken for another copy's
         }
 
+        // That run stored a round, so its pages in flight were saved anew: the next open must still know the side base as
+        // this database's. It took a whole base when only the newest note was kept, and the writes of the first second
+        // after it missed the Async bound (`walden torture --archive async`, seed 919578382, cycle 150).
+        await using (var db = await WaldenDatabase.OpenAsync(Path, ArchiveChecks.Options(WaldenArchiveMode.Async, new WaldenFolderDestination(Archive))))
+        {
+            Assert.True(db.Archiver!.ContinuedPages >= 0, "the second open after the crash took a base");
+            await InsertBlobAsync(db, 301);
+            Assert.Null(db.Archiver.ShipAll());
+        }
+
         Assert.Equal(2, Bases().Count);
         Assert.Equal(Content(Path), Content(await RestoreCompleteAsync(Archive, _dir.File("latest.db"))));
     }
