@@ -48,10 +48,10 @@ internal static class RestorableSpans
                 }
 
                 var taken = ArchiveRestorer.FromMicros(header.TimeMicros);
-                var last = catalog.Restorable(item.BaseId).Where(s => s.Last > header.Txid).MaxBy(s => s.Last);
-                spans.Add(last is null
+                var after = catalog.Restorable(item.BaseId).Where(s => s.Last > header.Txid).OrderByDescending(s => s.Last).ToList();
+                spans.Add(after.Count == 0
                     ? new RestorableSpan(item.BaseId, header.Txid, taken, header.Txid, taken)
-                    : new RestorableSpan(item.BaseId, header.Txid, taken, last.Last, WaldenArchive.SegmentLastTime(catalog.Open(source, last)) ?? taken));
+                    : new RestorableSpan(item.BaseId, header.Txid, taken, after[0].Last, LastKnownTime(source, catalog, after) ?? taken));
             }
             catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
             {
@@ -60,6 +60,32 @@ internal static class RestorableSpans
         }
 
         return [.. spans.OrderBy(s => s.FirstTxid)];
+    }
+
+    /// <summary>
+    /// The last commit time of the newest of <paramref name="newestFirst"/> whose time can be read. A torn or damaged last
+    /// segment (a power cut during its store) used to leave its base with no span at all, so the restore of the latest
+    /// tried that base first and stopped at the damage, though a newer base (taken by the next open) held a later state
+    /// whole. The span keeps the reach its names give; the restore still finds the damage when it takes that chain.
+    /// </summary>
+    internal static DateTimeOffset? LastKnownTime(IWaldenArchiveDestination source, ArchiveCatalog catalog, List<ArchiveObjectName> newestFirst)
+    {
+        foreach (var segment in newestFirst)
+        {
+            try
+            {
+                if (WaldenArchive.SegmentLastTime(catalog.Open(source, segment)) is { } time)
+                {
+                    return time;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                // Damaged: an older one's time.
+            }
+        }
+
+        return null;
     }
 
     /// <summary>

@@ -191,11 +191,9 @@ public static class WaldenArchive
                 }
 
                 var lastTxid = segments.Count == 0 ? header.Txid : segments.Max(s => s.Last);
-                DateTimeOffset? lastTime = null;
-                if (segments.Count > 0)
-                {
-                    lastTime = SegmentLastTime(catalog.Open(source, segments.OrderByDescending(s => s.Last).First()));
-                }
+                // A damaged last segment does not make the base's row a problem: its named reach stands, with the newest time
+                // that can be read (RestorableSpans.LastKnownTime), as the restore's choice of the latest chain does.
+                var lastTime = RestorableSpans.LastKnownTime(source, catalog, [.. segments.OrderByDescending(s => s.Last)]);
 
                 bases.Add(new WaldenArchiveBaseInfo(item.BaseId, header.Txid, ArchiveRestorer.FromMicros(header.TimeMicros),
                     catalog.Lengths[item.Name], header.DatabaseBytes, segments.Count, segments.Sum(s => catalog.Lengths[s.Name]),
