@@ -48,7 +48,7 @@ internal static class RestorableSpans
                 }
 
                 var taken = ArchiveRestorer.FromMicros(header.TimeMicros);
-                var after = catalog.Restorable(item.BaseId).Where(s => s.Last > header.Txid).OrderByDescending(s => s.Last).ToList();
+                var after = Contiguous(header.Txid, catalog.Restorable(item.BaseId));
                 spans.Add(after.Count == 0
                     ? new RestorableSpan(item.BaseId, header.Txid, taken, header.Txid, taken)
                     : new RestorableSpan(item.BaseId, header.Txid, taken, after[0].Last, LastKnownTime(source, catalog, after) ?? taken));
@@ -60,6 +60,30 @@ internal static class RestorableSpans
         }
 
         return [.. spans.OrderBy(s => s.FirstTxid)];
+    }
+
+    /// <summary>
+    /// The segments after a base at <paramref name="baseTxid"/> that follow it without a hole in their names, newest (by
+    /// last transaction) first: a restore of the chain stops at the first hole, so a chain reaches no further than this.
+    /// By the largest name alone, `archive status` named a last transaction after a deleted middle segment that no restore
+    /// returns, and the choice of the latest chain counted it.
+    /// </summary>
+    internal static List<ArchiveObjectName> Contiguous(long baseTxid, IEnumerable<ArchiveObjectName> segments)
+    {
+        var reach = baseTxid;
+        var kept = new List<ArchiveObjectName>();
+        foreach (var segment in segments.Where(s => s.Last > baseTxid).OrderBy(s => s.First).ThenByDescending(s => s.Last))
+        {
+            if (segment.First > reach + 1)
+            {
+                break;
+            }
+
+            kept.Add(segment);
+            reach = Math.Max(reach, segment.Last);
+        }
+
+        return [.. kept.OrderByDescending(s => s.Last)];
     }
 
     /// <summary>

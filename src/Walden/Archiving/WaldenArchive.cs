@@ -190,10 +190,11 @@ public static class WaldenArchive
                     throw new InvalidDataException(foreign);
                 }
 
-                var lastTxid = segments.Count == 0 ? header.Txid : segments.Max(s => s.Last);
+                var reached = RestorableSpans.Contiguous(header.Txid, segments); // a hole in the names ends what a restore returns
+                var lastTxid = reached.Count == 0 ? header.Txid : reached[0].Last;
                 // A damaged last segment does not make the base's row a problem: its named reach stands, with the newest time
                 // that can be read (RestorableSpans.LastKnownTime), as the restore's choice of the latest chain does.
-                var lastTime = RestorableSpans.LastKnownTime(source, catalog, [.. segments.OrderByDescending(s => s.Last)]);
+                var lastTime = RestorableSpans.LastKnownTime(source, catalog, reached);
 
                 bases.Add(new WaldenArchiveBaseInfo(item.BaseId, header.Txid, ArchiveRestorer.FromMicros(header.TimeMicros),
                     catalog.Lengths[item.Name], header.DatabaseBytes, segments.Count, segments.Sum(s => catalog.Lengths[s.Name]),
@@ -373,7 +374,7 @@ public sealed record WaldenArchiveRestoreResult(string Path, long BaseId, long T
 /// <param name="DatabaseBytes">The size of the database it holds.</param>
 /// <param name="Segments">How many segments follow it.</param>
 /// <param name="SegmentBytes">Their total size.</param>
-/// <param name="LastTxid">The last transaction its segments reach (by name; restore checks them).</param>
+/// <param name="LastTxid">The last transaction its segments reach by name, up to the first hole in their names (restore checks their content).</param>
 /// <param name="LastTime">When that transaction was committed.</param>
 public sealed record WaldenArchiveBaseInfo(long BaseId, long Txid, DateTimeOffset Time, long StoredBytes, long DatabaseBytes,
     int Segments, long SegmentBytes, long LastTxid, DateTimeOffset LastTime)

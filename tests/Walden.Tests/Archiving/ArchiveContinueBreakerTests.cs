@@ -520,6 +520,26 @@ public sealed class ArchiveContinueBreakerTests : IDisposable
         Assert.Equal(latest.Txid, status.LastTxid);
     }
 
+    /// <summary>
+    /// A middle segment deleted: `archive status` names as the last restorable transaction what a restore of the latest
+    /// returns (the end before the hole), as its README entry says. Found by a newcomer (stop 33): status named the largest
+    /// segment name, past the hole. Fails without the names' hole counted (RestorableSpans.Contiguous).
+    /// </summary>
+    [Fact]
+    public async Task AMiddleSegmentDeleted_StatusNamesWhatTheRestoreOfTheLatestReturns()
+    {
+        await RunAsync(0, 20);
+        await RunAsync(20, 20);
+        await RunAsync(40, 20);
+        var segments = Segments();
+        Assert.True(segments.Count >= 3, $"{segments.Count} segments");
+        File.Delete(System.IO.Path.Combine(Archive, segments[1]));
+
+        var latest = await WaldenArchive.RestoreAsync(Archive, _dir.File("latest.db"));
+        Assert.False(latest.Complete);
+        Assert.Equal(latest.Txid, (await WaldenArchive.GetStatusAsync(Archive)).LastTxid);
+    }
+
     [Fact]
     public async Task OpensWithoutChangesInARow_AllContinue_NoneTakesAFullBase()
     {
