@@ -44,7 +44,7 @@ try
     {
         // A command's wrong or missing argument: one line and exit 2, like every other failure (JSON too when asked).
         return CliErrors.Report(string.Join(" ", parsed.Errors.Select(e => e.Message)) +
-            $" Run 'walden {parsed.CommandResult.Command.Name} --help' for its arguments and options.");
+            $" Run 'walden {CommandPath(parsed.CommandResult)} --help' for its arguments and options.");
     }
 
     return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
@@ -52,4 +52,16 @@ try
 catch (Exception ex)
 {
     return CliErrors.Unexpected(ex);
+}
+
+// The command as typed, below the root ("archive verify", not "verify": a subcommand's name alone is no command).
+static string CommandPath(System.CommandLine.Parsing.CommandResult result)
+{
+    var names = new List<string>();
+    for (var current = result; current is not null && current.Command is not RootCommand; current = current.Parent as System.CommandLine.Parsing.CommandResult)
+    {
+        names.Insert(0, current.Command.Name);
+    }
+
+    return string.Join(' ', names);
 }

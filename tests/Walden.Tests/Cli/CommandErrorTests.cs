@@ -28,6 +28,18 @@ public sealed class CommandErrorTests : IDisposable
         Assert.False(File.Exists(_dir.File("x.db")));
     }
 
+    /// <summary>
+    /// A subcommand's wrong option names the command as typed in its hint: it said "Run 'walden verify --help'" for
+    /// `walden archive verify --bogus`, a command that does not exist (found by a newcomer helper, stop 33).
+    /// </summary>
+    [Fact]
+    public async Task ASubcommandsWrongOption_HintNamesTheWholeCommand()
+    {
+        var (exit, _, stderr) = await WaldenCli.RunAsync("archive", "verify", _dir.File("archive"), "--bogus");
+        Assert.Equal(2, exit);
+        Assert.Contains("'walden archive verify --help'", stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Output_WhenPiped_HasNoColourCodes_OnSuccessAndOnError()
     {
