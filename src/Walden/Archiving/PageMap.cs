@@ -316,8 +316,18 @@ internal sealed class PageMap
                 return map;
             }
 
-            // An update in place cut short: its journal, when whole, completes it (and the sums must then agree).
-            return ReplayJournal(path + JournalSuffix, bytes) && Parse(bytes, out _) is { } replayed ? replayed : null;
+            // An update in place cut short: its journal, when whole, completes it (and the sums must then agree). The file
+            // itself stays torn until the next save, which therefore rewrites it whole: an update in place writes only its own
+            // entries, over a file whose torn ones only this load had mended, and the load after it, with the next journal,
+            // found the entries not matching and took a whole base (`walden torture --archive async`, seed 1386912576,
+            // cycle 52).
+            if (ReplayJournal(path + JournalSuffix, bytes) && Parse(bytes, out _) is { } replayed)
+            {
+                replayed._rewrite = true;
+                return replayed;
+            }
+
+            return null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
