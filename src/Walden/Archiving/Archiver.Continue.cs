@@ -54,9 +54,10 @@ internal sealed partial class Archiver
     /// <summary>Pages the open found changed since the chain it continued, or -1 when it took a base (tests).</summary>
     internal int ContinuedPages { get; private set; } = -1;
 
-    // When each destination's newest base was last known whole (loaded at open): the open reads a base whole only when it is not.
     // The side bases earlier runs stored beside the chain of the base this open continued (PagesInFlight.SideBaseIds).
     private (long BaseId, List<long> Ids) _sideBasesBeside = (0, []);
+
+    // When each destination's newest base was last known whole (loaded at open): the open reads a base whole only when it is not.
     private BasesChecked? _basesChecked;
 
     /// <summary>Open, writer connection: continues the destinations' chain, or returns false with the reason (a base is due).</summary>
