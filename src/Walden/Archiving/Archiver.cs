@@ -119,9 +119,10 @@ internal sealed partial class Archiver : IDisposable
         ClaimLineage();
         _wal.Attach(writer);
         _basesChecked = BasesChecked.Load(_stagingFolder);
-        var lineage = Path.Combine(_stagingFolder, ArchiveLineage.LocalFile);
-        foreach (var stale in Directory.EnumerateFiles(_stagingFolder).Where(f => f != _owner.Path && f != lineage && f != MapPath && f != MapPath + PageMap.JournalSuffix && f != InFlightPath &&
-            f != Path.Combine(_stagingFolder, BasesChecked.FileName)))
+        // What the staging folder keeps across runs; everything else in it is an earlier run's leftover.
+        HashSet<string> kept = [_owner.Path, Path.Combine(_stagingFolder, ArchiveLineage.LocalFile), MapPath, MapPath + PageMap.JournalSuffix,
+            InFlightPath, Path.Combine(_stagingFolder, BasesChecked.FileName)];
+        foreach (var stale in Directory.EnumerateFiles(_stagingFolder).Where(f => !kept.Contains(f)))
         {
             File.Delete(stale); // our own staging files from an earlier run: nothing in them is needed any more
         }

@@ -205,9 +205,7 @@ internal sealed class PageMap
             offset += 4 + EntryBytes;
         }
 
-        BinaryPrimitives.WriteUInt128LittleEndian(span[offset..], XxHash128.HashToUInt128(span[..offset]));
-        using var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.Write);
-        RandomAccess.Write(handle, bytes, 0); // a longer file's tail is past the length the count gives
+        ChecksummedFile.Write(path, bytes);
     }
 
     /// <summary>Applies a whole journal (<see cref="WriteJournal"/>) to a map file's bytes; false when there is none or it does not check out.</summary>
@@ -227,8 +225,7 @@ internal sealed class PageMap
 
         var count = BinaryPrimitives.ReadInt32LittleEndian(span[8..]);
         var length = 16 + HeaderBytes + ((long)count * (4 + EntryBytes));
-        if (count < 0 || length + 16 > bytes.Length
-            || BinaryPrimitives.ReadUInt128LittleEndian(span[(int)length..]) != XxHash128.HashToUInt128(span[..(int)length]))
+        if (count < 0 || !ChecksummedFile.Checks(span, length))
         {
             return false;
         }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.Hashing;
 
 namespace Walden.Archiving;
 
@@ -133,9 +132,7 @@ internal sealed class PagesInFlight
             offset += 8;
         }
 
-        BinaryPrimitives.WriteUInt128LittleEndian(span[offset..], XxHash128.HashToUInt128(span[..offset]));
-        using var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.Write);
-        RandomAccess.Write(handle, bytes, 0); // a longer file's tail is past the length the header gives
+        ChecksummedFile.Write(path, bytes);
     }
 
     /// <summary>Reads the file; null (with the reason) when there is none or it does not check out.</summary>
@@ -164,7 +161,7 @@ internal sealed class PagesInFlight
             var sides = v1 ? 0 : BinaryPrimitives.ReadInt32LittleEndian(span[72..]);
             if (length > bytes.Length || ends < 0 || pages < 0 || sides < 0 || sides > MaxSideBases ||
                 length != HeaderBytes + ((long)ends * EndBytes) + ((long)pages * 4) + ((long)sides * 8) + 16
-                || BinaryPrimitives.ReadUInt128LittleEndian(span[(length - 16)..]) != XxHash128.HashToUInt128(span[..(length - 16)]))
+                || !ChecksummedFile.Checks(span, length - ChecksummedFile.TrailerBytes))
             {
                 why = "the pages in flight do not check out";
                 return null;

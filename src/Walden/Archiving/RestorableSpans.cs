@@ -47,11 +47,7 @@ internal static class RestorableSpans
                     continue; // the restore skips it and says why
                 }
 
-                var taken = ArchiveRestorer.FromMicros(header.TimeMicros);
-                var after = Contiguous(header.Txid, catalog.Restorable(item.BaseId));
-                spans.Add(after.Count == 0
-                    ? new RestorableSpan(item.BaseId, header.Txid, taken, header.Txid, taken)
-                    : new RestorableSpan(item.BaseId, header.Txid, taken, after[0].Last, LastKnownTime(source, catalog, after) ?? taken));
+                spans.Add(Of(source, catalog, item, header));
             }
             catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
             {
@@ -63,12 +59,26 @@ internal static class RestorableSpans
     }
 
     /// <summary>
+    /// The span of the base <paramref name="item"/> whose header is <paramref name="header"/>: from its transaction to the
+    /// end its segment names reach without a hole (<see cref="Contiguous"/>), at the newest commit time that can be read
+    /// (<see cref="LastKnownTime"/>). The restore's choice of the latest chain and `archive status` both use it.
+    /// </summary>
+    internal static RestorableSpan Of(IWaldenArchiveDestination source, ArchiveCatalog catalog, ArchiveObjectName item, DecodedBase header)
+    {
+        var taken = ArchiveRestorer.FromMicros(header.TimeMicros);
+        var after = Contiguous(header.Txid, catalog.Restorable(item.BaseId));
+        return after.Count == 0
+            ? new RestorableSpan(item.BaseId, header.Txid, taken, header.Txid, taken)
+            : new RestorableSpan(item.BaseId, header.Txid, taken, after[0].Last, LastKnownTime(source, catalog, after) ?? taken);
+    }
+
+    /// <summary>
     /// The segments after a base at <paramref name="baseTxid"/> that follow it without a hole in their names, newest (by
     /// last transaction) first: a restore of the chain stops at the first hole, so a chain reaches no further than this.
     /// By the largest name alone, `archive status` named a last transaction after a deleted middle segment that no restore
     /// returns, and the choice of the latest chain counted it.
     /// </summary>
-    internal static List<ArchiveObjectName> Contiguous(long baseTxid, IEnumerable<ArchiveObjectName> segments)
+    private static List<ArchiveObjectName> Contiguous(long baseTxid, IEnumerable<ArchiveObjectName> segments)
     {
         var reach = baseTxid;
         var kept = new List<ArchiveObjectName>();
@@ -92,7 +102,7 @@ internal static class RestorableSpans
     /// tried that base first and stopped at the damage, though a newer base (taken by the next open) held a later state
     /// whole. The span keeps the reach its names give; the restore still finds the damage when it takes that chain.
     /// </summary>
-    internal static DateTimeOffset? LastKnownTime(IWaldenArchiveDestination source, ArchiveCatalog catalog, List<ArchiveObjectName> newestFirst)
+    private static DateTimeOffset? LastKnownTime(IWaldenArchiveDestination source, ArchiveCatalog catalog, List<ArchiveObjectName> newestFirst)
     {
         foreach (var segment in newestFirst)
         {

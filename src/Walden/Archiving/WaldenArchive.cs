@@ -190,15 +190,11 @@ public static class WaldenArchive
                     throw new InvalidDataException(foreign);
                 }
 
-                var reached = RestorableSpans.Contiguous(header.Txid, segments); // a hole in the names ends what a restore returns
-                var lastTxid = reached.Count == 0 ? header.Txid : reached[0].Last;
-                // A damaged last segment does not make the base's row a problem: its named reach stands, with the newest time
-                // that can be read (RestorableSpans.LastKnownTime), as the restore's choice of the latest chain does.
-                var lastTime = RestorableSpans.LastKnownTime(source, catalog, reached);
-
-                bases.Add(new WaldenArchiveBaseInfo(item.BaseId, header.Txid, ArchiveRestorer.FromMicros(header.TimeMicros),
-                    catalog.Lengths[item.Name], header.DatabaseBytes, segments.Count, segments.Sum(s => catalog.Lengths[s.Name]),
-                    lastTxid, lastTime ?? ArchiveRestorer.FromMicros(header.TimeMicros)));
+                // The span the restore's choice of the latest chain uses: up to the first hole in the names, and a damaged
+                // last segment leaves the reach its name gives rather than making the row a problem.
+                var span = RestorableSpans.Of(source, catalog, item, header);
+                bases.Add(new WaldenArchiveBaseInfo(item.BaseId, header.Txid, span.FirstTime, catalog.Lengths[item.Name], header.DatabaseBytes,
+                    segments.Count, segments.Sum(s => catalog.Lengths[s.Name]), span.LastTxid, span.LastTime));
             }
             catch (Exception ex) when (ex is IOException or InvalidDataException or EndOfStreamException)
             {

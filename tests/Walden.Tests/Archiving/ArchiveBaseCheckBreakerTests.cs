@@ -63,22 +63,8 @@ public sealed class ArchiveBaseCheckBreakerTests : IDisposable
         return continued;
     }
 
-    private static async Task WriteAsync(WaldenDatabase db, int first, int count, char fill = 'x')
-    {
-        await db.WriteAsync(c => c.Exec("CREATE TABLE IF NOT EXISTS t(a INTEGER PRIMARY KEY, body TEXT)"));
-        if (first == 0)
-        {
-            await db.WriteAsync(c => c.Exec("WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n WHERE v < 400) " +
-                "INSERT INTO t(a, body) SELECT -v, printf('%.300c', 'o') FROM n"));
-        }
-
-        for (var i = first; i < first + count; i++)
-        {
-            var value = i;
-            await db.WriteAsync(c => c.Exec($"INSERT INTO t(a, body) VALUES ({value}, printf('%.300c', '{fill}'))"));
-            Assert.Null(db.Archiver!.ShipAll());
-        }
-    }
+    private static Task WriteAsync(WaldenDatabase db, int first, int count, char fill = 'x') =>
+        WriteRowsAsync(db, first, count, older: first == 0, fill, ship: true);
 
     private static List<string> BasesIn(string archive) => [.. new WaldenFolderDestination(archive).List(string.Empty).Select(o => o.Name)
         .Where(n => n.EndsWith(ArchiveFormat.BaseFileName, StringComparison.Ordinal)).Order(StringComparer.Ordinal)];

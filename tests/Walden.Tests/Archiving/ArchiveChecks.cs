@@ -66,6 +66,31 @@ internal static class ArchiveChecks
         return text.ToString();
     }
 
+    /// <summary>
+    /// The breaker tests' rows: creates <c>t(a, body)</c> if needed, writes 400 older rows (-1..-400, bodies of 300 'o')
+    /// when <paramref name="older"/>, then rows <paramref name="first"/>..first + count - 1 with bodies of 300
+    /// <paramref name="fill"/>, each in its own write, shipped at once after each when <paramref name="ship"/>.
+    /// </summary>
+    public static async Task WriteRowsAsync(WaldenDatabase db, int first, int count, bool older = false, char fill = 'x', bool ship = false)
+    {
+        await db.WriteAsync(c => c.Exec("CREATE TABLE IF NOT EXISTS t(a INTEGER PRIMARY KEY, body TEXT)"));
+        if (older)
+        {
+            await db.WriteAsync(c => c.Exec("WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n WHERE v < 400) " +
+                "INSERT INTO t(a, body) SELECT -v, printf('%.300c', 'o') FROM n"));
+        }
+
+        for (var i = first; i < first + count; i++)
+        {
+            var value = i;
+            await db.WriteAsync(c => c.Exec($"INSERT INTO t(a, body) VALUES ({value}, printf('%.300c', '{fill}'))"));
+            if (ship)
+            {
+                Assert.Null(db.Archiver!.ShipAll());
+            }
+        }
+    }
+
     /// <summary>Writes <paramref name="value"/> into the one-column table <c>t(a)</c>.</summary>
     public static Task Insert(WaldenDatabase db, int value) => db.WriteAsync(c => c.Exec($"INSERT INTO t(a) VALUES ({value})"));
 

@@ -54,18 +54,7 @@ public sealed class ArchiveContinueBreakerTests : IDisposable
     {
         await using var db = await WaldenDatabase.OpenAsync(Path, options ?? Options());
         var run = new Run(db.Archiver!.ContinuedPages, db.Archiver.LastTxid);
-        await db.WriteAsync(c => c.Exec("CREATE TABLE IF NOT EXISTS t(a INTEGER PRIMARY KEY, body TEXT)"));
-        if (first == 0)
-        {
-            await db.WriteAsync(c => c.Exec("WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n WHERE v < 400) " +
-                "INSERT INTO t(a, body) SELECT -v, printf('%.300c', 'o') FROM n"));
-        }
-
-        for (var i = first; i < first + count; i++)
-        {
-            var value = i;
-            await db.WriteAsync(c => c.Exec($"INSERT INTO t(a, body) VALUES ({value}, printf('%.300c', 'x'))"));
-        }
+        await WriteRowsAsync(db, first, count, older: first == 0);
 
         return run;
     }

@@ -101,22 +101,6 @@ public sealed class ArchiveInFlightBreaker2Tests : IDisposable
         }
     }
 
-    private static async Task WriteRowsAsync(WaldenDatabase db, int first, int count, bool older = false)
-    {
-        await db.WriteAsync(c => c.Exec("CREATE TABLE IF NOT EXISTS t(a INTEGER PRIMARY KEY, body TEXT)"));
-        if (older)
-        {
-            await db.WriteAsync(c => c.Exec("WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n WHERE v < 400) " +
-                "INSERT INTO t(a, body) SELECT -v, printf('%.300c', 'o') FROM n"));
-        }
-
-        for (var i = first; i < first + count; i++)
-        {
-            var value = i;
-            await db.WriteAsync(c => c.Exec($"INSERT INTO t(a, body) VALUES ({value}, printf('%.300c', 'x'))"));
-        }
-    }
-
     private int _restores;
 
     /// <summary>A restore's outcome: the content (or the error), whether Complete, the txid reached.</summary>

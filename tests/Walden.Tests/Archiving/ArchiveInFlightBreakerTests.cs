@@ -41,18 +41,7 @@ public sealed class ArchiveInFlightBreakerTests : IDisposable
     {
         await using var db = await WaldenDatabase.OpenAsync(Path, options ?? Options());
         var continued = db.Archiver!.ContinuedPages;
-        await db.WriteAsync(c => c.Exec("CREATE TABLE IF NOT EXISTS t(a INTEGER PRIMARY KEY, body TEXT)"));
-        if (first == 0)
-        {
-            await db.WriteAsync(c => c.Exec("WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n WHERE v < 400) " +
-                "INSERT INTO t(a, body) SELECT -v, printf('%.300c', 'o') FROM n"));
-        }
-
-        for (var i = first; i < first + count; i++)
-        {
-            var value = i;
-            await db.WriteAsync(c => c.Exec($"INSERT INTO t(a, body) VALUES ({value}, printf('%.300c', 'x'))"));
-        }
+        await WriteRowsAsync(db, first, count, older: first == 0);
 
         return continued;
     }
@@ -199,7 +188,7 @@ public sealed class ArchiveInFlightBreakerTests : IDisposable
     public async Task WithDrillsOn_AnOpenReadsTheBaseWhole_OnlyWhenItWasNotKnownWholeWithinTheDrillInterval()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 12, 0, 0, TimeSpan.Zero));
-        var destination = new CountingReads(Archive);
+        var destination = new ReadMeasuringDestination(new WaldenFolderDestination(Archive));
         WaldenOptions Drilled()
         {
             var options = ArchiveChecks.Options(WaldenArchiveMode.Async, destination, time);
@@ -280,67 +269,6 @@ public sealed class ArchiveInFlightBreakerTests : IDisposable
         time.Advance(TimeSpan.FromHours(1));
         Assert.Equal(-1, await RunAsync(24, 2, Drilled())); // read whole an interval later: damaged, so a new base
         Assert.Null(await LatestDiffersAsync("latest.db"));
-    }
-
-    /// <summary>A folder destination that counts the bytes read from base objects.</summary>
-    private sealed class CountingReads(string folder) : IWaldenArchiveDestination
-    {
-        private readonly WaldenFolderDestination _inner = new(folder);
-
-        public long BaseBytesRead { get; set; }
-
-        public string Name => _inner.Name;
-
-        public void Put(string name, Stream content) => _inner.Put(name, content);
-
-        public IReadOnlyList<WaldenArchiveObject> List(string prefix) => _inner.List(prefix);
-
-        public Stream OpenRead(string name) => name.EndsWith(ArchiveFormat.BaseFileName, StringComparison.Ordinal)
-            ? new Counted(_inner.OpenRead(name), this) : _inner.OpenRead(name);
-
-        public void Delete(string name) => _inner.Delete(name);
-
-        private sealed class Counted(Stream inner, CountingReads owner) : Stream
-        {
-            public override bool CanRead => true;
-
-            public override bool CanSeek => false;
-
-            public override bool CanWrite => false;
-
-            public override long Length => inner.Length;
-
-            public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-
-            public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-            public override int Read(Span<byte> buffer)
-            {
-                var read = inner.Read(buffer);
-                owner.BaseBytesRead += read;
-                return read;
-            }
-
-            public override void Flush()
-            {
-            }
-
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-            public override void SetLength(long value) => throw new NotSupportedException();
-
-            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-            protected override void Dispose(bool disposing)
-            {
-                if (disposing)
-                {
-                    inner.Dispose();
-                }
-
-                base.Dispose(disposing);
-            }
-        }
     }
 
     /// <summary>
