@@ -31,6 +31,17 @@ internal static class ArchiveRestorer
             }
         }
 
+        // The restored file's lineage goes into its staging folder (WaldenArchive.ContinueLineage). One left by a database that
+        // was at this path holds that database's lineage and working files: written over, its archive would lose its owner's
+        // id, and kept, its working files would be taken for the restored database's.
+        var staging = ArchiveLineage.StagingFolder(outputPath);
+        if (File.Exists(staging) || Directory.Exists(staging))
+        {
+            throw new WaldenArchiveException($"'{staging}' already exists: the archive working files and lineage of a database that " +
+                "was at this path. A restore never writes over them: choose a new output path, or move that folder away if its " +
+                "database is gone for good.");
+        }
+
         var folder = Path.GetDirectoryName(outputPath)!;
         if (!Directory.Exists(folder))
         {

@@ -21,7 +21,7 @@ public static class WaldenArchive
     /// <see cref="WaldenArchiveRestoreResult.Complete"/> is then false and <see cref="WaldenArchiveRestoreResult.Problem"/>
     /// names the segment.
     /// </summary>
-    /// <exception cref="WaldenArchiveException">The output exists; the archive folder is missing or a file; the target is
+    /// <exception cref="WaldenArchiveException">The output, its -wal, -shm or -journal, or its staging folder (<c>&lt;output&gt;-archive-staging</c>, left by a database that was at that path) exists; the archive folder is missing or a file; the target is
     /// before the first restorable moment, after the last transaction, or in a run of transactions the archive holds only
     /// inside a later base (the message names the first and last, or the nearest, restorable moments); the archive has no
     /// usable base at or before the target; or the rebuilt database fails integrity_check. Nothing is written.</exception>

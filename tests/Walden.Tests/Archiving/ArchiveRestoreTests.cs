@@ -1,3 +1,4 @@
+using Walden.Archiving;
 using Walden.Tests.TestSupport;
 using static Walden.Tests.Archiving.ArchiveChecks;
 
@@ -82,5 +83,42 @@ public sealed class ArchiveRestoreTests : IDisposable
         var error = await Assert.ThrowsAsync<WaldenArchiveException>(() => WaldenArchive.RestoreAsync(Archive, existing));
         Assert.Contains("already exists", error.Message, StringComparison.Ordinal);
         Assert.Equal("keep me", await File.ReadAllTextAsync(existing));
+    }
+    [Theory]
+    [InlineData("another database's lineage")]
+    [InlineData("this archive's lineage")]
+    [InlineData("a file")]
+    public async Task Restore_NeverWritesOverTheStagingFolderOfADatabaseThatWasAtTheOutputPath(string there)
+    {
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync)))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+        }
+
+        // What a database that was at the output path left beside it (its file deleted, its staging folder not).
+        var output = _dir.File("out.db");
+        var staging = ArchiveLineage.StagingFolder(output);
+        var lineage = Path.Combine(staging, ArchiveLineage.LocalFile);
+        var kept = there switch
+        {
+            "another database's lineage" => "0123456789abcdef0123456789abcdef\n",
+            "this archive's lineage" => ArchiveLineage.ReadLocal(ArchiveLineage.StagingFolder(_dir.File("app.db")))! + "\n",
+            _ => "not a folder",
+        };
+        if (there == "a file")
+        {
+            await File.WriteAllTextAsync(staging, kept);
+        }
+        else
+        {
+            Directory.CreateDirectory(staging);
+            await File.WriteAllTextAsync(lineage, kept);
+        }
+
+        var error = await Assert.ThrowsAsync<WaldenArchiveException>(() => WaldenArchive.RestoreAsync(Archive, output));
+
+        Assert.Contains($"'{staging}' already exists", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+        Assert.Equal(kept, await File.ReadAllTextAsync(there == "a file" ? staging : lineage));
     }
 }
