@@ -140,6 +140,52 @@ internal static class ArchiveLineage
               "databases' histories), so nothing was written. Give this database a destination (folder, or bucket prefix) of its own.";
     }
 
+    /// <summary>
+    /// What else a database moved from <paramref name="ownerPath"/> to <paramref name="databasePath"/> needs to continue the
+    /// archive in <paramref name="destination"/>, beside the new path in <c>archive-of</c>: its lineage, which stays in the
+    /// old path's staging folder when only the file was moved. Empty when the database already holds the archive's lineage
+    /// (its staging folder came with it) or the archive holds none (begun before lineages); so one refusal names every step,
+    /// instead of a second refusal at the next open naming the lineage.
+    /// </summary>
+    internal static string AfterMove(IWaldenArchiveDestination destination, string ownerPath, string databasePath)
+    {
+        IReadOnlyList<string> held;
+        try
+        {
+            held = InArchive(destination);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return string.Empty; // the lineage's own refusal, if any, names it once the destination can be read
+        }
+
+        var staging = StagingFolder(databasePath);
+        if (held is not [var id] || LocalOrNull(staging) == id)
+        {
+            return string.Empty;
+        }
+
+        var ownerStaging = StagingFolder(ownerPath);
+        var localFile = Path.Combine(staging, LocalFile);
+        return LocalOrNull(ownerStaging) == id
+            ? Directory.Exists(staging)
+                ? $", move '{staging}' away and move '{ownerStaging}' (its lineage and working files) to '{staging}'"
+                : $", and move '{ownerStaging}' (its lineage and working files) to '{staging}'"
+            : $", and write {id} (its lineage) into '{localFile}'";
+    }
+
+    private static string? LocalOrNull(string stagingFolder)
+    {
+        try
+        {
+            return ReadLocal(stagingFolder);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     private static string Mixed(IWaldenArchiveDestination destination, IReadOnlyList<string> held) =>
         $"The archive destination '{destination.Name}' holds the archives of {held.Count} databases (lineages " +
         $"{string.Join(", ", held)}, objects '{Prefix}<id>'): two databases claimed it at once. Give each database a destination of " +

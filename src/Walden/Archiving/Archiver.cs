@@ -654,7 +654,8 @@ internal sealed partial class Archiver : IDisposable
                     $"The archive folder '{folder.Path}' holds the archive of '{owner}', not of '{_databasePath}': one archive folder " +
                     "holds one database's archive (their objects would collide, and a restore would return the other database). " +
                     $"Give this database a folder of its own (e.g. {Path.Combine(folder.Path, Path.GetFileNameWithoutExtension(_databasePath))}); " +
-                    $"if '{owner}' was moved to '{_databasePath}', write the new path into '{marker}'.",
+                    $"if '{owner}' was moved to '{_databasePath}', write the new path into '{marker}'" +
+                    ArchiveLineage.AfterMove(folder, owner, _databasePath) + ".",
                     isTransient: false, destination: folder.Name, innerException: null);
             }
         }

@@ -458,4 +458,60 @@ public sealed class ArchiveLineageTests : IAsyncLifetime
         Assert.Equal([id], ArchiveLineage.InArchive(archive));
         Assert.Equal([1, 2, 3], Rows(await RestoreCompleteAsync(Archive, _dir.File("restored.db"))));
     }
+    [Theory]
+    [InlineData("the file alone")]
+    [InlineData("the file, its staging folder removed")]
+    [InlineData("the file with its staging folder")]
+    [InlineData("the file, onto another database's staging folder")]
+    public async Task ADatabaseMovedToAnotherPath_IsRefusedOnce_NamingEveryStep_AndDoingThemContinuesTheArchive(string moved)
+    {
+        var archive = new WaldenFolderDestination(Archive);
+        await WriteAsync(Path, WaldenArchiveMode.Sync, archive, first: 1, count: 3);
+        var id = Assert.Single(ArchiveLineage.InArchive(archive));
+        var target = _dir.File("elsewhere/app.db");
+        File.Move(Path, target);
+        var (staging, newStaging) = (ArchiveLineage.StagingFolder(Path), ArchiveLineage.StagingFolder(target));
+        switch (moved)
+        {
+            case "the file, its staging folder removed":
+                Directory.Delete(staging, recursive: true);
+                break;
+            case "the file with its staging folder":
+                Directory.Move(staging, newStaging);
+                break;
+            case "the file, onto another database's staging folder":
+                ArchiveLineage.WriteLocal(newStaging, "0123456789abcdef0123456789abcdef");
+                break;
+        }
+
+        var refused = await Assert.ThrowsAsync<WaldenArchiveException>(() => WriteAsync(target, WaldenArchiveMode.Sync, archive, 4, 1));
+
+        // Every step in the one message, then done as it says: the next open continues the archive.
+        var marker = System.IO.Path.Combine(Archive, "archive-of");
+        Assert.Contains($"write the new path into '{marker}'", refused.Message, StringComparison.Ordinal);
+        await File.WriteAllTextAsync(marker, target + "\n");
+        switch (moved)
+        {
+            case "the file alone":
+                Assert.Contains($"and move '{staging}' (its lineage and working files) to '{newStaging}'", refused.Message, StringComparison.Ordinal);
+                Directory.Move(staging, newStaging);
+                break;
+            case "the file, its staging folder removed":
+                var lineageFile = System.IO.Path.Combine(newStaging, ArchiveLineage.LocalFile);
+                Assert.Contains($"and write {id} (its lineage) into '{lineageFile}'", refused.Message, StringComparison.Ordinal);
+                ArchiveLineage.WriteLocal(newStaging, id);
+                break;
+            case "the file with its staging folder":
+                Assert.DoesNotContain("lineage", refused.Message, StringComparison.Ordinal);
+                break;
+            default:
+                Assert.Contains($"move '{newStaging}' away and move '{staging}' (its lineage and working files) to '{newStaging}'", refused.Message, StringComparison.Ordinal);
+                Directory.Move(newStaging, _dir.File("other-staging"));
+                Directory.Move(staging, newStaging);
+                break;
+        }
+
+        await WriteAsync(target, WaldenArchiveMode.Sync, archive, first: 4, count: 2);
+        Assert.Equal([1, 2, 3, 4, 5], Rows(await RestoreCompleteAsync(Archive, _dir.File("restored.db"))));
+    }
 }
