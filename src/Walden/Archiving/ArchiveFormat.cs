@@ -567,8 +567,13 @@ internal static partial class ArchiveFormat
         return record;
     }
 
-    /// <summary>Writes a base object for the database copy at <paramref name="databaseCopy"/> into <paramref name="output"/>.</summary>
-    internal static byte[] EncodeBase(string databaseCopy, Stream output, long baseId, long txid, long timeMicros, int pageSize)
+    /// <summary>
+    /// Writes a base object for the database copy at <paramref name="databaseCopy"/> into <paramref name="output"/>. The
+    /// header carries the database's <paramref name="lineage"/> (<see cref="ArchiveLineage"/>; bytes 80-95, zero when it has
+    /// none yet, as in every base written before lineages), so a base copied in from another database's archive is told
+    /// from this archive's own (<see cref="RestorableSpans.ForeignBase"/>).
+    /// </summary>
+    internal static byte[] EncodeBase(string databaseCopy, Stream output, long baseId, long txid, long timeMicros, int pageSize, string? lineage = null)
     {
         byte[] chain;
         long length;
@@ -588,6 +593,11 @@ internal static partial class ArchiveFormat
         BinaryPrimitives.WriteInt64LittleEndian(span[32..], timeMicros);
         BinaryPrimitives.WriteInt64LittleEndian(span[40..], length);
         chain.CopyTo(span[48..]);
+        if (lineage is not null)
+        {
+            Convert.FromHexString(lineage).CopyTo(span[80..96]);
+        }
+
         output.Write(header);
         var payloadStart = output.Position;
         using (var source = new FileStream(databaseCopy, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
@@ -639,7 +649,8 @@ internal static partial class ArchiveFormat
         var span = header.AsSpan();
         var decoded = new DecodedBase(BinaryPrimitives.ReadInt64LittleEndian(span[16..]), BinaryPrimitives.ReadInt32LittleEndian(span[12..]),
             BinaryPrimitives.ReadInt64LittleEndian(span[24..]), BinaryPrimitives.ReadInt64LittleEndian(span[32..]),
-            BinaryPrimitives.ReadInt64LittleEndian(span[40..]), span.Slice(48, HashBytes).ToArray());
+            BinaryPrimitives.ReadInt64LittleEndian(span[40..]), span.Slice(48, HashBytes).ToArray(),
+            span[80..96].ContainsAnyExcept((byte)0) ? Convert.ToHexStringLower(span[80..96]) : null);
         return (header, decoded, BinaryPrimitives.ReadInt64LittleEndian(span[120..]));
     }
 
@@ -791,4 +802,13 @@ internal sealed record DecodedSegment(long BaseId, int PageSize, long FirstTxid,
 /// <summary>A segment's header, read by <see cref="ArchiveFormat.TryReadSegmentHeader"/>.</summary>
 internal sealed record SegmentHeader(long BaseId, int PageSize, long First, long Last, long LastTimeMicros, byte[] PreviousChain, byte[] LastChain);
 
-internal sealed record DecodedBase(long BaseId, int PageSize, long Txid, long TimeMicros, long DatabaseBytes, byte[] Chain);
+/// <summary>A base object's header (<see cref="ArchiveFormat.EncodeBase"/>).</summary>
+/// <param name="BaseId">The base's id, which its folder's name must match.</param>
+/// <param name="PageSize">The database's page size, in bytes.</param>
+/// <param name="Txid">The transaction the snapshot holds the state after.</param>
+/// <param name="TimeMicros">When it was taken, in microseconds since the Unix epoch.</param>
+/// <param name="DatabaseBytes">The database's length, in bytes.</param>
+/// <param name="Chain">The SHA-256 of the database's bytes: the chain value its first segment follows.</param>
+/// <param name="Lineage">The lineage of the database it was taken from (<see cref="ArchiveLineage"/>); null in a base taken
+/// before lineages, or before the database had one.</param>
+internal sealed record DecodedBase(long BaseId, int PageSize, long Txid, long TimeMicros, long DatabaseBytes, byte[] Chain, string? Lineage = null);

@@ -174,7 +174,8 @@ internal static class ArchiveLineage
             : $", and write {id} (its lineage) into '{localFile}'";
     }
 
-    private static string? LocalOrNull(string stagingFolder)
+    /// <summary>As <see cref="ReadLocal"/>, null also when the file cannot be read or holds no valid id.</summary>
+    internal static string? LocalOrNull(string stagingFolder)
     {
         try
         {
@@ -205,5 +206,5 @@ internal static class ArchiveLineage
         }
     }
 
-    private static bool IsId(string id) => id.Length == 32 && id.All(char.IsAsciiHexDigitLower);
+    internal static bool IsId(string id) => id.Length == 32 && id.All(char.IsAsciiHexDigitLower);
 }

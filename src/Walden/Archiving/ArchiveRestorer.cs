@@ -202,7 +202,7 @@ internal static class ArchiveRestorer
                 continue;
             }
 
-            if (RestorableSpans.ForeignBase(candidate, header) is { } foreign)
+            if (RestorableSpans.ForeignBase(catalog, candidate, header) is { } foreign)
             {
                 problems.Add(foreign);
                 continue;
@@ -436,6 +436,12 @@ internal sealed class ArchiveCatalog
 
     internal Dictionary<string, long> Lengths { get; } = [];
 
+    /// <summary>
+    /// The lineage of the one database whose archive this is (its <c>lineage-&lt;id&gt;</c> object, <see cref="ArchiveLineage"/>);
+    /// null when it holds none (begun before lineages) or several (two databases claimed it at once): no base is judged by it.
+    /// </summary>
+    internal string? Lineage { get; private set; }
+
     /// <summary>The resume claims: where an open continued a base's chain (Archiver.Continue.cs), by name.</summary>
     internal Dictionary<string, (long BaseId, long Txid, int Index)> Resumes { get; } = [];
 
@@ -479,6 +485,7 @@ internal sealed class ArchiveCatalog
             catalog.LogDamage = log.Damage;
         }
 
+        var lineages = new List<string>();
         foreach (var item in source.List(string.Empty))
         {
             if (ArchiveFormat.Parse(item.Name) is not { } parsed)
@@ -486,6 +493,10 @@ internal sealed class ArchiveCatalog
                 if (ArchiveFormat.ParseResume(item.Name) is { } resume)
                 {
                     catalog.Resumes[item.Name] = resume;
+                }
+                else if (item.Name.StartsWith(ArchiveLineage.Prefix, StringComparison.Ordinal) && ArchiveLineage.IsId(item.Name[ArchiveLineage.Prefix.Length..]))
+                {
+                    lineages.Add(item.Name[ArchiveLineage.Prefix.Length..]);
                 }
 
                 continue;
@@ -507,6 +518,7 @@ internal sealed class ArchiveCatalog
             }
         }
 
+        catalog.Lineage = lineages is [var lineage] ? lineage : null;
         return catalog;
     }
 }

@@ -42,7 +42,7 @@ internal static class RestorableSpans
                     header = ArchiveFormat.DecodeBase(stream, null);
                 }
 
-                if (ForeignBase(item, header) is not null)
+                if (ForeignBase(catalog, item, header) is not null)
                 {
                     continue; // the restore skips it and says why
                 }
@@ -123,14 +123,21 @@ internal static class RestorableSpans
     }
 
     /// <summary>
-    /// Why the base object <paramref name="item"/> is not this folder's base: its header names another base (a base.wbase
-    /// copied or moved from another folder or archive); null when it is. Its own segments could never follow it.
+    /// Why the base object <paramref name="item"/> is not this archive's base, or null when it is: its header names another
+    /// base (a base.wbase copied or moved from another folder or archive: its own segments could never follow it), or
+    /// another database's lineage than the archive's (<see cref="ArchiveCatalog.Lineage"/>: a base folder copied in from
+    /// another database's archive, whose segments follow it and whose transaction ids may fall in this archive's own
+    /// range, so no other check tells it apart). A base taken before lineages carries none and is not judged by it.
     /// </summary>
-    internal static string? ForeignBase(ArchiveObjectName item, DecodedBase header) => header.BaseId == item.BaseId
-        ? null
-        : string.Create(CultureInfo.InvariantCulture,
-            $"base {item.Name} holds the snapshot of base {header.BaseId}, not of base {item.BaseId} (copied or moved in from another " +
-            $"folder or archive); it is not used");
+    internal static string? ForeignBase(ArchiveCatalog catalog, ArchiveObjectName item, DecodedBase header) =>
+        header.BaseId != item.BaseId
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"base {item.Name} holds the snapshot of base {header.BaseId}, not of base {item.BaseId} (copied or moved in from another " +
+                $"folder or archive); it is not used")
+            : header.Lineage is { } lineage && catalog.Lineage is { } own && lineage != own
+            ? $"base {item.Name} was taken from another database (lineage {lineage}), not from the one this archive belongs to (lineage " +
+              $"{own}): copied in from another database's archive; it is not used"
+            : null;
 
     /// <summary>
     /// Why the bases cannot all be one database's archive, or null: within one archive every base starts after the last

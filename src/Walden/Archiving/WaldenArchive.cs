@@ -185,7 +185,7 @@ public static class WaldenArchive
             {
                 using var stream = source.OpenRead(item.Name);
                 var header = ArchiveFormat.DecodeBase(stream, null);
-                if (RestorableSpans.ForeignBase(item, header) is { } foreign)
+                if (RestorableSpans.ForeignBase(catalog, item, header) is { } foreign)
                 {
                     throw new InvalidDataException(foreign);
                 }

@@ -90,4 +90,64 @@ public sealed class ArchiveForeignObjectTests : IDisposable
             Assert.True(status.Problem is not null || status.Bases.Any(b => b.Problem is not null), "status lists the archive as sound");
         }
     }
+    /// <summary>
+    /// Another database's base folder whose transactions come after this archive's own (its database ran longer): no check
+    /// of ids or names tells it apart, and a restore of the latest, or of a transaction in its range, returned the other
+    /// database as complete. Its base carries the other database's lineage.
+    /// </summary>
+    [Theory]
+    [InlineData("the latest")]
+    [InlineData("a transaction in its range")]
+    public async Task AnotherDatabasesBaseFolder_WhoseTransactionsComeAfterThisArchivesLast_IsNeverRestored(string target)
+    {
+        var start = new DateTimeOffset(2026, 11, 30, 12, 0, 0, TimeSpan.Zero);
+        var mine = await ArchiveOfAsync("mine", "t", 3, start);
+        var other = _dir.File("other");
+        Directory.CreateDirectory(other);
+        var options = Options(WaldenArchiveMode.Async, new WaldenFolderDestination(other), new FakeTimeProvider(start.AddMinutes(5)));
+        options.Archive.NewBaseAfterBytes = 1L << 20; // a second base once the chain passes 1 MiB, at a transaction after mine's last
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("other.db"), options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE u(a, body)"));
+            for (var i = 0; i < 12; i++)
+            {
+                await db.WriteAsync(c => c.Exec($"INSERT INTO u VALUES ({i}, randomblob(200000))"));
+                Assert.Null(db.Archiver!.ShipAll());
+            }
+        }
+
+        var mineLast = (await WaldenArchive.GetStatusAsync(mine)).LastTxid!.Value;
+        var otherBase = Directory.EnumerateDirectories(other).Order(StringComparer.Ordinal).Last();
+        var copy = Path.Combine(mine, Path.GetFileName(otherBase));
+        Assert.False(Directory.Exists(copy), "the other archive's newest base id must be free in mine");
+        Directory.CreateDirectory(copy);
+        foreach (var file in Directory.EnumerateFiles(otherBase))
+        {
+            File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        }
+
+        var foreignTxid = (await WaldenArchive.GetStatusAsync(other)).Bases[^1].Txid;
+        Assert.True(foreignTxid > mineLast, $"the copied base must start after this archive's last transaction ({foreignTxid}, {mineLast})");
+
+        var output = _dir.File("restored.db");
+        var options2 = target == "the latest" ? new WaldenArchiveRestoreOptions() : new WaldenArchiveRestoreOptions { Txid = foreignTxid + 1 };
+        WaldenArchiveRestoreResult? result = null;
+        var error = await Record.ExceptionAsync(async () => result = await WaldenArchive.RestoreAsync(mine, output, options2));
+
+        if (error is null)
+        {
+            Assert.Equal(0, Count(output, "sqlite_schema WHERE name = 'u'")); // this database, never the other
+            Assert.Equal(3, Count(output, "t"));
+            Assert.Contains("another database", result!.Problem, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.IsType<WaldenArchiveException>(error);
+            Assert.False(File.Exists(output));
+        }
+
+        var status = await WaldenArchive.GetStatusAsync(mine);
+        Assert.Contains(status.Bases, b => b.Problem?.Contains("another database", StringComparison.Ordinal) == true);
+        Assert.Equal(mineLast, status.LastTxid);
+    }
 }

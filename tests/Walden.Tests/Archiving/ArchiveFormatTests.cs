@@ -176,6 +176,23 @@ public sealed class ArchiveFormatTests : IDisposable
         Assert.Throws<InvalidDataException>(() => ArchiveFormat.DecodeSegment(segment));
     }
 
+    [Theory]
+    [InlineData("0123456789abcdef0123456789abcdef")]
+    [InlineData(null)] // a base taken before lineages (bytes 80-95 zero): read as having none
+    public void ABase_CarriesItsDatabasesLineage_AndOneWithoutReadsAsNone(string? lineage)
+    {
+        var database = _dir.File("db.bin");
+        File.WriteAllBytes(database, new byte[2 * PageSize]);
+        using var output = new MemoryStream();
+        ArchiveFormat.EncodeBase(database, output, baseId: 7, txid: 3, timeMicros: 1000, PageSize, lineage);
+
+        output.Position = 0;
+        var header = ArchiveFormat.CheckBaseObject(output);
+
+        Assert.Equal(lineage, header.Lineage);
+        Assert.Equal((7L, 3L, 2L * PageSize), (header.BaseId, header.Txid, header.DatabaseBytes));
+    }
+
     [Fact]
     public async Task AnArchiveOfFormatFourSegments_StillRestoresByteIdentical_AndItsCompactionKeepsItRestorable()
     {
