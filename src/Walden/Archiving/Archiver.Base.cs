@@ -125,7 +125,8 @@ internal sealed partial class Archiver
             byte[] chain;
             using (var output = new FileStream(next.Staged, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 1 << 16))
             {
-                chain = ArchiveFormat.EncodeBase(copy, output, next.Id, next.Txid, next.TimeMicros, next.PageSize);
+                chain = ArchiveFormat.EncodeBase(copy, output, next.Id, next.Txid, next.TimeMicros, next.PageSize,
+                    ArchiveLineage.LocalOrNull(_stagingFolder));
             }
 
             lock (_gate)

@@ -149,5 +149,16 @@ public sealed class ArchiveForeignObjectTests : IDisposable
         var status = await WaldenArchive.GetStatusAsync(mine);
         Assert.Contains(status.Bases, b => b.Problem?.Contains("another database", StringComparison.Ordinal) == true);
         Assert.Equal(mineLast, status.LastTxid);
+
+        // The database itself goes on archiving beside the foreign folder, and its latest state restores.
+        var again = Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(mine), new FakeTimeProvider(start.AddMinutes(30)));
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("mine.db"), again))
+        {
+            await db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (100)"));
+        }
+
+        var latest = await WaldenArchive.RestoreAsync(mine, _dir.File("latest.db"));
+        Assert.True(latest.Complete, latest.Problem);
+        Assert.Equal(4, Count(_dir.File("latest.db"), "t"));
     }
 }
