@@ -251,11 +251,16 @@ internal static class ArchiveRestorer
                     stop = $"{damage}; restored up to transaction {txid}, the last good moment before it";
                 }
 
-                var note = atEnd && stop is null && catalog.LogTail is { } tail ? $"{tail}; restored up to transaction {txid}" : null;
+                var notes = new List<string>();
+                if (atEnd && stop is null && catalog.LogTail is { } tail)
+                {
+                    notes.Add($"{tail}; restored up to transaction {txid}");
+                }
+
                 var wanted = target.Txid is not null || target.At is not null;
                 var reachedTarget = stop is null || (target.Txid is { } t && txid >= t);
                 Files.TestPause.At("archive-restore-built");
-                var check = Check(temporary);
+                var check = Check(temporary, target.ConfigureConnection, notes);
                 if (check != "ok")
                 {
                     throw new WaldenArchiveException(
@@ -280,7 +285,7 @@ internal static class ArchiveRestorer
                 return new WaldenArchiveRestoreResult(outputPath, header.BaseId, txid, FromMicros(micros), bytes, seconds,
                     Complete: stop is null || (wanted && reachedTarget), problems.Count == 0 ? null : string.Join("; ", problems))
                 {
-                    Note = note,
+                    Note = notes.Count == 0 ? null : string.Join(" ", notes),
                 };
             }
             finally
@@ -380,11 +385,17 @@ internal static class ArchiveRestorer
         }
     }
 
-    private static string Check(string path)
+    /// <summary>
+    /// <c>PRAGMA integrity_check</c> of the rebuilt file: "ok", or its findings. A schema that names the application's
+    /// collations or functions is checked with them (<paramref name="configure"/>) or with stand-ins, and what stand-ins
+    /// could not verify goes into <paramref name="notes"/>: before, such a schema (Android's LOCALIZED) made every restore,
+    /// verification and drill fail with "no such collation sequence".
+    /// </summary>
+    private static string Check(string path, Action<SqliteConnection>? configure, List<string> notes)
     {
         try
         {
-            return CheckOrThrow(path);
+            return CheckOrThrow(path, configure, notes);
         }
         catch (SqliteException ex) when (ex.SqliteErrorCode is 11 or 26) // SQLITE_CORRUPT, SQLITE_NOTADB: a finding, said as one
         {
@@ -392,25 +403,21 @@ internal static class ArchiveRestorer
         }
     }
 
-    private static string CheckOrThrow(string path)
+    private static string CheckOrThrow(string path, Action<SqliteConnection>? configure, List<string> notes)
     {
         using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA integrity_check";
-        var findings = new List<string>();
-        using (var reader = command.ExecuteReader())
-        {
-            while (reader.Read())
-            {
-                findings.Add(reader.GetString(0));
-            }
-        }
+        configure?.Invoke(connection);
+        var standIns = new Configuration.StandIns();
+        var (findings, setAside) = Integrity.IntegrityChecker.RunSettingAsideStandIns(connection, standIns, WaldenIntegrityCheck.Full);
+        notes.AddRange(standIns.Notes);
+        notes.AddRange(setAside);
 
         // The copy carries the WAL flag of its source; fold any -wal SQLite made into the file before it is moved.
+        using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
         command.ExecuteNonQuery();
-        return string.Join(" | ", findings);
+        return findings.Count == 0 ? "ok" : string.Join(" | ", findings);
     }
 
     private static void DeleteTemporary(string path)

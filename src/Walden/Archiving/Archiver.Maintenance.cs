@@ -142,7 +142,7 @@ internal sealed partial class Archiver
             WaldenArchiveRestoreResult result;
             try
             {
-                result = WaldenArchive.Verify(source, _time, CancellationToken.None, DrillScratchFolder);
+                result = WaldenArchive.Verify(source, _time, CancellationToken.None, DrillScratchFolder, Connections.ConfigureConnection);
                 ran = true;
             }
             catch (WaldenException ex) when (ex is WaldenDiskFullException or WaldenReadOnlyException)

@@ -96,8 +96,9 @@ public static class WaldenArchive
     /// <param name="time">The clock of the record.</param>
     /// <param name="cancellationToken">Cancels the restore.</param>
     /// <param name="scratchParent">Where the scratch folder goes (tests); null: the temporary folder.</param>
+    /// <param name="configure">The application's collations and functions for the check (the drill: the database's own); null: stand-ins.</param>
     internal static WaldenArchiveRestoreResult Verify(IWaldenArchiveDestination source, TimeProvider time, CancellationToken cancellationToken,
-        string? scratchParent = null)
+        string? scratchParent = null, Action<Microsoft.Data.Sqlite.SqliteConnection>? configure = null)
     {
         EnsureReadable(source);
         DirectoryInfo scratch;
@@ -125,7 +126,8 @@ public static class WaldenArchive
             WaldenArchiveRestoreResult result;
             try
             {
-                result = ArchiveRestorer.Restore(source, Path.Combine(scratch.FullName, "drill.db"), new WaldenArchiveRestoreOptions(), cancellationToken);
+                result = ArchiveRestorer.Restore(source, Path.Combine(scratch.FullName, "drill.db"),
+                    new WaldenArchiveRestoreOptions { ConfigureConnection = configure }, cancellationToken);
             }
             catch (WaldenArchiveException ex)
             {
@@ -341,6 +343,16 @@ public sealed class WaldenArchiveRestoreOptions
     /// <summary>The state after this transaction id (as listed by <c>walden archive status</c>).</summary>
     /// <value>The default value is null: the latest.</value>
     public long? Txid { get; set; }
+
+    /// <summary>
+    /// Registers the application's own collations and SQL functions on the connection that checks the restored database
+    /// (<c>PRAGMA integrity_check</c>), as <see cref="WaldenOptions.ConfigureConnection"/> does on the database's own.
+    /// Without them, a schema that names them (Android's <c>LOCALIZED</c> collation, a <c>CHECK(valid_email(x))</c>) is
+    /// checked with stand-ins (a collation in binary order, a function returning NULL): every page and row is still checked,
+    /// the indexes that use a stand-in cannot be, and <see cref="WaldenArchiveRestoreResult.Note"/> names them.
+    /// </summary>
+    /// <value>The default value is null: stand-ins for whatever the schema names that is not SQLite's own.</value>
+    public Action<Microsoft.Data.Sqlite.SqliteConnection>? ConfigureConnection { get; set; }
 }
 
 /// <summary>What a restore produced.</summary>
@@ -357,7 +369,9 @@ public sealed record WaldenArchiveRestoreResult(string Path, long BaseId, long T
 {
     /// <summary>
     /// What the restore left out that was never acknowledged: the last record of a Sync archive's append log, cut short by
-    /// a crash while it was being stored (restore stops before it). Null when there was none.
+    /// a crash while it was being stored (restore stops before it); and what its integrity_check could not verify: the
+    /// indexes that use the application's collations or functions, checked with stand-ins (see
+    /// <see cref="WaldenArchiveRestoreOptions.ConfigureConnection"/>). Null when there was neither.
     /// </summary>
     public string? Note { get; init; }
 }

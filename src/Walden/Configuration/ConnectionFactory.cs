@@ -124,6 +124,9 @@ internal sealed class ConnectionFactory
         }
     }
 
+    /// <summary>The application's collations and functions (<see cref="WaldenOptions.ConfigureConnection"/>), or null.</summary>
+    internal Action<SqliteConnection>? ConfigureConnection => _options.ConfigureConnection;
+
     /// <summary>
     /// A read-only connection for the check at open, before the writer exists: it cannot change the file (no
     /// journal-mode switch, no checkpoint when it closes).

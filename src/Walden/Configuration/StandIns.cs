@@ -199,8 +199,9 @@ internal sealed partial class StandIns
 
     /// <summary>
     /// Removes from <paramref name="findings"/> those that name an index whose definition (or whose table's) uses a
-    /// stand-in: the stand-in cannot reproduce the application's order or values, so such a finding says nothing about
-    /// the file. Returns one note per index set aside.
+    /// stand-in, and the failed CHECK constraints of a table whose definition uses one: the stand-in cannot reproduce the
+    /// application's order or values (a function stand-in returns NULL, so <c>CHECK (f(x) IS NOT NULL)</c> fails on every
+    /// row), so such a finding says nothing about the file. Returns one note per index or table set aside.
     /// </summary>
     internal List<string> SetAsideUnverifiable(SqliteConnection connection, List<string> findings)
     {
@@ -234,6 +235,29 @@ internal sealed partial class StandIns
                 findings.RemoveAll(matching.Contains);
                 notes.Add($"{matching.Count} finding(s) on the index '{index}' were set aside, since it uses a stand-in and its entries " +
                     $"cannot be compared without the application's definition (the first: '{matching[0]}').");
+            }
+        }
+
+        var tables = new List<(string Type, string Name, string Sql)>();
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT name, coalesce(sql, '') FROM sqlite_schema WHERE type = 'table'";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                tables.Add(("table", reader.GetString(0), reader.GetString(1)));
+            }
+        }
+
+        // integrity_check says "CHECK constraint failed in <table>" for each row a table's CHECK refuses.
+        foreach (var table in _collations.Concat(_functions).SelectMany(name => UsedBy(name, tables)).Distinct().Select(used => used["table ".Length..]))
+        {
+            var finding = $"CHECK constraint failed in {table}";
+            var count = findings.RemoveAll(f => string.Equals(f, finding, StringComparison.OrdinalIgnoreCase));
+            if (count > 0)
+            {
+                notes.Add($"{count} failed CHECK constraint(s) of the table '{table}' were set aside, since its CHECK uses a stand-in " +
+                    "and cannot be evaluated without the application's definition.");
             }
         }
 
