@@ -37,6 +37,21 @@ public sealed class StandInFindingsTests : IDisposable
                 [("u%d@d%d.example" % (i, i % 7), None if i == 1500 else "x") for i in range(2000)])
             """
         },
+        {
+            // Python's and Android's apps declare such a CHECK; the stand-in's NULL fails it on every row. Before, `walden
+            // check` reported the file as corrupt ("CHECK constraint failed in users", one per row).
+            "function in a CHECK that refuses NULL",
+            """
+            con.execute("PRAGMA journal_mode=WAL")  # as Android leaves it: then the CHECK is evaluated with the stand-in
+            con.create_collation("LOCALIZED", lambda a, b: (a.lower() > b.lower()) - (a.lower() < b.lower()))
+            con.create_function("valid_email", 1, lambda s: 1 if s and "@" in s else 0, deterministic=True)
+            con.execute("CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT COLLATE LOCALIZED, "
+                        "email TEXT CHECK (valid_email(email) IS NOT NULL), extra TEXT)")
+            con.execute("CREATE INDEX users_name ON users(name COLLATE LOCALIZED)")
+            con.executemany("INSERT INTO users(name, email, extra) VALUES (?, ?, ?)",
+                [("Name%d" % i, "u%d@d%d.example" % (i, i % 7), None if i == 1500 else "x") for i in range(2000)])
+            """
+        },
     };
 
     private readonly TempDirectory _dir = new();
@@ -48,7 +63,7 @@ public sealed class StandInFindingsTests : IDisposable
     public async Task ARealFinding_AfterThousandsOfSetAsideStandInFindings_IsReported_ByCheckAndByTheBackupsVerification(
         string kind, string appSchema)
     {
-        var path = _dir.File($"{kind}.db");
+        var path = _dir.File($"{kind.Replace(' ', '-')}.db");
         await ForeignProgram.PythonAsync(
             "import sqlite3, sys\ncon = sqlite3.connect(sys.argv[1])\n" + appSchema + "\n" +
             """
