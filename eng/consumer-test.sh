@@ -2,8 +2,10 @@
 # Consumer test: the packages work on a machine that never saw the source. Packs every package to a local
 # folder, then, in a new folder outside the repository with gcc and npm off PATH and an empty NuGet cache,
 # a new console project adds Walden from that folder, writes from many tasks, reads back and checks that
-# sqlite_version() is Walden's own build; then the walden tool is installed from the same folder and runs
-# `walden info` and `walden check` on the file. Called by .ci/run; also safe to run by hand.
+# sqlite_version() is Walden's own build, then takes a backup, lists it and restores it over the database (which
+# quarantines the one there), all with reflection-based JSON turned off as in a native AOT, trimmed or file-based app;
+# then the walden tool is installed from the same folder and runs `walden info` and `walden check` on the file.
+# Called by .ci/run; also safe to run by hand.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,11 +49,16 @@ cd "$app"
 echo '<configuration><packageSources /></configuration>' > nuget.config
 bare dotnet nuget add source "$feed" --name walden-local --configfile nuget.config
 bare dotnet add package Walden
+# Reflection-based JSON off, as in native AOT, trimmed and file-based (`dotnet run app.cs`) apps: JSON the library
+# writes or reads by reflection throws here (taking or listing a backup and quarantining a file once did).
+sed -i 's|<OutputType>Exe</OutputType>|&\n    <JsonSerializerIsReflectionEnabledByDefault>false</JsonSerializerIsReflectionEnabledByDefault>|' app.csproj
+grep -q '<JsonSerializerIsReflectionEnabledByDefault>false<' app.csproj || { echo "consumer test: could not turn reflection JSON off in app.csproj" >&2; exit 1; }
 cat > Program.cs <<'CS'
 using Walden;
+using Walden.Backup;
 
 Directory.CreateDirectory("data");
-await using var db = await WaldenDatabase.OpenAsync("data/app.db");
+var db = await WaldenDatabase.OpenAsync("data/app.db");
 await db.WriteAsync(c => { using var cmd = c.CreateCommand(); cmd.CommandText = "CREATE TABLE IF NOT EXISTS notes(id INTEGER PRIMARY KEY, task INT, body TEXT)"; cmd.ExecuteNonQuery(); });
 var writers = Enumerable.Range(0, 32).Select(task => Task.Run(async () =>
 {
@@ -79,10 +86,30 @@ var (rows, version) = await db.ReadAsync(c =>
 Console.WriteLine($"rows={rows} sqlite_version={version} library={WaldenDatabase.SqliteVersion}");
 if (rows != 32 * 50) { Console.Error.WriteLine($"expected {32 * 50} rows, read {rows}"); return 1; }
 if (version != "3.54.1") { Console.Error.WriteLine($"sqlite_version() is {version}, not Walden's 3.54.1"); return 1; }
+
+// Backups and quarantine write and read JSON manifests: with reflection JSON off, only source-generated JSON works.
+var backup = await db.BackupAsync("backups");
+await db.DisposeAsync();
+var listed = WaldenBackups.List("backups");
+Console.WriteLine($"backup={backup.File} listed={string.Join(", ", listed.Select(e => $"{Path.GetFileName(e.Path)} {e.State} {e.Problem}"))}");
+if (listed is not [{ State: WaldenBackupState.Verified, Backup.TableRows: var tables }] || tables["notes"] != 32 * 50)
+{
+    Console.Error.WriteLine("expected one verified backup holding every note");
+    return 1;
+}
+var restore = await WaldenBackups.RestoreAsync(listed[0].Path, "data/app.db");
+Console.WriteLine($"restored over data/app.db, the database there quarantined in {restore.Quarantine}");
+if (restore.Quarantine is not { } quarantine || !File.Exists(Path.Combine(quarantine.Folder, "quarantine.json")))
+{
+    Console.Error.WriteLine("expected the replaced database in quarantine with its quarantine.json");
+    return 1;
+}
 return 0;
 CS
-say "dotnet run (a new console project on the Walden package)"
+say "dotnet run (a new console project on the Walden package, reflection-based JSON off)"
 bare dotnet run
+grep -q '"System.Text.Json.JsonSerializer.IsReflectionEnabledByDefault": false' bin/Debug/net10.0/app.runtimeconfig.json \
+  || { echo "consumer test: the app ran with reflection-based JSON on (app.runtimeconfig.json)" >&2; exit 1; }
 test -f data/app.db
 
 say "the README's Quick start, as pasted, in a project of its own"

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Walden;
 
 /// <summary>
@@ -18,7 +20,7 @@ public sealed partial class WaldenDatabase
         "A read delegate must be synchronous: an async delegate would run its SQL after ReadAsync returned the connection to the pool. " +
         "Await what you need before ReadAsync, then pass a delegate that only uses the connection, e.g. ReadAsync(c => c.Query(...)).";
 
-    /// <summary>Refuses a delegate that returns a task or any other awaitable (an async lambda).</summary>
+    /// <summary>Refuses a delegate that returns a task or another awaitable (an async lambda).</summary>
     private static void RefuseAsyncDelegate<T>(string parameter)
     {
         if (Awaitable<T>.Is)
@@ -27,8 +29,35 @@ public sealed partial class WaldenDatabase
         }
     }
 
+    /// <summary>
+    /// Whether T is awaitable: every type an async lambda can return (Task, Task&lt;T&gt;, and the task-like types, which
+    /// carry [AsyncMethodBuilder]: ValueTask, ValueTask&lt;T&gt;, an application's own), and the awaitables of .NET a
+    /// synchronous lambda can return (<c>c =&gt; task.ConfigureAwait(false)</c>, <c>c =&gt; Task.Yield()</c>). Decided from
+    /// the type and its attributes, which trimming keeps, not by looking up a GetAwaiter method, which trimming may remove
+    /// (and which would need T annotated on the public WriteAsync and ReadAsync); so an application's own awaitable that is
+    /// not task-like is not recognised.
+    /// </summary>
     private static class Awaitable<T>
     {
-        internal static readonly bool Is = typeof(T).GetMethod("GetAwaiter", Type.EmptyTypes) is not null;
+        internal static readonly bool Is = Of(typeof(T));
+
+        private static bool Of(Type type)
+        {
+            if (typeof(Task).IsAssignableFrom(type) || type == typeof(ValueTask) || type == typeof(YieldAwaitable) ||
+                type == typeof(ConfiguredTaskAwaitable) || type == typeof(ConfiguredValueTaskAwaitable) ||
+                type.IsDefined(typeof(AsyncMethodBuilderAttribute), inherit: false))
+            {
+                return true;
+            }
+
+            if (!type.IsGenericType)
+            {
+                return false;
+            }
+
+            var definition = type.GetGenericTypeDefinition();
+            return definition == typeof(ValueTask<>) || definition == typeof(ConfiguredTaskAwaitable<>) ||
+                definition == typeof(ConfiguredValueTaskAwaitable<>);
+        }
     }
 }

@@ -15,12 +15,6 @@ internal static class BackupFiles
     internal const string ManifestSuffix = ".json";
     internal const string PartialSuffix = ".partial";
 
-    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        WriteIndented = true,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-    };
-
     internal const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode OwnerOnlyFolder = OwnerOnlyFile | UnixFileMode.UserExecute;
 
@@ -114,7 +108,7 @@ internal static class BackupFiles
         var temp = manifest + ".tmp";
         using (var stream = new FileStream(temp, OwnerOnlyOptions(FileMode.Create, FileAccess.Write)))
         {
-            JsonSerializer.Serialize(stream, backup, Json);
+            JsonSerializer.Serialize(stream, backup, BackupManifestJson.Default.WaldenBackup);
             stream.Flush(flushToDisk: true);
         }
 
@@ -135,7 +129,7 @@ internal static class BackupFiles
         try
         {
             using var stream = File.OpenRead(manifestPath);
-            var backup = JsonSerializer.Deserialize<WaldenBackup>(stream, Json);
+            var backup = JsonSerializer.Deserialize(stream, BackupManifestJson.Default.WaldenBackup);
             if (backup is null || string.IsNullOrEmpty(backup.File) || backup.IntegrityCheck != "ok")
             {
                 problem = $"its manifest '{manifestPath}' is incomplete";
@@ -203,3 +197,19 @@ internal static class BackupFiles
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
+
+/// <summary>
+/// The manifest's JSON, source-generated (no reflection: Walden runs in trimmed and native AOT applications, and in
+/// applications that turn reflection-based JSON off). The options are those manifests were always written with, so
+/// every manifest reads back and a new one is written byte for byte as before: the web defaults (camelCase names,
+/// names read case-insensitively, numbers also read from strings), indented, enums as camelCase strings ("gZip").
+/// </summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true, Converters = [typeof(BackupCompressionJsonConverter)])]
+[JsonSerializable(typeof(WaldenBackup))]
+internal sealed partial class BackupManifestJson : JsonSerializerContext;
+
+/// <summary>
+/// <see cref="WaldenBackupCompression"/> as a camelCase string: the generic converter, which needs no code generated at
+/// run time, with the naming policy manifests were written with (<c>new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)</c>).
+/// </summary>
+internal sealed class BackupCompressionJsonConverter() : JsonStringEnumConverter<WaldenBackupCompression>(JsonNamingPolicy.CamelCase);

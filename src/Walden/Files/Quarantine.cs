@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using Walden.Native;
 
 namespace Walden.Files;
@@ -155,7 +154,7 @@ internal static class Quarantine
             File.Delete(kept); // a second name of (or a copy of) the database, which is still in place
         }
 
-        File.Delete(Path.Combine(folder, "quarantine.json"));
+        File.Delete(Path.Combine(folder, QuarantineManifest.FileName));
         if (!Directory.EnumerateFileSystemEntries(folder).Any())
         {
             Directory.Delete(folder);
@@ -187,17 +186,12 @@ internal static class Quarantine
             // Owner only: a quarantined database holds the application's data.
             Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
-        var manifest = new
-        {
-            originalPath = databasePath,
-            reason,
-            quarantinedAtUtc = now,
-            files = new DatabaseFiles(databasePath).Companions.Prepend(databasePath)
-                .Where(File.Exists)
-                .Select(path => new { name = Path.GetFileName(path), bytes = new FileInfo(path).Length }),
-            note = "Walden moved these files here instead of deleting them. Remove the folder once you no longer need them.",
-        };
-        File.WriteAllText(Path.Combine(folder, "quarantine.json"), JsonSerializer.Serialize(manifest, new JsonSerializerOptions { WriteIndented = true }));
+        var files = new DatabaseFiles(databasePath).Companions.Prepend(databasePath)
+            .Where(File.Exists)
+            .Select(path => new QuarantinedFile(Path.GetFileName(path), new FileInfo(path).Length))
+            .ToList();
+        var manifest = new QuarantineManifest(databasePath, reason, now, files, QuarantineManifest.DefaultNote);
+        File.WriteAllText(Path.Combine(folder, QuarantineManifest.FileName), manifest.ToJson());
         return folder;
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using SQLitePCL;
@@ -110,7 +111,7 @@ internal static class NativeLoader
             folders.AddRange(probing.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
         }
 
-        foreach (var root in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(typeof(NativeLoader).Assembly.Location) })
+        foreach (var root in new[] { AppContext.BaseDirectory, WaldenAssemblyFolder() })
         {
             if (!string.IsNullOrEmpty(root))
             {
@@ -125,5 +126,18 @@ internal static class NativeLoader
         return OperatingSystem.IsLinux()
             ? folders.Select(folder => Path.GetFullPath(Path.Combine(folder, WaldenFileName))).Distinct(StringComparer.Ordinal)
             : [];
+    }
+
+    /// <summary>
+    /// The folder of Walden.dll, when it is a file of its own; null in a single-file or native AOT application, where
+    /// Assembly.Location is empty and Walden's build sits in (or is extracted to) the application folder, which
+    /// <see cref="Candidates"/> looks in first.
+    /// </summary>
+    [UnconditionalSuppressMessage("SingleFile", "IL3000:Avoid accessing Assembly file path when publishing as a single file",
+        Justification = "The empty Location of a single-file or native AOT application is handled: it gives no folder, and AppContext.BaseDirectory is searched.")]
+    private static string? WaldenAssemblyFolder()
+    {
+        var location = typeof(NativeLoader).Assembly.Location;
+        return string.IsNullOrEmpty(location) ? null : Path.GetDirectoryName(location);
     }
 }

@@ -67,6 +67,31 @@ public sealed class WriteMisuseTests : IDisposable
     }
 
     [Fact]
+    public async Task WriteAsync_WithADelegateReturningAValueTaskOrAnotherAwaitable_IsRefusedAtOnceAndNeverRuns()
+    {
+        await using var db = await OpenAsync();
+        var ran = 0;
+
+        Assert.IsType<ArgumentException>(ThrownAtOnce(() => db.WriteAsync(async ValueTask (SqliteConnection c) =>
+        {
+            Interlocked.Increment(ref ran);
+            await Task.Yield();
+            Sql.Insert(c, 1, 0);
+        })));
+        Assert.IsType<ArgumentException>(ThrownAtOnce(() => db.ReadAsync(async ValueTask<long> (SqliteConnection c) =>
+        {
+            Interlocked.Increment(ref ran);
+            await Task.Yield();
+            return c.Scalar<long>("SELECT 1");
+        })));
+        Assert.IsType<ArgumentException>(ThrownAtOnce(() => db.WriteAsync(c => Task.Yield())));
+        Assert.IsType<ArgumentException>(ThrownAtOnce(() => db.WriteAsync(c => Task.FromResult(Interlocked.Increment(ref ran)).ConfigureAwait(false))));
+
+        Assert.Equal(0, ran);
+        Assert.Equal(1, await db.WriteAsync(c => Sql.Insert(c, 2, 0)).WaitAsync(Bound)); // the writer goes on
+    }
+
+    [Fact]
     public async Task WriteAsync_WithAnAsyncVoidDelegate_FailsAndWhatItDidBeforeItsFirstAwaitIsRolledBack()
     {
         await using var db = await OpenAsync();
