@@ -209,9 +209,7 @@ public sealed class WaldenFolderDestination : IWaldenArchiveDestination
         var folder = System.IO.Path.GetDirectoryName(file);
         for (var level = 0; level < 2 && folder is not null; level++, folder = System.IO.Path.GetDirectoryName(folder))
         {
-            if (File.Exists(System.IO.Path.Combine(folder, Archiver.ArchiveOfFile)) ||
-                ArchiveAppendLog.FileNames.Any(n => File.Exists(System.IO.Path.Combine(folder, n))) ||
-                Directory.EnumerateDirectories(folder).Any(d => File.Exists(System.IO.Path.Combine(d, ArchiveFormat.BaseFileName))))
+            if (IsArchive(folder))
             {
                 return folder;
             }
@@ -219,6 +217,17 @@ public sealed class WaldenFolderDestination : IWaldenArchiveDestination
 
         return null;
     }
+
+    /// <summary>
+    /// Whether the existing folder <paramref name="folder"/> holds what only an archive holds: its <c>archive-of</c> marker, a
+    /// lineage, a Sync append log, or a base snapshot's folder (or one holding segments whose base is gone).
+    /// </summary>
+    internal static bool IsArchive(string folder) =>
+        File.Exists(System.IO.Path.Combine(folder, Archiver.ArchiveOfFile)) ||
+        Directory.EnumerateFiles(folder, ArchiveLineage.Prefix + "*").Any() ||
+        ArchiveAppendLog.FileNames.Any(n => File.Exists(System.IO.Path.Combine(folder, n))) ||
+        Directory.EnumerateDirectories(folder).Any(d => File.Exists(System.IO.Path.Combine(d, ArchiveFormat.BaseFileName)) ||
+            Directory.EnumerateFiles(d, "*" + ArchiveFormat.SegmentExtension).Any());
 
     private string Resolve(string name)
     {
