@@ -19,12 +19,13 @@ internal static class ArchiveCommand
             Description = "The archive: a folder or s3://bucket/prefix (a WaldenOptions.Archive destination).",
         };
         var verifyAt = ArchiveLocation.CreateOptions();
+        var verifyJson = new Option<bool>("--json") { Description = "Print JSON instead of text." };
         var verify = new Command("verify", "Restore the latest state into a scratch file and verify it (checksums, contiguity, integrity_check); records the outcome in the archive.")
         {
-            folder, verifyAt.Endpoint, verifyAt.Region,
+            folder, verifyJson, verifyAt.Endpoint, verifyAt.Region,
         };
         verify.SetAction((result, cancellationToken) => VerifyAsync(result.GetValue(folder)!, result.GetValue(verifyAt.Endpoint),
-            result.GetValue(verifyAt.Region), cancellationToken));
+            result.GetValue(verifyAt.Region), result.GetValue(verifyJson), cancellationToken));
 
         var statusFolder = new Argument<string>("archive") { Description = "The archive: a folder or s3://bucket/prefix." };
         var statusAt = ArchiveLocation.CreateOptions();
@@ -38,13 +39,14 @@ internal static class ArchiveCommand
         return new Command("archive", "Inspect and verify a continuous archive.") { verify, status };
     }
 
-    private static async Task<int> VerifyAsync(string location, string? endpoint, string? region, CancellationToken cancellationToken)
+    private static async Task<int> VerifyAsync(string location, string? endpoint, string? region, bool json, CancellationToken cancellationToken)
     {
         if (ArchiveLocation.Open(location, endpoint, region, out var problem) is not { } source)
         {
             return CliErrors.Report(problem!);
         }
 
+        var archive = source.Name;
         WaldenArchiveRestoreResult result;
         try
         {
@@ -61,13 +63,32 @@ internal static class ArchiveCommand
 
         if (!result.Complete)
         {
-            return CliErrors.Report($"archive verification failed: {result.Problem}", ExitCodes.Failed);
+            return CliErrors.Report($"archive verification failed: {result.Problem}", ExitCodes.Failed,
+                line => VerifyDocument(archive, result, line, ExitCodes.Failed));
+        }
+
+        if (json)
+        {
+            Json.Write(VerifyDocument(archive, result, error: null, ExitCodes.Ok));
+            return ExitCodes.Ok;
         }
 
         AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"[green]ok[/] base {result.BaseId} through transaction {result.Txid} ({result.Time:O}), {result.Bytes:N0} bytes, integrity_check ok"));
+        if (result.Note is { } note)
+        {
+            AnsiConsole.MarkupLine(Markup.Escape($"note: {note}"));
+        }
+
         return ExitCodes.Ok;
     }
+
+    /// <summary>The one --json document of <c>archive verify</c>, passed or failed.</summary>
+    private static object VerifyDocument(string archive, WaldenArchiveRestoreResult result, string? error, int exitCode) => new
+    {
+        archive, ok = result.Complete, result.BaseId, result.Txid, result.Time, result.Bytes, result.Seconds, result.Problem, result.Note,
+        error, exitCode,
+    };
 
     private static async Task<int> StatusAsync(string location, string? endpoint, string? region, bool json, CancellationToken cancellationToken)
     {
@@ -224,26 +245,47 @@ internal static class ArchiveCommand
             (source as IDisposable)?.Dispose();
         }
 
-        if (json)
-        {
-            Json.Write(result);
-        }
-        else
-        {
-            AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-                $"restored {result.Path}: base {result.BaseId} through transaction {result.Txid} (committed {result.Time:O}), " +
-                $"{result.Bytes:N0} bytes in {result.Seconds:0.###} s, integrity_check ok")));
-            if (result.Note is { } note)
-            {
-                AnsiConsole.MarkupLine(Markup.Escape($"note: {note}"));
-            }
-        }
-
+        var reached = string.Create(CultureInfo.InvariantCulture,
+            $"base {result.BaseId} through transaction {result.Txid} (committed {result.Time:O})");
         if (!result.Complete)
         {
-            return CliErrors.Report($"the restore stopped early: {result.Problem}", ExitCodes.Failed);
+            // Where it stopped, in both modes: the file is there and sound, but holds less than was asked for.
+            if (!json)
+            {
+                AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                    $"restored {result.Path} only up to the last good moment: {reached}, {result.Bytes:N0} bytes, integrity_check ok")));
+                if (result.Note is { } note)
+                {
+                    AnsiConsole.MarkupLine(Markup.Escape($"note: {note}"));
+                }
+            }
+
+            var asked = options.Txid is not null || options.At is not null ? "the moment asked for" : "the latest state";
+            return CliErrors.Report($"the restore stopped early, short of {asked}: {result.Problem}. '{result.Path}' holds {reached}.",
+                ExitCodes.Failed, line => RestoreDocument(result, line, ExitCodes.Failed));
+        }
+
+        if (json)
+        {
+            Json.Write(RestoreDocument(result, error: null, ExitCodes.Ok));
+            return ExitCodes.Ok;
+        }
+
+        AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+            $"restored {result.Path}: {reached}, {result.Bytes:N0} bytes in {result.Seconds:0.###} s, integrity_check ok")));
+        foreach (var note in new[] { result.Problem, result.Note }.OfType<string>())
+        {
+            // A problem of a base the moment asked for did not need is said all the same, as the JSON says it.
+            AnsiConsole.MarkupLine(Markup.Escape($"note: {note}"));
         }
 
         return ExitCodes.Ok;
     }
+
+    /// <summary>The one --json document of an archive restore, complete or not: the result with the error line and exit code.</summary>
+    private static object RestoreDocument(WaldenArchiveRestoreResult result, string? error, int exitCode) => new
+    {
+        result.Path, result.BaseId, result.Txid, result.Time, result.Bytes, result.Seconds, result.Complete, result.Problem, result.Note,
+        error, exitCode,
+    };
 }

@@ -1,0 +1,96 @@
+using System.Text.Json;
+using Walden.Tests.TestSupport;
+using static Walden.Tests.Archiving.ArchiveChecks;
+
+namespace Walden.Tests.Archiving;
+
+/// <summary>
+/// What <c>walden restore &lt;archive&gt;</c> and <c>walden archive verify</c> print when the archive is damaged: a restore
+/// that stops early says where (the file written, its base, transaction and time) in text and in --json, and --json is one
+/// document with the facts, <c>error</c> and <c>exitCode</c>. A partial restore with --json printed the result and then an
+/// error document: two documents on stdout, which no JSON reader takes.
+/// </summary>
+public sealed class ArchiveCommandOutputTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private string Archive => _dir.File("archive");
+
+    /// <summary>An archive of five one-row transactions, one segment each, whose third segment is damaged; returns the txids.</summary>
+    private async Task<List<long>> DamagedArchiveAsync()
+    {
+        Directory.CreateDirectory(Archive);
+        var txids = new List<long>();
+        var segmentPerBatch = new WaldenFolderDestination(Archive) { UseAppendLog = false };
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, segmentPerBatch)))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+            for (var i = 1; i <= 5; i++)
+            {
+                await Insert(db, i);
+                txids.Add(db.Archiver!.LastTxid);
+            }
+        }
+
+        var third = Directory.EnumerateFiles(Archive, $"{txids[2]:D16}-*.wseg", SearchOption.AllDirectories).Single();
+        var bytes = await File.ReadAllBytesAsync(third);
+        bytes[bytes.Length / 2] ^= 0x40;
+        await File.WriteAllBytesAsync(third, bytes);
+        return txids;
+    }
+
+    [Fact]
+    public async Task RestoreCommand_ThatStopsEarly_WithJson_IsOneDocumentSayingWhereItStopped_AndExits1()
+    {
+        var txids = await DamagedArchiveAsync();
+        var output = _dir.File("out.db");
+
+        var (exitCode, stdout, stderr) = await WaldenCli.RunAsync("restore", Archive, output, "--json");
+
+        Assert.True(exitCode == 1, $"exit {exitCode}: {stdout} {stderr}");
+        using var json = JsonDocument.Parse(stdout); // throws unless stdout is exactly one JSON document
+        var root = json.RootElement;
+        Assert.Equal(output, root.GetProperty("path").GetString());
+        Assert.True(root.GetProperty("baseId").GetInt64() > 0);
+        Assert.Equal(txids[1], root.GetProperty("txid").GetInt64());
+        Assert.Equal(JsonValueKind.String, root.GetProperty("time").ValueKind);
+        Assert.False(root.GetProperty("complete").GetBoolean());
+        Assert.Contains($"{txids[2]:D16}", root.GetProperty("problem").GetString(), StringComparison.Ordinal);
+        Assert.Contains("stopped early", root.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(1, root.GetProperty("exitCode").GetInt32());
+        Assert.True(File.Exists(output));
+    }
+
+    [Fact]
+    public async Task RestoreCommand_ThatStopsEarly_InText_SaysOnBothStreamsWhereItStopped_AndExits1()
+    {
+        var txids = await DamagedArchiveAsync();
+        var output = _dir.File("out.db");
+
+        var (exitCode, stdout, stderr) = await WaldenCli.RunAsync("restore", Archive, output);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"only up to the last good moment: base", stdout, StringComparison.Ordinal);
+        Assert.Contains($"through transaction {txids[1]} (committed ", stdout, StringComparison.Ordinal);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Contains("stopped early, short of the latest state", stderr, StringComparison.Ordinal);
+        Assert.Contains($"'{output}' holds base ", stderr, StringComparison.Ordinal);
+        Assert.Contains($"through transaction {txids[1]} (committed ", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task VerifyCommand_OfADamagedArchive_WithJson_IsOneDocument_AndExits1()
+    {
+        await DamagedArchiveAsync();
+
+        var (exitCode, stdout, stderr) = await WaldenCli.RunAsync("archive", "verify", Archive, "--json");
+
+        Assert.True(exitCode == 1, $"exit {exitCode}: {stdout} {stderr}");
+        using var json = JsonDocument.Parse(stdout);
+        Assert.False(json.RootElement.GetProperty("ok").GetBoolean());
+        Assert.Contains("archive verification failed", json.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(1, json.RootElement.GetProperty("exitCode").GetInt32());
+    }
+}
