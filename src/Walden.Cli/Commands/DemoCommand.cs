@@ -76,7 +76,18 @@ internal static class DemoCommand
                 options.Archive.Destinations.Add(destination);
             }
 
-            await using var database = await WaldenDatabase.OpenAsync(path, options, cancellationToken).ConfigureAwait(false);
+            WaldenDatabase opened;
+            try
+            {
+                opened = await WaldenDatabase.OpenAsync(path, options, cancellationToken).ConfigureAwait(false);
+            }
+            catch (WaldenException ex)
+            {
+                // --db (or --archive) cannot be used: no folder, a folder or not a database, read-only, in use. The run never started.
+                return CliErrors.Report(ex.Message);
+            }
+
+            await using var database = opened;
             // A second run on the same --db and --source goes on after the rows of the first (UNIQUE(source, producer, seq)).
             var firstSeq = await database.WriteAsync(c =>
             {
@@ -183,7 +194,7 @@ internal static class DemoCommand
         }
         catch (WaldenException ex)
         {
-            return CliErrors.Report(ex.Message, ExitCodes.Failed);
+            return CliErrors.Report(ex.Message, ExitCodes.Failed); // the run started and a write failed
         }
         finally
         {

@@ -71,6 +71,7 @@ public sealed class RestoreInputTests : IDisposable
             Assert.Contains("a backup file with its .json manifest beside it", stderr, StringComparison.Ordinal);
             Assert.Contains("an archive: its folder, or s3://bucket/prefix", stderr, StringComparison.Ordinal);
             Assert.DoesNotContain("never verified", stderr, StringComparison.Ordinal);
+            WaldenCli.AssertNoRepeatedSentence(stderr);
             Assert.Empty(Directory.EnumerateFileSystemEntries(_dir.Path, "out.db*"));
         }
     }
