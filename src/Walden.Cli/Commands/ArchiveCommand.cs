@@ -212,13 +212,13 @@ internal static class ArchiveCommand
         }
         else if (at is not null)
         {
-            if (DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var moment))
+            if (IsoMoment.TryParse(at, out var moment))
             {
                 options.At = moment;
             }
             else
             {
-                unreadable = $"--at '{at}' is not an ISO-8601 time; write it like 2026-11-30T14:05:00Z (UTC unless it names an offset)";
+                unreadable = $"--at '{at}' is not an ISO-8601 time; write it like {IsoMoment.Forms}";
             }
         }
 

@@ -16,7 +16,10 @@ internal static class RestoreCommand
         };
         var database = new Argument<FileInfo>("db") { Description = "The database to restore to. An existing one moves, with its -wal and -shm, into walden-quarantine/ beside it." };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
-        var at = new Option<string?>("--at") { Description = "Archive restore only: the state as of this ISO-8601 time (default: the latest)." };
+        var at = new Option<string?>("--at")
+        {
+            Description = $"Archive restore only: the state as of this ISO-8601 time, such as {IsoMoment.Forms} (default: the latest).",
+        };
         var txid = new Option<string?>("--txid") { Description = "Archive restore only: the state after this transaction id (see 'walden archive status')." };
         var location = ArchiveLocation.CreateOptions("Archive restore only. ");
         var command = new Command("restore", "Restore a verified backup to a database path (refuses while any process has that database open, and refuses unverified or damaged backups), " +
