@@ -20,7 +20,8 @@ internal static class ArchiveCommand
         };
         var verifyAt = ArchiveLocation.CreateOptions();
         var verifyJson = new Option<bool>("--json") { Description = "Print JSON instead of text." };
-        var verify = new Command("verify", "Restore the latest state into a scratch file and verify it (checksums, contiguity, integrity_check); records the outcome in the archive.")
+        var verify = new Command("verify", "Restore the latest state into a scratch file and verify it (checksums, contiguity, integrity_check); records the outcome in the archive " +
+            "(an archive that cannot be written is verified all the same, and the output says the outcome was not recorded).")
         {
             folder, verifyJson, verifyAt.Endpoint, verifyAt.Region,
         };
@@ -61,10 +62,14 @@ internal static class ArchiveCommand
             (source as IDisposable)?.Dispose();
         }
 
+        // The exit code is the verification's: an archive that may only be read (a read-only mount, a WORM bucket, read-only
+        // credentials: often on purpose) still gets its answer, 0 when sound. That the outcome was not recorded is said plainly
+        // in both modes ("recorded": false) for whoever relies on 'archive status' or the drill's record.
+        var unrecorded = result.RecordingProblem is { } why ? $"this outcome was not recorded in the archive: {why}" : null;
         if (!result.Complete)
         {
-            return CliErrors.Report($"archive verification failed: {result.Problem}", ExitCodes.Failed,
-                line => VerifyDocument(archive, result, line, ExitCodes.Failed));
+            return CliErrors.Report($"archive verification failed: {result.Problem}{(unrecorded is null ? string.Empty : $" {Capitalized(unrecorded)}.")}",
+                ExitCodes.Failed, line => VerifyDocument(archive, result, line, ExitCodes.Failed));
         }
 
         if (json)
@@ -80,14 +85,22 @@ internal static class ArchiveCommand
             AnsiConsole.MarkupLine(Markup.Escape($"note: {note}"));
         }
 
+        if (unrecorded is not null)
+        {
+            AnsiConsole.MarkupLine($"[yellow]note:[/] {Markup.Escape(unrecorded)}. 'walden archive status' still shows the last verification " +
+                "recorded before (or none); verify with write access to the archive to record one.");
+        }
+
         return ExitCodes.Ok;
     }
 
-    /// <summary>The one --json document of <c>archive verify</c>, passed or failed.</summary>
+    private static string Capitalized(string sentence) => char.ToUpperInvariant(sentence[0]) + sentence[1..];
+
+    /// <summary>The one --json document of <c>archive verify</c>, passed or failed; <c>recorded</c> says whether the archive keeps it.</summary>
     private static object VerifyDocument(string archive, WaldenArchiveRestoreResult result, string? error, int exitCode) => new
     {
         archive, ok = result.Complete, result.BaseId, result.Txid, result.Time, result.Bytes, result.Seconds, result.Problem, result.Note,
-        error, exitCode,
+        recorded = result.RecordingProblem is null, result.RecordingProblem, error, exitCode,
     };
 
     private static async Task<int> StatusAsync(string location, string? endpoint, string? region, bool json, CancellationToken cancellationToken)

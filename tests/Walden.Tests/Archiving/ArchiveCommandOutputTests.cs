@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Walden.Tests.TestSupport;
+using Xunit.Abstractions;
 using static Walden.Tests.Archiving.ArchiveChecks;
 
 namespace Walden.Tests.Archiving;
@@ -8,22 +9,27 @@ namespace Walden.Tests.Archiving;
 /// What <c>walden restore &lt;archive&gt;</c> and <c>walden archive verify</c> print when the archive is damaged: a restore
 /// that stops early says where (the file written, its base, transaction and time) in text and in --json, and --json is one
 /// document with the facts, <c>error</c> and <c>exitCode</c>. A partial restore with --json printed the result and then an
-/// error document: two documents on stdout, which no JSON reader takes.
+/// error document: two documents on stdout, which no JSON reader takes. A verification of an archive that cannot be
+/// written still verifies and says that its outcome was not recorded, and why (it was silent).
 /// </summary>
 public sealed class ArchiveCommandOutputTests : IDisposable
 {
     private readonly TempDirectory _dir = new();
+    private readonly ITestOutputHelper _output;
+
+    public ArchiveCommandOutputTests(ITestOutputHelper output) => _output = output;
 
     public void Dispose() => _dir.Dispose();
 
     private string Archive => _dir.File("archive");
 
     /// <summary>An archive of five one-row transactions, one segment each, whose third segment is damaged; returns the txids.</summary>
-    private async Task<List<long>> DamagedArchiveAsync()
+    private async Task<List<long>> DamagedArchiveAsync(string? archive = null, bool damage = true)
     {
-        Directory.CreateDirectory(Archive);
+        archive ??= Archive;
+        Directory.CreateDirectory(archive);
         var txids = new List<long>();
-        var segmentPerBatch = new WaldenFolderDestination(Archive) { UseAppendLog = false };
+        var segmentPerBatch = new WaldenFolderDestination(archive) { UseAppendLog = false };
         await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, segmentPerBatch)))
         {
             await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
@@ -34,7 +40,12 @@ public sealed class ArchiveCommandOutputTests : IDisposable
             }
         }
 
-        var third = Directory.EnumerateFiles(Archive, $"{txids[2]:D16}-*.wseg", SearchOption.AllDirectories).Single();
+        if (!damage)
+        {
+            return txids;
+        }
+
+        var third = Directory.EnumerateFiles(archive, $"{txids[2]:D16}-*.wseg", SearchOption.AllDirectories).Single();
         var bytes = await File.ReadAllBytesAsync(third);
         bytes[bytes.Length / 2] ^= 0x40;
         await File.WriteAllBytesAsync(third, bytes);
@@ -92,5 +103,80 @@ public sealed class ArchiveCommandOutputTests : IDisposable
         Assert.False(json.RootElement.GetProperty("ok").GetBoolean());
         Assert.Contains("archive verification failed", json.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
         Assert.Equal(1, json.RootElement.GetProperty("exitCode").GetInt32());
+    }
+
+    [Fact]
+    public async Task VerifyAsync_OfAnArchiveThatCanBeWritten_RecordsTheOutcome_AndSaysNothingOfIt()
+    {
+        await DamagedArchiveAsync(damage: false);
+
+        var result = await WaldenArchive.VerifyAsync(Archive);
+
+        Assert.True(result.Complete, result.Problem);
+        Assert.Null(result.RecordingProblem);
+        Assert.True((await WaldenArchive.GetStatusAsync(Archive)).LastVerification?.Ok);
+    }
+
+    [Theory]
+    [InlineData("text")]
+    [InlineData("json")]
+    public async Task VerifyCommand_OfASoundReadOnlyArchive_PassesWithExit0_AndSaysTheOutcomeWasNotRecordedAndWhy(string mode)
+    {
+        using var mount = SmallMount.TryCreate(16, out var reason);
+        if (mount is null)
+        {
+            _output.WriteLine(reason);
+            return;
+        }
+
+        var archive = mount.File("archive");
+        var txids = await DamagedArchiveAsync(archive, damage: false);
+        mount.MakeReadOnly();
+
+        var (exitCode, stdout, stderr) = mode == "json"
+            ? await WaldenCli.RunAsync("archive", "verify", archive, "--json")
+            : await WaldenCli.RunAsync("archive", "verify", archive);
+
+        Assert.True(exitCode == 0, $"exit {exitCode}: {stdout} {stderr}");
+        if (mode == "json")
+        {
+            using var json = JsonDocument.Parse(stdout);
+            Assert.True(json.RootElement.GetProperty("ok").GetBoolean());
+            Assert.Equal(txids[^1], json.RootElement.GetProperty("txid").GetInt64());
+            Assert.False(json.RootElement.GetProperty("recorded").GetBoolean());
+            Assert.Contains(archive, json.RootElement.GetProperty("recordingProblem").GetString(), StringComparison.Ordinal);
+            Assert.Equal(0, json.RootElement.GetProperty("exitCode").GetInt32());
+        }
+        else
+        {
+            Assert.Contains($"through transaction {txids[^1]}", stdout, StringComparison.Ordinal);
+            Assert.Contains("this outcome was not recorded in the archive", stdout, StringComparison.Ordinal);
+            Assert.Contains($"'{archive}' cannot be written", stdout, StringComparison.Ordinal);
+        }
+
+        Assert.Null((await WaldenArchive.GetStatusAsync(archive)).LastVerification);
+    }
+
+    [Fact]
+    public async Task VerifyCommand_OfADamagedReadOnlyArchive_FailsWithExit1_AndSaysTheOutcomeWasNotRecorded()
+    {
+        using var mount = SmallMount.TryCreate(16, out var reason);
+        if (mount is null)
+        {
+            _output.WriteLine(reason);
+            return;
+        }
+
+        var archive = mount.File("archive");
+        await DamagedArchiveAsync(archive);
+        mount.MakeReadOnly();
+
+        var (exitCode, stdout, stderr) = await WaldenCli.RunAsync("archive", "verify", archive);
+
+        Assert.True(exitCode == 1, $"exit {exitCode}: {stdout} {stderr}");
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Contains("archive verification failed", stderr, StringComparison.Ordinal);
+        Assert.Contains("This outcome was not recorded in the archive", stderr, StringComparison.Ordinal);
+        WaldenCli.AssertNoRepeatedSentence(stderr);
     }
 }
