@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using Spectre.Console;
 using Walden.Cli.Output;
 
@@ -126,9 +127,20 @@ internal static class ArchiveCommand
 
         // A folder with no usable base restores nothing (a wrong path, or an archive whose bases are all damaged): exit 1.
         var nothing = status.LastTxid is null || status.Problem is not null;
+        var unrestorable = status.Problem is { } conflict
+            ? $"nothing is restorable: {conflict}"
+            : !nothing
+            ? null
+            : status.Bases.Count == 0
+            ? $"nothing is restorable: '{status.Destination}' holds no base snapshot (is it a Walden archive folder?)"
+            : $"nothing is restorable: no base snapshot in '{status.Destination}' is usable (see the problems above)";
         if (json)
         {
-            Json.Write(status);
+            // The status with error and exitCode beside its fields, as restore and verify print theirs (check: exitCode).
+            var document = JsonSerializer.SerializeToNode(status, Json.Options)!.AsObject();
+            document["error"] = unrestorable?.Replace(" (see the problems above)", " (see each base's problem)", StringComparison.Ordinal);
+            document["exitCode"] = nothing ? ExitCodes.Failed : ExitCodes.Ok;
+            Json.Write(document);
             return nothing ? ExitCodes.Failed : ExitCodes.Ok;
         }
 
@@ -152,14 +164,8 @@ internal static class ArchiveCommand
             AnsiConsole.Write(logs);
         }
 
-        AnsiConsole.MarkupLine(Markup.Escape(status.Problem is { } conflict
-            ? $"nothing is restorable: {conflict}"
-            : nothing
-            ? status.Bases.Count == 0
-                ? $"nothing is restorable: '{status.Destination}' holds no base snapshot (is it a Walden archive folder?)"
-                : $"nothing is restorable: no base snapshot in '{status.Destination}' is usable (see the problems above)"
-            : string.Create(CultureInfo.InvariantCulture,
-                $"restorable from {status.FirstRestorable:O} to {status.LastRestorable:O} (last transaction {status.LastTxid})")));
+        AnsiConsole.MarkupLine(Markup.Escape(unrestorable ?? string.Create(CultureInfo.InvariantCulture,
+            $"restorable from {status.FirstRestorable:O} to {status.LastRestorable:O} (last transaction {status.LastTxid})")));
         foreach (var window in status.UnknownWindows)
         {
             AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,

@@ -179,4 +179,37 @@ public sealed class ArchiveCommandOutputTests : IDisposable
         Assert.Contains("This outcome was not recorded in the archive", stderr, StringComparison.Ordinal);
         WaldenCli.AssertNoRepeatedSentence(stderr);
     }
+
+    /// <summary>Status's --json carries error and exitCode as restore's and verify's do: it exited 1 with neither in the document.</summary>
+    [Theory]
+    [InlineData("an archive")]
+    [InlineData("an empty folder")]
+    public async Task StatusCommand_WithJson_CarriesTheExitCode_AndWhyNothingIsRestorable(string what)
+    {
+        if (what == "an archive")
+        {
+            await DamagedArchiveAsync(damage: false);
+        }
+        else
+        {
+            Directory.CreateDirectory(Archive);
+        }
+
+        var (exitCode, stdout, stderr) = await WaldenCli.RunAsync("archive", "status", Archive, "--json");
+
+        using var json = JsonDocument.Parse(stdout);
+        var root = json.RootElement;
+        Assert.Equal(exitCode, root.GetProperty("exitCode").GetInt32());
+        if (what == "an archive")
+        {
+            Assert.True(exitCode == 0, stderr);
+            Assert.Equal(JsonValueKind.Null, root.GetProperty("error").ValueKind);
+            Assert.Single(root.GetProperty("bases").EnumerateArray());
+        }
+        else
+        {
+            Assert.Equal(1, exitCode);
+            Assert.Contains("nothing is restorable", root.GetProperty("error").GetString(), StringComparison.Ordinal);
+        }
+    }
 }
