@@ -21,8 +21,8 @@ internal static class ArchiveCommand
         };
         var verifyAt = ArchiveLocation.CreateOptions();
         var verifyJson = new Option<bool>("--json") { Description = "Print JSON instead of text." };
-        var verify = new Command("verify", "Restore the latest state into a scratch file and verify it (checksums, contiguity, integrity_check); records the outcome in the archive " +
-            "(an archive that cannot be written is verified all the same, and the output says the outcome was not recorded).")
+        var verify = new Command("verify", "Restore the latest state into a scratch file and verify it (checksums, contiguity, integrity_check); " +
+            "records the outcome in the archive (one that cannot be written is verified all the same, and the output says it was not recorded).")
         {
             folder, verifyJson, verifyAt.Endpoint, verifyAt.Region,
         };
@@ -41,7 +41,8 @@ internal static class ArchiveCommand
         return new Command("archive", "Inspect and verify a continuous archive.") { verify, status };
     }
 
-    private static async Task<int> VerifyAsync(string location, string? endpoint, string? region, bool json, CancellationToken cancellationToken)
+    private static async Task<int> VerifyAsync(string location, string? endpoint, string? region, bool json,
+        CancellationToken cancellationToken)
     {
         if (ArchiveLocation.Open(location, endpoint, region, out var problem) is not { } source)
         {
@@ -69,8 +70,8 @@ internal static class ArchiveCommand
         var unrecorded = result.RecordingProblem is { } why ? $"this outcome was not recorded in the archive: {why}" : null;
         if (!result.Complete)
         {
-            return CliErrors.Report($"archive verification failed: {result.Problem}{(unrecorded is null ? string.Empty : $" {Capitalized(unrecorded)}.")}",
-                ExitCodes.Failed, line => VerifyDocument(archive, result, line, ExitCodes.Failed));
+            var failed = $"archive verification failed: {result.Problem}" + (unrecorded is null ? string.Empty : $" {Capitalized(unrecorded)}.");
+            return CliErrors.Report(failed, ExitCodes.Failed, line => VerifyDocument(archive, result, line, ExitCodes.Failed));
         }
 
         if (json)
@@ -88,8 +89,8 @@ internal static class ArchiveCommand
 
         if (unrecorded is not null)
         {
-            AnsiConsole.MarkupLine($"[yellow]note:[/] {Markup.Escape(unrecorded)}. 'walden archive status' still shows the last verification " +
-                "recorded before (or none); verify with write access to the archive to record one.");
+            AnsiConsole.MarkupLine($"[yellow]note:[/] {Markup.Escape(unrecorded)}. 'walden archive status' still shows the last " +
+                "verification recorded before (or none); verify with write access to the archive to record one.");
         }
 
         return ExitCodes.Ok;
@@ -97,7 +98,7 @@ internal static class ArchiveCommand
 
     private static string Capitalized(string sentence) => char.ToUpperInvariant(sentence[0]) + sentence[1..];
 
-    /// <summary>The one --json document of <c>archive verify</c>, passed or failed; <c>recorded</c> says whether the archive keeps it.</summary>
+    /// <summary>The one --json document of <c>archive verify</c>, passed or failed; <c>recorded</c>: whether the archive keeps it.</summary>
     private static object VerifyDocument(string archive, WaldenArchiveRestoreResult result, string? error, int exitCode) => new
     {
         archive, ok = result.Complete, result.BaseId, result.Txid, result.Time, result.Bytes, result.Seconds, result.Problem, result.Note,

@@ -33,8 +33,9 @@ internal static class RestoreCommand
             var output = result.GetValue(database)!;
             return RestoreSource.Of(source, output.FullName, out var problem) switch
             {
-                RestoreSource.Kind.Archive => ArchiveCommand.RestoreAsync(source, result.GetValue(location.Endpoint), result.GetValue(location.Region),
-                    output.FullName, result.GetValue(at), result.GetValue(txid), result.GetValue(json), cancellationToken),
+                RestoreSource.Kind.Archive => ArchiveCommand.RestoreAsync(source, result.GetValue(location.Endpoint),
+                    result.GetValue(location.Region), output.FullName, result.GetValue(at), result.GetValue(txid), result.GetValue(json),
+                    cancellationToken),
                 RestoreSource.Kind.Backup => RunAsync(new FileInfo(source), output, result.GetValue(json), cancellationToken),
                 _ => Task.FromResult(CliErrors.Report(problem!)),
             };

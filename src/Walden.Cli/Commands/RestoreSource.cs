@@ -83,8 +83,9 @@ internal static class RestoreSource
 
         problem = Describe(full) switch
         {
-            FileContent.Sqlite => $"'{full}' is an SQLite database, not a backup: it has no manifest ('{Path.GetFileName(full)}.json') beside it, " +
-                $"and a backup is restored only once checked against one. {Forms} To back this database up: 'walden backup {full} <folder>'.",
+            FileContent.Sqlite => $"'{full}' is an SQLite database, not a backup: it has no manifest ('{Path.GetFileName(full)}.json') " +
+                $"beside it, and a backup is restored only once checked against one. {Forms} To back this database up: " +
+                $"'walden backup {full} <folder>'.",
             FileContent.Empty => $"'{full}' is an empty file, neither a backup nor an archive. {Forms}",
             FileContent.Unreadable => $"'{full}' cannot be read by this user, so it is no backup that can be restored. {Forms}",
             _ => $"'{full}' is neither a backup nor an archive: it is a file with no SQLite header. {Forms}",

@@ -226,8 +226,19 @@ public sealed class WaldenFolderDestination : IWaldenArchiveDestination
         File.Exists(System.IO.Path.Combine(folder, Archiver.ArchiveOfFile)) ||
         Directory.EnumerateFiles(folder, ArchiveLineage.Prefix + "*").Any() ||
         ArchiveAppendLog.FileNames.Any(n => File.Exists(System.IO.Path.Combine(folder, n))) ||
-        Directory.EnumerateDirectories(folder).Any(d => File.Exists(System.IO.Path.Combine(d, ArchiveFormat.BaseFileName)) ||
-            Directory.EnumerateFiles(d, "*" + ArchiveFormat.SegmentExtension).Any());
+        Directory.EnumerateDirectories(folder).Any(d => File.Exists(System.IO.Path.Combine(d, ArchiveFormat.BaseFileName)) || HoldsSegments(d));
+
+    private static bool HoldsSegments(string folder)
+    {
+        try
+        {
+            return Directory.EnumerateFiles(folder, "*" + ArchiveFormat.SegmentExtension).Any();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false; // a folder this user may not list is no base folder of an archive it reads
+        }
+    }
 
     private string Resolve(string name)
     {
