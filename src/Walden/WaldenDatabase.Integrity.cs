@@ -158,7 +158,8 @@ public sealed partial class WaldenDatabase
         var header = IntegrityChecker.InspectHeader(path);
         if (header.NotADatabase)
         {
-            throw new WaldenConfigurationException(header.Findings[0] + " Check the path; Walden opens only SQLite databases.");
+            // The finding already says "Check the path." (it is also walden check's finding): only what Walden opens is added.
+            throw new WaldenConfigurationException(header.Findings[0] + " Walden opens only SQLite databases.");
         }
 
         var findings = header.Findings.ToList();

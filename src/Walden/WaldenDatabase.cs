@@ -253,6 +253,16 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         var folder = System.IO.Path.GetDirectoryName(fullPath)!;
         if (!Directory.Exists(folder))
         {
+            // A file where a folder should be is named as one: "the folder does not exist" sent the user to create what is there.
+            for (var parent = folder; parent is not null && !Directory.Exists(parent); parent = System.IO.Path.GetDirectoryName(parent))
+            {
+                if (File.Exists(parent))
+                {
+                    throw new WaldenConfigurationException(
+                        $"'{fullPath}' cannot be opened or created: '{parent}' on its path is a file, not a folder. Check the path.");
+                }
+            }
+
             throw new WaldenConfigurationException(
                 $"The folder '{folder}' does not exist. Create it before opening '{System.IO.Path.GetFileName(fullPath)}' in it.");
         }

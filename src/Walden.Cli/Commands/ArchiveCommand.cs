@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using Spectre.Console;
 using Walden.Cli.Output;
 
@@ -19,12 +20,14 @@ internal static class ArchiveCommand
             Description = "The archive: a folder or s3://bucket/prefix (a WaldenOptions.Archive destination).",
         };
         var verifyAt = ArchiveLocation.CreateOptions();
-        var verify = new Command("verify", "Restore the latest state into a scratch file and verify it (checksums, contiguity, integrity_check); records the outcome in the archive.")
+        var verifyJson = new Option<bool>("--json") { Description = "Print JSON instead of text." };
+        var verify = new Command("verify", "Restore the latest state into a scratch file and verify it (checksums, contiguity, integrity_check); " +
+            "records the outcome in the archive (one that cannot be written is verified all the same, and the output says it was not recorded).")
         {
-            folder, verifyAt.Endpoint, verifyAt.Region,
+            folder, verifyJson, verifyAt.Endpoint, verifyAt.Region,
         };
         verify.SetAction((result, cancellationToken) => VerifyAsync(result.GetValue(folder)!, result.GetValue(verifyAt.Endpoint),
-            result.GetValue(verifyAt.Region), cancellationToken));
+            result.GetValue(verifyAt.Region), result.GetValue(verifyJson), cancellationToken));
 
         var statusFolder = new Argument<string>("archive") { Description = "The archive: a folder or s3://bucket/prefix." };
         var statusAt = ArchiveLocation.CreateOptions();
@@ -38,13 +41,15 @@ internal static class ArchiveCommand
         return new Command("archive", "Inspect and verify a continuous archive.") { verify, status };
     }
 
-    private static async Task<int> VerifyAsync(string location, string? endpoint, string? region, CancellationToken cancellationToken)
+    private static async Task<int> VerifyAsync(string location, string? endpoint, string? region, bool json,
+        CancellationToken cancellationToken)
     {
         if (ArchiveLocation.Open(location, endpoint, region, out var problem) is not { } source)
         {
             return CliErrors.Report(problem!);
         }
 
+        var archive = source.Name;
         WaldenArchiveRestoreResult result;
         try
         {
@@ -59,15 +64,46 @@ internal static class ArchiveCommand
             (source as IDisposable)?.Dispose();
         }
 
+        // The exit code is the verification's: an archive that may only be read (a read-only mount, a WORM bucket, read-only
+        // credentials: often on purpose) still gets its answer, 0 when sound. That the outcome was not recorded is said plainly
+        // in both modes ("recorded": false) for whoever relies on 'archive status' or the drill's record.
+        var unrecorded = result.RecordingProblem is { } why ? $"this outcome was not recorded in the archive: {why}" : null;
         if (!result.Complete)
         {
-            return CliErrors.Report($"archive verification failed: {result.Problem}", ExitCodes.Failed);
+            var failed = $"archive verification failed: {result.Problem}" + (unrecorded is null ? string.Empty : $" {Capitalized(unrecorded)}.");
+            return CliErrors.Report(failed, ExitCodes.Failed, line => VerifyDocument(archive, result, line, ExitCodes.Failed));
+        }
+
+        if (json)
+        {
+            Json.Write(VerifyDocument(archive, result, error: null, ExitCodes.Ok));
+            return ExitCodes.Ok;
         }
 
         AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"[green]ok[/] base {result.BaseId} through transaction {result.Txid} ({result.Time:O}), {result.Bytes:N0} bytes, integrity_check ok"));
+        if (result.Note is { } note)
+        {
+            AnsiConsole.MarkupLine(Markup.Escape($"note: {note}"));
+        }
+
+        if (unrecorded is not null)
+        {
+            AnsiConsole.MarkupLine($"[yellow]note:[/] {Markup.Escape(unrecorded)}. 'walden archive status' still shows the last " +
+                "verification recorded before (or none); verify with write access to the archive to record one.");
+        }
+
         return ExitCodes.Ok;
     }
+
+    private static string Capitalized(string sentence) => char.ToUpperInvariant(sentence[0]) + sentence[1..];
+
+    /// <summary>The one --json document of <c>archive verify</c>, passed or failed; <c>recorded</c>: whether the archive keeps it.</summary>
+    private static object VerifyDocument(string archive, WaldenArchiveRestoreResult result, string? error, int exitCode) => new
+    {
+        archive, ok = result.Complete, result.BaseId, result.Txid, result.Time, result.Bytes, result.Seconds, result.Problem, result.Note,
+        recorded = result.RecordingProblem is null, result.RecordingProblem, error, exitCode,
+    };
 
     private static async Task<int> StatusAsync(string location, string? endpoint, string? region, bool json, CancellationToken cancellationToken)
     {
@@ -92,9 +128,20 @@ internal static class ArchiveCommand
 
         // A folder with no usable base restores nothing (a wrong path, or an archive whose bases are all damaged): exit 1.
         var nothing = status.LastTxid is null || status.Problem is not null;
+        var unrestorable = status.Problem is { } conflict
+            ? $"nothing is restorable: {conflict}"
+            : !nothing
+            ? null
+            : status.Bases.Count == 0
+            ? $"nothing is restorable: '{status.Destination}' holds no base snapshot (is it a Walden archive folder?)"
+            : $"nothing is restorable: no base snapshot in '{status.Destination}' is usable (see the problems above)";
         if (json)
         {
-            Json.Write(status);
+            // The status with error and exitCode beside its fields, as restore and verify print theirs (check: exitCode).
+            var document = JsonSerializer.SerializeToNode(status, Json.Options)!.AsObject();
+            document["error"] = unrestorable?.Replace(" (see the problems above)", " (see each base's problem)", StringComparison.Ordinal);
+            document["exitCode"] = nothing ? ExitCodes.Failed : ExitCodes.Ok;
+            Json.Write(document);
             return nothing ? ExitCodes.Failed : ExitCodes.Ok;
         }
 
@@ -118,14 +165,8 @@ internal static class ArchiveCommand
             AnsiConsole.Write(logs);
         }
 
-        AnsiConsole.MarkupLine(Markup.Escape(status.Problem is { } conflict
-            ? $"nothing is restorable: {conflict}"
-            : nothing
-            ? status.Bases.Count == 0
-                ? $"nothing is restorable: '{status.Destination}' holds no base snapshot (is it a Walden archive folder?)"
-                : $"nothing is restorable: no base snapshot in '{status.Destination}' is usable (see the problems above)"
-            : string.Create(CultureInfo.InvariantCulture,
-                $"restorable from {status.FirstRestorable:O} to {status.LastRestorable:O} (last transaction {status.LastTxid})")));
+        AnsiConsole.MarkupLine(Markup.Escape(unrestorable ?? string.Create(CultureInfo.InvariantCulture,
+            $"restorable from {status.FirstRestorable:O} to {status.LastRestorable:O} (last transaction {status.LastTxid})")));
         foreach (var window in status.UnknownWindows)
         {
             AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
@@ -191,13 +232,13 @@ internal static class ArchiveCommand
         }
         else if (at is not null)
         {
-            if (DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var moment))
+            if (IsoMoment.TryParse(at, out var moment))
             {
                 options.At = moment;
             }
             else
             {
-                unreadable = $"--at '{at}' is not an ISO-8601 time; write it like 2026-11-30T14:05:00Z (UTC unless it names an offset)";
+                unreadable = $"--at '{at}' is not an ISO-8601 time; write it like {IsoMoment.Forms}";
             }
         }
 
@@ -224,26 +265,47 @@ internal static class ArchiveCommand
             (source as IDisposable)?.Dispose();
         }
 
-        if (json)
-        {
-            Json.Write(result);
-        }
-        else
-        {
-            AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-                $"restored {result.Path}: base {result.BaseId} through transaction {result.Txid} (committed {result.Time:O}), " +
-                $"{result.Bytes:N0} bytes in {result.Seconds:0.###} s, integrity_check ok")));
-            if (result.Note is { } note)
-            {
-                AnsiConsole.MarkupLine(Markup.Escape($"note: {note}"));
-            }
-        }
-
+        var reached = string.Create(CultureInfo.InvariantCulture,
+            $"base {result.BaseId} through transaction {result.Txid} (committed {result.Time:O})");
         if (!result.Complete)
         {
-            return CliErrors.Report($"the restore stopped early: {result.Problem}", ExitCodes.Failed);
+            // Where it stopped, in both modes: the file is there and sound, but holds less than was asked for.
+            if (!json)
+            {
+                AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                    $"restored {result.Path} only up to the last good moment: {reached}, {result.Bytes:N0} bytes, integrity_check ok")));
+                if (result.Note is { } note)
+                {
+                    AnsiConsole.MarkupLine(Markup.Escape($"note: {note}"));
+                }
+            }
+
+            var asked = options.Txid is not null || options.At is not null ? "the moment asked for" : "the latest state";
+            return CliErrors.Report($"the restore stopped early, short of {asked}: {result.Problem}. '{result.Path}' holds {reached}.",
+                ExitCodes.Failed, line => RestoreDocument(result, line, ExitCodes.Failed));
+        }
+
+        if (json)
+        {
+            Json.Write(RestoreDocument(result, error: null, ExitCodes.Ok));
+            return ExitCodes.Ok;
+        }
+
+        AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+            $"restored {result.Path}: {reached}, {result.Bytes:N0} bytes in {result.Seconds:0.###} s, integrity_check ok")));
+        foreach (var note in new[] { result.Problem, result.Note }.OfType<string>())
+        {
+            // A problem of a base the moment asked for did not need is said all the same, as the JSON says it.
+            AnsiConsole.MarkupLine(Markup.Escape($"note: {note}"));
         }
 
         return ExitCodes.Ok;
     }
+
+    /// <summary>The one --json document of an archive restore, complete or not: the result with the error line and exit code.</summary>
+    private static object RestoreDocument(WaldenArchiveRestoreResult result, string? error, int exitCode) => new
+    {
+        result.Path, result.BaseId, result.Txid, result.Time, result.Bytes, result.Seconds, result.Complete, result.Problem, result.Note,
+        error, exitCode,
+    };
 }

@@ -76,7 +76,18 @@ internal static class DemoCommand
                 options.Archive.Destinations.Add(destination);
             }
 
-            await using var database = await WaldenDatabase.OpenAsync(path, options, cancellationToken).ConfigureAwait(false);
+            WaldenDatabase opened;
+            try
+            {
+                opened = await WaldenDatabase.OpenAsync(path, options, cancellationToken).ConfigureAwait(false);
+            }
+            catch (WaldenException ex)
+            {
+                // --db (or --archive) cannot be used: no folder, a folder or not a database, read-only, in use. The run never started.
+                return CliErrors.Report(ex.Message);
+            }
+
+            await using var database = opened;
             // A second run on the same --db and --source goes on after the rows of the first (UNIQUE(source, producer, seq)).
             var firstSeq = await database.WriteAsync(c =>
             {
@@ -152,17 +163,25 @@ internal static class DemoCommand
                 ArchivedThroughTxid = stored,
                 TakenTxid = taken,
             };
+            if (behind is not null)
+            {
+                // The run's figures and the archive's shortfall: with --json one document (the figures, error and exitCode).
+                if (!json)
+                {
+                    PrintRun(result, producers, durability);
+                }
+
+                return CliErrors.Report(behind, ExitCodes.Failed, line => result with { Error = line, ExitCode = ExitCodes.Failed });
+            }
+
             if (json)
             {
                 Json.Write(result);
             }
             else
             {
-                AnsiConsole.MarkupLine(
-                    $"[green]{result.Rows:N0}[/] writes from {producers} producers in {elapsed:N1} s: [bold]{result.RowsPerSecond:N0} rows/s[/], " +
-                    $"ack latency p50 {result.P50Ms:N2} ms, p99 {result.P99Ms:N2} ms, max {result.MaxMs:N1} ms " +
-                    $"(durability {durability}, SQLite {result.SqliteVersion}; every write acknowledged only after its commit).");
-                if (destination is not null && behind is null)
+                PrintRun(result, producers, durability);
+                if (destination is not null)
                 {
                     var endpoint = archive.Endpoint is null ? string.Empty : $" --endpoint {archive.Endpoint}";
                     AnsiConsole.MarkupLine(Markup.Escape(
@@ -171,11 +190,11 @@ internal static class DemoCommand
                 }
             }
 
-            return behind is null ? ExitCodes.Ok : CliErrors.Report(behind, ExitCodes.Failed);
+            return ExitCodes.Ok;
         }
         catch (WaldenException ex)
         {
-            return CliErrors.Report(ex.Message, ExitCodes.Failed);
+            return CliErrors.Report(ex.Message, ExitCodes.Failed); // the run started and a write failed
         }
         finally
         {
@@ -183,6 +202,11 @@ internal static class DemoCommand
             tempFolder?.Delete(recursive: true);
         }
     }
+
+    private static void PrintRun(DemoResult result, int producers, WaldenDurability durability) => AnsiConsole.MarkupLine(
+        $"[green]{result.Rows:N0}[/] writes from {producers} producers in {result.Seconds:N1} s: [bold]{result.RowsPerSecond:N0} rows/s[/], " +
+        $"ack latency p50 {result.P50Ms:N2} ms, p99 {result.P99Ms:N2} ms, max {result.MaxMs:N1} ms " +
+        $"(durability {durability}, SQLite {result.SqliteVersion}; every write acknowledged only after its commit).");
 
     /// <summary>Where <c>--archive</c> points, and how to reach it.</summary>
     private sealed record DemoArchive(string? Location, WaldenArchiveMode Mode, string? Endpoint, string? Region)
@@ -198,5 +222,11 @@ internal static class DemoCommand
 
         /// <summary>With --archive: the last transaction the archive took from the writer.</summary>
         public long? TakenTxid { get; init; }
+
+        /// <summary>Why the run failed (the archive fell behind), as on stderr; null when it did not.</summary>
+        public string? Error { get; init; }
+
+        /// <summary>The exit code: 0, or 1 when the archive holds less than the writer took.</summary>
+        public int ExitCode { get; init; }
     }
 }

@@ -16,7 +16,10 @@ internal static class RestoreCommand
         };
         var database = new Argument<FileInfo>("db") { Description = "The database to restore to. An existing one moves, with its -wal and -shm, into walden-quarantine/ beside it." };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
-        var at = new Option<string?>("--at") { Description = "Archive restore only: the state as of this ISO-8601 time (default: the latest)." };
+        var at = new Option<string?>("--at")
+        {
+            Description = $"Archive restore only: the state as of this ISO-8601 time, such as {IsoMoment.Forms} (default: the latest).",
+        };
         var txid = new Option<string?>("--txid") { Description = "Archive restore only: the state after this transaction id (see 'walden archive status')." };
         var location = ArchiveLocation.CreateOptions("Archive restore only. ");
         var command = new Command("restore", "Restore a verified backup to a database path (refuses while any process has that database open, and refuses unverified or damaged backups), " +
@@ -27,38 +30,17 @@ internal static class RestoreCommand
         command.SetAction((result, cancellationToken) =>
         {
             var source = result.GetValue(backup)!;
-            if (File.Exists(source) && !File.Exists(source + ".json") && WaldenFolderDestination.ArchiveAbove(Path.GetFullPath(source)) is not null)
+            var output = result.GetValue(database)!;
+            return RestoreSource.Of(source, output.FullName, out var problem) switch
             {
-                // A file of an archive (its base, a segment, archive-of), not a backup: the archive is its folder.
-                return Task.FromResult(CliErrors.Report(WaldenFolderDestination.FolderProblem(source, writing: false)!));
-            }
-
-            if (Directory.Exists(source) && BackupIn(source) is { } newest)
-            {
-                // A backup folder, not an archive: a backup is restored from one of its files.
-                return Task.FromResult(CliErrors.Report($"'{Path.GetFullPath(source)}' is a backup folder, not an archive: restore one backup " +
-                    $"file inside it, such as the newest, 'walden restore {newest} {result.GetValue(database)!.FullName}' ('walden backups " +
-                    $"{Path.GetFullPath(source)}' lists them)."));
-            }
-
-            return ArchiveLocation.IsS3(source) || Directory.Exists(source)
-                ? ArchiveCommand.RestoreAsync(source, result.GetValue(location.Endpoint), result.GetValue(location.Region), result.GetValue(database)!.FullName,
-                    result.GetValue(at), result.GetValue(txid), result.GetValue(json), cancellationToken)
-                : RunAsync(new FileInfo(source), result.GetValue(database)!, result.GetValue(json), cancellationToken);
+                RestoreSource.Kind.Archive => ArchiveCommand.RestoreAsync(source, result.GetValue(location.Endpoint),
+                    result.GetValue(location.Region), output.FullName, result.GetValue(at), result.GetValue(txid), result.GetValue(json),
+                    cancellationToken),
+                RestoreSource.Kind.Backup => RunAsync(new FileInfo(source), output, result.GetValue(json), cancellationToken),
+                _ => Task.FromResult(CliErrors.Report(problem!)),
+            };
         });
         return command;
-    }
-
-    /// <summary>The newest verified backup in <paramref name="folder"/> when it is a backup folder and no archive, else null.</summary>
-    private static string? BackupIn(string folder)
-    {
-        if (WaldenFolderDestination.FolderProblem(folder, writing: false) is not null ||
-            File.Exists(Path.Combine(folder, "archive-of")) || Directory.EnumerateDirectories(folder).Any())
-        {
-            return null; // an archive (or a base folder inside one) is reported as such
-        }
-
-        return WaldenBackups.List(folder).FirstOrDefault(e => e.State == WaldenBackupState.Verified)?.Path;
     }
 
     private static async Task<int> RunAsync(FileInfo backup, FileInfo database, bool json, CancellationToken cancellationToken)
@@ -70,7 +52,7 @@ internal static class RestoreCommand
         }
         catch (WaldenBackupRejectedException ex) when (!File.Exists(backup.FullName + ".json"))
         {
-            // No manifest: perhaps no backup at all; an archive would have been given as its folder.
+            // A copy named as Walden names them but without its manifest (an interrupted copy): unverified, as any damaged backup.
             return CliErrors.Report(ex.Message + " (An archive is restored from its folder: 'walden restore <archive-folder> <out.db>'.)",
                 ExitCodes.Failed);
         }

@@ -11,13 +11,22 @@ namespace Walden.Cli.Output;
 /// </summary>
 internal static class CliErrors
 {
-    internal static int Report(string message, int exitCode = ExitCodes.CannotRun)
+    internal static int Report(string message, int exitCode = ExitCodes.CannotRun) =>
+        Report(message, exitCode, line => new { error = line, exitCode });
+
+    /// <summary>
+    /// As <see cref="Report(string, int)"/>, for a failure that comes with facts of the command's own (a restore that
+    /// stopped early, a verification that failed): with --json the one document is <paramref name="document"/>, given the
+    /// error line, carrying those facts with <c>error</c> and <c>exitCode</c>; a result followed by an error document
+    /// was two documents on stdout, which no JSON reader takes.
+    /// </summary>
+    internal static int Report<T>(string message, int exitCode, Func<string, T> document)
     {
         var error = Terminal.Error();
         var line = string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         if (JsonRequested())
         {
-            Json.Write(new { error = line, exitCode });
+            Json.Write(document(line));
         }
 
         error.MarkupLine($"[red]error:[/] {Markup.Escape(line)}");

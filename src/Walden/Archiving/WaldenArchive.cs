@@ -73,7 +73,9 @@ public static class WaldenArchive
 
     /// <summary>
     /// Restores the latest state into a scratch file (deleted afterwards) and records the outcome in the archive
-    /// (<c>verifications/</c>), where <see cref="GetStatusAsync(string, CancellationToken)"/> reports it.
+    /// (<c>verifications/</c>), where <see cref="GetStatusAsync(string, CancellationToken)"/> reports it. An archive that
+    /// cannot be written (read-only, full, a user or credentials that may only read) is still verified; the result says
+    /// why the outcome was not recorded (<see cref="WaldenArchiveRestoreResult.RecordingProblem"/>).
     /// </summary>
     /// <exception cref="WaldenArchiveException">The archive folder is missing or is a file.</exception>
     /// <exception cref="WaldenDiskFullException">The temporary folder (TMPDIR) cannot take the scratch copy; nothing is recorded.</exception>
@@ -140,12 +142,14 @@ public static class WaldenArchive
 
             if (!result.Complete && ArchiveCatalog.Read(source, includeLog: true, logBytes: false).Bases.Count == 0)
             {
-                return result; // not an archive (or not one yet): nothing is written into a folder that holds no base
+                // Not an archive (or not one yet): nothing is written into a location that holds no base.
+                return result with { RecordingProblem = "nothing is written into a location that is not an archive (yet)" };
             }
 
             var now = time.GetUtcNow();
             var line = string.Create(CultureInfo.InvariantCulture,
                 $"{now:O}\t{(result.Complete ? "ok" : "failed")}\t{result.BaseId}\t{result.Txid}\t{result.Problem}");
+            string? recordingProblem = null;
             try
             {
                 using var content = new MemoryStream(Encoding.UTF8.GetBytes(line));
@@ -153,10 +157,12 @@ public static class WaldenArchive
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                // The outcome is returned either way; a read-only archive cannot keep the record.
+                // The outcome is returned either way; a read-only archive cannot keep the record, and the caller is told so
+                // (it was silent: status went on showing the verification before as the last one).
+                recordingProblem = $"'{source.Name}' cannot be written ({ex.Message.TrimEnd('.')})";
             }
 
-            return result with { Path = string.Empty };
+            return result with { Path = string.Empty, RecordingProblem = recordingProblem };
         }
         finally
         {
@@ -374,6 +380,15 @@ public sealed record WaldenArchiveRestoreResult(string Path, long BaseId, long T
     /// <see cref="WaldenArchiveRestoreOptions.ConfigureConnection"/>). Null when there was neither.
     /// </summary>
     public string? Note { get; init; }
+
+    /// <summary>
+    /// For a verification (<see cref="WaldenArchive.VerifyAsync(string, CancellationToken)"/>): why its outcome was not
+    /// recorded in the archive (the archive cannot be written: read-only, full, or this user or these credentials may only
+    /// read; or the location is not an archive: it holds no base snapshot, and nothing is written into it). The outcome itself stands: then
+    /// <see cref="WaldenArchiveStatus.LastVerification"/> still shows the verification recorded before. Null when it was
+    /// recorded, and always null for a restore, which records nothing.
+    /// </summary>
+    public string? RecordingProblem { get; init; }
 }
 
 /// <summary>One base snapshot of an archive and the segments after it.</summary>

@@ -209,15 +209,35 @@ public sealed class WaldenFolderDestination : IWaldenArchiveDestination
         var folder = System.IO.Path.GetDirectoryName(file);
         for (var level = 0; level < 2 && folder is not null; level++, folder = System.IO.Path.GetDirectoryName(folder))
         {
-            if (File.Exists(System.IO.Path.Combine(folder, Archiver.ArchiveOfFile)) ||
-                ArchiveAppendLog.FileNames.Any(n => File.Exists(System.IO.Path.Combine(folder, n))) ||
-                Directory.EnumerateDirectories(folder).Any(d => File.Exists(System.IO.Path.Combine(d, ArchiveFormat.BaseFileName))))
+            if (IsArchive(folder))
             {
                 return folder;
             }
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Whether the existing folder <paramref name="folder"/> holds what only an archive holds: its <c>archive-of</c> marker, a
+    /// lineage, a Sync append log, or a base snapshot's folder (or one holding segments whose base is gone).
+    /// </summary>
+    internal static bool IsArchive(string folder) =>
+        File.Exists(System.IO.Path.Combine(folder, Archiver.ArchiveOfFile)) ||
+        Directory.EnumerateFiles(folder, ArchiveLineage.Prefix + "*").Any() ||
+        ArchiveAppendLog.FileNames.Any(n => File.Exists(System.IO.Path.Combine(folder, n))) ||
+        Directory.EnumerateDirectories(folder).Any(d => File.Exists(System.IO.Path.Combine(d, ArchiveFormat.BaseFileName)) || HoldsSegments(d));
+
+    private static bool HoldsSegments(string folder)
+    {
+        try
+        {
+            return Directory.EnumerateFiles(folder, "*" + ArchiveFormat.SegmentExtension).Any();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false; // a folder this user may not list is no base folder of an archive it reads
+        }
     }
 
     private string Resolve(string name)

@@ -52,6 +52,14 @@ internal static class BackupFiles
     }
 
     /// <summary>
+    /// Whether <paramref name="path"/> is named as <see cref="NewBackupPath"/> names copies (<c>&lt;name&gt;-&lt;UTC time&gt;.db</c>,
+    /// compressed or partial): a copy Walden took, even when its manifest is missing.
+    /// </summary>
+    internal static bool IsBackupName(string path) =>
+        System.Text.RegularExpressions.Regex.IsMatch(Path.GetFileName(path), @"^.+-[0-9]{8}T[0-9]{6}Z(-[0-9]+)?\.db(\.gz|\.br)?(\.partial)?$",
+            System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>
     /// A new, unused base name for a copy of <paramref name="source"/>: <c>&lt;name&gt;-&lt;UTC time&gt;.db</c>,
     /// with a counter when two copies are taken in the same second.
     /// </summary>

@@ -139,6 +139,22 @@ public sealed class ArchivePathTests : IDisposable
         Assert.Contains("the destination fell behind", error, StringComparison.Ordinal);
     }
 
+    /// <summary>With --json the run's figures and the archive's shortfall are one document: it printed two (the figures, then an error).</summary>
+    [Fact]
+    public async Task Demo_WhenItsArchiveFolderIsGoneBeforeTheEnd_WithJson_IsOneDocumentWithTheFiguresAndTheError()
+    {
+        Directory.CreateDirectory(Archive);
+
+        var (exitCode, stdout, _) = await WaldenCli.RunHoldingAtAsync("demo-before-close", () => Directory.Delete(Archive, recursive: true),
+            "demo", "--db", _dir.File("demo.db"), "--archive", Archive, "--producers", "2", "--writes", "20", "--json");
+
+        Assert.Equal(1, exitCode);
+        using var json = System.Text.Json.JsonDocument.Parse(stdout); // throws unless stdout is exactly one JSON document
+        Assert.Equal(40, json.RootElement.GetProperty("rows").GetInt32());
+        Assert.Contains("the destination fell behind", json.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(1, json.RootElement.GetProperty("exitCode").GetInt32());
+    }
+
     [Fact]
     public async Task RestoreCommand_OfABackupFolder_SaysItIsABackupFolderAndNamesABackupFileToGive_NotThatTheArchiveIsEmpty()
     {

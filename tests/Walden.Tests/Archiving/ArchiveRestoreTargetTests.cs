@@ -91,6 +91,8 @@ public sealed class ArchiveRestoreTargetTests : IDisposable
     [InlineData("--txid", "99999999")]
     [InlineData("--at", "yesterday")]
     [InlineData("--at", "2020-01-01T00:00:00Z")]
+    [InlineData("--at", "11/30/2026 12:00:03")] // inside the archive's span, but not ISO-8601: it restored
+    [InlineData("--at", "Nov 30 2026 12:00:03")]
     public async Task RestoreCommand_OfAMomentItCannotReachOrRead_SaysTheFirstAndLastRestorableTransactions_AndWritesNothing(string option, string value)
     {
         var (first, last, _, _) = await OneBaseAsync();
@@ -102,6 +104,22 @@ public sealed class ArchiveRestoreTargetTests : IDisposable
         Assert.DoesNotContain("System.", stderr, StringComparison.Ordinal);
         Assert.Matches($"{first}( to |\\.\\.){last}", stderr);
         Assert.Empty(Directory.EnumerateFileSystemEntries(_dir.Path, "out.db*"));
+    }
+
+    [Theory]
+    [InlineData("2026-11-30T12:00:03")] // no offset: UTC
+    [InlineData("2026-11-30T13:00:03+01:00")]
+    [InlineData("2026-11-30T12:00:03.000Z")]
+    public async Task RestoreCommand_AtAnIsoMoment_RestoresTheStateThen(string at)
+    {
+        await OneBaseAsync();
+        var output = _dir.File("out.db");
+
+        var (exitCode, stdout, stderr) = await WaldenCli.RunAsync("restore", Archive, output, "--at", at, "--json");
+
+        Assert.True(exitCode == 0, stderr);
+        using var json = System.Text.Json.JsonDocument.Parse(stdout);
+        Assert.Equal(new DateTimeOffset(2026, 11, 30, 12, 0, 3, TimeSpan.Zero), json.RootElement.GetProperty("time").GetDateTimeOffset());
     }
 
     /// <summary>

@@ -36,6 +36,17 @@ internal static class WaldenCli
         return Process.Start(info) ?? throw new InvalidOperationException("The walden CLI did not start.");
     }
 
+    /// <summary>
+    /// Asserts that an error line says each sentence once: advice added by two layers read "Check the path. Check the path;".
+    /// </summary>
+    public static void AssertNoRepeatedSentence(string text)
+    {
+        var sentences = text.Split([". ", "; ", ": "], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(s => s.TrimEnd('.', ';')).Where(s => s.Length > 0).ToList();
+        var repeated = sentences.GroupBy(s => s, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        Assert.True(repeated.Count == 0, $"said twice: '{string.Join("', '", repeated)}' in: {text}");
+    }
+
     /// <summary>Runs to the end; the limit only keeps a hung child from hanging the suite.</summary>
     public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] arguments) =>
         RunAsync(new Dictionary<string, string>(), arguments);

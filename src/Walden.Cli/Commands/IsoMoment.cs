@@ -1,0 +1,42 @@
+using System.Globalization;
+
+namespace Walden.Cli.Commands;
+
+/// <summary>
+/// A moment given on the command line (<c>walden restore --at</c>), in ISO-8601's extended form only: a date
+/// (<c>2026-11-30</c>, its midnight), or a date and time with minutes, optional seconds and an optional fraction of up to
+/// 7 digits (<c>2026-11-30T14:05</c>, <c>2026-11-30T14:05:00.250</c>), followed by <c>Z</c>, an offset (<c>+01:00</c>,
+/// <c>+0100</c>, <c>+01</c>) or nothing: then it is UTC.
+/// <see cref="DateTimeOffset.TryParse(string, IFormatProvider, DateTimeStyles, out DateTimeOffset)"/> took "12/01/2026"
+/// (December or January?), "Dec 1 2026" and other forms whose reading depends on habit, not on a standard.
+/// </summary>
+internal static class IsoMoment
+{
+    /// <summary>How a moment is written, for messages and help.</summary>
+    internal const string Forms =
+        "2026-11-30T14:05:00Z, 2026-11-30T14:05:00.250+01:00 or 2026-11-30 (its midnight); UTC when no offset is given";
+
+    private static readonly string[] Formats = BuildFormats();
+
+    /// <summary>The moment <paramref name="text"/> names, or false when it is not one of the ISO-8601 forms above.</summary>
+    internal static bool TryParse(string text, out DateTimeOffset moment) =>
+        DateTimeOffset.TryParseExact(text, Formats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out moment);
+
+    private static string[] BuildFormats()
+    {
+        const string date = "yyyy'-'MM'-'dd";
+        // A fraction of 1 to 7 digits, each length its own form: no trailing dot alone, no eighth digit.
+        string[] times = ["HH':'mm", "HH':'mm':'ss", .. Enumerable.Range(1, 7).Select(digits => "HH':'mm':'ss'.'" + new string('f', digits))];
+        string[] zones = ["", "'Z'", "zzz", "zz"];
+        var formats = new List<string> { date };
+        foreach (var time in times)
+        {
+            foreach (var zone in zones)
+            {
+                formats.Add($"{date}'T'{time}{zone}");
+            }
+        }
+
+        return [.. formats];
+    }
+}

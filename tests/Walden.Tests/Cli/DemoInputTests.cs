@@ -1,0 +1,61 @@
+using Walden.Tests.TestSupport;
+using Xunit.Abstractions;
+
+namespace Walden.Tests.Cli;
+
+/// <summary>
+/// <c>walden demo</c> with a <c>--db</c> it cannot use exits 2 (it could not run on its input, the README's rule), in one
+/// line that says each thing once and names what the path is. Found by a newcomer: a --db whose folder does not exist
+/// exited 1, as if the run had found a problem, and a file that is no database read "Check the path. Check the path;".
+/// </summary>
+public sealed class DemoInputTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly ITestOutputHelper _output;
+
+    public DemoInputTests(ITestOutputHelper output) => _output = output;
+
+    public void Dispose() => _dir.Dispose();
+
+    public static TheoryData<string> Kinds => ["in a folder that does not exist", "a folder", "a text file", "under a file"];
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task Demo_WithADbItCannotUse_SaysWhatItIsOnce_AndExits2(string kind)
+    {
+        File.WriteAllText(_dir.File("notes.txt"), "remember the milk");
+        var (db, said) = kind switch
+        {
+            "in a folder that does not exist" => (_dir.File("nofolder/demo.db"), "does not exist"),
+            "a folder" => (_dir.Path, "is a directory"),
+            "a text file" => (_dir.File("notes.txt"), "is not an SQLite database"),
+            _ => (_dir.File("notes.txt/demo.db"), "on its path is a file, not a folder"),
+        };
+
+        var (exitCode, stdout, stderr) = await WaldenCli.RunAsync("demo", "--db", db, "--producers", "1", "--writes", "1");
+
+        Assert.True(exitCode == 2, $"exit {exitCode}: {stdout} {stderr}");
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Contains(said, stderr, StringComparison.Ordinal);
+        WaldenCli.AssertNoRepeatedSentence(stderr);
+        Assert.Equal("remember the milk", File.ReadAllText(_dir.File("notes.txt")));
+    }
+
+    [Fact]
+    public async Task Demo_WithADbInAReadOnlyFolder_Exits2()
+    {
+        using var mount = SmallMount.TryCreate(1, out var reason);
+        if (mount is null)
+        {
+            _output.WriteLine(reason);
+            return;
+        }
+
+        mount.MakeReadOnly();
+        var (exitCode, stdout, stderr) = await WaldenCli.RunAsync("demo", "--db", mount.File("demo.db"), "--producers", "1", "--writes", "1");
+
+        Assert.True(exitCode == 2, $"exit {exitCode}: {stdout} {stderr}");
+        Assert.Single(stderr.Trim().Split('\n'));
+        WaldenCli.AssertNoRepeatedSentence(stderr);
+    }
+}
