@@ -84,7 +84,7 @@ internal static class DemoCommand
             catch (WaldenException ex)
             {
                 // --db (or --archive) cannot be used: no folder, a folder or not a database, read-only, in use. The run never started.
-                return CliErrors.Report(ex.Message);
+                return CliErrors.Report(CliErrors.ForTheTool(ex, path));
             }
 
             await using var database = opened;

@@ -52,9 +52,21 @@ internal static class SoakCommand
             ReaderPoolSize = readers,
             WalSizeLimit = (long)(walLimitMib * 1024 * 1024),
         };
+        WaldenDatabase opened;
         try
         {
-            await using var database = await WaldenDatabase.OpenAsync(path, options, cancellationToken).ConfigureAwait(false);
+            opened = await WaldenDatabase.OpenAsync(path, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (WaldenException ex)
+        {
+            // --db cannot be used (no folder, not a database, read-only, in use, an app's collation): the run never started.
+            tempFolder?.Delete(recursive: true);
+            return CliErrors.Report(CliErrors.ForTheTool(ex, path));
+        }
+
+        try
+        {
+            await using var database = opened;
             await database.WriteAsync(c => ConnectionFactory.Execute(c, Schema), cancellationToken).ConfigureAwait(false);
 
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

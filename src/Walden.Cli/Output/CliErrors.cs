@@ -41,6 +41,16 @@ internal static class CliErrors
         Environment.GetCommandLineArgs().Skip(1).TakeWhile(argument => argument != "--").Contains("--json", StringComparer.Ordinal);
 
     /// <summary>
+    /// The message of an open's refusal, as the tool can act on it: a schema that needs the application's own collation or
+    /// function is named with what the tool can do (the library's advice, WaldenOptions.ConfigureConnection, is for code).
+    /// </summary>
+    internal static string ForTheTool(WaldenException exception, string path) =>
+        exception is WaldenConfigurationException { InnerException: SqliteException sqlite } &&
+        Configuration.StandIns.IsMissing(sqlite, out var collation, out var name)
+            ? OpenErrors.MissingDefinition(path, collation, name, tool: true)
+            : exception.Message;
+
+    /// <summary>
     /// The last line of defence for an error a command did not handle: still one line naming the cause
     /// and what to do, never a stack trace, and exit code 2 (the command could not run).
     /// </summary>
@@ -49,7 +59,7 @@ internal static class CliErrors
         OperationCanceledException => Report("Cancelled. Nothing was left half-written."),
         WaldenException walden => Report(walden.Message),
         SqliteException sqlite when Configuration.StandIns.IsMissing(sqlite, out var collation, out var name) =>
-            Report(OpenErrors.MissingDefinition("the database", collation, name)),
+            Report(OpenErrors.MissingDefinition("the database", collation, name, tool: true)),
         SqliteException sqlite => Report(Errors.SqliteErrors.Translate(sqlite, "The command", new WaldenOptions()).Message),
         IOException or UnauthorizedAccessException => Report(IoErrors.Translate(exception, "The command", null).Message),
         _ => Report($"Unexpected error ({exception.GetType().Name}): {exception.Message} Please report it with the command you ran."),

@@ -58,11 +58,18 @@ internal static partial class OpenErrors
         return translated;
     }
 
-    /// <summary>The message for a schema that needs a collation or function the application registers itself.</summary>
-    internal static string MissingDefinition(string path, bool collation, string name) =>
+    /// <summary>
+    /// The message for a schema that needs a collation or function the application registers itself. <paramref name="tool"/>:
+    /// for the walden command-line tool, which cannot register an application's definitions, so the advice names what
+    /// it can do instead of an option only code can set.
+    /// </summary>
+    internal static string MissingDefinition(string path, bool collation, string name, bool tool = false) =>
         $"The schema of '{path}' uses the {(collation ? "collation" : "SQL function")} '{name}', which the program that wrote it registers on " +
-        "its own connections; SQLite cannot use the tables, indexes, views or triggers that need it without it. Register it on Walden's " +
-        $"connections with WaldenOptions.ConfigureConnection (e.g. connection.{(collation ? "CreateCollation" : "CreateFunction")}(\"{name}\", ...)).";
+        "its own connections; SQLite cannot use the tables, indexes, views or triggers that need it without it. " + (tool
+            ? "The walden tool cannot register an application's definitions, so it cannot write this file: give this command a database " +
+              "of its own (a new path). 'walden check', 'info', 'backup', 'restore', 'archive' and 'recover' read such a file with " +
+              "stand-ins; from code, register it with WaldenOptions.ConfigureConnection."
+            : $"Register it on Walden's connections with WaldenOptions.ConfigureConnection (e.g. connection.{(collation ? "CreateCollation" : "CreateFunction")}(\"{name}\", ...)).");
 
     /// <summary>What Walden can see that keeps SQLite from opening <paramref name="path"/>, each as a sentence that says what to do.</summary>
     internal static List<string> Causes(string path, bool writing)

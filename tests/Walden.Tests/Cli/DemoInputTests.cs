@@ -58,4 +58,33 @@ public sealed class DemoInputTests : IDisposable
         Assert.Single(stderr.Trim().Split('\n'));
         WaldenCli.AssertNoRepeatedSentence(stderr);
     }
+    /// <summary>
+    /// An app's file whose schema needs the app's own collation (Android's LOCALIZED): the library's advice (register it with
+    /// WaldenOptions.ConfigureConnection) is for code, and the tool cannot act on it; it says what the tool can do instead.
+    /// </summary>
+    [Theory]
+    [InlineData("demo")]
+    [InlineData("soak")]
+    public async Task ACommandThatWrites_OnAnAppsFileThatNeedsItsCollation_SaysWhatTheToolCanDo_AndExits2(string command)
+    {
+        var path = _dir.File("contacts.db");
+        await ForeignProgram.PythonAsync(
+            "import sqlite3, sys\ncon = sqlite3.connect(sys.argv[1])\ncon.execute('PRAGMA journal_mode=WAL')\n" +
+            "con.create_collation('LOCALIZED', lambda a, b: (a.lower() > b.lower()) - (a.lower() < b.lower()))\n" +
+            "con.execute('CREATE TABLE contacts(_id INTEGER PRIMARY KEY, name TEXT COLLATE LOCALIZED)')\n" +
+            "con.execute('CREATE INDEX contacts_name ON contacts(name COLLATE LOCALIZED)')\n" +
+            "con.executemany('INSERT INTO contacts(name) VALUES (?)', [('n%d@x.org' % i,) for i in range(50)])\ncon.commit()\ncon.close()\n",
+            path);
+        var before = await File.ReadAllBytesAsync(path);
+
+        var (exitCode, stdout, stderr) = command == "demo"
+            ? await WaldenCli.RunAsync("demo", "--db", path, "--producers", "1", "--writes", "1")
+            : await WaldenCli.RunAsync("soak", "--db", path, "--minutes", "0.01", "--producers", "1", "--readers", "1");
+
+        Assert.True(exitCode == 2, $"exit {exitCode}: {stdout} {stderr}");
+        Assert.Contains("The walden tool cannot register an application's definitions", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("connection.Create", stderr, StringComparison.Ordinal); // code, which a tool's user cannot run
+        WaldenCli.AssertNoRepeatedSentence(stderr);
+        Assert.Equal(before, await File.ReadAllBytesAsync(path));
+    }
 }
