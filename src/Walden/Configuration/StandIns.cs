@@ -249,19 +249,49 @@ internal sealed partial class StandIns
             }
         }
 
-        // integrity_check says "CHECK constraint failed in <table>" for each row a table's CHECK refuses.
-        foreach (var table in _collations.Concat(_functions).SelectMany(name => UsedBy(name, tables)).Distinct().Select(used => used["table ".Length..]))
+        // What a table's own definition makes a stand-in compute, as integrity_check words it: "CHECK constraint failed in
+        // <table>" for each row its CHECK refuses; "row not in PRIMARY KEY order for <table>" for a WITHOUT ROWID table
+        // whose key is in a stand-in collation (its order is the application's); "NULL value in <table>.<column>" for a
+        // NOT NULL generated column a stand-in function computes. A NULL in a stored column is the file's own: kept.
+        static string[] Names(IEnumerable<string> used) => [.. used.Distinct().Select(u => u["table ".Length..])];
+        var byCollation = Names(_collations.SelectMany(name => UsedBy(name, tables)));
+        var byFunction = Names(_functions.SelectMany(name => UsedBy(name, tables)));
+        foreach (var table in byCollation.Union(byFunction, StringComparer.OrdinalIgnoreCase))
         {
-            var finding = $"CHECK constraint failed in {table}";
-            var count = findings.RemoveAll(f => string.Equals(f, finding, StringComparison.OrdinalIgnoreCase));
-            if (count > 0)
+            var check = findings.RemoveAll(f => string.Equals(f, $"CHECK constraint failed in {table}", StringComparison.OrdinalIgnoreCase));
+            var order = byCollation.Contains(table, StringComparer.OrdinalIgnoreCase)
+                ? findings.RemoveAll(f => string.Equals(f, $"row not in PRIMARY KEY order for {table}", StringComparison.OrdinalIgnoreCase))
+                : 0;
+            var generated = byFunction.Contains(table, StringComparer.OrdinalIgnoreCase) ? GeneratedColumns(connection, table) : [];
+            var nulls = findings.RemoveAll(f => generated.Any(column =>
+                string.Equals(f, $"NULL value in {table}.{column}", StringComparison.OrdinalIgnoreCase)));
+            foreach (var (count, what) in new[] { (check, "failed CHECK constraint(s)"), (order, "row(s) out of PRIMARY KEY order"), (nulls, "NULL(s) in generated columns") })
             {
-                notes.Add($"{count} failed CHECK constraint(s) of the table '{table}' were set aside, since its CHECK uses a stand-in " +
-                    "and cannot be evaluated without the application's definition.");
+                if (count > 0)
+                {
+                    notes.Add($"{count} finding(s) of {what} in the table '{table}' were set aside, since its definition uses a stand-in " +
+                        "and they cannot be judged without the application's definition.");
+                }
             }
         }
 
         return notes;
+    }
+
+    /// <summary>The generated columns of <paramref name="table"/> (hidden 2: virtual, 3: stored, in <c>PRAGMA table_xinfo</c>).</summary>
+    private static List<string> GeneratedColumns(SqliteConnection connection, string table)
+    {
+        var columns = new List<string>();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name FROM pragma_table_xinfo($table) WHERE hidden IN (2, 3)";
+        command.Parameters.AddWithValue("$table", table);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            columns.Add(reader.GetString(0));
+        }
+
+        return columns;
     }
 
     /// <summary>Objects of <paramref name="schema"/> whose SQL names the stand-in <paramref name="name"/>.</summary>
