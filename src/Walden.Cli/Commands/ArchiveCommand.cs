@@ -258,7 +258,8 @@ internal static class ArchiveCommand
         }
         catch (Exception ex) when (ex is WaldenException or IOException)
         {
-            return CliErrors.Report(ex.Message);
+            // A damaged archive is a finding (exit 1, as 'archive verify' says of it); a wrong request or output cannot run (2).
+            return CliErrors.Report(ex.Message, ex is WaldenArchiveException { IsDamaged: true } ? ExitCodes.Failed : ExitCodes.CannotRun);
         }
         finally
         {

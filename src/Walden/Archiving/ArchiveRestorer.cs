@@ -57,7 +57,12 @@ internal static class ArchiveRestorer
 
         // A moment the archive cannot reach is refused before anything is built, naming the moments it can reach.
         var spans = RestorableSpans.Read(source, catalog);
-        if ((RestorableSpans.Conflict(spans, source.Name) ?? RestorableSpans.Problem(spans, target, source.Name)
+        if (RestorableSpans.Conflict(spans, source.Name) is { } mixed)
+        {
+            throw new WaldenArchiveException(mixed, isDamaged: true);
+        }
+
+        if ((RestorableSpans.Problem(spans, target, source.Name)
             ?? RestorableSpans.Unknown(RestorableSpans.Continuations(source, catalog), target, source.Name)) is { } unreachable)
         {
             throw new WaldenArchiveException(unreachable);
@@ -264,7 +269,8 @@ internal static class ArchiveRestorer
                 if (check != "ok")
                 {
                     throw new WaldenArchiveException(
-                        $"The database rebuilt from '{source.Name}' up to transaction {txid} fails integrity_check ({check}); nothing was written to '{outputPath}'.");
+                        $"The database rebuilt from '{source.Name}' up to transaction {txid} fails integrity_check ({check}); nothing was written to '{outputPath}'.",
+                        isDamaged: true);
                 }
 
                 File.Move(temporary, outputPath, overwrite: false);
@@ -297,7 +303,8 @@ internal static class ArchiveRestorer
         throw new WaldenArchiveException(
             $"'{source.Name}' holds no usable base snapshot at or before the requested moment" +
             (problems.Count + skipped.Count > 0 ? $" ({string.Join("; ", problems.Concat(skipped.Select(s => s.Problem)))})" : string.Empty) + ". Nothing was written." +
-            (spans.Count > 0 ? $" Its readable bases hold {RestorableSpans.Describe(RestorableSpans.Merge(spans))}." : string.Empty));
+            (spans.Count > 0 ? $" Its readable bases hold {RestorableSpans.Describe(RestorableSpans.Merge(spans))}." : string.Empty),
+            isDamaged: true);
     }
 
     /// <summary>Applies the base's segments; returns the last transaction applied and why it stopped early (null: reached the end or the target).</summary>

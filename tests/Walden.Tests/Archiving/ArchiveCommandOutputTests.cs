@@ -212,4 +212,38 @@ public sealed class ArchiveCommandOutputTests : IDisposable
             Assert.Contains("nothing is restorable", root.GetProperty("error").GetString(), StringComparison.Ordinal);
         }
     }
+    /// <summary>
+    /// An archive damaged beyond any restore (its only base damaged) is a finding: `walden restore` exits 1, as `archive
+    /// verify` does for the same archive; it exited 2, as if the request were wrong. A moment the archive does not hold is
+    /// still a request that cannot run (2).
+    /// </summary>
+    [Theory]
+    [InlineData("its only base damaged", 1)]
+    [InlineData("a transaction after its last", 2)]
+    public async Task RestoreCommand_ExitsAsVerifyDoes_1ForADamagedArchive_2ForAWrongRequest(string kind, int expected)
+    {
+        var txids = await DamagedArchiveAsync(damage: false);
+        string[] extra = [];
+        if (kind == "its only base damaged")
+        {
+            var baseFile = Directory.EnumerateFiles(Archive, "base.wbase", SearchOption.AllDirectories).Single();
+            var bytes = await File.ReadAllBytesAsync(baseFile);
+            bytes[bytes.Length / 2] ^= 0x40;
+            await File.WriteAllBytesAsync(baseFile, bytes);
+        }
+        else
+        {
+            extra = ["--txid", (txids[^1] + 100).ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        }
+
+        var (exitCode, stdout, stderr) = await WaldenCli.RunAsync(["restore", Archive, _dir.File("out.db"), .. extra]);
+        var verify = await WaldenCli.RunAsync("archive", "verify", Archive);
+
+        Assert.True(exitCode == expected, $"exit {exitCode}: {stdout} {stderr}");
+        Assert.False(File.Exists(_dir.File("out.db")));
+        if (expected == 1)
+        {
+            Assert.Equal(1, verify.ExitCode);
+        }
+    }
 }
