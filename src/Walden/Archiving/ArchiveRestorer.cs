@@ -103,6 +103,33 @@ internal static class ArchiveRestorer
     }
 
     /// <summary>
+    /// Whether the segments in the folder of the base <paramref name="header"/> continue its chain (the folder came whole
+    /// from another archive), rather than being this archive's segments whose base was replaced. A folder with no segment
+    /// is the base alone.
+    /// </summary>
+    private static bool FollowsItsBase(IWaldenArchiveDestination source, ArchiveCatalog catalog, long baseId, DecodedBase header)
+    {
+        var segments = catalog.Restorable(baseId);
+        if (segments.Find(s => s.First == header.Txid + 1) is not { } first)
+        {
+            return segments.Count == 0;
+        }
+
+        try
+        {
+            using var stream = catalog.Open(source, first);
+            using var bytes = new MemoryStream();
+            stream.CopyTo(bytes);
+            return ArchiveFormat.TryReadSegmentHeader(bytes.GetBuffer().AsSpan(0, (int)bytes.Length)) is { } segment
+                && segment.PreviousChain.AsSpan().SequenceEqual(header.Chain);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            return false; // unreadable: not shown to be another archive's
+        }
+    }
+
+    /// <summary>
     /// The error for a failure to write the output: names the user's output and its folder (never the scratch file) and the
     /// cause, typed as a full disk or a folder that cannot be written.
     /// </summary>
@@ -209,7 +236,20 @@ internal static class ArchiveRestorer
 
             if (RestorableSpans.ForeignBase(catalog, candidate, header) is { } foreign)
             {
-                problems.Add(foreign);
+                // When its folder's segments are this database's (its base was swapped for another's), the archive holds
+                // transactions up to their end that no usable base reaches, so a restore that ends before them is not the
+                // latest state; before, an older base's end was returned as the complete latest. A folder copied in whole
+                // from another archive (its segments follow its base) holds nothing of this database's.
+                var named = catalog.Restorable(candidate.BaseId).Select(s => s.Last).DefaultIfEmpty(header.Txid).Max();
+                if (MayBeNeeded(candidate.BaseId) && !FollowsItsBase(source, catalog, candidate.BaseId, header))
+                {
+                    skipped.Add((candidate.BaseId, foreign, Math.Min(named, targetTxid)));
+                }
+                else
+                {
+                    problems.Add(foreign);
+                }
+
                 continue;
             }
 
