@@ -119,6 +119,15 @@ internal sealed partial class Archiver
                 snapshot.Connection.BackupDatabase(destination); // reads in the snapshot's open transaction
             }
 
+            // The backup API commits the copy as a write of its own, which rewrites page 1's change counter (bytes 24-27),
+            // schema cookie (40-43), version-valid-for (92-95) and SQLite version number (96-99): the restore of the base
+            // would not be byte-identical to the database at its transaction. Page 1 as the snapshot sees it is put back.
+            var pageOne = SnapshotPageOne(snapshot.Connection, next.PageSize);
+            if (pageOne is not null)
+            {
+                WritePageOne(copy, pageOne);
+            }
+
             snapshot.Dispose(); // ends the read transaction: checkpoints may reset the WAL again
             Faults?.AfterBaseSnapshotReleased?.Invoke();
             next.Pages = MapOfCopy(copy, next.PageSize);
@@ -146,7 +155,7 @@ internal sealed partial class Archiver
             LogMessages.ArchiveBaseTaken(_logger, _name, next.Id, next.Txid, reason);
         }
 #pragma warning disable CA1031 // Off the writer thread nothing may escape: the archive answers with a new base.
-        catch (Exception ex) when (!rethrow || ex is SqliteException or IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (!rethrow || ex is SqliteException or IOException or InvalidDataException or UnauthorizedAccessException)
 #pragma warning restore CA1031
         {
             lock (_gate)
@@ -176,6 +185,41 @@ internal sealed partial class Archiver
             snapshot.Dispose();
             File.Delete(copy);
         }
+    }
+
+    /// <summary>
+    /// Page 1 as the snapshot's read transaction sees it (a page 1 still in the <c>-wal</c> included), through SQLite's
+    /// <c>sqlite_dbpage</c>; null on a stock SQLite, which has no such table (its bases keep the backup API's header, the
+    /// same content but not the same bytes).
+    /// </summary>
+    private static byte[]? SnapshotPageOne(SqliteConnection snapshot, int pageSize)
+    {
+        if (SQLitePCL.raw.sqlite3_compileoption_used("ENABLE_DBPAGE_VTAB") == 0)
+        {
+            return null;
+        }
+
+        using var command = snapshot.CreateCommand();
+        command.CommandText = "SELECT data FROM sqlite_dbpage WHERE pgno = 1";
+        using var reader = command.ExecuteReader();
+        // GetFieldValue, not GetBytes: GetBytes opens an incremental blob handle, which a virtual table has not.
+        var page = reader.Read() ? reader.GetFieldValue<byte[]>(0) : null;
+        if (page is null || page.Length != pageSize)
+        {
+            throw new InvalidDataException($"page 1 of the snapshot read as {page?.Length ?? 0} bytes, not {pageSize}");
+        }
+
+        return page;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="pageOne"/> over page 1 of a base's copy. The copy is Walden's own scratch file in the staging
+    /// folder, and its SQLite connection is closed: nobody else has it open, so it is written outside SQLite.
+    /// </summary>
+    private static void WritePageOne(string copy, byte[] pageOne)
+    {
+        using var file = new FileStream(copy, FileMode.Open, FileAccess.Write, FileShare.None);
+        file.Write(pageOne);
     }
 
     /// <summary>Waits for a base copy in flight (shipping, close); a failure of it has asked for a new base already.</summary>
