@@ -34,7 +34,7 @@ public static class WaldenBackups
         SqliteLibrary.EnsureSupported();
         var fullPath = Path.GetFullPath(databasePath);
         var busyTimeout = new WaldenOptions().BusyTimeout;
-        return RunBlocking(() => BackupRunner.Run(() => BackupSource.FromFile(fullPath, busyTimeout), directory, options, busyTimeout, timeProvider, cancellationToken), cancellationToken);
+        return RunBlocking(() => BackupRunner.Run(() => BackupSource.FromFile(fullPath, busyTimeout), directory, options, busyTimeout, configure: null, timeProvider, cancellationToken), cancellationToken);
     }
 
     /// <summary>
@@ -94,7 +94,7 @@ public static class WaldenBackups
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(backupPath);
         SqliteLibrary.EnsureSupported();
-        return RunBlocking(() => BackupVerifier.Verify(StripManifest(backupPath), extractTo: null, cancellationToken), cancellationToken);
+        return RunBlocking(() => BackupVerifier.Verify(StripManifest(backupPath), extractTo: null, configure: null, cancellationToken), cancellationToken);
     }
 
     /// <summary>

@@ -43,7 +43,7 @@ internal static class RecoveryAtOpen
 
             var compressed = entry.Backup.Compression != WaldenBackupCompression.None;
             var extracted = compressed ? System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"walden-schema-{Guid.NewGuid():N}.db") : null;
-            var verified = BackupVerifier.Verify(entry.Path, extracted, CancellationToken.None);
+            var verified = BackupVerifier.Verify(entry.Path, extracted, configure: null, CancellationToken.None);
             if (verified.State == WaldenBackupState.Verified)
             {
                 return new SchemaSource(extracted ?? entry.Path, $"the verified backup '{entry.Path}'", Temporary: compressed);
