@@ -86,4 +86,27 @@ public sealed class BackupAppDefinitionsTests : IDisposable
         Assert.Null(db.LastBackup.LastError);
         AssertVerifiedWithTheAppsDefinitions(db.LastBackup.LastSuccess!);
     }
+
+    /// <summary>
+    /// CorruptionPolicy.Recover takes the lost schema from the newest backup that passes a full re-verification: a backup of
+    /// such a table, taken and verified with the app's definitions, is re-verified with them too (with stand-ins it was
+    /// "damaged" and the recovery went on without a schema source).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TablesThatNeedTheAppsDefinitions))]
+    public async Task RecoveryAtOpen_ReVerifiesSuchABackupWithTheAppsDefinitions_AndTakesTheSchemaFromIt(string schema)
+    {
+        await CreateAsync(schema);
+        var options = new WaldenOptions { ConfigureConnection = Register, Backup = { Directory = Backups } };
+        WaldenBackup backup;
+        await using (var db = await WaldenDatabase.OpenAsync(Database, options))
+        {
+            backup = await db.BackupAsync(Backups);
+        }
+
+        var source = Walden.Recovery.RecoveryAtOpen.FindSchemaSource(Database, options);
+
+        Assert.NotNull(source);
+        Assert.Equal(backup.Path, source.Path);
+    }
 }
