@@ -34,7 +34,8 @@ public static class WaldenBackups
         SqliteLibrary.EnsureSupported();
         var fullPath = Path.GetFullPath(databasePath);
         var busyTimeout = new WaldenOptions().BusyTimeout;
-        return RunBlocking(() => BackupRunner.Run(() => BackupSource.FromFile(fullPath, busyTimeout), directory, options, busyTimeout, configure: null, timeProvider, cancellationToken), cancellationToken);
+        return RunBlocking(() => BackupRunner.Run(() => BackupSource.FromFile(fullPath, busyTimeout, options.ConfigureConnection), directory, options, busyTimeout,
+            options.ConfigureConnection, timeProvider, cancellationToken), cancellationToken);
     }
 
     /// <summary>

@@ -109,4 +109,26 @@ public sealed class BackupAppDefinitionsTests : IDisposable
         Assert.NotNull(source);
         Assert.Equal(backup.Path, source.Path);
     }
+
+    [Theory]
+    [MemberData(nameof(TablesThatNeedTheAppsDefinitions))]
+    public async Task WaldenBackupsBackupAsync_GivenTheAppsDefinitions_VerifiesTheCopyWithThem(string schema)
+    {
+        await CreateAsync(schema);
+
+        var backup = await WaldenBackups.BackupAsync(Database, Backups, new WaldenBackupOptions { ConfigureConnection = Register });
+
+        AssertVerifiedWithTheAppsDefinitions(backup);
+    }
+
+    [Fact]
+    public async Task WaldenBackupsBackupAsync_Vacuumed_GivenTheAppsDefinitions_CopiesAndVerifiesWithThem()
+    {
+        await CreateAsync("CREATE TABLE t(a TEXT COLLATE LOCALIZED PRIMARY KEY, b TEXT) WITHOUT ROWID");
+
+        var backup = await WaldenBackups.BackupAsync(Database, Backups, new WaldenBackupOptions { ConfigureConnection = Register, Vacuum = true });
+
+        AssertVerifiedWithTheAppsDefinitions(backup);
+        Assert.Equal("vacuum-into", backup.Method);
+    }
 }
