@@ -11,7 +11,9 @@ internal sealed record CopyFacts(int PageSize, long PageCount, string IntegrityC
 
 /// <summary>
 /// Opens a copy (Walden's own file, never a live database) and checks it: <c>PRAGMA integrity_check</c>,
-/// page size and count, and the row count of every table.
+/// page size and count, and the row count of every table. With the application's collations and functions
+/// (<c>configure</c>: the database's <see cref="WaldenOptions.ConfigureConnection"/>) the check is a full one; only
+/// names they leave missing get stand-ins.
 /// </summary>
 internal static class BackupInspector
 {
@@ -19,9 +21,9 @@ internal static class BackupInspector
     /// Checks a fresh copy and turns it into one self-contained file: a copy of a WAL database carries
     /// the WAL flag in its header, so it is switched to rollback (delete) mode, leaving no -wal or -shm.
     /// </summary>
-    internal static CopyFacts InspectNewCopy(string path, CancellationToken cancellationToken)
+    internal static CopyFacts InspectNewCopy(string path, Action<SqliteConnection>? configure, CancellationToken cancellationToken)
     {
-        using var connection = Open(path, SqliteOpenMode.ReadWrite);
+        using var connection = Open(path, SqliteOpenMode.ReadWrite, configure);
         var mode = ConnectionFactory.Scalar<string>(connection, "PRAGMA journal_mode");
         if (!string.Equals(mode, "delete", StringComparison.OrdinalIgnoreCase))
         {
@@ -32,9 +34,9 @@ internal static class BackupInspector
     }
 
     /// <summary>Checks a stored copy without changing it.</summary>
-    internal static CopyFacts InspectReadOnly(string path, CancellationToken cancellationToken)
+    internal static CopyFacts InspectReadOnly(string path, Action<SqliteConnection>? configure, CancellationToken cancellationToken)
     {
-        using var connection = Open(path, SqliteOpenMode.ReadOnly);
+        using var connection = Open(path, SqliteOpenMode.ReadOnly, configure);
         return Facts(connection, cancellationToken);
     }
 
@@ -46,20 +48,30 @@ internal static class BackupInspector
             return; // memory/off are connection habits, not something to persist into a file
         }
 
-        using var connection = Open(path, SqliteOpenMode.ReadWrite);
+        using var connection = Open(path, SqliteOpenMode.ReadWrite, configure: null); // reads no table: needs none of the app's names
         ConnectionFactory.Execute(connection, $"PRAGMA journal_mode={journalMode}");
     }
 
-    private static SqliteConnection Open(string path, SqliteOpenMode mode)
+    private static SqliteConnection Open(string path, SqliteOpenMode mode, Action<SqliteConnection>? configure)
     {
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = mode, Pooling = false }.ToString());
-        connection.Open();
-        return connection;
+        try
+        {
+            connection.Open();
+            configure?.Invoke(connection); // the application's collations and functions, as on the database's own connections
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
     }
 
     private static CopyFacts Facts(SqliteConnection connection, CancellationToken cancellationToken)
     {
-        // The application's collations and functions get stand-ins: the copy is read and counted whole, and the notes say what was not verified.
+        // Names the application did not register (none given: all of them) get stand-ins: the copy is read and counted whole,
+        // and the notes say what was not verified.
         var standIns = new StandIns();
         var (problems, unverified) =
             Integrity.IntegrityChecker.RunSettingAsideStandIns(connection, standIns, WaldenIntegrityCheck.Full, limit: 20);

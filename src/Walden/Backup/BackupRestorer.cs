@@ -43,7 +43,7 @@ internal static class BackupRestorer
         var temp = Path.Combine(folder, $"{Path.GetFileName(target)}.restore-{stamp}-{Guid.NewGuid():N}{BackupFiles.PartialSuffix}");
         try
         {
-            var entry = BackupVerifier.Verify(backupPath, temp, cancellationToken);
+            var entry = BackupVerifier.Verify(backupPath, temp, configure: null, cancellationToken);
             if (entry.State != WaldenBackupState.Verified)
             {
                 throw new WaldenBackupRejectedException(

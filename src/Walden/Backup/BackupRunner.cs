@@ -13,12 +13,16 @@ namespace Walden.Backup;
 /// </summary>
 internal static class BackupRunner
 {
+    /// <summary>
+    /// Takes one backup. <paramref name="configure"/> registers the application's collations and functions on the connection
+    /// that verifies the copy (the database's <see cref="WaldenOptions.ConfigureConnection"/>); null gives them stand-ins.
+    /// </summary>
     internal static WaldenBackup Run(Func<BackupSource> openSource, string folder, WaldenBackupOptions options, TimeSpan busyTimeout,
-        TimeProvider timeProvider, CancellationToken cancellationToken)
+        Action<SqliteConnection>? configure, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         try
         {
-            return RunCore(openSource, folder, options, busyTimeout, timeProvider, cancellationToken);
+            return RunCore(openSource, folder, options, busyTimeout, configure, timeProvider, cancellationToken);
         }
         catch (Exception ex) when (Files.IoErrors.IsFileSystem(ex))
         {
@@ -31,7 +35,7 @@ internal static class BackupRunner
     }
 
     private static WaldenBackup RunCore(Func<BackupSource> openSource, string folder, WaldenBackupOptions options, TimeSpan busyTimeout,
-        TimeProvider timeProvider, CancellationToken cancellationToken)
+        Action<SqliteConnection>? configure, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         folder = BackupFiles.EnsureFolder(folder);
         // What a killed backup left (its .partial files): removed once no living process owns them.
@@ -39,7 +43,7 @@ internal static class BackupRunner
         Files.OwnerLock? owner = null;
         try
         {
-            return Run(openSource, folder, options, busyTimeout, timeProvider,
+            return Run(openSource, folder, options, busyTimeout, configure, timeProvider,
                 basePath => owner = Files.OwnerLock.Claim(basePath), cancellationToken);
         }
         finally
@@ -49,7 +53,7 @@ internal static class BackupRunner
     }
 
     private static WaldenBackup Run(Func<BackupSource> openSource, string folder, WaldenBackupOptions options, TimeSpan busyTimeout,
-        TimeProvider timeProvider, Action<string> claim, CancellationToken cancellationToken)
+        Action<SqliteConnection>? configure, TimeProvider timeProvider, Action<string> claim, CancellationToken cancellationToken)
     {
         var copyClock = Stopwatch.StartNew();
         string journalMode;
@@ -109,7 +113,7 @@ internal static class BackupRunner
         try
         {
             var verifyClock = Stopwatch.StartNew();
-            var facts = BackupInspector.InspectNewCopy(partial, cancellationToken);
+            var facts = BackupInspector.InspectNewCopy(partial, configure, cancellationToken);
             if (!facts.IsIntact)
             {
                 throw new WaldenCorruptException(

@@ -40,8 +40,9 @@ internal sealed class BackupSource : IDisposable
     /// A plain query_only connection to any SQLite file, which another process may have open. A file nobody has open
     /// that SQLite would change to read (a hot journal, a -wal or -shm a killed writer left) is backed up from a settled
     /// private copy instead (<see cref="Files.ForeignFile.SettledCopy"/>), so the user's files stay as they were.
+    /// <paramref name="configure"/> registers the application's collations and functions (<c>VACUUM INTO</c> needs them).
     /// </summary>
-    internal static BackupSource FromFile(string path, TimeSpan busyTimeout)
+    internal static BackupSource FromFile(string path, TimeSpan busyTimeout, Action<SqliteConnection>? configure)
     {
         Files.ForeignFile.EnsureExists(path);
         if (Integrity.IntegrityChecker.Unreadable(path) is { Empty: false } unreadable)
@@ -63,6 +64,7 @@ internal sealed class BackupSource : IDisposable
         try
         {
             connection.Open();
+            configure?.Invoke(connection);
             busy = BusyHandler.Install(connection, busyTimeout);
             ConnectionFactory.Execute(connection, "PRAGMA query_only=ON");
             // A first read: a file that is not a database, or is damaged at page 1, fails here naming the user's file.

@@ -12,9 +12,11 @@ internal static class BackupVerifier
 {
     /// <summary>
     /// Verifies <paramref name="backupPath"/>. With <paramref name="extractTo"/> the database is written
-    /// there (owner-only) and checked there, for a restore; the caller owns that file afterwards.
+    /// there (owner-only) and checked there, for a restore; the caller owns that file afterwards. <paramref name="configure"/>
+    /// registers the application's collations and functions (null: stand-ins).
     /// </summary>
-    internal static WaldenBackupEntry Verify(string backupPath, string? extractTo, CancellationToken cancellationToken)
+    internal static WaldenBackupEntry Verify(string backupPath, string? extractTo, Action<Microsoft.Data.Sqlite.SqliteConnection>? configure,
+        CancellationToken cancellationToken)
     {
         backupPath = Path.GetFullPath(backupPath);
         var backup = BackupFiles.ReadManifest(BackupFiles.ManifestPathOf(backupPath), out var manifestProblem);
@@ -51,7 +53,7 @@ internal static class BackupVerifier
 
         try
         {
-            var facts = BackupInspector.InspectReadOnly(checkPath, cancellationToken);
+            var facts = BackupInspector.InspectReadOnly(checkPath, configure, cancellationToken);
             var problem = !facts.IsIntact ? $"its integrity check failed: {facts.IntegrityCheck}"
                 : facts.PageCount != backup.PageCount ? $"it has {facts.PageCount:N0} pages, the manifest says {backup.PageCount:N0}"
                 : RowProblem(facts.TableRows, backup.TableRows);

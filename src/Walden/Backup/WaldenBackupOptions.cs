@@ -63,6 +63,16 @@ public sealed class WaldenBackupOptions
     /// <value>The default value is null: as fast as SQLite copies. Allowed: 1 MB/s (1,000,000) and up.</value>
     public long? MaxBytesPerSecond { get; set; }
 
+    /// <summary>
+    /// The application's own collations and SQL functions, registered the way <see cref="WaldenOptions.ConfigureConnection"/>
+    /// registers them, on the connections <see cref="Backup.WaldenBackups.BackupAsync"/> reads the file and verifies the copy
+    /// with. With them the verification is a full one; names still missing get stand-ins (a collation in binary order, a
+    /// function returning NULL), and the backup's notes say what they left unverified. The backups of an open
+    /// <see cref="WaldenDatabase"/> ignore this and use its <see cref="WaldenOptions.ConfigureConnection"/>.
+    /// </summary>
+    /// <value>The default value is null: stand-ins for every name the schema needs.</value>
+    public Action<Microsoft.Data.Sqlite.SqliteConnection>? ConfigureConnection { get; set; }
+
     internal WaldenBackupOptions Clone() => (WaldenBackupOptions)MemberwiseClone();
 
     /// <summary>Adds a sentence for every value out of range; <paramref name="prefix"/> names where the options sit.</summary>

@@ -34,7 +34,8 @@ public static class WaldenBackups
         SqliteLibrary.EnsureSupported();
         var fullPath = Path.GetFullPath(databasePath);
         var busyTimeout = new WaldenOptions().BusyTimeout;
-        return RunBlocking(() => BackupRunner.Run(() => BackupSource.FromFile(fullPath, busyTimeout), directory, options, busyTimeout, timeProvider, cancellationToken), cancellationToken);
+        return RunBlocking(() => BackupRunner.Run(() => BackupSource.FromFile(fullPath, busyTimeout, options.ConfigureConnection), directory, options, busyTimeout,
+            options.ConfigureConnection, timeProvider, cancellationToken), cancellationToken);
     }
 
     /// <summary>
@@ -94,7 +95,7 @@ public static class WaldenBackups
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(backupPath);
         SqliteLibrary.EnsureSupported();
-        return RunBlocking(() => BackupVerifier.Verify(StripManifest(backupPath), extractTo: null, cancellationToken), cancellationToken);
+        return RunBlocking(() => BackupVerifier.Verify(StripManifest(backupPath), extractTo: null, configure: null, cancellationToken), cancellationToken);
     }
 
     /// <summary>

@@ -20,7 +20,8 @@ internal static class RecoveryAtOpen
 {
     /// <summary>
     /// The schema source: the option when set; else the newest backup of <paramref name="databasePath"/> (same source path in
-    /// its manifest) in the backup folder that passes a full re-verification (checksums, integrity_check, counts); else null.
+    /// its manifest) in the backup folder that passes a full re-verification (checksums, integrity_check, counts, with the
+    /// application's <see cref="WaldenOptions.ConfigureConnection"/>, as the backup was verified when it was taken); else null.
     /// </summary>
     internal static SchemaSource? FindSchemaSource(string databasePath, WaldenOptions options)
     {
@@ -43,7 +44,7 @@ internal static class RecoveryAtOpen
 
             var compressed = entry.Backup.Compression != WaldenBackupCompression.None;
             var extracted = compressed ? System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"walden-schema-{Guid.NewGuid():N}.db") : null;
-            var verified = BackupVerifier.Verify(entry.Path, extracted, CancellationToken.None);
+            var verified = BackupVerifier.Verify(entry.Path, extracted, options.ConfigureConnection, CancellationToken.None);
             if (verified.State == WaldenBackupState.Verified)
             {
                 return new SchemaSource(extracted ?? entry.Path, $"the verified backup '{entry.Path}'", Temporary: compressed);
