@@ -88,14 +88,7 @@ internal sealed partial class StandIns
 
         foreach (var (name, columns) in tables)
         {
-            using var info = memory.CreateCommand();
-            info.CommandText = "SELECT name FROM pragma_table_xinfo($t) WHERE hidden = 0";
-            info.Parameters.AddWithValue("$t", name);
-            using var reader = info.ExecuteReader();
-            while (reader.Read())
-            {
-                columns.Add(reader.GetString(0));
-            }
+            columns.AddRange(Columns(memory, name, generated: false));
         }
 
         foreach (var (name, columns) in tables.Where(t => t.Columns.Count > 0))
@@ -262,7 +255,7 @@ internal sealed partial class StandIns
             var order = byCollation.Contains(table, StringComparer.OrdinalIgnoreCase)
                 ? findings.RemoveAll(f => string.Equals(f, $"row not in PRIMARY KEY order for {table}", StringComparison.OrdinalIgnoreCase))
                 : 0;
-            var generated = byFunction.Contains(table, StringComparer.OrdinalIgnoreCase) ? GeneratedColumns(connection, table) : [];
+            var generated = byFunction.Contains(table, StringComparer.OrdinalIgnoreCase) ? Columns(connection, table, generated: true) : [];
             var nulls = findings.RemoveAll(f => generated.Any(column =>
                 string.Equals(f, $"NULL value in {table}.{column}", StringComparison.OrdinalIgnoreCase)));
             foreach (var (count, what) in new[] { (check, "failed CHECK constraint(s)"), (order, "row(s) out of PRIMARY KEY order"), (nulls, "NULL(s) in generated columns") })
@@ -278,12 +271,17 @@ internal sealed partial class StandIns
         return notes;
     }
 
-    /// <summary>The generated columns of <paramref name="table"/> (hidden 2: virtual, 3: stored, in <c>PRAGMA table_xinfo</c>).</summary>
-    private static List<string> GeneratedColumns(SqliteConnection connection, string table)
+    /// <summary>
+    /// The ordinary columns of <paramref name="table"/>, or with <paramref name="generated"/> its generated ones (hidden 0;
+    /// 2: virtual, 3: stored, in <c>PRAGMA table_xinfo</c>).
+    /// </summary>
+    private static List<string> Columns(SqliteConnection connection, string table, bool generated)
     {
         var columns = new List<string>();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT name FROM pragma_table_xinfo($table) WHERE hidden IN (2, 3)";
+        command.CommandText = generated
+            ? "SELECT name FROM pragma_table_xinfo($table) WHERE hidden IN (2, 3)"
+            : "SELECT name FROM pragma_table_xinfo($table) WHERE hidden = 0";
         command.Parameters.AddWithValue("$table", table);
         using var reader = command.ExecuteReader();
         while (reader.Read())

@@ -22,8 +22,11 @@ public sealed class ArchiveAppSchemaTests : IDisposable
 
     private string Archive => _dir.File("archive");
 
-    /// <summary>The application's definitions: a case-insensitive LOCALIZED (Android's name) and two SQL functions.</summary>
-    private static void Register(SqliteConnection connection)
+    /// <summary>
+    /// The application's definitions: a case-insensitive LOCALIZED (Android's name) and two SQL functions, as the Python and
+    /// Android apps of these tests and of <see cref="ArchiveRealWorldBreakerTests"/> register them.
+    /// </summary>
+    internal static void Register(SqliteConnection connection)
     {
         connection.CreateCollation("LOCALIZED", (a, b) => string.Compare(a, b, StringComparison.OrdinalIgnoreCase));
         connection.CreateFunction("valid_email", (string? s) => s is not null && s.Contains('@', StringComparison.Ordinal), isDeterministic: true);

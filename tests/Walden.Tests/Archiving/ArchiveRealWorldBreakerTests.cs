@@ -20,11 +20,7 @@ public sealed class ArchiveRealWorldBreakerTests : IDisposable
     private string Archive => _dir.File("archive");
 
     /// <summary>The application's definitions, as the Python app that made the file has them.</summary>
-    private static void Register(SqliteConnection connection)
-    {
-        connection.CreateCollation("LOCALIZED", (a, b) => string.Compare(a, b, StringComparison.OrdinalIgnoreCase));
-        connection.CreateFunction("valid_email", (string? s) => s is not null && s.Contains('@', StringComparison.Ordinal), isDeterministic: true);
-    }
+    private static void Register(SqliteConnection connection) => ArchiveAppSchemaTests.Register(connection);
 
     /// <summary>
     /// Schemas whose integrity_check findings under stand-ins are on the TABLE, not on an index or a CHECK: a WITHOUT ROWID
