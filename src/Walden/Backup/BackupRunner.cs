@@ -97,7 +97,7 @@ internal static class BackupRunner
             {
                 file.Dispose();
                 BackupFiles.DeleteOwn(partial);
-                throw BackupSource.Translate(ex, sourcePath, busyTimeout);
+                throw BackupSource.Translate(ex, sourcePath, busyTimeout, definitionsOption: source.DefinitionsOption);
             }
             catch
             {

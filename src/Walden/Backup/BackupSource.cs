@@ -69,13 +69,16 @@ internal sealed class BackupSource : IDisposable
             ConnectionFactory.Execute(connection, "PRAGMA query_only=ON");
             // A first read: a file that is not a database, or is damaged at page 1, fails here naming the user's file.
             ConnectionFactory.Scalar<long>(connection, "SELECT count(*) FROM sqlite_schema");
-            return new BackupSource(path, connection, busy) { Notes = settled?.Notes ?? [], _copyFolder = settled?.Folder };
+            return new BackupSource(path, connection, busy)
+            {
+                Notes = settled?.Notes ?? [], _copyFolder = settled?.Folder, DefinitionsOption = Files.OpenErrors.BackupDefinitions,
+            };
         }
         catch (SqliteException ex)
         {
             ConnectionFactory.Close(connection, busy);
             DeleteCopy(settled?.Folder);
-            throw Translate(ex, path, busyTimeout, opening: true);
+            throw Translate(ex, path, busyTimeout, opening: true, Files.OpenErrors.BackupDefinitions);
         }
         catch
         {
@@ -90,6 +93,9 @@ internal sealed class BackupSource : IDisposable
 
     internal string JournalMode() => ConnectionFactory.Scalar<string>(_connection, "PRAGMA journal_mode").ToLowerInvariant();
 
+    /// <summary>The option that registers the app's collations and functions for this source's caller (named in errors).</summary>
+    internal string DefinitionsOption { get; private init; } = Files.OpenErrors.DatabaseDefinitions;
+
     /// <summary>Opens the read transaction that pins the snapshot the copy is taken from.</summary>
     internal void BeginSnapshot()
     {
@@ -98,13 +104,15 @@ internal sealed class BackupSource : IDisposable
     }
 
     // opening: no connection of this process is open on the file, so its header may be read to find the cause.
-    internal static WaldenException Translate(SqliteException ex, string path, TimeSpan busyTimeout, bool opening = false)
+    // definitionsOption: the option that registers the app's collations and functions for the caller (the static API's, for a file).
+    internal static WaldenException Translate(SqliteException ex, string path, TimeSpan busyTimeout, bool opening = false,
+        string definitionsOption = Files.OpenErrors.DatabaseDefinitions)
     {
         var code = ex.SqliteErrorCode & 0xFF;
         if (StandIns.IsMissing(ex, out _, out _) ||
             opening && code is SqliteErrors.CantOpen or SqliteErrors.ReadOnly && Files.OpenErrors.Causes(path, writing: false).Count > 0)
         {
-            return Files.OpenErrors.Explain(ex, path, writing: false, new WaldenOptions { BusyTimeout = busyTimeout });
+            return Files.OpenErrors.Explain(ex, path, writing: false, new WaldenOptions { BusyTimeout = busyTimeout }, definitionsOption);
         }
 
         if (code == SqliteErrors.NotADb)

@@ -17,11 +17,17 @@ internal static partial class OpenErrors
     private const int WriteAccess = 2;
 
     /// <summary>The typed exception for an SQLite error met while opening or first reading <paramref name="path"/>.</summary>
-    internal static WaldenException Explain(SqliteException exception, string path, bool writing, WaldenOptions? options = null)
+    /// <param name="exception">The error.</param>
+    /// <param name="path">The file.</param>
+    /// <param name="writing">Whether it was opened to write.</param>
+    /// <param name="options">The database's options (the busy timeout), or null.</param>
+    /// <param name="definitionsOption">The option that registers the application's collations and functions for this caller.</param>
+    internal static WaldenException Explain(SqliteException exception, string path, bool writing, WaldenOptions? options = null,
+        string definitionsOption = DatabaseDefinitions)
     {
         if (StandIns.IsMissing(exception, out var collation, out var name))
         {
-            return new WaldenConfigurationException(MissingDefinition(path, collation, name), exception);
+            return new WaldenConfigurationException(MissingDefinition(path, collation, name, option: definitionsOption), exception);
         }
 
         var code = exception.SqliteErrorCode & 0xFF;
@@ -63,13 +69,24 @@ internal static partial class OpenErrors
     /// for the walden command-line tool, which cannot register an application's definitions, so the advice names what
     /// it can do instead of an option only code can set.
     /// </summary>
-    internal static string MissingDefinition(string path, bool collation, string name, bool tool = false) =>
+    /// <param name="path">The file.</param>
+    /// <param name="collation">A collation (else an SQL function).</param>
+    /// <param name="name">Its name.</param>
+    /// <param name="tool">For the command-line tool.</param>
+    /// <param name="option">The option that registers it for the caller: the database's, or the static backup API's.</param>
+    internal static string MissingDefinition(string path, bool collation, string name, bool tool = false, string option = DatabaseDefinitions) =>
         $"The schema of '{path}' uses the {(collation ? "collation" : "SQL function")} '{name}', which the program that wrote it registers on " +
         "its own connections; SQLite cannot use the tables, indexes, views or triggers that need it without it. " + (tool
             ? "The walden tool cannot register an application's definitions, so it cannot write this file: give this command a database " +
               "of its own (a new path). 'walden check', 'info', 'backup', 'restore', 'archive' and 'recover' read such a file with " +
               "stand-ins; from code, register it with WaldenOptions.ConfigureConnection."
-            : $"Register it on Walden's connections with WaldenOptions.ConfigureConnection (e.g. connection.{(collation ? "CreateCollation" : "CreateFunction")}(\"{name}\", ...)).");
+            : $"Register it on Walden's connections with {option} (e.g. connection.{(collation ? "CreateCollation" : "CreateFunction")}(\"{name}\", ...)).");
+
+    /// <summary>The option that registers an open database's collations and functions.</summary>
+    internal const string DatabaseDefinitions = "WaldenOptions.ConfigureConnection";
+
+    /// <summary>The option that registers them for the static backup API (<see cref="Backup.WaldenBackups"/>).</summary>
+    internal const string BackupDefinitions = "WaldenBackupOptions.ConfigureConnection";
 
     /// <summary>What Walden can see that keeps SQLite from opening <paramref name="path"/>, each as a sentence that says what to do.</summary>
     internal static List<string> Causes(string path, bool writing)

@@ -131,4 +131,21 @@ public sealed class BackupAppDefinitionsTests : IDisposable
         AssertVerifiedWithTheAppsDefinitions(backup);
         Assert.Equal("vacuum-into", backup.Method);
     }
+    /// <summary>
+    /// Without the app's definitions the static API cannot copy with VACUUM INTO: its error names the option that gives
+    /// them there, WaldenBackupOptions.ConfigureConnection; it named WaldenOptions.ConfigureConnection, which that API does
+    /// not take.
+    /// </summary>
+    [Fact]
+    public async Task WaldenBackupsBackupAsync_Vacuumed_WithoutTheAppsDefinitions_NamesTheOptionThatGivesThem()
+    {
+        await CreateAsync("CREATE TABLE t(a TEXT COLLATE LOCALIZED PRIMARY KEY, b TEXT) WITHOUT ROWID");
+
+        var error = await Assert.ThrowsAsync<WaldenConfigurationException>(
+            () => WaldenBackups.BackupAsync(Database, Backups, new WaldenBackupOptions { Vacuum = true }));
+
+        Assert.Contains("LOCALIZED", error.Message, StringComparison.Ordinal);
+        Assert.Contains("WaldenBackupOptions.ConfigureConnection", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("WaldenOptions.ConfigureConnection", error.Message, StringComparison.Ordinal);
+    }
 }
