@@ -74,7 +74,11 @@ internal static class ArchiveLineage
     /// <summary>The lineage ids a destination holds (one, normally; none for an archive begun before lineages).</summary>
     /// <exception cref="IOException">The destination cannot be listed now.</exception>
     internal static IReadOnlyList<string> InArchive(IWaldenArchiveDestination destination) =>
-        [.. destination.List(Prefix).Select(o => o.Name[Prefix.Length..]).Where(IsId).Order(StringComparer.Ordinal)];
+        [.. destination.List(Prefix).Select(o => IdOf(o.Name)).OfType<string>().Order(StringComparer.Ordinal)];
+
+    /// <summary>The lineage id an object named <paramref name="name"/> holds (<c>lineage-&lt;id&gt;</c>), or null when it is none.</summary>
+    internal static string? IdOf(string name) =>
+        name.StartsWith(Prefix, StringComparison.Ordinal) && IsId(name[Prefix.Length..]) ? name[Prefix.Length..] : null;
 
     /// <summary>
     /// Claims <paramref name="destination"/> for the database: returns null when it holds this database's lineage (written
@@ -206,5 +210,5 @@ internal static class ArchiveLineage
         }
     }
 
-    internal static bool IsId(string id) => id.Length == 32 && id.All(char.IsAsciiHexDigitLower);
+    private static bool IsId(string id) => id.Length == 32 && id.All(char.IsAsciiHexDigitLower);
 }

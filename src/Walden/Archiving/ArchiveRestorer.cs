@@ -240,9 +240,9 @@ internal static class ArchiveRestorer
                 // transactions up to their end that no usable base reaches, so a restore that ends before them is not the
                 // latest state; before, an older base's end was returned as the complete latest. A folder copied in whole
                 // from another archive (its segments follow its base) holds nothing of this database's.
-                var named = catalog.Restorable(candidate.BaseId).Select(s => s.Last).DefaultIfEmpty(header.Txid).Max();
                 if (MayBeNeeded(candidate.BaseId) && !FollowsItsBase(source, catalog, candidate.BaseId, header))
                 {
+                    var named = catalog.Restorable(candidate.BaseId).Select(s => s.Last).DefaultIfEmpty(header.Txid).Max();
                     skipped.Add((candidate.BaseId, foreign, Math.Min(named, targetTxid)));
                 }
                 else
@@ -548,9 +548,9 @@ internal sealed class ArchiveCatalog
                 {
                     catalog.Resumes[item.Name] = resume;
                 }
-                else if (item.Name.StartsWith(ArchiveLineage.Prefix, StringComparison.Ordinal) && ArchiveLineage.IsId(item.Name[ArchiveLineage.Prefix.Length..]))
+                else if (ArchiveLineage.IdOf(item.Name) is { } lineage)
                 {
-                    lineages.Add(item.Name[ArchiveLineage.Prefix.Length..]);
+                    lineages.Add(lineage);
                 }
 
                 continue;
@@ -572,7 +572,7 @@ internal sealed class ArchiveCatalog
             }
         }
 
-        catalog.Lineage = lineages is [var lineage] ? lineage : null;
+        catalog.Lineage = lineages is [var only] ? only : null;
         return catalog;
     }
 }

@@ -14,15 +14,15 @@ namespace Walden.Backup;
 internal static class BackupRunner
 {
     /// <summary>
-    /// Takes one backup. <paramref name="configure"/> registers the application's collations and functions on the connection
-    /// that verifies the copy (the database's <see cref="WaldenOptions.ConfigureConnection"/>); null gives them stand-ins.
+    /// Takes one backup. The copy is verified with the source's application collations and functions
+    /// (<see cref="BackupSource.Configure"/>); without them, stand-ins.
     /// </summary>
     internal static WaldenBackup Run(Func<BackupSource> openSource, string folder, WaldenBackupOptions options, TimeSpan busyTimeout,
-        Action<SqliteConnection>? configure, TimeProvider timeProvider, CancellationToken cancellationToken)
+        TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         try
         {
-            return RunCore(openSource, folder, options, busyTimeout, configure, timeProvider, cancellationToken);
+            return RunCore(openSource, folder, options, busyTimeout, timeProvider, cancellationToken);
         }
         catch (Exception ex) when (Files.IoErrors.IsFileSystem(ex))
         {
@@ -35,7 +35,7 @@ internal static class BackupRunner
     }
 
     private static WaldenBackup RunCore(Func<BackupSource> openSource, string folder, WaldenBackupOptions options, TimeSpan busyTimeout,
-        Action<SqliteConnection>? configure, TimeProvider timeProvider, CancellationToken cancellationToken)
+        TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         folder = BackupFiles.EnsureFolder(folder);
         // What a killed backup left (its .partial files): removed once no living process owns them.
@@ -43,7 +43,7 @@ internal static class BackupRunner
         Files.OwnerLock? owner = null;
         try
         {
-            return Run(openSource, folder, options, busyTimeout, configure, timeProvider,
+            return Run(openSource, folder, options, busyTimeout, timeProvider,
                 basePath => owner = Files.OwnerLock.Claim(basePath), cancellationToken);
         }
         finally
@@ -53,7 +53,7 @@ internal static class BackupRunner
     }
 
     private static WaldenBackup Run(Func<BackupSource> openSource, string folder, WaldenBackupOptions options, TimeSpan busyTimeout,
-        Action<SqliteConnection>? configure, TimeProvider timeProvider, Action<string> claim, CancellationToken cancellationToken)
+        TimeProvider timeProvider, Action<string> claim, CancellationToken cancellationToken)
     {
         var copyClock = Stopwatch.StartNew();
         string journalMode;
@@ -64,9 +64,11 @@ internal static class BackupRunner
         DateTimeOffset createdAt;
         string basePath;
         string partial;
+        Action<SqliteConnection>? configure;
         using (var source = openSource())
         {
             sourcePath = source.Path;
+            configure = source.Configure;
             sourceMode = Files.FileModes.Of(sourcePath);
             sourceNotes = source.Notes;
             journalMode = source.JournalMode();

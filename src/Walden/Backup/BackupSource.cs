@@ -33,7 +33,7 @@ internal sealed class BackupSource : IDisposable
     internal static BackupSource FromFactory(string path, ConnectionFactory factory)
     {
         var opened = factory.Open(writer: false);
-        return new BackupSource(path, opened.Connection, opened.Busy);
+        return new BackupSource(path, opened.Connection, opened.Busy) { Configure = factory.ConfigureConnection };
     }
 
     /// <summary>
@@ -71,7 +71,7 @@ internal sealed class BackupSource : IDisposable
             ConnectionFactory.Scalar<long>(connection, "SELECT count(*) FROM sqlite_schema");
             return new BackupSource(path, connection, busy)
             {
-                Notes = settled?.Notes ?? [], _copyFolder = settled?.Folder, DefinitionsOption = Files.OpenErrors.BackupDefinitions,
+                Notes = settled?.Notes ?? [], _copyFolder = settled?.Folder, Configure = configure, DefinitionsOption = Files.OpenErrors.BackupDefinitions,
             };
         }
         catch (SqliteException ex)
@@ -92,6 +92,13 @@ internal sealed class BackupSource : IDisposable
     internal IReadOnlyList<string> Notes { get; private init; } = [];
 
     internal string JournalMode() => ConnectionFactory.Scalar<string>(_connection, "PRAGMA journal_mode").ToLowerInvariant();
+
+    /// <summary>
+    /// The application's collations and functions (the database's <see cref="WaldenOptions.ConfigureConnection"/>, or the
+    /// static API's <see cref="WaldenBackupOptions.ConfigureConnection"/>), for the connection that verifies the copy; null:
+    /// stand-ins.
+    /// </summary>
+    internal Action<SqliteConnection>? Configure { get; private init; }
 
     /// <summary>The option that registers the app's collations and functions for this source's caller (named in errors).</summary>
     internal string DefinitionsOption { get; private init; } = Files.OpenErrors.DatabaseDefinitions;

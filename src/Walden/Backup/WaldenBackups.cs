@@ -35,7 +35,7 @@ public static class WaldenBackups
         var fullPath = Path.GetFullPath(databasePath);
         var busyTimeout = new WaldenOptions().BusyTimeout;
         return RunBlocking(() => BackupRunner.Run(() => BackupSource.FromFile(fullPath, busyTimeout, options.ConfigureConnection), directory, options, busyTimeout,
-            options.ConfigureConnection, timeProvider, cancellationToken), cancellationToken);
+            timeProvider, cancellationToken), cancellationToken);
     }
 
     /// <summary>

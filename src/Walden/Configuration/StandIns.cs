@@ -204,18 +204,22 @@ internal sealed partial class StandIns
             return notes;
         }
 
-        var objects = new List<(string Type, string Name, string Sql)>();
+        // One read of the schema: each index with its table's definition (a UNIQUE column's collation is in the table's),
+        // and each table.
+        var schema = new List<(string Type, string Name, string TableName, string Sql)>();
         using (var command = connection.CreateCommand())
         {
-            command.CommandText =
-                "SELECT i.name, coalesce(i.sql, '') || ' ' || coalesce(t.sql, '') FROM sqlite_schema i " +
-                "LEFT JOIN sqlite_schema t ON t.name = i.tbl_name AND t.type = 'table' WHERE i.type = 'index'";
+            command.CommandText = "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema WHERE type IN ('index', 'table')";
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
-                objects.Add(("index", reader.GetString(0), reader.GetString(1)));
+                schema.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3)));
             }
         }
+
+        var tables = schema.Where(o => o.Type == "table").Select(o => (o.Type, o.Name, o.Sql)).ToList();
+        var objects = schema.Where(o => o.Type == "index").Select(o => ("index", o.Name,
+            o.Sql + " " + tables.Find(t => t.Name == o.TableName).Sql)).ToList();
 
         var indexes = _collations.Concat(_functions).SelectMany(name => UsedBy(name, objects)).Distinct().Select(used => used["index ".Length..]);
         // Longest names first, so that an index named like the prefix of another does not claim its findings.
@@ -228,17 +232,6 @@ internal sealed partial class StandIns
                 findings.RemoveAll(matching.Contains);
                 notes.Add($"{matching.Count} finding(s) on the index '{index}' were set aside, since it uses a stand-in and its entries " +
                     $"cannot be compared without the application's definition (the first: '{matching[0]}').");
-            }
-        }
-
-        var tables = new List<(string Type, string Name, string Sql)>();
-        using (var command = connection.CreateCommand())
-        {
-            command.CommandText = "SELECT name, coalesce(sql, '') FROM sqlite_schema WHERE type = 'table'";
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                tables.Add(("table", reader.GetString(0), reader.GetString(1)));
             }
         }
 
