@@ -100,6 +100,12 @@ public sealed partial class WaldenDatabase
     /// <summary>Times the writer thread found a caller running a batch inline and waited for it (tests).</summary>
     internal long WriterRoleWaits => _writer?.RoleWaits ?? 0;
 
+    /// <summary>Probes of a lone producer that a caller ran on its own thread (tests).</summary>
+    internal long WriterInlineProbes => _writer?.InlineProbes ?? 0;
+
+    /// <summary>How many hot writes may run inline before the next probe; 0 until a probe found one awaiting producer (tests).</summary>
+    internal int WriterHotInlineLimit => _writer?.HotInlineLimit ?? 0;
+
     private async Task<T> WhenAcceptedAsync<T>(ValueTask accepted, WriteRequest<T> request)
     {
         try

@@ -68,6 +68,7 @@ internal sealed partial class GroupCommitWriter
     private int _hotStreak;
     private IWriteRequest? _probe;
     private InlineProbe? _inlineProbe; // the probe running inline, until its acknowledgement is deferred (see the class summary)
+    private bool _probeCommittedAlone; // the last batch committed one write with nothing queued behind it (for NoteProbe)
     private int _probeDue; // 1 from an inline probe's start until its verdict: hot writes are queued meanwhile
     private int _probeInterrupted; // 1 when a write arrived while the verdict was due
     private int _queuedProbes; // probes still to go through the queue after inline probes' acknowledgements ran elsewhere
@@ -80,6 +81,7 @@ internal sealed partial class GroupCommitWriter
     /// <summary>The most probes that go through the writer thread in a row for that reason.</summary>
     internal const int MaxQueuedProbesAfterSteal = 1024;
     private long _inlineBatches;
+    private long _inlineProbes;
     private long _roleWaits;
 
     /// <summary>How many hot writes may run inline before the next probe (0: every hot write goes through the queue).</summary>
@@ -87,6 +89,9 @@ internal sealed partial class GroupCommitWriter
 
     /// <summary>Batches a caller ran on its own thread since open.</summary>
     internal long InlineBatches => Interlocked.Read(ref _inlineBatches);
+
+    /// <summary>Probes a caller ran on its own thread since open (see the class summary).</summary>
+    internal long InlineProbes => Interlocked.Read(ref _inlineProbes);
 
     /// <summary>Times the writer thread found the role held by a caller and waited for it.</summary>
     internal long RoleWaits => Interlocked.Read(ref _roleWaits);
@@ -239,6 +244,7 @@ internal sealed partial class GroupCommitWriter
 
     private void StartInlineProbe(IWriteRequest request)
     {
+        Interlocked.Increment(ref _inlineProbes);
         _inlineProbe = new InlineProbe(this, request, Environment.CurrentManagedThreadId);
         Volatile.Write(ref _probeInterrupted, 0);
         Volatile.Write(ref _probeDue, 1);
@@ -315,7 +321,9 @@ internal sealed partial class GroupCommitWriter
         }
 
         _probe = null;
-        var alone = batch.Count == 1 && _queue.Reader.Count == 0;
+        // Read at its COMMIT, before the acknowledgement: an awaiting producer's next write, arriving while this thread still
+        // ends the batch, must not count as one that piled up behind it (under load that verdict stopped every inline probe).
+        var alone = batch.Count == 1 && _probeCommittedAlone;
         Volatile.Write(ref _hotInlineLimit, alone ? Math.Clamp(_hotInlineLimit * 2, 1, MaxHotInline) : 0);
     }
 

@@ -215,6 +215,7 @@ internal sealed partial class GroupCommitWriter
             if (admitted)
             {
                 RunBatch(_batch);
+                _faults?.AfterQueuedBatch?.Invoke();
                 NoteProbe(_batch);
             }
             else
@@ -301,6 +302,7 @@ internal sealed partial class GroupCommitWriter
 
         _committed = 0;
         _cancelled = 0;
+        _probeCommittedAlone = false;
         var started = _metrics.Timestamp();
         try
         {
@@ -463,7 +465,9 @@ internal sealed partial class GroupCommitWriter
         }
 
         _committing = false;
-        NoteCommit(_pending.Count, _queue.Reader.Count, Stopwatch.GetTimestamp() - started); // queued now: too late for this commit
+        var queuedBehind = _queue.Reader.Count; // queued now: too late for this commit
+        _probeCommittedAlone = _pending.Count == 1 && queuedBehind == 0;
+        NoteCommit(_pending.Count, queuedBehind, Stopwatch.GetTimestamp() - started);
         KeepOrGiveTurnBack();
         AcknowledgeOnceArchived(_pending);
     }

@@ -16,6 +16,12 @@ internal sealed class WriterFaults
     public Action<int>? BeforeBatch { get; init; }
 
     /// <summary>
+    /// Called on the writer thread after a batch it took from the queue has ended (acknowledged), before it reads a probe's
+    /// verdict and lets go of the writer role; tests hold it here while the producer's next write arrives.
+    /// </summary>
+    public Action? AfterQueuedBatch { get; init; }
+
+    /// <summary>
     /// Called on the writer thread when, after a commit, it waits holding the write turn for its next writes to come back
     /// (see GroupCommitWriter.Turn); tests queue a write here.
     /// </summary>

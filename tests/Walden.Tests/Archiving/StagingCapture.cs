@@ -13,7 +13,7 @@ internal sealed class StagingCapture(string folder, string databasePath) : IWald
 
     public string Name => _inner.Name;
 
-    /// <summary>The page map and the pages in flight (empty when there were none) just before each segment's store, in order.</summary>
+    /// <summary>The page map and the pages in flight (each empty when there was none) just before each segment's store, in order.</summary>
     public List<(string Segment, byte[] Map, byte[] InFlight)> AtStores { get; } = [];
 
     /// <summary>The last of <see cref="AtStores"/> (empty before any).</summary>
@@ -46,7 +46,22 @@ internal sealed class StagingCapture(string folder, string databasePath) : IWald
     private (byte[] Map, byte[] InFlight) Read()
     {
         var staging = ArchiveLineage.StagingFolder(databasePath);
-        var inFlight = Path.Combine(staging, PagesInFlight.FileName);
-        return (File.ReadAllBytes(Path.Combine(staging, PageMap.FileName)), File.Exists(inFlight) ? File.ReadAllBytes(inFlight) : []);
+        return (ReadIfThere(Path.Combine(staging, PageMap.FileName)), ReadIfThere(Path.Combine(staging, PagesInFlight.FileName)));
+    }
+
+    /// <summary>
+    /// A file's bytes, or none when it is not there: the page map is saved only after the first round every destination
+    /// stored, so a segment stored in the same round as the base finds none yet (as a kill then would leave).
+    /// </summary>
+    private static byte[] ReadIfThere(string path)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (FileNotFoundException)
+        {
+            return [];
+        }
     }
 }
