@@ -22,7 +22,8 @@ namespace Walden.Checkpointing;
 /// <item>From three quarters of the limit, the writer waits before its next batch until the RESTART is done (back-pressure,
 /// so the bound holds even when this thread gets little CPU), unless a reader blocked the last RESTART: then writes go on
 /// and the WAL grows until that reader ends (starvation, below).</item>
-/// <item>TRUNCATE once no commit happened for <see cref="WaldenOptions.CheckpointIdleDelay"/>.</item>
+/// <item>TRUNCATE once no commit happened for <see cref="WaldenOptions.CheckpointIdleDelay"/>, and none came while it waited
+/// for the writer to be between batches (a burst that resumed meanwhile is not held up for it).</item>
 /// <item>Starvation: the <c>-wal</c> file over the limit and not reset for <see cref="WaldenOptions.CheckpointStarvationThreshold"/>;
 /// the warning names this process's oldest read or the other processes holding WAL read locks (<see cref="WalReaderProcesses"/>).</item>
 /// <item>The hard bound, <see cref="WaldenOptions.MaxWalSize"/>: once a commit leaves the WAL there, the writer waits for a reset,
@@ -478,7 +479,13 @@ internal sealed class CheckpointScheduler
             return;
         }
 
-        var result = Checkpoint(WaldenCheckpointMode.Truncate, _escalationBusyTimeout);
+        using var pause = Pause.Hold();
+        if (Interlocked.Read(ref _commits) != commits)
+        {
+            return; // a batch was running when the WAL was found idle, and it committed: writes resumed, the next idle time will do
+        }
+
+        var result = CheckpointPaused(WaldenCheckpointMode.Truncate, _escalationBusyTimeout);
         if (!result.Busy)
         {
             _commitsAtTruncate = commits;
@@ -572,8 +579,14 @@ internal sealed class CheckpointScheduler
 
     private WaldenCheckpointResult Checkpoint(WaldenCheckpointMode mode, TimeSpan busyTimeout)
     {
-        Volatile.Write(ref _readsAtLastCheckpoint, _readsStarted()); // reads from here on make the next PASSIVE come sooner
         using var pause = mode == WaldenCheckpointMode.Passive ? default(WriterPause.Scope?) : Pause.Hold();
+        return CheckpointPaused(mode, busyTimeout);
+    }
+
+    /// <summary>Runs the checkpoint; for every mode but PASSIVE, the caller holds <see cref="Pause"/>.</summary>
+    private WaldenCheckpointResult CheckpointPaused(WaldenCheckpointMode mode, TimeSpan busyTimeout)
+    {
+        Volatile.Write(ref _readsAtLastCheckpoint, _readsStarted()); // reads from here on make the next PASSIVE come sooner
         if (mode != WaldenCheckpointMode.Passive)
         {
             Seam?.ResetStarting(); // held: the archive has taken every commit of Walden's writer; it looks for anyone else's

@@ -196,6 +196,18 @@ internal sealed class WriterPause
         }
     }
 
+    /// <summary>Whether a checkpoint holds the pause or waits for it (tests).</summary>
+    internal bool Requested
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _requested;
+            }
+        }
+    }
+
     /// <summary>Waits until the writer is between batches and holds it there until the returned scope is disposed.</summary>
     internal Scope Hold()
     {
