@@ -33,10 +33,15 @@ internal static class BackupInspector
         return Facts(connection, cancellationToken);
     }
 
-    /// <summary>Checks a stored copy without changing it.</summary>
+    /// <summary>
+    /// Checks a stored copy without changing it: read-write but query_only, since SQLite leaves CHECK constraints out of a
+    /// read-only database's schema (Integrity.SkippedChecks); a copy this user may not write is opened read-only by SQLite,
+    /// and the notes say so.
+    /// </summary>
     internal static CopyFacts InspectReadOnly(string path, Action<SqliteConnection>? configure, CancellationToken cancellationToken)
     {
-        using var connection = Open(path, SqliteOpenMode.ReadOnly, configure);
+        using var connection = Open(path, SqliteOpenMode.ReadWrite, configure);
+        ConnectionFactory.Execute(connection, "PRAGMA query_only=ON");
         return Facts(connection, cancellationToken);
     }
 

@@ -165,7 +165,8 @@ internal sealed partial class StandIns
             if (_collations.Count > 0)
             {
                 notes.Add($"The schema uses the application's collation(s) {string.Join(", ", _collations)}: Walden read the file with binary-order " +
-                    "stand-ins, so every row was read, but the order and uniqueness of the indexes that use them were not verified; " +
+                    "stand-ins, so every row was read, but the order and uniqueness of the indexes, and the CHECK constraints, that use them were " +
+                    "not verified; " +
                     "the application must run REINDEX and PRAGMA integrity_check with its own collations registered.");
             }
 

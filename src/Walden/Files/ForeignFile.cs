@@ -55,6 +55,9 @@ internal sealed class ForeignFile : IDisposable
     /// <summary>Runs a read on the connection, with stand-ins for the application's collations and functions.</summary>
     internal T Read<T>(Func<SqliteConnection, T> read) => StandIns.Retry(Connection, () => read(Connection));
 
+    /// <summary>SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE (sqlite.org/c3ref/c_dbconfig_defensive.html).</summary>
+    private const int NoCheckpointOnClose = 1006;
+
     /// <summary>
     /// Opens <paramref name="path"/> for reading. Throws <see cref="WaldenConfigurationException"/> (missing,
     /// a folder, cannot be opened, with the cause), <see cref="WaldenDatabaseInUseException"/> (changed while
@@ -95,10 +98,14 @@ internal sealed class ForeignFile : IDisposable
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder
         {
             DataSource = openPath,
-            // The private copy is opened read-write so that SQLite rolls back or recovers it there. A closed WAL database
-            // is opened read-write but query_only, so that SQLite itself, as the last connection to close, removes the
-            // empty -wal and -shm it had to create (under its own exclusive lock; a read-only connection leaves them).
-            Mode = folder is null && !state.ClosedWal ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWrite,
+            // The private copy is opened read-write so that SQLite rolls back or recovers it there. The user's file is
+            // opened read-write too, but query_only: SQLite leaves CHECK constraints out of a read-only database's schema,
+            // so a check on a read-only connection never verifies them (Integrity.SkippedChecks). A closed WAL database is
+            // then closed as SQLite closes it, so that SQLite itself, as the last connection, removes the empty -wal and -shm
+            // it had to create (under its own exclusive lock); any other is closed without the checkpoint a last
+            // connection would run (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE): nothing reaches the user's file. SQLite opens a file
+            // this user may not write read-only, and the check's notes then say what went unverified.
+            Mode = SqliteOpenMode.ReadWrite,
             Pooling = false,
             DefaultTimeout = Math.Max(1, (int)Math.Ceiling(busyTimeout.TotalSeconds)),
         }.ToString());
@@ -106,6 +113,11 @@ internal sealed class ForeignFile : IDisposable
         try
         {
             connection.Open();
+            if (folder is null && !state.ClosedWal)
+            {
+                SQLitePCL.raw.sqlite3_db_config(connection.Handle, NoCheckpointOnClose, 1, out _);
+            }
+
             // A lock another process holds is waited for up to busyTimeout, as Walden's own connections wait (without a
             // busy handler SQLite gives up at once, and the message would say it waited milliseconds).
             busy = BusyHandler.Install(connection, busyTimeout);

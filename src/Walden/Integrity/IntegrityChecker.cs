@@ -123,7 +123,8 @@ internal static class IntegrityChecker
     /// Runs the check on a file read with <paramref name="standIns"/> and sets aside the findings on indexes that use a
     /// stand-in (they cannot be compared without the application's definition). Those never crowd out real findings:
     /// when SQLite stopped at the limit and some were set aside, the check runs again with room for them, until it ends
-    /// below its limit or <paramref name="limit"/> real findings are in. Returns the real findings and the notes.
+    /// below its limit or <paramref name="limit"/> real findings are in. Returns the real findings and the notes, with the CHECK
+    /// constraints SQLite passed over (<see cref="SkippedChecks"/>).
     /// </summary>
     internal static (List<string> Findings, List<string> Notes) RunSettingAsideStandIns(
         SqliteConnection connection, StandIns standIns, WaldenIntegrityCheck kind, int limit = FindingsLimit)
@@ -137,18 +138,28 @@ internal static class IntegrityChecker
             var setAside = raw.Count - findings.Count;
             if (raw.Count < room || setAside == 0 || findings.Count >= limit)
             {
-                return (findings.Take(limit).ToList(), notes);
+                return (findings.Take(limit).ToList(), WithSkippedChecks(connection, notes));
             }
 
             if (room >= StandInFindingsRoom)
             {
                 notes.Add($"The check stopped after {raw.Count:N0} findings, {setAside:N0} of them on indexes that use stand-ins; findings " +
                     "past those were not looked for. Check the file with the application's collations and functions registered.");
-                return (findings, notes);
+                return (findings, WithSkippedChecks(connection, notes));
             }
 
             room = (int)Math.Min(StandInFindingsRoom, (long)room * 8);
         }
+    }
+
+    private static List<string> WithSkippedChecks(SqliteConnection connection, List<string> notes)
+    {
+        if (SkippedChecks.Note(connection) is { } skipped)
+        {
+            notes.Add(skipped);
+        }
+
+        return notes;
     }
 
     /// <summary>Runs quick_check or integrity_check (of one table, when given) and returns the findings; empty when "ok".</summary>
