@@ -55,9 +55,6 @@ internal sealed class ForeignFile : IDisposable
     /// <summary>Runs a read on the connection, with stand-ins for the application's collations and functions.</summary>
     internal T Read<T>(Func<SqliteConnection, T> read) => StandIns.Retry(Connection, () => read(Connection));
 
-    /// <summary>SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE (sqlite.org/c3ref/c_dbconfig_defensive.html).</summary>
-    private const int NoCheckpointOnClose = 1006;
-
     /// <summary>
     /// Opens <paramref name="path"/> for reading. Throws <see cref="WaldenConfigurationException"/> (missing,
     /// a folder, cannot be opened, with the cause), <see cref="WaldenDatabaseInUseException"/> (changed while
@@ -115,7 +112,7 @@ internal sealed class ForeignFile : IDisposable
             connection.Open();
             if (folder is null && !state.ClosedWal)
             {
-                SQLitePCL.raw.sqlite3_db_config(connection.Handle, NoCheckpointOnClose, 1, out _);
+                SQLitePCL.raw.sqlite3_db_config(connection.Handle, SQLitePCL.raw.SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, out _);
             }
 
             // A lock another process holds is waited for up to busyTimeout, as Walden's own connections wait (without a
