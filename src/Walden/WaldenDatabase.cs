@@ -267,6 +267,11 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
                 $"The folder '{folder}' does not exist. Create it before opening '{System.IO.Path.GetFileName(fullPath)}' in it.");
         }
 
+        if (Files.OrphanedCompanions.Problem(Files.OpenErrors.RealPath(fullPath) ?? fullPath) is { } orphaned)
+        {
+            throw new WaldenConfigurationException(orphaned);
+        }
+
         if (mustExist && !File.Exists(fullPath))
         {
             throw new WaldenConfigurationException(

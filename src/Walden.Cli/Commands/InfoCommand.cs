@@ -87,7 +87,7 @@ internal sealed record DatabaseInfo(
         {
             exitCode = CliErrors.Report(Directory.Exists(file.FullName)
                 ? $"'{file.FullName}' is a directory; pass the database file inside it."
-                : $"'{file.FullName}' does not exist. Check the path.");
+                : Files.OrphanedCompanions.Problem(file.FullName) ?? $"'{file.FullName}' does not exist. Check the path.");
             return false;
         }
 

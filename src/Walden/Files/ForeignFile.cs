@@ -252,12 +252,21 @@ internal sealed class ForeignFile : IDisposable
         DeleteCopy(_copyFolder);
     }
 
-    /// <summary>Throws <see cref="WaldenConfigurationException"/> naming what is wrong when <paramref name="fullPath"/> is no file.</summary>
+    /// <summary>
+    /// Throws <see cref="WaldenConfigurationException"/> naming what is wrong when <paramref name="fullPath"/> is no file, or
+    /// when it is missing or empty beside a -wal or -journal that SQLite would delete on opening it (<see cref="OrphanedCompanions"/>).
+    /// </summary>
     internal static void EnsureExists(string fullPath)
     {
         if (Directory.Exists(fullPath))
         {
             throw new WaldenConfigurationException($"'{fullPath}' is a directory; pass the database file inside it.");
+        }
+
+        // SQLite keeps the companions beside the target of a link.
+        if (OrphanedCompanions.Problem(OpenErrors.RealPath(fullPath) ?? fullPath) is { } orphaned)
+        {
+            throw new WaldenConfigurationException(orphaned);
         }
 
         if (!File.Exists(fullPath))

@@ -53,7 +53,7 @@ public static class WaldenIntegrity
 
         if (!File.Exists(fullPath))
         {
-            return Result(WaldenFileStatus.CannotCheck, [Directory.Exists(fullPath) ? $"'{fullPath}' is a directory; pass the database file inside it." : $"'{fullPath}' does not exist. Check the path."]);
+            return Result(WaldenFileStatus.CannotCheck, [Directory.Exists(fullPath) ? $"'{fullPath}' is a directory; pass the database file inside it." : OrphanedCompanions.Problem(fullPath) ?? $"'{fullPath}' does not exist. Check the path."]);
         }
 
         var header = IntegrityChecker.InspectHeader(fullPath);

@@ -32,6 +32,16 @@ internal static partial class WaldenDoctor
             return;
         }
 
+        if (walBytes is > 32 && DatabaseFiles.SizeOf(files.Database) is 0) // 32: a WAL header without frames (wal.c WAL_HDRSIZE)
+        {
+            findings.Add(new DoctorFinding("files", DoctorSeverity.Danger,
+                Invariant($"'{Path.GetFileName(files.Wal)}' ({walBytes:N0} bytes) exists beside an empty (0-byte) database '{Path.GetFileName(files.Database)}'."),
+                "The database file was emptied or replaced while its -wal held transactions. SQLite deletes a -wal beside a database of " +
+                "zero pages the moment any program opens it (pager.c, pagerOpenWalIfPresent), so the next open loses them; the doctor did not open it.",
+                "Copy the -wal to a safe place now, before any program opens the database; then put the database's real file back " +
+                "beside it under its name (SQLite replays the -wal into it)."));
+        }
+
         if (FileOwner.Of(files.Database) is { } owner)
         {
             foreach (var companion in new[] { files.Wal, files.Shm, files.Journal })

@@ -49,7 +49,8 @@ internal static partial class WaldenDoctor
         var processes = GatherProcesses(state);
         CheckDeletedFiles(state, findings);
         CheckCompanions(state, findings);
-        if (exists && !state.HotJournal)
+        // An empty database beside a -wal: SQLite would delete the -wal on opening it, so the doctor does not (OrphanedCompanions).
+        if (exists && !state.HotJournal && OrphanedCompanions.Problem(real) is null)
         {
             var closedAndAlone = !File.Exists(files.Wal) && !File.Exists(files.Shm) && processes.Count == 0;
             state.Sqlite = SqliteFacts.Read(real, closedAndAlone, quickCheckBudget ?? QuickCheckBudget);
