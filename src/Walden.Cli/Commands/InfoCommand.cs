@@ -121,6 +121,7 @@ internal sealed record DatabaseInfo(
             Convert.ToInt64(ConnectionFactory.Scalar<object>(connection, sql), System.Globalization.CultureInfo.InvariantCulture));
 
         var journalMode = file.Read(connection => ConnectionFactory.Scalar<string>(connection, "PRAGMA journal_mode"));
+        var real = OpenErrors.RealPath(path) ?? path;
         return new DatabaseInfo(
             path,
             SqliteLibrary.Version,
@@ -128,9 +129,9 @@ internal sealed record DatabaseInfo(
             Scalar("PRAGMA page_size"),
             Scalar("PRAGMA page_count"),
             Scalar("PRAGMA freelist_count"),
-            new FileInfo(path).Length,
-            DatabaseFiles.SizeOf(path + "-wal"),
-            DatabaseFiles.SizeOf(path + "-shm"),
+            DatabaseFiles.SizeOf(real) ?? 0,
+            DatabaseFiles.SizeOf(real + "-wal"), // beside the link's target, where SQLite keeps them
+            DatabaseFiles.SizeOf(real + "-shm"),
             Scalar("PRAGMA auto_vacuum") switch
             {
                 0 => "none",

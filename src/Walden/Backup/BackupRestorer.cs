@@ -12,7 +12,9 @@ internal static class BackupRestorer
 {
     internal static WaldenRestore Restore(string backupPath, string databasePath, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
-        var target = Path.GetFullPath(databasePath);
+        // SQLite follows a symbolic link and keeps the companions beside its target: the target is what is replaced, in its own
+        // folder, and its old content is what goes into quarantine (replacing the link would leave the application's file as it was).
+        var target = OpenErrors.RealPath(Path.GetFullPath(databasePath)) ?? Path.GetFullPath(databasePath);
         var source = Path.GetFullPath(backupPath);
         if (!File.Exists(source))
         {

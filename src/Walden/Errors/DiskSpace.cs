@@ -25,6 +25,8 @@ internal static class DiskSpace
                 return "";
             }
 
+            path = Files.OpenErrors.RealPath(path) ?? path; // a link's target: its size and its volume are what count
+
             var row = Configuration.RawStatement.QueryRow(connection, "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size");
             var logicalBytes = row?[0] is long bytes ? bytes : 0;
             var fileBytes = new FileInfo(path).Length;

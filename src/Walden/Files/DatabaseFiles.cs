@@ -83,9 +83,15 @@ internal sealed record DatabaseFiles(string Database)
     /// a database, -wal or -shm file. It never opens the file (closing any descriptor on a database file
     /// would drop this process's POSIX locks on it: sqlite.org/howtocorrupt.html, section 2.2).
     /// </summary>
+    /// <remarks>A symbolic link is followed, as SQLite follows it: the size is the target's, null when the link dangles.</remarks>
     internal static long? SizeOf(string path)
     {
-        var file = new FileInfo(path);
-        return file.Exists ? file.Length : null;
+        FileSystemInfo file = new FileInfo(path);
+        if (file.LinkTarget is not null)
+        {
+            file = file.ResolveLinkTarget(returnFinalTarget: true)!;
+        }
+
+        return file is FileInfo { Exists: true } found ? found.Length : null;
     }
 }

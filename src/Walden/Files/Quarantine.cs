@@ -27,7 +27,7 @@ internal static class Quarantine
     /// </summary>
     internal static WaldenQuarantine Move(string databasePath, string reason, TimeProvider timeProvider)
     {
-        var files = DatabaseFiles.For(databasePath);
+        var files = DatabaseFiles.For(OpenErrors.RealPath(Path.GetFullPath(databasePath)) ?? databasePath); // the link's target, as SQLite
         using var swapLock = SwapLock.Take(files.Database, "Moving the database into quarantine");
         var folder = CreateFolder(files.Database, reason, timeProvider);
         var moved = new List<string>();
@@ -72,6 +72,12 @@ internal static class Quarantine
         if (Path.GetDirectoryName(replacement.Database) != Path.GetDirectoryName(files.Database))
         {
             throw new WaldenException("The replacement must sit in the same folder as the database, so that the swap is one atomic rename.");
+        }
+
+        if (new FileInfo(files.Database).LinkTarget is { } link)
+        {
+            // The callers resolve links (OpenErrors.RealPath): a rename over a link replaces the link and a hard link keeps the link.
+            throw new InvalidOperationException($"'{files.Database}' is a symbolic link to '{link}': swap its target, not the link.");
         }
 
         // SQLite's EXCLUSIVE lock on the old file from the last check until the rename is done (see SwapLock).

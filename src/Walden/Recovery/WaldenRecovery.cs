@@ -94,7 +94,10 @@ public static class WaldenRecovery
     internal static WaldenRecoveryReport RecoverInPlace(string path, WaldenRecoveryOptions options)
     {
         Native.SqliteLibrary.RequireWaldenBuild("In-place recovery");
+        // SQLite follows a symbolic link and keeps the companions beside its target: the target is what is swapped, in its own
+        // folder, and kept in quarantine (replacing the link would leave the damaged file in use, and quarantine only the link).
         var input = CheckInput(path);
+        input = OpenErrors.RealPath(input) ?? input;
         LockProbe.EnsureNotInUse(input, "In-place recovery");
         var closedWal = ForeignFile.IsClosedWal(input);
         var before = DatabaseFiles.For(input).Fingerprint();
