@@ -207,6 +207,9 @@ public sealed class WaldenOptions
     /// <value>The default value is options with no destination: no archive.</value>
     public WaldenArchiveOptions Archive { get; set; } = new();
 
+    /// <summary>Test seam: called each time the open's switch to WAL found the file locked, before it tries again.</summary>
+    internal Action? WalSwitchBusy { get; set; }
+
     /// <summary>Test seam: called at each step of a successful open with the step's name; a throw there fails the open.</summary>
     internal Action<string, WaldenDatabase>? OpenFault { get; set; }
 

@@ -74,7 +74,7 @@ internal sealed class ConnectionFactory
             Execute(connection, $"PRAGMA cache_size=-{_options.CacheSize / 1024}");
             Execute(connection, $"PRAGMA mmap_size={_options.MmapSize}");
             // The first statement that reads the file: a non-database fails here with SQLITE_NOTADB.
-            var journalMode = Scalar<string>(connection, writer && switchToWal ? "PRAGMA journal_mode=WAL" : "PRAGMA journal_mode");
+            var journalMode = writer && switchToWal ? SetWalMode(connection) : Scalar<string>(connection, "PRAGMA journal_mode");
             if (writer && !switchToWal)
             {
                 Execute(connection, "PRAGMA query_only=ON"); // nothing is written before the check passed
@@ -116,11 +116,43 @@ internal sealed class ConnectionFactory
         try
         {
             Execute(connection, "PRAGMA query_only=OFF");
-            EnsureWal(Scalar<string>(connection, "PRAGMA journal_mode=WAL"));
+            EnsureWal(SetWalMode(connection));
         }
         catch (SqliteException ex)
         {
             throw TranslateOpenError(ex, writer: true); // the writer is the only connection of this open so far
+        }
+    }
+
+    /// <summary>
+    /// Runs <c>PRAGMA journal_mode=WAL</c>, trying again until <see cref="WaldenOptions.BusyTimeout"/> while another connection
+    /// holds the file: switching a rollback-journal file writes its header in a transaction of its own, and SQLite answers
+    /// SQLITE_BUSY there without calling the busy handler when another process has a write transaction open (seen with a
+    /// Python program in BEGIN IMMEDIATE), so the open gave up at once. A busy error that ends it carries the whole wait.
+    /// Polls every millisecond, as <see cref="BusyHandler"/> does.
+    /// </summary>
+    private string SetWalMode(SqliteConnection connection)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                return Scalar<string>(connection, "PRAGMA journal_mode=WAL");
+            }
+            catch (SqliteException ex) when (SqliteErrors.IsBusy(ex.SqliteErrorCode))
+            {
+                var waited = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+                if (waited >= _options.BusyTimeout)
+                {
+                    ex.Data[RawStatement.WaitedKey] = waited;
+                    throw;
+                }
+
+                BusyRetries.Increment();
+                _options.WalSwitchBusy?.Invoke();
+                Thread.Sleep(1);
+            }
         }
     }
 
