@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Spectre.Console;
 using Walden.Checkpointing;
@@ -51,9 +52,18 @@ internal static class CheckpointCommand
         {
             report = Checkpoint(file.FullName, mode, TimeSpan.FromSeconds(busyTimeout));
         }
+        catch (SqliteException ex) when (Errors.SqliteErrors.IsBusy(ex.SqliteErrorCode))
+        {
+            var waited = ex.Data[RawStatement.WaitedKey] is TimeSpan time ? $"{time.TotalSeconds:0.###} s" : "its --busy-timeout";
+            return CliErrors.Report(
+                $"Checkpointing '{file.FullName}' waited {waited} (--busy-timeout {busyTimeout:0.###}) for a lock another connection or process " +
+                "holds on the database and gave up; nothing was changed. Run it again with a longer --busy-timeout, or find the process " +
+                "that keeps the database locked (a writer in a long transaction, or one in PRAGMA locking_mode=EXCLUSIVE, which holds " +
+                "it until it closes): 'walden doctor <db>' names the processes that have it open.");
+        }
         catch (SqliteException ex)
         {
-            return CliErrors.Report($"Checkpointing '{file.FullName}' failed: {ex.Message}", ExitCodes.Failed);
+            return CliErrors.Report(Errors.SqliteErrors.Translate(ex, $"Checkpointing '{file.FullName}'", new WaldenOptions()).Message, ExitCodes.Failed);
         }
 
         if (json)
@@ -81,21 +91,20 @@ internal static class CheckpointCommand
         using var connection = new SqliteConnection(builder.ToString());
         connection.Open();
         using var busy = BusyHandler.Install(connection, busyTimeout);
-        string journalMode;
-        using (var query = connection.CreateCommand())
+        try
         {
-            query.CommandText = "PRAGMA journal_mode";
-            journalMode = (string)query.ExecuteScalar()!;
+            // Stepped directly (RawStatement), so a lock is waited for --busy-timeout and not longer: a SqliteCommand adds its
+            // own retries with 150 ms sleeps up to its 30 s CommandTimeout, whatever --busy-timeout said.
+            var journalMode = ConnectionFactory.Scalar<string>(connection, "PRAGMA journal_mode");
+            var row = RawStatement.QueryRow(connection, $"PRAGMA wal_checkpoint({mode.ToString().ToUpperInvariant()})")!;
+            return new CheckpointReport(path, journalMode, mode, Convert.ToInt64(row[0], CultureInfo.InvariantCulture) != 0,
+                (int)Convert.ToInt64(row[1], CultureInfo.InvariantCulture), (int)Convert.ToInt64(row[2], CultureInfo.InvariantCulture),
+                Files.DatabaseFiles.SizeOf(path + "-wal") ?? 0);
         }
-
-        using var command = connection.CreateCommand();
-        command.CommandText = $"PRAGMA wal_checkpoint({mode.ToString().ToUpperInvariant()})";
-        using var reader = command.ExecuteReader();
-        reader.Read();
-        var report = new CheckpointReport(path, journalMode, mode, reader.GetInt32(0) != 0, reader.GetInt32(1), reader.GetInt32(2), Files.DatabaseFiles.SizeOf(path + "-wal") ?? 0);
-        reader.Close();
-        connection.Close(); // before the busy handler is freed
-        return report;
+        finally
+        {
+            connection.Close(); // before the busy handler is freed
+        }
     }
 
     internal sealed record CheckpointReport(string Path, string JournalMode, WaldenCheckpointMode Mode, bool Busy, int LogFrames, int CheckpointedFrames, long WalBytesAfter);

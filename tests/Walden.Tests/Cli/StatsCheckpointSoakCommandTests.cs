@@ -74,6 +74,27 @@ public sealed class StatsCheckpointSoakCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Checkpoint_WhileAnotherProcessHoldsTheDatabaseExclusively_GivesUpAfterItsBusyTimeout_AndSaysSo()
+    {
+        var path = _dir.File("app.db");
+        using (var direct = Sql.OpenDirect(path))
+        {
+            direct.Exec("PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+        }
+
+        using var shell = new SqliteShell(path); // an application in exclusive locking mode: nobody else may even read
+        await shell.RunAsync("PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; INSERT INTO t VALUES (2);");
+
+        var (exit, stdout, stderr) = await WaldenCli.RunAsync("checkpoint", path, "--busy-timeout", "0.3");
+
+        Assert.True(exit == 2, stdout + stderr); // could not run: locked (SqliteCommand's own 30 s of retries ended in exit 1)
+        Assert.Contains("--busy-timeout 0.3", stderr, StringComparison.Ordinal);
+        var waited = double.Parse(System.Text.RegularExpressions.Regex.Match(stderr, @"waited ([0-9.]+) s").Groups[1].Value,
+            System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(waited, 0.3, 10); // its own timeout, not SqliteCommand's 30 s
+    }
+
+    [Fact]
     public async Task Soak_AShortRun_ReportsThePeakWalAgainstTheLimit_AndAnEmptyWalAfterIdle()
     {
         var (exit, stdout, stderr) = await WaldenCli.RunAsync(
