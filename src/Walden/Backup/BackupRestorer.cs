@@ -41,6 +41,7 @@ internal static class BackupRestorer
 
         // Fail before reading a large backup; Quarantine.Swap checks again right before the swap.
         LockProbe.EnsureNotInUse(target, "Restoring a backup over the database");
+        Quarantine.EnsureSingleName(target);
         var stamp = timeProvider.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
         var temp = Path.Combine(folder, $"{Path.GetFileName(target)}.restore-{stamp}-{Guid.NewGuid():N}{BackupFiles.PartialSuffix}");
         try

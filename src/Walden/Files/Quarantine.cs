@@ -46,6 +46,25 @@ internal static class Quarantine
     }
 
     /// <summary>
+    /// Throws when the database has more than one name (hard links): a swap renames the new file over one name only, and
+    /// the others keep the old inode, so a program opening the database by another name would go on reading the old one,
+    /// beside a -wal that is no longer its own (sqlite.org/howtocorrupt.html 2.5). Checked by the swap, and early by its
+    /// callers so that no long recovery or verification runs first.
+    /// </summary>
+    /// <exception cref="WaldenConfigurationException">The file has other names.</exception>
+    internal static void EnsureSingleName(string databasePath)
+    {
+        if (FileId.LinkCount(databasePath) is > 1 and var names)
+        {
+            throw new WaldenConfigurationException(
+                $"'{databasePath}' has {names} hard links (other names for the same file): replacing it would give the new database " +
+                "to this name only, while a program opening it by another name would go on reading the old one. Nothing was changed. " +
+                $"Find the other names with 'find / -xdev -samefile {databasePath}', remove them (or make every program use this path), " +
+                "and run again; or write the result to a new file instead.");
+        }
+    }
+
+    /// <summary>
     /// Puts <paramref name="replacementPath"/> in place of the database, keeping the original in
     /// quarantine. The database path never stands empty: the original is hard-linked into quarantine,
     /// its companions are moved there, then the replacement is renamed over it in one atomic step.
@@ -79,6 +98,8 @@ internal static class Quarantine
             // The callers resolve links (OpenErrors.RealPath): a rename over a link replaces the link and a hard link keeps the link.
             throw new InvalidOperationException($"'{files.Database}' is a symbolic link to '{link}': swap its target, not the link.");
         }
+
+        EnsureSingleName(files.Database);
 
         // SQLite's EXCLUSIVE lock on the old file from the last check until the rename is done (see SwapLock).
         using var swapLock = SwapLock.Take(files.Database, "Replacing the database");

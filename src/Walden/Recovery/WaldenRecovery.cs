@@ -99,6 +99,7 @@ public static class WaldenRecovery
         var input = CheckInput(path);
         input = OpenErrors.RealPath(input) ?? input;
         LockProbe.EnsureNotInUse(input, "In-place recovery");
+        Quarantine.EnsureSingleName(input);
         var closedWal = ForeignFile.IsClosedWal(input);
         var before = DatabaseFiles.For(input).Fingerprint();
         RemoveAbandonedOutputs(Path.GetDirectoryName(input)!);
