@@ -141,6 +141,43 @@ public sealed class DoctorCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Doctor_OnADatabaseWithASecondName_ReportsDanger_AndExits1()
+    {
+        var db = _dir.File("named.db");
+        using (var direct = Sql.OpenDirect(db))
+        {
+            direct.Exec("CREATE TABLE t(v); INSERT INTO t VALUES (1);");
+        }
+
+        Assert.Equal(0, Walden.Native.Posix.Link(db, _dir.File("second-name.db")));
+
+        var (exit, report) = await DoctorAsync(db);
+
+        Assert.Equal(1, exit);
+        Assert.Contains("2 names", Single(report, "files", "danger", "hard links"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Doctor_OnAnEmptiedDatabaseBesideItsWal_ReportsDanger_WithoutOpeningIt()
+    {
+        var db = _dir.File("emptied.db");
+        using (var shell = new SqliteShell(db))
+        {
+            await shell.RunAsync("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t(v); INSERT INTO t VALUES ('committed');");
+            shell.Kill();
+        }
+
+        File.WriteAllBytes(db, []); // emptied; the -wal holds the committed rows
+        var wal = File.ReadAllBytes(db + "-wal");
+
+        var (exit, report) = await DoctorAsync(db);
+
+        Assert.Equal(1, exit);
+        Single(report, "files", "danger", "empty (0-byte) database");
+        Assert.Equal(wal, File.ReadAllBytes(db + "-wal")); // SQLite deletes such a -wal on open: the doctor did not open it
+    }
+
+    [Fact]
     public async Task Doctor_WhenTheShmIsOwnedByAnotherUser_WarnsNamingBothOwners_AndExits0()
     {
         var db = _dir.File("owned.db");

@@ -62,6 +62,16 @@ internal static partial class WaldenDoctor
             }
         }
 
+        if (FileId.LinkCount(files.Database) is > 1 and var names)
+        {
+            findings.Add(new DoctorFinding("files", DoctorSeverity.Danger,
+                $"The database file has {names} names (hard links).",
+                "SQLite names the -journal and -wal after the name a program opened: a program that opens the database by another " +
+                "name does not see a hot journal or the WAL left under this one, and reads or writes the file half-updated " +
+                "(sqlite.org/howtocorrupt.html 2.5). A restore or recovery in place would also replace one name only.",
+                $"Make every program use one name and remove the others (find them with 'find / -xdev -samefile {files.Database}')."));
+        }
+
         if (state.HotJournal)
         {
             findings.Add(new DoctorFinding("hot journal", DoctorSeverity.Warning,
