@@ -17,7 +17,7 @@ internal static class CheckpointCommand
 {
     internal static Command Create()
     {
-        var database = new Argument<FileInfo>("db") { Description = "The SQLite database file (in WAL mode)." };
+        var database = new Argument<FileInfo>("db") { Description = "The SQLite database file (in WAL mode)." }.RefusingCompanions();
         var mode = new Option<WaldenCheckpointMode>("--mode") { Description = "passive, full, restart or truncate.", DefaultValueFactory = _ => WaldenCheckpointMode.Passive };
         var busyTimeout = new Option<double>("--busy-timeout") { Description = "Seconds to wait for the writer and for readers (full, restart, truncate).", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
