@@ -46,6 +46,11 @@ internal static class CheckpointCommand
             return CliErrors.Report($"--busy-timeout must be between 0 and 600 seconds (currently {busyTimeout}).");
         }
 
+        if (HotJournal(file.FullName) is { } refusal)
+        {
+            return CliErrors.Report(refusal);
+        }
+
         CheckpointReport report;
         try
         {
@@ -73,6 +78,28 @@ internal static class CheckpointCommand
         }
 
         return report.Busy ? ExitCodes.Failed : ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Why the file must not be opened here: a hot rollback journal beside it (a program stopped mid-transaction, nobody holds
+    /// the database). SQLite's first read would roll it back in place, a change the user did not ask for, and a database with
+    /// a rollback journal is not in WAL mode, so there would be nothing to checkpoint; the answer used to be only that, with the
+    /// roll-back unsaid. Refused as check, info and doctor treat such a file: nothing of the user's is changed.
+    /// </summary>
+    private static string? HotJournal(string path)
+    {
+        var real = Files.OpenErrors.RealPath(path) ?? path;
+        var journal = real + "-journal";
+        if (Files.DatabaseFiles.SizeOf(journal) is not > 0 || Files.LockProbe.FindHolder(real) is not null || !Files.ForeignFile.HasHotJournal(real))
+        {
+            return null;
+        }
+
+        return $"'{path}' has a hot rollback journal ('{Path.GetFileName(journal)}', {Files.DatabaseFiles.SizeOf(journal):N0} bytes): a program " +
+            "stopped in the middle of a transaction, so the database is in rollback-journal mode, not WAL, and there is nothing to " +
+            "checkpoint. Nothing was done: opening it would make SQLite roll that transaction back in the file. Let the program that " +
+            "owns the database open it (SQLite rolls the journal back then), and keep the journal beside the database until it has; " +
+            "'walden check' and 'walden info' read it on a private copy without changing it.";
     }
 
     internal static CheckpointReport Checkpoint(string path, WaldenCheckpointMode mode, TimeSpan busyTimeout)
