@@ -95,4 +95,24 @@ public sealed class ApplicationTokenizerTests : IDisposable
         Assert.Contains(json.RootElement.GetProperty("findings").EnumerateArray(), f => f.GetString()!.Contains("missing from index plain_v", StringComparison.Ordinal));
         Assert.Contains(json.RootElement.GetProperty("notes").EnumerateArray(), n => n.GetString()!.Contains("'docs'", StringComparison.Ordinal));
     }
+
+    [Theory]
+    [InlineData("CREATE VIRTUAL TABLE docs USING fts4(body, tokenize=TOKENIZER)", "simple")]
+    [InlineData("CREATE VIRTUAL TABLE docs USING fts5(body, tokenize='TOKENIZER')", "unicode61")]
+    public async Task Recover_OfAFileWithAnApplicationTokenizer_GivesBackAUsableFile_AndSaysTheIndexWasNotVerified(string create, string builtIn)
+    {
+        var path = _dir.File("app.db");
+        await ForeignProgram.PythonAsync(Script, path, create, builtIn, "INSERT INTO docs VALUES ('hello world')", "mytok", "none");
+        var before = ForeignProgram.Snapshot(_dir.Path);
+
+        var recover = await WaldenCli.RunAsync("recover", path, "--output", _dir.File("recovered.db"), "--json");
+
+        Assert.True(recover.ExitCode == 0, recover.Stdout + recover.Stderr);
+        using var json = JsonDocument.Parse(recover.Stdout);
+        var report = json.RootElement.GetProperty("report");
+        Assert.True(report.GetProperty("usable").GetBoolean(), report.GetProperty("integrityCheck").GetString());
+        Assert.Equal(50, report.GetProperty("tables").GetProperty("plain").GetInt64());
+        Assert.Contains(report.GetProperty("notes").EnumerateArray(), n => n.GetString()!.Contains("full-text table(s) 'docs'", StringComparison.Ordinal));
+        Assert.Equal(before, ForeignProgram.Snapshot(_dir.Path).Where(f => !f.Key.StartsWith("recovered", StringComparison.Ordinal)));
+    }
 }
