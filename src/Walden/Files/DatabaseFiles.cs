@@ -109,6 +109,13 @@ internal sealed record DatabaseFiles(string Database)
     internal static string? CompanionProblem(string path, bool creates = false)
     {
         var full = Path.GetFullPath(path);
+        // A symbolic link to a companion is that companion: SQLite opens the target (and keeps its companions beside it).
+        if (File.Exists(full) && OpenErrors.RealPath(full) is { } real && !string.Equals(real, full, StringComparison.Ordinal) &&
+            CompanionProblem(real, creates) is { } viaLink)
+        {
+            return $"'{full}' is a symbolic link to '{real}': {viaLink}";
+        }
+
         var name = Path.GetFileName(full);
         foreach (var (suffix, what) in CompanionKinds)
         {

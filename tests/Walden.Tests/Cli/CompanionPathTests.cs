@@ -73,6 +73,29 @@ public sealed class CompanionPathTests : IDisposable
         Assert.Contains("healthy", checkedOne.Stdout, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Check_OfASymbolicLinkToACompanion_RefusesItAsTheCompanionItIs()
+    {
+        var database = _dir.File("real.db");
+        using (var connection = Sql.OpenDirect(database))
+        {
+            connection.Exec("CREATE TABLE t(a)");
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        await File.WriteAllBytesAsync(database + "-wal", new byte[4096 + 32]);
+        var link = _dir.File("link.db");
+        File.CreateSymbolicLink(link, database + "-wal");
+        var before = Snapshot();
+
+        var (exit, stdout, stderr) = await WaldenCli.RunAsync("check", link);
+
+        Assert.True(exit == 2, stdout + stderr);
+        Assert.Contains($"'{link}' is a symbolic link to '{database}-wal'", stderr, StringComparison.Ordinal);
+        Assert.Contains($"Pass the database itself: '{database}'", stderr, StringComparison.Ordinal);
+        Assert.Equal(before, Snapshot());
+    }
+
     private string Snapshot() => string.Join("\n", Directory.EnumerateFileSystemEntries(_dir.Path, "*", SearchOption.AllDirectories)
         .Order(StringComparer.Ordinal)
         .Select(path => File.Exists(path) ? $"{path} {new FileInfo(path).Length} {File.GetLastWriteTimeUtc(path).Ticks} {Hash(path)}" : path));
