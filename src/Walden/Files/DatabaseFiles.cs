@@ -145,8 +145,8 @@ internal sealed record DatabaseFiles(string Database)
             }
 
             return creates
-                ? $"'{full}' is named as the {what} of a database '{database}': SQLite would take a database of that name for that " +
-                  "file's companion. Choose a name that does not end in -wal, -shm or -journal."
+                ? $"'{full}' is named as the {what} of a database '{database}': were that database ever created, SQLite would take " +
+                  "this file for its companion and overwrite or delete it. Choose a name that does not end in -wal, -shm or -journal."
                 : null;
         }
 

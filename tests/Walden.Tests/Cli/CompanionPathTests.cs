@@ -96,6 +96,28 @@ public sealed class CompanionPathTests : IDisposable
         Assert.Equal(before, Snapshot());
     }
 
+    [Fact]
+    public async Task CommandsThatCreateADatabase_RefuseANameOfACompanion_EvenWithoutItsDatabase()
+    {
+        var database = _dir.File("app.db");
+        using (var connection = Sql.OpenDirect(database))
+        {
+            connection.Exec("CREATE TABLE t(a)");
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        var before = Snapshot();
+
+        foreach (var arguments in new[] { new[] { "recover", database, "--output", _dir.File("new.db-wal") }, ["demo", "--db", _dir.File("new.db-journal")] })
+        {
+            var (exit, stdout, stderr) = await WaldenCli.RunAsync(arguments);
+
+            Assert.True(exit == 2, $"{string.Join(' ', arguments)}: exit {exit}: {stdout} {stderr}");
+            Assert.Contains("Choose a name that does not end in -wal, -shm or -journal", stderr, StringComparison.Ordinal);
+            Assert.Equal(before, Snapshot());
+        }
+    }
+
     private string Snapshot() => string.Join("\n", Directory.EnumerateFileSystemEntries(_dir.Path, "*", SearchOption.AllDirectories)
         .Order(StringComparer.Ordinal)
         .Select(path => File.Exists(path) ? $"{path} {new FileInfo(path).Length} {File.GetLastWriteTimeUtc(path).Ticks} {Hash(path)}" : path));
