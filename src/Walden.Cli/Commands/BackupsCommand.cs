@@ -24,9 +24,10 @@ internal static class BackupsCommand
     private static async Task<int> RunAsync(DirectoryInfo directory, bool verify, bool json, CancellationToken cancellationToken)
     {
         IReadOnlyList<WaldenBackupEntry> entries;
+        IReadOnlyList<string> ignored;
         try
         {
-            entries = WaldenBackups.List(directory.FullName);
+            entries = WaldenBackups.List(directory.FullName, out ignored);
             if (verify)
             {
                 var verified = new List<WaldenBackupEntry>();
@@ -59,7 +60,8 @@ internal static class BackupsCommand
         }).ToList();
         if (json)
         {
-            Json.Write(new { directory = directory.FullName, reverified = verify, backups = rows });
+            Json.Write(new { directory = directory.FullName, reverified = verify, backups = rows, ignored });
+            return ExitCode(entries, verify);
         }
         else if (rows.Count == 0)
         {
@@ -88,6 +90,17 @@ internal static class BackupsCommand
             AnsiConsole.Write(table);
         }
 
-        return verify && entries.Any(e => e.State == WaldenBackupState.Damaged) ? ExitCodes.Failed : ExitCodes.Ok;
+        if (ignored.Count > 0)
+        {
+            // Named as no copy of Walden's is, and no manifest of Walden's vouches for them: not backups, so neither listed
+            // nor called failed copies; said so that a user looking for them knows why they are missing from the table.
+            AnsiConsole.MarkupLine($"Not Walden backups, left out: {Markup.Escape(string.Join(", ", ignored.Select(Path.GetFileName)))} " +
+                "(Walden names its copies <name>-<UTC time>.db, with a .json manifest beside each).");
+        }
+
+        return ExitCode(entries, verify);
     }
+
+    private static int ExitCode(IReadOnlyList<WaldenBackupEntry> entries, bool verify) =>
+        verify && entries.Any(e => e.State == WaldenBackupState.Damaged) ? ExitCodes.Failed : ExitCodes.Ok;
 }

@@ -14,7 +14,7 @@ internal static class CheckCommand
 {
     internal static Command Create()
     {
-        var database = new Argument<FileInfo>("db") { Description = "The SQLite database file (any program's)." };
+        var database = new Argument<FileInfo>("db") { Description = "The SQLite database file (any program's)." }.RefusingCompanions();
         var full = new Option<bool>("--full") { Description = "Run PRAGMA integrity_check (indexes and constraints too) instead of quick_check." };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
         var command = new Command("check", "Check a database's header and run quick_check (or integrity_check with --full), read-only. Exit 0 healthy, 1 corrupt, 2 cannot be checked.")

@@ -18,7 +18,7 @@ internal static class CheckpointCommand
 {
     internal static Command Create()
     {
-        var database = new Argument<FileInfo>("db") { Description = "The SQLite database file (in WAL mode)." };
+        var database = new Argument<FileInfo>("db") { Description = "The SQLite database file (in WAL mode)." }.RefusingCompanions();
         var mode = new Option<WaldenCheckpointMode>("--mode") { Description = "passive, full, restart or truncate.", DefaultValueFactory = _ => WaldenCheckpointMode.Passive };
         var busyTimeout = new Option<double>("--busy-timeout") { Description = "Seconds to wait for the writer and for readers (full, restart, truncate).", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
@@ -45,6 +45,11 @@ internal static class CheckpointCommand
         if (busyTimeout is < 0 or > 600)
         {
             return CliErrors.Report($"--busy-timeout must be between 0 and 600 seconds (currently {busyTimeout}).");
+        }
+
+        if (HotJournal(file.FullName) is { } refusal)
+        {
+            return CliErrors.Report(refusal);
         }
 
         CheckpointReport report;
@@ -83,6 +88,28 @@ internal static class CheckpointCommand
         }
 
         return report.Busy ? ExitCodes.Failed : ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Why the file must not be opened here: a hot rollback journal beside it (a program stopped mid-transaction, nobody holds
+    /// the database). SQLite's first read would roll it back in place, a change the user did not ask for, and a database with
+    /// a rollback journal is not in WAL mode, so there would be nothing to checkpoint; the answer used to be only that, with the
+    /// roll-back unsaid. Refused as check, info and doctor treat such a file: nothing of the user's is changed.
+    /// </summary>
+    private static string? HotJournal(string path)
+    {
+        var real = Files.OpenErrors.RealPath(path) ?? path;
+        var journal = real + "-journal";
+        if (Files.DatabaseFiles.SizeOf(journal) is not > 0 || Files.LockProbe.FindHolder(real) is not null || !Files.ForeignFile.HasHotJournal(real))
+        {
+            return null;
+        }
+
+        return $"'{path}' has a hot rollback journal ('{Path.GetFileName(journal)}', {Files.DatabaseFiles.SizeOf(journal):N0} bytes): a program " +
+            "stopped in the middle of a transaction, so the database is in rollback-journal mode, not WAL, and there is nothing to " +
+            "checkpoint. Nothing was done: opening it would make SQLite roll that transaction back in the file. Let the program that " +
+            "owns the database open it (SQLite rolls the journal back then), and keep the journal beside the database until it has; " +
+            "'walden check' and 'walden info' read it on a private copy without changing it.";
     }
 
     internal static CheckpointReport Checkpoint(string path, WaldenCheckpointMode mode, TimeSpan busyTimeout)

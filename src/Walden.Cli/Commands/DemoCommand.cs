@@ -20,7 +20,7 @@ internal static class DemoCommand
 
     internal static Command Create()
     {
-        var db = new Option<FileInfo?>("--db") { Description = "Database file to write (created if missing). Default: a new file in a temporary folder, removed afterwards." };
+        var db = new Option<FileInfo?>("--db") { Description = "Database file to write (created if missing). Default: a new file in a temporary folder, removed afterwards." }.RefusingCompanions(creates: true);
         var producers = new Option<int>("--producers") { Description = "Concurrent producers.", DefaultValueFactory = _ => 64 };
         var seconds = new Option<double>("--seconds") { Description = "How long to write (ignored with --writes).", DefaultValueFactory = _ => 5 };
         var writes = new Option<int?>("--writes") { Description = "Writes per producer; the run ends when all are acknowledged." };

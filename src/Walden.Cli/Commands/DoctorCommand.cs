@@ -14,7 +14,7 @@ internal static class DoctorCommand
 {
     internal static Command Create()
     {
-        var database = new Argument<string>("db") { Description = "The SQLite database file (any program's, in use or not)." };
+        var database = new Argument<string>("db") { Description = "The SQLite database file (any program's, in use or not)." }.RefusingCompanions();
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of tables." };
         var command = new Command("doctor",
             "Find what endangers a database: processes holding it and their SQLite versions, the file system, deleted files still held " +

@@ -13,7 +13,7 @@ internal static class InfoCommand
 {
     internal static Command Create()
     {
-        var database = new Argument<FileInfo>("db") { Description = "The SQLite database file (any program's)." };
+        var database = new Argument<FileInfo>("db") { Description = "The SQLite database file (any program's)." }.RefusingCompanions();
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
         var command = new Command("info", "Show the SQLite library version and a database's journal mode, pages and file sizes. Opens the file read-only.")
         {

@@ -18,10 +18,10 @@ internal static class RecoverCommand
 
     internal static Command Create()
     {
-        var database = new Argument<FileInfo>("db") { Description = "The damaged SQLite database (any program's)." };
-        var output = new Option<FileInfo?>("--output") { Description = "Where to write the recovered database (a new file). The input is left untouched." };
+        var database = new Argument<FileInfo>("db") { Description = "The damaged SQLite database (any program's)." }.RefusingCompanions();
+        var output = new Option<FileInfo?>("--output") { Description = "Where to write the recovered database (a new file). The input is left untouched." }.RefusingCompanions(creates: true);
         var inPlace = new Option<bool>("--in-place") { Description = "Replace the database with the recovered one; the damaged original and its -wal/-shm are kept in walden-quarantine/ beside it." };
-        var schemaFrom = new Option<FileInfo?>("--schema-from") { Description = "A healthy copy or backup of the database, or a .sql file with its CREATE statements: rebuilds tables whose schema page is lost." };
+        var schemaFrom = new Option<FileInfo?>("--schema-from") { Description = "A healthy copy or backup of the database, or a .sql file with its CREATE statements: rebuilds tables whose schema page is lost." }.RefusingCompanions();
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
         var command = new Command("recover", "Recover a damaged database with SQLite's recover extension plus Walden's steps (rows given back from lost_and_found, FTS rebuilt, ANALYZE, integrity_check). Refuses while another process has it open.")
         {

@@ -18,7 +18,7 @@ internal static class SoakCommand
 
     internal static Command Create()
     {
-        var db = new Option<FileInfo?>("--db") { Description = "Database file (created if missing). Default: a new file in a temporary folder, removed afterwards." };
+        var db = new Option<FileInfo?>("--db") { Description = "Database file (created if missing). Default: a new file in a temporary folder, removed afterwards." }.RefusingCompanions(creates: true);
         var minutes = new Option<double>("--minutes") { Description = "How long to run.", DefaultValueFactory = _ => 10 };
         var producers = new Option<int>("--producers") { Description = "Concurrent writers.", DefaultValueFactory = _ => 64 };
         var readers = new Option<int>("--readers") { Description = "Concurrent readers (and reader connections).", DefaultValueFactory = _ => 8 };

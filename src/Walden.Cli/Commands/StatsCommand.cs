@@ -15,7 +15,7 @@ internal static class StatsCommand
 {
     internal static Command Create()
     {
-        var database = new Argument<FileInfo>("db") { Description = "The SQLite database file (any program's)." };
+        var database = new Argument<FileInfo>("db") { Description = "The SQLite database file (any program's)." }.RefusingCompanions();
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
         var command = new Command("stats", "Show a database's file sizes (-wal, -shm included), pages, freelist and auto_vacuum. Opens the file read-only and never changes it.")
         {

@@ -13,7 +13,7 @@ public enum WaldenBackupState
     Damaged = 2,
 }
 
-/// <summary>One file in a backup folder, as <see cref="WaldenBackups.List"/> or <see cref="WaldenBackups.VerifyAsync"/> found it.</summary>
+/// <summary>One file in a backup folder, as <see cref="WaldenBackups.List(string)"/> or <see cref="WaldenBackups.VerifyAsync"/> found it.</summary>
 /// <param name="Path">The backup file.</param>
 /// <param name="State">Whether it can be trusted.</param>
 /// <param name="StoredBytes">Its size on disk, from file metadata; null when it is missing.</param>

@@ -40,10 +40,15 @@ public static class WaldenBackups
 
     /// <summary>
     /// The backups and leftover copies in <paramref name="directory"/>, newest first, judged from their
-    /// manifests and file sizes (fast; <see cref="VerifyAsync"/> re-checks the contents).
+    /// manifests and file sizes (fast; <see cref="VerifyAsync"/> re-checks the contents). Only Walden's own files
+    /// are listed: copies named as Walden names them (<c>&lt;name&gt;-&lt;UTC time&gt;.db</c>, compressed or partial) and
+    /// those a manifest of Walden's vouches for; any other file in the folder (a database of the user's) is left out.
     /// </summary>
     /// <param name="directory">A backup folder.</param>
-    public static IReadOnlyList<WaldenBackupEntry> List(string directory)
+    public static IReadOnlyList<WaldenBackupEntry> List(string directory) => List(directory, out _);
+
+    /// <summary>As <see cref="List(string)"/>, and the files of the folder that look like databases but are not Walden's.</summary>
+    internal static IReadOnlyList<WaldenBackupEntry> List(string directory, out IReadOnlyList<string> ignored)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         var folder = Path.GetFullPath(directory);
@@ -54,11 +59,19 @@ public static class WaldenBackups
 
         var entries = new List<WaldenBackupEntry>();
         var vouched = new HashSet<string>(StringComparer.Ordinal);
+        var others = new List<string>();
         foreach (var manifest in Directory.EnumerateFiles(folder, "*" + BackupFiles.ManifestSuffix))
         {
             var backupPath = manifest[..^BackupFiles.ManifestSuffix.Length];
-            vouched.Add(backupPath);
             var backup = BackupFiles.ReadManifest(manifest, out var problem);
+            // A .json beside a file not named as Walden names its copies is Walden's only when it reads as its manifest:
+            // anything else (an application's own settings.json, app.db.json) is not a backup, damaged or otherwise.
+            if (backup is null && !BackupFiles.IsBackupName(backupPath))
+            {
+                continue;
+            }
+
+            vouched.Add(backupPath);
             var size = DatabaseFiles.SizeOf(backupPath);
             if (backup is null)
             {
@@ -72,13 +85,25 @@ public static class WaldenBackups
 
         foreach (var file in Directory.EnumerateFiles(folder))
         {
-            if (!vouched.Contains(file) && IsCopyName(file))
+            if (vouched.Contains(file) || !IsCopyName(file))
+            {
+                continue;
+            }
+
+            // Without a manifest, only Walden's own name makes a file an interrupted or failed copy; a database of the user's
+            // (app.db, a program's notes.db) that sits in the folder is none of Walden's business.
+            if (BackupFiles.IsBackupName(file))
             {
                 entries.Add(new WaldenBackupEntry(file, WaldenBackupState.Unverified, DatabaseFiles.SizeOf(file), null,
                     "it has no manifest, so it was never verified (an interrupted or failed copy)"));
             }
+            else
+            {
+                others.Add(file);
+            }
         }
 
+        ignored = others.Order(StringComparer.Ordinal).ToList();
         return entries
             .OrderByDescending(entry => entry.Backup?.CreatedAt ?? new DateTimeOffset(File.GetLastWriteTimeUtc(entry.Path), TimeSpan.Zero))
             .ThenByDescending(entry => entry.Path, StringComparer.Ordinal)
@@ -105,7 +130,7 @@ public static class WaldenBackups
     /// into <c>walden-quarantine/</c> beside it, never deleted. Refuses, changing nothing, while any
     /// process (this one included) has the target open, and when the backup is not verified.
     /// </summary>
-    /// <param name="backupPath">The backup file to restore (as listed by <see cref="List"/>).</param>
+    /// <param name="backupPath">The backup file to restore (as listed by <see cref="List(string)"/>).</param>
     /// <param name="databasePath">Where to put it; its folder must exist.</param>
     /// <param name="cancellationToken">Stops the restore before the swap; nothing is changed then.</param>
     /// <exception cref="WaldenBackupRejectedException">The backup is unverified or damaged.</exception>

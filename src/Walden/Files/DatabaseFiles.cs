@@ -94,4 +94,83 @@ internal sealed record DatabaseFiles(string Database)
 
         return file is FileInfo { Exists: true } found ? found.Length : null;
     }
+
+    /// <summary>The companion files SQLite keeps beside a database, by suffix, with what each is.</summary>
+    private static readonly (string Suffix, string What)[] CompanionKinds =
+    [
+        ("-wal", "write-ahead log (-wal)"),
+        ("-shm", "shared-memory index (-shm)"),
+        ("-journal", "rollback journal (-journal)"),
+    ];
+
+    /// <summary>
+    /// Why <paramref name="path"/>, passed where a database belongs, is not one: a -wal, -shm or -journal that SQLite keeps
+    /// beside a database (the user typed the companion's name, or a shell completed it); null when it is no companion.
+    /// A companion is recognised by its name and its database beside it, from metadata only (the -wal or -shm of a database
+    /// in use must not be opened outside SQLite). Without that database, a file of such a name is read for its first 16
+    /// bytes (nobody can be using it as a companion then): one that starts as an SQLite database is a database named so.
+    /// A path that does not exist yet is refused when <paramref name="creates"/>: SQLite would take a database of that name
+    /// for the companion of another.
+    /// </summary>
+    internal static string? CompanionProblem(string path, bool creates = false)
+    {
+        var full = Path.GetFullPath(path);
+        // A symbolic link to a companion is that companion: SQLite opens the target (and keeps its companions beside it).
+        if (File.Exists(full) && OpenErrors.RealPath(full) is { } real && !string.Equals(real, full, StringComparison.Ordinal) &&
+            CompanionProblem(real, creates) is { } viaLink)
+        {
+            return $"'{full}' is a symbolic link to '{real}': {viaLink}";
+        }
+
+        var name = Path.GetFileName(full);
+        foreach (var (suffix, what) in CompanionKinds)
+        {
+            if (!name.EndsWith(suffix, StringComparison.Ordinal) || name.Length == suffix.Length)
+            {
+                continue;
+            }
+
+            var database = full[..^suffix.Length];
+            if (File.Exists(database))
+            {
+                var verb = File.Exists(full) ? "is" : "names";
+                return $"'{full}' {verb} the {what} of the database '{database}', a companion file SQLite keeps beside it, not a database. " +
+                    $"Pass the database itself: '{database}'.";
+            }
+
+            if (File.Exists(full))
+            {
+                if (StartsAsDatabase(full))
+                {
+                    return null;
+                }
+
+                return $"'{full}' is named as the {what} of the database '{database}', which does not exist, and it is not an SQLite " +
+                    "database itself. Pass the database file; if the database was moved or deleted, keep this file with it: a -wal or " +
+                    "-journal may hold transactions the database needs.";
+            }
+
+            return creates
+                ? $"'{full}' is named as the {what} of a database '{database}': were that database ever created, SQLite would take " +
+                  "this file for its companion and overwrite or delete it. Choose a name that does not end in -wal, -shm or -journal."
+                : null;
+        }
+
+        return null;
+    }
+
+    private static bool StartsAsDatabase(string path)
+    {
+        try
+        {
+            var magic = "SQLite format 3\0"u8;
+            var start = new byte[magic.Length];
+            using var stream = OpenRawRead(path, "Reading the first bytes of a file named like a companion");
+            return stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false) == start.Length && magic.SequenceEqual(start);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or WaldenDatabaseInUseException)
+        {
+            return true; // unreadable here: let the command's own open say why
+        }
+    }
 }

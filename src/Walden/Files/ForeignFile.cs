@@ -64,6 +64,11 @@ internal sealed class ForeignFile : IDisposable
     {
         var fullPath = System.IO.Path.GetFullPath(path);
         EnsureExists(fullPath);
+        if (DatabaseFiles.CompanionProblem(fullPath) is { } companion)
+        {
+            throw new WaldenConfigurationException(companion);
+        }
+
         if (Integrity.IntegrityChecker.Unreadable(OpenErrors.RealPath(fullPath) ?? fullPath) is { Empty: false } unreadable)
         {
             throw unreadable.NotADatabase

@@ -129,6 +129,17 @@ internal static class IntegrityChecker
     internal static (List<string> Findings, List<string> Notes) RunSettingAsideStandIns(
         SqliteConnection connection, StandIns standIns, WaldenIntegrityCheck kind, int limit = FindingsLimit)
     {
+        // Full-text tables whose tokenizer is the application's are left out before the check, or it fails as a whole.
+        string? tokenizers;
+        try
+        {
+            tokenizers = ApplicationTokenizers.SetAside(connection);
+        }
+        catch (SqliteException)
+        {
+            tokenizers = null; // a schema SQLite cannot read: the check itself says what is wrong
+        }
+
         var room = limit;
         while (true)
         {
@@ -138,22 +149,27 @@ internal static class IntegrityChecker
             var setAside = raw.Count - findings.Count;
             if (raw.Count < room || setAside == 0 || findings.Count >= limit)
             {
-                return (findings.Take(limit).ToList(), WithSkippedChecks(connection, notes));
+                return (findings.Take(limit).ToList(), WithSkippedChecks(connection, notes, tokenizers));
             }
 
             if (room >= StandInFindingsRoom)
             {
                 notes.Add($"The check stopped after {raw.Count:N0} findings, {setAside:N0} of them on indexes that use stand-ins; findings " +
                     "past those were not looked for. Check the file with the application's collations and functions registered.");
-                return (findings, WithSkippedChecks(connection, notes));
+                return (findings, WithSkippedChecks(connection, notes, tokenizers));
             }
 
             room = (int)Math.Min(StandInFindingsRoom, (long)room * 8);
         }
     }
 
-    private static List<string> WithSkippedChecks(SqliteConnection connection, List<string> notes)
+    private static List<string> WithSkippedChecks(SqliteConnection connection, List<string> notes, string? tokenizers)
     {
+        if (tokenizers is not null)
+        {
+            notes.Add(tokenizers);
+        }
+
         if (SkippedChecks.Note(connection) is { } skipped)
         {
             notes.Add(skipped);

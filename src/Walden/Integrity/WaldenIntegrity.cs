@@ -56,6 +56,13 @@ public static class WaldenIntegrity
             return Result(WaldenFileStatus.CannotCheck, [Directory.Exists(fullPath) ? $"'{fullPath}' is a directory; pass the database file inside it." : OrphanedCompanions.Problem(fullPath) ?? $"'{fullPath}' does not exist. Check the path."]);
         }
 
+        // A -wal, -shm or -journal passed for its database: its "header" would read as damage, and SQLite would create
+        // companions of the companion beside the user's files.
+        if (DatabaseFiles.CompanionProblem(fullPath) is { } companion)
+        {
+            return Result(WaldenFileStatus.CannotCheck, [companion]);
+        }
+
         var header = IntegrityChecker.InspectHeader(fullPath);
         if (header.NotADatabase)
         {

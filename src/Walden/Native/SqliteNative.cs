@@ -50,6 +50,13 @@ internal static unsafe partial class SqliteNative
     /// <summary>Registers the sqlite_dbdata and sqlite_dbptr virtual tables (from the recover extension) on a connection.</summary>
     [LibraryImport(Library, EntryPoint = "sqlite3_dbdata_init")]
     internal static partial int DbdataInit(IntPtr db, IntPtr errorMessage, IntPtr api);
+    /// <summary>
+    /// <c>sqlite3_drop_modules</c>: removes from the connection every virtual-table module not named in <paramref name="keep"/>
+    /// (a null-terminated array of UTF-8 names); tables of a removed module are then left out of <c>integrity_check</c>.
+    /// </summary>
+    [LibraryImport(Library, EntryPoint = "sqlite3_drop_modules")]
+    internal static partial int DropModules(IntPtr db, IntPtr* keep);
+
     /// <summary><c>sqlite3_wal_hook</c>: called after each commit on the connection, once the write lock is released, with the frames now in the WAL.</summary>
     [LibraryImport(Library, EntryPoint = "sqlite3_wal_hook")]
     internal static partial IntPtr WalHook(IntPtr db, delegate* unmanaged[Cdecl]<IntPtr, IntPtr, IntPtr, int, int> callback, IntPtr state);

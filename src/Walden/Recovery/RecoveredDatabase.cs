@@ -60,12 +60,15 @@ internal static partial class RecoveredDatabase
         Commit(connection);
         var fullText = RebuildFullText(connection, notes);
         ConnectionFactory.Execute(connection, "ANALYZE");
-        var integrity = IntegrityCheck(connection);
+        // Counted before the check: it may leave out full-text tables whose tokenizer is the application's, and then the
+        // connection can no longer read them.
+        var rows = CountRows(connection, context.LostAndFound);
+        var integrity = IntegrityCheck(connection, notes);
         var lost = LostAndFoundMapper.TableExists(connection, context.LostAndFound)
             ? ConnectionFactory.Scalar<long>(connection, $"SELECT count(*) FROM {context.LostAndFoundSql}")
             : 0;
         var pageSize = (int)ConnectionFactory.Scalar<long>(connection, "PRAGMA page_size"); // the extension gives the output the page size it read the input with
-        return new AttemptResult(outputPath, CountRows(connection, context.LostAndFound), lost, moved, rebuilt, fullText, integrity, pageSize);
+        return new AttemptResult(outputPath, rows, lost, moved, rebuilt, fullText, integrity, pageSize);
     }
 
     /// <summary>
@@ -122,8 +125,24 @@ internal static partial class RecoveredDatabase
         return counts;
     }
 
-    internal static string IntegrityCheck(SqliteConnection connection)
+    /// <summary>
+    /// integrity_check (100 findings), as one string; "ok" when sound. Full-text tables whose tokenizer is the application's are
+    /// left out first (<see cref="Integrity.ApplicationTokenizers"/>), with a note in <paramref name="notes"/> when given.
+    /// </summary>
+    internal static string IntegrityCheck(SqliteConnection connection, List<string>? notes = null)
     {
+        try
+        {
+            if (Integrity.ApplicationTokenizers.SetAside(connection) is { } note)
+            {
+                notes?.Add(note);
+            }
+        }
+        catch (SqliteException ex) when (!Errors.SqliteErrors.IsDiskFault(ex))
+        {
+            // a schema SQLite cannot read: the check below says so
+        }
+
         using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA integrity_check(100)";
         var lines = new List<string>();

@@ -1,0 +1,177 @@
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using Microsoft.Data.Sqlite;
+using Walden.Native;
+
+namespace Walden.Integrity;
+
+/// <summary>
+/// Full-text tables (FTS3, FTS4, FTS5) whose tokenizer the application registers on its own connections (<c>fts3_tokenizer</c>,
+/// FTS5's <c>xCreateTokenizer</c>; an Android app's own). Without it SQLite cannot check their full-text index against their
+/// content: <c>integrity_check</c> fails as a whole ("unknown tokenizer: mytok" for FTS3/4, "SQL logic error" for FTS5), and an
+/// FTS5 table whose check needs no tokenizer (external content, contentless, empty) passed without a word. As with the
+/// application's collations (<see cref="Configuration.StandIns"/>), Walden checks what it can and says what it could not: the
+/// modules of those tables are removed from the checking connection (<c>sqlite3_drop_modules</c>), so <c>integrity_check</c>
+/// leaves their virtual tables out while it still checks every page and b-tree, their shadow tables' included; the note names
+/// the tables left unverified and why.
+/// </summary>
+internal static partial class ApplicationTokenizers
+{
+    /// <summary>A full-text table and the tokenizer this connection lacks for it.</summary>
+    private sealed record Table(string Name, string Module, string Tokenizer);
+
+    /// <summary>
+    /// Finds the full-text tables whose tokenizer <paramref name="connection"/> does not have (one read of each, which makes SQLite
+    /// load its tokenizer), and when there are any removes their modules from the connection: afterwards it cannot read any
+    /// table of those modules. Returns the note for the check, or null when every tokenizer is there.
+    /// </summary>
+    internal static string? SetAside(SqliteConnection connection)
+    {
+        var tables = FullTextTables(connection);
+        var missing = new List<Table>();
+        foreach (var (name, module, sql) in tables)
+        {
+            if (MissingTokenizer(connection, name, sql) is { } tokenizer)
+            {
+                missing.Add(new Table(name, module, tokenizer));
+            }
+        }
+
+        if (missing.Count == 0)
+        {
+            return null;
+        }
+
+        var modules = missing.Select(t => t.Module).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        if (!DropModules(connection, modules))
+        {
+            return null; // a library without sqlite3_drop_modules: the check fails as before, with SQLite's error
+        }
+
+        // The searches above connected the tables; connected, integrity_check would still call their check. Reloading the
+        // schema ("writable_schema=RESET": off, as it was, and the schema read again) forgets them, and they stay unconnected.
+        using (var reset = connection.CreateCommand())
+        {
+            reset.CommandText = "PRAGMA writable_schema=RESET";
+            reset.ExecuteNonQuery();
+        }
+
+        var alongside = tables.Where(t => modules.Contains(t.Module) && !missing.Exists(m => m.Name == t.Name)).Select(t => t.Name).ToList();
+        var named = string.Join(", ", missing.Select(t => $"'{t.Name}' ({t.Module}, tokenizer '{t.Tokenizer}')"));
+        var note = $"The full-text table(s) {named} use a tokenizer that the program which wrote the file registers on its own connections, " +
+            "and Walden does not have it: their full-text index was not verified against their content (their pages and shadow tables " +
+            "were checked like every table). ";
+        if (alongside.Count > 0)
+        {
+            note += $"SQLite's check cannot leave out one table of a module, so the full-text index of {string.Join(", ", alongside.Select(n => $"'{n}'"))} " +
+                "(same module, a built-in tokenizer) was not verified either. ";
+        }
+
+        return note + "To verify them, run INSERT INTO <table>(<table>) VALUES('integrity-check') for each in the application, with its " +
+            "tokenizer registered.";
+    }
+
+    private static List<(string Name, string Module, string Sql)> FullTextTables(SqliteConnection connection)
+    {
+        var tables = new List<(string, string, string)>();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'";
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            if (FullTextModule().Match(reader.GetString(1)) is { Success: true } match)
+            {
+                tables.Add((reader.GetString(0), match.Groups[1].Value.ToLowerInvariant(), reader.GetString(1)));
+            }
+        }
+
+        return tables;
+    }
+
+    /// <summary>
+    /// The tokenizer SQLite reports missing when the table is searched (FTS3/4 load it when the table is connected, FTS5 when a
+    /// query or a row is tokenized), or null. A search reads; any other error is left to the check.
+    /// </summary>
+    private static string? MissingTokenizer(SqliteConnection connection, string table, string sql)
+    {
+        // Stepped directly: FTS5 reports the missing tokenizer in the connection's message right after the step, which
+        // Microsoft.Data.Sqlite's reader turns into a bare "SQL logic error".
+        var quoted = "\"" + table.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+        var db = connection.Handle!;
+        var rc = SQLitePCL.raw.sqlite3_prepare_v2(db, $"SELECT rowid FROM {quoted} WHERE {quoted} MATCH 'walden' LIMIT 1", out var statement);
+        try
+        {
+            if (rc == SQLitePCL.raw.SQLITE_OK)
+            {
+                rc = SQLitePCL.raw.sqlite3_step(statement);
+            }
+
+            var message = rc is SQLitePCL.raw.SQLITE_OK or SQLitePCL.raw.SQLITE_ROW or SQLitePCL.raw.SQLITE_DONE
+                ? string.Empty
+                : SQLitePCL.raw.sqlite3_errmsg(db).utf8_to_string() ?? string.Empty;
+            // "error in tokenizer constructor": FTS5's porter or trigram wrapping a tokenizer this connection lacks ('porter mytok').
+            return UnknownTokenizer().Match(message) is { Success: true } match ? match.Groups[1].Value
+                : message.Contains("error in tokenizer constructor", StringComparison.Ordinal) ? TokenizeArgument(sql) ?? "?"
+                : null;
+        }
+        finally
+        {
+            statement?.Dispose();
+        }
+    }
+
+    private static unsafe bool DropModules(SqliteConnection connection, HashSet<string> modules)
+    {
+        var keep = new List<string>();
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT name FROM pragma_module_list";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                if (!modules.Contains(reader.GetString(0)))
+                {
+                    keep.Add(reader.GetString(0));
+                }
+            }
+        }
+
+        var names = new IntPtr[keep.Count + 1];
+        try
+        {
+            for (var i = 0; i < keep.Count; i++)
+            {
+                names[i] = Marshal.StringToCoTaskMemUTF8(keep[i]);
+            }
+
+            fixed (IntPtr* array = names)
+            {
+                return SqliteNative.DropModules(connection.Handle!.DangerousGetHandle(), array) == 0;
+            }
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return false;
+        }
+        finally
+        {
+            foreach (var name in names)
+            {
+                Marshal.FreeCoTaskMem(name);
+            }
+        }
+    }
+
+    [GeneratedRegex(@"^\s*CREATE\s+VIRTUAL\s+TABLE\s+.*?\bUSING\s+(fts3|fts4|fts5)\s*(\(|$)", RegexOptions.IgnoreCase | RegexOptions.Singleline)]
+    private static partial Regex FullTextModule();
+
+    /// <summary>The tokenize= argument of a CREATE VIRTUAL TABLE statement, unquoted, or null.</summary>
+    private static string? TokenizeArgument(string sql) =>
+        Tokenize().Match(sql) is { Success: true } match ? match.Groups[1].Value.Trim('\'', '"', ' ').Replace("''", "'", StringComparison.Ordinal) : null;
+
+    [GeneratedRegex(@"\btokenize\s*=\s*('(?:[^']|'')*'|""[^""]*""|[^,)]*)", RegexOptions.IgnoreCase)]
+    private static partial Regex Tokenize();
+
+    [GeneratedRegex(@"(?:unknown|no such) tokenizer: ([^\s']+)")]
+    private static partial Regex UnknownTokenizer();
+}

@@ -1,0 +1,53 @@
+using System.Text.Json;
+using Walden.Backup;
+using Walden.Tests.TestSupport;
+
+namespace Walden.Tests.Backup;
+
+/// <summary>
+/// What a backup folder lists: Walden's own copies only (named &lt;name&gt;-&lt;UTC time&gt;.db, or vouched for by a manifest of
+/// Walden's). A user's database, another program's .db or an application's .json that sits in the folder is no backup,
+/// and never called a failed or damaged one.
+/// </summary>
+public sealed class BackupListTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task List_OfAFolderWithTheUsersOwnFiles_ShowsOnlyWaldensCopies_AndSaysTheOthersWereLeftOut()
+    {
+        var source = _dir.File("app.db");
+        using (var connection = Sql.OpenDirect(source))
+        {
+            connection.Exec("CREATE TABLE t(a); INSERT INTO t VALUES (1)");
+        }
+
+        var folder = _dir.File("backups");
+        var backup = await WaldenBackups.BackupAsync(source, folder);
+        File.Copy(source, Path.Combine(folder, "app.db"));                        // the user's database, kept beside its backups
+        File.Copy(source, Path.Combine(folder, "notes.db"));                      // another program's database
+        File.Copy(source, Path.Combine(folder, "archive.db.gz"));                 // compressed, but not named as Walden names copies
+        await File.WriteAllTextAsync(Path.Combine(folder, "settings.json"), "{\"theme\": \"dark\"}");
+        await File.WriteAllTextAsync(Path.Combine(folder, "notes.db.json"), "{\"owner\": \"notes app\"}");
+        var leftover = Path.Combine(folder, "app-20260101T000000Z.db");         // Walden's name without a manifest: a failed copy
+        File.Copy(source, leftover);
+
+        var entries = WaldenBackups.List(folder);
+        var listed = await WaldenCli.RunAsync("backups", folder, "--json");
+        var table = await WaldenCli.RunAsync("backups", folder);
+
+        Assert.Equal(new[] { backup.Path, leftover }.Order(StringComparer.Ordinal), entries.Select(e => e.Path).Order(StringComparer.Ordinal));
+        Assert.Equal(WaldenBackupState.Unverified, entries.Single(e => e.Path == leftover).State);
+        Assert.True(listed.ExitCode == 0, listed.Stderr);
+        using var document = JsonDocument.Parse(listed.Stdout);
+        Assert.Equal(2, document.RootElement.GetProperty("backups").GetArrayLength());
+        Assert.Equal(
+            ["app.db", "archive.db.gz", "notes.db"],
+            document.RootElement.GetProperty("ignored").EnumerateArray().Select(e => Path.GetFileName(e.GetString()!)));
+        Assert.True(table.ExitCode == 0, table.Stderr);
+        Assert.Contains("Not Walden backups, left out: app.db, archive.db.gz, notes.db", table.Stdout.ReplaceLineEndings(" "), StringComparison.Ordinal);
+        Assert.DoesNotContain("settings", table.Stdout, StringComparison.Ordinal);
+    }
+}

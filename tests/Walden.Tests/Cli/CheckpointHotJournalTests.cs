@@ -1,0 +1,46 @@
+using System.Text.Json;
+using Walden.Tests.TestSupport;
+
+namespace Walden.Tests.Cli;
+
+/// <summary>
+/// <c>walden checkpoint</c> on a rollback-journal database a killed program left with a hot journal: it refuses (exit 2) and
+/// says so (a hot journal, not WAL, nothing done), and changes no file. Opening it would have made SQLite roll the journal
+/// back in place, after which it said only "nothing to checkpoint".
+/// </summary>
+public sealed class CheckpointHotJournalTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Theory]
+    [InlineData("DELETE", false)]
+    [InlineData("TRUNCATE", false)]
+    [InlineData("PERSIST", false)]
+    [InlineData("DELETE", true)]
+    public async Task Checkpoint_OnAHotJournal_SaysSo_Exits2_AndLeavesTheDatabaseAndJournalAsTheyWere(string journalMode, bool schemaChange)
+    {
+        var path = _dir.File("hot.db");
+        var killed = (schemaChange ? ForeignProgram.KilledMidSchemaChange : ForeignProgram.KilledMidTransaction).Replace(
+            "con.execute(\"PRAGMA cache_size=2\")", $"con.execute(\"PRAGMA journal_mode={journalMode}\")\ncon.execute(\"PRAGMA cache_size=2\")",
+            StringComparison.Ordinal);
+        Assert.Contains($"journal_mode={journalMode}", killed, StringComparison.Ordinal);
+        await ForeignProgram.RunPythonAsync(killed, path);
+        Assert.True(new FileInfo(path + "-journal").Length > 0);
+        var before = ForeignProgram.Snapshot(_dir.Path);
+
+        var text = await WaldenCli.RunAsync("checkpoint", path);
+        var json = await WaldenCli.RunAsync("checkpoint", path, "--mode", "truncate", "--json");
+
+        Assert.True(text.ExitCode == 2, text.Stdout + text.Stderr);
+        Assert.Contains("has a hot rollback journal ('hot.db-journal'", text.Stderr, StringComparison.Ordinal);
+        Assert.Contains("not WAL", text.Stderr, StringComparison.Ordinal);
+        Assert.Contains("Nothing was done", text.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("is in journal mode", text.Stdout, StringComparison.Ordinal);
+        Assert.Equal(2, json.ExitCode);
+        using var document = JsonDocument.Parse(json.Stdout);
+        Assert.Contains("hot rollback journal", document.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(before, ForeignProgram.Snapshot(_dir.Path)); // not rolled back: database and journal byte-identical
+    }
+}
