@@ -236,9 +236,10 @@ public sealed partial class WaldenDatabase
         }
         catch (SqliteException ex)
         {
-            // e.g. a schema that needs the application's own collation: say which, and how to register it
+            // e.g. a schema that needs the application's own collation or full-text tokenizer: say which, and how to register it
+            var tokenizers = writer is null ? null : Integrity.ApplicationTokenizers.MissingForWriting(writer.Connection, path);
             writer?.Dispose();
-            throw Files.OpenErrors.Explain(ex, path, writing: true, options);
+            throw tokenizers is null ? Files.OpenErrors.Explain(ex, path, writing: true, options) : new WaldenConfigurationException(tokenizers, ex);
         }
         catch
         {

@@ -71,6 +71,33 @@ internal static partial class ApplicationTokenizers
             "tokenizer registered.";
     }
 
+    /// <summary>
+    /// Why <paramref name="path"/> cannot be opened for writing on <paramref name="connection"/>: the full-text tables whose
+    /// tokenizer it lacks, named with what to do; null when there are none. Changes nothing on the connection.
+    /// </summary>
+    internal static string? MissingForWriting(SqliteConnection connection, string path)
+    {
+        List<string> missing;
+        try
+        {
+            missing = FullTextTables(connection)
+                .Select(t => MissingTokenizer(connection, t.Name, t.Sql) is { } tokenizer ? $"'{t.Name}' ({t.Module}, tokenizer '{tokenizer}')" : null)
+                .OfType<string>()
+                .ToList();
+        }
+        catch (SqliteException)
+        {
+            return null; // a schema SQLite cannot read: the caller's error says what is wrong
+        }
+
+        return missing.Count == 0 ? null :
+            $"The full-text table(s) {string.Join(", ", missing)} of '{path}' use a tokenizer that the program which wrote it registers on " +
+            "its own connections; SQLite cannot check those tables, or write to them, without it. Nothing was changed. Load it on " +
+            "Walden's connections with WaldenOptions.ConfigureConnection (for a tokenizer in an extension: connection.LoadExtension(...)). " +
+            "The walden tool cannot load an application's tokenizer, so give 'walden demo' or 'soak' a database of its own; 'walden check', " +
+            "'info', 'backup' and 'recover' read such a file and name what they could not verify.";
+    }
+
     private static List<(string Name, string Module, string Sql)> FullTextTables(SqliteConnection connection)
     {
         var tables = new List<(string, string, string)>();

@@ -50,6 +50,29 @@ public sealed class ApplicationTokenizerTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Tables))]
+    public async Task OpeningAFileWithTheApplicationsTokenizer_InTheEngine_OpensOrNamesTheTableAndTokenizer_NeverARawError(
+        string create, string builtIn, string application, string fill)
+    {
+        var path = _dir.File("app.db");
+        await ForeignProgram.PythonAsync(Script, path, create, builtIn, fill, application, "none");
+        var before = ForeignProgram.Snapshot(_dir.Path);
+
+        try
+        {
+            // Opens when the check at open needs no tokenizer (external content, contentless, empty FTS5 tables).
+            await using var db = await WaldenDatabase.OpenAsync(path);
+        }
+        catch (WaldenConfigurationException refused)
+        {
+            Assert.Contains("'docs'", refused.Message, StringComparison.Ordinal);
+            Assert.Contains(application, refused.Message, StringComparison.Ordinal);
+            Assert.Contains("ConfigureConnection", refused.Message, StringComparison.Ordinal);
+            Assert.Equal(before, ForeignProgram.Snapshot(_dir.Path)); // refused before anything was written
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Tables))]
     public async Task CheckAndBackup_OfAFullTextTableWithTheApplicationsTokenizer_VerifyTheRest_AndNameWhatWentUnverified(
         string create, string builtIn, string application, string fill)
     {
