@@ -83,6 +83,11 @@ internal sealed class ForeignFile : IDisposable
             {
                 openPath = CopyQuietFile(real, folder, state);
             }
+            catch (Exception ex) when (Errors.DiskSpace.IsFull(ex))
+            {
+                Directory.Delete(folder, recursive: true);
+                throw PrivateCopyFull(fullPath, folder, ex);
+            }
             catch
             {
                 Directory.Delete(folder, recursive: true);
@@ -180,12 +185,26 @@ internal sealed class ForeignFile : IDisposable
 
             return (folder, copy, notes);
         }
+        catch (Exception ex) when (Errors.DiskSpace.IsFull(ex))
+        {
+            DeleteCopy(folder);
+            throw PrivateCopyFull(path, folder, ex);
+        }
         catch
         {
             DeleteCopy(folder);
             throw;
         }
     }
+
+    /// <summary>
+    /// A full disk while making or settling the private copy: it is the temporary folder's (the copy lives there, never beside
+    /// the user's file or in the command's output folder), and the message says so and how to point it elsewhere.
+    /// </summary>
+    private static WaldenDiskFullException PrivateCopyFull(string path, string copyFolder, Exception inner) =>
+        Errors.DiskSpace.TempFolderFull($"Reading '{path}' without changing it", System.IO.Path.GetDirectoryName(copyFolder) ?? copyFolder,
+            $"the private copy of the database that Walden reads instead of the file itself ({DatabaseFiles.SizeOf(path) ?? 0:N0} bytes " +
+            "plus its journal or -wal)", $"Nothing was changed: '{path}' is untouched, and the partial copy was removed.", inner);
 
     /// <summary>
     /// Whether <paramref name="path"/> has a journal SQLite must act on before reading (a transaction cut off by a
