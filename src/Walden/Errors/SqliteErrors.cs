@@ -6,7 +6,7 @@ namespace Walden.Errors;
 /// The one place that decides what an SQLite error means (as Microsoft.Data.Sqlite's IsBusyHelper does
 /// for busy) and turns it into the matching <see cref="WaldenException"/>.
 /// </summary>
-internal static class SqliteErrors
+internal static partial class SqliteErrors
 {
     internal const int Busy = 5;
     internal const int Locked = 6;
@@ -58,6 +58,22 @@ internal static class SqliteErrors
     internal static bool IsCorrupt(Exception exception) =>
         exception is WaldenCorruptException || (exception is SqliteException sqlite && IsCorrupt(sqlite.SqliteErrorCode));
 
+    /// <summary>What a busy error advises a program that sets <see cref="WaldenOptions.BusyTimeout"/>.</summary>
+    internal const string BusyAdvice = "Raise BusyTimeout, or find the process that keeps the database locked.";
+
+    /// <summary>
+    /// A busy message without its advice to raise BusyTimeout, for a caller that gives its own (a lock no wait outlasts, or the
+    /// command-line tool, where the option does not exist).
+    /// </summary>
+    internal static string WithoutBusyAdvice(string message) => WithBusyAdvice(message, "");
+
+    /// <summary>A busy message with <paramref name="advice"/> (a sentence, or empty) in place of its advice to raise BusyTimeout.</summary>
+    internal static string WithBusyAdvice(string message, string advice) =>
+        BusyTimeoutPart().Replace(message.Replace(" " + BusyAdvice, advice.Length == 0 ? "" : " " + advice, StringComparison.Ordinal), "");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@" \(WaldenOptions\.BusyTimeout is currently ([0-9.]+) s\)")]
+    private static partial System.Text.RegularExpressions.Regex BusyTimeoutPart();
+
     private static string Waited(SqliteException exception) =>
         exception.Data[Configuration.RawStatement.WaitedKey] is TimeSpan waited
             ? $"waited {waited.TotalSeconds:0.###} s"
@@ -79,7 +95,7 @@ internal static class SqliteErrors
             Busy or Locked => new WaldenBusyException(
                 $"{operation} {Waited(exception)} for a lock held by another connection or process and gave up " +
                 $"(WaldenOptions.BusyTimeout is currently {options.BusyTimeout.TotalSeconds:0.###} s). {told}" +
-                "Raise BusyTimeout, or find the process that keeps the database locked. " + exception.Message,
+                BusyAdvice + " " + exception.Message,
                 primary, extended, exception),
             Corrupt or NotADb => new WaldenCorruptException(
                 $"{operation} failed: the database file is damaged or is not an SQLite database. {told}" + exception.Message,
