@@ -58,6 +58,23 @@ internal static partial class SqliteErrors
     internal static bool IsCorrupt(Exception exception) =>
         exception is WaldenCorruptException || (exception is SqliteException sqlite && IsCorrupt(sqlite.SqliteErrorCode));
 
+    /// <summary>
+    /// Which of the database's files or its folder this user may not write (the -wal or -shm can be read-only while the database
+    /// file is not), each with what to change; empty when the connection's file is not known or nothing is seen.
+    /// </summary>
+    private static string ReadOnlyCauses(SqliteConnection? connection)
+    {
+        try
+        {
+            var path = connection?.DataSource;
+            return string.IsNullOrEmpty(path) || !File.Exists(path) ? "" : string.Concat(Files.OpenErrors.Causes(path, writing: true).Select(c => c + " "));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return ""; // the advice is a courtesy; the failure itself is reported either way
+        }
+    }
+
     /// <summary>What a busy error advises a program that sets <see cref="WaldenOptions.BusyTimeout"/>.</summary>
     internal const string BusyAdvice = "Raise BusyTimeout, or find the process that keeps the database locked.";
 
@@ -105,7 +122,8 @@ internal static partial class SqliteErrors
                 (connection is null ? "" : DiskSpace.Describe(connection)) + exception.Message,
                 primary, extended, exception),
             ReadOnly => new WaldenReadOnlyException(
-                $"{operation} failed: the database cannot be written (file permissions or a read-only mount). {told}" + exception.Message,
+                $"{operation} failed: the database cannot be written (file permissions or a read-only mount). {told}" +
+                ReadOnlyCauses(connection) + exception.Message,
                 primary, extended, exception),
             IoErr => new WaldenException(
                 $"{operation} failed with an I/O error (the disk, the file system or the mount under the database failed). " +
