@@ -220,6 +220,7 @@ internal sealed class ForeignFile : IDisposable
         }
 
         // SQLite's own test (pager.c hasHotJournal): a journal whose first byte is zero was finished, not cut off.
+        EnsureCompanionsReadable(path);
         var first = new byte[8];
         using (var stream = new FileStream(journal, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
         {
@@ -337,6 +338,7 @@ internal sealed class ForeignFile : IDisposable
         }
 
         var wal = header[18] == 2 || header[19] == 2;
+        EnsureCompanionsReadable(path);
         var walBytes = DatabaseFiles.SizeOf(path + "-wal");
         var shm = DatabaseFiles.SizeOf(path + "-shm");
         var hot = HasHotJournal(path);
@@ -351,6 +353,36 @@ internal sealed class ForeignFile : IDisposable
             SuperJournal = superJournal,
         };
     }
+
+    /// <summary>
+    /// A -journal or -wal with content that this user may not read: SQLite must read it before the database can be read (roll the
+    /// journal back, or take the committed transactions from the -wal), so the database cannot be read as it is. Named here, with
+    /// what to change, rather than as whatever folder the command writes into.
+    /// </summary>
+    private static void EnsureCompanionsReadable(string path)
+    {
+        foreach (var (companion, what) in new[]
+        {
+            (path + "-journal", "a rollback journal (a transaction a program left unfinished, which SQLite must roll back before " +
+                "the database can be read)"),
+            (path + "-wal", "the write-ahead log (it may hold committed transactions that are not in the database file yet)"),
+        })
+        {
+            if (DatabaseFiles.SizeOf(companion) is > 0 && Native.Posix.Access(companion, ReadAccess) != 0)
+            {
+                throw new WaldenReadOnlyException(
+                    $"'{path}' cannot be read as it is: '{companion}' is {what}, and this user ({Environment.UserName}) may not read it " +
+                    $"({Mode(companion)}). Run as the user who owns it, or give this user read access to it (the same access as to the " +
+                    "database); do not delete it, or the database may be left inconsistent. Nothing was changed.",
+                    Errors.SqliteErrors.CantOpen, Errors.SqliteErrors.CantOpen);
+            }
+        }
+    }
+
+    private const int ReadAccess = 4; // R_OK
+
+    private static string Mode(string path) =>
+        FileModes.Of(path) is { } mode ? "mode " + Convert.ToString((int)mode, 8).PadLeft(4, '0') : "mode unknown";
 
     /// <summary>Copies the database and the companion SQLite needs (never the -shm), then checks nobody touched them meanwhile.</summary>
     private static string CopyQuietFile(string path, string folder, FileState state)
