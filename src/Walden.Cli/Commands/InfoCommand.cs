@@ -115,6 +115,10 @@ internal sealed record DatabaseInfo(
 
     internal static DatabaseInfo Read(string path)
     {
+        // The companions as the user's folder has them: measured before the open, since reading a closed WAL database makes
+        // SQLite create an empty -wal and -shm for the time it is open (removed again after), which are not the user's.
+        var walBytes = DatabaseFiles.SizeOf(path + "-wal");
+        var shmBytes = DatabaseFiles.SizeOf(path + "-shm");
         // Read-only, and leaves the folder as it was: a hot journal is rolled back, a WAL without -shm read, on a private copy.
         using var file = ForeignFile.Open(path, TimeSpan.FromSeconds(5));
         long Scalar(string sql) => file.Read(connection =>
@@ -129,8 +133,8 @@ internal sealed record DatabaseInfo(
             Scalar("PRAGMA page_count"),
             Scalar("PRAGMA freelist_count"),
             new FileInfo(path).Length,
-            DatabaseFiles.SizeOf(path + "-wal"),
-            DatabaseFiles.SizeOf(path + "-shm"),
+            walBytes,
+            shmBytes,
             Scalar("PRAGMA auto_vacuum") switch
             {
                 0 => "none",
