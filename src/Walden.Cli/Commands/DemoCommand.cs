@@ -76,6 +76,8 @@ internal static class DemoCommand
                 options.Archive.Destinations.Add(destination);
             }
 
+            var latencies = new List<double>?[producers];
+            var clock = Stopwatch.StartNew();
             WaldenDatabase opened;
             try
             {
@@ -88,119 +90,146 @@ internal static class DemoCommand
             }
 
             await using var database = opened;
-            // A second run on the same --db and --source goes on after the rows of the first (UNIQUE(source, producer, seq)).
-            var firstSeq = await database.WriteAsync(c =>
+            try
             {
-                ConnectionFactory.Execute(c, Schema);
-                using var next = c.CreateCommand();
-                next.CommandText = "SELECT coalesce(max(seq), -1) + 1 FROM demo_log WHERE source = $source";
-                next.Parameters.AddWithValue("$source", source);
-                return Convert.ToInt64(next.ExecuteScalar(), CultureInfo.InvariantCulture);
-            }, cancellationToken).ConfigureAwait(false);
-
-            var latencies = new List<double>[producers];
-            var stopAt = writes is null ? Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency) : long.MaxValue;
-            var clock = Stopwatch.StartNew();
-            var tasks = Enumerable.Range(0, producers).Select(p => Task.Run(async () =>
-            {
-                var mine = latencies[p] = new List<double>(writes ?? 1024);
-                var body = new string('x', 200 + (p * 37 % 100));
-                for (var seq = 0; writes is null ? Stopwatch.GetTimestamp() < stopAt : seq < writes; seq++)
-                {
-                    var started = Stopwatch.GetTimestamp();
-                    var n = firstSeq + seq;
-                    await database.WriteAsync(c =>
-                    {
-                        var insert = c.GetCachedCommand("INSERT INTO demo_log(source, producer, seq, ts, body) VALUES ($source, $producer, $seq, $ts, $body)");
-                        insert.Parameters.AddWithValue("$source", source);
-                        insert.Parameters.AddWithValue("$producer", p);
-                        insert.Parameters.AddWithValue("$seq", n);
-                        insert.Parameters.AddWithValue("$ts", started);
-                        insert.Parameters.AddWithValue("$body", body);
-                        return insert.ExecuteNonQuery();
-                    }, cancellationToken).ConfigureAwait(false);
-                    mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                }
-            }, cancellationToken)).ToArray();
-            await Task.WhenAll(tasks).ConfigureAwait(false);
-            var elapsed = clock.Elapsed.TotalSeconds;
-
-            var all = latencies.SelectMany(l => l).Order().ToArray();
-            long? taken = null, stored = null;
-            string? behind = null;
-            if (destination is not null)
-            {
-                // What the archive holds is read back from the destination after the close (which ships what is left), not
-                // taken from what the writer captured: a destination that fell behind (full, read-only, gone) must show.
-                Walden.Files.TestPause.Hold("demo-before-close");
-                var reasons = database.GetHealth().Reasons;
-                await database.DisposeAsync().ConfigureAwait(false);
-                taken = database.Archiver!.LastTxid;
-                string? unreadable = null;
-                try
-                {
-                    stored = (await WaldenArchive.GetStatusAsync(destination, cancellationToken).ConfigureAwait(false)).LastTxid;
-                }
-                catch (Exception ex) when (ex is WaldenArchiveException or IOException)
-                {
-                    unreadable = ex.Message.TrimEnd('.'); // removed or unmounted during the run: the writes are reported all the same
-                }
-
-                if (stored is null || stored < taken)
-                {
-                    var holds = unreadable is null
-                        ? $"holds transactions through {stored?.ToString(CultureInfo.InvariantCulture) ?? "none"}"
-                        : $"cannot be read after the run ({unreadable}), so it holds none";
-                    behind = $"the archive in {destination.Name} {holds} of the {taken} taken: the destination fell behind" +
-                        $"{(reasons.Count > 0 ? $" ({string.Join("; ", reasons.Select(r => r.TrimEnd('.')))})" : string.Empty)}. " +
-                        "Make it writable again (mounted, space, permissions) and reopen the database: archiving resumes with a new base snapshot.";
-                }
+                return await RunAsync(database, path, producers, seconds, writes, source, durability, json, archive, destination, latencies,
+                    clock, cancellationToken).ConfigureAwait(false);
             }
-
-            var result = new DemoResult(path, source, producers, all.Length, elapsed, all.Length / elapsed,
-                Percentile.Of(all, 0.50), Percentile.Of(all, 0.99), all.Length > 0 ? all[^1] : 0, durability, database.Settings.SqliteVersion)
+            catch (WaldenException ex)
             {
-                ArchivedThroughTxid = stored,
-                TakenTxid = taken,
-            };
-            if (behind is not null)
-            {
-                // The run's figures and the archive's shortfall: with --json one document (the figures, error and exitCode).
+                // The run started and a write failed: what was acknowledged before it is reported with the error (with --json in the
+                // one document), and a lock held by another process is "could not run", as in every other command.
+                var done = latencies.SelectMany(l => l ?? []).Order().ToArray();
+                var elapsed = clock.Elapsed.TotalSeconds;
+                var partial = new DemoResult(path, source, producers, done.Length, elapsed, done.Length / Math.Max(elapsed, 1e-9),
+                    Percentile.Of(done, 0.50), Percentile.Of(done, 0.99), done.Length > 0 ? done[^1] : 0, durability, database.Settings.SqliteVersion);
+                var exitCode = ex is WaldenBusyException ? ExitCodes.CannotRun : ExitCodes.Failed;
+                var message = ex is WaldenBusyException ? Walden.Files.OpenErrors.NameHolder(ex, path).Message : ex.Message;
                 if (!json)
                 {
-                    PrintRun(result, producers, durability);
+                    AnsiConsole.MarkupLine(Markup.Escape($"stopped after {done.Length:N0} acknowledged writes in {elapsed:N1} s:"));
                 }
 
-                return CliErrors.Report(behind, ExitCodes.Failed, line => result with { Error = line, ExitCode = ExitCodes.Failed });
+                return CliErrors.Report(message, exitCode, line => partial with { Error = line, ExitCode = exitCode });
             }
-
-            if (json)
-            {
-                Json.Write(result);
-            }
-            else
-            {
-                PrintRun(result, producers, durability);
-                if (destination is not null)
-                {
-                    var endpoint = archive.Endpoint is null ? string.Empty : $" --endpoint {archive.Endpoint}";
-                    AnsiConsole.MarkupLine(Markup.Escape(
-                        $"archived ({archive.Mode}) to {destination.Name} through transaction {stored}; " +
-                        $"restore with: walden restore {archive.Display}{endpoint} <out.db> [--at <time> | --txid <n>]"));
-                }
-            }
-
-            return ExitCodes.Ok;
         }
         catch (WaldenException ex)
         {
-            return CliErrors.Report(ex.Message, ExitCodes.Failed); // the run started and a write failed
+            return CliErrors.Report(ex.Message, ExitCodes.Failed); // closing the database failed after the run
         }
         finally
         {
             (destination as IDisposable)?.Dispose();
             tempFolder?.Delete(recursive: true);
         }
+    }
+
+    private static async Task<int> RunAsync(WaldenDatabase database, string path, int producers, double seconds, int? writes, string source,
+        WaldenDurability durability, bool json, DemoArchive archive, IWaldenArchiveDestination? destination, List<double>?[] latencies,
+        Stopwatch clock, CancellationToken cancellationToken)
+    {
+        // A second run on the same --db and --source goes on after the rows of the first (UNIQUE(source, producer, seq)).
+        var firstSeq = await database.WriteAsync(c =>
+        {
+            ConnectionFactory.Execute(c, Schema);
+            using var next = c.CreateCommand();
+            next.CommandText = "SELECT coalesce(max(seq), -1) + 1 FROM demo_log WHERE source = $source";
+            next.Parameters.AddWithValue("$source", source);
+            return Convert.ToInt64(next.ExecuteScalar(), CultureInfo.InvariantCulture);
+        }, cancellationToken).ConfigureAwait(false);
+
+        var stopAt = writes is null ? Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency) : long.MaxValue;
+        clock.Restart(); // what a failure reports is the time the producers wrote
+        var tasks = Enumerable.Range(0, producers).Select(p => Task.Run(async () =>
+        {
+            var mine = latencies[p] = new List<double>(writes ?? 1024);
+            var body = new string('x', 200 + (p * 37 % 100));
+            for (var seq = 0; writes is null ? Stopwatch.GetTimestamp() < stopAt : seq < writes; seq++)
+            {
+                var started = Stopwatch.GetTimestamp();
+                var n = firstSeq + seq;
+                await database.WriteAsync(c =>
+                {
+                    var insert = c.GetCachedCommand("INSERT INTO demo_log(source, producer, seq, ts, body) VALUES ($source, $producer, $seq, $ts, $body)");
+                    insert.Parameters.AddWithValue("$source", source);
+                    insert.Parameters.AddWithValue("$producer", p);
+                    insert.Parameters.AddWithValue("$seq", n);
+                    insert.Parameters.AddWithValue("$ts", started);
+                    insert.Parameters.AddWithValue("$body", body);
+                    return insert.ExecuteNonQuery();
+                }, cancellationToken).ConfigureAwait(false);
+                mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
+        }, cancellationToken)).ToArray();
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+        var elapsed = clock.Elapsed.TotalSeconds;
+
+        var all = latencies.SelectMany(l => l!).Order().ToArray();
+        long? taken = null, stored = null;
+        string? behind = null;
+        if (destination is not null)
+        {
+            // What the archive holds is read back from the destination after the close (which ships what is left), not
+            // taken from what the writer captured: a destination that fell behind (full, read-only, gone) must show.
+            Walden.Files.TestPause.Hold("demo-before-close");
+            var reasons = database.GetHealth().Reasons;
+            await database.DisposeAsync().ConfigureAwait(false);
+            taken = database.Archiver!.LastTxid;
+            string? unreadable = null;
+            try
+            {
+                stored = (await WaldenArchive.GetStatusAsync(destination, cancellationToken).ConfigureAwait(false)).LastTxid;
+            }
+            catch (Exception ex) when (ex is WaldenArchiveException or IOException)
+            {
+                unreadable = ex.Message.TrimEnd('.'); // removed or unmounted during the run: the writes are reported all the same
+            }
+
+            if (stored is null || stored < taken)
+            {
+                var holds = unreadable is null
+                    ? $"holds transactions through {stored?.ToString(CultureInfo.InvariantCulture) ?? "none"}"
+                    : $"cannot be read after the run ({unreadable}), so it holds none";
+                behind = $"the archive in {destination.Name} {holds} of the {taken} taken: the destination fell behind" +
+                    $"{(reasons.Count > 0 ? $" ({string.Join("; ", reasons.Select(r => r.TrimEnd('.')))})" : string.Empty)}. " +
+                    "Make it writable again (mounted, space, permissions) and reopen the database: archiving resumes with a new base snapshot.";
+            }
+        }
+
+        var result = new DemoResult(path, source, producers, all.Length, elapsed, all.Length / elapsed,
+            Percentile.Of(all, 0.50), Percentile.Of(all, 0.99), all.Length > 0 ? all[^1] : 0, durability, database.Settings.SqliteVersion)
+        {
+            ArchivedThroughTxid = stored,
+            TakenTxid = taken,
+        };
+        if (behind is not null)
+        {
+            // The run's figures and the archive's shortfall: with --json one document (the figures, error and exitCode).
+            if (!json)
+            {
+                PrintRun(result, producers, durability);
+            }
+
+            return CliErrors.Report(behind, ExitCodes.Failed, line => result with { Error = line, ExitCode = ExitCodes.Failed });
+        }
+
+        if (json)
+        {
+            Json.Write(result);
+        }
+        else
+        {
+            PrintRun(result, producers, durability);
+            if (destination is not null)
+            {
+                var endpoint = archive.Endpoint is null ? string.Empty : $" --endpoint {archive.Endpoint}";
+                AnsiConsole.MarkupLine(Markup.Escape(
+                    $"archived ({archive.Mode}) to {destination.Name} through transaction {stored}; " +
+                    $"restore with: walden restore {archive.Display}{endpoint} <out.db> [--at <time> | --txid <n>]"));
+            }
+        }
+
+        return ExitCodes.Ok;
     }
 
     private static void PrintRun(DemoResult result, int producers, WaldenDurability durability) => AnsiConsole.MarkupLine(

@@ -115,13 +115,18 @@ internal sealed record DatabaseInfo(
 
     internal static DatabaseInfo Read(string path)
     {
+        // The companions as the user's folder has them: measured before the open, since reading a closed WAL database makes
+        // SQLite create an empty -wal and -shm for the time it is open (removed again after), which are not the user's.
+        // Beside the link's target, where SQLite keeps them.
+        var real = OpenErrors.RealPath(path) ?? path;
+        var walBytes = DatabaseFiles.SizeOf(real + "-wal");
+        var shmBytes = DatabaseFiles.SizeOf(real + "-shm");
         // Read-only, and leaves the folder as it was: a hot journal is rolled back, a WAL without -shm read, on a private copy.
         using var file = ForeignFile.Open(path, TimeSpan.FromSeconds(5));
         long Scalar(string sql) => file.Read(connection =>
             Convert.ToInt64(ConnectionFactory.Scalar<object>(connection, sql), System.Globalization.CultureInfo.InvariantCulture));
 
         var journalMode = file.Read(connection => ConnectionFactory.Scalar<string>(connection, "PRAGMA journal_mode"));
-        var real = OpenErrors.RealPath(path) ?? path;
         return new DatabaseInfo(
             path,
             SqliteLibrary.Version,
@@ -130,8 +135,8 @@ internal sealed record DatabaseInfo(
             Scalar("PRAGMA page_count"),
             Scalar("PRAGMA freelist_count"),
             DatabaseFiles.SizeOf(real) ?? 0,
-            DatabaseFiles.SizeOf(real + "-wal"), // beside the link's target, where SQLite keeps them
-            DatabaseFiles.SizeOf(real + "-shm"),
+            walBytes,
+            shmBytes,
             Scalar("PRAGMA auto_vacuum") switch
             {
                 0 => "none",

@@ -88,7 +88,7 @@ internal static class SoakCommand
             }, CancellationToken.None);
 
             var body = new string('x', 200);
-            var writers = Enumerable.Range(0, producers).Select(p => Task.Run(async () =>
+            var writers = Enumerable.Range(0, producers).Select(p => Task.Run(() => StopOnFailure(stop, async () =>
             {
                 for (var seq = 0; !stop.IsCancellationRequested; seq++)
                 {
@@ -104,9 +104,9 @@ internal static class SoakCommand
                     }, CancellationToken.None).ConfigureAwait(false);
                     Interlocked.Increment(ref writes);
                 }
-            }, CancellationToken.None)).ToArray();
+            }), CancellationToken.None)).ToArray();
 
-            var readerTasks = Enumerable.Range(0, readers).Select(r => Task.Run(async () =>
+            var readerTasks = Enumerable.Range(0, readers).Select(r => Task.Run(() => StopOnFailure(stop, async () =>
             {
                 while (!stop.IsCancellationRequested)
                 {
@@ -118,18 +118,40 @@ internal static class SoakCommand
                     }, CancellationToken.None).ConfigureAwait(false);
                     Interlocked.Increment(ref reads);
                 }
-            }, CancellationToken.None)).ToArray();
+            }), CancellationToken.None)).ToArray();
 
-            var pruner = Task.Run(async () =>
+            var pruner = Task.Run(() => StopOnFailure(stop, async () =>
             {
                 while (!stop.IsCancellationRequested)
                 {
                     await Task.Delay(1000, CancellationToken.None).ConfigureAwait(false);
                     await database.WriteAsync(c => ConnectionFactory.Execute(c, $"DELETE FROM soak_log WHERE id <= (SELECT max(id) FROM soak_log) - {keepRows}"), CancellationToken.None).ConfigureAwait(false);
                 }
-            }, CancellationToken.None);
+            }), CancellationToken.None);
 
-            await Task.WhenAll(writers.Concat(readerTasks).Append(pruner).Append(sampler)).ConfigureAwait(false);
+            try
+            {
+                await Task.WhenAll(writers.Concat(readerTasks).Append(pruner).Append(sampler)).ConfigureAwait(false);
+            }
+            catch (WaldenException ex)
+            {
+                // A write or read failed (each failure ends the run at once): what was done before it is reported with the error
+                // (with --json in the one document), and a lock held by another process is "could not run", as in every other command.
+                var ran = clock.Elapsed.TotalSeconds;
+                var exitCode = ex is WaldenBusyException ? ExitCodes.CannotRun : ExitCodes.Failed;
+                var partial = new SoakReport(path, minutes, producers, readers, durability, options.WalSizeLimit, peakWal,
+                    Math.Round((double)peakWal / options.WalSizeLimit, 3), samples, samplesOverLimit, Files.DatabaseFiles.SizeOf(walPath) ?? 0,
+                    0, writes, Math.Round(writes / ran), reads, Math.Round(reads / ran), 0, 0, 0, 0, null, null,
+                    Files.DatabaseFiles.SizeOf(path) ?? 0, Math.Round(ran, 1)) { ExitCode = exitCode };
+                if (!json)
+                {
+                    AnsiConsole.MarkupLine(Markup.Escape($"stopped after {ran:N1} s: {writes:N0} writes, {reads:N0} reads, peak -wal {InfoCommand.Size(peakWal)}."));
+                }
+
+                var message = ex is WaldenBusyException ? Files.OpenErrors.NameHolder(ex, path).Message : ex.Message;
+                return CliErrors.Report(message, exitCode, line => partial with { Error = line });
+            }
+
             var elapsed = clock.Elapsed.TotalSeconds;
             var stats = await database.GetStatsAsync(CancellationToken.None).ConfigureAwait(false);
 
@@ -162,6 +184,10 @@ internal static class SoakCommand
 
             return peakWal <= options.WalSizeLimit ? ExitCodes.Ok : ExitCodes.Failed;
         }
+        catch (WaldenException ex) when (ex is WaldenBusyException)
+        {
+            return CliErrors.Report(Files.OpenErrors.NameHolder(ex, path).Message, ExitCodes.CannotRun); // before the first write
+        }
         catch (WaldenException ex)
         {
             return CliErrors.Report(ex.Message, ExitCodes.Failed);
@@ -172,8 +198,29 @@ internal static class SoakCommand
         }
     }
 
+    /// <summary>Runs <paramref name="loop"/>; when it fails, the whole run stops (the other loops would go on for minutes).</summary>
+    private static async Task StopOnFailure(CancellationTokenSource stop, Func<Task> loop)
+    {
+        try
+        {
+            await loop().ConfigureAwait(false);
+        }
+        catch
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
     private sealed record SoakReport(string Path, double Minutes, int Producers, int Readers, WaldenDurability Durability,
         long WalSizeLimitBytes, long PeakWalBytes, double PeakToLimit, long WalSamples, long WalSamplesOverLimit, long WalBytesAfterIdle,
         double IdleWaitSeconds, long Writes, double WritesPerSecond, long Reads, double ReadsPerSecond, long Commits, long Checkpoints,
-        long CheckpointStarvations, long BusyRetries, double? AckP50Ms, double? AckP99Ms, long DatabaseFileBytes, double Seconds);
+        long CheckpointStarvations, long BusyRetries, double? AckP50Ms, double? AckP99Ms, long DatabaseFileBytes, double Seconds)
+    {
+        /// <summary>Why the run stopped early, as on stderr; null when it did not.</summary>
+        public string? Error { get; init; }
+
+        /// <summary>The exit code: 0, 1 when the -wal outgrew its limit or a write failed, 2 when another process held the lock.</summary>
+        public int ExitCode { get; init; }
+    }
 }

@@ -34,8 +34,8 @@ internal static class StatsCommand
         }
 
         var report = new StatsReport(info.Path, info.JournalMode, info.PageSize, info.PageCount, info.FreelistCount,
-            info.FreelistCount * info.PageSize, info.AutoVacuum, info.DatabaseBytes, info.WalBytes ?? 0, info.ShmBytes ?? 0,
-            info.WalFrameCapacity ?? 0, info.SqliteVersion, info.Notes);
+            info.FreelistCount * info.PageSize, info.AutoVacuum, info.DatabaseBytes, info.WalBytes, info.ShmBytes,
+            info.WalFrameCapacity, info.SqliteVersion, info.Notes);
         if (json)
         {
             Json.Write(report);
@@ -50,8 +50,9 @@ internal static class StatsCommand
         table.AddRow("freelist", $"{report.FreelistPages:N0} pages ({InfoCommand.Size(report.FreelistBytes)})");
         table.AddRow("auto_vacuum", report.AutoVacuum);
         table.AddRow("database file", InfoCommand.Size(report.DatabaseFileBytes));
-        table.AddRow("-wal file", $"{InfoCommand.Size(report.WalFileBytes)} (room for {report.WalFrameCapacity:N0} frames)");
-        table.AddRow("-shm file", InfoCommand.Size(report.ShmFileBytes));
+        // A file that is not there is "none", as in walden info: a size of 0 would say an empty -wal exists.
+        table.AddRow("-wal file", report.WalFileBytes is { } wal ? $"{InfoCommand.Size(wal)} (room for {report.WalFrameCapacity ?? 0:N0} frames)" : "none");
+        table.AddRow("-shm file", report.ShmFileBytes is { } shm ? InfoCommand.Size(shm) : "none");
         table.AddRow("SQLite library", report.SqliteVersion);
         AnsiConsole.Write(table);
         InfoCommand.PrintNotes(report.Notes);
@@ -59,6 +60,6 @@ internal static class StatsCommand
     }
 
     private sealed record StatsReport(string Path, string JournalMode, long PageSize, long PageCount, long FreelistPages, long FreelistBytes,
-        string AutoVacuum, long DatabaseFileBytes, long WalFileBytes, long ShmFileBytes, long WalFrameCapacity, string SqliteVersion,
+        string AutoVacuum, long DatabaseFileBytes, long? WalFileBytes, long? ShmFileBytes, long? WalFrameCapacity, string SqliteVersion,
         IReadOnlyList<string> Notes);
 }

@@ -23,7 +23,7 @@ internal static class CliErrors
     internal static int Report<T>(string message, int exitCode, Func<string, T> document)
     {
         var error = Terminal.Error();
-        var line = string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        var line = string.Join(' ', ForTheTool(message).Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         if (JsonRequested())
         {
             Json.Write(document(line));
@@ -41,6 +41,25 @@ internal static class CliErrors
         Environment.GetCommandLineArgs().Skip(1).TakeWhile(argument => argument != "--").Contains("--json", StringComparer.Ordinal);
 
     /// <summary>
+    /// A busy message as the tool can act on it: the library's advice names WaldenOptions.BusyTimeout, which only code can set;
+    /// the tool's commands wait a fixed time, except those with a --busy-timeout of their own.
+    /// </summary>
+    internal static string ForTheTool(string message)
+    {
+        if (!message.Contains(Errors.SqliteErrors.BusyAdvice, StringComparison.Ordinal))
+        {
+            return message;
+        }
+
+        var arguments = Environment.GetCommandLineArgs().Skip(1).TakeWhile(argument => argument != "--").ToList();
+        var wait = arguments.Contains("--busy-timeout", StringComparer.Ordinal) || arguments.FirstOrDefault() == "checkpoint"
+            ? "Run it again with a longer --busy-timeout, or find"
+            : "The walden command has no option to wait longer: find";
+        return Errors.SqliteErrors.WithBusyAdvice(message, $"{wait} the process that keeps the database locked ('walden doctor <db>' " +
+            "names the processes that hold it), let it finish or stop it, and try again.");
+    }
+
+    /// <summary>
     /// The message of an open's refusal, as the tool can act on it: a schema that needs the application's own collation or
     /// function is named with what the tool can do (the library's advice, WaldenOptions.ConfigureConnection, is for code).
     /// </summary>
@@ -48,7 +67,7 @@ internal static class CliErrors
         exception is WaldenConfigurationException { InnerException: SqliteException sqlite } &&
         Configuration.StandIns.IsMissing(sqlite, out var collation, out var name)
             ? OpenErrors.MissingDefinition(path, collation, name, tool: true)
-            : exception.Message;
+            : exception is WaldenBusyException ? OpenErrors.NameHolder(exception, path).Message : exception.Message;
 
     /// <summary>
     /// The last line of defence for an error a command did not handle: still one line naming the cause

@@ -95,6 +95,24 @@ internal static class BackupRunner
                 file.Dispose();
                 Files.TestPause.At("backup-partial");
             }
+            catch (Exception ex) when (Errors.DiskSpace.IsFull(ex) && Errors.DiskSpace.TempFolderFullIn(ex) is null)
+            {
+                file.Dispose();
+                BackupFiles.DeleteOwn(partial);
+                BackupFiles.DeleteOwn(partial + "-journal"); // VACUUM INTO's own journal of the copy
+                const string Outcome = "Nothing was left half-written: the partial copy was removed, and the database is untouched.";
+                // SQLite's own temporary files (a VACUUM INTO's sorts and statement journals) are in the temporary folder.
+                if (Errors.DiskSpace.FullTempFolder(folder, Files.DatabaseFiles.SizeOf(sourcePath) ?? 0) is { } temp)
+                {
+                    throw Errors.DiskSpace.TempFolderFull($"Backing up '{sourcePath}' into '{folder}'", temp,
+                        "SQLite's temporary files (sorts, statement journals)", Outcome, ex);
+                }
+
+                throw new WaldenDiskFullException(
+                    $"Backing up '{sourcePath}' into '{folder}' failed: the disk holding '{folder}' is full. {Outcome} Free space there " +
+                    $"(the copy needs about {Files.DatabaseFiles.SizeOf(sourcePath) ?? 0:N0} bytes) or back up into a folder on another disk. " +
+                    $"({ex.Message.TrimEnd('.')})", Errors.SqliteErrors.Full, Errors.SqliteErrors.Full, ex);
+            }
             catch (SqliteException ex)
             {
                 file.Dispose();
@@ -105,6 +123,7 @@ internal static class BackupRunner
             {
                 file.Dispose();
                 BackupFiles.DeleteOwn(partial);
+                BackupFiles.DeleteOwn(partial + "-journal");
                 throw;
             }
         }

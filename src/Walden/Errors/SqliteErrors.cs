@@ -6,7 +6,7 @@ namespace Walden.Errors;
 /// The one place that decides what an SQLite error means (as Microsoft.Data.Sqlite's IsBusyHelper does
 /// for busy) and turns it into the matching <see cref="WaldenException"/>.
 /// </summary>
-internal static class SqliteErrors
+internal static partial class SqliteErrors
 {
     internal const int Busy = 5;
     internal const int Locked = 6;
@@ -58,6 +58,39 @@ internal static class SqliteErrors
     internal static bool IsCorrupt(Exception exception) =>
         exception is WaldenCorruptException || (exception is SqliteException sqlite && IsCorrupt(sqlite.SqliteErrorCode));
 
+    /// <summary>
+    /// Which of the database's files or its folder this user may not write (the -wal or -shm can be read-only while the database
+    /// file is not), each with what to change; empty when the connection's file is not known or nothing is seen.
+    /// </summary>
+    private static string ReadOnlyCauses(SqliteConnection? connection)
+    {
+        try
+        {
+            var path = connection?.DataSource;
+            return string.IsNullOrEmpty(path) || !File.Exists(path) ? "" : string.Concat(Files.OpenErrors.Causes(path, writing: true).Select(c => c + " "));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return ""; // the advice is a courtesy; the failure itself is reported either way
+        }
+    }
+
+    /// <summary>What a busy error advises a program that sets <see cref="WaldenOptions.BusyTimeout"/>.</summary>
+    internal const string BusyAdvice = "Raise BusyTimeout, or find the process that keeps the database locked.";
+
+    /// <summary>
+    /// A busy message without its advice to raise BusyTimeout, for a caller that gives its own (a lock no wait outlasts, or the
+    /// command-line tool, where the option does not exist).
+    /// </summary>
+    internal static string WithoutBusyAdvice(string message) => WithBusyAdvice(message, "");
+
+    /// <summary>A busy message with <paramref name="advice"/> (a sentence, or empty) in place of its advice to raise BusyTimeout.</summary>
+    internal static string WithBusyAdvice(string message, string advice) =>
+        BusyTimeoutPart().Replace(message.Replace(" " + BusyAdvice, advice.Length == 0 ? "" : " " + advice, StringComparison.Ordinal), "");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@" \(WaldenOptions\.BusyTimeout is currently ([0-9.]+) s\)")]
+    private static partial System.Text.RegularExpressions.Regex BusyTimeoutPart();
+
     private static string Waited(SqliteException exception) =>
         exception.Data[Configuration.RawStatement.WaitedKey] is TimeSpan waited
             ? $"waited {waited.TotalSeconds:0.###} s"
@@ -79,7 +112,7 @@ internal static class SqliteErrors
             Busy or Locked => new WaldenBusyException(
                 $"{operation} {Waited(exception)} for a lock held by another connection or process and gave up " +
                 $"(WaldenOptions.BusyTimeout is currently {options.BusyTimeout.TotalSeconds:0.###} s). {told}" +
-                "Raise BusyTimeout, or find the process that keeps the database locked. " + exception.Message,
+                BusyAdvice + " " + exception.Message,
                 primary, extended, exception),
             Corrupt or NotADb => new WaldenCorruptException(
                 $"{operation} failed: the database file is damaged or is not an SQLite database. {told}" + exception.Message,
@@ -89,7 +122,8 @@ internal static class SqliteErrors
                 (connection is null ? "" : DiskSpace.Describe(connection)) + exception.Message,
                 primary, extended, exception),
             ReadOnly => new WaldenReadOnlyException(
-                $"{operation} failed: the database cannot be written (file permissions or a read-only mount). {told}" + exception.Message,
+                $"{operation} failed: the database cannot be written (file permissions or a read-only mount). {told}" +
+                ReadOnlyCauses(connection) + exception.Message,
                 primary, extended, exception),
             IoErr => new WaldenException(
                 $"{operation} failed with an I/O error (the disk, the file system or the mount under the database failed). " +

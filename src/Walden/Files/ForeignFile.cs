@@ -88,6 +88,11 @@ internal sealed class ForeignFile : IDisposable
             {
                 openPath = CopyQuietFile(real, folder, state);
             }
+            catch (Exception ex) when (Errors.DiskSpace.IsFull(ex))
+            {
+                Directory.Delete(folder, recursive: true);
+                throw PrivateCopyFull(fullPath, folder, ex);
+            }
             catch
             {
                 Directory.Delete(folder, recursive: true);
@@ -185,12 +190,26 @@ internal sealed class ForeignFile : IDisposable
 
             return (folder, copy, notes);
         }
+        catch (Exception ex) when (Errors.DiskSpace.IsFull(ex))
+        {
+            DeleteCopy(folder);
+            throw PrivateCopyFull(path, folder, ex);
+        }
         catch
         {
             DeleteCopy(folder);
             throw;
         }
     }
+
+    /// <summary>
+    /// A full disk while making or settling the private copy: it is the temporary folder's (the copy lives there, never beside
+    /// the user's file or in the command's output folder), and the message says so and how to point it elsewhere.
+    /// </summary>
+    private static WaldenDiskFullException PrivateCopyFull(string path, string copyFolder, Exception inner) =>
+        Errors.DiskSpace.TempFolderFull($"Reading '{path}' without changing it", System.IO.Path.GetDirectoryName(copyFolder) ?? copyFolder,
+            $"the private copy of the database that Walden reads instead of the file itself ({DatabaseFiles.SizeOf(path) ?? 0:N0} bytes " +
+            "plus its journal or -wal)", $"Nothing was changed: '{path}' is untouched, and the partial copy was removed.", inner);
 
     /// <summary>
     /// Whether <paramref name="path"/> has a journal SQLite must act on before reading (a transaction cut off by a
@@ -206,6 +225,7 @@ internal sealed class ForeignFile : IDisposable
         }
 
         // SQLite's own test (pager.c hasHotJournal): a journal whose first byte is zero was finished, not cut off.
+        EnsureCompanionsReadable(path);
         var first = new byte[8];
         using (var stream = new FileStream(journal, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
         {
@@ -332,6 +352,7 @@ internal sealed class ForeignFile : IDisposable
         }
 
         var wal = header[18] == 2 || header[19] == 2;
+        EnsureCompanionsReadable(path);
         var walBytes = DatabaseFiles.SizeOf(path + "-wal");
         var shm = DatabaseFiles.SizeOf(path + "-shm");
         var hot = HasHotJournal(path);
@@ -346,6 +367,36 @@ internal sealed class ForeignFile : IDisposable
             SuperJournal = superJournal,
         };
     }
+
+    /// <summary>
+    /// A -journal or -wal with content that this user may not read: SQLite must read it before the database can be read (roll the
+    /// journal back, or take the committed transactions from the -wal), so the database cannot be read as it is. Named here, with
+    /// what to change, rather than as whatever folder the command writes into.
+    /// </summary>
+    private static void EnsureCompanionsReadable(string path)
+    {
+        foreach (var (companion, what) in new[]
+        {
+            (path + "-journal", "a rollback journal (a transaction a program left unfinished, which SQLite must roll back before " +
+                "the database can be read)"),
+            (path + "-wal", "the write-ahead log (it may hold committed transactions that are not in the database file yet)"),
+        })
+        {
+            if (DatabaseFiles.SizeOf(companion) is > 0 && Native.Posix.Access(companion, ReadAccess) != 0)
+            {
+                throw new WaldenReadOnlyException(
+                    $"'{path}' cannot be read as it is: '{companion}' is {what}, and this user ({Environment.UserName}) may not read it " +
+                    $"({Mode(companion)}). Run as the user who owns it, or give this user read access to it (the same access as to the " +
+                    "database); do not delete it, or the database may be left inconsistent. Nothing was changed.",
+                    Errors.SqliteErrors.CantOpen, Errors.SqliteErrors.CantOpen);
+            }
+        }
+    }
+
+    private const int ReadAccess = 4; // R_OK
+
+    private static string Mode(string path) =>
+        FileModes.Of(path) is { } mode ? "mode " + Convert.ToString((int)mode, 8).PadLeft(4, '0') : "mode unknown";
 
     /// <summary>Copies the database and the companion SQLite needs (never the -shm), then checks nobody touched them meanwhile.</summary>
     private static string CopyQuietFile(string path, string folder, FileState state)

@@ -9,6 +9,12 @@ namespace Walden.Files;
 /// <param name="ProcessId">The process holding it; 0 when it is this process.</param>
 internal sealed record LockFinding(string File, string Lock, string Mode, int ProcessId)
 {
+    /// <summary>
+    /// The holder keeps a WAL database in exclusive locking mode (PRAGMA locking_mode=EXCLUSIVE): no other process can read
+    /// or write it until that process closes it, so waiting longer does not help.
+    /// </summary>
+    internal bool ExclusiveWal { get; init; }
+
     public override string ToString() => ProcessId == 0
         ? $"this process has '{File}' open ({Lock})"
         : Mode == "open"
@@ -65,7 +71,66 @@ internal static class LockProbe
             return new LockFinding(open, "through an SQLite connection or another descriptor", "read", 0);
         }
 
-        return ProbeShm(files.Database) ?? Probe(files.Database, DatabaseLocks) ?? FindOpenElsewhere(files.Database);
+        // The database's EXCLUSIVE lock first: a WAL connection in locking_mode=EXCLUSIVE may still hold the -shm's connection
+        // marker from before it switched, and that finding ("open in a connection") would hide that nobody else can read at all.
+        return ProbeExclusiveWal(files.Database) ?? ProbeShm(files.Database) ?? Probe(files.Database, DatabaseLocks) ??
+            FindOpenElsewhere(files.Database);
+    }
+
+    /// <summary>
+    /// The process that holds a WAL database's EXCLUSIVE lock (a write lock on the SHARED range, which a WAL connection takes
+    /// only in locking_mode=EXCLUSIVE, or for the moment its last connection closes it), or null.
+    /// </summary>
+    private static unsafe LockFinding? ProbeExclusiveWal(string file)
+    {
+        if (!File.Exists(file) || FileId.IsOpenInThisProcess(file))
+        {
+            return null;
+        }
+
+        var fd = Posix.Open(file, Posix.ORdOnly);
+        if (fd < 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            if (!IsWalHeader(fd))
+            {
+                return null;
+            }
+
+            // A read lock on the SHARED range conflicts only with a write lock there: SQLite's EXCLUSIVE lock.
+            var flock = new Posix.Flock { Type = Posix.FRdLck, Whence = 0, Start = PendingByte + 2, Length = SharedSize };
+            if (Posix.Fcntl(fd, Posix.FGetLk, &flock) != 0 || flock.Type != Posix.FWrLck)
+            {
+                return null;
+            }
+
+            return new LockFinding(file, "an EXCLUSIVE lock on a WAL database, which a connection in PRAGMA locking_mode=EXCLUSIVE keeps " +
+                "until it closes: no other process can read or write the database meanwhile, and waiting longer does not help; command: " +
+                (Checkpointing.WalReaderProcesses.CommandLineOf(flock.Pid) ?? "(unknown)"), "write", flock.Pid) { ExclusiveWal = true };
+        }
+        finally
+        {
+            SwapLock.CloseUnlessShared(fd);
+        }
+    }
+
+    /// <summary>Whether the header says WAL (file format versions 2 at offsets 18 and 19), read through the probe's descriptor.</summary>
+    private static bool IsWalHeader(int fd)
+    {
+        using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: false);
+        Span<byte> header = stackalloc byte[20];
+        try
+        {
+            return RandomAccess.Read(handle, header, 0) == header.Length && header[18] == 2 && header[19] == 2;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     /// <summary>

@@ -57,6 +57,15 @@ internal static partial class OpenErrors
         if (translated is WaldenBusyException && DatabaseFiles.For(path).OpenInThisProcess() is null &&
             LockProbe.FindHolder(path) is { ProcessId: > 0 } holder)
         {
+            if (holder.ExclusiveWal)
+            {
+                // No timeout is long enough: the advice to raise it would send the user waiting for nothing.
+                return new WaldenBusyException(
+                    $"{SqliteErrors.WithoutBusyAdvice(translated.Message).TrimEnd('.')}. Now process {holder.ProcessId} holds '{path}' exclusively: " +
+                    $"{holder.Lock}. Close that program (or have it use PRAGMA locking_mode=NORMAL) and try again.",
+                    translated.SqliteErrorCode ?? SqliteErrors.Busy, translated.SqliteExtendedErrorCode ?? SqliteErrors.Busy, translated.InnerException);
+            }
+
             return new WaldenBusyException($"{translated.Message.TrimEnd('.')}. Now {holder}.", translated.SqliteErrorCode ?? SqliteErrors.Busy,
                 translated.SqliteExtendedErrorCode ?? SqliteErrors.Busy, translated.InnerException);
         }

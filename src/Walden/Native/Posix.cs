@@ -55,6 +55,13 @@ internal static unsafe partial class Posix
 
     internal const int StatBufferBytes = 256;
 
+    /// <summary>access(2): 0 when this process may do <paramref name="mode"/> on <paramref name="path"/>.</summary>
+    [LibraryImport("libc", EntryPoint = "access", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int Access(string path, int mode);
+
+    /// <summary>W_OK | X_OK: a folder files can be created in.</summary>
+    internal const int WriteAndExecute = 2 | 1;
+
     [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int Link(string existingPath, string newPath);
 

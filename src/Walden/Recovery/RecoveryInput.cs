@@ -24,6 +24,10 @@ internal static partial class RecoveryInput
             var report = produce(settled?.Database ?? input);
             return settled is null ? report : report with { InputPath = input, Notes = [.. settled.Value.Notes, .. report.Notes] };
         }
+        catch (Exception ex) when (DiskSpace.IsFull(ex) && TempFolderFull(ex, input, output) is { } temp)
+        {
+            throw temp;
+        }
         catch (Exception ex) when (IoErrors.IsFileSystem(ex))
         {
             throw IoErrors.Translate(ex, $"Recovering '{input}'", Path.GetDirectoryName(output));
@@ -53,6 +57,28 @@ internal static partial class RecoveryInput
                 Directory.Delete(folder, recursive: true); // our own private copy, never the user's file
             }
         }
+    }
+
+    /// <summary>
+    /// A full disk that was the temporary folder's, not the output's: one already named so (the private copy, the work folder), or
+    /// SQLite's own temporary files (the recover extension's scratch database, a VACUUM's copy, a sort) on another volume while
+    /// the output's volume has room for a whole recovered copy. Null: the output's disk.
+    /// </summary>
+    private static WaldenException? TempFolderFull(Exception ex, string input, string output)
+    {
+        if (DiskSpace.TempFolderFullIn(ex) is { } named)
+        {
+            return named;
+        }
+
+        if (ex is not SqliteException || DiskSpace.FullTempFolder(Path.GetDirectoryName(output), DatabaseFiles.SizeOf(input) ?? 0) is not { } temp)
+        {
+            return null;
+        }
+
+        return DiskSpace.TempFolderFull($"Recovering '{input}'", temp,
+            "SQLite's temporary files (the recover extension's scratch database, sorts, a VACUUM's copy)",
+            "Nothing was left half-written: the partial output was removed, and the damaged original is untouched.", ex);
     }
 
     /// <summary>

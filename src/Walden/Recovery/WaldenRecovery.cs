@@ -337,45 +337,55 @@ public static class WaldenRecovery
             var bestNotes = new List<string>();
             // The header's own size first, so that it wins ties (the extension often detects the size itself).
             var sizes = Enumerable.Range(9, 8).Select(bits => 1 << bits).OrderBy(size => size == headerPageSize ? 0 : 1);
-            foreach (var size in sizes)
+            try
             {
-                // Patch a copy, never the original. The input is not in use (checked before), so copying it is safe.
-                var copy = Path.Combine(work.FullName, $"input-{size}.db");
-                DatabaseFiles.CopyRaw(input, copy, "Copying the damaged file to repair its header");
-                var wal = File.Exists(input + "-wal");
-                if (wal)
+                foreach (var size in sizes)
                 {
-                    DatabaseFiles.CopyRaw(input + "-wal", copy + "-wal", "Copying the damaged file's -wal to repair its header");
-                }
-
-                InputHeader.PatchCopy(copy, size, wal);
-                var attemptNotes = new List<string>();
-                AttemptResult result;
-                try
-                {
-                    result = Attempt(copy, Path.Combine(work.FullName, $"output-{size}.db"), known, freelistKnown: false, attemptNotes, context);
-                }
-                finally
-                {
-                    DeleteWorkDatabase(copy); // one copy of the input at a time
-                }
-
-                TestPause.At("recover-work");
-                if (best is null || Better(result, best))
-                {
-                    if (best is not null)
+                    // Patch a copy, never the original. The input is not in use (checked before), so copying it is safe.
+                    var copy = Path.Combine(work.FullName, $"input-{size}.db");
+                    DatabaseFiles.CopyRaw(input, copy, "Copying the damaged file to repair its header");
+                    var wal = File.Exists(input + "-wal");
+                    if (wal)
                     {
-                        DeleteWorkDatabase(best.OutputPath);
+                        DatabaseFiles.CopyRaw(input + "-wal", copy + "-wal", "Copying the damaged file's -wal to repair its header");
                     }
 
-                    best = result;
-                    bestSize = size;
-                    bestNotes = attemptNotes;
+                    InputHeader.PatchCopy(copy, size, wal);
+                    var attemptNotes = new List<string>();
+                    AttemptResult result;
+                    try
+                    {
+                        result = Attempt(copy, Path.Combine(work.FullName, $"output-{size}.db"), known, freelistKnown: false, attemptNotes, context);
+                    }
+                    finally
+                    {
+                        DeleteWorkDatabase(copy); // one copy of the input at a time
+                    }
+
+                    TestPause.At("recover-work");
+                    if (best is null || Better(result, best))
+                    {
+                        if (best is not null)
+                        {
+                            DeleteWorkDatabase(best.OutputPath);
+                        }
+
+                        best = result;
+                        bestSize = size;
+                        bestNotes = attemptNotes;
+                    }
+                    else
+                    {
+                        DeleteWorkDatabase(result.OutputPath); // only the best output so far is kept
+                    }
                 }
-                else
-                {
-                    DeleteWorkDatabase(result.OutputPath); // only the best output so far is kept
-                }
+            }
+            catch (Exception ex) when (Errors.DiskSpace.IsFull(ex) && Errors.DiskSpace.TempFolderFullIn(ex) is null)
+            {
+                // Every file of these attempts lives in the work folder, in the temporary folder: that disk is the full one.
+                throw Errors.DiskSpace.TempFolderFull($"Recovering '{input}'", Path.GetDirectoryName(work.FullName) ?? work.FullName,
+                    "the work folder where every legal page size is tried on patched copies (up to about three times the database's size)",
+                    "Nothing was left half-written: the work folder was removed, and the damaged original is untouched.", ex);
             }
 
             File.Move(best!.OutputPath, output);

@@ -1,0 +1,73 @@
+using System.Text.Json;
+using Walden.Tests.TestSupport;
+
+namespace Walden.Tests.Cli;
+
+/// <summary>
+/// <c>walden info</c> and <c>walden stats</c> say the same, true thing about a database's journal mode and its -wal and -shm:
+/// a file that is not there is null ("none"), never a 0-byte file, and what they report is the user's folder as it was, not the
+/// empty -wal and -shm SQLite creates for the moment it reads a closed WAL database.
+/// </summary>
+public sealed class StatsInfoAgreementTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Theory]
+    [InlineData("delete", "delete")]
+    [InlineData("truncate", "delete")]
+    [InlineData("persist", "delete")]
+    [InlineData("wal", "wal")]
+    [InlineData("wal-killed", "wal")]
+    public async Task InfoAndStats_AgreeOnTheJournalModeAndTheWalAndShm_AsTheFolderHasThem(string kind, string journalMode)
+    {
+        var path = _dir.File("app.db");
+        var mode = kind == "wal-killed" ? "wal" : kind;
+        var exit = kind == "wal-killed" ? "os.kill(os.getpid(), 9)" : "con.close()";
+        await ForeignProgram.RunPythonAsync($"""
+            import sqlite3, sys, os
+            con = sqlite3.connect(sys.argv[1], isolation_level=None)
+            con.execute("PRAGMA journal_mode={mode}")
+            con.execute("PRAGMA wal_autocheckpoint=0")
+            con.execute("CREATE TABLE t(a)")
+            con.execute("INSERT INTO t VALUES (1)")
+            {exit}
+            """, path);
+        long? Size(string file) => File.Exists(file) ? new FileInfo(file).Length : null;
+        var wal = Size(path + "-wal");
+        var shm = Size(path + "-shm");
+
+        var info = await WaldenCli.RunAsync("info", path, "--json");
+        var stats = await WaldenCli.RunAsync("stats", path, "--json");
+
+        Assert.True(info.ExitCode == 0, info.Stderr);
+        Assert.True(stats.ExitCode == 0, stats.Stderr);
+        using var i = JsonDocument.Parse(info.Stdout);
+        using var s = JsonDocument.Parse(stats.Stdout);
+        static long? Bytes(JsonElement e) => e.ValueKind == JsonValueKind.Null ? null : e.GetInt64();
+        Assert.Equal(journalMode, i.RootElement.GetProperty("journalMode").GetString());
+        Assert.Equal(journalMode, s.RootElement.GetProperty("journalMode").GetString());
+        Assert.Equal(wal, Bytes(i.RootElement.GetProperty("walBytes")));
+        Assert.Equal(wal, Bytes(s.RootElement.GetProperty("walFileBytes")));
+        Assert.Equal(shm, Bytes(i.RootElement.GetProperty("shmBytes")));
+        Assert.Equal(shm, Bytes(s.RootElement.GetProperty("shmFileBytes")));
+        Assert.Equal(wal, Size(path + "-wal")); // and the folder is as it was
+        Assert.Equal(shm, Size(path + "-shm"));
+    }
+
+    [Fact]
+    public async Task InfoAndStats_OnAMissingDatabase_BesideALeftoverWal_BothSayItDoesNotExist()
+    {
+        var path = _dir.File("app.db");
+        await File.WriteAllBytesAsync(path + "-wal", new byte[4096]);
+
+        var info = await WaldenCli.RunAsync("info", path);
+        var stats = await WaldenCli.RunAsync("stats", path);
+
+        Assert.Equal(2, info.ExitCode);
+        Assert.Equal(2, stats.ExitCode);
+        Assert.Contains("does not exist", info.Stderr, StringComparison.Ordinal);
+        Assert.Equal(info.Stderr, stats.Stderr);
+    }
+}
