@@ -84,7 +84,8 @@ internal static class RecoverCommand
 
     private static void Print(WaldenRecoveryReport report)
     {
-        AnsiConsole.MarkupLine($"Recovered [bold]{Markup.Escape(report.InputPath)}[/] into [bold]{Markup.Escape(report.OutputPath)}[/] in {report.Duration.TotalSeconds:N2} s: " +
+        var where = report.OutputPath == report.InputPath ? "in place" : $"into [bold]{Markup.Escape(report.OutputPath)}[/]";
+        AnsiConsole.MarkupLine($"Recovered [bold]{Markup.Escape(report.InputPath)}[/] {where} in {report.Duration.TotalSeconds:N2} s: " +
             (report.Usable ? "[green]usable[/]" : $"[red]not usable[/] ({Markup.Escape(report.IntegrityCheck)})"));
         var table = new Table().AddColumn("table").AddColumn(new TableColumn("rows").RightAligned());
         foreach (var (name, rows) in report.Tables)
@@ -109,7 +110,8 @@ internal static class RecoverCommand
 
         if (report.Quarantine is { } quarantine)
         {
-            AnsiConsole.MarkupLine($"the damaged original is kept in [bold]{Markup.Escape(quarantine.Folder)}[/]");
+            // Whether the original was damaged is not this command's to say: in-place recovery also runs on a healthy file.
+            AnsiConsole.MarkupLine($"the original, as it was before recovery, is kept in [bold]{Markup.Escape(quarantine.Folder)}[/]");
         }
 
         foreach (var note in report.Notes)

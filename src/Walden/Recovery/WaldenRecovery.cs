@@ -104,7 +104,7 @@ public static class WaldenRecovery
         var before = DatabaseFiles.For(input).Fingerprint();
         RemoveAbandonedOutputs(Path.GetDirectoryName(input)!);
         var recovered = FreePath(Path.Combine(Path.GetDirectoryName(input)!, $".{Path.GetFileName(input)}.walden-recovered"));
-        using var owner = OwnerLock.Claim(recovered);
+        using var owner = ClaimBeside(input, recovered);
         WaldenRecoveryReport report;
         try
         {
@@ -163,6 +163,27 @@ public static class WaldenRecovery
         }
 
         return report with { OutputPath = input, Quarantine = quarantine };
+    }
+
+    /// <summary>
+    /// Claims the recovered copy's name beside the input: the first file in-place recovery writes. A folder this user may not
+    /// write is named as the cause, with nothing changed, rather than the internal owner file that could not be created.
+    /// </summary>
+    /// <exception cref="WaldenConfigurationException">The input's folder cannot be written by this user.</exception>
+    private static OwnerLock ClaimBeside(string input, string recovered)
+    {
+        try
+        {
+            return OwnerLock.Claim(recovered);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            var folder = Path.GetDirectoryName(input)!;
+            throw new WaldenConfigurationException(
+                $"In-place recovery of '{input}' writes the recovered database beside it first, and this user may not create files in " +
+                $"'{folder}' (permission denied). Nothing was changed. Run it as a user who may write that folder, or recover to a new file " +
+                "('walden recover <db> --output <new.db>', WaldenRecovery.RecoverAsync) and put it in place when no program uses the database.", ex);
+        }
     }
 
     /// <summary>Removes a file this recovery wrote itself (never the input) and its journal.</summary>

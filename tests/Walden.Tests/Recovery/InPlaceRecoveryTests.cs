@@ -40,6 +40,53 @@ public sealed class InPlaceRecoveryTests
     }
 
     [Fact]
+    public async Task RecoverInPlace_InAFolderThisUserMayNotWrite_NamesTheFolder_AndSaysNothingWasChanged()
+    {
+        using var temp = new TempDirectory();
+        var folder = Directory.CreateDirectory(temp.File("data")).FullName;
+        var path = Path.Combine(folder, "app.db");
+        DamagedDatabases.Create(path);
+        DamagedDatabases.Damage(path, DamageKind.GarbagePages);
+        var before = await File.ReadAllBytesAsync(path);
+        var files = Directory.EnumerateFileSystemEntries(folder).Order().ToList();
+        // Immutable: binds root too (the tests run as root, for whom file modes are no bar).
+        Assert.True(Chattr("+i", folder), "chattr +i failed: this test needs a file system with the immutable attribute (ext4, xfs, btrfs).");
+        try
+        {
+            var refused = await Assert.ThrowsAsync<WaldenConfigurationException>(() => WaldenRecovery.RecoverInPlaceAsync(path));
+
+            Assert.Contains($"may not create files in '{folder}'", refused.Message, StringComparison.Ordinal);
+            Assert.Contains("Nothing was changed", refused.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain(".owner", refused.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Chattr("-i", folder);
+        }
+
+        Assert.Equal(before, await File.ReadAllBytesAsync(path));
+        Assert.Equal(files, Directory.EnumerateFileSystemEntries(folder).Order().ToList()); // nothing left behind
+    }
+
+    private static bool Chattr(string flag, string path)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("chattr", [flag, path])
+            {
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            })!;
+            process.WaitForExit();
+            return process.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false; // no chattr
+        }
+    }
+
+    [Fact]
     public async Task RecoverInPlace_WhileAnotherProcessHasTheDatabaseOpen_RefusesAndNamesTheLock()
     {
         using var temp = new TempDirectory();
