@@ -11,15 +11,6 @@ namespace Walden.Tests.Cli;
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class UnreadableCompanionTests : IDisposable
 {
-    private const string KilledInWal = """
-        import sqlite3, sys, os
-        con = sqlite3.connect(sys.argv[1], isolation_level=None)
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA wal_autocheckpoint=0")
-        con.execute("CREATE TABLE t(a)")
-        con.execute("INSERT INTO t VALUES (1)")
-        os.kill(os.getpid(), 9)
-        """;
 
     private readonly TempDirectory _dir = new();
 
@@ -37,7 +28,7 @@ public sealed class UnreadableCompanionTests : IDisposable
         File.SetUnixFileMode(_dir.Path, (UnixFileMode)0x1FF); // nobody works in the test's folder
         var folder = Directory.CreateDirectory(_dir.File("data")).FullName;
         var path = Path.Combine(folder, "app.db");
-        await ForeignProgram.RunPythonAsync(companion == "-wal" ? KilledInWal : ForeignProgram.KilledMidTransaction, path);
+        await ForeignProgram.RunPythonAsync(companion == "-wal" ? ForeignProgram.KilledInWalWithOneRow : ForeignProgram.KilledMidTransaction, path);
         var file = path + companion;
         Assert.True(File.Exists(file), $"the killed writer left no {companion}");
         Run("chown", "nobody", path);

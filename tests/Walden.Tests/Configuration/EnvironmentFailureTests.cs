@@ -25,7 +25,7 @@ public sealed class EnvironmentFailureTests : IDisposable
         }
 
         // xunit 2 cannot skip at run time: fail with the reason rather than pass without testing anything.
-        Assert.True(Chattr("+i", path), "chattr +i failed: this test needs a file system with the immutable attribute (ext4, xfs, btrfs).");
+        Assert.True(Chattr.Run("+i", path), Chattr.Needed);
 
         try
         {
@@ -36,7 +36,7 @@ public sealed class EnvironmentFailureTests : IDisposable
         }
         finally
         {
-            Chattr("-i", path);
+            Chattr.Run("-i", path);
         }
     }
 
@@ -70,17 +70,4 @@ public sealed class EnvironmentFailureTests : IDisposable
         Assert.Equal(WaldenHealthStatus.Healthy, db.HealthState);
     }
 
-    private static bool Chattr(string flag, string path)
-    {
-        try
-        {
-            using var process = Process.Start(new ProcessStartInfo("chattr", [flag, path]) { RedirectStandardError = true, UseShellExecute = false })!;
-            process.WaitForExit();
-            return process.ExitCode == 0;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return false; // no chattr
-        }
-    }
 }

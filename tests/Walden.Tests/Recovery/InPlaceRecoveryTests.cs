@@ -50,7 +50,7 @@ public sealed class InPlaceRecoveryTests
         var before = await File.ReadAllBytesAsync(path);
         var files = Directory.EnumerateFileSystemEntries(folder).Order().ToList();
         // Immutable: binds root too (the tests run as root, for whom file modes are no bar).
-        Assert.True(Chattr("+i", folder), "chattr +i failed: this test needs a file system with the immutable attribute (ext4, xfs, btrfs).");
+        Assert.True(Chattr.Run("+i", folder), Chattr.Needed);
         try
         {
             var refused = await Assert.ThrowsAsync<WaldenConfigurationException>(() => WaldenRecovery.RecoverInPlaceAsync(path));
@@ -61,30 +61,13 @@ public sealed class InPlaceRecoveryTests
         }
         finally
         {
-            Chattr("-i", folder);
+            Chattr.Run("-i", folder);
         }
 
         Assert.Equal(before, await File.ReadAllBytesAsync(path));
         Assert.Equal(files, Directory.EnumerateFileSystemEntries(folder).Order().ToList()); // nothing left behind
     }
 
-    private static bool Chattr(string flag, string path)
-    {
-        try
-        {
-            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("chattr", [flag, path])
-            {
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            })!;
-            process.WaitForExit();
-            return process.ExitCode == 0;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return false; // no chattr
-        }
-    }
 
     [Fact]
     public async Task RecoverInPlace_WhileAnotherProcessHasTheDatabaseOpen_RefusesAndNamesTheLock()

@@ -160,6 +160,17 @@ internal static class ForeignProgram
         os.kill(os.getpid(), 9)
         """;
 
+    /// <summary>A WAL database whose writer was killed after one row in t(a): its -wal and -shm stay beside it.</summary>
+    public const string KilledInWalWithOneRow = """
+        import sqlite3, sys, os
+        con = sqlite3.connect(sys.argv[1], isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA wal_autocheckpoint=0")
+        con.execute("CREATE TABLE t(a)")
+        con.execute("INSERT INTO t VALUES (1)")
+        os.kill(os.getpid(), 9)
+        """;
+
     /// <summary>A WAL database closed cleanly: SQLite removed its -wal and -shm.</summary>
     public const string ClosedWal = """
         import sqlite3, sys
