@@ -42,7 +42,7 @@ internal static class OrphanedCompanions
                    $"'{Path.GetFileName(files.Wal)}' and '{Path.GetFileName(files.Shm)}' to another folder first.";
         }
 
-        if (database is null && DatabaseFiles.SizeOf(files.Journal) is > 0 and var journal)
+        if (database is null && DatabaseFiles.SizeOf(files.Journal) is > 0 and var journal && !Finished(files.Journal))
         {
             return $"'{name}' does not exist, but its rollback journal '{files.Journal}' holds {journal:N0} bytes: the journal of a " +
                    "transaction interrupted in a database whose file was then removed or moved. Creating a new database at this " +
@@ -52,5 +52,23 @@ internal static class OrphanedCompanions
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Whether a journal holds no transaction: its first byte is zero, as SQLite leaves a PERSIST journal after each commit
+    /// (pager.c zeroJournalHdr; hasHotJournal treats such a journal as not hot). A journal that cannot be read counts as
+    /// holding one. The journal carries no lock of SQLite's, so reading it here drops none.
+    /// </summary>
+    private static bool Finished(string journal)
+    {
+        try
+        {
+            using var stream = new FileStream(journal, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            return stream.ReadByte() == 0;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 }

@@ -116,6 +116,25 @@ public sealed class OrphanedCompanionsTests : IDisposable
     }
 
     [Fact]
+    public async Task AMissingDatabaseBesideAFinishedPersistJournal_IsCreated()
+    {
+        // Android's classic journal_mode=PERSIST: the journal stays after each commit with its header zeroed, holding
+        // nothing; the app then deleted its database file (a data reset) and left the journal.
+        var path = _dir.File("app.db");
+        await ForeignProgram.PythonAsync("""
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1])
+            c.execute('PRAGMA journal_mode=PERSIST'); c.execute('CREATE TABLE t(x)'); c.execute('INSERT INTO t VALUES (1)')
+            c.commit(); c.close()
+            """, path);
+        File.Delete(path);
+        Assert.True(new FileInfo(path + "-journal").Length > 0);
+
+        await using var db = await WaldenDatabase.OpenAsync(path);
+        await db.WriteAsync(c => c.Exec("CREATE TABLE fresh(x)"));
+    }
+
+    [Fact]
     public async Task ANewDatabaseWithTheJournalOfItsInterruptedFirstTransaction_OpensEmpty()
     {
         // Not an orphan: the file exists (empty) and its journal is of the first transaction, which SQLite rolls back.
