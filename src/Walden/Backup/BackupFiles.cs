@@ -144,7 +144,11 @@ internal static class BackupFiles
                 return null;
             }
 
-            return backup with { Path = Path.Combine(Path.GetDirectoryName(manifestPath)!, backup.File) };
+            // The copy is the file the manifest sits beside, whatever its "file" says: a copy renamed with its manifest keeps
+            // its own name, and a manifest naming '../app.db' (edited, or another tool's) must never send listing, restore or
+            // pruning out of the folder, onto a live database. Its checksum is what ties the manifest to the copy.
+            var copy = manifestPath[..^ManifestSuffix.Length];
+            return backup with { Path = copy, File = Path.GetFileName(copy) };
         }
         catch (JsonException ex)
         {

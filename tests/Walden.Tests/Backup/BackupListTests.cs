@@ -16,6 +16,35 @@ public sealed class BackupListTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
+    public async Task AManifestNamingAFileOutsideTheFolder_IsReadAsTheCopyBesideIt_SoPruningNeverDeletesTheLiveDatabase()
+    {
+        var source = _dir.File("src.db");
+        using (var connection = Sql.OpenDirect(source))
+        {
+            connection.Exec("CREATE TABLE t(a); INSERT INTO t VALUES (1)");
+        }
+
+        var folder = _dir.File("backups");
+        var backup = await WaldenBackups.BackupAsync(source, folder);
+        // An old copy whose manifest (edited, or another tool's) names "../src.db": the live database.
+        var manifest = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(await File.ReadAllTextAsync(backup.Path + ".json"))!;
+        manifest["file"] = JsonSerializer.SerializeToElement("../src.db");
+        manifest["createdAt"] = JsonSerializer.SerializeToElement("2020-01-01T00:00:00+00:00");
+        var old = Path.Combine(folder, "src-20200101T000000Z.db");
+        File.Copy(backup.Path, old);
+        await File.WriteAllTextAsync(old + ".json", JsonSerializer.Serialize(manifest));
+
+        var entries = WaldenBackups.List(folder);
+        Assert.All(entries, e => Assert.Equal(Path.GetFullPath(folder), Path.GetDirectoryName(Path.GetFullPath(e.Path))));
+        Assert.Contains(entries, e => e.Path == old);
+
+        await WaldenBackups.BackupAsync(source, folder, new WaldenBackupOptions { KeepLast = 1 });
+
+        Assert.True(File.Exists(source)); // the live database is never pruned
+        Assert.False(File.Exists(old));   // the old copy beside the manifest was
+    }
+
+    [Fact]
     public async Task List_OfAFolderWithTheUsersOwnFiles_ShowsOnlyWaldensCopies_AndSaysTheOthersWereLeftOut()
     {
         var source = _dir.File("app.db");
