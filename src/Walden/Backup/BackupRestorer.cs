@@ -59,6 +59,7 @@ internal static class BackupRestorer
             // The restored database keeps the permission bits of the one it replaces; a new one gets those of the database the
             // backup was taken from (recorded in the manifest); a backup without them leaves it owner-only.
             FileModes.Apply(temp, FileModes.Of(target) ?? FileModes.Parse(backup.SourceFileMode));
+            FileModes.KeepOwner(temp, target);
 
             BackupFiles.Fsync(temp);
             cancellationToken.ThrowIfCancellationRequested();

@@ -24,6 +24,27 @@ internal static class FileModes
         }
     }
 
+    /// <summary>
+    /// Gives <paramref name="path"/> (a new file about to replace <paramref name="original"/>) the original's owner and group,
+    /// so that the service that owns the database can still open it after a restore or recovery run as root. Only root may
+    /// do that; for anyone else the new file is theirs, as the original was (or they could not have replaced it). No-op when
+    /// the original is missing or the owners already match.
+    /// </summary>
+    internal static void KeepOwner(string path, string original)
+    {
+        if (!OperatingSystem.IsLinux() || Diagnostics.Doctor.FileOwner.Of(original) is not { } owner
+            || Diagnostics.Doctor.FileOwner.Of(path) is not { } current || (current.UserId == owner.UserId && current.GroupId == owner.GroupId))
+        {
+            return;
+        }
+
+        // Anyone else's chown to another user fails (EPERM) and the new file stays theirs: nothing more can be done then.
+        if (Native.Posix.Chown(path, owner.UserId, owner.GroupId) != 0 && Environment.UserName == "root")
+        {
+            throw new IOException($"Giving '{path}' the owner of '{original}' ({owner}) failed (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}).");
+        }
+    }
+
     /// <summary>The bits as the octal digits <c>chmod</c> takes (<c>"644"</c>), or null.</summary>
     internal static string? Format(UnixFileMode? mode) =>
         mode is { } bits ? Convert.ToString((int)(bits & PermissionBits), 8).PadLeft(3, '0') : null;

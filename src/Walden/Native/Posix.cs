@@ -62,6 +62,10 @@ internal static unsafe partial class Posix
     /// <summary>W_OK | X_OK: a folder files can be created in.</summary>
     internal const int WriteAndExecute = 2 | 1;
 
+    /// <summary>chown(2): 0 when done; only root may give a file to another user.</summary>
+    [LibraryImport("libc", EntryPoint = "chown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int Chown(string path, uint owner, uint group);
+
     [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int Link(string existingPath, string newPath);
 

@@ -152,6 +152,7 @@ public static class WaldenRecovery
         try
         {
             FileModes.Apply(recovered, FileModes.Of(input)); // the file swapped in keeps the original's permission bits
+            FileModes.KeepOwner(recovered, input);           // and its owner, when run as root for a service's database
             var reason = $"Recovered in place by Walden: {report.RowsRecovered:N0} rows recovered, " +
                          $"{report.LostAndFoundRows:N0} in {report.LostAndFoundTable}.";
             quarantine = Quarantine.Swap(input, recovered, reason, options.TimeProvider, before);
