@@ -54,6 +54,18 @@ internal sealed record DatabaseFiles(string Database)
         return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, options);
     }
 
+    /// <summary>
+    /// SQLite's own test (pager.c hasHotJournal): a journal whose first byte is zero holds no transaction (finished, or a
+    /// PERSIST journal after its commit). A journal carries no lock of SQLite's, so reading it drops none.
+    /// </summary>
+    /// <exception cref="IOException">The journal cannot be read.</exception>
+    /// <exception cref="UnauthorizedAccessException">This user may not read it.</exception>
+    internal static bool JournalFinished(string journal)
+    {
+        using var stream = new FileStream(journal, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return stream.ReadByte() is 0 or -1;
+    }
+
     /// <summary>Copies a database file (or a companion) outside SQLite, under the same rule as <see cref="OpenRawRead"/>.</summary>
     internal static void CopyRaw(string from, string to, string operation)
     {

@@ -30,32 +30,6 @@ internal readonly record struct FileId(ulong Device, ulong Inode)
     }
 
     /// <summary>
-    /// How many names (hard links) the file at <paramref name="path"/> has, from stat(2)'s st_nlink; null when it cannot be
-    /// told (missing, or a system or architecture whose struct stat layout is not known here).
-    /// </summary>
-    internal static unsafe long? LinkCount(string path)
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return null;
-        }
-
-        var buffer = stackalloc byte[Posix.StatBufferBytes];
-        if (Posix.Stat(path, buffer) != 0)
-        {
-            return null;
-        }
-
-        // x86_64: st_dev, st_ino, then an 8-byte st_nlink; arm64 (the generic layout): st_dev, st_ino, st_mode, a 4-byte st_nlink.
-        return System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture switch
-        {
-            System.Runtime.InteropServices.Architecture.X64 => (long)*(ulong*)(buffer + 16),
-            System.Runtime.InteropServices.Architecture.Arm64 => *(uint*)(buffer + 20),
-            _ => null,
-        };
-    }
-
-    /// <summary>
     /// Whether any descriptor of this process is open on <paramref name="path"/>'s file: an SQLite connection
     /// (Walden's or one the application opened itself), a FileStream, anything. Reads /proc/self/fd, so it
     /// sees descriptors no registry knows about. False when the file does not exist.

@@ -224,15 +224,8 @@ internal sealed class ForeignFile : IDisposable
             return false;
         }
 
-        // SQLite's own test (pager.c hasHotJournal): a journal whose first byte is zero was finished, not cut off.
         EnsureCompanionsReadable(path);
-        var first = new byte[8];
-        using (var stream = new FileStream(journal, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
-        {
-            stream.ReadAtLeast(first, first.Length, throwOnEndOfStream: false);
-        }
-
-        return first[0] != 0;
+        return !DatabaseFiles.JournalFinished(journal);
     }
 
     /// <summary>

@@ -54,17 +54,12 @@ internal static class OrphanedCompanions
         return null;
     }
 
-    /// <summary>
-    /// Whether a journal holds no transaction: its first byte is zero, as SQLite leaves a PERSIST journal after each commit
-    /// (pager.c zeroJournalHdr; hasHotJournal treats such a journal as not hot). A journal that cannot be read counts as
-    /// holding one. The journal carries no lock of SQLite's, so reading it here drops none.
-    /// </summary>
+    /// <summary>Whether the journal holds no transaction (<see cref="DatabaseFiles.JournalFinished"/>); one that cannot be read counts as holding one.</summary>
     private static bool Finished(string journal)
     {
         try
         {
-            using var stream = new FileStream(journal, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            return stream.ReadByte() == 0;
+            return DatabaseFiles.JournalFinished(journal);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

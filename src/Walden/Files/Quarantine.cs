@@ -54,7 +54,7 @@ internal static class Quarantine
     /// <exception cref="WaldenConfigurationException">The file has other names.</exception>
     internal static void EnsureSingleName(string databasePath)
     {
-        if (FileId.LinkCount(databasePath) is > 1 and var names)
+        if (Diagnostics.Doctor.FileOwner.Of(databasePath)?.Links is > 1 and var names)
         {
             throw new WaldenConfigurationException(
                 $"'{databasePath}' has {names} hard links (other names for the same file): replacing it would give the new database " +

@@ -62,7 +62,7 @@ internal static partial class WaldenDoctor
             }
         }
 
-        if (FileId.LinkCount(files.Database) is > 1 and var names)
+        if (FileOwner.Of(files.Database)?.Links is > 1 and var names)
         {
             findings.Add(new DoctorFinding("files", DoctorSeverity.Danger,
                 $"The database file has {names} names (hard links).",
