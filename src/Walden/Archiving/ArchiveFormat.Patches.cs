@@ -38,9 +38,9 @@ internal static partial class ArchiveFormat
 
     /// <summary>
     /// Brotli's quality for format 5: 0, its fastest. Measured on the bench's segments (format 4's payload: page images and
-    /// patches of the agent log), it compressed about twice as fast as zlib's fastest level (CompressionLevel.Fastest, which
-    /// format 4 used) into about two thirds of its bytes (ratio 0.20 against 0.31), on the shipping thread that shares the
-    /// cores with the writer.
+    /// patches of the agent log), it compressed faster than zlib's fastest level (CompressionLevel.Fastest, which format 4
+    /// used) and into fewer bytes, on the shipping thread that shares the cores with the writer (the figures are in the
+    /// README's archive cost section).
     /// </summary>
     private const int BrotliQuality = 0;
 

@@ -8,7 +8,8 @@ namespace Walden.Archiving;
 /// Why: the store (seal, encode, the append log's write and fdatasync) must start at once, so that it runs beside the
 /// WAL's fsync (Archiver.WalSync.cs) rather than after it. A pool work item waits behind whatever the pool already
 /// holds: the acknowledgement continuations of every producer (64 at N=64), and any blocking work an application runs
-/// there, so under strace the store started a median 2.6 ms after the WAL fsync and none of 80 overlapped it. Waiting for
+/// there, so under strace the store started milliseconds after the WAL fsync and almost never overlapped it (figures in
+/// the README, "Where a lone producer's CPU went"). Waiting for
 /// it was also costly: a pool worker and <see cref="Task.Wait(TimeSpan)"/> spin before they block, and with a lone
 /// producer those spins were most of the process's CPU per write. Here both sides block on events (no spinning), and
 /// the store thread is woken directly by the writer.

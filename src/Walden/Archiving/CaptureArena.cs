@@ -5,8 +5,8 @@ namespace Walden.Archiving;
 /// and reused once every record in them is shipped. A commit's read-back is then a copy into memory that is already
 /// mapped: a fresh array per commit (or an <see cref="System.Buffers.ArrayPool{T}"/> array, which the shared pool mostly
 /// cannot keep when a ship interval's worth of buffers, hundreds, comes back at once on another thread) costs the writer a
-/// large-object allocation, a page fault per 4 KiB on first touch and, later, a full garbage collection: measured, that
-/// was most of the archive's cost on the writer's critical path. Ownership: <see cref="Reserve"/> and <see cref="Take"/>
+/// large-object allocation, a page fault per page on first touch and, later, a full garbage collection: measured (README,
+/// "Read-back into reused chunks"), that was most of the archive's cost on the writer's critical path. Ownership: <see cref="Reserve"/> and <see cref="Take"/>
 /// run on the writer thread only; a <see cref="Chunk"/> is released by whoever drops the last record in it (any thread).
 /// </summary>
 internal sealed class CaptureArena

@@ -93,8 +93,8 @@ internal sealed partial class GroupCommitWriter
     /// a quarter of that commit's duration (as when it gathers a batch), at most <see cref="MaxKeepWaitTicks"/>, and not at
     /// all when that commit acknowledged nothing. A hand-off to another process costs more than that: the next process's
     /// wake-up, and its SQLite connection reading the batch's pages again. Without the wait the producers were almost never
-    /// back in time, and the turn changed hands after 76-87% of all transactions; with it, after about half (README,
-    /// several processes).
+    /// back in time and the turn changed hands after most transactions; with it, after about half (figures in the README,
+    /// "Several processes on one file").
     /// </summary>
     internal static long KeepWaitTicks(int acknowledged, long commitTicks) =>
         acknowledged <= 0 || commitTicks <= 0 ? 0 : Math.Min(commitTicks / 4, MaxKeepWaitTicks);
