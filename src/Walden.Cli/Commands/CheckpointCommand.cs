@@ -66,6 +66,15 @@ internal static class CheckpointCommand
                 "that keeps the database locked (a writer in a long transaction, or one in PRAGMA locking_mode=EXCLUSIVE, which holds " +
                 "it until it closes): 'walden doctor <db>' names the processes that have it open.");
         }
+        catch (SqliteException ex) when ((ex.SqliteErrorCode & 0xFF) is Errors.SqliteErrors.CantOpen or Errors.SqliteErrors.ReadOnly)
+        {
+            // A WAL database in a folder this user cannot write (SQLite must create the -shm, and the -wal, to open it), the
+            // database or a companion read-only: the cause as the engine names it, not SQLite's bare "unable to open".
+            var wal = Files.DatabaseFiles.SizeOf((Files.OpenErrors.RealPath(file.FullName) ?? file.FullName) + "-wal");
+            return CliErrors.Report($"Checkpointing '{file.FullName}' could not start; nothing was changed. " +
+                Files.OpenErrors.Explain(ex, file.FullName, writing: true).Message +
+                (wal is null or 0 ? " There is no -wal beside it, so no frame is waiting to be checkpointed." : string.Empty));
+        }
         catch (SqliteException ex)
         {
             return CliErrors.Report(Errors.SqliteErrors.Translate(ex, $"Checkpointing '{file.FullName}'", new WaldenOptions()).Message, ExitCodes.Failed);
