@@ -350,13 +350,17 @@ internal sealed class ForeignFile : IDisposable
         var shm = DatabaseFiles.SizeOf(path + "-shm");
         var hot = HasHotJournal(path);
         var superJournal = hot ? SuperJournalOf(path + "-journal") : null;
-        var closedWal = wal && walBytes is null && shm is null && !hot && OpenErrors.IsWritable(System.IO.Path.GetDirectoryName(path)!);
+        // In place only where SQLite can remove the -wal and -shm it must create to read the file: a read-write connection (so
+        // the database file writable: SQLite opens a read-only file read-only, which leaves them) in a folder this user may write.
+        var closedWal = wal && walBytes is null && shm is null && !hot && OpenErrors.IsWritable(path) &&
+            OpenErrors.IsWritable(System.IO.Path.GetDirectoryName(path)!);
         // A WAL database nobody has open but with a -wal or -shm left beside it (its writer was killed) is read on a copy
         // too: SQLite would rebuild the -shm in place to read it, and a read-write connection would also checkpoint into
         // the database and delete the -wal when it closes.
         return new FileState(hot, wal && !closedWal, walBytes ?? 0, DatabaseFiles.SizeOf(path + "-journal") ?? 0, closedWal)
         {
             ShmBytes = shm,
+            WalExists = walBytes is not null,
             SuperJournal = superJournal,
         };
     }
@@ -442,6 +446,8 @@ internal sealed class ForeignFile : IDisposable
 
         internal long? ShmBytes { get; init; }
 
+        internal bool WalExists { get; init; }
+
         /// <summary>The super-journal the hot journal names (a multi-database transaction), or null.</summary>
         internal string? SuperJournal { get; init; }
 
@@ -482,6 +488,12 @@ internal sealed class ForeignFile : IDisposable
             {
                 notes.Add($"'{path}' has a -shm no process has open (its writer stopped without closing): Walden read it on a private copy, " +
                     "since SQLite would rewrite that -shm to read the file in place; your files were not changed.");
+            }
+            else if (WalLeftBehind && !WalExists && !HotJournal)
+            {
+                notes.Add($"'{path}' is a WAL database that this user may not write, or in a folder it may not write: SQLite would have " +
+                    "to create a -wal and -shm beside it to read it in place and could not remove them (or not create them). Walden read " +
+                    "it on a private copy; your files were not changed.");
             }
 
             return notes;

@@ -6,8 +6,9 @@ namespace Walden.Tests.Cli;
 /// <summary>
 /// A WAL database in a folder this user cannot write (a read-only mount, an immutable folder), without its -shm: SQLite must
 /// create the -shm (and the -wal) to open it, so it cannot. <c>walden checkpoint</c> answered SQLite's bare "unable to open
-/// database file" with exit 1, and the doctor told root to "run the doctor as a user who can read the database". Both now
-/// name the read-only folder and the missing -shm, exit 2 (checkpoint), and change nothing.
+/// database file" with exit 1, and the doctor could not read it and told root to "run the doctor as a user who can read the
+/// database". Now checkpoint names the read-only folder and the missing -shm (exit 2), the doctor reads the file on a private
+/// copy as walden check does, and neither changes anything.
 /// </summary>
 public sealed class ReadOnlyFolderWalTests : IDisposable
 {
@@ -43,15 +44,56 @@ public sealed class ReadOnlyFolderWalTests : IDisposable
             using var report = JsonDocument.Parse(doctor.Stdout);
             var finding = report.RootElement.GetProperty("findings").EnumerateArray()
                 .Single(f => f.GetProperty("check").GetString() == "quick_check");
-            Assert.Contains("SQLite could not read the database", finding.GetProperty("seen").GetString(), StringComparison.Ordinal);
-            Assert.Contains($"the folder '{folder}' is not writable", finding.GetProperty("seen").GetString(), StringComparison.Ordinal);
-            Assert.DoesNotContain("as a user who can read", finding.GetProperty("action").GetString(), StringComparison.Ordinal);
+            Assert.Equal("ok", finding.GetProperty("severity").GetString());
+            Assert.Contains("PRAGMA quick_check: ok.", finding.GetProperty("seen").GetString(), StringComparison.Ordinal);
+            Assert.Contains("on a private copy", finding.GetProperty("seen").GetString(), StringComparison.Ordinal);
         }
         finally
         {
             Chattr.Run("-i", folder);
         }
 
+        Assert.Equal(before, ForeignProgram.Snapshot(folder));
+    }
+
+    /// <summary>
+    /// A closed WAL database whose file this user may not write (an immutable attribute here; a 0444 file of another user is the
+    /// same), in a writable folder: SQLite opens it read-only and creates an empty -wal and -shm to read it, which a read-only
+    /// connection leaves behind. Every command that only reads it left both beside the user's file, and later commands then
+    /// called the -shm one a killed writer left. Now such a file is read on a private copy, and the folder stays as it was.
+    /// </summary>
+    [Theory]
+    [InlineData("check")]
+    [InlineData("info")]
+    [InlineData("stats")]
+    [InlineData("doctor")]
+    [InlineData("backup")]
+    [InlineData("recover")]
+    public async Task ReadingCommands_OnAClosedWalDatabaseThisUserMayNotWrite_LeaveNoFileBesideIt(string command)
+    {
+        var folder = Path.Combine(_dir.Path, "app");
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, "app.db");
+        await ForeignProgram.RunPythonAsync(ForeignProgram.ClosedWal, path);
+        var before = ForeignProgram.Snapshot(folder);
+        Assert.Single(before); // the database alone: SQLite removed its -wal and -shm at close
+        Assert.True(Chattr.Run("+i", path), Chattr.Needed);
+        (int ExitCode, string Stdout, string Stderr) result;
+        try
+        {
+            result = command switch
+            {
+                "backup" => await WaldenCli.RunAsync("backup", path, _dir.File("backups")),
+                "recover" => await WaldenCli.RunAsync("recover", path, "--output", _dir.File("recovered.db")),
+                _ => await WaldenCli.RunAsync(command, path),
+            };
+        }
+        finally
+        {
+            Chattr.Run("-i", path);
+        }
+
+        Assert.True(result.ExitCode == 0 || command == "doctor" && result.ExitCode == 1, result.Stdout + result.Stderr); // doctor: 1 for Python's SQLite
         Assert.Equal(before, ForeignProgram.Snapshot(folder));
     }
 

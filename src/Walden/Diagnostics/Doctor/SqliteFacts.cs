@@ -10,8 +10,9 @@ namespace Walden.Diagnostics.Doctor;
 /// <summary>
 /// What SQLite itself says about the database, read on one connection of the doctor's own: read-only (or, for a closed
 /// database with no -wal, -shm or holder, read-write with <c>query_only</c>, so SQLite removes the -wal and -shm it must create
-/// to read a WAL file when it closes, as the last connection). Never used on a hot journal: a read-write connection would
-/// roll it back, a read-only one cannot read past it.
+/// to read a WAL file when it closes, as the last connection), or on a private copy when nobody holds the file and reading
+/// it in place would change it or leave files beside it (<see cref="ForeignFile.SettledCopy"/>). Never used on a hot journal:
+/// a read-write connection would roll it back, a read-only one cannot read past it.
 /// </summary>
 internal sealed class SqliteFacts
 {
@@ -49,9 +50,35 @@ internal sealed class SqliteFacts
     /// <summary>Why quick_check gave no answer.</summary>
     internal string? QuickCheckMissing { get; private set; }
 
-    internal static SqliteFacts Read(string database, bool closedAndAlone, TimeSpan quickCheckBudget)
+    internal static SqliteFacts Read(string database, bool alone, TimeSpan quickCheckBudget)
     {
-        var readWrite = closedAndAlone && OpenErrors.IsWritable(Path.GetDirectoryName(database)!);
+        // Nobody has the file open, and SQLite would change it to read it in place (rebuild a -shm a killed writer left), could
+        // not remove the empty -wal and -shm a read creates (a WAL file or folder this user may not write), or could not create
+        // the -shm at all: read on a private copy, as walden check does. The -shm's WAL-index is still read from the user's file.
+        var settled = alone ? ForeignFile.SettledCopy(database) : null;
+        try
+        {
+            var facts = ReadFile(settled?.Database ?? database, database + "-shm",
+                readWrite: settled is not null || alone && !File.Exists(database + "-wal") && !File.Exists(database + "-shm") &&
+                    OpenErrors.IsWritable(Path.GetDirectoryName(database)!), quickCheckBudget);
+            if (settled is { Notes: var notes })
+            {
+                facts.QuickCheckNotes = [.. notes, .. facts.QuickCheckNotes];
+            }
+
+            return facts;
+        }
+        finally
+        {
+            if (settled is { Folder: var folder })
+            {
+                Directory.Delete(folder, recursive: true); // the private copy, never the user's file
+            }
+        }
+    }
+
+    private static SqliteFacts ReadFile(string database, string shm, bool readWrite, TimeSpan quickCheckBudget)
+    {
         using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
         {
             DataSource = database,
@@ -77,7 +104,7 @@ internal sealed class SqliteFacts
             facts.ReadLastWriter(connection);
             if (facts.JournalMode == "wal")
             {
-                facts.WalIndex = WalIndexView.Read(OpenErrors.RealPath(database + "-shm") ?? database + "-shm");
+                facts.WalIndex = WalIndexView.Read(OpenErrors.RealPath(shm) ?? shm);
             }
 
             facts.RunQuickCheck(connection, quickCheckBudget);

@@ -26,15 +26,11 @@ internal static partial class WaldenDoctor
 
         if (facts.Error is { } error)
         {
-            var corrupt = facts.ErrorCode == Errors.SqliteErrors.Corrupt;
-            // Why it could not be opened, as far as can be seen without SQLite: a WAL database without its -shm in a folder this
-            // user cannot write is readable on a private copy (walden check), and more permission would not help.
-            var causes = corrupt ? [] : OpenErrors.Causes(state.Real, writing: false);
-            findings.Add(new DoctorFinding("quick_check", corrupt ? DoctorSeverity.Danger : DoctorSeverity.Warning,
-                $"SQLite could not read the database: {error}" + (causes.Count > 0 ? ". " + string.Join(" ", causes) : string.Empty),
+            findings.Add(new DoctorFinding("quick_check", facts.ErrorCode == Errors.SqliteErrors.Corrupt ? DoctorSeverity.Danger : DoctorSeverity.Warning,
+                $"SQLite could not read the database: {error}",
                 "The checks that need SQLite (journal mode, last writer, WAL, freelist, quick_check) could not run.",
-                corrupt ? "Run 'walden check' for the findings and 'walden recover' to get the data back."
-                    : causes.Count > 0 ? "Act on the cause named above, then run the doctor again."
+                facts.ErrorCode == Errors.SqliteErrors.Corrupt
+                    ? "Run 'walden check' for the findings and 'walden recover' to get the data back."
                     : "Run the doctor as a user who can read the database and its folder."));
             return;
         }

@@ -52,8 +52,7 @@ internal static partial class WaldenDoctor
         // An empty database beside a -wal: SQLite would delete the -wal on opening it, so the doctor does not (OrphanedCompanions).
         if (exists && !state.HotJournal && OrphanedCompanions.Problem(real) is null)
         {
-            var closedAndAlone = !File.Exists(files.Wal) && !File.Exists(files.Shm) && processes.Count == 0;
-            state.Sqlite = SqliteFacts.Read(real, closedAndAlone, quickCheckBudget ?? QuickCheckBudget);
+            state.Sqlite = SqliteFacts.Read(real, alone: processes.Count == 0, quickCheckBudget ?? QuickCheckBudget);
             if (state.Sqlite.ErrorCode == Errors.SqliteErrors.NotADb)
             {
                 throw new WaldenConfigurationException($"SQLite says '{full}' is not a database ({state.Sqlite.Error}). Check the path; " +
