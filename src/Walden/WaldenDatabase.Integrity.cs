@@ -155,7 +155,13 @@ public sealed partial class WaldenDatabase
         var clock = options.TimeProvider;
         var started = clock.GetTimestamp();
         // The header is read outside SQLite only while no descriptor of this process is on the file (see IntegrityChecker).
-        var header = IntegrityChecker.InspectHeader(path);
+        var header = IntegrityChecker.InspectHeader(path, options.BusyTimeout);
+        if (header.Busy is { } waited)
+        {
+            // Another process is writing the file (a new database's first transaction has pages but no header yet): busy, not damaged.
+            throw Files.OpenErrors.StillWriting(path, waited, options, openingHere: true);
+        }
+
         if (header.NotADatabase)
         {
             // The finding already says "Check the path." (it is also walden check's finding): only what Walden opens is added.

@@ -55,11 +55,15 @@ internal static class LockProbe
         (WalLockOffset + 8, 1, "the WAL connection marker (the database is open in a connection)"),
     ];
 
-    /// <summary>Returns the first lock held on the database by anyone other than a probe, or null when none is visible.</summary>
-    internal static LockFinding? FindHolder(string databasePath)
+    /// <summary>
+    /// Returns the first lock held on the database by anyone other than a probe, or null when none is visible.
+    /// <paramref name="openingHere"/>: this process is itself opening the file through a WaldenDatabase (registered, no
+    /// connection yet), so that registration is not the holder looked for.
+    /// </summary>
+    internal static LockFinding? FindHolder(string databasePath, bool openingHere = false)
     {
         var files = DatabaseFiles.For(databasePath);
-        if (OpenDatabases.Contains(files.Database))
+        if (!openingHere && OpenDatabases.Contains(files.Database))
         {
             return new LockFinding(files.Database, "through a WaldenDatabase", "read", 0);
         }
@@ -243,7 +247,8 @@ internal static class LockProbe
                 {
                     var lockName = start == PendingByte && flock.Type == Posix.FWrLck && IsExclusive(fd, flock.Pid)
                         ? "an EXCLUSIVE lock, which a connection in locking_mode=EXCLUSIVE keeps for as long as it is open (otherwise " +
-                          "it is held only while a commit is written, for milliseconds); command: " +
+                          "it is held while a commit is written, or from the moment a large transaction's changes no longer fit in its page cache " +
+                          "until it commits or rolls back); command: " +
                           (Checkpointing.WalReaderProcesses.CommandLineOf(flock.Pid) ?? "(unknown)")
                         : name;
                     return new LockFinding(file, lockName, flock.Type == Posix.FWrLck ? "write" : "read", flock.Pid);

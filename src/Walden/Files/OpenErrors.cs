@@ -49,13 +49,25 @@ internal static partial class OpenErrors
     }
 
     /// <summary>
+    /// The busy error for a file another process kept writing (its PENDING or EXCLUSIVE lock) while the open waited
+    /// <paramref name="waited"/> to read its header (<see cref="Integrity.IntegrityChecker.InspectHeader"/>): the same error,
+    /// and advice, as SQLite's own busy error at open, naming the holder.
+    /// </summary>
+    internal static WaldenException StillWriting(string path, TimeSpan waited, WaldenOptions options, bool openingHere = false)
+    {
+        var busy = new SqliteException("database is locked", SqliteErrors.Busy, SqliteErrors.Busy);
+        busy.Data[RawStatement.WaitedKey] = waited;
+        return NameHolder(SqliteErrors.Translate(busy, $"Opening '{path}'", options), path, openingHere);
+    }
+
+    /// <summary>
     /// A busy error that also says which process holds the lock and what kind of lock it is. Probed only when this
     /// process has no descriptor on the file (the probe would drop its locks); otherwise <paramref name="translated"/> as it is.
     /// </summary>
-    internal static WaldenException NameHolder(WaldenException translated, string path)
+    internal static WaldenException NameHolder(WaldenException translated, string path, bool openingHere = false)
     {
         if (translated is WaldenBusyException && DatabaseFiles.For(path).OpenInThisProcess() is null &&
-            LockProbe.FindHolder(path) is { ProcessId: > 0 } holder)
+            LockProbe.FindHolder(path, openingHere) is { ProcessId: > 0 } holder)
         {
             if (holder.ExclusiveWal)
             {

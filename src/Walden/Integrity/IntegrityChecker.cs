@@ -9,12 +9,6 @@ namespace Walden.Integrity;
 internal static class IntegrityChecker
 {
     /// <summary>
-    /// Problems visible in the file header before SQLite is involved: a missing magic string, an illegal
-    /// page size, a length that is not a whole number of pages, fewer pages than the header declares.
-    /// Reads the header directly (see <see cref="InputHeader"/> for why that is safe only here), so
-    /// it returns nothing for a file this process already has open (found by device and inode in /proc/self/fd).
-    /// </summary>
-    /// <summary>
     /// Why <paramref name="path"/> holds no page SQLite or a recovery could read, or null when it may: empty, cut off
     /// inside the 100-byte header (what it has is the start of one), or some other kind of file. Reads at most 100 bytes,
     /// under <see cref="InputHeader"/>'s rule (never while this process has the file open; then null).
@@ -30,34 +24,60 @@ internal static class IntegrityChecker
 
         if (length == 0)
         {
+            return Unreadable(path, 0, []);
+        }
+
+        var bytes = new byte[Math.Min(length.Value, 100)];
+        int read;
+        using (var stream = DatabaseFiles.OpenRawRead(path, "Reading the database header outside SQLite"))
+        {
+            length = stream.Length;
+            read = stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+        }
+
+        return Unreadable(path, length.Value, bytes[..read]);
+    }
+
+    /// <summary>The same judgement on a file's <paramref name="length"/> and its first (up to 100) <paramref name="bytes"/>.</summary>
+    private static (bool NotADatabase, bool Empty, string Message)? Unreadable(string path, long length, byte[] bytes)
+    {
+        if (length == 0)
+        {
             return (false, true, $"'{path}' is empty (0 bytes): it holds no database page. SQLite reads an empty file as an empty database.");
         }
 
+        var magic = "SQLite format 3\0"u8;
         if (length >= 100)
         {
-            var header = InputHeader.Read(path);
-            return !header.MagicIntact && header.FileLength % 512 != 0 ? (true, false, NotADatabaseMessage(path, header.FileLength)) : null;
+            var intact = bytes.Length >= magic.Length && bytes.AsSpan(0, magic.Length).SequenceEqual(magic);
+            return !intact && length % 512 != 0 ? (true, false, NotADatabaseMessage(path, length)) : null;
         }
 
-        var bytes = new byte[length.Value];
-        using (var stream = DatabaseFiles.OpenRawRead(path, "Reading the database header outside SQLite"))
-        {
-            stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
-        }
-
-        var magic = "SQLite format 3\0"u8;
-        var prefix = bytes.AsSpan(0, (int)Math.Min(bytes.Length, magic.Length));
+        var prefix = bytes.AsSpan(0, Math.Min(bytes.Length, magic.Length));
         return prefix.SequenceEqual(magic[..prefix.Length])
             ? (false, false, $"'{path}' is truncated inside its header: it holds {length:N0} bytes, fewer than the 100 bytes of an SQLite " +
                 "header, so no page of the database is left. Restore it from a backup.")
-            : (true, false, NotADatabaseMessage(path, length.Value));
+            : (true, false, NotADatabaseMessage(path, length));
     }
 
     private static string NotADatabaseMessage(string path, long length) =>
         $"'{path}' is not an SQLite database (no 'SQLite format 3' header, and its length {length:N0} is not a whole number " +
         "of pages). Check the path.";
 
-    internal static HeaderVerdict InspectHeader(string path)
+    /// <summary>
+    /// Problems visible in the file header before SQLite is involved: a missing magic string, an illegal
+    /// page size, a length that is not a whole number of pages, fewer pages than the header declares.
+    /// Reads the header directly (see <see cref="InputHeader"/> for why that is safe only here), so
+    /// it returns nothing for a file this process already has open (found by device and inode in /proc/self/fd).
+    /// The header is read under SQLite's SHARED lock (<see cref="SharedReadLock"/>), so that no other
+    /// process writes the file while it is read: a writer inside a transaction whose page cache spilled, or committing, holds
+    /// EXCLUSIVE, and the file then has pages but no header yet (the first transaction of a new database) or a header that
+    /// page 1's rewrite has not reached. That lock is waited for up to <paramref name="busyTimeout"/>; when it is still held,
+    /// the verdict says so (<see cref="HeaderVerdict.Busy"/>), never "damaged". Nothing is judged either when SQLite must
+    /// first make the file consistent (a -wal with content, a journal holding a transaction): SQLite's open does that and
+    /// its own check then judges the file.
+    /// </summary>
+    internal static HeaderVerdict InspectHeader(string path, TimeSpan busyTimeout)
     {
         // Any descriptor of this process on the file (Walden's or the application's own SqliteConnection): SQLite reads
         // the header itself then, and a damaged one fails its check; a raw read here would drop that connection's locks.
@@ -66,26 +86,73 @@ internal static class IntegrityChecker
             return HeaderVerdict.Sound;
         }
 
+        SharedReadLock? shared;
+        TimeSpan waited;
+        try
+        {
+            shared = SharedReadLock.Take(path, busyTimeout, out waited);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or WaldenDatabaseInUseException)
+        {
+            return HeaderVerdict.Sound; // SQLite's own open says why it cannot read the file
+        }
+
+        if (shared is null)
+        {
+            return new HeaderVerdict(NotADatabase: false, []) { Busy = waited };
+        }
+
+        using (shared)
+        {
+            if (MustBeMadeConsistentBySqlite(path))
+            {
+                return HeaderVerdict.Sound;
+            }
+
+            var (length, bytes) = shared.ReadStart(100);
+            var verdict = Judge(path, length, bytes);
+            // A -wal that gained content while the header was read: a checkpoint may have been writing it (see below).
+            return MustBeMadeConsistentBySqlite(path) ? HeaderVerdict.Sound : verdict;
+        }
+    }
+
+    /// <summary>
+    /// Whether the file alone is not the database: a -wal with content, or a -journal holding a transaction (SQLite's test: its
+    /// first byte is not zero), which a killed writer left hot with the transaction's pages already in the file.
+    /// </summary>
+    private static bool MustBeMadeConsistentBySqlite(string path)
+    {
         // A -wal with content may hold newer copies of the file's pages, page 1 (the header) among them: a power cut while a
         // checkpoint was copying pages into the file leaves them torn there, by SQLite's design, because the -wal that
         // rewrites them is only reset after the file is synced. SQLite's open replays the -wal and its quick_check judges the
         // result; the raw header alone would refuse a sound database (found with the fault VFS's power cuts).
         if (DatabaseFiles.SizeOf(path + "-wal") is > 0)
         {
-            return HeaderVerdict.Sound;
+            return true;
         }
 
+        try
+        {
+            return DatabaseFiles.SizeOf(path + "-journal") is > 0 && !DatabaseFiles.JournalFinished(path + "-journal");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return true; // gone meanwhile, or unreadable: SQLite's open says which
+        }
+    }
+
+    private static HeaderVerdict Judge(string path, long length, byte[] bytes)
+    {
         // A whole number of 512-byte blocks is what a damaged database looks like; anything else is some other file.
-        if (Unreadable(path) is { Empty: false } unreadable)
+        if (Unreadable(path, length, bytes) is { Empty: false } unreadable)
         {
             return new HeaderVerdict(unreadable.NotADatabase, [unreadable.Message]);
         }
 
-        var header = InputHeader.Read(path);
+        var header = InputHeader.Parse(bytes.Length < 100 ? [] : bytes, length);
         var findings = new List<string>();
         if (!header.MagicIntact)
         {
-
             findings.Add("The file header is damaged: the 'SQLite format 3' magic string is missing.");
         }
 
@@ -100,11 +167,10 @@ internal static class IntegrityChecker
                 findings.Add($"The file length ({header.FileLength:N0} bytes) is not a whole number of {header.PageSize}-byte pages: the file was truncated or extended.");
             }
 
-            // Only for a file nobody is using (no -wal content, no SQLite lock held): a commit or checkpoint in another
-            // process writes page 1 before it extends the file; a real truncation of a busy file is caught by quick_check.
+            // Under the SHARED lock no commit of another process is writing page 1 before it extends the file, and no -wal
+            // with content (a checkpoint) is in the way: a declared page count above the file's is a truncation.
             var filePages = header.FileLength / header.PageSize;
-            if (header.MagicIntact && header.PageCountValid && header.PageCountField > filePages &&
-                DatabaseFiles.SizeOf(path + "-wal") is not > 0 && LockProbe.FindHolder(path) is null)
+            if (header.MagicIntact && header.PageCountValid && header.PageCountField > filePages)
             {
                 findings.Add($"The file is truncated: the header declares {header.PageCountField:N0} pages, the file holds {filePages:N0}.");
             }
@@ -212,4 +278,10 @@ internal static class IntegrityChecker
 internal sealed record HeaderVerdict(bool NotADatabase, IReadOnlyList<string> Findings)
 {
     internal static readonly HeaderVerdict Sound = new(false, []);
+
+    /// <summary>
+    /// Set when another process kept writing the file (its PENDING or EXCLUSIVE lock) for the whole busy timeout: how long this
+    /// waited. Nothing was judged then.
+    /// </summary>
+    internal TimeSpan? Busy { get; init; }
 }

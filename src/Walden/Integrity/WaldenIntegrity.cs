@@ -34,6 +34,9 @@ public sealed record WaldenFileCheck(string Path, WaldenFileStatus Status, Walde
 /// <summary>Checks any SQLite database file (any program's) without opening it for writing.</summary>
 public static class WaldenIntegrity
 {
+    /// <summary>How long <see cref="CheckFile"/> waits for a lock another process holds (the tool's commands wait as long).</summary>
+    private static readonly TimeSpan ForeignFileBusyTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>
     /// Checks the header, then runs <c>PRAGMA quick_check</c> (or <c>integrity_check</c> with
     /// <see cref="WaldenIntegrityCheck.Full"/>) on a read-only connection.
@@ -63,7 +66,12 @@ public static class WaldenIntegrity
             return Result(WaldenFileStatus.CannotCheck, [companion]);
         }
 
-        var header = IntegrityChecker.InspectHeader(fullPath);
+        var header = IntegrityChecker.InspectHeader(fullPath, ForeignFileBusyTimeout);
+        if (header.Busy is { } waited)
+        {
+            return Result(WaldenFileStatus.CannotCheck, [OpenErrors.StillWriting(fullPath, waited, new WaldenOptions { BusyTimeout = ForeignFileBusyTimeout }).Message]);
+        }
+
         if (header.NotADatabase)
         {
             return Result(WaldenFileStatus.CannotCheck, header.Findings);
@@ -77,7 +85,7 @@ public static class WaldenIntegrity
 
         try
         {
-            using var file = ForeignFile.Open(fullPath, TimeSpan.FromSeconds(5));
+            using var file = ForeignFile.Open(fullPath, ForeignFileBusyTimeout);
             var (findings, setAside) = IntegrityChecker.RunSettingAsideStandIns(file.Connection, file.StandIns, kind);
             var notes = file.Notes.Concat(setAside).ToList();
             return Result(findings.Count == 0 ? WaldenFileStatus.Healthy : WaldenFileStatus.Corrupt, findings) with { Notes = notes };

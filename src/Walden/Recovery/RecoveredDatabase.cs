@@ -21,7 +21,7 @@ internal sealed record AttemptResult(
 /// <summary>
 /// The steps people used to do by hand after <c>.recover</c>, on the freshly recovered file: bring back
 /// what the known schema says is missing, give orphaned rows back to their tables, rebuild full-text
-/// indexes from their content, ANALYZE, and check the result with <c>PRAGMA integrity_check</c>.
+/// indexes from their content, ANALYZE where the original had statistics, and check the result with <c>PRAGMA integrity_check</c>.
 /// </summary>
 internal static partial class RecoveredDatabase
 {
@@ -59,7 +59,7 @@ internal static partial class RecoveredDatabase
         CreateMissing(connection, known, o => o.Type is "view" or "trigger");
         Commit(connection);
         var fullText = RebuildFullText(connection, notes);
-        ConnectionFactory.Execute(connection, "ANALYZE");
+        RecoveredStatistics.Refresh(connection, context.Statistics);
         // Counted before the check: it may leave out full-text tables whose tokenizer is the application's, and then the
         // connection can no longer read them.
         var rows = CountRows(connection, context.LostAndFound);

@@ -5,11 +5,14 @@ namespace Walden.Recovery;
 /// <summary>
 /// What every step of one recovery shares: the stand-ins for the application's own collations and
 /// functions (registered on each connection the recovery opens) and the name of the lost-and-found
-/// table, chosen so that it is not a name the user's schema already has.
+/// table, chosen so that it is not a name the user's schema already has; which statistics tables the original had.
 /// </summary>
 internal sealed record RecoveryContext(StandIns StandIns, string LostAndFound)
 {
     internal const string PreferredLostAndFound = "lost_and_found";
+
+    /// <summary>The original's statistics tables (<see cref="RecoveredStatistics"/>): the recovered file gets these and no others.</summary>
+    internal IReadOnlySet<string> Statistics { get; init; } = new HashSet<string>();
 
     /// <summary>The lost-and-found table's name quoted for SQL.</summary>
     internal string LostAndFoundSql => LostAndFoundMapper.Quote(LostAndFound);

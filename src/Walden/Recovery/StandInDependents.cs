@@ -119,12 +119,13 @@ internal static class StandInDependents
     /// <summary>
     /// Rebuilds, with the application's definitions, every object whose stand-ins the application defines: indexes first
     /// (REINDEX), then stored generated columns (an UPDATE of each row, with triggers set aside so that none fires), then
-    /// ANALYZE. Returns the objects left as they were (a stand-in the application does not define, or a rebuild that failed)
+    /// ANALYZE where the original had statistics. Returns the objects left as they were (a stand-in the application does not define, or a rebuild that failed)
     /// and the integrity_check of the result read with the application's definitions.
     /// </summary>
     internal static (List<StandInDependent> Left, string? IntegrityCheck) Rebuild(
-        string outputPath, Action<SqliteConnection> configure, List<StandInDependent> objects, StandIns standIns, List<string> notes)
+        string outputPath, Action<SqliteConnection> configure, List<StandInDependent> objects, RecoveryContext context, List<string> notes)
     {
+        var standIns = context.StandIns;
         var defined = Defined(configure, standIns);
         var left = objects.Where(o => !o.Uses.All(defined.Contains) || o.Rebuild.Length == 0).ToList();
         var rebuildable = objects.Except(left).OrderBy(o => o.Kind == "index" ? 0 : 1).ToList();
@@ -187,7 +188,7 @@ internal static class StandInDependents
         }
 
         RecoveredDatabase.Commit(connection);
-        ConnectionFactory.Execute(connection, "ANALYZE");
+        RecoveredStatistics.Refresh(connection, context.Statistics);
         if (rebuilt.Count > 0)
         {
             notes.Add($"Rebuilt with the application's own collations and functions (WaldenRecoveryOptions.ConfigureConnection): {string.Join(", ", rebuilt)}.");

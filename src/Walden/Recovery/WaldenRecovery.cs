@@ -7,7 +7,7 @@ namespace Walden.Recovery;
 /// Recovers a damaged SQLite database (any program's) with SQLite's recover extension, then does what
 /// people used to do by hand: gives orphaned rows back to their tables when that is certain, recreates
 /// tables from a known schema when the file's own schema page is gone, tries every legal page size when
-/// the header's is unreadable, rebuilds full-text indexes, runs ANALYZE and checks the result.
+/// the header's is unreadable, rebuilds full-text indexes, runs ANALYZE when the original had statistics and checks the result.
 /// Refuses to run while any process (this one included) has the database open.
 /// </summary>
 public static class WaldenRecovery
@@ -74,10 +74,19 @@ public static class WaldenRecovery
         using var owner = OwnerLock.Claim(partial);
         try
         {
-            var report = RecoveryInput.Run(input, partial, source => Produce(source, partial, options));
-            if (closedWal)
+            WaldenRecoveryReport report;
+            try
             {
-                ForeignFile.RemoveReadLeftovers(input); // the input is left as it was found: no empty -wal and -shm beside it
+                report = RecoveryInput.Run(input, partial, source => Produce(source, partial, options));
+            }
+            finally
+            {
+                // The input is left as it was found, also when the recovery failed (a full temporary folder, a disk error):
+                // no empty -wal and -shm beside it (SQLite removes them as the last connection; see RemoveReadLeftovers).
+                if (closedWal)
+                {
+                    ForeignFile.RemoveReadLeftovers(input);
+                }
             }
 
             FileModes.Apply(partial, FileModes.Of(input)); // the input's permission bits, never SQLite's default 0644 for a new file
@@ -109,15 +118,18 @@ public static class WaldenRecovery
         try
         {
             report = RecoveryInput.Run(input, recovered, source => Produce(source, recovered, options));
-            if (closedWal)
-            {
-                ForeignFile.RemoveReadLeftovers(input); // the original is kept as it was found, without empty companions
-            }
         }
         catch
         {
             DeleteOwnOutput(recovered);
             throw;
+        }
+        finally
+        {
+            if (closedWal)
+            {
+                ForeignFile.RemoveReadLeftovers(input); // the original is kept as it was found, without empty companions, failed or not
+            }
         }
 
         if (!report.Usable)
@@ -232,7 +244,10 @@ public static class WaldenRecovery
         var schemaSql = (database.Schema ?? []).Concat(known?.Objects ?? []).Select(o => o.Sql);
         var context = new RecoveryContext(
             options.StandInsEnabled ? StandIns.Discover(schemaSql) : new StandIns(),
-            RecoveryContext.FreeLostAndFoundName(database.Names.Concat(known?.Objects.Select(o => o.Name) ?? [])));
+            RecoveryContext.FreeLostAndFoundName(database.Names.Concat(known?.Objects.Select(o => o.Name) ?? [])))
+        {
+            Statistics = RecoveredStatistics.Of(database.Schema ?? known?.Objects),
+        };
         var notes = new List<string>();
         if (!header.MagicIntact)
         {
@@ -285,7 +300,7 @@ public static class WaldenRecovery
         var dependents = StandInDependents.Find(best.OutputPath, context.StandIns);
         if (options.ConfigureConnection is { } configure && dependents.Count > 0)
         {
-            (dependents, var checkedWithApplication) = StandInDependents.Rebuild(best.OutputPath, configure, dependents, context.StandIns, notes);
+            (dependents, var checkedWithApplication) = StandInDependents.Rebuild(best.OutputPath, configure, dependents, context, notes);
             integrity = checkedWithApplication ?? integrity;
         }
 

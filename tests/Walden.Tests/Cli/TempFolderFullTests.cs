@@ -32,6 +32,17 @@ public sealed class TempFolderFullTests : IDisposable
         con.close()
         """;
 
+    /// <summary>The same closed database in WAL mode (no -wal, no -shm: as Python leaves one): read in place, SQLite creates both.</summary>
+    private const string ClosedWal = """
+        import sqlite3, sys
+        con = sqlite3.connect(sys.argv[1], isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, v BLOB)")
+        con.execute("INSERT INTO t(a, v) SELECT hex(randomblob(20)), randomblob(100) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<50000) SELECT x FROM c)")
+        con.execute("CREATE INDEX ta ON t(a)")
+        con.close()
+        """;
+
     private readonly TempDirectory _dir = new();
     private readonly ITestOutputHelper _output;
 
@@ -45,6 +56,8 @@ public sealed class TempFolderFullTests : IDisposable
     [InlineData("wal", "backup")]
     [InlineData("wal", "recover")]
     [InlineData("closed", "recover")]
+    [InlineData("closedwal", "recover")]
+    [InlineData("closedwal", "recover-in-place")]
     public async Task ACommand_WhoseTemporaryFolderFillsUp_NamesThatFolderAndTmpdir_NotTheOutput_AndChangesNoFile(string input, string command)
     {
         using var temp = SmallMount.TryCreate(1, out var reason);
@@ -56,13 +69,14 @@ public sealed class TempFolderFullTests : IDisposable
 
         var folder = Directory.CreateDirectory(_dir.File("data")).FullName;
         var path = Path.Combine(folder, "app.db");
-        var exit = await ForeignProgram.RunPythonAsync(input == "wal" ? KilledWithWal : Closed, path);
+        var exit = await ForeignProgram.RunPythonAsync(input switch { "wal" => KilledWithWal, "closedwal" => ClosedWal, _ => Closed }, path);
         Assert.True(input != "wal" || File.Exists(path + "-wal"), $"python exited {exit} without leaving a -wal");
         var before = ForeignProgram.Snapshot(folder);
         string[] arguments = command switch
         {
             "backup" => ["backup", path, _dir.File("backups")],
             "recover" => ["recover", path, "--output", _dir.File("recovered.db")],
+            "recover-in-place" => ["recover", path, "--in-place"],
             _ => [command, path],
         };
 
