@@ -47,7 +47,10 @@ public static class WaldenBackups
     /// <param name="directory">A backup folder.</param>
     public static IReadOnlyList<WaldenBackupEntry> List(string directory) => List(directory, out _);
 
-    /// <summary>As <see cref="List(string)"/>, and the files of the folder that look like databases but are not Walden's.</summary>
+    /// <summary>
+    /// As <see cref="List(string)"/>, and what it left out: the files of the folder that look like databases but are not Walden's,
+    /// and its subfolders (ending in '/'), which are not looked into.
+    /// </summary>
     internal static IReadOnlyList<WaldenBackupEntry> List(string directory, out IReadOnlyList<string> ignored)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
@@ -103,6 +106,9 @@ public static class WaldenBackups
             }
         }
 
+        // Backups are looked for in the folder itself, never in its subfolders: each is named as left out, with a trailing '/',
+        // so that a user who keeps older backups in one knows why they are not in the list.
+        others.AddRange(Directory.EnumerateDirectories(folder).Select(d => d + Path.DirectorySeparatorChar));
         ignored = others.Order(StringComparer.Ordinal).ToList();
         return entries
             .OrderByDescending(entry => entry.Backup?.CreatedAt ?? new DateTimeOffset(File.GetLastWriteTimeUtc(entry.Path), TimeSpan.Zero))
