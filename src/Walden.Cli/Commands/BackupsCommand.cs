@@ -94,8 +94,10 @@ internal static class BackupsCommand
         {
             // Named as no copy of Walden's is, and no manifest of Walden's vouches for them: not backups, so neither listed
             // nor called failed copies; said so that a user looking for them knows why they are missing from the table.
-            AnsiConsole.MarkupLine($"Not Walden backups, left out: {Markup.Escape(string.Join(", ", ignored.Select(Path.GetFileName)))} " +
-                "(Walden names its copies <name>-<UTC time>.db, with a .json manifest beside each).");
+            static string Name(string path) => path.EndsWith(Path.DirectorySeparatorChar) ? Path.GetFileName(path.TrimEnd(Path.DirectorySeparatorChar)) + "/" : Path.GetFileName(path);
+            AnsiConsole.MarkupLine($"Not Walden backups, left out: {Markup.Escape(string.Join(", ", ignored.Select(Name)))} " +
+                "(Walden names its copies <name>-<UTC time>.db, with a .json manifest beside each" +
+                (ignored.Any(i => i.EndsWith(Path.DirectorySeparatorChar)) ? "; subfolders are not looked into: list each with 'walden backups <subfolder>'" : string.Empty) + ").");
         }
 
         return ExitCode(entries, verify);

@@ -40,7 +40,7 @@ internal static class InfoCommand
         var table = new Table().AddColumn("property").AddColumn("value");
         table.AddRow("file", Markup.Escape(info.Path));
         table.AddRow("SQLite library", info.SqliteVersion);
-        table.AddRow("journal mode", info.JournalMode);
+        table.AddRow("journal mode", Markup.Escape(JournalModes.Describe(info.JournalMode, info.JournalModeSeenInJournal)));
         table.AddRow("page size", $"{info.PageSize:N0} B");
         table.AddRow("page count", $"{info.PageCount:N0}");
         table.AddRow("freelist pages", $"{info.FreelistCount:N0}");
@@ -63,11 +63,16 @@ internal static class InfoCommand
     internal static string Size(long bytes) => bytes < 1024 * 1024 ? $"{bytes:N0} B" : $"{bytes / 1024.0 / 1024.0:N1} MiB ({bytes:N0} B)";
 }
 
-/// <summary>What <c>walden info</c> reports. Sizes come from file metadata only, never by reading the files.</summary>
+/// <summary>
+/// What <c>walden info</c> reports. Sizes come from file metadata only, never by reading the files. <c>JournalMode</c> is
+/// "wal" or "rollback", all the file's header records; <c>JournalModeSeenInJournal</c> is "truncate" or "persist" when a
+/// leftover -journal shows a rollback database's programs use that mode, else null (<see cref="JournalModes"/>).
+/// </summary>
 internal sealed record DatabaseInfo(
     string Path,
     string SqliteVersion,
     string JournalMode,
+    string? JournalModeSeenInJournal,
     long PageSize,
     long PageCount,
     long FreelistCount,
@@ -126,11 +131,12 @@ internal sealed record DatabaseInfo(
         long Scalar(string sql) => file.Read(connection =>
             Convert.ToInt64(ConnectionFactory.Scalar<object>(connection, sql), System.Globalization.CultureInfo.InvariantCulture));
 
-        var journalMode = file.Read(connection => ConnectionFactory.Scalar<string>(connection, "PRAGMA journal_mode"));
+        var (journalMode, seenInJournal) = JournalModes.Of(path, file.Read(connection => ConnectionFactory.Scalar<string>(connection, "PRAGMA journal_mode")));
         return new DatabaseInfo(
             path,
             SqliteLibrary.Version,
             journalMode,
+            seenInJournal,
             Scalar("PRAGMA page_size"),
             Scalar("PRAGMA page_count"),
             Scalar("PRAGMA freelist_count"),

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.Data.Sqlite;
 using Spectre.Console;
+using Walden.Files;
 using Walden.Cli.Output;
 using Walden.Native;
 
@@ -33,7 +34,7 @@ internal static class StatsCommand
             return exitCode;
         }
 
-        var report = new StatsReport(info.Path, info.JournalMode, info.PageSize, info.PageCount, info.FreelistCount,
+        var report = new StatsReport(info.Path, info.JournalMode, info.JournalModeSeenInJournal, info.PageSize, info.PageCount, info.FreelistCount,
             info.FreelistCount * info.PageSize, info.AutoVacuum, info.DatabaseBytes, info.WalBytes, info.ShmBytes,
             info.WalFrameCapacity, info.SqliteVersion, info.Notes);
         if (json)
@@ -44,7 +45,7 @@ internal static class StatsCommand
 
         var table = new Table().AddColumn("figure").AddColumn("value");
         table.AddRow("file", Markup.Escape(report.Path));
-        table.AddRow("journal mode", report.JournalMode);
+        table.AddRow("journal mode", Markup.Escape(JournalModes.Describe(report.JournalMode, report.JournalModeSeenInJournal)));
         table.AddRow("page size", $"{report.PageSize:N0} B");
         table.AddRow("page count", $"{report.PageCount:N0}");
         table.AddRow("freelist", $"{report.FreelistPages:N0} pages ({InfoCommand.Size(report.FreelistBytes)})");
@@ -59,7 +60,7 @@ internal static class StatsCommand
         return ExitCodes.Ok;
     }
 
-    private sealed record StatsReport(string Path, string JournalMode, long PageSize, long PageCount, long FreelistPages, long FreelistBytes,
+    private sealed record StatsReport(string Path, string JournalMode, string? JournalModeSeenInJournal, long PageSize, long PageCount, long FreelistPages, long FreelistBytes,
         string AutoVacuum, long DatabaseFileBytes, long? WalFileBytes, long? ShmFileBytes, long? WalFrameCapacity, string SqliteVersion,
         IReadOnlyList<string> Notes);
 }

@@ -10,7 +10,8 @@ namespace Walden.Backup;
 /// </summary>
 internal static class BackupRestorer
 {
-    internal static WaldenRestore Restore(string backupPath, string databasePath, TimeProvider timeProvider, CancellationToken cancellationToken)
+    internal static WaldenRestore Restore(string backupPath, string databasePath, Action<Microsoft.Data.Sqlite.SqliteConnection>? configure,
+        TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         // SQLite follows a symbolic link and keeps the companions beside its target: the target is what is replaced, in its own
         // folder, and its old content is what goes into quarantine (replacing the link would leave the application's file as it was).
@@ -46,7 +47,7 @@ internal static class BackupRestorer
         var temp = Path.Combine(folder, $"{Path.GetFileName(target)}.restore-{stamp}-{Guid.NewGuid():N}{BackupFiles.PartialSuffix}");
         try
         {
-            var entry = BackupVerifier.Verify(backupPath, temp, configure: null, cancellationToken);
+            var entry = BackupVerifier.Verify(backupPath, temp, configure, cancellationToken);
             if (entry.State != WaldenBackupState.Verified)
             {
                 throw new WaldenBackupRejectedException(

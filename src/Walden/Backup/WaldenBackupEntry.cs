@@ -13,7 +13,7 @@ public enum WaldenBackupState
     Damaged = 2,
 }
 
-/// <summary>One file in a backup folder, as <see cref="WaldenBackups.List(string)"/> or <see cref="WaldenBackups.VerifyAsync"/> found it.</summary>
+/// <summary>One file in a backup folder, as <see cref="WaldenBackups.List(string)"/> or <see cref="WaldenBackups.VerifyAsync(string, CancellationToken)"/> found it.</summary>
 /// <param name="Path">The backup file.</param>
 /// <param name="State">Whether it can be trusted.</param>
 /// <param name="StoredBytes">Its size on disk, from file metadata; null when it is missing.</param>
@@ -21,7 +21,7 @@ public enum WaldenBackupState
 /// <param name="Problem">Why it is not verified, in words; null when it is.</param>
 public sealed record WaldenBackupEntry(string Path, WaldenBackupState State, long? StoredBytes, WaldenBackup? Backup, string? Problem);
 
-/// <summary>What <see cref="WaldenBackups.RestoreAsync"/> did.</summary>
+/// <summary>What <see cref="WaldenBackups.RestoreAsync(string, string, CancellationToken)"/> did.</summary>
 /// <param name="DatabasePath">The database that now holds the backup's contents.</param>
 /// <param name="Backup">The backup that was restored, re-verified against its manifest.</param>
 /// <param name="Quarantine">Where the database that was there before went (with its -wal and -shm); null when there was none.</param>

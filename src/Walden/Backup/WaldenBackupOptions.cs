@@ -66,7 +66,9 @@ public sealed class WaldenBackupOptions
     /// <summary>
     /// The application's own collations and SQL functions, registered the way <see cref="WaldenOptions.ConfigureConnection"/>
     /// registers them, on the connections <see cref="Backup.WaldenBackups.BackupAsync"/> reads the file and verifies the copy
-    /// with. With them the verification is a full one; names still missing get stand-ins (a collation in binary order, a
+    /// with, and on those the <see cref="Backup.WaldenBackups.VerifyAsync(string, WaldenBackupOptions?, CancellationToken)"/> and
+    /// <see cref="Backup.WaldenBackups.RestoreAsync(string, string, WaldenBackupOptions?, CancellationToken)"/> overloads check
+    /// a stored backup with. With them the verification is a full one; names still missing get stand-ins (a collation in binary order, a
     /// function returning NULL), and the backup's notes say what they left unverified. The backups of an open
     /// <see cref="WaldenDatabase"/> ignore this and use its <see cref="WaldenOptions.ConfigureConnection"/>.
     /// </summary>

@@ -40,14 +40,17 @@ public static class WaldenBackups
 
     /// <summary>
     /// The backups and leftover copies in <paramref name="directory"/>, newest first, judged from their
-    /// manifests and file sizes (fast; <see cref="VerifyAsync"/> re-checks the contents). Only Walden's own files
+    /// manifests and file sizes (fast; <see cref="VerifyAsync(string, CancellationToken)"/> re-checks the contents). Only Walden's own files
     /// are listed: copies named as Walden names them (<c>&lt;name&gt;-&lt;UTC time&gt;.db</c>, compressed or partial) and
     /// those a manifest of Walden's vouches for; any other file in the folder (a database of the user's) is left out.
     /// </summary>
     /// <param name="directory">A backup folder.</param>
     public static IReadOnlyList<WaldenBackupEntry> List(string directory) => List(directory, out _);
 
-    /// <summary>As <see cref="List(string)"/>, and the files of the folder that look like databases but are not Walden's.</summary>
+    /// <summary>
+    /// As <see cref="List(string)"/>, and what it left out: the files of the folder that look like databases but are not Walden's,
+    /// and its subfolders (ending in '/'), which are not looked into.
+    /// </summary>
     internal static IReadOnlyList<WaldenBackupEntry> List(string directory, out IReadOnlyList<string> ignored)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
@@ -103,6 +106,9 @@ public static class WaldenBackups
             }
         }
 
+        // Backups are looked for in the folder itself, never in its subfolders: each is named as left out, with a trailing '/',
+        // so that a user who keeps older backups in one knows why they are not in the list.
+        others.AddRange(Directory.EnumerateDirectories(folder).Select(d => d + Path.DirectorySeparatorChar));
         ignored = others.Order(StringComparer.Ordinal).ToList();
         return entries
             .OrderByDescending(entry => entry.Backup?.CreatedAt ?? new DateTimeOffset(File.GetLastWriteTimeUtc(entry.Path), TimeSpan.Zero))
@@ -112,15 +118,29 @@ public static class WaldenBackups
 
     /// <summary>
     /// Re-verifies one backup against its manifest: size and SHA-256 of the stored file, SHA-256 of the
-    /// database inside, <c>integrity_check</c>, page and row counts. Reads the whole backup.
+    /// database inside, <c>integrity_check</c>, page and row counts. Reads the whole backup. Names the schema needs that the
+    /// application defines (collations, functions) get stand-ins; to verify with the application's own, use
+    /// <see cref="VerifyAsync(string, WaldenBackupOptions?, CancellationToken)"/>.
     /// </summary>
     /// <param name="backupPath">The backup file (not its manifest).</param>
     /// <param name="cancellationToken">Stops the verification.</param>
-    public static Task<WaldenBackupEntry> VerifyAsync(string backupPath, CancellationToken cancellationToken = default)
+    public static Task<WaldenBackupEntry> VerifyAsync(string backupPath, CancellationToken cancellationToken = default) =>
+        VerifyAsync(backupPath, options: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="VerifyAsync(string, CancellationToken)"/>, with the application's collations and functions
+    /// (<see cref="WaldenBackupOptions.ConfigureConnection"/>, registered on the connection that checks the backup): the check is
+    /// then a full one, as when the backup was taken with them. The other options are not used here.
+    /// </summary>
+    /// <param name="backupPath">The backup file (not its manifest).</param>
+    /// <param name="options">Only <see cref="WaldenBackupOptions.ConfigureConnection"/> is used; null for the documented default (stand-ins).</param>
+    /// <param name="cancellationToken">Stops the verification.</param>
+    public static Task<WaldenBackupEntry> VerifyAsync(string backupPath, WaldenBackupOptions? options, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(backupPath);
         SqliteLibrary.EnsureSupported();
-        return RunBlocking(() => BackupVerifier.Verify(StripManifest(backupPath), extractTo: null, configure: null, cancellationToken), cancellationToken);
+        var configure = options?.ConfigureConnection;
+        return RunBlocking(() => BackupVerifier.Verify(StripManifest(backupPath), extractTo: null, configure, cancellationToken), cancellationToken);
     }
 
     /// <summary>
@@ -128,7 +148,9 @@ public static class WaldenBackups
     /// to a temporary file beside the target, checks that file, puts the source's journal mode back, then
     /// swaps it into place in one atomic rename. A database already there moves, with its -wal and -shm,
     /// into <c>walden-quarantine/</c> beside it, never deleted. Refuses, changing nothing, while any
-    /// process (this one included) has the target open, and when the backup is not verified.
+    /// process (this one included) has the target open, and when the backup is not verified. Names the schema needs that the
+    /// application defines get stand-ins; to check with the application's own, use
+    /// <see cref="RestoreAsync(string, string, WaldenBackupOptions?, CancellationToken)"/>.
     /// </summary>
     /// <param name="backupPath">The backup file to restore (as listed by <see cref="List(string)"/>).</param>
     /// <param name="databasePath">Where to put it; its folder must exist.</param>
@@ -136,14 +158,31 @@ public static class WaldenBackups
     /// <exception cref="WaldenBackupRejectedException">The backup is unverified or damaged.</exception>
     /// <exception cref="WaldenDatabaseInUseException">The target database is open in a process.</exception>
     public static Task<WaldenRestore> RestoreAsync(string backupPath, string databasePath, CancellationToken cancellationToken = default) =>
-        RestoreCoreAsync(backupPath, databasePath, TimeProvider.System, cancellationToken);
+        RestoreCoreAsync(backupPath, databasePath, configure: null, TimeProvider.System, cancellationToken);
 
-    internal static Task<WaldenRestore> RestoreCoreAsync(string backupPath, string databasePath, TimeProvider timeProvider, CancellationToken cancellationToken)
+    /// <summary>
+    /// As <see cref="RestoreAsync(string, string, CancellationToken)"/>, with the application's collations and functions
+    /// (<see cref="WaldenBackupOptions.ConfigureConnection"/>, registered on the connection that checks the restored file before
+    /// the swap): the check is then a full one, and a backup that is wrong in the application's collation is refused. The other
+    /// options are not used here.
+    /// </summary>
+    /// <param name="backupPath">The backup file to restore (as listed by <see cref="List(string)"/>).</param>
+    /// <param name="databasePath">Where to put it; its folder must exist.</param>
+    /// <param name="options">Only <see cref="WaldenBackupOptions.ConfigureConnection"/> is used; null for the documented default (stand-ins).</param>
+    /// <param name="cancellationToken">Stops the restore before the swap; nothing is changed then.</param>
+    /// <exception cref="WaldenBackupRejectedException">The backup is unverified or damaged (with the application's definitions, when given).</exception>
+    /// <exception cref="WaldenDatabaseInUseException">The target database is open in a process.</exception>
+    public static Task<WaldenRestore> RestoreAsync(string backupPath, string databasePath, WaldenBackupOptions? options,
+        CancellationToken cancellationToken = default) =>
+        RestoreCoreAsync(backupPath, databasePath, options?.ConfigureConnection, TimeProvider.System, cancellationToken);
+
+    internal static Task<WaldenRestore> RestoreCoreAsync(string backupPath, string databasePath, Action<Microsoft.Data.Sqlite.SqliteConnection>? configure,
+        TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(backupPath);
         ArgumentException.ThrowIfNullOrWhiteSpace(databasePath);
         SqliteLibrary.EnsureSupported();
-        return RunBlocking(() => BackupRestorer.Restore(StripManifest(backupPath), databasePath, timeProvider, cancellationToken), cancellationToken);
+        return RunBlocking(() => BackupRestorer.Restore(StripManifest(backupPath), databasePath, configure, timeProvider, cancellationToken), cancellationToken);
     }
 
     private static string StripManifest(string path) =>

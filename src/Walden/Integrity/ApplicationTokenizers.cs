@@ -23,10 +23,19 @@ internal static partial class ApplicationTokenizers
     /// <summary>
     /// Finds the full-text tables whose tokenizer <paramref name="connection"/> does not have (one read of each, which makes SQLite
     /// load its tokenizer), and when there are any removes their modules from the connection: afterwards it cannot read any
-    /// table of those modules. Returns the note for the check, or null when every tokenizer is there.
+    /// table of those modules. Returns the notes for the check: one for those tables, and one naming the virtual tables of a
+    /// module the connection does not have at all (<see cref="UnknownModules"/>), which the check passes over; empty when
+    /// every tokenizer and module is there.
     /// </summary>
-    internal static string? SetAside(SqliteConnection connection)
+    internal static List<string> SetAside(SqliteConnection connection)
     {
+        // Before any module is dropped below: afterwards the full-text tables would look like tables of an unknown module.
+        var notes = new List<string>();
+        if (UnknownModules.CheckNote(UnknownModules.Find(connection)) is { } unknown)
+        {
+            notes.Add(unknown);
+        }
+
         var tables = FullTextTables(connection);
         var missing = new List<Table>();
         foreach (var (name, module, sql) in tables)
@@ -39,13 +48,13 @@ internal static partial class ApplicationTokenizers
 
         if (missing.Count == 0)
         {
-            return null;
+            return notes;
         }
 
         var modules = missing.Select(t => t.Module).ToHashSet(StringComparer.OrdinalIgnoreCase);
         if (!DropModules(connection, modules))
         {
-            return null; // a library without sqlite3_drop_modules: the check fails as before, with SQLite's error
+            return notes; // a library without sqlite3_drop_modules: the check fails as before, with SQLite's error
         }
 
         // The searches above connected the tables; connected, integrity_check would still call their check. Reloading the
@@ -67,8 +76,9 @@ internal static partial class ApplicationTokenizers
                 "(same module, a built-in tokenizer) was not verified either. ";
         }
 
-        return note + "To verify them, run INSERT INTO <table>(<table>) VALUES('integrity-check') for each in the application, with its " +
-            "tokenizer registered.";
+        notes.Insert(0, note + "To verify them, run INSERT INTO <table>(<table>) VALUES('integrity-check') for each in the application, " +
+            "with its tokenizer registered.");
+        return notes;
     }
 
     /// <summary>

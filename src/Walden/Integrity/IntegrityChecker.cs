@@ -196,14 +196,14 @@ internal static class IntegrityChecker
         SqliteConnection connection, StandIns standIns, WaldenIntegrityCheck kind, int limit = FindingsLimit)
     {
         // Full-text tables whose tokenizer is the application's are left out before the check, or it fails as a whole.
-        string? tokenizers;
+        List<string> tokenizers;
         try
         {
             tokenizers = ApplicationTokenizers.SetAside(connection);
         }
         catch (SqliteException)
         {
-            tokenizers = null; // a schema SQLite cannot read: the check itself says what is wrong
+            tokenizers = []; // a schema SQLite cannot read: the check itself says what is wrong
         }
 
         var room = limit;
@@ -229,12 +229,9 @@ internal static class IntegrityChecker
         }
     }
 
-    private static List<string> WithSkippedChecks(SqliteConnection connection, List<string> notes, string? tokenizers)
+    private static List<string> WithSkippedChecks(SqliteConnection connection, List<string> notes, List<string> tokenizers)
     {
-        if (tokenizers is not null)
-        {
-            notes.Add(tokenizers);
-        }
+        notes.AddRange(tokenizers);
 
         if (SkippedChecks.Note(connection) is { } skipped)
         {

@@ -16,6 +16,9 @@ internal sealed record AttemptResult(
     int PageSize)
 {
     internal long RowsInTables => Tables.Values.Sum();
+
+    /// <summary>Tables SQLite could not count by reading them, each with what was counted instead or why nothing could be.</summary>
+    internal List<string> Uncounted { get; init; } = [];
 }
 
 /// <summary>
@@ -62,13 +65,14 @@ internal static partial class RecoveredDatabase
         RecoveredStatistics.Refresh(connection, context.Statistics);
         // Counted before the check: it may leave out full-text tables whose tokenizer is the application's, and then the
         // connection can no longer read them.
-        var rows = CountRows(connection, context.LostAndFound);
+        var uncounted = new List<string>();
+        var rows = CountRows(connection, context.LostAndFound, uncounted);
         var integrity = IntegrityCheck(connection, notes);
         var lost = LostAndFoundMapper.TableExists(connection, context.LostAndFound)
             ? ConnectionFactory.Scalar<long>(connection, $"SELECT count(*) FROM {context.LostAndFoundSql}")
             : 0;
         var pageSize = (int)ConnectionFactory.Scalar<long>(connection, "PRAGMA page_size"); // the extension gives the output the page size it read the input with
-        return new AttemptResult(outputPath, rows, lost, moved, rebuilt, fullText, integrity, pageSize);
+        return new AttemptResult(outputPath, rows, lost, moved, rebuilt, fullText, integrity, pageSize) { Uncounted = uncounted };
     }
 
     /// <summary>
@@ -89,10 +93,15 @@ internal static partial class RecoveredDatabase
         ConnectionFactory.Execute(connection, "COMMIT");
     }
 
-    /// <summary>Rows per user table (virtual tables by their content; shadow tables and lost_and_found left out).</summary>
-    internal static Dictionary<string, long> CountRows(SqliteConnection connection, string lostAndFound)
+    /// <summary>
+    /// Rows per user table (virtual tables by their content; shadow tables and lost_and_found left out). A virtual table SQLite
+    /// cannot read here (its module or its full-text tokenizer is the application's) is never dropped silently: an FTS3/FTS4
+    /// table is counted from its content shadow table, and each such table is named in <paramref name="uncounted"/> with
+    /// what was counted instead, or why nothing could be.
+    /// </summary>
+    internal static Dictionary<string, long> CountRows(SqliteConnection connection, string lostAndFound, List<string>? uncounted = null)
     {
-        var names = new List<string>();
+        var tables = new List<(string Name, string Sql)>();
         using (var list = connection.CreateCommand())
         {
             // An external-content full-text table indexes another table's rows: counting it would count them twice.
@@ -104,25 +113,58 @@ internal static partial class RecoveredDatabase
             {
                 if (!(reader.GetString(1) is var sql && FullTextModule().IsMatch(sql) && ExternalContent().IsMatch(sql) && !Contentless().IsMatch(sql)))
                 {
-                    names.Add(reader.GetString(0));
+                    tables.Add((reader.GetString(0), reader.GetString(1)));
                 }
             }
         }
 
+        var unknownModules = Integrity.UnknownModules.Find(connection);
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var name in names)
+        foreach (var (name, sql) in tables)
         {
             try
             {
                 counts[name] = ConnectionFactory.Scalar<long>(connection, $"SELECT count(*) FROM {LostAndFoundMapper.Quote(name)}");
             }
-            catch (SqliteException disk) when (!Errors.SqliteErrors.IsDiskFault(disk))
+            catch (SqliteException unreadable) when (!Errors.SqliteErrors.IsDiskFault(unreadable))
             {
-                // a virtual table whose module cannot answer (e.g. an unknown module): not counted
+                uncounted?.Add(CountWithout(connection, name, sql, unreadable.Message, unknownModules, counts));
             }
         }
 
         return counts;
+    }
+
+    /// <summary>
+    /// A table SQLite could not count: an FTS3/FTS4 table whose tokenizer is the application's is counted from its
+    /// <c>%_content</c> (or, contentless, <c>%_docsize</c>) shadow table, one row per row of the table; a table of a module
+    /// Walden does not have cannot be counted at all. Returns the sentence that names it and says which.
+    /// </summary>
+    private static string CountWithout(SqliteConnection connection, string name, string sql, string error,
+        List<Integrity.UnknownModules.Table> unknownModules, Dictionary<string, long> counts)
+    {
+        if (FullTextModule().IsMatch(sql) && !sql.Contains("fts5", StringComparison.OrdinalIgnoreCase))
+        {
+            foreach (var shadow in new[] { name + "_content", name + "_docsize" })
+            {
+                if (LostAndFoundMapper.TableExists(connection, shadow))
+                {
+                    counts[name] = ConnectionFactory.Scalar<long>(connection, $"SELECT count(*) FROM {LostAndFoundMapper.Quote(shadow)}");
+                    return $"The full-text table '{name}' cannot be read without the application's tokenizer ({error}): its " +
+                        $"{counts[name]:N0} row(s) were counted from its shadow table '{shadow}', one row per row of the table.";
+                }
+            }
+        }
+
+        if (unknownModules.Find(t => t.Name == name) is { } unknown)
+        {
+            return $"The virtual table {unknown.Describe()} was not counted: its module is the application's (an extension it loads) " +
+                $"and Walden does not have it ({error})." + (unknown.ShadowTables.Count > 0
+                    ? " The tables named after it (by SQLite's naming, its shadow tables, where the module keeps its data) are counted as tables."
+                    : string.Empty);
+        }
+
+        return $"The virtual table '{name}' was not counted: SQLite cannot read it here ({error}).";
     }
 
     /// <summary>
@@ -133,10 +175,7 @@ internal static partial class RecoveredDatabase
     {
         try
         {
-            if (Integrity.ApplicationTokenizers.SetAside(connection) is { } note)
-            {
-                notes?.Add(note);
-            }
+            notes?.AddRange(Integrity.ApplicationTokenizers.SetAside(connection));
         }
         catch (SqliteException ex) when (!Errors.SqliteErrors.IsDiskFault(ex))
         {
@@ -296,17 +335,25 @@ internal static partial class RecoveredDatabase
                 }
                 catch (SqliteException ex) when (!Errors.SqliteErrors.IsDiskFault(ex))
                 {
-                    notes.Add($"Rebuilding the full-text index {table.Name} failed: {ex.Message}");
+                    notes.Add(RebuildFailed(table.Name, ex));
                 }
             }
             catch (SqliteException ex) when (!Errors.SqliteErrors.IsDiskFault(ex))
             {
-                notes.Add($"Rebuilding the full-text index {table.Name} failed: {ex.Message}");
+                notes.Add(RebuildFailed(table.Name, ex));
             }
         }
 
         return rebuilt;
     }
+
+    /// <summary>Why a full-text index was not rebuilt, and, when its tokenizer is the application's, how the application rebuilds it.</summary>
+    private static string RebuildFailed(string table, SqliteException error) =>
+        error.Message.Contains("tokenizer", StringComparison.Ordinal)
+            ? $"Rebuilding the full-text index {table} failed: {error.Message}. The tokenizer is the application's and Walden does not " +
+              $"have it; its rows are kept as recovered. Rebuild it in the application, with its tokenizer registered: " +
+              $"INSERT INTO {LostAndFoundMapper.Quote(table)}({LostAndFoundMapper.Quote(table)}) VALUES('rebuild')."
+            : $"Rebuilding the full-text index {table} failed: {error.Message}";
 
     private static void Rebuild(SqliteConnection connection, string table)
     {

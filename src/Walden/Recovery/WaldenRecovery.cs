@@ -295,6 +295,7 @@ public static class WaldenRecovery
             notes.Add($"{best.LostAndFound:N0} rows could not be given back to a table with confidence; they are in the {context.LostAndFound} table (rootpgno, pgno, nfield, id, c0, c1, ...).");
         }
 
+        notes.AddRange(best.Uncounted);
         RecoveredSettings.Keep(best.OutputPath, database.Settings, notes);
         var integrity = best.IntegrityCheck;
         var dependents = StandInDependents.Find(best.OutputPath, context.StandIns);
@@ -343,6 +344,7 @@ public static class WaldenRecovery
             MissingObjects = missing,
             StandIns = standIns,
             ObjectsToRebuild = toRebuild,
+            TablesNotReadable = best.Uncounted,
         };
     }
 

@@ -65,4 +65,12 @@ public sealed record WaldenRecoveryReport(
     /// recovery refuses to swap in a file for which this is not empty.
     /// </summary>
     public IReadOnlyList<string> ObjectsToRebuild { get; init; } = [];
+
+    /// <summary>
+    /// Tables of the recovered database that SQLite could not count by reading them, each named with why and what was counted
+    /// instead: a virtual table of a module the application provides (an extension it loads) is not in <see cref="Tables"/>; an
+    /// FTS3/FTS4 table whose tokenizer is the application's is, counted from its content shadow table. Empty when every table
+    /// was counted.
+    /// </summary>
+    public IReadOnlyList<string> TablesNotReadable { get; init; } = [];
 }

@@ -79,4 +79,38 @@ public sealed class BackupListTests : IDisposable
         Assert.Contains("Not Walden backups, left out: app.db, archive.db.gz, notes.db", table.Stdout.ReplaceLineEndings(" "), StringComparison.Ordinal);
         Assert.DoesNotContain("settings", table.Stdout, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// Backups are looked for in the folder itself: a subfolder (older backups moved aside, one per database) is named as left
+    /// out, with how to list it, as the folder's other files are. Before, it was skipped without a word.
+    /// </summary>
+    [Fact]
+    public async Task List_OfAFolderWithSubfolders_NamesEachAsLeftOut_AndHowToListIt()
+    {
+        var source = _dir.File("app.db");
+        using (var connection = Sql.OpenDirect(source))
+        {
+            connection.Exec("CREATE TABLE t(a); INSERT INTO t VALUES (1)");
+        }
+
+        var folder = _dir.File("backups");
+        await WaldenBackups.BackupAsync(source, folder);
+        var older = Path.Combine(folder, "2025");
+        await WaldenBackups.BackupAsync(source, older);                            // Walden's backups, in a subfolder
+        Directory.CreateDirectory(Path.Combine(folder, "empty"));
+
+        var listed = await WaldenCli.RunAsync("backups", folder, "--json");
+        var table = await WaldenCli.RunAsync("backups", folder);
+
+        Assert.True(listed.ExitCode == 0, listed.Stderr);
+        using var document = JsonDocument.Parse(listed.Stdout);
+        Assert.Equal(1, document.RootElement.GetProperty("backups").GetArrayLength());
+        Assert.Equal(
+            [older + "/", Path.Combine(folder, "empty") + "/"],
+            document.RootElement.GetProperty("ignored").EnumerateArray().Select(e => e.GetString()!));
+        Assert.True(table.ExitCode == 0, table.Stderr);
+        var text = table.Stdout.ReplaceLineEndings(" ");
+        Assert.Contains("left out: 2025/, empty/", text, StringComparison.Ordinal);
+        Assert.Contains("subfolders are not looked into", text, StringComparison.Ordinal);
+    }
 }

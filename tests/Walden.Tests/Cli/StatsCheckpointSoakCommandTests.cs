@@ -25,7 +25,7 @@ public sealed class StatsCheckpointSoakCommandTests : IDisposable
         Assert.True(exit == 0, stderr);
         using var json = JsonDocument.Parse(stdout);
         var root = json.RootElement;
-        Assert.Equal("delete", root.GetProperty("journalMode").GetString());
+        Assert.Equal("rollback", root.GetProperty("journalMode").GetString());
         Assert.Equal(new FileInfo(path).Length, root.GetProperty("databaseFileBytes").GetInt64());
         Assert.Equal(4096, root.GetProperty("pageSize").GetInt64());
         Assert.Equal(new FileInfo(path).Length / 4096, root.GetProperty("pageCount").GetInt64());

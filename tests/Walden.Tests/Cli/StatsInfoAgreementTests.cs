@@ -6,7 +6,10 @@ namespace Walden.Tests.Cli;
 /// <summary>
 /// <c>walden info</c> and <c>walden stats</c> say the same, true thing about a database's journal mode and its -wal and -shm:
 /// a file that is not there is null ("none"), never a 0-byte file, and what they report is the user's folder as it was, not the
-/// empty -wal and -shm SQLite creates for the moment it reads a closed WAL database.
+/// empty -wal and -shm SQLite creates for the moment it reads a closed WAL database. The header records only WAL or rollback;
+/// which rollback mode a program uses is its connection's choice, so they say "rollback" (they said "delete" for every
+/// program's file, TRUNCATE, PERSIST, MEMORY and OFF alike), and what a leftover -journal shows of it: 0 bytes from TRUNCATE,
+/// a zeroed header from PERSIST.
 /// </summary>
 public sealed class StatsInfoAgreementTests : IDisposable
 {
@@ -15,12 +18,14 @@ public sealed class StatsInfoAgreementTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Theory]
-    [InlineData("delete", "delete")]
-    [InlineData("truncate", "delete")]
-    [InlineData("persist", "delete")]
-    [InlineData("wal", "wal")]
-    [InlineData("wal-killed", "wal")]
-    public async Task InfoAndStats_AgreeOnTheJournalModeAndTheWalAndShm_AsTheFolderHasThem(string kind, string journalMode)
+    [InlineData("delete", "rollback", null)]
+    [InlineData("truncate", "rollback", "truncate")]
+    [InlineData("persist", "rollback", "persist")]
+    [InlineData("memory", "rollback", null)]
+    [InlineData("off", "rollback", null)]
+    [InlineData("wal", "wal", null)]
+    [InlineData("wal-killed", "wal", null)]
+    public async Task InfoAndStats_AgreeOnTheJournalModeAndTheWalAndShm_AsTheFolderHasThem(string kind, string journalMode, string? seenInJournal)
     {
         var path = _dir.File("app.db");
         var mode = kind == "wal-killed" ? "wal" : kind;
@@ -48,6 +53,11 @@ public sealed class StatsInfoAgreementTests : IDisposable
         static long? Bytes(JsonElement e) => e.ValueKind == JsonValueKind.Null ? null : e.GetInt64();
         Assert.Equal(journalMode, i.RootElement.GetProperty("journalMode").GetString());
         Assert.Equal(journalMode, s.RootElement.GetProperty("journalMode").GetString());
+        Assert.Equal(seenInJournal, i.RootElement.GetProperty("journalModeSeenInJournal").GetString());
+        Assert.Equal(seenInJournal, s.RootElement.GetProperty("journalModeSeenInJournal").GetString());
+        var text = await WaldenCli.RunAsync("info", path);
+        Assert.Contains(journalMode == "wal" ? "wal" : "each connection's choice; not recorded in the file", text.Stdout, StringComparison.Ordinal);
+        Assert.Contains(seenInJournal is null ? "journal mode" : $"journal_mode={seenInJournal.ToUpperInvariant()}", text.Stdout, StringComparison.Ordinal);
         Assert.Equal(wal, Bytes(i.RootElement.GetProperty("walBytes")));
         Assert.Equal(wal, Bytes(s.RootElement.GetProperty("walFileBytes")));
         Assert.Equal(shm, Bytes(i.RootElement.GetProperty("shmBytes")));

@@ -35,7 +35,8 @@ internal static partial class WaldenDoctor
             return;
         }
 
-        findings.Add(new DoctorFinding("journal mode", DoctorSeverity.Ok, $"Journal mode {facts.JournalMode}."));
+        var (mode, seenInJournal) = Walden.Files.JournalModes.Of(state.Files.Database, facts.JournalMode ?? string.Empty);
+        findings.Add(new DoctorFinding("journal mode", DoctorSeverity.Ok, $"Journal mode: {Walden.Files.JournalModes.Describe(mode, seenInJournal)}."));
         CheckLastWriter(facts, findings);
         if (facts.JournalMode == "wal")
         {
