@@ -16,8 +16,9 @@ internal static partial class WaldenDoctor
             {
                 findings.Add(new DoctorFinding("files", bytes > 32 ? DoctorSeverity.Danger : DoctorSeverity.Warning,
                     Invariant($"'{Path.GetFileName(files.Wal)}' ({bytes:N0} bytes) exists, but the database '{Path.GetFileName(files.Database)}' does not."),
-                    "A -wal holds transactions committed since the last checkpoint; without its database they cannot be read, and a new " +
-                    "database created at this path would ignore or, worse, replay them into the wrong file.",
+                    "A -wal holds transactions committed since the last checkpoint, as pages of its database: SQLite reads them only " +
+                    "together with that database file. A program that opens this path before the database is back makes SQLite delete " +
+                    "the -wal and its transactions with it (pager.c: a -wal beside a missing or empty database is deleted at the first read).",
                     "Find the database this -wal belongs to (moved or renamed?) and put it back beside it under its name before any " +
                     "program opens the path; do not delete the -wal, and do not create a new database here meanwhile."));
             }
