@@ -143,6 +143,14 @@ internal sealed record DatabaseFiles(string Database)
             }
 
             var database = full[..^suffix.Length];
+            if (File.Exists(database) && creates && !File.Exists(full))
+            {
+                // A new file to write (an output, a restore target): the database beside it is not what the user meant to write.
+                return $"'{full}' names the {what} of the database '{database}', a companion file SQLite keeps beside it: a database " +
+                    "written there would be taken by SQLite for that database's companion, and overwritten or deleted. Choose a name " +
+                    "that does not end in -wal, -shm or -journal.";
+            }
+
             if (File.Exists(database))
             {
                 var verb = File.Exists(full) ? "is" : "names";

@@ -108,12 +108,18 @@ public sealed class CompanionPathTests : IDisposable
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         var before = Snapshot();
 
-        foreach (var arguments in new[] { new[] { "recover", database, "--output", _dir.File("new.db-wal") }, ["demo", "--db", _dir.File("new.db-journal")] })
+        foreach (var arguments in new[]
+        {
+            new[] { "recover", database, "--output", _dir.File("new.db-wal") }, ["demo", "--db", _dir.File("new.db-journal")],
+            // beside an existing database: "pass the database itself" would name a file that exists, not a new output
+            ["recover", database, "--output", database + "-shm"], ["restore", _dir.File("any-20260101T000000Z.db"), database + "-wal"],
+        })
         {
             var (exit, stdout, stderr) = await WaldenCli.RunAsync(arguments);
 
             Assert.True(exit == 2, $"{string.Join(' ', arguments)}: exit {exit}: {stdout} {stderr}");
             Assert.Contains("Choose a name that does not end in -wal, -shm or -journal", stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("Pass the database itself", stderr, StringComparison.Ordinal);
             Assert.Equal(before, Snapshot());
         }
     }
