@@ -114,11 +114,19 @@ internal static class CheckpointCommand
             return null;
         }
 
-        return $"'{path}' has a hot rollback journal ('{Path.GetFileName(journal)}', {Files.DatabaseFiles.SizeOf(journal):N0} bytes): a program " +
-            "stopped in the middle of a transaction, so the database is in rollback-journal mode, not WAL, and there is nothing to " +
-            "checkpoint. Nothing was done: opening it would make SQLite roll that transaction back in the file. Let the program that " +
+        var hot = $"'{path}' has a hot rollback journal ('{Path.GetFileName(journal)}', {Files.DatabaseFiles.SizeOf(journal):N0} bytes)";
+        const string After = "Nothing was done: opening it would make SQLite roll that transaction back in the file. Let the program that " +
             "owns the database open it (SQLite rolls the journal back then), and keep the journal beside the database until it has; " +
             "'walden check' and 'walden info' read it on a private copy without changing it.";
+        return Files.OpenErrors.IsWalDatabase(real)
+            // SQLite looks for a hot journal before it opens a -wal (pager.c, sqlite3PagerSharedLock), whatever the header says.
+            ? $"{hot}, although its header says WAL: a program stopped in the middle of a transaction in rollback-journal mode (before " +
+              "the file was switched to WAL, or the journal is another file's that was copied or renamed here). SQLite rolls such a " +
+              "journal back into the database at its next open, before it reads any -wal, so no checkpoint can run before that. If the " +
+              "journal may not be this database's, let no program open the database yet (that roll-back would write another file's " +
+              "pages into it) and run 'walden doctor' on it first. " + After
+            : $"{hot}: a program stopped in the middle of a transaction, so the database is in rollback-journal mode, not WAL, and " +
+              "there is nothing to checkpoint. " + After;
     }
 
     internal static CheckpointReport Checkpoint(string path, WaldenCheckpointMode mode, TimeSpan busyTimeout)

@@ -15,6 +15,11 @@ internal static class BackupRestorer
     {
         // SQLite follows a symbolic link and keeps the companions beside its target: the target is what is replaced, in its own
         // folder, and its old content is what goes into quarantine (replacing the link would leave the application's file as it was).
+        if (OpenErrors.UnresolvableLink(Path.GetFullPath(databasePath)) is { } loop)
+        {
+            throw new WaldenConfigurationException(loop);
+        }
+
         var target = OpenErrors.RealPath(Path.GetFullPath(databasePath)) ?? Path.GetFullPath(databasePath);
         var source = Path.GetFullPath(backupPath);
         if (!File.Exists(source))

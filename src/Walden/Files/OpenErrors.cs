@@ -158,7 +158,8 @@ internal static partial class OpenErrors
         return causes;
     }
 
-    private static bool IsWalDatabase(string path)
+    /// <summary>Whether the header of <paramref name="path"/> says WAL (bytes 18 and 19); false when it cannot be read here.</summary>
+    internal static bool IsWalDatabase(string path)
     {
         if (OpenDatabases.Contains(path) || !Access(path, ReadAccess) || DatabaseFiles.SizeOf(path) is not >= 100)
         {
@@ -189,6 +190,28 @@ internal static partial class OpenErrors
         catch (UnauthorizedAccessException)
         {
             return "mode unknown";
+        }
+    }
+
+    /// <summary>
+    /// Why <paramref name="path"/>, a symbolic link, cannot be followed to a file (links that lead back to themselves: the
+    /// kernel's ELOOP); null when it is no link or it can be followed (a dangling link is followed to the path it names).
+    /// </summary>
+    internal static string? UnresolvableLink(string path)
+    {
+        try
+        {
+            if (new FileInfo(path).LinkTarget is not { } first || RealPath(path) is not null)
+            {
+                return null;
+            }
+
+            return $"'{path}' is a symbolic link (to '{first}') that cannot be followed to a file: its links lead back to " +
+                "themselves. Nothing was changed. Point the link at the database file, or pass the database's own path.";
+        }
+        catch (IOException)
+        {
+            return null;
         }
     }
 

@@ -43,4 +43,28 @@ public sealed class CheckpointHotJournalTests : IDisposable
         Assert.Contains("hot rollback journal", document.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
         Assert.Equal(before, ForeignProgram.Snapshot(_dir.Path)); // not rolled back: database and journal byte-identical
     }
+
+    /// <summary>
+    /// A WAL database beside a hot journal (another program's, copied or renamed here, or one from before the switch to WAL):
+    /// SQLite rolls such a journal back before it reads any -wal (pager.c, sqlite3PagerSharedLock), so checkpoint refuses as
+    /// for any hot journal, but no longer says that the database is in rollback-journal mode: its header says WAL.
+    /// </summary>
+    [Fact]
+    public async Task Checkpoint_OnAWalDatabaseBesideAHotJournal_SaysTheHeaderSaysWal_AndLeavesBothAsTheyWere()
+    {
+        var path = _dir.File("wal.db");
+        await ForeignProgram.RunPythonAsync(ForeignProgram.ClosedWal, path);
+        var other = _dir.File("other.db");
+        await ForeignProgram.RunPythonAsync(ForeignProgram.KilledMidTransaction, other);
+        File.Move(other + "-journal", path + "-journal");
+        File.Delete(other);
+        var before = ForeignProgram.Snapshot(_dir.Path);
+
+        var (exit, stdout, stderr) = await WaldenCli.RunAsync("checkpoint", path);
+
+        Assert.True(exit == 2, stdout + stderr);
+        Assert.Contains("although its header says WAL", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("is in rollback-journal mode", stderr, StringComparison.Ordinal);
+        Assert.Equal(before, ForeignProgram.Snapshot(_dir.Path));
+    }
 }

@@ -63,6 +63,28 @@ public sealed class SymbolicLinkTargetTests : IDisposable
         Assert.Equal(oldBytes, await File.ReadAllBytesAsync(Path.Combine(restore.Quarantine.Folder, "app-v2.db")));
     }
 
+    [Fact]
+    public async Task RestoringABackupOntoALinkLoop_RefusesIt_NamingTheLoop_AndChangesNothing()
+    {
+        string backup;
+        await using (var source = await WaldenDatabase.OpenAsync(_dir.File("source.db")))
+        {
+            await source.WriteAsync(c => c.Exec("CREATE TABLE t(a); INSERT INTO t VALUES (1);"));
+            backup = (await source.BackupAsync(_dir.File("backups"))).Path;
+        }
+
+        var folder = Directory.CreateDirectory(_dir.File("loop")).FullName;
+        var link = Path.Combine(folder, "app.db");
+        File.CreateSymbolicLink(link, "other.db");
+        File.CreateSymbolicLink(Path.Combine(folder, "other.db"), "app.db");
+
+        var error = await Assert.ThrowsAsync<WaldenConfigurationException>(() => WaldenBackups.RestoreAsync(backup, link));
+
+        Assert.Contains("cannot be followed to a file", error.Message, StringComparison.Ordinal); // it said "a file vanished"
+        Assert.Contains("Nothing was changed", error.Message, StringComparison.Ordinal);
+        Assert.Equal(["app.db", "other.db"], Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
