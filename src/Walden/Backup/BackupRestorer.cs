@@ -45,6 +45,11 @@ internal static class BackupRestorer
             throw new WaldenConfigurationException($"The folder '{folder}' does not exist. Create it before restoring '{Path.GetFileName(target)}' into it.");
         }
 
+        if (OpenErrors.FolderNotWritable(folder, $"Restoring '{source}'") is { } readOnly)
+        {
+            throw new WaldenConfigurationException(readOnly); // the new file is written beside the target, then swapped in
+        }
+
         // Fail before reading a large backup; Quarantine.Swap checks again right before the swap.
         LockProbe.EnsureNotInUse(target, "Restoring a backup over the database");
         Quarantine.EnsureSingleName(target);

@@ -38,6 +38,11 @@ internal static class BackupRunner
         TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         folder = BackupFiles.EnsureFolder(folder);
+        if (Files.OpenErrors.FolderNotWritable(folder, "A backup") is { } readOnly)
+        {
+            throw new WaldenConfigurationException(readOnly);
+        }
+
         // What a killed backup left (its .partial files): removed once no living process owns them.
         Files.OwnerLock.RemoveAbandoned(folder, "*.db" + Files.OwnerLock.Suffix, BackupFiles.IsPartial);
         Files.OwnerLock? owner = null;

@@ -194,6 +194,18 @@ internal static partial class OpenErrors
     }
 
     /// <summary>
+    /// Why <paramref name="doing"/> (a sentence start such as "Backing up 'a.db'") cannot write its new file into
+    /// <paramref name="folder"/>: this user may not create files there (permissions, a read-only mount, an immutable
+    /// attribute). Asked before the first file is created, so the error names the folder, not the first internal file
+    /// (an owner lock, a .partial copy) that could not be created; null when the folder can be written.
+    /// </summary>
+    internal static string? FolderNotWritable(string folder, string doing) => !Directory.Exists(folder) || IsWritable(folder)
+        ? null
+        : $"{doing} writes its new file into '{folder}', and this user ({Environment.UserName}) may not create files there (the " +
+          "folder's permissions, a read-only mount or an immutable attribute). Nothing was changed. Make the folder writable for " +
+          "this user, or choose another folder.";
+
+    /// <summary>
     /// Why <paramref name="path"/>, a symbolic link, cannot be followed to a file (links that lead back to themselves: the
     /// kernel's ELOOP); null when it is no link or it can be followed (a dangling link is followed to the path it names).
     /// </summary>

@@ -68,6 +68,11 @@ public static class WaldenRecovery
         }
 
         LockProbe.EnsureNotInUse(input, "Recovery");
+        if (OpenErrors.FolderNotWritable(Path.GetDirectoryName(output)!, $"Recovering '{input}'") is { } readOnly)
+        {
+            throw new WaldenConfigurationException(readOnly);
+        }
+
         var closedWal = ForeignFile.IsClosedWal(input);
         RemoveAbandonedOutputs(Path.GetDirectoryName(output)!);
         var partial = FreePath(output + ".walden-partial");
