@@ -332,8 +332,14 @@ internal sealed class ForeignFile : IDisposable
 
     private static FileState Inspect(string path)
     {
-        // A file this process (or another) has open is read in place: copying it could tear it.
-        if (LockProbe.FindHolder(path) is not null || DatabaseFiles.SizeOf(path) is not >= 100)
+        // A file this process (or another) has open with SQLite's locks is read in place: copying it could tear it. A process
+        // that only has it open, with no lock (an idle rollback-journal connection, a script holding a descriptor, a writer on
+        // a dot-file lock), is not using SQLite's locking on it: the file is judged as if nobody held it, so a hot journal or
+        // a killed writer's -wal is read on a private copy (in place, SQLite would roll the journal back or rebuild the -shm in
+        // the user's files), and the copy is checked against the original afterwards as any copy is.
+        var holder = LockProbe.FindHolder(path);
+        var openOnly = holder is { Mode: "open", ProcessId: > 0 };
+        if (holder is not null && !openOnly || DatabaseFiles.SizeOf(path) is not >= 100)
         {
             return FileState.InPlace;
         }
@@ -361,6 +367,7 @@ internal sealed class ForeignFile : IDisposable
         {
             ShmBytes = shm,
             WalExists = walBytes is not null,
+            OpenBy = openOnly ? holder!.ProcessId : null,
             SuperJournal = superJournal,
         };
     }
@@ -417,7 +424,9 @@ internal sealed class ForeignFile : IDisposable
             File.Copy(path + suffix, copy + suffix);
         }
 
-        if (Stamp(path, companions) != before || LockProbe.FindHolder(path) is { } holder && holder.ProcessId != 0)
+        // Still only open, with no lock, in the process that had it open before the copy: nobody wrote it meanwhile (the stamp).
+        if (Stamp(path, companions) != before ||
+            LockProbe.FindHolder(path) is { } holder && holder.ProcessId != 0 && !(holder is { Mode: "open" } && holder.ProcessId == state.OpenBy))
         {
             throw new WaldenDatabaseInUseException(
                 $"'{path}' changed while Walden copied it to read it without touching it: another program opened it meanwhile. Try again.",
@@ -447,6 +456,9 @@ internal sealed class ForeignFile : IDisposable
         internal long? ShmBytes { get; init; }
 
         internal bool WalExists { get; init; }
+
+        /// <summary>The process that had the file open, with no lock, when it was inspected (a hot journal beside it).</summary>
+        internal int? OpenBy { get; init; }
 
         /// <summary>The super-journal the hot journal names (a multi-database transaction), or null.</summary>
         internal string? SuperJournal { get; init; }
