@@ -53,36 +53,52 @@ internal static class CheckpointCommand
         }
 
         CheckpointReport report;
-        try
+        var real = Files.OpenErrors.RealPath(file.FullName) ?? file.FullName;
+        var closed = Files.OpenErrors.IsWalDatabase(real) && !File.Exists(real + "-wal") && !File.Exists(real + "-shm");
+        if (closed)
         {
-            report = Checkpoint(file.FullName, mode, TimeSpan.FromSeconds(busyTimeout));
+            // A closed WAL database: no frame waits. Opening it would make SQLite create a -wal and -shm, owned by whoever runs
+            // this, and a connection that cannot remove them (this user may not write the file) leaves them for the owner's
+            // program to fail on ("attempt to write a readonly database").
+            report = new CheckpointReport(file.FullName, "wal", mode, false, 0, 0, 0);
         }
-        catch (SqliteException ex) when (Errors.SqliteErrors.IsBusy(ex.SqliteErrorCode))
+        else
         {
-            var waited = ex.Data[RawStatement.WaitedKey] is TimeSpan time ? $"{time.TotalSeconds:0.###} s" : "its --busy-timeout";
-            return CliErrors.Report(
-                $"Checkpointing '{file.FullName}' waited {waited} (--busy-timeout {busyTimeout:0.###}) for a lock another connection or process " +
-                "holds on the database and gave up; nothing was changed. Run it again with a longer --busy-timeout, or find the process " +
-                "that keeps the database locked (a writer in a long transaction, or one in PRAGMA locking_mode=EXCLUSIVE, which holds " +
-                "it until it closes): 'walden doctor <db>' names the processes that have it open.");
-        }
-        catch (SqliteException ex) when ((ex.SqliteErrorCode & 0xFF) is Errors.SqliteErrors.CantOpen or Errors.SqliteErrors.ReadOnly)
-        {
-            // A WAL database in a folder this user cannot write (SQLite must create the -shm, and the -wal, to open it), the
-            // database or a companion read-only: the cause as the engine names it, not SQLite's bare "unable to open".
-            var wal = Files.DatabaseFiles.SizeOf((Files.OpenErrors.RealPath(file.FullName) ?? file.FullName) + "-wal");
-            return CliErrors.Report($"Checkpointing '{file.FullName}' could not start; nothing was changed. " +
-                Files.OpenErrors.Explain(ex, file.FullName, writing: true).Message +
-                (wal is null or 0 ? " There is no -wal beside it, so no frame is waiting to be checkpointed." : string.Empty));
-        }
-        catch (SqliteException ex)
-        {
-            return CliErrors.Report(Errors.SqliteErrors.Translate(ex, $"Checkpointing '{file.FullName}'", new WaldenOptions()).Message, ExitCodes.Failed);
+            try
+            {
+                report = Checkpoint(file.FullName, mode, TimeSpan.FromSeconds(busyTimeout));
+            }
+            catch (SqliteException ex) when (Errors.SqliteErrors.IsBusy(ex.SqliteErrorCode))
+            {
+                var waited = ex.Data[RawStatement.WaitedKey] is TimeSpan time ? $"{time.TotalSeconds:0.###} s" : "its --busy-timeout";
+                return CliErrors.Report(
+                    $"Checkpointing '{file.FullName}' waited {waited} (--busy-timeout {busyTimeout:0.###}) for a lock another connection or process " +
+                    "holds on the database and gave up; nothing was changed. Run it again with a longer --busy-timeout, or find the process " +
+                    "that keeps the database locked (a writer in a long transaction, or one in PRAGMA locking_mode=EXCLUSIVE, which holds " +
+                    "it until it closes): 'walden doctor <db>' names the processes that have it open.");
+            }
+            catch (SqliteException ex) when ((ex.SqliteErrorCode & 0xFF) is Errors.SqliteErrors.CantOpen or Errors.SqliteErrors.ReadOnly)
+            {
+                // A WAL database in a folder this user cannot write (SQLite must create the -shm, and the -wal, to open it), the
+                // database or a companion read-only: the cause as the engine names it, not SQLite's bare "unable to open".
+                var wal = Files.DatabaseFiles.SizeOf((Files.OpenErrors.RealPath(file.FullName) ?? file.FullName) + "-wal");
+                return CliErrors.Report($"Checkpointing '{file.FullName}' could not start; nothing was changed. " +
+                    Files.OpenErrors.Explain(ex, file.FullName, writing: true).Message +
+                    (wal is null or 0 ? " There is no -wal beside it, so no frame is waiting to be checkpointed." : string.Empty));
+            }
+            catch (SqliteException ex)
+            {
+                return CliErrors.Report(Errors.SqliteErrors.Translate(ex, $"Checkpointing '{file.FullName}'", new WaldenOptions()).Message, ExitCodes.Failed);
+            }
         }
 
         if (json)
         {
             Json.Write(report);
+        }
+        else if (closed)
+        {
+            AnsiConsole.MarkupLine($"'{Markup.Escape(report.Path)}' is a closed WAL database (no -wal): no frame waits to be checkpointed. Nothing was opened.");
         }
         else if (report.JournalMode != "wal")
         {
