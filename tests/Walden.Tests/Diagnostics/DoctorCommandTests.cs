@@ -142,6 +142,46 @@ public sealed class DoctorCommandTests : IDisposable
         Assert.True(File.Exists(db + "-wal")); // nothing deleted
     }
 
+    /// <summary>
+    /// On a full disk the probe's sparse scratch file could not take the first write through its shared map: the kernel's
+    /// SIGBUS killed the doctor ("Fatal error. System.AccessViolationException", exit 134) and left the scratch file behind.
+    /// </summary>
+    [SmallVolumeFact]
+    public async Task Doctor_OnAFullDisk_SaysTheProbeCouldNotRun_AndLeavesNoScratchFile()
+    {
+        using var volume = new SmallVolume(_dir.File("full"), 1);
+        var db = Path.Combine(volume.Path, "w.db");
+        using (var direct = Sql.OpenDirect(db))
+        {
+            direct.Exec("CREATE TABLE t(v); INSERT INTO t VALUES (1);");
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        await using (var fill = new FileStream(Path.Combine(volume.Path, "fill"), FileMode.CreateNew))
+        {
+            try
+            {
+                while (true)
+                {
+                    await fill.WriteAsync(new byte[64 * 1024]);
+                    await fill.FlushAsync();
+                }
+            }
+            catch (IOException)
+            {
+                // the volume is full
+            }
+        }
+
+        var before = Directory.GetFiles(volume.Path).Order(StringComparer.Ordinal).ToArray();
+
+        var (exit, report) = await DoctorAsync(db);
+
+        Assert.True(exit is 0 or 1, $"exit {exit}: {report}");
+        Single(report, "locks and shared memory", "warning", "Not probed: a 32 KiB scratch file could not be written");
+        Assert.Equal(before, Directory.GetFiles(volume.Path).Order(StringComparer.Ordinal).ToArray());
+    }
+
     [Fact]
     public async Task Doctor_OnADatabaseWithASecondName_ReportsDanger_AndExits1()
     {

@@ -7,7 +7,8 @@ namespace Walden.Diagnostics.Doctor;
 /// <param name="LocksWork">POSIX byte-range locks can be taken, and a second open file description sees them (as another process would).</param>
 /// <param name="SharedMemoryWorks">The file can be memory-mapped shared, and a write through the map is what a plain read sees.</param>
 /// <param name="Problem">What failed, in words; null when both work.</param>
-internal sealed record ProbeResult(bool LocksWork, bool SharedMemoryWorks, string? Problem);
+/// <param name="NotProbed">Why nothing was tried (the scratch file's blocks could not be written: a full disk); null when probed.</param>
+internal sealed record ProbeResult(bool LocksWork, bool SharedMemoryWorks, string? Problem, string? NotProbed = null);
 
 /// <summary>
 /// Tries, on a scratch file of its own beside the database (never on the database or its companions), the two things SQLite
@@ -27,9 +28,19 @@ internal static unsafe class FileSystemProbe
         var scratch = Path.Combine(folder, $".{databaseName}.walden-doctor-{Environment.ProcessId}");
         try
         {
-            using (var create = new FileStream(scratch, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite))
+            using var create = new FileStream(scratch, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite);
+            try
             {
-                create.SetLength(MapBytes);
+                // Written, not only sized: a sparse file's first write through the map would need a block, and on a full disk
+                // the kernel answers that with SIGBUS, which kills the process (.NET cannot catch it).
+                create.Write(new byte[MapBytes]);
+                create.Flush(flushToDisk: true);
+            }
+            catch (IOException ex)
+            {
+                create.Dispose();
+                File.Delete(scratch); // the probe's own file
+                return new ProbeResult(false, false, null, $"a {MapBytes / 1024} KiB scratch file could not be written beside the database ({ex.Message.TrimEnd('.')})");
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -97,7 +97,14 @@ internal static partial class WaldenDoctor
                 verdict.Severity == DoctorSeverity.Ok ? "" : "Keep databases on a local disk of the machine whose programs use them."));
         }
 
-        if (FileSystemProbe.Run(folder, Path.GetFileName(state.Real)) is { } probe)
+        var probed = FileSystemProbe.Run(folder, Path.GetFileName(state.Real));
+        if (probed is { NotProbed: { } skipped })
+        {
+            findings.Add(new DoctorFinding("locks and shared memory", DoctorSeverity.Warning, $"Not probed: {skipped}.",
+                "SQLite needs room beside the database for its -journal, -wal and -shm; a full disk fails every write.",
+                "Free space on this disk (see the free space finding), then run the doctor again."));
+        }
+        else if (probed is { } probe)
         {
             findings.Add(probe.Problem is null
                 ? new DoctorFinding("locks and shared memory", DoctorSeverity.Ok,
