@@ -66,5 +66,15 @@ public sealed class CheckpointHotJournalTests : IDisposable
         Assert.Contains("although its header says WAL", stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("is in rollback-journal mode", stderr, StringComparison.Ordinal);
         Assert.Equal(before, ForeignProgram.Snapshot(_dir.Path));
+
+        // The doctor: a danger (it advised keeping the journal for the next program to roll back, which would write another
+        // file's pages into this one), with the same reading.
+        var doctor = await WaldenCli.RunAsync("doctor", path, "--json");
+        using var report = JsonDocument.Parse(doctor.Stdout);
+        var finding = report.RootElement.GetProperty("findings").EnumerateArray().Single(f => f.GetProperty("check").GetString() == "hot journal");
+        Assert.Equal("danger", finding.GetProperty("severity").GetString());
+        Assert.Contains("header says WAL", finding.GetProperty("seen").GetString(), StringComparison.Ordinal);
+        Assert.Equal(1, doctor.ExitCode);
+        Assert.Equal(before, ForeignProgram.Snapshot(_dir.Path));
     }
 }

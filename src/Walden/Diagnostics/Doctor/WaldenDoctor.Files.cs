@@ -73,7 +73,19 @@ internal static partial class WaldenDoctor
                 $"Make every program use one name and remove the others (find them with 'find / -xdev -samefile {files.Database}')."));
         }
 
-        if (state.HotJournal)
+        if (state.HotJournal && OpenErrors.IsWalDatabase(state.Real))
+        {
+            // SQLite rolls a hot journal back before it opens any -wal (pager.c, sqlite3PagerSharedLock), whatever the header says.
+            findings.Add(new DoctorFinding("hot journal", DoctorSeverity.Danger,
+                Invariant($"'{Path.GetFileName(files.Journal)}' ({DatabaseFiles.SizeOf(files.Journal):N0} bytes) is a hot rollback journal beside a database whose header says WAL."),
+                "A WAL database writes no rollback journal: this one is left from a transaction before the file was switched to WAL, " +
+                "or it is another database's, copied or renamed here. SQLite rolls it back into the database at the next open, before " +
+                "it reads any -wal; another database's journal would write that file's pages into this one.",
+                "Open nothing until you know whose journal it is. If it is this database's, let the program that owns the database open " +
+                "it. If not, move the journal (keep it) away from the database before any program opens it. 'walden check' shows the " +
+                "result of the roll-back on a private copy without changing anything."));
+        }
+        else if (state.HotJournal)
         {
             findings.Add(new DoctorFinding("hot journal", DoctorSeverity.Warning,
                 Invariant($"'{Path.GetFileName(files.Journal)}' ({DatabaseFiles.SizeOf(files.Journal):N0} bytes) is a hot rollback journal: a program stopped in the middle of a transaction, and no process holds the database's write lock."),
