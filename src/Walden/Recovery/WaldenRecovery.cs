@@ -180,7 +180,15 @@ public static class WaldenRecovery
             throw;
         }
 
-        return report with { OutputPath = input, Quarantine = quarantine };
+        // The notes of the private copy said the reading changed none of the user's files, true of the reading; after the swap
+        // the original is in quarantine, and a report that ended "your files were not changed" would not be.
+        return report with
+        {
+            OutputPath = input,
+            Quarantine = quarantine,
+            Notes = [.. report.Notes.Select(note => note.Replace("your files were not changed",
+                "reading it changed nothing (the original, as it was, then went to quarantine)", StringComparison.Ordinal))],
+        };
     }
 
     /// <summary>

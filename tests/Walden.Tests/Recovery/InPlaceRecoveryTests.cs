@@ -39,6 +39,25 @@ public sealed class InPlaceRecoveryTests
         Assert.True(report.InputPages > report.PagesUnreadable);
     }
 
+    /// <summary>
+    /// A killed writer's -wal is read on a private copy, whose note said "your files were not changed"; the in-place report
+    /// ended with that sentence right after the original had gone to quarantine.
+    /// </summary>
+    [Fact]
+    public async Task RecoverInPlace_OfAKilledWritersWal_DoesNotSayTheFilesWereNotChanged()
+    {
+        using var temp = new TempDirectory();
+        var path = temp.File("app.db");
+        await ForeignProgram.RunPythonAsync(ForeignProgram.KilledWithCommittedWal, path);
+
+        var report = await WaldenRecovery.RecoverInPlaceAsync(path);
+
+        Assert.NotNull(report.Quarantine);
+        Assert.Contains(report.Notes, note => note.Contains("private copy", StringComparison.Ordinal));
+        Assert.DoesNotContain(report.Notes, note => note.Contains("your files were not changed", StringComparison.Ordinal));
+        Assert.Contains(report.Notes, note => note.Contains("then went to quarantine", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task RecoverInPlace_InAFolderThisUserMayNotWrite_NamesTheFolder_AndSaysNothingWasChanged()
     {
