@@ -106,8 +106,15 @@ public sealed class WriterMidTransactionTests : IDisposable
             Assert.Contains(arguments[0] == "checkpoint" ? "locked" : $"process {writer.ProcessId}", output, StringComparison.Ordinal);
         }
 
-        var (doctorExit, doctorOut, doctorErr) = await WaldenCli.RunAsync("doctor", path);
+        var (doctorExit, doctorOut, doctorErr) = await WaldenCli.RunAsync("doctor", path, "--json");
         Assert.True(doctorExit == 0, $"doctor: exit {doctorExit}: {doctorOut} {doctorErr}");
+        using (var doctor = System.Text.Json.JsonDocument.Parse(doctorOut))
+        {
+            var quickCheck = doctor.RootElement.GetProperty("findings").EnumerateArray().Single(f => f.GetProperty("check").GetString() == "quick_check");
+            // locked, not unreadable: it said to run the doctor "as a user who can read the database"
+            Assert.StartsWith("Run the doctor again once that transaction ends", quickCheck.GetProperty("action").GetString(), StringComparison.Ordinal);
+        }
+
         Assert.Equal(before, Listing(_dir.Path));
         await writer.StopAsync();
     }

@@ -24,6 +24,17 @@ internal static partial class WaldenDoctor
             return; // a hot journal: reported with why the checks were skipped
         }
 
+        if (facts.Error is { } locked && facts.ErrorCode is Errors.SqliteErrors.Busy or Errors.SqliteErrors.Locked)
+        {
+            findings.Add(new DoctorFinding("quick_check", DoctorSeverity.Warning,
+                $"SQLite could not read the database: {locked} (another process holds a lock that keeps readers out; the processes finding names it).",
+                "The checks that need SQLite (journal mode, last writer, WAL, freelist, quick_check) could not run. A writer holds such " +
+                "a lock while it commits, or from the moment a large transaction no longer fits in its page cache until it ends; a " +
+                "connection in PRAGMA locking_mode=EXCLUSIVE holds it until it closes.",
+                "Run the doctor again once that transaction ends, or when the program in locking_mode=EXCLUSIVE has closed the database."));
+            return;
+        }
+
         if (facts.Error is { } error)
         {
             findings.Add(new DoctorFinding("quick_check", facts.ErrorCode == Errors.SqliteErrors.Corrupt ? DoctorSeverity.Danger : DoctorSeverity.Warning,
