@@ -29,6 +29,9 @@ internal static class BackupRestorer
                 : $"The backup '{source}' does not exist. Check the path; 'walden backups <folder>' lists the backups in a folder.");
         }
 
+        // Neither is opened before this: a named pipe would block the verification, and replacing a device would move its node.
+        FileKind.EnsureDatabaseFile(source);
+        FileKind.EnsureDatabaseFile(Path.GetFullPath(databasePath)); // names the link the user gave, and where it leads
         if (Directory.Exists(target))
         {
             throw new WaldenConfigurationException($"'{target}' is a directory; pass the database file to restore to, such as '{Path.Combine(target, "app.db")}'.");
