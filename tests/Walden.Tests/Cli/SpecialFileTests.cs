@@ -80,8 +80,8 @@ public sealed class SpecialFileTests : IDisposable
     {
         var fifo = MakeNode(_dir.File("pipe.db"), "fifo")!;
 
-        var open = WaldenDatabase.OpenReadOnlyAsync(fifo);
-        var write = WaldenDatabase.OpenAsync(fifo);
+        var open = Task.Run(() => WaldenDatabase.OpenReadOnlyAsync(fifo));
+        var write = Task.Run(() => WaldenDatabase.OpenAsync(fifo));
 
         Assert.Same(open, await Task.WhenAny(open, Task.Delay(Limit)));
         Assert.Same(write, await Task.WhenAny(write, Task.Delay(Limit)));
@@ -91,14 +91,19 @@ public sealed class SpecialFileTests : IDisposable
     }
 
     [Fact]
-    public void Quarantine_NeverMovesANamedPipe()
+    public async Task Quarantine_NeverMovesANamedPipe()
     {
         var fifo = MakeNode(_dir.File("pipe.db"), "fifo")!;
         var replacement = _dir.File("new.db");
         File.WriteAllBytes(replacement, new byte[512]);
 
-        Assert.Throws<WaldenConfigurationException>(() => Walden.Files.Quarantine.Swap(fifo, replacement, "test", TimeProvider.System));
-        Assert.Throws<WaldenConfigurationException>(() => Walden.Files.Quarantine.Move(fifo, "test", TimeProvider.System));
+        // On a thread of its own, so that a regression that opens the pipe (and blocks) fails here instead of hanging the run.
+        var swap = Task.Run(() => Walden.Files.Quarantine.Swap(fifo, replacement, "test", TimeProvider.System));
+        var move = Task.Run(() => Walden.Files.Quarantine.Move(fifo, "test", TimeProvider.System));
+        Assert.Same(swap, await Task.WhenAny(swap, Task.Delay(Limit)));
+        Assert.Same(move, await Task.WhenAny(move, Task.Delay(Limit)));
+        await Assert.ThrowsAsync<WaldenConfigurationException>(() => swap);
+        await Assert.ThrowsAsync<WaldenConfigurationException>(() => move);
 
         Assert.Equal("fifo", Stat(fifo));
         Assert.False(Directory.Exists(_dir.File("walden-quarantine")));
