@@ -250,6 +250,8 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
                 $"'{fullPath}' is a directory, not a database file. Pass the path of a file inside it, such as '{System.IO.Path.Combine(fullPath, "app.db")}'.");
         }
 
+        // Before anything opens it: a named pipe blocks the open forever, and a device reads as an empty or endless file.
+        Files.FileKind.EnsureDatabaseFile(fullPath);
         var folder = System.IO.Path.GetDirectoryName(fullPath)!;
         if (!Directory.Exists(folder))
         {

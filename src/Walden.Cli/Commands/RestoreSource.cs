@@ -37,6 +37,13 @@ internal static class RestoreSource
         }
 
         var full = Path.GetFullPath(source);
+        // Before its header is read: opening a named pipe blocks until a writer comes, and a device is no backup.
+        if (Files.FileKind.NotADatabase(full) is { } special)
+        {
+            problem = special;
+            return null;
+        }
+
         if (File.Exists(full))
         {
             return FileKind(full, out problem);

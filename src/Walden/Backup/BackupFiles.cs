@@ -27,17 +27,27 @@ internal static class BackupFiles
         _ => "",
     };
 
-    /// <summary>Creates the backup folder owner-only (0700) when it does not exist; an existing one keeps its mode.</summary>
-    internal static string EnsureFolder(string directory)
+    /// <summary>
+    /// Creates the backup folder owner-only (0700) when it does not exist (<paramref name="created"/>); an existing one keeps its mode.
+    /// A folder named like a database's -wal, -shm or -journal is refused before anything is created.
+    /// </summary>
+    internal static string EnsureFolder(string directory, out bool created)
     {
         var full = Path.GetFullPath(directory);
+        created = false;
         if (File.Exists(full))
         {
             throw new WaldenConfigurationException($"The backup folder '{full}' is a file. Pass a folder (it is created if missing).");
         }
 
+        if (Files.DatabaseFiles.FolderCompanionProblem(full, "The backup folder") is { } companion)
+        {
+            throw new WaldenConfigurationException(companion);
+        }
+
         if (!Directory.Exists(full))
         {
+            created = true;
             if (OperatingSystem.IsWindows())
             {
                 Directory.CreateDirectory(full);
@@ -49,6 +59,25 @@ internal static class BackupFiles
         }
 
         return full;
+    }
+
+    /// <summary>
+    /// After a failed backup: removes <paramref name="folder"/> when this run created it and nothing is in it (the partial copy and
+    /// its owner file are already gone), so a failure leaves the user's folder as it was. A folder with anything in it stays.
+    /// </summary>
+    internal static void RemoveCreatedIfEmpty(string folder)
+    {
+        try
+        {
+            if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
+            {
+                Directory.Delete(folder);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Left as it is: the failure being reported matters more than an empty folder.
+        }
     }
 
     /// <summary>

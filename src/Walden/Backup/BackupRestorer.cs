@@ -29,6 +29,19 @@ internal static class BackupRestorer
                 : $"The backup '{source}' does not exist. Check the path; 'walden backups <folder>' lists the backups in a folder.");
         }
 
+        // Neither is opened before this: a named pipe would block the verification, and replacing a device would move its node.
+        FileKind.EnsureDatabaseFile(source);
+        FileKind.EnsureDatabaseFile(Path.GetFullPath(databasePath)); // names the link the user gave, and where it leads
+        // The same file under another name (a link, a hard link, the same path): the swap would move the backup itself into
+        // quarantine and put a copy of it in its place.
+        if ((OpenErrors.RealPath(source) ?? source) == target || FileId.Of(source) is { } sourceId && sourceId == FileId.Of(target))
+        {
+            throw new WaldenConfigurationException(
+                $"'{Path.GetFullPath(databasePath)}' is the backup '{source}' itself{(target != Path.GetFullPath(databasePath) ? $" (it leads to '{target}')" : "")}: " +
+                "restoring a backup onto itself would move the backup into quarantine and leave a copy of it in its place. Nothing was changed. " +
+                "Pass the application's database as the target, such as 'walden restore <backup> app.db'.");
+        }
+
         if (Directory.Exists(target))
         {
             throw new WaldenConfigurationException($"'{target}' is a directory; pass the database file to restore to, such as '{Path.Combine(target, "app.db")}'.");

@@ -37,23 +37,31 @@ internal static class BackupRunner
     private static WaldenBackup RunCore(Func<BackupSource> openSource, string folder, WaldenBackupOptions options, TimeSpan busyTimeout,
         TimeProvider timeProvider, CancellationToken cancellationToken)
     {
-        folder = BackupFiles.EnsureFolder(folder);
-        if (Files.OpenErrors.FolderNotWritable(folder, "A backup") is { } readOnly)
-        {
-            throw new WaldenConfigurationException(readOnly);
-        }
-
-        // What a killed backup left (its .partial files): removed once no living process owns them.
-        Files.OwnerLock.RemoveAbandoned(folder, "*.db" + Files.OwnerLock.Suffix, BackupFiles.IsPartial);
-        Files.OwnerLock? owner = null;
+        folder = BackupFiles.EnsureFolder(folder, out var created);
         try
         {
-            return Run(openSource, folder, options, busyTimeout, timeProvider,
-                basePath => owner = Files.OwnerLock.Claim(basePath), cancellationToken);
+            if (Files.OpenErrors.FolderNotWritable(folder, "A backup") is { } readOnly)
+            {
+                throw new WaldenConfigurationException(readOnly);
+            }
+
+            // What a killed backup left (its .partial files): removed once no living process owns them.
+            Files.OwnerLock.RemoveAbandoned(folder, "*.db" + Files.OwnerLock.Suffix, BackupFiles.IsPartial);
+            Files.OwnerLock? owner = null;
+            try
+            {
+                return Run(openSource, folder, options, busyTimeout, timeProvider,
+                    basePath => owner = Files.OwnerLock.Claim(basePath), cancellationToken);
+            }
+            finally
+            {
+                owner?.Dispose();
+            }
         }
-        finally
+        catch when (created)
         {
-            owner?.Dispose();
+            BackupFiles.RemoveCreatedIfEmpty(folder); // the failed backup leaves no empty folder of its own behind
+            throw;
         }
     }
 

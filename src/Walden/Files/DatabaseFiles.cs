@@ -116,6 +116,29 @@ internal sealed record DatabaseFiles(string Database)
     ];
 
     /// <summary>
+    /// Why <paramref name="folder"/>, passed where a folder is to be written (a backup folder), must not be used: its name is that of
+    /// the -wal, -shm or -journal of a database beside it. SQLite opens the companion by that name, so a folder there makes the
+    /// database fail to open ('disk I/O error', 'unable to open database file') for every program. Null when the name is free of that.
+    /// </summary>
+    internal static string? FolderCompanionProblem(string folder, string what)
+    {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
+        var name = Path.GetFileName(full);
+        foreach (var (suffix, kind) in CompanionKinds)
+        {
+            if (name.EndsWith(suffix, StringComparison.Ordinal) && name.Length > suffix.Length && File.Exists(full[..^suffix.Length]))
+            {
+                var database = full[..^suffix.Length];
+                return $"{what} '{full}' is named like the {kind} of the database '{database}': SQLite opens that name as the database's " +
+                    "companion, and a folder there would make every program fail to open the database ('disk I/O error'). Nothing was " +
+                    $"created or changed. Choose a folder whose name does not end in -wal, -shm or -journal, such as '{database}-backups'.";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
     /// Why <paramref name="path"/>, passed where a database belongs, is not one: a -wal, -shm or -journal that SQLite keeps
     /// beside a database (the user typed the companion's name, or a shell completed it); null when it is no companion.
     /// A companion is recognised by its name and its database beside it, from metadata only (the -wal or -shm of a database

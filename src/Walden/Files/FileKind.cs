@@ -13,7 +13,13 @@ internal static class FileKind
     /// False when <paramref name="path"/> (followed through links) is a named pipe, socket or device rather than a regular file;
     /// true when it is a regular file, or when it cannot be told here (another architecture or system, or stat failed).
     /// </summary>
-    internal static unsafe bool IsRegularOrUnknown(string path)
+    internal static bool IsRegularOrUnknown(string path) => Special(path) is null;
+
+    /// <summary>
+    /// What <paramref name="path"/> (followed through links) is when it is neither a regular file nor a folder, such as
+    /// "a FIFO (named pipe)" or "a character device"; null when it is a regular file, a folder, missing, or cannot be told.
+    /// </summary>
+    internal static unsafe string? Special(string path)
     {
         // struct stat: x86_64 has st_nlink (8 bytes) before st_mode; arm64 (the generic layout) has st_mode first (FileOwner).
         var mode = RuntimeInformation.ProcessArchitecture switch
@@ -24,17 +30,51 @@ internal static class FileKind
         };
         if (mode < 0 || !OperatingSystem.IsLinux())
         {
-            return true;
+            return null;
         }
 
         var buffer = stackalloc byte[Posix.StatBufferBytes];
         if (Posix.Stat(path, buffer) != 0)
         {
-            return true; // missing or unreadable: the open that follows says so
+            return null; // missing or unreadable: the open that follows says so
         }
 
-        var type = *(uint*)(buffer + mode) & 0xF000; // S_IFMT
-        return type is 0x8000 or 0x4000; // S_IFREG, S_IFDIR (a folder fails to open as a file on its own)
+        return (*(uint*)(buffer + mode) & 0xF000) switch // S_IFMT
+        {
+            0x8000 or 0x4000 => null, // S_IFREG, S_IFDIR (a folder fails to open as a file on its own)
+            0x1000 => "a FIFO (named pipe)",
+            0x2000 => "a character device",
+            0x6000 => "a block device",
+            0xC000 => "a socket",
+            _ => "a special file",
+        };
+    }
+
+    /// <summary>
+    /// The message refusing <paramref name="path"/> as a database (to read, back up, recover or replace) when it is a named pipe,
+    /// device or socket, or null when it is not. Checked before anything opens the path: opening a named pipe blocks until a
+    /// writer comes, a device reads as an endless or empty file, and replacing one would move the device node itself.
+    /// </summary>
+    internal static string? NotADatabase(string path)
+    {
+        if (Special(path) is not { } kind)
+        {
+            return null;
+        }
+
+        var name = new FileInfo(path).LinkTarget is not null && OpenErrors.RealPath(path) is { } real && real != path
+            ? $"'{path}' is a symbolic link to '{real}', which"
+            : $"'{path}'";
+        return $"{name} is {kind}, not a regular file: a database must be a regular file. Nothing was changed.";
+    }
+
+    /// <summary>Throws <see cref="WaldenConfigurationException"/> (<see cref="NotADatabase"/>) when <paramref name="path"/> is no regular file.</summary>
+    internal static void EnsureDatabaseFile(string path)
+    {
+        if (NotADatabase(path) is { } problem)
+        {
+            throw new WaldenConfigurationException(problem);
+        }
     }
 
     /// <summary>Throws an <see cref="IOException"/> naming <paramref name="path"/> when it is a named pipe, socket or device.</summary>

@@ -281,6 +281,9 @@ internal sealed class ForeignFile : IDisposable
             throw new WaldenConfigurationException($"'{fullPath}' is a directory; pass the database file inside it.");
         }
 
+        // Before anything opens it: a named pipe blocks the open forever, and a device reads as an empty or endless file.
+        FileKind.EnsureDatabaseFile(fullPath);
+
         // SQLite keeps the companions beside the target of a link.
         if (OrphanedCompanions.Problem(OpenErrors.RealPath(fullPath) ?? fullPath) is { } orphaned)
         {

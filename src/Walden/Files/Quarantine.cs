@@ -28,6 +28,7 @@ internal static class Quarantine
     internal static WaldenQuarantine Move(string databasePath, string reason, TimeProvider timeProvider)
     {
         var files = DatabaseFiles.For(OpenErrors.RealPath(Path.GetFullPath(databasePath)) ?? databasePath); // the link's target, as SQLite
+        EnsureRegularFiles(files);
         using var swapLock = SwapLock.Take(files.Database, "Moving the database into quarantine");
         var folder = CreateFolder(files.Database, reason, timeProvider);
         var moved = new List<string>();
@@ -61,6 +62,25 @@ internal static class Quarantine
                 "to this name only, while a program opening it by another name would go on reading the old one. Nothing was changed. " +
                 $"Find the other names with 'find / -xdev -samefile {databasePath}', remove them (or make every program use this path), " +
                 "and run again; or write the result to a new file instead.");
+        }
+    }
+
+    /// <summary>
+    /// The last guard before anything is opened or moved: a named pipe, device or socket is never taken for a database or a
+    /// companion (the lock's open would block on a pipe, and the move would carry a device node, even /dev/null, away).
+    /// </summary>
+    /// <exception cref="WaldenConfigurationException">The database or one of its companions is no regular file.</exception>
+    private static void EnsureRegularFiles(DatabaseFiles files)
+    {
+        FileKind.EnsureDatabaseFile(files.Database);
+        foreach (var companion in files.Companions)
+        {
+            if (FileKind.Special(companion) is { } kind)
+            {
+                throw new WaldenConfigurationException(
+                    $"'{companion}' is {kind}, not a regular file: a database's companion must be a regular file, and Walden does not " +
+                    $"move it aside. Nothing was changed; remove it or put the real file there.");
+            }
         }
     }
 
@@ -100,6 +120,7 @@ internal static class Quarantine
         }
 
         EnsureSingleName(files.Database);
+        EnsureRegularFiles(files);
 
         // SQLite's EXCLUSIVE lock on the old file from the last check until the rename is done (see SwapLock).
         using var swapLock = SwapLock.Take(files.Database, "Replacing the database");

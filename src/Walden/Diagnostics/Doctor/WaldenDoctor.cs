@@ -28,6 +28,8 @@ internal static partial class WaldenDoctor
             throw new WaldenConfigurationException($"'{full}' is a directory; pass the database file inside it.");
         }
 
+        // Before any probe opens it: a named pipe blocks the open forever, and a device reads as an empty or endless file.
+        FileKind.EnsureDatabaseFile(full);
         if (!Directory.Exists(Path.GetDirectoryName(full)))
         {
             throw new WaldenConfigurationException($"The folder of '{full}' does not exist. Check the path.");
