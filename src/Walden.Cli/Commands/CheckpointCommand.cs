@@ -81,7 +81,7 @@ internal static class CheckpointCommand
             {
                 // A WAL database in a folder this user cannot write (SQLite must create the -shm, and the -wal, to open it), the
                 // database or a companion read-only: the cause as the engine names it, not SQLite's bare "unable to open".
-                var wal = Files.DatabaseFiles.SizeOf((Files.OpenErrors.RealPath(file.FullName) ?? file.FullName) + "-wal");
+                var wal = Files.DatabaseFiles.SizeOf(real + "-wal");
                 return CliErrors.Report($"Checkpointing '{file.FullName}' could not start; nothing was changed. " +
                     Files.OpenErrors.Explain(ex, file.FullName, writing: true).Message +
                     (wal is null or 0 ? " There is no -wal beside it, so no frame is waiting to be checkpointed." : string.Empty));

@@ -15,12 +15,13 @@ internal static class BackupRestorer
     {
         // SQLite follows a symbolic link and keeps the companions beside its target: the target is what is replaced, in its own
         // folder, and its old content is what goes into quarantine (replacing the link would leave the application's file as it was).
-        if (OpenErrors.UnresolvableLink(Path.GetFullPath(databasePath)) is { } loop)
+        var given = Path.GetFullPath(databasePath);
+        if (OpenErrors.UnresolvableLink(given) is { } loop)
         {
             throw new WaldenConfigurationException(loop);
         }
 
-        var target = OpenErrors.RealPath(Path.GetFullPath(databasePath)) ?? Path.GetFullPath(databasePath);
+        var target = OpenErrors.RealPath(given) ?? given;
         var source = Path.GetFullPath(backupPath);
         if (!File.Exists(source))
         {
@@ -31,13 +32,13 @@ internal static class BackupRestorer
 
         // Neither is opened before this: a named pipe would block the verification, and replacing a device would move its node.
         FileKind.EnsureDatabaseFile(source);
-        FileKind.EnsureDatabaseFile(Path.GetFullPath(databasePath)); // names the link the user gave, and where it leads
+        FileKind.EnsureDatabaseFile(given); // names the link the user gave, and where it leads
         // The same file under another name (a link, a hard link, the same path): the swap would move the backup itself into
         // quarantine and put a copy of it in its place.
         if ((OpenErrors.RealPath(source) ?? source) == target || FileId.Of(source) is { } sourceId && sourceId == FileId.Of(target))
         {
             throw new WaldenConfigurationException(
-                $"'{Path.GetFullPath(databasePath)}' is the backup '{source}' itself{(target != Path.GetFullPath(databasePath) ? $" (it leads to '{target}')" : "")}: " +
+                $"'{given}' is the backup '{source}' itself{(target != given ? $" (it leads to '{target}')" : "")}: " +
                 "restoring a backup onto itself would move the backup into quarantine and leave a copy of it in its place. Nothing was changed. " +
                 "Pass the application's database as the target, such as 'walden restore <backup> app.db'.");
         }

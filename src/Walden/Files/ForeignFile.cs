@@ -24,6 +24,9 @@ namespace Walden.Files;
 /// </summary>
 internal sealed class ForeignFile : IDisposable
 {
+    /// <summary>How the notes of a private copy end: true of the reading (WaldenRecovery restates it after an in-place swap).</summary>
+    internal const string FilesUnchanged = "your files were not changed";
+
     private static readonly byte[] JournalMagic = [0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];
     private readonly string? _copyFolder;
     private readonly BusyHandler _busy;
@@ -476,39 +479,39 @@ internal sealed class ForeignFile : IDisposable
             {
                 notes.Add($"'{path}' has a journal ({journal}) left by a transaction over several attached databases that " +
                     $"committed: its super-journal '{super}' is gone, so SQLite ignores the journal. Walden read the committed state " +
-                    "on a private copy; your files were not changed. The next program that opens the database read-write deletes " +
+                    "on a private copy; " + FilesUnchanged + ". The next program that opens the database read-write deletes " +
                     "the journal.");
             }
             else if (HotJournal && SuperJournal is { } pending)
             {
                 notes.Add($"'{path}' has a hot rollback journal ({journal}) of a transaction over several attached databases " +
                     $"that did not commit (its super-journal '{pending}' is still there). Walden rolled it back on a private copy and " +
-                    "read the last committed state; your files were not changed. The next program that opens the database read-write " +
+                    "read the last committed state; " + FilesUnchanged + ". The next program that opens the database read-write " +
                     "rolls the journal back in place.");
             }
             else if (HotJournal)
             {
                 notes.Add($"'{path}' has a hot rollback journal ({journal}): a program " +
                     "stopped in the middle of a transaction. Walden rolled it back on a private copy and read the last committed state; " +
-                    "your files were not changed. The next program that opens the database read-write rolls the journal back in place.");
+                    FilesUnchanged + ". The next program that opens the database read-write rolls the journal back in place.");
             }
 
             if (WalLeftBehind && WalBytes > 32)
             {
                 var shm = ShmBytes is null ? "no -shm" : "a -shm no process has open";
                 notes.Add($"'{path}' has a -wal of {WalBytes:N0} bytes and {shm} (its writer stopped without closing): Walden read the " +
-                    "committed transactions in it on a private copy; your files were not changed.");
+                    "committed transactions in it on a private copy; " + FilesUnchanged + ".");
             }
             else if (WalLeftBehind && ShmBytes is not null)
             {
                 notes.Add($"'{path}' has a -shm no process has open (its writer stopped without closing): Walden read it on a private copy, " +
-                    "since SQLite would rewrite that -shm to read the file in place; your files were not changed.");
+                    "since SQLite would rewrite that -shm to read the file in place; " + FilesUnchanged + ".");
             }
             else if (WalLeftBehind && !WalExists && !HotJournal)
             {
                 notes.Add($"'{path}' is a WAL database that this user may not write, or in a folder it may not write: SQLite would have " +
                     "to create a -wal and -shm beside it to read it in place and could not remove them (or not create them). Walden read " +
-                    "it on a private copy; your files were not changed.");
+                    "it on a private copy; " + FilesUnchanged + ".");
             }
 
             return notes;

@@ -186,7 +186,7 @@ public static class WaldenRecovery
         {
             OutputPath = input,
             Quarantine = quarantine,
-            Notes = [.. report.Notes.Select(note => note.Replace("your files were not changed",
+            Notes = [.. report.Notes.Select(note => note.Replace(ForeignFile.FilesUnchanged,
                 "reading it changed nothing (the original, as it was, then went to quarantine)", StringComparison.Ordinal))],
         };
     }
