@@ -105,7 +105,7 @@ public sealed class ArchiveSealFaultTests : IDisposable
             time.Advance(2 * ArchiveAppendLog.FirstSealRetry);
             db.Archiver!.RetrySeals();
             Assert.Null(log.SealProblem);
-            Assert.Equal(WaldenHealthStatus.Healthy, db.GetHealth(HealthForTests.IgnoringSlowCommits).Status);
+            HealthForTests.AssertHealthy(db);
             Assert.NotEmpty(Directory.EnumerateFiles(archive, "*.wseg", SearchOption.AllDirectories));
 
             await Insert(db, 9);

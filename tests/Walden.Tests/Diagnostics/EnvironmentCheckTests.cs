@@ -57,7 +57,7 @@ public sealed class EnvironmentCheckTests(ITestOutputHelper output) : IDisposabl
         var clock = new FakeTimeProvider();
         await using var database = await WaldenDatabase.OpenAsync(path, new WaldenOptions { LoggerFactory = logs, TimeProvider = clock });
         await database.WriteAsync(c => c.Execute("CREATE TABLE t(v)"));
-        Assert.Equal(WaldenHealthStatus.Healthy, database.GetHealth(HealthForTests.IgnoringSlowCommits).Status);
+        HealthForTests.AssertHealthy(database);
 
         await using var python = await HoldingProcess.PythonAsync(PythonHolder, path);
         clock.Advance(WaldenDatabase.EnvironmentWatchInterval);
@@ -69,7 +69,7 @@ public sealed class EnvironmentCheckTests(ITestOutputHelper output) : IDisposabl
         await python.StopAsync();
         clock.Advance(WaldenDatabase.EnvironmentWatchInterval);
 
-        Assert.Equal(WaldenHealthStatus.Healthy, database.GetHealth(HealthForTests.IgnoringSlowCommits).Status);
+        HealthForTests.AssertHealthy(database);
         Assert.Single(logs.Lines, line => line.EventId.Id == 1721); // logged once per process, not at every round
     }
 
@@ -95,7 +95,7 @@ public sealed class EnvironmentCheckTests(ITestOutputHelper output) : IDisposabl
         await using var database = await WaldenDatabase.OpenAsync(_dir.File("alone.db"), new WaldenOptions { LoggerFactory = logs });
 
         Assert.DoesNotContain(logs.Lines, line => line.EventId.Id is >= 1720 and <= 1729);
-        Assert.Equal(WaldenHealthStatus.Healthy, database.GetHealth(HealthForTests.IgnoringSlowCommits).Status);
+        HealthForTests.AssertHealthy(database);
     }
 
     [Fact]
@@ -113,6 +113,6 @@ public sealed class EnvironmentCheckTests(ITestOutputHelper output) : IDisposabl
 
         var warning = Assert.Single(logs.Lines, line => line.EventId.Id == 1720);
         Assert.Contains("tmpfs", warning.Message, StringComparison.Ordinal);
-        Assert.Equal(WaldenHealthStatus.Healthy, database.GetHealth(HealthForTests.IgnoringSlowCommits).Status); // a warning, not a hazard that corrupts
+        HealthForTests.AssertHealthy(database); // a warning, not a hazard that corrupts
     }
 }

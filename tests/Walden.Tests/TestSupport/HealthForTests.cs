@@ -9,4 +9,12 @@ internal static class HealthForTests
 {
     /// <summary>Every default threshold except slow commits, which never count.</summary>
     public static WaldenHealthThresholds IgnoringSlowCommits { get; } = new() { SlowCommit = TimeSpan.MaxValue };
+
+    /// <summary>Asserts the database is Healthy by every threshold but slow commits; on failure xunit prints the reasons.</summary>
+    public static void AssertHealthy(WaldenDatabase db)
+    {
+        var health = db.GetHealth(IgnoringSlowCommits);
+        Assert.Empty(health.Reasons);
+        Assert.Equal(WaldenHealthStatus.Healthy, health.Status);
+    }
 }

@@ -44,7 +44,7 @@ public sealed class AcknowledgementTests : IDisposable
         Assert.Contains("walden.write.ack.latency", listener.Instruments);
         Assert.Contains("walden.write.batch.size", listener.Instruments);
         Assert.Contains("walden.checkpoint.duration", listener.Instruments);
-        Assert.Equal(WaldenHealthStatus.Healthy, db.GetHealth(HealthForTests.IgnoringSlowCommits).Status);
+        HealthForTests.AssertHealthy(db);
         Assert.Single(logs.Lines, l => l.EventId.Id == 1103); // logged once, not once per measurement
         await db.DisposeAsync().AsTask().WaitAsync(Bound);
     }
