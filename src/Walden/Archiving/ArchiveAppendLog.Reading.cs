@@ -31,6 +31,16 @@ internal sealed partial class ArchiveAppendLog
             }
             catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
             {
+                // The first file is made at the first Sync append and the second only when the writer first switches to it;
+                // Walden never deletes either (a sealed file is recycled in place). So the first missing beside the second
+                // was removed by hand or left out of a copy, and the acknowledged transactions it held are gone with it.
+                if (name == FileNames[0] && File.Exists(System.IO.Path.Combine(folder, FileNames[1])))
+                {
+                    damage ??= $"the archive log {FileNames[0]} is missing while {FileNames[1]} is there: Walden never deletes either " +
+                               "(it recycles them), so it was removed or left out of a copy, with the acknowledged transactions it held " +
+                               "that were not sealed into segments yet";
+                }
+
                 continue;
             }
 
@@ -93,6 +103,12 @@ internal sealed partial class ArchiveAppendLog
                     segmentHeader = CheckSegment(handle, offset + RecordHeaderBytes, length, buffer);
                 }
 
+                if (length > 0 && !whole)
+                {
+                    end.Damage = CutShort(name, offset, fileLength);
+                    yield break;
+                }
+
                 if (segmentHeader is null)
                 {
                     var next = offset + RecordHeaderBytes + Math.Max(length, 0);
@@ -115,11 +131,40 @@ internal sealed partial class ArchiveAppendLog
                 yield return new ScannedRecord(offset, RecordHeaderBytes + length, segmentHeader, bytes);
                 offset += RecordHeaderBytes + length;
             }
+
+            // The file ends inside a record's header, or right after a record in a file that is not whole chunks long. Neither
+            // is what a crash leaves: every file is written in whole chunks of zeros and fsynced before a record goes into them.
+            if (offset < fileLength && offset + RecordHeaderBytes > fileLength && !IsZeros(handle, offset, (int)(fileLength - offset)))
+            {
+                end.Damage = CutShort(name, offset, fileLength);
+            }
+            else if (offset == fileLength && fileLength % ChunkBytes != 0)
+            {
+                end.Damage = CutShort(name, offset, fileLength);
+            }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>
+    /// The damage of a log file that ends inside, or right at the end of, the record at <paramref name="offset"/>. The log
+    /// is made whole chunks (<see cref="ChunkBytes"/>) of zeros ahead of its records, with an fsync (<c>Grow</c>), before a
+    /// record is written into them, so a crash leaves a torn record followed by zeros, never a file that ends there: it was
+    /// truncated, or copied in part, after it was written, and acknowledged transactions from there on are missing.
+    /// </summary>
+    private static string CutShort(string name, long offset, long fileLength) => string.Create(CultureInfo.InvariantCulture,
+        $"the archive log {name} ends at byte {fileLength:N0}, inside or right after the record at byte {offset:N0}: ") + "it was truncated " +
+        "or copied in part (a crash never leaves that: the log is written into zeros allocated and fsynced ahead of its records), " +
+        "so acknowledged transactions stored from there on are missing";
+
+    /// <summary>True when the <paramref name="count"/> bytes at <paramref name="at"/> read as zeros (the log's preallocated end).</summary>
+    private static bool IsZeros(SafeFileHandle handle, long at, int count)
+    {
+        var bytes = new byte[count];
+        return TryRead(handle, bytes, at) && !bytes.AsSpan().ContainsAnyExcept((byte)0);
     }
 
     /// <summary>

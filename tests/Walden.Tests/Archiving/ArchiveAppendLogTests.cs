@@ -190,6 +190,95 @@ public sealed class ArchiveAppendLogTests : IDisposable
         Assert.Equal("ok", IntegrityOf(restored));
     }
 
+    /// <summary>
+    /// A log cut short after it was written (a copy of the archive that stopped, a truncation) loses acknowledged
+    /// transactions; a crash never leaves a file that ends there (the log is written into zeros allocated and fsynced
+    /// ahead). Restore and verify must say so and not report it complete, as they did with "a store interrupted by a crash".
+    /// </summary>
+    [Theory]
+    [InlineData("inside the third record")]
+    [InlineData("right after the third record")]
+    [InlineData("inside the fourth record's header")]
+    public async Task Restore_OfALogCutShortAfterItWasWritten_IsNotComplete_AndSaysAcknowledgedTransactionsAreMissing(string where)
+    {
+        var copy = _dir.File("copy");
+        await WriteFiveAndCopyAsync(copy);
+
+        var log = Path.Combine(copy, "sync-0.wlog");
+        var bytes = await File.ReadAllBytesAsync(log);
+        var records = Records(bytes);
+        var (third, thirdLength) = records[2];
+        var cut = where switch
+        {
+            "inside the third record" => third + (thirdLength / 2),
+            "right after the third record" => third + thirdLength,
+            _ => third + thirdLength + 7,
+        };
+        await File.WriteAllBytesAsync(log, bytes[..cut]);
+
+        var result = await WaldenArchive.RestoreAsync(copy, _dir.File("restored.db"));
+        Assert.False(result.Complete, "a log cut short restored as complete");
+        Assert.Contains("sync-0.wlog", result.Problem!, StringComparison.Ordinal);
+        Assert.Contains("truncated or copied in part", result.Problem!, StringComparison.Ordinal);
+        Assert.False((await WaldenArchive.VerifyAsync(copy)).Complete);
+    }
+
+    [Fact]
+    public async Task Restore_OfALogCutInItsZerosAfterTheLastRecord_IsComplete()
+    {
+        var copy = _dir.File("copy");
+        var rows = await WriteFiveAndCopyAsync(copy);
+
+        var log = Path.Combine(copy, "sync-0.wlog");
+        var bytes = await File.ReadAllBytesAsync(log);
+        var (lastAt, lastLength) = LastRecord(bytes);
+        await File.WriteAllBytesAsync(log, bytes[..(lastAt + lastLength + 7)]); // only zeros after the last record went
+
+        var restored = _dir.File("restored.db");
+        var result = await WaldenArchive.RestoreAsync(copy, restored);
+        Assert.True(result.Complete, result.Problem);
+        Assert.Equal(rows, Count(restored));
+    }
+
+    [Fact]
+    public async Task Restore_WhenTheFirstLogIsMissingBesideTheSecond_IsNotComplete_AndNamesIt()
+    {
+        var copy = _dir.File("copy");
+        var options = Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(Archive));
+        options.Archive.SegmentTargetBytes = 64 * 1024; // the writer switches to the second file after a few dozen batches
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), options))
+        {
+            await db.WriteAsync(c => c.Exec("CREATE TABLE t(a TEXT)"));
+            for (var i = 1; !File.Exists(Path.Combine(Archive, "sync-1.wlog")); i++)
+            {
+                await db.WriteAsync(c => c.Exec($"INSERT INTO t VALUES (hex(randomblob(2000)) || {i})"));
+            }
+
+            await db.WriteAsync(c => c.Exec("INSERT INTO t VALUES ('last')"));
+            CopyFolder(Archive, copy);
+        }
+
+        File.Delete(Path.Combine(copy, "sync-0.wlog"));
+
+        var result = await WaldenArchive.RestoreAsync(copy, _dir.File("restored.db"));
+        Assert.False(result.Complete, "an archive without its first log restored as complete");
+        Assert.Contains("sync-0.wlog is missing", result.Problem!, StringComparison.Ordinal);
+        Assert.False((await WaldenArchive.VerifyAsync(copy)).Complete);
+    }
+
+    private async Task<int> WriteFiveAndCopyAsync(string copy)
+    {
+        await using var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), Options(WaldenArchiveMode.Sync, new WaldenFolderDestination(Archive)));
+        await db.WriteAsync(c => c.Exec("CREATE TABLE t(a)"));
+        for (var i = 1; i <= 5; i++)
+        {
+            await Insert(db, i);
+        }
+
+        CopyFolder(Archive, copy); // the records only in the log
+        return 5;
+    }
+
     [Fact]
     public async Task Restore_NeverReadsStaleRecordsFromBeforeARecycle_EvenWhenTheyWouldContinueTheChain()
     {
@@ -454,19 +543,23 @@ public sealed class ArchiveAppendLogTests : IDisposable
     }
 
     /// <summary>Where the last valid record of a log file starts and how long it is (header included).</summary>
-    private static (int At, int Length) LastRecord(byte[] file)
+    private static (int At, int Length) LastRecord(byte[] file) => Records(file)[^1];
+
+    /// <summary>Where each record of a log file with the header's salt starts and how long it is (header included).</summary>
+    private static List<(int At, int Length)> Records(byte[] file)
     {
         var salt = BinaryPrimitives.ReadUInt64LittleEndian(file.AsSpan(16));
-        int at = ArchiveAppendLog.HeaderBytes, last = -1, lastLength = 0;
+        var records = new List<(int At, int Length)>();
+        var at = ArchiveAppendLog.HeaderBytes;
         while (at + ArchiveAppendLog.RecordHeaderBytes <= file.Length && BinaryPrimitives.ReadUInt64LittleEndian(file.AsSpan(at + 8)) == salt)
         {
-            last = at;
-            lastLength = ArchiveAppendLog.RecordHeaderBytes + BinaryPrimitives.ReadInt32LittleEndian(file.AsSpan(at + 4));
-            at += lastLength;
+            var length = ArchiveAppendLog.RecordHeaderBytes + BinaryPrimitives.ReadInt32LittleEndian(file.AsSpan(at + 4));
+            records.Add((at, length));
+            at += length;
         }
 
-        Assert.True(last > 0, "the log holds no record");
-        return (last, lastLength);
+        Assert.True(records.Count > 0, "the log holds no record");
+        return records;
     }
 
     private static void CopyFolder(string from, string to)
