@@ -135,14 +135,19 @@ internal static class ArchiveCommand
             : status.Bases.Count == 0
             ? $"nothing is restorable: '{status.Destination}' holds no base snapshot (is it a Walden archive folder?)"
             : $"nothing is restorable: no base snapshot in '{status.Destination}' is usable (see the problems above)";
+        // A verification once restored further than the archive now reaches: transactions it held are gone (exit 1, as verify).
+        var lost = status.LastVerification is { VerifiedThroughTxid: { } verified, VerifiedThroughAt: { } verifiedAt } && status.LastTxid is { } reaches && verified > reaches
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"transactions {reaches + 1}..{verified} are gone: the archive held them when it was verified at {verifiedAt:O}, and now ends at transaction {reaches} (a segment deleted or lost, or the archive copied in part)")
+            : null;
         if (json)
         {
             // The status with error and exitCode beside its fields, as restore and verify print theirs (check: exitCode).
             var document = JsonSerializer.SerializeToNode(status, Json.Options)!.AsObject();
-            document["error"] = unrestorable?.Replace(" (see the problems above)", " (see each base's problem)", StringComparison.Ordinal);
-            document["exitCode"] = nothing ? ExitCodes.Failed : ExitCodes.Ok;
+            document["error"] = unrestorable?.Replace(" (see the problems above)", " (see each base's problem)", StringComparison.Ordinal) ?? lost;
+            document["exitCode"] = nothing || lost is not null ? ExitCodes.Failed : ExitCodes.Ok;
             Json.Write(document);
-            return nothing ? ExitCodes.Failed : ExitCodes.Ok;
+            return nothing || lost is not null ? ExitCodes.Failed : ExitCodes.Ok;
         }
 
         var table = new Table().AddColumns("base", "txid", "taken", "stored", "database", "segments", "segment bytes", "last txid", "last commit");
@@ -167,6 +172,11 @@ internal static class ArchiveCommand
 
         AnsiConsole.MarkupLine(Markup.Escape(unrestorable ?? string.Create(CultureInfo.InvariantCulture,
             $"restorable from {status.FirstRestorable:O} to {status.LastRestorable:O} (last transaction {status.LastTxid})")));
+        if (lost is not null)
+        {
+            CliErrors.Report(lost);
+        }
+
         foreach (var window in status.UnknownWindows)
         {
             AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
@@ -179,7 +189,7 @@ internal static class ArchiveCommand
         var last = status.LastVerification;
         AnsiConsole.MarkupLine(Markup.Escape(last is null ? "never verified (run 'walden archive verify')" : string.Create(CultureInfo.InvariantCulture,
             $"last verification {last.At:O}: {(last.Ok ? "ok" : "FAILED")} (base {last.BaseId}, transaction {last.Txid}){(last.Problem is null ? string.Empty : ": " + last.Problem)}")));
-        return nothing ? ExitCodes.Failed : ExitCodes.Ok;
+        return nothing || lost is not null ? ExitCodes.Failed : ExitCodes.Ok;
     }
 
     /// <summary>The first and last restorable moments of an archive, in words, for an error about a moment asked for.</summary>

@@ -296,6 +296,17 @@ internal static class ArchiveRestorer
                     stop = $"{damage}; restored up to transaction {txid}, the last good moment before it";
                 }
 
+                if (stop is null && target.Txid is null && target.At is null &&
+                    WaldenArchive.LastVerification(source) is { VerifiedThroughTxid: { } verified, VerifiedThroughAt: { } verifiedAt } && verified > txid)
+                {
+                    // The archive once held more: a verification restored up to there. Its latest state now ends before that,
+                    // so transactions it held are gone, which nothing else in it can show (the newest segment's name is the end).
+                    stop = string.Create(CultureInfo.InvariantCulture,
+                        $"the archive held transactions up to {verified} when it was verified at {verifiedAt:O}, but its latest state now ends at " +
+                        $"transaction {txid}: transactions {txid + 1}..{verified} are gone (a segment deleted or lost, or the archive copied in part); " +
+                        $"restored up to transaction {txid}, the last good moment before it");
+                }
+
                 var notes = new List<string>();
                 if (atEnd && stop is null && catalog.LogTail is { } tail)
                 {

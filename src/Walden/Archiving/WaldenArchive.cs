@@ -147,8 +147,16 @@ public static class WaldenArchive
             }
 
             var now = time.GetUtcNow();
+            // The furthest any verification reached is carried from record to record (after the problem, which older readers
+            // take as the last field), so the archive keeps the evidence of what it held even after one that fails.
+            var reach = LastVerification(source) is { VerifiedThroughTxid: { } before, VerifiedThroughAt: { } beforeAt } ? (before, beforeAt) : (0L, default(DateTimeOffset));
+            if (result.Complete && result.Txid >= reach.Item1)
+            {
+                reach = (result.Txid, now);
+            }
+
             var line = string.Create(CultureInfo.InvariantCulture,
-                $"{now:O}\t{(result.Complete ? "ok" : "failed")}\t{result.BaseId}\t{result.Txid}\t{result.Problem}");
+                $"{now:O}\t{(result.Complete ? "ok" : "failed")}\t{result.BaseId}\t{result.Txid}\t{result.Problem?.Replace('\t', ' ')}\t{reach.Item1}\t{reach.Item2:O}");
             string? recordingProblem = null;
             try
             {
@@ -334,8 +342,21 @@ public static class WaldenArchive
             return null;
         }
 
-        return new WaldenArchiveVerification(at, parts[1] == "ok", long.Parse(parts[2], CultureInfo.InvariantCulture),
-            long.Parse(parts[3], CultureInfo.InvariantCulture), parts[4].Length == 0 ? null : parts[4]);
+        var ok = parts[1] == "ok";
+        var txid = long.Parse(parts[3], CultureInfo.InvariantCulture);
+        long? through = ok ? txid : null;
+        DateTimeOffset? throughAt = ok ? at : null;
+        if (parts.Length >= 7 && long.TryParse(parts[5], NumberStyles.None, CultureInfo.InvariantCulture, out var reach) && reach > 0 &&
+            DateTimeOffset.TryParse(parts[6], CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var reachAt))
+        {
+            (through, throughAt) = (reach, reachAt);
+        }
+
+        return new WaldenArchiveVerification(at, ok, long.Parse(parts[2], CultureInfo.InvariantCulture), txid, parts[4].Length == 0 ? null : parts[4])
+        {
+            VerifiedThroughTxid = through,
+            VerifiedThroughAt = throughAt,
+        };
     }
 }
 
@@ -414,7 +435,18 @@ public sealed record WaldenArchiveBaseInfo(long BaseId, long Txid, DateTimeOffse
 /// <param name="BaseId">The base it restored from.</param>
 /// <param name="Txid">The last transaction it reached.</param>
 /// <param name="Problem">What failed, naming the segment; null when ok.</param>
-public sealed record WaldenArchiveVerification(DateTimeOffset At, bool Ok, long BaseId, long Txid, string? Problem);
+public sealed record WaldenArchiveVerification(DateTimeOffset At, bool Ok, long BaseId, long Txid, string? Problem)
+{
+    /// <summary>
+    /// The furthest transaction any verification of this archive restored (this one or one before it, carried from record
+    /// to record), or null when none succeeded. An archive whose latest state now ends before it has lost transactions it
+    /// once held (a segment deleted, a copy made in part): restore and verify of the latest then say so and are not complete.
+    /// </summary>
+    public long? VerifiedThroughTxid { get; init; }
+
+    /// <summary>When the verification that reached <see cref="VerifiedThroughTxid"/> ran, or null.</summary>
+    public DateTimeOffset? VerifiedThroughAt { get; init; }
+}
 
 /// <summary>
 /// An append log file of a Sync archive in a folder (<c>sync-0.wlog</c>, <c>sync-1.wlog</c>) holding records not yet sealed
