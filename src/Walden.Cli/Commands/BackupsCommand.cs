@@ -10,7 +10,7 @@ internal static class BackupsCommand
 {
     internal static Command Create()
     {
-        var directory = new Argument<DirectoryInfo>("dir") { Description = "A backup folder." };
+        var directory = new Argument<DirectoryInfo>("dir") { Description = "A backup folder." }.RefusingLinkLoops();
         var verify = new Option<bool>("--verify") { Description = "Re-verify every backup: checksums, integrity_check, page and row counts (reads every file)." };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
         var command = new Command("backups", "List the backups in a folder: verified, unverified (no manifest) or damaged (no longer matches its manifest), with size and age.")

@@ -52,11 +52,17 @@ internal static class FileKind
 
     /// <summary>
     /// The message refusing <paramref name="path"/> as a database (to read, back up, recover or replace) when it is a named pipe,
-    /// device or socket, or null when it is not. Checked before anything opens the path: opening a named pipe blocks until a
-    /// writer comes, a device reads as an endless or empty file, and replacing one would move the device node itself.
+    /// device or socket, or goes through a symbolic-link loop (<see cref="LinkPath"/>), or null when it is neither. Checked before
+    /// anything opens the path: opening a named pipe blocks until a writer comes, a device reads as an endless or empty file, and
+    /// replacing one would move the device node itself.
     /// </summary>
     internal static string? NotADatabase(string path)
     {
+        if (LinkPath.Problem(path, mayCreate: true) is { } unresolvable) // WaldenDatabase.OpenAsync creates through a link
+        {
+            return unresolvable;
+        }
+
         if (Special(path) is not { } kind)
         {
             return null;

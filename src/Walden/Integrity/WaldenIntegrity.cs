@@ -54,6 +54,11 @@ public static class WaldenIntegrity
 
         WaldenFileCheck Result(WaldenFileStatus status, IReadOnlyList<string> findings) => new(fullPath, status, kind, findings, clock.GetElapsedTime(started));
 
+        if (LinkPath.Problem(fullPath) is { } unresolvable)
+        {
+            return Result(WaldenFileStatus.CannotCheck, [unresolvable]); // else "does not exist"
+        }
+
         if (!File.Exists(fullPath))
         {
             return Result(WaldenFileStatus.CannotCheck, [Directory.Exists(fullPath) ? $"'{fullPath}' is a directory; pass the database file inside it." : OrphanedCompanions.Problem(fullPath) ?? $"'{fullPath}' does not exist. Check the path."]);
