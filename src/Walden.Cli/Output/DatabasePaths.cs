@@ -55,7 +55,8 @@ internal static class DatabasePaths
             return;
         }
 
-        if ((LinkPath.Problem(path, mayCreate: creates) ?? DatabaseFiles.CompanionProblem(path, creates)) is { } problem)
+        if ((LinkPath.Problem(path, mayCreate: creates) ?? DatabaseFiles.CompanionProblem(path, creates) ??
+             FileKind.CompanionNotAFile(Path.GetFullPath(path))) is { } problem)
         {
             result.AddError(problem);
         }

@@ -71,6 +71,13 @@ public static class WaldenIntegrity
             return Result(WaldenFileStatus.CannotCheck, [companion]);
         }
 
+        // A pipe, device or socket, or a -wal, -shm or -journal that is a folder or a pipe: before the header's read, which looks
+        // into a -journal (a pipe there blocks), and before SQLite's open, which only says "unable to open database file".
+        if (FileKind.NotADatabase(fullPath) is { } notAFile)
+        {
+            return Result(WaldenFileStatus.CannotCheck, [notAFile]);
+        }
+
         var header = IntegrityChecker.InspectHeader(fullPath, ForeignFileBusyTimeout);
         if (header.Busy is { } waited)
         {
