@@ -45,7 +45,9 @@ internal static partial class OpenErrors
                 : new WaldenConfigurationException(message, exception);
         }
 
-        return NameHolder(SqliteErrors.Translate(exception, $"Opening '{path}'", options ?? new WaldenOptions()), path);
+        // An open to read changes nothing, whatever failed: said as every command that writes says it of its own failures.
+        return NameHolder(SqliteErrors.Translate(exception, $"Opening '{path}'", options ?? new WaldenOptions(),
+            outcome: writing ? null : SqliteErrors.NothingChanged), path);
     }
 
     /// <summary>
@@ -57,7 +59,8 @@ internal static partial class OpenErrors
     {
         var busy = new SqliteException("database is locked", SqliteErrors.Busy, SqliteErrors.Busy);
         busy.Data[RawStatement.WaitedKey] = waited;
-        return NameHolder(SqliteErrors.Translate(busy, $"Opening '{path}'", options), path, openingHere);
+        // Nothing has been opened yet, let alone written.
+        return NameHolder(SqliteErrors.Translate(busy, $"Opening '{path}'", options, outcome: SqliteErrors.NothingChanged), path, openingHere);
     }
 
     /// <summary>

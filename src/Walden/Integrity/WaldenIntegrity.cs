@@ -102,10 +102,6 @@ public static class WaldenIntegrity
             var notes = file.Notes.Concat(setAside).ToList();
             return Result(findings.Count == 0 ? WaldenFileStatus.Healthy : WaldenFileStatus.Corrupt, findings) with { Notes = notes };
         }
-        catch (SqliteException ex) when (Errors.SqliteErrors.IsBusy(ex.SqliteErrorCode))
-        {
-            return Result(WaldenFileStatus.CannotCheck, [$"The database is locked by another connection or process: {ex.Message}"]);
-        }
         catch (SqliteException ex)
         {
             return Result(WaldenFileStatus.CannotCheck, [OpenErrors.Explain(ex, fullPath, writing: false).Message]);
