@@ -18,7 +18,7 @@ internal static class ArchiveCommand
         var folder = new Argument<string>("archive")
         {
             Description = "The archive: a folder or s3://bucket/prefix (a WaldenOptions.Archive destination).",
-        };
+        }.RefusingLinkLoops();
         var verifyAt = ArchiveLocation.CreateOptions();
         var verifyJson = new Option<bool>("--json") { Description = "Print JSON instead of text." };
         var verify = new Command("verify", "Restore the latest state into a scratch file and verify it (checksums, contiguity, integrity_check); " +
@@ -29,7 +29,7 @@ internal static class ArchiveCommand
         verify.SetAction((result, cancellationToken) => VerifyAsync(result.GetValue(folder)!, result.GetValue(verifyAt.Endpoint),
             result.GetValue(verifyAt.Region), result.GetValue(verifyJson), cancellationToken));
 
-        var statusFolder = new Argument<string>("archive") { Description = "The archive: a folder or s3://bucket/prefix." };
+        var statusFolder = new Argument<string>("archive") { Description = "The archive: a folder or s3://bucket/prefix." }.RefusingLinkLoops();
         var statusAt = ArchiveLocation.CreateOptions();
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
         var status = new Command("status", "List base snapshots, segments, the first and last restorable moment, sizes and the last verification.")

@@ -11,7 +11,7 @@ internal static class BackupCommand
     internal static Command Create()
     {
         var database = new Argument<FileInfo>("db") { Description = "The SQLite database to back up (any program's; it may be open and written meanwhile)." }.RefusingCompanions();
-        var directory = new Argument<DirectoryInfo>("dir") { Description = "The backup folder (created owner-only if missing)." };
+        var directory = new Argument<DirectoryInfo>("dir") { Description = "The backup folder (created owner-only if missing)." }.RefusingLinkLoops();
         var vacuum = new Option<bool>("--vacuum") { Description = "Write a compacted copy with VACUUM INTO instead of copying pages with the backup API." };
         var compress = new Option<bool>("--compress") { Description = "Store the copy gzip-compressed (.db.gz)." };
         var compression = new Option<WaldenBackupCompression?>("--compression") { Description = "Store the copy compressed with gzip or brotli (overrides --compress)." };

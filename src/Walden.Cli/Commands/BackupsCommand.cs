@@ -10,7 +10,7 @@ internal static class BackupsCommand
 {
     internal static Command Create()
     {
-        var directory = new Argument<DirectoryInfo>("dir") { Description = "A backup folder." };
+        var directory = new Argument<DirectoryInfo>("dir") { Description = "A backup folder." }.RefusingLinkLoops();
         var verify = new Option<bool>("--verify") { Description = "Re-verify every backup: checksums, integrity_check, page and row counts (reads every file)." };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
         var command = new Command("backups", "List the backups in a folder: verified, unverified (no manifest) or damaged (no longer matches its manifest), with size and age.")
@@ -57,6 +57,8 @@ internal static class BackupsCommand
             compression = e.Backup?.Compression,
             method = e.Backup?.Method,
             problem = e.Problem,
+            // "Verified" without --verify is the manifest's word from when the copy was taken: only the size was compared now.
+            contentCheckedNow = verify && e.State == WaldenBackupState.Verified,
         }).ToList();
         if (json)
         {
@@ -74,7 +76,8 @@ internal static class BackupsCommand
             {
                 var state = row.state switch
                 {
-                    WaldenBackupState.Verified => "[green]verified[/]",
+                    WaldenBackupState.Verified when verify => "[green]verified[/]",
+                    WaldenBackupState.Verified => "[green]verified when taken[/]",
                     WaldenBackupState.Unverified => "[yellow]unverified[/]",
                     _ => "[red]damaged[/]",
                 };
@@ -88,6 +91,12 @@ internal static class BackupsCommand
             }
 
             AnsiConsole.Write(table);
+            if (!verify && rows.Any(r => r.state == WaldenBackupState.Verified))
+            {
+                AnsiConsole.MarkupLine("'verified when taken': the backup's manifest records that the copy passed its checksums and " +
+                    "integrity_check when it was taken (its age above); now only the file's size was compared with the manifest, so its " +
+                    $"content was not re-checked. Run [bold]walden backups {Markup.Escape(directory.FullName)} --verify[/] to re-check every file now.");
+            }
         }
 
         if (ignored.Count > 0)

@@ -7,7 +7,9 @@ namespace Walden.Cli.Output;
 /// The check every command runs on a path where a database belongs, at parse time, before anything is opened or created:
 /// a -wal, -shm or -journal passed instead of its database is refused as bad usage (exit 2) with the database to pass.
 /// SQLite would otherwise open the companion as a database of its own, call it damaged, and create companions of the
-/// companion ('app.db-shm-journal') beside the user's files.
+/// companion ('app.db-shm-journal') beside the user's files. Every path a command takes (a database, an output, a backup or
+/// archive folder) is also followed component by component: a symbolic-link loop or a dangling folder link anywhere on it
+/// is refused naming that component (<see cref="LinkPath"/>), where the first check to meet it called it "a file" or missing.
 /// </summary>
 internal static class DatabasePaths
 {
@@ -32,9 +34,37 @@ internal static class DatabasePaths
         return argument;
     }
 
+    /// <summary>Refuses a folder path that cannot be followed (<see cref="LinkPath"/>): a backup folder, a backup list's.</summary>
+    internal static Argument<DirectoryInfo> RefusingLinkLoops(this Argument<DirectoryInfo> argument)
+    {
+        argument.Validators.Add(result => ValidateLinks(result, result.GetValueOrDefault<DirectoryInfo>()?.FullName));
+        return argument;
+    }
+
+    /// <summary>As for a folder, for a path given as a string that may also be a URL (an archive's s3://, left to its own checks).</summary>
+    internal static Argument<string> RefusingLinkLoops(this Argument<string> argument)
+    {
+        argument.Validators.Add(result => ValidateLinks(result, result.GetValueOrDefault<string>()));
+        return argument;
+    }
+
     private static void Validate(System.CommandLine.Parsing.SymbolResult result, string? path, bool creates)
     {
-        if (!string.IsNullOrWhiteSpace(path) && DatabaseFiles.CompanionProblem(path, creates) is { } problem)
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            return;
+        }
+
+        if ((LinkPath.Problem(path, mayCreate: creates) ?? DatabaseFiles.CompanionProblem(path, creates) ??
+             FileKind.CompanionNotAFile(Path.GetFullPath(path))) is { } problem)
+        {
+            result.AddError(problem);
+        }
+    }
+
+    private static void ValidateLinks(System.CommandLine.Parsing.SymbolResult result, string? path)
+    {
+        if (!string.IsNullOrWhiteSpace(path) && !path.Contains("://", StringComparison.Ordinal) && LinkPath.Problem(path) is { } problem)
         {
             result.AddError(problem);
         }

@@ -35,6 +35,7 @@ internal static class BackupFiles
     {
         var full = Path.GetFullPath(directory);
         created = false;
+        Files.LinkPath.EnsureResolvable(full); // a loop would read as "is a file" below
         if (File.Exists(full))
         {
             throw new WaldenConfigurationException($"The backup folder '{full}' is a file. Pass a folder (it is created if missing).");

@@ -16,10 +16,8 @@ internal static class BackupRestorer
         // SQLite follows a symbolic link and keeps the companions beside its target: the target is what is replaced, in its own
         // folder, and its old content is what goes into quarantine (replacing the link would leave the application's file as it was).
         var given = Path.GetFullPath(databasePath);
-        if (OpenErrors.UnresolvableLink(given) is { } loop)
-        {
-            throw new WaldenConfigurationException(loop);
-        }
+        LinkPath.EnsureResolvable(given, mayCreate: true);
+        LinkPath.EnsureResolvable(backupPath);
 
         var target = OpenErrors.RealPath(given) ?? given;
         var source = Path.GetFullPath(backupPath);

@@ -65,6 +65,13 @@ internal static class BackupRunner
         }
     }
 
+    /// <summary>
+    /// The note on bytes past the source's last whole page (<see cref="Integrity.TrailingBytes"/>), as check, info and doctor say
+    /// it: the copy holds the pages SQLite reads and not those bytes, so the backup is whole and verified all the same.
+    /// </summary>
+    private static IEnumerable<string> SourceTrailingBytes(string sourcePath, CopyFacts facts) =>
+        Integrity.TrailingBytes.Note(Files.DatabaseFiles.SizeOf(sourcePath), facts.PageSize, facts.PageCount) is { } note ? [note] : [];
+
     private static WaldenBackup Run(Func<BackupSource> openSource, string folder, WaldenBackupOptions options, TimeSpan busyTimeout,
         TimeProvider timeProvider, Action<string> claim, CancellationToken cancellationToken)
     {
@@ -192,7 +199,7 @@ internal static class BackupRunner
                 PageCount = facts.PageCount,
                 IntegrityCheck = facts.IntegrityCheck,
                 TableRows = facts.TableRows,
-                Notes = [.. sourceNotes, .. facts.Notes],
+                Notes = [.. sourceNotes, .. SourceTrailingBytes(sourcePath, facts), .. facts.Notes],
                 SourceFileMode = Files.FileModes.Format(sourceMode),
                 CopyDuration = copyClock.Elapsed,
                 VerifyDuration = verifyClock.Elapsed,

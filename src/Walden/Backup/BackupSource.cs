@@ -127,7 +127,9 @@ internal sealed class BackupSource : IDisposable
             return new WaldenConfigurationException($"'{path}' is not an SQLite database (SQLITE_NOTADB). Check the path.", ex);
         }
 
-        var translated = SqliteErrors.Translate(ex, $"Backing up '{path}'", new WaldenOptions { BusyTimeout = busyTimeout });
+        // The runner removes the partial copy of a failed backup, and the source is only read.
+        var translated = SqliteErrors.Translate(ex, $"Backing up '{path}'", new WaldenOptions { BusyTimeout = busyTimeout },
+            outcome: $"{SqliteErrors.NothingChanged[..^1]}, and no backup was written.");
         return Files.OpenErrors.NameHolder(translated, path);
     }
 

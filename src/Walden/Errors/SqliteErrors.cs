@@ -75,6 +75,12 @@ internal static partial class SqliteErrors
         }
     }
 
+    /// <summary>
+    /// The outcome of a failure that wrote nothing (a read, a backup whose partial copy is removed), for <see cref="Translate"/>:
+    /// a busy error that does not say it leaves the user wondering whether a half-done write needs undoing.
+    /// </summary>
+    internal const string NothingChanged = "Nothing was changed.";
+
     /// <summary>What a busy error advises a program that sets <see cref="WaldenOptions.BusyTimeout"/>.</summary>
     internal const string BusyAdvice = "Raise BusyTimeout, or find the process that keeps the database locked.";
 

@@ -52,20 +52,59 @@ internal static class FileKind
 
     /// <summary>
     /// The message refusing <paramref name="path"/> as a database (to read, back up, recover or replace) when it is a named pipe,
-    /// device or socket, or null when it is not. Checked before anything opens the path: opening a named pipe blocks until a
-    /// writer comes, a device reads as an endless or empty file, and replacing one would move the device node itself.
+    /// device or socket, goes through a symbolic-link loop (<see cref="LinkPath"/>), or has a companion that is no regular file
+    /// (<see cref="CompanionNotAFile"/>), or null when none of these. Checked before
+    /// anything opens the path: opening a named pipe blocks until a writer comes, a device reads as an endless or empty file, and
+    /// replacing one would move the device node itself.
     /// </summary>
     internal static string? NotADatabase(string path)
     {
+        if (LinkPath.Problem(path, mayCreate: true) is { } unresolvable) // WaldenDatabase.OpenAsync creates through a link
+        {
+            return unresolvable;
+        }
+
         if (Special(path) is not { } kind)
         {
-            return null;
+            return CompanionNotAFile(path);
         }
 
         var name = new FileInfo(path).LinkTarget is not null && OpenErrors.RealPath(path) is { } real && real != path
             ? $"'{path}' is a symbolic link to '{real}', which"
             : $"'{path}'";
         return $"{name} is {kind}, not a regular file: a database must be a regular file. Nothing was changed.";
+    }
+
+    private static readonly (string Suffix, string Role)[] CompanionRoles =
+    [
+        ("-wal", "SQLite's write-ahead log"),
+        ("-shm", "SQLite's shared-memory index"),
+        ("-journal", "SQLite's rollback journal"),
+    ];
+
+    /// <summary>
+    /// The message refusing the database <paramref name="databasePath"/> when its -wal, -shm or -journal (beside the target of a
+    /// link, where SQLite looks for them) is there but no regular file: a folder, a named pipe, a device or a socket. SQLite
+    /// cannot use it: opening the database then fails with a bare "unable to open database file" or "disk I/O error", writing
+    /// fails as "readonly", and a named pipe as the -journal blocks the open forever (its hot-journal test reads it). Null
+    /// when every companion is a regular file or missing. Nothing is opened.
+    /// </summary>
+    internal static string? CompanionNotAFile(string databasePath)
+    {
+        var real = OpenErrors.RealPath(databasePath) ?? databasePath;
+        foreach (var (suffix, role) in CompanionRoles)
+        {
+            var companion = real + suffix;
+            if ((Directory.Exists(companion) ? "a directory" : Special(companion)) is { } kind)
+            {
+                return $"'{companion}' is {kind}, not {role}: SQLite keeps its own file under that name, and while this is there " +
+                    $"programs fail to open or to write '{databasePath}' ('unable to open database file', 'disk I/O error') or wait on " +
+                    $"it forever. Nothing was changed. Move it aside (rename it or move it to another folder; it is not part of the " +
+                    $"database), then run the command again.";
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Throws <see cref="WaldenConfigurationException"/> (<see cref="NotADatabase"/>) when <paramref name="path"/> is no regular file.</summary>

@@ -140,6 +140,13 @@ internal sealed class ForeignFile : IDisposable
             // The first read parses the schema (and, on a copy, rolls back or recovers it); then nothing more is written.
             file.Read(c => ConnectionFactory.Scalar<long>(c, "SELECT count(*) FROM sqlite_schema"));
             ConnectionFactory.Execute(connection, "PRAGMA query_only=ON");
+            // The user's file, not a private copy: the bytes past its last page are what the note is about.
+            if (Integrity.TrailingBytes.Note(DatabaseFiles.SizeOf(real), ConnectionFactory.Scalar<long>(connection, "PRAGMA page_size"),
+                    ConnectionFactory.Scalar<long>(connection, "PRAGMA page_count")) is { } trailing)
+            {
+                notes.Add(trailing);
+            }
+
             return file;
         }
         catch (SqliteException ex)

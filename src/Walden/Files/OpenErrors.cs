@@ -45,7 +45,9 @@ internal static partial class OpenErrors
                 : new WaldenConfigurationException(message, exception);
         }
 
-        return NameHolder(SqliteErrors.Translate(exception, $"Opening '{path}'", options ?? new WaldenOptions()), path);
+        // An open to read changes nothing, whatever failed: said as every command that writes says it of its own failures.
+        return NameHolder(SqliteErrors.Translate(exception, $"Opening '{path}'", options ?? new WaldenOptions(),
+            outcome: writing ? null : SqliteErrors.NothingChanged), path);
     }
 
     /// <summary>
@@ -57,7 +59,8 @@ internal static partial class OpenErrors
     {
         var busy = new SqliteException("database is locked", SqliteErrors.Busy, SqliteErrors.Busy);
         busy.Data[RawStatement.WaitedKey] = waited;
-        return NameHolder(SqliteErrors.Translate(busy, $"Opening '{path}'", options), path, openingHere);
+        // Nothing has been opened yet, let alone written.
+        return NameHolder(SqliteErrors.Translate(busy, $"Opening '{path}'", options, outcome: SqliteErrors.NothingChanged), path, openingHere);
     }
 
     /// <summary>
@@ -204,28 +207,6 @@ internal static partial class OpenErrors
         : $"{doing} writes its new file into '{folder}', and this user ({Environment.UserName}) may not create files there (the " +
           "folder's permissions, a read-only mount or an immutable attribute). Nothing was changed. Make the folder writable for " +
           "this user, or choose another folder.";
-
-    /// <summary>
-    /// Why <paramref name="path"/>, a symbolic link, cannot be followed to a file (links that lead back to themselves: the
-    /// kernel's ELOOP); null when it is no link or it can be followed (a dangling link is followed to the path it names).
-    /// </summary>
-    internal static string? UnresolvableLink(string path)
-    {
-        try
-        {
-            if (new FileInfo(path).LinkTarget is not { } first || RealPath(path) is not null)
-            {
-                return null;
-            }
-
-            return $"'{path}' is a symbolic link (to '{first}') that cannot be followed to a file: its links lead back to " +
-                "themselves. Nothing was changed. Point the link at the database file, or pass the database's own path.";
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
 
     /// <summary>The file a path names once every symbolic link on the way is followed (as SQLite does), or null when it cannot be resolved.</summary>
     internal static string? RealPath(string path)

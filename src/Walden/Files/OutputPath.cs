@@ -11,6 +11,11 @@ internal static class OutputPath
     /// <param name="example">A file name to suggest inside a folder given as the output, such as <c>restored.db</c>.</param>
     internal static string? Problem(string fullPath, string example)
     {
+        if (LinkPath.Problem(fullPath, mayCreate: true) is { } unresolvable)
+        {
+            return unresolvable; // else a loop on the way reads as "a file" and a dangling folder link as "does not exist"
+        }
+
         var trimmed = Path.TrimEndingDirectorySeparator(fullPath);
         if (Directory.Exists(trimmed))
         {

@@ -70,19 +70,7 @@ internal static class Quarantine
     /// companion (the lock's open would block on a pipe, and the move would carry a device node, even /dev/null, away).
     /// </summary>
     /// <exception cref="WaldenConfigurationException">The database or one of its companions is no regular file.</exception>
-    private static void EnsureRegularFiles(DatabaseFiles files)
-    {
-        FileKind.EnsureDatabaseFile(files.Database);
-        foreach (var companion in files.Companions)
-        {
-            if (FileKind.Special(companion) is { } kind)
-            {
-                throw new WaldenConfigurationException(
-                    $"'{companion}' is {kind}, not a regular file: a database's companion must be a regular file, and Walden does not " +
-                    $"move it aside. Nothing was changed; remove it or put the real file there.");
-            }
-        }
-    }
+    private static void EnsureRegularFiles(DatabaseFiles files) => FileKind.EnsureDatabaseFile(files.Database); // its companions too
 
     /// <summary>
     /// Puts <paramref name="replacementPath"/> in place of the database, keeping the original in

@@ -162,14 +162,17 @@ internal static class IntegrityChecker
         }
         else
         {
-            if (header.FileLength % header.PageSize != 0)
+            // Under the SHARED lock no commit of another process is writing page 1 before it extends the file, and no -wal
+            // with content (a checkpoint) is in the way: a declared page count above the file's is a truncation.
+            var filePages = header.FileLength / header.PageSize;
+            // Bytes past the last whole page are no damage when the header's page count leaves them out: SQLite never reads
+            // them (TrailingBytes; the opened file's notes say so). Without a valid count SQLite reads them as a partial page.
+            var ignoredBySqlite = header.MagicIntact && header.PageCountValid && header.PageCountField <= filePages;
+            if (header.FileLength % header.PageSize != 0 && !ignoredBySqlite)
             {
                 findings.Add($"The file length ({header.FileLength:N0} bytes) is not a whole number of {header.PageSize}-byte pages: the file was truncated or extended.");
             }
 
-            // Under the SHARED lock no commit of another process is writing page 1 before it extends the file, and no -wal
-            // with content (a checkpoint) is in the way: a declared page count above the file's is a truncation.
-            var filePages = header.FileLength / header.PageSize;
             if (header.MagicIntact && header.PageCountValid && header.PageCountField > filePages)
             {
                 findings.Add($"The file is truncated: the header declares {header.PageCountField:N0} pages, the file holds {filePages:N0}.");

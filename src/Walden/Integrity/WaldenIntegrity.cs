@@ -54,6 +54,11 @@ public static class WaldenIntegrity
 
         WaldenFileCheck Result(WaldenFileStatus status, IReadOnlyList<string> findings) => new(fullPath, status, kind, findings, clock.GetElapsedTime(started));
 
+        if (LinkPath.Problem(fullPath) is { } unresolvable)
+        {
+            return Result(WaldenFileStatus.CannotCheck, [unresolvable]); // else "does not exist"
+        }
+
         if (!File.Exists(fullPath))
         {
             return Result(WaldenFileStatus.CannotCheck, [Directory.Exists(fullPath) ? $"'{fullPath}' is a directory; pass the database file inside it." : OrphanedCompanions.Problem(fullPath) ?? $"'{fullPath}' does not exist. Check the path."]);
@@ -64,6 +69,13 @@ public static class WaldenIntegrity
         if (DatabaseFiles.CompanionProblem(fullPath) is { } companion)
         {
             return Result(WaldenFileStatus.CannotCheck, [companion]);
+        }
+
+        // A pipe, device or socket, or a -wal, -shm or -journal that is a folder or a pipe: before the header's read, which looks
+        // into a -journal (a pipe there blocks), and before SQLite's open, which only says "unable to open database file".
+        if (FileKind.NotADatabase(fullPath) is { } notAFile)
+        {
+            return Result(WaldenFileStatus.CannotCheck, [notAFile]);
         }
 
         var header = IntegrityChecker.InspectHeader(fullPath, ForeignFileBusyTimeout);
@@ -89,10 +101,6 @@ public static class WaldenIntegrity
             var (findings, setAside) = IntegrityChecker.RunSettingAsideStandIns(file.Connection, file.StandIns, kind);
             var notes = file.Notes.Concat(setAside).ToList();
             return Result(findings.Count == 0 ? WaldenFileStatus.Healthy : WaldenFileStatus.Corrupt, findings) with { Notes = notes };
-        }
-        catch (SqliteException ex) when (Errors.SqliteErrors.IsBusy(ex.SqliteErrorCode))
-        {
-            return Result(WaldenFileStatus.CannotCheck, [$"The database is locked by another connection or process: {ex.Message}"]);
         }
         catch (SqliteException ex)
         {

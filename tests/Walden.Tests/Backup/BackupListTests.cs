@@ -45,6 +45,42 @@ public sealed class BackupListTests : IDisposable
     }
 
     [Fact]
+    public async Task Backups_WithoutVerify_NeverCallsAFileVerifiedNow_ItSaysWhatTheManifestVouchedForAndSuggestsVerify()
+    {
+        var source = _dir.File("app.db");
+        await ForeignProgram.PythonAsync(
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE t(x)'); c.execute('INSERT INTO t VALUES (1)'); " +
+            "c.commit(); c.close()", source);
+        var folder = _dir.File("backups");
+        var backup = await WaldenBackups.BackupAsync(source, folder);
+        // Edited by hand after it was taken: one byte of its last page changed, its size unchanged.
+        await using (var file = new FileStream(backup.Path, FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Position = file.Length - 100;
+            file.WriteByte(0x5a);
+        }
+
+        var listed = await WaldenCli.RunAsync("backups", folder);
+        var json = await WaldenCli.RunAsync("backups", folder, "--json");
+        var verified = await WaldenCli.RunAsync("backups", folder, "--verify");
+
+        var text = listed.Stdout.ReplaceLineEndings(" ");
+        Assert.True(listed.ExitCode == 0, listed.Stdout + listed.Stderr);
+        Assert.DoesNotMatch(@"\bverified\b(?! when taken)", text); // never "verified" of content nobody looked at now
+        Assert.Contains("verified when taken", text, StringComparison.Ordinal);
+        Assert.Contains("content was not re-checked", text, StringComparison.Ordinal);
+        Assert.Contains("--verify", text, StringComparison.Ordinal);
+        using (var document = JsonDocument.Parse(json.Stdout))
+        {
+            var row = document.RootElement.GetProperty("backups").EnumerateArray().Single();
+            Assert.False(row.GetProperty("contentCheckedNow").GetBoolean());
+        }
+
+        Assert.True(verified.ExitCode == 1, verified.Stdout + verified.Stderr); // re-checked now: damaged
+        Assert.Contains("damaged", verified.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task List_OfAFolderWithTheUsersOwnFiles_ShowsOnlyWaldensCopies_AndSaysTheOthersWereLeftOut()
     {
         var source = _dir.File("app.db");

@@ -22,6 +22,23 @@ public sealed class LockedDatabaseCommandTests : IDisposable
         sys.stdin.readline()
         """;
 
+    /// <summary>
+    /// Holds argv[1] (a new rollback-journal database) under SQLite's EXCLUSIVE lock until a line on stdin: its first
+    /// transaction outgrows a 10-page cache, and SQLite writes the spilled pages into the file under that lock.
+    /// </summary>
+    private const string SpilledTransactionHolder = """
+        import sqlite3, sys
+        con = sqlite3.connect(sys.argv[1], isolation_level=None)
+        con.execute("PRAGMA cache_size=10")
+        con.execute("BEGIN")
+        con.execute("CREATE TABLE t(x)")
+        for i in range(2000):
+            con.execute("INSERT INTO t VALUES (randomblob(500))")
+        print("ready", flush=True)
+        sys.stdin.readline()
+        con.execute("ROLLBACK")
+        """;
+
     private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
@@ -83,6 +100,26 @@ public sealed class LockedDatabaseCommandTests : IDisposable
             Assert.DoesNotContain("BusyTimeout", error, StringComparison.Ordinal);
             Assert.DoesNotContain("wait longer:", error, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task ReadingAndBackupCommands_GivingUpOnAnotherProcessesLock_SayNothingWasChanged()
+    {
+        var path = _dir.File("app.db");
+        await using var holder = await HoldingProcess.PythonAsync(SpilledTransactionHolder, path);
+        var backups = _dir.File("backups");
+        foreach (var arguments in new[] { new[] { "check", path }, ["info", path], ["stats", path], ["backup", path, backups] })
+        {
+            var (exitCode, stdout, stderr) = await WaldenCli.RunAsync(arguments);
+
+            var error = stderr.ReplaceLineEndings(" ");
+            Assert.True(exitCode == 2, $"{arguments[0]}: exit {exitCode}: {stdout} {error}");
+            Assert.True(error.Contains("for a lock held by another connection or process", StringComparison.Ordinal), $"{arguments[0]}: {error}");
+            Assert.True(error.Contains("Nothing was changed", StringComparison.Ordinal), $"{arguments[0]}: {error}");
+            WaldenCli.AssertNoRepeatedSentence(error);
+        }
+
+        Assert.False(Directory.Exists(backups), "the backup that gave up left its folder");
     }
 
     /// <summary>Polls (a read in WAL never waits for the writer) until the command has committed rows, or has ended.</summary>

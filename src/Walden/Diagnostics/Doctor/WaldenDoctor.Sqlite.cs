@@ -66,8 +66,12 @@ internal static partial class WaldenDoctor
                     : "Run VACUUM when no program writes (it needs about the database's size in free space), or switch to incremental " +
                       "vacuum once: PRAGMA auto_vacuum=INCREMENTAL; VACUUM; then PRAGMA incremental_vacuum from time to time.")
             : new DoctorFinding("freelist", DoctorSeverity.Ok, seen));
-        findings.Add(new DoctorFinding("pages", DoctorSeverity.Ok,
-            Invariant($"Page size {facts.PageSize:N0} B, {facts.PageCount:N0} pages, auto_vacuum {facts.AutoVacuum}.")));
+        var pages = Invariant($"Page size {facts.PageSize:N0} B, {facts.PageCount:N0} pages, auto_vacuum {facts.AutoVacuum}.");
+        findings.Add(Integrity.TrailingBytes.Note(DatabaseFiles.SizeOf(state.Real), facts.PageSize, facts.PageCount) is { } trailing
+            ? new DoctorFinding("pages", DoctorSeverity.Warning, $"{pages} {trailing}",
+                "Bytes past the last page are a sign that something other than SQLite wrote or copied this file.",
+                "Nothing is needed for SQLite; find the tool that appended to or copied the file, and VACUUM when no program writes.")
+            : new DoctorFinding("pages", DoctorSeverity.Ok, pages));
 
         if (facts.QuickCheck is { } rows)
         {
