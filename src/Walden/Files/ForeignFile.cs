@@ -364,8 +364,9 @@ internal sealed class ForeignFile : IDisposable
         var superJournal = hot ? SuperJournalOf(path + "-journal") : null;
         // In place only where SQLite can remove the -wal and -shm it must create to read the file: a read-write connection (so
         // the database file writable: SQLite opens a read-only file read-only, which leaves them) in a folder this user may write.
+        var folder = System.IO.Path.GetDirectoryName(path)!;
         var closedWal = wal && walBytes is null && shm is null && !hot && OpenErrors.IsWritable(path) &&
-            OpenErrors.IsWritable(System.IO.Path.GetDirectoryName(path)!);
+            OpenErrors.IsWritable(folder);
         // A WAL database nobody has open but with a -wal or -shm left beside it (its writer was killed) is read on a copy
         // too: SQLite would rebuild the -shm in place to read it, and a read-write connection would also checkpoint into
         // the database and delete the -wal when it closes.
@@ -375,6 +376,7 @@ internal sealed class ForeignFile : IDisposable
             WalExists = walBytes is not null,
             OpenBy = openOnly ? holder!.ProcessId : null,
             SuperJournal = superJournal,
+            Unwritable = wal && walBytes is null && shm is null ? Mounts.WhyUnwritable(path) ?? Mounts.WhyUnwritable(folder) : null,
         };
     }
 
@@ -469,6 +471,9 @@ internal sealed class ForeignFile : IDisposable
         /// <summary>The super-journal the hot journal names (a multi-database transaction), or null.</summary>
         internal string? SuperJournal { get; init; }
 
+        /// <summary>Why nobody can write the file or its folder (a read-only mount, an immutable attribute), or null.</summary>
+        internal string? Unwritable { get; init; }
+
         internal bool NeedsCopy => HotJournal || WalLeftBehind;
 
         internal List<string> Notes(string path)
@@ -506,6 +511,11 @@ internal sealed class ForeignFile : IDisposable
             {
                 notes.Add($"'{path}' has a -shm no process has open (its writer stopped without closing): Walden read it on a private copy, " +
                     "since SQLite would rewrite that -shm to read the file in place; " + FilesUnchanged + ".");
+            }
+            else if (WalLeftBehind && Unwritable is { } why && !HotJournal)
+            {
+                notes.Add($"'{path}' is a closed WAL database that cannot be read in place: {why} SQLite would have to create a -wal and " +
+                    "a -shm beside it (and remove them again) to read it there. Walden read it on a private copy; " + FilesUnchanged + ".");
             }
             else if (WalLeftBehind && !WalExists && !HotJournal)
             {

@@ -114,6 +114,15 @@ public static class WaldenRecovery
         input = OpenErrors.RealPath(input) ?? input;
         LockProbe.EnsureNotInUse(input, "In-place recovery");
         Quarantine.EnsureSingleName(input);
+        if ((Mounts.WhyUnwritable(Path.GetDirectoryName(input)!) ?? Mounts.WhyUnwritable(input)) is { } unwritable)
+        {
+            // Not a permission of this user: asked before the first file is created, so the error names the cause, not that file.
+            throw new WaldenConfigurationException(
+                $"In-place recovery of '{input}' writes the recovered database beside it and swaps it in, and nothing can be changed " +
+                $"there: {unwritable} Nothing was changed. To recover it without changing it, write to a new file on a writable disk " +
+                "('walden recover <db> --output <new.db>').");
+        }
+
         var closedWal = ForeignFile.IsClosedWal(input);
         var before = DatabaseFiles.For(input).Fingerprint();
         RemoveAbandonedOutputs(Path.GetDirectoryName(input)!);
