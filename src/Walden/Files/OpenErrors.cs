@@ -37,6 +37,14 @@ internal static partial class OpenErrors
                 $"'{path}' is not an SQLite database (SQLITE_NOTADB). Check the path; if it should be a database, run 'walden check' on it.", exception);
         }
 
+        if (exception.SqliteExtendedErrorCode == SqliteErrors.IoErrShmSize)
+        {
+            return new WaldenDiskFullException(
+                $"'{path}' cannot be opened: the disk is full ({Mounts.DescribeFree(path)}): SQLite could not make room for the " +
+                $"-shm it must create beside a WAL database to open it. Free space on '{Mounts.MountOf(path)}' and try again. " +
+                exception.Message, SqliteErrors.Full, exception.SqliteExtendedErrorCode, exception);
+        }
+
         if (code is SqliteErrors.CantOpen or SqliteErrors.ReadOnly or SqliteErrors.IoErr && Causes(path, writing) is { Count: > 0 } causes)
         {
             var message = $"'{path}' cannot be opened{(writing ? " for writing" : string.Empty)} ({exception.Message.TrimEnd('.')}): {string.Join(" ", causes)}";
