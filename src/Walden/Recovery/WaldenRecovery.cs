@@ -76,7 +76,7 @@ public static class WaldenRecovery
         var closedWal = ForeignFile.IsClosedWal(input);
         RemoveAbandonedOutputs(Path.GetDirectoryName(output)!);
         var partial = FreePath(output + ".walden-partial");
-        using var owner = OwnerLock.Claim(partial);
+        using var owner = ClaimOutput(input, partial, $"Recovering '{input}' into '{output}'", "the input is untouched");
         try
         {
             WaldenRecoveryReport report;
@@ -211,6 +211,10 @@ public static class WaldenRecovery
         {
             return OwnerLock.Claim(recovered);
         }
+        catch (IOException ex) when (Errors.DiskSpace.IsFull(ex))
+        {
+            throw OwnerFull(input, recovered, $"In-place recovery of '{input}'", "the database is untouched and still in use as it was", ex);
+        }
         catch (UnauthorizedAccessException ex)
         {
             var folder = Path.GetDirectoryName(input)!;
@@ -219,6 +223,34 @@ public static class WaldenRecovery
                 $"'{folder}' (permission denied). Nothing was changed. Run it as a user who may write that folder, or recover to a new file " +
                 "('walden recover <db> --output <new.db>', WaldenRecovery.RecoverAsync) and put it in place when no program uses the database.", ex);
         }
+    }
+
+    /// <summary>Claims the output's base name, a full disk said as such (what is needed, where, and that nothing changed).</summary>
+    private static OwnerLock ClaimOutput(string input, string output, string doing, string untouched)
+    {
+        try
+        {
+            return OwnerLock.Claim(output);
+        }
+        catch (IOException ex) when (Errors.DiskSpace.IsFull(ex))
+        {
+            throw OwnerFull(input, output, doing, untouched, ex);
+        }
+    }
+
+    /// <summary>
+    /// The error for a disk too full for even the owner file a recovery claims first (its own, 0 bytes, removed again): the
+    /// message names the folder and the room the recovered database needs, not that internal file.
+    /// </summary>
+    private static WaldenDiskFullException OwnerFull(string input, string output, string doing, string untouched, IOException inner)
+    {
+        var folder = Path.GetDirectoryName(output)!;
+        return new WaldenDiskFullException(
+            $"{doing} failed before it started: the disk holding '{folder}' is full ({Mounts.DescribeFree(folder)}), and the recovered " +
+            $"database needs up to about {DatabaseFiles.SizeOf(input) ?? 0:N0} bytes there (the size of '{Path.GetFileName(input)}'). Nothing " +
+            $"was created or changed: {untouched}. Free space on '{Mounts.MountOf(folder)}', or recover to another disk with " +
+            "'walden recover <db> --output <new.db>', and try again.",
+            Errors.SqliteErrors.Full, Errors.SqliteErrors.Full, inner);
     }
 
     /// <summary>Removes a file this recovery wrote itself (never the input) and its journal.</summary>
