@@ -66,8 +66,8 @@ internal static unsafe partial class Mounts
         if (IsReadOnlyMount(path))
         {
             var mount = MountOf(path);
-            return $"'{path}' is on a file system mounted read-only ('{mount}'): nobody, not even root, can write there, whatever the " +
-                $"permissions. Remount it read-write (mount -o remount,rw '{mount}'), or copy the database to a writable disk.";
+            return $"'{path}' is on a file system mounted read-only ('{mount}'): it is not writable for anyone, not even root, whatever " +
+                $"the permissions. Remount it read-write (mount -o remount,rw '{mount}'), or copy the database to a writable disk.";
         }
 
         return Attribute(path) is { } attribute
