@@ -62,6 +62,11 @@ internal static class CheckpointCommand
             // program to fail on ("attempt to write a readonly database").
             report = new CheckpointReport(file.FullName, "wal", mode, false, 0, 0, 0);
         }
+        else if (Unwritable(real) is { } unwritable)
+        {
+            return CliErrors.Report($"Checkpointing '{file.FullName}' could not start; nothing was opened or changed. {unwritable} A checkpoint " +
+                "writes the -wal's frames into the database file and SQLite rewrites the -shm to open it; neither can be written here.");
+        }
         else
         {
             try
@@ -144,6 +149,16 @@ internal static class CheckpointCommand
             : $"{hot}: a program stopped in the middle of a transaction, so the database is in rollback-journal mode, not WAL, and " +
               "there is nothing to checkpoint. " + After;
     }
+
+    /// <summary>
+    /// Why no user, root included, can write the WAL database <paramref name="real"/>, its -wal or its -shm (a read-only mount,
+    /// an immutable or append-only file), or null. Asked before SQLite opens it: SQLite would open the database read-only, rebuild
+    /// a killed writer's -shm in place, and then fail the checkpoint with a bare I/O error.
+    /// </summary>
+    private static string? Unwritable(string real) =>
+        !Files.OpenErrors.IsWalDatabase(real) && !File.Exists(real + "-wal")
+            ? null
+            : new[] { real, real + "-wal", real + "-shm" }.Where(File.Exists).Select(Files.Mounts.WhyUnwritable).FirstOrDefault(why => why is not null);
 
     internal static CheckpointReport Checkpoint(string path, WaldenCheckpointMode mode, TimeSpan busyTimeout)
     {

@@ -20,6 +20,12 @@ internal static partial class SqliteErrors
     internal const int Protocol = 15;
     internal const int NotADb = 26;
 
+    /// <summary>
+    /// SQLITE_IOERR_SHMSIZE: the -shm could not be grown to map SQLite's shared memory (os_unix.c unixShmMap), which on Linux
+    /// is a full file system (ENOSPC from the write that extends it), not a failing disk.
+    /// </summary>
+    internal const int IoErrShmSize = IoErr | (19 << 8);
+
     internal static bool IsBusy(int code) => (code & 0xFF) is Busy or Locked;
 
     /// <summary>
@@ -131,6 +137,11 @@ internal static partial class SqliteErrors
                 $"{operation} failed: the database cannot be written (file permissions or a read-only mount). {told}" +
                 ReadOnlyCauses(connection) + exception.Message,
                 primary, extended, exception),
+            IoErr when extended == IoErrShmSize => new WaldenDiskFullException(
+                $"{operation} failed: the disk is full: SQLite could not make room for the -shm (the shared memory beside a WAL " +
+                $"database){(string.IsNullOrEmpty(connection?.DataSource) ? "" : $", {Files.Mounts.DescribeFree(connection.DataSource)}")}. " +
+                $"{outcome ?? "Nothing of the failed transaction was kept."} Free space there and try again. " + exception.Message,
+                Full, extended, exception),
             IoErr => new WaldenException(
                 $"{operation} failed with an I/O error (the disk, the file system or the mount under the database failed). " +
                 $"{outcome ?? "Nothing of the failed transaction was kept."} Check the disk and the system log. " + exception.Message,

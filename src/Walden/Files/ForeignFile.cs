@@ -371,8 +371,10 @@ internal sealed class ForeignFile : IDisposable
         var superJournal = hot ? SuperJournalOf(path + "-journal") : null;
         // In place only where SQLite can remove the -wal and -shm it must create to read the file: a read-write connection (so
         // the database file writable: SQLite opens a read-only file read-only, which leaves them) in a folder this user may write.
+        var folder = System.IO.Path.GetDirectoryName(path)!;
+        var noRoom = Mounts.FreeBytes(folder) is < ClosedWalRoom || Mounts.FreeFiles(folder) is < 2;
         var closedWal = wal && walBytes is null && shm is null && !hot && OpenErrors.IsWritable(path) &&
-            OpenErrors.IsWritable(System.IO.Path.GetDirectoryName(path)!);
+            OpenErrors.IsWritable(folder) && !noRoom;
         // A WAL database nobody has open but with a -wal or -shm left beside it (its writer was killed) is read on a copy
         // too: SQLite would rebuild the -shm in place to read it, and a read-write connection would also checkpoint into
         // the database and delete the -wal when it closes.
@@ -382,8 +384,18 @@ internal sealed class ForeignFile : IDisposable
             WalExists = walBytes is not null,
             OpenBy = openOnly ? holder!.ProcessId : null,
             SuperJournal = superJournal,
+            NoRoom = wal && walBytes is null && shm is null && noRoom,
+            Unwritable = wal && walBytes is null && shm is null ? Mounts.WhyUnwritable(path) ?? Mounts.WhyUnwritable(folder) : null,
         };
     }
+
+    /// <summary>
+    /// The room a closed WAL database needs beside it to be read in place: SQLite creates an empty -wal and a -shm it grows to
+    /// 32 KiB at once (one page of the wal-index, os_unix.c unixShmMap), plus a margin. With less (or no inode left for the two
+    /// files), the file is read on a private copy: in place, SQLite would fail with SQLITE_IOERR_SHMSIZE and leave a 3-byte
+    /// -shm and an empty -wal beside the user's file, which no connection could then remove on the full disk.
+    /// </summary>
+    private const long ClosedWalRoom = 64 * 1024;
 
     /// <summary>
     /// A -journal or -wal with content that this user may not read: SQLite must read it before the database can be read (roll the
@@ -476,6 +488,12 @@ internal sealed class ForeignFile : IDisposable
         /// <summary>The super-journal the hot journal names (a multi-database transaction), or null.</summary>
         internal string? SuperJournal { get; init; }
 
+        /// <summary>A closed WAL database on a file system without room for the -wal and -shm SQLite must create to read it.</summary>
+        internal bool NoRoom { get; init; }
+
+        /// <summary>Why nobody can write the file or its folder (a read-only mount, an immutable attribute), or null.</summary>
+        internal string? Unwritable { get; init; }
+
         internal bool NeedsCopy => HotJournal || WalLeftBehind;
 
         internal List<string> Notes(string path)
@@ -513,6 +531,17 @@ internal sealed class ForeignFile : IDisposable
             {
                 notes.Add($"'{path}' has a -shm no process has open (its writer stopped without closing): Walden read it on a private copy, " +
                     "since SQLite would rewrite that -shm to read the file in place; " + FilesUnchanged + ".");
+            }
+            else if (WalLeftBehind && NoRoom && !HotJournal)
+            {
+                notes.Add($"'{path}' is a closed WAL database on a full file system ({Mounts.DescribeFree(path)}): SQLite would " +
+                    "have to create a -wal and a -shm beside it to read it in place and has no room for them. Walden read it on a private " +
+                    "copy; " + FilesUnchanged + ".");
+            }
+            else if (WalLeftBehind && Unwritable is { } why && !HotJournal)
+            {
+                notes.Add($"'{path}' is a closed WAL database that cannot be read in place: {why} SQLite would have to create a -wal and " +
+                    "a -shm beside it (and remove them again) to read it there. Walden read it on a private copy; " + FilesUnchanged + ".");
             }
             else if (WalLeftBehind && !WalExists && !HotJournal)
             {

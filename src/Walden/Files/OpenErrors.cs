@@ -37,6 +37,14 @@ internal static partial class OpenErrors
                 $"'{path}' is not an SQLite database (SQLITE_NOTADB). Check the path; if it should be a database, run 'walden check' on it.", exception);
         }
 
+        if (exception.SqliteExtendedErrorCode == SqliteErrors.IoErrShmSize)
+        {
+            return new WaldenDiskFullException(
+                $"'{path}' cannot be opened: the disk is full ({Mounts.DescribeFree(path)}): SQLite could not make room for the " +
+                $"-shm it must create beside a WAL database to open it. Free space on '{Mounts.MountOf(path)}' and try again. " +
+                exception.Message, SqliteErrors.Full, exception.SqliteExtendedErrorCode, exception);
+        }
+
         if (code is SqliteErrors.CantOpen or SqliteErrors.ReadOnly or SqliteErrors.IoErr && Causes(path, writing) is { Count: > 0 } causes)
         {
             var message = $"'{path}' cannot be opened{(writing ? " for writing" : string.Empty)} ({exception.Message.TrimEnd('.')}): {string.Join(" ", causes)}";
@@ -132,14 +140,30 @@ internal static partial class OpenErrors
             causes.Add($"This user ({Environment.UserName}) may not read '{real}' ({Mode(real)}): it belongs to another user or its permissions deny it. " +
                 "Run as the owner, or give this user read access.");
         }
+        else if (Mounts.IsReadOnlyMount(real) && (writing || wal && !File.Exists(shm)))
+        {
+            // Permissions are not the cause: the mount refuses every user, root included; the file, its companions and its folder
+            // all follow from this one cause, said once.
+            causes.Add(Mounts.WhyUnwritable(real) + (writing
+                ? " SQLite must write the database and its -wal, -shm or -journal to open it for writing."
+                : " It is a WAL database without its -shm file, which SQLite cannot create there to read it in place; 'walden check', " +
+                  "'info' and 'stats' read such a file on a private copy when no program has it open."));
+            return causes;
+        }
         else if (writing && !Access(real, WriteAccess))
         {
-            causes.Add($"This user ({Environment.UserName}) may not write '{real}' ({Mode(real)}). Give this user write access, or run as its owner.");
+            causes.Add(Mounts.WhyUnwritable(real) ??
+                $"This user ({Environment.UserName}) may not write '{real}' ({Mode(real)}). Give this user write access, or run as its owner.");
         }
 
         foreach (var companion in new[] { real + "-wal", shm })
         {
-            if (File.Exists(companion) && !(Access(companion, ReadAccess) && (Access(companion, WriteAccess) || !writing && companion == real + "-wal")))
+            if (File.Exists(companion) && Access(companion, ReadAccess) && !Access(companion, WriteAccess) &&
+                (writing || companion == shm) && Mounts.WhyUnwritable(companion) is { } unwritable)
+            {
+                causes.Add($"{unwritable} SQLite must write it to use the database.");
+            }
+            else if (File.Exists(companion) && !(Access(companion, ReadAccess) && (Access(companion, WriteAccess) || !writing && companion == real + "-wal")))
             {
                 causes.Add($"This user ({Environment.UserName}) may not {(writing ? "read and write" : "read")} '{companion}' ({Mode(companion)}); " +
                     "SQLite needs it to read the database. Give this user the same access to it as to the database (it belongs with the database's owner).");
@@ -204,6 +228,9 @@ internal static partial class OpenErrors
     /// </summary>
     internal static string? FolderNotWritable(string folder, string doing) => !Directory.Exists(folder) || IsWritable(folder)
         ? null
+        : Mounts.WhyUnwritable(folder) is { } unwritable
+        ? $"{doing} writes its new file into '{folder}', and nothing can be created there: {unwritable} Nothing was changed. " +
+          "Choose a folder on a writable file system."
         : $"{doing} writes its new file into '{folder}', and this user ({Environment.UserName}) may not create files there (the " +
           "folder's permissions, a read-only mount or an immutable attribute). Nothing was changed. Make the folder writable for " +
           "this user, or choose another folder.";

@@ -25,13 +25,38 @@ internal sealed class OwnerLock : IDisposable
     internal static OwnerLock Claim(string basePath)
     {
         var stream = new FileStream(basePath + Suffix, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
-        using (var writer = new StreamWriter(stream, leaveOpen: true))
+        try
         {
-            writer.Write(Environment.ProcessId);
-        }
+            using (var writer = new StreamWriter(stream, leaveOpen: true))
+            {
+                writer.Write(Environment.ProcessId);
+            }
 
-        stream.Flush();
-        return new OwnerLock(stream);
+            stream.Flush();
+            return new OwnerLock(stream);
+        }
+        catch (IOException ex)
+        {
+            // The file was created by this call and is still held by it (a full disk fails the write of the process id):
+            // it is removed before the claim fails, or it would be left beside the user's files.
+            File.Delete(stream.Name);
+            try
+            {
+                stream.Dispose(); // flushes the unwritten id again, which fails the same way
+            }
+            catch (IOException)
+            {
+            }
+
+            if (Errors.DiskSpace.IsFull(ex))
+            {
+                // The owner file is Walden's bookkeeping, not what the user must make room for: the folder is named.
+                var folder = System.IO.Path.GetDirectoryName(stream.Name)!;
+                throw new IOException($"No space left on device: the disk holding '{folder}' is full ({Mounts.DescribeFree(folder)})", 28);
+            }
+
+            throw;
+        }
     }
 
     /// <summary>

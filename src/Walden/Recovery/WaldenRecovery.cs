@@ -76,7 +76,7 @@ public static class WaldenRecovery
         var closedWal = ForeignFile.IsClosedWal(input);
         RemoveAbandonedOutputs(Path.GetDirectoryName(output)!);
         var partial = FreePath(output + ".walden-partial");
-        using var owner = OwnerLock.Claim(partial);
+        using var owner = ClaimOutput(input, partial, $"Recovering '{input}' into '{output}'", "the input is untouched");
         try
         {
             WaldenRecoveryReport report;
@@ -114,6 +114,15 @@ public static class WaldenRecovery
         input = OpenErrors.RealPath(input) ?? input;
         LockProbe.EnsureNotInUse(input, "In-place recovery");
         Quarantine.EnsureSingleName(input);
+        if ((Mounts.WhyUnwritable(Path.GetDirectoryName(input)!) ?? Mounts.WhyUnwritable(input)) is { } unwritable)
+        {
+            // Not a permission of this user: asked before the first file is created, so the error names the cause, not that file.
+            throw new WaldenConfigurationException(
+                $"In-place recovery of '{input}' writes the recovered database beside it and swaps it in, and nothing can be changed " +
+                $"there: {unwritable} Nothing was changed. To recover it without changing it, write to a new file on a writable disk " +
+                "('walden recover <db> --output <new.db>').");
+        }
+
         var closedWal = ForeignFile.IsClosedWal(input);
         var before = DatabaseFiles.For(input).Fingerprint();
         RemoveAbandonedOutputs(Path.GetDirectoryName(input)!);
@@ -202,6 +211,10 @@ public static class WaldenRecovery
         {
             return OwnerLock.Claim(recovered);
         }
+        catch (IOException ex) when (Errors.DiskSpace.IsFull(ex))
+        {
+            throw OwnerFull(input, recovered, $"In-place recovery of '{input}'", "the database is untouched and still in use as it was", ex);
+        }
         catch (UnauthorizedAccessException ex)
         {
             var folder = Path.GetDirectoryName(input)!;
@@ -210,6 +223,34 @@ public static class WaldenRecovery
                 $"'{folder}' (permission denied). Nothing was changed. Run it as a user who may write that folder, or recover to a new file " +
                 "('walden recover <db> --output <new.db>', WaldenRecovery.RecoverAsync) and put it in place when no program uses the database.", ex);
         }
+    }
+
+    /// <summary>Claims the output's base name, a full disk said as such (what is needed, where, and that nothing changed).</summary>
+    private static OwnerLock ClaimOutput(string input, string output, string doing, string untouched)
+    {
+        try
+        {
+            return OwnerLock.Claim(output);
+        }
+        catch (IOException ex) when (Errors.DiskSpace.IsFull(ex))
+        {
+            throw OwnerFull(input, output, doing, untouched, ex);
+        }
+    }
+
+    /// <summary>
+    /// The error for a disk too full for even the owner file a recovery claims first (its own, 0 bytes, removed again): the
+    /// message names the folder and the room the recovered database needs, not that internal file.
+    /// </summary>
+    private static WaldenDiskFullException OwnerFull(string input, string output, string doing, string untouched, IOException inner)
+    {
+        var folder = Path.GetDirectoryName(output)!;
+        return new WaldenDiskFullException(
+            $"{doing} failed before it started: the disk holding '{folder}' is full ({Mounts.DescribeFree(folder)}), and the recovered " +
+            $"database needs up to about {DatabaseFiles.SizeOf(input) ?? 0:N0} bytes there (the size of '{Path.GetFileName(input)}'). Nothing " +
+            $"was created or changed: {untouched}. Free space on '{Mounts.MountOf(folder)}', or recover to another disk with " +
+            "'walden recover <db> --output <new.db>', and try again.",
+            Errors.SqliteErrors.Full, Errors.SqliteErrors.Full, inner);
     }
 
     /// <summary>Removes a file this recovery wrote itself (never the input) and its journal.</summary>

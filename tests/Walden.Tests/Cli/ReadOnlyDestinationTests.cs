@@ -3,8 +3,8 @@ using Walden.Tests.TestSupport;
 namespace Walden.Tests.Cli;
 
 /// <summary>
-/// backup, recover --output and restore into a folder this user may not write (an immutable folder here; a read-only mount or
-/// another user's folder is the same): each said "permission denied (Access to the path '.../x.db.walden-partial.owner' is
+/// backup, recover --output and restore into a folder this user may not write (an immutable folder here, which the message
+/// names as such; a read-only mount is named as one, another user's folder by its permissions): each said "permission denied (Access to the path '.../x.db.walden-partial.owner' is
 /// denied)", naming Walden's internal owner or .partial file rather than the folder. Now each names the folder, says nothing
 /// was changed, exits 2, and the folder is as it was.
 /// </summary>
@@ -42,8 +42,9 @@ public sealed class ReadOnlyDestinationTests : IDisposable
 
                 var what = string.Join(' ', arguments);
                 Assert.True(exit == 2, $"{what}: exit {exit}: {stdout} {stderr}");
-                Assert.Contains($"'{folder}', and this user", stderr, StringComparison.Ordinal);
-                Assert.Contains("may not create files there", stderr, StringComparison.Ordinal);
+                // The folder is named with its true cause: immutable binds every user, so no permission is blamed.
+                Assert.Contains($"into '{folder}', and nothing can be created there: '{folder}' is immutable", stderr, StringComparison.Ordinal);
+                Assert.DoesNotContain("this user", stderr, StringComparison.Ordinal);
                 Assert.Contains("Nothing was changed", stderr, StringComparison.Ordinal);
                 Assert.DoesNotContain(".owner", stderr, StringComparison.Ordinal);
                 Assert.DoesNotContain(".partial", stderr, StringComparison.Ordinal);

@@ -127,6 +127,16 @@ internal static partial class WaldenDoctor
                     "programs overwrite each other's pages.",
                     "Move the database to a local file system."));
         }
+        else if (Mounts.WhyUnwritable(folder) is { } unwritable)
+        {
+            // A read-only mount (or an immutable folder) refuses every user: running as another would change nothing.
+            findings.Add(new DoctorFinding("locks and shared memory", DoctorSeverity.Warning,
+                $"Not probed: no scratch file can be created in '{folder}'. {unwritable}",
+                "SQLite must create its -journal or -wal and -shm in this folder to write the database (and to read a WAL database " +
+                "without its -shm); no program can write here, whoever runs it.",
+                "Make the file system or the folder writable if programs should write the database; to only read it, 'walden check', " +
+                "'info' and 'stats' read it on a private copy."));
+        }
         else
         {
             findings.Add(new DoctorFinding("locks and shared memory", DoctorSeverity.Warning,
