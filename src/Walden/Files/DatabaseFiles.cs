@@ -62,8 +62,16 @@ internal sealed record DatabaseFiles(string Database)
     /// <exception cref="UnauthorizedAccessException">This user may not read it.</exception>
     internal static bool JournalFinished(string journal)
     {
-        using var stream = new FileStream(journal, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        return stream.ReadByte() is 0 or -1;
+        try
+        {
+            using var stream = new FileStream(journal, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            return stream.ReadByte() is 0 or -1;
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // Gone since its size was read: a live writer committed (or rolled back) and deleted it. No journal, nothing to do.
+            return true;
+        }
     }
 
     /// <summary>Copies a database file (or a companion) outside SQLite, under the same rule as <see cref="OpenRawRead"/>.</summary>

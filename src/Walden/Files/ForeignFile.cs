@@ -251,7 +251,17 @@ internal sealed class ForeignFile : IDisposable
             return null;
         }
 
-        using var stream = new FileStream(journal, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(journal, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null; // deleted since its size was read: a live writer's transaction ended
+        }
+
+        using var _ = stream;
         var tail = new byte[16];
         stream.Position = length - 16;
         stream.ReadExactly(tail);
@@ -446,7 +456,15 @@ internal sealed class ForeignFile : IDisposable
         File.Copy(path, copy);
         foreach (var suffix in companions)
         {
-            File.Copy(path + suffix, copy + suffix);
+            try
+            {
+                File.Copy(path + suffix, copy + suffix);
+            }
+            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+            {
+                // Deleted since it was seen: a live writer ended its transaction; the stamp below says the file changed.
+                break;
+            }
         }
 
         // Still only open, with no lock, in the process that had it open before the copy: nobody wrote it meanwhile (the stamp).

@@ -67,6 +67,13 @@ internal sealed class HoldingProcess : IAsyncDisposable
     public static Task<HoldingProcess> PythonAsync(string script, string database) =>
         StartAsync(ForeignProgram.Python, null, "-c", script, database);
 
+    /// <summary>Writes one line to its standard input (a script's cue to go on).</summary>
+    public async Task SendLineAsync()
+    {
+        await _process.StandardInput.WriteLineAsync();
+        await _process.StandardInput.FlushAsync();
+    }
+
     /// <summary>Asks it to stop (a line, then end of input) and waits for it to exit.</summary>
     public async Task StopAsync()
     {

@@ -87,9 +87,13 @@ internal sealed class SqliteFacts
             DefaultTimeout = 5,
         }.ToString());
         var facts = new SqliteFacts();
+        BusyHandler? busy = null;
         try
         {
             connection.Open();
+            // A writer's lock is waited for up to 5 s, as walden check waits (without a busy handler SQLite gives up at once:
+            // beside a Python program writing in rollback mode, most runs said "could not read the database: database is locked").
+            busy = BusyHandler.Install(connection, ReadBusyTimeout);
             ConnectionFactory.Execute(connection, "PRAGMA query_only=ON");
             facts.JournalMode = ConnectionFactory.Scalar<string>(connection, "PRAGMA journal_mode");
             facts.PageSize = ConnectionFactory.Scalar<long>(connection, "PRAGMA page_size");
@@ -113,13 +117,29 @@ internal sealed class SqliteFacts
         {
             return new SqliteFacts { Error = ex.Message, ErrorCode = ex.SqliteErrorCode & 0xff };
         }
+        catch (SqliteException ex) when ((ex.SqliteErrorCode & 0xff) is Errors.SqliteErrors.Busy or Errors.SqliteErrors.Locked)
+        {
+            // Another process kept its write lock past the wait: that says nothing about the file's pages.
+            facts.QuickCheck = null;
+            facts.QuickCheckMissing = Busy();
+        }
         catch (SqliteException ex)
         {
             facts.QuickCheck ??= [ex.Message]; // a later read failed: what SQLite said is the finding
         }
+        finally
+        {
+            busy?.Dispose();
+        }
 
         return facts;
     }
+
+    /// <summary>How long a read waits for another process's lock: 5 s, as <c>walden check</c> waits by default.</summary>
+    private static readonly TimeSpan ReadBusyTimeout = TimeSpan.FromSeconds(5);
+
+    private static string Busy() => string.Create(CultureInfo.InvariantCulture,
+        $"another process held the database's lock for more than {ReadBusyTimeout.TotalSeconds:0} s, so quick_check did not run (busy is not damage); run the doctor again when it is idle, or 'walden check'");
 
     /// <summary>Bytes 92 to 99 of page 1 through sqlite_dbpage, so a page 1 still in the -wal is read as SQLite sees it.</summary>
     private void ReadLastWriter(SqliteConnection connection)
@@ -167,6 +187,10 @@ internal sealed class SqliteFacts
             var (findings, notes) = Integrity.IntegrityChecker.RunSettingAsideStandIns(connection, standIns, WaldenIntegrityCheck.Quick, 20);
             QuickCheck = findings.Count == 0 ? ["ok"] : findings;
             QuickCheckNotes = [.. standIns.Notes, .. notes];
+        }
+        catch (SqliteException ex) when ((ex.SqliteErrorCode & 0xff) is Errors.SqliteErrors.Busy or Errors.SqliteErrors.Locked)
+        {
+            QuickCheckMissing = Busy();
         }
         catch (SqliteException ex) when (ex.SqliteErrorCode == 9)
         {
