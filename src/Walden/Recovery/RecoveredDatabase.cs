@@ -111,7 +111,7 @@ internal static partial class RecoveredDatabase
             using var reader = list.ExecuteReader();
             while (reader.Read())
             {
-                if (!(reader.GetString(1) is var sql && FullTextModule().IsMatch(sql) && ExternalContent().IsMatch(sql) && !Contentless().IsMatch(sql)))
+                if (Integrity.VirtualTableSql.Parse(reader.GetString(1)) is not { FullTextModule: not null, IsExternalContent: true })
                 {
                     tables.Add((reader.GetString(0), reader.GetString(1)));
                 }
@@ -143,7 +143,7 @@ internal static partial class RecoveredDatabase
     private static string CountWithout(SqliteConnection connection, string name, string sql, string error,
         List<Integrity.UnknownModules.Table> unknownModules, Dictionary<string, long> counts)
     {
-        if (FullTextModule().IsMatch(sql) && !sql.Contains("fts5", StringComparison.OrdinalIgnoreCase))
+        if (Integrity.VirtualTableSql.Parse(sql) is { FullTextModule: "fts3" or "fts4" })
         {
             foreach (var shadow in new[] { name + "_content", name + "_docsize" })
             {
@@ -306,13 +306,13 @@ internal static partial class RecoveredDatabase
         var rebuilt = new List<string>();
         foreach (var table in Objects(connection, "table").Where(o => o.IsVirtualTable))
         {
-            var module = FullTextModule().Match(table.Sql);
-            if (!module.Success)
+            var declared = Integrity.VirtualTableSql.Parse(table.Sql);
+            if (declared?.FullTextModule is null)
             {
                 continue;
             }
 
-            if (Contentless().IsMatch(table.Sql))
+            if (declared.IsContentless)
             {
                 notes.Add($"The full-text table {table.Name} is contentless: its index cannot be rebuilt from stored content and was left as recovered.");
                 continue;
@@ -323,7 +323,7 @@ internal static partial class RecoveredDatabase
                 Rebuild(connection, table.Name);
                 rebuilt.Add(table.Name);
             }
-            catch (SqliteException first) when (!Errors.SqliteErrors.IsDiskFault(first) && !ExternalContent().IsMatch(table.Sql) &&
+            catch (SqliteException first) when (!Errors.SqliteErrors.IsDiskFault(first) && !declared.IsExternalContent &&
                                                 LostAndFoundMapper.TableExists(connection, table.Name + "_content"))
             {
                 // The index's own bookkeeping (e.g. its config row) was lost too: recreate the table around its recovered content.
@@ -387,13 +387,4 @@ internal static partial class RecoveredDatabase
             throw;
         }
     }
-
-    [GeneratedRegex(@"content\s*=", RegexOptions.IgnoreCase)]
-    private static partial Regex ExternalContent();
-
-    [GeneratedRegex(@"USING\s+fts[345]\b", RegexOptions.IgnoreCase)]
-    private static partial Regex FullTextModule();
-
-    [GeneratedRegex(@"content\s*=\s*(''|"""")", RegexOptions.IgnoreCase)]
-    private static partial Regex Contentless();
 }
