@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Walden.Backup;
 using Walden.Recovery;
 using Walden.Tests.TestSupport;
 
@@ -7,9 +8,10 @@ namespace Walden.Tests.Recovery;
 /// <summary>
 /// What older or unusual files hold comes back from recovery as the original had it, and the report says truthfully what it
 /// could not read: a contentless FTS4 table (<c>content=''</c>) is called contentless, never blamed on a tokenizer it does not
-/// use; a <c>sqlite_stat3</c> table (older SQLite's statistics, which ANALYZE here empties) keeps its rows. Before, recover
-/// said "cannot be read without the application's tokenizer" of a contentless FTS4 table with SQLite's own tokenizer, and
-/// emptied sqlite_stat3.
+/// use; a <c>sqlite_stat3</c> table (older SQLite's statistics, which ANALYZE here empties) keeps its rows; the bytes reserved
+/// at the end of each page (header offset 20, which a checksum VFS or an encryption extension fills) stay as many. Before,
+/// recover said "cannot be read without the application's tokenizer" of a contentless FTS4 table with SQLite's own
+/// tokenizer, emptied sqlite_stat3, and wrote its output with no reserved bytes.
 /// </summary>
 public sealed class RecoveredLegacyContentTests : IDisposable
 {
@@ -100,6 +102,49 @@ public sealed class RecoveredLegacyContentTests : IDisposable
         Assert.Empty(Rows(_dir.File("recovered.db"), "SELECT name FROM sqlite_schema WHERE name = 'sqlite_stat4'")); // the original had none
         Assert.Contains(report.Notes, n => n.Contains("sqlite_stat3", StringComparison.Ordinal) && n.Contains("2 row(s)", StringComparison.Ordinal));
     }
+
+    [Theory]
+    [InlineData(8, "delete")]
+    [InlineData(32, "wal")]
+    public async Task RecoverBackupAndRestore_KeepTheReservedBytesPerPage(int reserved, string journal)
+    {
+        // As the sqlite3 shell leaves a file made for cksumvfs (.filectrl reserve_bytes before its first page is written).
+        var path = _dir.File("app.db");
+        using (var shell = new SqliteShell(path))
+        {
+            await shell.RunAsync($".filectrl reserve_bytes {reserved}");
+            await shell.RunAsync($"PRAGMA journal_mode={journal}; CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); " +
+                "INSERT INTO notes(body) SELECT printf('note %d', value) FROM generate_series(1, 2000);");
+        }
+
+        Assert.Equal(reserved, ReservedBytes(path));
+        long leaf;
+        using (var connection = Sql.OpenDirect(path, readOnly: true))
+        {
+            leaf = connection.Scalar<long>("SELECT max(pageno) FROM dbstat WHERE name = 'notes' AND pagetype = 'leaf'");
+        }
+
+        ForeignProgram.ZeroPage(path, leaf, 4096); // damage: recovery has work to do
+
+        var report = await WaldenRecovery.RecoverToAsync(path, _dir.File("recovered.db"));
+        Assert.True(report.Usable, string.Join("\n", report.Notes));
+        Assert.Equal(reserved, ReservedBytes(_dir.File("recovered.db")));
+        Assert.True(Rows(_dir.File("recovered.db"), "SELECT count(*) FROM notes")[0] is var rows && long.Parse(rows) > 1900, rows);
+        Assert.Equal("ok", Rows(_dir.File("recovered.db"), "PRAGMA integrity_check")[0]);
+
+        var inPlace = await WaldenRecovery.RecoverInPlaceAsync(path);
+        Assert.True(inPlace.Usable);
+        Assert.Equal(reserved, ReservedBytes(path));
+
+        var backup = await WaldenBackups.BackupAsync(path, _dir.File("backups"));
+        await WaldenBackups.RestoreAsync(backup.Path, _dir.File("restored.db"));
+        Assert.Equal(reserved, ReservedBytes(_dir.File("restored.db")));
+        Assert.Equal("ok", Rows(_dir.File("restored.db"), "PRAGMA integrity_check")[0]);
+    }
+
+    /// <summary>Header byte 20, read through SQLite (sqlite_dbpage), never from the file itself.</summary>
+    private static int ReservedBytes(string path) =>
+        Convert.ToInt32(Rows(path, "SELECT hex(substr(data, 21, 1)) FROM sqlite_dbpage WHERE pgno = 1")[0], 16);
 
     private static List<string> Rows(string path, string sql)
     {
