@@ -80,12 +80,15 @@ public sealed partial class WaldenDatabase
     private static List<string> ListTables(SqliteConnection connection)
     {
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT name FROM sqlite_schema WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY rootpage";
+        command.CommandText = "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND sql IS NOT NULL ORDER BY rootpage";
         using var reader = command.ExecuteReader();
         var names = new List<string>();
         while (reader.Read())
         {
-            names.Add(reader.GetString(0));
+            if (!Integrity.VirtualTableSql.IsVirtualTable(reader.GetString(1)))
+            {
+                names.Add(reader.GetString(0));
+            }
         }
 
         return names;

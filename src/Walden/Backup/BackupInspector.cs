@@ -90,11 +90,14 @@ internal static class BackupInspector
             var tables = new List<string>();
             using (var list = connection.CreateCommand())
             {
-                list.CommandText = "SELECT name FROM sqlite_schema WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name";
+                list.CommandText = "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND sql IS NOT NULL ORDER BY name";
                 using var reader = list.ExecuteReader();
                 while (reader.Read())
                 {
-                    tables.Add(reader.GetString(0));
+                    if (!Integrity.VirtualTableSql.IsVirtualTable(reader.GetString(1)))
+                    {
+                        tables.Add(reader.GetString(0));
+                    }
                 }
             }
 

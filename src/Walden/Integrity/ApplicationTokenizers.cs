@@ -112,13 +112,13 @@ internal static partial class ApplicationTokenizers
     {
         var tables = new List<(string, string, string)>();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'";
+        command.CommandText = "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND sql IS NOT NULL";
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            if (FullTextModule().Match(reader.GetString(1)) is { Success: true } match)
+            if (VirtualTableSql.Parse(reader.GetString(1)) is { FullTextModule: { } module })
             {
-                tables.Add((reader.GetString(0), match.Groups[1].Value.ToLowerInvariant(), reader.GetString(1)));
+                tables.Add((reader.GetString(0), module, reader.GetString(1)));
             }
         }
 
@@ -129,7 +129,7 @@ internal static partial class ApplicationTokenizers
     /// The tokenizer SQLite reports missing when the table is searched (FTS3/4 load it when the table is connected, FTS5 when a
     /// query or a row is tokenized), or null. A search reads; any other error is left to the check.
     /// </summary>
-    private static string? MissingTokenizer(SqliteConnection connection, string table, string sql)
+    internal static string? MissingTokenizer(SqliteConnection connection, string table, string sql)
     {
         // Stepped directly: FTS5 reports the missing tokenizer in the connection's message right after the step, which
         // Microsoft.Data.Sqlite's reader turns into a bare "SQL logic error".
@@ -148,7 +148,7 @@ internal static partial class ApplicationTokenizers
                 : SQLitePCL.raw.sqlite3_errmsg(db).utf8_to_string() ?? string.Empty;
             // "error in tokenizer constructor": FTS5's porter or trigram wrapping a tokenizer this connection lacks ('porter mytok').
             return UnknownTokenizer().Match(message) is { Success: true } match ? match.Groups[1].Value
-                : message.Contains("error in tokenizer constructor", StringComparison.Ordinal) ? TokenizeArgument(sql) ?? "?"
+                : message.Contains("error in tokenizer constructor", StringComparison.Ordinal) ? VirtualTableSql.Parse(sql)?.TokenizeArgument ?? "?"
                 : null;
         }
         finally
@@ -198,16 +198,6 @@ internal static partial class ApplicationTokenizers
             }
         }
     }
-
-    [GeneratedRegex(@"^\s*CREATE\s+VIRTUAL\s+TABLE\s+.*?\bUSING\s+(fts3|fts4|fts5)\s*(\(|$)", RegexOptions.IgnoreCase | RegexOptions.Singleline)]
-    private static partial Regex FullTextModule();
-
-    /// <summary>The tokenize= argument of a CREATE VIRTUAL TABLE statement, unquoted, or null.</summary>
-    private static string? TokenizeArgument(string sql) =>
-        Tokenize().Match(sql) is { Success: true } match ? match.Groups[1].Value.Trim('\'', '"', ' ').Replace("''", "'", StringComparison.Ordinal) : null;
-
-    [GeneratedRegex(@"\btokenize\s*=\s*('(?:[^']|'')*'|""[^""]*""|[^,)]*)", RegexOptions.IgnoreCase)]
-    private static partial Regex Tokenize();
 
     [GeneratedRegex(@"(?:unknown|no such) tokenizer: ([^\s']+)")]
     private static partial Regex UnknownTokenizer();

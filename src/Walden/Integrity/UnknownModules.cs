@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Microsoft.Data.Sqlite;
 
 namespace Walden.Integrity;
@@ -10,7 +9,7 @@ namespace Walden.Integrity;
 /// module keeps any in the file, is in ordinary tables the module made, named <c>&lt;table&gt;_&lt;suffix&gt;</c> by SQLite's
 /// convention for shadow tables; those are checked and counted like any table. Reports name both, never drop them silently.
 /// </summary>
-internal static partial class UnknownModules
+internal static class UnknownModules
 {
     /// <summary>A virtual table whose module the connection lacks, and the ordinary tables named like its shadow tables.</summary>
     internal sealed record Table(string Name, string Module, IReadOnlyList<string> ShadowTables)
@@ -41,14 +40,13 @@ internal static partial class UnknownModules
             using var reader = schema.ExecuteReader();
             while (reader.Read())
             {
-                var sql = reader.IsDBNull(1) ? string.Empty : reader.GetString(1);
-                if (Module().Match(sql) is not { Success: true } match)
+                if (VirtualTableSql.Parse(reader.IsDBNull(1) ? null : reader.GetString(1)) is not { } table)
                 {
                     ordinary.Add(reader.GetString(0));
                 }
-                else if (match.Groups[1].Value.Trim('"', '\'', '`', '[', ']') is var module && !known.Contains(module))
+                else if (!known.Contains(table.Module))
                 {
-                    virtualTables.Add((reader.GetString(0), module));
+                    virtualTables.Add((reader.GetString(0), table.Module));
                 }
             }
         }
@@ -69,7 +67,4 @@ internal static partial class UnknownModules
                 ? "The ordinary tables named after them (by SQLite's naming, the module's shadow tables, where it keeps their data) were checked like every table. "
                 : string.Empty) +
             "To verify them, check the file in the application, with its extension loaded.";
-
-    [GeneratedRegex(@"^\s*CREATE\s+VIRTUAL\s+TABLE\s+.*?\bUSING\s+(""[^""]+""|'[^']+'|`[^`]+`|\[[^\]]+\]|\w+)", RegexOptions.IgnoreCase | RegexOptions.Singleline)]
-    private static partial Regex Module();
 }

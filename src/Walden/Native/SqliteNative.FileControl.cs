@@ -19,6 +19,11 @@ internal static unsafe partial class SqliteNative
     /// <summary>SQLITE_FCNTL_CHUNK_SIZE: the file grows and shrinks in multiples of this many bytes (an int).</summary>
     internal const int FileControlChunkSize = 6;
 
+    /// <summary>SQLITE_FCNTL_RESERVE_BYTES: the bytes reserved at the end of every page (header offset 20), for a checksum
+    /// VFS (cksumvfs needs 8) or an encryption extension. Takes an int: a value from 0 to 255 is wanted from the next VACUUM
+    /// (or, on an empty file, its first page) on; -1 changes nothing; either way SQLite writes back the current value.</summary>
+    internal const int FileControlReserveBytes = 38;
+
     /// <summary>SQLITE_SYNC_NORMAL: an fsync (fdatasync where the build has it), no F_FULLFSYNC.</summary>
     internal const int SyncNormal = 0x00002;
 
@@ -37,6 +42,18 @@ internal static unsafe partial class SqliteNative
         IntPtr file = IntPtr.Zero;
         rc = FileControl(db, "main", FileControlJournalPointer, (IntPtr)(&file));
         return rc != 0 || file == IntPtr.Zero || *(IntPtr*)file == IntPtr.Zero ? IntPtr.Zero : file;
+    }
+
+    /// <summary>
+    /// The bytes reserved per page of <paramref name="schema"/> on <paramref name="db"/> (<see cref="FileControlReserveBytes"/>):
+    /// the file's value, or the value asked for with <paramref name="wanted"/> (0 to 255; -1 asks nothing) when larger.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">SQLite refused the file control (its result code is in the message).</exception>
+    internal static int ReserveBytes(IntPtr db, int wanted = -1, string schema = "main")
+    {
+        var value = wanted;
+        var rc = FileControl(db, schema, FileControlReserveBytes, (IntPtr)(&value));
+        return rc == 0 ? value : throw new InvalidOperationException($"SQLITE_FCNTL_RESERVE_BYTES failed with code {rc}.");
     }
 
     /// <summary>

@@ -3,8 +3,12 @@ using Walden.Configuration;
 
 namespace Walden.Recovery;
 
-/// <summary>The persistent settings of a database file, as its PRAGMAs report them.</summary>
-internal sealed record DatabaseSettings(string JournalMode, long PageSize, long AutoVacuum, long UserVersion, long ApplicationId, string Encoding)
+/// <summary>
+/// The persistent settings of a database file, as its PRAGMAs report them, and the bytes reserved at the end of each page
+/// (header offset 20, which no PRAGMA reports: a checksum VFS or an encryption extension keeps its data there).
+/// </summary>
+internal sealed record DatabaseSettings(string JournalMode, long PageSize, long AutoVacuum, long UserVersion, long ApplicationId, string Encoding,
+    int ReservedBytes)
 {
     internal static DatabaseSettings Read(SqliteConnection connection) => new(
         ConnectionFactory.Scalar<string>(connection, "PRAGMA journal_mode").ToLowerInvariant(),
@@ -12,7 +16,8 @@ internal sealed record DatabaseSettings(string JournalMode, long PageSize, long 
         ConnectionFactory.Scalar<long>(connection, "PRAGMA auto_vacuum"),
         ConnectionFactory.Scalar<long>(connection, "PRAGMA user_version"),
         ConnectionFactory.Scalar<long>(connection, "PRAGMA application_id"),
-        ConnectionFactory.Scalar<string>(connection, "PRAGMA encoding"));
+        ConnectionFactory.Scalar<string>(connection, "PRAGMA encoding"),
+        Native.SqliteNative.ReserveBytes(connection.Handle!.DangerousGetHandle())); // after the PRAGMAs above read the header
 }
 
 /// <summary>

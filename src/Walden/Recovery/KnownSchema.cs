@@ -5,7 +5,7 @@ namespace Walden.Recovery;
 /// <summary>One entry of a schema: what <c>sqlite_schema</c> holds.</summary>
 internal sealed record SchemaObject(string Type, string Name, string TableName, long RootPage, string Sql)
 {
-    internal bool IsVirtualTable => Type == "table" && Sql.StartsWith("CREATE VIRTUAL TABLE", StringComparison.OrdinalIgnoreCase);
+    internal bool IsVirtualTable => Type == "table" && Integrity.VirtualTableSql.IsVirtualTable(Sql);
 }
 
 /// <summary>

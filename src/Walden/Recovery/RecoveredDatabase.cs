@@ -62,7 +62,7 @@ internal static partial class RecoveredDatabase
         CreateMissing(connection, known, o => o.Type is "view" or "trigger");
         Commit(connection);
         var fullText = RebuildFullText(connection, notes);
-        RecoveredStatistics.Refresh(connection, context.Statistics);
+        RecoveredStatistics.Refresh(connection, context.Statistics, notes);
         // Counted before the check: it may leave out full-text tables whose tokenizer is the application's, and then the
         // connection can no longer read them.
         var uncounted = new List<string>();
@@ -111,7 +111,7 @@ internal static partial class RecoveredDatabase
             using var reader = list.ExecuteReader();
             while (reader.Read())
             {
-                if (!(reader.GetString(1) is var sql && FullTextModule().IsMatch(sql) && ExternalContent().IsMatch(sql) && !Contentless().IsMatch(sql)))
+                if (Integrity.VirtualTableSql.Parse(reader.GetString(1)) is not { FullTextModule: not null, IsExternalContent: true })
                 {
                     tables.Add((reader.GetString(0), reader.GetString(1)));
                 }
@@ -136,22 +136,29 @@ internal static partial class RecoveredDatabase
     }
 
     /// <summary>
-    /// A table SQLite could not count: an FTS3/FTS4 table whose tokenizer is the application's is counted from its
-    /// <c>%_content</c> (or, contentless, <c>%_docsize</c>) shadow table, one row per row of the table; a table of a module
-    /// Walden does not have cannot be counted at all. Returns the sentence that names it and says which.
+    /// A table SQLite could not count: an FTS3/FTS4 table is counted from its <c>%_content</c> (or, contentless, <c>%_docsize</c>)
+    /// shadow table, one row per row of the table; a table of a module Walden does not have cannot be counted at all. Returns
+    /// the sentence that names it and says why it could not be read: the application's tokenizer only when SQLite says that
+    /// tokenizer is missing; a contentless FTS4 table (<c>content=''</c>) is one SQLite cannot scan whatever its tokenizer.
     /// </summary>
     private static string CountWithout(SqliteConnection connection, string name, string sql, string error,
         List<Integrity.UnknownModules.Table> unknownModules, Dictionary<string, long> counts)
     {
-        if (FullTextModule().IsMatch(sql) && !sql.Contains("fts5", StringComparison.OrdinalIgnoreCase))
+        if (Integrity.VirtualTableSql.Parse(sql) is { FullTextModule: "fts3" or "fts4" } fullText)
         {
+            var tokenizer = Integrity.ApplicationTokenizers.MissingTokenizer(connection, name, sql);
+            var why = tokenizer is not null
+                ? $"cannot be read without the application's tokenizer '{tokenizer}' ({error})"
+                : fullText.IsContentless
+                    ? $"is contentless (content=''): it keeps no copy of its rows, and SQLite cannot scan it ({error})"
+                    : $"cannot be read here ({error})";
             foreach (var shadow in new[] { name + "_content", name + "_docsize" })
             {
                 if (LostAndFoundMapper.TableExists(connection, shadow))
                 {
                     counts[name] = ConnectionFactory.Scalar<long>(connection, $"SELECT count(*) FROM {LostAndFoundMapper.Quote(shadow)}");
-                    return $"The full-text table '{name}' cannot be read without the application's tokenizer ({error}): its " +
-                        $"{counts[name]:N0} row(s) were counted from its shadow table '{shadow}', one row per row of the table.";
+                    return $"The full-text table '{name}' {why}: its {counts[name]:N0} row(s) were counted from its shadow table '{shadow}', " +
+                        "one row per row of the table.";
                 }
             }
         }
@@ -306,13 +313,13 @@ internal static partial class RecoveredDatabase
         var rebuilt = new List<string>();
         foreach (var table in Objects(connection, "table").Where(o => o.IsVirtualTable))
         {
-            var module = FullTextModule().Match(table.Sql);
-            if (!module.Success)
+            var declared = Integrity.VirtualTableSql.Parse(table.Sql);
+            if (declared?.FullTextModule is null)
             {
                 continue;
             }
 
-            if (Contentless().IsMatch(table.Sql))
+            if (declared.IsContentless)
             {
                 notes.Add($"The full-text table {table.Name} is contentless: its index cannot be rebuilt from stored content and was left as recovered.");
                 continue;
@@ -323,7 +330,7 @@ internal static partial class RecoveredDatabase
                 Rebuild(connection, table.Name);
                 rebuilt.Add(table.Name);
             }
-            catch (SqliteException first) when (!Errors.SqliteErrors.IsDiskFault(first) && !ExternalContent().IsMatch(table.Sql) &&
+            catch (SqliteException first) when (!Errors.SqliteErrors.IsDiskFault(first) && !declared.IsExternalContent &&
                                                 LostAndFoundMapper.TableExists(connection, table.Name + "_content"))
             {
                 // The index's own bookkeeping (e.g. its config row) was lost too: recreate the table around its recovered content.
@@ -387,13 +394,4 @@ internal static partial class RecoveredDatabase
             throw;
         }
     }
-
-    [GeneratedRegex(@"content\s*=", RegexOptions.IgnoreCase)]
-    private static partial Regex ExternalContent();
-
-    [GeneratedRegex(@"USING\s+fts[345]\b", RegexOptions.IgnoreCase)]
-    private static partial Regex FullTextModule();
-
-    [GeneratedRegex(@"content\s*=\s*(''|"""")", RegexOptions.IgnoreCase)]
-    private static partial Regex Contentless();
 }

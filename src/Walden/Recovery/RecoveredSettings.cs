@@ -13,7 +13,8 @@ internal static class RecoveredSettings
     /// <summary>
     /// Gives the recovered file the original's persistent settings: page size, auto_vacuum and text
     /// encoding (the recover extension copies these; a difference is repaired with VACUUM or named),
-    /// user_version, application_id, and the WAL journal mode (which the extension does not copy).
+    /// user_version, application_id, the bytes reserved per page and the WAL journal mode (which the extension does not copy:
+    /// it writes its output with none reserved, and a checksum VFS or encryption extension would find none of its data's room).
     /// </summary>
     internal static void Keep(string outputPath, DatabaseSettings? original, List<string> notes)
     {
@@ -35,11 +36,13 @@ internal static class RecoveredSettings
             ConnectionFactory.Execute(connection, $"PRAGMA application_id = {original.ApplicationId.ToString(CultureInfo.InvariantCulture)}");
         }
 
-        if (now.PageSize != original.PageSize || now.AutoVacuum != original.AutoVacuum)
+        if (now.PageSize != original.PageSize || now.AutoVacuum != original.AutoVacuum || now.ReservedBytes != original.ReservedBytes)
         {
-            // Both take effect on a rollback-journal file only through VACUUM (done before the switch to WAL below).
+            // All three take effect on a rollback-journal file only through VACUUM (done before the switch to WAL below); the
+            // reserved bytes wanted are kept by the connection until then (SQLITE_FCNTL_RESERVE_BYTES, as cksumvfs documents).
             ConnectionFactory.Execute(connection, $"PRAGMA page_size = {original.PageSize.ToString(CultureInfo.InvariantCulture)}");
             ConnectionFactory.Execute(connection, $"PRAGMA auto_vacuum = {original.AutoVacuum.ToString(CultureInfo.InvariantCulture)}");
+            Native.SqliteNative.ReserveBytes(connection.Handle!.DangerousGetHandle(), original.ReservedBytes);
             ConnectionFactory.Execute(connection, "VACUUM");
         }
 

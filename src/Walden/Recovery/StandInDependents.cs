@@ -45,11 +45,14 @@ internal static class StandInDependents
         var tables = new List<(string Name, string Sql)>();
         using (var list = connection.CreateCommand())
         {
-            list.CommandText = "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
+            list.CommandText = "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
             using var reader = list.ExecuteReader();
             while (reader.Read())
             {
-                tables.Add((reader.GetString(0), reader.GetString(1)));
+                if (!Integrity.VirtualTableSql.IsVirtualTable(reader.GetString(1)))
+                {
+                    tables.Add((reader.GetString(0), reader.GetString(1)));
+                }
             }
         }
 
