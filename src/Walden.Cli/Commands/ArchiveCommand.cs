@@ -74,14 +74,24 @@ internal static class ArchiveCommand
             return CliErrors.Report(failed, ExitCodes.Failed, line => VerifyDocument(archive, result, line, ExitCodes.Failed));
         }
 
+        // The latest state is sound, but an older base's chain is broken: restores to moments in it fail. Exit 1, naming them.
+        var history = result.HistoryProblems.Count == 0 ? null
+            : $"the latest state verified (base {result.BaseId} through transaction {result.Txid}), but the point-in-time history is damaged: " +
+              string.Join("; ", result.HistoryProblems);
         if (json)
         {
-            Json.Write(VerifyDocument(archive, result, error: null, ExitCodes.Ok));
-            return ExitCodes.Ok;
+            var exit = history is null ? ExitCodes.Ok : ExitCodes.Failed;
+            Json.Write(VerifyDocument(archive, result, error: history, exit));
+            return exit;
         }
 
         AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"[green]ok[/] base {result.BaseId} through transaction {result.Txid} ({result.Time:O}), {result.Bytes:N0} bytes, integrity_check ok"));
+        if (history is not null)
+        {
+            CliErrors.Report(history, ExitCodes.Failed);
+        }
+
         if (result.Note is { } note)
         {
             AnsiConsole.MarkupLine(Markup.Escape($"note: {note}"));
@@ -93,7 +103,7 @@ internal static class ArchiveCommand
                 "verification recorded before (or none); verify with write access to the archive to record one.");
         }
 
-        return ExitCodes.Ok;
+        return history is null ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
     private static string Capitalized(string sentence) => char.ToUpperInvariant(sentence[0]) + sentence[1..];
@@ -102,7 +112,7 @@ internal static class ArchiveCommand
     private static object VerifyDocument(string archive, WaldenArchiveRestoreResult result, string? error, int exitCode) => new
     {
         archive, ok = result.Complete, result.BaseId, result.Txid, result.Time, result.Bytes, result.Seconds, result.Problem, result.Note,
-        recorded = result.RecordingProblem is null, result.RecordingProblem, error, exitCode,
+        recorded = result.RecordingProblem is null, result.RecordingProblem, result.HistoryProblems, error, exitCode,
     };
 
     private static async Task<int> StatusAsync(string location, string? endpoint, string? region, bool json, CancellationToken cancellationToken)

@@ -92,7 +92,14 @@ public static class WaldenArchive
 
     internal static Task<WaldenArchiveRestoreResult> VerifyAsync(IWaldenArchiveDestination source, TimeProvider time,
         CancellationToken cancellationToken) =>
-        Task.Run(() => Verify(source, time, cancellationToken), cancellationToken);
+        Task.Run(() =>
+        {
+            // On demand, the older bases' chains too (ArchiveHistory); the standing drill restores the latest state only, since
+            // a new base (its answer to a failure) cannot mend an older chain, which retention removes in its time.
+            var result = Verify(source, time, cancellationToken);
+            var history = ArchiveHistory.Problems(source, result.BaseId, cancellationToken);
+            return history.Count == 0 ? result : result with { HistoryProblems = history };
+        }, cancellationToken);
 
     /// <param name="source">The archive.</param>
     /// <param name="time">The clock of the record.</param>
@@ -410,6 +417,13 @@ public sealed record WaldenArchiveRestoreResult(string Path, long BaseId, long T
     /// recorded, and always null for a restore, which records nothing.
     /// </summary>
     public string? RecordingProblem { get; init; }
+
+    /// <summary>
+    /// For a verification on demand (<see cref="WaldenArchive.VerifyAsync(string, CancellationToken)"/>): the older bases
+    /// whose chain is broken (a segment damaged or missing), each naming the segment and the transactions no restore to a
+    /// moment can reach any more; empty when every chain is whole. The latest state (<see cref="Complete"/>) is not affected.
+    /// </summary>
+    public IReadOnlyList<string> HistoryProblems { get; init; } = [];
 }
 
 /// <summary>One base snapshot of an archive and the segments after it.</summary>

@@ -227,6 +227,37 @@ public sealed class ArchiveRestoreTargetTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A segment of the OLDER base damaged: the latest state restores, so a verification that only restores it said "ok"
+    /// while every restore to a moment in that base's span failed (and status listed those moments as restorable). Verify on
+    /// demand now checks every chain and says which transactions no point-in-time restore can reach; exit 1.
+    /// </summary>
+    [Fact]
+    public async Task Verify_OfAnArchiveWhoseOlderBaseHasADamagedSegment_SaysThePointInTimeHistoryIsDamaged()
+    {
+        var (lastOfFirst, _, _, _) = await TwoBasesAsync("foreign commit while closed");
+        var whole = await WaldenArchive.VerifyAsync(Archive);
+        Assert.True(whole.Complete, whole.Problem);
+        Assert.Empty(whole.HistoryProblems);
+
+        var oldest = Directory.EnumerateDirectories(Archive).Where(d => long.TryParse(Path.GetFileName(d), out _)).Order(StringComparer.Ordinal).First();
+        var segment = Directory.EnumerateFiles(oldest, "*.wseg").Order(StringComparer.Ordinal).First();
+        var bytes = await File.ReadAllBytesAsync(segment);
+        bytes[bytes.Length / 2] ^= 0x01;
+        await File.WriteAllBytesAsync(segment, bytes);
+
+        var result = await WaldenArchive.VerifyAsync(Archive);
+        Assert.True(result.Complete, result.Problem); // the latest state is sound
+        var problem = Assert.Single(result.HistoryProblems);
+        Assert.Contains(Path.GetFileName(segment), problem, StringComparison.Ordinal);
+        Assert.Contains("cannot be restored to by point in time", problem, StringComparison.Ordinal);
+        Assert.False((await WaldenArchive.RestoreAsync(Archive, _dir.File("older.db"), new WaldenArchiveRestoreOptions { Txid = lastOfFirst })).Complete);
+
+        var (exit, _, stderr) = await WaldenCli.RunAsync("archive", "verify", Archive);
+        Assert.Equal(1, exit);
+        Assert.Contains("point-in-time history is damaged", stderr, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("a byte flipped in its middle")]
     [InlineData("cut short")]
