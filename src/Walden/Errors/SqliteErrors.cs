@@ -29,6 +29,14 @@ internal static partial class SqliteErrors
     internal static bool IsBusy(int code) => (code & 0xFF) is Busy or Locked;
 
     /// <summary>
+    /// Whether the file system under the connection's database has too little room to grow a -shm (one 32 KiB region),
+    /// or no inode left; false when it is not known (no path, not Linux).
+    /// </summary>
+    private static bool ShmRoomMissing(SqliteConnection? connection) =>
+        !string.IsNullOrEmpty(connection?.DataSource) &&
+        (Files.Mounts.FreeBytes(connection.DataSource) is < 64 * 1024 || Files.Mounts.FreeFiles(connection.DataSource) is 0);
+
+    /// <summary>
     /// Errors caused by the environment or the file, not by the application's SQL: busy, out of memory,
     /// read-only, I/O error, corrupt, disk full, cannot open, locking protocol, not a database.
     /// </summary>
@@ -137,11 +145,13 @@ internal static partial class SqliteErrors
                 $"{operation} failed: the database cannot be written (file permissions or a read-only mount). {told}" +
                 ReadOnlyCauses(connection) + exception.Message,
                 primary, extended, exception),
-            IoErr when extended == IoErrShmSize => new WaldenDiskFullException(
+            // Only when the file system is in fact (nearly) full: the same code also comes from an fstat or write that failed
+            // for another reason (EIO). The codes stay what SQLite said.
+            IoErr when extended == IoErrShmSize && ShmRoomMissing(connection) => new WaldenDiskFullException(
                 $"{operation} failed: the disk is full: SQLite could not make room for the -shm (the shared memory beside a WAL " +
                 $"database){(string.IsNullOrEmpty(connection?.DataSource) ? "" : $", {Files.Mounts.DescribeFree(connection.DataSource)}")}. " +
                 $"{outcome ?? "Nothing of the failed transaction was kept."} Free space there and try again. " + exception.Message,
-                Full, extended, exception),
+                primary, extended, exception),
             IoErr => new WaldenException(
                 $"{operation} failed with an I/O error (the disk, the file system or the mount under the database failed). " +
                 $"{outcome ?? "Nothing of the failed transaction was kept."} Check the disk and the system log. " + exception.Message,
