@@ -35,7 +35,8 @@ internal static class RecoverExtension
             SetFlag(recover, SqliteNative.RecoverRowids, 1);
             SetFlag(recover, SqliteNative.RecoverFreelistCorrupt, 0);
             int rc;
-            // The extension opens its output connection itself, inside the first step: the stand-ins reach it through this thread's scope.
+            // The extension opens its output connection itself, inside the first step: the stand-ins, and foreign keys
+            // turned off (Walden's SQLite enforces them by default), reach it through this thread's scope.
             using (context.StandIns.OnConnectionsOpenedByThisThread())
             {
                 while ((rc = SqliteNative.RecoverStep(recover)) == SqliteOk)
