@@ -47,12 +47,13 @@ internal static partial class RecoveredDatabase
             ConnectionFactory.Execute(connection, $"DROP TRIGGER {LostAndFoundMapper.Quote(trigger.Name)}");
         }
 
+        var refused = RefusedRows.Take(connection, context.RefusedTable);
         long moved;
         using (var pages = new PageCheck(inputPath, (int)ConnectionFactory.Scalar<long>(connection, "PRAGMA page_size")))
         {
             moved = LostAndFoundMapper.Map(connection, known, freelistKnown, pages, notes, context);
             SuspectRows.Move(connection, inputPath, pages, notes, context);
-            RefusedRows.Settle(connection, context.RefusedTable, notes, context);
+            RefusedRows.Settle(connection, refused, notes, context);
         }
 
         foreach (var trigger in triggers)

@@ -85,20 +85,22 @@ internal static class RefusedRows
         }
     }
 
+    /// <summary>A row the extension refused: its table, its rowid (none for WITHOUT ROWID) and its columns' values.</summary>
+    internal sealed record Row(string Table, object? Id, List<object?> Values);
+
     /// <summary>
-    /// Each row left in the table <paramref name="name"/> of the output is tried once more in its own table (it may go in
-    /// now: a damaged duplicate may have been taken out since); the rest goes to lost_and_found with SQLite's reason in the
-    /// notes, per table. The watch table is dropped. Returns the rows put in lost_and_found.
+    /// Reads the rows left in the watch table <paramref name="name"/> of the output and drops it, before anything else reads the
+    /// output's schema (a table of any shape would make orphaned rows look ambiguous to <see cref="LostAndFoundMapper"/>).
     /// </summary>
-    internal static long Settle(SqliteConnection output, string name, List<string> notes, RecoveryContext context)
+    internal static List<Row> Take(SqliteConnection output, string name)
     {
+        var rows = new List<Row>();
         if (!LostAndFoundMapper.TableExists(output, name))
         {
-            return 0;
+            return rows;
         }
 
         var quoted = LostAndFoundMapper.Quote(name);
-        var rows = new List<(string Table, object? Id, List<object?> Values)>();
         using (var command = output.CreateCommand())
         {
             command.CommandText = $"SELECT * FROM {quoted} ORDER BY seq";
@@ -107,10 +109,21 @@ internal static class RefusedRows
             {
                 var count = reader.GetInt32(3);
                 var values = Enumerable.Range(0, count).Select(i => reader.IsDBNull(4 + i) ? null : reader.GetValue(4 + i)).ToList();
-                rows.Add((reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetValue(2), values));
+                rows.Add(new Row(reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetValue(2), values));
             }
         }
 
+        ConnectionFactory.Execute(output, $"DROP TABLE {quoted}");
+        return rows;
+    }
+
+    /// <summary>
+    /// Puts each refused row in lost_and_found, never back in its table: on a damaged file a refused row is often a copy damage
+    /// made (a rowid twice), and the table keeps exactly the rows the extension gave it. The insert is tried once, and rolled
+    /// back, only to learn SQLite's reason, which the notes give per table. Returns the rows put in lost_and_found.
+    /// </summary>
+    internal static long Settle(SqliteConnection output, List<Row> rows, List<string> notes, RecoveryContext context)
+    {
         var refused = new Dictionary<string, (int Count, string Reason)>(StringComparer.Ordinal);
         foreach (var (table, id, values) in rows)
         {
@@ -123,27 +136,31 @@ internal static class RefusedRows
                 insert.Parameters.AddWithValue($"$v{i}", (i < values.Count ? values[i] : null) ?? DBNull.Value);
             }
 
+            var reason = "refused when recovered; a row it conflicted with was since taken out";
+            ConnectionFactory.Execute(output, "SAVEPOINT walden_refused");
             try
             {
-                ConnectionFactory.Execute(output, "SAVEPOINT walden_refused");
                 insert.ExecuteNonQuery();
-                ConnectionFactory.Execute(output, "RELEASE walden_refused");
             }
             catch (SqliteException ex) when (ex.SqliteErrorCode == 19) // SQLITE_CONSTRAINT
             {
+                reason = Reason(ex);
+            }
+            finally
+            {
                 ConnectionFactory.Execute(output, "ROLLBACK TO walden_refused");
                 ConnectionFactory.Execute(output, "RELEASE walden_refused");
-                LostAndFound.Add(output, context.LostAndFound, null, id is long rowid ? rowid : null, values);
-                refused[table] = refused.TryGetValue(table, out var seen) ? (seen.Count + 1, seen.Reason) : (1, Reason(ex));
             }
+
+            LostAndFound.Add(output, context.LostAndFound, null, id is long rowid ? rowid : null, values);
+            refused[table] = refused.TryGetValue(table, out var seen) ? (seen.Count + 1, seen.Reason) : (1, reason);
         }
 
-        ConnectionFactory.Execute(output, $"DROP TABLE {quoted}");
         foreach (var (table, (count, reason)) in refused)
         {
-            notes.Add($"{count:N0} row(s) of the table '{table}' break its own constraints as the original file held them, so SQLite refuses them " +
-                $"in that table ({reason}): they are in {context.LostAndFound} (id = the rowid, c0, c1, ... = the table's columns in order), " +
-                "for the application to correct and put back.");
+            notes.Add($"{count:N0} row(s) read from the table '{table}' are refused by its own constraints ({reason}): rows the file held against " +
+                $"them (a constraint added later) or rows damage changed. They are in {context.LostAndFound} (id = the rowid, c0, c1, ... = the " +
+                "table's columns in order), not in the table, for the application to check and put back.");
         }
 
         return refused.Values.Sum(r => (long)r.Count);
