@@ -48,7 +48,11 @@ internal static class CheckCommand
             return CliErrors.Report(string.Join(" ", check.Findings));
         }
 
-        var verdict = check.Status == WaldenFileStatus.Healthy ? "[green]healthy[/]" : "[red]corrupt[/]";
+        // integrity_check also reports rows that break the schema's own constraints (a CHECK or NOT NULL added later, a
+        // duplicate under a UNIQUE index): the pages are sound, and recovery cannot make such a row valid.
+        var onlyConstraints = check.Status == WaldenFileStatus.Corrupt && check.Findings.Count > 0 && check.Findings.All(IsConstraintFinding);
+        var verdict = check.Status == WaldenFileStatus.Healthy ? "[green]healthy[/]"
+            : onlyConstraints ? "[yellow]rows violate the schema's constraints[/]" : "[red]corrupt[/]";
         AnsiConsole.MarkupLine($"{Markup.Escape(check.Path)}: {verdict} ({(full ? "integrity_check" : "quick_check")}, {check.Duration.TotalMilliseconds:N0} ms)");
         foreach (var finding in check.Findings)
         {
@@ -60,11 +64,23 @@ internal static class CheckCommand
             AnsiConsole.MarkupLine($"  note: {Markup.Escape(note)}");
         }
 
-        if (check.Status == WaldenFileStatus.Corrupt)
+        if (onlyConstraints)
+        {
+            AnsiConsole.MarkupLine("This is not damage to the file's pages: these rows are stored intact but break the table's CHECK, NOT NULL or UNIQUE " +
+                "constraints (a constraint added after they were written, an application function, an old SQLite). Recovery will not make them " +
+                "valid (it keeps CHECK violations as they are and puts rows a NOT NULL or UNIQUE constraint refuses in lost_and_found): correct " +
+                "the rows with the application, e.g. [bold]SELECT * FROM <table> WHERE NOT (<check>)[/], or the duplicates of the index's columns.");
+        }
+        else if (check.Status == WaldenFileStatus.Corrupt)
         {
             AnsiConsole.MarkupLine("Recover it with [bold]walden recover <db> --output <new.db>[/] (the input stays untouched) or [bold]--in-place[/].");
         }
 
         return exitCode;
     }
+
+    private static bool IsConstraintFinding(string finding) =>
+        finding.StartsWith("CHECK constraint failed in ", StringComparison.Ordinal)
+        || finding.StartsWith("non-unique entry in index ", StringComparison.Ordinal)
+        || finding.StartsWith("NULL value in ", StringComparison.Ordinal);
 }

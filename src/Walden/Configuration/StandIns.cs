@@ -29,7 +29,7 @@ internal sealed partial class StandIns
     private const int Innocuous = 0x200000;
 
     [ThreadStatic]
-    private static StandIns? t_onThisThread;
+    private static ThreadScope? t_onThisThread;
 
     private static int s_autoExtensionInstalled;
 
@@ -116,25 +116,40 @@ internal sealed partial class StandIns
     /// Registers every stand-in on a connection that writes recovered rows (or checks them), and when there are function
     /// stand-ins turns CHECK constraints off on it (<c>PRAGMA ignore_check_constraints</c>): a stand-in cannot say what the
     /// application's function would, and a CHECK such as <c>f(x) IS NOT NULL</c> would otherwise refuse every row.
+    /// Foreign keys are turned off on it too (<see cref="PrepareForRecoveredRows"/>).
     /// </summary>
-    internal void RegisterForRecovery(SqliteConnection connection) => Register(connection.Handle!.DangerousGetHandle(), ignoreChecks: true);
+    internal void RegisterForRecovery(SqliteConnection connection)
+    {
+        Register(connection.Handle!.DangerousGetHandle(), ignoreChecks: true);
+        ConnectionFactory.Execute(connection, "PRAGMA foreign_keys = OFF");
+    }
 
     /// <summary>
     /// Registers the stand-ins also on every connection this thread opens until disposed, including the
-    /// ones SQLite extensions open themselves (the recover extension's output). Other threads' connections
-    /// are not touched: the hook is an SQLite auto-extension that looks at this thread's scope only.
+    /// ones SQLite extensions open themselves (the recover extension's output), and makes each a connection that writes
+    /// recovered rows (<see cref="PrepareForRecoveredRows"/>): foreign keys off, CHECK constraints not enforced. Each
+    /// handle opened is passed to <paramref name="opened"/>. Other threads' connections are not touched: the hook is an
+    /// SQLite auto-extension that looks at this thread's scope only.
     /// </summary>
-    internal IDisposable OnConnectionsOpenedByThisThread()
+    internal IDisposable OnConnectionsOpenedByThisThread(Action<IntPtr>? opened = null)
     {
-        if (!Any)
-        {
-            return NoScope.Instance;
-        }
-
         InstallAutoExtension();
         var previous = t_onThisThread;
-        t_onThisThread = this;
+        t_onThisThread = new ThreadScope(this, opened);
         return new Scope(previous);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="db"/> a connection that writes recovered rows as the file held them. Walden's SQLite enforces
+    /// foreign keys by default (SQLITE_DEFAULT_FOREIGN_KEYS=1), but the files it recovers were written by programs that
+    /// mostly did not (SQLite's own default): rows in any order, a child before its parent, a reference to a deleted
+    /// row. With them enforced, every such row would be refused. CHECK constraints are not enforced either: a row the
+    /// file holds that its CHECK refuses (a constraint added later, an application function) is still the application's.
+    /// </summary>
+    internal static void PrepareForRecoveredRows(IntPtr db)
+    {
+        Check(NativeStandIns.Exec(db, "PRAGMA foreign_keys = OFF; PRAGMA ignore_check_constraints = ON", IntPtr.Zero, IntPtr.Zero, IntPtr.Zero),
+            "foreign_keys, ignore_check_constraints");
     }
 
     /// <summary>
@@ -382,7 +397,13 @@ internal sealed partial class StandIns
     {
         try
         {
-            t_onThisThread?.Register(db, ignoreChecks: true); // only recovery opens connections in this scope
+            if (t_onThisThread is { } scope) // only recovery opens connections in this scope
+            {
+                scope.StandIns.Register(db, ignoreChecks: true);
+                PrepareForRecoveredRows(db);
+                scope.Opened?.Invoke(db);
+            }
+
             return 0;
         }
         catch (WaldenException ex)
@@ -413,7 +434,9 @@ internal sealed partial class StandIns
     [GeneratedRegex(@"(?:no such|unknown) function: ([\w$]+)")]
     private static partial Regex MissingFunction();
 
-    private sealed class Scope(StandIns? previous) : IDisposable
+    private sealed record ThreadScope(StandIns StandIns, Action<IntPtr>? Opened);
+
+    private sealed class Scope(ThreadScope? previous) : IDisposable
     {
         private int _disposed;
 
@@ -423,15 +446,6 @@ internal sealed partial class StandIns
             {
                 t_onThisThread = previous;
             }
-        }
-    }
-
-    private sealed class NoScope : IDisposable
-    {
-        internal static readonly NoScope Instance = new();
-
-        public void Dispose()
-        {
         }
     }
 

@@ -29,6 +29,12 @@ internal static unsafe partial class SqliteNative
     [LibraryImport(Library, EntryPoint = "sqlite3_busy_handler")]
     internal static partial int BusyHandler(IntPtr db, delegate* unmanaged[Cdecl]<IntPtr, int, int> callback, IntPtr state);
 
+    /// <summary><c>sqlite3_exec</c> with no callback: for a handle Walden did not open through Microsoft.Data.Sqlite (the recover extension's output).</summary>
+    [LibraryImport(Library, EntryPoint = "sqlite3_exec", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Exec(IntPtr db, string sql, IntPtr callback, IntPtr state, IntPtr errorMessage);
+
+    internal static int Exec(IntPtr db, string sql) => Exec(db, sql, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero);
+
     [LibraryImport(Library, EntryPoint = "sqlite3_recover_init", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial IntPtr RecoverInit(IntPtr db, string schema, string outputUri);
 

@@ -6,7 +6,7 @@ namespace Walden.Recovery;
 /// <summary>The lost_and_found table in the shape the recover extension creates: rootpgno, pgno, nfield, id, c0, c1, ...</summary>
 internal static class LostAndFound
 {
-    internal static void Add(SqliteConnection output, string name, long page, long rowId, List<object?> values)
+    internal static void Add(SqliteConnection output, string name, long? page, long? rowId, List<object?> values)
     {
         var table = LostAndFoundMapper.Quote(name);
         if (!LostAndFoundMapper.TableExists(output, name))
@@ -24,9 +24,9 @@ internal static class LostAndFound
         var names = Enumerable.Range(0, values.Count).Select(i => $"c{i}");
         insert.CommandText = $"INSERT INTO {table}(rootpgno, pgno, nfield, id{string.Concat(names.Select(n => ", " + n))}) " +
             $"VALUES (NULL, $pgno, $nfield, $id{string.Concat(names.Select(n => ", $" + n))})";
-        insert.Parameters.AddWithValue("$pgno", page);
+        insert.Parameters.AddWithValue("$pgno", page is { } pgno ? pgno : DBNull.Value);
         insert.Parameters.AddWithValue("$nfield", values.Count);
-        insert.Parameters.AddWithValue("$id", rowId);
+        insert.Parameters.AddWithValue("$id", rowId is { } id ? id : DBNull.Value);
         for (var i = 0; i < values.Count; i++)
         {
             insert.Parameters.AddWithValue($"$c{i}", values[i] ?? DBNull.Value);

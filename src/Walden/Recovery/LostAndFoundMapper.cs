@@ -51,7 +51,13 @@ internal static class LostAndFoundMapper
         long dropped = 0;
         var ambiguousPages = 0;
         var malformedPages = 0;
-        foreach (var page in ReadPages(output, context.LostAndFoundSql))
+        var lostPages = ReadPages(output, context.LostAndFoundSql);
+        // A table whose own b-tree (its root page in the backup) is among the orphaned pages: another tree that only fits its
+        // shape is not its. Two root pages are two tables, and a schema taken from an older backup lacks the tables created
+        // since (a "tags" shaped like "categories"): such a tree stays in lost_and_found, named, never merged into another table.
+        var ownTreeFound = new HashSet<TableShape>(lostPages.Values.Select(r => r[0].RootPage).Where(byRoot.ContainsKey).Select(r => byRoot[r]));
+        var otherTrees = new SortedDictionary<long, (string Table, long Rows)>();
+        foreach (var page in lostPages)
         {
             var rows = page.Value;
             if (!pages.IsWellFormed(page.Key))
@@ -81,7 +87,11 @@ internal static class LostAndFoundMapper
                 var candidates = shapes.Where(s => s.WithoutRowid == keyed && rows.All(r => s.Fits(r.Values))).ToList();
                 // An index entry is a record too: a page that could be an index's is not a table's with certainty.
                 var indexCandidates = keyed ? indexShapes.Count(s => rows.All(r => s.Fits(r.Values))) : 0;
-                if (indexCandidates == 0 && (candidates.Count == 1 || (candidates.Count > 1 && candidates.All(c => c.Derived))))
+                if (indexCandidates == 0 && candidates.Count == 1 && !candidates[0].Derived && ownTreeFound.Contains(candidates[0]))
+                {
+                    otherTrees[root] = (candidates[0].Name, (otherTrees.TryGetValue(root, out var seen) ? seen.Rows : 0) + rows.Count);
+                }
+                else if (indexCandidates == 0 && (candidates.Count == 1 || (candidates.Count > 1 && candidates.All(c => c.Derived))))
                 {
                     target = candidates[0];
                 }
@@ -109,6 +119,13 @@ internal static class LostAndFoundMapper
         if (dropped > 0)
         {
             notes.Add($"{dropped:N0} entries of indexes and full-text index structures found on orphaned pages were dropped: those indexes are rebuilt from the table rows.");
+        }
+
+        foreach (var (root, (table, count)) in otherTrees)
+        {
+            notes.Add($"{count:N0} orphaned row(s) of the b-tree rooted at page {root} fit the shape of the table '{table}', but that table's own " +
+                $"b-tree was found at its root page in the schema source: they are another table's, one the schema source does not have " +
+                $"(created after that backup?), and stay in {context.LostAndFound} (rootpgno = {root}), not merged into '{table}'.");
         }
 
         if (ambiguousPages > 0)

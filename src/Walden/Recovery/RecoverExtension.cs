@@ -35,10 +35,21 @@ internal static class RecoverExtension
             SetFlag(recover, SqliteNative.RecoverRowids, 1);
             SetFlag(recover, SqliteNative.RecoverFreelistCorrupt, 0);
             int rc;
-            // The extension opens its output connection itself, inside the first step: the stand-ins reach it through this thread's scope.
-            using (context.StandIns.OnConnectionsOpenedByThisThread())
+            // The extension opens its output connection itself, inside the first step: the stand-ins, and foreign keys
+            // turned off (Walden's SQLite enforces them by default), reach it through this thread's scope.
+            var output = IntPtr.Zero;
+            using (context.StandIns.OnConnectionsOpenedByThisThread(db => output = output == IntPtr.Zero ? db : output))
             {
-                while ((rc = SqliteNative.RecoverStep(recover)) == SqliteOk)
+                // The first step opens the output (the first connection opened in the scope) and creates the tables; rows follow.
+                if ((rc = SqliteNative.RecoverStep(recover)) == SqliteOk && output != IntPtr.Zero)
+                {
+                    foreach (var sql in RefusedRows.Watch(context.RefusedTable, context.Tables))
+                    {
+                        _ = SqliteNative.Exec(output, sql); // a table the extension could not create has no trigger
+                    }
+                }
+
+                while (rc == SqliteOk && (rc = SqliteNative.RecoverStep(recover)) == SqliteOk)
                 {
                 }
             }

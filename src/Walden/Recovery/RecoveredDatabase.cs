@@ -47,11 +47,13 @@ internal static partial class RecoveredDatabase
             ConnectionFactory.Execute(connection, $"DROP TRIGGER {LostAndFoundMapper.Quote(trigger.Name)}");
         }
 
+        var refused = RefusedRows.Take(connection, context.RefusedTable);
         long moved;
         using (var pages = new PageCheck(inputPath, (int)ConnectionFactory.Scalar<long>(connection, "PRAGMA page_size")))
         {
             moved = LostAndFoundMapper.Map(connection, known, freelistKnown, pages, notes, context);
             SuspectRows.Move(connection, inputPath, pages, notes, context);
+            RefusedRows.Settle(connection, refused, notes, context);
         }
 
         foreach (var trigger in triggers)
@@ -67,7 +69,7 @@ internal static partial class RecoveredDatabase
         // connection can no longer read them.
         var uncounted = new List<string>();
         var rows = CountRows(connection, context.LostAndFound, uncounted);
-        var integrity = IntegrityCheck(connection, notes);
+        var integrity = ConstraintFindingsAsNotes(IntegrityCheck(connection, notes), notes);
         var lost = LostAndFoundMapper.TableExists(connection, context.LostAndFound)
             ? ConnectionFactory.Scalar<long>(connection, $"SELECT count(*) FROM {context.LostAndFoundSql}")
             : 0;
@@ -220,6 +222,32 @@ internal static partial class RecoveredDatabase
 
         return string.Join("\n", lines);
     }
+
+    /// <summary>
+    /// The result's "CHECK constraint failed in t" findings moved to the notes: the rows were written with CHECK constraints not
+    /// enforced (<see cref="StandIns.PrepareForRecoveredRows"/>), so each is a row the original held as it was, kept, not damage.
+    /// </summary>
+    private static string ConstraintFindingsAsNotes(string integrity, List<string> notes)
+    {
+        var lines = integrity.Split('\n');
+        var checks = lines.Select(line => CheckFailed().Match(line)).Where(m => m.Success).Select(m => m.Groups[1].Value).ToList();
+        if (checks.Count == 0)
+        {
+            return integrity;
+        }
+
+        foreach (var table in checks.Distinct(StringComparer.Ordinal))
+        {
+            notes.Add($"{checks.Count(t => t == table):N0} row(s) of the table '{table}' fail its CHECK constraint, as they did in the original file: " +
+                "they were kept as they were (recovery does not enforce CHECK constraints), for the application to correct.");
+        }
+
+        var rest = lines.Where(line => !CheckFailed().IsMatch(line)).ToList();
+        return rest.Count == 0 ? "ok" : string.Join("\n", rest);
+    }
+
+    [GeneratedRegex(@"^CHECK constraint failed in (.+)$")]
+    private static partial Regex CheckFailed();
 
     /// <summary>What integrity_check says of a page the pager could not fetch (btree.c): an I/O error, with its code when given.</summary>
     [GeneratedRegex(@"unable to get the page\. error code=(\d+)|failed to get page \d+")]

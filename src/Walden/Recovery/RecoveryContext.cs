@@ -14,6 +14,12 @@ internal sealed record RecoveryContext(StandIns StandIns, string LostAndFound)
     /// <summary>The original's statistics tables (<see cref="RecoveredStatistics"/>): the recovered file gets these and no others.</summary>
     internal IReadOnlySet<string> Statistics { get; init; } = new HashSet<string>();
 
+    /// <summary>The input's tables as the recover extension creates them: each row it refuses in one is kept (<see cref="RefusedRows"/>).</summary>
+    internal IReadOnlyList<RefusedRows.Table> Tables { get; init; } = [];
+
+    /// <summary>The output's work table for the rows the extension refused: a name of the lost-and-found's family, dropped before the end.</summary>
+    internal string RefusedTable => LostAndFound + "_refused";
+
     /// <summary>The lost-and-found table's name quoted for SQL.</summary>
     internal string LostAndFoundSql => LostAndFoundMapper.Quote(LostAndFound);
 

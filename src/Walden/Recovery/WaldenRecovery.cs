@@ -301,6 +301,7 @@ public static class WaldenRecovery
             RecoveryContext.FreeLostAndFoundName(database.Names.Concat(known?.Objects.Select(o => o.Name) ?? [])))
         {
             Statistics = RecoveredStatistics.Of(database.Schema ?? known?.Objects),
+            Tables = RefusedRows.TablesOf(database.Schema),
         };
         var notes = new List<string>();
         if (!header.MagicIntact)
