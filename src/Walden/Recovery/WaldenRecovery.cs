@@ -149,9 +149,9 @@ public static class WaldenRecovery
         if (!report.Usable)
         {
             DeleteOwnOutput(recovered); // our own output, not the original: the original was not touched
-            var why = report.MissingObjects.Count > 0
+            var why = report.WhyNotUsable ?? (report.MissingObjects.Count > 0
                 ? $"the recovered database lacks {string.Join("; ", report.MissingObjects)} of the original"
-                : $"the recovered database does not pass integrity_check ({report.IntegrityCheck})";
+                : $"the recovered database does not pass integrity_check ({report.IntegrityCheck})");
             throw new WaldenException(
                 $"Recovery of '{input}' was not swapped in: {why}. The original was left in place, untouched. " +
                 "Try 'walden recover <db> --output <new.db>' to inspect what can be recovered.");
@@ -376,10 +376,20 @@ public static class WaldenRecovery
         // Pages still in the -wal are pages of the database: SQLite's page count reads through it, the file's length does not.
         var inputPages = hasWal && database.PageCount is { } walPages ? walPages : pageSize == 0 ? 0 : (header.FileLength + pageSize - 1) / pageSize;
         var unreadable = RecoveredDatabase.CountUnreadablePages(input, inputPages, context.StandIns);
+        // Nothing came back from a file with damaged pages: an empty database is not what the user had, whatever its check says
+        // (a header repaired with the wrong text encoding, pages SQLite cannot read at all). It is never called usable or swapped in.
+        var nothing = best.RowsInTables == 0 && best.LostAndFound == 0 && unreadable > 0
+            ? $"nothing was recovered: 0 rows from {inputPages:N0} page(s), {unreadable:N0} of them unreadable"
+            : null;
+        if (nothing is not null)
+        {
+            notes.Add($"Not usable: {nothing}. The recovered file is empty; it is not the database that was damaged.");
+        }
+
         return new WaldenRecoveryReport(
             input,
             output,
-            integrity == "ok" && missing.Count == 0,
+            integrity == "ok" && missing.Count == 0 && nothing is null,
             best.Tables,
             options.KeepLostAndFound ? best.LostAndFound : 0,
             best.Reattributed,
@@ -399,6 +409,7 @@ public static class WaldenRecovery
             StandIns = standIns,
             ObjectsToRebuild = toRebuild,
             TablesNotReadable = best.Uncounted,
+            WhyNotUsable = nothing,
         };
     }
 
