@@ -350,7 +350,8 @@ public static class WaldenRecovery
         }
 
         notes.AddRange(best.Uncounted);
-        RecoveredSettings.Keep(best.OutputPath, database.Settings, notes);
+        // With page 1's body damaged SQLite cannot report the settings, but an intact 100-byte header still holds them.
+        RecoveredSettings.Keep(best.OutputPath, database.Settings ?? header.Settings, notes);
         var integrity = best.IntegrityCheck;
         var dependents = StandInDependents.Find(best.OutputPath, context.StandIns);
         if (options.ConfigureConnection is { } configure && dependents.Count > 0)
