@@ -338,6 +338,11 @@ public static class WaldenRecovery
             (best, pageSize) = TryEveryPageSize(input, output, header.PageSize, known, notes, context);
         }
 
+        if (best.LostAndFound > 0)
+        {
+            RecoveredSequence.Keep(best.OutputPath, context, notes); // before lost_and_found may be dropped below
+        }
+
         if (!options.KeepLostAndFound && best.LostAndFound > 0)
         {
             notes.Add($"{best.LostAndFound:N0} rows could not be attributed to a table; KeepLostAndFound is false, so they were left out of the output.");
