@@ -296,6 +296,13 @@ public static class WaldenRecovery
         var database = InputDatabase.Read(input, hasWal);
         var known = KnownSchema.Load(options);
         var schemaSql = (database.Schema ?? []).Concat(known?.Objects ?? []).Select(o => o.Sql);
+        if (database.Schema is null && !header.MagicIntact && options.StandInsEnabled)
+        {
+            // SQLite refuses a file without its magic, but its schema page is often intact: the application's collations and
+            // functions it names need stand-ins here too, or the extension drops every table using them without a word.
+            schemaSql = schemaSql.Concat(SchemaOfRepairedCopy(input, header.PageSize));
+        }
+
         var context = new RecoveryContext(
             options.StandInsEnabled ? StandIns.Discover(schemaSql) : new StandIns(),
             RecoveryContext.FreeLostAndFoundName(database.Names.Concat(known?.Objects.Select(o => o.Name) ?? [])))
@@ -512,6 +519,39 @@ public static class WaldenRecovery
     }
 
     internal const string WorkPrefix = "walden-recover-";
+
+    /// <summary>
+    /// The schema's SQL as SQLite reads it from a copy of the input whose header was repaired (the header's page size first, then
+    /// each legal one), in a work folder of its own like <see cref="TryEveryPageSize"/>'s; empty when no page size reads it.
+    /// </summary>
+    private static List<string> SchemaOfRepairedCopy(string input, int headerPageSize)
+    {
+        var workPath = Path.Combine(Path.GetTempPath(), WorkPrefix + Guid.NewGuid().ToString("N"));
+        using var owner = OwnerLock.Claim(workPath);
+        var work = OperatingSystem.IsWindows()
+            ? Directory.CreateDirectory(workPath)
+            : Directory.CreateDirectory(workPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        try
+        {
+            var copy = Path.Combine(work.FullName, "schema.db");
+            DatabaseFiles.CopyRaw(input, copy, "Copying the damaged file to read its schema");
+            var sizes = Enumerable.Range(9, 8).Select(bits => 1 << bits).OrderBy(size => size == headerPageSize ? 0 : 1);
+            foreach (var size in sizes)
+            {
+                InputHeader.PatchCopy(copy, size, wal: false);
+                if (InputDatabase.Read(copy, hasWal: false).Schema is { Count: > 0 } schema)
+                {
+                    return [.. schema.Select(o => o.Sql)];
+                }
+            }
+
+            return [];
+        }
+        finally
+        {
+            work.Delete(recursive: true); // a copy of our own; the original is untouched
+        }
+    }
 
     /// <summary>Removes outputs a killed recovery left in <paramref name="folder"/> (never an input: only Walden's own names).</summary>
     private static void RemoveAbandonedOutputs(string folder)
