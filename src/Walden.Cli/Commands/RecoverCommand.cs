@@ -86,7 +86,7 @@ internal static class RecoverCommand
     {
         var where = report.OutputPath == report.InputPath ? "in place" : $"into [bold]{Markup.Escape(report.OutputPath)}[/]";
         AnsiConsole.MarkupLine($"Recovered [bold]{Markup.Escape(report.InputPath)}[/] {where} in {report.Duration.TotalSeconds:N2} s: " +
-            (report.Usable ? "[green]usable[/]" : $"[red]not usable[/] ({Markup.Escape(report.IntegrityCheck)})"));
+            (report.Usable ? "[green]usable[/]" : $"[red]not usable[/] ({Markup.Escape(report.WhyNotUsable ?? report.IntegrityCheck)})"));
         var table = new Table().AddColumn("table").AddColumn(new TableColumn("rows").RightAligned());
         foreach (var (name, rows) in report.Tables)
         {

@@ -33,6 +33,13 @@ internal static class IntegrityChecker
         {
             length = stream.Length;
             read = stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+            if (read == 100 && !HasMagic(bytes) && length % 512 == 0)
+            {
+                // No header: whether any SQLite page is left decides between a damaged database and another (or an encrypted) file.
+                bytes = new byte[Math.Min(length.Value, PageScan.Limit)];
+                stream.Position = 0;
+                read = stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+            }
         }
 
         return Unreadable(path, length.Value, bytes[..read]);
@@ -49,8 +56,14 @@ internal static class IntegrityChecker
         var magic = "SQLite format 3\0"u8;
         if (length >= 100)
         {
-            var intact = bytes.Length >= magic.Length && bytes.AsSpan(0, magic.Length).SequenceEqual(magic);
-            return !intact && length % 512 != 0 ? (true, false, NotADatabaseMessage(path, length)) : null;
+            if (HasMagic(bytes))
+            {
+                return null;
+            }
+
+            return length % 512 != 0 ? (true, false, NotADatabaseMessage(path, length))
+                : bytes.Length > 100 && !PageScan.AnyBtreePage(bytes) ? (true, false, NoPageMessage(path, bytes.Length))
+                : null;
         }
 
         var prefix = bytes.AsSpan(0, Math.Min(bytes.Length, magic.Length));
@@ -59,6 +72,13 @@ internal static class IntegrityChecker
                 "header, so no page of the database is left. Restore it from a backup.")
             : (true, false, NotADatabaseMessage(path, length));
     }
+
+    private static bool HasMagic(byte[] bytes) => bytes.Length >= 16 && bytes.AsSpan(0, 16).SequenceEqual("SQLite format 3\0"u8);
+
+    private static string NoPageMessage(string path, int scanned) =>
+        $"'{path}' is not an SQLite database, or it is an encrypted one: it has no 'SQLite format 3' header and no SQLite page in its " +
+        $"first {scanned:N0} bytes at any page size. SQLCipher and SEE files look like this (random bytes): open it with its key in the " +
+        "program that encrypted it. There is nothing a recovery could read from it; check the path.";
 
     private static string NotADatabaseMessage(string path, long length) =>
         $"'{path}' is not an SQLite database (no 'SQLite format 3' header, and its length {length:N0} is not a whole number " +
@@ -110,6 +130,11 @@ internal static class IntegrityChecker
             }
 
             var (length, bytes) = shared.ReadStart(100);
+            if (bytes.Length == 100 && !HasMagic(bytes) && length % 512 == 0)
+            {
+                (length, bytes) = shared.ReadStart(PageScan.Limit); // see Unreadable: whether any SQLite page is left
+            }
+
             var verdict = Judge(path, length, bytes);
             // A -wal that gained content while the header was read: a checkpoint may have been writing it (see below).
             return MustBeMadeConsistentBySqlite(path) ? HeaderVerdict.Sound : verdict;

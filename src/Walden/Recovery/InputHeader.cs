@@ -11,7 +11,7 @@ namespace Walden.Recovery;
 /// open one, and <see cref="DatabaseFiles.OpenRawRead"/> refuses while any descriptor of this process (an SQLite
 /// connection of Walden's or of the application) is on the file. Other processes' locks are not affected.
 /// </summary>
-internal sealed record InputHeader(bool MagicIntact, int PageSizeField, long FileLength, uint PageCountField, uint FirstFreelistTrunk, uint FreelistCount, bool PageCountValid = false, bool WalMode = false)
+internal sealed record InputHeader(bool MagicIntact, int PageSizeField, long FileLength, uint PageCountField, uint FirstFreelistTrunk, uint FreelistCount, bool PageCountValid = false, bool WalMode = false, DatabaseSettings? Settings = null)
 {
     private static readonly byte[] Magic = "SQLite format 3\0"u8.ToArray();
 
@@ -57,7 +57,38 @@ internal sealed record InputHeader(bool MagicIntact, int PageSizeField, long Fil
             BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(36)),
             // The in-header page count is valid only when "version-valid-for" equals the change counter (fileformat.html 1.3.7).
             BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(28)) != 0 && bytes.AsSpan(92, 4).SequenceEqual(bytes.AsSpan(24, 4)),
-            bytes[18] == 2 && bytes[19] == 2); // file format versions 2: a WAL database (fileformat.html 1.3.3)
+            bytes[18] == 2 && bytes[19] == 2, // file format versions 2: a WAL database (fileformat.html 1.3.3)
+            SettingsOf(bytes, pageSize));
+    }
+
+    /// <summary>
+    /// The persistent settings an intact header holds (fileformat.html 1.3), for when SQLite cannot report them because page 1's
+    /// body (the schema) is damaged: the header alone says WAL, the page size, auto_vacuum, the encoding and the two ids.
+    /// </summary>
+    private static DatabaseSettings? SettingsOf(byte[] bytes, int pageSize)
+    {
+        var encoding = BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(56)) switch
+        {
+            1 => "UTF-8",
+            2 => "UTF-16le",
+            3 => "UTF-16be",
+            _ => null,
+        };
+        if (!bytes.AsSpan(0, 16).SequenceEqual(Magic) || !IsLegalPageSize(pageSize) || encoding is null)
+        {
+            return null;
+        }
+
+        var autoVacuum = BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(52)) == 0 ? 0
+            : BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(64)) != 0 ? 2 : 1;
+        return new DatabaseSettings(
+            bytes[18] == 2 && bytes[19] == 2 ? "wal" : "delete",
+            pageSize,
+            autoVacuum,
+            BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(60)),
+            BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(68)),
+            encoding,
+            bytes[20]);
     }
 
     /// <summary>

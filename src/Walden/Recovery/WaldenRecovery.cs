@@ -149,9 +149,9 @@ public static class WaldenRecovery
         if (!report.Usable)
         {
             DeleteOwnOutput(recovered); // our own output, not the original: the original was not touched
-            var why = report.MissingObjects.Count > 0
+            var why = report.WhyNotUsable ?? (report.MissingObjects.Count > 0
                 ? $"the recovered database lacks {string.Join("; ", report.MissingObjects)} of the original"
-                : $"the recovered database does not pass integrity_check ({report.IntegrityCheck})";
+                : $"the recovered database does not pass integrity_check ({report.IntegrityCheck})");
             throw new WaldenException(
                 $"Recovery of '{input}' was not swapped in: {why}. The original was left in place, untouched. " +
                 "Try 'walden recover <db> --output <new.db>' to inspect what can be recovered.");
@@ -296,6 +296,13 @@ public static class WaldenRecovery
         var database = InputDatabase.Read(input, hasWal);
         var known = KnownSchema.Load(options);
         var schemaSql = (database.Schema ?? []).Concat(known?.Objects ?? []).Select(o => o.Sql);
+        if (database.Schema is null && !header.MagicIntact && options.StandInsEnabled)
+        {
+            // SQLite refuses a file without its magic, but its schema page is often intact: the application's collations and
+            // functions it names need stand-ins here too, or the extension drops every table using them without a word.
+            schemaSql = schemaSql.Concat(SchemaOfRepairedCopy(input, header.PageSize));
+        }
+
         var context = new RecoveryContext(
             options.StandInsEnabled ? StandIns.Discover(schemaSql) : new StandIns(),
             RecoveryContext.FreeLostAndFoundName(database.Names.Concat(known?.Objects.Select(o => o.Name) ?? [])))
@@ -339,6 +346,11 @@ public static class WaldenRecovery
             (best, pageSize) = TryEveryPageSize(input, output, header.PageSize, known, notes, context);
         }
 
+        if (best.LostAndFound > 0)
+        {
+            RecoveredSequence.Keep(best.OutputPath, context, notes); // before lost_and_found may be dropped below
+        }
+
         if (!options.KeepLostAndFound && best.LostAndFound > 0)
         {
             notes.Add($"{best.LostAndFound:N0} rows could not be attributed to a table; KeepLostAndFound is false, so they were left out of the output.");
@@ -351,7 +363,8 @@ public static class WaldenRecovery
         }
 
         notes.AddRange(best.Uncounted);
-        RecoveredSettings.Keep(best.OutputPath, database.Settings, notes);
+        // With page 1's body damaged SQLite cannot report the settings, but an intact 100-byte header still holds them.
+        RecoveredSettings.Keep(best.OutputPath, database.Settings ?? header.Settings, notes);
         var integrity = best.IntegrityCheck;
         var dependents = StandInDependents.Find(best.OutputPath, context.StandIns);
         if (options.ConfigureConnection is { } configure && dependents.Count > 0)
@@ -377,10 +390,20 @@ public static class WaldenRecovery
         // Pages still in the -wal are pages of the database: SQLite's page count reads through it, the file's length does not.
         var inputPages = hasWal && database.PageCount is { } walPages ? walPages : pageSize == 0 ? 0 : (header.FileLength + pageSize - 1) / pageSize;
         var unreadable = RecoveredDatabase.CountUnreadablePages(input, inputPages, context.StandIns);
+        // Nothing came back from a file with damaged pages: an empty database is not what the user had, whatever its check says
+        // (a header repaired with the wrong text encoding, pages SQLite cannot read at all). It is never called usable or swapped in.
+        var nothing = best.RowsInTables == 0 && best.LostAndFound == 0 && unreadable > 0
+            ? $"nothing was recovered: 0 rows from {inputPages:N0} page(s), {unreadable:N0} of them unreadable"
+            : null;
+        if (nothing is not null)
+        {
+            notes.Add($"Not usable: {nothing}. The recovered file is empty; it is not the database that was damaged.");
+        }
+
         return new WaldenRecoveryReport(
             input,
             output,
-            integrity == "ok" && missing.Count == 0,
+            integrity == "ok" && missing.Count == 0 && nothing is null,
             best.Tables,
             options.KeepLostAndFound ? best.LostAndFound : 0,
             best.Reattributed,
@@ -400,6 +423,7 @@ public static class WaldenRecovery
             StandIns = standIns,
             ObjectsToRebuild = toRebuild,
             TablesNotReadable = best.Uncounted,
+            WhyNotUsable = nothing,
         };
     }
 
@@ -496,6 +520,39 @@ public static class WaldenRecovery
     }
 
     internal const string WorkPrefix = "walden-recover-";
+
+    /// <summary>
+    /// The schema's SQL as SQLite reads it from a copy of the input whose header was repaired (the header's page size first, then
+    /// each legal one), in a work folder of its own like <see cref="TryEveryPageSize"/>'s; empty when no page size reads it.
+    /// </summary>
+    private static List<string> SchemaOfRepairedCopy(string input, int headerPageSize)
+    {
+        var workPath = Path.Combine(Path.GetTempPath(), WorkPrefix + Guid.NewGuid().ToString("N"));
+        using var owner = OwnerLock.Claim(workPath);
+        var work = OperatingSystem.IsWindows()
+            ? Directory.CreateDirectory(workPath)
+            : Directory.CreateDirectory(workPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        try
+        {
+            var copy = Path.Combine(work.FullName, "schema.db");
+            DatabaseFiles.CopyRaw(input, copy, "Copying the damaged file to read its schema");
+            var sizes = Enumerable.Range(9, 8).Select(bits => 1 << bits).OrderBy(size => size == headerPageSize ? 0 : 1);
+            foreach (var size in sizes)
+            {
+                InputHeader.PatchCopy(copy, size, wal: false);
+                if (InputDatabase.Read(copy, hasWal: false).Schema is { Count: > 0 } schema)
+                {
+                    return [.. schema.Select(o => o.Sql)];
+                }
+            }
+
+            return [];
+        }
+        finally
+        {
+            work.Delete(recursive: true); // a copy of our own; the original is untouched
+        }
+    }
 
     /// <summary>Removes outputs a killed recovery left in <paramref name="folder"/> (never an input: only Walden's own names).</summary>
     private static void RemoveAbandonedOutputs(string folder)

@@ -73,4 +73,10 @@ public sealed record WaldenRecoveryReport(
     /// was counted.
     /// </summary>
     public IReadOnlyList<string> TablesNotReadable { get; init; } = [];
+
+    /// <summary>
+    /// Why the result is not <see cref="Usable"/> when its check passed and no object is missing: nothing was recovered (no row
+    /// in a table or in lost_and_found) from a file whose pages could not be read. Null otherwise.
+    /// </summary>
+    public string? WhyNotUsable { get; init; }
 }

@@ -56,6 +56,26 @@ public sealed class RecoverySettingsTests
         Assert.Equal(original, Settings(temp.File("restored.db")));
     }
 
+    [Fact]
+    public async Task PageOneBodyDamaged_HeaderIntact_TheHeadersSettingsAreKept_WalIncluded()
+    {
+        using var temp = new TempDirectory();
+        var path = temp.File("app.db");
+        await ForeignProgram.PythonAsync(Program, path, "UTF-8", "8192", "INCREMENTAL", "WAL");
+        var original = Settings(path);
+        File.Copy(path, temp.File("schema.db"));
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Write))
+        {
+            stream.Position = 100;
+            stream.Write(new byte[8192 - 100]); // the schema page's body; the 100-byte header is intact
+        }
+
+        var report = await WaldenRecovery.RecoverToAsync(path, temp.File("recovered.db"), new WaldenRecoveryOptions { SchemaFrom = temp.File("schema.db") });
+        Assert.Equal(3000, report.Tables["notes"]);
+        Assert.Equal(original, Settings(temp.File("recovered.db")));
+        Assert.DoesNotContain(report.Notes, note => note.Contains("could not be read", StringComparison.Ordinal));
+    }
+
     private static string[] Settings(string path)
     {
         using var connection = Sql.OpenDirect(path, readOnly: true);
