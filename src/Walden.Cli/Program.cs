@@ -35,6 +35,7 @@ var root = new RootCommand("walden: safe, fast SQLite for many concurrent writer
     SoakCommand.Create(),
     DoctorCommand.Create(),
 };
+EmptyPaths.RefuseEmpty(root);
 
 try
 {

@@ -31,7 +31,7 @@ internal static class DemoCommand
         {
             Description = "Archive every commit continuously to this folder (must exist) or s3://bucket/prefix (with --endpoint for an " +
                 "S3-compatible server); restore with 'walden restore <archive> <out.db>'.",
-        };
+        }.IsPath("the archive: its folder or s3://bucket/prefix");
         var location = ArchiveLocation.CreateOptions("With --archive s3://...: ");
         var archiveMode = new Option<WaldenArchiveMode>("--archive-mode") { Description = "sync or async.", DefaultValueFactory = _ => WaldenArchiveMode.Async };
         var command = new Command("demo", "Concurrent producers write through Walden's group commit; prints rows/s and acknowledgement latency.")

@@ -13,7 +13,7 @@ internal static class RestoreCommand
         var backup = new Argument<string>("backup")
         {
             Description = "The backup file to restore (see 'walden backups <dir>'), or an archive: its folder or s3://bucket/prefix.",
-        }.RefusingLinkLoops();
+        }.RefusingLinkLoops("the backup file or the archive (its folder or s3://bucket/prefix)");
         var database = new Argument<FileInfo>("db") { Description = "The database to restore to. An existing one moves, with its -wal and -shm, into walden-quarantine/ beside it." }.RefusingCompanions(creates: true);
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
         var at = new Option<string?>("--at")

@@ -16,43 +16,45 @@ internal static class DatabasePaths
     /// <summary>Refuses a companion file for <paramref name="argument"/>; <paramref name="creates"/>: the command may create the file.</summary>
     internal static Argument<FileInfo> RefusingCompanions(this Argument<FileInfo> argument, bool creates = false)
     {
-        argument.Validators.Add(result => Validate(result, result.GetValueOrDefault<FileInfo>()?.FullName, creates));
+        argument.Validators.Add(result => _ = EmptyPaths.IsBlank(result) || Validate(result, result.GetValueOrDefault<FileInfo>()?.FullName, creates));
         return argument;
     }
 
     /// <summary>As for an argument, for an option that names a database.</summary>
     internal static Option<FileInfo?> RefusingCompanions(this Option<FileInfo?> option, bool creates = false)
     {
-        option.Validators.Add(result => Validate(result, result.GetValueOrDefault<FileInfo?>()?.FullName, creates));
+        option.Validators.Add(result => _ = EmptyPaths.IsBlank(result) || Validate(result, result.GetValueOrDefault<FileInfo?>()?.FullName, creates));
         return option;
     }
 
     /// <summary>As for an argument, for one given as a string.</summary>
     internal static Argument<string> RefusingCompanions(this Argument<string> argument)
     {
-        argument.Validators.Add(result => Validate(result, result.GetValueOrDefault<string>(), creates: false));
+        argument.IsPath("the database file");
+        argument.Validators.Add(result => _ = EmptyPaths.IsBlank(result) || Validate(result, result.GetValueOrDefault<string>(), creates: false));
         return argument;
     }
 
     /// <summary>Refuses a folder path that cannot be followed (<see cref="LinkPath"/>): a backup folder, a backup list's.</summary>
     internal static Argument<DirectoryInfo> RefusingLinkLoops(this Argument<DirectoryInfo> argument)
     {
-        argument.Validators.Add(result => ValidateLinks(result, result.GetValueOrDefault<DirectoryInfo>()?.FullName));
+        argument.Validators.Add(result => _ = EmptyPaths.IsBlank(result) || ValidateLinks(result, result.GetValueOrDefault<DirectoryInfo>()?.FullName));
         return argument;
     }
 
     /// <summary>As for a folder, for a path given as a string that may also be a URL (an archive's s3://, left to its own checks).</summary>
-    internal static Argument<string> RefusingLinkLoops(this Argument<string> argument)
+    internal static Argument<string> RefusingLinkLoops(this Argument<string> argument, string what = "the archive: its folder or s3://bucket/prefix")
     {
-        argument.Validators.Add(result => ValidateLinks(result, result.GetValueOrDefault<string>()));
+        argument.IsPath(what);
+        argument.Validators.Add(result => _ = EmptyPaths.IsBlank(result) || ValidateLinks(result, result.GetValueOrDefault<string>()));
         return argument;
     }
 
-    private static void Validate(System.CommandLine.Parsing.SymbolResult result, string? path, bool creates)
+    private static bool Validate(System.CommandLine.Parsing.SymbolResult result, string? path, bool creates)
     {
         if (string.IsNullOrWhiteSpace(path))
         {
-            return;
+            return true;
         }
 
         if ((LinkPath.Problem(path, mayCreate: creates) ?? DatabaseFiles.CompanionProblem(path, creates) ??
@@ -60,13 +62,17 @@ internal static class DatabasePaths
         {
             result.AddError(problem);
         }
+
+        return true;
     }
 
-    private static void ValidateLinks(System.CommandLine.Parsing.SymbolResult result, string? path)
+    private static bool ValidateLinks(System.CommandLine.Parsing.SymbolResult result, string? path)
     {
         if (!string.IsNullOrWhiteSpace(path) && !path.Contains("://", StringComparison.Ordinal) && LinkPath.Problem(path) is { } problem)
         {
             result.AddError(problem);
         }
+
+        return true;
     }
 }

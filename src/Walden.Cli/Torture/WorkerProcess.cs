@@ -263,6 +263,9 @@ internal sealed class WorkerProcess : IDisposable
 /// <summary>How to start this same CLI again as a worker: the apphost itself, or <c>dotnet Walden.Cli.dll</c>.</summary>
 internal sealed record WorkerLaunch(string FileName, IReadOnlyList<string> Arguments)
 {
+    /// <summary>The runtime's switch for its debugger, profiler and EventPipe IPC files; set to 0 for every worker.</summary>
+    internal const string NoDiagnosticsVariable = "DOTNET_EnableDiagnostics";
+
     /// <summary>Variables set for the worker on top of this process's environment (e.g. the fault VFS of --power-loss).</summary>
     internal IReadOnlyDictionary<string, string> Variables { get; init; } = new Dictionary<string, string>();
 
@@ -284,6 +287,10 @@ internal sealed record WorkerLaunch(string FileName, IReadOnlyList<string> Argum
             info.ArgumentList.Add(argument);
         }
 
+        // A worker is killed by design, and a killed .NET process cannot remove its diagnostic IPC files
+        // (dotnet-diagnostic-<pid>-*-socket, clr-debug-pipe-<pid>-*): three per kill were left in TMPDIR for good.
+        // Nobody attaches a debugger or dotnet-trace to a worker, so the runtime is told not to create them.
+        info.Environment[NoDiagnosticsVariable] = "0";
         foreach (var (name, value) in Variables)
         {
             info.Environment[name] = value;

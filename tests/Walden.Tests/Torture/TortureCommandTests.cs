@@ -38,6 +38,25 @@ public sealed class TortureCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Torture_KilledWorkers_LeaveNoDotnetDiagnosticFilesInTmpdir()
+    {
+        // A killed .NET process cannot remove its IPC files: each worker killed used to leave three in TMPDIR for good.
+        var tmp = Directory.CreateDirectory(_dir.File("tmp")).FullName;
+        var (exitCode, stdout, stderr) = await WaldenCli.RunAsync(
+            new Dictionary<string, string> { ["TMPDIR"] = tmp },
+            "torture", "--dir", Directory.CreateDirectory(_dir.File("run")).FullName, "--processes", "1", "--producers", "2", "--cycles", "3", "--seconds-per-cycle", "0.5",
+            "--seed", "3", "--json");
+
+        Assert.True(exitCode == 0, $"torture failed ({exitCode}): {stderr}{stdout}");
+        using var json = JsonDocument.Parse(stdout);
+        Assert.True(json.RootElement.GetProperty("kills").GetInt32() >= 3, "every cycle kills its worker");
+        var left = Directory.EnumerateFileSystemEntries(tmp).Select(Path.GetFileName)
+            .Where(name => name!.StartsWith("dotnet-diagnostic-", StringComparison.Ordinal) || name.StartsWith("clr-debug-pipe-", StringComparison.Ordinal))
+            .ToList();
+        Assert.True(left.Count == 0, $"left in TMPDIR: {string.Join(", ", left)}");
+    }
+
+    [Fact]
     public async Task Torture_MixedWithAForeignSqliteWriter_LosesNoAcknowledgedWaldenWrite()
     {
         var (exitCode, stdout, stderr) = await WaldenCli.RunAsync(
