@@ -102,9 +102,18 @@ public static class WaldenIntegrity
             var notes = file.Notes.Concat(setAside).ToList();
             return Result(findings.Count == 0 ? WaldenFileStatus.Healthy : WaldenFileStatus.Corrupt, findings) with { Notes = notes };
         }
+        catch (SqliteException ex) when ((ex.SqliteErrorCode & 0xff) == Errors.SqliteErrors.Corrupt)
+        {
+            // SQLite read the file and found it damaged (a malformed schema on page 1): a verdict, not a check that could not run.
+            return Result(WaldenFileStatus.Corrupt, [OpenErrors.Explain(ex, fullPath, writing: false).Message]);
+        }
         catch (SqliteException ex)
         {
             return Result(WaldenFileStatus.CannotCheck, [OpenErrors.Explain(ex, fullPath, writing: false).Message]);
+        }
+        catch (WaldenCorruptException ex)
+        {
+            return Result(WaldenFileStatus.Corrupt, [ex.Message]);
         }
         catch (WaldenException ex)
         {
