@@ -375,11 +375,7 @@ public sealed class S3ArchiveTests : IAsyncLifetime
         Assert.Contains("--archive s3://", noEndpoint.Stderr, StringComparison.Ordinal);
     }
 
-    private static void AssertHealthy(WaldenDatabase db)
-    {
-        var health = db.GetHealth();
-        Assert.True(health.Status == WaldenHealthStatus.Healthy, $"{health.Status}: {string.Join(" ", health.Reasons)}");
-    }
+    private static void AssertHealthy(WaldenDatabase db) => HealthForTests.AssertHealthy(db);
 
     /// <summary>Credentials from the standard AWS chain, as a user's shell has them; no instance metadata look-up.</summary>
     private static Dictionary<string, string> CliEnvironment() => new()
