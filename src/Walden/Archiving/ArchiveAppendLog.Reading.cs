@@ -174,30 +174,21 @@ internal sealed partial class ArchiveAppendLog
     private static byte[]? CheckSegment(SafeFileHandle handle, long at, long length, byte[] buffer)
     {
         var header = new byte[ArchiveFormat.HeaderBytes];
-        if (length < ArchiveFormat.HeaderBytes + ArchiveFormat.HashBytes || !TryRead(handle, header, at)
-            || !ArchiveFormat.IsSegmentHeader(header, length))
+        var position = at;
+        try
+        {
+            ArchiveFormat.CheckWholeSegment(length, header, buffer, span =>
+            {
+                var read = TryRead(handle, span, position) ? span.Length : 0;
+                position += read;
+                return read;
+            });
+            return header;
+        }
+        catch (InvalidDataException)
         {
             return null;
         }
-
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(header);
-        var position = at + ArchiveFormat.HeaderBytes;
-        var hashAt = at + length - ArchiveFormat.HashBytes;
-        while (position < hashAt)
-        {
-            var chunk = buffer.AsSpan(0, (int)Math.Min(buffer.Length, hashAt - position));
-            if (!TryRead(handle, chunk, position))
-            {
-                return null;
-            }
-
-            hash.AppendData(chunk);
-            position += chunk.Length;
-        }
-
-        var stored = buffer.AsSpan(0, ArchiveFormat.HashBytes);
-        return TryRead(handle, stored, hashAt) && hash.GetHashAndReset().AsSpan().SequenceEqual(stored) ? header : null;
     }
 
     /// <summary>True when the file at <paramref name="path"/> is one whole, intact segment (read through <paramref name="buffer"/>).</summary>

@@ -522,6 +522,50 @@ internal static partial class ArchiveFormat
         && BinaryPrimitives.ReadInt64LittleEndian(header[120..]) == segmentBytes - HeaderBytes - HashBytes;
 
     /// <summary>
+    /// The one check of a stored segment of <paramref name="length"/> bytes, read once from its start through
+    /// <paramref name="read"/> (which fills the span it is given as far as it can and returns how many bytes it read):
+    /// its magic, its SHA-256 (every byte but the trailer) and its payload length, in that order. The header is left in
+    /// <paramref name="header"/> (<see cref="HeaderBytes"/>); the body goes through <paramref name="buffer"/>. Throws
+    /// <see cref="InvalidDataException"/> saying what is wrong. Used by a restore (<c>SegmentApplier.Open</c>), the archive
+    /// log's reader and verify's check of older bases (<c>ArchiveHistory</c>).
+    /// </summary>
+    internal static void CheckWholeSegment(long length, Span<byte> header, Span<byte> buffer, Func<Span<byte>, int> read)
+    {
+        if (length < HeaderBytes + HashBytes || read(header[..HeaderBytes]) < HeaderBytes || !IsSegmentMagic(header))
+        {
+            throw new InvalidDataException("it is not a Walden archive segment (wrong magic or too short)");
+        }
+
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(header[..HeaderBytes]);
+        var left = length - HeaderBytes - HashBytes;
+        while (left > 0)
+        {
+            var chunk = buffer[..(int)Math.Min(buffer.Length, left)];
+            if (read(chunk) < chunk.Length)
+            {
+                throw new InvalidDataException("its checksum does not match its content (damaged or truncated)");
+            }
+
+            hash.AppendData(chunk);
+            left -= chunk.Length;
+        }
+
+        Span<byte> expected = stackalloc byte[HashBytes];
+        hash.GetHashAndReset(expected);
+        var trailer = buffer[..HashBytes];
+        if (read(trailer) < HashBytes || !expected.SequenceEqual(trailer))
+        {
+            throw new InvalidDataException("its checksum does not match its content (damaged or truncated)");
+        }
+
+        if (BinaryPrimitives.ReadInt64LittleEndian(header[120..]) != length - HeaderBytes - HashBytes)
+        {
+            throw new InvalidDataException("its payload length does not match its size");
+        }
+    }
+
+    /// <summary>
     /// Checks a whole segment's magic, length and SHA-256 and reads its header, without decompressing it: null when the
     /// bytes are not one whole, intact segment (the archive log's test of a record, Archiving/ArchiveAppendLog.cs).
     /// </summary>

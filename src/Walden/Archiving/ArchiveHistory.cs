@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 
 namespace Walden.Archiving;
 
@@ -56,7 +55,7 @@ internal static class ArchiveHistory
                     try
                     {
                         using var stream = catalog.Open(source, candidate);
-                        var read = ReadWhole(stream);
+                        var read = ReadWhole(stream, stream.CanSeek ? stream.Length : catalog.Lengths[candidate.Name]);
                         if (read.BaseId != item.BaseId || !read.PreviousChain.AsSpan().SequenceEqual(chain))
                         {
                             throw new InvalidDataException("it does not continue the chain of the transactions before it");
@@ -87,41 +86,12 @@ internal static class ArchiveHistory
         return problems;
     }
 
-    /// <summary>Reads a whole segment once, checking its magic, length and SHA-256; its header.</summary>
-    private static SegmentHeader ReadWhole(Stream stream)
+    /// <summary>Reads a whole segment once through <see cref="ArchiveFormat.CheckWholeSegment"/>, as a restore checks it; its header.</summary>
+    private static SegmentHeader ReadWhole(Stream stream, long length)
     {
         var header = new byte[ArchiveFormat.HeaderBytes];
-        stream.ReadExactly(header);
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(header);
         var buffer = new byte[64 * 1024];
-        var held = new byte[ArchiveFormat.HashBytes];
-        var heldCount = 0;
-        long total = header.Length;
-        int read;
-        while ((read = stream.Read(buffer)) > 0)
-        {
-            total += read;
-            // Hash everything but the final HashBytes bytes (the trailer): the last ones read are held back until more come.
-            var combined = new byte[heldCount + read];
-            held.AsSpan(0, heldCount).CopyTo(combined);
-            buffer.AsSpan(0, read).CopyTo(combined.AsSpan(heldCount));
-            var keep = Math.Min(ArchiveFormat.HashBytes, combined.Length);
-            hash.AppendData(combined, 0, combined.Length - keep);
-            combined.AsSpan(combined.Length - keep).CopyTo(held);
-            heldCount = keep;
-        }
-
-        if (!ArchiveFormat.IsSegmentHeader(header, total) || heldCount < ArchiveFormat.HashBytes)
-        {
-            throw new InvalidDataException("it is not a whole Walden archive segment (wrong magic or length)");
-        }
-
-        if (!hash.GetHashAndReset().AsSpan().SequenceEqual(held))
-        {
-            throw new InvalidDataException("its checksum does not match its content (damaged or truncated)");
-        }
-
+        ArchiveFormat.CheckWholeSegment(length, header, buffer, span => stream.ReadAtLeast(span, span.Length, throwOnEndOfStream: false));
         return ArchiveFormat.ParseSegmentHeader(header);
     }
 }

@@ -73,45 +73,12 @@ internal sealed class SegmentApplier : IDisposable
             }
 
             var length = stream.Length - stream.Position;
-            var header = _buffer.AsSpan(0, ArchiveFormat.HeaderBytes);
-            if (length < ArchiveFormat.HeaderBytes + ArchiveFormat.HashBytes || Read(stream, header) < header.Length
-                || !ArchiveFormat.IsSegmentMagic(header))
-            {
-                throw new InvalidDataException("it is not a Walden archive segment (wrong magic or too short)");
-            }
-
+            var header = new byte[ArchiveFormat.HeaderBytes];
+            ArchiveFormat.CheckWholeSegment(length, header, _buffer, span => Read(stream, span));
             var parsed = ArchiveFormat.ParseSegmentHeader(header);
-            var version = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
-            var payloadLength = BinaryPrimitives.ReadInt64LittleEndian(header[120..]);
+            var version = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(8));
             var decoded = new DecodedSegment(parsed.BaseId, parsed.PageSize, parsed.First, parsed.Last,
-                BinaryPrimitives.ReadInt64LittleEndian(header[40..]), parsed.LastTimeMicros, parsed.PreviousChain, parsed.LastChain, []);
-            _hash.AppendData(header);
-            var left = length - ArchiveFormat.HeaderBytes - ArchiveFormat.HashBytes;
-            while (left > 0)
-            {
-                var chunk = _buffer.AsSpan(0, (int)Math.Min(_buffer.Length, left));
-                if (Read(stream, chunk) < chunk.Length)
-                {
-                    throw new InvalidDataException("its checksum does not match its content (damaged or truncated)");
-                }
-
-                _hash.AppendData(chunk);
-                left -= chunk.Length;
-            }
-
-            Span<byte> expected = stackalloc byte[ArchiveFormat.HashBytes];
-            _hash.GetHashAndReset(expected);
-            var trailer = _buffer.AsSpan(0, ArchiveFormat.HashBytes);
-            if (Read(stream, trailer) < trailer.Length || !expected.SequenceEqual(trailer))
-            {
-                throw new InvalidDataException("its checksum does not match its content (damaged or truncated)");
-            }
-
-            if (payloadLength != length - ArchiveFormat.HeaderBytes - ArchiveFormat.HashBytes)
-            {
-                throw new InvalidDataException("its payload length does not match its size");
-            }
-
+                BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(40)), parsed.LastTimeMicros, parsed.PreviousChain, parsed.LastChain, []);
             if (version is not (1 or 2 or SealedVersion or PatchVersion or BrotliPatchVersion))
             {
                 throw new InvalidDataException($"its format version {version} is not one this Walden reads (1 to {BrotliPatchVersion})");

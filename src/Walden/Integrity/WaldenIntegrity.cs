@@ -34,8 +34,11 @@ public sealed record WaldenFileCheck(string Path, WaldenFileStatus Status, Walde
 /// <summary>Checks any SQLite database file (any program's) without opening it for writing.</summary>
 public static class WaldenIntegrity
 {
-    /// <summary>How long <see cref="CheckFile"/> waits for a lock another process holds (the tool's commands wait as long).</summary>
-    private static readonly TimeSpan ForeignFileBusyTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// How long <see cref="CheckFile"/> waits for a lock another process holds: 5 s. The tool's commands that read another
+    /// program's file (the doctor's checks among them) wait as long.
+    /// </summary>
+    internal static readonly TimeSpan ForeignFileBusyTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// Checks the header, then runs <c>PRAGMA quick_check</c> (or <c>integrity_check</c> with

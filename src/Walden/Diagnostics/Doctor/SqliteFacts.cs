@@ -4,6 +4,7 @@ using Microsoft.Data.Sqlite;
 using SQLitePCL;
 using Walden.Configuration;
 using Walden.Files;
+using Walden.Integrity;
 
 namespace Walden.Diagnostics.Doctor;
 
@@ -135,8 +136,8 @@ internal sealed class SqliteFacts
         return facts;
     }
 
-    /// <summary>How long a read waits for another process's lock: 5 s, as <c>walden check</c> waits by default.</summary>
-    private static readonly TimeSpan ReadBusyTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>How long a read waits for another process's lock: as long as <c>walden check</c> waits.</summary>
+    private static TimeSpan ReadBusyTimeout => WaldenIntegrity.ForeignFileBusyTimeout;
 
     private static string Busy() => string.Create(CultureInfo.InvariantCulture,
         $"another process held the database's lock for more than {ReadBusyTimeout.TotalSeconds:0} s, so quick_check did not run (busy is not damage); run the doctor again when it is idle, or 'walden check'");
