@@ -31,11 +31,17 @@ internal static class JournalModes
             return (Wal, null);
         }
 
-        return (Rollback, SeenInJournal((OpenErrors.RealPath(path) ?? path) + "-journal"));
+        var database = OpenErrors.RealPath(path) ?? path;
+        return (Rollback, SeenInJournal(database, database + "-journal"));
     }
 
-    /// <summary>The journal mode a leftover -journal shows: TRUNCATE (0 bytes), PERSIST (header zeroed), or null.</summary>
-    private static string? SeenInJournal(string journal)
+    /// <summary>
+    /// The journal mode a leftover -journal shows: TRUNCATE (0 bytes), PERSIST (header zeroed), or null. A 0-byte journal is
+    /// also what any rollback mode's live transaction has for a moment (SQLite creates the journal, then writes its header), so
+    /// it says TRUNCATE only while no process holds a write lock on the database's PENDING or RESERVED byte (/proc/locks;
+    /// SQLite takes RESERVED before it creates a journal and keeps it until the journal is finished: lockingv3.html).
+    /// </summary>
+    private static string? SeenInJournal(string database, string journal)
     {
         if (DatabaseFiles.SizeOf(journal) is not { } size)
         {
@@ -44,7 +50,10 @@ internal static class JournalModes
 
         if (size == 0)
         {
-            return Truncate;
+            return Diagnostics.Doctor.FileLocks.On(database).Any(l => l.Write && (l.Covers(Diagnostics.Doctor.FileLocks.ReservedByte)
+                || l.Covers(Diagnostics.Doctor.FileLocks.PendingByte)))
+                ? null // a transaction in progress, in whatever mode its connection chose
+                : Truncate;
         }
 
         try

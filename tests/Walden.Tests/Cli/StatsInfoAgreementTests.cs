@@ -67,6 +67,35 @@ public sealed class StatsInfoAgreementTests : IDisposable
     }
 
     [Fact]
+    public async Task InfoAndStats_BesideALiveTransactionsZeroByteJournal_DoNotCallItTruncate()
+    {
+        // Every rollback mode's transaction has a 0-byte -journal for a moment: SQLite takes RESERVED, creates the journal,
+        // then writes its header. The moment is pinned here: the program holds its lock and the journal is made 0 bytes.
+        var path = _dir.File("live.db");
+        await using var python = await HoldingProcess.PythonAsync("""
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            c.execute("CREATE TABLE t(a)")
+            c.execute("INSERT INTO t VALUES (1)")
+            c.execute("BEGIN IMMEDIATE")
+            print("ready", flush=True)
+            sys.stdin.readline()
+            """, path);
+        await File.WriteAllBytesAsync(path + "-journal", []);
+
+        var info = await WaldenCli.RunAsync("info", path, "--json");
+        var stats = await WaldenCli.RunAsync("stats", path, "--json");
+
+        Assert.True(info.ExitCode == 0, info.Stderr);
+        Assert.True(stats.ExitCode == 0, stats.Stderr);
+        using var i = JsonDocument.Parse(info.Stdout);
+        using var s = JsonDocument.Parse(stats.Stdout);
+        Assert.Equal(JsonValueKind.Null, i.RootElement.GetProperty("journalModeSeenInJournal").ValueKind);
+        Assert.Equal(JsonValueKind.Null, s.RootElement.GetProperty("journalModeSeenInJournal").ValueKind);
+        await python.StopAsync();
+    }
+
+    [Fact]
     public async Task InfoAndStats_OnAMissingDatabase_BesideALeftoverWal_BothSayItDoesNotExist()
     {
         var path = _dir.File("app.db");

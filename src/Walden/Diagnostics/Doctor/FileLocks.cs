@@ -26,6 +26,7 @@ internal static class FileLocks
     internal const long ShmCheckpointLock = 121;
     internal const long ShmFirstReadMark = 123;
     internal const long ShmConnectionMarker = 128;
+    internal const long PendingByte = 0x40000000;
     internal const long ReservedByte = 0x40000001;
 
     /// <summary>The granted POSIX locks on <paramref name="path"/>'s file; empty when it does not exist or /proc/locks cannot be read.</summary>
