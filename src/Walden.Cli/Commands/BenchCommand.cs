@@ -2,6 +2,7 @@ using System.CommandLine;
 using Spectre.Console;
 using Walden.Cli.Bench;
 using Walden.Cli.Output;
+using Walden.Files;
 
 namespace Walden.Cli.Commands;
 
@@ -87,7 +88,8 @@ internal static class BenchCommand
 
         if (dir is not null && !dir.Exists)
         {
-            return CliErrors.Report($"The folder '{dir.FullName}' does not exist. Create it, or leave out --dir to use a temporary folder.");
+            return CliErrors.Report(LinkPath.Problem(dir.FullName)
+                ?? $"The folder '{dir.FullName}' does not exist. Create it, or leave out --dir to use a temporary folder.");
         }
 
         var folder = dir is null ? Directory.CreateTempSubdirectory("walden-bench-") : dir.CreateSubdirectory($"walden-bench-{Environment.ProcessId}");
@@ -163,7 +165,8 @@ internal static class BenchCommand
 
         if (dir is not null && !dir.Exists)
         {
-            return CliErrors.Report($"The folder '{dir.FullName}' does not exist. Create it, or leave out --dir to use a temporary folder.");
+            return CliErrors.Report(LinkPath.Problem(dir.FullName)
+                ?? $"The folder '{dir.FullName}' does not exist. Create it, or leave out --dir to use a temporary folder.");
         }
 
         var folder = dir is null ? Directory.CreateTempSubdirectory("walden-bench-") : dir.CreateSubdirectory($"walden-bench-{Environment.ProcessId}");

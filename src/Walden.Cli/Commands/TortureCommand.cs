@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Spectre.Console;
 using Walden.Cli.Output;
+using Walden.Files;
 using Walden.Cli.Torture;
 
 namespace Walden.Cli.Commands;
@@ -140,7 +141,7 @@ internal static class TortureCommand
 
         if (dir is { Exists: false })
         {
-            problems.Add($"The folder '{dir.FullName}' does not exist; create it or leave out --dir for a temporary one.");
+            problems.Add(LinkPath.Problem(dir.FullName) ?? $"The folder '{dir.FullName}' does not exist; create it or leave out --dir for a temporary one.");
         }
 
         problems.AddRange(PowerLossProblems(powerLoss, hazardName, durability));

@@ -65,6 +65,8 @@ public sealed class LinkLoopPathTests : IDisposable
             ["recover", source, "--output", _dir.File("out.db"), "--schema-from", inside],
             ["restore", backup, inside], ["restore", inside, _dir.File("restored.db")], ["restore", component, _dir.File("restored.db")],
             ["archive", "status", component], ["archive", "verify", component],
+            ["bench", "--dir", component, "--quick", "--scenarios", "full", "--producers", "1"], ["torture", "--dir", component, "--cycles", "1"],
+            ["demo", "--db", inside, "--seconds", "1"],
         })
         {
             var (exit, stdout, stderr) = await WaldenCli.RunAsync(arguments);
