@@ -199,6 +199,11 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
             }
 
             database.CheckEnvironmentAtOpen();
+            if (factory.LegacyStringObjects is { Count: > 0 } legacy)
+            {
+                LogMessages.LegacyStringLiterals(database._logger, database.Name, string.Join(", ", legacy));
+            }
+
             database._archiver?.Open(writer.Connection); // the first base snapshot, before any write
             options.OpenFault?.Invoke("writer", database);
             database._writer!.Start();

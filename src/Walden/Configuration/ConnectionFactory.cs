@@ -32,6 +32,14 @@ internal sealed class ConnectionFactory
         }.ToString();
     }
 
+    private List<string>? _legacyStringObjects;
+
+    /// <summary>
+    /// The views and triggers whose bodies need double-quoted string literals, for which every connection of this database
+    /// accepts them (<see cref="LegacyStringLiterals"/>); empty when none do or no connection was opened yet.
+    /// </summary>
+    internal IReadOnlyList<string> LegacyStringObjects => _legacyStringObjects ?? [];
+
     /// <summary>Busy retries of every connection this factory opened.</summary>
     internal BusyRetryCounter BusyRetries { get; } = new();
 
@@ -89,6 +97,13 @@ internal sealed class ConnectionFactory
             if (role == ConnectionRole.Reader)
             {
                 Execute(connection, "PRAGMA query_only=ON");
+            }
+
+            // Found once, on the first connection (the writer), after the application's collations and functions are in place.
+            _legacyStringObjects ??= LegacyStringLiterals.NeededBy(connection);
+            if (_legacyStringObjects is { Count: > 0 })
+            {
+                LegacyStringLiterals.Enable(connection);
             }
 
             // Application code that makes a new SqliteCommand per write or read reuses the statement prepared the first time.

@@ -8,6 +8,7 @@ internal static partial class LogMessages
     internal const int RiskyFileSystemEventId = 1720;
     internal const int ForeignOldSqliteEventId = 1721;
     internal const int LastWriterOldSqliteEventId = 1722;
+    internal const int LegacyStringLiteralsEventId = 1724;
 
     [LoggerMessage(EventId = RiskyFileSystemEventId, Level = LogLevel.Warning,
         Message = "Database {Name} is on a {Type} file system ({MountPoint}): {Why}. Keep databases on a local disk")]
@@ -24,4 +25,11 @@ internal static partial class LogMessages
                   "a program on that SQLite writes this WAL database and can corrupt it (sqlite.org/wal.html#walresetbug). " +
                   "Find it and upgrade its SQLite to 3.51.3 or later; 'walden doctor' names the processes holding the file")]
     internal static partial void LastWriterOldSqlite(ILogger logger, string name, string version);
+
+    [LoggerMessage(EventId = LegacyStringLiteralsEventId, Level = LogLevel.Warning,
+        Message = "Database {Name}: {Objects} use double-quoted string literals, which Walden's SQLite refuses in queries; this " +
+                  "database's connections accept them, as the program that made its schema did, so its writes fire those triggers. " +
+                  "In its queries a double-quoted name that matches no column is then a string, not an error " +
+                  "(sqlite.org/quirks.html#dblquote). Rewrite them with single quotes to keep queries strict")]
+    internal static partial void LegacyStringLiterals(ILogger logger, string name, string objects);
 }
