@@ -25,12 +25,12 @@ namespace Walden.Integrity;
 /// <param name="CommitsPast">Commit frames among them: committed transactions SQLite ignores.</param>
 internal sealed record WalChainBreak(string Wal, int Frame, int Frames, string Why, int CommitsBefore, int FramesPast, int CommitsPast)
 {
-    /// <summary>Where the chain breaks, in words: "frame 21 of 100", or "its header".</summary>
-    internal string Where => Frame == 0 ? "its header" : $"frame {Frame:N0} of {Frames:N0}";
+    /// <summary>Where the chain breaks, in words: "at frame 21 of 100", or "in its header".</summary>
+    internal string Where => Frame == 0 ? "in its header" : $"at frame {Frame:N0} of {Frames:N0}";
 
     /// <summary>The facts, as one sentence: where, why, how much SQLite ignores.</summary>
     internal string Facts =>
-        $"the write-ahead log '{Wal}' is damaged at {Where} ({Why}): SQLite stops reading it there and ignores the " +
+        $"the write-ahead log '{Wal}' is damaged {Where} ({Why}): SQLite stops reading it there and ignores the " +
         $"{Plural(CommitsPast, "committed transaction")} in the {Plural(FramesPast, "intact frame")} after it " +
         $"(it reads the {Plural(CommitsBefore, "committed transaction")} before it)";
 
@@ -96,14 +96,19 @@ internal sealed record WalChainBreak(string Wal, int Frame, int Frames, string W
         var stored = WalFrames.StoredChecksum(header.AsSpan(8)); // the header's checksum sits at bytes 24..31
         uint h1 = 0, h2 = 0;
         WalFrames.Checksum(header.AsSpan(0, 24), bigEndian, ref h1, ref h2);
-        var headerValid = (h1, h2) == stored && BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(4)) == WalFrames.Version;
+        var headerValid = (h1, h2) == stored;
+        if (headerValid && BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(4)) != WalFrames.Version)
+        {
+            return null; // SQLite refuses to open such a WAL (SQLITE_CANTOPEN) rather than ignore it: its open says so
+        }
+
 
         var frameBytes = WalFrames.FrameHeaderBytes + pageSize;
         var frames = (int)Math.Min(int.MaxValue, (stream.Length - WalFrames.HeaderBytes) / frameBytes);
         var frame = new byte[frameBytes];
         WalChecksum? pageChecksum = null;
         var broken = 0;
-        var why = "the checksum over its first 24 bytes does not match the one it stores, or its version is not 3007000";
+        var why = "the checksum over its first 24 bytes does not match the one it stores";
         var commitsBefore = 0;
         // Seeds for the frame after the current one: the checksum the frame stores, and the one computed over it.
         var (seedStored, seedComputed) = (stored, (h1, h2));
