@@ -137,4 +137,22 @@ public sealed class WalChainBreakCommandTests : IDisposable
         Assert.Equal(damagedWal, File.ReadAllBytes(Path.Combine(kept, "app.db-wal")));
         Assert.Equal(before, DamagedWal.RowsSqliteReads(path, _dir.File("scratch")));
     }
+
+    [Fact]
+    public async Task Doctor_CallsItADanger_WithTheSameFacts_AndChangesNothing()
+    {
+        var (path, _, past) = await DamagedAsync();
+        var before = ForeignProgram.Snapshot(_dir.Path);
+
+        var (exit, stdout, stderr) = await WaldenCli.RunAsync("doctor", path, "--json");
+
+        Assert.True(exit == 1, stdout + stderr);
+        using var document = JsonDocument.Parse(stdout);
+        var finding = document.RootElement.GetProperty("findings").EnumerateArray()
+            .Single(f => f.GetProperty("seen").GetString()!.Contains("damaged at frame 21", StringComparison.Ordinal));
+        Assert.Equal("danger", finding.GetProperty("severity").GetString());
+        Assert.Contains($"ignores the {past} committed transactions", finding.GetProperty("seen").GetString(), StringComparison.Ordinal);
+        Assert.Contains("Keep the -wal", finding.GetProperty("action").GetString(), StringComparison.Ordinal);
+        Assert.Equal(before, ForeignProgram.Snapshot(_dir.Path));
+    }
 }
