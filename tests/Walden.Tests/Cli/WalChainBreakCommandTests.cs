@@ -155,4 +155,20 @@ public sealed class WalChainBreakCommandTests : IDisposable
         Assert.Contains("Keep the -wal", finding.GetProperty("action").GetString(), StringComparison.Ordinal);
         Assert.Equal(before, ForeignProgram.Snapshot(_dir.Path));
     }
+
+    [Theory]
+    [InlineData("info")]
+    [InlineData("stats")]
+    public async Task InfoAndStats_SayInANote_ThatSqliteIgnoresTheCommitsPastTheDamagedFrame(string command)
+    {
+        var (path, _, past) = await DamagedAsync();
+
+        var (exit, stdout, stderr) = await WaldenCli.RunAsync(command, path, "--json");
+
+        Assert.True(exit == 0, stdout + stderr);
+        using var document = JsonDocument.Parse(stdout);
+        Assert.Contains(document.RootElement.GetProperty("notes").EnumerateArray(), note =>
+            note.GetString()!.Contains($"damaged at frame 21", StringComparison.Ordinal) &&
+            note.GetString()!.Contains($"ignores the {past} committed transactions", StringComparison.Ordinal));
+    }
 }
