@@ -172,6 +172,13 @@ public sealed partial class WaldenDatabase
         }
 
         var findings = header.Findings.ToList();
+        // Before any connection: SQLite's open would ignore the committed transactions past a damaged -wal frame, and the
+        // writer's first checkpoint would destroy them. Refused as a damaged file (CorruptionPolicy decides what follows).
+        if (findings.Count == 0 && WalChainBreak.Find(path, openingHere: true) is { } walBreak)
+        {
+            findings.Add(walBreak.Finding);
+        }
+
         OpenedConnection? writer = null;
         if (findings.Count == 0)
         {

@@ -52,6 +52,14 @@ internal static class CheckpointCommand
             return CliErrors.Report(refusal);
         }
 
+        // A checkpoint copies the frames before the break and then (RESTART, TRUNCATE, or the next writer) resets the -wal:
+        // the committed transactions past a damaged frame would be gone for good. Refused before SQLite opens anything.
+        if (Integrity.WalChainBreak.Find(file.FullName) is { } walBreak)
+        {
+            return CliErrors.Report($"Checkpointing '{file.FullName}' refused; nothing was opened or changed: {walBreak.Facts}. " +
+                Integrity.WalChainBreak.WhatToDo);
+        }
+
         CheckpointReport report;
         var real = Files.OpenErrors.RealPath(file.FullName) ?? file.FullName;
         var closed = Files.OpenErrors.IsWalDatabase(real) && !File.Exists(real + "-wal") && !File.Exists(real + "-shm");

@@ -126,6 +126,8 @@ internal sealed record DatabaseInfo(
         var real = OpenErrors.RealPath(path) ?? path;
         var walBytes = DatabaseFiles.SizeOf(real + "-wal");
         var shmBytes = DatabaseFiles.SizeOf(real + "-shm");
+        // Before SQLite reads it: committed transactions past a damaged -wal frame, which every figure below leaves out.
+        var walBreak = Integrity.WalChainBreak.Find(real);
         // Read-only, and leaves the folder as it was: a hot journal is rolled back, a WAL without -shm read, on a private copy.
         using var file = ForeignFile.Open(path, TimeSpan.FromSeconds(5));
         long Scalar(string sql) => file.Read(connection =>
@@ -150,7 +152,7 @@ internal sealed record DatabaseInfo(
                 2 => "incremental",
                 var other => other.ToString(System.Globalization.CultureInfo.InvariantCulture),
             },
-            file.Notes);
+            walBreak is null ? file.Notes : [walBreak.Finding, .. file.Notes]);
     }
 
     /// <summary>The WAL frames the -wal file has room for (its size; SQLite reuses a WAL from its start after a checkpoint reset it).</summary>

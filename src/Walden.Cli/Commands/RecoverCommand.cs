@@ -71,7 +71,8 @@ internal static class RecoverCommand
             return CliErrors.Report(ex.Message, ExitCodes.Failed);
         }
 
-        var exitCode = report.Usable ? ExitCodes.Ok : ExitCodes.Failed;
+        // Committed transactions left out (past a damaged -wal frame) make the result incomplete: exit 1, as a result not usable.
+        var exitCode = report.Usable && report.WalCommitsIgnored == 0 ? ExitCodes.Ok : ExitCodes.Failed;
         if (json)
         {
             Json.Write(new { report, rowsRecovered = report.RowsRecovered, exitCode });
@@ -86,7 +87,10 @@ internal static class RecoverCommand
     {
         var where = report.OutputPath == report.InputPath ? "in place" : $"into [bold]{Markup.Escape(report.OutputPath)}[/]";
         AnsiConsole.MarkupLine($"Recovered [bold]{Markup.Escape(report.InputPath)}[/] {where} in {report.Duration.TotalSeconds:N2} s: " +
-            (report.Usable ? "[green]usable[/]" : $"[red]not usable[/] ({Markup.Escape(report.WhyNotUsable ?? report.IntegrityCheck)})"));
+            (!report.Usable ? $"[red]not usable[/] ({Markup.Escape(report.WhyNotUsable ?? report.IntegrityCheck)})"
+                : report.WalCommitsIgnored > 0 ? $"[yellow]usable but incomplete[/] ({report.WalCommitsIgnored:N0} committed transaction(s) " +
+                    "past a damaged -wal frame are not in it; see the first note)"
+                : "[green]usable[/]"));
         var table = new Table().AddColumn("table").AddColumn(new TableColumn("rows").RightAligned());
         foreach (var (name, rows) in report.Tables)
         {

@@ -18,8 +18,8 @@ namespace Walden.Archiving;
 /// </summary>
 internal sealed unsafe class WalFrameReader : IDisposable
 {
-    private const int WalHeaderBytes = 32;
-    private const int FrameHeaderBytes = 24;
+    private const int WalHeaderBytes = WalFrames.HeaderBytes;
+    private const int FrameHeaderBytes = WalFrames.FrameHeaderBytes;
     private const int ShortRead = 522; // SQLITE_IOERR_SHORT_READ: the rest of the buffer was zero-filled
     private SqliteConnection? _writer;
 
@@ -226,14 +226,14 @@ internal sealed unsafe class WalFrameReader : IDisposable
         }
 
         var magic = BinaryPrimitives.ReadUInt32BigEndian(header);
-        if ((magic & 0xFFFFFFFE) != 0x377f0682)
+        if (!WalFrames.IsMagic(magic))
         {
             return null;
         }
 
         var salt1 = BinaryPrimitives.ReadUInt32BigEndian(header[16..]);
         var salt2 = BinaryPrimitives.ReadUInt32BigEndian(header[20..]);
-        _bigEndian = (magic & 1) == 1;
+        _bigEndian = WalFrames.IsBigEndian(magic);
         _pageSize = (int)BinaryPrimitives.ReadUInt32BigEndian(header[8..]);
         if (salt1 != _salt1 || salt2 != _salt2 || FramesTaken == 0)
         {
@@ -299,58 +299,10 @@ internal sealed unsafe class WalFrameReader : IDisposable
 
     /// <summary>
     /// Whether <paramref name="frame"/> (header and page) belongs to this WAL and continues its running checksum, as SQLite's
-    /// own recovery tests a frame (wal.c, <c>walDecodeFrame</c>); the checksum is carried forward over it either way.
+    /// own recovery tests a frame (<see cref="WalFrames.Continues"/>); the checksum is carried forward over it either way.
     /// </summary>
-    private bool IsValidFrame(ReadOnlySpan<byte> frame, ref uint c1, ref uint c2)
-    {
-        if (BinaryPrimitives.ReadUInt32BigEndian(frame[8..]) != _salt1 || BinaryPrimitives.ReadUInt32BigEndian(frame[12..]) != _salt2)
-        {
-            return false;
-        }
-
-        Checksum(frame[..8], ref c1, ref c2);
-        if (_bigEndian == BitConverter.IsLittleEndian)
-        {
-            Checksum(frame.Slice(FrameHeaderBytes, _pageSize), ref c1, ref c2);
-        }
-        else
-        {
-            (_pageChecksum is { } known && known.PageSize == _pageSize ? known : _pageChecksum = WalChecksum.For(_pageSize))
-                .Update(frame.Slice(FrameHeaderBytes, _pageSize), ref c1, ref c2);
-        }
-        return c1 == BinaryPrimitives.ReadUInt32BigEndian(frame[16..]) && c2 == BinaryPrimitives.ReadUInt32BigEndian(frame[20..]);
-    }
-
-    /// <summary>
-    /// SQLite's WAL checksum (walChecksumBytes): 32-bit words in the byte order the header's magic names. A page in native
-    /// order (every WAL this machine's SQLite writes) goes through <see cref="WalChecksum"/> instead; this loop takes the
-    /// frame headers and pages of a WAL written in the other byte order.
-    /// </summary>
-    private void Checksum(ReadOnlySpan<byte> data, ref uint s1, ref uint s2)
-    {
-        var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(data);
-        var (a, b) = (s1, s2);
-        if (_bigEndian == BitConverter.IsLittleEndian)
-        {
-            for (var i = 0; i + 1 < words.Length; i += 2)
-            {
-                a = unchecked(a + BinaryPrimitives.ReverseEndianness(words[i]) + b);
-                b = unchecked(b + BinaryPrimitives.ReverseEndianness(words[i + 1]) + a);
-            }
-        }
-        else
-        {
-            ref var word = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(words);
-            var pairs = words.Length / 2;
-            for (nint i = 0; i < pairs; i++)
-            {
-                a = unchecked(a + System.Runtime.CompilerServices.Unsafe.Add(ref word, 2 * i) + b);
-                b = unchecked(b + System.Runtime.CompilerServices.Unsafe.Add(ref word, (2 * i) + 1) + a);
-            }
-        }
-
-        (s1, s2) = (a, b);
-    }
+    private bool IsValidFrame(ReadOnlySpan<byte> frame, ref uint c1, ref uint c2) =>
+        WalFrames.Continues(frame, _salt1, _salt2, _bigEndian, _pageSize, ref _pageChecksum, ref c1, ref c2);
 
     /// <summary>The writer connection's open <c>-wal</c> (<c>sqlite3_file*</c>), or zero while SQLite has not opened it.</summary>
     private IntPtr WalFile()

@@ -53,6 +53,16 @@ internal sealed class BackupSource : IDisposable
                     unreadable.Message + " There is nothing to back up.", SqliteErrors.Corrupt, SqliteErrors.Corrupt);
         }
 
+        // SQLite's backup would copy only what it reads, without the committed transactions past a damaged -wal frame, and the
+        // copy would pass every check: refused rather than called a verified backup of the database.
+        if (Integrity.WalChainBreak.Find(path) is { } walBreak)
+        {
+            throw new WaldenCorruptException(
+                $"No backup of '{path}' was written; nothing was changed: {walBreak.Facts}. A backup through SQLite would hold the " +
+                $"database without them and pass its verification. {Integrity.WalChainBreak.WhatToDo}",
+                SqliteErrors.Corrupt, SqliteErrors.Corrupt);
+        }
+
         var settled = Files.ForeignFile.SettledCopy(Files.OpenErrors.RealPath(path) ?? path);
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder
         {

@@ -98,11 +98,18 @@ public static class WaldenIntegrity
             return Result(WaldenFileStatus.Corrupt, header.Findings);
         }
 
+        // Before SQLite reads it (on a private copy, or in place): committed transactions SQLite would ignore are damage too.
+        var walBreak = WalChainBreak.Find(fullPath);
         try
         {
             using var file = ForeignFile.Open(fullPath, ForeignFileBusyTimeout);
             var (findings, setAside) = IntegrityChecker.RunSettingAsideStandIns(file.Connection, file.StandIns, kind);
             var notes = file.Notes.Concat(setAside).ToList();
+            if (walBreak is not null)
+            {
+                findings.Insert(0, walBreak.Finding);
+            }
+
             return Result(findings.Count == 0 ? WaldenFileStatus.Healthy : WaldenFileStatus.Corrupt, findings) with { Notes = notes };
         }
         catch (SqliteException ex) when ((ex.SqliteErrorCode & 0xff) == Errors.SqliteErrors.Corrupt)

@@ -74,6 +74,7 @@ public static class WaldenRecovery
         }
 
         var closedWal = ForeignFile.IsClosedWal(input);
+        var walBreak = Integrity.WalChainBreak.Find(input);
         RemoveAbandonedOutputs(Path.GetDirectoryName(output)!);
         var partial = FreePath(output + ".walden-partial");
         using var owner = ClaimOutput(input, partial, $"Recovering '{input}' into '{output}'", "the input is untouched");
@@ -82,7 +83,8 @@ public static class WaldenRecovery
             WaldenRecoveryReport report;
             try
             {
-                report = RecoveryInput.Run(input, partial, source => Produce(source, partial, options));
+                report = WithWalBreak(RecoveryInput.Run(input, partial, source => Produce(source, partial, options)), walBreak,
+                    "the input, with its -wal, is left as it was");
             }
             finally
             {
@@ -105,6 +107,22 @@ public static class WaldenRecovery
         }
     }
 
+    /// <summary>
+    /// Says in the report what SQLite ignored in a damaged -wal (<see cref="Integrity.WalChainBreak"/>): the recovery reads the
+    /// database as SQLite does, so the committed transactions past the break are not in the result, which is then incomplete.
+    /// </summary>
+    private static WaldenRecoveryReport WithWalBreak(WaldenRecoveryReport report, Integrity.WalChainBreak? walBreak, string original) =>
+        walBreak is null ? report : report with
+        {
+            WalCommitsIgnored = walBreak.CommitsPast,
+            Notes =
+            [
+                $"Incomplete: {walBreak.Facts}. They are not in the result and cannot be applied safely (a transaction after the damaged " +
+                $"frame may depend on its page); {original}, so they are not lost.",
+                .. report.Notes,
+            ],
+        };
+
     internal static WaldenRecoveryReport RecoverInPlace(string path, WaldenRecoveryOptions options)
     {
         Native.SqliteLibrary.RequireWaldenBuild("In-place recovery");
@@ -124,6 +142,7 @@ public static class WaldenRecovery
         }
 
         var closedWal = ForeignFile.IsClosedWal(input);
+        var walBreak = Integrity.WalChainBreak.Find(input);
         var before = DatabaseFiles.For(input).Fingerprint();
         RemoveAbandonedOutputs(Path.GetDirectoryName(input)!);
         var recovered = FreePath(Path.Combine(Path.GetDirectoryName(input)!, $".{Path.GetFileName(input)}.walden-recovered"));
@@ -131,7 +150,8 @@ public static class WaldenRecovery
         WaldenRecoveryReport report;
         try
         {
-            report = RecoveryInput.Run(input, recovered, source => Produce(source, recovered, options));
+            report = WithWalBreak(RecoveryInput.Run(input, recovered, source => Produce(source, recovered, options)), walBreak,
+                "the original, with its -wal, is kept in quarantine");
         }
         catch
         {

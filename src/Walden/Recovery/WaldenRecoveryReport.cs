@@ -79,4 +79,12 @@ public sealed record WaldenRecoveryReport(
     /// in a table or in lost_and_found) from a file whose pages could not be read. Null otherwise.
     /// </summary>
     public string? WhyNotUsable { get; init; }
+
+    /// <summary>
+    /// Committed transactions the input's <c>-wal</c> holds past a damaged frame, which SQLite ignores and the recovery therefore
+    /// could not apply (a transaction after the damaged frame may depend on its page); 0 when there were none. The notes say where
+    /// the chain breaks. A result that left any out is incomplete, however usable: the original keeps them (left as it was, or in
+    /// quarantine with its -wal).
+    /// </summary>
+    public int WalCommitsIgnored { get; init; }
 }

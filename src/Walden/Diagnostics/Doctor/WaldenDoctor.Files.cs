@@ -43,6 +43,17 @@ internal static partial class WaldenDoctor
                 "beside it under its name (SQLite replays the -wal into it)."));
         }
 
+        // Read only where Walden may read a -wal outside SQLite: nobody holds the database (see WalChainBreak.Find).
+        if (Integrity.WalChainBreak.Find(files.Database) is { } walBreak)
+        {
+            findings.Add(new DoctorFinding("files", DoctorSeverity.Danger,
+                char.ToUpperInvariant(walBreak.Facts[0]) + walBreak.Facts[1..] + ".",
+                "SQLite's recovery stops at the first frame whose checksum or salts fail (bit rot, a bad sector, a lost write), so " +
+                "every program sees the database without those committed transactions; a checkpoint copies what comes before the break " +
+                "and a reset of the -wal (a RESTART or TRUNCATE checkpoint, or the next write once it is checkpointed) overwrites the rest.",
+                Integrity.WalChainBreak.WhatToDo));
+        }
+
         if (FileOwner.Of(files.Database) is { } owner)
         {
             foreach (var companion in new[] { files.Wal, files.Shm, files.Journal })
