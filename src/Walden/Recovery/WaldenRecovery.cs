@@ -452,12 +452,16 @@ public static class WaldenRecovery
         {
             AttemptResult? best = null;
             var bestSize = 0;
+            var bestEncoding = "UTF-8";
+            WaldenException? failedAttempt = null;
             var bestNotes = new List<string>();
             // The header's own size first, so that it wins ties (the extension often detects the size itself).
             var sizes = Enumerable.Range(9, 8).Select(bits => 1 << bits).OrderBy(size => size == headerPageSize ? 0 : 1);
             try
             {
-                foreach (var size in sizes)
+                // The text encoding is in the header too: a zeroed one says none, and a UTF-16 file read as UTF-8 gives back nothing.
+                var encodings = InputHeader.EncodingsOf(input);
+                foreach (var (size, encoding) in sizes.SelectMany(size => encodings.Select(encoding => (size, encoding))))
                 {
                     // Patch a copy, never the original. The input is not in use (checked before), so copying it is safe.
                     var copy = Path.Combine(work.FullName, $"input-{size}.db");
@@ -468,12 +472,21 @@ public static class WaldenRecovery
                         DatabaseFiles.CopyRaw(input + "-wal", copy + "-wal", "Copying the damaged file's -wal to repair its header");
                     }
 
-                    InputHeader.PatchCopy(copy, size, wal);
+                    InputHeader.PatchCopy(copy, size, wal, encoding);
                     var attemptNotes = new List<string>();
                     AttemptResult result;
+                    var attemptOutput = Path.Combine(work.FullName, $"output-{size}-{encoding}.db");
                     try
                     {
-                        result = Attempt(copy, Path.Combine(work.FullName, $"output-{size}.db"), known, freelistKnown: false, attemptNotes, context);
+                        result = Attempt(copy, attemptOutput, known, freelistKnown: false, attemptNotes, context);
+                    }
+                    catch (WaldenException failed) when (Errors.SqliteErrors.IsCorrupt(failed.SqliteErrorCode ?? 0))
+                    {
+                        // A wrong page size can make the extension give up on the copy ("database disk image is malformed", a file
+                        // shorter than one page of that size): that size is not the file's, and the others are still tried.
+                        failedAttempt = failed;
+                        DeleteWorkDatabase(attemptOutput);
+                        continue;
                     }
                     finally
                     {
@@ -490,6 +503,7 @@ public static class WaldenRecovery
 
                         best = result;
                         bestSize = size;
+                        bestEncoding = encoding;
                         bestNotes = attemptNotes;
                     }
                     else
@@ -506,10 +520,20 @@ public static class WaldenRecovery
                     "Nothing was left half-written: the work folder was removed, and the damaged original is untouched.", ex);
             }
 
-            File.Move(best!.OutputPath, output);
+            if (best is null)
+            {
+                throw failedAttempt!; // every page size made the extension give up: the last reason is the one to show
+            }
+
+            File.Move(best.OutputPath, output);
             notes.Add(best.PageSize == bestSize
                 ? $"Page size {best.PageSize} gave the most rows."
                 : $"Recovered with page size {best.PageSize}, which SQLite's recover extension detected from the pages themselves (the patched header size did not change the result).");
+            if (bestEncoding != "UTF-8")
+            {
+                notes.Add($"The text encoding was repaired too: {bestEncoding} (the header's encoding field was lost; that encoding gave back the most rows).");
+            }
+
             notes.AddRange(bestNotes);
             return (best with { OutputPath = output }, best.PageSize);
         }
@@ -535,11 +559,12 @@ public static class WaldenRecovery
         try
         {
             var copy = Path.Combine(work.FullName, "schema.db");
+            var encoding = InputHeader.EncodingsOf(input)[0];
             DatabaseFiles.CopyRaw(input, copy, "Copying the damaged file to read its schema");
             var sizes = Enumerable.Range(9, 8).Select(bits => 1 << bits).OrderBy(size => size == headerPageSize ? 0 : 1);
             foreach (var size in sizes)
             {
-                InputHeader.PatchCopy(copy, size, wal: false);
+                InputHeader.PatchCopy(copy, size, wal: false, encoding);
                 if (InputDatabase.Read(copy, hasWal: false).Schema is { Count: > 0 } schema)
                 {
                     return [.. schema.Select(o => o.Sql)];
