@@ -295,6 +295,15 @@ public static class WaldenRecovery
         var hasWal = DatabaseFiles.SizeOf(input + "-wal") is > 0;
         var database = InputDatabase.Read(input, hasWal);
         var known = KnownSchema.Load(options);
+        // A schema SQLite refuses to load ("malformed database schema"): the rows that still run are the schema, the others damaged.
+        var damaged = new List<DamagedObject>();
+        if (header.MagicIntact && database.Schema is null && DamagedSchema.Read(input, options.StandInsEnabled) is { } split)
+        {
+            damaged = split.Damaged;
+            database = database with { Schema = split.Sound };
+        }
+
+        var damagedTables = damaged.Where(d => d.Entry.Type == "table" && d.Entry.RootPage > 0).ToList();
         var schemaSql = (database.Schema ?? []).Concat(known?.Objects ?? []).Select(o => o.Sql);
         if (database.Schema is null && !header.MagicIntact && options.StandInsEnabled)
         {
@@ -309,6 +318,7 @@ public static class WaldenRecovery
         {
             Statistics = RecoveredStatistics.Of(database.Schema ?? known?.Objects),
             Tables = RefusedRows.TablesOf(database.Schema),
+            DamagedRoots = damagedTables.Where(d => DamagedSchema.KnownStatement(known, d) is null).Select(d => d.Entry.RootPage).ToHashSet(),
         };
         var notes = new List<string>();
         if (!header.MagicIntact)
@@ -332,7 +342,13 @@ public static class WaldenRecovery
         var pageSize = header.PageSize;
         var retried = false;
         AttemptResult best;
-        if (header.MagicIntact && header.PageSize != 0)
+        var setApart = false;
+        if (header.MagicIntact && header.PageSize != 0 && damagedTables.Count > 0)
+        {
+            (best, setApart) = AttemptWithDamagedTablesSetApart(input, output, known, freelistKnown, notes, context, damagedTables);
+            pageSize = best.PageSize;
+        }
+        else if (header.MagicIntact && header.PageSize != 0)
         {
             best = Attempt(input, output, known, freelistKnown, notes, context);
             pageSize = best.PageSize;
@@ -380,6 +396,11 @@ public static class WaldenRecovery
         }
 
         var missing = RecoveredSettings.MissingObjects(input, best.OutputPath, database.Schema, context);
+        if (damaged.Count > 0)
+        {
+            notes.AddRange(DamagedSchema.Describe(damaged, best.OutputPath, known, setApart, context.LostAndFound, missing));
+        }
+
         foreach (var line in missing)
         {
             notes.Add($"Not recovered: {line}.");
@@ -431,6 +452,36 @@ public static class WaldenRecovery
     {
         RecoverExtension.Run(input, output, context);
         return RecoveredDatabase.Finish(input, output, known, freelistKnown, notes, context);
+    }
+
+    /// <summary>
+    /// Recovers a copy of the input on which each damaged table has the known schema's statement or no schema row (see
+    /// <see cref="DamagedSchema.PrepareCopy"/>), in a work folder of its own like <see cref="TryEveryPageSize"/>'s. Returns whether
+    /// the copy could be made so; when not, the input itself is recovered.
+    /// </summary>
+    private static (AttemptResult Best, bool SetApart) AttemptWithDamagedTablesSetApart(string input, string output, KnownSchema? known,
+        bool freelistKnown, List<string> notes, RecoveryContext context, List<DamagedObject> tables)
+    {
+        OwnerLock.RemoveAbandoned(Path.GetTempPath(), WorkPrefix + "*" + OwnerLock.Suffix, Directory.Exists);
+        var workPath = Path.Combine(Path.GetTempPath(), WorkPrefix + Guid.NewGuid().ToString("N"));
+        using var owner = OwnerLock.Claim(workPath);
+        var work = OperatingSystem.IsWindows()
+            ? Directory.CreateDirectory(workPath)
+            : Directory.CreateDirectory(workPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        try
+        {
+            var copy = DamagedSchema.PrepareCopy(input, work.FullName, tables, known);
+            if (copy is null)
+            {
+                notes.Add("The schema rows of the damaged tables could not be set aside on a copy: their pages were read as the schema's.");
+            }
+
+            return (Attempt(copy ?? input, output, known, freelistKnown, notes, context), copy is not null);
+        }
+        finally
+        {
+            work.Delete(recursive: true); // a copy of our own; the original is untouched
+        }
     }
 
     /// <summary>
