@@ -83,11 +83,17 @@ internal static class RecoverCommand
         return exitCode;
     }
 
+    /// <summary>Why the result is not usable, in a few words: what was not recovered, or what the check found.</summary>
+    private static string WhyNot(WaldenRecoveryReport report) =>
+        report.WhyNotUsable ?? (report.MissingObjects.Count > 0
+            ? $"{report.MissingObjects.Count} object(s) of the original not recovered: {string.Join("; ", report.MissingObjects)}"
+            : report.IntegrityCheck);
+
     private static void Print(WaldenRecoveryReport report)
     {
         var where = report.OutputPath == report.InputPath ? "in place" : $"into [bold]{Markup.Escape(report.OutputPath)}[/]";
         AnsiConsole.MarkupLine($"Recovered [bold]{Markup.Escape(report.InputPath)}[/] {where} in {report.Duration.TotalSeconds:N2} s: " +
-            (!report.Usable ? $"[red]not usable[/] ({Markup.Escape(report.WhyNotUsable ?? report.IntegrityCheck)})"
+            (!report.Usable ? $"[red]not usable[/] ({Markup.Escape(WhyNot(report))})"
                 : report.WalCommitsIgnored > 0 ? $"[yellow]usable but incomplete[/] ({report.WalCommitsIgnored:N0} committed transaction(s) " +
                     "past a damaged -wal frame are not in it; see the first note)"
                 : "[green]usable[/]"));

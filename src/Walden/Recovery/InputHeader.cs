@@ -161,12 +161,13 @@ internal sealed record InputHeader(bool MagicIntact, int PageSizeField, long Fil
     /// <summary>
     /// Rewrites the damaged header of a COPY of the file (never the original) so SQLite accepts it: the
     /// magic string, the candidate page size (bytes 16-17), file format versions (rollback, or WAL when
-    /// a -wal was copied along), no reserved bytes, the fixed payload fractions, and an empty freelist
-    /// (a garbage freelist pointer would make the extension skip live pages as "free").
+    /// a -wal was copied along), no reserved bytes, the fixed payload fractions, an empty freelist
+    /// (a garbage freelist pointer would make the extension skip live pages as "free") and the text encoding
+    /// (bytes 56-59: 1 UTF-8, 2 UTF-16le, 3 UTF-16be; a zeroed header says none, and SQLite then reads every text as UTF-8).
     /// </summary>
-    internal static void PatchCopy(string copyPath, int pageSize, bool wal)
+    internal static void PatchCopy(string copyPath, int pageSize, bool wal, string encoding = "UTF-8")
     {
-        var header = new byte[40];
+        var header = new byte[60];
         using var stream = new FileStream(copyPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
         stream.ReadExactly(header);
         Magic.CopyTo(header, 0);
@@ -177,7 +178,53 @@ internal sealed record InputHeader(bool MagicIntact, int PageSizeField, long Fil
         header[22] = 32;
         header[23] = 32;
         header.AsSpan(32, 8).Clear();
+        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(56), encoding switch { "UTF-16le" => 2u, "UTF-16be" => 3u, _ => 1u });
         stream.Position = 0;
         stream.Write(header);
     }
+
+    /// <summary>The text encodings SQLite knows, as PRAGMA encoding names them.</summary>
+    internal static readonly string[] Encodings = ["UTF-8", "UTF-16le", "UTF-16be"];
+
+    /// <summary>
+    /// The text encodings to try when repairing the header of copies of <paramref name="path"/>, told from the schema's SQL on page 1
+    /// (SQLite stores every schema statement starting with the keyword CREATE, in the database's encoding; page 1 is at most 64 KiB):
+    /// UTF-8 when it is written so; both UTF-16 byte orders when it is UTF-16, the likelier first; every encoding, UTF-8 first, when
+    /// no such text is found. Both byte orders are tried because a UTF-16be text read one byte on looks like UTF-16le: the attempts
+    /// decide by what they recover, and a tie goes to the first. Same reading rule as <see cref="Read"/>: not while open in SQLite here.
+    /// </summary>
+    internal static IReadOnlyList<string> EncodingsOf(string path)
+    {
+        var bytes = new byte[65536];
+        int read;
+        using (var stream = DatabaseFiles.OpenRawRead(path, "Reading the database's first page outside SQLite"))
+        {
+            read = stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+        }
+
+        var page = bytes.AsSpan(0, read);
+        if (page.IndexOf("CREATE "u8) >= 0)
+        {
+            return page.IndexOf(Utf16Le) >= 0 ? Encodings : ["UTF-8"];
+        }
+
+        // Each UTF-16le match with no UTF-16be match one byte before it cannot be a shifted UTF-16be text: a table's or an index's
+        // statement follows its root page number, whose last byte is seldom zero. Every match of a UTF-16be text has one.
+        var little = false;
+        var any = false;
+        for (var at = page.IndexOf(Utf16Le); at >= 0; at = Next(page, at))
+        {
+            any = true;
+            little |= at == 0 || !page[(at - 1)..].StartsWith(Utf16Be);
+        }
+
+        any |= page.IndexOf(Utf16Be) >= 0;
+        return !any ? Encodings : little ? ["UTF-16le", "UTF-16be"] : ["UTF-16be", "UTF-16le"];
+
+        static int Next(ReadOnlySpan<byte> page, int at) =>
+            page[(at + 1)..].IndexOf(Utf16Le) is var next and >= 0 ? at + 1 + next : -1;
+    }
+
+    private static readonly byte[] Utf16Le = System.Text.Encoding.Unicode.GetBytes("CREATE ");
+    private static readonly byte[] Utf16Be = System.Text.Encoding.BigEndianUnicode.GetBytes("CREATE ");
 }

@@ -82,7 +82,7 @@ internal static class LostAndFoundMapper
             {
                 target = rooted;
             }
-            else if (freelistKnown && (rowid || keyed))
+            else if (freelistKnown && (rowid || keyed) && !context.DamagedRoots.Contains(root))
             {
                 var candidates = shapes.Where(s => s.WithoutRowid == keyed && rows.All(r => s.Fits(r.Values))).ToList();
                 // An index entry is a record too: a page that could be an index's is not a table's with certainty.

@@ -266,6 +266,9 @@ internal static partial class RecoveredDatabase
             using var connection = new SqliteConnection(builder.ToString());
             connection.Open();
             standIns.Register(connection); // an index in the application's collation cannot be checked without it
+            // A damaged CREATE statement makes SQLite refuse the whole schema ("malformed database schema"), which is not every page
+            // unreadable: under writable_schema it loads what parses, and the check reads every tree of that.
+            ConnectionFactory.Execute(connection, "PRAGMA writable_schema = ON");
             var report = IntegrityCheck(connection);
             if (report == "ok")
             {

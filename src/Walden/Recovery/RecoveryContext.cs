@@ -17,6 +17,12 @@ internal sealed record RecoveryContext(StandIns StandIns, string LostAndFound)
     /// <summary>The input's tables as the recover extension creates them: each row it refuses in one is kept (<see cref="RefusedRows"/>).</summary>
     internal IReadOnlyList<RefusedRows.Table> Tables { get; init; } = [];
 
+    /// <summary>
+    /// Root pages of tables whose CREATE statement is damaged and that no known schema recreated: their rows are in lost_and_found
+    /// under these roots and stay there, never given to another table of the same shape.
+    /// </summary>
+    internal IReadOnlySet<long> DamagedRoots { get; init; } = new HashSet<long>();
+
     /// <summary>The output's work table for the rows the extension refused: a name of the lost-and-found's family, dropped before the end.</summary>
     internal string RefusedTable => LostAndFound + "_refused";
 

@@ -315,6 +315,15 @@ public static class WaldenRecovery
         var hasWal = DatabaseFiles.SizeOf(input + "-wal") is > 0;
         var database = InputDatabase.Read(input, hasWal);
         var known = KnownSchema.Load(options);
+        // A schema SQLite refuses to load ("malformed database schema"): the rows that still run are the schema, the others damaged.
+        var damaged = new List<DamagedObject>();
+        if (header.MagicIntact && database.Schema is null && DamagedSchema.Read(input, options.StandInsEnabled) is { } split)
+        {
+            damaged = split.Damaged;
+            database = database with { Schema = split.Sound };
+        }
+
+        var damagedTables = damaged.Where(d => d.Entry.Type == "table" && d.Entry.RootPage > 0).ToList();
         var schemaSql = (database.Schema ?? []).Concat(known?.Objects ?? []).Select(o => o.Sql);
         if (database.Schema is null && !header.MagicIntact && options.StandInsEnabled)
         {
@@ -329,6 +338,7 @@ public static class WaldenRecovery
         {
             Statistics = RecoveredStatistics.Of(database.Schema ?? known?.Objects),
             Tables = RefusedRows.TablesOf(database.Schema),
+            DamagedRoots = damagedTables.Where(d => DamagedSchema.KnownStatement(known, d) is null).Select(d => d.Entry.RootPage).ToHashSet(),
         };
         var notes = new List<string>();
         if (!header.MagicIntact)
@@ -352,7 +362,13 @@ public static class WaldenRecovery
         var pageSize = header.PageSize;
         var retried = false;
         AttemptResult best;
-        if (header.MagicIntact && header.PageSize != 0)
+        var setApart = false;
+        if (header.MagicIntact && header.PageSize != 0 && damagedTables.Count > 0)
+        {
+            (best, setApart) = AttemptWithDamagedTablesSetApart(input, output, known, freelistKnown, notes, context, damagedTables);
+            pageSize = best.PageSize;
+        }
+        else if (header.MagicIntact && header.PageSize != 0)
         {
             best = Attempt(input, output, known, freelistKnown, notes, context);
             pageSize = best.PageSize;
@@ -400,6 +416,11 @@ public static class WaldenRecovery
         }
 
         var missing = RecoveredSettings.MissingObjects(input, best.OutputPath, database.Schema, context);
+        if (damaged.Count > 0)
+        {
+            notes.AddRange(DamagedSchema.Describe(damaged, best.OutputPath, known, setApart, context.LostAndFound, missing));
+        }
+
         foreach (var line in missing)
         {
             notes.Add($"Not recovered: {line}.");
@@ -454,6 +475,36 @@ public static class WaldenRecovery
     }
 
     /// <summary>
+    /// Recovers a copy of the input on which each damaged table has the known schema's statement or no schema row (see
+    /// <see cref="DamagedSchema.PrepareCopy"/>), in a work folder of its own like <see cref="TryEveryPageSize"/>'s. Returns whether
+    /// the copy could be made so; when not, the input itself is recovered.
+    /// </summary>
+    private static (AttemptResult Best, bool SetApart) AttemptWithDamagedTablesSetApart(string input, string output, KnownSchema? known,
+        bool freelistKnown, List<string> notes, RecoveryContext context, List<DamagedObject> tables)
+    {
+        OwnerLock.RemoveAbandoned(Path.GetTempPath(), WorkPrefix + "*" + OwnerLock.Suffix, Directory.Exists);
+        var workPath = Path.Combine(Path.GetTempPath(), WorkPrefix + Guid.NewGuid().ToString("N"));
+        using var owner = OwnerLock.Claim(workPath);
+        var work = OperatingSystem.IsWindows()
+            ? Directory.CreateDirectory(workPath)
+            : Directory.CreateDirectory(workPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        try
+        {
+            var copy = DamagedSchema.PrepareCopy(input, work.FullName, tables, known);
+            if (copy is null)
+            {
+                notes.Add("The schema rows of the damaged tables could not be set aside on a copy: their pages were read as the schema's.");
+            }
+
+            return (Attempt(copy ?? input, output, known, freelistKnown, notes, context), copy is not null);
+        }
+        finally
+        {
+            work.Delete(recursive: true); // a copy of our own; the original is untouched
+        }
+    }
+
+    /// <summary>
     /// Tries every legal page size on patched copies, in a work folder of its own in the temp folder. The temporary
     /// space is bounded: one copy of the input (database and -wal) at a time, the best output so far and the current
     /// attempt's output, so at most about three times the input's size at once. The folder is owned (see
@@ -472,12 +523,16 @@ public static class WaldenRecovery
         {
             AttemptResult? best = null;
             var bestSize = 0;
+            var bestEncoding = "UTF-8";
+            WaldenException? failedAttempt = null;
             var bestNotes = new List<string>();
             // The header's own size first, so that it wins ties (the extension often detects the size itself).
             var sizes = Enumerable.Range(9, 8).Select(bits => 1 << bits).OrderBy(size => size == headerPageSize ? 0 : 1);
             try
             {
-                foreach (var size in sizes)
+                // The text encoding is in the header too: a zeroed one says none, and a UTF-16 file read as UTF-8 gives back nothing.
+                var encodings = InputHeader.EncodingsOf(input);
+                foreach (var (size, encoding) in sizes.SelectMany(size => encodings.Select(encoding => (size, encoding))))
                 {
                     // Patch a copy, never the original. The input is not in use (checked before), so copying it is safe.
                     var copy = Path.Combine(work.FullName, $"input-{size}.db");
@@ -488,12 +543,21 @@ public static class WaldenRecovery
                         DatabaseFiles.CopyRaw(input + "-wal", copy + "-wal", "Copying the damaged file's -wal to repair its header");
                     }
 
-                    InputHeader.PatchCopy(copy, size, wal);
+                    InputHeader.PatchCopy(copy, size, wal, encoding);
                     var attemptNotes = new List<string>();
                     AttemptResult result;
+                    var attemptOutput = Path.Combine(work.FullName, $"output-{size}-{encoding}.db");
                     try
                     {
-                        result = Attempt(copy, Path.Combine(work.FullName, $"output-{size}.db"), known, freelistKnown: false, attemptNotes, context);
+                        result = Attempt(copy, attemptOutput, known, freelistKnown: false, attemptNotes, context);
+                    }
+                    catch (WaldenException failed) when (Errors.SqliteErrors.IsCorrupt(failed.SqliteErrorCode ?? 0))
+                    {
+                        // A wrong page size can make the extension give up on the copy ("database disk image is malformed", a file
+                        // shorter than one page of that size): that size is not the file's, and the others are still tried.
+                        failedAttempt = failed;
+                        DeleteWorkDatabase(attemptOutput);
+                        continue;
                     }
                     finally
                     {
@@ -510,6 +574,7 @@ public static class WaldenRecovery
 
                         best = result;
                         bestSize = size;
+                        bestEncoding = encoding;
                         bestNotes = attemptNotes;
                     }
                     else
@@ -526,10 +591,20 @@ public static class WaldenRecovery
                     "Nothing was left half-written: the work folder was removed, and the damaged original is untouched.", ex);
             }
 
-            File.Move(best!.OutputPath, output);
+            if (best is null)
+            {
+                throw failedAttempt!; // every page size made the extension give up: the last reason is the one to show
+            }
+
+            File.Move(best.OutputPath, output);
             notes.Add(best.PageSize == bestSize
                 ? $"Page size {best.PageSize} gave the most rows."
                 : $"Recovered with page size {best.PageSize}, which SQLite's recover extension detected from the pages themselves (the patched header size did not change the result).");
+            if (bestEncoding != "UTF-8")
+            {
+                notes.Add($"The text encoding was repaired too: {bestEncoding} (the header's encoding field was lost; that encoding gave back the most rows).");
+            }
+
             notes.AddRange(bestNotes);
             return (best with { OutputPath = output }, best.PageSize);
         }
@@ -555,11 +630,12 @@ public static class WaldenRecovery
         try
         {
             var copy = Path.Combine(work.FullName, "schema.db");
+            var encoding = InputHeader.EncodingsOf(input)[0];
             DatabaseFiles.CopyRaw(input, copy, "Copying the damaged file to read its schema");
             var sizes = Enumerable.Range(9, 8).Select(bits => 1 << bits).OrderBy(size => size == headerPageSize ? 0 : 1);
             foreach (var size in sizes)
             {
-                InputHeader.PatchCopy(copy, size, wal: false);
+                InputHeader.PatchCopy(copy, size, wal: false, encoding);
                 if (InputDatabase.Read(copy, hasWal: false).Schema is { Count: > 0 } schema)
                 {
                     return [.. schema.Select(o => o.Sql)];
