@@ -310,7 +310,7 @@ public static class WaldenRecovery
             Statistics = RecoveredStatistics.Of(database.Schema ?? known?.Objects),
             Tables = RefusedRows.TablesOf(database.Schema),
         };
-        var notes = new List<string>();
+        var notes = new List<string>(known?.Notes ?? []);
         if (!header.MagicIntact)
         {
             notes.Add("The file header is damaged (the 'SQLite format 3' magic string is gone).");
