@@ -17,6 +17,22 @@ internal static class BackupCommand
         var compression = new Option<WaldenBackupCompression?>("--compression") { Description = "Store the copy compressed with gzip or brotli (overrides --compress)." };
         var keepLast = new Option<int>("--keep-last") { Description = "Verified backups of this database to keep; older verified ones are deleted.", DefaultValueFactory = _ => new WaldenBackupOptions().KeepLast };
         var keepDays = new Option<double?>("--keep-days") { Description = "Also keep every verified backup younger than this many days." };
+        // Checked here, in the option's own name and unit: the engine's check names its properties (KeepLast, KeepFor as a TimeSpan).
+        keepLast.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is var n and (< 1 or > 100_000))
+            {
+                result.AddError($"--keep-last must be between 1 and 100000 backups (you gave {n}); the newest verified backup is always kept.");
+            }
+        });
+        keepDays.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double?>() is { } days && (double.IsNaN(days) || days < 1.0 / 1440 || days > 36_500))
+            {
+                result.AddError(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"--keep-days must be between 0.000695 (1 minute) and 36500 (100 years) days (you gave {days:0.##########}); leave it out to keep by count only."));
+            }
+        });
         var json = new Option<bool>("--json") { Description = "Print the manifest as JSON." };
         var command = new Command("backup", "Back up an SQLite database through SQLite's online backup API (never by copying its files), verify the copy and write its manifest.")
         {

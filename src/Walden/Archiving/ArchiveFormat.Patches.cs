@@ -80,7 +80,7 @@ internal static partial class ArchiveFormat
                 }
 
                 WriteRecordHeader(buffer.AsSpan(used), record);
-                BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(used + 20), pages.Count);
+                BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(used + 20), CountField(pages.Count, record.CatchUp));
                 used += 24;
                 foreach (var (page, data) in pages)
                 {
@@ -189,7 +189,7 @@ internal static partial class ArchiveFormat
         var offset = 0;
         while (offset < data.Length)
         {
-            var count = offset + 24 <= data.Length ? BinaryPrimitives.ReadInt32LittleEndian(data[(offset + 20)..]) : -1;
+            var count = offset + 24 <= data.Length ? ReadCountField(data[offset..]).Pages : -1;
             if (count < 0 || count > (int.MaxValue - 24) / (4 + pageSize))
             {
                 throw new InvalidDataException("a transaction in it is cut short");

@@ -123,7 +123,7 @@ internal static partial class ArchiveFormat
         if (record.Pages.Count == 0 && record.Encoded is { Length: > 24 } encoded)
         {
             var chain = new byte[HashBytes];
-            ChainNextOfEncoded(previous, encoded, (encoded.Length - 24) / Math.Max(1, BinaryPrimitives.ReadInt32LittleEndian(encoded.AsSpan(20))) - 4,
+            ChainNextOfEncoded(previous, encoded, (encoded.Length - 24) / Math.Max(1, ReadCountField(encoded).Pages) - 4,
                 chain);
             return chain;
         }
@@ -137,7 +137,7 @@ internal static partial class ArchiveFormat
             previous.CopyTo(input);
             var at = previous.Length;
             WriteRecordHeader(input[at..], record);
-            BinaryPrimitives.WriteInt32LittleEndian(input[(at + 20)..], pages.Count);
+            BinaryPrimitives.WriteInt32LittleEndian(input[(at + 20)..], CountField(pages.Count, record.CatchUp));
             at += 24;
             foreach (var (page, data) in pages)
             {
@@ -181,12 +181,30 @@ internal static partial class ArchiveFormat
     /// <summary>True for a record read from a segment (or part) of format 1 or 2, whose chain value covers its page images.</summary>
     internal static bool HasOlderChain(ArchiveRecord record) => record.Format is 1 or XorVersion;
 
+    /// <summary>
+    /// Set in a record's page count field (bytes 20-23 of its header, which its chain value covers) on a transaction that
+    /// holds changes made while the archive was not watching (Archiver.Continue.cs: the catch-up at open): the state at any
+    /// moment between the transaction before it and this one is unknown. Inside the checksummed chain, so no lost side object
+    /// can make a restore claim such a moment. A page count never reaches it (a transaction of 2^30 pages is 4 TiB at 4 KiB).
+    /// </summary>
+    internal const int CatchUpFlag = 0x4000_0000;
+
+    /// <summary>The page count field of a record header as written: the count, with <see cref="CatchUpFlag"/> on a catch-up.</summary>
+    internal static int CountField(int pages, bool catchUp) => catchUp ? pages | CatchUpFlag : pages;
+
+    /// <summary>The page count and the catch-up flag of a record header's count field.</summary>
+    internal static (int Pages, bool CatchUp) ReadCountField(ReadOnlySpan<byte> header)
+    {
+        var field = BinaryPrimitives.ReadInt32LittleEndian(header[20..]);
+        return field < 0 ? (field, false) : (field & ~CatchUpFlag, (field & CatchUpFlag) != 0);
+    }
+
     private static void WriteRecordHeader(Span<byte> span, ArchiveRecord record)
     {
         BinaryPrimitives.WriteInt64LittleEndian(span, record.Txid);
         BinaryPrimitives.WriteInt64LittleEndian(span[8..], record.TimeMicros);
         BinaryPrimitives.WriteUInt32LittleEndian(span[16..], record.DatabasePages);
-        BinaryPrimitives.WriteInt32LittleEndian(span[20..], record.Pages.Count);
+        BinaryPrimitives.WriteInt32LittleEndian(span[20..], CountField(record.Pages.Count, record.CatchUp));
     }
 
     /// <summary>target = a XOR b (equal lengths).</summary>
@@ -291,7 +309,7 @@ internal static partial class ArchiveFormat
             {
                 var pages = record.Pages.Count > 0 || record.Encoded is null ? record.Pages : DecodeRecord(record.Encoded, pageSize).Pages;
                 WriteRecordHeader(recordHeader, record);
-                BinaryPrimitives.WriteInt32LittleEndian(recordHeader[20..], pages.Count);
+                BinaryPrimitives.WriteInt32LittleEndian(recordHeader[20..], CountField(pages.Count, record.CatchUp));
                 zlib.Write(recordHeader);
                 foreach (var (page, data) in pages)
                 {
@@ -446,7 +464,7 @@ internal static partial class ArchiveFormat
         var offset = 0;
         while (offset < data.Length)
         {
-            var count = BinaryPrimitives.ReadInt32LittleEndian(data[(offset + 20)..]);
+            var count = ReadCountField(data[offset..]).Pages;
             var length = 24 + (count * (4 + pageSize));
             if (count < 0 || offset + length > data.Length)
             {
@@ -600,8 +618,11 @@ internal static partial class ArchiveFormat
     {
         var span = encoded.AsSpan();
         var record = new ArchiveRecord(BinaryPrimitives.ReadInt64LittleEndian(span), BinaryPrimitives.ReadInt64LittleEndian(span[8..]),
-            BinaryPrimitives.ReadUInt32LittleEndian(span[16..]));
-        var count = BinaryPrimitives.ReadInt32LittleEndian(span[20..]);
+            BinaryPrimitives.ReadUInt32LittleEndian(span[16..]))
+        {
+            CatchUp = ReadCountField(span).CatchUp,
+        };
+        var count = ReadCountField(span).Pages;
         for (var i = 0; i < count; i++)
         {
             var offset = 24 + (i * (4 + pageSize));
@@ -810,6 +831,12 @@ internal sealed class ArchiveRecord(long txid, long timeMicros, uint databasePag
     public long Txid { get; } = txid;
 
     public long TimeMicros { get; } = timeMicros;
+
+    /// <summary>
+    /// True on a transaction that holds what changed while the archive was not watching (the catch-up at open): the state
+    /// between the transaction before it and this one is unknown (<see cref="ArchiveFormat.CatchUpFlag"/>).
+    /// </summary>
+    public bool CatchUp { get; init; }
 
     public uint DatabasePages { get; } = databasePages;
 

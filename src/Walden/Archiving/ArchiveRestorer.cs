@@ -275,7 +275,7 @@ internal static class ArchiveRestorer
 
             try
             {
-                var (txid, micros, stop) = Apply(source, catalog, header, temporary, targetTxid, targetMicros, cancellationToken);
+                var (txid, micros, stop) = Apply(source, catalog, header, temporary, targetTxid, targetMicros, target.At, cancellationToken);
                 // Past the target: the chain holds a transaction after the moment asked, so the state there is settled.
                 var pastTarget = target.At is { } asked && spanOf.TryGetValue(header.BaseId, out var own) && own.LastTime > asked;
                 var newer = skipped.Where(s => s.BaseId > header.BaseId || (!pastTarget && s.Reach > txid)).Select(s => s.Problem).ToList();
@@ -360,7 +360,7 @@ internal static class ArchiveRestorer
 
     /// <summary>Applies the base's segments; returns the last transaction applied and why it stopped early (null: reached the end or the target).</summary>
     private static (long Txid, long Micros, string? Stop) Apply(IWaldenArchiveDestination source, ArchiveCatalog catalog, DecodedBase header,
-        string path, long targetTxid, long targetMicros, CancellationToken cancellationToken)
+        string path, long targetTxid, long targetMicros, DateTimeOffset? targetAt, CancellationToken cancellationToken)
     {
         var next = header.Txid + 1;
         var chain = header.Chain;
@@ -416,6 +416,16 @@ internal static class ArchiveRestorer
                     {
                         if (applier.Apply(read.Stream, read.Header, read.Version, (txid, micros) => txid > targetTxid || micros > targetMicros))
                         {
+                            // The first transaction past the time asked holds what changed while the archive was not watching,
+                            // without times: the state at that time is unknown, whatever side objects the archive holds.
+                            if (applier.StoppedBefore is { CatchUp: true, Micros: var stopMicros } && stopMicros > targetMicros
+                                && applier.Applied.Micros < targetMicros && targetAt is { } asked)
+                            {
+                                var window = new ContinuedChain(applier.Applied.Txid, FromMicros(applier.Applied.Micros), FromMicros(stopMicros));
+                                throw new WaldenArchiveException(RestorableSpans.Unknown([window], new WaldenArchiveRestoreOptions { At = asked }, source.Name)
+                                    ?? $"'{source.Name}' cannot restore the state as of {asked:O}: transaction {window.Txid + 1} holds changes made while the archive was not watching, without their times. Nothing was written.");
+                            }
+
                             return (applier.Applied.Txid, applier.Applied.Micros, null);
                         }
                     }

@@ -383,6 +383,7 @@ internal sealed partial class Archiver
                 {
                     Chunk = record.Chunk,
                     Reshipped = true,
+                    CatchUp = record.CatchUp,
                 });
             }
 

@@ -164,7 +164,7 @@ internal sealed partial class Archiver
         ArchiveRecord? record = null;
         if (changed.Count > 0 || databasePages != map.Count)
         {
-            record = new ArchiveRecord(map.Txid + 1, time, databasePages, changed, pageSize);
+            record = new ArchiveRecord(map.Txid + 1, time, databasePages, changed, pageSize) { CatchUp = true };
             _txid = record.Txid;
         }
 

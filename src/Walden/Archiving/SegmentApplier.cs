@@ -100,6 +100,12 @@ internal sealed class SegmentApplier : IDisposable
     }
 
     /// <summary>
+    /// The transaction <see cref="Apply"/> stopped before (its id, time in microseconds, and whether it is a catch-up whose
+    /// earlier moments are unknown, <see cref="ArchiveFormat.CatchUpFlag"/>); null when it did not stop at a target.
+    /// </summary>
+    internal (long Txid, long Micros, bool CatchUp)? StoppedBefore { get; private set; }
+
+    /// <summary>
     /// Applies the transactions of a segment checked by <see cref="Open"/> (<paramref name="stream"/> at its start), in
     /// order, up to the first that <paramref name="beyond"/> says is past the target (true is returned then, the file being
     /// the state after the transaction before it). Throws <see cref="InvalidDataException"/> at the first transaction that
@@ -108,6 +114,7 @@ internal sealed class SegmentApplier : IDisposable
     /// </summary>
     internal bool Apply(Stream stream, DecodedSegment segment, int version, Func<long, long, bool> beyond)
     {
+        StoppedBefore = null;
         var start = stream.Position;
         var end = stream.Length - ArchiveFormat.HashBytes;
         segment.PreviousChain.CopyTo(_chain, 0);
@@ -168,7 +175,7 @@ internal sealed class SegmentApplier : IDisposable
                 return false;
             }
 
-            var count = BinaryPrimitives.ReadInt32LittleEndian(_record.AsSpan(20));
+            var (count, catchUp) = ArchiveFormat.ReadCountField(_record);
             var length = RecordHeaderBytes + ((long)count * (4 + _pageSize));
             if (got < RecordHeaderBytes || count < 0 || length > Array.MaxLength)
             {
@@ -207,6 +214,7 @@ internal sealed class SegmentApplier : IDisposable
             var micros = BinaryPrimitives.ReadInt64LittleEndian(record[8..]);
             if (beyond(txid, micros))
             {
+                StoppedBefore = (txid, micros, catchUp);
                 return true;
             }
 

@@ -15,11 +15,12 @@ internal sealed record SchemaObject(string Type, string Name, string TableName, 
 /// </summary>
 internal sealed class KnownSchema
 {
-    private KnownSchema(IReadOnlyList<SchemaObject> objects, bool rootPagesKnown, string source)
+    private KnownSchema(IReadOnlyList<SchemaObject> objects, bool rootPagesKnown, string source, IReadOnlyList<string>? notes = null)
     {
         Objects = objects;
         RootPagesKnown = rootPagesKnown;
         Source = source;
+        Notes = notes ?? [];
     }
 
     internal IReadOnlyList<SchemaObject> Objects { get; }
@@ -28,6 +29,9 @@ internal sealed class KnownSchema
     internal bool RootPagesKnown { get; }
 
     internal string Source { get; }
+
+    /// <summary>What reading a SQL schema skipped or ignored (SQLite's own objects, data lines of a .dump), for the report.</summary>
+    internal IReadOnlyList<string> Notes { get; }
 
     internal static KnownSchema? Load(WaldenRecoveryOptions options)
     {
@@ -71,18 +75,8 @@ internal sealed class KnownSchema
         using var connection = new SqliteConnection("Data Source=:memory:");
         connection.Open();
         Configuration.StandIns.Discover([sql]).Register(connection); // the application's own collations and functions
-        try
-        {
-            using var command = connection.CreateCommand();
-            command.CommandText = sql;
-            command.ExecuteNonQuery();
-        }
-        catch (SqliteException ex)
-        {
-            throw new WaldenConfigurationException($"The schema in {source} is not valid SQL for SQLite: {ex.Message}. Give the CREATE statements of the database (for example the output of 'sqlite3 healthy.db .schema').", ex);
-        }
-
-        return new KnownSchema(Read(connection), rootPagesKnown: false, source);
+        var notes = SchemaScript.Run(connection, sql, source);
+        return new KnownSchema(Read(connection), rootPagesKnown: false, source, notes);
     }
 
     private static List<SchemaObject> Read(SqliteConnection connection)

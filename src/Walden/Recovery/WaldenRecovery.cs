@@ -340,7 +340,7 @@ public static class WaldenRecovery
             Tables = RefusedRows.TablesOf(database.Schema),
             DamagedRoots = damagedTables.Where(d => DamagedSchema.KnownStatement(known, d) is null).Select(d => d.Entry.RootPage).ToHashSet(),
         };
-        var notes = new List<string>();
+        var notes = new List<string>(known?.Notes ?? []);
         if (!header.MagicIntact)
         {
             notes.Add("The file header is damaged (the 'SQLite format 3' magic string is gone).");

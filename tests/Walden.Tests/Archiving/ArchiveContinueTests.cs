@@ -138,6 +138,45 @@ public sealed class ArchiveContinueTests : IDisposable
     }
 
     [Fact]
+    public async Task ARestoreInsideTheContinuedWindow_IsRefusedEvenWhenTheResumeObjectsAreLost_SinceTheChainItselfMarksTheCatchUp()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 30, 12, 0, 0, TimeSpan.Zero));
+        await RunAsync(0, 3, time: time);
+        var lastBefore = time.GetUtcNow();
+        using (var other = Sql.OpenDirect(Path))
+        {
+            other.Exec("INSERT INTO t(a, body) VALUES (1000, 'while closed')"); // what a Python program does while Walden is closed
+        }
+
+        time.Advance(TimeSpan.FromMinutes(10));
+        var open = time.GetUtcNow();
+        Assert.True(await RunAsync(3, 2, time: time) > 0);
+
+        // A sync tool or a cleanup of small files loses the side objects: only the checksummed chain is left.
+        var resumes = Directory.EnumerateFiles(Archive, "resume-*", SearchOption.AllDirectories).ToList();
+        Assert.NotEmpty(resumes);
+        resumes.ForEach(File.Delete); // the test's own archive, no process has it open
+
+        foreach (var at in new[] { lastBefore.AddTicks(10), lastBefore.AddMinutes(5), open.AddTicks(-10) })
+        {
+            var error = await Assert.ThrowsAsync<WaldenArchiveException>(() =>
+                WaldenArchive.RestoreAsync(Archive, _dir.File("between.db"), new WaldenArchiveRestoreOptions { At = at }));
+            Assert.Contains("while the archive was not watching it", error.Message, StringComparison.Ordinal);
+            Assert.Empty(Directory.EnumerateFileSystemEntries(_dir.Path, "between.db*"));
+            Assert.Empty(Directory.EnumerateFileSystemEntries(_dir.Path, ".between.db*"));
+        }
+
+        var before = await WaldenArchive.RestoreAsync(Archive, _dir.File("before.db"), new WaldenArchiveRestoreOptions { At = lastBefore });
+        Assert.True(before.Complete, before.Problem);
+        Assert.Equal(0, Count(_dir.File("before.db"), "t WHERE a = 1000"));
+        var after = await WaldenArchive.RestoreAsync(Archive, _dir.File("after.db"), new WaldenArchiveRestoreOptions { At = open });
+        Assert.True(after.Complete, after.Problem);
+        Assert.Equal(1, Count(_dir.File("after.db"), "t WHERE a = 1000"));
+        var latest = await RestoreCompleteAsync(Archive, _dir.File("latest.db"));
+        Assert.Equal(Content(Path), Content(latest));
+    }
+
+    [Fact]
     public async Task WritesAcknowledgedWhileTheDestinationWasDown_AreArchivedByTheNextOpen()
     {
         await RunAsync(0, 10);
