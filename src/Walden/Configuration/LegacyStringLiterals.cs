@@ -62,7 +62,7 @@ internal static class LegacyStringLiterals
         var needed = new List<string>();
         foreach (var view in views)
         {
-            if (NeedsIt(connection, $"SELECT * FROM main.{Quote(view)}"))
+            if (NeedsIt(connection, $"SELECT * FROM main.{SqlText.Quote(view)}"))
             {
                 needed.Add($"view {view}");
             }
@@ -71,9 +71,9 @@ internal static class LegacyStringLiterals
         foreach (var table in triggers.Select(t => t.Table).Distinct(StringComparer.OrdinalIgnoreCase))
         {
             var columns = Columns(connection, table);
-            var update = columns.Count == 0 ? null : $"UPDATE main.{Quote(table)} SET " + string.Join(", ", columns.Select(c => $"{Quote(c)} = {Quote(c)}"));
-            if (NeedsIt(connection, $"INSERT INTO main.{Quote(table)} DEFAULT VALUES") || (update is not null && NeedsIt(connection, update))
-                || NeedsIt(connection, $"DELETE FROM main.{Quote(table)}"))
+            var update = columns.Count == 0 ? null : $"UPDATE main.{SqlText.Quote(table)} SET " + string.Join(", ", columns.Select(c => $"{SqlText.Quote(c)} = {SqlText.Quote(c)}"));
+            if (NeedsIt(connection, $"INSERT INTO main.{SqlText.Quote(table)} DEFAULT VALUES") || (update is not null && NeedsIt(connection, update))
+                || NeedsIt(connection, $"DELETE FROM main.{SqlText.Quote(table)}"))
             {
                 needed.AddRange(triggers.Where(t => string.Equals(t.Table, table, StringComparison.OrdinalIgnoreCase)).Select(t => $"trigger {t.Name}"));
             }
@@ -108,7 +108,7 @@ internal static class LegacyStringLiterals
     private static List<string> Columns(SqliteConnection connection, string table)
     {
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT name FROM pragma_table_info({Literal(table)}, 'main')";
+        command.CommandText = $"SELECT name FROM pragma_table_info({SqlText.Literal(table)}, 'main')";
         using var reader = command.ExecuteReader();
         var columns = new List<string>();
         while (reader.Read())
@@ -119,7 +119,4 @@ internal static class LegacyStringLiterals
         return columns;
     }
 
-    private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
-
-    private static string Literal(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
 }

@@ -425,7 +425,7 @@ internal sealed partial class StandIns
         // No result set: SQLite returns NULL.
     }
 
-    private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+    private static string Quote(string identifier) => SqlText.Quote(identifier);
 
     [GeneratedRegex(@"no such collation sequence: ([\w$]+)")]
     private static partial Regex MissingCollation();

@@ -483,11 +483,8 @@ public static class WaldenRecovery
         bool freelistKnown, List<string> notes, RecoveryContext context, List<DamagedObject> tables)
     {
         OwnerLock.RemoveAbandoned(Path.GetTempPath(), WorkPrefix + "*" + OwnerLock.Suffix, Directory.Exists);
-        var workPath = Path.Combine(Path.GetTempPath(), WorkPrefix + Guid.NewGuid().ToString("N"));
-        using var owner = OwnerLock.Claim(workPath);
-        var work = OperatingSystem.IsWindows()
-            ? Directory.CreateDirectory(workPath)
-            : Directory.CreateDirectory(workPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var (work, claimed) = NewWorkFolder();
+        using var owner = claimed;
         try
         {
             var copy = DamagedSchema.PrepareCopy(input, work.FullName, tables, known);
@@ -514,11 +511,8 @@ public static class WaldenRecovery
         List<string> notes, RecoveryContext context)
     {
         OwnerLock.RemoveAbandoned(Path.GetTempPath(), WorkPrefix + "*" + OwnerLock.Suffix, Directory.Exists);
-        var workPath = Path.Combine(Path.GetTempPath(), WorkPrefix + Guid.NewGuid().ToString("N"));
-        using var owner = OwnerLock.Claim(workPath); // before the folder exists, so a killed run never leaves an unowned one
-        var work = OperatingSystem.IsWindows()
-            ? Directory.CreateDirectory(workPath)
-            : Directory.CreateDirectory(workPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var (work, claimed) = NewWorkFolder();
+        using var owner = claimed;
         try
         {
             AttemptResult? best = null;
@@ -617,16 +611,34 @@ public static class WaldenRecovery
     internal const string WorkPrefix = "walden-recover-";
 
     /// <summary>
+    /// A private work folder (0700) in the temporary folder and its owner lock, claimed before the folder exists so a killed
+    /// run never leaves an unowned one (<see cref="OwnerLock.RemoveAbandoned"/> removes it later).
+    /// </summary>
+    private static (DirectoryInfo Folder, OwnerLock Owner) NewWorkFolder()
+    {
+        var workPath = Path.Combine(Path.GetTempPath(), WorkPrefix + Guid.NewGuid().ToString("N"));
+        var owner = OwnerLock.Claim(workPath);
+        try
+        {
+            return (OperatingSystem.IsWindows()
+                ? Directory.CreateDirectory(workPath)
+                : Directory.CreateDirectory(workPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute), owner);
+        }
+        catch
+        {
+            owner.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// The schema's SQL as SQLite reads it from a copy of the input whose header was repaired (the header's page size first, then
     /// each legal one), in a work folder of its own like <see cref="TryEveryPageSize"/>'s; empty when no page size reads it.
     /// </summary>
     private static List<string> SchemaOfRepairedCopy(string input, int headerPageSize)
     {
-        var workPath = Path.Combine(Path.GetTempPath(), WorkPrefix + Guid.NewGuid().ToString("N"));
-        using var owner = OwnerLock.Claim(workPath);
-        var work = OperatingSystem.IsWindows()
-            ? Directory.CreateDirectory(workPath)
-            : Directory.CreateDirectory(workPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var (work, claimed) = NewWorkFolder();
+        using var owner = claimed;
         try
         {
             var copy = Path.Combine(work.FullName, "schema.db");

@@ -43,13 +43,9 @@ public sealed class StatsInfoAgreementTests : IDisposable
         var wal = Size(path + "-wal");
         var shm = Size(path + "-shm");
 
-        var info = await WaldenCli.RunAsync("info", path, "--json");
-        var stats = await WaldenCli.RunAsync("stats", path, "--json");
-
-        Assert.True(info.ExitCode == 0, info.Stderr);
-        Assert.True(stats.ExitCode == 0, stats.Stderr);
-        using var i = JsonDocument.Parse(info.Stdout);
-        using var s = JsonDocument.Parse(stats.Stdout);
+        var (i, s) = await InfoAndStatsAsync(path);
+        using var infoDocument = i;
+        using var statsDocument = s;
         static long? Bytes(JsonElement e) => e.ValueKind == JsonValueKind.Null ? null : e.GetInt64();
         Assert.Equal(journalMode, i.RootElement.GetProperty("journalMode").GetString());
         Assert.Equal(journalMode, s.RootElement.GetProperty("journalMode").GetString());
@@ -83,13 +79,9 @@ public sealed class StatsInfoAgreementTests : IDisposable
             """, path);
         await File.WriteAllBytesAsync(path + "-journal", []);
 
-        var info = await WaldenCli.RunAsync("info", path, "--json");
-        var stats = await WaldenCli.RunAsync("stats", path, "--json");
-
-        Assert.True(info.ExitCode == 0, info.Stderr);
-        Assert.True(stats.ExitCode == 0, stats.Stderr);
-        using var i = JsonDocument.Parse(info.Stdout);
-        using var s = JsonDocument.Parse(stats.Stdout);
+        var (i, s) = await InfoAndStatsAsync(path);
+        using var infoDocument = i;
+        using var statsDocument = s;
         Assert.Equal(JsonValueKind.Null, i.RootElement.GetProperty("journalModeSeenInJournal").ValueKind);
         Assert.Equal(JsonValueKind.Null, s.RootElement.GetProperty("journalModeSeenInJournal").ValueKind);
         await python.StopAsync();
@@ -108,5 +100,15 @@ public sealed class StatsInfoAgreementTests : IDisposable
         Assert.Equal(2, stats.ExitCode);
         Assert.Contains("does not exist", info.Stderr, StringComparison.Ordinal);
         Assert.Equal(info.Stderr, stats.Stderr);
+    }
+
+    /// <summary>Runs <c>info --json</c> and <c>stats --json</c> on <paramref name="path"/>; both must exit 0.</summary>
+    private static async Task<(JsonDocument Info, JsonDocument Stats)> InfoAndStatsAsync(string path)
+    {
+        var info = await WaldenCli.RunAsync("info", path, "--json");
+        var stats = await WaldenCli.RunAsync("stats", path, "--json");
+        Assert.True(info.ExitCode == 0, info.Stderr);
+        Assert.True(stats.ExitCode == 0, stats.Stderr);
+        return (JsonDocument.Parse(info.Stdout), JsonDocument.Parse(stats.Stdout));
     }
 }
