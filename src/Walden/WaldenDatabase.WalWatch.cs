@@ -16,6 +16,7 @@ public sealed partial class WaldenDatabase
     private FileId? _walId;
     private FileId? _shmId;
     private int _walLost;
+    private OpenedConnection? _walIndexReader;
 
     /// <summary>Where the committed writes were saved after a file of the database was deleted, moved or replaced; null until then.</summary>
     internal string? WalRescuePath { get; private set; }
@@ -40,6 +41,8 @@ public sealed partial class WaldenDatabase
         lock (_walWatchGate)
         {
             _walId = null; // taken once a check that was running has finished; none starts after disposal
+            _walIndexReader?.Dispose();
+            _walIndexReader = null;
         }
     }
 
@@ -72,7 +75,7 @@ public sealed partial class WaldenDatabase
                 return false;
             }
 
-            var what = LostDatabase() ?? LostCompanion("-wal", ref _walId) ?? LostCompanion("-shm", ref _shmId) ?? SecondName();
+            var what = LostDatabase() ?? LostCompanion("-wal", ref _walId) ?? LostCompanion("-shm", ref _shmId) ?? SecondName() ?? TruncatedWal();
             if (what is null)
             {
                 return false;
@@ -130,6 +133,34 @@ public sealed partial class WaldenDatabase
             ? $"the database file '{Path}' got {names - 1} more name(s) (hard links) while open: a program opening it by another name " +
               $"would use another -wal and lock file and overwrite its commits. Find them with 'find / -xdev -samefile {Path}' and remove them"
             : null;
+
+    /// <summary>
+    /// Says so when the -wal is shorter than the frames the WAL index says are committed in it (`truncate -s 0` by another
+    /// program: same inode, so the identity check does not see it). SQLite restarts the WAL (new salts) before any checkpoint
+    /// truncates it, so the index is read twice around the file's size, and only an unchanged index counts; null otherwise.
+    /// </summary>
+    private string? TruncatedWal()
+    {
+        if (_walId is null)
+        {
+            return null;
+        }
+
+        _walIndexReader ??= _factory.Open(writer: false);
+        if (WalIndexHeader.Read(_walIndexReader.Connection) is not { Frames: > 0 } before)
+        {
+            return null;
+        }
+
+        var size = new FileInfo(Path + "-wal").Length; // stat(2): nothing opened
+        if (size >= before.CommittedBytes || WalIndexHeader.Read(_walIndexReader.Connection) != before)
+        {
+            return null;
+        }
+
+        return $"the -wal '{Path}-wal' was truncated to {size} bytes while the database was open, below the {before.CommittedBytes} " +
+               $"bytes of the {before.Frames} frames committed in it (by another program: Walden's checkpoints restart the WAL first)";
+    }
 
     private void RescueCommittedWrites(string what)
     {

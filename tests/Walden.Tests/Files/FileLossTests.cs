@@ -93,6 +93,64 @@ public sealed class FileLossTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task TruncatingTheWalInPlace_StopsWrites_AndSaysSo()
+    {
+        var path = _dir.File("app.db");
+        var clock = new FakeTimeProvider();
+        using var logs = new ListLoggerFactory();
+        await using var db = await WaldenDatabase.OpenAsync(path, new WaldenOptions { TimeProvider = clock, LoggerFactory = logs });
+        await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
+        for (var i = 1; i <= 100; i++)
+        {
+            await db.WriteAsync(c => c.Exec($"INSERT INTO t VALUES ({i}, 'before')"));
+        }
+
+        Assert.False(db.CheckWalFile());
+        using (var truncate = System.Diagnostics.Process.Start("truncate", ["-s", "0", path + "-wal"])) // another program
+        {
+            await truncate.WaitForExitAsync();
+            Assert.Equal(0, truncate.ExitCode);
+        }
+
+        clock.Advance(WaldenDatabase.WalWatchInterval);
+
+        Assert.True(db.CheckWalFile());
+        var refused = await Assert.ThrowsAsync<WaldenException>(() => db.WriteAsync(c => c.Exec("INSERT INTO t VALUES (999, 'refused')")));
+        Assert.Contains("was truncated to 0 bytes", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(WaldenHealthStatus.Unhealthy, db.GetHealth().Status);
+        Assert.Contains(logs.Lines, line => line.Level == LogLevel.Critical && line.Message.Contains("was truncated", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task CheckpointsThatTruncateTheWal_AreNotTakenForATruncation()
+    {
+        var path = _dir.File("app.db");
+        var clock = new FakeTimeProvider();
+        await using var db = await WaldenDatabase.OpenAsync(path, new WaldenOptions { TimeProvider = clock });
+        await db.WriteAsync(c => c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)"));
+        for (var round = 0; round < 3; round++)
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                await db.WriteAsync(c => c.Exec("INSERT INTO t(body) VALUES ('row')"));
+            }
+
+            Assert.False(db.CheckWalFile());
+            using (var other = Sql.OpenDirect(path)) // another program's checkpoint, as sqlite3 or Python run it
+            {
+                other.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+            }
+
+            Assert.Equal(0, new FileInfo(path + "-wal").Length);
+            Assert.False(db.CheckWalFile());
+            await db.CheckpointAsync(WaldenCheckpointMode.Truncate);
+            Assert.False(db.CheckWalFile());
+        }
+
+        await db.WriteAsync(c => c.Exec("INSERT INTO t(body) VALUES ('still taken')"));
+    }
+
     private async Task LoseAndRescue(Action<string> lose, string named)
     {
         var (db, _) = await LoseAndRescueCore(_dir.File("app.db"), lose, named, null);
