@@ -120,6 +120,19 @@ public sealed class FileLossTests : IDisposable
         Assert.Contains("was truncated to 0 bytes", refused.Message, StringComparison.Ordinal);
         Assert.Equal(WaldenHealthStatus.Unhealthy, db.GetHealth().Status);
         Assert.Contains(logs.Lines, line => line.Level == LogLevel.Critical && line.Message.Contains("was truncated", StringComparison.Ordinal));
+        if (db.WalRescuePath is { } saved)
+        {
+            using var rescue = Sql.OpenDirect(saved, readOnly: true); // a rescue file, when one is written, is sound
+            using var check = rescue.CreateCommand();
+            check.CommandText = "PRAGMA integrity_check";
+            Assert.Equal("ok", check.ExecuteScalar());
+            check.CommandText = "SELECT count(*) FROM t";
+            Assert.Equal(100L, check.ExecuteScalar()); // the writer's page cache still held them
+        }
+        else
+        {
+            Assert.Contains(logs.Lines, line => line.EventId.Id == LogMessages.WalRescueFailedEventId);
+        }
     }
 
     [Fact]
