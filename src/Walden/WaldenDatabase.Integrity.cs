@@ -21,8 +21,8 @@ public sealed partial class WaldenDatabase
     /// </summary>
     public WaldenHealthStatus HealthState => GetHealth().Status;
 
-    /// <summary>How the corruption was found (what, when, SQLite's code); null while healthy.</summary>
-    public WaldenCorruption? Corruption => _health.Corruption;
+    /// <summary>How the corruption was found (what, when, SQLite's code); null while healthy, and after a file of the database was lost (see <see cref="GetHealth"/>).</summary>
+    public WaldenCorruption? Corruption => _health.IsFileLoss ? null : _health.Corruption;
 
     /// <summary>The last integrity check (at open, in the background, or on demand) with its result and duration; null when none ran.</summary>
     public WaldenIntegrityReport? LastIntegrityCheck

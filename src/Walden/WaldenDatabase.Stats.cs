@@ -121,7 +121,9 @@ public sealed partial class WaldenDatabase
 
         foreach (var (signal, label) in new[]
         {
-            (_health.Corruption?.Message, "corrupt"), (_health.ReadOnly, "read-only"), (_health.DiskFull, "disk full"),
+            (_health.IsFileLoss ? null : _health.Corruption?.Message, "corrupt"),
+            (_health.IsFileLoss ? _health.Corruption!.Message : null, "refusing writes since one of its files was lost"),
+            (_health.ReadOnly, "read-only"), (_health.DiskFull, "disk full"),
             (_health.WalLimit, "refusing writes at MaxWalSize"), (_health.SyncFailure, "stopped after a failed fsync"),
         })
         {
@@ -203,5 +205,5 @@ public sealed partial class WaldenDatabase
 
     int IDatabaseGauges.ActiveReaders => ActiveReaders;
 
-    int IDatabaseGauges.IntegrityStatus => _health.IsCorrupt ? 0 : 1;
+    int IDatabaseGauges.IntegrityStatus => _health.IsCorrupt && !_health.IsFileLoss ? 0 : 1;
 }

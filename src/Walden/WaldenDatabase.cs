@@ -120,6 +120,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         options.Validate();
         SqliteLibrary.EnsureSupported();
         var fullPath = CheckPath(path, options.MustExist);
+        EnsureSingleName(fullPath);
         SqliteNeighbours.Check(fullPath, options.LoggerFactory.CreateLogger("Walden"));
         cancellationToken.ThrowIfCancellationRequested();
 
@@ -237,6 +238,24 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
             }
 
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Refuses a database file with more than one name (hard links, st_nlink over 1), before any connection opens: SQLite
+    /// names the -wal, the -shm and Walden's lock file after the path, so two programs opening the file by two names keep
+    /// two WALs and two lock files for one database and overwrite each other's commits (sqlite.org/howtocorrupt.html 2.5).
+    /// </summary>
+    /// <exception cref="WaldenConfigurationException">The file has other names.</exception>
+    private static void EnsureSingleName(string fullPath)
+    {
+        if (Diagnostics.Doctor.FileOwner.Of(fullPath)?.Links is > 1 and var names)
+        {
+            throw new WaldenConfigurationException(
+                $"'{fullPath}' has {names} names (hard links): a program opening it by another name would use another -wal, -shm and " +
+                "lock file for the same database, and the two would overwrite each other's commits. Nothing was opened. " +
+                $"Find the other names with 'find / -xdev -samefile {fullPath}', remove them (or make every program use this one " +
+                "name; a symbolic link is safe), then open it again.");
         }
     }
 

@@ -78,10 +78,26 @@ internal sealed class HealthSignals
         CorruptionDetected?.Invoke(corruption);
     }
 
-    /// <summary>The error every write gets once the database is known to be corrupt.</summary>
-    internal WaldenCorruptException RefuseWrite()
+    /// <summary>
+    /// The error every write gets once the database is known to be corrupt (<see cref="WaldenCorruptException"/>), or once
+    /// one of its files was deleted, moved or replaced under it (<see cref="WaldenException"/>: the file is not damaged).
+    /// </summary>
+    internal WaldenException RefuseWrite()
     {
         var corruption = Corruption!;
+        if (IsFileLoss)
+        {
+            var rescue = Volatile.Read(ref _rescuePath);
+            return new WaldenException(
+                $"The database '{_name}' refuses writes: {corruption.Message}. A write acknowledged from now on would be lost, " +
+                "so none is taken until the database is reopened. " +
+                (rescue is null
+                    ? "Saving the committed writes to a rescue file failed (see the critical log line): copy what the application can still read before closing it."
+                    : $"Every committed write was saved to '{rescue}': stop every program using the database, then put that file in its place " +
+                      "(or restore it like a backup) and reopen."),
+                Errors.SqliteErrors.IoErr, Errors.SqliteErrors.IoErr);
+        }
+
         var code = corruption.SqliteErrorCode ?? Errors.SqliteErrors.Corrupt;
         var advice = _policy == WaldenCorruptionPolicy.ReadOnly
             ? "CorruptionPolicy is ReadOnly: reads are still served."
@@ -165,10 +181,23 @@ internal sealed class HealthSignals
     }
 
     /// <summary>
-    /// A file of the database was deleted or replaced under it (its -wal): sticky like corruption, and reported
-    /// as corruption, so writes are refused and health is Unhealthy until the database is reopened.
+    /// A file of the database was deleted, moved, replaced or truncated under it: sticky like corruption, so writes are
+    /// refused and health is Unhealthy until the database is reopened, but named as what happened, not as corruption.
     /// </summary>
-    internal void ReportFileLoss(string reason) => ReportCorruption("The file check", reason, null);
+    internal void ReportFileLoss(string reason)
+    {
+        // No corruption line and no CorruptionDetected: the watch logs its own critical line, and the file is not damaged.
+        Interlocked.CompareExchange(ref _corruption, new WaldenCorruption(FileCheck, reason, _clock.GetUtcNow(), null), null);
+    }
+
+    /// <summary>Where the watch saved the committed writes after a file loss; shown in the refusal of every later write.</summary>
+    internal void NoteRescue(string path) => Volatile.Write(ref _rescuePath, path);
+
+    /// <summary>Whether writes stopped because a file was deleted, moved or replaced (not because the content is damaged).</summary>
+    internal bool IsFileLoss => Corruption?.Operation == FileCheck;
+
+    private const string FileCheck = "The file check";
+    private string? _rescuePath;
 
     /// <summary>A commit went through: the disk has room and the file is writable again.</summary>
     internal void CommitSucceeded()

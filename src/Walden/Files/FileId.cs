@@ -40,6 +40,36 @@ internal readonly record struct FileId(ulong Device, ulong Inode)
     internal static int DescriptorsOn(FileId id) =>
         Directory.Exists(OwnDescriptors) ? Directory.EnumerateFileSystemEntries(OwnDescriptors).Count(entry => Of(entry) == id) : 0;
 
+    /// <summary>
+    /// The name the file <paramref name="id"/> has now, as the kernel tracks it for a descriptor of this process on it (the
+    /// new path after a rename or a moved folder; ending in " (deleted)" once it has no name left); null when no descriptor
+    /// of this process is on it or /proc is missing. Nothing is opened.
+    /// </summary>
+    internal static string? CurrentName(FileId id)
+    {
+        if (!Directory.Exists(OwnDescriptors))
+        {
+            return null;
+        }
+
+        foreach (var entry in Directory.EnumerateFileSystemEntries(OwnDescriptors))
+        {
+            if (Of(entry) == id)
+            {
+                try
+                {
+                    return new FileInfo(entry).LinkTarget;
+                }
+                catch (IOException)
+                {
+                    // closed meanwhile: try the next descriptor
+                }
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>The identities of every file this process has a descriptor on (empty where /proc is missing).</summary>
     internal static HashSet<FileId> OpenDescriptors()
     {
