@@ -339,6 +339,7 @@ internal sealed partial class GroupCommitWriter
 
                 _savepoint.Execute();
                 var error = Execute(request);
+                var leftRunning = ResetLeftoverStatements();
                 if (TransactionEnded)
                 {
                     // The delegate ended Walden's transaction (SQLite rolled it back after an error, or the delegate ran
@@ -361,6 +362,11 @@ internal sealed partial class GroupCommitWriter
                 if (error is SqliteException corrupt && SqliteErrors.IsCorrupt(corrupt.SqliteErrorCode))
                 {
                     ExceptionDispatchInfo.Throw(corrupt); // not this write's own failure: the whole batch is rolled back below
+                }
+
+                if (error is null && leftRunning is not null)
+                {
+                    error = LeftRunning(leftRunning); // a misuse that would otherwise fail its batch and every later one as busy
                 }
 
                 if (error is not null)

@@ -1,0 +1,99 @@
+using Microsoft.Data.Sqlite;
+using Walden.Tests.TestSupport;
+
+namespace Walden.Tests.Writing;
+
+/// <summary>
+/// A write delegate that changes the state of the writer's connection (leaves a statement running, changes a pragma Walden
+/// relies on, closes the connection, starts a checkpoint) fails alone with a message that names what it did; the writes
+/// batched with it and every later write are not blamed for it, and nothing is committed behind a reported failure.
+/// </summary>
+public sealed class WriterConnectionStateTests : IDisposable
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60); // a safety net only: every wait below completes at once
+
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    /// <summary>Holds the writer, queues <paramref name="culprit"/> between two innocent inserts (one batch), and returns the three outcomes.</summary>
+    private static async Task<Exception?[]> RunInOneBatchAsync(WaldenDatabase db, WriterGate gate, Action<SqliteConnection> culprit)
+    {
+        var held = gate.HoldNextBatch();
+        var blocker = db.WriteAsync(c => Sql.Insert(c, 0, 0));
+        await held.WaitAsync(Bound);
+        var writes = new[]
+        {
+            db.WriteAsync(c => Sql.Insert(c, 1, 0)),
+            db.WriteAsync(c => { Sql.Insert(c, 2, 0); culprit(c); }),
+            db.WriteAsync(c => Sql.Insert(c, 3, 0)),
+        };
+        gate.Release();
+        await blocker.WaitAsync(Bound);
+        var outcomes = new Exception?[writes.Length];
+        for (var i = 0; i < writes.Length; i++)
+        {
+            try
+            {
+                await writes[i].WaitAsync(Bound);
+            }
+            catch (Exception ex) when (ex is not TimeoutException)
+            {
+                outcomes[i] = ex;
+            }
+        }
+
+        return outcomes;
+    }
+
+    private async Task<string> CountAsync(string where)
+    {
+        using var shell = new SqliteShell(_dir.File("app.db"));
+        return (await shell.RunAsync($"SELECT count(*) FROM log WHERE {where};")).Trim();
+    }
+
+    [Theory]
+    [InlineData("INSERT INTO log(producer, seq) VALUES (2, 1) RETURNING id", true)]
+    [InlineData("UPDATE log SET body = 'y' WHERE producer = 2 RETURNING id", true)]
+    [InlineData("DELETE FROM log WHERE producer = 0 RETURNING id", true)]
+    [InlineData("SELECT id FROM log", false)] // harmless: only reset
+    public async Task WriteAsync_WhenADelegateLeavesAReaderOpen_OnlyThatWriteFailsNamingItAndLaterWritesCommit(string sql, bool writes)
+    {
+        var gate = new WriterGate();
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), new WaldenOptions { Faults = gate.Faults() }))
+        {
+            await db.WriteAsync(c => c.Exec(Sql.LogTable)).WaitAsync(Bound);
+            var outcomes = await RunInOneBatchAsync(db, gate, c =>
+            {
+                var command = c.CreateCommand();
+                command.CommandText = sql;
+                var reader = command.ExecuteReader(); // never disposed: the slip
+                reader.Read();
+            });
+
+            Assert.Null(outcomes[0]);
+            Assert.Null(outcomes[2]);
+            if (writes)
+            {
+                var error = Assert.IsType<WaldenException>(outcomes[1]);
+                Assert.Contains("data reader open", error.Message, StringComparison.Ordinal);
+                Assert.Contains(sql, error.Message, StringComparison.Ordinal);
+                Assert.Contains("not committed", error.Message, StringComparison.Ordinal);
+                Assert.False(error.IsTransient);
+            }
+            else
+            {
+                Assert.Null(outcomes[1]);
+            }
+
+            for (var i = 10; i < 13; i++)
+            {
+                Assert.Equal(1, await db.WriteAsync(c => Sql.Insert(c, i, 0)).WaitAsync(Bound)); // later writes are not blamed
+            }
+        }
+
+        Assert.Equal(writes ? "0" : "1", await CountAsync("producer = 2"));
+        Assert.Equal("1", await CountAsync("producer = 0")); // the DELETE ... RETURNING was rolled back with its write
+        Assert.Equal("5", await CountAsync("producer IN (1, 3, 10, 11, 12)"));
+    }
+}
