@@ -50,6 +50,7 @@ internal sealed partial class GroupCommitWriter
         _rollbackHook = OnRollback;
         raw.sqlite3_commit_hook(_connection.Handle, _commitHook, null);
         raw.sqlite3_rollback_hook(_connection.Handle, _rollbackHook, null);
+        InstallAuthorizer();
     }
 
     /// <summary>Runs one delegate; returns what it threw, or null.</summary>
@@ -59,17 +60,18 @@ internal sealed partial class GroupCommitWriter
         _vetoing = false;
         _refusedAfterEnd = false;
         _rollbackStatement = null;
+        _refusedPragma = null;
         _inDelegate = true;
         var scope = WriterScope.Value; // not null when a delegate of another database wrote here inline
         WriterScope.Value = this; // flows into anything the delegate starts: a WriteAsync from there is refused (see Misuse)
         try
         {
             request.Execute(_connection);
-            return _asyncVoidStarted ? AsyncVoidMisuse() : null;
+            return _refusedPragma is { } pragma ? SettingRefused(pragma, null) : _asyncVoidStarted ? AsyncVoidMisuse() : null;
         }
         catch (Exception ex)
         {
-            return ex;
+            return _refusedPragma is { } pragma ? SettingRefused(pragma, ex) : ex;
         }
         finally
         {
