@@ -96,4 +96,83 @@ public sealed class WriterConnectionStateTests : IDisposable
         Assert.Equal("1", await CountAsync("producer = 0")); // the DELETE ... RETURNING was rolled back with its write
         Assert.Equal("5", await CountAsync("producer IN (1, 3, 10, 11, 12)"));
     }
+
+    [Theory]
+    [InlineData("PRAGMA query_only=1")]
+    [InlineData("PRAGMA query_only = ON")]
+    [InlineData("PRAGMA main.query_only(true)")]
+    [InlineData("PRAGMA synchronous=OFF")]
+    [InlineData("PRAGMA wal_autocheckpoint=1000")]
+    [InlineData("PRAGMA locking_mode=EXCLUSIVE")]
+    [InlineData("PRAGMA busy_timeout=0")]
+    [InlineData("PRAGMA journal_mode=DELETE")]
+    public async Task WriteAsync_WhenADelegateChangesASettingWaldenReliesOn_ThatWriteFailsNamingItAndLaterWritesCommit(string pragma)
+    {
+        var gate = new WriterGate();
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), new WaldenOptions { Faults = gate.Faults() }))
+        {
+            await db.WriteAsync(c => c.Exec(Sql.LogTable)).WaitAsync(Bound);
+            var outcomes = await RunInOneBatchAsync(db, gate, c => c.Exec(pragma));
+
+            Assert.Null(outcomes[0]);
+            Assert.Null(outcomes[2]);
+            var error = Assert.IsType<WaldenException>(outcomes[1]);
+            Assert.Contains("Walden refused it", error.Message, StringComparison.Ordinal);
+            Assert.Contains("not committed", error.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("permission", error.Message, StringComparison.OrdinalIgnoreCase);
+
+            // The same pragma caught and ignored by the delegate: still refused, the write still fails.
+            var swallowed = await Assert.ThrowsAsync<WaldenException>(() => db.WriteAsync(c =>
+            {
+                Sql.Insert(c, 4, 0);
+                try
+                {
+                    c.Exec(pragma);
+                }
+                catch (SqliteException)
+                {
+                }
+            }).WaitAsync(Bound));
+            Assert.Contains("Walden refused it", swallowed.Message, StringComparison.Ordinal);
+
+            for (var i = 10; i < 13; i++)
+            {
+                Assert.Equal(1, await db.WriteAsync(c => Sql.Insert(c, i, 0)).WaitAsync(Bound)); // the writer kept its settings
+            }
+
+            Assert.Equal(0L, await db.ReadAsync(c => c.Scalar<long>("SELECT 0")).WaitAsync(Bound));
+            Assert.Equal(1L, await db.WriteAsync(c => c.Scalar<long>("PRAGMA wal_autocheckpoint") == 0 ? 1L : 0L).WaitAsync(Bound)); // reading is allowed
+        }
+
+        Assert.Equal("0", await CountAsync("producer IN (2, 4)"));
+        Assert.Equal("5", await CountAsync("producer IN (1, 3, 10, 11, 12)"));
+    }
+
+    [Theory]
+    [InlineData(WaldenCheckpointMode.Passive)]
+    [InlineData(WaldenCheckpointMode.Full)]
+    [InlineData(WaldenCheckpointMode.Restart)]
+    [InlineData(WaldenCheckpointMode.Truncate)]
+    public async Task CheckpointAsync_FromInsideAWriteDelegate_IsRefusedAtOnceAndTheWriteCompletes(WaldenCheckpointMode mode)
+    {
+        await using (var db = await WaldenDatabase.OpenAsync(_dir.File("app.db")))
+        {
+            await db.WriteAsync(c => c.Exec(Sql.LogTable)).WaitAsync(Bound);
+            InvalidOperationException? refused = null;
+            await db.WriteAsync(c =>
+            {
+                Sql.Insert(c, 1, 0);
+                refused = Assert.Throws<InvalidOperationException>(() => db.CheckpointAsync(mode).GetAwaiter().GetResult());
+            }).WaitAsync(Bound);
+            Assert.Contains("inside a write delegate", refused!.Message, StringComparison.Ordinal);
+
+            // From work the delegate started on another thread, too.
+            var fromTask = await Assert.ThrowsAsync<InvalidOperationException>(() => db.WriteAsync(c =>
+                Task.Run(() => db.CheckpointAsync(mode).GetAwaiter().GetResult()).GetAwaiter().GetResult()).WaitAsync(Bound));
+            Assert.Contains("inside a write delegate", fromTask.Message, StringComparison.Ordinal);
+            Assert.False((await db.CheckpointAsync(mode).WaitAsync(Bound)).Busy); // after the write: allowed
+        }
+
+        Assert.Equal("1", await CountAsync("producer = 1"));
+    }
 }
