@@ -67,10 +67,12 @@ internal sealed partial class GroupCommitWriter
         try
         {
             request.Execute(_connection);
+            ThrowIfConnectionClosed();
             return _refusedPragma is { } pragma ? SettingRefused(pragma, null) : _asyncVoidStarted ? AsyncVoidMisuse() : null;
         }
-        catch (Exception ex)
+        catch (Exception ex) when (ex is not ConnectionClosedByDelegate)
         {
+            ThrowIfConnectionClosed();
             return _refusedPragma is { } pragma ? SettingRefused(pragma, ex) : ex;
         }
         finally
@@ -79,6 +81,25 @@ internal sealed partial class GroupCommitWriter
             _inDelegate = false;
         }
     }
+
+    /// <summary>
+    /// A delegate closed (or disposed) the connection it was given: Walden's transaction, hooks and statements went with it.
+    /// The writer cannot go on on that connection: it stops with this error (see <see cref="Die"/>), which every write it
+    /// held and every later one fails with, and DisposeAsync skips its close steps.
+    /// </summary>
+    private void ThrowIfConnectionClosed()
+    {
+        if (_connection.State != System.Data.ConnectionState.Open)
+        {
+            throw new ConnectionClosedByDelegate();
+        }
+    }
+
+    private sealed class ConnectionClosedByDelegate() : WaldenException(
+        "A write delegate closed the connection Walden gave it (Close(), Dispose(), or a 'using' around it). That connection " +
+        "is Walden's writer: its transaction was rolled back (none of the writes of that batch were committed), and the " +
+        "writer cannot go on without it. Never close or dispose the connection passed to a write delegate; dispose the " +
+        "database and open it again.");
 
     /// <summary>
     /// Walden's transaction ended while <paramref name="request"/> ran. Reports the writes of that transaction as SQLite

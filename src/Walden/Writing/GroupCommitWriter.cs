@@ -253,7 +253,14 @@ internal sealed partial class GroupCommitWriter
         _health.WriterStopped(failure);
         try
         {
-            RollbackIfOpen();
+            if (_connection.State == System.Data.ConnectionState.Open)
+            {
+                RollbackIfOpen();
+            }
+            else
+            {
+                DisposeCommands(); // the closed handle lives on while its statements do, holding the write lock: let it go
+            }
         }
         catch (Exception)
         {
@@ -385,7 +392,7 @@ internal sealed partial class GroupCommitWriter
 
             Commit();
         }
-        catch (Exception ex)
+        catch (Exception ex) when (ex is not ConnectionClosedByDelegate) // that one stops the writer (Run)
         {
             // A statement of Walden's own (SAVEPOINT, RELEASE, ROLLBACK TO) failed, or SQLite reported corruption:
             // the transaction cannot be trusted. What was already reported stays as reported (FailAll skips it).

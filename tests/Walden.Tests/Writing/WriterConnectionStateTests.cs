@@ -175,4 +175,43 @@ public sealed class WriterConnectionStateTests : IDisposable
 
         Assert.Equal("1", await CountAsync("producer = 1"));
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task WriteAsync_WhenADelegateClosesTheConnection_EveryWriteFailsNamingItAndDisposeAsyncCompletes(bool dispose)
+    {
+        var gate = new WriterGate();
+        var db = await WaldenDatabase.OpenAsync(_dir.File("app.db"), new WaldenOptions { Faults = gate.Faults() });
+        try
+        {
+            await db.WriteAsync(c => c.Exec(Sql.LogTable)).WaitAsync(Bound);
+            var outcomes = await RunInOneBatchAsync(db, gate, c =>
+            {
+                if (dispose)
+                {
+                    c.Dispose();
+                }
+                else
+                {
+                    c.Close();
+                }
+            });
+
+            var culprit = Assert.IsAssignableFrom<WaldenException>(outcomes[1]);
+            Assert.Contains("closed the connection Walden gave it", culprit.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("SafeHandle", culprit.Message, StringComparison.Ordinal);
+            Assert.NotNull(outcomes[0]); // the batch was rolled back with the connection: never reported committed
+            var later = await Assert.ThrowsAnyAsync<WaldenException>(() => db.WriteAsync(c => Sql.Insert(c, 9, 0)).WaitAsync(Bound));
+            Assert.Contains("closed the connection Walden gave it", later.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await db.DisposeAsync().AsTask().WaitAsync(Bound); // completes, does not throw
+        }
+
+        Assert.Equal("0", await CountAsync("producer > 0"));
+        await using var reopened = await WaldenDatabase.OpenAsync(_dir.File("app.db")); // nothing left locked
+        Assert.Equal(1, await reopened.WriteAsync(c => Sql.Insert(c, 20, 0)).WaitAsync(Bound));
+    }
 }
