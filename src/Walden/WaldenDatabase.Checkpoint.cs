@@ -15,6 +15,7 @@ public sealed partial class WaldenDatabase
     /// <param name="cancellationToken">Withdraws the request while it waits for the checkpointer.</param>
     /// <returns>SQLite's result triple (busy, frames in the WAL, frames checkpointed), with timing.</returns>
     /// <exception cref="WaldenClosedException">The database has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">Called from inside a write delegate of this database (it would wait forever).</exception>
     public Task<WaldenCheckpointResult> CheckpointAsync(WaldenCheckpointMode mode = WaldenCheckpointMode.Passive, CancellationToken cancellationToken = default)
     {
         if (!Enum.IsDefined(mode))
@@ -22,6 +23,7 @@ public sealed partial class WaldenDatabase
             throw new ArgumentOutOfRangeException(nameof(mode), mode, "The checkpoint mode must be Passive, Full, Restart or Truncate.");
         }
 
+        _writer?.ThrowIfCheckpointInsideWrite(mode.ToString());
         if (Volatile.Read(ref _disposed) != 0)
         {
             return Task.FromException<WaldenCheckpointResult>(Closed());

@@ -356,7 +356,9 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
         // No checkpoint and no optimize on a corrupt database, or after a failed fsync: nothing more is written into it.
         // Another Walden process holding the checkpoint lease checkpoints for this one; the holder closes with TRUNCATE, in its
         // turn among the writers of the other processes.
-        if (!_health.IsCorrupt && _health.SyncFailure is null && _checkpointer.IsCheckpointHolder)
+        // A write delegate that closed Walden's connection stopped the writer: there is nothing left to run the close steps on.
+        var open = connection.State == System.Data.ConnectionState.Open;
+        if (open && !_health.IsCorrupt && _health.SyncFailure is null && _checkpointer.IsCheckpointHolder)
         {
             RunCloseStep("The closing checkpoint", () =>
             {
@@ -372,7 +374,7 @@ public sealed partial class WaldenDatabase : IAsyncDisposable, IDatabaseGauges
             });
         }
 
-        if (!_health.IsCorrupt && _health.SyncFailure is null)
+        if (open && !_health.IsCorrupt && _health.SyncFailure is null)
         {
             RunCloseStep("PRAGMA optimize", () => ConnectionFactory.Execute(connection, "PRAGMA optimize"));
         }

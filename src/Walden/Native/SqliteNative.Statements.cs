@@ -23,6 +23,12 @@ internal static unsafe partial class SqliteNative
     [LibraryImport(Library, EntryPoint = "sqlite3_stmt_busy")]
     internal static partial int StatementBusy(IntPtr statement);
 
+    [LibraryImport(Library, EntryPoint = "sqlite3_sql")]
+    internal static partial IntPtr StatementSql(IntPtr statement);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_stmt_readonly")]
+    internal static partial int StatementReadOnly(IntPtr statement);
+
     [LibraryImport(Library, EntryPoint = "sqlite3_reset")]
     internal static partial int Reset(IntPtr statement);
 

@@ -14,7 +14,7 @@ internal sealed partial class GroupCommitWriter
     /// <summary>Throws when called from a write delegate of this writer, on its thread or from work the delegate started.</summary>
     internal void ThrowIfInsideWrite()
     {
-        if (Environment.CurrentManagedThreadId == _threadId || IsOwner || ReferenceEquals(WriterScope.Value, this))
+        if (IsInsideWrite)
         {
             throw new InvalidOperationException(
                 "WriteAsync was called from inside a write delegate of the same database. That write would wait for the writer, which is " +
@@ -22,6 +22,24 @@ internal sealed partial class GroupCommitWriter
                 "runs inside Walden's transaction), or call WriteAsync again after the first write completed.");
         }
     }
+
+    /// <summary>
+    /// Throws when a checkpoint is asked for from a write delegate of this writer: FULL, RESTART and TRUNCATE wait for the batch
+    /// in flight to end, and a PASSIVE one queues behind them on the checkpointer, while the batch waits for the delegate.
+    /// </summary>
+    internal void ThrowIfCheckpointInsideWrite(string mode)
+    {
+        if (IsInsideWrite)
+        {
+            throw new InvalidOperationException(
+                $"CheckpointAsync({mode}) was called from inside a write delegate of the same database. A checkpoint waits for the batch " +
+                "in flight to end, and that batch waits for the delegate that waits for the checkpoint: it would never complete, whatever " +
+                "its cancellation token. Call CheckpointAsync after the write completed (the checkpoint cannot include an uncommitted " +
+                "transaction anyway).");
+        }
+    }
+
+    private bool IsInsideWrite => Environment.CurrentManagedThreadId == _threadId || IsOwner || ReferenceEquals(WriterScope.Value, this);
 
     private static WaldenException AsyncVoidMisuse() => new(
         "A write delegate was an async void method or lambda: it returned at its first await, and the rest of it would run " +

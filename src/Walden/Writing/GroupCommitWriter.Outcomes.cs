@@ -31,6 +31,10 @@ internal sealed partial class GroupCommitWriter
     private bool _inDelegate;
     private bool _loopRunning;
     private bool _asyncVoidStarted;
+    // Set by the hooks while a delegate runs (see OnCommit, OnRollback); cleared when the next delegate starts.
+    private bool _vetoing;            // a commit is being refused: the rollback that follows is not Walden's transaction's
+    private bool _refusedAfterEnd;    // the delegate wrote after Walden's transaction ended, and its commit was refused
+    private string? _rollbackStatement; // the statement that made SQLite roll back Walden's transaction, when no ROLLBACK did
     // The hook delegates, referenced for as long as the connection lives.
     private delegate_commit? _commitHook;
     private delegate_rollback? _rollbackHook;
@@ -46,23 +50,30 @@ internal sealed partial class GroupCommitWriter
         _rollbackHook = OnRollback;
         raw.sqlite3_commit_hook(_connection.Handle, _commitHook, null);
         raw.sqlite3_rollback_hook(_connection.Handle, _rollbackHook, null);
+        InstallAuthorizer();
     }
 
     /// <summary>Runs one delegate; returns what it threw, or null.</summary>
     private Exception? Execute(IWriteRequest request)
     {
         _asyncVoidStarted = false;
+        _vetoing = false;
+        _refusedAfterEnd = false;
+        _rollbackStatement = null;
+        _refusedPragma = null;
         _inDelegate = true;
         var scope = WriterScope.Value; // not null when a delegate of another database wrote here inline
         WriterScope.Value = this; // flows into anything the delegate starts: a WriteAsync from there is refused (see Misuse)
         try
         {
             request.Execute(_connection);
-            return _asyncVoidStarted ? AsyncVoidMisuse() : null;
+            ThrowIfConnectionClosed();
+            return _refusedPragma is { } pragma ? SettingRefused(pragma, null) : _asyncVoidStarted ? AsyncVoidMisuse() : null;
         }
-        catch (Exception ex)
+        catch (Exception ex) when (ex is not ConnectionClosedByDelegate)
         {
-            return ex;
+            ThrowIfConnectionClosed();
+            return _refusedPragma is { } pragma ? SettingRefused(pragma, ex) : ex;
         }
         finally
         {
@@ -70,6 +81,25 @@ internal sealed partial class GroupCommitWriter
             _inDelegate = false;
         }
     }
+
+    /// <summary>
+    /// A delegate closed (or disposed) the connection it was given: Walden's transaction, hooks and statements went with it.
+    /// The writer cannot go on on that connection: it stops with this error (see <see cref="Die"/>), which every write it
+    /// held and every later one fails with, and DisposeAsync skips its close steps.
+    /// </summary>
+    private void ThrowIfConnectionClosed()
+    {
+        if (_connection.State != System.Data.ConnectionState.Open)
+        {
+            throw new ConnectionClosedByDelegate();
+        }
+    }
+
+    private sealed class ConnectionClosedByDelegate() : WaldenException(
+        "A write delegate closed the connection Walden gave it (Close(), Dispose(), or a 'using' around it). That connection " +
+        "is Walden's writer: its transaction was rolled back (none of the writes of that batch were committed), and the " +
+        "writer cannot go on without it. Never close or dispose the connection passed to a write delegate; dispose the " +
+        "database and open it again.");
 
     /// <summary>
     /// Walden's transaction ended while <paramref name="request"/> ran. Reports the writes of that transaction as SQLite
@@ -97,6 +127,12 @@ internal sealed partial class GroupCommitWriter
             return;
         }
 
+        if (end == TransactionEnd.RolledBack && _rollbackStatement is { } statement)
+        {
+            ReportRolledBackByStatement(request, error, statement, extra);
+            return;
+        }
+
         const string Ended = "A write delegate ended Walden's transaction (it ran COMMIT, ROLLBACK or END, or " +
             "BeginTransaction().Commit()). Walden owns the transaction around each write; remove those statements " +
             "and let WriteAsync commit. ";
@@ -108,7 +144,9 @@ internal sealed partial class GroupCommitWriter
 
                 request.Fail(new WaldenException(Ended +
                     $"Its COMMIT committed what it had changed until then, and the {_pending.Count} writes before it " +
-                    "(reported successful); anything it did after that ran outside Walden's transaction." + extra, error));
+                    "(reported successful); " + (_refusedAfterEnd
+                        ? "what it wrote after that ran outside Walden's transaction and was refused: none of it was committed."
+                        : "nothing it wrote after that can be committed outside Walden's transaction.") + extra, error));
                 break;
             case TransactionEnd.RolledBack:
                 var undone = new WaldenException(
@@ -133,6 +171,39 @@ internal sealed partial class GroupCommitWriter
         }
 
         _pending.Clear();
+    }
+
+    /// <summary>
+    /// SQLite rolled back Walden's whole transaction in the middle of <paramref name="statement"/>, a statement of the delegate
+    /// that is not ROLLBACK: a constraint declared ON CONFLICT ROLLBACK, a trigger's RAISE(ROLLBACK), INSERT or UPDATE OR
+    /// ROLLBACK. The writes before it in the batch did nothing wrong: they fail as not committed and transient (the writer
+    /// cannot run their delegates twice); the delegate fails with the statement named. Whatever it wrote after the rollback
+    /// ran in autocommit mode and its commit was refused by <see cref="OnCommit"/>.
+    /// </summary>
+    private void ReportRolledBackByStatement(IWriteRequest request, Exception? error, string statement, string extra)
+    {
+        FailAll(_pending, new WaldenException(
+            "Not committed: another write of the same batch ran a statement that made SQLite roll back the whole transaction " +
+            "(a constraint declared ON CONFLICT ROLLBACK, a trigger's RAISE(ROLLBACK, ...), or INSERT/UPDATE OR ROLLBACK), and this " +
+            "write with it. Nothing of this write is in the file: it can be written again.",
+            isTransient: true));
+        var refused = _refusedAfterEnd
+            ? " What the delegate wrote after that ran outside Walden's transaction and was refused: none of it was committed."
+            : "";
+        request.Fail(new WaldenException(
+            $"Not committed: the statement '{Shorten(statement)}' of this write made SQLite roll back Walden's whole transaction, " +
+            "as SQLite does for a constraint declared ON CONFLICT ROLLBACK, a trigger's RAISE(ROLLBACK, ...), INSERT OR ROLLBACK " +
+            "or UPDATE OR ROLLBACK (and for a few errors: disk full, I/O error, out of memory). It undid this write and the " +
+            $"{_pending.Count} writes before it in the batch (they fail as not committed and may be written again).{refused}{extra} " +
+            "To undo only the failing statement, use ON CONFLICT ABORT (SQLite's default), RAISE(ABORT, ...) or INSERT OR ABORT.",
+            error));
+        _pending.Clear();
+    }
+
+    private static string Shorten(string sql)
+    {
+        var text = sql.Trim();
+        return text.Length <= 200 ? text : text[..200] + "...";
     }
 
     /// <summary>
@@ -223,10 +294,16 @@ internal sealed partial class GroupCommitWriter
             {
                 if (_end == TransactionEnd.None)
                 {
-                    _end = TransactionEnd.Committed;
+                    _end = TransactionEnd.Committed; // the delegate's COMMIT of Walden's transaction: reported as it is
+                    return 0;
                 }
 
-                return 0;
+                // Walden's transaction already ended (the delegate's COMMIT or ROLLBACK, or SQLite rolled it back on an
+                // ON CONFLICT ROLLBACK): what the delegate writes now would be committed in autocommit mode, behind the
+                // back of a write that is reported failed. Refused: SQLite rolls it back and the statement fails.
+                _refusedAfterEnd = true;
+                _vetoing = true;
+                return 1;
             }
 
             if (!Volatile.Read(ref _loopRunning))
@@ -243,9 +320,23 @@ internal sealed partial class GroupCommitWriter
         }
     }
 
-    /// <summary>SQLite's rollback hook: records that the transaction was rolled back (ROLLBACK TO a savepoint does not call it).</summary>
+    /// <summary>
+    /// SQLite's rollback hook: records that the transaction was rolled back (ROLLBACK TO a savepoint does not call it), and,
+    /// while a delegate runs, which statement did it when it was not a ROLLBACK. Must not throw.
+    /// </summary>
     private void OnRollback(object? state)
     {
+        if (_vetoing)
+        {
+            _vetoing = false; // the rollback of a commit OnCommit refused: Walden's transaction had ended before
+            return;
+        }
+
+        if (_end == TransactionEnd.None && _inDelegate && IsOwner)
+        {
+            _rollbackStatement = StatementRollingBack();
+        }
+
         _end = _end switch
         {
             TransactionEnd.None => TransactionEnd.RolledBack,

@@ -253,7 +253,14 @@ internal sealed partial class GroupCommitWriter
         _health.WriterStopped(failure);
         try
         {
-            RollbackIfOpen();
+            if (_connection.State == System.Data.ConnectionState.Open)
+            {
+                RollbackIfOpen();
+            }
+            else
+            {
+                DisposeCommands(); // the closed handle lives on while its statements do, holding the write lock: let it go
+            }
         }
         catch (Exception)
         {
@@ -339,6 +346,7 @@ internal sealed partial class GroupCommitWriter
 
                 _savepoint.Execute();
                 var error = Execute(request);
+                var leftRunning = ResetLeftoverStatements();
                 if (TransactionEnded)
                 {
                     // The delegate ended Walden's transaction (SQLite rolled it back after an error, or the delegate ran
@@ -363,6 +371,11 @@ internal sealed partial class GroupCommitWriter
                     ExceptionDispatchInfo.Throw(corrupt); // not this write's own failure: the whole batch is rolled back below
                 }
 
+                if (error is null && leftRunning is not null)
+                {
+                    error = LeftRunning(leftRunning); // a misuse that would otherwise fail its batch and every later one as busy
+                }
+
                 if (error is not null)
                 {
                     // Only this write is undone and only its caller hears of it; the batch goes on.
@@ -379,7 +392,7 @@ internal sealed partial class GroupCommitWriter
 
             Commit();
         }
-        catch (Exception ex)
+        catch (Exception ex) when (ex is not ConnectionClosedByDelegate) // that one stops the writer (Run)
         {
             // A statement of Walden's own (SAVEPOINT, RELEASE, ROLLBACK TO) failed, or SQLite reported corruption:
             // the transaction cannot be trusted. What was already reported stays as reported (FailAll skips it).

@@ -115,6 +115,80 @@ public sealed class EndedTransactionTests : IDisposable
     }
 
     [Theory]
+    [InlineData("CREATE TABLE users(email TEXT UNIQUE ON CONFLICT ROLLBACK)", "INSERT INTO users VALUES ('a@x')")]
+    [InlineData("CREATE TABLE users(email TEXT UNIQUE)", "INSERT OR ROLLBACK INTO users VALUES ('a@x')")]
+    [InlineData("CREATE TABLE users(email TEXT); CREATE TRIGGER no_dup BEFORE INSERT ON users " +
+        "WHEN EXISTS (SELECT 1 FROM users WHERE email = NEW.email) BEGIN SELECT RAISE(ROLLBACK, 'duplicate email'); END",
+        "INSERT INTO users VALUES ('a@x')")]
+    [InlineData("CREATE TABLE users(email TEXT NOT NULL ON CONFLICT ROLLBACK); CREATE TABLE users_src(email TEXT)",
+        "INSERT INTO users SELECT NULL")]
+    public async Task WriteAsync_WhenAStatementRollsBackTheWholeTransaction_OthersFailTransientTheCulpritIsToldWhyAndItsFallbackIsNotCommitted(
+        string schema, string conflicting)
+    {
+        // The classic "try the INSERT, on a constraint error record the duplicate" of an Android-era schema, where the
+        // constraint (or trigger, or the statement itself) says ROLLBACK: SQLite rolls back Walden's whole transaction.
+        var fallbackRan = false;
+        var (db, outcomes) = await RunBatchAsync(8, culprit: 4, c =>
+        {
+            try
+            {
+                c.Exec(conflicting);
+            }
+            catch (SqliteException)
+            {
+                fallbackRan = true;
+                c.Exec("INSERT INTO dup_log VALUES ('a@x')"); // after the rollback: autocommit mode, outside Walden's transaction
+            }
+        }, setUp: c => c.Exec($"{schema}; CREATE TABLE dup_log(email TEXT); INSERT INTO users VALUES ('a@x')"));
+        await using (db)
+        {
+            Assert.True(fallbackRan);
+            foreach (var before in outcomes.Take(3))
+            {
+                var error = Assert.IsType<WaldenException>(before.Error);
+                Assert.Contains("Not committed", error.Message, StringComparison.Ordinal);
+                Assert.Contains("ON CONFLICT ROLLBACK", error.Message, StringComparison.Ordinal);
+                Assert.True(error.IsTransient); // they did nothing wrong: a retry writes them once
+            }
+
+            var culprit = Assert.IsType<WaldenException>(outcomes[3].Error);
+            Assert.DoesNotContain("ran COMMIT", culprit.Message, StringComparison.Ordinal);
+            Assert.Contains(conflicting, culprit.Message, StringComparison.Ordinal);
+            Assert.Contains("ON CONFLICT ROLLBACK", culprit.Message, StringComparison.Ordinal);
+            Assert.Contains("was refused: none of it was committed", culprit.Message, StringComparison.Ordinal);
+            Assert.All(outcomes.Skip(4), o => Assert.Null(o.Error));
+            await AssertStoredExactlyTheSucceededAsync(db, outcomes);
+        }
+
+        // What the file holds, read by the sqlite3 shell: no fallback row of a write reported failed, one user.
+        using var shell = new SqliteShell(_dir.File("app.db"));
+        Assert.Equal("0", (await shell.RunAsync("SELECT count(*) FROM dup_log;")).Trim());
+        Assert.Equal("1", (await shell.RunAsync("SELECT count(*) FROM users;")).Trim());
+        Assert.Equal("4", (await shell.RunAsync("SELECT count(*) FROM log WHERE producer > 0;")).Trim()); // the 4 after the culprit
+    }
+
+    [Theory]
+    [InlineData("COMMIT")]
+    [InlineData("ROLLBACK")]
+    public async Task WriteAsync_WhenADelegateWritesAfterEndingTheTransaction_ThatWriteIsRefusedNotCommitted(string end)
+    {
+        var (db, outcomes) = await RunBatchAsync(4, culprit: 2, c =>
+        {
+            c.Exec(end);
+            Sql.Insert(c, 99, 0); // autocommit mode now: would be committed behind the back of a write reported failed
+        });
+        await using (db)
+        {
+            var culprit = Assert.IsType<WaldenException>(outcomes[1].Error);
+            Assert.Contains("Walden owns the transaction", culprit.Message, StringComparison.Ordinal);
+            Assert.All(outcomes.Skip(2), o => Assert.Null(o.Error));
+        }
+
+        using var shell = new SqliteShell(_dir.File("app.db"));
+        Assert.Equal("0", (await shell.RunAsync("SELECT count(*) FROM log WHERE producer = 99;")).Trim());
+    }
+
+    [Theory]
     [InlineData("INSERT INTO filler(b) VALUES (randomblob(200000))", true)] // one row: SQLite rolls back the whole transaction
     [InlineData("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 40) " +
         "INSERT INTO filler(b) SELECT randomblob(5000) FROM s", false)] // many rows (a statement journal): only the statement
