@@ -64,6 +64,14 @@ internal static unsafe partial class SqliteNative
     internal static partial int DropModules(IntPtr db, IntPtr* keep);
 
     /// <summary><c>sqlite3_wal_hook</c>: called after each commit on the connection, once the write lock is released, with the frames now in the WAL.</summary>
+    /// <summary>sqlite3_commit_hook, to clear it (a null callback) on a connection SQLitePCLRaw no longer tracks.</summary>
+    [LibraryImport(Library, EntryPoint = "sqlite3_commit_hook")]
+    internal static partial IntPtr CommitHook(IntPtr db, IntPtr callback, IntPtr state);
+
+    /// <summary>sqlite3_rollback_hook, to clear it (a null callback) on a connection SQLitePCLRaw no longer tracks.</summary>
+    [LibraryImport(Library, EntryPoint = "sqlite3_rollback_hook")]
+    internal static partial IntPtr RollbackHook(IntPtr db, IntPtr callback, IntPtr state);
+
     [LibraryImport(Library, EntryPoint = "sqlite3_wal_hook")]
     internal static partial IntPtr WalHook(IntPtr db, delegate* unmanaged[Cdecl]<IntPtr, IntPtr, IntPtr, int, int> callback, IntPtr state);
 }

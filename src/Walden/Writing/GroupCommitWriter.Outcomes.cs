@@ -44,8 +44,15 @@ internal sealed partial class GroupCommitWriter
 
     private bool InTransaction => raw.sqlite3_get_autocommit(_connection.Handle) == 0;
 
+    /// <summary>
+    /// The writer's native connection: still valid after a delegate closed the connection, as a "zombie" that SQLite closes
+    /// for good (rolling back its transaction, calling the rollback hook) when its last statement is finalized.
+    /// </summary>
+    private IntPtr _db;
+
     private void InstallHooks()
     {
+        _db = _connection.Handle!.DangerousGetHandle();
         _commitHook = OnCommit;
         _rollbackHook = OnRollback;
         raw.sqlite3_commit_hook(_connection.Handle, _commitHook, null);

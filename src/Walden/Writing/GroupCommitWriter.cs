@@ -259,7 +259,12 @@ internal sealed partial class GroupCommitWriter
             }
             else
             {
-                DisposeCommands(); // the closed handle lives on while its statements do, holding the write lock: let it go
+                // The closed handle lives on while its statements do, holding the write lock: let it go. Its final close rolls
+                // back and calls the hooks, whose SQLitePCLRaw registrations went with the handle (a NullReferenceException in
+                // its bridge crashed the process): they are cleared natively first.
+                Native.SqliteNative.CommitHook(_db, IntPtr.Zero, IntPtr.Zero);
+                Native.SqliteNative.RollbackHook(_db, IntPtr.Zero, IntPtr.Zero);
+                DisposeCommands();
             }
         }
         catch (Exception)
