@@ -49,15 +49,6 @@ public sealed class WalDeletedTests : IDisposable
                                             line.Message.Contains(db.WalRescuePath!, StringComparison.Ordinal));
         Assert.StartsWith(path + ".wal-rescue-", db.WalRescuePath, StringComparison.Ordinal);
         using var rescue = Sql.OpenDirect(db.WalRescuePath!, readOnly: true);
-        using var ids = rescue.CreateCommand();
-        ids.CommandText = "SELECT id FROM t ORDER BY id";
-        using var reader = ids.ExecuteReader();
-        var saved = new List<int>();
-        while (reader.Read())
-        {
-            saved.Add(reader.GetInt32(0));
-        }
-
-        Assert.Equal(acknowledged, saved); // 0 acknowledged rows lost
+        Assert.Equal(acknowledged, rescue.Ints("SELECT id FROM t ORDER BY id")); // 0 acknowledged rows lost
     }
 }

@@ -19,6 +19,21 @@ internal static class Sql
         return (T)Convert.ChangeType(command.ExecuteScalar()!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>The first column of every row <paramref name="sql"/> returns, as integers.</summary>
+    public static List<int> Ints(this SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        using var reader = command.ExecuteReader();
+        var values = new List<int>();
+        while (reader.Read())
+        {
+            values.Add(reader.GetInt32(0));
+        }
+
+        return values;
+    }
+
     /// <summary>Opens a plain connection outside Walden, as another program would.</summary>
     public static SqliteConnection OpenDirect(string path, bool readOnly = false)
     {
